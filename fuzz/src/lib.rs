@@ -1,0 +1,1 @@
+//! Structure-aware fuzz targets (issue 9; not built yet).
