@@ -135,13 +135,13 @@ impl SessionIdGenerator {
         }
         let mut clock_high_ms = self.clock_high_ms.load(Ordering::Relaxed);
         if now_ms > clock_high_ms {
-            self.clock_high_ms.fetch_max(now_ms, Ordering::Relaxed);
-            clock_high_ms = now_ms;
+            clock_high_ms = self.clock_high_ms.fetch_max(now_ms, Ordering::Relaxed).max(now_ms);
         }
-        let ahead_base_ms = clock_high_ms.max(self.floor_ms);
         let bound_ms = self.bound_ms.load(Ordering::Relaxed);
         let now_state = now_ms << layout.sequence_bits();
-        let mut last_state = self.last_state.load(Ordering::Relaxed);
+        // Acquire pairs with the Release of the compare-and-swap below: whoever issued `last_state` raised
+        // `clock_high_ms` first, so the refusal path's re-read sees at least that thread's clock.
+        let mut last_state = self.last_state.load(Ordering::Acquire);
         loop {
             // `last_state < 2^62` (its time is below the bound), so `+ 1` cannot overflow.
             let next_state = now_state.max(last_state + 1);
@@ -152,20 +152,25 @@ impl SessionIdGenerator {
                     bound: bound_ms + EPOCH_UNIX_MS,
                 });
             }
-            let ahead_ms = next_ms.saturating_sub(ahead_base_ms);
-            if ahead_ms > self.lookahead_max_ms {
-                return Err(IdError::Backpressure {
-                    slot: self.slot,
-                    ahead_ms,
-                    lookahead_max_ms: self.lookahead_max_ms,
-                });
+            if next_ms.saturating_sub(clock_high_ms.max(self.floor_ms)) > self.lookahead_max_ms {
+                // Our reading of the newest clock may be stale; a read-modify-write sees the latest.
+                clock_high_ms = self.clock_high_ms.fetch_max(now_ms, Ordering::Relaxed).max(now_ms);
+                let ahead_ms = next_ms.saturating_sub(clock_high_ms.max(self.floor_ms));
+                if ahead_ms > self.lookahead_max_ms {
+                    return Err(IdError::Backpressure {
+                        slot: self.slot,
+                        ahead_ms,
+                        lookahead_max_ms: self.lookahead_max_ms,
+                    });
+                }
             }
-            // Relaxed is enough: uniqueness needs only the total order of this one word's updates.
+            // Uniqueness needs only the total order of this one word's updates; the orderings are for the
+            // look-ahead bookkeeping above and cost nothing on x86.
             match self.last_state.compare_exchange_weak(
                 last_state,
                 next_state,
-                Ordering::Relaxed,
-                Ordering::Relaxed,
+                Ordering::AcqRel,
+                Ordering::Acquire,
             ) {
                 Ok(_) => return Ok(next_state),
                 Err(current) => last_state = current,
