@@ -24,7 +24,9 @@ pub enum IdError {
     },
     /// The lease's bound is reached: no id may be issued until the host has persisted a new bound and called
     /// `extend_lease`.
-    #[error("lease of slot {slot} is exhausted at bound {bound}; persist a new bound, then extend the lease")]
+    #[error(
+        "lease of slot {slot} is exhausted at bound {bound}; persist a new bound, then extend the lease"
+    )]
     LeaseExhausted {
         /// The slot whose lease ran out.
         slot: u16,
@@ -32,7 +34,9 @@ pub enum IdError {
         bound: u64,
     },
     /// The clock or a lease lies beyond what the layout's time field can represent.
-    #[error("time {unix_ms} ms since the Unix epoch is beyond the id layout's last representable time {last_unix_ms} ms")]
+    #[error(
+        "time {unix_ms} ms since the Unix epoch is beyond the id layout's last representable time {last_unix_ms} ms"
+    )]
     TimeOverflow {
         /// The offending time, Unix milliseconds.
         unix_ms: u64,

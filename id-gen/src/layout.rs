@@ -114,7 +114,10 @@ impl Layout {
         let slot = (raw >> self.sequence_bits) & ((1 << self.slot_bits) - 1);
         let time_ms = raw >> (self.slot_bits + self.sequence_bits);
         // Both fields are at most 16 bits wide by construction of `Layout`.
-        #[expect(clippy::cast_possible_truncation, reason = "slot and sequence fields are <= 16 bits")]
+        #[expect(
+            clippy::cast_possible_truncation,
+            reason = "slot and sequence fields are <= 16 bits"
+        )]
         (time_ms, slot as u16, sequence as u32)
     }
 }

@@ -123,7 +123,8 @@ impl SessionIdGenerator {
     pub fn next(&self, now_unix_ms: u64) -> Result<SessionId, IdError> {
         let state = self.advance(now_unix_ms)?;
         let id = self.codec.encode(state, self.slot);
-        SessionId::new(id).ok_or(IdError::InvalidId { value: id, reason: "encoded to a non-positive value" })
+        SessionId::new(id)
+            .ok_or(IdError::InvalidId { value: id, reason: "encoded to a non-positive value" })
     }
 
     #[inline(always)]
@@ -131,7 +132,10 @@ impl SessionIdGenerator {
         let layout = self.codec.layout();
         let now_ms = now_unix_ms.saturating_sub(EPOCH_UNIX_MS);
         if now_ms >= layout.time_span_ms() {
-            return Err(IdError::TimeOverflow { unix_ms: now_unix_ms, last_unix_ms: layout.last_unix_ms() });
+            return Err(IdError::TimeOverflow {
+                unix_ms: now_unix_ms,
+                last_unix_ms: layout.last_unix_ms(),
+            });
         }
         let mut clock_high_ms = self.clock_high_ms.load(Ordering::Relaxed);
         if now_ms > clock_high_ms {
@@ -223,7 +227,10 @@ fn bound_ms(layout: Layout, bound_unix_ms: u64) -> Result<u64, IdError> {
     let bound_ms = bound_unix_ms.saturating_sub(EPOCH_UNIX_MS);
     // The bound is exclusive, so it may equal the span: the last representable millisecond is usable.
     if bound_ms > layout.time_span_ms() {
-        return Err(IdError::TimeOverflow { unix_ms: bound_unix_ms, last_unix_ms: layout.last_unix_ms() });
+        return Err(IdError::TimeOverflow {
+            unix_ms: bound_unix_ms,
+            last_unix_ms: layout.last_unix_ms(),
+        });
     }
     Ok(bound_ms)
 }

@@ -14,7 +14,9 @@ use std::num::NonZeroI64;
 /// assert_eq!(SessionId::new(42).unwrap().get(), 42);
 /// assert_eq!(SessionId::new(42).unwrap().to_string(), "42");
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(try_from = "i64", into = "i64")]
 pub struct SessionId(NonZeroI64);
 

@@ -1,6 +1,7 @@
 //! Loom models: threads sharing one generator never get the same id, with a frozen clock, a regressing
 //! clock, and across a lease extension racing the bound. Run with `cargo xtask loom`.
 #![cfg(loom)]
+#![allow(clippy::unwrap_used, reason = "test helpers: a failed unwrap is a failed test")]
 
 use graphsession_id_gen::sync::Arc;
 use graphsession_id_gen::{
@@ -61,10 +62,14 @@ fn an_extension_racing_the_bound_never_lets_an_id_reach_the_old_bound_twice() {
         let issuer = {
             let generator = generator.clone();
             thread::spawn(move || {
-                (0..2).filter_map(|_| generator.next(NOW_UNIX_MS + 1).ok()).map(|id| id.get()).collect::<Vec<_>>()
+                (0..2)
+                    .filter_map(|_| generator.next(NOW_UNIX_MS + 1).ok())
+                    .map(|id| id.get())
+                    .collect::<Vec<_>>()
             })
         };
-        let mut ids = generator.next(NOW_UNIX_MS).ok().into_iter().map(|id| id.get()).collect::<Vec<_>>();
+        let mut ids =
+            generator.next(NOW_UNIX_MS).ok().into_iter().map(|id| id.get()).collect::<Vec<_>>();
         extender.join().unwrap();
         ids.extend(issuer.join().unwrap());
         let issued = ids.len();
@@ -81,8 +86,10 @@ fn an_extension_racing_the_bound_never_lets_an_id_reach_the_old_bound_twice() {
 #[test]
 fn two_threads_racing_across_a_plan_bound_never_share_a_plan_id() {
     loom::model(|| {
-        let plans =
-            Arc::new(PlanIdGenerator::new(PlanLease { slot: 2, floor_counter: 0, bound_counter: 3 }).unwrap());
+        let plans = Arc::new(
+            PlanIdGenerator::new(PlanLease { slot: 2, floor_counter: 0, bound_counter: 3 })
+                .unwrap(),
+        );
         let other = {
             let plans = plans.clone();
             thread::spawn(move || (0..2).filter_map(|_| plans.next().ok()).collect::<Vec<_>>())

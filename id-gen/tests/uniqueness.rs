@@ -2,6 +2,8 @@
 //! bursts beyond one millisecond's capacity), across restarts with lease floors and several slots, every id
 //! is unique, positive, decodes to the slot that issued it and to a time inside its lease.
 
+#![allow(clippy::unwrap_used, reason = "test helpers: a failed unwrap is a failed test")]
+
 use std::collections::BTreeMap;
 
 use graphsession_id_gen::{
@@ -92,19 +94,29 @@ impl World {
     }
 
     /// Step 1 and 2 of the lease protocol: read the persisted bounds, persist new ones, build generators.
-    fn acquire(&self, slot: u16, clock_offset_ms: i64, session_floor: u64, plan_floor: u64) -> Holder {
+    fn acquire(
+        &self,
+        slot: u16,
+        clock_offset_ms: i64,
+        session_floor: u64,
+        plan_floor: u64,
+    ) -> Holder {
         let now = self.clock(clock_offset_ms);
         let session_bound = now.max(session_floor) + LEASE_MS;
-        let lease = SessionLease { slot, floor_unix_ms: session_floor, bound_unix_ms: session_bound };
+        let lease =
+            SessionLease { slot, floor_unix_ms: session_floor, bound_unix_ms: session_bound };
         let sessions = match self.mode {
             Mode::Unsealed => SessionIdGenerator::unsealed(lease, self.config()),
             Mode::Sealed | Mode::JsSafe => SessionIdGenerator::new(lease, self.key, self.config()),
         }
         .unwrap();
         let plan_bound = plan_floor + PLAN_LEASE_COUNTERS;
-        let plans =
-            PlanIdGenerator::new(PlanLease { slot, floor_counter: plan_floor, bound_counter: plan_bound })
-                .unwrap();
+        let plans = PlanIdGenerator::new(PlanLease {
+            slot,
+            floor_counter: plan_floor,
+            bound_counter: plan_bound,
+        })
+        .unwrap();
         Holder {
             slot,
             clock_offset_ms,
@@ -186,7 +198,11 @@ impl World {
         };
         prop_assert_eq!(plan.slot(), holder.slot);
         prop_assert!(plan.counter() < holder.persisted_plan_bound);
-        prop_assert!(self.plan_ids.insert(plan.get(), holder.slot).is_none(), "plan id {} twice", plan);
+        prop_assert!(
+            self.plan_ids.insert(plan.get(), holder.slot).is_none(),
+            "plan id {} twice",
+            plan
+        );
         Ok(true)
     }
 }
@@ -235,7 +251,8 @@ proptest! {
 
 #[test]
 fn a_stalled_clock_borrows_from_the_future_then_backs_off() {
-    let lease = SessionLease { slot: 1, floor_unix_ms: 0, bound_unix_ms: START_UNIX_MS + 1_000_000 };
+    let lease =
+        SessionLease { slot: 1, floor_unix_ms: 0, bound_unix_ms: START_UNIX_MS + 1_000_000 };
     let config = SessionIdConfig { lookahead_max_ms: 2, ..SessionIdConfig::default() };
     let generator = SessionIdGenerator::unsealed(lease, config).unwrap();
     // 4,096 ids per millisecond: the 3 milliseconds now, now+1, now+2 hold 12,288 ids.
@@ -252,7 +269,8 @@ fn a_stalled_clock_borrows_from_the_future_then_backs_off() {
 
 #[test]
 fn a_clock_stepped_back_an_hour_does_not_stall_the_generator() {
-    let lease = SessionLease { slot: 1, floor_unix_ms: 0, bound_unix_ms: START_UNIX_MS + 1_000_000 };
+    let lease =
+        SessionLease { slot: 1, floor_unix_ms: 0, bound_unix_ms: START_UNIX_MS + 1_000_000 };
     let generator = SessionIdGenerator::unsealed(lease, SessionIdConfig::default()).unwrap();
     let before = generator.next(START_UNIX_MS).unwrap();
     let after = generator.next(START_UNIX_MS - 3_600_000).unwrap();
@@ -304,9 +322,16 @@ fn times_beyond_the_layout_are_refused_not_wrapped() {
 fn invalid_configurations_are_typed_errors() {
     let config = SessionIdConfig::default();
     let bad_slot = SessionLease { slot: 1024, floor_unix_ms: 0, bound_unix_ms: START_UNIX_MS };
-    assert!(matches!(SessionIdGenerator::unsealed(bad_slot, config), Err(IdError::InvalidConfig { .. })));
-    let empty = SessionLease { slot: 0, floor_unix_ms: START_UNIX_MS, bound_unix_ms: START_UNIX_MS };
-    assert!(matches!(SessionIdGenerator::unsealed(empty, config), Err(IdError::InvalidConfig { .. })));
+    assert!(matches!(
+        SessionIdGenerator::unsealed(bad_slot, config),
+        Err(IdError::InvalidConfig { .. })
+    ));
+    let empty =
+        SessionLease { slot: 0, floor_unix_ms: START_UNIX_MS, bound_unix_ms: START_UNIX_MS };
+    assert!(matches!(
+        SessionIdGenerator::unsealed(empty, config),
+        Err(IdError::InvalidConfig { .. })
+    ));
     assert!(matches!(Layout::new(41, 10, 13), Err(IdError::InvalidConfig { .. })));
     assert!(matches!(Layout::new(31, 10, 12), Err(IdError::InvalidConfig { .. })));
     assert!(matches!(Layout::new(41, 17, 0), Err(IdError::InvalidConfig { .. })));
@@ -329,7 +354,8 @@ fn open_refuses_values_that_are_not_ids() {
 
 #[test]
 fn plan_ids_stop_at_the_bound_without_moving_and_resume_after_extension() {
-    let plans = PlanIdGenerator::new(PlanLease { slot: 3, floor_counter: 10, bound_counter: 12 }).unwrap();
+    let plans =
+        PlanIdGenerator::new(PlanLease { slot: 3, floor_counter: 10, bound_counter: 12 }).unwrap();
     assert_eq!(plans.next().unwrap().counter(), 10);
     assert_eq!(plans.next().unwrap().counter(), 11);
     assert_eq!(plans.next().unwrap_err(), IdError::LeaseExhausted { slot: 3, bound: 12 });

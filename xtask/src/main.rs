@@ -1,1 +1,198 @@
-fn main() {}
+//! `cargo xtask`: the one entry point for people and CI.
+//!
+//! - `cargo xtask sim [ARGS]`: the deterministic simulator (release build), arguments passed through.
+//! - `cargo xtask ci`: everything CI checks, in the order a failure is cheapest to find.
+//! - `cargo xtask loom`: the loom models of every crate that has them.
+//! - `cargo xtask bench`: every criterion benchmark.
+//!
+//! xtask is an edge: it runs processes and reads the environment, so it opts out of the workspace's
+//! disallowed-method rules.
+#![expect(
+    clippy::disallowed_methods,
+    reason = "xtask is an edge: it runs cargo and reads the environment"
+)]
+#![expect(clippy::print_stderr, reason = "xtask reports to the person running it")]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", about = "Build, test and simulate the graphsession workspace")]
+struct Cli {
+    #[command(subcommand)]
+    command: Task,
+}
+
+#[derive(Debug, Subcommand)]
+enum Task {
+    /// Run the deterministic simulator; arguments go to it (see `cargo xtask sim --help`).
+    Sim {
+        /// Arguments for the simulator.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Run everything CI checks: fmt, clippy, tests, doc tests, loom, docs, the simulator smoke.
+    Ci,
+    /// Run the loom models (release mode, bounded preemptions).
+    Loom {
+        /// Loom's preemption bound; 2 keeps CI well under its time budget.
+        #[arg(long, default_value_t = 2)]
+        preemptions: u32,
+    },
+    /// Run every criterion benchmark.
+    Bench {
+        /// Arguments for criterion (after `--`), for example a filter.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let root = workspace_root();
+    match cli.command {
+        Task::Sim { args } => sim(&root, &args),
+        Task::Ci => ci(&root),
+        Task::Loom { preemptions } => loom(&root, preemptions),
+        Task::Bench { args } => {
+            let mut command = cargo(&root, &["bench", "--workspace"]);
+            if !args.is_empty() {
+                command.arg("--").args(&args);
+            }
+            run(command)
+        }
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+fn cargo(root: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()));
+    command.current_dir(root).args(args);
+    command
+}
+
+fn run(mut command: Command) -> Result<()> {
+    eprintln!("$ {}", describe(&command));
+    let status =
+        command.status().with_context(|| format!("could not start {}", describe(&command)))?;
+    if !status.success() {
+        bail!("{} failed with {status}", describe(&command));
+    }
+    Ok(())
+}
+
+fn describe(command: &Command) -> String {
+    let envs: Vec<String> = command
+        .get_envs()
+        .filter_map(|(key, value)| Some(format!("{}={}", key.to_str()?, value?.to_str()?)))
+        .collect();
+    let args: Vec<&str> = command.get_args().filter_map(|arg| arg.to_str()).collect();
+    format!(
+        "{}{} {}",
+        envs.iter().map(|env| format!("{env} ")).collect::<String>(),
+        command.get_program().to_string_lossy(),
+        args.join(" ")
+    )
+}
+
+fn sim_command(root: &Path, args: &[&str]) -> Command {
+    let mut command =
+        cargo(root, &["run", "--quiet", "--release", "--package", "graphsession-sim", "--"]);
+    command.args(args);
+    command
+}
+
+fn sim(root: &Path, args: &[String]) -> Result<()> {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let status = sim_command(root, &args).status().context("could not start the simulator")?;
+    // The simulator's exit status is the verdict: pass it on unchanged.
+    std::process::exit(status.code().unwrap_or(1));
+}
+
+fn ci(root: &Path) -> Result<()> {
+    run(cargo(root, &["fmt", "--all", "--check"]))?;
+    run(cargo(
+        root,
+        &["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"],
+    ))?;
+    run(cargo(root, &["test", "--workspace", "--all-targets", "--locked"]))?;
+    run(cargo(root, &["test", "--workspace", "--doc", "--locked"]))?;
+    let mut doc = cargo(root, &["doc", "--workspace", "--no-deps", "--locked"]);
+    doc.env("RUSTDOCFLAGS", "-D warnings");
+    run(doc)?;
+    loom(root, 2)?;
+    sim_smoke(root)
+}
+
+/// The simulator must pass with our generator and must catch the naive one.
+fn sim_smoke(root: &Path) -> Result<()> {
+    run(sim_command(root, &["--seeds", "2000"]))?;
+    let naive = sim_command(root, &["--generator", "naive", "--seeds", "100"]);
+    eprintln!("$ {} (must fail: the naive generator collides)", describe(&naive));
+    let mut naive = naive;
+    let status = naive.status().context("could not start the simulator")?;
+    if status.success() {
+        bail!("the simulator did not catch the naive generator's collisions");
+    }
+    eprintln!("ok: the simulator caught the naive generator");
+    Ok(())
+}
+
+/// Runs every `tests/loom_*.rs` of every member, in release mode with loom's cfg, in a separate target
+/// directory so the normal build is not invalidated.
+fn loom(root: &Path, preemptions: u32) -> Result<()> {
+    for crate_dir in ["id-gen", "query-plan", "session-core", "permission"] {
+        let tests = loom_tests(&root.join(crate_dir))?;
+        if tests.is_empty() {
+            continue;
+        }
+        let package = package_name(&root.join(crate_dir))?;
+        let mut command = cargo(root, &["test", "--release", "--locked", "--package", &package]);
+        for test in &tests {
+            command.args(["--test", test]);
+        }
+        command
+            .env("RUSTFLAGS", "--cfg loom")
+            .env("LOOM_MAX_PREEMPTIONS", preemptions.to_string())
+            .env("CARGO_TARGET_DIR", root.join("target").join("loom"));
+        run(command)?;
+    }
+    Ok(())
+}
+
+fn loom_tests(crate_dir: &Path) -> Result<Vec<String>> {
+    let tests_dir = crate_dir.join("tests");
+    if !tests_dir.is_dir() {
+        return Ok(Vec::new());
+    }
+    let mut tests = Vec::new();
+    for entry in
+        std::fs::read_dir(&tests_dir).with_context(|| format!("reading {}", tests_dir.display()))?
+    {
+        let name = entry?.file_name().to_string_lossy().into_owned();
+        if name.starts_with("loom_")
+            && let Some(test) = name.strip_suffix(".rs")
+        {
+            tests.push(test.to_owned());
+        }
+    }
+    tests.sort();
+    Ok(tests)
+}
+
+fn package_name(crate_dir: &Path) -> Result<String> {
+    let manifest = std::fs::read_to_string(crate_dir.join("Cargo.toml"))
+        .with_context(|| format!("reading {}", crate_dir.display()))?;
+    manifest
+        .lines()
+        .find_map(|line| line.strip_prefix("name = \"")?.strip_suffix('"').map(str::to_owned))
+        .with_context(|| format!("no package name in {}", crate_dir.display()))
+}
