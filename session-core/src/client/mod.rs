@@ -1,0 +1,1 @@
+//! The client-side session lifecycle (issue 6; being built).
