@@ -1,1 +1,100 @@
-//! The NebulaGraph role lattice and its permission rules (issue 3; not built yet).
+//! The NebulaGraph role lattice and its permission rules, as pure functions, with privilege escalation
+//! impossible.
+//!
+//! An engine that embeds this crate answers "may this session do this?" exactly as NebulaGraph users expect:
+//! the same five roles ([`Role`]: GOD > ADMIN > DBA > USER > GUEST), the same rules, the same error codes and
+//! messages ([`PermissionError`]), authorization on and off ([`Policy`]). It fixes three of NebulaGraph's holes:
+//!
+//! - **Fix 4, role changes reach open sessions.** NebulaGraph copies a user's roles into the session at login
+//!   and never refreshes them, so a REVOKE or DROP USER does not stop a session that is already open. Here
+//!   the [`RoleTable`] has a [`version`](RoleTable::version) bumped by every change; a session keeps a
+//!   resolved [`Caller`] with the version it was read at and calls [`Caller::refresh`] at the start of every
+//!   request: one integer comparison, and a re-resolve when anything changed (see [`caller`] for the
+//!   protocol).
+//! - **Fix 7, query text is private.** NebulaGraph's SHOW QUERIES shows every user's queries to everyone.
+//!   Here [`may_see_queries_of`] lets a non-GOD caller see only its own user's queries: exactly those it may
+//!   kill ([`check_kill_query`]).
+//! - **Fix 8, no demotion of equals.** NebulaGraph lets an ADMIN grant DBA to another ADMIN, demoting them.
+//!   Here GRANT and REVOKE may only change a user whose current role in the space is strictly below the
+//!   caller's ([`check_role_change_target`]); GOD is exempt.
+//!
+//! # The model
+//!
+//! A user's [`Rights`] are GOD (everything everywhere) or one role per space. Ordered pointwise with GOD on
+//! top, rights form a lattice ([`Rights::le`], [`Rights::meet`], [`Rights::join`]), and every check is
+//! monotone in it: more rights never allow less. GOD is a flag on a user's rights, not a space role: it is
+//! created only with the table ([`RoleTable::new`] makes NebulaGraph's `root`; [`RoleTable::with_god`]),
+//! never granted, revoked or dropped.
+//!
+//! Every rule of the reference is a `check_*` function of (caller, policy, what is asked), gathered by
+//! [`check`] over an [`Action`]; [`Statement`] maps each NebulaGraph statement kind to its action. The
+//! table's transitions ([`RoleTable::create_user`], [`RoleTable::drop_user`], [`RoleTable::grant`],
+//! [`RoleTable::revoke`], [`RoleTable::drop_space`]) re-check against the table's current rights, so no
+//! stale session and no validator bug can escalate. A refused transition changes nothing.
+//!
+//! The crate is pure: no clock, no threads, no I/O. Everything is bounded ([`USERS_MAX`], [`SPACES_MAX`],
+//! [`ROLES_MAX`], [`USER_NAME_BYTES_MAX`], [`SPACE_NAME_BYTES_MAX`]) with a typed error at each bound.
+//!
+//! # Example: an engine's validator
+//!
+//! ```
+//! use graphsession_permission::{
+//!     Caller, PermissionError, Policy, Role, RoleTable, Statement, check_statement,
+//! };
+//!
+//! let policy = Policy { authorization_enabled: true };
+//! let mut table = RoleTable::new(); // `root` is GOD
+//! let root = Caller::resolve(&table, "root", None);
+//! table.create_user(&root, policy, "alice")?;
+//! table.grant(&root, policy, Role::User, "nba", "alice")?;
+//!
+//! // At login, then at the start of every request: refresh, then one check per statement.
+//! let mut alice = Caller::resolve(&table, "alice", None);
+//! alice.refresh(&table);
+//! check_statement(&alice, policy, &Statement::Use { space: "nba" })?;
+//! alice.use_space(Some("nba"));
+//! check_statement(&alice, policy, &Statement::Go)?;
+//! check_statement(&alice, policy, &Statement::InsertVertices)?;
+//! let create_tag = check_statement(&alice, policy, &Statement::CreateTag);
+//! assert_eq!(create_tag, Err(PermissionError::WriteSchema));
+//! assert_eq!(PermissionError::WriteSchema.code(), -1008);
+//!
+//! // Root demotes alice; her open session sees it at its next request (fix 4).
+//! table.grant(&root, policy, Role::Guest, "nba", "alice")?;
+//! assert!(alice.refresh(&table));
+//! let insert = check_statement(&alice, policy, &Statement::InsertVertices);
+//! assert_eq!(insert.map_err(|e| e.to_string()), Err("PermissionError: No permission to write data.".into()));
+//! # Ok::<(), PermissionError>(())
+//! ```
+//!
+//! # Performance
+//!
+//! BENCH-TABLE
+
+pub mod caller;
+mod check;
+mod error;
+mod limits;
+mod policy;
+mod rights;
+mod role;
+mod statement;
+mod table;
+mod transition;
+mod visibility;
+
+pub use caller::Caller;
+pub use check::{
+    Action, check, check_kill_query, check_kill_session, check_read_current_space,
+    check_read_space, check_read_user, check_role_change_target, check_show_roles,
+    check_show_sessions, check_write_data, check_write_role, check_write_schema, check_write_space,
+    check_write_user,
+};
+pub use error::{PermissionError, error_code};
+pub use limits::{ROLES_MAX, SPACE_NAME_BYTES_MAX, SPACES_MAX, USER_NAME_BYTES_MAX, USERS_MAX};
+pub use policy::Policy;
+pub use rights::Rights;
+pub use role::{ParseRoleError, Role};
+pub use statement::{Statement, check_statement};
+pub use table::{InvariantViolation, ROOT_USER, RoleTable};
+pub use visibility::{may_see_queries_of, may_see_role_row, may_see_space};

@@ -1,0 +1,200 @@
+//! The role table's transitions: CREATE USER, DROP USER, GRANT, REVOKE and DROP SPACE.
+//!
+//! Each transition re-checks its statement's permission itself, against the caller's rights as the table
+//! holds them now (a stale [`Caller`] is re-resolved first), so no validator bug and no stale session can
+//! change the table without the right to. Each one either succeeds and bumps the version, or returns an error
+//! and leaves the table exactly as it was: every check and every bound is tested before the first write.
+//!
+//! Order of checks for GRANT and REVOKE: NebulaGraph's permission checks ([`check_write_role`]), then the
+//! user must exist (-18), a GOD user cannot be granted (-1009), deliberate fix 8
+//! ([`check_role_change_target`]), then REVOKE's "Role not existed!" (-11) and "Improper role!" (-2030), then
+//! this crate's bounds.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use crate::caller::Caller;
+use crate::check::{
+    check_role_change_target, check_write_role, check_write_space, check_write_user,
+};
+use crate::error::PermissionError;
+use crate::limits::{ROLES_MAX, SPACES_MAX, USERS_MAX, check_space_name, check_user_name};
+use crate::policy::Policy;
+use crate::rights::Rights;
+use crate::role::Role;
+use crate::table::RoleTable;
+
+impl RoleTable {
+    /// The caller's rights as this table holds them now.
+    fn fresh<'c>(&self, caller: &'c Caller) -> Cow<'c, Caller> {
+        if caller.is_stale(self) {
+            Cow::Owned(Caller::resolve(self, caller.user(), caller.current_space()))
+        } else {
+            Cow::Borrowed(caller)
+        }
+    }
+
+    /// CREATE USER `user`: GOD only (when authorization is on); the new user holds no role.
+    pub fn create_user(
+        &mut self,
+        caller: &Caller,
+        policy: Policy,
+        user: &str,
+    ) -> Result<(), PermissionError> {
+        check_write_user(&self.fresh(caller), policy)?;
+        check_user_name(user)?;
+        if self.contains_user(user) {
+            return Err(PermissionError::UserExists { user: user.to_owned() });
+        }
+        if self.user_count() >= USERS_MAX {
+            return Err(PermissionError::UsersFull);
+        }
+        let next = self.next_version()?;
+        self.users.insert(Box::from(user), Arc::new(Rights::none()));
+        self.version = next;
+        Ok(())
+    }
+
+    /// DROP USER `user`: GOD only (when authorization is on); removes all of the user's roles, and the
+    /// version bump makes every session of that user lose them at its next request (fix 4).
+    /// GOD users cannot be dropped.
+    pub fn drop_user(
+        &mut self,
+        caller: &Caller,
+        policy: Policy,
+        user: &str,
+    ) -> Result<(), PermissionError> {
+        check_write_user(&self.fresh(caller), policy)?;
+        let Some(rights) = self.users.get(user) else {
+            return Err(PermissionError::UserNotFound { user: user.to_owned() });
+        };
+        if rights.is_god() {
+            return Err(PermissionError::GodUserNotDroppable { user: user.to_owned() });
+        }
+        let next = self.next_version()?;
+        if let Some(rights) = self.users.remove(user) {
+            for (space, _) in rights.roles() {
+                self.forget_role(space);
+            }
+        }
+        self.version = next;
+        Ok(())
+    }
+
+    /// GRANT ROLE `role` ON `space` TO `user`: overwrites the user's role in `space`.
+    pub fn grant(
+        &mut self,
+        caller: &Caller,
+        policy: Policy,
+        role: Role,
+        space: &str,
+        user: &str,
+    ) -> Result<(), PermissionError> {
+        let caller = self.fresh(caller);
+        check_write_role(&caller, policy, role, space, user)?;
+        let Some(rights) = self.users.get(user) else {
+            return Err(PermissionError::UserNotFound { user: user.to_owned() });
+        };
+        if rights.is_god() {
+            return Err(PermissionError::GodCannotBeGranted { user: user.to_owned() });
+        }
+        let held = rights.role_in(space);
+        check_role_change_target(&caller, policy, space, user, held)?;
+        check_space_name(space)?;
+        if held.is_none() {
+            if self.role_count >= ROLES_MAX {
+                return Err(PermissionError::RolesFull);
+            }
+            if !self.space_role_counts.contains_key(space) && self.space_count() >= SPACES_MAX {
+                return Err(PermissionError::SpacesFull);
+            }
+        }
+        let next = self.next_version()?;
+        if let Some(rights) = self.users.get_mut(user) {
+            Arc::make_mut(rights).set_role(space, role);
+            if held.is_none() {
+                self.remember_role(space);
+            }
+        }
+        self.version = next;
+        Ok(())
+    }
+
+    /// REVOKE ROLE `role` ON `space` FROM `user`: `role` must be the one the user holds there.
+    pub fn revoke(
+        &mut self,
+        caller: &Caller,
+        policy: Policy,
+        role: Role,
+        space: &str,
+        user: &str,
+    ) -> Result<(), PermissionError> {
+        let caller = self.fresh(caller);
+        check_write_role(&caller, policy, role, space, user)?;
+        let Some(rights) = self.users.get(user) else {
+            return Err(PermissionError::UserNotFound { user: user.to_owned() });
+        };
+        check_role_change_target(&caller, policy, space, user, rights.role_in(space))?;
+        // A GOD user holds GOD, not a role in this space: nothing to revoke.
+        let space_role = if rights.is_god() { None } else { rights.role_in(space) };
+        match space_role {
+            None => {
+                return Err(PermissionError::RoleNotFound {
+                    user: user.to_owned(),
+                    space: space.to_owned(),
+                });
+            }
+            Some(held) if held != role => {
+                return Err(PermissionError::ImproperRole { user: user.to_owned(), held });
+            }
+            Some(_) => {}
+        }
+        let next = self.next_version()?;
+        if let Some(rights) = self.users.get_mut(user) {
+            if Arc::make_mut(rights).remove_role(space).is_some() {
+                self.forget_role(space);
+            }
+        }
+        self.version = next;
+        Ok(())
+    }
+
+    /// DROP SPACE `space`: GOD only (when authorization is on); forgets every role held in it, as
+    /// NebulaGraph's meta does. The engine drops the space itself.
+    pub fn drop_space(
+        &mut self,
+        caller: &Caller,
+        policy: Policy,
+        space: &str,
+    ) -> Result<(), PermissionError> {
+        check_write_space(&self.fresh(caller), policy)?;
+        let next = self.next_version()?;
+        if self.space_role_counts.contains_key(space) {
+            for rights in self.users.values_mut() {
+                if rights.role_in(space).is_some() && !rights.is_god() {
+                    Arc::make_mut(rights).remove_role(space);
+                    self.role_count = self.role_count.saturating_sub(1);
+                }
+            }
+            self.space_role_counts.remove(space);
+        }
+        self.version = next;
+        Ok(())
+    }
+
+    fn remember_role(&mut self, space: &str) {
+        let count = self.space_role_counts.entry(Box::from(space)).or_insert(0);
+        *count = count.saturating_add(1);
+        self.role_count = self.role_count.saturating_add(1);
+    }
+
+    fn forget_role(&mut self, space: &str) {
+        if let Some(count) = self.space_role_counts.get_mut(space) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                self.space_role_counts.remove(space);
+            }
+        }
+        self.role_count = self.role_count.saturating_sub(1);
+    }
+}
