@@ -1,0 +1,613 @@
+//! One node's query registry: its sessions, their running queries keyed by (session id, plan id),
+//! kills, and deadlines.
+//!
+//! NebulaGraph keeps queries inside its session objects and names them by a plan id that restarts
+//! at 0, so a stale kill can hit a new query. Here plan ids come from id-gen (unique across nodes
+//! and restarts), the outcome of every query lives in its [`QueryHandle`]'s atomic word, and the
+//! registry removes each query exactly once, recording the outcome the word holds.
+
+use crate::config::{Config, HOST_BYTES_MAX, USER_NAME_BYTES_MAX};
+use crate::error::{InvariantViolation, QueryError};
+use crate::lifecycle::{Kill, KillCause, QueryEvent, QueryOutcome, QueryPhase, TransitionError};
+use crate::metrics::QueryCounters;
+use crate::signal::QueryHandle;
+use crate::timeouts::{Clock, DeadlineIndex};
+use graphsession_id_gen::{PlanId, SessionId};
+use std::collections::BTreeMap;
+use std::ops::RangeInclusive;
+
+/// The name of one query: NebulaGraph's (session id, plan id) pair.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+pub struct QueryKey {
+    /// The session that runs the query.
+    pub session: SessionId,
+    /// The query's plan id.
+    pub plan: PlanId,
+}
+
+impl QueryKey {
+    /// Every key of `session`, in plan order.
+    pub(crate) fn range_of(session: SessionId) -> RangeInclusive<QueryKey> {
+        QueryKey { session, plan: PlanId::from_u64(0) }..=QueryKey {
+            session,
+            plan: PlanId::from_u64(u64::MAX),
+        }
+    }
+}
+
+/// A query to register.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Registration<'a> {
+    /// The session that runs it (must be open).
+    pub session: SessionId,
+    /// Its plan id, from [`PlanIdGenerator`](graphsession_id_gen::PlanIdGenerator).
+    pub plan: PlanId,
+    /// The statement text, shown by SHOW QUERIES; at most `statement_bytes_max` bytes.
+    pub statement: &'a str,
+    /// When the query is killed with [`KillCause::Timeout`], microseconds since the Unix epoch;
+    /// `None` for no deadline (NebulaGraph's behaviour).
+    pub deadline_unix_us: Option<u64>,
+}
+
+/// How a session ends; its running queries are killed with the matching cause.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SessionEnd {
+    /// KILL SESSION, sign-out, or the cluster says it is gone: cause [`KillCause::SessionKilled`].
+    Killed,
+    /// Reclaimed after its idle timeout: cause [`KillCause::SessionExpired`].
+    Expired,
+}
+
+/// What [`QueryRegistry::close_session`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SessionClosed {
+    /// Queries removed with the session.
+    pub queries_ended: u32,
+    /// Of those, queries the close killed (a kill requested earlier keeps its own cause and is not
+    /// counted).
+    pub queries_killed: u32,
+}
+
+/// What a kill request did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KillOutcome {
+    /// The kill won: the query's outcome is now killed, and its executor stops at its next
+    /// checkpoint.
+    Requested,
+    /// An earlier kill already won; its cause stays.
+    AlreadyRequested {
+        /// The cause of the earlier kill.
+        cause: KillCause,
+    },
+}
+
+#[derive(Debug)]
+pub(crate) struct SessionEntry {
+    pub(crate) user: Box<str>,
+    pub(crate) host: Box<str>,
+    pub(crate) query_count: u32,
+}
+
+/// A query as the registry sees it. The executor may have moved the word on (a `Running` entry
+/// whose executor finished through its handle), which the registry learns when it next touches the
+/// entry.
+#[derive(Debug)]
+pub(crate) enum EntryState {
+    /// No kill yet; waits for finish, fail, a kill, or its deadline (which is in the index while
+    /// `Some`).
+    Running { deadline_unix_us: Option<u64> },
+    /// A kill won; waits for the host to remove the query.
+    KillRequested { kill: Kill },
+}
+
+#[derive(Debug)]
+pub(crate) struct QueryEntry {
+    pub(crate) handle: QueryHandle,
+    pub(crate) statement: Box<str>,
+    pub(crate) start_unix_us: u64,
+    pub(crate) state: EntryState,
+}
+
+/// How a query leaves the registry.
+enum Ending<'a> {
+    Finish,
+    Fail { reason: &'a str },
+    Kill(Kill),
+}
+
+/// One node's running queries.
+///
+/// # Call order
+///
+/// 1. [`open_session`](Self::open_session) when a session becomes usable on this node.
+/// 2. Per statement: [`register`](Self::register) returns the [`QueryHandle`] the executor checks;
+///    when the executor returns, [`finish`](Self::finish) or [`fail`](Self::fail) removes the query
+///    and returns the one recorded outcome. Every registered query is removed exactly once, by
+///    those or by `close_session`.
+/// 3. Kills at any time: [`kill_query`](Self::kill_query) (the KILL QUERY statement),
+///    [`request_kill`](Self::request_kill), [`request_kill_session`](Self::request_kill_session).
+/// 4. Timers: call [`handle_timeout`](Self::handle_timeout) when
+///    [`poll_timeout`](Self::poll_timeout)'s time has come (a spurious call is a no-op); read
+///    `poll_timeout` again after every `register`, whose deadline may be the new earliest.
+/// 5. [`close_session`](Self::close_session) when the session ends: it kills and removes its
+///    queries.
+///
+/// Sessions must be open to run or be named by a query, which is what makes KILL QUERY's "session
+/// exists" check well-defined: a session exists here from `open_session` until `close_session`.
+///
+/// # Threads
+///
+/// `QueryRegistry` is `Send + Sync`; its operations take `&mut self`, so a multi-threaded host
+/// wraps it in a `Mutex`. Executors never take that lock on their hot path: they hold a
+/// [`QueryHandle`].
+#[derive(Debug)]
+pub struct QueryRegistry {
+    pub(crate) config: Config,
+    pub(crate) sessions: BTreeMap<SessionId, SessionEntry>,
+    pub(crate) queries: BTreeMap<QueryKey, QueryEntry>,
+    query_count: u32,
+    deadlines: DeadlineIndex,
+    pub(crate) clock: Clock,
+    counters: QueryCounters,
+}
+
+impl QueryRegistry {
+    /// An empty registry with `config`'s limits.
+    pub fn new(config: Config) -> QueryRegistry {
+        QueryRegistry {
+            config,
+            sessions: BTreeMap::new(),
+            queries: BTreeMap::new(),
+            query_count: 0,
+            deadlines: DeadlineIndex::default(),
+            clock: Clock::default(),
+            counters: QueryCounters::default(),
+        }
+    }
+
+    /// Starts tracking `session`, owned by `user`; `host` is what SHOW QUERIES prints in its Host
+    /// column (NebulaGraph prints the address of the graph node that runs the query).
+    pub fn open_session(
+        &mut self,
+        session: SessionId,
+        user: &str,
+        host: &str,
+    ) -> Result<(), QueryError> {
+        check_field_bytes("user name", user, USER_NAME_BYTES_MAX)?;
+        check_field_bytes("host", host, HOST_BYTES_MAX)?;
+        if self.sessions.contains_key(&session) {
+            return Err(QueryError::SessionAlreadyOpen { session });
+        }
+        if self.session_count() >= self.config.sessions_max {
+            return Err(QueryError::SessionsFull { sessions_max: self.config.sessions_max });
+        }
+        let entry = SessionEntry { user: user.into(), host: host.into(), query_count: 0 };
+        self.sessions.insert(session, entry);
+        Ok(())
+    }
+
+    /// Ends `session`: requests a kill of each of its running queries (cause from `end`), removes
+    /// them with their recorded outcomes, and forgets the session. Executors still running learn of
+    /// the kill from their handles; a later `finish` or `fail` for them returns
+    /// [`QueryError::SessionNotFound`].
+    pub fn close_session(
+        &mut self,
+        session: SessionId,
+        end: SessionEnd,
+    ) -> Result<SessionClosed, QueryError> {
+        if !self.sessions.contains_key(&session) {
+            return Err(QueryError::SessionNotFound { session });
+        }
+        let kill = match end {
+            SessionEnd::Killed => Kill::SessionKilled,
+            SessionEnd::Expired => Kill::SessionExpired,
+        };
+        // Bounded by `queries_per_session_max`.
+        let keys: Vec<QueryKey> =
+            self.queries.range(QueryKey::range_of(session)).map(|(&key, _)| key).collect();
+        let mut closed = SessionClosed::default();
+        for key in keys {
+            let running = self
+                .queries
+                .get(&key)
+                .is_some_and(|entry| matches!(entry.state, EntryState::Running { .. }));
+            // From `Running` the close's kill either wins (killed) or loses to the executor
+            // (finished).
+            let outcome = self.remove(key, Ending::Kill(kill.clone()));
+            if running && matches!(outcome, Some(QueryOutcome::Killed(_))) {
+                closed.queries_killed += 1;
+            }
+            closed.queries_ended += 1;
+        }
+        self.sessions.remove(&session);
+        Ok(closed)
+    }
+
+    /// Registers a running query and returns the handle its executor checks. `now_unix_us` is its
+    /// start.
+    ///
+    /// Refused, with nothing changed, when the session is not open, the (session, plan) pair
+    /// already runs, or a limit of [`Config`] is reached.
+    pub fn register(
+        &mut self,
+        registration: Registration<'_>,
+        now_unix_us: u64,
+    ) -> Result<QueryHandle, QueryError> {
+        let Registration { session, plan, statement, deadline_unix_us } = registration;
+        let key = QueryKey { session, plan };
+        let Some(session_entry) = self.sessions.get(&session) else {
+            return Err(QueryError::SessionNotFound { session });
+        };
+        if self.queries.contains_key(&key) {
+            return Err(QueryError::QueryAlreadyRegistered { session, plan });
+        }
+        let statement_bytes = u64::try_from(statement.len()).unwrap_or(u64::MAX);
+        let statement_bytes_max = self.config.statement_bytes_max;
+        if statement_bytes > u64::from(statement_bytes_max) {
+            return Err(QueryError::StatementTooLong { statement_bytes, statement_bytes_max });
+        }
+        let queries_per_session_max = self.config.queries_per_session_max;
+        if session_entry.query_count >= queries_per_session_max {
+            return Err(QueryError::SessionQueriesFull { session, queries_per_session_max });
+        }
+        let queries_per_node_max = self.config.queries_per_node_max;
+        if self.query_count >= queries_per_node_max {
+            return Err(QueryError::NodeQueriesFull { queries_per_node_max });
+        }
+
+        let start_unix_us = self.clock.observe(now_unix_us);
+        let handle = QueryHandle::new();
+        let entry = QueryEntry {
+            handle: handle.clone(),
+            statement: statement.into(),
+            start_unix_us,
+            state: EntryState::Running { deadline_unix_us },
+        };
+        self.queries.insert(key, entry);
+        if let Some(deadline_unix_us) = deadline_unix_us {
+            self.deadlines.insert(deadline_unix_us, key);
+        }
+        if let Some(session_entry) = self.sessions.get_mut(&session) {
+            session_entry.query_count += 1;
+        }
+        self.query_count += 1;
+        self.counters.started = self.counters.started.saturating_add(1);
+        Ok(handle)
+    }
+
+    /// The executor returned a result: removes the query and returns its one recorded outcome,
+    /// which is `Killed` if a kill won the race (see [`QueryHandle`]).
+    pub fn finish(&mut self, session: SessionId, plan: PlanId) -> Result<QueryOutcome, QueryError> {
+        let key = self.existing_key(session, plan)?;
+        Ok(self.remove(key, Ending::Finish).unwrap_or(QueryOutcome::Finished))
+    }
+
+    /// The executor failed with `reason`: removes the query and returns its one recorded outcome,
+    /// which is `Killed` if a kill came first, or `Finished` if the executor had finished through
+    /// its handle.
+    pub fn fail(
+        &mut self,
+        session: SessionId,
+        plan: PlanId,
+        reason: &str,
+    ) -> Result<QueryOutcome, QueryError> {
+        let key = self.existing_key(session, plan)?;
+        let failed = || QueryOutcome::Failed { reason: reason.to_owned() };
+        Ok(self.remove(key, Ending::Fail { reason }).unwrap_or_else(failed))
+    }
+
+    /// Requests a kill of one query, without permission checks (the host's own kills; KILL QUERY is
+    /// [`kill_query`](Self::kill_query)). A query whose executor already finished is gone as far as
+    /// a kill is concerned: [`QueryError::QueryNotFoundInSession`], as if the host had removed it
+    /// already.
+    pub fn request_kill(
+        &mut self,
+        session: SessionId,
+        plan: PlanId,
+        kill: Kill,
+    ) -> Result<KillOutcome, QueryError> {
+        let key = self.existing_key(session, plan)?;
+        let not_found = QueryError::QueryNotFoundInSession { session, plan };
+        let entry = self.queries.get_mut(&key).ok_or(not_found.clone())?;
+        match kill_entry(entry, key, kill, &mut self.deadlines) {
+            KillAttempt::Requested => Ok(KillOutcome::Requested),
+            KillAttempt::AlreadyRequested(cause) => Ok(KillOutcome::AlreadyRequested { cause }),
+            KillAttempt::AlreadyEnded => Err(not_found),
+        }
+    }
+
+    /// Requests a kill of every running query of `session`; returns how many kills won. The session
+    /// stays open.
+    pub fn request_kill_session(
+        &mut self,
+        session: SessionId,
+        kill: &Kill,
+    ) -> Result<u32, QueryError> {
+        if !self.sessions.contains_key(&session) {
+            return Err(QueryError::SessionNotFound { session });
+        }
+        let mut killed = 0_u32;
+        for (&key, entry) in self.queries.range_mut(QueryKey::range_of(session)) {
+            if kill_entry(entry, key, kill.clone(), &mut self.deadlines) == KillAttempt::Requested {
+                killed += 1;
+            }
+        }
+        Ok(killed)
+    }
+
+    /// Kills (cause [`KillCause::Timeout`]) every running query whose deadline is at or before
+    /// `now_unix_us`; returns how many. Costs O(expired · log n). A `now_unix_us` older than one
+    /// already seen is clamped to it.
+    pub fn handle_timeout(&mut self, now_unix_us: u64) -> u32 {
+        let now_unix_us = self.clock.observe(now_unix_us);
+        let mut timed_out = 0_u32;
+        while let Some((deadline_unix_us, key)) = self.deadlines.pop_expired(now_unix_us) {
+            let Some(entry) = self.queries.get_mut(&key) else { continue };
+            match entry.handle.apply(QueryEvent::RequestKill(KillCause::Timeout)) {
+                Ok(_) => {
+                    entry.state =
+                        EntryState::KillRequested { kill: Kill::Timeout { deadline_unix_us } };
+                    timed_out = timed_out.saturating_add(1);
+                    self.counters.timed_out = self.counters.timed_out.saturating_add(1);
+                }
+                // The executor finished through its handle; the host removes the query soon.
+                Err(_) => entry.state = EntryState::Running { deadline_unix_us: None },
+            }
+        }
+        timed_out
+    }
+
+    /// The earliest deadline still to fire, microseconds since the Unix epoch. O(log n).
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<u64> {
+        self.deadlines.first_unix_us()
+    }
+
+    /// The phase of a query in the registry (a snapshot: its executor may move it on).
+    #[must_use]
+    pub fn phase(&self, session: SessionId, plan: PlanId) -> Option<QueryPhase> {
+        self.queries.get(&QueryKey { session, plan }).map(|entry| entry.handle.phase())
+    }
+
+    /// A clone of a query's handle, for a host that hands the query to another executor thread.
+    #[must_use]
+    pub fn handle(&self, session: SessionId, plan: PlanId) -> Option<QueryHandle> {
+        self.queries.get(&QueryKey { session, plan }).map(|entry| entry.handle.clone())
+    }
+
+    /// The user that owns `session`, if it is open.
+    #[must_use]
+    pub fn session_user(&self, session: SessionId) -> Option<&str> {
+        self.sessions.get(&session).map(|entry| &*entry.user)
+    }
+
+    /// Queries in the registry (running, or killed and not yet removed).
+    #[must_use]
+    pub fn query_count(&self) -> u32 {
+        self.query_count
+    }
+
+    /// Open sessions.
+    #[must_use]
+    pub fn session_count(&self) -> u32 {
+        u32::try_from(self.sessions.len()).unwrap_or(u32::MAX)
+    }
+
+    /// The counters since creation.
+    #[must_use]
+    pub fn counters(&self) -> QueryCounters {
+        self.counters
+    }
+
+    /// The limits.
+    #[must_use]
+    pub fn config(&self) -> Config {
+        self.config
+    }
+
+    /// The newest time the registry has been told, microseconds since the Unix epoch.
+    #[must_use]
+    pub fn now_unix_us(&self) -> u64 {
+        self.clock.now_unix_us()
+    }
+
+    fn existing_key(&self, session: SessionId, plan: PlanId) -> Result<QueryKey, QueryError> {
+        if !self.sessions.contains_key(&session) {
+            return Err(QueryError::SessionNotFound { session });
+        }
+        let key = QueryKey { session, plan };
+        if !self.queries.contains_key(&key) {
+            return Err(QueryError::QueryNotFoundInSession { session, plan });
+        }
+        Ok(key)
+    }
+
+    /// Removes `key` after applying `ending` to its word; returns the outcome the word then holds.
+    fn remove(&mut self, key: QueryKey, ending: Ending<'_>) -> Option<QueryOutcome> {
+        let mut entry = self.queries.remove(&key)?;
+        let (phase, reason) = match ending {
+            Ending::Finish => (entry.handle.end(QueryEvent::Finish), ""),
+            Ending::Fail { reason } => (entry.handle.end(QueryEvent::Fail), reason),
+            Ending::Kill(kill) => {
+                let _ = kill_entry(&mut entry, key, kill, &mut self.deadlines);
+                (entry.handle.phase(), "")
+            }
+        };
+        if let EntryState::Running { deadline_unix_us: Some(deadline_unix_us) } = entry.state {
+            self.deadlines.remove(deadline_unix_us, key);
+        }
+        if let Some(session_entry) = self.sessions.get_mut(&key.session) {
+            session_entry.query_count = session_entry.query_count.saturating_sub(1);
+        }
+        self.query_count = self.query_count.saturating_sub(1);
+        let outcome = recorded_outcome(phase, entry.state, reason);
+        self.counters.count_end(&outcome);
+        Some(outcome)
+    }
+
+    /// Checks every internal invariant; tests and simulators call it after every step. O(n log n).
+    pub fn check_invariants(&self) -> Result<(), InvariantViolation> {
+        let fail = |what: String| Err(InvariantViolation(what));
+        if u64::from(self.query_count) != u64::try_from(self.queries.len()).unwrap_or(u64::MAX) {
+            return fail(format!(
+                "query_count {} != {} queries",
+                self.query_count,
+                self.queries.len()
+            ));
+        }
+        if self.query_count > self.config.queries_per_node_max {
+            return fail(format!("{} queries exceed the node limit", self.query_count));
+        }
+        if self.session_count() > self.config.sessions_max {
+            return fail(format!("{} sessions exceed the limit", self.session_count()));
+        }
+        for (&session, entry) in &self.sessions {
+            let counted = self.queries.range(QueryKey::range_of(session)).count();
+            if u64::from(entry.query_count) != u64::try_from(counted).unwrap_or(u64::MAX) {
+                return fail(format!(
+                    "session {session} counts {} of {counted}",
+                    entry.query_count
+                ));
+            }
+            if entry.query_count > self.config.queries_per_session_max {
+                return fail(format!("session {session} exceeds the per-session limit"));
+            }
+        }
+        let mut deadline_count = 0_usize;
+        for (&key, entry) in &self.queries {
+            self.check_entry(key, entry)?;
+            if let EntryState::Running { deadline_unix_us: Some(_) } = entry.state {
+                deadline_count += 1;
+            }
+        }
+        if deadline_count != self.deadlines.len() {
+            return fail(format!(
+                "{} deadlines indexed for {deadline_count}",
+                self.deadlines.len()
+            ));
+        }
+        let counters = self.counters;
+        if counters.started != counters.ended() + u64::from(self.query_count) {
+            return fail(format!(
+                "counters do not add up: {counters:?}, {} running",
+                self.query_count
+            ));
+        }
+        if counters.killed_by_timeout > counters.timed_out {
+            return fail(format!("more timeout kills than fired deadlines: {counters:?}"));
+        }
+        Ok(())
+    }
+
+    fn check_entry(&self, key: QueryKey, entry: &QueryEntry) -> Result<(), InvariantViolation> {
+        let fail = |what: String| Err(InvariantViolation(format!("query {key:?}: {what}")));
+        if !self.sessions.contains_key(&key.session) {
+            return fail("its session is not open".to_owned());
+        }
+        let statement_bytes = u64::try_from(entry.statement.len()).unwrap_or(u64::MAX);
+        if statement_bytes > u64::from(self.config.statement_bytes_max) {
+            return fail(format!("statement of {statement_bytes} bytes"));
+        }
+        if entry.start_unix_us > self.clock.now_unix_us() {
+            return fail(format!("starts at {} after the clock", entry.start_unix_us));
+        }
+        // The executor moves the word only Running -> Finished and KillRequested -> Killed, so
+        // these hold even while executors run.
+        let phase = entry.handle.phase();
+        match &entry.state {
+            EntryState::Running { deadline_unix_us } => {
+                if !matches!(phase, QueryPhase::Running | QueryPhase::Finished) {
+                    return fail(format!("registry says running, word says {phase:?}"));
+                }
+                let indexed = deadline_unix_us.is_none_or(|d| self.deadlines.contains(d, key));
+                if !indexed {
+                    return fail(format!("deadline {deadline_unix_us:?} is not indexed"));
+                }
+            }
+            EntryState::KillRequested { kill } => {
+                if phase.kill_cause() != Some(kill.cause()) {
+                    return fail(format!("registry says {kill:?}, word says {phase:?}"));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KillAttempt {
+    Requested,
+    AlreadyRequested(KillCause),
+    AlreadyEnded,
+}
+
+/// Requests `kill` on one entry: the compare-and-swap on its word decides, the entry follows.
+fn kill_entry(
+    entry: &mut QueryEntry,
+    key: QueryKey,
+    kill: Kill,
+    deadlines: &mut DeadlineIndex,
+) -> KillAttempt {
+    let deadline = match &entry.state {
+        EntryState::KillRequested { kill: first } => {
+            return KillAttempt::AlreadyRequested(first.cause());
+        }
+        EntryState::Running { deadline_unix_us } => *deadline_unix_us,
+    };
+    let attempt = match entry.handle.apply(QueryEvent::RequestKill(kill.cause())) {
+        Ok(_) => KillAttempt::Requested,
+        Err(TransitionError::AlreadyEnded { .. }) => KillAttempt::AlreadyEnded,
+        // Only the registry requests kills, and it records each one; check_invariants reports the
+        // mismatch.
+        Err(TransitionError::KillAlreadyRequested { cause }) => {
+            return KillAttempt::AlreadyRequested(cause);
+        }
+    };
+    // Either way the deadline can no longer fire.
+    if let Some(deadline_unix_us) = deadline {
+        deadlines.remove(deadline_unix_us, key);
+    }
+    entry.state = match attempt {
+        KillAttempt::Requested => EntryState::KillRequested { kill },
+        KillAttempt::AlreadyRequested(_) | KillAttempt::AlreadyEnded => {
+            EntryState::Running { deadline_unix_us: None }
+        }
+    };
+    attempt
+}
+
+/// The outcome the word's `phase` records, with the facts the registry kept.
+fn recorded_outcome(phase: QueryPhase, state: EntryState, reason: &str) -> QueryOutcome {
+    match (phase.kill_cause(), state) {
+        (Some(_), EntryState::KillRequested { kill }) => QueryOutcome::Killed(kill),
+        // Unreachable while the invariants hold (every kill goes through the registry): keep the
+        // cause.
+        (Some(cause), EntryState::Running { .. }) => {
+            QueryOutcome::Killed(kill_without_facts(cause))
+        }
+        (None, _) => match phase {
+            QueryPhase::Failed => QueryOutcome::Failed { reason: reason.to_owned() },
+            // Callers apply an ending event first, so the word is terminal here: `Finished`.
+            _ => QueryOutcome::Finished,
+        },
+    }
+}
+
+fn kill_without_facts(cause: KillCause) -> Kill {
+    match cause {
+        KillCause::User => Kill::ByUser { user: String::new() },
+        KillCause::SessionKilled => Kill::SessionKilled,
+        KillCause::SessionExpired => Kill::SessionExpired,
+        KillCause::Timeout => Kill::Timeout { deadline_unix_us: 0 },
+    }
+}
+
+fn check_field_bytes(field: &'static str, value: &str, bytes_max: u32) -> Result<(), QueryError> {
+    let bytes = u64::try_from(value.len()).unwrap_or(u64::MAX);
+    if bytes > u64::from(bytes_max) {
+        return Err(QueryError::SessionFieldTooLong { field, bytes, bytes_max });
+    }
+    Ok(())
+}

@@ -1,0 +1,78 @@
+//! The deadline index and the registry's clock.
+//!
+//! NebulaGraph has no query timeout. Here a query may carry a deadline; the index is a `BTreeSet`
+//! ordered by `(deadline_unix_us, key)`, so the earliest deadline is its first element
+//! (`poll_timeout` is O(log n)) and firing the expired ones pops a prefix (`handle_timeout` is
+//! O(expired · log n), never a scan of all queries). A query leaves the index when it is killed or
+//! removed, so the index holds only deadlines that can still fire; the one exception, a query whose
+//! executor finished through its handle but which the host has not removed yet, is skipped when its
+//! deadline pops, once.
+
+use crate::registry::QueryKey;
+use std::collections::BTreeSet;
+
+/// Deadlines of running queries, earliest first.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct DeadlineIndex {
+    entries: BTreeSet<(u64, QueryKey)>,
+}
+
+impl DeadlineIndex {
+    pub(crate) fn insert(&mut self, deadline_unix_us: u64, key: QueryKey) {
+        let inserted = self.entries.insert((deadline_unix_us, key));
+        debug_assert!(inserted, "a key has at most one deadline");
+    }
+
+    pub(crate) fn remove(&mut self, deadline_unix_us: u64, key: QueryKey) {
+        let removed = self.entries.remove(&(deadline_unix_us, key));
+        debug_assert!(removed, "the registry removes only deadlines it inserted");
+    }
+
+    /// The earliest deadline.
+    pub(crate) fn first_unix_us(&self) -> Option<u64> {
+        self.entries.first().map(|&(deadline_unix_us, _)| deadline_unix_us)
+    }
+
+    /// Removes and returns the earliest entry if its deadline is at or before `now_unix_us`.
+    pub(crate) fn pop_expired(&mut self, now_unix_us: u64) -> Option<(u64, QueryKey)> {
+        match self.entries.first() {
+            Some(&(deadline_unix_us, _)) if deadline_unix_us <= now_unix_us => {
+                self.entries.pop_first()
+            }
+            Some(_) | None => None,
+        }
+    }
+
+    pub(crate) fn contains(&self, deadline_unix_us: u64, key: QueryKey) -> bool {
+        self.entries.contains(&(deadline_unix_us, key))
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+}
+
+/// The newest time the registry has been told. A `now` that goes backwards is clamped to it: time
+/// never runs backwards inside the registry, and a clamped `now` is a time already seen, so nothing
+/// expires early.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Clock {
+    now_unix_us: u64,
+}
+
+impl Clock {
+    /// The time to use for an operation told `now_unix_us`, without remembering it.
+    pub(crate) fn peek(self, now_unix_us: u64) -> u64 {
+        self.now_unix_us.max(now_unix_us)
+    }
+
+    /// Remembers `now_unix_us` (if newer) and returns the time to use.
+    pub(crate) fn observe(&mut self, now_unix_us: u64) -> u64 {
+        self.now_unix_us = self.peek(now_unix_us);
+        self.now_unix_us
+    }
+
+    pub(crate) fn now_unix_us(self) -> u64 {
+        self.now_unix_us
+    }
+}
