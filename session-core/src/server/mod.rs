@@ -1,0 +1,1 @@
+//! The session registry of one graph node (issue 5; being built).
