@@ -129,44 +129,27 @@ impl SessionIdGenerator {
 
     #[inline(always)]
     fn advance(&self, now_unix_ms: u64) -> Result<u64, IdError> {
-        let layout = self.codec.layout();
+        let sequence_bits = self.codec.layout().sequence_bits();
         let now_ms = now_unix_ms.saturating_sub(EPOCH_UNIX_MS);
-        if now_ms >= layout.time_span_ms() {
-            return Err(IdError::TimeOverflow {
-                unix_ms: now_unix_ms,
-                last_unix_ms: layout.last_unix_ms(),
-            });
+        if now_ms >= self.codec.layout().time_span_ms() {
+            return Err(self.time_overflow(now_unix_ms));
         }
         let mut clock_high_ms = self.clock_high_ms.load(Ordering::Relaxed);
         if now_ms > clock_high_ms {
             clock_high_ms = self.clock_high_ms.fetch_max(now_ms, Ordering::Relaxed).max(now_ms);
         }
-        let bound_ms = self.bound_ms.load(Ordering::Relaxed);
-        let now_state = now_ms << layout.sequence_bits();
+        let now_state = now_ms << sequence_bits;
+        let mut limit_state = self.limit_state(clock_high_ms);
         // Acquire pairs with the Release of the compare-and-swap below: whoever issued `last_state` raised
         // `clock_high_ms` first, so the refusal path's re-read sees at least that thread's clock.
         let mut last_state = self.last_state.load(Ordering::Acquire);
         loop {
             // `last_state < 2^62` (its time is below the bound), so `+ 1` cannot overflow.
             let next_state = now_state.max(last_state + 1);
-            let next_ms = next_state >> layout.sequence_bits();
-            if next_ms >= bound_ms {
-                return Err(IdError::LeaseExhausted {
-                    slot: self.slot,
-                    bound: bound_ms + EPOCH_UNIX_MS,
-                });
-            }
-            if next_ms.saturating_sub(clock_high_ms.max(self.floor_ms)) > self.lookahead_max_ms {
-                // Our reading of the newest clock may be stale; a read-modify-write sees the latest.
-                clock_high_ms = self.clock_high_ms.fetch_max(now_ms, Ordering::Relaxed).max(now_ms);
-                let ahead_ms = next_ms.saturating_sub(clock_high_ms.max(self.floor_ms));
-                if ahead_ms > self.lookahead_max_ms {
-                    return Err(IdError::Backpressure {
-                        slot: self.slot,
-                        ahead_ms,
-                        lookahead_max_ms: self.lookahead_max_ms,
-                    });
-                }
+            if next_state >= limit_state {
+                // The lease bound or the look-ahead is in the way: the cold path decides which.
+                limit_state = self.recheck_limit(now_ms, next_state)?;
+                continue;
             }
             // Uniqueness needs only the total order of this one word's updates; the orderings are for the
             // look-ahead bookkeeping above and cost nothing on x86.
@@ -180,6 +163,49 @@ impl SessionIdGenerator {
                 Err(current) => last_state = current,
             }
         }
+    }
+
+    /// The first clock state the generator may not issue: at the lease bound, or past the look-ahead from
+    /// the newest clock reading (or the floor, whichever is later).
+    #[inline(always)]
+    fn limit_state(&self, clock_high_ms: u64) -> u64 {
+        let ahead_limit_ms = clock_high_ms
+            .max(self.floor_ms)
+            .saturating_add(self.lookahead_max_ms)
+            .saturating_add(1);
+        let limit_ms = self.bound_ms.load(Ordering::Relaxed).min(ahead_limit_ms);
+        // `limit_ms <= 2^time_bits`, so the shift stays within 63 bits.
+        limit_ms << self.codec.layout().sequence_bits()
+    }
+
+    /// `next_state` reached the limit. Re-reads the newest clock with a read-modify-write (our plain read
+    /// may have been stale) and returns the fresh limit if `next_state` is below it, or the refusal.
+    #[cold]
+    fn recheck_limit(&self, now_ms: u64, next_state: u64) -> Result<u64, IdError> {
+        let next_ms = next_state >> self.codec.layout().sequence_bits();
+        let bound_ms = self.bound_ms.load(Ordering::Relaxed);
+        if next_ms >= bound_ms {
+            return Err(IdError::LeaseExhausted {
+                slot: self.slot,
+                bound: bound_ms + EPOCH_UNIX_MS,
+            });
+        }
+        let clock_high_ms = self.clock_high_ms.fetch_max(now_ms, Ordering::Relaxed).max(now_ms);
+        let ahead_ms = next_ms.saturating_sub(clock_high_ms.max(self.floor_ms));
+        if ahead_ms > self.lookahead_max_ms {
+            return Err(IdError::Backpressure {
+                slot: self.slot,
+                ahead_ms,
+                lookahead_max_ms: self.lookahead_max_ms,
+            });
+        }
+        Ok(self.limit_state(clock_high_ms))
+    }
+
+    #[cold]
+    fn time_overflow(&self, now_unix_ms: u64) -> IdError {
+        let last_unix_ms = self.codec.layout().last_unix_ms();
+        IdError::TimeOverflow { unix_ms: now_unix_ms, last_unix_ms }
     }
 
     /// Raises the lease bound to `bound_unix_ms`, which the host must already have persisted (see the

@@ -373,3 +373,15 @@ fn session_ids_serialize_as_plain_integers_and_refuse_non_positive_values() {
     assert!(serde_json::from_str::<graphsession_id_gen::SessionId>("0").is_err());
     assert!(serde_json::from_str::<graphsession_id_gen::SessionId>("-1").is_err());
 }
+
+/// Shrunk by proptest (`unsealed_ids_of_one_generator_increase_whatever_the_clock`): an unlimited look-ahead
+/// (`u64::MAX`) overflowed the limit computation of the fast path.
+#[test]
+fn regression_01_an_unlimited_lookahead_does_not_overflow() {
+    let lease =
+        SessionLease { slot: 9, floor_unix_ms: 0, bound_unix_ms: START_UNIX_MS + 10_000_000 };
+    let config = SessionIdConfig { lookahead_max_ms: u64::MAX, ..SessionIdConfig::default() };
+    let generator = SessionIdGenerator::unsealed(lease, config).unwrap();
+    let first = generator.next(START_UNIX_MS - 7_200_000).unwrap();
+    assert!(generator.next(START_UNIX_MS - 7_200_000).unwrap() > first);
+}
