@@ -9,16 +9,91 @@
 //! The representation is canonical, so `==` is the lattice's equality: a GOD value holds no space roles and
 //! a space map never holds GOD.
 
-use std::collections::BTreeMap;
-
 use crate::role::Role;
+
+/// Up to this many space roles, [`Rights::role_in`] scans instead of searching the tree.
+const LINEAR_LOOKUP_SPACES_MAX: usize = 16;
 
 /// What one user may do: GOD, or a role per space.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Rights {
     god: bool,
     /// Never holds `Role::God`; empty when `god`.
-    spaces: BTreeMap<Box<str>, Role>,
+    spaces: SpaceRoles,
+}
+
+/// Space roles sorted by space name, one entry per space. A sorted `Vec` rather than a map: users hold roles
+/// in few spaces, and a contiguous scan that compares one precomputed integer per entry (and the full name
+/// only on a match) is the fastest lookup for the USE hot path; a tree pays a memcmp call per node.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+struct SpaceRoles(Vec<SpaceRole>);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct SpaceRole {
+    /// [`fingerprint`] of `name`: equal names have equal fingerprints.
+    fingerprint: u64,
+    name: Box<str>,
+    role: Role,
+}
+
+/// The name's length and its first seven bytes in one word: most distinct space names differ here.
+#[inline]
+fn fingerprint(name: &str) -> u64 {
+    let bytes = name.as_bytes();
+    let mut word = [0_u8; 8];
+    let prefix_len = bytes.len().min(7);
+    word[..prefix_len].copy_from_slice(&bytes[..prefix_len]);
+    word[7] = u8::try_from(bytes.len()).unwrap_or(u8::MAX);
+    u64::from_le_bytes(word)
+}
+
+impl SpaceRoles {
+    #[inline]
+    fn get(&self, space: &str) -> Option<Role> {
+        if self.0.len() <= LINEAR_LOOKUP_SPACES_MAX {
+            let fingerprint = fingerprint(space);
+            return self
+                .0
+                .iter()
+                .find(|entry| entry.fingerprint == fingerprint && &*entry.name == space)
+                .map(|entry| entry.role);
+        }
+        self.position(space).ok().map(|index| self.0[index].role)
+    }
+
+    fn position(&self, space: &str) -> Result<usize, usize> {
+        self.0.binary_search_by(|entry| (*entry.name).cmp(space))
+    }
+
+    fn insert(&mut self, space: &str, role: Role) -> Option<Role> {
+        match self.position(space) {
+            Ok(index) => Some(std::mem::replace(&mut self.0[index].role, role)),
+            Err(index) => {
+                let entry =
+                    SpaceRole { fingerprint: fingerprint(space), name: Box::from(space), role };
+                self.0.insert(index, entry);
+                None
+            }
+        }
+    }
+
+    fn remove(&mut self, space: &str) -> Option<Role> {
+        let index = self.position(space).ok()?;
+        Some(self.0.remove(index).role)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&str, Role)> {
+        self.0.iter().map(|entry| (&*entry.name, entry.role))
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn is_sorted_and_unique(&self) -> bool {
+        self.0.windows(2).all(|pair| pair[0].name < pair[1].name)
+            && self.0.iter().all(|entry| entry.fingerprint == fingerprint(&entry.name))
+    }
 }
 
 impl Rights {
@@ -29,7 +104,7 @@ impl Rights {
 
     /// GOD: the top of the lattice.
     pub fn god() -> Rights {
-        Rights { god: true, spaces: BTreeMap::new() }
+        Rights { god: true, spaces: SpaceRoles::default() }
     }
 
     /// Rights holding `role` in each named space. A GOD role anywhere makes the whole value GOD, as
@@ -38,18 +113,13 @@ impl Rights {
     pub fn from_roles<'a>(roles: impl IntoIterator<Item = (&'a str, Role)>) -> Rights {
         let mut rights = Rights::none();
         for (space, role) in roles {
-            rights = rights.join(&Rights::single(space, role));
+            if role == Role::God {
+                return Rights::god();
+            }
+            let greater = rights.spaces.get(space).map_or(role, |held| held.max(role));
+            rights.spaces.insert(space, greater);
         }
         rights
-    }
-
-    fn single(space: &str, role: Role) -> Rights {
-        if role == Role::God {
-            return Rights::god();
-        }
-        let mut spaces = BTreeMap::new();
-        spaces.insert(Box::from(space), role);
-        Rights { god: false, spaces }
     }
 
     /// Whether these are GOD's rights.
@@ -58,16 +128,17 @@ impl Rights {
     }
 
     /// The role held in `space`: `Some(God)` for GOD, `None` for no role.
+    #[inline]
     pub fn role_in(&self, space: &str) -> Option<Role> {
         if self.god {
             return Some(Role::God);
         }
-        self.spaces.get(space).copied()
+        self.spaces.get(space)
     }
 
     /// The space roles, in space-name order; empty for GOD.
     pub fn roles(&self) -> impl Iterator<Item = (&str, Role)> {
-        self.spaces.iter().map(|(space, role)| (&**space, *role))
+        self.spaces.iter()
     }
 
     /// How many space roles are held; 0 for GOD.
@@ -92,14 +163,17 @@ impl Rights {
             (true, _) => other.clone(),
             (false, true) => self.clone(),
             (false, false) => {
+                // Both sides are sorted, so the filtered result is sorted too.
                 let spaces = self
                     .spaces
+                    .0
                     .iter()
-                    .filter_map(|(space, role)| {
-                        other.spaces.get(space).map(|o| (space.clone(), (*role).min(*o)))
+                    .filter_map(|entry| {
+                        let other_role = other.spaces.get(&entry.name)?;
+                        Some(SpaceRole { role: entry.role.min(other_role), ..entry.clone() })
                     })
                     .collect();
-                Rights { god: false, spaces }
+                Rights { god: false, spaces: SpaceRoles(spaces) }
             }
         }
     }
@@ -110,9 +184,9 @@ impl Rights {
             return Rights::god();
         }
         let mut spaces = self.spaces.clone();
-        for (space, role) in &other.spaces {
-            let entry = spaces.entry(space.clone()).or_insert(*role);
-            *entry = (*entry).max(*role);
+        for (space, role) in other.spaces.iter() {
+            let greater = spaces.get(space).map_or(role, |held| held.max(role));
+            spaces.insert(space, greater);
         }
         Rights { god: false, spaces }
     }
@@ -120,7 +194,7 @@ impl Rights {
     /// Sets the role in `space` (a GRANT); the caller guarantees `role` is not GOD and `self` is not GOD.
     pub(crate) fn set_role(&mut self, space: &str, role: Role) -> Option<Role> {
         debug_assert!(!self.god && role != Role::God);
-        self.spaces.insert(Box::from(space), role)
+        self.spaces.insert(space, role)
     }
 
     /// Removes the role in `space` (a REVOKE or DROP SPACE), returning it.
@@ -130,7 +204,9 @@ impl Rights {
 
     /// Whether the representation is canonical (see the module docs).
     pub(crate) fn is_canonical(&self) -> bool {
-        (!self.god || self.spaces.is_empty()) && self.spaces.values().all(|r| *r != Role::God)
+        (!self.god || self.spaces.len() == 0)
+            && self.spaces.iter().all(|(_, role)| role != Role::God)
+            && self.spaces.is_sorted_and_unique()
     }
 }
 
