@@ -296,6 +296,40 @@ fn apply_model(
     }
 }
 
+/// Replays `ops` on the real table and on the model, comparing after every step.
+fn replay(ops: &[(bool, Op)]) -> Result<(), TestCaseError> {
+    let table = RoleTable::new();
+    let sessions = USERS.iter().map(|user| Caller::resolve(&table, user, None)).collect();
+    let mut real = Real { table, sessions };
+    let mut model = Model::new();
+    let mut current = [None; USERS.len()];
+    for (on, op) in ops {
+        let policy = Policy { authorization_enabled: *on };
+        let before = real.table.version();
+        let got = real.apply(policy, op);
+        let expected = apply_model(&mut model, &mut current, *on, op);
+        prop_assert_eq!(&got, &expected, "{:?} with authorization {}", op, on);
+        real.table
+            .check_invariants()
+            .map_err(|violation| TestCaseError::fail(format!("{violation:?}")))?;
+        prop_assert!(real.table.version() >= before);
+        prop_assert_eq!(real.table.version(), model.version);
+        prop_assert_eq!(
+            real.table.users().collect::<Vec<_>>(),
+            model.users.iter().map(String::as_str).collect::<Vec<_>>()
+        );
+        for user in USERS {
+            for space in SPACES {
+                prop_assert_eq!(
+                    real.table.role_of(user, space),
+                    model.role(user, space).filter(|_| model.users.contains(user))
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
@@ -303,26 +337,13 @@ proptest! {
     fn real_table_and_callers_agree_with_the_model(
         ops in prop::collection::vec((any::<bool>(), op()), 1..60),
     ) {
-        let table = RoleTable::new();
-        let sessions = USERS.iter().map(|user| Caller::resolve(&table, user, None)).collect();
-        let mut real = Real { table, sessions };
-        let mut model = Model::new();
-        let mut current = [None; USERS.len()];
-        for (on, op) in &ops {
-            let policy = Policy { authorization_enabled: *on };
-            let before = real.table.version();
-            let got = real.apply(policy, op);
-            let expected = apply_model(&mut model, &mut current, *on, op);
-            prop_assert_eq!(&got, &expected, "{:?} with authorization {}", op, on);
-            real.table.check_invariants().unwrap();
-            prop_assert!(real.table.version() >= before);
-            prop_assert_eq!(real.table.version(), model.version);
-            prop_assert_eq!(real.table.users().collect::<Vec<_>>(), model.users.iter().map(String::as_str).collect::<Vec<_>>());
-            for user in USERS {
-                for space in SPACES {
-                    prop_assert_eq!(real.table.role_of(user, space), model.role(user, space).filter(|_| model.users.contains(user)));
-                }
-            }
-        }
+        replay(&ops)?;
     }
+}
+
+/// Shrunk by proptest while the crate was written: the first user's check of the third action, with
+/// authorization on, before any USE.
+#[test]
+fn regression_01_a_check_before_any_use_agrees_with_the_model() {
+    replay(&[(true, Op::Check { session: 0, action: 2 })]).unwrap();
 }
