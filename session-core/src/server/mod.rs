@@ -1,1 +1,181 @@
-//! The session registry of one graph node (issue 5; being built).
+//! The session registry of one graph node: login, the execute path, USE, session variables,
+//! sign-out, KILL SESSION, KILL QUERY, SHOW SESSIONS and idle expiry, with NebulaGraph's codes
+//! and messages and its known defects fixed.
+//!
+//! NebulaGraph's graph node keeps its sessions in one map with a per-(user, ip) counter that
+//! under-counts after 2 -> 1, checks the limit apart from the count change, reclaims a session
+//! whose query outlives the idle timeout, never refreshes a session's roles, and scans every
+//! session every reclaim interval. [`SessionManager`] fixes each of these:
+//!
+//! - **Fix 2, exact limits.** The node count is reserved with one compare-and-swap against
+//!   `sessions_max`; each (user, ip) count is checked and incremented in one critical section and
+//!   decremented exactly once per session end (`limits.rs`).
+//! - **Fix 3, a running query keeps its session.** Each session counts its running queries
+//!   atomically; expiry never ends a session with one, and a query's end counts as activity.
+//! - **Fix 4, current rights.** Each session caches a
+//!   [`Caller`](graphsession_permission::Caller) with the role table's version and refreshes it
+//!   at each request; a session whose user was dropped ends at its next request.
+//! - **Expiry in proportion to what expires** (`expiry.rs`): per-shard deadline indexes and a
+//!   cached earliest check, so an idle `handle_timeout` is one atomic load.
+//!
+//! # Threads and locks
+//!
+//! `SessionManager` is `Send + Sync`; every method takes `&self`. Sessions live in
+//! `shard_count` shards chosen by a hash of the id, each an `RwLock` over a fixed-hasher map (see
+//! `shard.rs` for why this over a concurrent-map crate or one `Mutex<HashMap>`). Find + touch
+//! ([`SessionManager::touch`], the first step of every request) takes one shard's read lock and
+//! does two atomic operations on the session; no global lock. Writers (login, end of a session,
+//! expiry) take one shard's write lock. Queries are keyed by session, so each shard owns the
+//! [`QueryRegistry`](graphsession_query_plan::QueryRegistry) of its sessions behind its own mutex,
+//! taken after (never while holding) the shard lock. Executors check kills on their
+//! [`QueryHandle`](graphsession_query_plan::QueryHandle) without any lock. The role table is the
+//! host's: it passes `&RoleTable` to the calls that need current rights (it may keep it behind an
+//! `RwLock` of its own; a version check makes an unchanged table cost one comparison). Every
+//! atomic, lock and `Arc` comes from `graphsession_id_gen::sync`, so `tests/loom_server.rs`
+//! checks them under loom.
+//!
+//! # Call order (sans-I/O)
+//!
+//! Inputs: [`login`](SessionManager::login) with the outcome of the host's password check,
+//! [`touch`](SessionManager::touch) or [`begin_query`](SessionManager::begin_query) per request,
+//! [`finish_query`](SessionManager::finish_query) / [`fail_query`](SessionManager::fail_query)
+//! when the executor returns (always, or the session never idles), and the statements
+//! ([`use_space`](SessionManager::use_space), [`kill_sessions`](SessionManager::kill_sessions),
+//! [`kill_query`](SessionManager::kill_query),
+//! [`show_local_sessions`](SessionManager::show_local_sessions), ...).
+//! Timers: call [`handle_timeout`](SessionManager::handle_timeout) when
+//! [`poll_timeout`](SessionManager::poll_timeout)'s time has come, and read `poll_timeout` again
+//! after each login (a spurious call is a no-op). Effects: drain
+//! [`poll_event`](SessionManager::poll_event) until `None` after each call. `now` is always an
+//! argument (Unix milliseconds); one older than a `now` already seen is clamped to it.
+//!
+//! # Example: how an engine wires it
+//!
+//! ```
+//! use graphsession_core::server::{Config, Event, Login, PasswordCheck, SessionManager};
+//! use graphsession_id_gen::{PlanIdGenerator, PlanLease, SealKey, SessionIdConfig};
+//! use graphsession_id_gen::{SessionIdGenerator, SessionLease};
+//! use graphsession_permission::{Caller, Policy, Role, RoleTable};
+//! use graphsession_query_plan::KillTarget;
+//!
+//! // Start-up: leased id generators, the role table, the registry.
+//! let lease = SessionLease { slot: 7, floor_unix_ms: 0, bound_unix_ms: 1_900_000_000_000 };
+//! let key = SealKey::from_bytes(*b"from the secrets");
+//! let ids = SessionIdGenerator::new(lease, key, SessionIdConfig::default())?;
+//! let plans = PlanIdGenerator::new(PlanLease {
+//!     slot: 7,
+//!     floor_counter: 0,
+//!     bound_counter: 1 << 30,
+//! })?;
+//! let graph_addr = "graphd-1:9669".to_owned();
+//! let config = Config { policy: Policy::ENFORCED, graph_addr, ..Config::default() };
+//! let sessions = SessionManager::new(config, ids, plans)?;
+//! let mut table = RoleTable::new();
+//! let root = Caller::resolve(&table, "root", None);
+//! table.create_user(&root, Policy::ENFORCED, "alice")?;
+//! table.grant(&root, Policy::ENFORCED, Role::User, "nba", "alice")?;
+//! let now = 1_763_900_000_000;
+//!
+//! // Authenticate: the host checks the password, the registry does the rest.
+//! let login = Login { user: "alice", client_ip: "10.0.0.1", password: PasswordCheck::Verified };
+//! let session = sessions.login(login, &table, now)?.get(); // what the client sends back
+//!
+//! // Execute: one call per request; run the statement's permission check on `caller`.
+//! sessions.use_space(session, "nba", &table, now)?;
+//! let query = sessions.begin_query(session, "GO FROM 1 OVER follow", &table, now)?;
+//! graphsession_permission::check_read_current_space(&query.caller, Policy::ENFORCED)?;
+//! query.handle.check()?; // the executor, between batches
+//! let _outcome = sessions.finish_query(query.session, query.plan, now + 3)?;
+//!
+//! // SHOW SESSIONS and KILL SESSION, as GOD.
+//! let rows = sessions.show_local_sessions(&root)?;
+//! assert_eq!((rows[0].user_name.as_str(), rows[0].space_name.as_str()), ("alice", "nba"));
+//! let running = sessions.begin_query(session, "GO FROM 2 OVER follow", &table, now + 4)?;
+//! let target = KillTarget::Session { session: running.session, plan: running.plan };
+//! sessions.kill_query(&root, running.session, target)?;
+//! assert!(running.handle.check().is_err());
+//! assert_eq!(sessions.kill_sessions(&root, &[session], now + 5)?, 1);
+//! assert_eq!(sessions.touch(session, now + 6).unwrap_err().code(), -1002);
+//!
+//! // The timer and the audit trail.
+//! if let Some(at) = sessions.poll_timeout() {
+//!     let _expired = sessions.handle_timeout(at);
+//! }
+//! while let Some(event) = sessions.poll_event() {
+//!     if let Event::Session { session, change, .. } = event {
+//!         let _ = (session, change); // log or forward
+//!     }
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Performance
+//!
+//! `cargo bench -p graphsession-core --bench server_registry -- --warm-up-time 1
+//! --measurement-time 2`, on the 2-core shared development machine (other builds running: treat
+//! the numbers as indicative). Baseline: the seed plan's design, a `Mutex<HashMap<i64, Session>>`
+//! with a full-scan reclaim, written in the bench; moka: `moka::sync::Cache` with time-to-idle.
+//! Find + touch visits sessions in a shuffled order, so at 1M sessions nearly every lookup misses
+//! the caches.
+//!
+//! | measurement | registry | baseline | moka |
+//! |---|---|---|---|
+//! | find + touch, 1 thread, 10k sessions (ns per op) | 18 | 49 | 734 |
+//! | find + touch, 1 thread, 100k sessions (ns per op) | 71 | 197 | 1,082 |
+//! | find + touch, 1 thread, 1M sessions (ns per op) | 142 | 397 | 1,573 |
+//! | find + touch, 2 threads, 10k sessions (M ops/s) | 57 | 8.4 | 2.4 |
+//! | find + touch, 2 threads, 100k sessions (M ops/s) | 31 | 3.6 | 1.5 |
+//! | find + touch, 2 threads, 1M sessions (M ops/s) | 14.5 | 1.5 | 1.0 |
+//! | login + sign-out (ns) | 645 | 162 | 1,097 |
+//! | reclaim round, 1M sessions, none expire | 28 ns | 15.0 ms | 235 ns |
+//! | reclaim round, 1M sessions, 1% (10k) expire | 11.7 ms | 19.0 ms | n/a (own clock) |
+//! | resident bytes per session at 1M, strings included | 290 | 267 | 464 |
+//!
+//! Against the issue's targets: find + touch at 1M on one thread is 142 ns, not 60 (two cache
+//! misses, the map's control bytes and its slot, at 1M random sessions on this machine; the
+//! baseline needs 397 ns); two threads give 2.1x one thread's throughput at 100k and 1M (1.0x at
+//! 10k in this run; the machine was shared); a reclaim round with nothing due is 28 ns; on two
+//! threads the registry does 6.8x to 9.8x the baseline's find + touch throughput. A session that
+//! has made no request yet costs about 226 bytes beyond its two string allocations (user, client
+//! ip); its first request adds the resolved caller (about 80 bytes plus a copy of the user name),
+//! so an active session is over the 256-byte target. Login costs more than the baseline's map
+//! insert: it issues a sealed id, checks two limits atomically, and emits an audit event.
+
+mod audit;
+mod codec;
+mod config;
+mod error;
+mod execute;
+mod expiry;
+mod invariants;
+mod kill;
+mod limits;
+mod manager;
+mod metrics;
+mod session;
+mod shard;
+mod show;
+mod snapshot;
+mod snapshot_codec;
+mod throttle;
+
+pub use audit::{Change, EndReason, Event, HistoryEntry, Refusal};
+pub use config::{
+    CLIENT_IP_BYTES_MAX, Config, GRAPH_ADDR_BYTES_MAX, IDLE_TIMEOUT_MS_MAX, IDLE_TIMEOUT_MS_MIN,
+    SHARD_COUNT_MAX,
+};
+pub use error::{ConfigError, InvariantViolation, ServerError, SnapshotError, error_code};
+pub use execute::QueryStart;
+pub use manager::{Login, SessionManager};
+pub use metrics::{NodeStats, SessionStats};
+pub use show::{SESSION_COLUMNS, SessionDetail, SessionRow};
+pub use snapshot::{
+    LockoutRecord, RestoreParts, SNAPSHOT_FORMAT_VERSION, SessionRecord, Snapshot, SnapshotBody,
+};
+pub use throttle::PasswordCheck;
+
+/// The registry is shared among the host's threads.
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<SessionManager>();
+};

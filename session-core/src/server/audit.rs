@@ -1,0 +1,174 @@
+//! The audit trail: every state change of a session as a value the host can log or forward
+//! (drained with [`poll_event`](crate::server::SessionManager::poll_event)), and each session's
+//! own bounded history for SHOW SESSION.
+//!
+//! The event queue is bounded (`events_max`); when it is full a new event is dropped and counted
+//! in [`NodeStats::events_dropped`](crate::server::NodeStats), so an overflow is never silent.
+//! The hot path (find + touch, a query starting or ending) is not a state change of the session
+//! and emits nothing.
+
+use std::collections::VecDeque;
+
+use graphsession_id_gen::SessionId;
+use graphsession_id_gen::sync::{AtomicU64, Mutex, Ordering};
+
+use crate::server::shard::lock;
+
+/// Why a session ended.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum EndReason {
+    /// Reclaimed after `idle_ms` without activity or running query.
+    Expired {
+        /// How long it had been idle, in milliseconds.
+        idle_ms: u64,
+    },
+    /// KILL SESSION by `by` (a user name).
+    Killed {
+        /// The user that ran KILL SESSION.
+        by: String,
+    },
+    /// The client signed out.
+    SignedOut,
+    /// Its user was dropped from the role table; seen at the session's next request (fix 4).
+    UserDropped,
+}
+
+/// One change of one session.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Change {
+    /// Login created it.
+    Created {
+        /// The client's ip.
+        client_ip: String,
+    },
+    /// USE moved it to `space`.
+    SpaceChanged {
+        /// The space before, `None` before the first USE.
+        from: Option<String>,
+        /// The new space.
+        to: String,
+    },
+    /// A session variable was set.
+    VariableSet {
+        /// The variable's name.
+        name: String,
+    },
+    /// It was restored from a snapshot.
+    Restored,
+    /// It ended; `queries_killed` of its queries were killed with it.
+    Ended {
+        /// Why.
+        reason: EndReason,
+        /// Queries the end killed.
+        queries_killed: u32,
+    },
+}
+
+/// One line of a session's history.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct HistoryEntry {
+    /// When, Unix milliseconds.
+    pub at_unix_ms: u64,
+    /// What changed.
+    pub change: Change,
+}
+
+/// Why a login was refused, for the audit trail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Refusal {
+    /// The password check failed or the user is locked (-1001).
+    BadPassword,
+    /// The node holds `sessions_max` sessions (-1010).
+    NodeFull,
+    /// The (user, ip) pair is at its limit (-1002).
+    UserIpLimit,
+    /// Anything else (unknown user, id generator, bad input) (-1002).
+    Other,
+}
+
+/// Something the host may log or forward.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Event {
+    /// A session changed.
+    Session {
+        /// Which session.
+        session: SessionId,
+        /// Its user.
+        user: String,
+        /// When, Unix milliseconds.
+        at_unix_ms: u64,
+        /// What changed.
+        change: Change,
+    },
+    /// A login was refused.
+    LoginRefused {
+        /// The user that tried.
+        user: String,
+        /// From where.
+        client_ip: String,
+        /// When, Unix milliseconds.
+        at_unix_ms: u64,
+        /// The class of refusal.
+        refusal: Refusal,
+        /// NebulaGraph's error code the client got.
+        code: i32,
+        /// The message the client got.
+        message: String,
+    },
+}
+
+/// The node's bounded event queue.
+#[derive(Debug)]
+pub(crate) struct EventQueue {
+    events: Mutex<VecDeque<Event>>,
+    events_max: u32,
+    dropped: AtomicU64,
+}
+
+impl EventQueue {
+    pub(crate) fn new(events_max: u32) -> EventQueue {
+        EventQueue { events: Mutex::new(VecDeque::new()), events_max, dropped: AtomicU64::new(0) }
+    }
+
+    pub(crate) fn push(&self, event: Event) {
+        let mut events = lock(&self.events);
+        if events.len() >= self.events_max as usize {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        events.push_back(event);
+    }
+
+    pub(crate) fn pop(&self) -> Option<Event> {
+        lock(&self.events).pop_front()
+    }
+
+    pub(crate) fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn len(&self) -> u64 {
+        u64::try_from(lock(&self.events).len()).unwrap_or(u64::MAX)
+    }
+}
+
+/// A session's own bounded history; the oldest entries go first.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct History {
+    pub(crate) entries: VecDeque<HistoryEntry>,
+    pub(crate) dropped: u32,
+}
+
+impl History {
+    pub(crate) fn record(&mut self, entry: HistoryEntry, history_max: u32) {
+        if history_max == 0 {
+            self.dropped = self.dropped.saturating_add(1);
+            return;
+        }
+        while self.entries.len() >= history_max as usize {
+            self.entries.pop_front();
+            self.dropped = self.dropped.saturating_add(1);
+        }
+        self.entries.push_back(entry);
+    }
+}

@@ -1,0 +1,206 @@
+//! The registry's error types, with NebulaGraph's codes and message texts.
+//!
+//! Display is what a NebulaGraph client sees, so a host forwards `code()` and `to_string()`
+//! unchanged. Every operation that returns an error leaves the registry as it was, with three
+//! deliberate exceptions: a wrong password counts towards the login lockout (its purpose); a
+//! refused request of a live session (USE of a space without a role, say) still counts as that
+//! session's activity (the client did use it); and every `now` passed in advances the node clock.
+
+use graphsession_id_gen::IdError;
+use graphsession_permission::PermissionError;
+use graphsession_query_plan::QueryError;
+
+/// NebulaGraph's `ErrorCode` values the registry returns.
+pub mod error_code {
+    /// `E_BAD_USERNAME_PASSWORD`: login refused by the password check or the lockout.
+    pub const E_BAD_USERNAME_PASSWORD: i32 = -1001;
+    /// `E_SESSION_INVALID`: session creation refused, session id 0, unknown session.
+    pub const E_SESSION_INVALID: i32 = -1002;
+    /// `E_EXECUTION_ERROR`: SHOW SESSION of a missing id, and the registry's own limits.
+    pub const E_EXECUTION_ERROR: i32 = -1005;
+    /// `E_TOO_MANY_CONNECTIONS`: the node holds `sessions_max` sessions.
+    pub const E_TOO_MANY_CONNECTIONS: i32 = -1010;
+}
+
+/// Why a registry operation was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ServerError {
+    /// The host's password check found no such user.
+    #[error("User not exist")]
+    UserNotExist,
+    /// Wrong password, throttling off.
+    #[error("Invalid password")]
+    InvalidPassword,
+    /// Wrong password, throttling on: `remaining` attempts before the user is locked.
+    #[error("Invalid password, remaining attempts: {remaining}")]
+    InvalidPasswordRemaining {
+        /// Attempts left.
+        remaining: u32,
+    },
+    /// The user is locked on this node after too many wrong passwords.
+    #[error(
+        "{attempts} times consecutive incorrect passwords has been input, user name: {user} has \
+         been locked, try again in {remaining_secs} seconds"
+    )]
+    Locked {
+        /// `failed_login_attempts`.
+        attempts: u32,
+        /// The locked user.
+        user: String,
+        /// Seconds until the lock ends (rounded up).
+        remaining_secs: u64,
+    },
+    /// The node holds `sessions_max` sessions.
+    #[error("Too many connections in the cluster")]
+    TooManyConnections,
+    /// The (user, ip) pair holds `sessions_per_user_ip_max` sessions.
+    #[error(
+        "Create Session failed: Too many sessions created from {client_ip} by user {user}. the \
+         threshold is {threshold}. You can change it by modifying 'max_sessions_per_ip_per_user' \
+         in nebula-graphd.conf"
+    )]
+    TooManySessionsFromIp {
+        /// The client ip.
+        client_ip: String,
+        /// The user.
+        user: String,
+        /// The limit.
+        threshold: u32,
+    },
+    /// Login of a user the role table does not know.
+    #[error("Create session failed: User not existed!")]
+    UserNotFound {
+        /// The user.
+        user: String,
+    },
+    /// The client ip is longer than [`CLIENT_IP_BYTES_MAX`](crate::server::CLIENT_IP_BYTES_MAX).
+    #[error("Create session failed: client ip of {bytes} bytes is longer than {bytes_max}")]
+    ClientIpTooLong {
+        /// Its length.
+        bytes: u64,
+        /// The limit.
+        bytes_max: u32,
+    },
+    /// The id generator refused (lease exhausted, backpressure): the host extends or waits.
+    #[error("Create session failed: {0}")]
+    IdGen(#[from] IdError),
+    /// Session id 0 on execute (clients use it as a ping).
+    #[error("Invalid session id")]
+    InvalidSessionId,
+    /// The session is not on this node (never was, signed out, killed, expired).
+    #[error("Get sessionId[{session}] failed: Session `{session}' not found: Session not existed!")]
+    SessionNotFound {
+        /// The id asked for.
+        session: i64,
+    },
+    /// SHOW SESSION of an id that is not on this node.
+    #[error("Get session `{session}' failed: Session not existed!.")]
+    ShowSessionNotFound {
+        /// The id asked for.
+        session: i64,
+    },
+    /// The session holds `variables_per_session_max` variables already.
+    #[error("Too many session variables: at most {variables_max}")]
+    VariablesFull {
+        /// The limit.
+        variables_max: u32,
+    },
+    /// A variable's name plus value is longer than `variable_bytes_max`.
+    #[error("Session variable of {bytes} bytes is longer than the limit of {bytes_max} bytes")]
+    VariableTooLong {
+        /// Its length.
+        bytes: u64,
+        /// The limit.
+        bytes_max: u32,
+    },
+    /// The permission crate refused: -1008 with its own message.
+    #[error(transparent)]
+    Permission(#[from] PermissionError),
+    /// The query registry refused: its own code and message.
+    #[error(transparent)]
+    Query(#[from] QueryError),
+}
+
+impl ServerError {
+    /// NebulaGraph's error code.
+    #[must_use]
+    pub fn code(&self) -> i32 {
+        use error_code::*;
+        match self {
+            Self::UserNotExist
+            | Self::InvalidPassword
+            | Self::InvalidPasswordRemaining { .. }
+            | Self::Locked { .. } => E_BAD_USERNAME_PASSWORD,
+            Self::TooManyConnections => E_TOO_MANY_CONNECTIONS,
+            Self::TooManySessionsFromIp { .. }
+            | Self::UserNotFound { .. }
+            | Self::ClientIpTooLong { .. }
+            | Self::IdGen(_)
+            | Self::InvalidSessionId
+            | Self::SessionNotFound { .. } => E_SESSION_INVALID,
+            Self::ShowSessionNotFound { .. }
+            | Self::VariablesFull { .. }
+            | Self::VariableTooLong { .. } => E_EXECUTION_ERROR,
+            Self::Permission(error) => error.code(),
+            Self::Query(error) => error.code(),
+        }
+    }
+}
+
+/// A [`Config`](crate::server::Config) the registry cannot run with.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid session registry configuration: {field} {reason}")]
+pub struct ConfigError {
+    /// The field.
+    pub field: &'static str,
+    /// What is wrong with it.
+    pub reason: &'static str,
+}
+
+/// A broken invariant found by
+/// [`SessionManager::check_invariants`](crate::server::SessionManager::check_invariants).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("session registry invariant violated: {0}")]
+pub struct InvariantViolation(pub String);
+
+/// Why a snapshot could not be restored. Nothing is built unless everything checks out.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SnapshotError {
+    /// The bytes do not start with the snapshot magic.
+    #[error("not a session registry snapshot")]
+    BadMagic,
+    /// A format version this build does not read.
+    #[error("snapshot format version {found}, this build reads {supported}")]
+    UnsupportedVersion {
+        /// The version in the snapshot.
+        found: u32,
+        /// The version this build reads.
+        supported: u32,
+    },
+    /// The bytes end before the snapshot does.
+    #[error("snapshot truncated at byte {at}")]
+    Truncated {
+        /// Where the input ran out.
+        at: u64,
+    },
+    /// Bytes left after the snapshot.
+    #[error("{bytes} unexpected bytes after the snapshot")]
+    TrailingBytes {
+        /// How many.
+        bytes: u64,
+    },
+    /// The body does not match its checksum.
+    #[error("snapshot checksum mismatch: stored {stored:#018x}, computed {computed:#018x}")]
+    ChecksumMismatch {
+        /// The checksum in the snapshot.
+        stored: u64,
+        /// The checksum of the body read.
+        computed: u64,
+    },
+    /// A field is malformed or inconsistent; says which.
+    #[error("invalid snapshot: {0}")]
+    Invalid(String),
+    /// The configuration given to restore is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+}

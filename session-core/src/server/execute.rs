@@ -1,0 +1,304 @@
+//! The execute path: a query starting and ending, USE, session variables, KILL QUERY and SHOW
+//! QUERIES. Each request refreshes the session's caller from the host's role table when it
+//! changed (fix 4); a session with a running query is never idle (fix 3).
+
+use std::collections::BTreeMap;
+
+use graphsession_id_gen::sync::Arc;
+use graphsession_id_gen::{PlanId, SessionId};
+use graphsession_permission::{
+    Caller, PermissionError, RoleTable, SPACE_NAME_BYTES_MAX, check_kill_query, check_read_space,
+};
+use graphsession_query_plan::{
+    KillOutcome, KillTarget, QueryError, QueryHandle, QueryOutcome, QueryRow, Registration,
+};
+
+use crate::server::audit::{Change, EndReason};
+use crate::server::error::ServerError;
+use crate::server::manager::SessionManager;
+use crate::server::metrics::Counters;
+use crate::server::session::SessionEntry;
+use crate::server::shard::{lock, read};
+
+/// A query that started: what the executor needs.
+#[derive(Debug, Clone)]
+#[must_use = "a started query must end with finish_query or fail_query"]
+pub struct QueryStart {
+    /// The session it runs in.
+    pub session: SessionId,
+    /// Its plan id (unique across nodes and restarts).
+    pub plan: PlanId,
+    /// The handle the executor checks for kills.
+    pub handle: QueryHandle,
+    /// The session's caller with current rights: run the statement's permission check on it.
+    pub caller: Caller,
+}
+
+impl SessionManager {
+    /// A request of session `session_id` arrives with `statement` at `now_unix_ms`: finds and
+    /// touches the session, refreshes its caller from `table` (fix 4), and registers the query.
+    /// Until [`finish_query`](Self::finish_query) or [`fail_query`](Self::fail_query) the session
+    /// is never idle (fix 3).
+    ///
+    /// Errors: [`ServerError::InvalidSessionId`], [`ServerError::SessionNotFound`] (also when the
+    /// session's user was dropped: the session ends then), or the query registry's limits.
+    pub fn begin_query(
+        &self,
+        session_id: i64,
+        statement: &str,
+        table: &RoleTable,
+        now_unix_ms: u64,
+    ) -> Result<QueryStart, ServerError> {
+        let now = self.clock.observe(now_unix_ms);
+        let (id, entry) = self.find_for_query(session_id, now)?;
+        let started = self.register(id, &entry, statement, table, now);
+        if started.is_err() {
+            self.query_ended(id, now);
+        }
+        started
+    }
+
+    /// Finds a live session and counts a query on it, under the shard's read lock so that an
+    /// expiry (write lock) either sees the query or ends the session before it is found.
+    fn find_for_query(
+        &self,
+        session_id: i64,
+        now: u64,
+    ) -> Result<(SessionId, Arc<SessionEntry>), ServerError> {
+        let id = crate::server::manager::parse_id(session_id)?;
+        let state = read(&self.shard(id).state);
+        let slot =
+            state.sessions.get(&id).ok_or(ServerError::SessionNotFound { session: session_id })?;
+        slot.activity.query_started();
+        slot.activity.touch(now);
+        Ok((id, Arc::clone(&slot.entry)))
+    }
+
+    fn register(
+        &self,
+        id: SessionId,
+        entry: &SessionEntry,
+        statement: &str,
+        table: &RoleTable,
+        now: u64,
+    ) -> Result<QueryStart, ServerError> {
+        let caller = self.current_caller(id, entry, table, now)?;
+        let plan = self.plan_ids.next()?;
+        let registration = Registration { session: id, plan, statement, deadline_unix_us: None };
+        let handle = {
+            let mut queries = lock(&self.shard(id).queries);
+            // Checked under the registry's lock: an end marks the session before it closes the
+            // session's queries under this lock, so a query is never left on an ended session.
+            if !entry.is_live() {
+                return Err(ServerError::SessionNotFound { session: id.get() });
+            }
+            // Opened at its first query: a session that never runs one costs the registry
+            // nothing. It stays open until the session ends.
+            if queries.session_user(id).is_none() {
+                queries.open_session(id, &entry.user, &self.config.graph_addr)?;
+            }
+            queries.register(registration, now.saturating_mul(1_000))?
+        };
+        entry.queries_run.fetch_add(1, graphsession_id_gen::sync::Ordering::Relaxed);
+        Counters::bump(&self.counters.queries_started);
+        Ok(QueryStart { session: id, plan, handle, caller })
+    }
+
+    /// The session's caller, refreshed from `table`; a session whose user was dropped ends here.
+    fn current_caller(
+        &self,
+        id: SessionId,
+        entry: &SessionEntry,
+        table: &RoleTable,
+        now: u64,
+    ) -> Result<Caller, ServerError> {
+        let caller = entry.current_caller(table);
+        if !caller.user_exists() {
+            let _ = self.end_session(id, EndReason::UserDropped, now);
+            return Err(ServerError::SessionNotFound { session: id.get() });
+        }
+        Ok(caller)
+    }
+
+    /// The executor returned: removes the query, touches the session, and returns the one
+    /// recorded outcome (killed if a kill won the race).
+    pub fn finish_query(
+        &self,
+        session: SessionId,
+        plan: PlanId,
+        now_unix_ms: u64,
+    ) -> Result<QueryOutcome, ServerError> {
+        self.end_query(session, plan, None, now_unix_ms)
+    }
+
+    /// The executor failed with `reason`: as [`finish_query`](Self::finish_query).
+    pub fn fail_query(
+        &self,
+        session: SessionId,
+        plan: PlanId,
+        reason: &str,
+        now_unix_ms: u64,
+    ) -> Result<QueryOutcome, ServerError> {
+        self.end_query(session, plan, Some(reason), now_unix_ms)
+    }
+
+    fn end_query(
+        &self,
+        session: SessionId,
+        plan: PlanId,
+        failure: Option<&str>,
+        now_unix_ms: u64,
+    ) -> Result<QueryOutcome, ServerError> {
+        let now = self.clock.observe(now_unix_ms);
+        let shard = self.shard(session);
+        let outcome = {
+            let mut queries = lock(&shard.queries);
+            match failure {
+                None => queries.finish(session, plan)?,
+                Some(reason) => queries.fail(session, plan, reason)?,
+            }
+        };
+        let state = read(&shard.state);
+        if let Some(slot) = state.sessions.get(&session) {
+            if matches!(outcome, QueryOutcome::Killed(_)) {
+                lock(&slot.entry.inner).extras_mut().queries_killed += 1;
+            }
+            slot.activity.query_ended(now);
+        }
+        Ok(outcome)
+    }
+
+    /// A query of `session` left the registry (or was refused): touch, then lower the count. A
+    /// session that ended meanwhile has nothing to lower.
+    fn query_ended(&self, session: SessionId, now: u64) {
+        let state = read(&self.shard(session).state);
+        if let Some(slot) = state.sessions.get(&session) {
+            slot.activity.query_ended(now);
+        }
+    }
+
+    /// KILL QUERY by `caller`, whose session is `current_session`, with deliberate fix 6 (see
+    /// `graphsession-query-plan`): session exists (-2069), caller may act on its user (-1008),
+    /// plan runs in it (-2073). The executor stops at its next check.
+    pub fn kill_query(
+        &self,
+        caller: &Caller,
+        current_session: SessionId,
+        target: KillTarget,
+    ) -> Result<KillOutcome, ServerError> {
+        let (session, not_found) = match target {
+            KillTarget::CurrentSession { plan } => {
+                (current_session, QueryError::QueryNotFoundInCurrentSession { plan })
+            }
+            KillTarget::Session { session, plan } => {
+                (session, QueryError::QueryNotFoundInSession { session, plan })
+            }
+        };
+        let shard = self.shard(session);
+        let owner = read(&shard.state).sessions.get(&session).map(|slot| Arc::clone(&slot.entry));
+        let Some(owner) = owner else {
+            return Err(QueryError::SessionNotFound { session }.into());
+        };
+        check_kill_query(caller, self.config.policy, &owner.user).map_err(QueryError::from)?;
+        let mut queries = lock(&shard.queries);
+        // Not open in the registry: the session has run no query yet.
+        if queries.session_user(session).is_none() {
+            return Err(not_found.into());
+        }
+        Ok(queries.kill_query(caller, self.config.policy, current_session, target)?)
+    }
+
+    /// SHOW QUERIES on this node: every running query `caller` may see (fix 7), by session and
+    /// plan.
+    #[must_use]
+    pub fn show_queries(&self, caller: &Caller, now_unix_ms: u64) -> Vec<QueryRow> {
+        let now_unix_us = self.clock.newest_ms().max(now_unix_ms).saturating_mul(1_000);
+        let mut rows: Vec<QueryRow> = (self.shards.iter())
+            .flat_map(|shard| {
+                lock(&shard.queries).show_queries(caller, self.config.policy, now_unix_us)
+            })
+            .collect();
+        rows.sort_by_key(|row| (row.session_id, row.execution_plan_id));
+        rows
+    }
+
+    /// USE `space` in session `session_id`: the caller (refreshed, fix 4) needs a role in it or
+    /// GOD. Whether the space exists is the host's catalog's business.
+    pub fn use_space(
+        &self,
+        session_id: i64,
+        space: &str,
+        table: &RoleTable,
+        now_unix_ms: u64,
+    ) -> Result<(), ServerError> {
+        let now = self.clock.observe(now_unix_ms);
+        check_space_name(space)?;
+        let (id, entry) = self.find(session_id, now)?;
+        let mut caller = self.current_caller(id, &entry, table, now)?;
+        check_read_space(&caller, self.config.policy, space)?;
+        let from = caller.current_space().map(str::to_owned);
+        caller.use_space(Some(space));
+        lock(&entry.inner).caller = Some(Box::new(caller));
+        self.changed(&entry, Change::SpaceChanged { from, to: space.to_owned() }, now);
+        Ok(())
+    }
+
+    /// Sets session variable `name` to `value` (bounded count and size).
+    pub fn set_variable(
+        &self,
+        session_id: i64,
+        name: &str,
+        value: &str,
+        now_unix_ms: u64,
+    ) -> Result<(), ServerError> {
+        let now = self.clock.observe(now_unix_ms);
+        let bytes_max = self.config.variable_bytes_max;
+        let bytes = name.len().saturating_add(value.len());
+        if bytes > bytes_max as usize {
+            let bytes = u64::try_from(bytes).unwrap_or(u64::MAX);
+            return Err(ServerError::VariableTooLong { bytes, bytes_max });
+        }
+        let (_, entry) = self.find(session_id, now)?;
+        {
+            let mut inner = lock(&entry.inner);
+            let variables_max = self.config.variables_per_session_max;
+            let variables = &inner.extras().variables;
+            let full = variables.len() >= variables_max as usize;
+            if full && !variables.contains_key(name) {
+                return Err(ServerError::VariablesFull { variables_max });
+            }
+            inner.extras_mut().variables.insert(name.into(), value.into());
+        }
+        self.changed(&entry, Change::VariableSet { name: name.to_owned() }, now);
+        Ok(())
+    }
+
+    /// Session `session_id`'s variables, by name. Marks activity.
+    pub fn variables(
+        &self,
+        session_id: i64,
+        now_unix_ms: u64,
+    ) -> Result<BTreeMap<String, String>, ServerError> {
+        let now = self.clock.observe(now_unix_ms);
+        let (_, entry) = self.find(session_id, now)?;
+        let inner = lock(&entry.inner);
+        Ok(inner
+            .extras()
+            .variables
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.to_string()))
+            .collect())
+    }
+}
+
+/// The permission crate's bounds on a space name (-1009).
+fn check_space_name(space: &str) -> Result<(), PermissionError> {
+    if space.is_empty() {
+        return Err(PermissionError::SpaceNameEmpty);
+    }
+    if space.len() > SPACE_NAME_BYTES_MAX as usize {
+        let bytes = u64::try_from(space.len()).unwrap_or(u64::MAX);
+        return Err(PermissionError::SpaceNameTooLong { bytes });
+    }
+    Ok(())
+}

@@ -1,0 +1,127 @@
+//! [`SessionManager::check_invariants`]: what must hold whenever no call is in flight. Tests and
+//! simulators call it after every step; it costs O(n log n).
+
+use std::collections::BTreeMap;
+
+use graphsession_permission::{Caller, Rights};
+
+use crate::server::error::InvariantViolation;
+use crate::server::manager::SessionManager;
+use crate::server::shard::{Shard, lock, read, shard_index};
+
+impl SessionManager {
+    /// Checks every invariant of a quiescent registry: each session in the right shard, live,
+    /// with exactly one idle check at its scheduled time, open in its shard's query registry
+    /// and nowhere else; no query of an ended session in any registry; running-query counts
+    /// matching the registries; the node count and every (user, ip) count equal to the sessions
+    /// that hold them (fix 2) and within their limits; the cached earliest check no later than
+    /// the true one; histories and variables within their bounds.
+    pub fn check_invariants(&self) -> Result<(), InvariantViolation> {
+        let mut user_ip: BTreeMap<(String, String), u32> = BTreeMap::new();
+        let mut total: u64 = 0;
+        let mut earliest = u64::MAX;
+        for (index, shard) in self.shards.iter().enumerate() {
+            let (sessions, first) = self.check_shard(index, shard, &mut user_ip)?;
+            total += sessions;
+            earliest = earliest.min(first);
+        }
+        let fail = |what: String| Err(InvariantViolation(what));
+        if total != self.node_count.get() {
+            return fail(format!("node count {} != {total} sessions", self.node_count.get()));
+        }
+        if total > self.config.sessions_max {
+            return fail(format!("{total} sessions above sessions_max"));
+        }
+        let counted = self.user_ip.all();
+        if counted != user_ip {
+            return fail(format!("(user, ip) counts {counted:?} != sessions {user_ip:?}"));
+        }
+        if let Some(limit) = self.config.user_ip_limit()
+            && let Some((key, count)) = counted.iter().find(|(_, count)| **count > limit)
+        {
+            return fail(format!("{key:?} holds {count} sessions, above the limit {limit}"));
+        }
+        if self.throttle.len() > self.config.throttled_users_max {
+            return fail(format!("{} users in the lockout table", self.throttle.len()));
+        }
+        let cached = self.earliest_check_ms.load(graphsession_id_gen::sync::Ordering::Acquire);
+        if cached > earliest {
+            return fail(format!("cached earliest check {cached} after the true one {earliest}"));
+        }
+        Ok(())
+    }
+
+    /// Checks one shard; returns its session count and earliest check.
+    fn check_shard(
+        &self,
+        index: usize,
+        shard: &Shard,
+        user_ip: &mut BTreeMap<(String, String), u32>,
+    ) -> Result<(u64, u64), InvariantViolation> {
+        let fail = |what: String| Err(InvariantViolation(what));
+        let state = read(&shard.state);
+        let queries = lock(&shard.queries);
+        if let Err(violation) = queries.check_invariants() {
+            return fail(format!("shard {index} query registry: {violation}"));
+        }
+        if state.deadlines.len() != state.sessions.len() {
+            return fail(format!(
+                "shard {index}: {} checks for {} sessions",
+                state.deadlines.len(),
+                state.sessions.len()
+            ));
+        }
+        let open = state.sessions.keys().filter(|id| queries.session_user(**id).is_some()).count();
+        if u64::from(queries.session_count()) != open as u64 {
+            return fail(format!(
+                "shard {index}: registry holds {} sessions, {open} of them live",
+                queries.session_count(),
+            ));
+        }
+        let mut running: u64 = 0;
+        for (&id, slot) in &state.sessions {
+            let entry = &slot.entry;
+            if shard_index(id, self.shard_mask) != index || entry.id != id || !entry.is_live() {
+                return fail(format!("session {id} misplaced or ended in shard {index}"));
+            }
+            let check_at_ms = entry.check_at_ms();
+            if !state.deadlines.contains(&(check_at_ms, id)) {
+                return fail(format!("session {id} has no idle check at {check_at_ms}"));
+            }
+            if queries.session_user(id).is_some_and(|user| user != &*entry.user) {
+                return fail(format!("session {id} open in its query registry for another user"));
+            }
+            let inner = lock(&entry.inner);
+            let extras = inner.extras();
+            if extras.history.entries.len() > self.config.session_history_max as usize
+                || extras.variables.len() > self.config.variables_per_session_max as usize
+            {
+                return fail(format!("session {id} holds more history or variables than allowed"));
+            }
+            running += u64::from(slot.activity.running());
+            let key = (entry.user.to_string(), entry.client_ip.to_string());
+            *user_ip.entry(key).or_insert(0) += 1;
+        }
+        if running != u64::from(queries.query_count()) {
+            return fail(format!(
+                "shard {index}: {running} running queries, registry holds {}",
+                queries.query_count()
+            ));
+        }
+        // No query of an ended session: every session with queries is open, and open means live.
+        let god = Caller::from_rights("invariants", Rights::god(), None);
+        let now_us = self.clock.newest_ms().saturating_mul(1_000);
+        if let Some(row) = queries
+            .show_queries(&god, self.config.policy, now_us)
+            .iter()
+            .find(|row| !state.sessions.contains_key(&row.session_id))
+        {
+            return fail(format!(
+                "query {} runs in ended session {}",
+                row.execution_plan_id, row.session_id
+            ));
+        }
+        let first = state.deadlines.first().map_or(u64::MAX, |&(at, _)| at);
+        Ok((state.sessions.len() as u64, first))
+    }
+}

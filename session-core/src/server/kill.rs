@@ -1,0 +1,86 @@
+//! How sessions end: KILL SESSION, sign-out, a dropped user, and (from `expiry.rs`) idle expiry
+//! all go through [`SessionManager::end_session`]: out of the shard's map under its write lock
+//! (so it is never findable again), then counts released, queries killed, event emitted.
+
+use graphsession_id_gen::SessionId;
+use graphsession_id_gen::sync::Arc;
+use graphsession_permission::{Caller, check_kill_session};
+use graphsession_query_plan::SessionEnd;
+
+use crate::server::audit::{Change, EndReason};
+use crate::server::error::ServerError;
+use crate::server::manager::SessionManager;
+use crate::server::metrics::Counters;
+use crate::server::session::SessionEntry;
+use crate::server::shard::{Shard, lock, write};
+
+impl SessionManager {
+    /// KILL SESSION (or KILL SESSIONS with piped ids) by `caller`: GOD only (through the
+    /// permission crate, -1008 "No permission to kill session"; passes with authorization off,
+    /// as in NebulaGraph). Ends each listed session, killing its queries; returns NebulaGraph's
+    /// "Number of session killed": ids actually removed (unknown ids count 0). A refused caller
+    /// changes nothing.
+    pub fn kill_sessions(
+        &self,
+        caller: &Caller,
+        session_ids: &[i64],
+        now_unix_ms: u64,
+    ) -> Result<u32, ServerError> {
+        let now = self.clock.observe(now_unix_ms);
+        check_kill_session(caller, self.config.policy)?;
+        let mut killed = 0_u32;
+        for &session_id in session_ids {
+            let Some(id) = SessionId::new(session_id) else { continue };
+            let reason = EndReason::Killed { by: caller.user().to_owned() };
+            if self.end_session(id, reason, now).is_some() {
+                killed = killed.saturating_add(1);
+            }
+        }
+        Ok(killed)
+    }
+
+    /// Ends session `id` for `reason`; returns how many queries the end killed, `None` if the
+    /// session was not here.
+    pub(crate) fn end_session(&self, id: SessionId, reason: EndReason, now: u64) -> Option<u32> {
+        let shard = self.shard(id);
+        let entry = {
+            let mut state = write(&shard.state);
+            let slot = state.sessions.remove(&id)?;
+            state.deadlines.remove(&(slot.entry.check_at_ms(), id));
+            slot.entry.end();
+            slot.entry
+        };
+        Some(self.release_ended(shard, &entry, reason, now))
+    }
+
+    /// The part of a session's end after it left its shard's map (and was marked ended): the
+    /// counts, its queries, the statistics, the event. Returns the queries killed.
+    pub(crate) fn release_ended(
+        &self,
+        shard: &Shard,
+        entry: &Arc<SessionEntry>,
+        reason: EndReason,
+        now: u64,
+    ) -> u32 {
+        self.user_ip.release(&entry.user, &entry.client_ip);
+        self.node_count.release();
+        let end = match reason {
+            EndReason::Expired { .. } => SessionEnd::Expired,
+            _ => SessionEnd::Killed,
+        };
+        // The registry holds every live session (opened at login); a failure here would mean it
+        // was closed already, in which case there is nothing left to kill.
+        let closed = lock(&shard.queries).close_session(entry.id, end).unwrap_or_default();
+        let counter = match reason {
+            EndReason::Expired { .. } => &self.counters.expired,
+            EndReason::Killed { .. } => &self.counters.killed,
+            EndReason::SignedOut => &self.counters.signed_out,
+            EndReason::UserDropped => &self.counters.user_dropped,
+        };
+        Counters::bump(counter);
+        // An event only: the session is gone, so its own history would never be read again.
+        let change = Change::Ended { reason, queries_killed: closed.queries_killed };
+        self.announce(entry, change, now);
+        closed.queries_killed
+    }
+}

@@ -1,0 +1,321 @@
+//! The [`SessionManager`]: construction, login, find + touch, sign-out, events and statistics.
+//! The query path is in `execute.rs`, KILL SESSION in `kill.rs`, expiry in `expiry.rs`.
+
+use graphsession_id_gen::sync::{Arc, AtomicU64, Mutex, Ordering};
+use graphsession_id_gen::{PlanIdGenerator, SessionId, SessionIdGenerator};
+use graphsession_permission::{RoleTable, USER_NAME_BYTES_MAX};
+use graphsession_query_plan::{QueryError, QueryRegistry};
+
+use crate::server::audit::{Change, EndReason, Event, EventQueue, Refusal};
+use crate::server::config::{CLIENT_IP_BYTES_MAX, Config};
+use crate::server::error::{ConfigError, ServerError};
+use crate::server::limits::{Clock, NodeCount, UserIpCounts};
+use crate::server::metrics::{Counters, NodeStats};
+use crate::server::session::{Activity, NewSession, SessionEntry};
+use crate::server::shard::{Shard, Slot, read, shard_index, write};
+use crate::server::throttle::{PasswordCheck, Throttle};
+
+/// A login the host has authenticated (or tried to): who, from where, and what its password
+/// check said.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Login<'a> {
+    /// The user name.
+    pub user: &'a str,
+    /// The client's ip, as the host saw it.
+    pub client_ip: &'a str,
+    /// The outcome of the host's password check.
+    pub password: PasswordCheck,
+}
+
+/// The session registry of one graph node. `Send + Sync`: share it by reference or `Arc`
+/// among the host's threads. See the [module docs](crate::server) for the call order.
+#[derive(Debug)]
+pub struct SessionManager {
+    pub(crate) config: Config,
+    pub(crate) shard_mask: u64,
+    pub(crate) shards: Box<[Shard]>,
+    pub(crate) session_ids: SessionIdGenerator,
+    pub(crate) plan_ids: PlanIdGenerator,
+    pub(crate) node_count: NodeCount,
+    pub(crate) user_ip: UserIpCounts,
+    pub(crate) throttle: Throttle,
+    pub(crate) clock: Clock,
+    /// No session's idle check is due before this (Unix ms); `u64::MAX` for none. Never later
+    /// than the true earliest check outside an expiry round (see `expiry.rs`).
+    pub(crate) earliest_check_ms: AtomicU64,
+    pub(crate) expiry_round: Mutex<()>,
+    pub(crate) events: EventQueue,
+    pub(crate) counters: Counters,
+}
+
+impl SessionManager {
+    /// An empty registry. `session_ids` and `plan_ids` are this node's leased generators
+    /// (sealed session ids by default, see `graphsession-id-gen`).
+    pub fn new(
+        config: Config,
+        session_ids: SessionIdGenerator,
+        plan_ids: PlanIdGenerator,
+    ) -> Result<SessionManager, ConfigError> {
+        config.validate()?;
+        Ok(SessionManager::build(config, session_ids, plan_ids, 0, Counters::default()))
+    }
+
+    pub(crate) fn build(
+        config: Config,
+        session_ids: SessionIdGenerator,
+        plan_ids: PlanIdGenerator,
+        newest_ms: u64,
+        counters: Counters,
+    ) -> SessionManager {
+        let query_config = config.shard_query_config();
+        let shards = (0..config.shard_count).map(|_| Shard::new(QueryRegistry::new(query_config)));
+        SessionManager {
+            shard_mask: u64::from(config.shard_count) - 1,
+            shards: shards.collect(),
+            session_ids,
+            plan_ids,
+            node_count: NodeCount::new(0),
+            user_ip: UserIpCounts::new(),
+            throttle: Throttle::new(
+                config.failed_login_attempts,
+                config.password_lock_time_secs,
+                config.throttled_users_max,
+            ),
+            clock: Clock::new(newest_ms),
+            earliest_check_ms: AtomicU64::new(u64::MAX),
+            expiry_round: Mutex::new(()),
+            events: EventQueue::new(config.events_max),
+            counters,
+            config,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn shard(&self, id: SessionId) -> &Shard {
+        &self.shards[shard_index(id, self.shard_mask)]
+    }
+
+    /// Creates a session for `login` at `now_unix_ms`, in NebulaGraph's order: the password
+    /// outcome and lockout (-1001), the node's `sessions_max` (-1010), the (user, ip) limit
+    /// (-1002), the user in `table` (-1002). The limit checks and the count changes are one
+    /// atomic step each (fix 2). A refusal changes nothing (except the lockout's count) and
+    /// comes out as an [`Event::LoginRefused`].
+    pub fn login(
+        &self,
+        login: Login<'_>,
+        table: &RoleTable,
+        now_unix_ms: u64,
+    ) -> Result<SessionId, ServerError> {
+        let now = self.clock.observe(now_unix_ms);
+        self.try_login(login, table, now).inspect_err(|error| self.refused(login, error, now))
+    }
+
+    fn try_login(
+        &self,
+        login: Login<'_>,
+        table: &RoleTable,
+        now: u64,
+    ) -> Result<SessionId, ServerError> {
+        let bytes = login.client_ip.len();
+        if bytes > CLIENT_IP_BYTES_MAX as usize {
+            let bytes = u64::try_from(bytes).unwrap_or(u64::MAX);
+            return Err(ServerError::ClientIpTooLong { bytes, bytes_max: CLIENT_IP_BYTES_MAX });
+        }
+        // A name no role table can hold is an unknown user; checked first so the lockout table
+        // only ever holds names of bounded length.
+        if login.user.is_empty() || login.user.len() > USER_NAME_BYTES_MAX as usize {
+            return Err(ServerError::UserNotExist);
+        }
+        self.throttle.check(login.user, login.password, now)?;
+        if !self.node_count.try_reserve(self.config.sessions_max) {
+            return Err(ServerError::TooManyConnections);
+        }
+        let limit = self.config.user_ip_limit();
+        if let Err(threshold) = self.user_ip.try_acquire(login.user, login.client_ip, limit) {
+            self.node_count.release();
+            return Err(ServerError::TooManySessionsFromIp {
+                client_ip: login.client_ip.to_owned(),
+                user: login.user.to_owned(),
+                threshold,
+            });
+        }
+        self.create(login, table, now).inspect_err(|_| {
+            self.user_ip.release(login.user, login.client_ip);
+            self.node_count.release();
+        })
+    }
+
+    /// Creates the session whose counts are already reserved.
+    fn create(
+        &self,
+        login: Login<'_>,
+        table: &RoleTable,
+        now: u64,
+    ) -> Result<SessionId, ServerError> {
+        if !table.contains_user(login.user) {
+            return Err(ServerError::UserNotFound { user: login.user.to_owned() });
+        }
+        let id = self.session_ids.next(now)?;
+        let new = NewSession {
+            id,
+            user: login.user,
+            client_ip: login.client_ip,
+            now_unix_ms: now,
+            caller: None,
+        };
+        let entry = Arc::new(SessionEntry::new(new));
+        let shard = self.shard(id);
+        let check_at_ms = now.saturating_add(self.config.idle_timeout_ms);
+        {
+            let mut state = write(&shard.state);
+            // Ids are unique by construction; a host whose lease overlaps the ids of a restored
+            // snapshot would break that, and replacing a live session would corrupt its counts.
+            if state.sessions.contains_key(&id) {
+                return Err(QueryError::SessionAlreadyOpen { session: id }.into());
+            }
+            state.deadlines.insert((check_at_ms, id));
+            entry.set_check_at_ms(check_at_ms);
+            let activity = Activity::new(now);
+            state.sessions.insert(id, Slot { entry: Arc::clone(&entry), activity });
+            // Under the shard lock, so an expiry round that already passed this shard keeps it.
+            self.earliest_check_ms.fetch_min(check_at_ms, Ordering::AcqRel);
+        }
+        Counters::bump(&self.counters.opened);
+        // An event, not a history entry: SHOW SESSION has the creation in its row already, and a
+        // session that never changes allocates no history.
+        let change = Change::Created { client_ip: login.client_ip.to_owned() };
+        self.announce(&entry, change, now);
+        Ok(id)
+    }
+
+    fn refused(&self, login: Login<'_>, error: &ServerError, now: u64) {
+        let (refusal, counter) = match error {
+            ServerError::UserNotExist
+            | ServerError::InvalidPassword
+            | ServerError::InvalidPasswordRemaining { .. }
+            | ServerError::Locked { .. } => {
+                (Refusal::BadPassword, &self.counters.refused_by_password)
+            }
+            ServerError::TooManyConnections => {
+                (Refusal::NodeFull, &self.counters.refused_by_node_max)
+            }
+            ServerError::TooManySessionsFromIp { .. } => {
+                (Refusal::UserIpLimit, &self.counters.refused_by_limit)
+            }
+            _ => (Refusal::Other, &self.counters.refused_other),
+        };
+        Counters::bump(counter);
+        self.events.push(Event::LoginRefused {
+            user: login.user.to_owned(),
+            client_ip: login.client_ip.to_owned(),
+            at_unix_ms: now,
+            refusal,
+            code: error.code(),
+            message: error.to_string(),
+        });
+    }
+
+    /// Records `change` in the session's history and emits it as an event.
+    pub(crate) fn changed(&self, entry: &SessionEntry, change: Change, now: u64) {
+        entry.record(change.clone(), now, self.config.session_history_max);
+        self.announce(entry, change, now);
+    }
+
+    /// Emits `change` as an event.
+    pub(crate) fn announce(&self, entry: &SessionEntry, change: Change, now: u64) {
+        self.events.push(Event::Session {
+            session: entry.id,
+            user: entry.user.to_string(),
+            at_unix_ms: now,
+            change,
+        });
+    }
+
+    /// The execute path's first step: finds session `session_id` (NebulaGraph's wire value)
+    /// and marks activity at `now_unix_ms`. Only the session's shard's read lock and two atomic
+    /// operations. Id 0 is [`ServerError::InvalidSessionId`] (-1002, a client's ping); an
+    /// unknown, signed-out, killed or expired id is [`ServerError::SessionNotFound`] (-1002).
+    #[inline]
+    pub fn touch(&self, session_id: i64, now_unix_ms: u64) -> Result<(), ServerError> {
+        let now = self.clock.observe(now_unix_ms);
+        let id = parse_id(session_id)?;
+        let state = read(&self.shard(id).state);
+        let slot =
+            state.sessions.get(&id).ok_or(ServerError::SessionNotFound { session: session_id })?;
+        slot.activity.touch(now);
+        Ok(())
+    }
+
+    /// Finds a live session, touches it, and returns its entry.
+    pub(crate) fn find(
+        &self,
+        session_id: i64,
+        now: u64,
+    ) -> Result<(SessionId, Arc<SessionEntry>), ServerError> {
+        let id = parse_id(session_id)?;
+        let state = read(&self.shard(id).state);
+        let slot =
+            state.sessions.get(&id).ok_or(ServerError::SessionNotFound { session: session_id })?;
+        slot.activity.touch(now);
+        Ok((id, Arc::clone(&slot.entry)))
+    }
+
+    /// Sign-out: ends session `session_id` and kills its queries. No owner check and an unknown
+    /// id is ignored, as in NebulaGraph; returns whether a session ended.
+    pub fn sign_out(&self, session_id: i64, now_unix_ms: u64) -> bool {
+        let now = self.clock.observe(now_unix_ms);
+        let Some(id) = SessionId::new(session_id) else { return false };
+        self.end_session(id, EndReason::SignedOut, now).is_some()
+    }
+
+    /// The next event, oldest first; `None` when the queue is empty. Drain it until `None`
+    /// after every call that may change a session.
+    #[must_use]
+    pub fn poll_event(&self) -> Option<Event> {
+        self.events.pop()
+    }
+
+    /// The node's statistics.
+    #[must_use]
+    pub fn stats(&self) -> NodeStats {
+        NodeStats {
+            active: self.node_count.get(),
+            events_queued: self.events.len(),
+            events_dropped: self.events.dropped(),
+            ..self.counters.stats()
+        }
+    }
+
+    /// Sessions on this node.
+    #[must_use]
+    pub fn session_count(&self) -> u64 {
+        self.node_count.get()
+    }
+
+    /// Sessions of (`user`, `client_ip`) on this node: the count the limit is checked against.
+    #[must_use]
+    pub fn user_ip_session_count(&self, user: &str, client_ip: &str) -> u32 {
+        self.user_ip.get(user, client_ip)
+    }
+
+    /// The configuration.
+    #[must_use]
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The newest time the registry has been told, Unix milliseconds.
+    #[must_use]
+    pub fn now_unix_ms(&self) -> u64 {
+        self.clock.newest_ms()
+    }
+}
+
+/// NebulaGraph's wire id to a [`SessionId`]: 0 is the ping error, a negative id is unknown.
+#[inline]
+pub(crate) fn parse_id(session_id: i64) -> Result<SessionId, ServerError> {
+    if session_id == 0 {
+        return Err(ServerError::InvalidSessionId);
+    }
+    SessionId::new(session_id).ok_or(ServerError::SessionNotFound { session: session_id })
+}

@@ -1,0 +1,204 @@
+//! One session as the registry holds it: the fields the hot path touches are atomics, so find +
+//! touch needs only its shard's read lock; the rest sits behind the session's own mutex, which
+//! only requests of that one session take.
+
+use std::collections::BTreeMap;
+
+use graphsession_id_gen::SessionId;
+use graphsession_id_gen::sync::{AtomicU8, AtomicU32, AtomicU64, Mutex, Ordering};
+use graphsession_permission::{Caller, RoleTable};
+
+use crate::server::audit::{Change, History, HistoryEntry};
+use crate::server::shard::lock;
+
+/// Where a session is in its life. It only moves from `Live` to `Ended`, once, under its
+/// shard's write lock, at the moment it leaves the shard's map.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Lifecycle {
+    /// In its shard's map: findable, may run queries.
+    Live,
+    /// Removed: never findable again; queries registered after this are refused.
+    Ended,
+}
+
+impl Lifecycle {
+    const fn to_u8(self) -> u8 {
+        match self {
+            Lifecycle::Live => 0,
+            Lifecycle::Ended => 1,
+        }
+    }
+
+    const fn from_u8(value: u8) -> Lifecycle {
+        match value {
+            0 => Lifecycle::Live,
+            _ => Lifecycle::Ended,
+        }
+    }
+}
+
+/// The parts of a session that change only on its own requests (USE, variables, a role
+/// refresh) or on SHOW: behind one per-session mutex.
+#[derive(Debug)]
+pub(crate) struct SessionInner {
+    /// The user's rights with the role-table version they were read at (fix 4).
+    /// Resolved at the session's first request (or USE), then kept current (fix 4). Idle and
+    /// leaked sessions, which never make a request, hold none: they are the ones that pile up.
+    pub(crate) caller: Option<Box<Caller>>,
+    /// Allocated at the first change: most sessions never set a variable or change anything.
+    extras: Option<Box<Extras>>,
+}
+
+/// What a session accumulates as it is used.
+#[derive(Debug, Default)]
+pub(crate) struct Extras {
+    pub(crate) variables: BTreeMap<Box<str>, Box<str>>,
+    pub(crate) history: History,
+    /// Queries of this session that ended killed.
+    pub(crate) queries_killed: u64,
+}
+
+static NO_EXTRAS: Extras = Extras {
+    variables: BTreeMap::new(),
+    history: History { entries: std::collections::VecDeque::new(), dropped: 0 },
+    queries_killed: 0,
+};
+
+impl SessionInner {
+    pub(crate) fn extras(&self) -> &Extras {
+        self.extras.as_deref().unwrap_or(&NO_EXTRAS)
+    }
+
+    pub(crate) fn extras_mut(&mut self) -> &mut Extras {
+        self.extras.get_or_insert_with(Box::default)
+    }
+}
+
+/// One session.
+#[derive(Debug)]
+pub(crate) struct SessionEntry {
+    pub(crate) id: SessionId,
+    pub(crate) user: Box<str>,
+    pub(crate) client_ip: Box<str>,
+    pub(crate) created_unix_ms: u64,
+    pub(crate) queries_run: AtomicU64,
+    /// When its idle check is scheduled (its key in the shard's deadline index), Unix ms.
+    /// Written only under the shard's write lock; here rather than in the map's slot because the
+    /// entry's allocation has room for it and the slot does not.
+    check_at_ms: AtomicU64,
+    lifecycle: AtomicU8,
+    pub(crate) inner: Mutex<SessionInner>,
+}
+
+/// What a new session starts with.
+pub(crate) struct NewSession<'a> {
+    pub(crate) id: SessionId,
+    pub(crate) user: &'a str,
+    pub(crate) client_ip: &'a str,
+    pub(crate) now_unix_ms: u64,
+    /// The caller to start with, if already resolved (a restored session in a space).
+    pub(crate) caller: Option<Caller>,
+}
+
+impl SessionEntry {
+    pub(crate) fn new(new: NewSession<'_>) -> SessionEntry {
+        let inner = SessionInner { caller: new.caller.map(Box::new), extras: None };
+        SessionEntry {
+            id: new.id,
+            user: new.user.into(),
+            client_ip: new.client_ip.into(),
+            created_unix_ms: new.now_unix_ms,
+            queries_run: AtomicU64::new(0),
+            check_at_ms: AtomicU64::new(u64::MAX),
+            lifecycle: AtomicU8::new(Lifecycle::Live.to_u8()),
+            inner: Mutex::new(inner),
+        }
+    }
+
+    pub(crate) fn check_at_ms(&self) -> u64 {
+        self.check_at_ms.load(Ordering::Relaxed)
+    }
+
+    /// Only under the shard's write lock, together with the deadline index.
+    pub(crate) fn set_check_at_ms(&self, at_ms: u64) {
+        self.check_at_ms.store(at_ms, Ordering::Relaxed);
+    }
+
+    pub(crate) fn is_live(&self) -> bool {
+        Lifecycle::from_u8(self.lifecycle.load(Ordering::Acquire)) == Lifecycle::Live
+    }
+
+    /// Called only under the shard's write lock, as the session leaves the map.
+    pub(crate) fn end(&self) {
+        self.lifecycle.store(Lifecycle::Ended.to_u8(), Ordering::Release);
+    }
+
+    /// The session's current space, `None` before USE.
+    pub(crate) fn space(&self) -> Option<String> {
+        lock(&self.inner)
+            .caller
+            .as_ref()
+            .and_then(|caller| caller.current_space().map(str::to_owned))
+    }
+
+    /// The caller, refreshed from `table` if any role changed since it was read (fix 4).
+    pub(crate) fn current_caller(&self, table: &RoleTable) -> Caller {
+        let mut inner = lock(&self.inner);
+        let user = &self.user;
+        let caller =
+            inner.caller.get_or_insert_with(|| Box::new(Caller::resolve(table, user, None)));
+        caller.refresh(table);
+        Caller::clone(caller)
+    }
+
+    pub(crate) fn record(&self, change: Change, at_unix_ms: u64, history_max: u32) {
+        let entry = HistoryEntry { at_unix_ms, change };
+        lock(&self.inner).extras_mut().history.record(entry, history_max);
+    }
+}
+
+/// The two fields find + touch and expiry read, kept inline in the shard's map slot so the hot
+/// path touches one cache line of the map instead of following a pointer to the session.
+#[derive(Debug)]
+pub(crate) struct Activity {
+    /// Newest activity, Unix milliseconds; only grows (`fetch_max`).
+    last_ms: AtomicU64,
+    /// Queries registered and not yet finished or failed. Raised under the shard's read lock,
+    /// so an expiry (under the write lock) sees every query that started before it (fix 3).
+    running: AtomicU32,
+}
+
+impl Activity {
+    pub(crate) fn new(last_ms: u64) -> Activity {
+        Activity { last_ms: AtomicU64::new(last_ms), running: AtomicU32::new(0) }
+    }
+
+    /// Marks activity at `now_unix_ms` (already clamped by the node clock). A store only when
+    /// the time moved, so sessions touched many times a millisecond do not bounce the line.
+    #[inline]
+    pub(crate) fn touch(&self, now_unix_ms: u64) {
+        if self.last_ms.load(Ordering::Relaxed) < now_unix_ms {
+            self.last_ms.fetch_max(now_unix_ms, Ordering::Release);
+        }
+    }
+
+    pub(crate) fn last_ms(&self) -> u64 {
+        self.last_ms.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn running(&self) -> u32 {
+        self.running.load(Ordering::Acquire)
+    }
+
+    /// A query started (under the shard's read lock).
+    pub(crate) fn query_started(&self) {
+        self.running.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// A query left the query registry, or its registration was refused: touch first, then
+    /// lower the count, so an expiry that sees the lower count also sees the activity.
+    pub(crate) fn query_ended(&self, now_unix_ms: u64) {
+        self.touch(now_unix_ms);
+        self.running.fetch_sub(1, Ordering::AcqRel);
+    }
+}

@@ -1,0 +1,143 @@
+//! SHOW SESSIONS, SHOW LOCAL SESSIONS and SHOW SESSION: NebulaGraph's columns, GOD only.
+
+use std::collections::BTreeMap;
+
+use graphsession_id_gen::SessionId;
+use graphsession_id_gen::sync::Ordering;
+use graphsession_permission::{Caller, check_show_sessions};
+
+use crate::server::audit::HistoryEntry;
+use crate::server::error::ServerError;
+use crate::server::manager::SessionManager;
+use crate::server::metrics::SessionStats;
+use crate::server::shard::{Slot, lock, read};
+
+/// NebulaGraph's session columns, the result header of SHOW SESSIONS.
+pub const SESSION_COLUMNS: [&str; 8] = [
+    "SessionId",
+    "UserName",
+    "SpaceName",
+    "CreateTime",
+    "UpdateTime",
+    "GraphAddr",
+    "Timezone",
+    "ClientIp",
+];
+
+/// One row of SHOW SESSIONS, in [`SESSION_COLUMNS`] order.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SessionRow {
+    /// SessionId.
+    pub session_id: SessionId,
+    /// UserName.
+    pub user_name: String,
+    /// SpaceName: "" until USE.
+    pub space_name: String,
+    /// CreateTime, microseconds since the Unix epoch.
+    pub create_time_unix_us: u64,
+    /// UpdateTime (last activity), microseconds since the Unix epoch.
+    pub update_time_unix_us: u64,
+    /// GraphAddr: this node's "host:port".
+    pub graph_addr: String,
+    /// Timezone: always 0, as in NebulaGraph.
+    pub timezone: i32,
+    /// ClientIp.
+    pub client_ip: String,
+}
+
+/// SHOW SESSION `id`: the row plus what this registry knows beyond NebulaGraph's columns.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SessionDetail {
+    /// The SHOW SESSIONS row.
+    pub row: SessionRow,
+    /// Its statistics.
+    pub stats: SessionStats,
+    /// Its variables, by name.
+    pub variables: BTreeMap<String, String>,
+    /// Its newest changes, oldest first (at most `session_history_max`).
+    pub history: Vec<HistoryEntry>,
+    /// Older changes no longer kept.
+    pub history_dropped: u32,
+}
+
+impl SessionManager {
+    /// SHOW LOCAL SESSIONS: every session of this node, by id. GOD only (-1008 "No permission
+    /// to show users/snapshots/serviceClients"; passes with authorization off).
+    pub fn show_local_sessions(&self, caller: &Caller) -> Result<Vec<SessionRow>, ServerError> {
+        check_show_sessions(caller, self.config.policy)?;
+        let mut rows = Vec::new();
+        for shard in &self.shards {
+            let state = read(&shard.state);
+            rows.extend(state.sessions.values().map(|slot| self.row(slot)));
+        }
+        rows.sort_by_key(|row| row.session_id);
+        Ok(rows)
+    }
+
+    /// SHOW SESSIONS. NebulaGraph reads meta (one sync interval stale); without a cluster this
+    /// node's registry is the whole truth, so it is SHOW LOCAL SESSIONS.
+    pub fn show_sessions(&self, caller: &Caller) -> Result<Vec<SessionRow>, ServerError> {
+        self.show_local_sessions(caller)
+    }
+
+    /// SHOW SESSION `session_id`: GOD only; a missing id is -1005
+    /// [`ServerError::ShowSessionNotFound`].
+    pub fn show_session(
+        &self,
+        caller: &Caller,
+        session_id: i64,
+    ) -> Result<SessionDetail, ServerError> {
+        check_show_sessions(caller, self.config.policy)?;
+        let missing = ServerError::ShowSessionNotFound { session: session_id };
+        let id = SessionId::new(session_id).ok_or(missing.clone())?;
+        let state = read(&self.shard(id).state);
+        let slot = state.sessions.get(&id).ok_or(missing)?;
+        let row = self.row(slot);
+        let inner = lock(&slot.entry.inner);
+        Ok(SessionDetail {
+            row,
+            stats: stats(slot, inner.extras().queries_killed),
+            variables: (inner.extras().variables.iter())
+                .map(|(name, value)| (name.to_string(), value.to_string()))
+                .collect(),
+            history: inner.extras().history.entries.iter().cloned().collect(),
+            history_dropped: inner.extras().history.dropped,
+        })
+    }
+
+    /// Statistics of session `session_id`, `None` if it is not here. Does not mark activity.
+    #[must_use]
+    pub fn session_stats(&self, session_id: i64) -> Option<SessionStats> {
+        let id = SessionId::new(session_id)?;
+        let state = read(&self.shard(id).state);
+        let slot = state.sessions.get(&id)?;
+        let queries_killed = lock(&slot.entry.inner).extras().queries_killed;
+        Some(stats(slot, queries_killed))
+    }
+
+    fn row(&self, slot: &Slot) -> SessionRow {
+        let entry = &slot.entry;
+        let space_name = entry.space().unwrap_or_default();
+        SessionRow {
+            session_id: entry.id,
+            user_name: entry.user.to_string(),
+            space_name,
+            create_time_unix_us: entry.created_unix_ms.saturating_mul(1_000),
+            update_time_unix_us: slot.activity.last_ms().saturating_mul(1_000),
+            graph_addr: self.config.graph_addr.clone(),
+            timezone: 0,
+            client_ip: entry.client_ip.to_string(),
+        }
+    }
+}
+
+fn stats(slot: &Slot, queries_killed: u64) -> SessionStats {
+    let entry = &slot.entry;
+    SessionStats {
+        created_unix_ms: entry.created_unix_ms,
+        last_activity_unix_ms: slot.activity.last_ms(),
+        queries_run: entry.queries_run.load(Ordering::Relaxed),
+        queries_active: slot.activity.running(),
+        queries_killed,
+    }
+}

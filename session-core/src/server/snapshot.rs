@@ -1,0 +1,376 @@
+//! Snapshot and restore: the registry as a versioned, checksummed value a host can persist.
+//!
+//! [`SessionManager::snapshot`] returns a [`Snapshot`]: serde-serializable (store it as JSON or
+//! anything else), or [`Snapshot::to_bytes`] for the built-in binary form (magic, format version,
+//! checksum, length, body). The checksum is FNV-1a-64 over the body's canonical binary encoding
+//! (`codec.rs`), so it is checked whichever way the snapshot travelled. Running queries are not
+//! kept: a restart ends them, as in NebulaGraph.
+//!
+//! [`SessionManager::restore`] validates everything (format version, checksum, every bound of
+//! the configuration it is given, unique ids, per-(user, ip) counts within the limit, times in
+//! order) before it builds anything, so corrupted or truncated input is a [`SnapshotError`] and
+//! nothing is half-restored. Restored sessions keep their last activity: those idle past the
+//! timeout expire at the next `handle_timeout`, as NebulaGraph drops them at start-up.
+//!
+//! The snapshot is taken shard by shard: consistent per session, and across the node when no
+//! call is in flight (a host persists it at shutdown or from its timer thread).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use graphsession_id_gen::sync::{Arc, Ordering};
+use graphsession_id_gen::{PlanIdGenerator, SessionId, SessionIdGenerator};
+use graphsession_permission::{Caller, RoleTable, USER_NAME_BYTES_MAX};
+
+use crate::server::audit::{Change, History, HistoryEntry};
+use crate::server::codec::{Decoder, Encoder, fnv1a64};
+use crate::server::config::{CLIENT_IP_BYTES_MAX, Config};
+use crate::server::error::SnapshotError;
+use crate::server::manager::SessionManager;
+use crate::server::metrics::{Counters, NodeStats};
+use crate::server::session::{Activity, NewSession, SessionEntry};
+use crate::server::shard::{Slot, lock, read, write};
+use crate::server::snapshot_codec::{decode_body, encode_body};
+use crate::server::throttle::Attempts;
+
+/// The snapshot format this build writes and reads.
+pub const SNAPSHOT_FORMAT_VERSION: u32 = 1;
+const MAGIC: [u8; 8] = *b"GSREGSNP";
+
+/// A persisted registry: format version, checksum, body.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Snapshot {
+    /// [`SNAPSHOT_FORMAT_VERSION`] when written.
+    pub format_version: u32,
+    /// FNV-1a-64 of the body's canonical encoding.
+    pub checksum: u64,
+    /// The registry.
+    pub body: SnapshotBody,
+}
+
+/// The registry's persisted state.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SnapshotBody {
+    /// The newest time the registry had been told, Unix milliseconds.
+    pub newest_unix_ms: u64,
+    /// The node's counters (`active`, `events_*` are recomputed on restore).
+    pub stats: NodeStats,
+    /// Every session, by id.
+    pub sessions: Vec<SessionRecord>,
+    /// Users with failed login attempts, by name.
+    pub lockouts: Vec<LockoutRecord>,
+}
+
+/// One persisted session.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SessionRecord {
+    /// Its id.
+    pub id: SessionId,
+    /// Its user.
+    pub user: String,
+    /// Its client's ip.
+    pub client_ip: String,
+    /// Its current space.
+    pub space: Option<String>,
+    /// Created, Unix milliseconds.
+    pub created_unix_ms: u64,
+    /// Last activity, Unix milliseconds.
+    pub last_activity_unix_ms: u64,
+    /// Queries started in it.
+    pub queries_run: u64,
+    /// Queries of it that ended killed.
+    pub queries_killed: u64,
+    /// Its variables.
+    pub variables: BTreeMap<String, String>,
+    /// Its history, oldest first.
+    pub history: Vec<HistoryEntry>,
+    /// Older history no longer kept.
+    pub history_dropped: u32,
+}
+
+/// One user's failed login attempts.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LockoutRecord {
+    /// The user.
+    pub user: String,
+    /// Wrong passwords still allowed before a lock (0 when locked).
+    pub remaining_attempts: u32,
+    /// Locked until, Unix milliseconds; `None` when not locked.
+    pub locked_until_unix_ms: Option<u64>,
+}
+
+impl Snapshot {
+    /// The built-in binary form: magic, format version, checksum, body length, body.
+    #[must_use]
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let body = encode_body(&self.body);
+        let mut encoder = Encoder::default();
+        encoder.bytes.extend_from_slice(&MAGIC);
+        encoder.u32(self.format_version);
+        encoder.u64(self.checksum);
+        encoder.len(body.len());
+        encoder.bytes.extend_from_slice(&body);
+        encoder.bytes
+    }
+
+    /// Reads the binary form, checking magic, version, length and checksum.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Snapshot, SnapshotError> {
+        let mut decoder = Decoder::new(bytes);
+        if decoder.take(MAGIC.len()).ok() != Some(&MAGIC[..]) {
+            return Err(SnapshotError::BadMagic);
+        }
+        let format_version = decoder.u32()?;
+        check_version(format_version)?;
+        let checksum = decoder.u64()?;
+        let len = decoder.len()?;
+        let body_bytes = decoder.take(len)?;
+        if decoder.remaining() > 0 {
+            let bytes = u64::try_from(decoder.remaining()).unwrap_or(u64::MAX);
+            return Err(SnapshotError::TrailingBytes { bytes });
+        }
+        check_checksum(checksum, fnv1a64(body_bytes))?;
+        let mut body_decoder = Decoder::new(body_bytes);
+        let body = decode_body(&mut body_decoder)?;
+        if body_decoder.remaining() > 0 {
+            let bytes = u64::try_from(body_decoder.remaining()).unwrap_or(u64::MAX);
+            return Err(SnapshotError::TrailingBytes { bytes });
+        }
+        Ok(Snapshot { format_version, checksum, body })
+    }
+}
+
+fn check_version(found: u32) -> Result<(), SnapshotError> {
+    if found != SNAPSHOT_FORMAT_VERSION {
+        return Err(SnapshotError::UnsupportedVersion {
+            found,
+            supported: SNAPSHOT_FORMAT_VERSION,
+        });
+    }
+    Ok(())
+}
+
+fn check_checksum(stored: u64, computed: u64) -> Result<(), SnapshotError> {
+    if stored != computed {
+        return Err(SnapshotError::ChecksumMismatch { stored, computed });
+    }
+    Ok(())
+}
+
+/// What a restored registry is built with besides the snapshot.
+#[derive(Debug)]
+pub struct RestoreParts<'a> {
+    /// The configuration (need not be the one the snapshot was taken with; it must admit it).
+    pub config: Config,
+    /// This node's session-id generator, leased above every id in the snapshot.
+    pub session_ids: SessionIdGenerator,
+    /// This node's plan-id generator.
+    pub plan_ids: PlanIdGenerator,
+    /// The role table, to resolve each session's caller.
+    pub table: &'a RoleTable,
+}
+
+impl SessionManager {
+    /// The registry as a [`Snapshot`]; taken shard by shard (consistent per
+    /// session; across the node when no call is in flight).
+    #[must_use]
+    pub fn snapshot(&self) -> Snapshot {
+        let mut sessions = Vec::new();
+        for shard in &self.shards {
+            let state = read(&shard.state);
+            sessions.extend(state.sessions.values().map(record));
+        }
+        sessions.sort_by_key(|record| record.id);
+        let lockouts = (self.throttle.entries().into_iter())
+            .map(|(user, attempts)| match attempts {
+                Attempts::Counting { remaining } => LockoutRecord {
+                    user,
+                    remaining_attempts: remaining,
+                    locked_until_unix_ms: None,
+                },
+                Attempts::Locked { until_ms } => LockoutRecord {
+                    user,
+                    remaining_attempts: 0,
+                    locked_until_unix_ms: Some(until_ms),
+                },
+            })
+            .collect();
+        let stats = NodeStats { active: 0, events_queued: 0, events_dropped: 0, ..self.stats() };
+        let body =
+            SnapshotBody { newest_unix_ms: self.clock.newest_ms(), stats, sessions, lockouts };
+        let checksum = fnv1a64(&encode_body(&body));
+        Snapshot { format_version: SNAPSHOT_FORMAT_VERSION, checksum, body }
+    }
+
+    /// Restores a registry from [`Snapshot::to_bytes`] output.
+    pub fn restore(bytes: &[u8], parts: RestoreParts<'_>) -> Result<SessionManager, SnapshotError> {
+        SessionManager::restore_snapshot(Snapshot::from_bytes(bytes)?, parts)
+    }
+
+    /// Restores a registry from a [`Snapshot`] the host deserialized itself; checks its version
+    /// and checksum as [`restore`](Self::restore) does.
+    pub fn restore_snapshot(
+        snapshot: Snapshot,
+        parts: RestoreParts<'_>,
+    ) -> Result<SessionManager, SnapshotError> {
+        check_version(snapshot.format_version)?;
+        check_checksum(snapshot.checksum, fnv1a64(&encode_body(&snapshot.body)))?;
+        parts.config.validate()?;
+        validate(&snapshot.body, &parts.config)?;
+        let SnapshotBody { newest_unix_ms, stats, sessions, lockouts } = snapshot.body;
+        let counters = Counters::restore(&stats);
+        let manager = SessionManager::build(
+            parts.config,
+            parts.session_ids,
+            parts.plan_ids,
+            newest_unix_ms,
+            counters,
+        );
+        for record in sessions {
+            manager.insert_restored(record, parts.table)?;
+        }
+        let entries = lockouts.into_iter().map(|lockout| {
+            let attempts = match lockout.locked_until_unix_ms {
+                Some(until_ms) => Attempts::Locked { until_ms },
+                None => Attempts::Counting { remaining: lockout.remaining_attempts },
+            };
+            (lockout.user, attempts)
+        });
+        manager.throttle.restore(entries.collect());
+        Ok(manager)
+    }
+
+    /// Inserts one validated session into a registry nobody else sees yet.
+    fn insert_restored(
+        &self,
+        record: SessionRecord,
+        table: &RoleTable,
+    ) -> Result<(), SnapshotError> {
+        let caller = (record.space.as_deref())
+            .map(|space| Caller::resolve(table, &record.user, Some(space)));
+        let new = NewSession {
+            id: record.id,
+            user: &record.user,
+            client_ip: &record.client_ip,
+            now_unix_ms: record.created_unix_ms,
+            caller,
+        };
+        let entry = Arc::new(SessionEntry::new(new));
+        entry.queries_run.store(record.queries_run, Ordering::Relaxed);
+        {
+            let mut inner = lock(&entry.inner);
+            let extras = inner.extras_mut();
+            extras.queries_killed = record.queries_killed;
+            extras.variables = record
+                .variables
+                .into_iter()
+                .map(|(name, value)| (name.into(), value.into()))
+                .collect();
+            extras.history =
+                History { entries: record.history.into(), dropped: record.history_dropped };
+            let restored =
+                HistoryEntry { at_unix_ms: self.clock.newest_ms(), change: Change::Restored };
+            extras.history.record(restored, self.config.session_history_max);
+        }
+        let shard = self.shard(record.id);
+        let check_at_ms = record.last_activity_unix_ms.saturating_add(self.config.idle_timeout_ms);
+        let mut state = write(&shard.state);
+        state.deadlines.insert((check_at_ms, record.id));
+        entry.set_check_at_ms(check_at_ms);
+        let activity = Activity::new(record.last_activity_unix_ms);
+        state.sessions.insert(record.id, Slot { entry, activity });
+        self.earliest_check_ms.fetch_min(check_at_ms, Ordering::AcqRel);
+        let reserved = self.node_count.try_reserve(u64::MAX);
+        let acquired = self.user_ip.try_acquire(&record.user, &record.client_ip, None);
+        debug_assert!(reserved && acquired.is_ok(), "unlimited reservations cannot fail");
+        Ok(())
+    }
+}
+
+/// Everything restore checks before it builds anything.
+fn validate(body: &SnapshotBody, config: &Config) -> Result<(), SnapshotError> {
+    let fail = |what: String| Err(SnapshotError::Invalid(what));
+    let count = u64::try_from(body.sessions.len()).unwrap_or(u64::MAX);
+    if count > config.sessions_max {
+        return fail(format!("{count} sessions, above sessions_max"));
+    }
+    let mut ids = BTreeSet::new();
+    let mut user_ip: BTreeMap<(&str, &str), u32> = BTreeMap::new();
+    for record in &body.sessions {
+        if !ids.insert(record.id) {
+            return fail(format!("session {} twice", record.id));
+        }
+        validate_session(record, config, body.newest_unix_ms)?;
+        let count = user_ip.entry((&record.user, &record.client_ip)).or_insert(0);
+        *count = count.saturating_add(1);
+        if config.user_ip_limit().is_some_and(|limit| *count > limit) {
+            return fail(format!(
+                "{} sessions of ({}, {}), above the limit",
+                count, record.user, record.client_ip
+            ));
+        }
+    }
+    if body.lockouts.len() > config.throttled_users_max as usize {
+        return fail("more lockouts than throttled_users_max".to_owned());
+    }
+    let users: BTreeSet<&str> = body.lockouts.iter().map(|lockout| lockout.user.as_str()).collect();
+    if users.len() != body.lockouts.len() {
+        return fail("a user's lockout twice".to_owned());
+    }
+    Ok(())
+}
+
+fn validate_session(
+    record: &SessionRecord,
+    config: &Config,
+    newest_ms: u64,
+) -> Result<(), SnapshotError> {
+    let fail = |what: &str| Err(SnapshotError::Invalid(format!("session {}: {what}", record.id)));
+    if record.user.is_empty() || record.user.len() > USER_NAME_BYTES_MAX as usize {
+        return fail("user name empty or too long");
+    }
+    if record.client_ip.len() > CLIENT_IP_BYTES_MAX as usize {
+        return fail("client ip too long");
+    }
+    if record.space.as_ref().is_some_and(|space| {
+        space.is_empty() || space.len() > graphsession_permission::SPACE_NAME_BYTES_MAX as usize
+    }) {
+        return fail("space name empty or too long");
+    }
+    if record.created_unix_ms > record.last_activity_unix_ms
+        || record.last_activity_unix_ms > newest_ms
+    {
+        return fail("times out of order");
+    }
+    if record.variables.len() > config.variables_per_session_max as usize {
+        return fail("more variables than variables_per_session_max");
+    }
+    let too_long = |(name, value): (&String, &String)| {
+        name.len() + value.len() > config.variable_bytes_max as usize
+    };
+    if record.variables.iter().any(too_long) {
+        return fail("a variable longer than variable_bytes_max");
+    }
+    if record.history.len() > config.session_history_max as usize {
+        return fail("more history than session_history_max");
+    }
+    Ok(())
+}
+
+fn record(slot: &Slot) -> SessionRecord {
+    let entry = &slot.entry;
+    let inner = lock(&entry.inner);
+    SessionRecord {
+        id: entry.id,
+        user: entry.user.to_string(),
+        client_ip: entry.client_ip.to_string(),
+        space: inner.caller.as_ref().and_then(|caller| caller.current_space().map(str::to_owned)),
+        created_unix_ms: entry.created_unix_ms,
+        last_activity_unix_ms: slot.activity.last_ms(),
+        queries_run: entry.queries_run.load(Ordering::Relaxed),
+        queries_killed: inner.extras().queries_killed,
+        variables: (inner.extras().variables.iter())
+            .map(|(name, value)| (name.to_string(), value.to_string()))
+            .collect(),
+        history: inner.extras().history.entries.iter().cloned().collect(),
+        history_dropped: inner.extras().history.dropped,
+    }
+}

@@ -1,0 +1,159 @@
+//! Loom models of the server registry's shared memory: every interleaving of a login racing the
+//! kill of the same user's only (user, ip) slot, two logins racing for that slot, a find + touch +
+//! query start racing KILL SESSION, an idle-expiry round racing a new query on the same session,
+//! and one racing a query that ends.
+//! Run with
+//! `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release -p graphsession-core
+//! --test loom_server`.
+#![cfg(loom)]
+#![allow(clippy::unwrap_used, reason = "test helpers: a failed unwrap is a failed test")]
+
+use graphsession_core::server::{Config, Login, PasswordCheck, ServerError, SessionManager};
+use graphsession_id_gen::sync::Arc;
+use graphsession_id_gen::{
+    PlanIdGenerator, PlanLease, SessionIdConfig, SessionIdGenerator, SessionLease,
+};
+use graphsession_permission::{Caller, Policy, RoleTable};
+use loom::thread;
+
+const NOW: u64 = 1_763_900_000_000;
+const IP: &str = "10.0.0.1";
+
+fn manager(sessions_per_user_ip_max: i64) -> Arc<SessionManager> {
+    let lease = SessionLease { slot: 1, floor_unix_ms: 0, bound_unix_ms: NOW + 1_000_000 };
+    let ids = SessionIdGenerator::unsealed(lease, SessionIdConfig::default()).unwrap();
+    let plans =
+        PlanIdGenerator::new(PlanLease { slot: 1, floor_counter: 0, bound_counter: 1 << 20 });
+    let config = Config {
+        idle_timeout_ms: 1_000,
+        sessions_per_user_ip_max,
+        shard_count: 1,
+        events_max: 16,
+        ..Config::default()
+    };
+    Arc::new(SessionManager::new(config, ids, plans.unwrap()).unwrap())
+}
+
+fn table() -> RoleTable {
+    let mut table = RoleTable::new();
+    let root = Caller::resolve(&table, "root", None);
+    table.create_user(&root, Policy::ENFORCED, "alice").unwrap();
+    table
+}
+
+fn login(manager: &SessionManager, table: &RoleTable) -> Result<i64, ServerError> {
+    let login = Login { user: "alice", client_ip: IP, password: PasswordCheck::Verified };
+    manager.login(login, table, NOW).map(|id| id.get())
+}
+
+#[test]
+fn a_login_racing_the_kill_of_the_only_slot_never_overshoots_the_limit() {
+    loom::model(|| {
+        let manager = manager(1);
+        let table = Arc::new(table());
+        let first = login(&manager, &table).unwrap();
+        let killer = {
+            let manager = manager.clone();
+            let root = Caller::resolve(&table, "root", None);
+            thread::spawn(move || manager.kill_sessions(&root, &[first], NOW).unwrap())
+        };
+        let second = login(&manager, &table);
+        assert_eq!(killer.join().unwrap(), 1);
+        match second {
+            Ok(_) => assert_eq!(manager.user_ip_session_count("alice", IP), 1),
+            Err(error) => {
+                assert_eq!(error.code(), -1002);
+                assert_eq!(manager.user_ip_session_count("alice", IP), 0);
+            }
+        }
+        manager.check_invariants().unwrap();
+    });
+}
+
+#[test]
+fn a_killed_session_never_becomes_findable_again_and_keeps_no_query() {
+    loom::model(|| {
+        let manager = manager(0);
+        let table = Arc::new(table());
+        let id = login(&manager, &table).unwrap();
+        let executor = {
+            let manager = manager.clone();
+            let table = table.clone();
+            thread::spawn(move || manager.begin_query(id, "GO", &table, NOW + 1))
+        };
+        let root = Caller::resolve(&table, "root", None);
+        assert_eq!(manager.kill_sessions(&root, &[id], NOW).unwrap(), 1);
+        assert!(manager.touch(id, NOW + 2).is_err(), "findable right after the kill");
+        let started = executor.join().unwrap();
+        assert!(manager.touch(id, NOW + 2).is_err(), "findable again after a racing touch");
+        if let Ok(query) = started {
+            assert!(query.handle.check().is_err(), "a query of a killed session still runs");
+        }
+        manager.check_invariants().unwrap();
+    });
+}
+
+#[test]
+fn expiry_racing_a_new_query_never_expires_a_session_with_a_running_query() {
+    loom::model(|| {
+        let manager = manager(0);
+        let table = Arc::new(table());
+        let id = login(&manager, &table).unwrap();
+        let executor = {
+            let manager = manager.clone();
+            let table = table.clone();
+            thread::spawn(move || manager.begin_query(id, "GO", &table, NOW + 1_000))
+        };
+        let expired = manager.handle_timeout(NOW + 1_000);
+        let started = executor.join().unwrap();
+        match started {
+            Ok(query) => {
+                assert_eq!(expired, 0, "expired a session whose query had started");
+                assert!(query.handle.check().is_ok());
+                assert!(manager.touch(id, NOW + 1_000).is_ok());
+            }
+            Err(error) => {
+                assert_eq!((expired, error.code()), (1, -1002));
+                assert!(manager.touch(id, NOW + 1_000).is_err());
+            }
+        }
+        manager.check_invariants().unwrap();
+    });
+}
+
+#[test]
+fn a_query_ending_during_an_expiry_round_counts_as_activity() {
+    loom::model(|| {
+        let manager = manager(0);
+        let table = Arc::new(table());
+        let id = login(&manager, &table).unwrap();
+        let query = manager.begin_query(id, "GO", &table, NOW).unwrap();
+        let executor = {
+            let manager = manager.clone();
+            thread::spawn(move || manager.finish_query(query.session, query.plan, NOW + 1_000))
+        };
+        // Due at NOW + 1000, but the query runs until then: never expired in this round.
+        assert_eq!(manager.handle_timeout(NOW + 1_000), 0);
+        assert!(executor.join().unwrap().is_ok());
+        assert_eq!(manager.handle_timeout(NOW + 1_999), 0);
+        manager.check_invariants().unwrap();
+    });
+}
+
+#[test]
+fn two_logins_racing_for_the_last_slot_never_both_win() {
+    loom::model(|| {
+        let manager = manager(1);
+        let table = Arc::new(table());
+        let other = {
+            let manager = manager.clone();
+            let table = table.clone();
+            thread::spawn(move || login(&manager, &table).is_ok())
+        };
+        let mine = login(&manager, &table).is_ok();
+        let theirs = other.join().unwrap();
+        assert!(mine ^ theirs, "exactly one login gets the only slot");
+        assert_eq!(manager.user_ip_session_count("alice", IP), 1);
+        manager.check_invariants().unwrap();
+    });
+}
