@@ -36,16 +36,21 @@ struct SpaceRole {
     role: Role,
 }
 
-/// The name's length and its first seven bytes in one word: most distinct space names differ here.
+/// The name's length (saturating at 255) and its first seven bytes in one word: most distinct space names
+/// differ here, and a name of at most seven bytes is its fingerprint entirely.
 #[inline]
 fn fingerprint(name: &str) -> u64 {
     let bytes = name.as_bytes();
-    let mut word = [0_u8; 8];
-    let prefix_len = bytes.len().min(7);
-    word[..prefix_len].copy_from_slice(&bytes[..prefix_len]);
-    word[7] = u8::try_from(bytes.len()).unwrap_or(u8::MAX);
-    u64::from_le_bytes(word)
+    let mut word = u64::from(u8::try_from(bytes.len()).unwrap_or(u8::MAX)) << 56;
+    // A fixed, unrollable loop: a variable-length copy would be a memcpy call on the hot path.
+    for (index, &byte) in bytes.iter().take(FINGERPRINT_PREFIX_BYTES).enumerate() {
+        word |= u64::from(byte) << (8 * index);
+    }
+    word
 }
+
+/// Bytes of a space name held in its fingerprint.
+const FINGERPRINT_PREFIX_BYTES: usize = 7;
 
 impl SpaceRoles {
     #[inline]
@@ -55,7 +60,10 @@ impl SpaceRoles {
             return self
                 .0
                 .iter()
-                .find(|entry| entry.fingerprint == fingerprint && &*entry.name == space)
+                .find(|entry| {
+                    entry.fingerprint == fingerprint
+                        && (space.len() <= FINGERPRINT_PREFIX_BYTES || &*entry.name == space)
+                })
                 .map(|entry| entry.role);
         }
         self.position(space).ok().map(|index| self.0[index].role)
@@ -213,6 +221,29 @@ impl Rights {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lookups_tell_apart_names_that_share_a_fingerprint() {
+        // Same first seven bytes and length; same prefix with lengths past 255 (the length saturates).
+        let long_a = format!("graphs_{}", "a".repeat(300));
+        let long_b = format!("graphs_{}", "b".repeat(400));
+        assert_eq!(fingerprint(&long_a), fingerprint(&long_b));
+        let rights = Rights::from_roles([
+            ("graph_one", Role::Admin),
+            ("graph_two", Role::Guest),
+            (long_a.as_str(), Role::User),
+            ("abc", Role::Dba),
+        ]);
+        assert_eq!(rights.role_in("graph_one"), Some(Role::Admin));
+        assert_eq!(rights.role_in("graph_two"), Some(Role::Guest));
+        assert_eq!(rights.role_in("graph_six"), None);
+        assert_eq!(rights.role_in(&long_a), Some(Role::User));
+        assert_eq!(rights.role_in(&long_b), None);
+        assert_eq!(rights.role_in("abc"), Some(Role::Dba));
+        assert_eq!(rights.role_in("abd"), None);
+        assert_eq!(rights.role_in("ab"), None);
+        assert_eq!(rights.role_in(""), None);
+    }
 
     #[test]
     fn god_anywhere_is_god_everywhere_and_canonical() {

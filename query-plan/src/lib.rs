@@ -101,7 +101,18 @@
 //!
 //! # Performance
 //!
-//! BENCH-TABLE
+//! Measured on the project's 2-core AMD EPYC (Zen 4) machine, 2026-11-23, with
+//! `cargo bench -p graphsession-query-plan --bench registry -- --warm-up-time 1 --measurement-time 3`
+//! (criterion median, other processes reniced):
+//!
+//! | operation | time | target |
+//! |---|---|---|
+//! | `QueryHandle::check`, the executor's checkpoint | 1.1 ns | at most 2 ns |
+//! | register + finish, 10k queries running, with a deadline | 766 ns | |
+//! | `handle_timeout` with 100k running queries of which 1% (1,000) expire | 176 µs (176 ns per expired query) | |
+//!
+//! Register + finish is six ordered-map operations and two allocations (the handle's `Arc` and the
+//! statement text); it is not on the executor's per-row path, the checkpoint is.
 
 mod config;
 mod error;
