@@ -2,10 +2,11 @@
 //!
 //! - [`client`]: the client-side session lifecycle (connect, authenticate, USE, execute, ping, sign-out that
 //!   always happens, reconnect, zombie detection) and a session pool on top of it.
-//!
-//! - [`server`]: the session registry of one graph node (issue 5; being built).
-//!
-//! Cluster sync through a meta store (issue 7) is not built yet.
+//! - [`server`]: the session registry of one graph node: login, find+touch, queries, USE, SHOW/KILL
+//!   SESSIONS and QUERIES, idle expiry, audit events, snapshots.
+//! - [`cluster`]: sessions shared by many graph nodes through a meta store: the meta-side store and the
+//!   node-side sync machine, exchanging plain serde values over the host's transport.
 
 pub mod client;
+pub mod cluster;
 pub mod server;

@@ -1,0 +1,41 @@
+//! [`LocalSessions`]: what the node-side sync machine needs from the node's own session
+//! registry. It keeps [`NodeSync`](crate::cluster::NodeSync) free of the registry's locks and
+//! types, so it can be tested against an in-memory fake and wired to any registry.
+
+use graphsession_id_gen::SessionId;
+use graphsession_query_plan::QueryKey;
+
+use crate::cluster::messages::{GoneReason, SessionRecord, SessionReport};
+
+/// The node's session registry, as cluster sync sees it.
+///
+/// Implementations must make each call idempotent: the machine may repeat an install, a drop or
+/// a kill when an answer is applied after a resync.
+///
+/// The registry may also end a copy on its own (a local idle timer, a limit): the next round
+/// releases it at meta, so this node no longer counts for the session's expiry, and the session
+/// lives on at meta and on other nodes. Changes of that copy not yet reported (a USE since the
+/// last round) are lost with it. Sign-out and KILL SESSION are not that: they go through
+/// [`NodeSync::remove`](crate::cluster::NodeSync::remove).
+pub trait LocalSessions {
+    /// Every session this node holds now, with its current state.
+    fn sessions(&self) -> Vec<SessionReport>;
+
+    /// Installs a session picked up or reloaded from meta: no queries, no limits checked (as in
+    /// NebulaGraph), idle timer from now. A session already held is left as it is.
+    fn install(&mut self, record: &SessionRecord);
+
+    /// Adopts `record`'s space if this node holds the session and `(space_set_unix_ms, space)`
+    /// of the record is greater than its own (last writer wins, issue 5585). Returns whether the
+    /// space changed.
+    fn adopt_space(&mut self, record: &SessionRecord) -> bool;
+
+    /// Drops a session meta says is gone. Its running queries are killed with
+    /// `KillCause::SessionExpired` for [`GoneReason::Expired`], `KillCause::SessionKilled`
+    /// otherwise. A session not held is ignored.
+    fn drop_session(&mut self, session: SessionId, reason: GoneReason);
+
+    /// Kills query `key` (cause `KillCause::User`) if it runs here; returns whether it did. Plan
+    /// ids are unique across nodes and restarts (fix 5), so a mark can only hit its own query.
+    fn kill_query(&mut self, key: QueryKey) -> bool;
+}

@@ -1,0 +1,316 @@
+//! The values a graph node and the meta store exchange: one [`Request`] per sync round and its
+//! [`Answer`]. The host serializes them (serde) and carries them over its own transport.
+//!
+//! Every request carries a [`RequestId`] that grows with every request a node sends, across
+//! restarts too (its `incarnation` comes from the host). The meta store refuses a request whose id
+//! is not above the last one it handled from that node ([`Refusal::Stale`]), so a duplicated or
+//! delayed request is never applied twice or out of order; the node applies only the answer to
+//! the request it has in flight, so duplicated, delayed and reordered answers are ignored. Every
+//! request is complete: whatever an unanswered request asked is asked again by the next one.
+
+use graphsession_id_gen::SessionId;
+use graphsession_query_plan::QueryKey;
+
+/// A graph node's id, chosen by the host (the id-gen slot is a good choice).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+pub struct NodeId(pub u16);
+
+/// The id of one request: ordered by `incarnation`, then `round`.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+pub struct RequestId {
+    /// Grows with every start of the node process (the host's choice, e.g. its lease bound).
+    pub incarnation: u64,
+    /// Grows with every request of this incarnation, from 1.
+    pub round: u64,
+}
+
+/// Why a session is removed at a node's request.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+pub enum RemoveReason {
+    /// The client signed out.
+    SignedOut,
+    /// KILL SESSION (on any node).
+    Killed,
+}
+
+/// Why a session is gone from the cluster.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+pub enum GoneReason {
+    /// Signed out (on any node).
+    SignedOut,
+    /// KILL SESSION (on any node).
+    Killed,
+    /// Idle on every node for the idle timeout, with no running query anywhere.
+    Expired,
+    /// Meta refused to register it (its `sessions_max`).
+    Refused,
+    /// Meta does not know it (its tombstone was collected, or it never reached meta).
+    Unknown,
+}
+
+impl From<RemoveReason> for GoneReason {
+    fn from(reason: RemoveReason) -> GoneReason {
+        match reason {
+            RemoveReason::SignedOut => GoneReason::SignedOut,
+            RemoveReason::Killed => GoneReason::Killed,
+        }
+    }
+}
+
+/// One session as a node reports it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SessionReport {
+    /// The session.
+    pub session: SessionId,
+    /// Its user.
+    pub user: String,
+    /// The client's ip.
+    pub client_ip: String,
+    /// The current space on this node ("" before USE).
+    pub space: String,
+    /// When `space` was set (by USE here, or adopted from meta), Unix ms: the newest wins.
+    pub space_set_unix_ms: u64,
+    /// Creation time, Unix ms.
+    pub created_unix_ms: u64,
+    /// The newest activity on this node, Unix ms.
+    pub last_activity_unix_ms: u64,
+    /// Queries running on this node; any counts as activity (fix 3).
+    pub running_queries: u32,
+}
+
+/// One session as meta knows it: the newest copy across nodes.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SessionRecord {
+    /// The session.
+    pub session: SessionId,
+    /// Its user.
+    pub user: String,
+    /// The client's ip.
+    pub client_ip: String,
+    /// The space of the newest USE on any node.
+    pub space: String,
+    /// When that USE happened, Unix ms.
+    pub space_set_unix_ms: u64,
+    /// Creation time, Unix ms.
+    pub created_unix_ms: u64,
+    /// The newest activity reported by any node, Unix ms (NebulaGraph's `update_time`).
+    pub last_activity_unix_ms: u64,
+    /// The node that created or last picked it up (NebulaGraph's `graph_addr`).
+    pub owner: NodeId,
+}
+
+/// A node's vote to expire a session: idle here since `last_activity_unix_ms`, at least the idle
+/// timeout before `voted_unix_ms`, with no running query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct IdleVote {
+    /// The session.
+    pub session: SessionId,
+    /// Its newest activity on this node, Unix ms.
+    pub last_activity_unix_ms: u64,
+    /// When the node voted (its clock), Unix ms.
+    pub voted_unix_ms: u64,
+}
+
+/// A removal a node asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Removal {
+    /// The session.
+    pub session: SessionId,
+    /// Why.
+    pub reason: RemoveReason,
+}
+
+/// KILL QUERY of a query that may run on another node.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+pub struct QueryKill {
+    /// The query: its (session, plan) pair, unique across nodes and restarts (fix 5).
+    pub key: QueryKey,
+    /// The caller's user.
+    pub caller_user: String,
+    /// Whether the caller holds the GOD role.
+    pub caller_is_god: bool,
+}
+
+/// One page of the start-up reload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ReloadFrom {
+    /// Sessions after this id; `None` for the first page (which also resets the node's cursor).
+    pub after: Option<SessionId>,
+}
+
+/// One sync round of one node.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Request {
+    /// The request's id.
+    pub id: RequestId,
+    /// The newest change-log position the node has applied.
+    pub changes_seen_seq: u64,
+    /// The start-up reload page wanted, if the node is reloading.
+    pub reload: Option<ReloadFrom>,
+    /// Sessions created on this node that meta has not acknowledged.
+    pub created: Vec<SessionReport>,
+    /// Sessions that changed here since meta last acknowledged them.
+    pub updated: Vec<SessionReport>,
+    /// Sessions idle on this node for the idle timeout with no running query: expiry votes.
+    pub idle: Vec<IdleVote>,
+    /// Removals not yet acknowledged.
+    pub removals: Vec<Removal>,
+    /// Sessions this node no longer holds though meta counts it as a holder (the registry ended
+    /// them on its own): the node stops counting for their expiry. Not a removal.
+    pub released: Vec<SessionId>,
+    /// KILL QUERY requests not yet acknowledged.
+    pub query_kills: Vec<QueryKill>,
+    /// Sessions the node wants to pick up.
+    pub pick_ups: Vec<SessionId>,
+    /// Whether the node wants a SHOW SESSIONS page.
+    pub show_sessions: bool,
+}
+
+/// What meta did with a removal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RemovalOutcome {
+    /// The session.
+    pub session: SessionId,
+    /// Whether this node's removal ended it (also when a lost answer's removal is retried);
+    /// false if it was already gone for another cause or unknown.
+    pub removed: bool,
+}
+
+/// What meta did with a KILL QUERY.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum QueryKillResult {
+    /// The kill mark is recorded; the nodes holding the session apply it at their next sync.
+    Recorded,
+    /// No live session with that id (-2069).
+    SessionNotFound,
+    /// The caller is neither the session's user nor GOD (-1008).
+    PermissionDenied,
+    /// `kill_marks_max` marks are kept (-1005).
+    KillMarksFull,
+}
+
+impl QueryKillResult {
+    /// NebulaGraph's code: 0 for recorded.
+    #[must_use]
+    pub fn code(self) -> i32 {
+        use crate::cluster::error::error_code;
+        match self {
+            QueryKillResult::Recorded => 0,
+            QueryKillResult::SessionNotFound => error_code::E_SESSION_NOT_FOUND,
+            QueryKillResult::PermissionDenied => error_code::E_BAD_PERMISSION,
+            QueryKillResult::KillMarksFull => error_code::E_EXECUTION_ERROR,
+        }
+    }
+}
+
+/// A session the node must drop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Gone {
+    /// The session.
+    pub session: SessionId,
+    /// Why it is gone.
+    pub reason: GoneReason,
+}
+
+/// One page of records (start-up reload or SHOW SESSIONS).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Page {
+    /// The records, by id.
+    pub records: Vec<SessionRecord>,
+    /// The last id of a full page, to continue after; `None` when this is the last page.
+    pub next_after: Option<SessionId>,
+}
+
+/// Meta's answer to a request it handled.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Reply {
+    /// The id of the request answered.
+    pub id: RequestId,
+    /// The change-log position this answer brings the node to.
+    pub changes_seen_seq: u64,
+    /// Whether the change log has more for the node (it should sync again at once).
+    pub more_changes: bool,
+    /// The node's position is older than the oldest change kept: it must report all its
+    /// sessions again, and meta answers "gone" for those it no longer knows.
+    pub resync: bool,
+    /// Sessions to drop.
+    pub gone: Vec<Gone>,
+    /// Sessions picked up by this request, and sessions this node holds that changed
+    /// elsewhere (space of a newer USE).
+    pub records: Vec<SessionRecord>,
+    /// Pick-ups of sessions meta has no live record of (-1002).
+    pub not_found: Vec<SessionId>,
+    /// Queries to kill on this node, if they run here.
+    pub kills: Vec<QueryKey>,
+    /// Outcomes of the request's removals.
+    pub removals: Vec<RemovalOutcome>,
+    /// Outcomes of the request's KILL QUERY requests, in request order.
+    pub query_kills: Vec<(QueryKey, QueryKillResult)>,
+    /// The reload page asked for.
+    pub reload: Option<Page>,
+    /// The SHOW SESSIONS page asked for.
+    pub sessions: Option<Page>,
+}
+
+/// Why meta refused a request. Nothing was applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Refusal {
+    /// The request's id is not above the last one handled from this node: a duplicate, a
+    /// delayed request, or a node restarted with an incarnation that did not grow.
+    Stale {
+        /// The last id handled.
+        last: RequestId,
+    },
+    /// A list is longer than `request_items_max`.
+    TooManyItems {
+        /// Its length.
+        count: u64,
+        /// The limit.
+        items_max: u32,
+    },
+    /// A user name, client ip or space is longer than `text_bytes_max`.
+    TextTooLong {
+        /// Its length in bytes.
+        bytes: u64,
+        /// The limit.
+        bytes_max: u32,
+    },
+    /// The store tracks `nodes_max` nodes already.
+    NodesFull {
+        /// The limit.
+        nodes_max: u32,
+    },
+}
+
+/// Meta's answer to one request.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Answer {
+    /// The request was applied.
+    Reply(Reply),
+    /// The request was refused.
+    Refused {
+        /// The id of the request refused.
+        id: RequestId,
+        /// Why.
+        refusal: Refusal,
+    },
+}
+
+impl Answer {
+    /// The id of the request this answers.
+    #[must_use]
+    pub fn id(&self) -> RequestId {
+        match self {
+            Answer::Reply(reply) => reply.id,
+            Answer::Refused { id, .. } => *id,
+        }
+    }
+}

@@ -1,0 +1,355 @@
+//! The meta store as a state machine: [`MetaStore::handle_request`] applies one node's sync
+//! round and returns its answer. The host keeps the store's state in a replicated store (see the
+//! [module docs](crate::cluster) for the contract) and runs one `MetaStore` on the leader.
+//!
+//! A request is applied in a fixed order: the reset of a restarted node, removals, releases,
+//! created sessions, updated sessions, expiry votes, KILL QUERY, pick-ups, the reload and SHOW
+//! pages, then the change-log scan. So a session removed by a request is never recreated by the
+//! same request, and the answer reflects the state after the whole request.
+
+use std::collections::BTreeMap;
+
+use graphsession_id_gen::SessionId;
+
+use crate::cluster::config::MetaConfig;
+use crate::cluster::error::ConfigError;
+use crate::cluster::messages::{
+    Answer, Gone, GoneReason, IdleVote, NodeId, QueryKill, QueryKillResult, Refusal, Removal,
+    RemovalOutcome, Reply, Request, SessionRecord, SessionReport,
+};
+use crate::cluster::meta_state::{EntryState, Holder, Live, MetaState, NodeEntry};
+
+/// The meta-side session store of a cluster.
+///
+/// # Call order
+///
+/// 1. [`new`](Self::new), or [`restore`](Self::restore) from the replicated store.
+/// 2. For each request a node sends: [`handle_request`](Self::handle_request), then persist
+///    ([`snapshot`](Self::snapshot)) before the answer leaves (see the module docs), then send
+///    the answer back to that node.
+/// 3. Timer: call [`handle_timeout`](Self::handle_timeout) when
+///    [`poll_timeout`](Self::poll_timeout) says (a spurious call only collects garbage early,
+///    which is harmless).
+///
+/// `now` is meta's clock, Unix ms; one older than a `now` already seen is clamped to it.
+#[derive(Debug, Clone)]
+pub struct MetaStore {
+    pub(crate) config: MetaConfig,
+    pub(crate) state: MetaState,
+}
+
+impl MetaStore {
+    /// An empty store.
+    pub fn new(config: MetaConfig) -> Result<MetaStore, ConfigError> {
+        config.validate()?;
+        Ok(MetaStore { config, state: MetaState::default() })
+    }
+
+    /// The configuration.
+    #[must_use]
+    pub fn config(&self) -> &MetaConfig {
+        &self.config
+    }
+
+    fn observe(&mut self, now_unix_ms: u64) -> u64 {
+        self.state.now_unix_ms = self.state.now_unix_ms.max(now_unix_ms);
+        self.state.now_unix_ms
+    }
+
+    /// Applies `node`'s `request` at `now_unix_ms` and returns the answer for `node`.
+    /// A refused request changes nothing but the clock.
+    pub fn handle_request(&mut self, now_unix_ms: u64, node: NodeId, request: Request) -> Answer {
+        self.observe(now_unix_ms);
+        if let Err(refusal) = self.admit(node, &request) {
+            return Answer::Refused { id: request.id, refusal };
+        }
+        let mut reply = empty_reply(&request);
+        if request.reload.is_some_and(|from| from.after.is_none()) {
+            // A new process of this node: before anything it reports is applied.
+            self.reset_holder(node);
+        }
+        for removal in &request.removals {
+            reply.removals.push(self.remove(node, *removal));
+        }
+        for &session in &request.released {
+            self.release(node, session);
+        }
+        for report in &request.created {
+            self.create(node, report, &mut reply);
+        }
+        for report in &request.updated {
+            self.update(node, report, &mut reply);
+        }
+        for &vote in &request.idle {
+            self.vote_idle(node, vote, &mut reply);
+        }
+        for kill in &request.query_kills {
+            reply.query_kills.push((kill.key, self.record_kill(kill)));
+        }
+        for &session in &request.pick_ups {
+            self.pick_up(node, session, &mut reply);
+        }
+        self.finish_reply(node, &request, &mut reply);
+        self.state.collect_garbage(
+            self.config.tombstone_retention_ms,
+            self.config.kill_mark_retention_ms,
+        );
+        Answer::Reply(reply)
+    }
+
+    fn admit(&mut self, node: NodeId, request: &Request) -> Result<(), Refusal> {
+        let lengths = [
+            request.created.len(),
+            request.updated.len(),
+            request.idle.len(),
+            request.removals.len(),
+            request.released.len(),
+            request.query_kills.len(),
+            request.pick_ups.len(),
+        ];
+        let items_max = self.config.request_items_max;
+        if let Some(&count) = lengths.iter().find(|&&len| len > items_max as usize) {
+            return Err(Refusal::TooManyItems { count: count as u64, items_max });
+        }
+        let reports = request.created.iter().chain(&request.updated);
+        let texts = reports
+            .flat_map(|report| [&report.user, &report.client_ip, &report.space])
+            .chain(request.query_kills.iter().map(|kill| &kill.caller_user));
+        let bytes_max = self.config.text_bytes_max;
+        if let Some(text) = texts.into_iter().find(|text| text.len() > bytes_max as usize) {
+            return Err(Refusal::TextTooLong { bytes: text.len() as u64, bytes_max });
+        }
+        let now = self.state.now_unix_ms;
+        let nodes_full = self.state.nodes.len() >= self.config.nodes_max as usize;
+        match self.state.nodes.get_mut(&node) {
+            Some(entry) if request.id <= entry.last_request => {
+                Err(Refusal::Stale { last: entry.last_request })
+            }
+            Some(entry) => {
+                *entry = NodeEntry { last_request: request.id, last_seen_unix_ms: now };
+                Ok(())
+            }
+            None if nodes_full => Err(Refusal::NodesFull { nodes_max: self.config.nodes_max }),
+            None => {
+                let entry = NodeEntry { last_request: request.id, last_seen_unix_ms: now };
+                self.state.nodes.insert(node, entry);
+                Ok(())
+            }
+        }
+    }
+
+    fn remove(&mut self, node: NodeId, removal: Removal) -> RemovalOutcome {
+        let session = removal.session;
+        let tombstones_max = self.config.tombstones_max;
+        if self.state.remove_live(session, removal.reason.into(), Some(node), tombstones_max) {
+            return RemovalOutcome { session, removed: true };
+        }
+        self.state.remove_unknown(session, removal.reason.into(), node, tombstones_max);
+        // A retried removal whose first answer was lost: it was this node's removal.
+        let removed = matches!(
+            self.state.sessions.get(&session).map(|entry| &entry.state),
+            Some(EntryState::Removed(tombstone))
+                if tombstone.removed_by == Some(node) && tombstone.ended_live
+        );
+        RemovalOutcome { session, removed }
+    }
+
+    /// `node` no longer holds `session`: it stops counting for its expiry, which may now be due.
+    fn release(&mut self, node: NodeId, session: SessionId) {
+        let Some(live) = self.state.live_mut(session) else { return };
+        if live.holders.remove(&node).is_some() {
+            self.try_expire(session);
+        }
+    }
+
+    fn create(&mut self, node: NodeId, report: &SessionReport, reply: &mut Reply) {
+        if self.state.sessions.contains_key(&report.session) {
+            // Already known: a retried create (its answer was lost), or removed meanwhile.
+            return self.update(node, report, reply);
+        }
+        if self.state.live_count >= self.config.sessions_max {
+            reply.gone.push(Gone { session: report.session, reason: GoneReason::Refused });
+            return;
+        }
+        let record = SessionRecord {
+            session: report.session,
+            user: report.user.clone(),
+            client_ip: report.client_ip.clone(),
+            space: report.space.clone(),
+            space_set_unix_ms: report.space_set_unix_ms,
+            created_unix_ms: report.created_unix_ms,
+            last_activity_unix_ms: report.last_activity_unix_ms.max(report.created_unix_ms),
+            owner: node,
+        };
+        let holder = Holder {
+            activity_unix_ms: record.last_activity_unix_ms,
+            running_queries: report.running_queries,
+            idle_vote_unix_ms: None,
+        };
+        self.state.insert_live(Live { record, holders: BTreeMap::from([(node, holder)]) });
+    }
+
+    fn update(&mut self, node: NodeId, report: &SessionReport, reply: &mut Reply) {
+        let session = report.session;
+        let Some(live) = self.state.live_mut(session) else {
+            let reason = self.state.gone_reason(session).unwrap_or(GoneReason::Unknown);
+            reply.gone.push(Gone { session, reason });
+            return;
+        };
+        let holder = live.holders.entry(node).or_default();
+        if report.last_activity_unix_ms > holder.activity_unix_ms || report.running_queries > 0 {
+            holder.idle_vote_unix_ms = None;
+        }
+        holder.activity_unix_ms = holder.activity_unix_ms.max(report.last_activity_unix_ms);
+        holder.running_queries = report.running_queries;
+        let record = &mut live.record;
+        record.last_activity_unix_ms =
+            record.last_activity_unix_ms.max(report.last_activity_unix_ms);
+        // The space is a last-writer-wins register ordered by (time of USE, space), so every
+        // node converges on the same space whatever order reports arrive in (issue 5585).
+        let newer = (report.space_set_unix_ms, report.space.as_str())
+            > (record.space_set_unix_ms, record.space.as_str());
+        if newer {
+            record.space_set_unix_ms = report.space_set_unix_ms;
+            record.space.clone_from(&report.space);
+            self.state.bump_session(session);
+        }
+    }
+
+    fn vote_idle(&mut self, node: NodeId, vote: IdleVote, reply: &mut Reply) {
+        let session = vote.session;
+        let Some(live) = self.state.live_mut(session) else {
+            let reason = self.state.gone_reason(session).unwrap_or(GoneReason::Unknown);
+            reply.gone.push(Gone { session, reason });
+            return;
+        };
+        let holder = live.holders.entry(node).or_default();
+        holder.activity_unix_ms = holder.activity_unix_ms.max(vote.last_activity_unix_ms);
+        holder.idle_vote_unix_ms = Some(vote.voted_unix_ms);
+        let record = &mut live.record;
+        record.last_activity_unix_ms = record.last_activity_unix_ms.max(vote.last_activity_unix_ms);
+        if self.try_expire(session) {
+            reply.gone.push(Gone { session, reason: GoneReason::Expired });
+        }
+    }
+
+    /// Expires `session` if there was an instant at which it had been idle for the idle timeout
+    /// on every node holding it (fix 3 across nodes, issue 5094): every holder not presumed dead
+    /// votes idle and runs no query, and the newest activity any node reported is at least the
+    /// idle timeout older than the earliest of those votes. A vote made before activity the node
+    /// has not reported yet is therefore too early to count once that activity is reported, and a
+    /// node's activity report withdraws its vote.
+    pub(crate) fn try_expire(&mut self, session: SessionId) -> bool {
+        let now = self.state.now_unix_ms;
+        let (idle_timeout_ms, silence_ms) =
+            (self.config.idle_timeout_ms, self.config.holder_silence_ms);
+        let Some(EntryState::Live(live)) = self.state.sessions.get(&session).map(|e| &e.state)
+        else {
+            return false;
+        };
+        // The instant every live holder vouches for; meta's clock when none is alive.
+        let mut idle_at = now;
+        for (&node, holder) in &live.holders {
+            if self.state.is_silent(node, silence_ms) {
+                continue;
+            }
+            match holder.idle_vote_unix_ms {
+                Some(voted) if holder.running_queries == 0 => idle_at = idle_at.min(voted),
+                _ => return false,
+            }
+        }
+        if live.record.last_activity_unix_ms.saturating_add(idle_timeout_ms) > idle_at {
+            return false;
+        }
+        self.state.remove_live(session, GoneReason::Expired, None, self.config.tombstones_max)
+    }
+
+    fn record_kill(&mut self, kill: &QueryKill) -> QueryKillResult {
+        let Some(live) = self.state.live_mut(kill.key.session) else {
+            return QueryKillResult::SessionNotFound;
+        };
+        if !kill.caller_is_god && kill.caller_user != live.record.user {
+            return QueryKillResult::PermissionDenied;
+        }
+        if self.state.kills.contains_key(&kill.key) {
+            return QueryKillResult::Recorded;
+        }
+        if self.state.kills.len() >= self.config.kill_marks_max as usize {
+            return QueryKillResult::KillMarksFull;
+        }
+        self.state.insert_kill(kill.key);
+        QueryKillResult::Recorded
+    }
+
+    fn pick_up(&mut self, node: NodeId, session: SessionId, reply: &mut Reply) {
+        let Some(live) = self.state.live_mut(session) else {
+            reply.not_found.push(session);
+            return;
+        };
+        let activity_unix_ms = live.record.last_activity_unix_ms;
+        live.holders.entry(node).or_insert(Holder { activity_unix_ms, ..Holder::default() });
+        // NebulaGraph sets graph_addr to the node that picks a session up.
+        live.record.owner = node;
+        reply.records.push(live.record.clone());
+    }
+
+    /// The timer: collects tombstones and kill marks past their retention, and expires up to
+    /// `orphan_checks_per_timeout_max` idle sessions whose every holder is presumed dead (so a
+    /// dead node's sessions do not leak, nebula-java 498). Returns how many expired.
+    pub fn handle_timeout(&mut self, now_unix_ms: u64) -> u32 {
+        self.observe(now_unix_ms);
+        self.state.collect_garbage(
+            self.config.tombstone_retention_ms,
+            self.config.kill_mark_retention_ms,
+        );
+        let start = self.state.orphan_cursor;
+        let after = |id: &SessionId| start.is_none_or(|start| *id > start);
+        let candidates: Vec<SessionId> = self
+            .state
+            .sessions
+            .keys()
+            .copied()
+            .filter(after)
+            .take(self.config.orphan_checks_per_timeout_max as usize)
+            .collect();
+        self.state.orphan_cursor =
+            if candidates.len() < self.config.orphan_checks_per_timeout_max as usize {
+                None
+            } else {
+                candidates.last().copied()
+            };
+        let mut expired = 0_u32;
+        for session in candidates {
+            if self.try_expire(session) {
+                expired += 1;
+            }
+        }
+        expired
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) should run next: a tenth of the idle
+    /// timeout or of the holder silence, whichever is shorter, after the newest time seen.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<u64> {
+        let period_ms =
+            (self.config.idle_timeout_ms.min(self.config.holder_silence_ms) / 10).max(1);
+        Some(self.state.now_unix_ms.saturating_add(period_ms))
+    }
+}
+
+fn empty_reply(request: &Request) -> Reply {
+    Reply {
+        id: request.id,
+        changes_seen_seq: request.changes_seen_seq,
+        more_changes: false,
+        resync: false,
+        gone: Vec::new(),
+        records: Vec::new(),
+        not_found: Vec::new(),
+        kills: Vec::new(),
+        removals: Vec::with_capacity(request.removals.len()),
+        query_kills: Vec::with_capacity(request.query_kills.len()),
+        reload: None,
+        sessions: None,
+    }
+}

@@ -1,0 +1,191 @@
+//! The read side of the meta store: the change-log scan that tells a node what changed for it,
+//! the start-up reload and SHOW SESSIONS pages, and direct reads for the host.
+
+use graphsession_id_gen::SessionId;
+
+use crate::cluster::messages::{Gone, NodeId, Page, Reply, Request, SessionRecord};
+use crate::cluster::meta::MetaStore;
+use crate::cluster::meta_state::{ChangeKey, EntryState};
+
+impl MetaStore {
+    /// Adds the pages and the change-log scan to `reply`, then removes duplicates.
+    pub(crate) fn finish_reply(&mut self, node: NodeId, request: &Request, reply: &mut Reply) {
+        let reload_start = request.reload.is_some_and(|from| from.after.is_none());
+        if let Some(from) = request.reload {
+            reply.reload = Some(self.page(from.after, |live_holders| live_holders.contains(node)));
+        }
+        if request.show_sessions {
+            reply.sessions = Some(self.page(None, |_| true));
+        }
+        if reload_start || request.changes_seen_seq > self.state.seq {
+            // A fresh start reads everything from the pages; the log from here on. A cursor
+            // ahead of the log cannot come from this store: start over with a full report.
+            reply.resync = !reload_start;
+            reply.changes_seen_seq = self.state.seq;
+        } else {
+            reply.resync = request.changes_seen_seq < self.state.gc_floor_seq;
+            self.scan_changes(node, request.changes_seen_seq, reply);
+        }
+        reply.gone.sort_by_key(|gone| gone.session);
+        reply.gone.dedup_by_key(|gone| gone.session);
+        // A session gone in this answer is not also handed out as a record.
+        reply.records.retain(|record| {
+            reply.gone.binary_search_by_key(&record.session, |gone| gone.session).is_err()
+        });
+        reply.records.sort_by_key(|record| record.session);
+        reply.records.dedup_by_key(|record| record.session);
+        reply.kills.sort();
+        reply.kills.dedup();
+    }
+
+    /// A node restarted: its queries died with it, and its old votes are void.
+    pub(crate) fn reset_holder(&mut self, node: NodeId) {
+        for entry in self.state.sessions.values_mut() {
+            let EntryState::Live(live) = &mut entry.state else { continue };
+            if let Some(holder) = live.holders.get_mut(&node) {
+                holder.running_queries = 0;
+                holder.idle_vote_unix_ms = None;
+            }
+        }
+    }
+
+    fn page(&self, after: Option<SessionId>, wanted: impl Fn(HoldersView<'_>) -> bool) -> Page {
+        let rows_max = self.config.page_rows_max as usize;
+        let mut records = Vec::new();
+        let mut next_after = None;
+        let start = after.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
+        for entry in self.state.sessions.range((start, std::ops::Bound::Unbounded)) {
+            let (_, Some(live)) = (entry.0, live_of(&entry.1.state)) else { continue };
+            if !wanted(HoldersView(live)) {
+                continue;
+            }
+            if records.len() == rows_max {
+                next_after = records.last().map(|record: &SessionRecord| record.session);
+                break;
+            }
+            records.push(live.record.clone());
+        }
+        Page { records, next_after }
+    }
+
+    /// Everything after `cursor` that concerns `node`, bounded by `answer_items_max` items and
+    /// `changes_scanned_per_answer_max` entries.
+    fn scan_changes(&self, node: NodeId, cursor: u64, reply: &mut Reply) {
+        let items_max = self.config.answer_items_max as usize;
+        let scanned_max = self.config.changes_scanned_per_answer_max as usize;
+        let mut position = self.state.seq;
+        let mut items = 0_usize;
+        for (scanned, (&seq, key)) in self.state.changes.range(cursor + 1..).enumerate() {
+            if scanned == scanned_max || items == items_max {
+                reply.more_changes = true;
+                position = seq - 1;
+                break;
+            }
+            if self.add_change(node, *key, reply) {
+                items += 1;
+            }
+        }
+        reply.changes_seen_seq = position.max(cursor);
+    }
+
+    fn add_change(&self, node: NodeId, key: ChangeKey, reply: &mut Reply) -> bool {
+        match key {
+            ChangeKey::Session(session) => match self.state.sessions.get(&session) {
+                Some(entry) => match &entry.state {
+                    EntryState::Live(live) if live.holders.contains_key(&node) => {
+                        reply.records.push(live.record.clone());
+                        true
+                    }
+                    EntryState::Removed(tombstone) if tombstone.holders.contains(&node) => {
+                        reply.gone.push(Gone { session, reason: tombstone.reason });
+                        true
+                    }
+                    EntryState::Live(_) | EntryState::Removed(_) => false,
+                },
+                None => false,
+            },
+            ChangeKey::Kill(query) => match self.state.sessions.get(&query.session) {
+                Some(entry) => match &entry.state {
+                    EntryState::Live(live) if live.holders.contains_key(&node) => {
+                        reply.kills.push(query);
+                        true
+                    }
+                    EntryState::Live(_) | EntryState::Removed(_) => false,
+                },
+                None => false,
+            },
+        }
+    }
+
+    /// SHOW SESSIONS read directly from the store: up to `page_rows_max` live sessions after
+    /// `after`, by id. The host checks the caller (GOD only, as in NebulaGraph).
+    #[must_use]
+    pub fn show_sessions(&self, after: Option<SessionId>) -> Page {
+        self.page(after, |_| true)
+    }
+
+    /// The live record of `session`, if any.
+    #[must_use]
+    pub fn session(&self, session: SessionId) -> Option<&SessionRecord> {
+        self.state.sessions.get(&session).and_then(|entry| live_of(&entry.state)).map(|l| &l.record)
+    }
+
+    /// Why `session` is not live: its tombstone's reason (`None` when live or unknown).
+    #[must_use]
+    pub fn gone_reason(&self, session: SessionId) -> Option<crate::cluster::GoneReason> {
+        match self.state.sessions.get(&session).map(|entry| &entry.state) {
+            Some(EntryState::Removed(tombstone)) => Some(tombstone.reason),
+            Some(EntryState::Live(_)) | None => None,
+        }
+    }
+
+    /// Every live session id, in order.
+    pub fn live_sessions(&self) -> impl Iterator<Item = SessionId> + '_ {
+        self.state
+            .sessions
+            .iter()
+            .filter(|(_, entry)| live_of(&entry.state).is_some())
+            .map(|(id, _)| *id)
+    }
+
+    /// Live sessions.
+    #[must_use]
+    pub fn live_count(&self) -> u32 {
+        self.state.live_count
+    }
+
+    /// Kill marks kept.
+    #[must_use]
+    pub fn kill_mark_count(&self) -> u32 {
+        u32::try_from(self.state.kills.len()).unwrap_or(u32::MAX)
+    }
+
+    /// The newest change-log position.
+    #[must_use]
+    pub fn changes_seq(&self) -> u64 {
+        self.state.seq
+    }
+
+    /// The newest time seen, Unix ms.
+    #[must_use]
+    pub fn now_unix_ms(&self) -> u64 {
+        self.state.now_unix_ms
+    }
+}
+
+/// The holders of one live session, for page filters.
+#[derive(Clone, Copy)]
+struct HoldersView<'a>(&'a crate::cluster::meta_state::Live);
+
+impl HoldersView<'_> {
+    fn contains(&self, node: NodeId) -> bool {
+        self.0.holders.contains_key(&node)
+    }
+}
+
+fn live_of(state: &EntryState) -> Option<&crate::cluster::meta_state::Live> {
+    match state {
+        EntryState::Live(live) => Some(live),
+        EntryState::Removed(_) => None,
+    }
+}

@@ -1,0 +1,163 @@
+//! Applying meta's answer on the node. Only the answer to the request in flight is applied;
+//! every step is idempotent (installing a held session, dropping a dropped one, killing an ended
+//! query are no-ops), so a resync that repeats them is harmless.
+
+use crate::cluster::local::LocalSessions;
+use crate::cluster::messages::{Answer, Refusal, Reply, RequestId, SessionRecord, SessionReport};
+use crate::cluster::node::{Flight, NodeEvent, NodeSync, Reload, Sent};
+
+impl NodeSync {
+    /// Applies meta's `answer` at `now_unix_ms` to `local`. An answer to any request but the one
+    /// in flight (a duplicate, a late answer to an abandoned request) is ignored and counted.
+    pub fn handle_answer(
+        &mut self,
+        now_unix_ms: u64,
+        answer: Answer,
+        local: &mut impl LocalSessions,
+    ) {
+        let now = self.observe(now_unix_ms);
+        let Flight::Awaiting { sent, next_round_unix_ms, .. } = &self.flight else {
+            self.answers_ignored += 1;
+            return;
+        };
+        if answer.id() != sent.id {
+            self.answers_ignored += 1;
+            return;
+        }
+        let (sent, next_round_unix_ms) = (sent.clone(), *next_round_unix_ms);
+        match answer {
+            Answer::Reply(reply) => {
+                self.apply(reply, &sent, local);
+                self.consecutive_failures = 0;
+                self.flight = Flight::Idle { next_round_unix_ms };
+            }
+            Answer::Refused { refusal: Refusal::Stale { last }, .. } => {
+                // Meta handled a newer id of ours: an incarnation that did not grow. Move above.
+                if last.incarnation >= self.incarnation {
+                    self.incarnation = last.incarnation.saturating_add(1);
+                    self.round = 0;
+                }
+                self.push_event(NodeEvent::Refused(Refusal::Stale { last }));
+                self.flight = Flight::Idle { next_round_unix_ms: now };
+            }
+            Answer::Refused { refusal, .. } => {
+                self.push_event(NodeEvent::Refused(refusal));
+                self.back_off(now, next_round_unix_ms);
+            }
+        }
+    }
+
+    fn apply(&mut self, reply: Reply, sent: &Sent, local: &mut impl LocalSessions) {
+        if reply.resync {
+            // Meta may have dropped a "gone" we never saw: report every session again.
+            self.acked.clear();
+        }
+        for &session in &sent.released {
+            self.releases.remove(&session);
+        }
+        for record in &reply.records {
+            if self.pick_ups.remove(&record.session) {
+                local.install(record);
+                self.installed(record);
+                self.push_event(NodeEvent::PickedUp { session: record.session });
+            } else if local.adopt_space(record) {
+                if let Some(acked) = self.acked.get_mut(&record.session) {
+                    acked.space.clone_from(&record.space);
+                    acked.space_set_unix_ms = record.space_set_unix_ms;
+                }
+            }
+        }
+        if let Some(page) = &reply.reload {
+            for record in &page.records {
+                local.install(record);
+                self.installed(record);
+            }
+            self.reload = match page.next_after {
+                Some(after) => Reload::Pending { after: Some(after) },
+                None => Reload::Done,
+            };
+            if self.reload == Reload::Done {
+                self.push_event(NodeEvent::Reloaded);
+            }
+        }
+        for gone in &reply.gone {
+            local.drop_session(gone.session, gone.reason);
+            self.acked.remove(&gone.session);
+            self.unannounced.remove(&gone.session);
+            if self.pick_ups.remove(&gone.session) {
+                self.push_event(NodeEvent::PickUpFailed { session: gone.session });
+            }
+            self.push_event(NodeEvent::Gone { session: gone.session, reason: gone.reason });
+        }
+        self.acknowledge(&reply, sent);
+        for &key in &reply.kills {
+            if local.kill_query(key) {
+                self.push_event(NodeEvent::QueryKilled { key });
+            }
+        }
+        if let Some(page) = reply.sessions {
+            self.show_wanted = false;
+            self.push_event(NodeEvent::Sessions(page));
+        }
+        self.cursor = reply.changes_seen_seq;
+        self.backlog |= reply.more_changes;
+    }
+
+    /// Meta counts this node as a holder of `record`'s session from now on.
+    fn installed(&mut self, record: &SessionRecord) {
+        self.acked.insert(record.session, report_of(record));
+        if self.unannounced.remove(&record.session) {
+            self.push_event(NodeEvent::Registered { session: record.session });
+        }
+    }
+
+    /// Marks what the request carried as acknowledged.
+    fn acknowledge(&mut self, reply: &Reply, sent: &Sent) {
+        let is_gone = |session| reply.gone.iter().any(|gone| gone.session == session);
+        for report in &sent.reports {
+            if is_gone(report.session) {
+                continue;
+            }
+            self.acked.insert(report.session, report.clone());
+            if self.unannounced.remove(&report.session) {
+                self.push_event(NodeEvent::Registered { session: report.session });
+            }
+        }
+        for &session in &reply.not_found {
+            if self.pick_ups.remove(&session) {
+                self.push_event(NodeEvent::PickUpFailed { session });
+            }
+        }
+        for outcome in &reply.removals {
+            if self.removals.remove(&outcome.session).is_some() {
+                let (session, removed) = (outcome.session, outcome.removed);
+                self.push_event(NodeEvent::Removed { session, removed });
+            }
+        }
+        for &(key, result) in &reply.query_kills {
+            if self.query_kills.remove(&key).is_some() {
+                self.push_event(NodeEvent::QueryKillAnswered { key, result });
+            }
+        }
+    }
+
+    /// The id the next request will carry.
+    #[must_use]
+    pub fn next_request_id(&self) -> RequestId {
+        RequestId { incarnation: self.incarnation, round: self.round + 1 }
+    }
+}
+
+/// What meta knows of a session this node installs from it: reported once, unless it changes.
+fn report_of(record: &SessionRecord) -> SessionReport {
+    SessionReport {
+        session: record.session,
+        user: record.user.clone(),
+        client_ip: record.client_ip.clone(),
+        space: record.space.clone(),
+        space_set_unix_ms: record.space_set_unix_ms,
+        created_unix_ms: record.created_unix_ms,
+        last_activity_unix_ms: record.last_activity_unix_ms,
+        running_queries: 0,
+    }
+}

@@ -1,0 +1,229 @@
+//! The persistent form of the meta store: [`MetaSnapshot`], a versioned serde value with a
+//! digest over its content. The host writes it to its replicated store after every handled
+//! request (or keeps the store's maps there directly, see the module docs) and restores it on
+//! the new leader. A corrupt or truncated snapshot is a typed [`PersistError`], and nothing of it
+//! is applied: [`MetaStore::restore`] builds a new store and checks every invariant first.
+//!
+//! Only the truth is persisted (nodes, sessions, kill marks, counters); the indexes are rebuilt.
+//! Lists, not maps, so that any serde format can carry them (JSON keys must be strings).
+
+use graphsession_id_gen::SessionId;
+use graphsession_query_plan::QueryKey;
+
+use crate::cluster::config::MetaConfig;
+use crate::cluster::error::{InvariantViolation, PersistError};
+use crate::cluster::messages::{GoneReason, NodeId};
+use crate::cluster::meta::MetaStore;
+use crate::cluster::meta_invariants::check_state;
+use crate::cluster::meta_state::{ChangeKey, Entry, EntryState, KillMark, MetaState, NodeEntry};
+
+/// The format version this build writes and reads.
+pub const META_FORMAT_VERSION: u32 = 1;
+
+/// The meta store's state, as the host persists it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct MetaSnapshot {
+    format_version: u32,
+    now_unix_ms: u64,
+    seq: u64,
+    gc_floor_seq: u64,
+    orphan_cursor: Option<SessionId>,
+    nodes: Vec<(NodeId, NodeEntry)>,
+    sessions: Vec<(SessionId, Entry)>,
+    kills: Vec<(QueryKey, KillMark)>,
+    digest: u64,
+}
+
+impl MetaSnapshot {
+    /// The format version it was written with.
+    #[must_use]
+    pub fn format_version(&self) -> u32 {
+        self.format_version
+    }
+
+    fn compute_digest(&self) -> u64 {
+        let mut digest = Fnv::new();
+        digest.u64(u64::from(self.format_version));
+        digest.u64(self.now_unix_ms);
+        digest.u64(self.seq);
+        digest.u64(self.gc_floor_seq);
+        digest.u64(self.orphan_cursor.map_or(0, |id| id.get().unsigned_abs()));
+        digest.u64(self.nodes.len() as u64);
+        for (node, entry) in &self.nodes {
+            digest.u64(u64::from(node.0));
+            digest.u64(entry.last_request.incarnation);
+            digest.u64(entry.last_request.round);
+            digest.u64(entry.last_seen_unix_ms);
+        }
+        digest.u64(self.sessions.len() as u64);
+        for (id, entry) in &self.sessions {
+            digest.u64(id.get().unsigned_abs());
+            digest.u64(entry.seq);
+            digest_entry(&mut digest, &entry.state);
+        }
+        digest.u64(self.kills.len() as u64);
+        for (key, mark) in &self.kills {
+            digest.u64(key.session.get().unsigned_abs());
+            digest.u64(key.plan.get());
+            digest.u64(mark.seq);
+            digest.u64(mark.recorded_unix_ms);
+        }
+        digest.finish()
+    }
+}
+
+fn digest_entry(digest: &mut Fnv, state: &EntryState) {
+    match state {
+        EntryState::Live(live) => {
+            let record = &live.record;
+            digest.u64(1);
+            digest.str(&record.user);
+            digest.str(&record.client_ip);
+            digest.str(&record.space);
+            digest.u64(record.space_set_unix_ms);
+            digest.u64(record.created_unix_ms);
+            digest.u64(record.last_activity_unix_ms);
+            digest.u64(u64::from(record.owner.0));
+            digest.u64(live.holders.len() as u64);
+            for (node, holder) in &live.holders {
+                digest.u64(u64::from(node.0));
+                digest.u64(holder.activity_unix_ms);
+                digest.u64(u64::from(holder.running_queries));
+                digest.u64(holder.idle_vote_unix_ms.map_or(u64::MAX, |voted| voted));
+            }
+        }
+        EntryState::Removed(tombstone) => {
+            digest.u64(2);
+            digest.u64(gone_code(tombstone.reason));
+            digest.u64(tombstone.removed_unix_ms);
+            digest.u64(tombstone.removed_by.map_or(u64::MAX, |node| u64::from(node.0)));
+            digest.u64(u64::from(tombstone.ended_live));
+            digest.u64(tombstone.holders.len() as u64);
+            for node in &tombstone.holders {
+                digest.u64(u64::from(node.0));
+            }
+        }
+    }
+}
+
+fn gone_code(reason: GoneReason) -> u64 {
+    match reason {
+        GoneReason::SignedOut => 1,
+        GoneReason::Killed => 2,
+        GoneReason::Expired => 3,
+        GoneReason::Refused => 4,
+        GoneReason::Unknown => 5,
+    }
+}
+
+/// FNV-1a, 64 bits: detects corruption and truncation, not tampering (the replicated store's
+/// own integrity and access control cover that).
+struct Fnv(u64);
+
+impl Fnv {
+    fn new() -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+
+    fn bytes(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 ^= u64::from(byte);
+            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+
+    fn u64(&mut self, value: u64) {
+        self.bytes(&value.to_le_bytes());
+    }
+
+    fn str(&mut self, value: &str) {
+        self.u64(value.len() as u64);
+        self.bytes(value.as_bytes());
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+impl MetaStore {
+    /// The persistent form of the whole state.
+    #[must_use]
+    pub fn snapshot(&self) -> MetaSnapshot {
+        let state = &self.state;
+        let mut snapshot = MetaSnapshot {
+            format_version: META_FORMAT_VERSION,
+            now_unix_ms: state.now_unix_ms,
+            seq: state.seq,
+            gc_floor_seq: state.gc_floor_seq,
+            orphan_cursor: state.orphan_cursor,
+            nodes: state.nodes.iter().map(|(node, entry)| (*node, *entry)).collect(),
+            sessions: state.sessions.iter().map(|(id, entry)| (*id, entry.clone())).collect(),
+            kills: state.kills.iter().map(|(key, mark)| (*key, *mark)).collect(),
+            digest: 0,
+        };
+        snapshot.digest = snapshot.compute_digest();
+        snapshot
+    }
+
+    /// A store from a persisted `snapshot`: the version and digest are checked, the indexes
+    /// rebuilt, and every invariant checked before anything is returned.
+    pub fn restore(config: MetaConfig, snapshot: MetaSnapshot) -> Result<MetaStore, PersistError> {
+        config.validate()?;
+        if snapshot.format_version != META_FORMAT_VERSION {
+            return Err(PersistError::UnsupportedVersion {
+                found: snapshot.format_version,
+                supported: META_FORMAT_VERSION,
+            });
+        }
+        let computed = snapshot.compute_digest();
+        if computed != snapshot.digest {
+            return Err(PersistError::DigestMismatch { stored: snapshot.digest, computed });
+        }
+        let state = rebuild(snapshot).map_err(PersistError::Inconsistent)?;
+        let store = MetaStore { config, state };
+        store.check_invariants().map_err(PersistError::Inconsistent)?;
+        Ok(store)
+    }
+}
+
+fn rebuild(snapshot: MetaSnapshot) -> Result<MetaState, InvariantViolation> {
+    let duplicate = |what: &str| InvariantViolation(format!("duplicate {what} in the snapshot"));
+    let mut state = MetaState {
+        now_unix_ms: snapshot.now_unix_ms,
+        seq: snapshot.seq,
+        gc_floor_seq: snapshot.gc_floor_seq,
+        orphan_cursor: snapshot.orphan_cursor,
+        ..MetaState::default()
+    };
+    for (node, entry) in snapshot.nodes {
+        if state.nodes.insert(node, entry).is_some() {
+            return Err(duplicate("node"));
+        }
+    }
+    for (id, entry) in snapshot.sessions {
+        if state.changes.insert(entry.seq, ChangeKey::Session(id)).is_some() {
+            return Err(duplicate("change-log position"));
+        }
+        match &entry.state {
+            EntryState::Live(_) => state.live_count = state.live_count.saturating_add(1),
+            EntryState::Removed(tombstone) => {
+                state.tombstone_order.insert((tombstone.removed_unix_ms, id));
+            }
+        }
+        if state.sessions.insert(id, entry).is_some() {
+            return Err(duplicate("session"));
+        }
+    }
+    for (key, mark) in snapshot.kills {
+        if state.changes.insert(mark.seq, ChangeKey::Kill(key)).is_some() {
+            return Err(duplicate("change-log position"));
+        }
+        state.kill_order.insert((mark.recorded_unix_ms, key));
+        if state.kills.insert(key, mark).is_some() {
+            return Err(duplicate("kill mark"));
+        }
+    }
+    check_state(&state)?;
+    Ok(state)
+}

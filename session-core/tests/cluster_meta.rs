@@ -1,0 +1,398 @@
+//! The meta store on its own: its persistent form round-trips through serde and a corrupt,
+//! truncated or foreign snapshot is a typed error with nothing applied; every limit refuses with
+//! a typed answer; a node that missed collected tombstones is told to resync and drops what meta
+//! no longer knows; configurations are validated.
+#![allow(clippy::unwrap_used, reason = "test helpers: a failed unwrap is a failed test")]
+
+mod cluster_support;
+
+use cluster_support::{Cluster, START, fast_meta_config, fast_node_config, key, sid};
+use graphsession_core::cluster::{
+    Answer, GoneReason, META_FORMAT_VERSION, MetaConfig, MetaSnapshot, MetaStore, NodeConfig,
+    NodeId, PersistError, QueryKill, QueryKillResult, Refusal, RemoveReason, Request, RequestId,
+    SessionReport,
+};
+
+const TICK_MS: u64 = 10;
+
+fn report(id: i64, now: u64) -> SessionReport {
+    SessionReport {
+        session: sid(id),
+        user: "alice".into(),
+        client_ip: "10.0.0.1".into(),
+        space: "nba".into(),
+        space_set_unix_ms: now,
+        created_unix_ms: now,
+        last_activity_unix_ms: now,
+        running_queries: 0,
+    }
+}
+
+fn request(round: u64) -> Request {
+    Request {
+        id: RequestId { incarnation: 1, round },
+        changes_seen_seq: 0,
+        reload: None,
+        created: Vec::new(),
+        updated: Vec::new(),
+        idle: Vec::new(),
+        removals: Vec::new(),
+        released: Vec::new(),
+        query_kills: Vec::new(),
+        pick_ups: Vec::new(),
+        show_sessions: false,
+    }
+}
+
+fn reply(answer: Answer) -> graphsession_core::cluster::Reply {
+    match answer {
+        Answer::Reply(reply) => reply,
+        Answer::Refused { refusal, .. } => panic!("refused: {refusal:?}"),
+    }
+}
+
+/// A store with live sessions, a tombstone and a kill mark.
+fn busy_store() -> MetaStore {
+    let mut meta = MetaStore::new(fast_meta_config()).unwrap();
+    let mut first = request(1);
+    first.created = vec![report(1, START), report(2, START), report(3, START)];
+    reply(meta.handle_request(START, NodeId(1), first));
+    let mut second = request(2);
+    second.removals.push(graphsession_core::cluster::Removal {
+        session: sid(2),
+        reason: RemoveReason::Killed,
+    });
+    second.query_kills.push(QueryKill {
+        key: key(1, 5),
+        caller_user: "alice".into(),
+        caller_is_god: false,
+    });
+    reply(meta.handle_request(START + 1, NodeId(1), second));
+    assert_eq!((meta.live_count(), meta.kill_mark_count()), (2, 1));
+    meta
+}
+
+#[test]
+fn the_snapshot_round_trips_through_json_and_the_restored_store_behaves_the_same() {
+    let meta = busy_store();
+    let json = serde_json::to_string(&meta.snapshot()).unwrap();
+    let snapshot: MetaSnapshot = serde_json::from_str(&json).unwrap();
+    assert_eq!(snapshot.format_version(), META_FORMAT_VERSION);
+    let mut restored = MetaStore::restore(fast_meta_config(), snapshot).unwrap();
+    assert_eq!(restored.snapshot(), meta.snapshot());
+    // The restored store still refuses the old request ids and still knows the tombstone.
+    match restored.handle_request(START + 2, NodeId(1), request(2)) {
+        Answer::Refused { refusal: Refusal::Stale { .. }, .. } => {}
+        other => panic!("{other:?}"),
+    }
+    let mut late = request(3);
+    late.updated.push(report(2, START + 2));
+    let answer = reply(restored.handle_request(START + 2, NodeId(1), late));
+    assert_eq!(answer.gone[0].reason, GoneReason::Killed);
+    assert!(restored.session(sid(2)).is_none());
+}
+
+#[test]
+fn a_corrupt_or_truncated_or_foreign_snapshot_is_refused_with_nothing_applied() {
+    let meta = busy_store();
+    let json = serde_json::to_string(&meta.snapshot()).unwrap();
+    // One changed byte of content: the digest no longer matches.
+    let corrupt = json.replacen("\"nba\"", "\"nbb\"", 1);
+    let snapshot: MetaSnapshot = serde_json::from_str(&corrupt).unwrap();
+    let error = MetaStore::restore(fast_meta_config(), snapshot).unwrap_err();
+    assert!(matches!(error, PersistError::DigestMismatch { .. }), "{error}");
+    // Truncated bytes do not even decode; the host never gets a half snapshot.
+    assert!(serde_json::from_str::<MetaSnapshot>(&json[..json.len() / 2]).is_err());
+    // A list cut short but well-formed: the digest catches it.
+    let mut value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    value["sessions"].as_array_mut().unwrap().pop();
+    let snapshot: MetaSnapshot = serde_json::from_value(value).unwrap();
+    let error = MetaStore::restore(fast_meta_config(), snapshot).unwrap_err();
+    assert!(matches!(error, PersistError::DigestMismatch { .. }), "{error}");
+    // Another format version.
+    let mut value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    value["format_version"] = serde_json::json!(99);
+    let snapshot: MetaSnapshot = serde_json::from_value(value).unwrap();
+    let error = MetaStore::restore(fast_meta_config(), snapshot).unwrap_err();
+    assert_eq!(
+        error,
+        PersistError::UnsupportedVersion { found: 99, supported: META_FORMAT_VERSION }
+    );
+    // An unusable configuration.
+    let config = MetaConfig { sessions_max: 0, ..fast_meta_config() };
+    let error = MetaStore::restore(config, meta.snapshot()).unwrap_err();
+    assert!(matches!(error, PersistError::Config(_)), "{error}");
+}
+
+#[test]
+fn every_limit_refuses_with_a_typed_answer() {
+    let config = MetaConfig {
+        request_items_max: 2,
+        nodes_max: 1,
+        sessions_max: 1,
+        kill_marks_max: 1,
+        ..fast_meta_config()
+    };
+    let mut meta = MetaStore::new(config).unwrap();
+    let mut too_long = request(1);
+    too_long.pick_ups = vec![sid(1), sid(2), sid(3)];
+    let refused = meta.handle_request(START, NodeId(1), too_long);
+    assert!(matches!(
+        refused,
+        Answer::Refused { refusal: Refusal::TooManyItems { count: 3, items_max: 2 }, .. }
+    ));
+    let mut create = request(2);
+    create.created = vec![report(1, START), report(2, START)];
+    let answer = reply(meta.handle_request(START, NodeId(1), create));
+    assert_eq!(answer.gone.len(), 1);
+    assert_eq!((answer.gone[0].session, answer.gone[0].reason), (sid(2), GoneReason::Refused));
+    let refused = meta.handle_request(START, NodeId(2), request(1));
+    assert!(matches!(
+        refused,
+        Answer::Refused { refusal: Refusal::NodesFull { nodes_max: 1 }, .. }
+    ));
+    let mut kills = request(3);
+    let kill =
+        |plan| QueryKill { key: key(1, plan), caller_user: "root".into(), caller_is_god: true };
+    kills.query_kills = vec![kill(1), kill(2)];
+    let answer = reply(meta.handle_request(START, NodeId(1), kills));
+    let results: Vec<QueryKillResult> =
+        answer.query_kills.iter().map(|(_, result)| *result).collect();
+    assert_eq!(results, vec![QueryKillResult::Recorded, QueryKillResult::KillMarksFull]);
+    assert_eq!(QueryKillResult::KillMarksFull.code(), -1005);
+    let mut long = request(4);
+    long.updated.push(SessionReport { user: "u".repeat(5_000), ..report(1, START) });
+    let refused = meta.handle_request(START, NodeId(1), long);
+    let expected = Refusal::TextTooLong { bytes: 5_000, bytes_max: 1_024 };
+    assert!(matches!(refused, Answer::Refused { refusal, .. } if refusal == expected));
+    meta.check_invariants().unwrap();
+}
+
+#[test]
+fn a_node_that_missed_collected_tombstones_resyncs_and_drops_what_meta_forgot() {
+    let meta_config = MetaConfig { tombstone_retention_ms: 1_000, ..fast_meta_config() };
+    let mut cluster = Cluster::new(2, meta_config, fast_node_config(), 9);
+    cluster.run(100, TICK_MS);
+    let now = cluster.now;
+    cluster.nodes[0].local.login(sid(1), "alice", now);
+    cluster.nodes[0].sync.announce(now, sid(1)).unwrap();
+    cluster.run(100, TICK_MS);
+    cluster.nodes[1].sync.pick_up(cluster.now, sid(1)).unwrap();
+    cluster.run(100, TICK_MS);
+    assert!(cluster.nodes[1].local.sessions.contains_key(&sid(1)));
+    // Node B is cut off while A kills the session and meta collects the tombstone.
+    cluster.cut_off.insert(1);
+    let now = cluster.now;
+    cluster.nodes[0].local.end(sid(1));
+    cluster.nodes[0].sync.remove(now, sid(1), RemoveReason::Killed).unwrap();
+    cluster.run(3_000, TICK_MS);
+    assert_eq!(cluster.meta.gone_reason(sid(1)), None, "the tombstone is collected");
+    cluster.cut_off.clear();
+    cluster.run(3_000, TICK_MS);
+    assert!(!cluster.nodes[1].local.sessions.contains_key(&sid(1)));
+    assert_eq!(cluster.nodes[1].local.dropped, vec![(sid(1), GoneReason::Unknown)]);
+    assert!(cluster.meta.session(sid(1)).is_none());
+}
+
+#[test]
+fn configurations_are_validated() {
+    assert!(MetaStore::new(MetaConfig { idle_timeout_ms: 0, ..MetaConfig::default() }).is_err());
+    let config = NodeConfig { retry_backoff_max_ms: 1, ..NodeConfig::default() };
+    assert!(graphsession_core::cluster::NodeSync::new(config, 1, START).is_err());
+    let config = NodeConfig { sync_batch_sessions_max: 0, ..NodeConfig::default() };
+    let error = graphsession_core::cluster::NodeSync::new(config, 1, START).unwrap_err();
+    assert_eq!(error.field, "sync_batch_sessions_max");
+    assert_eq!(NodeConfig::default().sync_interval_ms, 60_000);
+}
+
+#[test]
+fn node_queues_are_bounded_with_typed_errors() {
+    let config =
+        NodeConfig { pending_removals_max: 1, pending_pick_ups_max: 1, ..NodeConfig::default() };
+    let mut node = graphsession_core::cluster::NodeSync::new(config, 1, START).unwrap();
+    node.remove(START, sid(1), RemoveReason::Killed).unwrap();
+    node.remove(START, sid(1), RemoveReason::Killed).unwrap();
+    let error = node.remove(START, sid(2), RemoveReason::Killed).unwrap_err();
+    assert_eq!(error.code(), -1005);
+    node.pick_up(START, sid(3)).unwrap();
+    assert!(node.pick_up(START, sid(4)).is_err());
+    node.check_invariants().unwrap();
+}
+
+#[test]
+fn issue_5094_a_vote_made_before_unreported_activity_cannot_expire_a_session() {
+    use graphsession_core::cluster::IdleVote;
+    let timeout = fast_meta_config().idle_timeout_ms;
+    let mut meta = MetaStore::new(fast_meta_config()).unwrap();
+    let (a, b) = (NodeId(1), NodeId(2));
+    let mut create = request(1);
+    create.created.push(report(1, START));
+    reply(meta.handle_request(START, a, create));
+    let mut pick_up = request(1);
+    pick_up.pick_ups.push(sid(1));
+    reply(meta.handle_request(START, b, pick_up));
+    // B has been idle for the timeout and votes.
+    let voted_b = START + timeout;
+    let mut vote = request(2);
+    let idle = IdleVote { session: sid(1), last_activity_unix_ms: START, voted_unix_ms: voted_b };
+    vote.idle.push(idle);
+    reply(meta.handle_request(voted_b, b, vote));
+    // A was used just before B's vote; it reports that, then goes idle and votes in its turn.
+    // (B was used again meanwhile, which meta has not heard yet.)
+    let used_a = voted_b - 1;
+    let mut activity = request(2);
+    activity.updated.push(SessionReport { last_activity_unix_ms: used_a, ..report(1, START) });
+    reply(meta.handle_request(voted_b + 10, a, activity));
+    let voted_a = used_a + timeout;
+    let mut vote = request(3);
+    let idle = IdleVote { session: sid(1), last_activity_unix_ms: used_a, voted_unix_ms: voted_a };
+    vote.idle.push(idle);
+    let answer = reply(meta.handle_request(voted_a, a, vote));
+    // Never idle everywhere for the timeout at one instant: B's vote is too early to count.
+    assert!(answer.gone.is_empty());
+    assert!(meta.session(sid(1)).is_some());
+    meta.check_invariants().unwrap();
+}
+
+#[test]
+fn the_meta_store_is_deterministic_so_a_host_may_replicate_its_inputs_instead() {
+    use cluster_support::{Faults, MetaInput};
+    let mut cluster = Cluster::new(3, fast_meta_config(), fast_node_config(), 21);
+    cluster.faults = Faults { loss_percent: 20, duplicate_percent: 20, delay_max_ms: 300 };
+    cluster.run(100, TICK_MS);
+    for (id, node) in [(1, 0), (2, 1), (3, 2), (4, 0)] {
+        let now = cluster.now;
+        cluster.nodes[node].local.login(sid(id), "alice", now);
+        cluster.nodes[node].sync.announce(now, sid(id)).unwrap();
+        cluster.run(700, TICK_MS);
+    }
+    let now = cluster.now;
+    cluster.nodes[1].sync.remove(now, sid(1), RemoveReason::Killed).unwrap();
+    cluster.nodes[2].sync.pick_up(now, sid(4)).unwrap();
+    cluster.run(20_000, TICK_MS);
+    let mut replica = MetaStore::new(fast_meta_config()).unwrap();
+    for input in cluster.meta_log.clone() {
+        match input {
+            MetaInput::Request { now, node, request } => {
+                let _ = replica.handle_request(now, node, *request);
+            }
+            MetaInput::Timeout { now } => {
+                let _ = replica.handle_timeout(now);
+            }
+        }
+    }
+    assert_eq!(replica.snapshot(), cluster.meta.snapshot());
+    // Something happened: a kill, expiries (20 s idle), a few dozen rounds.
+    assert_eq!(cluster.meta.gone_reason(sid(1)), Some(GoneReason::Killed));
+    assert_eq!(cluster.meta.gone_reason(sid(2)), Some(GoneReason::Expired));
+    assert!(cluster.meta_log.len() > 50);
+}
+
+mod arbitrary_requests {
+    //! Any sequence of well-typed requests from any node, at any (even regressing) time, with
+    //! any change-log position: the store never panics, keeps its invariants after every step,
+    //! and its snapshot restores to an identical store.
+    use super::*;
+    use graphsession_core::cluster::{IdleVote, ReloadFrom, Removal};
+    use proptest::prelude::*;
+
+    fn session() -> impl Strategy<Value = graphsession_id_gen::SessionId> {
+        (1..12_i64).prop_map(sid)
+    }
+
+    fn session_report() -> impl Strategy<Value = SessionReport> {
+        (session(), 0..3_usize, 0..50_000_u64, 0..50_000_u64, 0..3_u32).prop_map(
+            |(session, space, set, activity, running)| SessionReport {
+                session,
+                space: ["", "nba", "ldbc"][space].to_owned(),
+                space_set_unix_ms: START + set,
+                last_activity_unix_ms: START + activity,
+                running_queries: running,
+                ..report(1, START)
+            },
+        )
+    }
+
+    fn any_request() -> impl Strategy<Value = Request> {
+        let lists = (
+            proptest::collection::vec(session_report(), 0..4),
+            proptest::collection::vec(session_report(), 0..4),
+            proptest::collection::vec((session(), 0..50_000_u64), 0..3),
+            proptest::collection::vec((session(), any::<bool>()), 0..3),
+            proptest::collection::vec(session(), 0..3),
+            proptest::collection::vec((session(), 0..4_u64, any::<bool>()), 0..3),
+            proptest::collection::vec(session(), 0..3),
+        );
+        let head = (
+            0..3_u64,
+            0..30_u64,
+            prop_oneof![0..40_u64, any::<u64>()],
+            proptest::option::of(proptest::option::of(session())),
+            any::<bool>(),
+        );
+        (head, lists).prop_map(|((incarnation, round, seen, reload, show), lists)| {
+            let (created, updated, idle, removals, released, kills, pick_ups) = lists;
+            Request {
+                id: RequestId { incarnation, round },
+                changes_seen_seq: seen,
+                reload: reload.map(|after| ReloadFrom { after }),
+                created,
+                updated,
+                idle: (idle.into_iter())
+                    .map(|(session, at)| IdleVote {
+                        session,
+                        last_activity_unix_ms: START + at / 2,
+                        voted_unix_ms: START + at,
+                    })
+                    .collect(),
+                removals: (removals.into_iter())
+                    .map(|(session, killed)| Removal {
+                        session,
+                        reason: if killed { RemoveReason::Killed } else { RemoveReason::SignedOut },
+                    })
+                    .collect(),
+                released,
+                query_kills: (kills.into_iter())
+                    .map(|(session, plan, god)| QueryKill {
+                        key: key(session.get(), plan),
+                        caller_user: if god { "root" } else { "alice" }.to_owned(),
+                        caller_is_god: god,
+                    })
+                    .collect(),
+                pick_ups,
+                show_sessions: show,
+            }
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn any_requests_keep_the_invariants(
+            steps in proptest::collection::vec(
+                (1..5_u16, 0..60_000_u64, any_request(), any::<bool>()), 1..40),
+        ) {
+            let config = MetaConfig {
+                tombstone_retention_ms: 20_000,
+                kill_mark_retention_ms: 20_000,
+                tombstones_max: 6,
+                kill_marks_max: 4,
+                sessions_max: 8,
+                page_rows_max: 3,
+                answer_items_max: 3,
+                changes_scanned_per_answer_max: 5,
+                orphan_checks_per_timeout_max: 3,
+                ..fast_meta_config()
+            };
+            let mut meta = MetaStore::new(config).unwrap();
+            for (node, at, request, timeout) in steps {
+                let _ = meta.handle_request(START + at, NodeId(node), request);
+                if timeout {
+                    let _ = meta.handle_timeout(START + at);
+                }
+                meta.check_invariants().unwrap();
+            }
+            let restored = MetaStore::restore(config, meta.snapshot()).unwrap();
+            prop_assert_eq!(restored.snapshot(), meta.snapshot());
+        }
+    }
+}
