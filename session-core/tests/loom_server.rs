@@ -1,17 +1,20 @@
 //! Loom models of the server registry's shared memory: every interleaving of a login racing the
 //! kill of the same user's only (user, ip) slot, two logins racing for that slot, a find + touch +
 //! query start racing KILL SESSION, an idle-expiry round racing a new query on the same session,
-//! and one racing a query that ends.
+//! one racing a query that ends, two installs of the same session from the cluster, and an
+//! install racing a login for the node's last slot.
 //! Run with
 //! `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release -p graphsession-core
 //! --test loom_server`.
 #![cfg(loom)]
 #![allow(clippy::unwrap_used, reason = "test helpers: a failed unwrap is a failed test")]
 
-use graphsession_core::server::{Config, Login, PasswordCheck, ServerError, SessionManager};
+use graphsession_core::server::{
+    Config, InstalledSession, Login, PasswordCheck, ServerError, SessionManager,
+};
 use graphsession_id_gen::sync::Arc;
 use graphsession_id_gen::{
-    PlanIdGenerator, PlanLease, SessionIdConfig, SessionIdGenerator, SessionLease,
+    PlanIdGenerator, PlanLease, SessionId, SessionIdConfig, SessionIdGenerator, SessionLease,
 };
 use graphsession_permission::{Caller, Policy, RoleTable};
 use loom::thread;
@@ -20,17 +23,15 @@ const NOW: u64 = 1_763_900_000_000;
 const IP: &str = "10.0.0.1";
 
 fn manager(sessions_per_user_ip_max: i64) -> Arc<SessionManager> {
+    manager_with(Config { sessions_per_user_ip_max, ..Config::default() })
+}
+
+fn manager_with(config: Config) -> Arc<SessionManager> {
     let lease = SessionLease { slot: 1, floor_unix_ms: 0, bound_unix_ms: NOW + 1_000_000 };
     let ids = SessionIdGenerator::unsealed(lease, SessionIdConfig::default()).unwrap();
     let plans =
         PlanIdGenerator::new(PlanLease { slot: 1, floor_counter: 0, bound_counter: 1 << 20 });
-    let config = Config {
-        idle_timeout_ms: 1_000,
-        sessions_per_user_ip_max,
-        shard_count: 1,
-        events_max: 16,
-        ..Config::default()
-    };
+    let config = Config { idle_timeout_ms: 1_000, shard_count: 1, events_max: 16, ..config };
     Arc::new(SessionManager::new(config, ids, plans.unwrap()).unwrap())
 }
 
@@ -154,6 +155,57 @@ fn two_logins_racing_for_the_last_slot_never_both_win() {
         let theirs = other.join().unwrap();
         assert!(mine ^ theirs, "exactly one login gets the only slot");
         assert_eq!(manager.user_ip_session_count("alice", IP), 1);
+        manager.check_invariants().unwrap();
+    });
+}
+
+/// Session 77 of alice, created on another node.
+fn remote() -> InstalledSession<'static> {
+    InstalledSession {
+        session: SessionId::new(77).unwrap(),
+        user: "alice",
+        client_ip: IP,
+        space: "",
+        space_set_unix_ms: 0,
+        created_unix_ms: NOW,
+        last_activity_unix_ms: NOW,
+    }
+}
+
+#[test]
+fn two_installs_of_one_session_racing_install_it_once_with_exact_counts() {
+    loom::model(|| {
+        let manager = manager(1);
+        let table = Arc::new(table());
+        let other = {
+            let manager = manager.clone();
+            let table = table.clone();
+            thread::spawn(move || manager.install_session(remote(), &table, NOW).unwrap())
+        };
+        let mine = manager.install_session(remote(), &table, NOW).unwrap();
+        let theirs = other.join().unwrap();
+        assert!(mine ^ theirs, "exactly one install wins");
+        assert_eq!((manager.session_count(), manager.user_ip_session_count("alice", IP)), (1, 1));
+        manager.check_invariants().unwrap();
+    });
+}
+
+#[test]
+fn an_install_racing_a_login_for_the_last_node_slot_never_both_win() {
+    loom::model(|| {
+        let manager = manager_with(Config { sessions_max: 1, ..Config::default() });
+        let table = Arc::new(table());
+        let other = {
+            let manager = manager.clone();
+            let table = table.clone();
+            thread::spawn(move || manager.install_session(remote(), &table, NOW))
+        };
+        let mine = login(&manager, &table);
+        let theirs = other.join().unwrap();
+        assert!(mine.is_ok() ^ (theirs == Ok(true)), "exactly one gets the only slot");
+        let refused = mine.map(|_| ()).err().or(theirs.err()).unwrap();
+        assert_eq!(refused.code(), -1010);
+        assert_eq!(manager.session_count(), 1);
         manager.check_invariants().unwrap();
     });
 }

@@ -1,19 +1,22 @@
 //! The server registry against a reference model: a `BTreeMap` of sessions and the rules of the
 //! reference, single-threaded and obviously correct. Proptest drives both with random sequences of
 //! login, execute (begin/finish), touch, USE, session variables, sign-out, KILL SESSION, KILL
-//! QUERY, GRANT/REVOKE, clock steps forward and back, and expiry rounds; every result must match,
-//! the SHOW SESSIONS rows must match, and `check_invariants()` must hold after every step.
+//! QUERY, GRANT/REVOKE, clock steps forward and back, expiry rounds, and the cluster's calls
+//! (install, adopt a space, end, kill a query); every result must match, the SHOW SESSIONS rows
+//! and the cluster's view must match, and `check_invariants()` must hold after every step.
 #![allow(clippy::unwrap_used, reason = "test helpers: a failed unwrap is a failed test")]
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use graphsession_core::server::{Config, Login, PasswordCheck, ServerError, SessionManager};
+use graphsession_core::server::{
+    ClusterEnd, Config, InstalledSession, Login, PasswordCheck, ServerError, SessionManager,
+};
 use graphsession_id_gen::{
     PlanId, PlanIdGenerator, PlanLease, SealKey, SessionId, SessionIdConfig, SessionIdGenerator,
     SessionLease,
 };
 use graphsession_permission::{Caller, Policy, Role, RoleTable};
-use graphsession_query_plan::{KillOutcome, KillTarget, QueryOutcome};
+use graphsession_query_plan::{KillOutcome, KillTarget, QueryKey, QueryOutcome};
 use proptest::prelude::*;
 
 const START: u64 = 1_763_900_000_000;
@@ -27,20 +30,66 @@ const VARIABLES_MAX: usize = 2;
 
 #[derive(Debug, Clone)]
 enum Op {
-    Login { user: usize, ip: usize },
+    Login {
+        user: usize,
+        ip: usize,
+    },
     Touch(u16),
     Begin(u16),
     Finish(u16),
-    Use { session: u16, space: usize },
-    SetVariable { session: u16, name: usize },
+    Use {
+        session: u16,
+        space: usize,
+    },
+    SetVariable {
+        session: u16,
+        name: usize,
+    },
     SignOut(u16),
-    KillSession { by_root: bool, target: u16 },
-    KillQuery { by: usize, query: u16 },
-    Grant { user: usize, space: usize, role: usize },
-    Revoke { user: usize, space: usize },
-    Clock { step_ms: i64 },
+    KillSession {
+        by_root: bool,
+        target: u16,
+    },
+    KillQuery {
+        by: usize,
+        query: u16,
+    },
+    Grant {
+        user: usize,
+        space: usize,
+        role: usize,
+    },
+    Revoke {
+        user: usize,
+        space: usize,
+    },
+    Clock {
+        step_ms: i64,
+    },
     Timeout,
+    /// A session from the cluster: id `INSTALLED_ID_BASE + id`, last active `idle_ms` ago,
+    /// in `space` (an index past `SPACES` for none).
+    Install {
+        id: u8,
+        user: usize,
+        ip: usize,
+        space: usize,
+        idle_ms: u16,
+    },
+    AdoptSpace {
+        session: u16,
+        space: usize,
+        offset_ms: i64,
+    },
+    EndFromCluster {
+        session: u16,
+        expired: bool,
+    },
+    KillFromCluster(u16),
 }
+
+/// Installed sessions' ids: far below the sealed ids the generator issues.
+const INSTALLED_ID_BASE: i64 = 1_000;
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
@@ -60,6 +109,14 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (1..3_usize, 0..2_usize).prop_map(|(user, space)| Op::Revoke { user, space }),
         3 => (-1_500..1_500_i64).prop_map(|step_ms| Op::Clock { step_ms }),
         2 => Just(Op::Timeout),
+        2 => (0..8_u8, 0..3_usize, 0..2_usize, 0..3_usize, 0..2_000_u16).prop_map(
+            |(id, user, ip, space, idle_ms)| Op::Install { id, user, ip, space, idle_ms }
+        ),
+        2 => (any::<u16>(), 0..2_usize, -1_500..1_500_i64)
+            .prop_map(|(session, space, offset_ms)| Op::AdoptSpace { session, space, offset_ms }),
+        1 => (any::<u16>(), any::<bool>())
+            .prop_map(|(session, expired)| Op::EndFromCluster { session, expired }),
+        1 => any::<u16>().prop_map(Op::KillFromCluster),
     ]
 }
 
@@ -68,6 +125,7 @@ struct ModelSession {
     user: &'static str,
     ip: &'static str,
     space: Option<&'static str>,
+    space_set_ms: u64,
     created_ms: u64,
     last_ms: u64,
     variables: BTreeSet<&'static str>,
@@ -217,7 +275,101 @@ impl Harness {
             }
             Op::Clock { step_ms } => self.wall_ms = self.wall_ms.saturating_add_signed(*step_ms),
             Op::Timeout => self.timeout(),
+            Op::Install { id, user, ip, space, idle_ms } => {
+                let space = SPACES.get(*space).copied();
+                let id = INSTALLED_ID_BASE + i64::from(*id);
+                self.install(id, USERS[*user], IPS[*ip], space, u64::from(*idle_ms));
+            }
+            Op::AdoptSpace { session, space, offset_ms } => {
+                let id = self.pick(*session);
+                let at_ms = self.model.newest_ms.saturating_add_signed(*offset_ms);
+                self.adopt_space(id, SPACES[*space], at_ms);
+            }
+            Op::EndFromCluster { session, expired } => {
+                // Meta names only real ids (0 is the ping id).
+                let Some(id) = SessionId::new(self.pick(*session)) else { return };
+                let end = if *expired { ClusterEnd::Expired } else { ClusterEnd::EndedElsewhere };
+                self.model.observe(wall);
+                let expected = self.model.sessions.remove(&id.get()).is_some();
+                assert_eq!(self.real.end_from_cluster(id, end, wall), expected);
+            }
+            Op::KillFromCluster(index) => self.kill_from_cluster(*index),
         }
+    }
+
+    /// No limit but the node's `sessions_max`; times clamped to the node's newest.
+    fn install(
+        &mut self,
+        id: i64,
+        user: &'static str,
+        ip: &'static str,
+        space: Option<&'static str>,
+        idle_ms: u64,
+    ) {
+        if self.ids.contains(&id) && !self.model.sessions.contains_key(&id) {
+            return; // Ended here: meta's tombstone keeps it from coming back.
+        }
+        let now = self.model.observe(self.wall_ms);
+        // Reported by a node whose clock may be ahead (idle_ms < 500 puts it in the future).
+        let last_ms = (now + 500).saturating_sub(idle_ms);
+        let install = InstalledSession {
+            session: SessionId::new(id).unwrap(),
+            user,
+            client_ip: ip,
+            space: space.unwrap_or(""),
+            space_set_unix_ms: last_ms.saturating_sub(7),
+            created_unix_ms: last_ms.saturating_sub(100),
+            last_activity_unix_ms: last_ms,
+        };
+        let result = self.real.install_session(install, &self.table, self.wall_ms);
+        let expected = if self.model.sessions.contains_key(&id) {
+            Ok(false)
+        } else if self.model.sessions.len() as u64 >= SESSIONS_MAX {
+            Err(-1010)
+        } else {
+            Ok(true)
+        };
+        assert_eq!(result.clone().map_err(|error| error.code()), expected);
+        if result == Ok(true) {
+            let last_ms = last_ms.min(now);
+            let session = ModelSession {
+                user,
+                ip,
+                space,
+                space_set_ms: if space.is_some() { install.space_set_unix_ms } else { 0 },
+                created_ms: install.created_unix_ms.min(last_ms),
+                last_ms,
+                variables: BTreeSet::new(),
+                running: BTreeMap::new(),
+            };
+            self.model.sessions.insert(id, session);
+            self.ids.push(id);
+        }
+    }
+
+    /// Last writer wins on (time, space); not activity.
+    fn adopt_space(&mut self, id: i64, space: &'static str, at_ms: u64) {
+        let expected = self.model.sessions.get_mut(&id).is_some_and(|session| {
+            let newer = (at_ms, space) > (session.space_set_ms, session.space.unwrap_or(""));
+            if newer {
+                (session.space, session.space_set_ms) = (Some(space), at_ms);
+            }
+            newer
+        });
+        let actual = SessionId::new(id).is_some_and(|id| self.real.adopt_space(id, space, at_ms));
+        assert_eq!(actual, expected);
+    }
+
+    /// Kills a running query not killed yet; no caller check.
+    fn kill_from_cluster(&mut self, index: u16) {
+        if self.queries.is_empty() {
+            return;
+        }
+        let (session, plan) = self.queries[usize::from(index) % self.queries.len()];
+        let expected = (self.model.sessions.get_mut(&session.get()))
+            .and_then(|model| model.running.get_mut(&plan))
+            .is_some_and(|killed| !std::mem::replace(killed, true));
+        assert_eq!(self.real.kill_from_cluster(QueryKey { session, plan }, "root"), expected);
     }
 
     fn login(&mut self, user: &'static str, ip: &'static str) {
@@ -237,6 +389,7 @@ impl Harness {
                 user,
                 ip,
                 space: None,
+                space_set_ms: 0,
                 created_ms: now,
                 last_ms: now,
                 variables: BTreeSet::new(),
@@ -298,6 +451,7 @@ impl Harness {
                 return Err(-1008);
             }
             session.space = Some(space);
+            session.space_set_ms = now.max(session.space_set_ms + 1);
             Ok(())
         });
         assert_eq!(code(&result), expected);
@@ -403,6 +557,13 @@ impl Harness {
             let stats = self.real.session_stats(id).unwrap();
             assert_eq!(stats.queries_active as usize, session.running.len());
         }
+        let cluster: Vec<_> = (self.real.cluster_sessions().into_iter())
+            .map(|view| (view.session.get(), view.space_set_unix_ms, view.running_queries as usize))
+            .collect();
+        let expected: Vec<_> = (self.model.sessions.iter())
+            .map(|(&id, s)| (id, s.space_set_ms, s.running.len()))
+            .collect();
+        assert_eq!(cluster, expected);
     }
 }
 

@@ -82,6 +82,13 @@
 //! [`NodeConfig`] ([`NodeError`] when full), and a request carries at most
 //! `sync_batch_sessions_max` of each (keep it at most the meta store's `request_items_max`).
 //!
+//! # Wiring a node's registry
+//!
+//! [`ServerRegistry`] is the server's [`SessionManager`](crate::server::SessionManager) as
+//! [`LocalSessions`]; its docs list what the host does besides (announce logins, forward removals
+//! and remote kills, pick up unknown ids, and leave idle expiry to meta).
+//! `tests/cluster_wired.rs` runs two real registries through one meta store end to end.
+//!
 //! SHOW SESSIONS reads meta ([`NodeSync::show_sessions`], or [`MetaStore::show_sessions`] for a
 //! host that reads the store directly) and [`show_sessions_rows`] turns a page into the server's
 //! rows; SHOW LOCAL SESSIONS stays the node registry's own.
@@ -213,6 +220,7 @@ mod node;
 mod node_answer;
 mod node_request;
 mod persist;
+mod server_registry;
 mod show;
 
 pub use config::{MetaConfig, NodeConfig};
@@ -226,4 +234,5 @@ pub use messages::{
 pub use meta::MetaStore;
 pub use node::{NodeEvent, NodeSync};
 pub use persist::{META_FORMAT_VERSION, MetaSnapshot};
+pub use server_registry::{CLUSTER_KILL_USER, ServerRegistry};
 pub use show::{session_row, show_sessions_rows};

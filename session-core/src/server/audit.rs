@@ -29,6 +29,10 @@ pub enum EndReason {
     },
     /// The client signed out.
     SignedOut,
+    /// The cluster says it ended elsewhere (signed out or killed on another node, or unknown to
+    /// meta): see
+    /// [`SessionManager::end_from_cluster`](crate::server::SessionManager::end_from_cluster).
+    EndedElsewhere,
     /// Its user was dropped from the role table; seen at the session's next request (fix 4).
     UserDropped,
 }
@@ -55,6 +59,12 @@ pub enum Change {
     },
     /// It was restored from a snapshot.
     Restored,
+    /// It was picked up or reloaded from the cluster (created on another node or by this node's
+    /// previous process).
+    PickedUp {
+        /// The client's ip.
+        client_ip: String,
+    },
     /// It ended; `queries_killed` of its queries were killed with it.
     Ended {
         /// Why.

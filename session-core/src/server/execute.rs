@@ -223,7 +223,9 @@ impl SessionManager {
     }
 
     /// USE `space` in session `session_id`: the caller (refreshed, fix 4) needs a role in it or
-    /// GOD. Whether the space exists is the host's catalog's business.
+    /// GOD. Whether the space exists is the host's catalog's business. Records when the space
+    /// was set (`now`, or just after the newest space time seen if that is later), which orders
+    /// USEs across nodes ([`adopt_space`](Self::adopt_space)).
     pub fn use_space(
         &self,
         session_id: i64,
@@ -238,7 +240,13 @@ impl SessionManager {
         check_read_space(&caller, self.config.policy, space)?;
         let from = caller.current_space().map(str::to_owned);
         caller.use_space(Some(space));
-        lock(&entry.inner).caller = Some(Box::new(caller));
+        {
+            let mut inner = lock(&entry.inner);
+            inner.caller = Some(Box::new(caller));
+            // Newer than any space this session has seen, even one adopted from a node whose
+            // clock is ahead: the USE here is the last writer (issue 5585).
+            inner.space_set_unix_ms = now.max(inner.space_set_unix_ms.saturating_add(1));
+        }
         self.changed(&entry, Change::SpaceChanged { from, to: space.to_owned() }, now);
         Ok(())
     }
@@ -292,7 +300,7 @@ impl SessionManager {
 }
 
 /// The permission crate's bounds on a space name (-1009).
-fn check_space_name(space: &str) -> Result<(), PermissionError> {
+pub(crate) fn check_space_name(space: &str) -> Result<(), PermissionError> {
     if space.is_empty() {
         return Err(PermissionError::SpaceNameEmpty);
     }

@@ -7,6 +7,7 @@ use graphsession_permission::{Caller, Rights};
 
 use crate::server::error::InvariantViolation;
 use crate::server::manager::SessionManager;
+use crate::server::session::Origin;
 use crate::server::shard::{Shard, lock, read, shard_index};
 
 impl SessionManager {
@@ -14,14 +15,16 @@ impl SessionManager {
     /// with exactly one idle check at its scheduled time, open in its shard's query registry
     /// and nowhere else; no query of an ended session in any registry; running-query counts
     /// matching the registries; the node count and every (user, ip) count equal to the sessions
-    /// that hold them (fix 2) and within their limits; the cached earliest check no later than
-    /// the true one; histories and variables within their bounds.
+    /// that hold them (fix 2), and the logged-in ones within their limits (installed sessions
+    /// are counted without a limit); the cached earliest check no later than the true one;
+    /// histories and variables within their bounds.
     pub fn check_invariants(&self) -> Result<(), InvariantViolation> {
         let mut user_ip: BTreeMap<(String, String), u32> = BTreeMap::new();
+        let mut logged_in: BTreeMap<(String, String), u32> = BTreeMap::new();
         let mut total: u64 = 0;
         let mut earliest = u64::MAX;
         for (index, shard) in self.shards.iter().enumerate() {
-            let (sessions, first) = self.check_shard(index, shard, &mut user_ip)?;
+            let (sessions, first) = self.check_shard(index, shard, &mut user_ip, &mut logged_in)?;
             total += sessions;
             earliest = earliest.min(first);
         }
@@ -36,10 +39,13 @@ impl SessionManager {
         if counted != user_ip {
             return fail(format!("(user, ip) counts {counted:?} != sessions {user_ip:?}"));
         }
+        // Logins check the limit; sessions installed from the cluster are counted without one.
         if let Some(limit) = self.config.user_ip_limit()
-            && let Some((key, count)) = counted.iter().find(|(_, count)| **count > limit)
+            && let Some((key, count)) = logged_in.iter().find(|(_, count)| **count > limit)
         {
-            return fail(format!("{key:?} holds {count} sessions, above the limit {limit}"));
+            return fail(format!(
+                "{key:?} holds {count} logged-in sessions, above the limit {limit}"
+            ));
         }
         if self.throttle.len() > self.config.throttled_users_max {
             return fail(format!("{} users in the lockout table", self.throttle.len()));
@@ -57,6 +63,7 @@ impl SessionManager {
         index: usize,
         shard: &Shard,
         user_ip: &mut BTreeMap<(String, String), u32>,
+        logged_in: &mut BTreeMap<(String, String), u32>,
     ) -> Result<(u64, u64), InvariantViolation> {
         let fail = |what: String| Err(InvariantViolation(what));
         let state = read(&shard.state);
@@ -100,6 +107,9 @@ impl SessionManager {
             }
             running += u64::from(slot.activity.running());
             let key = (entry.user.to_string(), entry.client_ip.to_string());
+            if entry.origin == Origin::LoggedIn {
+                *logged_in.entry(key.clone()).or_insert(0) += 1;
+            }
             *user_ip.entry(key).or_insert(0) += 1;
         }
         if running != u64::from(queries.query_count()) {

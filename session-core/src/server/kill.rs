@@ -42,15 +42,18 @@ impl SessionManager {
     /// Ends session `id` for `reason`; returns how many queries the end killed, `None` if the
     /// session was not here.
     pub(crate) fn end_session(&self, id: SessionId, reason: EndReason, now: u64) -> Option<u32> {
-        let shard = self.shard(id);
-        let entry = {
-            let mut state = write(&shard.state);
-            let slot = state.sessions.remove(&id)?;
-            state.deadlines.remove(&(slot.entry.check_at_ms(), id));
-            slot.entry.end();
-            slot.entry
-        };
-        Some(self.release_ended(shard, &entry, reason, now))
+        let (entry, _) = self.take_session(id)?;
+        Some(self.release_ended(self.shard(id), &entry, reason, now))
+    }
+
+    /// Takes session `id` out of its shard's map and marks it ended; returns it with its last
+    /// activity (Unix ms). The caller must [`release_ended`](Self::release_ended) it.
+    pub(crate) fn take_session(&self, id: SessionId) -> Option<(Arc<SessionEntry>, u64)> {
+        let mut state = write(&self.shard(id).state);
+        let slot = state.sessions.remove(&id)?;
+        state.deadlines.remove(&(slot.entry.check_at_ms(), id));
+        slot.entry.end();
+        Some((slot.entry, slot.activity.last_ms()))
     }
 
     /// The part of a session's end after it left its shard's map (and was marked ended): the
@@ -73,7 +76,7 @@ impl SessionManager {
         let closed = lock(&shard.queries).close_session(entry.id, end).unwrap_or_default();
         let counter = match reason {
             EndReason::Expired { .. } => &self.counters.expired,
-            EndReason::Killed { .. } => &self.counters.killed,
+            EndReason::Killed { .. } | EndReason::EndedElsewhere => &self.counters.killed,
             EndReason::SignedOut => &self.counters.signed_out,
             EndReason::UserDropped => &self.counters.user_dropped,
         };

@@ -11,7 +11,7 @@ use crate::server::config::{CLIENT_IP_BYTES_MAX, Config};
 use crate::server::error::{ConfigError, ServerError};
 use crate::server::limits::{Clock, NodeCount, UserIpCounts};
 use crate::server::metrics::{Counters, NodeStats};
-use crate::server::session::{Activity, NewSession, SessionEntry};
+use crate::server::session::{Activity, NewSession, Origin, SessionEntry};
 use crate::server::shard::{Shard, Slot, read, shard_index, write};
 use crate::server::throttle::{PasswordCheck, Throttle};
 
@@ -162,6 +162,8 @@ impl SessionManager {
             client_ip: login.client_ip,
             now_unix_ms: now,
             caller: None,
+            space_set_unix_ms: 0,
+            origin: Origin::LoggedIn,
         };
         let entry = Arc::new(SessionEntry::new(new));
         let shard = self.shard(id);

@@ -49,6 +49,15 @@
 //! [`poll_event`](SessionManager::poll_event) until `None` after each call. `now` is always an
 //! argument (Unix milliseconds); one older than a `now` already seen is clamped to it.
 //!
+//! In a cluster, sync reads and changes the registry through
+//! [`cluster_sessions`](SessionManager::cluster_sessions),
+//! [`install_session`](SessionManager::install_session),
+//! [`adopt_space`](SessionManager::adopt_space),
+//! [`end_from_cluster`](SessionManager::end_from_cluster) and
+//! [`kill_from_cluster`](SessionManager::kill_from_cluster) (`cluster_hooks.rs`), adapted by
+//! [`cluster::ServerRegistry`](crate::cluster::ServerRegistry); meta then decides idle expiry,
+//! so the host does not call `handle_timeout`.
+//!
 //! # Example: how an engine wires it
 //!
 //! ```
@@ -142,6 +151,7 @@
 //! insert: it issues a sealed id, checks two limits atomically, and emits an audit event.
 
 mod audit;
+mod cluster_hooks;
 mod codec;
 mod config;
 mod error;
@@ -160,6 +170,7 @@ mod snapshot_codec;
 mod throttle;
 
 pub use audit::{Change, EndReason, Event, HistoryEntry, Refusal};
+pub use cluster_hooks::{ClusterEnd, ClusterSessionView, InstalledSession};
 pub use config::{
     CLIENT_IP_BYTES_MAX, Config, GRAPH_ADDR_BYTES_MAX, IDLE_TIMEOUT_MS_MAX, IDLE_TIMEOUT_MS_MIN,
     SHARD_COUNT_MAX,
@@ -168,6 +179,7 @@ pub use error::{ConfigError, InvariantViolation, ServerError, SnapshotError, err
 pub use execute::QueryStart;
 pub use manager::{Login, SessionManager};
 pub use metrics::{NodeStats, SessionStats};
+pub use session::Origin;
 pub use show::{SESSION_COLUMNS, SessionDetail, SessionRow};
 pub use snapshot::{
     LockoutRecord, RestoreParts, SNAPSHOT_FORMAT_VERSION, SessionRecord, Snapshot, SnapshotBody,

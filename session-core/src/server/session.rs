@@ -47,6 +47,9 @@ pub(crate) struct SessionInner {
     pub(crate) caller: Option<Box<Caller>>,
     /// Allocated at the first change: most sessions never set a variable or change anything.
     extras: Option<Box<Extras>>,
+    /// When the current space was set (USE here, or adopted from the cluster), Unix ms; 0
+    /// before any. With the space it orders USEs across nodes (last writer wins, issue 5585).
+    pub(crate) space_set_unix_ms: u64,
 }
 
 /// What a session accumulates as it is used.
@@ -74,6 +77,16 @@ impl SessionInner {
     }
 }
 
+/// How a session came to this node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Origin {
+    /// A login here: it was counted against the per-(user, ip) limit.
+    LoggedIn,
+    /// Picked up or reloaded from the cluster: counted, but no limit was checked (as in
+    /// NebulaGraph), so its (user, ip) pair may hold more sessions than the limit.
+    Installed,
+}
+
 /// One session.
 #[derive(Debug)]
 pub(crate) struct SessionEntry {
@@ -81,6 +94,7 @@ pub(crate) struct SessionEntry {
     pub(crate) user: Box<str>,
     pub(crate) client_ip: Box<str>,
     pub(crate) created_unix_ms: u64,
+    pub(crate) origin: Origin,
     pub(crate) queries_run: AtomicU64,
     /// When its idle check is scheduled (its key in the shard's deadline index), Unix ms.
     /// Written only under the shard's write lock; here rather than in the map's slot because the
@@ -98,16 +112,24 @@ pub(crate) struct NewSession<'a> {
     pub(crate) now_unix_ms: u64,
     /// The caller to start with, if already resolved (a restored session in a space).
     pub(crate) caller: Option<Caller>,
+    /// When the caller's space was set, Unix ms (0 for none).
+    pub(crate) space_set_unix_ms: u64,
+    pub(crate) origin: Origin,
 }
 
 impl SessionEntry {
     pub(crate) fn new(new: NewSession<'_>) -> SessionEntry {
-        let inner = SessionInner { caller: new.caller.map(Box::new), extras: None };
+        let inner = SessionInner {
+            caller: new.caller.map(Box::new),
+            extras: None,
+            space_set_unix_ms: new.space_set_unix_ms,
+        };
         SessionEntry {
             id: new.id,
             user: new.user.into(),
             client_ip: new.client_ip.into(),
             created_unix_ms: new.now_unix_ms,
+            origin: new.origin,
             queries_run: AtomicU64::new(0),
             check_at_ms: AtomicU64::new(u64::MAX),
             lifecycle: AtomicU8::new(Lifecycle::Live.to_u8()),

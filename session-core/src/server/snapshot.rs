@@ -7,10 +7,11 @@
 //! kept: a restart ends them, as in NebulaGraph.
 //!
 //! [`SessionManager::restore`] validates everything (format version, checksum, every bound of
-//! the configuration it is given, unique ids, per-(user, ip) counts within the limit, times in
-//! order) before it builds anything, so corrupted or truncated input is a [`SnapshotError`] and
-//! nothing is half-restored. Restored sessions keep their last activity: those idle past the
-//! timeout expire at the next `handle_timeout`, as NebulaGraph drops them at start-up.
+//! the configuration it is given, unique ids, per-(user, ip) counts of logged-in sessions within
+//! the limit, times in order) before it builds anything, so corrupted or truncated input is a
+//! [`SnapshotError`] and nothing is half-restored. Restored sessions keep their last activity:
+//! those idle past the timeout expire at the next `handle_timeout`, as NebulaGraph drops them at
+//! start-up.
 //!
 //! The snapshot is taken shard by shard: consistent per session, and across the node when no
 //! call is in flight (a host persists it at shutdown or from its timer thread).
@@ -27,13 +28,14 @@ use crate::server::config::{CLIENT_IP_BYTES_MAX, Config};
 use crate::server::error::SnapshotError;
 use crate::server::manager::SessionManager;
 use crate::server::metrics::{Counters, NodeStats};
-use crate::server::session::{Activity, NewSession, SessionEntry};
+use crate::server::session::{Activity, NewSession, Origin, SessionEntry};
 use crate::server::shard::{Slot, lock, read, write};
 use crate::server::snapshot_codec::{decode_body, encode_body};
 use crate::server::throttle::Attempts;
 
 /// The snapshot format this build writes and reads.
-pub const SNAPSHOT_FORMAT_VERSION: u32 = 1;
+/// Version 2 added each session's `space_set_unix_ms` and `origin` (cluster sync).
+pub const SNAPSHOT_FORMAT_VERSION: u32 = 2;
 const MAGIC: [u8; 8] = *b"GSREGSNP";
 
 /// A persisted registry: format version, checksum, body.
@@ -71,6 +73,10 @@ pub struct SessionRecord {
     pub client_ip: String,
     /// Its current space.
     pub space: Option<String>,
+    /// When the space was set (USE here, or adopted from the cluster), Unix ms; 0 for none.
+    pub space_set_unix_ms: u64,
+    /// How it came to this node (its (user, ip) pair may exceed the limit by installed ones).
+    pub origin: Origin,
     /// Created, Unix milliseconds.
     pub created_unix_ms: u64,
     /// Last activity, Unix milliseconds.
@@ -252,6 +258,8 @@ impl SessionManager {
             client_ip: &record.client_ip,
             now_unix_ms: record.created_unix_ms,
             caller,
+            space_set_unix_ms: record.space_set_unix_ms,
+            origin: record.origin,
         };
         let entry = Arc::new(SessionEntry::new(new));
         entry.queries_run.store(record.queries_run, Ordering::Relaxed);
@@ -299,6 +307,10 @@ fn validate(body: &SnapshotBody, config: &Config) -> Result<(), SnapshotError> {
             return fail(format!("session {} twice", record.id));
         }
         validate_session(record, config, body.newest_unix_ms)?;
+        // Installed sessions were counted without a limit check (pick-up).
+        if record.origin == Origin::Installed {
+            continue;
+        }
         let count = user_ip.entry((&record.user, &record.client_ip)).or_insert(0);
         *count = count.saturating_add(1);
         if config.user_ip_limit().is_some_and(|limit| *count > limit) {
@@ -363,6 +375,8 @@ fn record(slot: &Slot) -> SessionRecord {
         user: entry.user.to_string(),
         client_ip: entry.client_ip.to_string(),
         space: inner.caller.as_ref().and_then(|caller| caller.current_space().map(str::to_owned)),
+        space_set_unix_ms: inner.space_set_unix_ms,
+        origin: entry.origin,
         created_unix_ms: entry.created_unix_ms,
         last_activity_unix_ms: slot.activity.last_ms(),
         queries_run: entry.queries_run.load(Ordering::Relaxed),

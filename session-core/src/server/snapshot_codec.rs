@@ -9,6 +9,7 @@ use crate::server::audit::{Change, EndReason, HistoryEntry};
 use crate::server::codec::{Decoder, Encoder};
 use crate::server::error::SnapshotError;
 use crate::server::metrics::NodeStats;
+use crate::server::session::Origin;
 use crate::server::snapshot::{LockoutRecord, SessionRecord, SnapshotBody};
 
 pub(crate) fn encode_body(body: &SnapshotBody) -> Vec<u8> {
@@ -47,6 +48,11 @@ fn encode_session(encoder: &mut Encoder, record: &SessionRecord) {
     encoder.str(&record.user);
     encoder.str(&record.client_ip);
     encoder.opt_str(record.space.as_deref());
+    encoder.u64(record.space_set_unix_ms);
+    encoder.u8(match record.origin {
+        Origin::LoggedIn => 0,
+        Origin::Installed => 1,
+    });
     encoder.u64(record.created_unix_ms);
     encoder.u64(record.last_activity_unix_ms);
     encoder.u64(record.queries_run);
@@ -80,6 +86,10 @@ fn encode_change(encoder: &mut Encoder, change: &Change) {
             encoder.str(name);
         }
         Change::Restored => encoder.u8(3),
+        Change::PickedUp { client_ip } => {
+            encoder.u8(5);
+            encoder.str(client_ip);
+        }
         Change::Ended { reason, queries_killed } => {
             encoder.u8(4);
             match reason {
@@ -93,6 +103,7 @@ fn encode_change(encoder: &mut Encoder, change: &Change) {
                 }
                 EndReason::SignedOut => encoder.u8(2),
                 EndReason::UserDropped => encoder.u8(3),
+                EndReason::EndedElsewhere => encoder.u8(4),
             }
             encoder.u32(*queries_killed);
         }
@@ -153,6 +164,12 @@ fn decode_session(decoder: &mut Decoder<'_>) -> Result<SessionRecord, SnapshotEr
     let user = decoder.string()?;
     let client_ip = decoder.string()?;
     let space = decoder.opt_string()?;
+    let space_set_unix_ms = decoder.u64()?;
+    let origin = match decoder.u8()? {
+        0 => Origin::LoggedIn,
+        1 => Origin::Installed,
+        tag => return Err(SnapshotError::Invalid(format!("session {id}: origin tag {tag}"))),
+    };
     let created_unix_ms = decoder.u64()?;
     let last_activity_unix_ms = decoder.u64()?;
     let queries_run = decoder.u64()?;
@@ -177,6 +194,8 @@ fn decode_session(decoder: &mut Decoder<'_>) -> Result<SessionRecord, SnapshotEr
         user,
         client_ip,
         space,
+        space_set_unix_ms,
+        origin,
         created_unix_ms,
         last_activity_unix_ms,
         queries_run,
@@ -193,12 +212,14 @@ fn decode_change(decoder: &mut Decoder<'_>) -> Result<Change, SnapshotError> {
         1 => Change::SpaceChanged { from: decoder.opt_string()?, to: decoder.string()? },
         2 => Change::VariableSet { name: decoder.string()? },
         3 => Change::Restored,
+        5 => Change::PickedUp { client_ip: decoder.string()? },
         4 => {
             let reason = match decoder.u8()? {
                 0 => EndReason::Expired { idle_ms: decoder.u64()? },
                 1 => EndReason::Killed { by: decoder.string()? },
                 2 => EndReason::SignedOut,
                 3 => EndReason::UserDropped,
+                4 => EndReason::EndedElsewhere,
                 tag => return Err(SnapshotError::Invalid(format!("end reason tag {tag}"))),
             };
             Change::Ended { reason, queries_killed: decoder.u32()? }

@@ -1,0 +1,122 @@
+//! [`ServerRegistry`]: the node's real registry, [`SessionManager`], as cluster sync's
+//! [`LocalSessions`], through the server's public cluster methods only.
+//!
+//! `LocalSessions` passes neither the role table nor the time, which installing a session and
+//! ending one need, so the adapter carries them: the host builds one per sync call,
+//! `ServerRegistry::new(&sessions, &table, now)`, and passes it to
+//! [`NodeSync::handle_timeout`](crate::cluster::NodeSync::handle_timeout) or
+//! [`NodeSync::handle_answer`](crate::cluster::NodeSync::handle_answer).
+//!
+//! # What the host does besides
+//!
+//! - **No local idle expiry.** In a cluster a node never ends a session on its own idle timer
+//!   (issue 5094): meta expires it from every holder's votes and the node drops it through
+//!   [`LocalSessions::drop_session`]. So the host does not call
+//!   [`SessionManager::handle_timeout`]. (If it does, the expired copy is only released at
+//!   meta, as the trait allows; the session lives on elsewhere.)
+//! - **Login:** after [`SessionManager::login`],
+//!   [`NodeSync::announce`](crate::cluster::NodeSync::announce).
+//! - **Sign-out and KILL SESSION:** end it locally ([`SessionManager::sign_out`],
+//!   [`SessionManager::kill_sessions`]) and [`NodeSync::remove`](crate::cluster::NodeSync::remove)
+//!   it; KILL SESSION of a session not held here is the `remove` alone.
+//! - **A request for a session not held here** (-1002 from the registry):
+//!   [`NodeSync::pick_up`](crate::cluster::NodeSync::pick_up), then retry the request after
+//!   [`NodeEvent::PickedUp`](crate::cluster::NodeEvent::PickedUp).
+//! - **KILL QUERY of a query not running here:**
+//!   [`NodeSync::kill_query`](crate::cluster::NodeSync::kill_query).
+
+use graphsession_id_gen::SessionId;
+use graphsession_permission::RoleTable;
+use graphsession_query_plan::QueryKey;
+
+use crate::cluster::local::LocalSessions;
+use crate::cluster::messages::{GoneReason, SessionRecord, SessionReport};
+use crate::server::{ClusterEnd, ClusterSessionView, InstalledSession, SessionManager};
+
+/// The user a kill mark from meta is recorded under: meta's kill marks carry only the query's
+/// key (it checked the caller where KILL QUERY ran).
+pub const CLUSTER_KILL_USER: &str = "(cluster)";
+
+/// A [`SessionManager`] seen as cluster sync's [`LocalSessions`] at one instant, with the role
+/// table installed sessions take their roles from.
+#[derive(Debug)]
+pub struct ServerRegistry<'a> {
+    sessions: &'a SessionManager,
+    table: &'a RoleTable,
+    now_unix_ms: u64,
+    installs_refused: u32,
+}
+
+impl<'a> ServerRegistry<'a> {
+    /// The registry `sessions`, with roles from `table`, at `now_unix_ms`.
+    #[must_use]
+    pub fn new(
+        sessions: &'a SessionManager,
+        table: &'a RoleTable,
+        now_unix_ms: u64,
+    ) -> ServerRegistry<'a> {
+        ServerRegistry { sessions, table, now_unix_ms, installs_refused: 0 }
+    }
+
+    /// Installs the registry refused through this adapter (its `sessions_max`, a user the role
+    /// table no longer knows, bad input). A refused session is not held here, so the next round
+    /// releases it at meta; a refused pick-up's request gets -1002 when the host retries it.
+    #[must_use]
+    pub fn installs_refused(&self) -> u32 {
+        self.installs_refused
+    }
+}
+
+impl LocalSessions for ServerRegistry<'_> {
+    fn sessions(&self) -> Vec<SessionReport> {
+        self.sessions.cluster_sessions().into_iter().map(report).collect()
+    }
+
+    fn install(&mut self, record: &SessionRecord) {
+        let install = InstalledSession {
+            session: record.session,
+            user: &record.user,
+            client_ip: &record.client_ip,
+            space: &record.space,
+            space_set_unix_ms: record.space_set_unix_ms,
+            created_unix_ms: record.created_unix_ms,
+            last_activity_unix_ms: record.last_activity_unix_ms,
+        };
+        // Ok(false): held already, left as it is (the trait's idempotence).
+        if self.sessions.install_session(install, self.table, self.now_unix_ms).is_err() {
+            self.installs_refused = self.installs_refused.saturating_add(1);
+        }
+    }
+
+    fn adopt_space(&mut self, record: &SessionRecord) -> bool {
+        self.sessions.adopt_space(record.session, &record.space, record.space_set_unix_ms)
+    }
+
+    fn drop_session(&mut self, session: SessionId, reason: GoneReason) {
+        let end = match reason {
+            GoneReason::Expired => ClusterEnd::Expired,
+            GoneReason::SignedOut
+            | GoneReason::Killed
+            | GoneReason::Refused
+            | GoneReason::Unknown => ClusterEnd::EndedElsewhere,
+        };
+        let _was_here = self.sessions.end_from_cluster(session, end, self.now_unix_ms);
+    }
+
+    fn kill_query(&mut self, key: QueryKey) -> bool {
+        self.sessions.kill_from_cluster(key, CLUSTER_KILL_USER)
+    }
+}
+
+fn report(view: ClusterSessionView) -> SessionReport {
+    SessionReport {
+        session: view.session,
+        user: view.user,
+        client_ip: view.client_ip,
+        space: view.space,
+        space_set_unix_ms: view.space_set_unix_ms,
+        created_unix_ms: view.created_unix_ms,
+        last_activity_unix_ms: view.last_activity_unix_ms,
+        running_queries: view.running_queries,
+    }
+}

@@ -1,0 +1,265 @@
+//! What cluster sync needs from the registry, as plain methods: read every session's state
+//! ([`SessionManager::cluster_sessions`]), install a session picked up or reloaded from meta,
+//! adopt a newer space, end a session meta says is gone, and kill a query meta marked. The
+//! registry knows nothing of the cluster's types; `cluster::ServerRegistry` adapts these methods
+//! to `cluster::LocalSessions`.
+//!
+//! None of them counts as activity or checks a caller: the cluster decided (meta checked KILL
+//! QUERY's caller, a pick-up follows a request the host will touch the session for). Each keeps
+//! every invariant of [`check_invariants`](SessionManager::check_invariants): the node and
+//! per-(user, ip) counts equal the live sessions, each session has one idle check, and every
+//! state change comes out as an [`Event`](crate::server::Event).
+
+use graphsession_id_gen::SessionId;
+use graphsession_id_gen::sync::{Arc, Ordering};
+use graphsession_permission::{Caller, Rights, RoleTable, USER_NAME_BYTES_MAX};
+use graphsession_query_plan::{Kill, KillOutcome, QueryKey};
+
+use crate::server::audit::{Change, EndReason};
+use crate::server::config::CLIENT_IP_BYTES_MAX;
+use crate::server::error::ServerError;
+use crate::server::execute::check_space_name;
+use crate::server::manager::SessionManager;
+use crate::server::session::{Activity, NewSession, Origin, SessionEntry};
+use crate::server::shard::{Slot, lock, read, write};
+
+/// One session as cluster sync reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterSessionView {
+    /// The session.
+    pub session: SessionId,
+    /// Its user.
+    pub user: String,
+    /// The client's ip.
+    pub client_ip: String,
+    /// The current space, "" before USE.
+    pub space: String,
+    /// When the space was set (USE here, or adopted), Unix ms; 0 before USE.
+    pub space_set_unix_ms: u64,
+    /// Creation time, Unix ms.
+    pub created_unix_ms: u64,
+    /// The newest activity on this node, Unix ms.
+    pub last_activity_unix_ms: u64,
+    /// Queries running on this node.
+    pub running_queries: u32,
+}
+
+/// A session to install from the cluster (picked up, or reloaded at start-up).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InstalledSession<'a> {
+    /// Its id (kept: the client already holds it).
+    pub session: SessionId,
+    /// Its user.
+    pub user: &'a str,
+    /// The client's ip.
+    pub client_ip: &'a str,
+    /// Its space, "" for none.
+    pub space: &'a str,
+    /// When that space was set, Unix ms.
+    pub space_set_unix_ms: u64,
+    /// Creation time, Unix ms.
+    pub created_unix_ms: u64,
+    /// The newest activity any node reported, Unix ms.
+    pub last_activity_unix_ms: u64,
+}
+
+/// Why the cluster ends a session here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClusterEnd {
+    /// Meta expired it (idle on every node holding it): queries killed with
+    /// `KillCause::SessionExpired`, ended as [`EndReason::Expired`].
+    Expired,
+    /// Signed out or killed on another node, or unknown to meta: queries killed with
+    /// `KillCause::SessionKilled`, ended as [`EndReason::EndedElsewhere`].
+    EndedElsewhere,
+}
+
+impl SessionManager {
+    /// Every session on this node with the state cluster sync reports, by id. Neither activity
+    /// nor a permission check. Costs O(n): one read lock per shard, one session mutex per
+    /// session (cluster sync calls it once per round).
+    #[must_use]
+    pub fn cluster_sessions(&self) -> Vec<ClusterSessionView> {
+        let mut views = Vec::new();
+        for shard in &self.shards {
+            let state = read(&shard.state);
+            views.extend(state.sessions.values().map(view));
+        }
+        views.sort_by_key(|view| view.session);
+        views
+    }
+
+    /// Installs a session picked up or reloaded from the cluster, with its id, user, ip, space
+    /// and times; roles come from `table`. Returns `Ok(false)` (and changes nothing) if the
+    /// session is here already.
+    ///
+    /// No per-(user, ip) limit is checked, as in NebulaGraph's pick-up: the session counts in
+    /// its pair (exactly), so the pair may hold more than the limit and later logins of it are
+    /// refused until it is below again. The node's `sessions_max` does apply, unlike in
+    /// NebulaGraph: it bounds the registry's memory and `check_invariants` holds it
+    /// ([`ServerError::TooManyConnections`], -1010). Times from other nodes' clocks are clamped
+    /// to this node's newest time; the idle check is scheduled from the last activity. Emits
+    /// [`Change::PickedUp`].
+    ///
+    /// Errors, with nothing changed: -1010 as above, [`ServerError::UserNotFound`] for a user
+    /// `table` does not know, [`ServerError::ClientIpTooLong`], a bad space name (-1009).
+    pub fn install_session(
+        &self,
+        install: InstalledSession<'_>,
+        table: &RoleTable,
+        now_unix_ms: u64,
+    ) -> Result<bool, ServerError> {
+        let now = self.clock.observe(now_unix_ms);
+        check_installed(install, table)?;
+        if read(&self.shard(install.session).state).sessions.contains_key(&install.session) {
+            return Ok(false);
+        }
+        if !self.node_count.try_reserve(self.config.sessions_max) {
+            return Err(ServerError::TooManyConnections);
+        }
+        let acquired = self.user_ip.try_acquire(install.user, install.client_ip, None);
+        debug_assert!(acquired.is_ok(), "an unlimited acquire cannot fail");
+        let installed = self.insert_installed(install, table, now);
+        if !installed {
+            // Installed meanwhile by another thread: give the counts back.
+            self.user_ip.release(install.user, install.client_ip);
+            self.node_count.release();
+        }
+        Ok(installed)
+    }
+
+    /// Inserts the session whose counts are reserved; false if its id is taken.
+    fn insert_installed(&self, install: InstalledSession<'_>, table: &RoleTable, now: u64) -> bool {
+        let last_activity_unix_ms = install.last_activity_unix_ms.min(now);
+        let space = (!install.space.is_empty()).then_some(install.space);
+        let new = NewSession {
+            id: install.session,
+            user: install.user,
+            client_ip: install.client_ip,
+            now_unix_ms: install.created_unix_ms.min(last_activity_unix_ms),
+            caller: space.map(|space| Caller::resolve(table, install.user, Some(space))),
+            space_set_unix_ms: if space.is_some() { install.space_set_unix_ms } else { 0 },
+            origin: Origin::Installed,
+        };
+        let entry = Arc::new(SessionEntry::new(new));
+        let check_at_ms = last_activity_unix_ms.saturating_add(self.config.idle_timeout_ms);
+        {
+            let mut state = write(&self.shard(install.session).state);
+            if state.sessions.contains_key(&install.session) {
+                return false;
+            }
+            state.deadlines.insert((check_at_ms, install.session));
+            entry.set_check_at_ms(check_at_ms);
+            let activity = Activity::new(last_activity_unix_ms);
+            state.sessions.insert(install.session, Slot { entry: Arc::clone(&entry), activity });
+            // Under the shard lock, as in login: an expiry round that passed this shard keeps it.
+            self.earliest_check_ms.fetch_min(check_at_ms, Ordering::AcqRel);
+        }
+        let change = Change::PickedUp { client_ip: install.client_ip.to_owned() };
+        self.changed(&entry, change, now);
+        true
+    }
+
+    /// Sets session `id`'s space to `space` if `(space_set_unix_ms, space)` is greater than the
+    /// session's own (last writer wins, issue 5585); returns whether it changed. Neither
+    /// activity nor a permission check (the USE was checked where it ran); the session's rights
+    /// in the new space come from the role table at its next request. Emits
+    /// [`Change::SpaceChanged`]. False for an unknown session or an invalid space name.
+    pub fn adopt_space(&self, id: SessionId, space: &str, space_set_unix_ms: u64) -> bool {
+        if check_space_name(space).is_err() {
+            return false;
+        }
+        let entry = {
+            let state = read(&self.shard(id).state);
+            let Some(slot) = state.sessions.get(&id) else { return false };
+            Arc::clone(&slot.entry)
+        };
+        let from = {
+            let mut inner = lock(&entry.inner);
+            let current = inner.caller.as_ref().and_then(|caller| caller.current_space());
+            let own = (inner.space_set_unix_ms, current.unwrap_or(""));
+            if (space_set_unix_ms, space) <= own {
+                return false;
+            }
+            let from = current.map(str::to_owned);
+            match inner.caller.as_mut() {
+                Some(caller) => caller.use_space(Some(space)),
+                // No request yet: a caller without rights, which is always stale, so the next
+                // request resolves the user's rights from the role table (fix 4).
+                None => {
+                    let caller = Caller::from_rights(&entry.user, Rights::none(), Some(space));
+                    inner.caller = Some(Box::new(caller));
+                }
+            }
+            inner.space_set_unix_ms = space_set_unix_ms;
+            from
+        };
+        let now = self.clock.newest_ms();
+        self.changed(&entry, Change::SpaceChanged { from, to: space.to_owned() }, now);
+        true
+    }
+
+    /// Ends session `id` because meta says it is gone; returns whether it was here. Its queries
+    /// are killed (cause per `end`), the counts released, and the end comes out as an event
+    /// ([`EndReason::Expired`] or [`EndReason::EndedElsewhere`]).
+    ///
+    /// Expiry here is meta's decision, taken when no holder reported a running query; a query
+    /// begun on this node after its last report loses to it (cause `SessionExpired`). The
+    /// registry's own timer ([`handle_timeout`](Self::handle_timeout)) still never expires a
+    /// session with a running query.
+    pub fn end_from_cluster(&self, id: SessionId, end: ClusterEnd, now_unix_ms: u64) -> bool {
+        let now = self.clock.observe(now_unix_ms);
+        let Some((entry, last_activity_ms)) = self.take_session(id) else { return false };
+        let reason = match end {
+            ClusterEnd::Expired => {
+                EndReason::Expired { idle_ms: now.saturating_sub(last_activity_ms) }
+            }
+            ClusterEnd::EndedElsewhere => EndReason::EndedElsewhere,
+        };
+        let _killed = self.release_ended(self.shard(id), &entry, reason, now);
+        true
+    }
+
+    /// Kills query `key` as KILL QUERY by `user` (`Kill::ByUser`), without a caller check: meta
+    /// checked the caller where the statement ran. Returns whether this call killed it: false
+    /// if the query does not run here, has ended, or an earlier kill won.
+    pub fn kill_from_cluster(&self, key: QueryKey, user: &str) -> bool {
+        let kill = Kill::ByUser { user: user.to_owned() };
+        let outcome =
+            lock(&self.shard(key.session).queries).request_kill(key.session, key.plan, kill);
+        matches!(outcome, Ok(KillOutcome::Requested))
+    }
+}
+
+/// The bounds a login checks, for a session installed from the cluster.
+fn check_installed(install: InstalledSession<'_>, table: &RoleTable) -> Result<(), ServerError> {
+    let bytes = install.client_ip.len();
+    if bytes > CLIENT_IP_BYTES_MAX as usize {
+        let bytes = u64::try_from(bytes).unwrap_or(u64::MAX);
+        return Err(ServerError::ClientIpTooLong { bytes, bytes_max: CLIENT_IP_BYTES_MAX });
+    }
+    let user_fits = !install.user.is_empty() && install.user.len() <= USER_NAME_BYTES_MAX as usize;
+    if !user_fits || !table.contains_user(install.user) {
+        return Err(ServerError::UserNotFound { user: install.user.to_owned() });
+    }
+    if !install.space.is_empty() {
+        check_space_name(install.space)?;
+    }
+    Ok(())
+}
+
+fn view(slot: &Slot) -> ClusterSessionView {
+    let entry = &slot.entry;
+    let inner = lock(&entry.inner);
+    let space = inner.caller.as_ref().and_then(|caller| caller.current_space());
+    ClusterSessionView {
+        session: entry.id,
+        user: entry.user.to_string(),
+        client_ip: entry.client_ip.to_string(),
+        space: space.unwrap_or_default().to_owned(),
+        space_set_unix_ms: inner.space_set_unix_ms,
+        created_unix_ms: entry.created_unix_ms,
+        last_activity_unix_ms: slot.activity.last_ms(),
+        running_queries: slot.activity.running(),
+    }
+}
