@@ -1,12 +1,17 @@
 //! Deterministic simulation for the graphsession workspace: everything in a run follows from one seed.
 //!
-//! Today the simulator has one world, [`ids::IdWorld`]: graph nodes issuing session and plan ids through
-//! restarts, lease hand-overs, split-brain take-overs, clock steps and bursts, with every id checked for
-//! global uniqueness. The full world of clients, graph nodes and the meta store (issue 8) builds on the same
-//! [`prng::Prng`].
+//! Two worlds, both on the same [`prng::Prng`]:
+//!
+//! - [`ids::IdWorld`] (`--world ids`, the default): graph nodes issuing session and plan ids through
+//!   restarts, lease hand-overs, split-brain take-overs, clock steps and bursts, with every id checked for
+//!   global uniqueness.
+//! - [`world::ClusterWorld`] (`--world cluster`, issue 8, first version): real client machines, graph-node
+//!   registries with their cluster sync, and one meta store, under socket resets, client kills, lost
+//!   node-meta messages and failover, with a safety phase and a liveness phase.
 //!
 //! The library is pure like the crates it tests; the driver binary (`src/main.rs`) is the edge that reads the
 //! wall clock and spreads seeds over threads.
 
 pub mod ids;
 pub mod prng;
+pub mod world;

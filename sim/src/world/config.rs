@@ -1,0 +1,146 @@
+//! The cluster world's configuration: everything a seed decides before the first step (swarm testing:
+//! each seed runs a different cluster size, client count, latency and mix of faults).
+
+use crate::prng::Prng;
+
+/// Kinds of step, also the index into [`ClusterConfig::weights`] and the step counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepKind {
+    /// Deliver the next due message.
+    Deliver,
+    /// Fire every due timer (clients, node syncs, meta).
+    Timers,
+    /// Advance the clock.
+    Tick,
+    /// A client opens (dials, authenticates).
+    Open,
+    /// A client queues a statement.
+    Execute,
+    /// A client closes gracefully.
+    Close,
+    /// A closed or killed client is replaced by a new process.
+    Restart,
+    /// Fault: a client's socket is reset.
+    Reset,
+    /// Fault: a client process is killed without closing.
+    Kill,
+    /// Fault: a message between a node and meta is lost.
+    MetaLoss,
+    /// Fault: a graph node process crashes and restarts (new registry, new leases, reload).
+    NodeRestart,
+}
+
+impl StepKind {
+    /// Every kind, in index order.
+    pub const ALL: [StepKind; 11] = [
+        StepKind::Deliver,
+        StepKind::Timers,
+        StepKind::Tick,
+        StepKind::Open,
+        StepKind::Execute,
+        StepKind::Close,
+        StepKind::Restart,
+        StepKind::Reset,
+        StepKind::Kill,
+        StepKind::MetaLoss,
+        StepKind::NodeRestart,
+    ];
+
+    /// Lower-case name for summaries.
+    pub fn name(self) -> &'static str {
+        match self {
+            StepKind::Deliver => "deliver",
+            StepKind::Timers => "timers",
+            StepKind::Tick => "tick",
+            StepKind::Open => "open",
+            StepKind::Execute => "execute",
+            StepKind::Close => "close",
+            StepKind::Restart => "restart",
+            StepKind::Reset => "reset",
+            StepKind::Kill => "kill",
+            StepKind::MetaLoss => "meta_loss",
+            StepKind::NodeRestart => "node_restart",
+        }
+    }
+
+    /// Whether the kind is a fault (switched off in the liveness phase).
+    pub fn is_fault(self) -> bool {
+        matches!(
+            self,
+            StepKind::Reset | StepKind::Kill | StepKind::MetaLoss | StepKind::NodeRestart
+        )
+    }
+}
+
+/// Everything a seed decides about its cluster before the first step.
+#[derive(Debug, Clone)]
+pub struct ClusterConfig {
+    /// Graph nodes (1..=3), each with its own id-gen slot.
+    pub nodes: u16,
+    /// Client processes (1..=6), each bound to one node.
+    pub clients: u16,
+    /// Steps of the safety phase (faults and workload).
+    pub steps: u32,
+    /// Weight of each [`StepKind`], by index; a fault with weight 0 is off for this seed.
+    pub weights: [u32; 11],
+    /// Largest one-way delay on any link, milliseconds.
+    pub latency_max_ms: u64,
+    /// Largest clock advance of one tick, milliseconds.
+    pub tick_max_ms: u64,
+    /// The servers', meta's and clients' idle timeout, milliseconds.
+    pub idle_timeout_ms: u64,
+    /// The node syncs' round period, milliseconds.
+    pub sync_interval_ms: u64,
+    /// Whether clients replace (rather than resume) their session after a reconnect.
+    pub reconnect_replace: bool,
+    /// Whether some client logs in as a user the role table does not know (-1001/-1002 path).
+    pub stranger_client: bool,
+    /// Whether a client's dial may reach another node than its own (its session is picked up
+    /// there from meta). Only with more than one node.
+    pub failover: bool,
+}
+
+impl ClusterConfig {
+    /// Derives the configuration from the seed's generator.
+    pub fn derive(prng: &mut Prng) -> ClusterConfig {
+        let nodes = u16::try_from(prng.range(1, 3)).unwrap_or(1);
+        let clients = u16::try_from(prng.range(1, 6)).unwrap_or(1);
+        // (base, spread) per kind: plenty of delivery and time, a steady workload, rarer faults.
+        let shape: [(u64, u64); 11] = [
+            (20, 10),
+            (10, 10),
+            (5, 10),
+            (1, 4),
+            (3, 10),
+            (1, 2),
+            (1, 2),
+            (1, 3),
+            (1, 2),
+            (1, 5),
+            (1, 1),
+        ];
+        let mut weights = [0_u32; 11];
+        for (index, weight) in weights.iter_mut().enumerate() {
+            let kind = StepKind::ALL[index];
+            let (base, spread) = shape[index];
+            // Each fault is off for about a third of the seeds.
+            let off = kind.is_fault() && prng.chance(1, 3);
+            let value = base + prng.below(spread);
+            *weight = if off { 0 } else { u32::try_from(value).unwrap_or(1) };
+        }
+        let sync_interval_ms = prng.range(200, 1_000);
+        ClusterConfig {
+            nodes,
+            clients,
+            steps: u32::try_from(prng.range(1_000, 4_000)).unwrap_or(1_000),
+            weights,
+            latency_max_ms: [1, 10, 50][usize::try_from(prng.below(3)).unwrap_or(0)],
+            tick_max_ms: [50, 200, 1_000][usize::try_from(prng.below(3)).unwrap_or(0)],
+            idle_timeout_ms: prng.range(2, 10) * 1_000,
+            sync_interval_ms,
+            reconnect_replace: prng.chance(1, 2),
+            stranger_client: prng.chance(1, 4),
+            failover: nodes > 1 && prng.chance(1, 2),
+        }
+    }
+}

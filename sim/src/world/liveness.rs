@@ -1,0 +1,241 @@
+//! The liveness phase: the network heals, faults and workload stop; every open client must get a
+//! session again, then every running client closes, and after the idle timeout and a few sync
+//! rounds nothing may be left: no sign-out pending, no id in a closed client's ledger, no session
+//! at meta or on any node, and every session a client held at its close ended by sign-out.
+
+use graphsession_core::client::{Idempotency, SessionStatus};
+use graphsession_core::cluster::GoneReason;
+use graphsession_id_gen::SessionId;
+
+use crate::world::client::Life;
+use crate::world::node::EndKind;
+use crate::world::{Checked, ClusterWorld, LIVENESS_STEPS_MAX};
+
+impl ClusterWorld {
+    /// Heals everything: every open client must get a session and a result within a bound; then
+    /// closes every running client, lets time pass, and checks that nothing leaked.
+    pub(super) fn liveness(&mut self) -> Checked {
+        self.healed = true;
+        self.recover()?;
+        let start_ms = self.now_ms;
+        self.liveness_start_ms = start_ms;
+        for slot in 0..self.clients.len() {
+            if self.clients[slot].is_open() {
+                let slot_id = u16::try_from(slot).unwrap_or(0);
+                self.closed_in_liveness.insert(slot_id);
+                // The held session was used moments ago (recovery, keepalives): its sign-out must
+                // win. Sessions already waiting in the outbox may be near their expiry, and lose.
+                let held: Vec<SessionId> = self.clients[slot]
+                    .machine
+                    .ledger()
+                    .iter()
+                    .filter(|(_, entry)| entry.status == SessionStatus::Held)
+                    .filter(|(session, _)| self.meta.session(*session).is_some())
+                    .map(|(session, _)| session)
+                    .collect();
+                self.owned_at_close.push((slot_id, held));
+                if self.twist.legacy_close {
+                    self.legacy_close(slot);
+                } else {
+                    self.clients[slot].machine.handle_close(self.now_ms);
+                    self.pump_client(slot)?;
+                }
+            }
+        }
+        let settle_ms = 5_000
+            + self.config.idle_timeout_ms
+            + 6 * self.config.sync_interval_ms
+            + 4 * self.config.latency_max_ms
+            + 2_000;
+        self.run_healed(start_ms + settle_ms, |_| false)?;
+        self.check_settled(settle_ms)
+    }
+
+    /// On the healed network every open client runs a statement: each must see a ready session
+    /// or a result within the time its leftovers from the faults (phantoms in its budget,
+    /// backoffs) take to clear.
+    fn recover(&mut self) -> Checked {
+        self.converge()?;
+        let start_ms = self.now_ms;
+        for slot in 0..self.clients.len() {
+            if self.clients[slot].is_open() {
+                let _refused = self.clients[slot].machine.handle_open(self.now_ms);
+                let statement = "RETURN 1";
+                let machine = &mut self.clients[slot].machine;
+                let _refused =
+                    machine.handle_execute(self.now_ms, statement, Idempotency::Idempotent);
+                self.pump_client(slot)?;
+            }
+        }
+        let recover_ms = 2 * self.config.idle_timeout_ms
+            + 4 * self.config.sync_interval_ms
+            + 2 * (2_000 + 4 * self.config.sync_interval_ms)
+            + 2_000;
+        self.run_healed(start_ms + recover_ms, ClusterWorld::all_recovered)?;
+        for (slot, client) in self.clients.iter().enumerate() {
+            let slot_id = u16::try_from(slot).unwrap_or(0);
+            if client.is_open() && !self.recovered.contains(&slot_id) {
+                return Err(format!(
+                    "liveness: client {slot} expected a ready session or a result within {recover_ms} ms \
+                     of healing, is {:?}",
+                    client.machine.state()
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// On the healed network, within a few sync rounds, every node learns what meta decided
+    /// during the faults: no node may still hold a session meta had ended when the network
+    /// healed. (Sessions that expire during the window are not counted: their "gone" may still
+    /// be in flight.)
+    fn converge(&mut self) -> Checked {
+        let ended_at_heal: Vec<(usize, SessionId)> = self
+            .nodes
+            .iter()
+            .enumerate()
+            .flat_map(|(index, node)| {
+                node.sessions.cluster_sessions().into_iter().map(move |view| (index, view.session))
+            })
+            .filter(|(_, session)| self.meta.gone_reason(*session).is_some())
+            .collect();
+        let converge_ms = 3 * self.config.sync_interval_ms + 20 * self.config.latency_max_ms + 500;
+        self.run_healed(self.now_ms + converge_ms, |_| false)?;
+        for (index, session) in ended_at_heal {
+            let node = &self.nodes[index];
+            if node.sessions.session_stats(session.get()).is_some() {
+                return Err(format!(
+                    "liveness: node {index} still holds session {session} {converge_ms} ms after \
+                     healing; expected it gone (meta ended it before the healing: {:?})",
+                    self.meta.gone_reason(session)
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn all_recovered(&self) -> bool {
+        self.clients.iter().enumerate().all(|(slot, client)| {
+            !client.is_open() || self.recovered.contains(&u16::try_from(slot).unwrap_or(0))
+        })
+    }
+
+    /// Runs the healed network (deliveries and timers only) until `deadline_ms` or `done`.
+    fn run_healed(&mut self, deadline_ms: u64, done: fn(&ClusterWorld) -> bool) -> Checked {
+        let start_ms = self.now_ms;
+        let mut steps = 0_u32;
+        while self.now_ms < deadline_ms && !done(self) {
+            steps += 1;
+            if steps > LIVENESS_STEPS_MAX {
+                return Err(format!(
+                    "liveness: not settled within {LIVENESS_STEPS_MAX} steps (at {} ms of {} ms)",
+                    self.now_ms - start_ms,
+                    deadline_ms - start_ms
+                ));
+            }
+            self.step += 1;
+            self.stats.liveness_steps += 1;
+            let next = self.next_due_ms().unwrap_or(deadline_ms).min(deadline_ms);
+            self.now_ms = self.now_ms.max(next);
+            self.trace(self.now_ms);
+            while let Some(message) = self.network.pop_due(self.now_ms) {
+                self.deliver(message)?;
+            }
+            self.fire_timers()?;
+            self.check_all()?;
+        }
+        Ok(())
+    }
+
+    /// The liveness properties, with expected and actual values.
+    fn check_settled(&self, settle_ms: u64) -> Checked {
+        for (slot, client) in self.clients.iter().enumerate() {
+            if client.life != Life::Running {
+                continue;
+            }
+            if !client.machine.is_closed() {
+                return Err(format!(
+                    "liveness: client {slot} expected closed {settle_ms} ms after close, is {:?}",
+                    client.machine.state()
+                ));
+            }
+            let pending = client.machine.metrics().sessions_pending_sign_out;
+            if pending != 0 {
+                return Err(format!(
+                    "liveness: client {slot} expected 0 sign-outs pending, has {pending}"
+                ));
+            }
+            let closed_here = self.closed_in_liveness.contains(&u16::try_from(slot).unwrap_or(0));
+            // Ids only: an authenticate whose reply was lost stays a phantom in a closed machine
+            // (it cannot sign out an id it never learned; the server side expires it).
+            if closed_here && client.machine.ledger().iter().next().is_some() {
+                return Err(format!(
+                    "liveness: client {slot} expected an empty ledger after close on a healed network, holds {:?}",
+                    client.machine.ledger().iter().collect::<Vec<_>>()
+                ));
+            }
+        }
+        self.check_signed_out()?;
+        let live: Vec<String> = self.meta.live_sessions().map(|id| id.to_string()).collect();
+        if !live.is_empty() {
+            return Err(format!(
+                "liveness: meta expected 0 sessions {settle_ms} ms after every client closed or died \
+                 (idle timeout {} ms), holds {}: {}",
+                self.config.idle_timeout_ms,
+                live.len(),
+                live.join(", ")
+            ));
+        }
+        for (index, node) in self.nodes.iter().enumerate() {
+            let count = node.sessions.session_count();
+            if count != 0 {
+                return Err(format!(
+                    "liveness: node {index} expected 0 sessions after settling, holds {count}"
+                ));
+            }
+            let removals = node.sync.pending_removals().count();
+            if removals != 0 {
+                return Err(format!(
+                    "liveness: node {index} expected 0 removals pending at meta, has {removals}"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Every session a client owned when the liveness phase closed it ended by sign-out (meta's
+    /// tombstone says so), unless it had expired before: on a healed network, close must not leave
+    /// sessions to expiry.
+    fn check_signed_out(&self) -> Checked {
+        for (slot, owned) in &self.owned_at_close {
+            for &session in owned {
+                let reason = self.meta.gone_reason(session);
+                let ended_before =
+                    self.nodes.iter().filter_map(|node| node.ended.get(&session)).any(
+                        |(at_ms, kind)| {
+                            *kind == EndKind::Expired && *at_ms < self.liveness_start_ms
+                        },
+                    );
+                match reason {
+                    Some(GoneReason::SignedOut) => {}
+                    Some(GoneReason::Expired) if ended_before => {}
+                    Some(other) => {
+                        return Err(format!(
+                            "liveness: session {session} of client {slot}, closed on a healed network, \
+                             expected to end by sign-out, meta says {other:?}"
+                        ));
+                    }
+                    None => {
+                        let live = self.meta.session(session).is_some();
+                        return Err(format!(
+                            "liveness: session {session} of client {slot} expected to end by sign-out \
+                             after close; at meta it is {}",
+                            if live { "still live" } else { "unknown" }
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,354 @@
+//! A simulated graph node: the real [`SessionManager`] and [`NodeSync`], and the glue a graph
+//! server would have: client requests become registry calls, registry results become wire
+//! responses, and an authenticate is answered only once meta has registered the session.
+
+use std::collections::BTreeMap;
+
+use graphsession_core::client::{ConnectionId, E_SESSION_INVALID, Request, Response};
+use graphsession_core::cluster::{
+    Answer, NodeConfig, NodeEvent, NodeId, NodeSync, RemoveReason, Request as SyncRequest,
+    ServerRegistry,
+};
+use graphsession_core::server::{
+    Change, Config, EndReason, Event, Login, PasswordCheck, SessionManager,
+};
+use graphsession_id_gen::{
+    PlanIdGenerator, PlanLease, SealKey, SessionId, SessionIdConfig, SessionIdGenerator,
+    SessionLease,
+};
+use graphsession_permission::RoleTable;
+use graphsession_query_plan::QueryOutcome;
+
+use crate::world::config::ClusterConfig;
+
+const SEAL_KEY: SealKey = SealKey::from_bytes(*b"sim-cluster-keys");
+
+/// The first process's session-id lease starts at 0 and ends here; each restart leases the next
+/// [`SESSION_LEASE_MS`]. Far above any time a run reaches, below the id layout's last time.
+const LEASE_BASE_UNIX_MS: u64 = 1_800_000_000_000;
+/// The length of one process's session-id lease.
+const SESSION_LEASE_MS: u64 = 1_000_000_000;
+
+/// The client ip every simulated client has (they share a host).
+pub const CLIENT_IP: &str = "10.0.0.1";
+
+/// Counters of one node.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NodeCounters {
+    /// Sessions created by login.
+    pub created: u64,
+    /// Sessions ended by sign-out.
+    pub signed_out: u64,
+    /// Sessions ended by (meta's) idle expiry.
+    pub expired: u64,
+    /// Sessions ended for any other reason.
+    pub ended_other: u64,
+    /// Statements run.
+    pub queries: u64,
+    /// Pick-ups asked of meta (a client came over from another node).
+    pub pick_ups: u64,
+}
+
+/// What a node does with a client request.
+#[derive(Debug)]
+pub enum Handled {
+    /// Write this reply on the socket.
+    Reply(Response),
+    /// Nothing to write (sign-out), or the reply waits for a pick-up from meta.
+    Nothing,
+    /// A session was created; the reply waits for meta's registration.
+    Created(SessionId),
+}
+
+/// One graph node.
+pub struct SimNode {
+    /// The node's id at meta (its id-gen slot).
+    pub id: NodeId,
+    /// The process number: grows with every restart.
+    pub incarnation: u64,
+    /// The node's session registry.
+    pub sessions: SessionManager,
+    /// The node's cluster sync.
+    pub sync: NodeSync,
+    /// Authenticates waiting for meta's registration: session -> socket to answer on.
+    pending_auth: BTreeMap<SessionId, ConnectionId>,
+    /// Executes of sessions not held here, waiting for their pick-up: socket and statement.
+    pending_pick_up: BTreeMap<SessionId, Vec<(ConnectionId, String)>>,
+    /// Counters.
+    pub counters: NodeCounters,
+    /// Every session that ended here: when, and whether by sign-out.
+    pub ended: BTreeMap<SessionId, (u64, EndKind)>,
+}
+
+/// How a session ended, as far as the liveness oracle cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndKind {
+    /// Signed out by its client.
+    SignedOut,
+    /// Reclaimed after its idle timeout.
+    Expired,
+    /// Anything else.
+    Other,
+}
+
+impl SimNode {
+    /// Node `index` (slot `index + 1`), started at `now_ms`.
+    /// Process `incarnation` (1, 2, ...) of node `index` (slot `index + 1`), started at `now_ms`.
+    /// Each process leases the next range of its slot (the lease store's compare-and-set, which
+    /// the id world tests, always wins here): session ids above the previous bound, plan counters
+    /// above the previous one.
+    pub fn new(
+        index: u16,
+        config: &ClusterConfig,
+        now_ms: u64,
+        incarnation: u64,
+    ) -> Result<SimNode, String> {
+        let slot = index + 1;
+        let generation = incarnation.max(1);
+        let floor_unix_ms = match generation {
+            1 => 0,
+            _ => LEASE_BASE_UNIX_MS + (generation - 2) * SESSION_LEASE_MS,
+        };
+        let bound_unix_ms = LEASE_BASE_UNIX_MS + (generation - 1) * SESSION_LEASE_MS;
+        let lease = SessionLease { slot, floor_unix_ms, bound_unix_ms };
+        let ids = SessionIdGenerator::new(lease, SEAL_KEY, SessionIdConfig::default())
+            .map_err(|error| format!("session id lease refused: {error}"))?;
+        let plan_lease = PlanLease {
+            slot,
+            floor_counter: (generation - 1) << 30,
+            bound_counter: generation << 30,
+        };
+        let plans = PlanIdGenerator::new(plan_lease)
+            .map_err(|error| format!("plan id lease refused: {error}"))?;
+        let server = Config {
+            idle_timeout_ms: config.idle_timeout_ms,
+            graph_addr: format!("graphd-{slot}:9669"),
+            shard_count: 4,
+            ..Config::default()
+        };
+        let sessions = SessionManager::new(server, ids, plans)
+            .map_err(|error| format!("server config refused: {error}"))?;
+        let sync_config = NodeConfig {
+            sync_interval_ms: config.sync_interval_ms,
+            idle_timeout_ms: config.idle_timeout_ms,
+            request_timeout_ms: 4 * config.latency_max_ms + 100,
+            retry_backoff_ms: 50,
+            retry_backoff_max_ms: config.sync_interval_ms,
+            ..NodeConfig::default()
+        };
+        let sync = NodeSync::new(sync_config, incarnation, now_ms)
+            .map_err(|error| format!("sync config refused: {error}"))?;
+        Ok(SimNode {
+            id: NodeId(slot),
+            incarnation,
+            sessions,
+            sync,
+            pending_auth: BTreeMap::new(),
+            pending_pick_up: BTreeMap::new(),
+            counters: NodeCounters::default(),
+            ended: BTreeMap::new(),
+        })
+    }
+
+    /// A client request arrives on `connection`.
+    pub fn handle_request(
+        &mut self,
+        now_ms: u64,
+        table: &RoleTable,
+        connection: ConnectionId,
+        request: Request,
+    ) -> Result<Handled, String> {
+        match request {
+            Request::Authenticate { user, .. } => {
+                let password = if table.contains_user(&user) {
+                    PasswordCheck::Verified
+                } else {
+                    PasswordCheck::UnknownUser
+                };
+                let login = Login { user: &user, client_ip: CLIENT_IP, password };
+                match self.sessions.login(login, table, now_ms) {
+                    Ok(session) => {
+                        self.sync
+                            .announce(now_ms, session)
+                            .map_err(|error| format!("announce of {session} refused: {error}"))?;
+                        self.pending_auth.insert(session, connection);
+                        self.counters.created += 1;
+                        Ok(Handled::Created(session))
+                    }
+                    Err(error) => Ok(Handled::Reply(Response::AuthenticateErr {
+                        code: error.code(),
+                        message: error.to_string(),
+                    })),
+                }
+            }
+            Request::Execute { session_id, statement } => {
+                self.execute_or_pick_up(now_ms, table, connection, session_id, statement)
+            }
+            Request::SignOut { session_id } => {
+                // Ended here if held here; removed at meta in any case (it may be held elsewhere).
+                let _was_here = self.sessions.sign_out(session_id.get(), now_ms);
+                self.pending_pick_up.remove(&session_id);
+                self.sync
+                    .remove(now_ms, session_id, RemoveReason::SignedOut)
+                    .map_err(|error| format!("removal of {session_id} refused: {error}"))?;
+                Ok(Handled::Nothing)
+            }
+        }
+    }
+
+    /// Execute of a session not held here: ask meta for it and answer once it is picked up.
+    fn execute_or_pick_up(
+        &mut self,
+        now_ms: u64,
+        table: &RoleTable,
+        connection: ConnectionId,
+        session_id: i64,
+        statement: String,
+    ) -> Result<Handled, String> {
+        let Some(session) = SessionId::new(session_id) else {
+            return Ok(Handled::Reply(self.execute(now_ms, table, session_id, &statement)));
+        };
+        if self.sessions.session_stats(session_id).is_some() {
+            return Ok(Handled::Reply(self.execute(now_ms, table, session_id, &statement)));
+        }
+        self.sync
+            .pick_up(now_ms, session)
+            .map_err(|error| format!("pick-up of {session} refused: {error}"))?;
+        self.pending_pick_up.entry(session).or_default().push((connection, statement));
+        self.counters.pick_ups += 1;
+        Ok(Handled::Nothing)
+    }
+
+    /// Execute: id 0 is the ping (-1002); otherwise a short query, begun and finished at once.
+    fn execute(
+        &mut self,
+        now_ms: u64,
+        table: &RoleTable,
+        session_id: i64,
+        statement: &str,
+    ) -> Response {
+        let query = match self.sessions.begin_query(session_id, statement, table, now_ms) {
+            Ok(query) => query,
+            Err(error) => {
+                return Response::ExecuteErr { code: error.code(), message: error.to_string() };
+            }
+        };
+        self.counters.queries += 1;
+        match self.sessions.finish_query(query.session, query.plan, now_ms) {
+            Ok(QueryOutcome::Killed(_)) => Response::ExecuteErr {
+                code: graphsession_core::client::E_EXECUTION_ERROR,
+                message: "Execution had been killed".to_owned(),
+            },
+            Ok(_) => Response::ExecuteOk { result: format!("ok {}", query.plan.get()) },
+            Err(error) => Response::ExecuteErr { code: error.code(), message: error.to_string() },
+        }
+    }
+
+    /// Runs the sync timer if due; returns the request to send to meta, if any.
+    pub fn on_timer(&mut self, now_ms: u64, table: &RoleTable) -> Option<SyncRequest> {
+        if self.sync.poll_timeout().is_some_and(|at| at <= now_ms) {
+            let registry = ServerRegistry::new(&self.sessions, table, now_ms);
+            self.sync.handle_timeout(now_ms, &registry);
+        }
+        self.sync.poll_request()
+    }
+
+    /// Meta's answer arrives; returns installs the registry refused.
+    pub fn handle_answer(&mut self, now_ms: u64, table: &RoleTable, answer: Answer) -> u32 {
+        let mut registry = ServerRegistry::new(&self.sessions, table, now_ms);
+        self.sync.handle_answer(now_ms, answer, &mut registry);
+        registry.installs_refused()
+    }
+
+    /// Drains both machines' events; returns the replies now due (authenticates registered,
+    /// executes whose session was picked up or is unknown to meta).
+    pub fn drain_events(
+        &mut self,
+        now_ms: u64,
+        table: &RoleTable,
+    ) -> Vec<(ConnectionId, Response)> {
+        let mut replies = Vec::new();
+        while let Some(event) = self.sync.poll_event() {
+            match event {
+                NodeEvent::Registered { session } => {
+                    if let Some(connection) = self.pending_auth.remove(&session) {
+                        // The authenticate request ends now: like any request's end, it resets
+                        // the idle timer (else a slow registration eats the idle timeout).
+                        let _gone = self.sessions.touch(session.get(), now_ms);
+                        replies.push((
+                            connection,
+                            Response::AuthenticateOk { session_id: session.get() },
+                        ));
+                    }
+                }
+                NodeEvent::PickedUp { session } => {
+                    for (connection, statement) in
+                        self.pending_pick_up.remove(&session).unwrap_or_default()
+                    {
+                        let response = self.execute(now_ms, table, session.get(), &statement);
+                        replies.push((connection, response));
+                    }
+                }
+                NodeEvent::PickUpFailed { session } => {
+                    for (connection, _) in self.pending_pick_up.remove(&session).unwrap_or_default()
+                    {
+                        replies.push((
+                            connection,
+                            Response::ExecuteErr {
+                                code: E_SESSION_INVALID,
+                                message: format!(
+                                    "Session `{session}' not found: Session not existed!"
+                                ),
+                            },
+                        ));
+                    }
+                }
+                NodeEvent::Gone { session, .. } => {
+                    if let Some(connection) = self.pending_auth.remove(&session) {
+                        replies.push((
+                            connection,
+                            Response::AuthenticateErr {
+                                code: E_SESSION_INVALID,
+                                message: format!("Create session failed: {session} refused"),
+                            },
+                        ));
+                    }
+                }
+                _ => {}
+            }
+        }
+        while let Some(event) = self.sessions.poll_event() {
+            if let Event::Session {
+                change: Change::Ended { reason, .. },
+                session,
+                at_unix_ms,
+                ..
+            } = event
+            {
+                // A session ended before registration is never answered.
+                self.pending_auth.remove(&session);
+                let kind = match reason {
+                    EndReason::SignedOut => {
+                        self.counters.signed_out += 1;
+                        EndKind::SignedOut
+                    }
+                    EndReason::Expired { .. } => {
+                        self.counters.expired += 1;
+                        EndKind::Expired
+                    }
+                    _ => {
+                        self.counters.ended_other += 1;
+                        EndKind::Other
+                    }
+                };
+                self.ended.insert(session, (at_unix_ms, kind));
+            }
+        }
+        replies
+    }
+
+    /// Authenticates waiting for registration.
+    pub fn pending_auth_count(&self) -> usize {
+        self.pending_auth.len()
+    }
+}

@@ -1,0 +1,100 @@
+//! What a run of the cluster world reports: counters, the first violated property, the outcome.
+
+/// Counters of one run.
+#[derive(Debug, Clone, Default)]
+pub struct ClusterStats {
+    /// Safety-phase steps, by [`StepKind`] index.
+    pub steps_by_kind: [u64; 11],
+    /// Steps of the liveness phase.
+    pub liveness_steps: u64,
+    /// Faults that hit something, by kind: socket resets, client kills, meta messages lost.
+    pub resets: u64,
+    /// Client processes killed.
+    pub kills: u64,
+    /// Node-meta messages lost.
+    pub meta_losses: u64,
+    /// Graph node processes restarted.
+    pub node_restarts: u64,
+    /// Sessions created (logins).
+    pub sessions_created: u64,
+    /// Sessions ended by sign-out.
+    pub sessions_signed_out: u64,
+    /// Sessions ended by idle expiry.
+    pub sessions_expired: u64,
+    /// Sessions ended otherwise (ended elsewhere).
+    pub sessions_ended_other: u64,
+    /// Statements run by nodes.
+    pub queries: u64,
+    /// Sessions picked up by a node from meta (a client failed over).
+    pub pick_ups: u64,
+    /// Messages delivered.
+    pub delivered: u64,
+    /// Sessions clients reported leaked (sign-out abandoned at close).
+    pub client_leaked: u64,
+    /// Zombies clients detected.
+    pub client_zombies: u64,
+    /// Sessions clients saw ready (created or resumed).
+    pub client_ready: u64,
+    /// Statement results clients received.
+    pub client_results: u64,
+    /// Requests clients saw fail.
+    pub client_failed: u64,
+}
+
+impl ClusterStats {
+    /// Adds another run's counters.
+    pub fn add(&mut self, other: &ClusterStats) {
+        for (total, count) in self.steps_by_kind.iter_mut().zip(other.steps_by_kind) {
+            *total += count;
+        }
+        let pairs: [(&mut u64, u64); 17] = [
+            (&mut self.liveness_steps, other.liveness_steps),
+            (&mut self.resets, other.resets),
+            (&mut self.kills, other.kills),
+            (&mut self.meta_losses, other.meta_losses),
+            (&mut self.node_restarts, other.node_restarts),
+            (&mut self.sessions_created, other.sessions_created),
+            (&mut self.sessions_signed_out, other.sessions_signed_out),
+            (&mut self.sessions_expired, other.sessions_expired),
+            (&mut self.sessions_ended_other, other.sessions_ended_other),
+            (&mut self.queries, other.queries),
+            (&mut self.pick_ups, other.pick_ups),
+            (&mut self.delivered, other.delivered),
+            (&mut self.client_leaked, other.client_leaked),
+            (&mut self.client_zombies, other.client_zombies),
+            (&mut self.client_ready, other.client_ready),
+            (&mut self.client_results, other.client_results),
+            (&mut self.client_failed, other.client_failed),
+        ];
+        for (total, count) in pairs {
+            *total += count;
+        }
+    }
+
+    /// Steps of both phases.
+    pub fn steps(&self) -> u64 {
+        self.steps_by_kind.iter().sum::<u64>() + self.liveness_steps
+    }
+}
+
+/// A property the run broke.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterViolation {
+    /// The step at which it was found (liveness steps count on from the safety phase's).
+    pub step: u64,
+    /// What was expected and what happened.
+    pub message: String,
+}
+
+/// The outcome of one seed.
+#[derive(Debug, Clone)]
+pub struct ClusterRunOutcome {
+    /// The seed.
+    pub seed: u64,
+    /// Counters.
+    pub stats: ClusterStats,
+    /// A rolling FNV-1a hash of every step, time and message: equal for equal runs.
+    pub trace_hash: u64,
+    /// The first violated property, if any.
+    pub violation: Option<ClusterViolation>,
+}
