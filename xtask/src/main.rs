@@ -132,9 +132,11 @@ fn ci(root: &Path) -> Result<()> {
     sim_smoke(root)
 }
 
-/// The simulator must pass with our generator and must catch the naive one.
+/// The simulator must pass with our generator and must catch the naive one; the cluster world must
+/// pass too.
 fn sim_smoke(root: &Path) -> Result<()> {
     run(sim_command(root, &["--seeds", "2000"]))?;
+    run(sim_command(root, &["--world", "cluster", "--seeds", "1000"]))?;
     let naive = sim_command(root, &["--generator", "naive", "--seeds", "100"]);
     eprintln!("$ {} (must fail: the naive generator collides)", describe(&naive));
     let mut naive = naive;
