@@ -5,7 +5,9 @@
 
 mod cluster_support;
 
-use cluster_support::{Cluster, Faults, START, fast_meta_config, fast_node_config, key, sid};
+use cluster_support::{
+    Cluster, Faults, Message, START, fast_meta_config, fast_node_config, key, sid,
+};
 use graphsession_core::cluster::show_sessions_rows;
 use graphsession_core::cluster::{
     Answer, GoneReason, NodeConfig, NodeEvent, NodeId, NodeSync, QueryKill, QueryKillResult,
@@ -480,4 +482,48 @@ fn announcing_a_session_meta_already_has_is_acknowledged_at_once() {
     let event = cluster.node(0).sync.poll_event();
     assert_eq!(event, Some(NodeEvent::Registered { session: sid(1) }));
     cluster.check();
+}
+
+#[test]
+fn a_kill_in_an_answer_that_arrives_after_the_request_timeout_still_applies() {
+    // Found by the simulator's cluster world: with delays beyond request_timeout_ms every answer
+    // was dropped whole, "gone" and kill marks included, so a killed query kept running.
+    let mut cluster = cluster_with_session(2, 1);
+    let now = cluster.now;
+    assert!(cluster.node(0).local.begin(key(1, 77), now));
+    let kill = QueryKill { key: key(1, 77), caller_user: "alice".into(), caller_is_god: false };
+    cluster.node(1).sync.kill_query(now, kill).unwrap();
+    // Every answer to node 0 is held back: all of them will arrive late.
+    let mut held = Vec::new();
+    let deadline = now + 5_000;
+    while cluster.now < deadline && !held.iter().any(|answer: &Answer| carries_kill(answer)) {
+        cluster.run(1, 1);
+        let (late, on_time): (Vec<_>, Vec<_>) = cluster
+            .network
+            .drain(..)
+            .partition(|(_, _, message)| matches!(message, Message::ToNode { to: 0, .. }));
+        cluster.network = on_time;
+        held.extend(late.into_iter().filter_map(|(_, _, message)| match message {
+            Message::ToNode { answer, .. } => Some(answer),
+            Message::ToMeta { .. } => None,
+        }));
+    }
+    assert!(held.iter().any(carries_kill), "meta put the kill in an answer to node 0");
+    // Let node 0's request time out (400 ms) while its answers stay held.
+    for _ in 0..100 {
+        cluster.run(10, 10);
+        cluster.network.retain(|(_, _, message)| !matches!(message, Message::ToNode { to: 0, .. }));
+    }
+    assert!(cluster.node(0).local.killed.is_empty(), "nothing reached node 0 yet");
+    let now = cluster.now;
+    let node = cluster.node(0);
+    for answer in held {
+        node.sync.handle_answer(now, answer, &mut node.local);
+    }
+    assert_eq!(node.local.killed, vec![(key(1, 77), KillCause::User)]);
+    node.sync.check_invariants().unwrap();
+}
+
+fn carries_kill(answer: &Answer) -> bool {
+    matches!(answer, Answer::Reply(reply) if reply.kills.contains(&key(1, 77)))
 }

@@ -19,7 +19,10 @@
 //! request unanswered after `request_timeout_ms` is abandoned and its content sent again in a
 //! new request (after a backoff); everything in a request is idempotent and stays pending on the
 //! node until an answer acknowledges it, and the change-log position advances only when an
-//! answer is applied. So a lost message costs one timeout, a duplicate or a late one is ignored.
+//! answer is applied. So a lost message costs one timeout, and a duplicate or late answer is
+//! ignored except for its idempotent parts: the sessions it says are gone and the queries it
+//! says to kill still apply (meta never revives a gone session and never reuses a (session,
+//! plan) pair), so kills keep reaching the node even when every answer arrives late.
 //!
 //! Start-up: a new node process first reloads, page by page, the sessions meta says it holds
 //! (NebulaGraph reloads its own sessions); meta forgets the running queries and votes of its
@@ -71,7 +74,9 @@
 //! backlog takes one extra round trip (`2D`) per answer. `cluster_behaviour.rs` checks the bound
 //! with a simulated clock for many phases of the node's timer. SHOW SESSIONS reads meta, so it
 //! is as stale as the nodes' last rounds (at most `I + D` for activity and space); SHOW LOCAL
-//! SESSIONS is the node's own registry.
+//! SESSIONS is the node's own registry. When delays exceed `request_timeout_ms / 2`, every answer
+//! arrives late, but its kills and "gone" sessions still apply on arrival, so a kill takes effect
+//! within `I + 2D` of being recorded whatever the request timeout.
 //!
 //! # Limits
 //!

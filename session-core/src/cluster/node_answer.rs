@@ -8,7 +8,10 @@ use crate::cluster::node::{Flight, NodeEvent, NodeSync, Reload, Sent};
 
 impl NodeSync {
     /// Applies meta's `answer` at `now_unix_ms` to `local`. An answer to any request but the one
-    /// in flight (a duplicate, a late answer to an abandoned request) is ignored and counted.
+    /// in flight (a duplicate, a late answer to an abandoned request) is counted as ignored, but
+    /// its idempotent parts still apply: sessions gone (meta tombstones them and never revives
+    /// them) and queries to kill (a (session, plan) pair is never reused). So a kill reaches this
+    /// node even when every answer arrives after the request timeout.
     pub fn handle_answer(
         &mut self,
         now_unix_ms: u64,
@@ -17,11 +20,11 @@ impl NodeSync {
     ) {
         let now = self.observe(now_unix_ms);
         let Flight::Awaiting { sent, next_round_unix_ms, .. } = &self.flight else {
-            self.answers_ignored += 1;
+            self.apply_late(answer, local);
             return;
         };
         if answer.id() != sent.id {
-            self.answers_ignored += 1;
+            self.apply_late(answer, local);
             return;
         }
         let (sent, next_round_unix_ms) = (sent.clone(), *next_round_unix_ms);
@@ -80,6 +83,33 @@ impl NodeSync {
                 self.push_event(NodeEvent::Reloaded);
             }
         }
+        self.apply_gone(&reply, local);
+        self.acknowledge(&reply, sent);
+        self.apply_kills(&reply, local);
+        if let Some(page) = reply.sessions {
+            self.show_wanted = false;
+            self.push_event(NodeEvent::Sessions(page));
+        }
+        self.cursor = reply.changes_seen_seq;
+        self.backlog |= reply.more_changes;
+    }
+
+    /// An answer that is not the one awaited: only its idempotent parts apply, and a "gone" only for
+    /// a session this node still tracks, so a duplicate answer repeats no event.
+    fn apply_late(&mut self, answer: Answer, local: &mut impl LocalSessions) {
+        self.answers_ignored += 1;
+        let Answer::Reply(mut reply) = answer else { return };
+        reply.gone.retain(|gone| {
+            self.acked.contains_key(&gone.session)
+                || self.unannounced.contains(&gone.session)
+                || self.pick_ups.contains(&gone.session)
+        });
+        self.apply_gone(&reply, local);
+        self.apply_kills(&reply, local);
+    }
+
+    /// Drops the sessions meta says are gone.
+    fn apply_gone(&mut self, reply: &Reply, local: &mut impl LocalSessions) {
         for gone in &reply.gone {
             local.drop_session(gone.session, gone.reason);
             self.acked.remove(&gone.session);
@@ -89,18 +119,15 @@ impl NodeSync {
             }
             self.push_event(NodeEvent::Gone { session: gone.session, reason: gone.reason });
         }
-        self.acknowledge(&reply, sent);
+    }
+
+    /// Kills the queries meta marked (a no-op for those not running here).
+    fn apply_kills(&mut self, reply: &Reply, local: &mut impl LocalSessions) {
         for &key in &reply.kills {
             if local.kill_query(key) {
                 self.push_event(NodeEvent::QueryKilled { key });
             }
         }
-        if let Some(page) = reply.sessions {
-            self.show_wanted = false;
-            self.push_event(NodeEvent::Sessions(page));
-        }
-        self.cursor = reply.changes_seen_seq;
-        self.backlog |= reply.more_changes;
     }
 
     /// Meta counts this node as a holder of `record`'s session from now on.
