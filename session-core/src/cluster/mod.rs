@@ -59,7 +59,10 @@
 //!   and drops those meta no longer knows ([`GoneReason::Unknown`]).
 //! - **Login.** A session created on a node is announced at once; the host should answer the
 //!   client only after [`NodeEvent::Registered`] (NebulaGraph creates the session in meta before
-//!   answering), so no other node can be asked for a session meta has not heard of.
+//!   answering), so no other node can be asked for a session meta has not heard of. When it
+//!   answers, it should touch the session (`SessionManager::touch`): a slow registration must not
+//!   leave the idle clock running from the login, or meta may expire the session before the
+//!   client's first request (the simulator's cluster world found this; its node glue does it).
 //!
 //! # The staleness bound
 //!
