@@ -3,7 +3,7 @@
 /// Counters of one run.
 #[derive(Debug, Clone, Default)]
 pub struct ClusterStats {
-    /// Safety-phase steps, by [`StepKind`] index.
+    /// Safety-phase steps, by [`StepKind`](crate::world::StepKind) index.
     pub steps_by_kind: [u64; 11],
     /// Steps of the liveness phase.
     pub liveness_steps: u64,
