@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use clap::Parser;
-use graphsession_sim::ids::{Generator, IdRunStats, IdWorld, StepKind};
+use graphsession_sim::ids::{Generator, IdRunOutcome, IdRunStats, IdWorld, StepKind};
 use graphsession_sim::world::{ClusterRunOutcome, ClusterStats, ClusterWorld};
 
 /// Which world to simulate.
@@ -46,6 +46,60 @@ struct Args {
     world: World,
 }
 
+/// What the driver needs from any world's outcome for one seed.
+trait RunOutcome {
+    /// The seed.
+    fn seed(&self) -> u64;
+    /// The run's trace hash.
+    fn trace_hash(&self) -> u64;
+    /// The first violated property: the step and what was expected.
+    fn violation(&self) -> Option<(u64, &str)>;
+}
+
+impl RunOutcome for IdRunOutcome {
+    fn seed(&self) -> u64 {
+        self.seed
+    }
+    fn trace_hash(&self) -> u64 {
+        self.trace_hash
+    }
+    fn violation(&self) -> Option<(u64, &str)> {
+        self.violation
+            .as_ref()
+            .map(|violation| (u64::from(violation.step), violation.message.as_str()))
+    }
+}
+
+impl RunOutcome for ClusterRunOutcome {
+    fn seed(&self) -> u64 {
+        self.seed
+    }
+    fn trace_hash(&self) -> u64 {
+        self.trace_hash
+    }
+    fn violation(&self) -> Option<(u64, &str)> {
+        self.violation.as_ref().map(|violation| (violation.step, violation.message.as_str()))
+    }
+}
+
+/// What a world adds to the common report: its summary lines and its verdict's detail.
+struct Summary {
+    /// Lines printed after the run (counters), before the timing line.
+    lines: Vec<String>,
+    /// Work done, for the timing line (`{rate} {unit}/s`).
+    work: (f64, &'static str),
+    /// The PASS verdict's detail.
+    pass_detail: String,
+}
+
+/// The seeds of one run and how to print them.
+struct Run {
+    seed_start: u64,
+    seeds: u64,
+    verbose: bool,
+    threads: usize,
+}
+
 #[expect(clippy::print_stdout, reason = "the driver's report is its output")]
 fn main() -> ExitCode {
     let args = Args::parse();
@@ -55,41 +109,92 @@ fn main() -> ExitCode {
     };
     let threads =
         args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
-    if args.world == World::Cluster {
-        return cluster_main(&args, seed_start, seeds, verbose, threads);
+    let run = Run { seed_start, seeds, verbose, threads };
+    match args.world {
+        World::Ids => {
+            let generator = generator_name(args.generator);
+            println!(
+                "sim: id uniqueness, generator={generator}, seeds {seed_start}..{}",
+                seed_start + seeds
+            );
+            if args.seed.is_some() {
+                println!("SEED={seed_start}");
+                println!("config: {:?}", IdWorld::new(seed_start, args.generator).config());
+            }
+            let kind = args.generator;
+            let replay = format!("--generator {generator}");
+            drive(&run, &replay, |seed| IdWorld::new(seed, kind).run(), id_summary)
+        }
+        World::Cluster => {
+            if args.seed.is_some() {
+                // SEED= first, then the configuration the seed derives (STYLE.md, Simulator).
+                println!("SEED={seed_start}");
+                match ClusterWorld::new(seed_start) {
+                    Ok(world) => println!("config: {:?}", world.config()),
+                    Err(error) => println!("config: refused: {error}"),
+                }
+            }
+            println!("sim: cluster world, seeds {seed_start}..{}", seed_start + seeds);
+            drive(&run, "--world cluster", run_cluster_seed, cluster_summary)
+        }
     }
-    let generator = generator_name(args.generator);
-    println!(
-        "sim: id uniqueness, generator={generator}, seeds {seed_start}..{}",
-        seed_start + seeds
-    );
-    if args.seed.is_some() {
-        let world = IdWorld::new(seed_start, args.generator);
-        println!("SEED={seed_start}");
-        println!("config: {:?}", world.config());
-    }
-    let generator_kind = args.generator;
-    let (outcomes, elapsed_s) = run_seeds(seed_start, seeds, threads, |seed| {
-        let outcome = IdWorld::new(seed, generator_kind).run();
-        let failed = outcome.violation.is_some();
+}
+
+/// The one report path: runs the seeds, prints trace hashes if verbose, the world's summary, the
+/// timing line, the verdict and, on failure, the replay line.
+#[expect(clippy::print_stdout, reason = "the driver's report is its output")]
+fn drive<O: RunOutcome + Send>(
+    run: &Run,
+    replay: &str,
+    world: impl Fn(u64) -> O + Sync,
+    summarize: impl FnOnce(&[O]) -> Summary,
+) -> ExitCode {
+    let (outcomes, elapsed_s) = run_seeds(run.seed_start, run.seeds, run.threads, |seed| {
+        let outcome = world(seed);
+        let failed = outcome.violation().is_some();
         (outcome, failed)
     });
+    if run.verbose {
+        for outcome in &outcomes {
+            println!("seed {} trace-hash: {:016x}", outcome.seed(), outcome.trace_hash());
+        }
+    }
+    let summary = summarize(&outcomes);
+    for line in &summary.lines {
+        println!("{line}");
+    }
+    let (work, unit) = summary.work;
+    println!(
+        "elapsed: {elapsed_s:.2} s, {:.1} seeds/s, {:.1} {unit}/s on {} threads",
+        outcomes.len() as f64 / elapsed_s.max(1e-9),
+        work / elapsed_s.max(1e-9),
+        run.threads
+    );
+    let failure = outcomes.iter().find_map(|outcome| Some((outcome.seed(), outcome.violation()?)));
+    match failure {
+        None => {
+            println!("verdict: PASS ({} seeds, {})", outcomes.len(), summary.pass_detail);
+            ExitCode::SUCCESS
+        }
+        Some((seed, (step, message))) => {
+            println!("verdict: FAIL at seed {seed} step {step}: {message}");
+            println!("replay: cargo xtask sim {replay} --seed {seed}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The id world's summary line.
+fn id_summary(outcomes: &[IdRunOutcome]) -> Summary {
     let mut total = IdRunStats::default();
-    let mut first_failure = None;
-    for outcome in &outcomes {
+    for outcome in outcomes {
         total.add(&outcome.stats);
-        if verbose {
-            println!("seed {} trace-hash: {:016x}", outcome.seed, outcome.trace_hash);
-        }
-        if first_failure.is_none() && outcome.violation.is_some() {
-            first_failure = Some(outcome);
-        }
     }
     let steps: Vec<String> = StepKind::ALL
         .iter()
         .map(|kind| format!("{}={}", kind.name(), total.steps_by_kind[*kind as usize]))
         .collect();
-    println!(
+    let line = format!(
         "summary: seeds={} session_ids={} plan_ids={} lease_extensions={} fenced={} backpressure={} steps: {}",
         outcomes.len(),
         total.session_ids,
@@ -100,24 +205,78 @@ fn main() -> ExitCode {
         steps.join(" ")
     );
     let ids = total.session_ids + total.plan_ids;
-    println!(
-        "elapsed: {elapsed_s:.2} s, {:.0} seeds/s, {:.1} M ids checked/s on {threads} threads",
-        outcomes.len() as f64 / elapsed_s.max(1e-9),
-        ids as f64 / elapsed_s.max(1e-9) / 1e6
+    Summary {
+        lines: vec![line],
+        work: (ids as f64 / 1e6, "M ids checked"),
+        pass_detail: format!("{ids} ids checked, no duplicate"),
+    }
+}
+
+/// One cluster seed; a seed whose world cannot be built fails at step 0.
+fn run_cluster_seed(seed: u64) -> ClusterRunOutcome {
+    match ClusterWorld::new(seed) {
+        Ok(world) => world.run(),
+        Err(message) => ClusterRunOutcome {
+            seed,
+            stats: ClusterStats::default(),
+            trace_hash: 0,
+            violation: Some(graphsession_sim::world::ClusterViolation { step: 0, message }),
+        },
+    }
+}
+
+/// The cluster world's summary lines.
+fn cluster_summary(outcomes: &[ClusterRunOutcome]) -> Summary {
+    let mut total = ClusterStats::default();
+    for outcome in outcomes {
+        total.add(&outcome.stats);
+    }
+    let steps: Vec<String> = graphsession_sim::world::StepKind::ALL
+        .iter()
+        .map(|kind| format!("{}={}", kind.name(), total.steps_by_kind[*kind as usize]))
+        .collect();
+    let sessions = format!(
+        "summary: seeds={} steps={} liveness_steps={} sessions created={} signed_out={} expired={} \
+         ended_other={} queries={} pick_ups={}; clients: ready={} results={} failed={} leaked={} zombies={}",
+        outcomes.len(),
+        total.steps(),
+        total.liveness_steps,
+        total.sessions_created,
+        total.sessions_signed_out,
+        total.sessions_expired,
+        total.sessions_ended_other,
+        total.queries,
+        total.pick_ups,
+        total.client_ready,
+        total.client_results,
+        total.client_failed,
+        total.client_leaked,
+        total.client_zombies,
     );
-    match first_failure {
-        None => {
-            println!("verdict: PASS ({} seeds, {ids} ids checked, no duplicate)", outcomes.len());
-            ExitCode::SUCCESS
-        }
-        Some(outcome) => {
-            let violation =
-                outcome.violation.as_ref().map_or("", |violation| violation.message.as_str());
-            let step = outcome.violation.as_ref().map_or(0, |violation| violation.step);
-            println!("verdict: FAIL at seed {} step {step}: {violation}", outcome.seed);
-            println!("replay: cargo xtask sim --seed {} --generator {generator}", outcome.seed);
-            ExitCode::FAILURE
-        }
+    let faults = format!(
+        "faults: resets={} kills={} meta_losses={} node_restarts={}; safety steps: {}",
+        total.resets,
+        total.kills,
+        total.meta_losses,
+        total.node_restarts,
+        steps.join(" ")
+    );
+    let admin = format!(
+        "admin: long_queries={} killed={} kill_session issued={} applied={} kill_query issued={} applied={} \
+         grants={} uses={}",
+        total.long_queries,
+        total.long_queries_killed,
+        total.kill_sessions_issued,
+        total.kill_sessions_applied,
+        total.kill_queries_issued,
+        total.kill_queries_applied,
+        total.grants,
+        total.uses,
+    );
+    Summary {
+        lines: vec![sessions, faults, admin],
+        work: (total.steps() as f64, "steps"),
+        pass_detail: format!("{} sessions checked", total.sessions_created),
     }
 }
 
@@ -166,103 +325,6 @@ fn run_seeds<O: Send>(
     }
     let outcomes = outcomes.into_iter().map(|(_, outcome, _)| outcome).collect();
     (outcomes, start.elapsed().as_secs_f64())
-}
-
-/// The cluster world's report: the same seeds, threads, verdict and replay line as the id world's.
-#[expect(clippy::print_stdout, reason = "the driver's report is its output")]
-fn cluster_main(
-    args: &Args,
-    seed_start: u64,
-    seeds: u64,
-    verbose: bool,
-    threads: usize,
-) -> ExitCode {
-    if args.seed.is_some() {
-        // SEED= first, then the configuration the seed derives (STYLE.md, Simulator).
-        println!("SEED={seed_start}");
-        match ClusterWorld::new(seed_start) {
-            Ok(world) => println!("config: {:?}", world.config()),
-            Err(error) => println!("config: refused: {error}"),
-        }
-    }
-    println!("sim: cluster world, seeds {seed_start}..{}", seed_start + seeds);
-    let (outcomes, elapsed_s) = run_seeds(seed_start, seeds, threads, |seed| {
-        let outcome = match ClusterWorld::new(seed) {
-            Ok(world) => world.run(),
-            Err(message) => ClusterRunOutcome {
-                seed,
-                stats: ClusterStats::default(),
-                trace_hash: 0,
-                violation: Some(graphsession_sim::world::ClusterViolation { step: 0, message }),
-            },
-        };
-        let failed = outcome.violation.is_some();
-        (outcome, failed)
-    });
-    let mut total = ClusterStats::default();
-    let mut first_failure = None;
-    for outcome in &outcomes {
-        total.add(&outcome.stats);
-        if verbose {
-            println!("seed {} trace-hash: {:016x}", outcome.seed, outcome.trace_hash);
-        }
-        if first_failure.is_none() && outcome.violation.is_some() {
-            first_failure = Some(outcome);
-        }
-    }
-    let steps: Vec<String> = graphsession_sim::world::StepKind::ALL
-        .iter()
-        .map(|kind| format!("{}={}", kind.name(), total.steps_by_kind[*kind as usize]))
-        .collect();
-    println!(
-        "summary: seeds={} steps={} liveness_steps={} sessions created={} signed_out={} expired={} \
-         ended_other={} queries={} pick_ups={}; clients: ready={} results={} failed={} leaked={} zombies={}",
-        outcomes.len(),
-        total.steps(),
-        total.liveness_steps,
-        total.sessions_created,
-        total.sessions_signed_out,
-        total.sessions_expired,
-        total.sessions_ended_other,
-        total.queries,
-        total.pick_ups,
-        total.client_ready,
-        total.client_results,
-        total.client_failed,
-        total.client_leaked,
-        total.client_zombies,
-    );
-    println!(
-        "faults: resets={} kills={} meta_losses={} node_restarts={}; safety steps: {}",
-        total.resets,
-        total.kills,
-        total.meta_losses,
-        total.node_restarts,
-        steps.join(" ")
-    );
-    println!(
-        "elapsed: {elapsed_s:.2} s, {:.1} seeds/s, {:.0} steps/s on {threads} threads",
-        outcomes.len() as f64 / elapsed_s.max(1e-9),
-        total.steps() as f64 / elapsed_s.max(1e-9)
-    );
-    match first_failure {
-        None => {
-            println!(
-                "verdict: PASS ({} seeds, {} sessions checked)",
-                outcomes.len(),
-                total.sessions_created
-            );
-            ExitCode::SUCCESS
-        }
-        Some(outcome) => {
-            let violation =
-                outcome.violation.as_ref().map_or("", |violation| violation.message.as_str());
-            let step = outcome.violation.as_ref().map_or(0, |violation| violation.step);
-            println!("verdict: FAIL at seed {} step {step}: {violation}", outcome.seed);
-            println!("replay: cargo xtask sim --world cluster --seed {}", outcome.seed);
-            ExitCode::FAILURE
-        }
-    }
 }
 
 fn generator_name(generator: Generator) -> String {

@@ -28,11 +28,13 @@ pub enum StepKind {
     MetaLoss,
     /// Fault: a graph node process crashes and restarts (new registry, new leases, reload).
     NodeRestart,
+    /// The admin (root) acts: KILL SESSION, KILL QUERY, GRANT/REVOKE, or USE for a session.
+    Admin,
 }
 
 impl StepKind {
     /// Every kind, in index order.
-    pub const ALL: [StepKind; 11] = [
+    pub const ALL: [StepKind; 12] = [
         StepKind::Deliver,
         StepKind::Timers,
         StepKind::Tick,
@@ -44,6 +46,7 @@ impl StepKind {
         StepKind::Kill,
         StepKind::MetaLoss,
         StepKind::NodeRestart,
+        StepKind::Admin,
     ];
 
     /// Lower-case name for summaries.
@@ -60,6 +63,7 @@ impl StepKind {
             StepKind::Kill => "kill",
             StepKind::MetaLoss => "meta_loss",
             StepKind::NodeRestart => "node_restart",
+            StepKind::Admin => "admin",
         }
     }
 
@@ -82,7 +86,7 @@ pub struct ClusterConfig {
     /// Steps of the safety phase (faults and workload).
     pub steps: u32,
     /// Weight of each [`StepKind`], by index; a fault with weight 0 is off for this seed.
-    pub weights: [u32; 11],
+    pub weights: [u32; 12],
     /// Largest one-way delay on any link, milliseconds.
     pub latency_max_ms: u64,
     /// Largest clock advance of one tick, milliseconds.
@@ -98,6 +102,12 @@ pub struct ClusterConfig {
     /// Whether a client's dial may reach another node than its own (its session is picked up
     /// there from meta). Only with more than one node.
     pub failover: bool,
+    /// Longest long query (answered only when it finishes), milliseconds; 0: every query is
+    /// short. Below the clients' execute timeout (half the idle timeout).
+    pub long_query_ms_max: u64,
+    /// Whether the nodes enforce permissions (NebulaGraph's `enable_authorize`): then a USE needs
+    /// a role the admin granted.
+    pub authorization_enabled: bool,
 }
 
 impl ClusterConfig {
@@ -106,7 +116,7 @@ impl ClusterConfig {
         let nodes = u16::try_from(prng.range(1, 3)).unwrap_or(1);
         let clients = u16::try_from(prng.range(1, 6)).unwrap_or(1);
         // (base, spread) per kind: plenty of delivery and time, a steady workload, rarer faults.
-        let shape: [(u64, u64); 11] = [
+        let shape: [(u64, u64); 12] = [
             (20, 10),
             (10, 10),
             (5, 10),
@@ -118,8 +128,9 @@ impl ClusterConfig {
             (1, 2),
             (1, 5),
             (1, 1),
+            (1, 3),
         ];
-        let mut weights = [0_u32; 11];
+        let mut weights = [0_u32; 12];
         for (index, weight) in weights.iter_mut().enumerate() {
             let kind = StepKind::ALL[index];
             let (base, spread) = shape[index];
@@ -129,6 +140,8 @@ impl ClusterConfig {
             *weight = if off { 0 } else { u32::try_from(value).unwrap_or(1) };
         }
         let sync_interval_ms = prng.range(200, 1_000);
+        let idle_timeout_ms = prng.range(2, 10) * 1_000;
+        let long_query_ms_max = if prng.chance(3, 4) { idle_timeout_ms / 4 } else { 0 };
         ClusterConfig {
             nodes,
             clients,
@@ -136,11 +149,13 @@ impl ClusterConfig {
             weights,
             latency_max_ms: [1, 10, 50][usize::try_from(prng.below(3)).unwrap_or(0)],
             tick_max_ms: [50, 200, 1_000][usize::try_from(prng.below(3)).unwrap_or(0)],
-            idle_timeout_ms: prng.range(2, 10) * 1_000,
+            idle_timeout_ms,
             sync_interval_ms,
             reconnect_replace: prng.chance(1, 2),
             stranger_client: prng.chance(1, 4),
             failover: nodes > 1 && prng.chance(1, 2),
+            long_query_ms_max,
+            authorization_enabled: prng.chance(1, 2),
         }
     }
 }

@@ -16,6 +16,7 @@ impl ClusterWorld {
     /// closes every running client, lets time pass, and checks that nothing leaked.
     pub(super) fn liveness(&mut self) -> Checked {
         self.healed = true;
+        self.heal_ms = self.now_ms;
         self.recover()?;
         let start_ms = self.now_ms;
         self.liveness_start_ms = start_ms;
@@ -143,6 +144,7 @@ impl ClusterWorld {
             }
             self.fire_timers()?;
             self.check_all()?;
+            self.check_oracles()?;
         }
         Ok(())
     }
@@ -219,6 +221,8 @@ impl ClusterWorld {
                 match reason {
                     Some(GoneReason::SignedOut) => {}
                     Some(GoneReason::Expired) if ended_before => {}
+                    // The admin's KILL SESSION may win the race with the sign-out.
+                    Some(_) if self.admin_killed.contains(&session) => {}
                     Some(other) => {
                         return Err(format!(
                             "liveness: session {session} of client {slot}, closed on a healed network, \

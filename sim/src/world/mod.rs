@@ -5,17 +5,21 @@
 //! A run has two phases. The safety phase picks one step at a time through the seed's generator:
 //! deliver the next due message, fire due timers, advance the clock, client workload (open,
 //! execute, close, restart a process), and faults (reset a client's socket, kill a client process
-//! without close, lose a node-meta message). After every step every machine's `check_invariants`
-//! runs, every session id a node issues must be new, and no client may send a request naming a
-//! session id no `AuthenticateOk` gave it. The liveness phase then stops faults and workload,
-//! closes every running client, and lets time pass (bounded) until every sign-out was delivered,
-//! every running client's ledger is empty, and meta and every node hold no session at all: each
-//! session was signed out or, orphaned by a killed client or a lost reply, expired.
+//! without close, lose a node-meta message), and the admin (root: KILL SESSION, KILL QUERY,
+//! GRANT/REVOKE, USE; see `admin.rs`). Some executes run long: the node answers them when they
+//! finish or stop at a kill. After every step every machine's `check_invariants` runs, every
+//! session id a node issues must be new, no client may send a request naming a session id no
+//! `AuthenticateOk` gave it, and the query oracles of `admin.rs` hold. The liveness phase then
+//! stops faults and workload, closes every running client, and lets time pass (bounded) until
+//! every sign-out was delivered, every running client's ledger is empty, and meta and every node
+//! hold no session at all: each session was signed out, killed by the admin or, orphaned by a
+//! killed client or a lost reply, expired.
 //!
 //! [`SessionManager`]: graphsession_core::server::SessionManager
 //! [`NodeSync`]: graphsession_core::cluster::NodeSync
 //! [`SessionMachine`]: graphsession_core::client::SessionMachine
 
+mod admin;
 pub mod client;
 pub mod config;
 mod liveness;
@@ -31,6 +35,7 @@ use graphsession_core::client::{
 use graphsession_core::cluster::{MetaConfig, MetaStore};
 use graphsession_id_gen::SessionId;
 use graphsession_permission::{Caller, Policy, RoleTable};
+use graphsession_query_plan::QueryKey;
 
 use crate::prng::Prng;
 use crate::world::client::{Life, SimClient};
@@ -58,6 +63,10 @@ pub struct Twist {
     /// Clients never sign out: close forgets the session as the public clients' `close()` does.
     /// The liveness phase must catch the leak.
     pub legacy_close: bool,
+    /// Test only: meta's answers to node 0 lose their kill marks (sessions gone, queries to
+    /// kill). The kill oracle must catch the queries left running.
+    #[doc(hidden)]
+    pub drop_kill_marks: bool,
 }
 
 /// The world of one seed.
@@ -89,6 +98,18 @@ pub struct ClusterWorld {
     healed: bool,
     /// Clients that got a ready session or a result since the network healed.
     recovered: BTreeSet<u16>,
+    /// The admin: root, GOD.
+    root: Caller,
+    /// Sessions the admin killed (they end by kill, not sign-out).
+    admin_killed: BTreeSet<SessionId>,
+    /// Queries the admin asked to kill.
+    kills_asked: BTreeSet<QueryKey>,
+    /// When (time, step) the kill oracle first saw meta's end of a session with a running query.
+    gone_seen: BTreeMap<SessionId, (u64, u64)>,
+    /// When the network healed.
+    heal_ms: u64,
+    /// Whether the workload user holds the admin's role in the space.
+    granted: bool,
 }
 
 /// A step's or a check's result: the violated property, with expected and actual values.
@@ -116,7 +137,7 @@ impl ClusterWorld {
         })
         .map_err(|error| format!("meta config refused: {error}"))?;
         let nodes = (0..config.nodes)
-            .map(|index| SimNode::new(index, &config, START_UNIX_MS, 1))
+            .map(|index| SimNode::new(index, &config, START_UNIX_MS, 1, prng.next_u64()))
             .collect::<Result<Vec<_>, _>>()?;
         let clients = (0..config.clients)
             .map(|slot| SimClient::new(slot, u32::from(slot) + 1, &config))
@@ -143,6 +164,12 @@ impl ClusterWorld {
             liveness_start_ms: 0,
             healed: false,
             recovered: BTreeSet::new(),
+            root,
+            admin_killed: BTreeSet::new(),
+            kills_asked: BTreeSet::new(),
+            gone_seen: BTreeMap::new(),
+            heal_ms: 0,
+            granted: false,
         })
     }
 
@@ -168,6 +195,7 @@ impl ClusterWorld {
             self.step += 1;
             self.safety_step()?;
             self.check_all()?;
+            self.check_oracles()?;
         }
         self.liveness()
     }
@@ -214,6 +242,7 @@ impl ClusterWorld {
             StepKind::Reset => self.fault_reset(),
             StepKind::NodeRestart => self.fault_node_restart()?,
             StepKind::Kill => self.fault_kill(),
+            StepKind::Admin => self.admin_step()?,
             StepKind::MetaLoss => {
                 let pick = self.prng.next_u64();
                 if self.network.drop_meta_message(pick) {
@@ -231,7 +260,10 @@ impl ClusterWorld {
         } else {
             Idempotency::NotIdempotent
         };
-        if self.clients[slot].life == Life::Running {
+        if self.clients[slot].life == Life::Running && self.prng.chance(1, 8) {
+            let _refused = self.clients[slot].machine.handle_use_space(self.now_ms, "nba");
+            self.pump_client(slot)?;
+        } else if self.clients[slot].life == Life::Running {
             let statement = format!("GO FROM {} OVER follow", self.prng.below(100));
             let _refused =
                 self.clients[slot].machine.handle_execute(self.now_ms, statement, idempotency);
@@ -321,9 +353,11 @@ impl ClusterWorld {
         let index = usize::try_from(self.prng.below(u64::from(self.config.nodes))).unwrap_or(0);
         let node = u16::try_from(index).unwrap_or(0);
         let old = &self.nodes[index];
-        let mut fresh = SimNode::new(node, &self.config, self.now_ms, old.incarnation + 1)?;
+        let (incarnation, seed) = (old.incarnation + 1, self.prng.next_u64());
+        let mut fresh = SimNode::new(node, &self.config, self.now_ms, incarnation, seed)?;
         // The simulator's own bookkeeping survives the process.
-        fresh.counters = old.counters;
+        fresh.counters = self.nodes[index].counters;
+        fresh.started = std::mem::take(&mut self.nodes[index].started);
         fresh.ended = std::mem::take(&mut self.nodes[index].ended);
         self.nodes[index] = fresh;
         self.stats.node_restarts += 1;
@@ -402,10 +436,21 @@ impl ClusterWorld {
                 let answer =
                     self.meta.handle_request(now, self.nodes[usize::from(node)].id, request);
                 let delay = self.delay();
-                self.network.send(now, delay, Message::FromMeta { node, answer });
+                let produced_step = self.step;
+                self.network.send(now, delay, Message::FromMeta { node, answer, produced_step });
             }
-            Message::FromMeta { node, answer } => {
+            Message::FromMeta { node, mut answer, produced_step } => {
                 self.trace(4);
+                let complete = matches!(
+                    &answer,
+                    graphsession_core::cluster::Answer::Reply(reply) if !reply.more_changes
+                );
+                if self.twist.drop_kill_marks && node == 0 {
+                    if let graphsession_core::cluster::Answer::Reply(reply) = &mut answer {
+                        reply.gone.clear();
+                        reply.kills.clear();
+                    }
+                }
                 let index = usize::from(node);
                 let refused = self.nodes[index].handle_answer(now, &self.table, answer);
                 if refused > 0 {
@@ -414,6 +459,9 @@ impl ClusterWorld {
                     ));
                 }
                 self.service_node(index);
+                if complete {
+                    self.check_answer_applied_kills(index, produced_step)?;
+                }
             }
         }
         Ok(())
@@ -546,7 +594,13 @@ impl ClusterWorld {
             .filter(|client| client.life == Life::Running)
             .filter_map(|client| client.machine.poll_timeout());
         let nodes = self.nodes.iter().filter_map(|node| node.sync.poll_timeout());
-        clients.chain(nodes).chain(self.meta.poll_timeout()).chain(self.network.next_at_ms()).min()
+        let queries = self.nodes.iter().filter_map(|node| node.next_finish_ms());
+        clients
+            .chain(nodes)
+            .chain(queries)
+            .chain(self.meta.poll_timeout())
+            .chain(self.network.next_at_ms())
+            .min()
     }
 
     /// Every machine's invariants.
@@ -579,6 +633,9 @@ impl ClusterWorld {
             self.stats.sessions_ended_other += node.counters.ended_other;
             self.stats.queries += node.counters.queries;
             self.stats.pick_ups += node.counters.pick_ups;
+            self.stats.long_queries += node.counters.long_queries;
+            self.stats.long_queries_killed += node.counters.long_queries_killed;
+            self.stats.uses += node.counters.uses;
         }
     }
 }

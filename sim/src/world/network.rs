@@ -39,6 +39,8 @@ pub enum Message {
         node: u16,
         /// The answer.
         answer: Answer,
+        /// The world step at which meta produced it (the kill oracle's reference).
+        produced_step: u64,
     },
 }
 

@@ -2,7 +2,7 @@
 //! server would have: client requests become registry calls, registry results become wire
 //! responses, and an authenticate is answered only once meta has registered the session.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use graphsession_core::client::{ConnectionId, E_SESSION_INVALID, Request, Response};
 use graphsession_core::cluster::{
@@ -16,9 +16,10 @@ use graphsession_id_gen::{
     PlanIdGenerator, PlanLease, SealKey, SessionId, SessionIdConfig, SessionIdGenerator,
     SessionLease,
 };
-use graphsession_permission::RoleTable;
-use graphsession_query_plan::QueryOutcome;
+use graphsession_permission::{Policy, RoleTable};
+use graphsession_query_plan::{QueryHandle, QueryKey, QueryOutcome};
 
+use crate::prng::Prng;
 use crate::world::config::ClusterConfig;
 
 const SEAL_KEY: SealKey = SealKey::from_bytes(*b"sim-cluster-keys");
@@ -47,6 +48,12 @@ pub struct NodeCounters {
     pub queries: u64,
     /// Pick-ups asked of meta (a client came over from another node).
     pub pick_ups: u64,
+    /// Long queries started.
+    pub long_queries: u64,
+    /// Long queries whose executor stopped at a kill.
+    pub long_queries_killed: u64,
+    /// USE statements clients sent.
+    pub uses: u64,
 }
 
 /// What a node does with a client request.
@@ -58,6 +65,19 @@ pub enum Handled {
     Nothing,
     /// A session was created; the reply waits for meta's registration.
     Created(SessionId),
+}
+
+/// A long query the node's executor runs: answered when it finishes, or when its executor sees
+/// the kill at its next check.
+pub struct RunningQuery {
+    /// Its (session, plan) pair.
+    pub key: QueryKey,
+    /// The handle the executor checks.
+    pub handle: QueryHandle,
+    /// The socket to answer on.
+    pub connection: ConnectionId,
+    /// When the executor returns if not killed.
+    pub finish_at_ms: u64,
 }
 
 /// One graph node.
@@ -78,6 +98,18 @@ pub struct SimNode {
     pub counters: NodeCounters,
     /// Every session that ended here: when, and whether by sign-out.
     pub ended: BTreeMap<SessionId, (u64, EndKind)>,
+    /// Decides which executes run long and for how long (seeded from the world's generator).
+    prng: Prng,
+    /// Longest long query, milliseconds; 0: every query is short.
+    long_query_ms_max: u64,
+    /// Long queries the executor runs now.
+    pub running: Vec<RunningQuery>,
+    /// Every long query this node slot ever started (kept over restarts by the world).
+    pub started: BTreeSet<QueryKey>,
+    /// Query kills meta relayed to this node (`NodeEvent::QueryKilled`), not yet checked.
+    pub query_kills_applied: Vec<QueryKey>,
+    /// Long queries whose executor stopped at a kill, not yet checked for a cause.
+    pub stopped: Vec<QueryKey>,
 }
 
 /// How a session ended, as far as the liveness oracle cares.
@@ -102,6 +134,7 @@ impl SimNode {
         config: &ClusterConfig,
         now_ms: u64,
         incarnation: u64,
+        seed: u64,
     ) -> Result<SimNode, String> {
         let slot = index + 1;
         let generation = incarnation.max(1);
@@ -124,6 +157,7 @@ impl SimNode {
             idle_timeout_ms: config.idle_timeout_ms,
             graph_addr: format!("graphd-{slot}:9669"),
             shard_count: 4,
+            policy: Policy { authorization_enabled: config.authorization_enabled },
             ..Config::default()
         };
         let sessions = SessionManager::new(server, ids, plans)
@@ -147,6 +181,12 @@ impl SimNode {
             pending_pick_up: BTreeMap::new(),
             counters: NodeCounters::default(),
             ended: BTreeMap::new(),
+            prng: Prng::from_seed(seed),
+            long_query_ms_max: config.long_query_ms_max,
+            running: Vec::new(),
+            started: BTreeSet::new(),
+            query_kills_applied: Vec::new(),
+            stopped: Vec::new(),
         })
     }
 
@@ -206,10 +246,10 @@ impl SimNode {
         statement: String,
     ) -> Result<Handled, String> {
         let Some(session) = SessionId::new(session_id) else {
-            return Ok(Handled::Reply(self.execute(now_ms, table, session_id, &statement)));
+            return Ok(self.execute(now_ms, table, connection, session_id, &statement));
         };
         if self.sessions.session_stats(session_id).is_some() {
-            return Ok(Handled::Reply(self.execute(now_ms, table, session_id, &statement)));
+            return Ok(self.execute(now_ms, table, connection, session_id, &statement));
         }
         self.sync
             .pick_up(now_ms, session)
@@ -219,27 +259,56 @@ impl SimNode {
         Ok(Handled::Nothing)
     }
 
-    /// Execute: id 0 is the ping (-1002); otherwise a short query, begun and finished at once.
+    /// Execute: id 0 is the ping (-1002); otherwise a query, short (begun and finished at once)
+    /// or long (answered when it finishes: [`finish_due`](Self::finish_due)).
     fn execute(
         &mut self,
         now_ms: u64,
         table: &RoleTable,
+        connection: ConnectionId,
         session_id: i64,
         statement: &str,
-    ) -> Response {
+    ) -> Handled {
+        if let Some(space) = statement.strip_prefix("USE `").and_then(|rest| rest.strip_suffix('`'))
+        {
+            // The client's USE: a statement the node glue routes to the registry.
+            self.counters.uses += 1;
+            let response = match self.sessions.use_space(session_id, space, table, now_ms) {
+                Ok(()) => Response::ExecuteOk { result: format!("space {space}") },
+                Err(error) => {
+                    Response::ExecuteErr { code: error.code(), message: error.to_string() }
+                }
+            };
+            return Handled::Reply(response);
+        }
         let query = match self.sessions.begin_query(session_id, statement, table, now_ms) {
             Ok(query) => query,
             Err(error) => {
-                return Response::ExecuteErr { code: error.code(), message: error.to_string() };
+                let response =
+                    Response::ExecuteErr { code: error.code(), message: error.to_string() };
+                return Handled::Reply(response);
             }
         };
         self.counters.queries += 1;
-        match self.sessions.finish_query(query.session, query.plan, now_ms) {
+        let key = QueryKey { session: query.session, plan: query.plan };
+        if self.long_query_ms_max > 0 && self.prng.chance(1, 4) {
+            let finish_at_ms = now_ms + self.prng.range(1, self.long_query_ms_max);
+            self.running.push(RunningQuery { key, handle: query.handle, connection, finish_at_ms });
+            self.started.insert(key);
+            self.counters.long_queries += 1;
+            return Handled::Nothing;
+        }
+        Handled::Reply(self.finish(now_ms, key))
+    }
+
+    /// The executor returned (or stopped at a check that saw a kill): the reply.
+    fn finish(&mut self, now_ms: u64, key: QueryKey) -> Response {
+        match self.sessions.finish_query(key.session, key.plan, now_ms) {
             Ok(QueryOutcome::Killed(_)) => Response::ExecuteErr {
                 code: graphsession_core::client::E_EXECUTION_ERROR,
                 message: "Execution had been killed".to_owned(),
             },
-            Ok(_) => Response::ExecuteOk { result: format!("ok {}", query.plan.get()) },
+            Ok(_) => Response::ExecuteOk { result: format!("ok {}", key.plan.get()) },
             Err(error) => Response::ExecuteErr { code: error.code(), message: error.to_string() },
         }
     }
@@ -285,8 +354,11 @@ impl SimNode {
                     for (connection, statement) in
                         self.pending_pick_up.remove(&session).unwrap_or_default()
                     {
-                        let response = self.execute(now_ms, table, session.get(), &statement);
-                        replies.push((connection, response));
+                        let handled =
+                            self.execute(now_ms, table, connection, session.get(), &statement);
+                        if let Handled::Reply(response) = handled {
+                            replies.push((connection, response));
+                        }
                     }
                 }
                 NodeEvent::PickUpFailed { session } => {
@@ -314,6 +386,7 @@ impl SimNode {
                         ));
                     }
                 }
+                NodeEvent::QueryKilled { key } => self.query_kills_applied.push(key),
                 _ => {}
             }
         }
@@ -344,7 +417,29 @@ impl SimNode {
                 self.ended.insert(session, (at_unix_ms, kind));
             }
         }
+        replies.extend(self.finish_due(now_ms));
         replies
+    }
+
+    /// Long queries whose executor returns now: due, or killed (the executor stops at its next
+    /// check, which the simulator takes to be now).
+    fn finish_due(&mut self, now_ms: u64) -> Vec<(ConnectionId, Response)> {
+        let (done, running): (Vec<_>, Vec<_>) = std::mem::take(&mut self.running)
+            .into_iter()
+            .partition(|query| query.finish_at_ms <= now_ms || query.handle.check().is_err());
+        self.running = running;
+        for query in &done {
+            if query.handle.check().is_err() {
+                self.stopped.push(query.key);
+                self.counters.long_queries_killed += 1;
+            }
+        }
+        done.into_iter().map(|query| (query.connection, self.finish(now_ms, query.key))).collect()
+    }
+
+    /// When the next long query returns if not killed.
+    pub fn next_finish_ms(&self) -> Option<u64> {
+        self.running.iter().map(|query| query.finish_at_ms).min()
     }
 
     /// Authenticates waiting for registration.

@@ -4,7 +4,7 @@
 #[derive(Debug, Clone, Default)]
 pub struct ClusterStats {
     /// Safety-phase steps, by [`StepKind`](crate::world::StepKind) index.
-    pub steps_by_kind: [u64; 11],
+    pub steps_by_kind: [u64; 12],
     /// Steps of the liveness phase.
     pub liveness_steps: u64,
     /// Faults that hit something, by kind: socket resets, client kills, meta messages lost.
@@ -39,6 +39,22 @@ pub struct ClusterStats {
     pub client_results: u64,
     /// Requests clients saw fail.
     pub client_failed: u64,
+    /// Long queries started (answered when they finish).
+    pub long_queries: u64,
+    /// Long queries whose executor stopped at a kill.
+    pub long_queries_killed: u64,
+    /// KILL SESSION issued by the admin.
+    pub kill_sessions_issued: u64,
+    /// KILL SESSION that ended a session on the node it was issued on.
+    pub kill_sessions_applied: u64,
+    /// KILL QUERY issued by the admin (locally or through meta).
+    pub kill_queries_issued: u64,
+    /// KILL QUERY that stopped a query (locally, or relayed by meta to its node).
+    pub kill_queries_applied: u64,
+    /// GRANT and REVOKE by the admin.
+    pub grants: u64,
+    /// USE by sessions (accepted or refused).
+    pub uses: u64,
 }
 
 impl ClusterStats {
@@ -47,7 +63,7 @@ impl ClusterStats {
         for (total, count) in self.steps_by_kind.iter_mut().zip(other.steps_by_kind) {
             *total += count;
         }
-        let pairs: [(&mut u64, u64); 17] = [
+        let pairs: [(&mut u64, u64); 25] = [
             (&mut self.liveness_steps, other.liveness_steps),
             (&mut self.resets, other.resets),
             (&mut self.kills, other.kills),
@@ -65,6 +81,14 @@ impl ClusterStats {
             (&mut self.client_ready, other.client_ready),
             (&mut self.client_results, other.client_results),
             (&mut self.client_failed, other.client_failed),
+            (&mut self.long_queries, other.long_queries),
+            (&mut self.long_queries_killed, other.long_queries_killed),
+            (&mut self.kill_sessions_issued, other.kill_sessions_issued),
+            (&mut self.kill_sessions_applied, other.kill_sessions_applied),
+            (&mut self.kill_queries_issued, other.kill_queries_issued),
+            (&mut self.kill_queries_applied, other.kill_queries_applied),
+            (&mut self.grants, other.grants),
+            (&mut self.uses, other.uses),
         ];
         for (total, count) in pairs {
             *total += count;
