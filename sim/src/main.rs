@@ -18,8 +18,9 @@ enum World {
     Cluster,
 }
 
-/// Deterministic simulation of session and plan id generation under restarts, hand-overs, take-overs,
-/// clock steps and bursts.
+/// Deterministic simulation, one seed per run: the id world (session and plan ids under restarts,
+/// hand-overs, take-overs, clock steps and bursts) or the cluster world (clients, graph nodes and a
+/// meta store under resets, kills, restarts and message loss).
 #[derive(Debug, Parser)]
 #[command(name = "sim")]
 struct Args {

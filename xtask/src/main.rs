@@ -29,6 +29,8 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Task {
     /// Run the deterministic simulator; arguments go to it (see `cargo xtask sim --help`).
+    // `--help` belongs to the simulator, so xtask passes it through instead of answering it.
+    #[command(disable_help_flag = true)]
     Sim {
         /// Arguments for the simulator.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
