@@ -13,19 +13,6 @@ use graphsession_core::client::{
     RequestError, RetireReason, SessionError, SessionStatus, State, TransportError, TransportEvent,
     ZombieKind,
 };
-use graphsession_id_gen::SessionId;
-
-fn sid(id: i64) -> SessionId {
-    SessionId::new(id).unwrap()
-}
-
-fn sign_out(connection: ConnectionId, id: i64) -> (ConnectionId, Request) {
-    (connection, Request::SignOut { session_id: sid(id) })
-}
-
-fn ping(connection: ConnectionId) -> (ConnectionId, Request) {
-    (connection, Request::ping())
-}
 
 fn execute(connection: ConnectionId, id: i64, statement: &str) -> (ConnectionId, Request) {
     (connection, Request::Execute { session_id: id, statement: statement.into() })

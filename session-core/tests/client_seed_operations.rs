@@ -9,23 +9,10 @@ mod client_support;
 
 use client_support::*;
 use graphsession_core::client::{
-    ClientConfig, CommandError, ConnectionId, Event, Idempotency, LossReason, OutcomeError,
-    PingOutcome, ReadyOrigin, ReconnectPolicy, Request, RequestError, SessionStatus, State,
-    TransportError, TransportEvent, ZombieKind,
+    ClientConfig, CommandError, Event, Idempotency, LossReason, OutcomeError, PingOutcome,
+    ReadyOrigin, ReconnectPolicy, RequestError, SessionStatus, State, TransportError,
+    TransportEvent, ZombieKind,
 };
-use graphsession_id_gen::SessionId;
-
-fn sid(id: i64) -> SessionId {
-    SessionId::new(id).unwrap()
-}
-
-fn sign_out(connection: ConnectionId, id: i64) -> (ConnectionId, Request) {
-    (connection, Request::SignOut { session_id: sid(id) })
-}
-
-fn ping(connection: ConnectionId) -> (ConnectionId, Request) {
-    (connection, Request::ping())
-}
 
 #[test]
 fn seed_close_while_connected_signs_out_then_closes_the_socket() {

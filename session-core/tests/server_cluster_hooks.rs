@@ -7,28 +7,13 @@ use graphsession_core::server::{
     Change, ClusterEnd, Config, EndReason, Event, InstalledSession, Login, Origin, PasswordCheck,
     RestoreParts, ServerError, SessionManager,
 };
-use graphsession_id_gen::{
-    PlanIdGenerator, PlanLease, SealKey, SessionId, SessionIdConfig, SessionIdGenerator,
-    SessionLease,
-};
+use graphsession_id_gen::SessionId;
 use graphsession_permission::{Caller, Policy, Role, RoleTable};
 use graphsession_query_plan::{Kill, KillCause, Killed, QueryKey, QueryOutcome};
 
-const NOW: u64 = 1_763_900_000_000;
-const IP: &str = "10.0.0.1";
+mod server_support;
 
-fn generators(slot: u16) -> (SessionIdGenerator, PlanIdGenerator) {
-    let lease = SessionLease { slot, floor_unix_ms: 0, bound_unix_ms: 3_000_000_000_000 };
-    let key = SealKey::from_bytes([7; 16]);
-    let ids = SessionIdGenerator::new(lease, key, SessionIdConfig::default()).unwrap();
-    let plans = PlanIdGenerator::new(PlanLease { slot, floor_counter: 0, bound_counter: 1 << 40 });
-    (ids, plans.unwrap())
-}
-
-fn manager(config: Config) -> SessionManager {
-    let (ids, plans) = generators(3);
-    SessionManager::new(config, ids, plans).unwrap()
-}
+use server_support::{IP, NOW, generators, manager};
 
 /// root (GOD) and alice (USER in "nba"), authorization on.
 fn table() -> RoleTable {

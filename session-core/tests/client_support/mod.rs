@@ -384,3 +384,18 @@ impl PoolHarness {
         self.drain();
     }
 }
+
+/// A session id from a literal.
+pub(crate) fn sid(id: i64) -> graphsession_id_gen::SessionId {
+    graphsession_id_gen::SessionId::new(id).unwrap()
+}
+
+/// The send of a sign-out of session `id` on `connection`.
+pub(crate) fn sign_out(connection: ConnectionId, id: i64) -> (ConnectionId, Request) {
+    (connection, Request::SignOut { session_id: sid(id) })
+}
+
+/// The send of a session-0 ping on `connection`.
+pub(crate) fn ping(connection: ConnectionId) -> (ConnectionId, Request) {
+    (connection, Request::ping())
+}
