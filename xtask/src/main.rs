@@ -3,7 +3,7 @@
 //! - `cargo xtask sim [ARGS]`: the deterministic simulator (release build), arguments passed through.
 //! - `cargo xtask ci`: everything CI checks, in the order a failure is cheapest to find.
 //! - `cargo xtask loom`: the loom models of every crate that has them.
-//! - `cargo xtask bench`: every criterion benchmark.
+//! - `cargo xtask bench`: every criterion benchmark, then `BENCHMARKS.md` from their results.
 //!
 //! xtask is an edge: it runs processes and reads the environment, so it opts out of the workspace's
 //! disallowed-method rules.
@@ -18,6 +18,8 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
+
+mod bench;
 
 #[derive(Debug, Parser)]
 #[command(name = "cargo xtask", about = "Build, test and simulate the graphsession workspace")]
@@ -44,8 +46,11 @@ enum Task {
         #[arg(long, default_value_t = 2)]
         preemptions: u32,
     },
-    /// Run every criterion benchmark.
+    /// Run every criterion benchmark and write BENCHMARKS.md from the results.
     Bench {
+        /// Only rewrite BENCHMARKS.md from the results already on disk; run nothing.
+        #[arg(long)]
+        report_only: bool,
         /// Arguments for criterion (after `--`), for example a filter.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
@@ -59,13 +64,7 @@ fn main() -> Result<()> {
         Task::Sim { args } => sim(&root, &args),
         Task::Ci => ci(&root),
         Task::Loom { preemptions } => loom(&root, preemptions),
-        Task::Bench { args } => {
-            let mut command = cargo(&root, &["bench", "--workspace"]);
-            if !args.is_empty() {
-                command.arg("--").args(&args);
-            }
-            run(command)
-        }
+        Task::Bench { report_only, args } => bench::bench(&root, &args, report_only),
     }
 }
 
