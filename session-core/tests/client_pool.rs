@@ -6,10 +6,10 @@
 
 mod client_support;
 
+use client_support::pool_model::{self, PoolOp};
 use client_support::*;
 use graphsession_core::client::{
-    Acquire, Action, Handle, Idempotency, PoolConfig, PoolError, PoolEvent, Release, RetireReason,
-    TransportEvent, WaiterId,
+    Acquire, Handle, Idempotency, PoolConfig, PoolError, PoolEvent, Release, RetireReason, WaiterId,
 };
 use proptest::prelude::*;
 
@@ -147,21 +147,6 @@ fn pool_close_cancels_waiters_and_refuses_new_work() {
     }));
 }
 
-#[derive(Debug, Clone)]
-enum PoolOp {
-    Acquire,
-    Release(usize, Release),
-    Drop(usize),
-    Execute(usize),
-    /// Carry out every pending action against a healthy server.
-    Run,
-    /// The next pending action's socket fails instead.
-    FailOne,
-    Advance(u64),
-    FireNext,
-    Close,
-}
-
 fn pool_op() -> impl Strategy<Value = PoolOp> {
     let release = prop_oneof![Just(Release::Reuse), Just(Release::Discard)];
     prop_oneof![
@@ -177,83 +162,6 @@ fn pool_op() -> impl Strategy<Value = PoolOp> {
     ]
 }
 
-struct PoolWorld {
-    p: PoolHarness,
-    handles: Vec<Handle>,
-}
-
-impl PoolWorld {
-    fn apply(&mut self, op: &PoolOp) {
-        let now = self.p.now_ms;
-        match op {
-            PoolOp::Acquire => {
-                if let Ok(Acquire::Granted(handle)) = self.p.pool.handle_acquire(now) {
-                    self.handles.push(handle);
-                }
-            }
-            PoolOp::Release(index, release) => {
-                if *index < self.handles.len() {
-                    let handle = self.handles.remove(*index);
-                    self.p.pool.handle_release(now, handle, *release);
-                }
-            }
-            PoolOp::Drop(index) => {
-                if *index < self.handles.len() {
-                    drop(self.handles.remove(*index));
-                }
-            }
-            PoolOp::Execute(index) => {
-                if let Some(handle) = self.handles.get(*index) {
-                    let _ = self.p.pool.handle_execute(
-                        now,
-                        handle,
-                        "RETURN 1",
-                        Idempotency::Idempotent,
-                    );
-                }
-            }
-            PoolOp::Run => self.p.run(),
-            PoolOp::FailOne => {
-                let actions = self.p.take_actions();
-                if let Some(action) = actions.first() {
-                    let connection = action.connection();
-                    self.p.pool.handle_transport(now, connection, TransportEvent::Closed);
-                }
-                self.requeue(actions.into_iter().skip(1));
-            }
-            PoolOp::Advance(ms) => self.p.timeout_at(now + ms),
-            PoolOp::FireNext => {
-                if let Some(at_ms) = self.p.pool.poll_timeout() {
-                    self.p.timeout_at(at_ms.max(now));
-                }
-            }
-            PoolOp::Close => self.p.pool.handle_close(now),
-        }
-        self.p.drain();
-        if matches!(op, PoolOp::Advance(_) | PoolOp::FireNext) {
-            let next = self.p.pool.poll_timeout();
-            assert!(next.is_none_or(|at_ms| at_ms > self.p.now_ms), "due deadline {next:?} left");
-        }
-        self.grants();
-        let stats = self.p.pool.stats();
-        assert!(stats.members <= 3, "{stats:?}");
-    }
-
-    /// Keeps actions not yet carried out, in order, ahead of new ones.
-    fn requeue(&mut self, actions: impl Iterator<Item = Action>) {
-        let rest: Vec<Action> = actions.collect();
-        self.p.drain();
-        let newer = self.p.take_actions();
-        self.p.push_actions(rest.into_iter().chain(newer));
-    }
-
-    fn grants(&mut self) {
-        while let Some((_, handle)) = self.p.pool.poll_grant() {
-            self.handles.push(handle);
-        }
-    }
-}
-
 proptest! {
     #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
 
@@ -261,31 +169,39 @@ proptest! {
     fn random_pool_operations_keep_the_accounting_and_lose_no_session(
         ops in prop::collection::vec(pool_op(), 1..60),
     ) {
-        let config = PoolConfig { acquire_timeout_ms: 5_000, idle_evict_ms: 10_000, ..pool_config(1, 3) };
-        let mut world = PoolWorld { p: PoolHarness::new(config), handles: Vec::new() };
-        world.p.pool.handle_open(0);
-        for op in &ops {
-            world.apply(op);
-        }
-        // Liveness: release everything, close, heal the server.
-        for handle in std::mem::take(&mut world.handles) {
-            world.p.pool.handle_release(world.p.now_ms, handle, Release::Reuse);
-        }
-        world.p.pool.handle_close(world.p.now_ms);
-        for _ in 0..100 {
-            world.p.run();
-            if world.p.pool.is_closed() {
-                break;
-            }
-            world.apply(&PoolOp::FireNext);
-        }
-        prop_assert!(world.p.pool.is_closed());
-        // Every session the server still holds is one the pool still reports as owned (abandoned
-        // when a close deadline ran out during the random phase): none is lost silently.
-        let owned: Vec<i64> =
-            world.p.pool.metrics().session_ids_owned.iter().map(|id| id.get()).collect();
-        for id in &world.p.server.sessions {
-            prop_assert!(owned.contains(id), "server session {id} unknown to the pool");
-        }
+        pool_model::run_case(&ops);
     }
+}
+
+/// Found by the simulator's pools (`sim`, replay shrunk to 11 steps): a member whose socket is
+/// reset reconnects under `ReconnectPolicy::Replace`, which sends its old session to the sign-out
+/// outbox without a `SessionLost` event. The pool kept the member "usable" with no session, and
+/// could lease it as ready. Usability now follows the machine's held session.
+#[test]
+fn a_member_that_replaces_its_session_after_a_reset_is_not_usable_until_ready_again() {
+    use graphsession_core::client::{Action, ClientConfig, ReconnectPolicy, TransportEvent};
+    let client = ClientConfig { reconnect_policy: ReconnectPolicy::Replace, ..config() };
+    let mut p = PoolHarness::new(PoolConfig { client, ..pool_config(1, 1) });
+    p.pool.handle_open(0);
+    p.run();
+    assert_eq!(p.pool.stats().free, 1);
+    let first = dials(&p.log)[0];
+    // The socket resets; the member redials; the new socket connects (the replace happens here).
+    p.pool.handle_transport(0, first, TransportEvent::Closed);
+    p.drain();
+    p.timeout_at(p.pool.poll_timeout().unwrap());
+    let redial = p
+        .take_actions()
+        .into_iter()
+        .find_map(|action| match action {
+            Action::Dial { connection } => Some(connection),
+            _ => None,
+        })
+        .expect("the member redials");
+    p.pool.handle_transport(p.now_ms, redial, TransportEvent::Connected);
+    p.drain(); // checks the pool's invariants: no usable member without a session
+    assert_eq!(p.pool.stats().free, 0, "{:?}", p.pool.stats());
+    // Once the new session is ready, the member is usable again.
+    p.run();
+    assert_eq!(p.pool.stats().free, 1, "{:?}", p.pool.stats());
 }

@@ -5,6 +5,9 @@
 #![allow(dead_code, reason = "each test file uses a different subset of the helpers")]
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test helpers fail loudly")]
 
+pub(crate) mod machine_model;
+pub(crate) mod pool_model;
+
 use graphsession_core::client::{
     Action, ClientConfig, ConnectionId, Event, PoolConfig, PoolEvent, Request, Response,
     SessionMachine, SessionPool, State, TransportEvent,
