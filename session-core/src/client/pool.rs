@@ -398,6 +398,11 @@ impl SessionPool {
                 }
                 self.events.push_back(PoolEvent::Member { member: id, event });
             }
+            // A machine can give up its session without an event (ReconnectPolicy::Replace
+            // queues it for sign-out and logs in anew): usable only while it holds one.
+            if member.usable && member.machine.ledger().held().is_none() {
+                member.usable = false;
+            }
             if !member.machine.state().is_open() && !member.is_retiring() {
                 // The machine closed itself (open failed, or closed on -1002): retire it.
                 failed.push(id);
