@@ -1,0 +1,4 @@
+//! libFuzzer entry point of the `client_machine` target; the body is `graphsession_fuzz::targets::client_machine`.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| graphsession_fuzz::targets::client_machine::run(data));
