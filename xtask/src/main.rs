@@ -4,6 +4,7 @@
 //! - `cargo xtask ci`: everything CI checks, in the order a failure is cheapest to find.
 //! - `cargo xtask loom`: the loom models of every crate that has them.
 //! - `cargo xtask bench`: every criterion benchmark, then `BENCHMARKS.md` from their results.
+//! - `cargo xtask fuzz [TARGET] [--seconds N]`: libFuzzer on the fuzz targets, growing corpora.
 //!
 //! xtask is an edge: it runs processes and reads the environment, so it opts out of the workspace's
 //! disallowed-method rules.
@@ -20,6 +21,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod fuzz;
 
 #[derive(Debug, Parser)]
 #[command(name = "cargo xtask", about = "Build, test and simulate the graphsession workspace")]
@@ -55,6 +57,14 @@ enum Task {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Run libFuzzer (cargo-fuzz) on one fuzz target or all, adding new inputs to their corpora.
+    Fuzz {
+        /// The target (a file of `fuzz/libfuzzer/fuzz_targets/`); every target when omitted.
+        target: Option<String>,
+        /// How long to fuzz each target, in seconds.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+    },
 }
 
 fn main() -> Result<()> {
@@ -65,6 +75,7 @@ fn main() -> Result<()> {
         Task::Ci => ci(&root),
         Task::Loom { preemptions } => loom(&root, preemptions),
         Task::Bench { report_only, args } => bench::bench(&root, &args, report_only),
+        Task::Fuzz { target, seconds } => fuzz::fuzz(&root, &fuzz::Options { target, seconds }),
     }
 }
 
