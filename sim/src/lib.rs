@@ -12,6 +12,9 @@
 //! The library is pure like the crates it tests; the driver binary (`src/main.rs`) is the edge that reads the
 //! wall clock and spreads seeds over threads.
 
+pub mod chooser;
 pub mod ids;
 pub mod prng;
+pub mod replay;
+pub mod shrink;
 pub mod world;

@@ -1,7 +1,12 @@
-//! The cluster world is deterministic, passes with the real machines, and catches a client that
-//! forgets its sessions on close and a node that never hears of kills.
+//! The cluster world is deterministic, replays its recorded choices exactly, passes with the real
+//! machines, and catches the legacy client and a node that never hears of kills.
 
-use graphsession_sim::world::{ClusterWorld, Twist};
+#![allow(clippy::unwrap_used, reason = "tests fail loudly")]
+#![allow(clippy::disallowed_methods, reason = "the tests read the committed replay files")]
+
+use graphsession_sim::chooser::Chooser;
+use graphsession_sim::replay::ReplayFile;
+use graphsession_sim::world::{ClientKind, ClusterWorld, Mark, Marks, Options, Twist};
 
 #[test]
 fn the_same_seed_gives_the_same_run_bit_for_bit() {
@@ -22,46 +27,82 @@ fn different_seeds_build_different_worlds() {
     assert_eq!(hashes.len(), 20);
 }
 
+/// A run's recorded choices, replayed, give the same run: the basis of replay files and shrinking.
+#[test]
+fn recorded_choices_replay_the_same_run() {
+    for (seed, client) in [(3, ClientKind::Ours), (5, ClientKind::Ours), (2, ClientKind::Legacy)] {
+        let options = Options { client, ..Options::default() };
+        let recorded =
+            ClusterWorld::with_chooser(seed, Chooser::from_seed(seed).recording(), options)
+                .unwrap()
+                .run();
+        let replayed =
+            ClusterWorld::with_chooser(seed, Chooser::replay(recorded.choices.clone()), options)
+                .unwrap()
+                .run();
+        assert!(!recorded.choices.is_empty());
+        assert_eq!(recorded.trace_hash, replayed.trace_hash, "seed {seed}");
+        assert_eq!(recorded.violation, replayed.violation, "seed {seed}");
+    }
+}
+
+/// Tracing and the determinism log observe the run without changing it.
+#[test]
+fn tracing_does_not_change_the_run() {
+    let plain = ClusterWorld::new(11).unwrap().run();
+    let options = Options { trace: true, step_hashes: true, ..Options::default() };
+    let traced = ClusterWorld::with_chooser(11, Chooser::from_seed(11), options).unwrap().run();
+    assert_eq!(plain.trace_hash, traced.trace_hash);
+    assert!(!traced.trace.is_empty());
+    assert_eq!(traced.step_hashes.len(), usize::try_from(traced.safety_steps).unwrap());
+}
+
 #[test]
 fn the_real_machines_survive_forty_seeds_of_faults_and_settle() {
-    let mut created = 0;
-    let mut signed_out = 0;
-    let mut expired = 0;
     let mut total = graphsession_sim::world::ClusterStats::default();
+    let mut marks = Marks::default();
     for seed in 0..40 {
         let outcome = ClusterWorld::new(seed).unwrap().run();
         assert!(outcome.violation.is_none(), "seed {seed}: {:?}", outcome.violation);
-        created += outcome.stats.sessions_created;
-        signed_out += outcome.stats.sessions_signed_out;
-        expired += outcome.stats.sessions_expired;
         total.add(&outcome.stats);
+        marks.add(&outcome.marks);
     }
     // The admin and the long queries are exercised: the kill oracles had something to check.
     assert!(total.long_queries_killed > 0, "no long query was killed: {total:?}");
     assert!(total.kill_sessions_applied > 0 && total.kill_queries_applied > 0, "{total:?}");
     assert!(total.grants > 0 && total.uses > 0, "{total:?}");
     // The seeds exercise both ways out: sign-out, and expiry of orphans.
-    assert!(created > 100, "only {created} sessions created");
-    assert!(signed_out > 0 && expired > 0, "signed out {signed_out}, expired {expired}");
+    assert!(total.sessions_created > 100, "only {} sessions created", total.sessions_created);
+    assert!(total.sessions_signed_out > 0 && total.sessions_expired > 0, "{total:?}");
+    // Every fault kind fired.
+    assert!(total.partitions > 0 && total.clock_steps > 0 && total.meta_crashes > 0, "{total:?}");
+    assert!(total.meta_duplicates > 0 && total.meta_reorders > 0 && total.node_restarts > 0);
+    assert!(marks.count(Mark::SignOutAfterReconnect) > 0 && marks.count(Mark::MetaFailover) > 0);
 }
 
+/// The legacy client (close without sign-out when disconnected, re-login after close, no -1002
+/// handling, no keepalive) is caught in most seeds; ours, in the same worlds, is not.
 #[test]
-fn a_client_that_never_signs_out_on_close_is_caught_leaking() {
-    let twist = Twist { legacy_close: true, ..Twist::default() };
+fn the_legacy_client_is_caught_and_ours_is_not() {
+    let legacy = Options { client: ClientKind::Legacy, ..Options::default() };
     let caught = (0..20)
         .filter(|&seed| {
-            let outcome = ClusterWorld::with_twist(seed, twist).unwrap().run();
-            outcome.violation.is_some_and(|violation| violation.message.contains("sign-out"))
+            let world = ClusterWorld::with_chooser(seed, Chooser::from_seed(seed), legacy).unwrap();
+            world.run().violation.is_some()
         })
         .count();
-    assert!(caught >= 10, "only {caught} of 20 seeds caught the leaking close");
+    assert!(caught >= 15, "only {caught} of 20 seeds caught the legacy client");
+    for seed in 0..20 {
+        let outcome = ClusterWorld::new(seed).unwrap().run();
+        assert!(outcome.violation.is_none(), "seed {seed}: {:?}", outcome.violation);
+    }
 }
 
 /// Meta's answers to node 0 lose their kill marks: the kill oracle must catch a query left
 /// running after the node applied an answer produced once meta had ended its session.
 #[test]
 fn a_node_that_never_hears_of_kills_is_caught_running_killed_queries() {
-    let twist = Twist { drop_kill_marks: true, ..Twist::default() };
+    let twist = Twist { drop_kill_marks: true };
     let caught: Vec<u64> = (0..120)
         .filter(|&seed| {
             let outcome = ClusterWorld::with_twist(seed, twist).unwrap().run();
@@ -69,4 +110,43 @@ fn a_node_that_never_hears_of_kills_is_caught_running_killed_queries() {
         })
         .collect();
     assert!(caught.len() >= 3, "only {} of 120 seeds caught the deaf node", caught.len());
+}
+
+fn replay(name: &str, client: ClientKind) -> graphsession_sim::world::ClusterRunOutcome {
+    let path = format!("{}/tests/replays/{name}", env!("CARGO_MANIFEST_DIR"));
+    let file = ReplayFile::parse(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let options = Options { client, ..Options::default() };
+    ClusterWorld::with_chooser(file.seed, Chooser::replay(file.choices), options).unwrap().run()
+}
+
+/// Shrunk failures, committed: the legacy client's still fails the same way in a handful of
+/// steps, and ours passes the same choices.
+#[test]
+fn the_legacy_clients_shrunk_leak_still_fails_and_ours_passes_it() {
+    let legacy = replay("legacy-login-after-close.json", ClientKind::Legacy);
+    let violation = legacy.violation.expect("the legacy client still logs in after close");
+    assert!(violation.message.contains("Authenticate after its application closed it"));
+    assert!(legacy.safety_steps <= 30, "{} steps", legacy.safety_steps);
+    let ours = replay("legacy-login-after-close.json", ClientKind::Ours);
+    assert!(ours.violation.is_none(), "{:?}", ours.violation);
+}
+
+/// Regressions the simulator found in our crates, shrunk and committed; each must pass.
+#[test]
+fn fixed_failures_stay_fixed() {
+    for name in ["pool-member-replaced-session.json", "sign-out-lost-in-node-crash.json"] {
+        let outcome = replay(name, ClientKind::Ours);
+        assert!(outcome.violation.is_none(), "{name}: {:?}", outcome.violation);
+    }
+}
+
+/// Committed replay files are in the canonical layout (the simulator writes them so).
+#[test]
+fn replay_files_are_canonical() {
+    let dir = format!("{}/tests/replays", env!("CARGO_MANIFEST_DIR"));
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(ReplayFile::canonical(&text).unwrap(), text, "{}", path.display());
+    }
 }

@@ -63,6 +63,13 @@
 //!   answers, it should touch the session (`SessionManager::touch`): a slow registration must not
 //!   leave the idle clock running from the login, or meta may expire the session before the
 //!   client's first request (the simulator's cluster world found this; its node glue does it).
+//! - **Sign-out.** A sign-out has no reply; clients prove it was read by a later request on the
+//!   same socket (the session-0 ping). The host should hold later requests on that socket until
+//!   [`NodeEvent::Removed`] for the session: then the proof also means meta has the removal, and
+//!   a node that crashes first (losing its pending removal; the node keeps no durable state)
+//!   resets the socket, so the client signs out again through another process. Answering at
+//!   once leaves that session alive until its idle timeout (the simulator found this with a
+//!   node cut from meta and then crashed; its node glue holds the socket).
 //!
 //! # The staleness bound
 //!

@@ -24,7 +24,7 @@ const SPACE: &str = "nba";
 impl ClusterWorld {
     /// One admin action, chosen by the seed's generator.
     pub(super) fn admin_step(&mut self) -> Checked {
-        match self.prng.below(5) {
+        match self.choose.below(5) {
             0 => self.admin_kill_session(),
             1 | 2 => self.admin_kill_query(),
             3 => {
@@ -36,7 +36,7 @@ impl ClusterWorld {
     }
 
     fn pick_node(&mut self) -> usize {
-        usize::try_from(self.prng.below(u64::from(self.config.nodes))).unwrap_or(0)
+        usize::try_from(self.choose.below(u64::from(self.config.nodes))).unwrap_or(0)
     }
 
     fn pick<T: Copy>(&mut self, items: &[T]) -> Option<T> {
@@ -44,7 +44,7 @@ impl ClusterWorld {
         if count == 0 {
             return None;
         }
-        items.get(usize::try_from(self.prng.below(count)).unwrap_or(0)).copied()
+        items.get(usize::try_from(self.choose.below(count)).unwrap_or(0)).copied()
     }
 
     /// KILL SESSION of a random session (live at meta or held by a node) from a random node: ends
@@ -58,7 +58,9 @@ impl ClusterWorld {
         candidates.dedup();
         let Some(session) = self.pick(&candidates) else { return Ok(()) };
         let index = self.pick_node();
-        let now = self.now_ms;
+        let now = self.node_now(index);
+        self.stats.events += 1;
+        self.note("kill_session", || format!("{session} on node {index}"));
         self.trace(0xad01);
         self.trace(u64::from_ne_bytes(session.get().to_ne_bytes()));
         let node = &mut self.nodes[index];
@@ -100,7 +102,7 @@ impl ClusterWorld {
             .filter(|key| !self.nodes[from].running.iter().any(|query| query.key == **key))
             .copied()
             .collect();
-        let key = if running.is_empty() || self.prng.chance(1, 5) {
+        let key = if running.is_empty() || self.choose.chance(1, 5) {
             self.pick(&finished)
         } else {
             self.pick(&running)
@@ -110,7 +112,9 @@ impl ClusterWorld {
         self.trace(key.plan.get());
         self.stats.kill_queries_issued += 1;
         self.kills_asked.insert(key);
-        let now = self.now_ms;
+        self.stats.events += 1;
+        self.note("kill_query", || format!("{key:?} from node {from}"));
+        let now = self.node_now(from);
         if self.nodes[from].sessions.session_stats(key.session.get()).is_none() {
             let kill = QueryKill { key, caller_user: "root".to_owned(), caller_is_god: true };
             self.nodes[from]
@@ -145,6 +149,7 @@ impl ClusterWorld {
                     "node {from}: KILL QUERY by root of running query {key:?} refused: {error}"
                 ));
             }
+            (Err(_), None) => self.marks.hit(crate::world::Mark::KillAfterFinish),
             (Err(_), _) => {}
         }
         self.service_node(from);
@@ -160,6 +165,8 @@ impl ClusterWorld {
             self.table.grant(&self.root, policy, Role::User, SPACE, USER)
         };
         self.trace(0xad03);
+        let granted = self.granted;
+        self.note("grant", || format!("granted before: {granted}"));
         if result.is_ok() {
             self.granted = !self.granted;
             self.stats.grants += 1;
@@ -174,7 +181,9 @@ impl ClusterWorld {
             self.nodes[index].sessions.cluster_sessions().iter().map(|view| view.session).collect();
         let Some(session) = self.pick(&sessions) else { return Ok(()) };
         self.trace(0xad04);
-        let now = self.now_ms;
+        self.stats.events += 1;
+        self.note("admin_use", || format!("{session} on node {index}"));
+        let now = self.node_now(index);
         let result = self.nodes[index].sessions.use_space(session.get(), SPACE, &self.table, now);
         self.stats.uses += 1;
         if result.is_ok() && !self.granted && self.config.authorization_enabled {
@@ -189,6 +198,9 @@ impl ClusterWorld {
 
     /// The query and count oracles, after every step.
     pub(super) fn check_oracles(&mut self) -> Checked {
+        if let Some(session) = self.late_duplicate {
+            return Err(format!("session id {session} issued twice; expected every id unique"));
+        }
         self.check_kills_relayed()?;
         self.check_stopped_with_cause()?;
         self.check_running_queries()?;
@@ -278,8 +290,12 @@ impl ClusterWorld {
         let now = self.now_ms;
         let bound_ms = self.config.sync_interval_ms + 2 * self.config.latency_max_ms + 1;
         // A round lost before the healing is retried after its timeout and backoff.
-        let healed_from_ms =
-            self.heal_ms + 4 * self.config.latency_max_ms + 100 + self.config.sync_interval_ms;
+        // A clock stepped back before the healing delays that node's next round by as much.
+        let healed_from_ms = self.heal_ms
+            + 4 * self.config.latency_max_ms
+            + 100
+            + self.config.sync_interval_ms
+            + 2 * self.config.clock_skew_max_ms;
         for (index, node) in self.nodes.iter().enumerate() {
             for query in &node.running {
                 let session = query.key.session;

@@ -1,16 +1,38 @@
-//! A simulated client process: the real [`SessionMachine`], bound to one graph node, and what the
-//! world remembers about it (the ids the server gave it, whether it was killed).
+//! A simulated client process: the real [`SessionMachine`], a real [`SessionPool`], or the
+//! [legacy client](crate::world::legacy), bound to one graph node, and what the world remembers
+//! about it (the ids the server gave it, whether it was killed).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
-use graphsession_core::client::{ClientConfig, ReconnectPolicy, SessionMachine};
+use graphsession_core::client::{
+    Acquire, Action, ClientConfig, ConnectionId, Event, Handle, Idempotency, MemberId, PoolConfig,
+    PoolEvent, ReconnectPolicy, Release, SessionMachine, SessionPool, SessionStatus,
+};
+use graphsession_id_gen::SessionId;
 
 use crate::world::config::ClusterConfig;
+use crate::world::legacy::LegacyClient;
 
 /// The user every known client logs in as; strangers use [`STRANGER_USER`].
 pub const USER: &str = "alice";
 /// A user the role table does not know.
 pub const STRANGER_USER: &str = "mallory";
+
+/// Bit 63 marks a pool member's socket on the simulated network (pool members number their
+/// sockets `member << 32 | n` in every process, so the world adds the process).
+const POOL_SOCKET_BIT: u64 = 1 << 63;
+/// The low bits of a pooled socket's id that are the pool's own.
+const POOL_LOCAL_MASK: u64 = (1 << 40) - 1;
+
+/// Which client implementation a run's processes use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ClientKind {
+    /// This project's machines (some processes through the pool).
+    #[default]
+    Ours,
+    /// The legacy client model: the simulator must find its leaks.
+    Legacy,
+}
 
 /// Where a client process stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,63 +43,362 @@ pub enum Life {
     Killed,
 }
 
+/// The client implementation of one process.
+pub enum Machine {
+    /// One session machine.
+    Single(Box<SessionMachine>),
+    /// A pool of machines, with the handles the application holds.
+    Pool(Box<PooledClient>),
+    /// The legacy client model.
+    Legacy(Box<LegacyClient>),
+}
+
+/// A pool and the leases its application holds while a statement runs.
+pub struct PooledClient {
+    /// The pool.
+    pub pool: SessionPool,
+    /// Handles leased for a running statement, by member.
+    leased: BTreeMap<MemberId, Handle>,
+    /// Statements waiting for a queued acquire.
+    waiting: u32,
+    /// The highest member id seen (members are numbered from 1).
+    members_seen: u32,
+}
+
 /// One client process.
 pub struct SimClient {
     /// The graph node it talks to.
     pub node: u16,
     /// The process number: the machine's connection prefix, unique over the run.
     pub process: u32,
-    /// The machine.
-    pub machine: SessionMachine,
+    /// The client implementation.
+    pub machine: Machine,
     /// Running or killed.
     pub life: Life,
     /// Every session id an `AuthenticateOk` gave this process.
     pub given: BTreeSet<i64>,
+    /// Whether the application asked the client to close.
+    pub close_requested: bool,
+}
+
+/// The client configuration every simulated process uses.
+fn client_config(slot: u16, config: &ClusterConfig) -> ClientConfig {
+    let node = slot % config.nodes;
+    let user = if config.stranger_client && slot == 0 { STRANGER_USER } else { USER };
+    let idle = config.idle_timeout_ms;
+    ClientConfig {
+        user: user.to_owned(),
+        password: "secret".to_owned(),
+        client_ip: crate::world::node::CLIENT_IP.to_owned(),
+        node: format!("graphd-{}:9669", node + 1),
+        connect_timeout_ms: 1_000,
+        authenticate_timeout_ms: 2_000 + 4 * config.sync_interval_ms,
+        use_space_timeout_ms: 1_000,
+        execute_timeout_ms: idle / 2,
+        probe_timeout_ms: 1_000,
+        execute_queue_timeout_ms: idle,
+        keepalive_interval_ms: idle / 3,
+        zombie_check_interval_ms: 1_000,
+        zombie_disconnected_max_ms: idle,
+        reconnect_backoff_initial_ms: 50,
+        reconnect_backoff_max_ms: 1_000,
+        authenticate_refused_backoff_ms: 1_000,
+        server_idle_timeout_ms: idle,
+        expiry_margin_ms: 3 * config.sync_interval_ms + 1_000,
+        sign_out_retry_backoff_initial_ms: 50,
+        sign_out_retry_backoff_max_ms: 1_000,
+        close_flush_timeout_ms: 5_000,
+        sessions_per_user_ip_node_max: 20,
+        reconnect_policy: if config.reconnect_replace {
+            ReconnectPolicy::Replace
+        } else {
+            ReconnectPolicy::Resume
+        },
+        ..ClientConfig::default()
+    }
 }
 
 impl SimClient {
-    /// A new process `process` for client slot `slot`.
-    pub fn new(slot: u16, process: u32, config: &ClusterConfig) -> Result<SimClient, String> {
+    /// A new process `process` for client slot `slot`, of `kind`.
+    pub fn new(
+        slot: u16,
+        process: u32,
+        config: &ClusterConfig,
+        kind: ClientKind,
+    ) -> Result<SimClient, String> {
         let node = slot % config.nodes;
-        let user = if config.stranger_client && slot == 0 { STRANGER_USER } else { USER };
-        let idle = config.idle_timeout_ms;
-        let client = ClientConfig {
-            user: user.to_owned(),
-            password: "secret".to_owned(),
-            client_ip: crate::world::node::CLIENT_IP.to_owned(),
-            node: format!("graphd-{}:9669", node + 1),
-            connect_timeout_ms: 1_000,
-            authenticate_timeout_ms: 2_000 + 4 * config.sync_interval_ms,
-            use_space_timeout_ms: 1_000,
-            execute_timeout_ms: idle / 2,
-            probe_timeout_ms: 1_000,
-            execute_queue_timeout_ms: idle,
-            keepalive_interval_ms: idle / 3,
-            zombie_check_interval_ms: 1_000,
-            zombie_disconnected_max_ms: idle,
-            reconnect_backoff_initial_ms: 50,
-            reconnect_backoff_max_ms: 1_000,
-            authenticate_refused_backoff_ms: 1_000,
-            server_idle_timeout_ms: idle,
-            expiry_margin_ms: 3 * config.sync_interval_ms + 1_000,
-            sign_out_retry_backoff_initial_ms: 50,
-            sign_out_retry_backoff_max_ms: 1_000,
-            close_flush_timeout_ms: 5_000,
-            sessions_per_user_ip_node_max: 20,
-            reconnect_policy: if config.reconnect_replace {
-                ReconnectPolicy::Replace
-            } else {
-                ReconnectPolicy::Resume
-            },
-            ..ClientConfig::default()
+        let client = client_config(slot, config);
+        let machine = match kind {
+            ClientKind::Legacy => {
+                Machine::Legacy(Box::new(LegacyClient::new(&client.user, process)))
+            }
+            // Pools are for the known user (a stranger's pool would retry its refused logins forever).
+            ClientKind::Ours if config.pooled_clients > slot && client.user == USER => {
+                let pool = SessionPool::new(PoolConfig {
+                    client,
+                    sessions_min: 1,
+                    sessions_max: 3,
+                    waiters_max: 8,
+                    acquire_timeout_ms: config.idle_timeout_ms,
+                    idle_evict_ms: config.idle_timeout_ms / 2,
+                })
+                .map_err(|error| format!("pool config refused: {error}"))?;
+                Machine::Pool(Box::new(PooledClient {
+                    pool,
+                    leased: BTreeMap::new(),
+                    waiting: 0,
+                    members_seen: 0,
+                }))
+            }
+            ClientKind::Ours => Machine::Single(Box::new(
+                SessionMachine::with_connection_prefix(client, process)
+                    .map_err(|error| format!("client config refused: {error}"))?,
+            )),
         };
-        let machine = SessionMachine::with_connection_prefix(client, process)
-            .map_err(|error| format!("client config refused: {error}"))?;
-        Ok(SimClient { node, process, machine, life: Life::Running, given: BTreeSet::new() })
+        Ok(SimClient {
+            node,
+            process,
+            machine,
+            life: Life::Running,
+            given: BTreeSet::new(),
+            close_requested: false,
+        })
     }
 
-    /// Whether the process runs and its machine is not closed.
+    /// Whether the process runs and its client is not closed.
     pub fn is_open(&self) -> bool {
-        self.life == Life::Running && !self.machine.is_closed()
+        self.life == Life::Running && !self.is_closed()
+    }
+
+    /// Whether the application closed the client (and, for ours, it finished closing).
+    pub fn is_closed(&self) -> bool {
+        match &self.machine {
+            Machine::Single(machine) => machine.is_closed(),
+            Machine::Pool(pooled) => pooled.pool.is_closed(),
+            Machine::Legacy(legacy) => legacy.is_closed(),
+        }
+    }
+
+    /// The network's id of the client's socket `local`.
+    pub fn wire_id(&self, local: ConnectionId) -> ConnectionId {
+        match self.machine {
+            Machine::Pool(_) => {
+                ConnectionId(POOL_SOCKET_BIT | u64::from(self.process) << 40 | local.0)
+            }
+            _ => local,
+        }
+    }
+
+    /// The client's own id of the network's socket `wire`.
+    pub fn local_id(&self, wire: ConnectionId) -> ConnectionId {
+        match self.machine {
+            Machine::Pool(_) => ConnectionId(wire.0 & POOL_LOCAL_MASK),
+            _ => wire,
+        }
+    }
+
+    /// Opens.
+    pub fn open(&mut self, now_ms: u64) {
+        match &mut self.machine {
+            Machine::Single(machine) => {
+                let _refused = machine.handle_open(now_ms);
+            }
+            Machine::Pool(pooled) => pooled.pool.handle_open(now_ms),
+            Machine::Legacy(legacy) => legacy.handle_open(),
+        }
+    }
+
+    /// Runs a statement (a pool leases a session for it, released when it ends).
+    pub fn execute(&mut self, now_ms: u64, statement: String, idempotency: Idempotency) {
+        match &mut self.machine {
+            Machine::Single(machine) => {
+                let _refused = machine.handle_execute(now_ms, statement, idempotency);
+            }
+            Machine::Pool(pooled) => pooled.execute(now_ms, statement, idempotency),
+            Machine::Legacy(legacy) => {
+                let _request = legacy.handle_execute(statement);
+            }
+        }
+    }
+
+    /// USE `space` (a pool runs it as a statement).
+    pub fn use_space(&mut self, now_ms: u64, space: &str) {
+        match &mut self.machine {
+            Machine::Single(machine) => {
+                let _refused = machine.handle_use_space(now_ms, space);
+            }
+            Machine::Pool(pooled) => {
+                pooled.execute(now_ms, format!("USE `{space}`"), Idempotency::Idempotent);
+            }
+            Machine::Legacy(legacy) => {
+                let _request = legacy.handle_execute(format!("USE `{space}`"));
+            }
+        }
+    }
+
+    /// Closes gracefully (`force`: without waiting for statements in flight).
+    pub fn close(&mut self, now_ms: u64, force: bool) {
+        self.close_requested = true;
+        match &mut self.machine {
+            Machine::Single(machine) if force => machine.handle_force_close(now_ms),
+            Machine::Single(machine) => machine.handle_close(now_ms),
+            Machine::Pool(pooled) => {
+                // The application gives back what it holds, then closes the pool.
+                for (_, handle) in std::mem::take(&mut pooled.leased) {
+                    pooled.pool.handle_release(now_ms, handle, Release::Reuse);
+                }
+                pooled.pool.handle_close(now_ms);
+            }
+            Machine::Legacy(legacy) => legacy.handle_close(),
+        }
+    }
+
+    /// A transport event on the client's socket `local`.
+    pub fn transport(
+        &mut self,
+        now_ms: u64,
+        local: ConnectionId,
+        event: graphsession_core::client::TransportEvent,
+    ) {
+        match &mut self.machine {
+            Machine::Single(machine) => machine.handle_transport(now_ms, local, event),
+            Machine::Pool(pooled) => pooled.pool.handle_transport(now_ms, local, event),
+            Machine::Legacy(legacy) => legacy.handle_transport(now_ms, local, event),
+        }
+    }
+
+    /// The earliest timer.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        match &self.machine {
+            Machine::Single(machine) => machine.poll_timeout(),
+            Machine::Pool(pooled) => pooled.pool.poll_timeout(),
+            Machine::Legacy(legacy) => legacy.poll_timeout(),
+        }
+    }
+
+    /// Fires due timers.
+    pub fn timeout(&mut self, now_ms: u64) {
+        match &mut self.machine {
+            Machine::Single(machine) => machine.handle_timeout(now_ms),
+            Machine::Pool(pooled) => pooled.pool.handle_timeout(now_ms),
+            Machine::Legacy(legacy) => legacy.handle_timeout(now_ms),
+        }
+    }
+
+    /// The next action, with the client's own socket id.
+    pub fn poll_action(&mut self) -> Option<Action> {
+        match &mut self.machine {
+            Machine::Single(machine) => machine.poll_action(),
+            Machine::Pool(pooled) => {
+                let action = pooled.pool.poll_action()?;
+                let member = u32::try_from(action.connection().0 >> 32).unwrap_or(0);
+                pooled.members_seen = pooled.members_seen.max(member);
+                Some(action)
+            }
+            Machine::Legacy(legacy) => legacy.poll_action(),
+        }
+    }
+
+    /// The next event (a pool's member events, unwrapped; a pool releases the lease of a
+    /// statement that ended and runs statements whose acquire was granted).
+    pub fn poll_event(&mut self, now_ms: u64) -> Option<Event> {
+        match &mut self.machine {
+            Machine::Single(machine) => machine.poll_event(),
+            Machine::Pool(pooled) => pooled.poll_event(now_ms),
+            Machine::Legacy(legacy) => legacy.poll_event(),
+        }
+    }
+
+    /// The client's invariants (the legacy model has none it keeps).
+    pub fn check_invariants(&self) -> Result<(), String> {
+        match &self.machine {
+            Machine::Single(machine) => machine.check_invariants().map_err(|e| format!("{e:?}")),
+            Machine::Pool(pooled) => pooled.pool.check_invariants().map_err(|e| format!("{e:?}")),
+            Machine::Legacy(_) => Ok(()),
+        }
+    }
+
+    /// Every session the client still accounts for (held, or waiting for its sign-out), with
+    /// whether it is held.
+    pub fn sessions(&self) -> Vec<(SessionId, bool)> {
+        let from = |machine: &SessionMachine| -> Vec<(SessionId, bool)> {
+            machine
+                .ledger()
+                .iter()
+                .map(|(session, entry)| (session, entry.status == SessionStatus::Held))
+                .collect()
+        };
+        match &self.machine {
+            Machine::Single(machine) => from(machine),
+            Machine::Pool(pooled) => (1..=pooled.members_seen)
+                .filter_map(|member| pooled.pool.member(MemberId(member)))
+                .flat_map(from)
+                .collect(),
+            Machine::Legacy(legacy) => legacy.session().map(|id| (id, true)).into_iter().collect(),
+        }
+    }
+
+    /// Sign-outs waiting to be delivered.
+    pub fn sign_outs_pending(&self) -> u32 {
+        match &self.machine {
+            Machine::Single(machine) => machine.metrics().sessions_pending_sign_out,
+            Machine::Pool(pooled) => pooled.pool.metrics().sessions_pending_sign_out,
+            Machine::Legacy(_) => 0,
+        }
+    }
+
+    /// A description of the client's state for reports.
+    pub fn describe(&self) -> String {
+        match &self.machine {
+            Machine::Single(machine) => format!("{:?}", machine.state()),
+            Machine::Pool(pooled) => format!("pool {:?}", pooled.pool.stats()),
+            Machine::Legacy(legacy) => format!("legacy {:?}", legacy.state()),
+        }
+    }
+}
+
+impl PooledClient {
+    fn execute(&mut self, now_ms: u64, statement: String, idempotency: Idempotency) {
+        match self.pool.handle_acquire(now_ms) {
+            Ok(Acquire::Granted(handle)) => self.run(now_ms, handle, statement, idempotency),
+            Ok(Acquire::Queued(_)) => self.waiting += 1,
+            Err(_refused) => {}
+        }
+    }
+
+    fn run(&mut self, now_ms: u64, handle: Handle, statement: String, idempotency: Idempotency) {
+        match self.pool.handle_execute(now_ms, &handle, statement, idempotency) {
+            Ok(_request) => {
+                let member = handle.lease().member;
+                if let Some(old) = self.leased.insert(member, handle) {
+                    self.pool.handle_release(now_ms, old, Release::Reuse);
+                }
+            }
+            Err(_refused) => self.pool.handle_release(now_ms, handle, Release::Discard),
+        }
+    }
+
+    fn poll_event(&mut self, now_ms: u64) -> Option<Event> {
+        while let Some((_waiter, handle)) = self.pool.poll_grant() {
+            self.waiting = self.waiting.saturating_sub(1);
+            self.run(now_ms, handle, "RETURN 1".to_owned(), Idempotency::Idempotent);
+        }
+        loop {
+            match self.pool.poll_event()? {
+                PoolEvent::Member { member, event } => {
+                    if matches!(event, Event::Result { .. } | Event::Failed { .. }) {
+                        if let Some(handle) = self.leased.remove(&member) {
+                            self.pool.handle_release(now_ms, handle, Release::Reuse);
+                        }
+                    }
+                    return Some(event);
+                }
+                PoolEvent::Closed => return Some(Event::Closed { abandoned: Vec::new() }),
+                PoolEvent::WaitTimedOut { .. } | PoolEvent::WaitCancelled { .. } => {
+                    self.waiting = self.waiting.saturating_sub(1);
+                }
+                _ => {}
+            }
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! The cluster world's configuration: everything a seed decides before the first step (swarm testing:
 //! each seed runs a different cluster size, client count, latency and mix of faults).
 
-use crate::prng::Prng;
+use crate::chooser::Chooser;
 
 /// Kinds of step, also the index into [`ClusterConfig::weights`] and the step counters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,11 +30,25 @@ pub enum StepKind {
     NodeRestart,
     /// The admin (root) acts: KILL SESSION, KILL QUERY, GRANT/REVOKE, or USE for a session.
     Admin,
+    /// Fault: a link is cut (a client from a node: its sockets' traffic is held; a node from meta:
+    /// its messages are lost).
+    Partition,
+    /// One cut link heals.
+    Heal,
+    /// Fault: a graph node's clock steps forward or back.
+    ClockStep,
+    /// Fault: a node-meta message in flight is duplicated.
+    MetaDuplicate,
+    /// Fault: a node-meta message in flight is delayed past later ones (reordered).
+    MetaReorder,
+    /// Fault: the meta leader crashes; a new one restores the persisted state, messages in
+    /// flight to or from meta are lost.
+    MetaCrash,
 }
 
 impl StepKind {
     /// Every kind, in index order.
-    pub const ALL: [StepKind; 12] = [
+    pub const ALL: [StepKind; 18] = [
         StepKind::Deliver,
         StepKind::Timers,
         StepKind::Tick,
@@ -47,6 +61,12 @@ impl StepKind {
         StepKind::MetaLoss,
         StepKind::NodeRestart,
         StepKind::Admin,
+        StepKind::Partition,
+        StepKind::Heal,
+        StepKind::ClockStep,
+        StepKind::MetaDuplicate,
+        StepKind::MetaReorder,
+        StepKind::MetaCrash,
     ];
 
     /// Lower-case name for summaries.
@@ -64,6 +84,12 @@ impl StepKind {
             StepKind::MetaLoss => "meta_loss",
             StepKind::NodeRestart => "node_restart",
             StepKind::Admin => "admin",
+            StepKind::Partition => "partition",
+            StepKind::Heal => "heal",
+            StepKind::ClockStep => "clock_step",
+            StepKind::MetaDuplicate => "meta_duplicate",
+            StepKind::MetaReorder => "meta_reorder",
+            StepKind::MetaCrash => "meta_crash",
         }
     }
 
@@ -71,7 +97,15 @@ impl StepKind {
     pub fn is_fault(self) -> bool {
         matches!(
             self,
-            StepKind::Reset | StepKind::Kill | StepKind::MetaLoss | StepKind::NodeRestart
+            StepKind::Reset
+                | StepKind::Kill
+                | StepKind::MetaLoss
+                | StepKind::NodeRestart
+                | StepKind::Partition
+                | StepKind::ClockStep
+                | StepKind::MetaDuplicate
+                | StepKind::MetaReorder
+                | StepKind::MetaCrash
         )
     }
 }
@@ -86,7 +120,7 @@ pub struct ClusterConfig {
     /// Steps of the safety phase (faults and workload).
     pub steps: u32,
     /// Weight of each [`StepKind`], by index; a fault with weight 0 is off for this seed.
-    pub weights: [u32; 12],
+    pub weights: [u32; 18],
     /// Largest one-way delay on any link, milliseconds.
     pub latency_max_ms: u64,
     /// Largest clock advance of one tick, milliseconds.
@@ -108,15 +142,23 @@ pub struct ClusterConfig {
     /// Whether the nodes enforce permissions (NebulaGraph's `enable_authorize`): then a USE needs
     /// a role the admin granted.
     pub authorization_enabled: bool,
+    /// Client slots `0..pooled_clients` use a session pool (of up to 3 sessions).
+    pub pooled_clients: u16,
+    /// Largest distance of a node's clock from true time, milliseconds (0: clocks agree and
+    /// never step).
+    pub clock_skew_max_ms: u64,
+    /// Whether a restarting node may restore its registry from its last snapshot (else it
+    /// starts empty and reloads from meta).
+    pub node_snapshots: bool,
 }
 
 impl ClusterConfig {
     /// Derives the configuration from the seed's generator.
-    pub fn derive(prng: &mut Prng) -> ClusterConfig {
-        let nodes = u16::try_from(prng.range(1, 3)).unwrap_or(1);
-        let clients = u16::try_from(prng.range(1, 6)).unwrap_or(1);
+    pub fn derive(choose: &mut Chooser) -> ClusterConfig {
+        let nodes = u16::try_from(choose.range(1, 3)).unwrap_or(1);
+        let clients = u16::try_from(choose.range(1, 6)).unwrap_or(1);
         // (base, spread) per kind: plenty of delivery and time, a steady workload, rarer faults.
-        let shape: [(u64, u64); 12] = [
+        let shape: [(u64, u64); 18] = [
             (20, 10),
             (10, 10),
             (5, 10),
@@ -129,33 +171,47 @@ impl ClusterConfig {
             (1, 5),
             (1, 1),
             (1, 3),
+            (1, 2),
+            (1, 3),
+            (1, 2),
+            (1, 2),
+            (1, 2),
+            (1, 1),
         ];
-        let mut weights = [0_u32; 12];
+        let mut weights = [0_u32; 18];
         for (index, weight) in weights.iter_mut().enumerate() {
             let kind = StepKind::ALL[index];
             let (base, spread) = shape[index];
             // Each fault is off for about a third of the seeds.
-            let off = kind.is_fault() && prng.chance(1, 3);
-            let value = base + prng.below(spread);
+            let off = kind.is_fault() && choose.chance(1, 3);
+            let value = base + choose.below(spread);
             *weight = if off { 0 } else { u32::try_from(value).unwrap_or(1) };
         }
-        let sync_interval_ms = prng.range(200, 1_000);
-        let idle_timeout_ms = prng.range(2, 10) * 1_000;
-        let long_query_ms_max = if prng.chance(3, 4) { idle_timeout_ms / 4 } else { 0 };
+        let sync_interval_ms = choose.range(200, 1_000);
+        let idle_timeout_ms = choose.range(2, 10) * 1_000;
+        let long_query_ms_max = if choose.chance(3, 4) { idle_timeout_ms / 4 } else { 0 };
+        let clock_skew_max_ms = if weights[StepKind::ClockStep as usize] > 0 {
+            choose.range(1, idle_timeout_ms / 10)
+        } else {
+            0
+        };
         ClusterConfig {
             nodes,
             clients,
-            steps: u32::try_from(prng.range(1_000, 4_000)).unwrap_or(1_000),
+            steps: u32::try_from(choose.range(1_000, 4_000)).unwrap_or(1_000),
             weights,
-            latency_max_ms: [1, 10, 50][usize::try_from(prng.below(3)).unwrap_or(0)],
-            tick_max_ms: [50, 200, 1_000][usize::try_from(prng.below(3)).unwrap_or(0)],
+            latency_max_ms: [1, 10, 50][usize::try_from(choose.below(3)).unwrap_or(0)],
+            tick_max_ms: [50, 200, 1_000][usize::try_from(choose.below(3)).unwrap_or(0)],
             idle_timeout_ms,
             sync_interval_ms,
-            reconnect_replace: prng.chance(1, 2),
-            stranger_client: prng.chance(1, 4),
-            failover: nodes > 1 && prng.chance(1, 2),
+            reconnect_replace: choose.chance(1, 2),
+            stranger_client: choose.chance(1, 4),
+            failover: nodes > 1 && choose.chance(1, 2),
             long_query_ms_max,
-            authorization_enabled: prng.chance(1, 2),
+            authorization_enabled: choose.chance(1, 2),
+            pooled_clients: u16::try_from(choose.below(u64::from(clients.min(2)) + 1)).unwrap_or(0),
+            clock_skew_max_ms,
+            node_snapshots: choose.chance(1, 2),
         }
     }
 }

@@ -1,9 +1,12 @@
-//! The liveness phase: the network heals, faults and workload stop; every open client must get a
-//! session again, then every running client closes, and after the idle timeout and a few sync
-//! rounds nothing may be left: no sign-out pending, no id in a closed client's ledger, no session
-//! at meta or on any node, and every session a client held at its close ended by sign-out.
+//! The liveness phase: the network heals (every cut link, every clock keeps its skew but stops
+//! stepping), faults and workload stop; every open client must get a session again, and then
+//! hold no zombie (every session it holds is live at meta) and leak nothing (every session live
+//! at meta that a running, open process was given is one its client still accounts for). Then
+//! every running client closes, and after the idle timeout and a few sync rounds nothing may be
+//! left: no sign-out pending, no id in a closed client's ledger, no session at meta or on any
+//! node, and every session a client held at its close ended by sign-out.
 
-use graphsession_core::client::{Idempotency, SessionStatus};
+use graphsession_core::client::Idempotency;
 use graphsession_core::cluster::GoneReason;
 use graphsession_id_gen::SessionId;
 
@@ -17,7 +20,9 @@ impl ClusterWorld {
     pub(super) fn liveness(&mut self) -> Checked {
         self.healed = true;
         self.heal_ms = self.now_ms;
+        self.heal_all();
         self.recover()?;
+        self.check_no_zombie_no_leak()?;
         let start_ms = self.now_ms;
         self.liveness_start_ms = start_ms;
         for slot in 0..self.clients.len() {
@@ -27,20 +32,14 @@ impl ClusterWorld {
                 // The held session was used moments ago (recovery, keepalives): its sign-out must
                 // win. Sessions already waiting in the outbox may be near their expiry, and lose.
                 let held: Vec<SessionId> = self.clients[slot]
-                    .machine
-                    .ledger()
-                    .iter()
-                    .filter(|(_, entry)| entry.status == SessionStatus::Held)
-                    .filter(|(session, _)| self.meta.session(*session).is_some())
+                    .sessions()
+                    .into_iter()
+                    .filter(|&(session, held)| held && self.meta.session(session).is_some())
                     .map(|(session, _)| session)
                     .collect();
                 self.owned_at_close.push((slot_id, held));
-                if self.twist.legacy_close {
-                    self.legacy_close(slot);
-                } else {
-                    self.clients[slot].machine.handle_close(self.now_ms);
-                    self.pump_client(slot)?;
-                }
+                self.clients[slot].close(self.now_ms, false);
+                self.pump_client(slot)?;
             }
         }
         let settle_ms = 5_000
@@ -60,11 +59,9 @@ impl ClusterWorld {
         let start_ms = self.now_ms;
         for slot in 0..self.clients.len() {
             if self.clients[slot].is_open() {
-                let _refused = self.clients[slot].machine.handle_open(self.now_ms);
-                let statement = "RETURN 1";
-                let machine = &mut self.clients[slot].machine;
-                let _refused =
-                    machine.handle_execute(self.now_ms, statement, Idempotency::Idempotent);
+                self.clients[slot].open(self.now_ms);
+                let statement = "RETURN 1".to_owned();
+                self.clients[slot].execute(self.now_ms, statement, Idempotency::Idempotent);
                 self.pump_client(slot)?;
             }
         }
@@ -78,8 +75,8 @@ impl ClusterWorld {
             if client.is_open() && !self.recovered.contains(&slot_id) {
                 return Err(format!(
                     "liveness: client {slot} expected a ready session or a result within {recover_ms} ms \
-                     of healing, is {:?}",
-                    client.machine.state()
+                     of healing, is {}",
+                    client.describe()
                 ));
             }
         }
@@ -111,6 +108,50 @@ impl ClusterWorld {
                     self.meta.gone_reason(session)
                 ));
             }
+        }
+        Ok(())
+    }
+
+    /// After recovery, within the time a zombie check takes: every session an open client holds
+    /// is live at meta (no zombie), and every session live at meta that a running, open process
+    /// was given is still in its client's accounting, held or waiting for its sign-out (no
+    /// leak). A sign-out already delivered to a node whose removal is on its way to meta is not
+    /// a leak.
+    fn check_no_zombie_no_leak(&mut self) -> Checked {
+        let window_ms = 3_000 + 3 * self.config.sync_interval_ms + 10 * self.config.latency_max_ms;
+        self.run_healed(self.now_ms + window_ms, |_| false)?;
+        for (slot, client) in self.clients.iter().enumerate() {
+            if !client.is_open() {
+                continue;
+            }
+            for (session, held) in client.sessions() {
+                if held && self.meta.gone_reason(session).is_some() {
+                    return Err(format!(
+                        "liveness: zombie: client {slot} holds session {session} as live {window_ms} ms \
+                         after recovering on the healed network; meta ended it ({:?})",
+                        self.meta.gone_reason(session)
+                    ));
+                }
+            }
+        }
+        let live: Vec<SessionId> = self.meta.live_sessions().collect();
+        for session in live {
+            let Some(&(slot, process, _)) = self.given_on.get(&session) else { continue };
+            let client = &self.clients[usize::from(slot)];
+            if client.process != process || !client.is_open() {
+                continue;
+            }
+            let removing =
+                self.nodes.iter().any(|node| node.sync.pending_removals().any(|id| id == session));
+            if removing || client.sessions().iter().any(|&(id, _)| id == session) {
+                continue;
+            }
+            self.stats.leaked += 1;
+            return Err(format!(
+                "liveness: leak: session {session} is live at meta, given to client {slot} \
+                 (process {process}, running and open), which no longer accounts for it: it was \
+                 forgotten without a sign-out and lives until the idle timeout"
+            ));
         }
         Ok(())
     }
@@ -155,13 +196,13 @@ impl ClusterWorld {
             if client.life != Life::Running {
                 continue;
             }
-            if !client.machine.is_closed() {
+            if !client.is_closed() {
                 return Err(format!(
-                    "liveness: client {slot} expected closed {settle_ms} ms after close, is {:?}",
-                    client.machine.state()
+                    "liveness: client {slot} expected closed {settle_ms} ms after close, is {}",
+                    client.describe()
                 ));
             }
-            let pending = client.machine.metrics().sessions_pending_sign_out;
+            let pending = client.sign_outs_pending();
             if pending != 0 {
                 return Err(format!(
                     "liveness: client {slot} expected 0 sign-outs pending, has {pending}"
@@ -170,10 +211,10 @@ impl ClusterWorld {
             let closed_here = self.closed_in_liveness.contains(&u16::try_from(slot).unwrap_or(0));
             // Ids only: an authenticate whose reply was lost stays a phantom in a closed machine
             // (it cannot sign out an id it never learned; the server side expires it).
-            if closed_here && client.machine.ledger().iter().next().is_some() {
+            if closed_here && !client.sessions().is_empty() {
                 return Err(format!(
                     "liveness: client {slot} expected an empty ledger after close on a healed network, holds {:?}",
-                    client.machine.ledger().iter().collect::<Vec<_>>()
+                    client.sessions()
                 ));
             }
         }

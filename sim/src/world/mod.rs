@@ -22,27 +22,34 @@
 mod admin;
 pub mod client;
 pub mod config;
+mod faults;
+pub mod legacy;
 mod liveness;
+pub mod marks;
 pub mod network;
 pub mod node;
 mod stats;
+mod trace;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use graphsession_core::client::{
-    Action, ConnectionId, Event, Idempotency, Request, Response, TransportEvent,
+    Action, ConnectionId, Event, Idempotency, LossReason, Request, Response, TransportEvent,
 };
 use graphsession_core::cluster::{MetaConfig, MetaStore};
 use graphsession_id_gen::SessionId;
 use graphsession_permission::{Caller, Policy, RoleTable};
 use graphsession_query_plan::QueryKey;
 
-use crate::prng::Prng;
+use crate::chooser::Chooser;
+pub use crate::world::client::ClientKind;
 use crate::world::client::{Life, SimClient};
 pub use crate::world::config::{ClusterConfig, StepKind};
+pub use crate::world::marks::{Mark, Marks};
 use crate::world::network::{Message, Network};
 use crate::world::node::{Handled, SimNode};
 pub use crate::world::stats::{ClusterRunOutcome, ClusterStats, ClusterViolation};
+pub use crate::world::trace::TraceLine;
 
 const START_UNIX_MS: u64 = 1_763_900_000_000;
 /// Steps the liveness phase may take before it counts as not converging.
@@ -60,21 +67,61 @@ struct Socket {
 /// What a test may change about a world (the seed decides everything else).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Twist {
-    /// Clients never sign out: close forgets the session as the public clients' `close()` does.
-    /// The liveness phase must catch the leak.
-    pub legacy_close: bool,
     /// Test only: meta's answers to node 0 lose their kill marks (sessions gone, queries to
     /// kill). The kill oracle must catch the queries left running.
     #[doc(hidden)]
     pub drop_kill_marks: bool,
 }
 
+/// How a run is set up besides its choices.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// The client implementation of every process.
+    pub client: ClientKind,
+    /// A test's twist.
+    pub twist: Twist,
+    /// Record every step as a [`TraceLine`] (for `--trace`).
+    pub trace: bool,
+    /// Record the trace hash after every step (for `--check-determinism`).
+    pub step_hashes: bool,
+}
+
+/// A link the partition fault can cut.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Link {
+    /// Client slot `client` and graph node `node`.
+    ClientNode {
+        /// The client slot.
+        client: u16,
+        /// The node.
+        node: u16,
+    },
+    /// Graph node `node` and meta.
+    NodeMeta {
+        /// The node.
+        node: u16,
+    },
+}
+
 /// The world of one seed.
 pub struct ClusterWorld {
     seed: u64,
-    prng: Prng,
+    choose: Chooser,
     config: ClusterConfig,
+    options: Options,
     twist: Twist,
+    meta_config: MetaConfig,
+    /// Cut links.
+    partitions: BTreeSet<Link>,
+    /// Each node's clock minus true time, milliseconds.
+    skew_ms: Vec<i64>,
+    /// The session (and the socket it was created on) each id was given on, by id.
+    given_on: BTreeMap<SessionId, (u16, u32, ConnectionId)>,
+    /// Sign-outs sent, by session (a second one is a retry).
+    sign_outs_sent: BTreeSet<SessionId>,
+    marks: Marks,
+    trace_lines: Vec<TraceLine>,
+    step_hashes: Vec<u64>,
     now_ms: u64,
     table: RoleTable,
     meta: MetaStore,
@@ -110,6 +157,21 @@ pub struct ClusterWorld {
     heal_ms: u64,
     /// Whether the workload user holds the admin's role in the space.
     granted: bool,
+    /// Steps of the safety phase run.
+    safety_steps: u64,
+    /// A session id issued twice, found outside a step's result (checked with the oracles).
+    late_duplicate: Option<SessionId>,
+    /// Machines that took an input since their invariants were last checked: a pure machine's
+    /// invariants change only with its inputs, so only these are checked after a step.
+    dirty: Dirty,
+}
+
+/// Machines touched since the last invariant check.
+#[derive(Debug, Clone, Default)]
+struct Dirty {
+    meta: bool,
+    nodes: BTreeSet<usize>,
+    clients: BTreeSet<usize>,
 }
 
 /// A step's or a check's result: the violated property, with expected and actual values.
@@ -123,31 +185,62 @@ impl ClusterWorld {
 
     /// Builds the world a seed describes, with a test's twist.
     pub fn with_twist(seed: u64, twist: Twist) -> Result<ClusterWorld, String> {
-        let mut prng = Prng::from_seed(seed);
-        let config = ClusterConfig::derive(&mut prng);
+        ClusterWorld::with_chooser(
+            seed,
+            Chooser::from_seed(seed),
+            Options { twist, ..Options::default() },
+        )
+    }
+
+    /// Builds a world whose every choice comes from `choose` (a seed's generator, a replayed
+    /// list, or a fuzzer's bytes); `seed` only labels the run.
+    pub fn with_chooser(
+        seed: u64,
+        mut choose: Chooser,
+        options: Options,
+    ) -> Result<ClusterWorld, String> {
+        let twist = options.twist;
+        let config = ClusterConfig::derive(&mut choose);
         let mut table = RoleTable::new();
         let root = Caller::resolve(&table, "root", None);
         table
             .create_user(&root, Policy::OPEN, client::USER)
             .map_err(|error| format!("create user: {error}"))?;
-        let meta = MetaStore::new(MetaConfig {
+        let meta_config = MetaConfig {
             idle_timeout_ms: config.idle_timeout_ms,
             holder_silence_ms: 60_000,
             ..MetaConfig::default()
-        })
-        .map_err(|error| format!("meta config refused: {error}"))?;
+        };
+        let meta =
+            MetaStore::new(meta_config).map_err(|error| format!("meta config refused: {error}"))?;
         let nodes = (0..config.nodes)
-            .map(|index| SimNode::new(index, &config, START_UNIX_MS, 1, prng.next_u64()))
+            .map(|index| SimNode::new(index, &config, START_UNIX_MS, 1))
             .collect::<Result<Vec<_>, _>>()?;
         let clients = (0..config.clients)
-            .map(|slot| SimClient::new(slot, u32::from(slot) + 1, &config))
+            .map(|slot| SimClient::new(slot, u32::from(slot) + 1, &config, options.client))
             .collect::<Result<Vec<_>, _>>()?;
+        let skew_max = i64::try_from(config.clock_skew_max_ms).unwrap_or(0);
+        let skew_ms = (0..config.nodes)
+            .map(|_| {
+                let spread = u64::try_from(2 * skew_max).unwrap_or(0);
+                i64::try_from(choose.range(0, spread)).unwrap_or(0) - skew_max
+            })
+            .collect();
         Ok(ClusterWorld {
             seed,
-            prng,
+            choose,
             next_process: u32::from(config.clients) + 1,
             config,
+            options,
             twist,
+            meta_config,
+            partitions: BTreeSet::new(),
+            skew_ms,
+            given_on: BTreeMap::new(),
+            sign_outs_sent: BTreeSet::new(),
+            marks: Marks::default(),
+            trace_lines: Vec::new(),
+            step_hashes: Vec::new(),
             now_ms: START_UNIX_MS,
             table,
             meta,
@@ -170,6 +263,9 @@ impl ClusterWorld {
             gone_seen: BTreeMap::new(),
             heal_ms: 0,
             granted: false,
+            safety_steps: 0,
+            late_duplicate: None,
+            dirty: Dirty::default(),
         })
     }
 
@@ -182,22 +278,45 @@ impl ClusterWorld {
     pub fn run(mut self) -> ClusterRunOutcome {
         let result = self.run_phases();
         self.collect_counters();
+        let violation = result.err().map(|message| ClusterViolation {
+            step: self.step,
+            message,
+            last_events: self.trace_lines.iter().rev().take(12).rev().cloned().collect(),
+        });
         ClusterRunOutcome {
             seed: self.seed,
             stats: self.stats,
+            marks: self.marks,
             trace_hash: self.trace_hash,
-            violation: result.err().map(|message| ClusterViolation { step: self.step, message }),
+            violation,
+            safety_steps: self.safety_steps,
+            choices: self.choose.recorded().to_vec(),
+            trace: if self.options.trace { self.trace_lines } else { Vec::new() },
+            step_hashes: self.step_hashes,
         }
     }
 
     fn run_phases(&mut self) -> Checked {
         for _ in 0..self.config.steps {
+            // A replayed (or shrunk) list of choices that ran out ends the fault phase.
+            if self.choose.is_exhausted() {
+                break;
+            }
             self.step += 1;
+            self.safety_steps += 1;
             self.safety_step()?;
             self.check_all()?;
             self.check_oracles()?;
+            self.end_step();
         }
         self.liveness()
+    }
+
+    /// After each step: the determinism log.
+    fn end_step(&mut self) {
+        if self.options.step_hashes {
+            self.step_hashes.push(self.trace_hash);
+        }
     }
 
     fn trace(&mut self, value: u64) {
@@ -206,16 +325,42 @@ impl ClusterWorld {
         }
     }
 
+    /// Records a step for the trace file and the failure report (only when tracing: the
+    /// description is not even built otherwise).
+    fn note(&mut self, kind: &'static str, detail: impl FnOnce() -> String) {
+        if !self.options.trace {
+            return;
+        }
+        let detail = detail();
+        self.trace_lines.push(TraceLine {
+            seed: self.seed,
+            step: self.step,
+            now_ms: self.now_ms,
+            kind,
+            detail,
+        });
+    }
+
+    /// Node `index`'s clock.
+    fn node_now(&self, index: usize) -> u64 {
+        let skew = self.skew_ms.get(index).copied().unwrap_or(0);
+        self.now_ms.saturating_add_signed(skew)
+    }
+
     fn delay(&mut self) -> u64 {
-        self.prng.range(0, self.config.latency_max_ms)
+        self.choose.range(0, self.config.latency_max_ms)
     }
 
     fn pick_client(&mut self) -> usize {
-        usize::try_from(self.prng.below(u64::from(self.config.clients))).unwrap_or(0)
+        self.choose.index(usize::from(self.config.clients))
+    }
+
+    fn pick_node_index(&mut self) -> usize {
+        self.choose.index(usize::from(self.config.nodes))
     }
 
     fn safety_step(&mut self) -> Checked {
-        let kind = StepKind::ALL[self.prng.weighted(&self.config.weights)];
+        let kind = StepKind::ALL[self.choose.weighted(&self.config.weights)];
         self.stats.steps_by_kind[kind as usize] += 1;
         self.trace(kind as u64);
         self.trace(self.now_ms);
@@ -228,11 +373,17 @@ impl ClusterWorld {
                 self.deliver_one_due()?;
             }
             StepKind::Timers => self.fire_timers()?,
-            StepKind::Tick => self.now_ms += self.prng.range(1, self.config.tick_max_ms),
+            StepKind::Tick => {
+                let tick = self.choose.range(1, self.config.tick_max_ms);
+                self.now_ms += tick;
+                self.note("tick", || format!("+{tick} ms"));
+            }
             StepKind::Open => {
                 let slot = self.pick_client();
                 if self.clients[slot].life == Life::Running {
-                    let _refused = self.clients[slot].machine.handle_open(self.now_ms);
+                    self.note("open", || format!("client {slot}"));
+                    self.stats.events += 1;
+                    self.clients[slot].open(self.now_ms);
                     self.pump_client(slot)?;
                 }
             }
@@ -244,32 +395,42 @@ impl ClusterWorld {
             StepKind::Kill => self.fault_kill(),
             StepKind::Admin => self.admin_step()?,
             StepKind::MetaLoss => {
-                let pick = self.prng.next_u64();
+                let pick = self.choose.any_u64();
                 if self.network.drop_meta_message(pick) {
                     self.stats.meta_losses += 1;
+                    self.note("meta_loss", String::new);
                 }
             }
+            StepKind::Partition => self.fault_partition(),
+            StepKind::Heal => self.heal_one(),
+            StepKind::ClockStep => self.fault_clock_step(),
+            StepKind::MetaDuplicate => self.fault_meta_duplicate(),
+            StepKind::MetaReorder => self.fault_meta_reorder(),
+            StepKind::MetaCrash => self.fault_meta_crash()?,
         }
         Ok(())
     }
 
     fn workload_execute(&mut self) -> Checked {
         let slot = self.pick_client();
-        let idempotency = if self.prng.chance(1, 2) {
+        let idempotency = if self.choose.chance(1, 2) {
             Idempotency::Idempotent
         } else {
             Idempotency::NotIdempotent
         };
-        if self.clients[slot].life == Life::Running && self.prng.chance(1, 8) {
-            let _refused = self.clients[slot].machine.handle_use_space(self.now_ms, "nba");
-            self.pump_client(slot)?;
-        } else if self.clients[slot].life == Life::Running {
-            let statement = format!("GO FROM {} OVER follow", self.prng.below(100));
-            let _refused =
-                self.clients[slot].machine.handle_execute(self.now_ms, statement, idempotency);
-            self.pump_client(slot)?;
+        if self.clients[slot].life != Life::Running {
+            return Ok(());
         }
-        Ok(())
+        self.stats.events += 1;
+        if self.choose.chance(1, 8) {
+            self.note("use", || format!("client {slot}"));
+            self.clients[slot].use_space(self.now_ms, "nba");
+        } else {
+            let statement = format!("GO FROM {} OVER follow", self.choose.below(100));
+            self.note("execute", || format!("client {slot}: {statement}"));
+            self.clients[slot].execute(self.now_ms, statement, idempotency);
+        }
+        self.pump_client(slot)
     }
 
     fn workload_close(&mut self) -> Checked {
@@ -277,113 +438,31 @@ impl ClusterWorld {
         if self.clients[slot].life != Life::Running {
             return Ok(());
         }
-        if self.twist.legacy_close {
-            self.legacy_close(slot);
-            return Ok(());
-        }
-        if self.prng.chance(1, 4) {
-            self.clients[slot].machine.handle_force_close(self.now_ms);
-        } else {
-            self.clients[slot].machine.handle_close(self.now_ms);
-        }
+        let force = self.choose.chance(1, 4);
+        self.note("close", || format!("client {slot}{}", if force { " (force)" } else { "" }));
+        self.stats.events += 1;
+        self.clients[slot].close(self.now_ms, force);
         self.pump_client(slot)
-    }
-
-    /// The public clients' close: drop the socket, forget the session, never sign out.
-    fn legacy_close(&mut self, slot: usize) {
-        let process = self.clients[slot].process;
-        self.close_sockets_of(process);
-        if let Ok(mut replacement) = self.new_process(slot) {
-            // The handle is closed: what the application sees is a closed client.
-            replacement.machine.handle_close(self.now_ms);
-            self.clients[slot] = replacement;
-        }
     }
 
     fn new_process(&mut self, slot: usize) -> Result<SimClient, String> {
         let process = self.next_process;
         self.next_process += 1;
         let slot = u16::try_from(slot).unwrap_or(0);
-        SimClient::new(slot, process, &self.config)
+        SimClient::new(slot, process, &self.config, self.options.client)
     }
 
-    /// A killed process, or one whose machine closed, is replaced by a new process.
+    /// A killed process, or one whose client closed, is replaced by a new process.
     fn restart_client(&mut self) -> Checked {
         let slot = self.pick_client();
         let client = &self.clients[slot];
-        if client.life == Life::Running && !client.machine.is_closed() {
+        if client.life == Life::Running && !client.is_closed() {
             return Ok(());
         }
+        self.note("restart", || format!("client {slot}"));
         self.clients[slot] = self.new_process(slot)?;
+        self.dirty.clients.insert(slot);
         Ok(())
-    }
-
-    /// Fault: a random open socket is reset; what was in flight on it is lost both ways.
-    fn fault_reset(&mut self) {
-        let open: Vec<ConnectionId> = self
-            .sockets
-            .iter()
-            .filter(|(_, socket)| socket.open)
-            .map(|(connection, _)| *connection)
-            .collect();
-        let Ok(count) = u64::try_from(open.len()) else { return };
-        if count == 0 {
-            return;
-        }
-        let connection = open[usize::try_from(self.prng.below(count)).unwrap_or(0)];
-        self.reset_socket(connection);
-    }
-
-    /// Socket `connection` is reset: what was in flight on it is lost both ways; its client learns.
-    fn reset_socket(&mut self, connection: ConnectionId) {
-        let _lost = self.network.drop_connection(connection);
-        if let Some(socket) = self.sockets.get_mut(&connection) {
-            socket.open = false;
-        }
-        self.stats.resets += 1;
-        self.trace(connection.0);
-        let delay = self.delay();
-        let event = Message::ToClient { connection, event: TransportEvent::Closed };
-        self.network.send(self.now_ms, delay, event);
-    }
-
-    /// Fault: a graph node process crashes and a new one starts on the same slot: its sockets
-    /// reset, its registry and pending replies are lost, and it reloads its sessions from meta.
-    fn fault_node_restart(&mut self) -> Checked {
-        let index = usize::try_from(self.prng.below(u64::from(self.config.nodes))).unwrap_or(0);
-        let node = u16::try_from(index).unwrap_or(0);
-        let old = &self.nodes[index];
-        let (incarnation, seed) = (old.incarnation + 1, self.prng.next_u64());
-        let mut fresh = SimNode::new(node, &self.config, self.now_ms, incarnation, seed)?;
-        // The simulator's own bookkeeping survives the process.
-        fresh.counters = self.nodes[index].counters;
-        fresh.started = std::mem::take(&mut self.nodes[index].started);
-        fresh.ended = std::mem::take(&mut self.nodes[index].ended);
-        self.nodes[index] = fresh;
-        self.stats.node_restarts += 1;
-        let reset: Vec<ConnectionId> = self
-            .sockets
-            .iter()
-            .filter(|(_, socket)| socket.open && socket.node == node)
-            .map(|(connection, _)| *connection)
-            .collect();
-        for connection in reset {
-            self.reset_socket(connection);
-        }
-        self.service_node(index);
-        Ok(())
-    }
-
-    /// Fault: a client process dies without closing; its sessions become orphans.
-    fn fault_kill(&mut self) {
-        let slot = self.pick_client();
-        if self.clients[slot].life != Life::Running {
-            return;
-        }
-        self.clients[slot].life = Life::Killed;
-        let process = self.clients[slot].process;
-        self.close_sockets_of(process);
-        self.stats.kills += 1;
     }
 
     /// The process's sockets close (its kernel flushes what it wrote; replies are lost).
@@ -404,14 +483,21 @@ impl ClusterWorld {
 
     fn deliver(&mut self, message: Message) -> Checked {
         self.stats.delivered += 1;
-        let now = self.now_ms;
+        self.stats.events += 1;
+        self.note("deliver", || trace::describe(&message));
         match message {
             Message::ToNode { node, connection, request } => {
                 self.trace(1);
                 self.trace(connection.0);
                 let index = usize::from(node);
-                let handled =
-                    self.nodes[index].handle_request(now, &self.table, connection, request)?;
+                let now = self.node_now(index);
+                let handled = self.nodes[index].handle_request(
+                    now,
+                    &self.table,
+                    connection,
+                    request,
+                    &mut self.choose,
+                )?;
                 match handled {
                     Handled::Reply(response) => self.reply(connection, response),
                     Handled::Nothing => {}
@@ -433,6 +519,8 @@ impl ClusterWorld {
             }
             Message::ToMeta { node, request } => {
                 self.trace(3);
+                let now = self.now_ms;
+                self.dirty.meta = true;
                 let answer =
                     self.meta.handle_request(now, self.nodes[usize::from(node)].id, request);
                 let delay = self.delay();
@@ -452,6 +540,7 @@ impl ClusterWorld {
                     }
                 }
                 let index = usize::from(node);
+                let now = self.node_now(index);
                 let refused = self.nodes[index].handle_answer(now, &self.table, answer);
                 if refused > 0 {
                     return Err(format!(
@@ -476,10 +565,20 @@ impl ClusterWorld {
         if client.process != socket.process || client.life != Life::Running {
             return Ok(()); // the process is gone
         }
-        if let TransportEvent::Response(Response::AuthenticateOk { session_id }) = &event {
-            client.given.insert(*session_id);
+        match &event {
+            TransportEvent::Response(Response::AuthenticateOk { session_id }) => {
+                client.given.insert(*session_id);
+                if let Some(session) = SessionId::new(*session_id) {
+                    self.given_on.insert(session, (socket.client, socket.process, connection));
+                }
+            }
+            TransportEvent::Response(Response::AuthenticateErr { .. }) => {
+                self.marks.hit(Mark::AuthenticateRefused);
+            }
+            _ => {}
         }
-        client.machine.handle_transport(self.now_ms, connection, event);
+        let local = client.local_id(connection);
+        client.transport(self.now_ms, local, event);
         self.pump_client(slot)
     }
 
@@ -494,40 +593,68 @@ impl ClusterWorld {
 
     /// After any input to a node: run its sync if due, send its request, answer registered logins.
     fn service_node(&mut self, index: usize) {
-        let now = self.now_ms;
+        self.dirty.nodes.insert(index);
+        let now = self.node_now(index);
         if let Some(request) = self.nodes[index].on_timer(now, &self.table) {
             let delay = self.delay();
             let node = u16::try_from(index).unwrap_or(0);
-            self.network.send(now, delay, Message::ToMeta { node, request });
+            self.network.send(self.now_ms, delay, Message::ToMeta { node, request });
         }
-        for (connection, response) in self.nodes[index].drain_events(now, &self.table) {
+        let replies = self.nodes[index].drain_events(now, &self.table, &mut self.choose);
+        for (connection, response) in replies {
             self.reply(connection, response);
+        }
+        if !self.nodes[index].recently_expired.is_empty() {
+            self.note_expired(index);
+        }
+        for session in std::mem::take(&mut self.nodes[index].created_late) {
+            if !self.issued.insert(session.get()) {
+                self.late_duplicate = Some(session);
+            }
         }
     }
 
     /// Carries out a client's actions and drains its events.
     fn pump_client(&mut self, slot: usize) -> Checked {
+        self.dirty.clients.insert(slot);
         let slot_id = u16::try_from(slot).unwrap_or(0);
         loop {
+            self.pump_actions(slot, slot_id)?;
+            // A pool runs granted statements while its events drain: their actions come next.
+            if !self.pump_events(slot, slot_id) {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Carries out a client's actions.
+    fn pump_actions(&mut self, slot: usize, slot_id: u16) -> Checked {
+        loop {
             let client = &mut self.clients[slot];
-            let Some(action) = client.machine.poll_action() else { break };
+            let Some(action) = client.poll_action() else { break };
             let (process, home) = (client.process, client.node);
+            let connection = client.wire_id(action.connection());
             match action {
-                Action::Dial { connection } => {
+                Action::Dial { .. } => {
                     // With failover on, a dial may reach any node: a resumed session moves.
-                    let node = if self.config.failover && self.prng.chance(1, 2) {
-                        u16::try_from(self.prng.below(u64::from(self.config.nodes))).unwrap_or(0)
+                    let node = if self.config.failover && self.choose.chance(1, 2) {
+                        u16::try_from(self.choose.below(u64::from(self.config.nodes))).unwrap_or(0)
                     } else {
                         home
                     };
                     let socket = Socket { client: slot_id, process, node, open: true };
                     self.sockets.insert(connection, socket);
+                    let cut = self.partitions.contains(&Link::ClientNode { client: slot_id, node });
+                    self.network.hold(connection, cut);
                     let delay = self.delay();
                     let event = TransportEvent::Connected;
                     self.network.send(self.now_ms, delay, Message::ToClient { connection, event });
                 }
-                Action::Send { connection, request } => {
+                Action::Send { request, .. } => {
                     check_request_names_given_id(&self.clients[slot], slot, &request)?;
+                    if let Request::SignOut { session_id } = &request {
+                        self.note_sign_out(*session_id, connection);
+                    }
                     let socket = self.sockets.get(&connection).copied();
                     if let Some(Socket { node, open: true, .. }) = socket {
                         let delay = self.delay();
@@ -535,39 +662,75 @@ impl ClusterWorld {
                         self.network.send(self.now_ms, delay, message);
                     }
                 }
-                Action::CloseSocket { connection } => {
+                Action::CloseSocket { .. } => {
                     if let Some(socket) = self.sockets.get_mut(&connection) {
                         socket.open = false;
                     }
                 }
             }
         }
-        let client = &mut self.clients[slot];
-        while let Some(event) = client.machine.poll_event() {
+        Ok(())
+    }
+
+    /// Drains a client's events; returns whether there were any.
+    fn pump_events(&mut self, slot: usize, slot_id: u16) -> bool {
+        let pooled = matches!(self.clients[slot].machine, client::Machine::Pool(_));
+        let mut any = false;
+        while let Some(event) = self.clients[slot].poll_event(self.now_ms) {
+            any = true;
             match &event {
                 Event::Closed { abandoned } => {
                     self.stats.client_leaked += u64::try_from(abandoned.len()).unwrap_or(0);
+                    if !abandoned.is_empty() {
+                        self.marks.hit(Mark::SignOutAbandoned);
+                    }
                 }
-                Event::ZombieDetected { .. } => self.stats.client_zombies += 1,
+                Event::ZombieDetected { .. } => {
+                    self.stats.client_zombies += 1;
+                    self.marks.hit(Mark::ZombieDetected);
+                }
+                Event::SessionLost { reason: LossReason::InvalidOnExecute, .. } => {
+                    self.marks.hit(Mark::SessionLostOnExecute);
+                }
+                _ => {}
+            }
+            match &event {
                 Event::Ready { .. } | Event::Result { .. } if self.healed => {
                     self.recovered.insert(slot_id);
                 }
                 _ => {}
             }
             match &event {
-                Event::Ready { .. } => self.stats.client_ready += 1,
+                Event::Ready { .. } => {
+                    self.stats.client_ready += 1;
+                    if pooled {
+                        self.marks.hit(Mark::PooledSessionReady);
+                    }
+                }
                 Event::Result { .. } => self.stats.client_results += 1,
                 Event::Failed { .. } => self.stats.client_failed += 1,
                 _ => {}
             }
         }
-        Ok(())
+        any
+    }
+
+    /// A sign-out went out: a mark if on another socket than its session's creation.
+    fn note_sign_out(&mut self, session: SessionId, connection: ConnectionId) {
+        if let Some(&(_, _, created_on)) = self.given_on.get(&session) {
+            if created_on != connection {
+                self.marks.hit(Mark::SignOutAfterReconnect);
+            }
+        }
+        self.sign_outs_sent.insert(session);
     }
 
     /// Fires every due timer: meta's, each node's sync, each running client's.
     fn fire_timers(&mut self) -> Checked {
         let now = self.now_ms;
         if self.meta.poll_timeout().is_some_and(|at| at <= now) {
+            self.stats.events += 1;
+            self.dirty.meta = true;
             let _expired = self.meta.handle_timeout(now);
         }
         for index in 0..self.nodes.len() {
@@ -578,35 +741,52 @@ impl ClusterWorld {
             if client.life != Life::Running {
                 continue;
             }
-            if client.machine.poll_timeout().is_some_and(|at| at <= now) {
-                client.machine.handle_timeout(now);
+            if client.poll_timeout().is_some_and(|at| at <= now) {
+                self.stats.events += 1;
+                client.timeout(now);
                 self.pump_client(slot)?;
             }
         }
         Ok(())
     }
 
-    /// The earliest time anything is due: a message or a timer.
+    /// Sessions a node saw expire: a mark for those whose client process was killed.
+    fn note_expired(&mut self, index: usize) {
+        for session in std::mem::take(&mut self.nodes[index].recently_expired) {
+            let Some(&(slot, process, _)) = self.given_on.get(&session) else { continue };
+            let client = &self.clients[usize::from(slot)];
+            if client.process != process || client.life == Life::Killed {
+                self.marks.hit(Mark::OrphanExpired);
+            }
+        }
+    }
+
+    /// The earliest time anything is due: a message or a timer (in true time).
     fn next_due_ms(&self) -> Option<u64> {
         let clients = self
             .clients
             .iter()
             .filter(|client| client.life == Life::Running)
-            .filter_map(|client| client.machine.poll_timeout());
-        let nodes = self.nodes.iter().filter_map(|node| node.sync.poll_timeout());
-        let queries = self.nodes.iter().filter_map(|node| node.next_finish_ms());
-        clients
-            .chain(nodes)
-            .chain(queries)
-            .chain(self.meta.poll_timeout())
-            .chain(self.network.next_at_ms())
-            .min()
+            .filter_map(SimClient::poll_timeout);
+        let to_true = |index: usize, at: u64| {
+            at.saturating_add_signed(-self.skew_ms.get(index).copied().unwrap_or(0))
+        };
+        let nodes = self.nodes.iter().enumerate().filter_map(|(index, node)| {
+            let sync = node.sync.poll_timeout();
+            let query = node.next_finish_ms();
+            [sync, query].into_iter().flatten().min().map(|at| to_true(index, at))
+        });
+        clients.chain(nodes).chain(self.meta.poll_timeout()).chain(self.network.next_at_ms()).min()
     }
 
-    /// Every machine's invariants.
-    fn check_all(&self) -> Checked {
-        self.meta.check_invariants().map_err(|error| format!("meta invariant: {error:?}"))?;
-        for (index, node) in self.nodes.iter().enumerate() {
+    /// The invariants of every machine that took an input since the last check.
+    fn check_all(&mut self) -> Checked {
+        let dirty = std::mem::take(&mut self.dirty);
+        if dirty.meta {
+            self.meta.check_invariants().map_err(|error| format!("meta invariant: {error:?}"))?;
+        }
+        for index in dirty.nodes {
+            let node = &self.nodes[index];
             node.sync
                 .check_invariants()
                 .map_err(|error| format!("node {index} sync invariant: {error:?}"))?;
@@ -614,12 +794,12 @@ impl ClusterWorld {
                 .check_invariants()
                 .map_err(|error| format!("node {index} registry invariant: {error:?}"))?;
         }
-        for (slot, client) in self.clients.iter().enumerate() {
+        for slot in dirty.clients {
+            let client = &self.clients[slot];
             if client.life == Life::Running {
                 client
-                    .machine
                     .check_invariants()
-                    .map_err(|error| format!("client {slot} invariant: {error:?}"))?;
+                    .map_err(|error| format!("client {slot} invariant: {error}"))?;
             }
         }
         Ok(())
@@ -637,12 +817,26 @@ impl ClusterWorld {
             self.stats.long_queries_killed += node.counters.long_queries_killed;
             self.stats.uses += node.counters.uses;
         }
+        if self.stats.pick_ups > 0 {
+            self.marks.hit(Mark::PickUpOnAnotherNode);
+        }
+        if self.stats.long_queries_killed > 0 {
+            self.marks.hit(Mark::LongQueryKilled);
+        }
     }
 }
 
-/// Oracle: a client names only session ids an `AuthenticateOk` gave it.
+/// Oracles: a client names only session ids an `AuthenticateOk` gave it, and never logs in
+/// after its application closed it.
 fn check_request_names_given_id(client: &SimClient, slot: usize, request: &Request) -> Checked {
     let named = match request {
+        Request::Authenticate { .. } if client.close_requested => {
+            return Err(format!(
+                "client {slot} (process {}) sent Authenticate after its application closed it; \
+                 expected no new session after close",
+                client.process
+            ));
+        }
         Request::Execute { session_id, .. } if *session_id != 0 => *session_id,
         Request::SignOut { session_id } => session_id.get(),
         _ => return Ok(()),

@@ -1,8 +1,12 @@
 //! The simulated network: one queue of messages ordered by (deliver at, send order), with FIFO per
-//! link (a message never overtakes an earlier one on the same socket or the same node-meta link),
-//! so delivery order is fully fixed by the seed.
+//! link (a message never overtakes an earlier one on the same socket or the same node-meta link,
+//! unless the reorder fault moves it), so delivery order is fully fixed by the seed.
+//!
+//! Partitions: a client socket across a cut link keeps its traffic queued (TCP retransmits)
+//! until the link heals or the socket is reset; a node cut from meta loses its messages both
+//! ways (the sync protocol's requests are retried after their timeout).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use graphsession_core::client::{ConnectionId, Request, TransportEvent};
 use graphsession_core::cluster::{Answer, Request as SyncRequest};
@@ -77,12 +81,19 @@ pub struct Network {
     queue: BTreeMap<(u64, u64), Message>,
     sent: u64,
     link_last_ms: BTreeMap<(u8, u64), u64>,
+    /// Client sockets across a cut link: their messages wait.
+    held: BTreeSet<ConnectionId>,
+    /// Nodes cut from meta: their messages are lost.
+    cut_from_meta: BTreeSet<u16>,
 }
 
 impl Network {
     /// Sends `message` to arrive `delay_ms` after `now_ms`, but never before an earlier message of
     /// its link.
     pub fn send(&mut self, now_ms: u64, delay_ms: u64, message: Message) {
+        if self.is_lost(&message) {
+            return;
+        }
         let link = message.link();
         let last = self.link_last_ms.get(&link).copied().unwrap_or(0);
         let deliver_at = now_ms.saturating_add(delay_ms).max(last);
@@ -91,18 +102,109 @@ impl Network {
         self.queue.insert((deliver_at, self.sent), message);
     }
 
-    /// The earliest message due at `now_ms`, removed from the network.
+    fn is_lost(&self, message: &Message) -> bool {
+        match message {
+            Message::ToMeta { node, .. } | Message::FromMeta { node, .. } => {
+                self.cut_from_meta.contains(node)
+            }
+            _ => false,
+        }
+    }
+
+    fn is_held(&self, message: &Message) -> bool {
+        !self.held.is_empty() && message.connection().is_some_and(|c| self.held.contains(&c))
+    }
+
+    /// The first message not held: its key.
+    fn first_deliverable(&self) -> Option<(u64, u64)> {
+        self.queue.iter().find(|(_, message)| !self.is_held(message)).map(|(key, _)| *key)
+    }
+
+    /// The earliest message due at `now_ms` (not held by a partition), removed from the network.
     pub fn pop_due(&mut self, now_ms: u64) -> Option<Message> {
-        let (&key, _) = self.queue.first_key_value()?;
+        let key = self.first_deliverable()?;
         if key.0 > now_ms {
             return None;
         }
         self.queue.remove(&key)
     }
 
-    /// When the next message arrives.
+    /// When the next deliverable message arrives.
     pub fn next_at_ms(&self) -> Option<u64> {
-        self.queue.first_key_value().map(|(key, _)| key.0)
+        self.first_deliverable().map(|key| key.0)
+    }
+
+    /// Holds (`true`) or releases the traffic of socket `connection`.
+    pub fn hold(&mut self, connection: ConnectionId, held: bool) {
+        if held {
+            self.held.insert(connection);
+        } else {
+            self.held.remove(&connection);
+        }
+    }
+
+    /// Whether a message is in flight on socket `connection`.
+    pub fn carries(&self, connection: ConnectionId) -> bool {
+        self.queue.values().any(|message| message.connection() == Some(connection))
+    }
+
+    /// Cuts (`true`) or heals node `node`'s link to meta; a cut loses what is in flight on it.
+    pub fn cut_from_meta(&mut self, node: u16, cut: bool) {
+        if cut {
+            self.cut_from_meta.insert(node);
+            let lost: Vec<(u64, u64)> =
+                self.queue.iter().filter(|(_, m)| self.is_lost(m)).map(|(key, _)| *key).collect();
+            for key in lost {
+                self.queue.remove(&key);
+            }
+        } else {
+            self.cut_from_meta.remove(&node);
+        }
+    }
+
+    /// Releases every held socket and heals every node-meta link.
+    pub fn heal_all(&mut self) {
+        self.held.clear();
+        self.cut_from_meta.clear();
+    }
+
+    /// Drops every node-meta message in flight (meta's leader crashed); returns how many.
+    pub fn drop_meta_messages(&mut self) -> usize {
+        let before = self.queue.len();
+        self.queue.retain(|_, message| !message.is_meta());
+        before - self.queue.len()
+    }
+
+    /// The key of the `pick`-th (modulo their count) node-meta message in flight.
+    fn meta_key(&self, pick: u64) -> Option<(u64, u64)> {
+        let keys: Vec<(u64, u64)> = self
+            .queue
+            .iter()
+            .filter(|(_, message)| message.is_meta())
+            .map(|(key, _)| *key)
+            .collect();
+        let count = u64::try_from(keys.len()).ok().filter(|&count| count > 0)?;
+        keys.get(usize::try_from(pick % count).ok()?).copied()
+    }
+
+    /// Delivers a copy of the `pick`-th node-meta message in flight again, `extra_ms` after the
+    /// original (outside the link's order); returns whether there was one.
+    pub fn duplicate_meta_message(&mut self, pick: u64, extra_ms: u64) -> bool {
+        let Some(key) = self.meta_key(pick) else { return false };
+        let Some(copy) = self.queue.get(&key).cloned() else { return false };
+        self.sent += 1;
+        self.queue.insert((key.0.saturating_add(extra_ms), self.sent), copy);
+        true
+    }
+
+    /// Moves the `pick`-th node-meta message in flight `extra_ms` later, past later messages of
+    /// its link; returns whether there was one.
+    pub fn delay_meta_message(&mut self, pick: u64, extra_ms: u64) -> bool {
+        let Some(key) = self.meta_key(pick) else { return false };
+        let Some(message) = self.queue.remove(&key) else { return false };
+        self.sent += 1;
+        self.queue.insert((key.0.saturating_add(extra_ms), self.sent), message);
+        true
     }
 
     /// Messages in flight.
@@ -117,18 +219,7 @@ impl Network {
 
     /// Drops the `pick`-th (modulo their count) node-meta message in flight; returns whether one was.
     pub fn drop_meta_message(&mut self, pick: u64) -> bool {
-        let keys: Vec<(u64, u64)> = self
-            .queue
-            .iter()
-            .filter(|(_, message)| message.is_meta())
-            .map(|(key, _)| *key)
-            .collect();
-        let Ok(count) = u64::try_from(keys.len()) else { return false };
-        if count == 0 {
-            return false;
-        }
-        let index = usize::try_from(pick % count).unwrap_or(0);
-        self.queue.remove(&keys[index]).is_some()
+        self.meta_key(pick).is_some_and(|key| self.queue.remove(&key).is_some())
     }
 
     /// Drops every message in flight on socket `connection` (a reset loses what the kernels held).

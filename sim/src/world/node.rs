@@ -10,7 +10,7 @@ use graphsession_core::cluster::{
     ServerRegistry,
 };
 use graphsession_core::server::{
-    Change, Config, EndReason, Event, Login, PasswordCheck, SessionManager,
+    Change, Config, EndReason, Event, Login, PasswordCheck, RestoreParts, SessionManager,
 };
 use graphsession_id_gen::{
     PlanIdGenerator, PlanLease, SealKey, SessionId, SessionIdConfig, SessionIdGenerator,
@@ -19,7 +19,7 @@ use graphsession_id_gen::{
 use graphsession_permission::{Policy, RoleTable};
 use graphsession_query_plan::{QueryHandle, QueryKey, QueryOutcome};
 
-use crate::prng::Prng;
+use crate::chooser::Chooser;
 use crate::world::config::ClusterConfig;
 
 const SEAL_KEY: SealKey = SealKey::from_bytes(*b"sim-cluster-keys");
@@ -94,12 +94,16 @@ pub struct SimNode {
     pending_auth: BTreeMap<SessionId, ConnectionId>,
     /// Executes of sessions not held here, waiting for their pick-up: socket and statement.
     pending_pick_up: BTreeMap<SessionId, Vec<(ConnectionId, String)>>,
+    /// Sockets whose client signed a session out: later requests on them wait until meta
+    /// acknowledged the removal, so the reply that proves the sign-out was read also proves it
+    /// is durable (a node crash before that resets the socket and the client signs out again).
+    after_sign_out: BTreeMap<ConnectionId, (SessionId, Vec<Request>)>,
+    /// Sessions created by requests that waited behind a sign-out (for the world's id oracle).
+    pub created_late: Vec<SessionId>,
     /// Counters.
     pub counters: NodeCounters,
     /// Every session that ended here: when, and whether by sign-out.
     pub ended: BTreeMap<SessionId, (u64, EndKind)>,
-    /// Decides which executes run long and for how long (seeded from the world's generator).
-    prng: Prng,
     /// Longest long query, milliseconds; 0: every query is short.
     long_query_ms_max: u64,
     /// Long queries the executor runs now.
@@ -110,6 +114,11 @@ pub struct SimNode {
     pub query_kills_applied: Vec<QueryKey>,
     /// Long queries whose executor stopped at a kill, not yet checked for a cause.
     pub stopped: Vec<QueryKey>,
+    /// Sessions that expired here, not yet seen by the world's coverage marks.
+    pub recently_expired: Vec<SessionId>,
+    /// The registry's last snapshot (taken at each sync round), if the seed keeps them.
+    pub snapshot: Option<Vec<u8>>,
+    keep_snapshots: bool,
 }
 
 /// How a session ended, as far as the liveness oracle cares.
@@ -134,7 +143,28 @@ impl SimNode {
         config: &ClusterConfig,
         now_ms: u64,
         incarnation: u64,
-        seed: u64,
+    ) -> Result<SimNode, String> {
+        SimNode::start(index, config, now_ms, incarnation, None)
+    }
+
+    /// Like [`new`](SimNode::new), with the registry restored from `snapshot` (the bytes of
+    /// [`SessionManager::snapshot`]); the sync starts fresh and reconciles with meta.
+    pub fn restore(
+        index: u16,
+        config: &ClusterConfig,
+        now_ms: u64,
+        incarnation: u64,
+        snapshot: (&[u8], &RoleTable),
+    ) -> Result<SimNode, String> {
+        SimNode::start(index, config, now_ms, incarnation, Some(snapshot))
+    }
+
+    fn start(
+        index: u16,
+        config: &ClusterConfig,
+        now_ms: u64,
+        incarnation: u64,
+        snapshot: Option<(&[u8], &RoleTable)>,
     ) -> Result<SimNode, String> {
         let slot = index + 1;
         let generation = incarnation.max(1);
@@ -160,8 +190,16 @@ impl SimNode {
             policy: Policy { authorization_enabled: config.authorization_enabled },
             ..Config::default()
         };
-        let sessions = SessionManager::new(server, ids, plans)
-            .map_err(|error| format!("server config refused: {error}"))?;
+        let sessions = match snapshot {
+            None => SessionManager::new(server, ids, plans)
+                .map_err(|error| format!("server config refused: {error}"))?,
+            Some((bytes, table)) => {
+                let parts =
+                    RestoreParts { config: server, session_ids: ids, plan_ids: plans, table };
+                SessionManager::restore(bytes, parts)
+                    .map_err(|error| format!("restore from snapshot refused: {error}"))?
+            }
+        };
         let sync_config = NodeConfig {
             sync_interval_ms: config.sync_interval_ms,
             idle_timeout_ms: config.idle_timeout_ms,
@@ -179,14 +217,18 @@ impl SimNode {
             sync,
             pending_auth: BTreeMap::new(),
             pending_pick_up: BTreeMap::new(),
+            after_sign_out: BTreeMap::new(),
+            created_late: Vec::new(),
             counters: NodeCounters::default(),
             ended: BTreeMap::new(),
-            prng: Prng::from_seed(seed),
             long_query_ms_max: config.long_query_ms_max,
             running: Vec::new(),
             started: BTreeSet::new(),
             query_kills_applied: Vec::new(),
             stopped: Vec::new(),
+            recently_expired: Vec::new(),
+            snapshot: None,
+            keep_snapshots: config.node_snapshots,
         })
     }
 
@@ -197,7 +239,12 @@ impl SimNode {
         table: &RoleTable,
         connection: ConnectionId,
         request: Request,
+        choose: &mut Chooser,
     ) -> Result<Handled, String> {
+        if let Some((_, waiting)) = self.after_sign_out.get_mut(&connection) {
+            waiting.push(request);
+            return Ok(Handled::Nothing);
+        }
         match request {
             Request::Authenticate { user, .. } => {
                 let password = if table.contains_user(&user) {
@@ -222,7 +269,7 @@ impl SimNode {
                 }
             }
             Request::Execute { session_id, statement } => {
-                self.execute_or_pick_up(now_ms, table, connection, session_id, statement)
+                self.execute_or_pick_up(now_ms, table, connection, session_id, statement, choose)
             }
             Request::SignOut { session_id } => {
                 // Ended here if held here; removed at meta in any case (it may be held elsewhere).
@@ -231,6 +278,7 @@ impl SimNode {
                 self.sync
                     .remove(now_ms, session_id, RemoveReason::SignedOut)
                     .map_err(|error| format!("removal of {session_id} refused: {error}"))?;
+                self.after_sign_out.insert(connection, (session_id, Vec::new()));
                 Ok(Handled::Nothing)
             }
         }
@@ -244,12 +292,13 @@ impl SimNode {
         connection: ConnectionId,
         session_id: i64,
         statement: String,
+        choose: &mut Chooser,
     ) -> Result<Handled, String> {
         let Some(session) = SessionId::new(session_id) else {
-            return Ok(self.execute(now_ms, table, connection, session_id, &statement));
+            return Ok(self.execute(now_ms, table, connection, session_id, &statement, choose));
         };
         if self.sessions.session_stats(session_id).is_some() {
-            return Ok(self.execute(now_ms, table, connection, session_id, &statement));
+            return Ok(self.execute(now_ms, table, connection, session_id, &statement, choose));
         }
         self.sync
             .pick_up(now_ms, session)
@@ -268,6 +317,7 @@ impl SimNode {
         connection: ConnectionId,
         session_id: i64,
         statement: &str,
+        choose: &mut Chooser,
     ) -> Handled {
         if let Some(space) = statement.strip_prefix("USE `").and_then(|rest| rest.strip_suffix('`'))
         {
@@ -291,8 +341,8 @@ impl SimNode {
         };
         self.counters.queries += 1;
         let key = QueryKey { session: query.session, plan: query.plan };
-        if self.long_query_ms_max > 0 && self.prng.chance(1, 4) {
-            let finish_at_ms = now_ms + self.prng.range(1, self.long_query_ms_max);
+        if self.long_query_ms_max > 0 && choose.chance(1, 4) {
+            let finish_at_ms = now_ms + choose.range(1, self.long_query_ms_max);
             self.running.push(RunningQuery { key, handle: query.handle, connection, finish_at_ms });
             self.started.insert(key);
             self.counters.long_queries += 1;
@@ -318,6 +368,9 @@ impl SimNode {
         if self.sync.poll_timeout().is_some_and(|at| at <= now_ms) {
             let registry = ServerRegistry::new(&self.sessions, table, now_ms);
             self.sync.handle_timeout(now_ms, &registry);
+            if self.keep_snapshots {
+                self.snapshot = Some(self.sessions.snapshot().to_bytes());
+            }
         }
         self.sync.poll_request()
     }
@@ -335,6 +388,7 @@ impl SimNode {
         &mut self,
         now_ms: u64,
         table: &RoleTable,
+        choose: &mut Chooser,
     ) -> Vec<(ConnectionId, Response)> {
         let mut replies = Vec::new();
         while let Some(event) = self.sync.poll_event() {
@@ -354,8 +408,14 @@ impl SimNode {
                     for (connection, statement) in
                         self.pending_pick_up.remove(&session).unwrap_or_default()
                     {
-                        let handled =
-                            self.execute(now_ms, table, connection, session.get(), &statement);
+                        let handled = self.execute(
+                            now_ms,
+                            table,
+                            connection,
+                            session.get(),
+                            &statement,
+                            choose,
+                        );
                         if let Handled::Reply(response) = handled {
                             replies.push((connection, response));
                         }
@@ -387,6 +447,28 @@ impl SimNode {
                     }
                 }
                 NodeEvent::QueryKilled { key } => self.query_kills_applied.push(key),
+                NodeEvent::Removed { session, .. } => {
+                    let released: Vec<ConnectionId> = self
+                        .after_sign_out
+                        .iter()
+                        .filter(|(_, (signed_out, _))| *signed_out == session)
+                        .map(|(connection, _)| *connection)
+                        .collect();
+                    for connection in released {
+                        let Some((_, waiting)) = self.after_sign_out.remove(&connection) else {
+                            continue;
+                        };
+                        for request in waiting {
+                            match self.handle_request(now_ms, table, connection, request, choose) {
+                                Ok(Handled::Reply(response)) => {
+                                    replies.push((connection, response))
+                                }
+                                Ok(Handled::Created(session)) => self.created_late.push(session),
+                                Ok(Handled::Nothing) | Err(_) => {}
+                            }
+                        }
+                    }
+                }
                 _ => {}
             }
         }
@@ -407,6 +489,7 @@ impl SimNode {
                     }
                     EndReason::Expired { .. } => {
                         self.counters.expired += 1;
+                        self.recently_expired.push(session);
                         EndKind::Expired
                     }
                     _ => {

@@ -1,10 +1,12 @@
 //! What a run of the cluster world reports: counters, the first violated property, the outcome.
 
+use crate::world::{Marks, TraceLine};
+
 /// Counters of one run.
 #[derive(Debug, Clone, Default)]
 pub struct ClusterStats {
     /// Safety-phase steps, by [`StepKind`](crate::world::StepKind) index.
-    pub steps_by_kind: [u64; 12],
+    pub steps_by_kind: [u64; 18],
     /// Steps of the liveness phase.
     pub liveness_steps: u64,
     /// Faults that hit something, by kind: socket resets, client kills, meta messages lost.
@@ -55,6 +57,21 @@ pub struct ClusterStats {
     pub grants: u64,
     /// USE by sessions (accepted or refused).
     pub uses: u64,
+    /// Inputs fed to a real state machine: messages delivered, timers fired, client and admin
+    /// commands.
+    pub events: u64,
+    /// Links cut.
+    pub partitions: u64,
+    /// Node clock steps.
+    pub clock_steps: u64,
+    /// Node-meta messages duplicated.
+    pub meta_duplicates: u64,
+    /// Node-meta messages reordered.
+    pub meta_reorders: u64,
+    /// Meta leader crashes.
+    pub meta_crashes: u64,
+    /// Sessions the leak oracle found (must be 0 for our clients).
+    pub leaked: u64,
 }
 
 impl ClusterStats {
@@ -63,7 +80,14 @@ impl ClusterStats {
         for (total, count) in self.steps_by_kind.iter_mut().zip(other.steps_by_kind) {
             *total += count;
         }
-        let pairs: [(&mut u64, u64); 25] = [
+        let pairs: [(&mut u64, u64); 32] = [
+            (&mut self.events, other.events),
+            (&mut self.partitions, other.partitions),
+            (&mut self.clock_steps, other.clock_steps),
+            (&mut self.meta_duplicates, other.meta_duplicates),
+            (&mut self.meta_reorders, other.meta_reorders),
+            (&mut self.meta_crashes, other.meta_crashes),
+            (&mut self.leaked, other.leaked),
             (&mut self.liveness_steps, other.liveness_steps),
             (&mut self.resets, other.resets),
             (&mut self.kills, other.kills),
@@ -108,6 +132,8 @@ pub struct ClusterViolation {
     pub step: u64,
     /// What was expected and what happened.
     pub message: String,
+    /// The last steps before it.
+    pub last_events: Vec<TraceLine>,
 }
 
 /// The outcome of one seed.
@@ -117,8 +143,18 @@ pub struct ClusterRunOutcome {
     pub seed: u64,
     /// Counters.
     pub stats: ClusterStats,
+    /// Coverage marks hit.
+    pub marks: Marks,
     /// A rolling FNV-1a hash of every step, time and message: equal for equal runs.
     pub trace_hash: u64,
     /// The first violated property, if any.
     pub violation: Option<ClusterViolation>,
+    /// Steps of the safety phase run (the length of a shrunk trace).
+    pub safety_steps: u64,
+    /// Every choice made, if the chooser recorded them.
+    pub choices: Vec<u64>,
+    /// Every step, if the run was traced.
+    pub trace: Vec<TraceLine>,
+    /// The trace hash after each safety step, if asked for.
+    pub step_hashes: Vec<u64>,
 }

@@ -1,0 +1,217 @@
+//! The faults of the cluster world, each a weighted step kind: socket resets, client process
+//! kills, graph node crashes (state lost, or restored from the node's last snapshot), partitions
+//! and their healing, clock steps, and meta's messages lost, duplicated, reordered, or lost with
+//! its leader.
+
+use graphsession_core::client::{ConnectionId, TransportEvent};
+use graphsession_core::cluster::{MetaSnapshot, MetaStore};
+
+use crate::world::client::Life;
+use crate::world::network::Message;
+use crate::world::node::SimNode;
+use crate::world::{Checked, ClusterWorld, Link, Mark};
+
+impl ClusterWorld {
+    /// Fault: a random open socket is reset; what was in flight on it is lost both ways.
+    pub(super) fn fault_reset(&mut self) {
+        let open: Vec<ConnectionId> = self
+            .sockets
+            .iter()
+            .filter(|(_, socket)| socket.open)
+            .map(|(connection, _)| *connection)
+            .collect();
+        if open.is_empty() {
+            return;
+        }
+        let connection = open[self.choose.index(open.len())];
+        self.reset_socket(connection);
+    }
+
+    /// Socket `connection` is reset: what was in flight on it is lost both ways; its client learns.
+    pub(super) fn reset_socket(&mut self, connection: ConnectionId) {
+        let _lost = self.network.drop_connection(connection);
+        if let Some(socket) = self.sockets.get_mut(&connection) {
+            socket.open = false;
+        }
+        self.stats.resets += 1;
+        self.trace(connection.0);
+        self.note("reset", || format!("socket {:#x}", connection.0));
+        let delay = self.delay();
+        let event = Message::ToClient { connection, event: TransportEvent::Closed };
+        self.network.send(self.now_ms, delay, event);
+    }
+
+    /// Fault: a graph node process crashes and a new one starts on the same slot: its sockets
+    /// reset, its pending replies are lost, and its registry is empty (it reloads from meta) or,
+    /// if the seed keeps snapshots, restored from the last one.
+    pub(super) fn fault_node_restart(&mut self) -> Checked {
+        let index = self.pick_node_index();
+        let node = u16::try_from(index).unwrap_or(0);
+        let incarnation = self.nodes[index].incarnation + 1;
+        let now = self.node_now(index);
+        let snapshot = self.nodes[index].snapshot.take();
+        let restore = snapshot.is_some() && self.choose.chance(1, 2);
+        let mut fresh = match snapshot {
+            Some(bytes) if restore => {
+                let fresh =
+                    SimNode::restore(node, &self.config, now, incarnation, (&bytes, &self.table))?;
+                if fresh.sessions.session_count() > 0 {
+                    self.marks.hit(Mark::RestoredFromSnapshot);
+                }
+                fresh
+            }
+            _ => SimNode::new(node, &self.config, now, incarnation)?,
+        };
+        self.note("node_restart", || format!("node {index} (from snapshot: {restore})"));
+        // The simulator's own bookkeeping survives the process.
+        fresh.counters = self.nodes[index].counters;
+        fresh.started = std::mem::take(&mut self.nodes[index].started);
+        fresh.ended = std::mem::take(&mut self.nodes[index].ended);
+        self.nodes[index] = fresh;
+        self.stats.node_restarts += 1;
+        let reset: Vec<ConnectionId> = self
+            .sockets
+            .iter()
+            .filter(|(_, socket)| socket.open && socket.node == node)
+            .map(|(connection, _)| *connection)
+            .collect();
+        for connection in reset {
+            self.reset_socket(connection);
+        }
+        self.service_node(index);
+        Ok(())
+    }
+
+    /// Fault: a client process dies without closing; its sessions become orphans.
+    pub(super) fn fault_kill(&mut self) {
+        let slot = self.pick_client();
+        if self.clients[slot].life != Life::Running {
+            return;
+        }
+        self.note("kill", || format!("client {slot}"));
+        self.clients[slot].life = Life::Killed;
+        self.dirty.clients.insert(slot);
+        let process = self.clients[slot].process;
+        self.close_sockets_of(process);
+        self.stats.kills += 1;
+    }
+
+    /// Fault: a link is cut: a client slot from a node (its sockets' traffic waits), or a node
+    /// from meta (messages lost both ways).
+    pub(super) fn fault_partition(&mut self) {
+        let node = u16::try_from(self.pick_node_index()).unwrap_or(0);
+        let link = if self.choose.chance(1, 2) {
+            Link::NodeMeta { node }
+        } else {
+            let client = u16::try_from(self.pick_client()).unwrap_or(0);
+            Link::ClientNode { client, node }
+        };
+        if !self.partitions.insert(link) {
+            return;
+        }
+        self.stats.partitions += 1;
+        self.note("partition", || format!("{link:?}"));
+        self.apply_link(link, true);
+    }
+
+    /// One cut link heals.
+    pub(super) fn heal_one(&mut self) {
+        let cut: Vec<Link> = self.partitions.iter().copied().collect();
+        if cut.is_empty() {
+            return;
+        }
+        let link = cut[self.choose.index(cut.len())];
+        self.partitions.remove(&link);
+        self.note("heal", || format!("{link:?}"));
+        self.apply_link(link, false);
+    }
+
+    /// Every cut link heals (the liveness phase).
+    pub(super) fn heal_all(&mut self) {
+        let cut: Vec<Link> = std::mem::take(&mut self.partitions).into_iter().collect();
+        for link in cut {
+            self.apply_link(link, false);
+        }
+        self.network.heal_all();
+    }
+
+    fn apply_link(&mut self, link: Link, cut: bool) {
+        match link {
+            Link::NodeMeta { node } => self.network.cut_from_meta(node, cut),
+            Link::ClientNode { client, node } => {
+                let sockets: Vec<ConnectionId> = self
+                    .sockets
+                    .iter()
+                    .filter(|(_, socket)| socket.client == client && socket.node == node)
+                    .map(|(connection, _)| *connection)
+                    .collect();
+                let waiting = sockets.iter().any(|&connection| self.network.carries(connection));
+                for connection in sockets {
+                    self.network.hold(connection, cut);
+                }
+                if !cut && waiting {
+                    self.marks.hit(Mark::HealedWithTrafficHeld);
+                }
+            }
+        }
+    }
+
+    /// Fault: a node's clock steps forward or back, within the seed's skew bound.
+    pub(super) fn fault_clock_step(&mut self) {
+        let bound = i64::try_from(self.config.clock_skew_max_ms).unwrap_or(0);
+        if bound == 0 {
+            return;
+        }
+        let index = self.pick_node_index();
+        let spread = u64::try_from(2 * bound).unwrap_or(0);
+        let target = i64::try_from(self.choose.range(0, spread)).unwrap_or(0) - bound;
+        let before = self.skew_ms[index];
+        self.skew_ms[index] = target;
+        if target < before {
+            self.marks.hit(Mark::ClockSteppedBack);
+        }
+        self.stats.clock_steps += 1;
+        self.note("clock_step", || format!("node {index}: {before} ms -> {target} ms"));
+        self.service_node(index);
+    }
+
+    /// Fault: a node-meta message in flight is delivered twice.
+    pub(super) fn fault_meta_duplicate(&mut self) {
+        let pick = self.choose.any_u64();
+        let extra = self.choose.range(0, 4 * self.config.latency_max_ms);
+        if self.network.duplicate_meta_message(pick, extra) {
+            self.stats.meta_duplicates += 1;
+            self.note("meta_duplicate", || format!("+{extra} ms"));
+        }
+    }
+
+    /// Fault: a node-meta message in flight arrives after later ones.
+    pub(super) fn fault_meta_reorder(&mut self) {
+        let pick = self.choose.any_u64();
+        let extra = self.choose.range(1, 4 * self.config.latency_max_ms + 1);
+        if self.network.delay_meta_message(pick, extra) {
+            self.stats.meta_reorders += 1;
+            self.note("meta_reorder", || format!("+{extra} ms"));
+        }
+    }
+
+    /// Fault: meta's leader crashes. A new leader restores the state the old one persisted after
+    /// its last request (through its serialized form); messages in flight to or from meta are
+    /// lost.
+    pub(super) fn fault_meta_crash(&mut self) -> Checked {
+        let bytes = serde_json::to_vec(&self.meta.snapshot())
+            .map_err(|error| format!("meta snapshot does not serialize: {error}"))?;
+        let snapshot: MetaSnapshot = serde_json::from_slice(&bytes)
+            .map_err(|error| format!("meta snapshot does not parse back: {error}"))?;
+        self.meta = MetaStore::restore(self.meta_config, snapshot)
+            .map_err(|error| format!("meta restore refused its own snapshot: {error}"))?;
+        let lost = self.network.drop_meta_messages();
+        self.dirty.meta = true;
+        if self.meta.live_sessions().next().is_some() {
+            self.marks.hit(Mark::MetaFailover);
+        }
+        self.stats.meta_crashes += 1;
+        self.note("meta_crash", || format!("{lost} messages lost"));
+        Ok(())
+    }
+}
