@@ -5,6 +5,7 @@
 //! - `cargo xtask loom`: the loom models of every crate that has them.
 //! - `cargo xtask bench`: every criterion benchmark, then `BENCHMARKS.md` from their results.
 //! - `cargo xtask fuzz [TARGET] [--seconds N]`: libFuzzer on the fuzz targets, growing corpora.
+//! - `cargo xtask mutants`: cargo-mutants over the pure crates, and the mutation score.
 //!
 //! xtask is an edge: it runs processes and reads the environment, so it opts out of the workspace's
 //! disallowed-method rules.
@@ -22,6 +23,7 @@ use clap::{Parser, Subcommand};
 
 mod bench;
 mod fuzz;
+mod mutants;
 
 #[derive(Debug, Parser)]
 #[command(name = "cargo xtask", about = "Build, test and simulate the graphsession workspace")]
@@ -57,6 +59,21 @@ enum Task {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Run cargo-mutants over the pure crates with their own tests and print the mutation score.
+    Mutants {
+        /// Mutate only this crate (repeatable); by default every pure crate, smallest first.
+        #[arg(long, short)]
+        package: Vec<String>,
+        /// Mutants built and tested at once; each test run already uses every core.
+        #[arg(long, short, default_value_t = 1)]
+        jobs: u32,
+        /// Fail when the overall score (caught / viable) is below this percentage.
+        #[arg(long, default_value_t = 90.0)]
+        score_min: f64,
+        /// Arguments for cargo-mutants, for example `--file src/seal.rs` or `--in-diff my.diff`.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Run libFuzzer (cargo-fuzz) on one fuzz target or all, adding new inputs to their corpora.
     Fuzz {
         /// The target (a file of `fuzz/libfuzzer/fuzz_targets/`); every target when omitted.
@@ -76,6 +93,11 @@ fn main() -> Result<()> {
         Task::Loom { preemptions } => loom(&root, preemptions),
         Task::Bench { report_only, args } => bench::bench(&root, &args, report_only),
         Task::Fuzz { target, seconds } => fuzz::fuzz(&root, &fuzz::Options { target, seconds }),
+        Task::Mutants { package, jobs, score_min, args } => {
+            let options =
+                mutants::Options { packages: package, jobs, score_min_percent: score_min, args };
+            mutants::mutants(&root, &options)
+        }
     }
 }
 

@@ -1,0 +1,170 @@
+//! `cargo xtask mutants`: cargo-mutants over the pure crates, each mutated crate tested by its own
+//! tests, and the mutation score: caught / viable, where viable = caught + missed. A test run that
+//! times out counts as caught (the mutant made the code hang, and the tests noticed), as
+//! cargo-mutants' documentation says; a mutant that does not build is unviable and not counted.
+//!
+//! Configuration (the test tool, timeouts) lives in `.cargo/mutants.toml`, so a plain
+//! `cargo mutants -p <crate>` behaves the same. The tests run at opt-level 1 without debug info:
+//! the property tests run about four times faster than at opt-level 0, with overflow checks and debug
+//! assertions still on, so the tests are the real ones and only the wait is shorter.
+//!
+//! Each crate's results go to `target/mutants/<crate>/mutants.out` (`missed.txt`, `caught.txt`,
+//! `outcomes.json`, one log per mutant).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde_json::Value;
+
+use crate::{cargo, describe};
+
+/// The pure crates, smallest mutant count first.
+pub(crate) const PURE_CRATES: [&str; 4] = [
+    "graphsession-query-plan",
+    "graphsession-permission",
+    "graphsession-id-gen",
+    "graphsession-core",
+];
+
+/// What `cargo xtask mutants` was asked for.
+pub(crate) struct Options {
+    /// Crates to mutate; empty means every pure crate.
+    pub(crate) packages: Vec<String>,
+    /// Mutants built and tested at once.
+    pub(crate) jobs: u32,
+    /// The lowest overall score that passes, in percent.
+    pub(crate) score_min_percent: f64,
+    /// Arguments for cargo-mutants, for example `--file 'src/seal.rs'` or `--in-diff changes.diff`.
+    pub(crate) args: Vec<String>,
+}
+
+/// One crate's counts, from cargo-mutants' `outcomes.json`.
+#[derive(Debug, Default, Clone, Copy)]
+struct Score {
+    caught: u64,
+    missed: u64,
+    timeout: u64,
+    unviable: u64,
+}
+
+impl Score {
+    /// Timeouts count as caught.
+    fn detected(self) -> u64 {
+        self.caught + self.timeout
+    }
+
+    fn viable(self) -> u64 {
+        self.detected() + self.missed
+    }
+
+    fn percent(self) -> f64 {
+        if self.viable() == 0 {
+            return 100.0;
+        }
+        // Counts of mutants are far below 2^52, so the conversion is exact.
+        #[expect(clippy::cast_precision_loss, reason = "mutant counts are small")]
+        let percent = 100.0 * self.detected() as f64 / self.viable() as f64;
+        percent
+    }
+
+    fn add(self, other: Score) -> Score {
+        Score {
+            caught: self.caught + other.caught,
+            missed: self.missed + other.missed,
+            timeout: self.timeout + other.timeout,
+            unviable: self.unviable + other.unviable,
+        }
+    }
+
+    fn line(self, name: &str) -> String {
+        format!(
+            "{name:<26} caught {:>4} (timeouts {:>2}) / viable {:>4} = {:>5.1}%   missed {:>3}, unviable {:>3}",
+            self.detected(),
+            self.timeout,
+            self.viable(),
+            self.percent(),
+            self.missed,
+            self.unviable,
+        )
+    }
+}
+
+/// Runs cargo-mutants crate by crate, then prints every crate's score and the overall one.
+pub(crate) fn mutants(root: &Path, options: &Options) -> Result<()> {
+    ensure_installed(root)?;
+    let packages: Vec<String> = if options.packages.is_empty() {
+        PURE_CRATES.iter().map(|package| (*package).to_owned()).collect()
+    } else {
+        options.packages.clone()
+    };
+    let mut scores = Vec::new();
+    for package in &packages {
+        let output = root.join("target").join("mutants").join(package);
+        run_crate(root, package, &output, options)?;
+        let score = read_score(&output.join("mutants.out"))?;
+        eprintln!("{}", score.line(package));
+        scores.push((package.clone(), score));
+    }
+    eprintln!("\nmutation score (caught / viable; timeouts count as caught, unviable excluded):");
+    let mut total = Score::default();
+    for (package, score) in &scores {
+        eprintln!("{}", score.line(package));
+        total = total.add(*score);
+    }
+    eprintln!("{}", total.line("overall"));
+    for package in &packages {
+        let missed = root.join("target/mutants").join(package).join("mutants.out/missed.txt");
+        eprintln!("missed mutants of {package}: {}", missed.display());
+    }
+    if total.percent() < options.score_min_percent {
+        bail!("mutation score {:.1}% is below {}%", total.percent(), options.score_min_percent);
+    }
+    Ok(())
+}
+
+fn ensure_installed(root: &Path) -> Result<()> {
+    let installed =
+        cargo(root, &["mutants", "--version"]).output().is_ok_and(|output| output.status.success());
+    if !installed {
+        crate::run(cargo(root, &["install", "cargo-mutants", "--locked"]))?;
+    }
+    Ok(())
+}
+
+fn run_crate(root: &Path, package: &str, output: &Path, options: &Options) -> Result<()> {
+    std::fs::create_dir_all(output)?;
+    let jobs = options.jobs.to_string();
+    let output_arg = output.to_string_lossy();
+    let mut command =
+        cargo(root, &["mutants", "--package", package, "--jobs", &jobs, "--output", &output_arg]);
+    // Each scratch copy builds in its own target directory, as cargo-mutants intends: a shared one
+    // set for this shell would serialise parallel jobs and mix mutated builds with normal ones.
+    command
+        .args(&options.args)
+        .env_remove("CARGO_TARGET_DIR")
+        .env("CARGO_PROFILE_DEV_OPT_LEVEL", "1")
+        .env("CARGO_PROFILE_DEV_DEBUG", "0");
+    eprintln!("$ {}", describe(&command));
+    let status =
+        command.status().with_context(|| format!("could not start {}", describe(&command)))?;
+    // cargo-mutants exits 2 when mutants were missed and 3 when some timed out: both are results.
+    match status.code() {
+        Some(0 | 2 | 3) => Ok(()),
+        _ => bail!("{} failed with {status}", describe(&command)),
+    }
+}
+
+fn read_score(mutants_out: &Path) -> Result<Score> {
+    let path: PathBuf = mutants_out.join("outcomes.json");
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let outcomes: Value =
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    let count = |key: &str| outcomes.get(key).and_then(Value::as_u64).unwrap_or(0);
+    Ok(Score {
+        caught: count("caught"),
+        missed: count("missed"),
+        timeout: count("timeout"),
+        unviable: count("unviable"),
+    })
+}
