@@ -189,6 +189,13 @@ mod tests {
     ];
 
     #[test]
+    fn exactly_finished_failed_and_killed_are_terminal() {
+        let terminal: Vec<bool> = PHASES.iter().map(|phase| phase.is_terminal()).collect();
+        assert_eq!(terminal, [false, false, false, true, true, true]);
+        assert!(QueryPhase::Killed(KillCause::Timeout).is_terminal());
+    }
+
+    #[test]
     fn terminal_phases_absorb_every_event() {
         for phase in PHASES.into_iter().filter(|p| p.is_terminal()) {
             for event in EVENTS {

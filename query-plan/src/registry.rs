@@ -611,3 +611,61 @@ fn check_field_bytes(field: &'static str, value: &str, bytes_max: u32) -> Result
     }
     Ok(())
 }
+
+/// `check_invariants` must notice each kind of corruption it exists for; the public API cannot
+/// produce one, so these tests corrupt the fields directly.
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T0_US: u64 = 1_763_900_000_000_000;
+
+    fn session(value: i64) -> SessionId {
+        SessionId::new(value).expect("positive")
+    }
+
+    /// One session (1) with two queries (plans 1 and 2), each with a deadline.
+    fn registry() -> QueryRegistry {
+        let mut registry = QueryRegistry::new(Config::default());
+        registry.open_session(session(1), "alice", "graphd:9669").expect("open");
+        for plan in 1..=2 {
+            let registration = Registration {
+                session: session(1),
+                plan: PlanId::from_u64(plan),
+                statement: "GO FROM 1 OVER e",
+                deadline_unix_us: Some(T0_US + plan),
+            };
+            drop(registry.register(registration, T0_US).expect("register"));
+        }
+        registry.check_invariants().expect("a fresh registry is consistent");
+        registry
+    }
+
+    #[test]
+    fn a_node_query_count_that_disagrees_with_the_queries_is_reported() {
+        let mut registry = registry();
+        registry.query_count += 1;
+        let error = registry.check_invariants().expect_err("count off by one");
+        assert!(error.0.contains("query_count 3 != 2 queries"), "{error}");
+    }
+
+    #[test]
+    fn a_query_whose_session_is_gone_is_reported() {
+        let mut registry = registry();
+        registry.sessions.remove(&session(1));
+        let error = registry.check_invariants().expect_err("orphaned queries");
+        assert!(error.0.contains("its session is not open"), "{error}");
+    }
+
+    #[test]
+    fn a_deadline_indexed_under_the_wrong_query_is_reported() {
+        let mut registry = registry();
+        let first = QueryKey { session: session(1), plan: PlanId::from_u64(1) };
+        let stranger = QueryKey { session: session(9), plan: PlanId::from_u64(1) };
+        // Same number of deadlines, but query 1's is filed under another key.
+        registry.deadlines.remove(T0_US + 1, first);
+        registry.deadlines.insert(T0_US + 1, stranger);
+        let error = registry.check_invariants().expect_err("misfiled deadline");
+        assert!(error.0.contains("is not indexed"), "{error}");
+    }
+}

@@ -76,3 +76,27 @@ impl Clock {
         self.now_unix_us
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use graphsession_id_gen::{PlanId, SessionId};
+
+    fn key(session: i64, plan: u64) -> QueryKey {
+        let session = SessionId::new(session).expect("positive");
+        QueryKey { session, plan: PlanId::from_u64(plan) }
+    }
+
+    #[test]
+    fn contains_only_the_exact_deadline_and_key_inserted() {
+        let mut index = DeadlineIndex::default();
+        index.insert(100, key(1, 7));
+        assert!(index.contains(100, key(1, 7)));
+        assert!(!index.contains(101, key(1, 7)), "same key, other deadline");
+        assert!(!index.contains(100, key(1, 8)), "same deadline, other plan");
+        assert!(!index.contains(100, key(2, 7)), "same deadline, other session");
+        index.remove(100, key(1, 7));
+        assert!(!index.contains(100, key(1, 7)));
+        assert_eq!(index.len(), 0);
+    }
+}

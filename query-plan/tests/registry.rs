@@ -264,3 +264,49 @@ fn counters_serialize_for_a_metrics_exporter() {
     assert_eq!(back, registry.counters());
     assert!(json.contains("\"started\":4") && json.contains("\"finished\":1"), "{json}");
 }
+
+#[test]
+fn the_registry_reports_the_limits_it_was_built_with() {
+    let config = Config {
+        sessions_max: 7,
+        queries_per_session_max: 5,
+        queries_per_node_max: 11,
+        statement_bytes_max: 64,
+    };
+    assert_eq!(QueryRegistry::new(config).config(), config);
+}
+
+#[test]
+fn a_user_name_or_host_of_exactly_the_limit_is_accepted_and_one_byte_more_is_not() {
+    let mut registry = QueryRegistry::new(Config::default());
+    let at_limit = "u".repeat(256);
+    registry.open_session(ALICE_1, &at_limit, "h").unwrap();
+    registry.open_session(ALICE_2, "alice", &"h".repeat(256)).unwrap();
+    let over = registry.open_session(BOB, &"u".repeat(257), "h").unwrap_err();
+    assert_eq!(
+        over,
+        QueryError::SessionFieldTooLong { field: "user name", bytes: 257, bytes_max: 256 }
+    );
+    let over = registry.open_session(BOB, "bob", &"h".repeat(257)).unwrap_err();
+    assert_eq!(over, QueryError::SessionFieldTooLong { field: "host", bytes: 257, bytes_max: 256 });
+    assert_eq!(registry.session_count(), 2);
+    registry.check_invariants().unwrap();
+}
+
+#[test]
+fn the_published_bad_permission_code_is_the_one_a_refused_kill_returns() {
+    let mut registry = registry();
+    let target = KillTarget::Session { session: ALICE_1, plan: plan(1) };
+    let error = registry.kill_query(&user("bob"), ENFORCED, BOB, target).unwrap_err();
+    assert_eq!(error.code(), graphsession_query_plan::error_code::E_BAD_PERMISSION);
+    assert_eq!(graphsession_query_plan::error_code::E_BAD_PERMISSION, -1008);
+}
+
+#[test]
+fn query_status_prints_nebulagraphs_text_the_same_way_as_it_serializes() {
+    for (status, text) in [(QueryStatus::Running, "RUNNING"), (QueryStatus::Killing, "KILLING")] {
+        assert_eq!(status.as_str(), text);
+        assert_eq!(status.to_string(), text);
+        assert_eq!(serde_json::to_string(&status).unwrap(), format!("\"{text}\""));
+    }
+}
