@@ -327,6 +327,18 @@ fn validate(body: &SnapshotBody, config: &Config) -> Result<(), SnapshotError> {
     if users.len() != body.lockouts.len() {
         return fail("a user's lockout twice".to_owned());
     }
+    // Only what the throttle writes: locked with no attempts left, or counting within the
+    // configured attempts (more would let a user guess past the limit).
+    let admitted = |lockout: &LockoutRecord| match lockout.locked_until_unix_ms {
+        Some(_) => lockout.remaining_attempts == 0,
+        None => (1..=config.failed_login_attempts).contains(&lockout.remaining_attempts),
+    };
+    if let Some(lockout) = body.lockouts.iter().find(|lockout| !admitted(lockout)) {
+        return fail(format!(
+            "lockout of {}: {} attempts left, locked until {:?}",
+            lockout.user, lockout.remaining_attempts, lockout.locked_until_unix_ms
+        ));
+    }
     Ok(())
 }
 
