@@ -30,6 +30,10 @@ const LEASE_BASE_UNIX_MS: u64 = 1_800_000_000_000;
 /// The length of one process's session-id lease.
 const SESSION_LEASE_MS: u64 = 1_000_000_000;
 
+/// A node that keeps snapshots writes one every this many sync rounds (a periodic persister, so
+/// a restore is usually a little behind).
+const SNAPSHOT_EVERY_ROUNDS: u64 = 4;
+
 /// The client ip every simulated client has (they share a host).
 pub const CLIENT_IP: &str = "10.0.0.1";
 
@@ -116,9 +120,12 @@ pub struct SimNode {
     pub stopped: Vec<QueryKey>,
     /// Sessions that expired here, not yet seen by the world's coverage marks.
     pub recently_expired: Vec<SessionId>,
-    /// The registry's last snapshot (taken at each sync round), if the seed keeps them.
+    /// The registry's last snapshot (taken every [`SNAPSHOT_EVERY_ROUNDS`] sync rounds), if the
+    /// seed keeps them.
     pub snapshot: Option<Vec<u8>>,
     keep_snapshots: bool,
+    /// Sync rounds run by this process.
+    rounds: u64,
 }
 
 /// How a session ended, as far as the liveness oracle cares.
@@ -229,6 +236,7 @@ impl SimNode {
             recently_expired: Vec::new(),
             snapshot: None,
             keep_snapshots: config.node_snapshots,
+            rounds: 0,
         })
     }
 
@@ -368,7 +376,8 @@ impl SimNode {
         if self.sync.poll_timeout().is_some_and(|at| at <= now_ms) {
             let registry = ServerRegistry::new(&self.sessions, table, now_ms);
             self.sync.handle_timeout(now_ms, &registry);
-            if self.keep_snapshots {
+            self.rounds += 1;
+            if self.keep_snapshots && self.rounds % SNAPSHOT_EVERY_ROUNDS == 1 {
                 self.snapshot = Some(self.sessions.snapshot().to_bytes());
             }
         }
