@@ -113,4 +113,5 @@ corpus_tests!(
     snapshot_decode,
     meta_persist_decode,
     messages_decode,
+    sim_world,
 );

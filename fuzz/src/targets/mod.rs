@@ -23,6 +23,7 @@ pub mod meta_store;
 pub mod permission;
 pub mod query_registry;
 pub mod session_manager;
+pub mod sim_world;
 pub mod snapshot_decode;
 
 /// Decodes up to `max` items with `item` until the bytes run out: a bounded operation list. An
