@@ -1,4 +1,6 @@
-//! libFuzzer entry point of the `client_pool` target; the body is `graphsession_fuzz::targets::client_pool`.
+//! libFuzzer entry point of the `client_pool` target.
+//!
+//! The body is `graphsession_fuzz::targets::client_pool::run`.
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| graphsession_fuzz::targets::client_pool::run(data));

@@ -1,4 +1,6 @@
-//! libFuzzer entry point of the `query_registry` target; the body is `graphsession_fuzz::targets::query_registry`.
+//! libFuzzer entry point of the `query_registry` target.
+//!
+//! The body is `graphsession_fuzz::targets::query_registry::run`.
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| graphsession_fuzz::targets::query_registry::run(data));

@@ -1,4 +1,6 @@
-//! libFuzzer entry point of the `session_manager` target; the body is `graphsession_fuzz::targets::session_manager`.
+//! libFuzzer entry point of the `session_manager` target.
+//!
+//! The body is `graphsession_fuzz::targets::session_manager::run`.
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| graphsession_fuzz::targets::session_manager::run(data));

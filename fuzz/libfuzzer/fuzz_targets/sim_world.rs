@@ -1,4 +1,6 @@
-//! libFuzzer entry point of the `sim_world` target; the body is `graphsession_fuzz::targets::sim_world`.
+//! libFuzzer entry point of the `sim_world` target.
+//!
+//! The body is `graphsession_fuzz::targets::sim_world::run`.
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| graphsession_fuzz::targets::sim_world::run(data));
