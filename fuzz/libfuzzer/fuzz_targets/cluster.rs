@@ -3,4 +3,6 @@
 //! The body is `graphsession_fuzz::targets::cluster::run`.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| graphsession_fuzz::targets::cluster::run(data));
+use graphsession_fuzz::targets::cluster::run;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| run(data));

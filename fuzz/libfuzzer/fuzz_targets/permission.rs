@@ -3,4 +3,6 @@
 //! The body is `graphsession_fuzz::targets::permission::run`.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| graphsession_fuzz::targets::permission::run(data));
+use graphsession_fuzz::targets::permission::run;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| run(data));

@@ -3,4 +3,6 @@
 //! The body is `graphsession_fuzz::targets::session_manager::run`.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| graphsession_fuzz::targets::session_manager::run(data));
+use graphsession_fuzz::targets::session_manager::run;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| run(data));

@@ -3,4 +3,6 @@
 //! The body is `graphsession_fuzz::targets::snapshot_decode::run`.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| graphsession_fuzz::targets::snapshot_decode::run(data));
+use graphsession_fuzz::targets::snapshot_decode::run;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| run(data));
