@@ -246,6 +246,48 @@ mod tests {
     }
 
     #[test]
+    fn a_short_name_is_not_found_under_the_same_name_with_trailing_nul_bytes() {
+        // The fingerprint's length byte is what tells these apart: their first seven bytes are equal.
+        let rights = Rights::from_roles([("abc", Role::Dba)]);
+        assert_eq!(rights.role_in("abc\0"), None);
+        assert_eq!(rights.role_in("abc\0\0\0\0"), None);
+        assert_eq!(Rights::from_roles([("abc\0", Role::User)]).role_in("abc"), None);
+    }
+
+    #[test]
+    fn role_count_counts_space_roles_and_god_holds_none() {
+        let rights =
+            Rights::from_roles([("a", Role::Guest), ("b", Role::Admin), ("a", Role::User)]);
+        assert_eq!(rights.role_count(), 2);
+        assert_eq!(Rights::none().role_count(), 0);
+        assert_eq!(Rights::god().role_count(), 0);
+    }
+
+    fn entry(name: &str, role: Role) -> SpaceRole {
+        SpaceRole { fingerprint: fingerprint(name), name: Box::from(name), role }
+    }
+
+    #[test]
+    fn each_non_canonical_representation_is_detected() {
+        let canonical = Rights::from_roles([("a", Role::Guest), ("b", Role::Dba)]);
+        assert!(canonical.is_canonical() && Rights::none().is_canonical());
+        let god_with_spaces =
+            Rights { god: true, spaces: SpaceRoles(vec![entry("a", Role::Guest)]) };
+        let god_as_space_role =
+            Rights { god: false, spaces: SpaceRoles(vec![entry("a", Role::God)]) };
+        let unsorted = SpaceRoles(vec![entry("b", Role::Guest), entry("a", Role::Guest)]);
+        let duplicate = SpaceRoles(vec![entry("a", Role::Guest), entry("a", Role::User)]);
+        let mut stale_fingerprint = entry("a", Role::Guest);
+        stale_fingerprint.fingerprint = fingerprint("b");
+        let stale_fingerprint = SpaceRoles(vec![stale_fingerprint]);
+        assert!(!god_with_spaces.is_canonical());
+        assert!(!god_as_space_role.is_canonical());
+        for spaces in [unsorted, duplicate, stale_fingerprint] {
+            assert!(!(Rights { god: false, spaces }).is_canonical());
+        }
+    }
+
+    #[test]
     fn god_anywhere_is_god_everywhere_and_canonical() {
         let rights = Rights::from_roles([("a", Role::Guest), ("b", Role::God)]);
         assert_eq!(rights, Rights::god());

@@ -2,8 +2,8 @@
 //! persistence. Every refused transition is checked to leave the table exactly as it was.
 
 use graphsession_permission::{
-    Caller, PermissionError, Policy, ROLES_MAX, Role, RoleTable, SPACE_NAME_BYTES_MAX, SPACES_MAX,
-    Statement, USER_NAME_BYTES_MAX, USERS_MAX, check_statement,
+    Caller, PermissionError, Policy, ROLES_MAX, Rights, Role, RoleTable, SPACE_NAME_BYTES_MAX,
+    SPACES_MAX, Statement, USER_NAME_BYTES_MAX, USERS_MAX, check_statement,
 };
 
 const ON: Policy = Policy { authorization_enabled: true };
@@ -293,4 +293,30 @@ fn roles_serialize_by_name() {
     assert_eq!(serde_json::from_str::<Role>(r#""GUEST""#).unwrap(), Role::Guest);
     let policy: Policy = serde_json::from_str(r#"{"authorization_enabled":true}"#).unwrap();
     assert_eq!(policy, ON);
+}
+
+#[test]
+fn rights_of_and_is_god_user_answer_for_each_kind_of_user() {
+    let table = table();
+    assert_eq!(table.rights_of("alice"), Some(&Rights::from_roles([("s1", Role::Admin)])));
+    assert_eq!(table.rights_of("erin"), Some(&Rights::none()));
+    assert_eq!(table.rights_of("root"), Some(&Rights::god()));
+    assert_eq!(table.rights_of("nobody"), None);
+    assert!(table.is_god_user("root"));
+    for user in ["alice", "erin", "nobody"] {
+        assert!(!table.is_god_user(user), "{user} is not GOD");
+    }
+}
+
+#[test]
+fn a_resolved_caller_holds_the_users_rights_at_the_tables_version() {
+    let table = table();
+    assert_ne!(table.version(), 0, "the fixture made changes");
+    let carol = Caller::resolve(&table, "carol", Some("s1"));
+    assert_eq!(carol.rights(), table.rights_of("carol").unwrap());
+    assert_eq!(carol.version(), Some(table.version()));
+    let unknown = Caller::resolve(&table, "nobody", None);
+    assert_eq!((unknown.rights(), unknown.version()), (&Rights::none(), Some(table.version())));
+    let detached = Caller::from_rights("carol", Rights::from_roles([("s1", Role::Dba)]), None);
+    assert_eq!(detached.version(), None);
 }
