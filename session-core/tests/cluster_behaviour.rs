@@ -527,3 +527,39 @@ fn a_kill_in_an_answer_that_arrives_after_the_request_timeout_still_applies() {
 fn carries_kill(answer: &Answer) -> bool {
     matches!(answer, Answer::Reply(reply) if reply.kills.contains(&key(1, 77)))
 }
+
+/// Found by the simulator (a node restarted from its registry snapshot): a node reports a
+/// session meta has already ended, its round times out and is sent again, and the first answer,
+/// now late, is the one that says "gone". A late answer's "gone" applied only to sessions the
+/// node had acknowledged, so this session, held here but never acknowledged, stayed and kept
+/// running queries after its KILL SESSION. A late "gone" now applies to any session held here.
+#[test]
+fn a_late_gone_drops_a_session_held_here_but_never_acknowledged() {
+    let mut cluster = cluster_with_session(2, 1);
+    // KILL SESSION 1 through node 0: meta tombstones it.
+    let now = cluster.now;
+    cluster.node(0).sync.remove(now, sid(1), RemoveReason::Killed).unwrap();
+    cluster.run(100, TICK_MS);
+    assert_eq!(cluster.meta.gone_reason(sid(1)), Some(GoneReason::Killed));
+    // Node 1 restarts with the session in its registry (restored from an older snapshot), and
+    // a query of it running.
+    let mut sync = NodeSync::new(fast_node_config(), 2, cluster.now).unwrap();
+    let mut local = cluster_support::FakeLocal::default();
+    local.login(sid(1), "alice", cluster.now);
+    assert!(local.begin(key(1, 7), cluster.now));
+    let node = NodeId(2);
+    // Round 1 (reload, and the session reported) reaches meta; its answer is held back.
+    let mut now = cluster.now;
+    sync.handle_timeout(now, &local);
+    let first = sync.poll_request().unwrap();
+    let late = cluster.meta.handle_request(now, node, first);
+    // The round times out; round 2 goes out; then round 1's answer arrives, late.
+    now += fast_node_config().request_timeout_ms + fast_node_config().retry_backoff_max_ms + 1;
+    sync.handle_timeout(now, &local);
+    now += fast_node_config().retry_backoff_max_ms + 1;
+    sync.handle_timeout(now, &local);
+    assert!(sync.poll_request().is_some(), "round 2 went out");
+    sync.handle_answer(now, late, &mut local);
+    assert!(!local.sessions.contains_key(&sid(1)), "the late gone dropped the session");
+    assert_eq!(local.killed, vec![(key(1, 7), KillCause::SessionKilled)]);
+}

@@ -2,6 +2,8 @@
 //! every step is idempotent (installing a held session, dropping a dropped one, killing an ended
 //! query are no-ops), so a resync that repeats them is harmless.
 
+use graphsession_id_gen::SessionId;
+
 use crate::cluster::local::LocalSessions;
 use crate::cluster::messages::{Answer, Refusal, Reply, RequestId, SessionRecord, SessionReport};
 use crate::cluster::node::{Flight, NodeEvent, NodeSync, Reload, Sent};
@@ -95,15 +97,23 @@ impl NodeSync {
     }
 
     /// An answer that is not the one awaited: only its idempotent parts apply, and a "gone" only for
-    /// a session this node still tracks, so a duplicate answer repeats no event.
+    /// a session this node still tracks or holds, so a duplicate answer repeats no event. (Held
+    /// but not tracked: a session reported and not yet acknowledged, as after a restart whose
+    /// registry was restored; its "gone" may come only in a late answer.)
     fn apply_late(&mut self, answer: Answer, local: &mut impl LocalSessions) {
         self.answers_ignored += 1;
         let Answer::Reply(mut reply) = answer else { return };
-        reply.gone.retain(|gone| {
-            self.acked.contains_key(&gone.session)
-                || self.unannounced.contains(&gone.session)
-                || self.pick_ups.contains(&gone.session)
-        });
+        let untracked = |session: &SessionId| {
+            !self.acked.contains_key(session)
+                && !self.unannounced.contains(session)
+                && !self.pick_ups.contains(session)
+        };
+        let held: Vec<SessionId> = if reply.gone.iter().any(|gone| untracked(&gone.session)) {
+            local.sessions().into_iter().map(|report| report.session).collect()
+        } else {
+            Vec::new()
+        };
+        reply.gone.retain(|gone| !untracked(&gone.session) || held.contains(&gone.session));
         self.apply_gone(&reply, local);
         self.apply_kills(&reply, local);
     }
