@@ -134,7 +134,11 @@ fn the_legacy_clients_shrunk_leak_still_fails_and_ours_passes_it() {
 /// Regressions the simulator found in our crates, shrunk and committed; each must pass.
 #[test]
 fn fixed_failures_stay_fixed() {
-    for name in ["pool-member-replaced-session.json", "sign-out-lost-in-node-crash.json"] {
+    for name in [
+        "pool-member-replaced-session.json",
+        "sign-out-lost-in-node-crash.json",
+        "late-gone-after-restore.json",
+    ] {
         let outcome = replay(name, ClientKind::Ours);
         assert!(outcome.violation.is_none(), "{name}: {:?}", outcome.violation);
     }

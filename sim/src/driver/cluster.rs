@@ -350,8 +350,15 @@ pub(crate) fn replay(path: &str, client_override: Option<ClientKind>) -> ExitCod
     println!("recorded violation: {}", file.violation);
     let options = Options { client, trace: true, ..Options::default() };
     let outcome = run_world(file.seed, Chooser::replay(file.choices), options);
-    for line in outcome.trace.iter().take(200) {
-        println!("  step {} at {} ms: {} {}", line.step, line.now_ms, line.kind, line.detail);
+    // A long trace: its beginning and its end (the failure is at the end).
+    let lines = outcome.trace.len();
+    for (index, line) in outcome.trace.iter().enumerate() {
+        if lines > 400 && index == 100 {
+            println!("  ... {} steps ...", lines - 400);
+        }
+        if lines <= 400 || index < 100 || index >= lines - 300 {
+            println!("  step {} at {} ms: {} {}", line.step, line.now_ms, line.kind, line.detail);
+        }
     }
     println!("seed {} trace-hash: {:016x}", file.seed, outcome.trace_hash);
     println!("safety steps: {}, events in all: {}", outcome.safety_steps, outcome.stats.events);

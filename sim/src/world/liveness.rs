@@ -97,7 +97,12 @@ impl ClusterWorld {
             })
             .filter(|(_, session)| self.meta.gone_reason(*session).is_some())
             .collect();
-        let converge_ms = 3 * self.config.sync_interval_ms + 20 * self.config.latency_max_ms + 500;
+        // A node whose clock stepped back waits that much longer for its next round (its
+        // timers run on its own clock, which the machines clamp, never rewind).
+        let converge_ms = 3 * self.config.sync_interval_ms
+            + 20 * self.config.latency_max_ms
+            + 500
+            + 2 * self.config.clock_skew_max_ms;
         self.run_healed(self.now_ms + converge_ms, |_| false)?;
         for (index, session) in ended_at_heal {
             let node = &self.nodes[index];

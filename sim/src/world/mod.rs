@@ -62,6 +62,8 @@ struct Socket {
     process: u32,
     node: u16,
     open: bool,
+    /// The client closed it: nothing more arriving on it is read.
+    closed_by_client: bool,
 }
 
 /// What a test may change about a world (the seed decides everything else).
@@ -562,8 +564,11 @@ impl ClusterWorld {
         };
         let slot = usize::from(socket.client);
         let client = &mut self.clients[slot];
-        if client.process != socket.process || client.life != Life::Running {
-            return Ok(()); // the process is gone
+        if client.process != socket.process
+            || client.life != Life::Running
+            || socket.closed_by_client
+        {
+            return Ok(()); // the process is gone, or closed the socket: nobody reads it
         }
         match &event {
             TransportEvent::Response(Response::AuthenticateOk { session_id }) => {
@@ -642,7 +647,13 @@ impl ClusterWorld {
                     } else {
                         home
                     };
-                    let socket = Socket { client: slot_id, process, node, open: true };
+                    let socket = Socket {
+                        client: slot_id,
+                        process,
+                        node,
+                        open: true,
+                        closed_by_client: false,
+                    };
                     self.sockets.insert(connection, socket);
                     let cut = self.partitions.contains(&Link::ClientNode { client: slot_id, node });
                     self.network.hold(connection, cut);
@@ -665,6 +676,7 @@ impl ClusterWorld {
                 Action::CloseSocket { .. } => {
                     if let Some(socket) = self.sockets.get_mut(&connection) {
                         socket.open = false;
+                        socket.closed_by_client = true;
                     }
                 }
             }
