@@ -196,7 +196,7 @@ impl ClusterWorld {
         Ok(())
     }
 
-    /// The query and count oracles, after every step.
+    /// The query oracles, after every step.
     pub(super) fn check_oracles(&mut self) -> Checked {
         if let Some(session) = self.late_duplicate {
             return Err(format!("session id {session} issued twice; expected every id unique"));
@@ -204,7 +204,14 @@ impl ClusterWorld {
         self.check_kills_relayed()?;
         self.check_stopped_with_cause()?;
         self.check_running_queries()?;
-        for (index, node) in self.nodes.iter().enumerate() {
+        Ok(())
+    }
+
+    /// The per-(user, ip) count on each node given stays within the server's limit and the
+    /// node's session count (checked for every node that took an input in the step).
+    pub(super) fn check_user_ip_counts(&self, nodes: impl Iterator<Item = usize>) -> Checked {
+        for index in nodes {
+            let node = &self.nodes[index];
             let count = node.sessions.user_ip_session_count(USER, CLIENT_IP);
             let limit = node.sessions.config().sessions_per_user_ip_max;
             if i64::from(count) > limit || u64::from(count) > node.sessions.session_count() {

@@ -90,7 +90,7 @@ impl ClusterWorld {
         }
         self.note("kill", || format!("client {slot}"));
         self.clients[slot].life = Life::Killed;
-        self.dirty.clients.insert(slot);
+        self.dirty.client(slot);
         let process = self.clients[slot].process;
         self.close_sockets_of(process);
         self.stats.kills += 1;

@@ -168,12 +168,28 @@ pub struct ClusterWorld {
     dirty: Dirty,
 }
 
-/// Machines touched since the last invariant check.
-#[derive(Debug, Clone, Default)]
+/// Machines touched since the last invariant check: bit `i` of `nodes` is node `i`, of
+/// `clients` client slot `i` (a world has at most 3 nodes and 6 clients).
+#[derive(Debug, Clone, Copy, Default)]
 struct Dirty {
     meta: bool,
-    nodes: BTreeSet<usize>,
-    clients: BTreeSet<usize>,
+    nodes: u64,
+    clients: u64,
+}
+
+impl Dirty {
+    fn node(&mut self, index: usize) {
+        self.nodes |= 1 << (index % 64);
+    }
+
+    fn client(&mut self, slot: usize) {
+        self.clients |= 1 << (slot % 64);
+    }
+}
+
+/// The indexes of the set bits of `bits`.
+fn bits(bits: u64) -> impl Iterator<Item = usize> {
+    (0..64).filter(move |index| bits & (1 << index) != 0)
 }
 
 /// A step's or a check's result: the violated property, with expected and actual values.
@@ -463,7 +479,7 @@ impl ClusterWorld {
         }
         self.note("restart", || format!("client {slot}"));
         self.clients[slot] = self.new_process(slot)?;
-        self.dirty.clients.insert(slot);
+        self.dirty.client(slot);
         Ok(())
     }
 
@@ -598,7 +614,7 @@ impl ClusterWorld {
 
     /// After any input to a node: run its sync if due, send its request, answer registered logins.
     fn service_node(&mut self, index: usize) {
-        self.dirty.nodes.insert(index);
+        self.dirty.node(index);
         let now = self.node_now(index);
         if let Some(request) = self.nodes[index].on_timer(now, &self.table) {
             let delay = self.delay();
@@ -621,7 +637,7 @@ impl ClusterWorld {
 
     /// Carries out a client's actions and drains its events.
     fn pump_client(&mut self, slot: usize) -> Checked {
-        self.dirty.clients.insert(slot);
+        self.dirty.client(slot);
         let slot_id = u16::try_from(slot).unwrap_or(0);
         loop {
             self.pump_actions(slot, slot_id)?;
@@ -802,13 +818,15 @@ impl ClusterWorld {
         clients.chain(nodes).chain(self.meta.poll_timeout()).chain(self.network.next_at_ms()).min()
     }
 
-    /// The invariants of every machine that took an input since the last check.
+    /// The invariants of every machine that took an input since the last check; the per-node
+    /// count oracle for the nodes among them.
     fn check_all(&mut self) -> Checked {
         let dirty = std::mem::take(&mut self.dirty);
+        self.check_user_ip_counts(bits(dirty.nodes))?;
         if dirty.meta {
             self.meta.check_invariants().map_err(|error| format!("meta invariant: {error:?}"))?;
         }
-        for index in dirty.nodes {
+        for index in bits(dirty.nodes) {
             let node = &self.nodes[index];
             node.sync
                 .check_invariants()
@@ -817,7 +835,7 @@ impl ClusterWorld {
                 .check_invariants()
                 .map_err(|error| format!("node {index} registry invariant: {error:?}"))?;
         }
-        for slot in dirty.clients {
+        for slot in bits(dirty.clients) {
             let client = &self.clients[slot];
             if client.life == Life::Running {
                 client
