@@ -107,3 +107,22 @@ fn a_plan_lease_may_reach_one_past_the_largest_counter_and_no_further() {
     let beyond = PlanLease { bound_counter: PLAN_COUNTER_MAX + 2, ..last };
     assert!(matches!(PlanIdGenerator::new(beyond), Err(IdError::InvalidConfig { .. })));
 }
+
+#[test]
+fn sealed_ids_are_stable_across_versions() {
+    // Known answers: an id sealed by one version must open to the same fields in every later one
+    // (hosts persist ids, admin tools decode them). Changing the network changes these values.
+    let mut issued = Vec::new();
+    for layout in [Layout::SESSION, Layout::JS_SAFE] {
+        let config = SessionIdConfig { layout, ..SessionIdConfig::default() };
+        let generator = SessionIdGenerator::new(lease(9), KEY, config).unwrap();
+        issued.push([(); 2].map(|()| generator.next(NOW_UNIX_MS).unwrap().get()));
+    }
+    let expected = [
+        [353_329_607_379_089_089, 6_754_614_041_443_471_987],
+        [2_570_814_539_903_247, 2_322_631_164_437_118],
+    ];
+    assert_eq!(issued, expected);
+    let opened = SessionIdCodec::sealed(Layout::SESSION, KEY).open(expected[0][1]).unwrap();
+    assert_eq!((opened.slot, opened.unix_ms, opened.sequence), (9, NOW_UNIX_MS, 1));
+}
