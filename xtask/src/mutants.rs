@@ -9,12 +9,13 @@
 //! assertions still on, so the tests are the real ones and only the wait is shorter.
 //!
 //! Each crate's results go to `target/mutants/<crate>/mutants.out` (`missed.txt`, `caught.txt`,
-//! `outcomes.json`, one log per mutant).
+//! one log per mutant). After adding tests, `cargo xtask mutants -p <crate> -- --iterate` retests
+//! only the mutants not caught before, and the score still counts every mutant once.
 
-use std::path::{Path, PathBuf};
+use std::collections::BTreeSet;
+use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use serde_json::Value;
 
 use crate::{cargo, describe};
 
@@ -38,7 +39,7 @@ pub(crate) struct Options {
     pub(crate) args: Vec<String>,
 }
 
-/// One crate's counts, from cargo-mutants' `outcomes.json`.
+/// One crate's counts, from the lists cargo-mutants writes.
 #[derive(Debug, Default, Clone, Copy)]
 struct Score {
     caught: u64,
@@ -154,17 +155,26 @@ fn run_crate(root: &Path, package: &str, output: &Path, options: &Options) -> Re
     }
 }
 
+/// Counts from the lists cargo-mutants writes. With `--iterate`, mutants caught in earlier runs
+/// are not retested and are listed in `previously_caught.txt`; the union counts each mutant once.
 fn read_score(mutants_out: &Path) -> Result<Score> {
-    let path: PathBuf = mutants_out.join("outcomes.json");
-    let text =
-        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    let outcomes: Value =
-        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
-    let count = |key: &str| outcomes.get(key).and_then(Value::as_u64).unwrap_or(0);
+    let caught = lines(&mutants_out.join("caught.txt"))?;
+    let previously_caught = lines(&mutants_out.join("previously_caught.txt")).unwrap_or_default();
+    let count = |name: &str| -> Result<u64> { Ok(len(&lines(&mutants_out.join(name))?)) };
     Ok(Score {
-        caught: count("caught"),
-        missed: count("missed"),
-        timeout: count("timeout"),
-        unviable: count("unviable"),
+        caught: len(&caught.union(&previously_caught).collect()),
+        missed: count("missed.txt")?,
+        timeout: count("timeout.txt")?,
+        unviable: count("unviable.txt")?,
     })
+}
+
+fn lines(path: &Path) -> Result<BTreeSet<String>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(text.lines().filter(|line| !line.is_empty()).map(str::to_owned).collect())
+}
+
+fn len<T>(set: &BTreeSet<T>) -> u64 {
+    u64::try_from(set.len()).unwrap_or(u64::MAX)
 }
