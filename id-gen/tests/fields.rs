@@ -126,3 +126,13 @@ fn sealed_ids_are_stable_across_versions() {
     let opened = SessionIdCodec::sealed(Layout::SESSION, KEY).open(expected[0][1]).unwrap();
     assert_eq!((opened.slot, opened.unix_ms, opened.sequence), (9, NOW_UNIX_MS, 1));
 }
+
+#[test]
+fn after_a_hand_over_the_first_id_starts_at_the_floor_with_sequence_zero() {
+    // The previous holder persisted a bound 5 ms ahead of this node's clock.
+    let floor_unix_ms = NOW_UNIX_MS + 5;
+    let lease = SessionLease { slot: 2, floor_unix_ms, bound_unix_ms: NOW_UNIX_MS + 60_000 };
+    let generator = SessionIdGenerator::unsealed(lease, SessionIdConfig::default()).unwrap();
+    let first = generator.codec().open(generator.next(NOW_UNIX_MS).unwrap().get()).unwrap();
+    assert_eq!((first.slot, first.unix_ms, first.sequence), (2, floor_unix_ms, 0));
+}
