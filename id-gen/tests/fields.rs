@@ -136,3 +136,16 @@ fn after_a_hand_over_the_first_id_starts_at_the_floor_with_sequence_zero() {
     let first = generator.codec().open(generator.next(NOW_UNIX_MS).unwrap().get()).unwrap();
     assert_eq!((first.slot, first.unix_ms, first.sequence), (2, floor_unix_ms, 0));
 }
+
+#[test]
+fn a_session_lease_bound_may_be_extended_to_itself_but_never_lowered() {
+    let bound_unix_ms = NOW_UNIX_MS + 60_000;
+    let lease = SessionLease { slot: 1, floor_unix_ms: 0, bound_unix_ms };
+    let generator = SessionIdGenerator::new(lease, KEY, SessionIdConfig::default()).unwrap();
+    assert_eq!(generator.extend_lease(bound_unix_ms), Ok(()), "extending to itself is a no-op");
+    assert!(matches!(
+        generator.extend_lease(bound_unix_ms - 1),
+        Err(IdError::InvalidConfig { .. })
+    ));
+    assert_eq!(generator.lease_bound_unix_ms(), bound_unix_ms);
+}
