@@ -133,8 +133,12 @@ fn after_a_hand_over_the_first_id_starts_at_the_floor_with_sequence_zero() {
     let floor_unix_ms = NOW_UNIX_MS + 5;
     let lease = SessionLease { slot: 2, floor_unix_ms, bound_unix_ms: NOW_UNIX_MS + 60_000 };
     let generator = SessionIdGenerator::unsealed(lease, SessionIdConfig::default()).unwrap();
-    let first = generator.codec().open(generator.next(NOW_UNIX_MS).unwrap().get()).unwrap();
-    assert_eq!((first.slot, first.unix_ms, first.sequence), (2, floor_unix_ms, 0));
+    assert_eq!((generator.slot(), generator.last_issued_unix_ms()), (2, None));
+    let first = generator.next(NOW_UNIX_MS).unwrap();
+    let decoded = generator.codec().open(first.get()).unwrap();
+    assert_eq!((decoded.slot, decoded.unix_ms, decoded.sequence), (2, floor_unix_ms, 0));
+    assert_eq!(generator.last_issued_unix_ms(), Some(floor_unix_ms));
+    assert_eq!(first.to_string(), first.get().to_string(), "an id prints as its number");
 }
 
 #[test]
