@@ -70,6 +70,9 @@ enum Task {
         /// Fail when the overall score (caught / viable) is below this percentage.
         #[arg(long, default_value_t = 90.0)]
         score_min: f64,
+        /// Only print the scores of the results already on disk; run nothing.
+        #[arg(long)]
+        score_only: bool,
         /// Arguments for cargo-mutants, for example `--file src/seal.rs` or `--in-diff my.diff`.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
@@ -93,9 +96,14 @@ fn main() -> Result<()> {
         Task::Loom { preemptions } => loom(&root, preemptions),
         Task::Bench { report_only, args } => bench::bench(&root, &args, report_only),
         Task::Fuzz { target, seconds } => fuzz::fuzz(&root, &fuzz::Options { target, seconds }),
-        Task::Mutants { package, jobs, score_min, args } => {
-            let options =
-                mutants::Options { packages: package, jobs, score_min_percent: score_min, args };
+        Task::Mutants { package, jobs, score_min, score_only, args } => {
+            let options = mutants::Options {
+                packages: package,
+                jobs,
+                score_min_percent: score_min,
+                score_only,
+                args,
+            };
             mutants::mutants(&root, &options)
         }
     }

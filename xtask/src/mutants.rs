@@ -35,6 +35,8 @@ pub(crate) struct Options {
     pub(crate) jobs: u32,
     /// The lowest overall score that passes, in percent.
     pub(crate) score_min_percent: f64,
+    /// Only print the scores of the results on disk; run nothing.
+    pub(crate) score_only: bool,
     /// Arguments for cargo-mutants, for example `--file 'src/seal.rs'` or `--in-diff changes.diff`.
     pub(crate) args: Vec<String>,
 }
@@ -92,7 +94,9 @@ impl Score {
 
 /// Runs cargo-mutants crate by crate, then prints every crate's score and the overall one.
 pub(crate) fn mutants(root: &Path, options: &Options) -> Result<()> {
-    ensure_installed(root)?;
+    if !options.score_only {
+        ensure_installed(root)?;
+    }
     let packages: Vec<String> = if options.packages.is_empty() {
         PURE_CRATES.iter().map(|package| (*package).to_owned()).collect()
     } else {
@@ -101,7 +105,9 @@ pub(crate) fn mutants(root: &Path, options: &Options) -> Result<()> {
     let mut scores = Vec::new();
     for package in &packages {
         let output = root.join("target").join("mutants").join(package);
-        run_crate(root, package, &output, options)?;
+        if !options.score_only {
+            run_crate(root, package, &output, options)?;
+        }
         let score = read_score(&output.join("mutants.out"))?;
         eprintln!("{}", score.line(package));
         scores.push((package.clone(), score));
@@ -134,6 +140,14 @@ fn ensure_installed(root: &Path) -> Result<()> {
 
 fn run_crate(root: &Path, package: &str, output: &Path, options: &Options) -> Result<()> {
     std::fs::create_dir_all(output)?;
+    // `--iterate` skips the mutants caught or unviable before and lists both kinds together in
+    // `previously_caught.txt`; the unviable ones are kept here so the score can tell them apart.
+    let mutants_out = output.join("mutants.out");
+    let unviable_before = if options.args.iter().any(|arg| arg == "--iterate") {
+        unviable(&mutants_out)
+    } else {
+        BTreeSet::new()
+    };
     let jobs = options.jobs.to_string();
     let output_arg = output.to_string_lossy();
     let mut command =
@@ -149,23 +163,38 @@ fn run_crate(root: &Path, package: &str, output: &Path, options: &Options) -> Re
     let status =
         command.status().with_context(|| format!("could not start {}", describe(&command)))?;
     // cargo-mutants exits 2 when mutants were missed and 3 when some timed out: both are results.
-    match status.code() {
-        Some(0 | 2 | 3) => Ok(()),
-        _ => bail!("{} failed with {status}", describe(&command)),
+    if !matches!(status.code(), Some(0 | 2 | 3)) {
+        bail!("{} failed with {status}", describe(&command));
     }
+    let all_unviable: Vec<String> =
+        unviable(&mutants_out).union(&unviable_before).cloned().collect();
+    let mut text = all_unviable.join("\n");
+    text.push('\n');
+    std::fs::write(mutants_out.join(UNVIABLE_ALL), text).context("saving the unviable mutants")
 }
 
-/// Counts from the lists cargo-mutants writes. With `--iterate`, mutants caught in earlier runs
-/// are not retested and are listed in `previously_caught.txt`; the union counts each mutant once.
+/// Every mutant found unviable in this crate's runs since the last full one.
+const UNVIABLE_ALL: &str = "unviable-all.txt";
+
+fn unviable(mutants_out: &Path) -> BTreeSet<String> {
+    let mut all = lines(&mutants_out.join("unviable.txt")).unwrap_or_default();
+    all.extend(lines(&mutants_out.join(UNVIABLE_ALL)).unwrap_or_default());
+    all
+}
+
+/// Counts from the lists cargo-mutants writes. With `--iterate`, mutants caught or unviable in
+/// earlier runs are not retested and are listed together in `previously_caught.txt`; taking out the
+/// unviable ones kept by [`run_crate`], every mutant is counted once and in its own kind.
 fn read_score(mutants_out: &Path) -> Result<Score> {
-    let caught = lines(&mutants_out.join("caught.txt"))?;
-    let previously_caught = lines(&mutants_out.join("previously_caught.txt")).unwrap_or_default();
+    let unviable = unviable(mutants_out);
+    let mut caught = lines(&mutants_out.join("caught.txt"))?;
+    caught.extend(lines(&mutants_out.join("previously_caught.txt")).unwrap_or_default());
     let count = |name: &str| -> Result<u64> { Ok(len(&lines(&mutants_out.join(name))?)) };
     Ok(Score {
-        caught: len(&caught.union(&previously_caught).collect()),
+        caught: len(&caught.difference(&unviable).collect()),
         missed: count("missed.txt")?,
         timeout: count("timeout.txt")?,
-        unviable: count("unviable.txt")?,
+        unviable: len(&unviable),
     })
 }
 
