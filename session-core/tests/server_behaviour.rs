@@ -544,3 +544,16 @@ fn a_lease_overlapping_restored_ids_is_refused_not_merged() {
     assert!(restored.touch(id, NOW).is_ok());
     restored.check_invariants().unwrap();
 }
+
+#[test]
+fn stats_count_the_events_waiting_to_be_polled() {
+    let table = table();
+    let manager = manager(Config { events_max: 3, ..Config::default() });
+    let id = login(&manager, &table, "alice", NOW);
+    manager.use_space(id, "nba", &table, NOW).unwrap();
+    assert_eq!(manager.stats().events_queued, 2);
+    assert!(manager.poll_event().is_some());
+    assert_eq!(manager.stats().events_queued, 1);
+    drain(&manager);
+    assert_eq!((manager.stats().events_queued, manager.stats().events_dropped), (0, 0));
+}
