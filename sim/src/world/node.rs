@@ -32,7 +32,7 @@ const SESSION_LEASE_MS: u64 = 1_000_000_000;
 
 /// A node that keeps snapshots writes one every this many sync rounds (a periodic persister, so
 /// a restore is usually a little behind).
-const SNAPSHOT_EVERY_ROUNDS: u64 = 4;
+pub const SNAPSHOT_EVERY_ROUNDS: u64 = 4;
 
 /// The client ip every simulated client has (they share a host).
 pub const CLIENT_IP: &str = "10.0.0.1";
