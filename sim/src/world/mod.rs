@@ -187,9 +187,17 @@ impl Dirty {
     }
 }
 
-/// The indexes of the set bits of `bits`.
-fn bits(bits: u64) -> impl Iterator<Item = usize> {
-    (0..64).filter(move |index| bits & (1 << index) != 0)
+/// The indexes of the set bits of `bits`, lowest first (one iteration per set bit: this runs
+/// after every step).
+fn bits(mut bits: u64) -> impl Iterator<Item = usize> {
+    std::iter::from_fn(move || {
+        if bits == 0 {
+            return None;
+        }
+        let index = bits.trailing_zeros();
+        bits &= bits - 1;
+        usize::try_from(index).ok()
+    })
 }
 
 /// A step's or a check's result: the violated property, with expected and actual values.
