@@ -52,7 +52,7 @@ impl ClusterWorld {
     fn admin_kill_session(&mut self) -> Checked {
         let mut candidates: Vec<SessionId> = self.meta.live_sessions().collect();
         for node in &self.nodes {
-            candidates.extend(node.sessions.cluster_sessions().iter().map(|view| view.session));
+            candidates.extend(node.registry().cluster_sessions().iter().map(|view| view.session));
         }
         candidates.sort_unstable();
         candidates.dedup();
@@ -65,9 +65,9 @@ impl ClusterWorld {
         self.trace(u64::from_ne_bytes(session.get().to_ne_bytes()));
         let node = &mut self.nodes[index];
         let killed =
-            node.sessions.kill_sessions(&self.root, &[session.get()], now).map_err(|error| {
-                format!("node {index}: KILL SESSION {session} by root refused: {error}")
-            })?;
+            node.registry_input().kill_sessions(&self.root, &[session.get()], now).map_err(
+                |error| format!("node {index}: KILL SESSION {session} by root refused: {error}"),
+            )?;
         node.sync.remove(now, session, RemoveReason::Killed).map_err(|error| {
             format!("node {index}: removal of killed {session} refused: {error}")
         })?;
@@ -115,7 +115,7 @@ impl ClusterWorld {
         self.stats.events += 1;
         self.note("kill_query", || format!("{key:?} from node {from}"));
         let now = self.node_now(from);
-        if self.nodes[from].sessions.session_stats(key.session.get()).is_none() {
+        if self.nodes[from].registry().session_stats(key.session.get()).is_none() {
             let kill = QueryKill { key, caller_user: "root".to_owned(), caller_is_god: true };
             self.nodes[from]
                 .sync
@@ -125,7 +125,7 @@ impl ClusterWorld {
             return Ok(());
         }
         let target = KillTarget::Session { session: key.session, plan: key.plan };
-        let result = self.nodes[from].sessions.kill_query(&self.root, key.session, target);
+        let result = self.nodes[from].registry_input().kill_query(&self.root, key.session, target);
         let runs_here = self.nodes[from].running.iter().find(|query| query.key == key);
         match (result, runs_here) {
             (Ok(outcome), Some(query)) => {
@@ -158,7 +158,7 @@ impl ClusterWorld {
 
     /// GRANT (or, when granted, REVOKE) role USER in [`SPACE`] for the workload user.
     fn admin_grant(&mut self) {
-        let policy = self.nodes[0].sessions.config().policy;
+        let policy = self.nodes[0].registry().config().policy;
         let result = if self.granted {
             self.table.revoke(&self.root, policy, Role::User, SPACE, USER)
         } else {
@@ -177,14 +177,19 @@ impl ClusterWorld {
     /// workload user holds a role there.
     fn admin_use(&mut self) -> Checked {
         let index = self.pick_node();
-        let sessions: Vec<SessionId> =
-            self.nodes[index].sessions.cluster_sessions().iter().map(|view| view.session).collect();
+        let sessions: Vec<SessionId> = self.nodes[index]
+            .registry()
+            .cluster_sessions()
+            .iter()
+            .map(|view| view.session)
+            .collect();
         let Some(session) = self.pick(&sessions) else { return Ok(()) };
         self.trace(0xad04);
         self.stats.events += 1;
         self.note("admin_use", || format!("{session} on node {index}"));
         let now = self.node_now(index);
-        let result = self.nodes[index].sessions.use_space(session.get(), SPACE, &self.table, now);
+        let result =
+            self.nodes[index].registry_input().use_space(session.get(), SPACE, &self.table, now);
         self.stats.uses += 1;
         if result.is_ok() && !self.granted && self.config.authorization_enabled {
             return Err(format!(
@@ -212,13 +217,13 @@ impl ClusterWorld {
     pub(super) fn check_user_ip_counts(&self, nodes: impl Iterator<Item = usize>) -> Checked {
         for index in nodes {
             let node = &self.nodes[index];
-            let count = node.sessions.user_ip_session_count(USER, CLIENT_IP);
-            let limit = node.sessions.config().sessions_per_user_ip_max;
-            if i64::from(count) > limit || u64::from(count) > node.sessions.session_count() {
+            let count = node.registry().user_ip_session_count(USER, CLIENT_IP);
+            let limit = node.registry().config().sessions_per_user_ip_max;
+            if i64::from(count) > limit || u64::from(count) > node.registry().session_count() {
                 return Err(format!(
                     "node {index}: ({USER}, {CLIENT_IP}) counts {count} sessions; expected at most \
                      the limit {limit} and the node's {} sessions",
-                    node.sessions.session_count()
+                    node.registry().session_count()
                 ));
             }
         }
@@ -273,7 +278,7 @@ impl ClusterWorld {
         for index in 0..self.nodes.len() {
             for key in std::mem::take(&mut self.nodes[index].stopped) {
                 let node = &self.nodes[index];
-                let session_ended = node.sessions.session_stats(key.session.get()).is_none()
+                let session_ended = node.registry().session_stats(key.session.get()).is_none()
                     || node.ended.contains_key(&key.session)
                     || self.meta.gone_reason(key.session).is_some();
                 if self.kills_asked.contains(&key)
@@ -306,7 +311,7 @@ impl ClusterWorld {
         for (index, node) in self.nodes.iter().enumerate() {
             for query in &node.running {
                 let session = query.key.session;
-                let held = node.sessions.session_stats(session.get()).is_some();
+                let held = node.registry().session_stats(session.get()).is_some();
                 let gone = self.meta.gone_reason(session);
                 let alive = query.handle.check().is_ok();
                 if !alive {

@@ -55,7 +55,7 @@ impl ClusterWorld {
             Some(bytes) if restore => {
                 let fresh =
                     SimNode::restore(node, &self.config, now, incarnation, (&bytes, &self.table))?;
-                if fresh.sessions.session_count() > 0 {
+                if fresh.registry().session_count() > 0 {
                     self.marks.hit(Mark::RestoredFromSnapshot);
                 }
                 fresh

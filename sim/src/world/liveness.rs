@@ -93,7 +93,10 @@ impl ClusterWorld {
             .iter()
             .enumerate()
             .flat_map(|(index, node)| {
-                node.sessions.cluster_sessions().into_iter().map(move |view| (index, view.session))
+                node.registry()
+                    .cluster_sessions()
+                    .into_iter()
+                    .map(move |view| (index, view.session))
             })
             .filter(|(_, session)| self.meta.gone_reason(*session).is_some())
             .collect();
@@ -106,7 +109,7 @@ impl ClusterWorld {
         self.run_healed(self.now_ms + converge_ms, |_| false)?;
         for (index, session) in ended_at_heal {
             let node = &self.nodes[index];
-            if node.sessions.session_stats(session.get()).is_some() {
+            if node.registry().session_stats(session.get()).is_some() {
                 return Err(format!(
                     "liveness: node {index} still holds session {session} {converge_ms} ms after \
                      healing; expected it gone (meta ended it before the healing: {:?})",
@@ -235,7 +238,7 @@ impl ClusterWorld {
             ));
         }
         for (index, node) in self.nodes.iter().enumerate() {
-            let count = node.sessions.session_count();
+            let count = node.registry().session_count();
             if count != 0 {
                 return Err(format!(
                     "liveness: node {index} expected 0 sessions after settling, holds {count}"

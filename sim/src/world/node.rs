@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use graphsession_core::client::{ConnectionId, E_SESSION_INVALID, Request, Response};
 use graphsession_core::cluster::{
-    Answer, NodeConfig, NodeEvent, NodeId, NodeSync, RemoveReason, Request as SyncRequest,
-    ServerRegistry,
+    Answer, GoneReason, LocalSessions, NodeConfig, NodeEvent, NodeId, NodeSync, RemoveReason,
+    Request as SyncRequest, ServerRegistry, SessionRecord, SessionReport,
 };
 use graphsession_core::server::{
     Change, Config, EndReason, Event, Login, PasswordCheck, RestoreParts, SessionManager,
@@ -90,8 +90,13 @@ pub struct SimNode {
     pub id: NodeId,
     /// The process number: grows with every restart.
     pub incarnation: u64,
-    /// The node's session registry.
-    pub sessions: SessionManager,
+    /// The node's session registry: read through [`registry`](Self::registry); every call that
+    /// may change it goes through [`registry_input`](Self::registry_input), so the world knows
+    /// to check its invariants.
+    sessions: SessionManager,
+    /// Whether the registry took an input since the world last checked its invariants (a new
+    /// registry counts as changed).
+    registry_touched: bool,
     /// The node's cluster sync.
     pub sync: NodeSync,
     /// Authenticates waiting for meta's registration: session -> socket to answer on.
@@ -221,6 +226,7 @@ impl SimNode {
             id: NodeId(slot),
             incarnation,
             sessions,
+            registry_touched: true,
             sync,
             pending_auth: BTreeMap::new(),
             pending_pick_up: BTreeMap::new(),
@@ -238,6 +244,24 @@ impl SimNode {
             keep_snapshots: config.node_snapshots,
             rounds: 0,
         })
+    }
+
+    /// The registry, for queries (lookups, counts, views, snapshots), which change nothing.
+    pub fn registry(&self) -> &SessionManager {
+        &self.sessions
+    }
+
+    /// The registry, for a call that may change it (a login, a statement, a kill, an event
+    /// drained): its invariants are checked after the step.
+    pub fn registry_input(&mut self) -> &SessionManager {
+        self.registry_touched = true;
+        &self.sessions
+    }
+
+    /// Whether the registry took an input since the last call (for the world's invariant
+    /// check after each step).
+    pub fn take_registry_touched(&mut self) -> bool {
+        std::mem::take(&mut self.registry_touched)
     }
 
     /// A client request arrives on `connection`.
@@ -261,7 +285,7 @@ impl SimNode {
                     PasswordCheck::UnknownUser
                 };
                 let login = Login { user: &user, client_ip: CLIENT_IP, password };
-                match self.sessions.login(login, table, now_ms) {
+                match self.registry_input().login(login, table, now_ms) {
                     Ok(session) => {
                         self.sync
                             .announce(now_ms, session)
@@ -281,7 +305,7 @@ impl SimNode {
             }
             Request::SignOut { session_id } => {
                 // Ended here if held here; removed at meta in any case (it may be held elsewhere).
-                let _was_here = self.sessions.sign_out(session_id.get(), now_ms);
+                let _was_here = self.registry_input().sign_out(session_id.get(), now_ms);
                 self.pending_pick_up.remove(&session_id);
                 self.sync
                     .remove(now_ms, session_id, RemoveReason::SignedOut)
@@ -331,7 +355,7 @@ impl SimNode {
         {
             // The client's USE: a statement the node glue routes to the registry.
             self.counters.uses += 1;
-            let response = match self.sessions.use_space(session_id, space, table, now_ms) {
+            let response = match self.registry_input().use_space(session_id, space, table, now_ms) {
                 Ok(()) => Response::ExecuteOk { result: format!("space {space}") },
                 Err(error) => {
                     Response::ExecuteErr { code: error.code(), message: error.to_string() }
@@ -339,7 +363,7 @@ impl SimNode {
             };
             return Handled::Reply(response);
         }
-        let query = match self.sessions.begin_query(session_id, statement, table, now_ms) {
+        let query = match self.registry_input().begin_query(session_id, statement, table, now_ms) {
             Ok(query) => query,
             Err(error) => {
                 let response =
@@ -361,7 +385,7 @@ impl SimNode {
 
     /// The executor returned (or stopped at a check that saw a kill): the reply.
     fn finish(&mut self, now_ms: u64, key: QueryKey) -> Response {
-        match self.sessions.finish_query(key.session, key.plan, now_ms) {
+        match self.registry_input().finish_query(key.session, key.plan, now_ms) {
             Ok(QueryOutcome::Killed(_)) => Response::ExecuteErr {
                 code: graphsession_core::client::E_EXECUTION_ERROR,
                 message: "Execution had been killed".to_owned(),
@@ -386,9 +410,11 @@ impl SimNode {
 
     /// Meta's answer arrives; returns installs the registry refused.
     pub fn handle_answer(&mut self, now_ms: u64, table: &RoleTable, answer: Answer) -> u32 {
-        let mut registry = ServerRegistry::new(&self.sessions, table, now_ms);
+        let mut registry =
+            Noting { registry: ServerRegistry::new(&self.sessions, table, now_ms), changed: false };
         self.sync.handle_answer(now_ms, answer, &mut registry);
-        registry.installs_refused()
+        self.registry_touched |= registry.changed;
+        registry.registry.installs_refused()
     }
 
     /// Drains both machines' events; returns the replies now due (authenticates registered,
@@ -406,7 +432,7 @@ impl SimNode {
                     if let Some(connection) = self.pending_auth.remove(&session) {
                         // The authenticate request ends now: like any request's end, it resets
                         // the idle timer (else a slow registration eats the idle timeout).
-                        let _gone = self.sessions.touch(session.get(), now_ms);
+                        let _gone = self.registry_input().touch(session.get(), now_ms);
                         replies.push((
                             connection,
                             Response::AuthenticateOk { session_id: session.get() },
@@ -481,7 +507,9 @@ impl SimNode {
                 _ => {}
             }
         }
+        // Draining an event changes the registry (its queue); finding none changes nothing.
         while let Some(event) = self.sessions.poll_event() {
+            self.registry_touched = true;
             if let Event::Session {
                 change: Change::Ended { reason, .. },
                 session,
@@ -537,5 +565,38 @@ impl SimNode {
     /// Authenticates waiting for registration.
     pub fn pending_auth_count(&self) -> usize {
         self.pending_auth.len()
+    }
+}
+
+/// The registry as cluster sync's [`LocalSessions`], noting whether sync called anything that
+/// may change it (reading its sessions changes nothing).
+struct Noting<'a> {
+    registry: ServerRegistry<'a>,
+    changed: bool,
+}
+
+impl LocalSessions for Noting<'_> {
+    fn sessions(&self) -> Vec<SessionReport> {
+        self.registry.sessions()
+    }
+
+    fn install(&mut self, record: &SessionRecord) {
+        self.changed = true;
+        self.registry.install(record);
+    }
+
+    fn adopt_space(&mut self, record: &SessionRecord) -> bool {
+        self.changed = true;
+        self.registry.adopt_space(record)
+    }
+
+    fn drop_session(&mut self, session: SessionId, reason: GoneReason) {
+        self.changed = true;
+        self.registry.drop_session(session, reason);
+    }
+
+    fn kill_query(&mut self, key: QueryKey) -> bool {
+        self.changed = true;
+        self.registry.kill_query(key)
     }
 }
