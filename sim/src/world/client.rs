@@ -2,6 +2,7 @@
 //! [legacy client](crate::world::legacy), bound to one graph node, and what the world remembers
 //! about it (the ids the server gave it, whether it was killed).
 
+use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
 
 use graphsession_core::client::{
@@ -71,8 +72,11 @@ pub struct SimClient {
     pub node: u16,
     /// The process number: the machine's connection prefix, unique over the run.
     pub process: u32,
-    /// The client implementation.
-    pub machine: Machine,
+    /// The client implementation (changed only through [`machine_mut`](Self::machine_mut)).
+    machine: Machine,
+    /// The machine's earliest timer, if asked for since its last input: a query of the
+    /// machine's state, which only its inputs change, and the world asks for it every step.
+    timeout_cached: Cell<Option<Option<u64>>>,
     /// Running or killed.
     pub life: Life,
     /// Every session id an `AuthenticateOk` gave this process.
@@ -159,10 +163,22 @@ impl SimClient {
             node,
             process,
             machine,
+            timeout_cached: Cell::new(None),
             life: Life::Running,
             given: BTreeSet::new(),
             close_requested: false,
         })
+    }
+
+    /// The machine, for an input: forgets its cached earliest timer.
+    fn machine_mut(&mut self) -> &mut Machine {
+        self.timeout_cached.set(None);
+        &mut self.machine
+    }
+
+    /// Whether the process runs a session pool.
+    pub fn is_pooled(&self) -> bool {
+        matches!(self.machine, Machine::Pool(_))
     }
 
     /// Whether the process runs and its client is not closed.
@@ -199,7 +215,7 @@ impl SimClient {
 
     /// Opens.
     pub fn open(&mut self, now_ms: u64) {
-        match &mut self.machine {
+        match self.machine_mut() {
             Machine::Single(machine) => {
                 let _refused = machine.handle_open(now_ms);
             }
@@ -210,7 +226,7 @@ impl SimClient {
 
     /// Runs a statement (a pool leases a session for it, released when it ends).
     pub fn execute(&mut self, now_ms: u64, statement: String, idempotency: Idempotency) {
-        match &mut self.machine {
+        match self.machine_mut() {
             Machine::Single(machine) => {
                 let _refused = machine.handle_execute(now_ms, statement, idempotency);
             }
@@ -223,7 +239,7 @@ impl SimClient {
 
     /// USE `space` (a pool runs it as a statement).
     pub fn use_space(&mut self, now_ms: u64, space: &str) {
-        match &mut self.machine {
+        match self.machine_mut() {
             Machine::Single(machine) => {
                 let _refused = machine.handle_use_space(now_ms, space);
             }
@@ -239,7 +255,7 @@ impl SimClient {
     /// Closes gracefully (`force`: without waiting for statements in flight).
     pub fn close(&mut self, now_ms: u64, force: bool) {
         self.close_requested = true;
-        match &mut self.machine {
+        match self.machine_mut() {
             Machine::Single(machine) if force => machine.handle_force_close(now_ms),
             Machine::Single(machine) => machine.handle_close(now_ms),
             Machine::Pool(pooled) => {
@@ -260,7 +276,7 @@ impl SimClient {
         local: ConnectionId,
         event: graphsession_core::client::TransportEvent,
     ) {
-        match &mut self.machine {
+        match self.machine_mut() {
             Machine::Single(machine) => machine.handle_transport(now_ms, local, event),
             Machine::Pool(pooled) => pooled.pool.handle_transport(now_ms, local, event),
             Machine::Legacy(legacy) => legacy.handle_transport(now_ms, local, event),
@@ -269,16 +285,21 @@ impl SimClient {
 
     /// The earliest timer.
     pub fn poll_timeout(&self) -> Option<u64> {
-        match &self.machine {
+        if let Some(at) = self.timeout_cached.get() {
+            return at;
+        }
+        let at = match &self.machine {
             Machine::Single(machine) => machine.poll_timeout(),
             Machine::Pool(pooled) => pooled.pool.poll_timeout(),
             Machine::Legacy(legacy) => legacy.poll_timeout(),
-        }
+        };
+        self.timeout_cached.set(Some(at));
+        at
     }
 
     /// Fires due timers.
     pub fn timeout(&mut self, now_ms: u64) {
-        match &mut self.machine {
+        match self.machine_mut() {
             Machine::Single(machine) => machine.handle_timeout(now_ms),
             Machine::Pool(pooled) => pooled.pool.handle_timeout(now_ms),
             Machine::Legacy(legacy) => legacy.handle_timeout(now_ms),
@@ -287,7 +308,7 @@ impl SimClient {
 
     /// The next action, with the client's own socket id.
     pub fn poll_action(&mut self) -> Option<Action> {
-        match &mut self.machine {
+        match self.machine_mut() {
             Machine::Single(machine) => machine.poll_action(),
             Machine::Pool(pooled) => {
                 let action = pooled.pool.poll_action()?;
@@ -302,7 +323,7 @@ impl SimClient {
     /// The next event (a pool's member events, unwrapped; a pool releases the lease of a
     /// statement that ended and runs statements whose acquire was granted).
     pub fn poll_event(&mut self, now_ms: u64) -> Option<Event> {
-        match &mut self.machine {
+        match self.machine_mut() {
             Machine::Single(machine) => machine.poll_event(),
             Machine::Pool(pooled) => pooled.poll_event(now_ms),
             Machine::Legacy(legacy) => legacy.poll_event(),

@@ -711,7 +711,7 @@ impl ClusterWorld {
 
     /// Drains a client's events; returns whether there were any.
     fn pump_events(&mut self, slot: usize, slot_id: u16) -> bool {
-        let pooled = matches!(self.clients[slot].machine, client::Machine::Pool(_));
+        let pooled = self.clients[slot].is_pooled();
         let mut any = false;
         while let Some(event) = self.clients[slot].poll_event(self.now_ms) {
             any = true;
