@@ -76,9 +76,17 @@ impl Message {
 }
 
 /// Messages in flight.
+///
+/// The queue orders keys only; the messages (a few hundred bytes each) stay put in a slab, so
+/// the queue's inserts and removals move 16-byte keys and 4-byte slots, not messages.
 #[derive(Debug, Default)]
 pub struct Network {
-    queue: BTreeMap<(u64, u64), Message>,
+    /// (deliver at, send order) -> the message's slot in `slab`.
+    queue: BTreeMap<(u64, u64), u32>,
+    /// Messages in flight by slot; `None` is a free slot.
+    slab: Vec<Option<Message>>,
+    /// Free slots of `slab`.
+    free: Vec<u32>,
     sent: u64,
     link_last_ms: BTreeMap<(u8, u64), u64>,
     /// Client sockets across a cut link: their messages wait.
@@ -94,12 +102,54 @@ impl Network {
         if self.is_lost(&message) {
             return;
         }
-        let link = message.link();
-        let last = self.link_last_ms.get(&link).copied().unwrap_or(0);
-        let deliver_at = now_ms.saturating_add(delay_ms).max(last);
-        self.link_last_ms.insert(link, deliver_at);
+        let last = self.link_last_ms.entry(message.link()).or_insert(0);
+        let deliver_at = now_ms.saturating_add(delay_ms).max(*last);
+        *last = deliver_at;
+        self.enqueue(deliver_at, message);
+    }
+
+    /// Puts `message` in the queue at `deliver_at`, after everything sent before it.
+    fn enqueue(&mut self, deliver_at: u64, message: Message) {
         self.sent += 1;
-        self.queue.insert((deliver_at, self.sent), message);
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.slab[slot as usize] = Some(message);
+                slot
+            }
+            None => {
+                self.slab.push(Some(message));
+                u32::try_from(self.slab.len() - 1).unwrap_or(u32::MAX)
+            }
+        };
+        self.queue.insert((deliver_at, self.sent), slot);
+    }
+
+    /// The message in `slot`.
+    fn message(&self, slot: u32) -> Option<&Message> {
+        self.slab.get(slot as usize).and_then(Option::as_ref)
+    }
+
+    /// Takes the message out of `slot`, freeing it.
+    fn take(&mut self, slot: u32) -> Option<Message> {
+        let message = self.slab.get_mut(slot as usize)?.take();
+        self.free.push(slot);
+        message
+    }
+
+    /// Removes the messages whose keys `doomed` picks; returns how many.
+    fn remove_where(&mut self, mut doomed: impl FnMut(&Message) -> bool) -> usize {
+        let keys: Vec<(u64, u64)> = self
+            .queue
+            .iter()
+            .filter(|&(_, &slot)| self.message(slot).is_some_and(&mut doomed))
+            .map(|(key, _)| *key)
+            .collect();
+        for key in &keys {
+            if let Some(slot) = self.queue.remove(key) {
+                let _dropped = self.take(slot);
+            }
+        }
+        keys.len()
     }
 
     fn is_lost(&self, message: &Message) -> bool {
@@ -117,7 +167,13 @@ impl Network {
 
     /// The first message not held: its key.
     fn first_deliverable(&self) -> Option<(u64, u64)> {
-        self.queue.iter().find(|(_, message)| !self.is_held(message)).map(|(key, _)| *key)
+        if self.held.is_empty() {
+            return self.queue.first_key_value().map(|(key, _)| *key);
+        }
+        self.queue
+            .iter()
+            .find(|&(_, &slot)| self.message(slot).is_some_and(|message| !self.is_held(message)))
+            .map(|(key, _)| *key)
     }
 
     /// The earliest message due at `now_ms` (not held by a partition), removed from the network.
@@ -126,7 +182,8 @@ impl Network {
         if key.0 > now_ms {
             return None;
         }
-        self.queue.remove(&key)
+        let slot = self.queue.remove(&key)?;
+        self.take(slot)
     }
 
     /// When the next deliverable message arrives.
@@ -145,18 +202,24 @@ impl Network {
 
     /// Whether a message is in flight on socket `connection`.
     pub fn carries(&self, connection: ConnectionId) -> bool {
-        self.queue.values().any(|message| message.connection() == Some(connection))
+        self.queue.values().any(|&slot| {
+            self.message(slot).is_some_and(|message| message.connection() == Some(connection))
+        })
     }
 
     /// Cuts (`true`) or heals node `node`'s link to meta; a cut loses what is in flight on it.
     pub fn cut_from_meta(&mut self, node: u16, cut: bool) {
         if cut {
             self.cut_from_meta.insert(node);
-            let lost: Vec<(u64, u64)> =
-                self.queue.iter().filter(|(_, m)| self.is_lost(m)).map(|(key, _)| *key).collect();
-            for key in lost {
-                self.queue.remove(&key);
-            }
+            let cut_from_meta = std::mem::take(&mut self.cut_from_meta);
+            let lost = |message: &Message| match message {
+                Message::ToMeta { node, .. } | Message::FromMeta { node, .. } => {
+                    cut_from_meta.contains(node)
+                }
+                _ => false,
+            };
+            let _lost = self.remove_where(lost);
+            self.cut_from_meta = cut_from_meta;
         } else {
             self.cut_from_meta.remove(&node);
         }
@@ -170,30 +233,26 @@ impl Network {
 
     /// Drops every node-meta message in flight (meta's leader crashed); returns how many.
     pub fn drop_meta_messages(&mut self) -> usize {
-        let before = self.queue.len();
-        self.queue.retain(|_, message| !message.is_meta());
-        before - self.queue.len()
+        self.remove_where(Message::is_meta)
     }
 
     /// The key of the `pick`-th (modulo their count) node-meta message in flight.
     fn meta_key(&self, pick: u64) -> Option<(u64, u64)> {
-        let keys: Vec<(u64, u64)> = self
-            .queue
-            .iter()
-            .filter(|(_, message)| message.is_meta())
-            .map(|(key, _)| *key)
-            .collect();
-        let count = u64::try_from(keys.len()).ok().filter(|&count| count > 0)?;
-        keys.get(usize::try_from(pick % count).ok()?).copied()
+        let is_meta = |slot: u32| self.message(slot).is_some_and(Message::is_meta);
+        let count = self.queue.values().filter(|&&slot| is_meta(slot)).count();
+        let count = u64::try_from(count).ok().filter(|&count| count > 0)?;
+        let index = usize::try_from(pick % count).ok()?;
+        self.queue.iter().filter(|&(_, &slot)| is_meta(slot)).nth(index).map(|(key, _)| *key)
     }
 
     /// Delivers a copy of the `pick`-th node-meta message in flight again, `extra_ms` after the
     /// original (outside the link's order); returns whether there was one.
     pub fn duplicate_meta_message(&mut self, pick: u64, extra_ms: u64) -> bool {
         let Some(key) = self.meta_key(pick) else { return false };
-        let Some(copy) = self.queue.get(&key).cloned() else { return false };
-        self.sent += 1;
-        self.queue.insert((key.0.saturating_add(extra_ms), self.sent), copy);
+        let Some(copy) = self.queue.get(&key).and_then(|&slot| self.message(slot)).cloned() else {
+            return false;
+        };
+        self.enqueue(key.0.saturating_add(extra_ms), copy);
         true
     }
 
@@ -201,9 +260,9 @@ impl Network {
     /// its link; returns whether there was one.
     pub fn delay_meta_message(&mut self, pick: u64, extra_ms: u64) -> bool {
         let Some(key) = self.meta_key(pick) else { return false };
-        let Some(message) = self.queue.remove(&key) else { return false };
+        let Some(slot) = self.queue.remove(&key) else { return false };
         self.sent += 1;
-        self.queue.insert((key.0.saturating_add(extra_ms), self.sent), message);
+        self.queue.insert((key.0.saturating_add(extra_ms), self.sent), slot);
         true
     }
 
@@ -219,13 +278,16 @@ impl Network {
 
     /// Drops the `pick`-th (modulo their count) node-meta message in flight; returns whether one was.
     pub fn drop_meta_message(&mut self, pick: u64) -> bool {
-        self.meta_key(pick).is_some_and(|key| self.queue.remove(&key).is_some())
+        let Some(key) = self.meta_key(pick) else { return false };
+        match self.queue.remove(&key) {
+            Some(slot) => self.take(slot).is_some(),
+            None => false,
+        }
     }
 
     /// Drops every message in flight on socket `connection` (a reset loses what the kernels held).
     pub fn drop_connection(&mut self, connection: ConnectionId) -> u32 {
-        let before = self.queue.len();
-        self.queue.retain(|_, message| message.connection() != Some(connection));
-        u32::try_from(before - self.queue.len()).unwrap_or(u32::MAX)
+        let dropped = self.remove_where(|message| message.connection() == Some(connection));
+        u32::try_from(dropped).unwrap_or(u32::MAX)
     }
 }
