@@ -77,12 +77,16 @@ impl Message {
 
 /// Messages in flight.
 ///
-/// The queue orders keys only; the messages (a few hundred bytes each) stay put in a slab, so
-/// the queue's inserts and removals move 16-byte keys and 4-byte slots, not messages.
+/// The queues order keys only; the messages (a few hundred bytes each) stay put in a slab, so
+/// the queues' inserts and removals move 16-byte keys and 4-byte slots, not messages. Messages
+/// of held sockets wait in a queue of their own, so the next deliverable message is always the
+/// first of `queue`; released, they go back under the keys they were sent with.
 #[derive(Debug, Default)]
 pub struct Network {
-    /// (deliver at, send order) -> the message's slot in `slab`.
+    /// Deliverable messages: (deliver at, send order) -> the message's slot in `slab`.
     queue: BTreeMap<(u64, u64), u32>,
+    /// Messages of held sockets, keyed as in `queue`.
+    parked: BTreeMap<(u64, u64), u32>,
     /// Messages in flight by slot; `None` is a free slot.
     slab: Vec<Option<Message>>,
     /// Free slots of `slab`.
@@ -108,12 +112,16 @@ impl Network {
         self.enqueue(deliver_at, message);
     }
 
-    /// Puts `message` in the queue at `deliver_at`, after everything sent before it.
+    /// Puts `message` in flight at `deliver_at`, after everything sent before it.
     fn enqueue(&mut self, deliver_at: u64, message: Message) {
         self.sent += 1;
+        let key = (deliver_at, self.sent);
+        let held = self.is_held(&message);
         let slot = match self.free.pop() {
             Some(slot) => {
-                self.slab[slot as usize] = Some(message);
+                if let Some(free) = self.slab.get_mut(slot as usize) {
+                    *free = Some(message);
+                }
                 slot
             }
             None => {
@@ -121,7 +129,11 @@ impl Network {
                 u32::try_from(self.slab.len() - 1).unwrap_or(u32::MAX)
             }
         };
-        self.queue.insert((deliver_at, self.sent), slot);
+        if held {
+            self.parked.insert(key, slot);
+        } else {
+            self.queue.insert(key, slot);
+        }
     }
 
     /// The message in `slot`.
@@ -136,20 +148,34 @@ impl Network {
         message
     }
 
-    /// Removes the messages whose keys `doomed` picks; returns how many.
-    fn remove_where(&mut self, mut doomed: impl FnMut(&Message) -> bool) -> usize {
-        let keys: Vec<(u64, u64)> = self
-            .queue
+    /// Keys of `queue` whose messages `pick` picks, in order.
+    fn keys_where(
+        &self,
+        queue: &BTreeMap<(u64, u64), u32>,
+        mut pick: impl FnMut(&Message) -> bool,
+    ) -> Vec<(u64, u64)> {
+        queue
             .iter()
-            .filter(|&(_, &slot)| self.message(slot).is_some_and(&mut doomed))
+            .filter(|&(_, &slot)| self.message(slot).is_some_and(&mut pick))
             .map(|(key, _)| *key)
-            .collect();
-        for key in &keys {
+            .collect()
+    }
+
+    /// Removes the messages `doomed` picks, held or not; returns how many.
+    fn remove_where(&mut self, mut doomed: impl FnMut(&Message) -> bool) -> usize {
+        let deliverable = self.keys_where(&self.queue, &mut doomed);
+        let parked = self.keys_where(&self.parked, &mut doomed);
+        for key in &deliverable {
             if let Some(slot) = self.queue.remove(key) {
                 let _dropped = self.take(slot);
             }
         }
-        keys.len()
+        for key in &parked {
+            if let Some(slot) = self.parked.remove(key) {
+                let _dropped = self.take(slot);
+            }
+        }
+        deliverable.len() + parked.len()
     }
 
     fn is_lost(&self, message: &Message) -> bool {
@@ -165,44 +191,44 @@ impl Network {
         !self.held.is_empty() && message.connection().is_some_and(|c| self.held.contains(&c))
     }
 
-    /// The first message not held: its key.
-    fn first_deliverable(&self) -> Option<(u64, u64)> {
-        if self.held.is_empty() {
-            return self.queue.first_key_value().map(|(key, _)| *key);
-        }
-        self.queue
-            .iter()
-            .find(|&(_, &slot)| self.message(slot).is_some_and(|message| !self.is_held(message)))
-            .map(|(key, _)| *key)
-    }
-
     /// The earliest message due at `now_ms` (not held by a partition), removed from the network.
     pub fn pop_due(&mut self, now_ms: u64) -> Option<Message> {
-        let key = self.first_deliverable()?;
-        if key.0 > now_ms {
+        let entry = self.queue.first_entry()?;
+        if entry.key().0 > now_ms {
             return None;
         }
-        let slot = self.queue.remove(&key)?;
+        let slot = entry.remove();
         self.take(slot)
     }
 
     /// When the next deliverable message arrives.
     pub fn next_at_ms(&self) -> Option<u64> {
-        self.first_deliverable().map(|key| key.0)
+        self.queue.first_key_value().map(|(key, _)| key.0)
     }
 
     /// Holds (`true`) or releases the traffic of socket `connection`.
     pub fn hold(&mut self, connection: ConnectionId, held: bool) {
+        let on_socket = |message: &Message| message.connection() == Some(connection);
         if held {
-            self.held.insert(connection);
-        } else {
-            self.held.remove(&connection);
+            if self.held.insert(connection) {
+                for key in self.keys_where(&self.queue, on_socket) {
+                    if let Some(slot) = self.queue.remove(&key) {
+                        self.parked.insert(key, slot);
+                    }
+                }
+            }
+        } else if self.held.remove(&connection) {
+            for key in self.keys_where(&self.parked, on_socket) {
+                if let Some(slot) = self.parked.remove(&key) {
+                    self.queue.insert(key, slot);
+                }
+            }
         }
     }
 
     /// Whether a message is in flight on socket `connection`.
     pub fn carries(&self, connection: ConnectionId) -> bool {
-        self.queue.values().any(|&slot| {
+        self.queue.values().chain(self.parked.values()).any(|&slot| {
             self.message(slot).is_some_and(|message| message.connection() == Some(connection))
         })
     }
@@ -211,15 +237,12 @@ impl Network {
     pub fn cut_from_meta(&mut self, node: u16, cut: bool) {
         if cut {
             self.cut_from_meta.insert(node);
-            let cut_from_meta = std::mem::take(&mut self.cut_from_meta);
+            let cut = self.cut_from_meta.clone();
             let lost = |message: &Message| match message {
-                Message::ToMeta { node, .. } | Message::FromMeta { node, .. } => {
-                    cut_from_meta.contains(node)
-                }
+                Message::ToMeta { node, .. } | Message::FromMeta { node, .. } => cut.contains(node),
                 _ => false,
             };
             let _lost = self.remove_where(lost);
-            self.cut_from_meta = cut_from_meta;
         } else {
             self.cut_from_meta.remove(&node);
         }
@@ -229,6 +252,7 @@ impl Network {
     pub fn heal_all(&mut self) {
         self.held.clear();
         self.cut_from_meta.clear();
+        self.queue.append(&mut self.parked);
     }
 
     /// Drops every node-meta message in flight (meta's leader crashed); returns how many.
@@ -236,7 +260,8 @@ impl Network {
         self.remove_where(Message::is_meta)
     }
 
-    /// The key of the `pick`-th (modulo their count) node-meta message in flight.
+    /// The key of the `pick`-th (modulo their count) node-meta message in flight (never held:
+    /// only client sockets are).
     fn meta_key(&self, pick: u64) -> Option<(u64, u64)> {
         let is_meta = |slot: u32| self.message(slot).is_some_and(Message::is_meta);
         let count = self.queue.values().filter(|&&slot| is_meta(slot)).count();
@@ -268,12 +293,12 @@ impl Network {
 
     /// Messages in flight.
     pub fn len(&self) -> usize {
-        self.queue.len()
+        self.queue.len() + self.parked.len()
     }
 
     /// Whether nothing is in flight.
     pub fn is_empty(&self) -> bool {
-        self.queue.is_empty()
+        self.queue.is_empty() && self.parked.is_empty()
     }
 
     /// Drops the `pick`-th (modulo their count) node-meta message in flight; returns whether one was.
