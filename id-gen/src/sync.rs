@@ -17,3 +17,8 @@ pub use loom::sync::{
     Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard,
     atomic::{AtomicBool, AtomicI64, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering},
 };
+
+/// `std`'s `OnceLock` under both configurations: loom has none. Code that uses it initializes it
+/// only while holding a loom-checked lock and reads it with `get`, which never blocks, so loom's
+/// scheduler never waits on it; the loom-checked atomics the cell holds are still explored.
+pub use std::sync::OnceLock;

@@ -1,8 +1,10 @@
 //! Loom models of the server registry's shared memory: every interleaving of a login racing the
 //! kill of the same user's only (user, ip) slot, two logins racing for that slot, a find + touch +
 //! query start racing KILL SESSION, an idle-expiry round racing a new query on the same session,
-//! one racing a query that ends, two installs of the same session from the cluster, and an
-//! install racing a login for the node's last slot.
+//! one racing a query that ends, two installs of the same session from the cluster, an install
+//! racing a login for the node's last slot, and the lock-free find + touch racing a kill, an
+//! expiry round, a growth of the slot table that moves every session, a sign-out whose slot a
+//! new session takes, and another touch.
 //! Run with
 //! `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release -p graphsession-core
 //! --test loom_server`.
@@ -206,6 +208,117 @@ fn an_install_racing_a_login_for_the_last_node_slot_never_both_win() {
         let refused = mine.map(|_| ()).err().or(theirs.err()).unwrap();
         assert_eq!(refused.code(), -1010);
         assert_eq!(manager.session_count(), 1);
+        manager.check_invariants().unwrap();
+    });
+}
+
+/// Touches `id` at `now` on another thread.
+fn touch_on_a_thread(
+    manager: &Arc<SessionManager>,
+    id: i64,
+    now: u64,
+) -> thread::JoinHandle<Result<(), ServerError>> {
+    let manager = manager.clone();
+    thread::spawn(move || manager.touch(id, now))
+}
+
+fn last_activity(manager: &SessionManager, id: i64) -> u64 {
+    manager.session_stats(id).unwrap().last_activity_unix_ms
+}
+
+/// Whether session `id` was touched since it was created. (Times are clamped to the newest the
+/// registry has seen, so a session created after a touch elsewhere starts at that time.)
+fn touched_since_created(manager: &SessionManager, id: i64) -> bool {
+    let stats = manager.session_stats(id).unwrap();
+    stats.last_activity_unix_ms != stats.created_unix_ms
+}
+
+#[test]
+fn a_lock_free_touch_racing_kill_session_never_finds_the_session_again() {
+    loom::model(|| {
+        let manager = manager(0);
+        let table = Arc::new(table());
+        let id = login(&manager, &table).unwrap();
+        let toucher = touch_on_a_thread(&manager, id, NOW + 1);
+        let root = Caller::resolve(&table, "root", None);
+        assert_eq!(manager.kill_sessions(&root, &[id], NOW).unwrap(), 1);
+        assert!(manager.touch(id, NOW + 2).is_err(), "findable right after the kill");
+        let _either = toucher.join().unwrap();
+        assert!(manager.touch(id, NOW + 2).is_err(), "findable again after a racing touch");
+        manager.check_invariants().unwrap();
+    });
+}
+
+#[test]
+fn a_touch_racing_an_expiry_round_is_seen_by_it_or_fails() {
+    loom::model(|| {
+        let manager = manager(0);
+        let table = Arc::new(table());
+        let id = login(&manager, &table).unwrap();
+        // Due at NOW + 1000 (the idle timeout is 1 s); the touch would make it due at NOW + 1999.
+        let toucher = touch_on_a_thread(&manager, id, NOW + 999);
+        let expired = manager.handle_timeout(NOW + 1_000);
+        match toucher.join().unwrap() {
+            Ok(()) => {
+                assert_eq!(expired, 0, "expired a session on activity it did not see");
+                // At NOW + 999 or, clamped to the newest time seen, NOW + 1000.
+                assert!(last_activity(&manager, id) >= NOW + 999, "the touch was lost");
+            }
+            Err(error) => {
+                assert_eq!((expired, error.code()), (1, -1002));
+                assert!(manager.session_stats(id).is_none());
+            }
+        }
+        manager.check_invariants().unwrap();
+    });
+}
+
+#[test]
+fn a_touch_racing_a_table_growth_that_moves_every_session_is_never_lost() {
+    loom::model(|| {
+        let manager = manager(0);
+        let table = Arc::new(table());
+        // A shard's table starts with 8 slots and grows when a seventh session arrives.
+        let ids: Vec<i64> = (0..6).map(|_| login(&manager, &table).unwrap()).collect();
+        let toucher = touch_on_a_thread(&manager, ids[3], NOW + 500);
+        let grown = login(&manager, &table).unwrap();
+        assert_eq!(toucher.join().unwrap(), Ok(()));
+        assert_eq!(last_activity(&manager, ids[3]), NOW + 500, "the touch was lost in the move");
+        for &id in ids.iter().filter(|&&id| id != ids[3]).chain([&grown]) {
+            assert!(!touched_since_created(&manager, id), "a touch landed on session {id}");
+        }
+        manager.check_invariants().unwrap();
+    });
+}
+
+#[test]
+fn a_touch_racing_a_sign_out_never_lands_on_the_session_that_takes_its_slot() {
+    loom::model(|| {
+        let manager = manager(0);
+        let table = Arc::new(table());
+        let old = login(&manager, &table).unwrap();
+        let toucher = touch_on_a_thread(&manager, old, NOW + 500);
+        assert!(manager.sign_out(old, NOW));
+        // The only session of an empty table: it may well take the freed slot.
+        let new = login(&manager, &table).unwrap();
+        if toucher.join().unwrap().is_ok() {
+            assert!(manager.session_stats(old).is_none());
+        }
+        assert!(!touched_since_created(&manager, new), "the old session's touch landed here");
+        manager.check_invariants().unwrap();
+    });
+}
+
+#[test]
+fn two_touches_racing_keep_the_newer_activity() {
+    loom::model(|| {
+        let manager = manager(0);
+        let table = Arc::new(table());
+        let id = login(&manager, &table).unwrap();
+        let toucher = touch_on_a_thread(&manager, id, NOW + 7);
+        manager.touch(id, NOW + 3).unwrap();
+        toucher.join().unwrap().unwrap();
+        assert_eq!(last_activity(&manager, id), NOW + 7);
         manager.check_invariants().unwrap();
     });
 }

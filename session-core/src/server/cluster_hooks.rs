@@ -20,8 +20,9 @@ use crate::server::config::CLIENT_IP_BYTES_MAX;
 use crate::server::error::ServerError;
 use crate::server::execute::check_space_name;
 use crate::server::manager::SessionManager;
-use crate::server::session::{Activity, NewSession, Origin, SessionEntry};
-use crate::server::shard::{Slot, lock, read, write};
+use crate::server::session::{NewSession, Origin, SessionEntry};
+use crate::server::shard::lock;
+use crate::server::table::Found;
 
 /// One session as cluster sync reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,8 +83,7 @@ impl SessionManager {
     pub fn cluster_sessions(&self) -> Vec<ClusterSessionView> {
         let mut views = Vec::new();
         for shard in &self.shards {
-            let state = read(&shard.state);
-            views.extend(state.sessions.values().map(view));
+            views.extend(shard.read().iter().map(view));
         }
         views.sort_by_key(|view| view.session);
         views
@@ -111,7 +111,7 @@ impl SessionManager {
     ) -> Result<bool, ServerError> {
         let now = self.clock.observe(now_unix_ms);
         check_installed(install, table)?;
-        if read(&self.shard(install.session).state).sessions.contains_key(&install.session) {
+        if self.shard(install.session).read().contains(install.session) {
             return Ok(false);
         }
         if !self.node_count.try_reserve(self.config.sessions_max) {
@@ -144,14 +144,12 @@ impl SessionManager {
         let entry = Arc::new(SessionEntry::new(new));
         let check_at_ms = last_activity_unix_ms.saturating_add(self.config.idle_timeout_ms);
         {
-            let mut state = write(&self.shard(install.session).state);
-            if state.sessions.contains_key(&install.session) {
+            let mut sessions = self.shard(install.session).write();
+            if sessions.contains(install.session)
+                || sessions.insert(Arc::clone(&entry), last_activity_unix_ms, check_at_ms).is_err()
+            {
                 return false;
             }
-            state.deadlines.insert((check_at_ms, install.session));
-            entry.set_check_at_ms(check_at_ms);
-            let activity = Activity::new(last_activity_unix_ms);
-            state.sessions.insert(install.session, Slot { entry: Arc::clone(&entry), activity });
             // Under the shard lock, as in login: an expiry round that passed this shard keeps it.
             self.earliest_check_ms.fetch_min(check_at_ms, Ordering::AcqRel);
         }
@@ -170,9 +168,9 @@ impl SessionManager {
             return false;
         }
         let entry = {
-            let state = read(&self.shard(id).state);
-            let Some(slot) = state.sessions.get(&id) else { return false };
-            Arc::clone(&slot.entry)
+            let sessions = self.shard(id).read();
+            let Some(found) = sessions.get(id) else { return false };
+            Arc::clone(found.entry)
         };
         let from = {
             let mut inner = lock(&entry.inner);
@@ -248,8 +246,8 @@ fn check_installed(install: InstalledSession<'_>, table: &RoleTable) -> Result<(
     Ok(())
 }
 
-fn view(slot: &Slot) -> ClusterSessionView {
-    let entry = &slot.entry;
+fn view(found: Found<'_>) -> ClusterSessionView {
+    let entry = found.entry;
     let inner = lock(&entry.inner);
     let space = inner.caller.as_ref().and_then(|caller| caller.current_space());
     ClusterSessionView {
@@ -259,7 +257,7 @@ fn view(slot: &Slot) -> ClusterSessionView {
         space: space.unwrap_or_default().to_owned(),
         space_set_unix_ms: inner.space_set_unix_ms,
         created_unix_ms: entry.created_unix_ms,
-        last_activity_unix_ms: slot.activity.last_ms(),
-        running_queries: slot.activity.running(),
+        last_activity_unix_ms: found.activity.last_ms(),
+        running_queries: entry.running(),
     }
 }

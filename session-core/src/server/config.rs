@@ -12,6 +12,10 @@ pub const CLIENT_IP_BYTES_MAX: u32 = 64;
 pub const GRAPH_ADDR_BYTES_MAX: u32 = 256;
 /// Most shards a registry may have.
 pub const SHARD_COUNT_MAX: u32 = 4_096;
+/// Latest time the registry holds, Unix ms: `2^44 - 1`, in the year 2527. A `now` beyond it is
+/// taken as this (the registry's clock stops there), so activity fits beside a tag in one atomic
+/// word of the slot table and nothing ever expires early.
+pub const NOW_UNIX_MS_MAX: u64 = (1 << 44) - 1;
 /// Shortest idle timeout NebulaGraph accepts (`session_idle_timeout_secs` >= 1).
 pub const IDLE_TIMEOUT_MS_MIN: u64 = 1_000;
 /// Longest idle timeout NebulaGraph accepts (`session_idle_timeout_secs` <= 604800, a week).

@@ -18,7 +18,7 @@ use crate::server::error::ServerError;
 use crate::server::manager::SessionManager;
 use crate::server::metrics::Counters;
 use crate::server::session::SessionEntry;
-use crate::server::shard::{lock, read};
+use crate::server::shard::lock;
 
 /// A query that started: what the executor needs.
 #[derive(Debug, Clone)]
@@ -66,12 +66,11 @@ impl SessionManager {
         now: u64,
     ) -> Result<(SessionId, Arc<SessionEntry>), ServerError> {
         let id = crate::server::manager::parse_id(session_id)?;
-        let state = read(&self.shard(id).state);
-        let slot =
-            state.sessions.get(&id).ok_or(ServerError::SessionNotFound { session: session_id })?;
-        slot.activity.query_started();
-        slot.activity.touch(now);
-        Ok((id, Arc::clone(&slot.entry)))
+        let sessions = self.shard(id).read();
+        let found = sessions.get(id).ok_or(ServerError::SessionNotFound { session: session_id })?;
+        found.entry.query_started();
+        found.activity.touch(now);
+        Ok((id, Arc::clone(found.entry)))
     }
 
     fn register(
@@ -158,12 +157,13 @@ impl SessionManager {
                 Some(reason) => queries.fail(session, plan, reason)?,
             }
         };
-        let state = read(&shard.state);
-        if let Some(slot) = state.sessions.get(&session) {
+        let sessions = shard.read();
+        if let Some(found) = sessions.get(session) {
             if matches!(outcome, QueryOutcome::Killed(_)) {
-                lock(&slot.entry.inner).extras_mut().queries_killed += 1;
+                lock(&found.entry.inner).extras_mut().queries_killed += 1;
             }
-            slot.activity.query_ended(now);
+            found.activity.touch(now);
+            found.entry.query_ended();
         }
         Ok(outcome)
     }
@@ -171,9 +171,10 @@ impl SessionManager {
     /// A query of `session` left the registry (or was refused): touch, then lower the count. A
     /// session that ended meanwhile has nothing to lower.
     fn query_ended(&self, session: SessionId, now: u64) {
-        let state = read(&self.shard(session).state);
-        if let Some(slot) = state.sessions.get(&session) {
-            slot.activity.query_ended(now);
+        let sessions = self.shard(session).read();
+        if let Some(found) = sessions.get(session) {
+            found.activity.touch(now);
+            found.entry.query_ended();
         }
     }
 
@@ -195,7 +196,7 @@ impl SessionManager {
             }
         };
         let shard = self.shard(session);
-        let owner = read(&shard.state).sessions.get(&session).map(|slot| Arc::clone(&slot.entry));
+        let owner = shard.read().get(session).map(|found| Arc::clone(found.entry));
         let Some(owner) = owner else {
             return Err(QueryError::SessionNotFound { session }.into());
         };

@@ -12,8 +12,11 @@
 //! - activity since the check was scheduled reschedules it at `last_activity + idle_timeout`;
 //! - otherwise the session has been idle for the timeout: it ends, its queries are killed.
 //!
-//! Touches never move the index (they are atomic stores), so the hot path stays lock-light; the
-//! price is that a busy session's check pops once per idle timeout and is rescheduled. So a round
+//! Touches never move the index (they raise an atomic word without a lock), so the hot path stays
+//! lock-free; the price is that a busy session's check pops once per idle timeout and is
+//! rescheduled. A popped session's slot is frozen while its check is decided, so a touch racing
+//! the decision either lands before it (and is seen) or finds the slot frozen and waits for the
+//! shard's lock: an expiry never ends a session on activity it did not see. So a round
 //! costs O(due · log n) plus a read-locked peek at each shard; with nothing due it is one atomic
 //! load against the cached earliest check (`earliest_check_ms`), which is also what
 //! `poll_timeout` returns. A session never expires early: its check is never before
@@ -23,13 +26,12 @@
 //! again shard by shard, and logins lower it under their shard's lock, so no schedule is lost;
 //! a `poll_timeout` read while a round runs may be late, never early.
 
-use graphsession_id_gen::SessionId;
 use graphsession_id_gen::sync::{Arc, Ordering};
 
 use crate::server::audit::EndReason;
 use crate::server::manager::SessionManager;
-use crate::server::session::{Activity, SessionEntry};
-use crate::server::shard::{Shard, lock, read, write};
+use crate::server::session::SessionEntry;
+use crate::server::shard::{Shard, lock};
 
 /// What a due check decided.
 enum Check {
@@ -69,56 +71,43 @@ impl SessionManager {
 
     /// Pops `shard`'s due checks; returns the sessions that expired (already out of the map).
     fn expire_shard(&self, shard: &Shard, now: u64) -> Vec<(Arc<SessionEntry>, u64)> {
-        let first = read(&shard.state).deadlines.first().map(|&(at, _)| at);
+        let first = shard.read().deadlines().first().map(|&(at, _)| at);
         if first.is_none_or(|at| at > now) {
             if let Some(at) = first {
                 self.earliest_check_ms.fetch_min(at, Ordering::AcqRel);
             }
             return Vec::new();
         }
-        let mut guard = write(&shard.state);
-        let state = &mut *guard;
+        let mut sessions = shard.write();
         let mut expired = Vec::new();
-        while let Some(&(at, id)) = state.deadlines.first() {
+        while let Some((at, _)) = sessions.first_deadline() {
             if at > now {
                 break;
             }
-            state.deadlines.pop_first();
-            let Some(slot) = state.sessions.get_mut(&id) else { continue };
-            match self.decide(&slot.activity, now) {
-                Check::Recheck(at) => {
-                    slot.entry.set_check_at_ms(at);
-                    state.deadlines.insert((at, id));
-                }
+            let Some(Some((frozen, entry))) = sessions.pop_due() else { continue };
+            match self.decide(&entry, frozen.last_ms(), now) {
+                Check::Recheck(at) => sessions.reschedule(frozen, &entry, at),
                 Check::Expire => {
-                    let idle_ms = now.saturating_sub(slot.activity.last_ms());
-                    expired.extend(remove(&mut state.sessions, id).map(|entry| (entry, idle_ms)));
+                    let idle_ms = now.saturating_sub(frozen.last_ms());
+                    expired.extend(sessions.expire(frozen).map(|entry| (entry, idle_ms)));
                 }
             }
         }
-        if let Some(&(at, _)) = state.deadlines.first() {
+        if let Some((at, _)) = sessions.first_deadline() {
             self.earliest_check_ms.fetch_min(at, Ordering::AcqRel);
         }
         expired
     }
 
-    /// Decides a due check, under the shard's write lock: no query can start meanwhile.
-    fn decide(&self, activity: &Activity, now: u64) -> Check {
+    /// Decides a due check, under the shard's write lock (no query can start meanwhile) with
+    /// the session's final activity `last_ms` (its slot is frozen).
+    fn decide(&self, entry: &SessionEntry, last_ms: u64, now: u64) -> Check {
         let idle_timeout_ms = self.config.idle_timeout_ms;
         // The count first: a query that ended touched the session before lowering it.
-        if activity.running() > 0 {
+        if entry.running() > 0 {
             return Check::Recheck(now.saturating_add(idle_timeout_ms));
         }
-        let due_at = activity.last_ms().saturating_add(idle_timeout_ms);
+        let due_at = last_ms.saturating_add(idle_timeout_ms);
         if due_at <= now { Check::Expire } else { Check::Recheck(due_at) }
     }
-}
-
-fn remove(
-    sessions: &mut crate::server::shard::IdMap<crate::server::shard::Slot>,
-    id: SessionId,
-) -> Option<Arc<SessionEntry>> {
-    let slot = sessions.remove(&id)?;
-    slot.entry.end();
-    Some(slot.entry)
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use crate::server::error::InvariantViolation;
 use crate::server::manager::SessionManager;
 use crate::server::session::Origin;
-use crate::server::shard::{Shard, lock, read, shard_index};
+use crate::server::shard::{Shard, hash_id, lock, shard_index};
 
 impl SessionManager {
     /// Checks every invariant of a quiescent registry: each session in the right shard, live,
@@ -64,19 +64,23 @@ impl SessionManager {
         logged_in: &mut BTreeMap<(String, String), u32>,
     ) -> Result<(u64, u64), InvariantViolation> {
         let fail = |what: String| Err(InvariantViolation(what));
-        let state = read(&shard.state);
+        let sessions = shard.read();
         let queries = lock(&shard.queries);
         if let Err(violation) = queries.check_invariants() {
             return fail(format!("shard {index} query registry: {violation}"));
         }
-        if state.deadlines.len() != state.sessions.len() {
+        if let Err(violation) = sessions.check_table() {
+            return fail(format!("shard {index} slot table: {violation}"));
+        }
+        if sessions.deadlines().len() != sessions.len() {
             return fail(format!(
                 "shard {index}: {} checks for {} sessions",
-                state.deadlines.len(),
-                state.sessions.len()
+                sessions.deadlines().len(),
+                sessions.len()
             ));
         }
-        let open = state.sessions.keys().filter(|id| queries.session_user(**id).is_some()).count();
+        let open =
+            sessions.iter().filter(|found| queries.session_user(found.entry.id).is_some()).count();
         if u64::from(queries.session_count()) != open as u64 {
             return fail(format!(
                 "shard {index}: registry holds {} sessions, {open} of them live",
@@ -84,13 +88,14 @@ impl SessionManager {
             ));
         }
         let mut running: u64 = 0;
-        for (&id, slot) in &state.sessions {
-            let entry = &slot.entry;
-            if shard_index(id, self.shard_mask) != index || entry.id != id || !entry.is_live() {
+        for found in sessions.iter() {
+            let entry = found.entry;
+            let id = entry.id;
+            if shard_index(hash_id(id), self.shard_mask) != index || !entry.is_live() {
                 return fail(format!("session {id} misplaced or ended in shard {index}"));
             }
             let check_at_ms = entry.check_at_ms();
-            if !state.deadlines.contains(&(check_at_ms, id)) {
+            if !sessions.deadlines().contains(&(check_at_ms, id)) {
                 return fail(format!("session {id} has no idle check at {check_at_ms}"));
             }
             if queries.session_user(id).is_some_and(|user| user != &*entry.user) {
@@ -103,7 +108,7 @@ impl SessionManager {
             {
                 return fail(format!("session {id} holds more history or variables than allowed"));
             }
-            running += u64::from(slot.activity.running());
+            running += u64::from(entry.running());
             let key = (entry.user.to_string(), entry.client_ip.to_string());
             if entry.origin == Origin::LoggedIn {
                 *logged_in.entry(key.clone()).or_insert(0) += 1;
@@ -118,7 +123,7 @@ impl SessionManager {
         }
         // No query of an ended session: the query registry's own invariants put every query
         // in a session open there, and the count above makes every open session live here.
-        let first = state.deadlines.first().map_or(u64::MAX, |&(at, _)| at);
-        Ok((state.sessions.len() as u64, first))
+        let first = sessions.deadlines().first().map_or(u64::MAX, |&(at, _)| at);
+        Ok((sessions.len() as u64, first))
     }
 }

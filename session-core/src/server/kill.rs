@@ -12,7 +12,7 @@ use crate::server::error::ServerError;
 use crate::server::manager::SessionManager;
 use crate::server::metrics::Counters;
 use crate::server::session::SessionEntry;
-use crate::server::shard::{Shard, lock, write};
+use crate::server::shard::{Shard, lock};
 
 impl SessionManager {
     /// KILL SESSION (or KILL SESSIONS with piped ids) by `caller`: GOD only (through the
@@ -49,11 +49,7 @@ impl SessionManager {
     /// Takes session `id` out of its shard's map and marks it ended; returns it with its last
     /// activity (Unix ms). The caller must [`release_ended`](Self::release_ended) it.
     pub(crate) fn take_session(&self, id: SessionId) -> Option<(Arc<SessionEntry>, u64)> {
-        let mut state = write(&self.shard(id).state);
-        let slot = state.sessions.remove(&id)?;
-        state.deadlines.remove(&(slot.entry.check_at_ms(), id));
-        slot.entry.end();
-        Some((slot.entry, slot.activity.last_ms()))
+        self.shard(id).write().take(id)
     }
 
     /// The part of a session's end after it left its shard's map (and was marked ended): the

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 
 use graphsession_id_gen::sync::{AtomicU64, Mutex, Ordering};
 
+use crate::server::config::NOW_UNIX_MS_MAX;
 use crate::server::shard::lock;
 
 /// Shards of the per-(user, ip) counts: logins of different users rarely meet on one mutex.
@@ -139,7 +140,8 @@ impl UserIpCounts {
 }
 
 /// The newest time the node has been told, Unix milliseconds. Every `now` passed in is clamped
-/// to it, so a clock that steps back never expires anything early and never panics.
+/// to it, so a clock that steps back never expires anything early and never panics, and to
+/// [`NOW_UNIX_MS_MAX`], the latest time the slot table can hold.
 #[derive(Debug)]
 pub(crate) struct Clock {
     newest_ms: AtomicU64,
@@ -147,12 +149,13 @@ pub(crate) struct Clock {
 
 impl Clock {
     pub(crate) fn new(newest_ms: u64) -> Clock {
-        Clock { newest_ms: AtomicU64::new(newest_ms) }
+        Clock { newest_ms: AtomicU64::new(newest_ms.min(NOW_UNIX_MS_MAX)) }
     }
 
     /// `max(now, newest seen)`, remembering `now` if it is newer.
     #[inline]
     pub(crate) fn observe(&self, now_unix_ms: u64) -> u64 {
+        let now_unix_ms = now_unix_ms.min(NOW_UNIX_MS_MAX);
         let newest_ms = self.newest_ms.load(Ordering::Relaxed);
         if now_unix_ms <= newest_ms {
             return newest_ms;

@@ -11,8 +11,9 @@ use crate::server::config::{CLIENT_IP_BYTES_MAX, Config};
 use crate::server::error::{ConfigError, ServerError};
 use crate::server::limits::{Clock, NodeCount, UserIpCounts};
 use crate::server::metrics::{Counters, NodeStats};
-use crate::server::session::{Activity, NewSession, Origin, SessionEntry};
-use crate::server::shard::{Shard, Slot, read, shard_index, write};
+use crate::server::session::{NewSession, Origin, SessionEntry};
+use crate::server::shard::{Shard, hash_id, shard_index};
+use crate::server::table::FastTouch;
 use crate::server::throttle::{PasswordCheck, Throttle};
 
 /// A login the host has authenticated (or tried to): who, from where, and what its password
@@ -92,7 +93,7 @@ impl SessionManager {
 
     #[inline]
     pub(crate) fn shard(&self, id: SessionId) -> &Shard {
-        &self.shards[shard_index(id, self.shard_mask)]
+        &self.shards[shard_index(hash_id(id), self.shard_mask)]
     }
 
     /// Creates a session for `login` at `now_unix_ms`, in NebulaGraph's order: the password
@@ -169,16 +170,15 @@ impl SessionManager {
         let shard = self.shard(id);
         let check_at_ms = now.saturating_add(self.config.idle_timeout_ms);
         {
-            let mut state = write(&shard.state);
+            let mut sessions = shard.write();
             // Ids are unique by construction; a host whose lease overlaps the ids of a restored
             // snapshot would break that, and replacing a live session would corrupt its counts.
-            if state.sessions.contains_key(&id) {
+            if sessions.contains(id) {
                 return Err(QueryError::SessionAlreadyOpen { session: id }.into());
             }
-            state.deadlines.insert((check_at_ms, id));
-            entry.set_check_at_ms(check_at_ms);
-            let activity = Activity::new(now);
-            state.sessions.insert(id, Slot { entry: Arc::clone(&entry), activity });
+            // A full table (hundreds of millions of sessions in one shard) is a full node.
+            (sessions.insert(Arc::clone(&entry), now, check_at_ms))
+                .map_err(|_| ServerError::TooManyConnections)?;
             // Under the shard lock, so an expiry round that already passed this shard keeps it.
             self.earliest_check_ms.fetch_min(check_at_ms, Ordering::AcqRel);
         }
@@ -234,17 +234,23 @@ impl SessionManager {
     }
 
     /// The execute path's first step: finds session `session_id` (NebulaGraph's wire value)
-    /// and marks activity at `now_unix_ms`. Only the session's shard's read lock and two atomic
-    /// operations. Id 0 is [`ServerError::InvalidSessionId`] (-1002, a client's ping); an
-    /// unknown, signed-out, killed or expired id is [`ServerError::SessionNotFound`] (-1002).
+    /// and marks activity at `now_unix_ms`. Takes no lock: a probe of the session's shard's
+    /// slot table and one compare-and-swap on its activity (the shard's read lock only when
+    /// the session is missing or a writer is moving it). Id 0 is
+    /// [`ServerError::InvalidSessionId`] (-1002, a client's ping); an unknown, signed-out,
+    /// killed or expired id is [`ServerError::SessionNotFound`] (-1002).
     #[inline]
     pub fn touch(&self, session_id: i64, now_unix_ms: u64) -> Result<(), ServerError> {
         let now = self.clock.observe(now_unix_ms);
         let id = parse_id(session_id)?;
-        let state = read(&self.shard(id).state);
-        let slot =
-            state.sessions.get(&id).ok_or(ServerError::SessionNotFound { session: session_id })?;
-        slot.activity.touch(now);
+        let hash = hash_id(id);
+        let shard = &self.shards[shard_index(hash, self.shard_mask)];
+        if shard.table.touch_unlocked(id, hash, now) == FastTouch::Touched {
+            return Ok(());
+        }
+        let sessions = shard.read();
+        let found = sessions.get(id).ok_or(ServerError::SessionNotFound { session: session_id })?;
+        found.activity.touch(now);
         Ok(())
     }
 
@@ -255,11 +261,10 @@ impl SessionManager {
         now: u64,
     ) -> Result<(SessionId, Arc<SessionEntry>), ServerError> {
         let id = parse_id(session_id)?;
-        let state = read(&self.shard(id).state);
-        let slot =
-            state.sessions.get(&id).ok_or(ServerError::SessionNotFound { session: session_id })?;
-        slot.activity.touch(now);
-        Ok((id, Arc::clone(&slot.entry)))
+        let sessions = self.shard(id).read();
+        let found = sessions.get(id).ok_or(ServerError::SessionNotFound { session: session_id })?;
+        found.activity.touch(now);
+        Ok((id, Arc::clone(found.entry)))
     }
 
     /// Sign-out: ends session `session_id` and kills its queries. No owner check and an unknown

@@ -167,13 +167,14 @@ mod shard;
 mod show;
 mod snapshot;
 mod snapshot_codec;
+mod table;
 mod throttle;
 
 pub use audit::{Change, EndReason, Event, HistoryEntry, Refusal};
 pub use cluster_hooks::{ClusterEnd, ClusterSessionView, InstalledSession};
 pub use config::{
     CLIENT_IP_BYTES_MAX, Config, GRAPH_ADDR_BYTES_MAX, IDLE_TIMEOUT_MS_MAX, IDLE_TIMEOUT_MS_MIN,
-    SHARD_COUNT_MAX,
+    NOW_UNIX_MS_MAX, SHARD_COUNT_MAX,
 };
 pub use error::{ConfigError, InvariantViolation, ServerError, SnapshotError, error_code};
 pub use execute::QueryStart;

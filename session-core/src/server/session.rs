@@ -1,6 +1,6 @@
-//! One session as the registry holds it: the fields the hot path touches are atomics, so find +
-//! touch needs only its shard's read lock; the rest sits behind the session's own mutex, which
-//! only requests of that one session take.
+//! One session as the registry holds it. Its last activity lives in its shard's slot table (so
+//! find + touch never reads this); the counters are atomics; the rest sits behind the session's
+//! own mutex, which only requests of that one session take.
 
 use std::collections::BTreeMap;
 
@@ -96,6 +96,9 @@ pub(crate) struct SessionEntry {
     pub(crate) created_unix_ms: u64,
     pub(crate) origin: Origin,
     pub(crate) queries_run: AtomicU64,
+    /// Queries registered and not yet finished or failed. Raised under the shard's read lock,
+    /// so an expiry (under the write lock) sees every query that started before it (fix 3).
+    running: AtomicU32,
     /// When its idle check is scheduled (its key in the shard's deadline index), Unix ms.
     /// Written only under the shard's write lock; here rather than in the map's slot because the
     /// entry's allocation has room for it and the slot does not.
@@ -131,6 +134,7 @@ impl SessionEntry {
             created_unix_ms: new.now_unix_ms,
             origin: new.origin,
             queries_run: AtomicU64::new(0),
+            running: AtomicU32::new(0),
             check_at_ms: AtomicU64::new(u64::MAX),
             lifecycle: AtomicU8::new(Lifecycle::Live.to_u8()),
             inner: Mutex::new(inner),
@@ -144,6 +148,22 @@ impl SessionEntry {
     /// Only under the shard's write lock, together with the deadline index.
     pub(crate) fn set_check_at_ms(&self, at_ms: u64) {
         self.check_at_ms.store(at_ms, Ordering::Relaxed);
+    }
+
+    /// Queries of this session running now.
+    pub(crate) fn running(&self) -> u32 {
+        self.running.load(Ordering::Acquire)
+    }
+
+    /// A query started (under the shard's read lock).
+    pub(crate) fn query_started(&self) {
+        self.running.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// A query left the query registry, or its registration was refused. The caller touches
+    /// the session first, so an expiry that sees the lower count also sees the activity.
+    pub(crate) fn query_ended(&self) {
+        self.running.fetch_sub(1, Ordering::AcqRel);
     }
 
     pub(crate) fn is_live(&self) -> bool {
@@ -176,51 +196,5 @@ impl SessionEntry {
     pub(crate) fn record(&self, change: Change, at_unix_ms: u64, history_max: u32) {
         let entry = HistoryEntry { at_unix_ms, change };
         lock(&self.inner).extras_mut().history.record(entry, history_max);
-    }
-}
-
-/// The two fields find + touch and expiry read, kept inline in the shard's map slot so the hot
-/// path touches one cache line of the map instead of following a pointer to the session.
-#[derive(Debug)]
-pub(crate) struct Activity {
-    /// Newest activity, Unix milliseconds; only grows (`fetch_max`).
-    last_ms: AtomicU64,
-    /// Queries registered and not yet finished or failed. Raised under the shard's read lock,
-    /// so an expiry (under the write lock) sees every query that started before it (fix 3).
-    running: AtomicU32,
-}
-
-impl Activity {
-    pub(crate) fn new(last_ms: u64) -> Activity {
-        Activity { last_ms: AtomicU64::new(last_ms), running: AtomicU32::new(0) }
-    }
-
-    /// Marks activity at `now_unix_ms` (already clamped by the node clock). A store only when
-    /// the time moved, so sessions touched many times a millisecond do not bounce the line.
-    #[inline]
-    pub(crate) fn touch(&self, now_unix_ms: u64) {
-        if self.last_ms.load(Ordering::Relaxed) < now_unix_ms {
-            self.last_ms.fetch_max(now_unix_ms, Ordering::Release);
-        }
-    }
-
-    pub(crate) fn last_ms(&self) -> u64 {
-        self.last_ms.load(Ordering::Acquire)
-    }
-
-    pub(crate) fn running(&self) -> u32 {
-        self.running.load(Ordering::Acquire)
-    }
-
-    /// A query started (under the shard's read lock).
-    pub(crate) fn query_started(&self) {
-        self.running.fetch_add(1, Ordering::AcqRel);
-    }
-
-    /// A query left the query registry, or its registration was refused: touch first, then
-    /// lower the count, so an expiry that sees the lower count also sees the activity.
-    pub(crate) fn query_ended(&self, now_unix_ms: u64) {
-        self.touch(now_unix_ms);
-        self.running.fetch_sub(1, Ordering::AcqRel);
     }
 }

@@ -1,25 +1,25 @@
-//! Shards: the registry's sessions split by a hash of their id, each shard behind its own lock.
+//! Shards: the registry's sessions split by a hash of their id. Each shard is a slot table
+//! that find + touch reads without a lock (`table.rs`), an `RwLock` for everything else, and
+//! the query registry of its sessions.
 //!
-//! # Why shards of `RwLock<HashMap>`
+//! # Why shards, and why this table
 //!
-//! Find + touch is the hot path of every request of every executor thread. It takes one shard's
-//! read lock, probes one fixed-hasher map whose slot holds the session's last activity inline,
-//! and stores that activity only when the millisecond changed: no global lock, and the session's
-//! own data is read in one probe. Writers (login, sign-out, kill, expiry) take one shard's write
-//! lock; two threads meet on a lock only when they hit the same shard.
+//! Find + touch is the hot path of every request of every executor thread: it probes the
+//! shard's slot table with plain loads and raises the session's activity word with one
+//! compare-and-swap, taking no lock at all (see `table.rs` for the protocol and why a read
+//! lock was too slow). Everything else (login, the execute path, sign-out, kill, expiry, SHOW)
+//! takes the shard's `RwLock`: readers share it, writers (which change the slots) exclude each
+//! other and the readers, so two threads meet on a lock only when they hit the same shard.
 //!
 //! The alternatives: the seed plan's sketch, one `Mutex<HashMap>`, serializes every request
 //! of every thread (the benches measure it). A concurrent-map crate would add a dependency we
-//! cannot loom-check. A lock-free map needs `unsafe` (memory reclamation), which the workspace
-//! forbids. The cost we accept: acquiring a read lock writes the shard's lock word, so two
-//! threads touching random sessions still move those lines between cores; the shards only make
-//! them wait on each other rarely.
+//! cannot loom-check, and its memory reclamation needs `unsafe`, which the workspace forbids;
+//! the slot table needs neither because its blocks are never freed while the registry lives.
 //!
 //! Each shard also owns the query registry of its sessions (queries shard with their session)
 //! behind its own mutex, and the deadline index of its sessions' idle checks (see `expiry.rs`).
 
-use std::collections::{BTreeSet, HashMap};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::collections::BTreeSet;
 
 use graphsession_id_gen::SessionId;
 use graphsession_id_gen::sync::{
@@ -27,7 +27,8 @@ use graphsession_id_gen::sync::{
 };
 use graphsession_query_plan::QueryRegistry;
 
-use crate::server::session::{Activity, SessionEntry};
+use crate::server::session::SessionEntry;
+use crate::server::table::{Entries, Found, Frozen, SlotTable, TableFull};
 
 /// Locks `mutex`. A panic while it was held (a bug elsewhere) leaves data whose invariants
 /// `check_invariants` reports; failing every later request would not help.
@@ -53,41 +54,11 @@ pub(crate) fn mix(value: u64) -> u64 {
     (product as u64) ^ ((product >> 64) as u64)
 }
 
-/// The map's hasher: [`mix`] of the id; other input falls back to FNV-1a.
-#[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        let mut hash = self.0 ^ 0xcbf2_9ce4_8422_2325;
-        for &byte in bytes {
-            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
-        }
-        self.0 = hash;
-    }
-
-    fn write_i64(&mut self, value: i64) {
-        self.0 = mix(u64::from_ne_bytes(value.to_ne_bytes()));
-    }
-}
-
-pub(crate) type IdMap<V> = HashMap<SessionId, V, BuildHasherDefault<IdHasher>>;
-
-/// A session in its shard's map, with the time its next idle check is scheduled at.
-#[derive(Debug)]
-pub(crate) struct Slot {
-    pub(crate) entry: Arc<SessionEntry>,
-    pub(crate) activity: Activity,
-}
-
 /// What a shard's `RwLock` guards.
 #[derive(Debug, Default)]
 pub(crate) struct ShardState {
-    pub(crate) sessions: IdMap<Slot>,
+    /// Which session is in which slot of the shard's table.
+    pub(crate) entries: Entries,
     /// `(check_at_ms, id)` of every session in `sessions`, earliest first.
     pub(crate) deadlines: BTreeSet<(u64, SessionId)>,
 }
@@ -96,6 +67,8 @@ pub(crate) struct ShardState {
 #[derive(Debug)]
 #[repr(align(128))]
 pub(crate) struct Shard {
+    /// The slots: read by find + touch without a lock, changed only under `state`'s write lock.
+    pub(crate) table: SlotTable,
     pub(crate) state: RwLock<ShardState>,
     /// The queries of this shard's sessions; taken after `state`, never while holding it.
     pub(crate) queries: Mutex<QueryRegistry>,
@@ -103,13 +76,137 @@ pub(crate) struct Shard {
 
 impl Shard {
     pub(crate) fn new(queries: QueryRegistry) -> Shard {
-        Shard { state: RwLock::new(ShardState::default()), queries: Mutex::new(queries) }
+        Shard {
+            table: SlotTable::new(),
+            state: RwLock::new(ShardState::default()),
+            queries: Mutex::new(queries),
+        }
+    }
+
+    /// The shard's sessions under its read lock.
+    pub(crate) fn read(&self) -> ShardRead<'_> {
+        ShardRead { table: &self.table, state: read(&self.state) }
+    }
+
+    /// The shard's sessions under its write lock.
+    pub(crate) fn write(&self) -> ShardWrite<'_> {
+        ShardWrite { table: &self.table, state: write(&self.state) }
     }
 }
 
-/// The shard of `id` among `mask + 1` shards. Bits 32.. of the mix, so the map inside the
-/// shard (which uses the low bits and the top seven) still sees well-spread hashes.
+/// A shard's sessions under its read lock: nothing moves, no slot is frozen.
+pub(crate) struct ShardRead<'a> {
+    table: &'a SlotTable,
+    state: RwLockReadGuard<'a, ShardState>,
+}
+
+impl ShardRead<'_> {
+    /// Session `id` with its activity.
+    pub(crate) fn get(&self, id: SessionId) -> Option<Found<'_>> {
+        self.state.entries.get(self.table, id, hash_id(id))
+    }
+
+    pub(crate) fn contains(&self, id: SessionId) -> bool {
+        self.state.entries.find(self.table, id, hash_id(id)).is_some()
+    }
+
+    /// Every session of the shard, in slot order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = Found<'_>> {
+        self.state.entries.iter(self.table)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.state.entries.len()
+    }
+
+    pub(crate) fn deadlines(&self) -> &BTreeSet<(u64, SessionId)> {
+        &self.state.deadlines
+    }
+
+    /// The slot table's own rules (see `Entries::check`).
+    pub(crate) fn check_table(&self) -> Result<(), String> {
+        self.state.entries.check(self.table)
+    }
+}
+
+/// A shard's sessions under its write lock: the only place slots change.
+pub(crate) struct ShardWrite<'a> {
+    table: &'a SlotTable,
+    state: RwLockWriteGuard<'a, ShardState>,
+}
+
+impl ShardWrite<'_> {
+    pub(crate) fn contains(&self, id: SessionId) -> bool {
+        self.state.entries.find(self.table, id, hash_id(id)).is_some()
+    }
+
+    /// Adds a new session (whose id is not here) with last activity `last_ms` and its first
+    /// idle check at `check_at_ms`. Changes nothing if the table is at its largest.
+    pub(crate) fn insert(
+        &mut self,
+        entry: Arc<SessionEntry>,
+        last_ms: u64,
+        check_at_ms: u64,
+    ) -> Result<(), TableFull> {
+        let id = entry.id;
+        entry.set_check_at_ms(check_at_ms);
+        self.state.entries.insert(self.table, hash_id(id), last_ms, entry)?;
+        self.state.deadlines.insert((check_at_ms, id));
+        Ok(())
+    }
+
+    /// Takes session `id` out (never findable again) and marks it ended; returns it with its
+    /// final last activity, Unix ms.
+    pub(crate) fn take(&mut self, id: SessionId) -> Option<(Arc<SessionEntry>, u64)> {
+        let index = self.state.entries.find(self.table, id, hash_id(id))?;
+        let frozen = self.state.entries.freeze(self.table, index)?;
+        let entry = self.state.entries.remove(self.table, frozen)?;
+        self.state.deadlines.remove(&(entry.check_at_ms(), id));
+        entry.end();
+        Some((entry, frozen.last_ms()))
+    }
+
+    /// The earliest idle check, `(check_at_ms, id)`.
+    pub(crate) fn first_deadline(&self) -> Option<(u64, SessionId)> {
+        self.state.deadlines.first().copied()
+    }
+
+    /// Pops the earliest idle check and freezes its session (if it is still here): its
+    /// activity is final until [`expire`](Self::expire) or [`reschedule`](Self::reschedule).
+    pub(crate) fn pop_due(&mut self) -> Option<Option<(Frozen, Arc<SessionEntry>)>> {
+        let (_, id) = self.state.deadlines.pop_first()?;
+        let Some(found) = self.state.entries.get(self.table, id, hash_id(id)) else {
+            return Some(None);
+        };
+        let entry = Arc::clone(found.entry);
+        let index = found.index;
+        Some(self.state.entries.freeze(self.table, index).map(|frozen| (frozen, entry)))
+    }
+
+    /// A popped session stays: unfrozen, its next idle check at `check_at_ms`.
+    pub(crate) fn reschedule(&mut self, frozen: Frozen, entry: &SessionEntry, check_at_ms: u64) {
+        self.state.entries.unfreeze(self.table, frozen);
+        entry.set_check_at_ms(check_at_ms);
+        self.state.deadlines.insert((check_at_ms, entry.id));
+    }
+
+    /// A popped session expires: out of the table (its check is popped already), ended.
+    pub(crate) fn expire(&mut self, frozen: Frozen) -> Option<Arc<SessionEntry>> {
+        let entry = self.state.entries.remove(self.table, frozen)?;
+        entry.end();
+        Some(entry)
+    }
+}
+
+/// The hash of a session id: [`mix`] of its value.
 #[inline]
-pub(crate) fn shard_index(id: SessionId, mask: u64) -> usize {
-    usize::try_from((mix(u64::from_ne_bytes(id.get().to_ne_bytes())) >> 32) & mask).unwrap_or(0)
+pub(crate) fn hash_id(id: SessionId) -> u64 {
+    mix(id.get().unsigned_abs())
+}
+
+/// The shard of a session whose id hashes to `hash`, among `mask + 1` shards. Bits 32.. of the
+/// hash, so the slot table inside the shard (which uses the top bits) sees independent ones.
+#[inline]
+pub(crate) fn shard_index(hash: u64, mask: u64) -> usize {
+    usize::try_from((hash >> 32) & mask).unwrap_or(0)
 }

@@ -10,7 +10,8 @@ use crate::server::audit::HistoryEntry;
 use crate::server::error::ServerError;
 use crate::server::manager::SessionManager;
 use crate::server::metrics::SessionStats;
-use crate::server::shard::{Slot, lock, read};
+use crate::server::shard::lock;
+use crate::server::table::Found;
 
 /// NebulaGraph's session columns, the result header of SHOW SESSIONS.
 pub const SESSION_COLUMNS: [&str; 8] = [
@@ -67,8 +68,8 @@ impl SessionManager {
         check_show_sessions(caller, self.config.policy)?;
         let mut rows = Vec::new();
         for shard in &self.shards {
-            let state = read(&shard.state);
-            rows.extend(state.sessions.values().map(|slot| self.row(slot)));
+            let sessions = shard.read();
+            rows.extend(sessions.iter().map(|found| self.row(found)));
         }
         rows.sort_by_key(|row| row.session_id);
         Ok(rows)
@@ -90,13 +91,13 @@ impl SessionManager {
         check_show_sessions(caller, self.config.policy)?;
         let missing = ServerError::ShowSessionNotFound { session: session_id };
         let id = SessionId::new(session_id).ok_or(missing.clone())?;
-        let state = read(&self.shard(id).state);
-        let slot = state.sessions.get(&id).ok_or(missing)?;
-        let row = self.row(slot);
-        let inner = lock(&slot.entry.inner);
+        let sessions = self.shard(id).read();
+        let found = sessions.get(id).ok_or(missing)?;
+        let row = self.row(found);
+        let inner = lock(&found.entry.inner);
         Ok(SessionDetail {
             row,
-            stats: stats(slot, inner.extras().queries_killed),
+            stats: stats(found, inner.extras().queries_killed),
             variables: (inner.extras().variables.iter())
                 .map(|(name, value)| (name.to_string(), value.to_string()))
                 .collect(),
@@ -109,21 +110,21 @@ impl SessionManager {
     #[must_use]
     pub fn session_stats(&self, session_id: i64) -> Option<SessionStats> {
         let id = SessionId::new(session_id)?;
-        let state = read(&self.shard(id).state);
-        let slot = state.sessions.get(&id)?;
-        let queries_killed = lock(&slot.entry.inner).extras().queries_killed;
-        Some(stats(slot, queries_killed))
+        let sessions = self.shard(id).read();
+        let found = sessions.get(id)?;
+        let queries_killed = lock(&found.entry.inner).extras().queries_killed;
+        Some(stats(found, queries_killed))
     }
 
-    fn row(&self, slot: &Slot) -> SessionRow {
-        let entry = &slot.entry;
+    fn row(&self, found: Found<'_>) -> SessionRow {
+        let entry = found.entry;
         let space_name = entry.space().unwrap_or_default();
         SessionRow {
             session_id: entry.id,
             user_name: entry.user.to_string(),
             space_name,
             create_time_unix_us: entry.created_unix_ms.saturating_mul(1_000),
-            update_time_unix_us: slot.activity.last_ms().saturating_mul(1_000),
+            update_time_unix_us: found.activity.last_ms().saturating_mul(1_000),
             graph_addr: self.config.graph_addr.clone(),
             timezone: 0,
             client_ip: entry.client_ip.to_string(),
@@ -131,13 +132,13 @@ impl SessionManager {
     }
 }
 
-fn stats(slot: &Slot, queries_killed: u64) -> SessionStats {
-    let entry = &slot.entry;
+fn stats(found: Found<'_>, queries_killed: u64) -> SessionStats {
+    let entry = found.entry;
     SessionStats {
         created_unix_ms: entry.created_unix_ms,
-        last_activity_unix_ms: slot.activity.last_ms(),
+        last_activity_unix_ms: found.activity.last_ms(),
         queries_run: entry.queries_run.load(Ordering::Relaxed),
-        queries_active: slot.activity.running(),
+        queries_active: entry.running(),
         queries_killed,
     }
 }

@@ -24,13 +24,14 @@ use graphsession_permission::{Caller, RoleTable, USER_NAME_BYTES_MAX};
 
 use crate::server::audit::{Change, History, HistoryEntry};
 use crate::server::codec::{Decoder, Encoder, fnv1a64};
-use crate::server::config::{CLIENT_IP_BYTES_MAX, Config};
+use crate::server::config::{CLIENT_IP_BYTES_MAX, Config, NOW_UNIX_MS_MAX};
 use crate::server::error::SnapshotError;
 use crate::server::manager::SessionManager;
 use crate::server::metrics::{Counters, NodeStats};
-use crate::server::session::{Activity, NewSession, Origin, SessionEntry};
-use crate::server::shard::{Slot, lock, read, write};
+use crate::server::session::{NewSession, Origin, SessionEntry};
+use crate::server::shard::lock;
 use crate::server::snapshot_codec::{decode_body, encode_body};
+use crate::server::table::Found;
 use crate::server::throttle::Attempts;
 
 /// The snapshot format this build writes and reads.
@@ -181,8 +182,7 @@ impl SessionManager {
     pub fn snapshot(&self) -> Snapshot {
         let mut sessions = Vec::new();
         for shard in &self.shards {
-            let state = read(&shard.state);
-            sessions.extend(state.sessions.values().map(record));
+            sessions.extend(shard.read().iter().map(record));
         }
         sessions.sort_by_key(|record| record.id);
         let lockouts = (self.throttle.entries().into_iter())
@@ -280,11 +280,9 @@ impl SessionManager {
         }
         let shard = self.shard(record.id);
         let check_at_ms = record.last_activity_unix_ms.saturating_add(self.config.idle_timeout_ms);
-        let mut state = write(&shard.state);
-        state.deadlines.insert((check_at_ms, record.id));
-        entry.set_check_at_ms(check_at_ms);
-        let activity = Activity::new(record.last_activity_unix_ms);
-        state.sessions.insert(record.id, Slot { entry, activity });
+        (shard.write().insert(entry, record.last_activity_unix_ms, check_at_ms)).map_err(|_| {
+            SnapshotError::Invalid("more sessions than a registry holds".to_owned())
+        })?;
         self.earliest_check_ms.fetch_min(check_at_ms, Ordering::AcqRel);
         let reserved = self.node_count.try_reserve(u64::MAX);
         let acquired = self.user_ip.try_acquire(&record.user, &record.client_ip, None);
@@ -299,6 +297,10 @@ fn validate(body: &SnapshotBody, config: &Config) -> Result<(), SnapshotError> {
     let count = u64::try_from(body.sessions.len()).unwrap_or(u64::MAX);
     if count > config.sessions_max {
         return fail(format!("{count} sessions, above sessions_max"));
+    }
+    // Every time the registry holds is at most NOW_UNIX_MS_MAX (activity <= newest).
+    if body.newest_unix_ms > NOW_UNIX_MS_MAX {
+        return fail(format!("newest time {} beyond NOW_UNIX_MS_MAX", body.newest_unix_ms));
     }
     let mut ids = BTreeSet::new();
     let mut user_ip: BTreeMap<(&str, &str), u32> = BTreeMap::new();
@@ -379,8 +381,8 @@ fn validate_session(
     Ok(())
 }
 
-fn record(slot: &Slot) -> SessionRecord {
-    let entry = &slot.entry;
+fn record(found: Found<'_>) -> SessionRecord {
+    let entry = found.entry;
     let inner = lock(&entry.inner);
     SessionRecord {
         id: entry.id,
@@ -390,7 +392,7 @@ fn record(slot: &Slot) -> SessionRecord {
         space_set_unix_ms: inner.space_set_unix_ms,
         origin: entry.origin,
         created_unix_ms: entry.created_unix_ms,
-        last_activity_unix_ms: slot.activity.last_ms(),
+        last_activity_unix_ms: found.activity.last_ms(),
         queries_run: entry.queries_run.load(Ordering::Relaxed),
         queries_killed: inner.extras().queries_killed,
         variables: (inner.extras().variables.iter())

@@ -109,6 +109,8 @@ struct Model {
 
 impl Model {
     fn observe(&mut self, wall_ms: u64) -> u64 {
+        // The registry's clock stops at NOW_UNIX_MS_MAX (the year 2527).
+        let wall_ms = wall_ms.min(graphsession_core::server::NOW_UNIX_MS_MAX);
         self.newest_ms = self.newest_ms.max(wall_ms);
         self.newest_ms
     }
