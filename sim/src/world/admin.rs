@@ -234,6 +234,9 @@ impl ClusterWorld {
     /// node started (fix 5: never the wrong query).
     fn check_kills_relayed(&mut self) -> Checked {
         for index in 0..self.nodes.len() {
+            if self.nodes[index].query_kills_applied.is_empty() {
+                continue;
+            }
             for key in std::mem::take(&mut self.nodes[index].query_kills_applied) {
                 if !self.kills_asked.contains(&key) || !self.nodes[index].started.contains(&key) {
                     return Err(format!(
@@ -276,6 +279,9 @@ impl ClusterWorld {
     /// another query than the one named is caught here (fix 5).
     fn check_stopped_with_cause(&mut self) -> Checked {
         for index in 0..self.nodes.len() {
+            if self.nodes[index].stopped.is_empty() {
+                continue;
+            }
             for key in std::mem::take(&mut self.nodes[index].stopped) {
                 let node = &self.nodes[index];
                 let session_ended = node.registry().session_stats(key.session.get()).is_none()
