@@ -163,6 +163,20 @@ impl Chooser {
         index
     }
 
+    /// [`weighted`](Chooser::weighted) over the table's weights: the same index, the same
+    /// recorded choice, without summing the weights at every draw (the world draws its step kind
+    /// this way at every step).
+    pub fn weighted_table(&mut self, table: &WeightTable) -> usize {
+        let Source::Prng(prng) = &mut self.source else {
+            return self.weighted(&table.weights);
+        };
+        let pick = prng.below(table.total);
+        let index = table.cumulative.partition_point(|&sum| sum <= pick);
+        let index = if index < table.cumulative.len() { index } else { 0 };
+        self.note(u64::try_from(index).unwrap_or(0));
+        index
+    }
+
     /// An index in `0..len` (0 when `len` is 0).
     pub fn index(&mut self, len: usize) -> usize {
         let value = self.below(u64::try_from(len).unwrap_or(u64::MAX));
@@ -184,6 +198,31 @@ impl Chooser {
         if let Some(recorded) = &mut self.recorded {
             recorded.push(value);
         }
+    }
+}
+
+/// Weights prepared for repeated [`weighted_table`](Chooser::weighted_table) draws: their running
+/// sums, so a draw is one search instead of a sum and a scan.
+#[derive(Debug, Clone)]
+pub struct WeightTable {
+    weights: Vec<u32>,
+    /// `cumulative[i]` is the sum of `weights[..=i]`.
+    cumulative: Vec<u64>,
+    total: u64,
+}
+
+impl WeightTable {
+    /// The table of `weights`.
+    pub fn new(weights: &[u32]) -> WeightTable {
+        let cumulative: Vec<u64> = weights
+            .iter()
+            .scan(0_u64, |sum, &weight| {
+                *sum += u64::from(weight);
+                Some(*sum)
+            })
+            .collect();
+        let total = cumulative.last().copied().unwrap_or(0);
+        WeightTable { weights: weights.to_vec(), cumulative, total }
     }
 }
 
@@ -249,6 +288,27 @@ mod tests {
         assert!(!chooser.is_exhausted());
         assert_eq!(chooser.below(5), 0);
         assert!(chooser.is_exhausted());
+    }
+
+    #[test]
+    fn a_weight_table_draws_what_weighted_draws() {
+        let tables: [&[u32]; 5] = [&[0, 3, 5], &[1], &[0, 0], &[7, 0, 0, 2, 0, 9], &[]];
+        for weights in tables {
+            let table = WeightTable::new(weights);
+            for seed in 0..20 {
+                let mut plain = Chooser::from_seed(seed).recording();
+                let mut fast = Chooser::from_seed(seed).recording();
+                for _ in 0..500 {
+                    assert_eq!(plain.weighted(weights), fast.weighted_table(&table), "{weights:?}");
+                }
+                assert_eq!(plain.recorded(), fast.recorded());
+                let mut replayed = Chooser::replay(plain.recorded().to_vec());
+                for &index in plain.recorded() {
+                    let index = usize::try_from(index).unwrap_or(usize::MAX);
+                    assert_eq!(replayed.weighted_table(&table), index);
+                }
+            }
+        }
     }
 
     #[test]

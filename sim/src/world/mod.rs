@@ -41,7 +41,7 @@ use graphsession_id_gen::SessionId;
 use graphsession_permission::{Caller, Policy, RoleTable};
 use graphsession_query_plan::QueryKey;
 
-use crate::chooser::Chooser;
+use crate::chooser::{Chooser, WeightTable};
 pub use crate::world::client::ClientKind;
 use crate::world::client::{Life, SimClient};
 pub use crate::world::config::{ClusterConfig, StepKind};
@@ -110,6 +110,8 @@ pub struct ClusterWorld {
     seed: u64,
     choose: Chooser,
     config: ClusterConfig,
+    /// The configuration's step weights, prepared for a draw at every step.
+    step_weights: WeightTable,
     options: Options,
     twist: Twist,
     meta_config: MetaConfig,
@@ -257,6 +259,7 @@ impl ClusterWorld {
             seed,
             choose,
             next_process: u32::from(config.clients) + 1,
+            step_weights: WeightTable::new(&config.weights),
             config,
             options,
             twist,
@@ -387,7 +390,7 @@ impl ClusterWorld {
     }
 
     fn safety_step(&mut self) -> Checked {
-        let kind = StepKind::ALL[self.choose.weighted(&self.config.weights)];
+        let kind = StepKind::ALL[self.choose.weighted_table(&self.step_weights)];
         self.stats.steps_by_kind[kind as usize] += 1;
         self.trace(kind as u64);
         self.trace(self.now_ms);
