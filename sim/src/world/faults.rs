@@ -52,7 +52,8 @@ impl ClusterWorld {
         let snapshot = self.nodes[index].snapshot.take();
         let restore = snapshot.is_some() && self.choose.chance(1, 2);
         let mut fresh = match snapshot {
-            Some(bytes) if restore => {
+            Some(snapshot) if restore => {
+                let bytes = snapshot.to_bytes();
                 let fresh =
                     SimNode::restore(node, &self.config, now, incarnation, (&bytes, &self.table))?;
                 if fresh.registry().session_count() > 0 {

@@ -10,7 +10,7 @@ use graphsession_core::cluster::{
     Request as SyncRequest, ServerRegistry, SessionRecord, SessionReport,
 };
 use graphsession_core::server::{
-    Change, Config, EndReason, Event, Login, PasswordCheck, RestoreParts, SessionManager,
+    Change, Config, EndReason, Event, Login, PasswordCheck, RestoreParts, SessionManager, Snapshot,
 };
 use graphsession_id_gen::{
     PlanIdGenerator, PlanLease, SealKey, SessionId, SessionIdConfig, SessionIdGenerator,
@@ -126,8 +126,10 @@ pub struct SimNode {
     /// Sessions that expired here, not yet seen by the world's coverage marks.
     pub recently_expired: Vec<SessionId>,
     /// The registry's last snapshot (taken every [`SNAPSHOT_EVERY_ROUNDS`] sync rounds), if the
-    /// seed keeps them.
-    pub snapshot: Option<Vec<u8>>,
+    /// seed keeps them. A restart restores from its bytes ([`Snapshot::to_bytes`], a function
+    /// of the snapshot alone), so they are written out when a restart reads them, not at every
+    /// snapshot.
+    pub snapshot: Option<Snapshot>,
     keep_snapshots: bool,
     /// Sync rounds run by this process.
     rounds: u64,
@@ -402,7 +404,7 @@ impl SimNode {
             self.sync.handle_timeout(now_ms, &registry);
             self.rounds += 1;
             if self.keep_snapshots && self.rounds % SNAPSHOT_EVERY_ROUNDS == 1 {
-                self.snapshot = Some(self.sessions.snapshot().to_bytes());
+                self.snapshot = Some(self.sessions.snapshot());
             }
         }
         self.sync.poll_request()
