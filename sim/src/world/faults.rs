@@ -3,6 +3,8 @@
 //! and their healing, clock steps, and meta's messages lost, duplicated, reordered, or lost with
 //! its leader.
 
+use std::collections::BTreeSet;
+
 use graphsession_core::client::{ConnectionId, TransportEvent};
 use graphsession_core::cluster::{MetaSnapshot, MetaStore};
 
@@ -140,16 +142,14 @@ impl ClusterWorld {
         match link {
             Link::NodeMeta { node } => self.network.cut_from_meta(node, cut),
             Link::ClientNode { client, node } => {
-                let sockets: Vec<ConnectionId> = self
+                let sockets: BTreeSet<ConnectionId> = self
                     .sockets
                     .iter()
                     .filter(|(_, socket)| socket.client == client && socket.node == node)
                     .map(|(connection, _)| *connection)
                     .collect();
-                let waiting = sockets.iter().any(|&connection| self.network.carries(connection));
-                for connection in sockets {
-                    self.network.hold(connection, cut);
-                }
+                let waiting = self.network.carries_any(&sockets);
+                self.network.hold_all(&sockets, cut);
                 if !cut && waiting {
                     self.marks.hit(Mark::HealedWithTrafficHeld);
                 }

@@ -208,29 +208,64 @@ impl Network {
 
     /// Holds (`true`) or releases the traffic of socket `connection`.
     pub fn hold(&mut self, connection: ConnectionId, held: bool) {
-        let on_socket = |message: &Message| message.connection() == Some(connection);
-        if held {
-            if self.held.insert(connection) {
-                for key in self.keys_where(&self.queue, on_socket) {
-                    if let Some(slot) = self.queue.remove(&key) {
-                        self.parked.insert(key, slot);
-                    }
-                }
-            }
-        } else if self.held.remove(&connection) {
-            for key in self.keys_where(&self.parked, on_socket) {
-                if let Some(slot) = self.parked.remove(&key) {
-                    self.queue.insert(key, slot);
-                }
+        let changed =
+            if held { self.held.insert(connection) } else { self.held.remove(&connection) };
+        if changed {
+            self.move_where(held, |c| c == connection);
+        }
+    }
+
+    /// Holds (`true`) or releases the traffic of every socket of `connections`: what
+    /// [`hold`](Self::hold) of each does, in one pass over the messages in flight.
+    pub fn hold_all(&mut self, connections: &BTreeSet<ConnectionId>, held: bool) {
+        let changed: BTreeSet<ConnectionId> = connections
+            .iter()
+            .copied()
+            .filter(|&c| if held { self.held.insert(c) } else { self.held.remove(&c) })
+            .collect();
+        if !changed.is_empty() {
+            self.move_where(held, |c| changed.contains(&c));
+        }
+    }
+
+    /// Moves the messages of the sockets `on` picks to the held queue (`held`) or back.
+    fn move_where(&mut self, held: bool, on: impl Fn(ConnectionId) -> bool) {
+        let (from, to) = if held {
+            (&mut self.queue, &mut self.parked)
+        } else {
+            (&mut self.parked, &mut self.queue)
+        };
+        let slab = &self.slab;
+        let moved: Vec<(u64, u64)> = from
+            .iter()
+            .filter(|&(_, &slot)| {
+                let message = slab.get(slot as usize).and_then(Option::as_ref);
+                message.and_then(Message::connection).is_some_and(&on)
+            })
+            .map(|(key, _)| *key)
+            .collect();
+        for key in moved {
+            if let Some(slot) = from.remove(&key) {
+                to.insert(key, slot);
             }
         }
     }
 
     /// Whether a message is in flight on socket `connection`.
     pub fn carries(&self, connection: ConnectionId) -> bool {
-        self.queue.values().chain(self.parked.values()).any(|&slot| {
-            self.message(slot).is_some_and(|message| message.connection() == Some(connection))
-        })
+        self.carries_where(|c| c == connection)
+    }
+
+    /// Whether a message is in flight on any socket of `connections`.
+    pub fn carries_any(&self, connections: &BTreeSet<ConnectionId>) -> bool {
+        self.carries_where(|c| connections.contains(&c))
+    }
+
+    fn carries_where(&self, on: impl Fn(ConnectionId) -> bool) -> bool {
+        self.queue
+            .values()
+            .chain(self.parked.values())
+            .any(|&slot| self.message(slot).and_then(Message::connection).is_some_and(&on))
     }
 
     /// Cuts (`true`) or heals node `node`'s link to meta; a cut loses what is in flight on it.
