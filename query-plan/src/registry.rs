@@ -225,6 +225,18 @@ impl QueryRegistry {
         Ok(closed)
     }
 
+    /// Forgets `session` if it has no query left: an open session without queries holds only its
+    /// user and host, so a host that opens sessions at their first query can close them again when
+    /// they go idle and pay nothing for idle sessions. Returns whether it was forgotten; an unknown
+    /// session, or one with a query (running, or killed and not yet removed), is left as it is.
+    pub fn close_session_if_idle(&mut self, session: SessionId) -> bool {
+        if self.sessions.get(&session).is_none_or(|entry| entry.query_count > 0) {
+            return false;
+        }
+        self.sessions.remove(&session);
+        true
+    }
+
     /// Registers a running query and returns the handle its executor checks. `now_unix_us` is its
     /// start.
     ///

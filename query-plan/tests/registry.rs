@@ -310,3 +310,19 @@ fn query_status_prints_nebulagraphs_text_the_same_way_as_it_serializes() {
         assert_eq!(serde_json::to_string(&status).unwrap(), format!("\"{text}\""));
     }
 }
+
+#[test]
+fn an_idle_session_can_be_closed_and_one_with_queries_cannot() {
+    let mut registry = registry();
+    assert!(!registry.close_session_if_idle(ALICE_1), "two queries run in it");
+    assert!(!registry.close_session_if_idle(MISSING));
+    registry.finish(ALICE_2, plan(3)).unwrap();
+    assert!(registry.close_session_if_idle(ALICE_2));
+    assert_eq!((registry.session_count(), registry.session_user(ALICE_2)), (2, None));
+    assert!(!registry.close_session_if_idle(ALICE_2), "closed already");
+    // A killed query that is not removed yet still holds its session.
+    let kill = Kill::SessionKilled;
+    registry.request_kill(BOB, plan(4), kill).unwrap();
+    assert!(!registry.close_session_if_idle(BOB));
+    registry.check_invariants().unwrap();
+}
