@@ -20,7 +20,7 @@ use graphsession_core::server::{Config, Login, PasswordCheck, SessionManager};
 use graphsession_id_gen::{
     PlanIdGenerator, PlanLease, SealKey, SessionIdConfig, SessionIdGenerator, SessionLease,
 };
-use graphsession_permission::{Caller, Policy, RoleTable};
+use graphsession_permission::{Caller, Policy, Role, RoleTable};
 
 const START_MS: u64 = 1_763_900_000_000;
 const IDLE_MS: u64 = 28_800_000;
@@ -131,6 +131,7 @@ fn table() -> RoleTable {
     let mut table = RoleTable::new();
     let root = Caller::resolve(&table, "root", None);
     table.create_user(&root, Policy::OPEN, "alice").unwrap();
+    table.grant(&root, Policy::OPEN, Role::User, "nba", "alice").unwrap();
     table
 }
 
@@ -347,10 +348,20 @@ fn bytes_per_session(_: &mut Criterion) {
     let count: u64 = 1_000_000;
     let before = resident_bytes();
     let registry = registry();
-    for index in 0..i64::try_from(count).unwrap() {
-        registry_login(&registry, &table, index, START_MS);
-    }
+    let ids: Vec<i64> = (0..i64::try_from(count).unwrap())
+        .map(|index| registry_login(&registry, &table, index, START_MS))
+        .collect();
     let registry_bytes = (resident_bytes().saturating_sub(before)) / count;
+    // The same sessions once active: each USEs a space and runs one query.
+    let before = resident_bytes();
+    for &id in &ids {
+        registry.use_space(id, "nba", &table, START_MS + 1).unwrap();
+        let query = registry.begin_query(id, "GO FROM 1 OVER follow", &table, START_MS + 1);
+        let query = query.unwrap();
+        registry.finish_query(query.session, query.plan, START_MS + 2).unwrap();
+        while registry.poll_event().is_some() {}
+    }
+    let active_bytes = registry_bytes + (resident_bytes().saturating_sub(before)) / count;
     // Nothing is freed until the end, so each delta counts only that design's allocations.
     let before = resident_bytes();
     let baseline = Baseline::new();
@@ -367,7 +378,8 @@ fn bytes_per_session(_: &mut Criterion) {
     let moka_bytes = (resident_bytes().saturating_sub(before)) / count;
     println!(
         "bytes per session at 1M (resident, strings included): registry {registry_bytes}, \
-         baseline_mutex_hashmap {baseline_bytes}, moka {moka_bytes}"
+         registry after USE and one query {active_bytes}, baseline_mutex_hashmap \
+         {baseline_bytes}, moka {moka_bytes}"
     );
     drop((registry, baseline, cache));
 }

@@ -175,9 +175,17 @@ impl History {
             self.dropped = self.dropped.saturating_add(1);
             return;
         }
-        while self.entries.len() >= history_max as usize {
+        let history_max = history_max as usize;
+        while self.entries.len() >= history_max {
             self.entries.pop_front();
             self.dropped = self.dropped.saturating_add(1);
+        }
+        // Grown by half at a time, never past the maximum: most sessions record one or two
+        // changes, and a default-sized buffer (four entries) would cost them more than the rest
+        // of the session.
+        let len = self.entries.len();
+        if len == self.entries.capacity() {
+            self.entries.reserve_exact((len / 2).max(1).min(history_max - len));
         }
         self.entries.push_back(entry);
     }

@@ -19,6 +19,7 @@ use crate::server::audit::{Change, EndReason};
 use crate::server::config::CLIENT_IP_BYTES_MAX;
 use crate::server::error::ServerError;
 use crate::server::execute::check_space_name;
+use crate::server::limits::UserIp;
 use crate::server::manager::SessionManager;
 use crate::server::session::{NewSession, Origin, SessionEntry};
 use crate::server::shard::lock;
@@ -117,27 +118,35 @@ impl SessionManager {
         if !self.node_count.try_reserve(self.config.sessions_max) {
             return Err(ServerError::TooManyConnections);
         }
-        let acquired = self.user_ip.try_acquire(install.user, install.client_ip, None);
-        debug_assert!(acquired.is_ok(), "an unlimited acquire cannot fail");
-        let installed = self.insert_installed(install, table, now);
-        if !installed {
-            // Installed meanwhile by another thread: give the counts back.
-            self.user_ip.release(install.user, install.client_ip);
+        // An unlimited acquire cannot fail.
+        let Ok(pair) = self.user_ip.try_acquire(install.user, install.client_ip, None) else {
+            self.node_count.release();
+            return Err(ServerError::TooManyConnections);
+        };
+        let installed = self.insert_installed(install, &pair, table, now);
+        if installed != Ok(true) {
+            // Installed meanwhile by another thread, or no room: give the counts back.
+            self.user_ip.release(&pair);
             self.node_count.release();
         }
-        Ok(installed)
+        installed
     }
 
     /// Inserts the session whose counts are reserved; false if its id is taken.
-    fn insert_installed(&self, install: InstalledSession<'_>, table: &RoleTable, now: u64) -> bool {
+    fn insert_installed(
+        &self,
+        install: InstalledSession<'_>,
+        pair: &std::sync::Arc<UserIp>,
+        table: &RoleTable,
+        now: u64,
+    ) -> Result<bool, ServerError> {
         let last_activity_unix_ms = install.last_activity_unix_ms.min(now);
         let space = (!install.space.is_empty()).then_some(install.space);
         let new = NewSession {
             id: install.session,
-            user: install.user,
-            client_ip: install.client_ip,
+            pair: std::sync::Arc::clone(pair),
             now_unix_ms: install.created_unix_ms.min(last_activity_unix_ms),
-            caller: space.map(|space| Caller::resolve(table, install.user, Some(space))),
+            caller: space.map(|space| self.callers.get(table, install.user, Some(space))),
             space_set_unix_ms: if space.is_some() { install.space_set_unix_ms } else { 0 },
             origin: Origin::Installed,
         };
@@ -145,17 +154,18 @@ impl SessionManager {
         let check_at_ms = last_activity_unix_ms.saturating_add(self.config.idle_timeout_ms);
         {
             let mut sessions = self.shard(install.session).write();
-            if sessions.contains(install.session)
-                || sessions.insert(Arc::clone(&entry), last_activity_unix_ms, check_at_ms).is_err()
-            {
-                return false;
+            if sessions.contains(install.session) {
+                return Ok(false);
             }
+            // A full table (hundreds of millions of sessions in one shard) is a full node.
+            (sessions.insert(Arc::clone(&entry), last_activity_unix_ms, check_at_ms))
+                .map_err(|_| ServerError::TooManyConnections)?;
             // Under the shard lock, as in login: an expiry round that passed this shard keeps it.
             self.earliest_check_ms.fetch_min(check_at_ms, Ordering::AcqRel);
         }
         let change = Change::PickedUp { client_ip: install.client_ip.to_owned() };
         self.changed(&entry, change, now);
-        true
+        Ok(true)
     }
 
     /// Sets session `id`'s space to `space` if `(space_set_unix_ms, space)` is greater than the
@@ -180,15 +190,18 @@ impl SessionManager {
                 return false;
             }
             let from = current.map(str::to_owned);
-            match inner.caller.as_mut() {
-                Some(caller) => caller.use_space(Some(space)),
+            let caller = match inner.caller.as_deref() {
+                Some(caller) => {
+                    let mut caller = Caller::clone(caller);
+                    caller.use_space(Some(space));
+                    caller
+                }
                 // No request yet: a caller without rights, which is always stale, so the next
                 // request resolves the user's rights from the role table (fix 4).
-                None => {
-                    let caller = Caller::from_rights(&entry.user, Rights::none(), Some(space));
-                    inner.caller = Some(Box::new(caller));
-                }
-            }
+                None => Caller::from_rights(entry.user(), Rights::none(), Some(space)),
+            };
+            // The session's own until its next request after a role change shares one again.
+            inner.caller = Some(std::sync::Arc::new(caller));
             inner.space_set_unix_ms = space_set_unix_ms;
             from
         };
@@ -252,8 +265,8 @@ fn view(found: Found<'_>) -> ClusterSessionView {
     let space = inner.caller.as_ref().and_then(|caller| caller.current_space());
     ClusterSessionView {
         session: entry.id,
-        user: entry.user.to_string(),
-        client_ip: entry.client_ip.to_string(),
+        user: entry.user().to_owned(),
+        client_ip: entry.client_ip().to_owned(),
         space: space.unwrap_or_default().to_owned(),
         space_set_unix_ms: inner.space_set_unix_ms,
         created_unix_ms: entry.created_unix_ms,

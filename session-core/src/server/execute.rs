@@ -91,12 +91,15 @@ impl SessionManager {
             if !entry.is_live() {
                 return Err(ServerError::SessionNotFound { session: id.get() });
             }
-            // Opened at its first query: a session that never runs one costs the registry
-            // nothing. It stays open until the session ends.
+            // Open while it has queries: an idle session costs the query registry nothing.
             if queries.session_user(id).is_none() {
-                queries.open_session(id, &entry.user, &self.config.graph_addr)?;
+                queries.open_session(id, entry.user(), &self.config.graph_addr)?;
             }
-            queries.register(registration, now.saturating_mul(1_000))?
+            let registered = queries.register(registration, now.saturating_mul(1_000));
+            if registered.is_err() {
+                queries.close_session_if_idle(id);
+            }
+            registered?
         };
         entry.queries_run.fetch_add(1, graphsession_id_gen::sync::Ordering::Relaxed);
         Counters::bump(&self.counters.queries_started);
@@ -111,7 +114,7 @@ impl SessionManager {
         table: &RoleTable,
         now: u64,
     ) -> Result<Caller, ServerError> {
-        let caller = entry.current_caller(table);
+        let caller = entry.current_caller(table, &self.callers);
         if !caller.user_exists() {
             let _ = self.end_session(id, EndReason::UserDropped, now);
             return Err(ServerError::SessionNotFound { session: id.get() });
@@ -150,12 +153,22 @@ impl SessionManager {
     ) -> Result<QueryOutcome, ServerError> {
         let now = self.clock.observe(now_unix_ms);
         let shard = self.shard(session);
-        let outcome = {
+        let ended = {
             let mut queries = lock(&shard.queries);
-            match failure {
-                None => queries.finish(session, plan)?,
-                Some(reason) => queries.fail(session, plan, reason)?,
+            let ended = match failure {
+                None => queries.finish(session, plan),
+                Some(reason) => queries.fail(session, plan, reason),
+            };
+            queries.close_session_if_idle(session);
+            ended
+        };
+        let outcome = match ended {
+            // A live session with no query is not open in the query registry (it costs nothing
+            // there): for the caller that is the query missing, -2073, not the session, -2069.
+            Err(QueryError::SessionNotFound { .. }) if shard.read().contains(session) => {
+                return Err(QueryError::QueryNotFoundInSession { session, plan }.into());
             }
+            ended => ended?,
         };
         let sessions = shard.read();
         if let Some(found) = sessions.get(session) {
@@ -200,9 +213,9 @@ impl SessionManager {
         let Some(owner) = owner else {
             return Err(QueryError::SessionNotFound { session }.into());
         };
-        check_kill_query(caller, self.config.policy, &owner.user).map_err(QueryError::from)?;
+        check_kill_query(caller, self.config.policy, owner.user()).map_err(QueryError::from)?;
         let mut queries = lock(&shard.queries);
-        // Not open in the registry: the session has run no query yet.
+        // Not open in the registry: no query of the session runs now.
         if queries.session_user(session).is_none() {
             return Err(not_found.into());
         }
@@ -237,13 +250,13 @@ impl SessionManager {
         let now = self.clock.observe(now_unix_ms);
         check_space_name(space)?;
         let (id, entry) = self.find(session_id, now)?;
-        let mut caller = self.current_caller(id, &entry, table, now)?;
+        let caller = self.current_caller(id, &entry, table, now)?;
         check_read_space(&caller, self.config.policy, space)?;
         let from = caller.current_space().map(str::to_owned);
-        caller.use_space(Some(space));
+        let caller = self.callers.get(table, entry.user(), Some(space));
         {
             let mut inner = lock(&entry.inner);
-            inner.caller = Some(Box::new(caller));
+            inner.caller = Some(caller);
             // Newer than any space this session has seen, even one adopted from a node whose
             // clock is ahead: the USE here is the last writer (issue 5585).
             inner.space_set_unix_ms = now.max(inner.space_set_unix_ms.saturating_add(1));

@@ -11,7 +11,7 @@ use crate::server::shard::{Shard, hash_id, lock, shard_index};
 impl SessionManager {
     /// Checks every invariant of a quiescent registry: each session in the right shard, live,
     /// with exactly one idle check at its scheduled time, open in its shard's query registry
-    /// and nowhere else; no query of an ended session in any registry; running-query counts
+    /// exactly while it has queries and nowhere else; the shard's slot table consistent; no query of an ended session in any registry; running-query counts
     /// matching the registries; the node count and every (user, ip) count equal to the sessions
     /// that hold them (fix 2), and the logged-in ones within their limits (installed sessions
     /// are counted without a limit); the cached earliest check no later than the true one;
@@ -98,8 +98,15 @@ impl SessionManager {
             if !sessions.deadlines().contains(&(check_at_ms, id)) {
                 return fail(format!("session {id} has no idle check at {check_at_ms}"));
             }
-            if queries.session_user(id).is_some_and(|user| user != &*entry.user) {
+            if queries.session_user(id).is_some_and(|user| user != entry.user()) {
                 return fail(format!("session {id} open in its query registry for another user"));
+            }
+            if queries.session_user(id).is_some() != (entry.running() > 0) {
+                return fail(format!(
+                    "session {id} runs {} queries but is {}open in its query registry",
+                    entry.running(),
+                    if queries.session_user(id).is_some() { "" } else { "not " }
+                ));
             }
             let inner = lock(&entry.inner);
             let extras = inner.extras();
@@ -109,7 +116,7 @@ impl SessionManager {
                 return fail(format!("session {id} holds more history or variables than allowed"));
             }
             running += u64::from(entry.running());
-            let key = (entry.user.to_string(), entry.client_ip.to_string());
+            let key = (entry.user().to_owned(), entry.client_ip().to_owned());
             if entry.origin == Origin::LoggedIn {
                 *logged_in.entry(key.clone()).or_insert(0) += 1;
             }

@@ -61,14 +61,14 @@ impl SessionManager {
         reason: EndReason,
         now: u64,
     ) -> u32 {
-        self.user_ip.release(&entry.user, &entry.client_ip);
+        self.user_ip.release(&entry.pair);
         self.node_count.release();
         let end = match reason {
             EndReason::Expired { .. } => SessionEnd::Expired,
             _ => SessionEnd::Killed,
         };
-        // The registry holds every live session (opened at login); a failure here would mean it
-        // was closed already, in which case there is nothing left to kill.
+        // A session is open in the query registry only while it has queries; when it is not,
+        // there is nothing to kill.
         let closed = lock(&shard.queries).close_session(entry.id, end).unwrap_or_default();
         let counter = match reason {
             EndReason::Expired { .. } => &self.counters.expired,

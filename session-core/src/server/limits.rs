@@ -57,7 +57,28 @@ impl NodeCount {
     }
 }
 
-type UserIpMap = BTreeMap<Box<str>, BTreeMap<Box<str>, u32>>;
+/// A (user, client ip) pair, shared by every session of the pair: a session holds one pointer
+/// instead of two strings, and the user's name is shared by all the user's pairs.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct UserIp {
+    pub(crate) user: std::sync::Arc<str>,
+    pub(crate) client_ip: Box<str>,
+}
+
+/// One user's pairs.
+#[derive(Debug)]
+struct UserCounts {
+    name: std::sync::Arc<str>,
+    ips: BTreeMap<Box<str>, PairCount>,
+}
+
+#[derive(Debug)]
+struct PairCount {
+    pair: std::sync::Arc<UserIp>,
+    sessions: u32,
+}
+
+type UserIpMap = BTreeMap<Box<str>, UserCounts>;
 
 /// Sessions per (user, client ip), sharded by a hash of the user.
 #[derive(Debug)]
@@ -80,41 +101,54 @@ impl UserIpCounts {
     }
 
     /// Checks the count of (`user`, `client_ip`) against `limit` and increments it, in one
-    /// critical section. `Err(limit)` when it is at the limit; nothing changes then.
+    /// critical section; returns the shared pair. `Err(limit)` when it is at the limit; nothing
+    /// changes then.
     pub(crate) fn try_acquire(
         &self,
         user: &str,
         client_ip: &str,
         limit: Option<u32>,
-    ) -> Result<(), u32> {
+    ) -> Result<std::sync::Arc<UserIp>, u32> {
         let mut map = lock(self.shard(user));
-        let current = map.get(user).and_then(|ips| ips.get(client_ip)).copied().unwrap_or(0);
-        if let Some(limit) = limit.filter(|&limit| current >= limit) {
-            return Err(limit);
-        }
         // Look up before inserting: a pair that has sessions already costs no allocation.
-        if let Some(count) = map.get_mut(user).and_then(|ips| ips.get_mut(client_ip)) {
-            *count = count.saturating_add(1);
-            return Ok(());
+        if let Some(counted) = map.get_mut(user).and_then(|counts| counts.ips.get_mut(client_ip)) {
+            if let Some(limit) = limit.filter(|&limit| counted.sessions >= limit) {
+                return Err(limit);
+            }
+            counted.sessions = counted.sessions.saturating_add(1);
+            return Ok(std::sync::Arc::clone(&counted.pair));
         }
-        map.entry(user.into()).or_default().insert(client_ip.into(), 1);
-        Ok(())
+        if limit == Some(0) {
+            return Err(0);
+        }
+        let counts = map.entry(user.into()).or_insert_with(|| UserCounts {
+            name: std::sync::Arc::from(user),
+            ips: BTreeMap::new(),
+        });
+        let pair = std::sync::Arc::new(UserIp {
+            user: std::sync::Arc::clone(&counts.name),
+            client_ip: client_ip.into(),
+        });
+        let counted = PairCount { pair: std::sync::Arc::clone(&pair), sessions: 1 };
+        counts.ips.insert(client_ip.into(), counted);
+        Ok(pair)
     }
 
-    /// One session of (`user`, `client_ip`) ended.
-    pub(crate) fn release(&self, user: &str, client_ip: &str) {
+    /// One session of `pair` ended.
+    pub(crate) fn release(&self, pair: &UserIp) {
+        let user = &*pair.user;
         let mut map = lock(self.shard(user));
-        let Some(ips) = map.get_mut(user) else {
+        let Some(counts) = map.get_mut(user) else {
             debug_assert!(false, "released a (user, ip) slot that was never acquired");
             return;
         };
-        if let Some(count) = ips.get_mut(client_ip) {
-            *count = count.saturating_sub(1);
-            if *count == 0 {
-                ips.remove(client_ip);
+        if let Some(counted) = counts.ips.get_mut(&*pair.client_ip) {
+            counted.sessions = counted.sessions.saturating_sub(1);
+            if counted.sessions == 0 {
+                counts.ips.remove(&*pair.client_ip);
             }
         }
-        if ips.is_empty() {
+        if counts.ips.is_empty() {
             map.remove(user);
         }
     }
@@ -122,16 +156,17 @@ impl UserIpCounts {
     /// The count of (`user`, `client_ip`).
     pub(crate) fn get(&self, user: &str, client_ip: &str) -> u32 {
         let map = lock(self.shard(user));
-        map.get(user).and_then(|ips| ips.get(client_ip)).copied().unwrap_or(0)
+        let counted = map.get(user).and_then(|counts| counts.ips.get(client_ip));
+        counted.map_or(0, |counted| counted.sessions)
     }
 
     /// Every non-zero count, for invariant checks.
     pub(crate) fn all(&self) -> BTreeMap<(String, String), u32> {
         let mut all = BTreeMap::new();
         for shard in &self.shards {
-            for (user, ips) in lock(shard).iter() {
-                for (ip, &count) in ips {
-                    all.insert((user.to_string(), ip.to_string()), count);
+            for (user, counts) in lock(shard).iter() {
+                for (ip, counted) in &counts.ips {
+                    all.insert((user.to_string(), ip.to_string()), counted.sessions);
                 }
             }
         }

@@ -7,9 +7,10 @@ use graphsession_permission::{RoleTable, USER_NAME_BYTES_MAX};
 use graphsession_query_plan::{QueryError, QueryRegistry};
 
 use crate::server::audit::{Change, EndReason, Event, EventQueue, Refusal};
+use crate::server::callers::CallerCache;
 use crate::server::config::{CLIENT_IP_BYTES_MAX, Config};
 use crate::server::error::{ConfigError, ServerError};
-use crate::server::limits::{Clock, NodeCount, UserIpCounts};
+use crate::server::limits::{Clock, NodeCount, UserIp, UserIpCounts};
 use crate::server::metrics::{Counters, NodeStats};
 use crate::server::session::{NewSession, Origin, SessionEntry};
 use crate::server::shard::{Shard, hash_id, shard_index};
@@ -47,6 +48,8 @@ pub struct SessionManager {
     pub(crate) expiry_round: Mutex<()>,
     pub(crate) events: EventQueue,
     pub(crate) counters: Counters,
+    /// Callers shared by the sessions of one user in one space.
+    pub(crate) callers: CallerCache,
 }
 
 impl SessionManager {
@@ -87,6 +90,7 @@ impl SessionManager {
             expiry_round: Mutex::new(()),
             events: EventQueue::new(config.events_max),
             counters,
+            callers: CallerCache::new(),
             config,
         }
     }
@@ -132,16 +136,19 @@ impl SessionManager {
             return Err(ServerError::TooManyConnections);
         }
         let limit = self.config.user_ip_limit();
-        if let Err(threshold) = self.user_ip.try_acquire(login.user, login.client_ip, limit) {
-            self.node_count.release();
-            return Err(ServerError::TooManySessionsFromIp {
-                client_ip: login.client_ip.to_owned(),
-                user: login.user.to_owned(),
-                threshold,
-            });
-        }
-        self.create(login, table, now).inspect_err(|_| {
-            self.user_ip.release(login.user, login.client_ip);
+        let pair = match self.user_ip.try_acquire(login.user, login.client_ip, limit) {
+            Ok(pair) => pair,
+            Err(threshold) => {
+                self.node_count.release();
+                return Err(ServerError::TooManySessionsFromIp {
+                    client_ip: login.client_ip.to_owned(),
+                    user: login.user.to_owned(),
+                    threshold,
+                });
+            }
+        };
+        self.create(login, &pair, table, now).inspect_err(|_| {
+            self.user_ip.release(&pair);
             self.node_count.release();
         })
     }
@@ -150,6 +157,7 @@ impl SessionManager {
     fn create(
         &self,
         login: Login<'_>,
+        pair: &std::sync::Arc<UserIp>,
         table: &RoleTable,
         now: u64,
     ) -> Result<SessionId, ServerError> {
@@ -159,8 +167,7 @@ impl SessionManager {
         let id = self.session_ids.next(now)?;
         let new = NewSession {
             id,
-            user: login.user,
-            client_ip: login.client_ip,
+            pair: std::sync::Arc::clone(pair),
             now_unix_ms: now,
             caller: None,
             space_set_unix_ms: 0,
@@ -227,7 +234,7 @@ impl SessionManager {
     pub(crate) fn announce(&self, entry: &SessionEntry, change: Change, now: u64) {
         self.events.push(Event::Session {
             session: entry.id,
-            user: entry.user.to_string(),
+            user: entry.user().to_owned(),
             at_unix_ms: now,
             change,
         });

@@ -151,6 +151,7 @@
 //! insert: it issues a sealed id, checks two limits atomically, and emits an audit event.
 
 mod audit;
+mod callers;
 mod cluster_hooks;
 mod codec;
 mod config;

@@ -3,12 +3,15 @@
 //! own mutex, which only requests of that one session take.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use graphsession_id_gen::SessionId;
 use graphsession_id_gen::sync::{AtomicU8, AtomicU32, AtomicU64, Mutex, Ordering};
 use graphsession_permission::{Caller, RoleTable};
 
 use crate::server::audit::{Change, History, HistoryEntry};
+use crate::server::callers::CallerCache;
+use crate::server::limits::UserIp;
 use crate::server::shard::lock;
 
 /// Where a session is in its life. It only moves from `Live` to `Ended`, once, under its
@@ -41,10 +44,10 @@ impl Lifecycle {
 /// refresh) or on SHOW: behind one per-session mutex.
 #[derive(Debug)]
 pub(crate) struct SessionInner {
-    /// The user's rights with the role-table version they were read at (fix 4).
-    /// Resolved at the session's first request (or USE), then kept current (fix 4). Idle and
-    /// leaked sessions, which never make a request, hold none: they are the ones that pile up.
-    pub(crate) caller: Option<Box<Caller>>,
+    /// The user's rights with the role-table version they were read at (fix 4), shared with
+    /// the user's other sessions in the same space (`callers.rs`). Resolved at the session's
+    /// first request (or USE), then kept current (fix 4).
+    pub(crate) caller: Option<Arc<Caller>>,
     /// Allocated at the first change: most sessions never set a variable or change anything.
     extras: Option<Box<Extras>>,
     /// When the current space was set (USE here, or adopted from the cluster), Unix ms; 0
@@ -91,8 +94,8 @@ pub enum Origin {
 #[derive(Debug)]
 pub(crate) struct SessionEntry {
     pub(crate) id: SessionId,
-    pub(crate) user: Box<str>,
-    pub(crate) client_ip: Box<str>,
+    /// Its (user, client ip), shared with the other sessions of the pair and counted there.
+    pub(crate) pair: std::sync::Arc<UserIp>,
     pub(crate) created_unix_ms: u64,
     pub(crate) origin: Origin,
     pub(crate) queries_run: AtomicU64,
@@ -108,29 +111,28 @@ pub(crate) struct SessionEntry {
 }
 
 /// What a new session starts with.
-pub(crate) struct NewSession<'a> {
+pub(crate) struct NewSession {
     pub(crate) id: SessionId,
-    pub(crate) user: &'a str,
-    pub(crate) client_ip: &'a str,
+    /// Acquired from the (user, ip) counts.
+    pub(crate) pair: std::sync::Arc<UserIp>,
     pub(crate) now_unix_ms: u64,
     /// The caller to start with, if already resolved (a restored session in a space).
-    pub(crate) caller: Option<Caller>,
+    pub(crate) caller: Option<Arc<Caller>>,
     /// When the caller's space was set, Unix ms (0 for none).
     pub(crate) space_set_unix_ms: u64,
     pub(crate) origin: Origin,
 }
 
 impl SessionEntry {
-    pub(crate) fn new(new: NewSession<'_>) -> SessionEntry {
+    pub(crate) fn new(new: NewSession) -> SessionEntry {
         let inner = SessionInner {
-            caller: new.caller.map(Box::new),
+            caller: new.caller,
             extras: None,
             space_set_unix_ms: new.space_set_unix_ms,
         };
         SessionEntry {
             id: new.id,
-            user: new.user.into(),
-            client_ip: new.client_ip.into(),
+            pair: new.pair,
             created_unix_ms: new.now_unix_ms,
             origin: new.origin,
             queries_run: AtomicU64::new(0),
@@ -139,6 +141,14 @@ impl SessionEntry {
             lifecycle: AtomicU8::new(Lifecycle::Live.to_u8()),
             inner: Mutex::new(inner),
         }
+    }
+
+    pub(crate) fn user(&self) -> &str {
+        &self.pair.user
+    }
+
+    pub(crate) fn client_ip(&self) -> &str {
+        &self.pair.client_ip
     }
 
     pub(crate) fn check_at_ms(&self) -> u64 {
@@ -184,13 +194,16 @@ impl SessionEntry {
     }
 
     /// The caller, refreshed from `table` if any role changed since it was read (fix 4).
-    pub(crate) fn current_caller(&self, table: &RoleTable) -> Caller {
+    pub(crate) fn current_caller(&self, table: &RoleTable, callers: &CallerCache) -> Caller {
         let mut inner = lock(&self.inner);
-        let user = &self.user;
-        let caller =
-            inner.caller.get_or_insert_with(|| Box::new(Caller::resolve(table, user, None)));
-        caller.refresh(table);
-        Caller::clone(caller)
+        if let Some(caller) = inner.caller.as_ref().filter(|caller| !caller.is_stale(table)) {
+            return Caller::clone(caller);
+        }
+        let space = inner.caller.as_ref().and_then(|caller| caller.current_space());
+        let caller = callers.get(table, self.user(), space);
+        let current = Caller::clone(&caller);
+        inner.caller = Some(caller);
+        current
     }
 
     pub(crate) fn record(&self, change: Change, at_unix_ms: u64, history_max: u32) {

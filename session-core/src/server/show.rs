@@ -121,13 +121,13 @@ impl SessionManager {
         let space_name = entry.space().unwrap_or_default();
         SessionRow {
             session_id: entry.id,
-            user_name: entry.user.to_string(),
+            user_name: entry.user().to_owned(),
             space_name,
             create_time_unix_us: entry.created_unix_ms.saturating_mul(1_000),
             update_time_unix_us: found.activity.last_ms().saturating_mul(1_000),
             graph_addr: self.config.graph_addr.clone(),
             timezone: 0,
-            client_ip: entry.client_ip.to_string(),
+            client_ip: entry.client_ip().to_owned(),
         }
     }
 }

@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use graphsession_id_gen::sync::{Arc, Ordering};
 use graphsession_id_gen::{PlanIdGenerator, SessionId, SessionIdGenerator};
-use graphsession_permission::{Caller, RoleTable, USER_NAME_BYTES_MAX};
+use graphsession_permission::{RoleTable, USER_NAME_BYTES_MAX};
 
 use crate::server::audit::{Change, History, HistoryEntry};
 use crate::server::codec::{Decoder, Encoder, fnv1a64};
@@ -251,11 +251,15 @@ impl SessionManager {
         table: &RoleTable,
     ) -> Result<(), SnapshotError> {
         let caller = (record.space.as_deref())
-            .map(|space| Caller::resolve(table, &record.user, Some(space)));
+            .map(|space| self.callers.get(table, &record.user, Some(space)));
+        // Unlimited: cannot fail. Counted first, so the session holds the shared pair.
+        let pair = (self.user_ip.try_acquire(&record.user, &record.client_ip, None))
+            .map_err(|_| SnapshotError::Invalid("a (user, ip) count overflowed".to_owned()))?;
+        let reserved = self.node_count.try_reserve(u64::MAX);
+        debug_assert!(reserved, "an unlimited reservation cannot fail");
         let new = NewSession {
             id: record.id,
-            user: &record.user,
-            client_ip: &record.client_ip,
+            pair,
             now_unix_ms: record.created_unix_ms,
             caller,
             space_set_unix_ms: record.space_set_unix_ms,
@@ -284,9 +288,6 @@ impl SessionManager {
             SnapshotError::Invalid("more sessions than a registry holds".to_owned())
         })?;
         self.earliest_check_ms.fetch_min(check_at_ms, Ordering::AcqRel);
-        let reserved = self.node_count.try_reserve(u64::MAX);
-        let acquired = self.user_ip.try_acquire(&record.user, &record.client_ip, None);
-        debug_assert!(reserved && acquired.is_ok(), "unlimited reservations cannot fail");
         Ok(())
     }
 }
@@ -386,8 +387,8 @@ fn record(found: Found<'_>) -> SessionRecord {
     let inner = lock(&entry.inner);
     SessionRecord {
         id: entry.id,
-        user: entry.user.to_string(),
-        client_ip: entry.client_ip.to_string(),
+        user: entry.user().to_owned(),
+        client_ip: entry.client_ip().to_owned(),
         space: inner.caller.as_ref().and_then(|caller| caller.current_space().map(str::to_owned)),
         space_set_unix_ms: inner.space_set_unix_ms,
         origin: entry.origin,

@@ -480,15 +480,16 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+    use crate::server::limits::UserIp;
     use crate::server::session::{NewSession, Origin};
     use crate::server::shard::mix;
 
     fn entry(key: u64) -> Arc<SessionEntry> {
         let id = SessionId::new(i64::try_from(key).expect("small")).expect("positive");
+        let pair = std::sync::Arc::new(UserIp { user: "u".into(), client_ip: "ip".into() });
         Arc::new(SessionEntry::new(NewSession {
             id,
-            user: "u",
-            client_ip: "ip",
+            pair,
             now_unix_ms: 0,
             caller: None,
             space_set_unix_ms: 0,
