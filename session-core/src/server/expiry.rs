@@ -31,7 +31,7 @@ use graphsession_id_gen::sync::{Arc, Ordering};
 use crate::server::audit::EndReason;
 use crate::server::manager::SessionManager;
 use crate::server::session::SessionEntry;
-use crate::server::shard::{Shard, lock};
+use crate::server::shard::{Due, Shard, lock};
 
 /// What a due check decided.
 enum Check {
@@ -80,11 +80,12 @@ impl SessionManager {
         }
         let mut sessions = shard.write();
         let mut expired = Vec::new();
-        while let Some((at, _)) = sessions.first_deadline() {
-            if at > now {
-                break;
-            }
-            let Some(Some((frozen, entry))) = sessions.pop_due() else { continue };
+        loop {
+            let (frozen, entry) = match sessions.pop_due(now) {
+                Due::Nothing => break,
+                Due::Gone => continue,
+                Due::Check(frozen, entry) => (frozen, entry),
+            };
             match self.decide(&entry, frozen.last_ms(), now) {
                 Check::Recheck(at) => sessions.reschedule(frozen, &entry, at),
                 Check::Expire => {

@@ -129,6 +129,17 @@ impl ShardRead<'_> {
     }
 }
 
+/// What [`ShardWrite::pop_due`] found.
+pub(crate) enum Due {
+    /// No idle check is due.
+    Nothing,
+    /// A check was due for a session that is not here (never happens while the index and the
+    /// table agree, which `check_invariants` holds).
+    Gone,
+    /// A session to decide on, frozen.
+    Check(Frozen, Arc<SessionEntry>),
+}
+
 /// A shard's sessions under its write lock: the only place slots change.
 pub(crate) struct ShardWrite<'a> {
     table: &'a SlotTable,
@@ -171,16 +182,22 @@ impl ShardWrite<'_> {
         self.state.deadlines.first().copied()
     }
 
-    /// Pops the earliest idle check and freezes its session (if it is still here): its
+    /// Pops the earliest idle check if it is due at `now`, and freezes its session: its
     /// activity is final until [`expire`](Self::expire) or [`reschedule`](Self::reschedule).
-    pub(crate) fn pop_due(&mut self) -> Option<Option<(Frozen, Arc<SessionEntry>)>> {
-        let (_, id) = self.state.deadlines.pop_first()?;
+    pub(crate) fn pop_due(&mut self, now: u64) -> Due {
+        match self.state.deadlines.first() {
+            Some(&(at, _)) if at <= now => {}
+            _ => return Due::Nothing,
+        }
+        let Some((_, id)) = self.state.deadlines.pop_first() else { return Due::Nothing };
         let Some(found) = self.state.entries.get(self.table, id, hash_id(id)) else {
-            return Some(None);
+            return Due::Gone;
         };
         let entry = Arc::clone(found.entry);
-        let index = found.index;
-        Some(self.state.entries.freeze(self.table, index).map(|frozen| (frozen, entry)))
+        match self.state.entries.freeze(self.table, found.index) {
+            Some(frozen) => Due::Check(frozen, entry),
+            None => Due::Gone,
+        }
     }
 
     /// A popped session stays: unfrozen, its next idle check at `check_at_ms`.
