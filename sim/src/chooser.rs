@@ -171,7 +171,9 @@ impl Chooser {
             return self.weighted(&table.weights);
         };
         let pick = prng.below(table.total);
-        let index = table.cumulative.partition_point(|&sum| sum <= pick);
+        // The first index whose running sum exceeds the pick: as many as the sums not above it
+        // (they never decrease). Counting has no chain of dependent loads, unlike a search.
+        let index = table.cumulative.iter().filter(|&&sum| sum <= pick).count();
         let index = if index < table.cumulative.len() { index } else { 0 };
         self.note(u64::try_from(index).unwrap_or(0));
         index
