@@ -3,8 +3,6 @@
 //! and their healing, clock steps, and meta's messages lost, duplicated, reordered, or lost with
 //! its leader.
 
-use std::collections::BTreeSet;
-
 use graphsession_core::client::{ConnectionId, TransportEvent};
 use graphsession_core::cluster::{MetaSnapshot, MetaStore};
 
@@ -142,15 +140,17 @@ impl ClusterWorld {
         match link {
             Link::NodeMeta { node } => self.network.cut_from_meta(node, cut),
             Link::ClientNode { client, node } => {
-                let sockets: BTreeSet<ConnectionId> = self
+                // In id order (the map's), as hold_all and carries_any expect.
+                let sockets: Vec<ConnectionId> = self
                     .sockets
                     .iter()
                     .filter(|(_, socket)| socket.client == client && socket.node == node)
                     .map(|(connection, _)| *connection)
                     .collect();
-                let waiting = self.network.carries_any(&sockets);
+                // Whether traffic waited is a question for a healing only.
+                let waiting = !cut && self.network.carries_any(&sockets);
                 self.network.hold_all(&sockets, cut);
-                if !cut && waiting {
+                if waiting {
                     self.marks.hit(Mark::HealedWithTrafficHeld);
                 }
             }

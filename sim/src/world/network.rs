@@ -215,16 +215,16 @@ impl Network {
         }
     }
 
-    /// Holds (`true`) or releases the traffic of every socket of `connections`: what
+    /// Holds (`true`) or releases the traffic of every socket of `connections` (sorted): what
     /// [`hold`](Self::hold) of each does, in one pass over the messages in flight.
-    pub fn hold_all(&mut self, connections: &BTreeSet<ConnectionId>, held: bool) {
-        let changed: BTreeSet<ConnectionId> = connections
+    pub fn hold_all(&mut self, connections: &[ConnectionId], held: bool) {
+        let changed: Vec<ConnectionId> = connections
             .iter()
             .copied()
             .filter(|&c| if held { self.held.insert(c) } else { self.held.remove(&c) })
             .collect();
         if !changed.is_empty() {
-            self.move_where(held, |c| changed.contains(&c));
+            self.move_where(held, |c| changed.binary_search(&c).is_ok());
         }
     }
 
@@ -256,9 +256,9 @@ impl Network {
         self.carries_where(|c| c == connection)
     }
 
-    /// Whether a message is in flight on any socket of `connections`.
-    pub fn carries_any(&self, connections: &BTreeSet<ConnectionId>) -> bool {
-        self.carries_where(|c| connections.contains(&c))
+    /// Whether a message is in flight on any socket of `connections` (sorted).
+    pub fn carries_any(&self, connections: &[ConnectionId]) -> bool {
+        self.carries_where(|c| connections.binary_search(&c).is_ok())
     }
 
     fn carries_where(&self, on: impl Fn(ConnectionId) -> bool) -> bool {
