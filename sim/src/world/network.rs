@@ -75,6 +75,9 @@ impl Message {
     }
 }
 
+/// The smallest size at which the links' last delivery times are swept.
+const LINK_SWEEP_LEN_MIN: usize = 16;
+
 /// Messages in flight.
 ///
 /// The queues order keys only; the messages (a few hundred bytes each) stay put in a slab, so
@@ -92,7 +95,14 @@ pub struct Network {
     /// Free slots of `slab`.
     free: Vec<u32>,
     sent: u64,
+    /// The latest delivery time of each link that may still hold a later message back: a link
+    /// whose last delivery is not after `now` holds none back (time never goes back), so
+    /// those are swept out now and then.
     link_last_ms: BTreeMap<(u8, u64), u64>,
+    /// The size of `link_last_ms` at which it is swept next.
+    link_sweep_len: usize,
+    /// The latest `now_ms` sent at (sends come in time order).
+    now_ms: u64,
     /// Client sockets across a cut link: their messages wait.
     held: BTreeSet<ConnectionId>,
     /// Nodes cut from meta: their messages are lost.
@@ -101,10 +111,18 @@ pub struct Network {
 
 impl Network {
     /// Sends `message` to arrive `delay_ms` after `now_ms`, but never before an earlier message of
-    /// its link.
+    /// its link. `now_ms` is the world's true time, which never goes back between calls.
     pub fn send(&mut self, now_ms: u64, delay_ms: u64, message: Message) {
+        debug_assert!(now_ms >= self.now_ms, "sent at {now_ms} after {}", self.now_ms);
+        self.now_ms = now_ms;
         if self.is_lost(&message) {
             return;
+        }
+        if self.link_last_ms.len() >= self.link_sweep_len {
+            // An entry at or before now changes no delivery time from now on: max(now + delay,
+            // last) is now + delay. The sweep keeps the map about as small as the links busy.
+            self.link_last_ms.retain(|_, last| *last > now_ms);
+            self.link_sweep_len = (2 * self.link_last_ms.len()).max(LINK_SWEEP_LEN_MIN);
         }
         let last = self.link_last_ms.entry(message.link()).or_insert(0);
         let deliver_at = now_ms.saturating_add(delay_ms).max(*last);
