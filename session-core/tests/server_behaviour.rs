@@ -557,3 +557,95 @@ fn stats_count_the_events_waiting_to_be_polled() {
     drain(&manager);
     assert_eq!((manager.stats().events_queued, manager.stats().events_dropped), (0, 0));
 }
+
+#[test]
+fn throttling_is_off_unless_both_attempts_and_lock_time_are_set() {
+    let table = table();
+    for (attempts, lock_secs) in [(3, 0), (0, 60)] {
+        let config = Config {
+            failed_login_attempts: attempts,
+            password_lock_time_secs: lock_secs,
+            ..Config::default()
+        };
+        let manager = manager(config);
+        let wrong = Login { user: "alice", client_ip: IP, password: PasswordCheck::Rejected };
+        for _ in 0..5 {
+            let refused = refusal(manager.login(wrong, &table, NOW));
+            assert_eq!(refused, (-1001, "Invalid password".to_owned()), "{attempts}/{lock_secs}");
+        }
+        let right = Login { password: PasswordCheck::Verified, ..wrong };
+        manager.login(right, &table, NOW).unwrap();
+        manager.check_invariants().unwrap();
+    }
+}
+
+#[test]
+fn a_user_name_of_the_longest_allowed_length_survives_a_snapshot() {
+    let longest = "u".repeat(graphsession_permission::USER_NAME_BYTES_MAX as usize);
+    let mut table = table();
+    let root = Caller::resolve(&table, "root", None);
+    table.create_user(&root, Policy::ENFORCED, &longest).unwrap();
+    let manager = manager(Config::default());
+    let id = login(&manager, &table, &longest, NOW);
+    let restored =
+        SessionManager::restore(&manager.snapshot().to_bytes(), parts(&table, Config::default()))
+            .unwrap();
+    restored.touch(id, NOW + 1).unwrap();
+    assert_eq!(restored.user_ip_session_count(&longest, IP), 1);
+}
+
+#[test]
+fn the_node_statistics_survive_a_snapshot() {
+    let table = table();
+    let config = Config { sessions_max: 3, idle_timeout_ms: 1_000, ..Config::default() };
+    let manager = manager(config.clone());
+    let root = Caller::resolve(&table, "root", None);
+    let expiring = login(&manager, &table, "alice", NOW);
+    let killed = login(&manager, &table, "alice", NOW + 500);
+    let signed_out = login(&manager, &table, "bob", NOW + 500);
+    let full = Login { user: "bob", client_ip: IP, password: PasswordCheck::Verified };
+    assert_eq!(manager.login(full, &table, NOW + 500).unwrap_err().code(), -1010);
+    let wrong = Login { password: PasswordCheck::Rejected, ..full };
+    assert!(manager.login(wrong, &table, NOW + 500).is_err());
+    let query = manager.begin_query(killed, "GO", &table, NOW + 600).unwrap();
+    manager.finish_query(query.session, query.plan, NOW + 600).unwrap();
+    assert_eq!(manager.kill_sessions(&root, &[killed], NOW + 700).unwrap(), 1);
+    assert!(manager.sign_out(signed_out, NOW + 700));
+    assert_eq!(manager.handle_timeout(NOW + 1_000), 1);
+    assert!(manager.touch(expiring, NOW + 1_000).is_err());
+    drain(&manager);
+    let stats = manager.stats();
+    assert_eq!(
+        (stats.opened, stats.expired, stats.killed, stats.signed_out, stats.queries_started),
+        (3, 1, 1, 1, 1)
+    );
+    assert_eq!((stats.refused_by_node_max, stats.refused_by_password, stats.active), (1, 1, 0));
+    let restored =
+        SessionManager::restore(&manager.snapshot().to_bytes(), parts(&table, config)).unwrap();
+    assert_eq!(restored.stats(), stats);
+}
+
+#[test]
+fn statistics_count_the_active_sessions() {
+    let table = table();
+    let manager = manager(Config::default());
+    let first = login(&manager, &table, "alice", NOW);
+    login(&manager, &table, "bob", NOW);
+    assert_eq!(manager.stats().active, 2);
+    assert!(manager.sign_out(first, NOW));
+    assert_eq!(manager.stats().active, 1);
+}
+
+#[test]
+fn a_shard_holds_more_sessions_with_queries_than_the_query_registrys_own_session_limit() {
+    // The registry's own `sessions_max` bounds sessions; a shard's query registry must not.
+    let queries = graphsession_query_plan::Config { sessions_max: 1, ..Default::default() };
+    let manager = manager(Config { shard_count: 1, queries, ..Config::default() });
+    let table = table();
+    let first = login(&manager, &table, "alice", NOW);
+    let second = login(&manager, &table, "alice", NOW);
+    let running = manager.begin_query(first, "GO", &table, NOW).unwrap();
+    let also = manager.begin_query(second, "GO", &table, NOW).unwrap();
+    assert!(running.handle.check().is_ok() && also.handle.check().is_ok());
+    manager.check_invariants().unwrap();
+}
