@@ -2,8 +2,6 @@
 //! limit, and nothing sits ahead of the change log. Tests and the simulator call it after every
 //! step; [`MetaStore::restore`] calls it before accepting a persisted state.
 
-use std::collections::BTreeSet;
-
 use crate::cluster::error::InvariantViolation;
 use crate::cluster::meta::MetaStore;
 use crate::cluster::meta_state::{ChangeKey, EntryState, MetaState};
@@ -33,7 +31,7 @@ fn violation(message: String) -> InvariantViolation {
 
 pub(crate) fn check_state(state: &MetaState) -> Result<(), InvariantViolation> {
     let mut live = 0_u32;
-    let mut tombstones = BTreeSet::new();
+    let mut tombstones = 0_usize;
     for (&id, entry) in &state.sessions {
         if entry.seq > state.seq || state.changes.get(&entry.seq) != Some(&ChangeKey::Session(id)) {
             return Err(violation(format!("session {id} is not at its change-log position")));
@@ -46,17 +44,22 @@ pub(crate) fn check_state(state: &MetaState) -> Result<(), InvariantViolation> {
                 }
             }
             EntryState::Removed(tombstone) => {
-                tombstones.insert((tombstone.removed_unix_ms, id));
+                tombstones += 1;
+                if !state.tombstone_order.contains(&(tombstone.removed_unix_ms, id)) {
+                    return Err(violation(
+                        "the tombstone order disagrees with the tombstones".to_owned(),
+                    ));
+                }
             }
         }
     }
     if live != state.live_count {
         return Err(violation(format!("{live} live sessions, counted {}", state.live_count)));
     }
-    if tombstones != state.tombstone_order {
+    if tombstones != state.tombstone_order.len() {
         return Err(violation("the tombstone order disagrees with the tombstones".to_owned()));
     }
-    let mut kill_order = BTreeSet::new();
+    let mut kills = 0_usize;
     for (&key, mark) in &state.kills {
         let live = matches!(
             state.sessions.get(&key.session).map(|entry| &entry.state),
@@ -68,9 +71,12 @@ pub(crate) fn check_state(state: &MetaState) -> Result<(), InvariantViolation> {
         if mark.seq > state.seq || state.changes.get(&mark.seq) != Some(&ChangeKey::Kill(key)) {
             return Err(violation(format!("kill mark {key:?} is not at its change-log position")));
         }
-        kill_order.insert((mark.recorded_unix_ms, key));
+        kills += 1;
+        if !state.kill_order.contains(&(mark.recorded_unix_ms, key)) {
+            return Err(violation("the kill order disagrees with the kill marks".to_owned()));
+        }
     }
-    if kill_order != state.kill_order {
+    if kills != state.kill_order.len() {
         return Err(violation("the kill order disagrees with the kill marks".to_owned()));
     }
     if state.changes.len() != state.sessions.len() + state.kills.len() {

@@ -15,7 +15,7 @@ impl NodeSync {
     /// sends a round when one is due or urgent. Reads the node's sessions from `local`.
     pub fn handle_timeout(&mut self, now_unix_ms: u64, local: &impl LocalSessions) {
         let now = self.observe(now_unix_ms);
-        match self.flight.clone() {
+        match self.flight {
             Flight::Awaiting { timeout_unix_ms, next_round_unix_ms, .. } => {
                 if now < timeout_unix_ms {
                     return;

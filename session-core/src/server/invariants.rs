@@ -17,8 +17,8 @@ impl SessionManager {
     /// are counted without a limit); the cached earliest check no later than the true one;
     /// histories and variables within their bounds.
     pub fn check_invariants(&self) -> Result<(), InvariantViolation> {
-        let mut user_ip: BTreeMap<(String, String), u32> = BTreeMap::new();
-        let mut logged_in: BTreeMap<(String, String), u32> = BTreeMap::new();
+        let mut user_ip: Counts = BTreeMap::new();
+        let mut logged_in: Counts = BTreeMap::new();
         let mut total: u64 = 0;
         let mut earliest = u64::MAX;
         for (index, shard) in self.shards.iter().enumerate() {
@@ -33,13 +33,22 @@ impl SessionManager {
         if total > self.config.sessions_max {
             return fail(format!("{total} sessions above sessions_max"));
         }
-        let counted = self.user_ip.all();
-        if counted != user_ip {
+        let mut pairs = 0_usize;
+        let mut same = true;
+        self.user_ip.each(|user, ip, count| {
+            pairs += 1;
+            same &= user_ip.get(user).and_then(|ips| ips.get(ip)) == Some(&count);
+        });
+        if !same || pairs != user_ip.values().map(BTreeMap::len).sum::<usize>() {
+            let counted = self.user_ip.all();
             return fail(format!("(user, ip) counts {counted:?} != sessions {user_ip:?}"));
         }
         // Logins check the limit; sessions installed from the cluster are counted without one.
         if let Some(limit) = self.config.user_ip_limit()
-            && let Some((key, count)) = logged_in.iter().find(|(_, count)| **count > limit)
+            && let Some((key, count)) = logged_in
+                .iter()
+                .flat_map(|(user, ips)| ips.iter().map(move |(ip, count)| ((user, ip), count)))
+                .find(|(_, count)| **count > limit)
         {
             return fail(format!(
                 "{key:?} holds {count} logged-in sessions, above the limit {limit}"
@@ -60,8 +69,8 @@ impl SessionManager {
         &self,
         index: usize,
         shard: &Shard,
-        user_ip: &mut BTreeMap<(String, String), u32>,
-        logged_in: &mut BTreeMap<(String, String), u32>,
+        user_ip: &mut Counts,
+        logged_in: &mut Counts,
     ) -> Result<(u64, u64), InvariantViolation> {
         let fail = |what: String| Err(InvariantViolation(what));
         let sessions = shard.read();
@@ -116,11 +125,10 @@ impl SessionManager {
                 return fail(format!("session {id} holds more history or variables than allowed"));
             }
             running += u64::from(entry.running());
-            let key = (entry.user().to_owned(), entry.client_ip().to_owned());
             if entry.origin == Origin::LoggedIn {
-                *logged_in.entry(key.clone()).or_insert(0) += 1;
+                count(logged_in, entry.user(), entry.client_ip());
             }
-            *user_ip.entry(key).or_insert(0) += 1;
+            count(user_ip, entry.user(), entry.client_ip());
         }
         if running != u64::from(queries.query_count()) {
             return fail(format!(
@@ -132,5 +140,21 @@ impl SessionManager {
         // in a session open there, and the count above makes every open session live here.
         let first = sessions.deadlines().first().map_or(u64::MAX, |&(at, _)| at);
         Ok((sessions.len() as u64, first))
+    }
+}
+
+/// Sessions by user, then ip.
+type Counts = BTreeMap<String, BTreeMap<String, u32>>;
+
+/// Counts one session of (`user`, `ip`), allocating only for a pair not seen yet.
+fn count(counts: &mut Counts, user: &str, ip: &str) {
+    if let Some(ips) = counts.get_mut(user) {
+        if let Some(count) = ips.get_mut(ip) {
+            *count += 1;
+        } else {
+            ips.insert(ip.to_owned(), 1);
+        }
+    } else {
+        counts.insert(user.to_owned(), BTreeMap::from([(ip.to_owned(), 1)]));
     }
 }

@@ -160,6 +160,17 @@ impl UserIpCounts {
         counted.map_or(0, |counted| counted.sessions)
     }
 
+    /// Calls `visit` with every non-zero count, for invariant checks (no allocation).
+    pub(crate) fn each(&self, mut visit: impl FnMut(&str, &str, u32)) {
+        for shard in &self.shards {
+            for (user, counts) in lock(shard).iter() {
+                for (ip, counted) in &counts.ips {
+                    visit(user, ip, counted.sessions);
+                }
+            }
+        }
+    }
+
     /// Every non-zero count, for invariant checks.
     pub(crate) fn all(&self) -> BTreeMap<(String, String), u32> {
         let mut all = BTreeMap::new();
