@@ -21,20 +21,23 @@ impl NodeSync {
         local: &mut impl LocalSessions,
     ) {
         let now = self.observe(now_unix_ms);
-        let Flight::Awaiting { sent, next_round_unix_ms, .. } = &self.flight else {
-            self.apply_late(answer, local);
-            return;
+        let next_round_unix_ms = match &self.flight {
+            Flight::Awaiting { sent, next_round_unix_ms, .. } if answer.id() == sent.id => {
+                *next_round_unix_ms
+            }
+            _ => {
+                self.apply_late(answer, local);
+                return;
+            }
         };
-        if answer.id() != sent.id {
-            self.apply_late(answer, local);
-            return;
-        }
-        let (sent, next_round_unix_ms) = (sent.clone(), *next_round_unix_ms);
+        // The awaited answer: the flight is over whatever it says, and its reports move into
+        // the acknowledged state instead of being copied.
+        let flight = std::mem::replace(&mut self.flight, Flight::Idle { next_round_unix_ms });
+        let Flight::Awaiting { sent, .. } = flight else { return };
         match answer {
             Answer::Reply(reply) => {
-                self.apply(reply, &sent, local);
+                self.apply(reply, sent, local);
                 self.consecutive_failures = 0;
-                self.flight = Flight::Idle { next_round_unix_ms };
             }
             Answer::Refused { refusal: Refusal::Stale { last }, .. } => {
                 // Meta handled a newer id of ours: an incarnation that did not grow. Move above.
@@ -52,7 +55,7 @@ impl NodeSync {
         }
     }
 
-    fn apply(&mut self, reply: Reply, sent: &Sent, local: &mut impl LocalSessions) {
+    fn apply(&mut self, reply: Reply, sent: Sent, local: &mut impl LocalSessions) {
         if reply.resync {
             // Meta may have dropped a "gone" we never saw: report every session again.
             self.acked.clear();
@@ -149,15 +152,16 @@ impl NodeSync {
     }
 
     /// Marks what the request carried as acknowledged.
-    fn acknowledge(&mut self, reply: &Reply, sent: &Sent) {
+    fn acknowledge(&mut self, reply: &Reply, sent: Sent) {
         let is_gone = |session| reply.gone.iter().any(|gone| gone.session == session);
-        for report in &sent.reports {
-            if is_gone(report.session) {
+        for report in sent.reports {
+            let session = report.session;
+            if is_gone(session) {
                 continue;
             }
-            self.acked.insert(report.session, report.clone());
-            if self.unannounced.remove(&report.session) {
-                self.push_event(NodeEvent::Registered { session: report.session });
+            self.acked.insert(session, report);
+            if self.unannounced.remove(&session) {
+                self.push_event(NodeEvent::Registered { session });
             }
         }
         for &session in &reply.not_found {

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::server::error::InvariantViolation;
+use crate::server::limits::UserIp;
 use crate::server::manager::SessionManager;
 use crate::server::session::Origin;
 use crate::server::shard::{Shard, hash_id, lock, shard_index};
@@ -35,23 +36,28 @@ impl SessionManager {
         }
         let mut pairs = 0_usize;
         let mut same = true;
-        self.user_ip.each(|user, ip, count| {
+        self.user_ip.each(|pair, count| {
             pairs += 1;
-            same &= user_ip.get(user).and_then(|ips| ips.get(ip)) == Some(&count);
+            // The very pair the sessions hold, with their number.
+            same &= user_ip.get_key_value(pair).is_some_and(|(held, &sessions)| {
+                std::sync::Arc::ptr_eq(held, pair) && sessions == count
+            });
         });
-        if !same || pairs != user_ip.values().map(BTreeMap::len).sum::<usize>() {
+        if !same || pairs != user_ip.len() {
             let counted = self.user_ip.all();
-            return fail(format!("(user, ip) counts {counted:?} != sessions {user_ip:?}"));
+            let held: BTreeMap<(&str, &str), u32> = user_ip
+                .iter()
+                .map(|(pair, &count)| ((&*pair.user, &*pair.client_ip), count))
+                .collect();
+            return fail(format!("(user, ip) counts {counted:?} != sessions {held:?}"));
         }
         // Logins check the limit; sessions installed from the cluster are counted without one.
         if let Some(limit) = self.config.user_ip_limit()
-            && let Some((key, count)) = logged_in
-                .iter()
-                .flat_map(|(user, ips)| ips.iter().map(move |(ip, count)| ((user, ip), count)))
-                .find(|(_, count)| **count > limit)
+            && let Some((pair, count)) = logged_in.iter().find(|(_, count)| **count > limit)
         {
             return fail(format!(
-                "{key:?} holds {count} logged-in sessions, above the limit {limit}"
+                "({}, {}) holds {count} logged-in sessions, above the limit {limit}",
+                pair.user, pair.client_ip
             ));
         }
         if self.throttle.len() > self.config.throttled_users_max {
@@ -126,9 +132,9 @@ impl SessionManager {
             }
             running += u64::from(entry.running());
             if entry.origin == Origin::LoggedIn {
-                count(logged_in, entry.user(), entry.client_ip());
+                *logged_in.entry(std::sync::Arc::clone(&entry.pair)).or_insert(0) += 1;
             }
-            count(user_ip, entry.user(), entry.client_ip());
+            *user_ip.entry(std::sync::Arc::clone(&entry.pair)).or_insert(0) += 1;
         }
         if running != u64::from(queries.query_count()) {
             return fail(format!(
@@ -143,18 +149,5 @@ impl SessionManager {
     }
 }
 
-/// Sessions by user, then ip.
-type Counts = BTreeMap<String, BTreeMap<String, u32>>;
-
-/// Counts one session of (`user`, `ip`), allocating only for a pair not seen yet.
-fn count(counts: &mut Counts, user: &str, ip: &str) {
-    if let Some(ips) = counts.get_mut(user) {
-        if let Some(count) = ips.get_mut(ip) {
-            *count += 1;
-        } else {
-            ips.insert(ip.to_owned(), 1);
-        }
-    } else {
-        counts.insert(user.to_owned(), BTreeMap::from([(ip.to_owned(), 1)]));
-    }
-}
+/// Sessions by (user, ip) pair.
+type Counts = BTreeMap<std::sync::Arc<UserIp>, u32>;

@@ -59,7 +59,8 @@ impl NodeCount {
 
 /// A (user, client ip) pair, shared by every session of the pair: a session holds one pointer
 /// instead of two strings, and the user's name is shared by all the user's pairs.
-#[derive(Debug, PartialEq, Eq)]
+/// Ordered by user, then client ip.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct UserIp {
     pub(crate) user: std::sync::Arc<str>,
     pub(crate) client_ip: Box<str>,
@@ -160,12 +161,13 @@ impl UserIpCounts {
         counted.map_or(0, |counted| counted.sessions)
     }
 
-    /// Calls `visit` with every non-zero count, for invariant checks (no allocation).
-    pub(crate) fn each(&self, mut visit: impl FnMut(&str, &str, u32)) {
+    /// Calls `visit` with every pair and its non-zero count, for invariant checks (no
+    /// allocation).
+    pub(crate) fn each(&self, mut visit: impl FnMut(&std::sync::Arc<UserIp>, u32)) {
         for shard in &self.shards {
-            for (user, counts) in lock(shard).iter() {
-                for (ip, counted) in &counts.ips {
-                    visit(user, ip, counted.sessions);
+            for counts in lock(shard).values() {
+                for counted in counts.ips.values() {
+                    visit(&counted.pair, counted.sessions);
                 }
             }
         }
