@@ -376,9 +376,10 @@ fn bytes_per_session(_: &mut Criterion) {
     }
     cache.run_pending_tasks();
     let moka_bytes = (resident_bytes().saturating_sub(before)) / count;
+    // One word per name: `cargo xtask bench` reads this line back.
     println!(
         "bytes per session at 1M (resident, strings included): registry {registry_bytes}, \
-         registry after USE and one query {active_bytes}, baseline_mutex_hashmap \
+         registry_after_use_and_a_query {active_bytes}, baseline_mutex_hashmap \
          {baseline_bytes}, moka {moka_bytes}"
     );
     drop((registry, baseline, cache));

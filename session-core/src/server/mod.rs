@@ -21,11 +21,12 @@
 //! # Threads and locks
 //!
 //! `SessionManager` is `Send + Sync`; every method takes `&self`. Sessions live in
-//! `shard_count` shards chosen by a hash of the id, each an `RwLock` over a fixed-hasher map (see
-//! `shard.rs` for why this over a concurrent-map crate or one `Mutex<HashMap>`). Find + touch
-//! ([`SessionManager::touch`], the first step of every request) takes one shard's read lock and
-//! does two atomic operations on the session; no global lock. Writers (login, end of a session,
-//! expiry) take one shard's write lock. Queries are keyed by session, so each shard owns the
+//! `shard_count` shards chosen by a hash of the id. Each shard is a slot table of atomics plus an
+//! `RwLock` (see `shard.rs` for why this over a concurrent-map crate or one `Mutex<HashMap>`, and
+//! `table.rs` for the protocol). Find + touch ([`SessionManager::touch`], the first step of every
+//! request) takes no lock at all: a probe of the slot table with plain loads and one
+//! compare-and-swap on the session's activity word. The rest of the execute path takes one
+//! shard's read lock; writers (login, end of a session, expiry) take its write lock. Queries are keyed by session, so each shard owns the
 //! [`QueryRegistry`](graphsession_query_plan::QueryRegistry) of its sessions behind its own mutex,
 //! taken after (never while holding) the shard lock. Executors check kills on their
 //! [`QueryHandle`](graphsession_query_plan::QueryHandle) without any lock. The role table is the
