@@ -16,7 +16,7 @@ use std::sync::Arc;
 use graphsession_id_gen::sync::Mutex;
 use graphsession_permission::{Caller, RoleTable};
 
-use crate::server::shard::lock;
+use crate::server::shard::{lock, name_shard};
 
 /// Shards of the cache: requests of different users rarely meet on one mutex.
 const CALLER_SHARD_COUNT: usize = 16;
@@ -65,12 +65,7 @@ impl CallerCache {
     }
 
     fn shard(&self, user: &str) -> &Mutex<CallerShard> {
-        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-        for &byte in user.as_bytes() {
-            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
-        }
-        let index = usize::try_from(hash % CALLER_SHARD_COUNT as u64).unwrap_or(0);
-        &self.shards[index]
+        &self.shards[name_shard(user, self.shards.len())]
     }
 
     /// The caller of `user` in `space`, current with `table`.

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use graphsession_id_gen::sync::{AtomicU64, Mutex, Ordering};
 
 use crate::server::config::NOW_UNIX_MS_MAX;
-use crate::server::shard::lock;
+use crate::server::shard::{lock, name_shard};
 
 /// Shards of the per-(user, ip) counts: logins of different users rarely meet on one mutex.
 const USER_IP_SHARD_COUNT: usize = 16;
@@ -93,12 +93,7 @@ impl UserIpCounts {
     }
 
     fn shard(&self, user: &str) -> &Mutex<UserIpMap> {
-        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-        for &byte in user.as_bytes() {
-            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
-        }
-        let index = usize::try_from(hash % USER_IP_SHARD_COUNT as u64).unwrap_or(0);
-        &self.shards[index]
+        &self.shards[name_shard(user, self.shards.len())]
     }
 
     /// Checks the count of (`user`, `client_ip`) against `limit` and increments it, in one
