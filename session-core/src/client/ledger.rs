@@ -248,3 +248,20 @@ impl Ledger {
         u32::try_from(before - self.phantom_expiries_ms.len()).unwrap_or(u32::MAX)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expire_phantoms_counts_only_the_phantoms_it_forgets() {
+        let mut ledger = Ledger::new(100);
+        ledger.add_phantom(0);
+        ledger.add_phantom(50);
+        assert_eq!(ledger.expire_phantoms(99), 0);
+        assert_eq!(ledger.expire_phantoms(100), 1);
+        assert_eq!(ledger.phantom_count(), 1);
+        assert_eq!(ledger.expire_phantoms(150), 1);
+        assert!(ledger.is_empty());
+    }
+}
