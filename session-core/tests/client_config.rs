@@ -118,3 +118,27 @@ fn pool_waiters_and_timeouts_must_be_positive_and_members_valid() {
     }
     assert_eq!(pool(|p| p.client.user.clear()), Err(ConfigError::EmptyUser));
 }
+
+#[test]
+fn debug_output_names_the_user_and_never_the_password() {
+    let config = ClientConfig {
+        user: "alice".into(),
+        password: "hunter2".into(),
+        ..ClientConfig::default()
+    };
+    let debug = format!("{config:?}");
+    assert!(debug.starts_with("ClientConfig {"), "{debug}");
+    assert!(debug.contains("\"alice\"") && debug.contains("<redacted>"), "{debug}");
+    assert!(!debug.contains("hunter2"), "{debug}");
+}
+
+#[test]
+fn a_machine_keeps_the_configuration_it_was_built_with() {
+    let config = ClientConfig {
+        user: "alice".into(),
+        keepalive_interval_ms: 1_234,
+        ..ClientConfig::default()
+    };
+    let machine = SessionMachine::new(config.clone()).unwrap();
+    assert_eq!(machine.config(), &config);
+}
