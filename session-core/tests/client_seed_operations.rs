@@ -10,7 +10,7 @@ mod client_support;
 use client_support::*;
 use graphsession_core::client::{
     ClientConfig, CommandError, Event, Idempotency, LossReason, OutcomeError, PingOutcome,
-    ReadyOrigin, ReconnectPolicy, RequestError, SessionStatus, State, TransportError,
+    ReadyOrigin, ReconnectPolicy, RequestError, SessionError, SessionStatus, State, TransportError,
     TransportEvent, ZombieKind,
 };
 
@@ -369,4 +369,127 @@ fn a_spurious_timeout_changes_nothing_and_time_never_goes_backwards() {
             if *deadline_ms == probe_deadline_ms && *c == connection
     ));
     h.machine.check_invariants().unwrap();
+}
+
+#[test]
+fn the_budget_counts_ids_awaiting_sign_out_next_to_unknown_authenticates() {
+    let config = ClientConfig {
+        sessions_per_user_ip_node_max: 2,
+        reconnect_policy: ReconnectPolicy::Replace,
+        sign_out_retry_backoff_initial_ms: 10_000,
+        ..config()
+    };
+    let mut h = Harness::new(config);
+    let first = h.establish(7);
+    h.socket_lost(first);
+    h.fire_next_timeout();
+    let second = h.last_dial();
+    h.connected(second); // sign-out of 7 written, then the socket dies before its proof
+    h.socket_lost(second);
+    h.fire_next_timeout();
+    let third = h.last_dial();
+    h.connected(third); // 7 is not due yet: authenticate, whose reply is lost
+    h.socket_lost(third);
+    assert_eq!(h.machine.ledger().len(), 1);
+    assert_eq!(h.machine.ledger().phantom_count(), 1);
+    h.fire_next_timeout();
+    h.take_actions();
+    h.connected(h.last_dial());
+
+    // 7, still owned, and the unknown authenticate fill the budget: no third login.
+    assert_eq!(authenticates(&h.take_actions()), 0);
+    let refusals: Vec<_> = h
+        .take_events()
+        .into_iter()
+        .filter(|e| matches!(e, Event::BudgetExhausted { .. }))
+        .collect();
+    assert!(matches!(refusals[..], [Event::BudgetExhausted { count: 2, max: 2, .. }]));
+}
+
+#[test]
+fn an_unknown_authenticate_is_forgotten_as_soon_as_it_certainly_expired() {
+    let config = ClientConfig {
+        server_idle_timeout_ms: 10_000,
+        expiry_margin_ms: 1_000,
+        keepalive_interval_ms: 1_000,
+        execute_timeout_ms: 5_000,
+        reconnect_backoff_initial_ms: 1_000_000,
+        reconnect_backoff_max_ms: 1_000_000,
+        zombie_check_interval_ms: 1_000_000,
+        ..config()
+    };
+    let mut h = Harness::new(config);
+    h.open();
+    let connection = h.last_dial();
+    h.connected(connection);
+    h.socket_lost(connection); // the authenticate's reply is lost at 0
+    assert_eq!(h.machine.ledger().phantom_count(), 1);
+    assert!(!h.machine.ledger().is_empty());
+
+    // The reconnect is far off; the host is woken when the phantom certainly expired.
+    assert_eq!(h.machine.poll_timeout(), Some(11_000));
+    assert_eq!(h.fire_next_timeout(), 11_000);
+    assert_eq!(h.machine.ledger().phantom_count(), 0);
+    assert!(h.machine.ledger().is_empty());
+    assert_eq!(h.machine.poll_timeout(), Some(1_000_000));
+}
+
+#[test]
+fn an_idle_session_wakes_the_host_for_its_keepalive() {
+    let config = ClientConfig {
+        keepalive_interval_ms: 10_000,
+        zombie_check_interval_ms: 60_000,
+        ..config()
+    };
+    let mut h = Harness::new(config);
+    h.establish(7);
+    assert_eq!(h.machine.poll_timeout(), Some(10_000));
+    h.fire_next_timeout();
+    assert_eq!(executes(&h.take_actions()), vec![(7, "YIELD 1".to_owned())]);
+}
+
+#[test]
+fn use_space_runs_on_the_held_session_and_later_resumes_select_that_space() {
+    let mut h = Harness::new(config());
+    let first = h.establish(7);
+    let request = h.use_space("g2").unwrap();
+    assert_eq!(executes(&h.take_actions()), vec![(7, "USE `g2`".to_owned())]);
+    h.reply(first, ok());
+    assert_eq!(h.take_events(), vec![Event::Result { request, result: "ok".into() }]);
+
+    h.socket_lost(first);
+    h.fire_next_timeout();
+    let second = h.last_dial();
+    h.connected(second);
+    assert_eq!(executes(&h.take_actions()), vec![(7, "USE `g2`".to_owned())]);
+}
+
+#[test]
+fn a_space_name_that_cannot_be_quoted_is_refused_before_the_queue() {
+    let mut h = Harness::new(config());
+    h.establish(7);
+    let refused = Err(CommandError::InvalidSpaceName { space: "a`b".into() });
+    assert_eq!(h.use_space("a`b"), refused);
+    assert!(h.take_actions().is_empty());
+    assert!(matches!(h.machine.state(), State::Ready { .. }));
+}
+
+#[test]
+fn only_a_server_answer_or_an_unknown_outcome_means_the_statement_may_have_run() {
+    let may_have_run = [
+        RequestError::Server { code: -1005, message: "error".into() },
+        RequestError::Outcome(OutcomeError::Unknown { cause: TransportError::Closed }),
+    ];
+    for error in may_have_run {
+        assert!(!error.certainly_not_run(), "{error:?}");
+    }
+    let not_run = [
+        RequestError::Session(SessionError::Invalid { session_id: sid(7) }),
+        RequestError::Transport(TransportError::ConnectFailed),
+        RequestError::Cancelled,
+        RequestError::QueueTimedOut,
+    ];
+    for error in not_run {
+        assert!(error.certainly_not_run(), "{error:?}");
+    }
 }

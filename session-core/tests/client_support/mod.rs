@@ -160,6 +160,15 @@ impl Harness {
         id
     }
 
+    pub(crate) fn use_space(
+        &mut self,
+        space: &str,
+    ) -> Result<graphsession_core::client::RequestId, graphsession_core::client::CommandError> {
+        let result = self.machine.handle_use_space(self.now_ms, space);
+        self.drain();
+        result
+    }
+
     pub(crate) fn transport(&mut self, connection: ConnectionId, event: TransportEvent) {
         self.machine.handle_transport(self.now_ms, connection, event);
         self.drain();
