@@ -67,11 +67,42 @@ pub enum NodeEvent {
     Refused(Refusal),
 }
 
+/// What meta acknowledged of a session: the part of a report that says whether a newer one
+/// has anything to tell (see [`Acked::differs`]). The rest of a report (user, ip, creation)
+/// never changes, so it is not kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Acked {
+    pub(crate) last_activity_unix_ms: u64,
+    pub(crate) running_queries: u32,
+    pub(crate) space_set_unix_ms: u64,
+    pub(crate) space: String,
+}
+
+impl Acked {
+    /// What `report` tells meta.
+    pub(crate) fn of(report: &SessionReport) -> Acked {
+        Acked {
+            last_activity_unix_ms: report.last_activity_unix_ms,
+            running_queries: report.running_queries,
+            space_set_unix_ms: report.space_set_unix_ms,
+            space: report.space.clone(),
+        }
+    }
+
+    /// Whether `now` says something meta has not acknowledged.
+    pub(crate) fn differs(&self, now: &SessionReport) -> bool {
+        now.last_activity_unix_ms > self.last_activity_unix_ms
+            || now.running_queries != self.running_queries
+            || now.space_set_unix_ms != self.space_set_unix_ms
+            || now.space != self.space
+    }
+}
+
 /// What the in-flight request carried that its answer acknowledges.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Sent {
     pub(crate) id: RequestId,
-    pub(crate) reports: Vec<SessionReport>,
+    pub(crate) reports: Vec<(SessionId, Acked)>,
     pub(crate) released: Vec<SessionId>,
 }
 
@@ -127,7 +158,7 @@ pub struct NodeSync {
     /// The newest change-log position applied.
     pub(crate) cursor: u64,
     /// What meta acknowledged of each session, to report only what changed since.
-    pub(crate) acked: BTreeMap<SessionId, SessionReport>,
+    pub(crate) acked: BTreeMap<SessionId, Acked>,
     /// Created here, not acknowledged by meta yet.
     pub(crate) unannounced: BTreeSet<SessionId>,
     pub(crate) removals: BTreeMap<SessionId, RemoveReason>,

@@ -5,8 +5,8 @@
 use graphsession_id_gen::SessionId;
 
 use crate::cluster::local::LocalSessions;
-use crate::cluster::messages::{Answer, Refusal, Reply, RequestId, SessionRecord, SessionReport};
-use crate::cluster::node::{Flight, NodeEvent, NodeSync, Reload, Sent};
+use crate::cluster::messages::{Answer, Refusal, Reply, RequestId, SessionRecord};
+use crate::cluster::node::{Acked, Flight, NodeEvent, NodeSync, Reload, Sent};
 
 impl NodeSync {
     /// Applies meta's `answer` at `now_unix_ms` to `local`. An answer to any request but the one
@@ -145,7 +145,7 @@ impl NodeSync {
 
     /// Meta counts this node as a holder of `record`'s session from now on.
     fn installed(&mut self, record: &SessionRecord) {
-        self.acked.insert(record.session, report_of(record));
+        self.acked.insert(record.session, acked_of(record));
         if self.unannounced.remove(&record.session) {
             self.push_event(NodeEvent::Registered { session: record.session });
         }
@@ -154,12 +154,11 @@ impl NodeSync {
     /// Marks what the request carried as acknowledged.
     fn acknowledge(&mut self, reply: &Reply, sent: Sent) {
         let is_gone = |session| reply.gone.iter().any(|gone| gone.session == session);
-        for report in sent.reports {
-            let session = report.session;
+        for (session, acked) in sent.reports {
             if is_gone(session) {
                 continue;
             }
-            self.acked.insert(session, report);
+            self.acked.insert(session, acked);
             if self.unannounced.remove(&session) {
                 self.push_event(NodeEvent::Registered { session });
             }
@@ -190,15 +189,11 @@ impl NodeSync {
 }
 
 /// What meta knows of a session this node installs from it: reported once, unless it changes.
-fn report_of(record: &SessionRecord) -> SessionReport {
-    SessionReport {
-        session: record.session,
-        user: record.user.clone(),
-        client_ip: record.client_ip.clone(),
-        space: record.space.clone(),
-        space_set_unix_ms: record.space_set_unix_ms,
-        created_unix_ms: record.created_unix_ms,
+fn acked_of(record: &SessionRecord) -> Acked {
+    Acked {
         last_activity_unix_ms: record.last_activity_unix_ms,
         running_queries: 0,
+        space_set_unix_ms: record.space_set_unix_ms,
+        space: record.space.clone(),
     }
 }

@@ -2,13 +2,11 @@
 //! first, then changed ones in turn, at most `sync_batch_sessions_max`), which are idle votes,
 //! and every unacknowledged removal, kill and pick-up.
 
-use std::collections::BTreeMap;
-
 use graphsession_id_gen::SessionId;
 
 use crate::cluster::local::LocalSessions;
 use crate::cluster::messages::{IdleVote, ReloadFrom, Removal, Request, RequestId, SessionReport};
-use crate::cluster::node::{Flight, NodeSync, Reload, Sent};
+use crate::cluster::node::{Acked, Flight, NodeSync, Reload, Sent};
 
 impl NodeSync {
     /// The timer: abandons a request past its timeout (its content goes in the next one), and
@@ -51,30 +49,37 @@ impl NodeSync {
     fn send(&mut self, now: u64, local: &impl LocalSessions) {
         self.round += 1;
         let id = RequestId { incarnation: self.incarnation, round: self.round };
-        let held: BTreeMap<SessionId, SessionReport> =
-            local.sessions().into_iter().map(|report| (report.session, report)).collect();
+        let held = by_id(local.sessions());
+        let holds = |session: &SessionId| find(&held, *session).is_some();
         // A session dropped locally is neither announced nor reported any more.
-        self.unannounced.retain(|id| held.contains_key(id));
-        let dropped: Vec<SessionId> =
-            self.acked.keys().filter(|id| !held.contains_key(id)).copied().collect();
-        for id in dropped {
-            self.acked.remove(&id);
-            if !self.removals.contains_key(&id) {
-                self.releases.insert(id);
+        self.unannounced.retain(holds);
+        let (removals, releases) = (&self.removals, &mut self.releases);
+        self.acked.retain(|session, _| {
+            let kept = holds(session);
+            if !kept && !removals.contains_key(session) {
+                releases.insert(*session);
             }
-        }
+            kept
+        });
         // Held again (picked up anew): nothing to release.
-        self.releases.retain(|id| !held.contains_key(id));
+        self.releases.retain(|session| !holds(session));
         let batch_max = self.config.sync_batch_sessions_max as usize;
-        let created: Vec<SessionReport> = self
-            .unannounced
-            .iter()
-            .filter_map(|id| held.get(id).cloned())
+        // Every unannounced session is held (retained above), so each finds its report.
+        let created: Vec<usize> = (self.unannounced.iter())
+            .filter_map(|&session| find(&held, session))
             .take(batch_max)
             .collect();
         let updated = self.changed_in_turn(&held, batch_max - created.len());
         let idle = self.idle_votes(now, &held, batch_max);
         let released: Vec<SessionId> = self.releases.iter().copied().take(batch_max).collect();
+        // The reports move into the request; the flight keeps what their acknowledgement
+        // records. No report is both created and updated (updated ones are announced).
+        let mut held: Vec<Option<SessionReport>> = held.into_iter().map(Some).collect();
+        let mut take = |index: usize| held.get_mut(index).and_then(Option::take);
+        let created: Vec<SessionReport> = created.into_iter().filter_map(&mut take).collect();
+        let updated: Vec<SessionReport> = updated.into_iter().filter_map(&mut take).collect();
+        let reports = created.iter().chain(&updated);
+        let reports = reports.map(|report| (report.session, Acked::of(report))).collect();
         let request = Request {
             id,
             changes_seen_seq: self.cursor,
@@ -82,8 +87,8 @@ impl NodeSync {
                 Reload::Pending { after } => Some(ReloadFrom { after }),
                 Reload::Done => None,
             },
-            created: created.clone(),
-            updated: updated.clone(),
+            created,
+            updated,
             idle,
             removals: (self.removals.iter())
                 .map(|(&session, &reason)| Removal { session, reason })
@@ -94,8 +99,6 @@ impl NodeSync {
             pick_ups: self.pick_ups.iter().copied().take(batch_max).collect(),
             show_sessions: self.show_wanted,
         };
-        let mut reports = created;
-        reports.extend(updated);
         self.flight = Flight::Awaiting {
             sent: Sent { id, reports, released },
             timeout_unix_ms: now.saturating_add(self.config.request_timeout_ms),
@@ -104,39 +107,32 @@ impl NodeSync {
         self.outbox = Some(request);
     }
 
-    /// Sessions whose state differs from what meta acknowledged, starting after the last one
-    /// reported so that none starves; sets `backlog` when more remain than fit.
-    fn changed_in_turn(
-        &mut self,
-        held: &BTreeMap<SessionId, SessionReport>,
-        room: usize,
-    ) -> Vec<SessionReport> {
-        let changed = |report: &&SessionReport| {
+    /// The positions in `held` of sessions whose state differs from what meta acknowledged,
+    /// starting after the last one reported so that none starves, at most `room` of them; sets
+    /// `backlog` when more remain than fit.
+    fn changed_in_turn(&mut self, held: &[SessionReport], room: usize) -> Vec<usize> {
+        let changed = |report: &SessionReport| {
             !self.unannounced.contains(&report.session)
-                && self.acked.get(&report.session).is_none_or(|acked| differs(acked, report))
+                && self.acked.get(&report.session).is_none_or(|acked| acked.differs(report))
         };
-        let start = self.rotation;
-        let after = held.values().filter(|report| start.is_none_or(|id| report.session > id));
-        let before = held.values().filter(|report| start.is_some_and(|id| report.session <= id));
-        let dirty: Vec<&SessionReport> = after.chain(before).filter(changed).collect();
-        self.backlog = dirty.len() > room;
-        let batch: Vec<SessionReport> = dirty.into_iter().take(room).cloned().collect();
-        if self.backlog {
-            self.rotation = batch.last().map(|report| report.session);
+        // `held` is by id: those after the rotation point come first, then the rest.
+        let split = self.rotation.map_or(0, |last| held.partition_point(|r| r.session <= last));
+        let in_turn = (split..held.len()).chain(0..split);
+        let mut dirty = in_turn.filter(|&index| held.get(index).is_some_and(changed));
+        let batch: Vec<usize> = dirty.by_ref().take(room).collect();
+        let backlog = dirty.next().is_some();
+        self.backlog = backlog;
+        if backlog {
+            self.rotation = batch.last().and_then(|&index| held.get(index)).map(|r| r.session);
         }
         batch
     }
 
     /// Sessions idle here for the idle timeout with no running query: this node's expiry
     /// votes. Meta decides (a node never ends a session on its own timer, issue 5094).
-    fn idle_votes(
-        &self,
-        now: u64,
-        held: &BTreeMap<SessionId, SessionReport>,
-        batch_max: usize,
-    ) -> Vec<IdleVote> {
+    fn idle_votes(&self, now: u64, held: &[SessionReport], batch_max: usize) -> Vec<IdleVote> {
         let idle_timeout_ms = self.config.idle_timeout_ms;
-        held.values()
+        held.iter()
             .filter(|report| !self.unannounced.contains(&report.session))
             .filter(|report| report.running_queries == 0)
             .filter(|report| report.last_activity_unix_ms.saturating_add(idle_timeout_ms) <= now)
@@ -150,10 +146,63 @@ impl NodeSync {
     }
 }
 
-/// Whether `now` says something meta has not acknowledged.
-fn differs(acked: &SessionReport, now: &SessionReport) -> bool {
-    now.last_activity_unix_ms > acked.last_activity_unix_ms
-        || now.running_queries != acked.running_queries
-        || now.space_set_unix_ms != acked.space_set_unix_ms
-        || now.space != acked.space
+/// The node's sessions by id, one report each, as a map collected from `reports` would hold
+/// them (of two reports of one session, the later). The registry reports them by id already
+/// (the server does), which costs one look here.
+fn by_id(mut reports: Vec<SessionReport>) -> Vec<SessionReport> {
+    if !reports.is_sorted_by(|a, b| a.session < b.session) {
+        // Reversed, a stable sort puts the later of two reports of a session first, and
+        // `dedup` keeps the first of each run.
+        reports.reverse();
+        reports.sort_by_key(|report| report.session);
+        reports.dedup_by_key(|report| report.session);
+    }
+    reports
+}
+
+/// The position of `session`'s report in `held` (by id).
+fn find(held: &[SessionReport], session: SessionId) -> Option<usize> {
+    held.binary_search_by_key(&session, |report| report.session).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    //! `by_id` against the map it replaces.
+
+    use std::collections::BTreeMap;
+
+    use graphsession_id_gen::SessionId;
+
+    use super::by_id;
+    use crate::cluster::messages::SessionReport;
+
+    fn report(id: i64, last_activity_unix_ms: u64) -> SessionReport {
+        SessionReport {
+            session: SessionId::new(id).unwrap(),
+            user: "user".to_owned(),
+            client_ip: "127.0.0.1".to_owned(),
+            space: String::new(),
+            space_set_unix_ms: 0,
+            created_unix_ms: 0,
+            last_activity_unix_ms,
+            running_queries: 0,
+        }
+    }
+
+    #[test]
+    fn reports_by_id_are_what_a_map_collected_from_them_holds() {
+        let cases = [
+            vec![],
+            vec![report(1, 0), report(2, 0), report(5, 0)],
+            vec![report(5, 0), report(1, 0), report(2, 0)],
+            vec![report(2, 1), report(1, 0), report(2, 2), report(3, 0), report(2, 3)],
+            vec![report(4, 1), report(4, 2)],
+        ];
+        for reports in cases {
+            let map: BTreeMap<SessionId, SessionReport> =
+                reports.iter().map(|report| (report.session, report.clone())).collect();
+            let expected: Vec<SessionReport> = map.into_values().collect();
+            assert_eq!(by_id(reports), expected);
+        }
+    }
 }
