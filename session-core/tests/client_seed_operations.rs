@@ -493,3 +493,56 @@ fn only_a_server_answer_or_an_unknown_outcome_means_the_statement_may_have_run()
         assert!(error.certainly_not_run(), "{error:?}");
     }
 }
+
+#[test]
+fn outbox_overflow_reports_the_configured_maximum() {
+    let config = ClientConfig {
+        reconnect_policy: ReconnectPolicy::Replace,
+        sign_out_outbox_max: 2,
+        sign_out_retry_backoff_initial_ms: 10_000,
+        ..config()
+    };
+    let mut h = Harness::new(config);
+    let mut connection = h.establish(7);
+    for session in [8, 9] {
+        // Replacing the previous session: its sign-out is written, the socket dies before the proof.
+        h.socket_lost(connection);
+        h.fire_next_timeout();
+        let replacing = h.last_dial();
+        h.connected(replacing);
+        h.socket_lost(replacing);
+        h.fire_next_timeout();
+        connection = h.last_dial();
+        h.connected(connection);
+        h.serve_until_ready(connection, session);
+    }
+    assert_eq!(h.machine.metrics().sessions_pending_sign_out, 2);
+    h.socket_lost(connection);
+    h.fire_next_timeout();
+    h.connected(h.last_dial()); // replacing 9: the outbox (holding 7 and 8) is full
+    let overflow = Event::SignOutOverflow { session_id: sid(9), outbox_max: 2 };
+    assert!(h.event_log.contains(&overflow));
+}
+
+#[test]
+fn metrics_tell_live_sessions_from_pending_sign_outs_and_count_only_redials_as_reconnects() {
+    let mut h =
+        Harness::new(ClientConfig { reconnect_policy: ReconnectPolicy::Replace, ..config() });
+    let first = h.establish(7);
+    let counts = |h: &Harness| {
+        let metrics = h.machine.metrics();
+        (metrics.sessions_live, metrics.sessions_pending_sign_out, metrics.reconnects)
+    };
+    assert_eq!(counts(&h), (1, 0, 0));
+    h.socket_lost(first);
+    h.fire_next_timeout();
+    let second = h.last_dial();
+    h.connected(second); // 7's sign-out written, awaiting its proof
+    assert_eq!(counts(&h), (0, 1, 1));
+    h.reply(second, exec_err(-1002));
+    h.reply(second, auth_ok(8));
+    assert_eq!(counts(&h), (1, 0, 1));
+    h.socket_lost(second);
+    h.fire_next_timeout();
+    assert_eq!(counts(&h), (1, 0, 2));
+}
