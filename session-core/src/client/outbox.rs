@@ -155,3 +155,22 @@ impl Outbox {
 fn is_sendable(entry: &OutboxEntry, now_ms: u64, pace: Pace) -> bool {
     entry.sent_on.is_none() && (pace == Pace::All || entry.next_attempt_ms <= now_ms)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(id: i64) -> SessionId {
+        SessionId::new(id).expect("positive")
+    }
+
+    #[test]
+    fn remove_says_whether_the_session_was_there() {
+        let mut outbox = Outbox::new(4, 200, 60_000);
+        outbox.push(session(7), 0).expect("room");
+        assert!(!outbox.remove(session(8)));
+        assert!(outbox.remove(session(7)));
+        assert!(!outbox.remove(session(7)));
+        assert!(outbox.is_empty());
+    }
+}
