@@ -403,7 +403,13 @@ fn the_budget_counts_ids_awaiting_sign_out_next_to_unknown_authenticates() {
         .into_iter()
         .filter(|e| matches!(e, Event::BudgetExhausted { .. }))
         .collect();
-    assert!(matches!(refusals[..], [Event::BudgetExhausted { count: 2, max: 2, .. }]));
+    // The machine waits for 7's sign-out retry (written at 100, retried 10 s later), not for expiry.
+    let exhausted = Event::BudgetExhausted { count: 2, max: 2, retry_at_ms: 10_100 };
+    assert_eq!(refusals, vec![exhausted]);
+    assert_eq!(h.fire_next_timeout(), 10_100);
+    let retry = h.last_dial();
+    h.connected(retry);
+    assert_eq!(sends(&h.take_actions()), vec![sign_out(retry, 7), ping(retry)]);
 }
 
 #[test]
@@ -545,4 +551,29 @@ fn metrics_tell_live_sessions_from_pending_sign_outs_and_count_only_redials_as_r
     h.socket_lost(second);
     h.fire_next_timeout();
     assert_eq!(counts(&h), (1, 0, 2));
+}
+
+#[test]
+fn an_idle_session_wakes_the_host_when_a_sign_out_retry_is_due() {
+    let config = ClientConfig {
+        reconnect_policy: ReconnectPolicy::Replace,
+        sign_out_retry_backoff_initial_ms: 10_000,
+        ..config()
+    };
+    let mut h = Harness::new(config);
+    let first = h.establish(7);
+    h.socket_lost(first);
+    h.fire_next_timeout();
+    let second = h.last_dial();
+    h.connected(second); // sign-out of 7 written at 100, then the socket dies before its proof
+    h.socket_lost(second);
+    h.fire_next_timeout();
+    let third = h.last_dial();
+    h.connected(third);
+    h.serve_until_ready(third, 8);
+
+    // Ready and idle: the next deadline is 7's retry, and it goes out on the idle socket.
+    assert_eq!(h.machine.poll_timeout(), Some(10_100));
+    h.fire_next_timeout();
+    assert_eq!(sends(&h.take_actions()), vec![sign_out(third, 7), ping(third)]);
 }
