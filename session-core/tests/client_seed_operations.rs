@@ -577,3 +577,21 @@ fn an_idle_session_wakes_the_host_when_a_sign_out_retry_is_due() {
     h.fire_next_timeout();
     assert_eq!(sends(&h.take_actions()), vec![sign_out(third, 7), ping(third)]);
 }
+
+#[test]
+fn reruns_count_every_send_of_a_statement_after_its_first() {
+    let mut h = Harness::new(config());
+    let connection = h.establish(7);
+    let request = h.execute("RETURN 1", Idempotency::NotIdempotent);
+    assert_eq!(h.machine.metrics().reruns, 0);
+    // -1002 twice: the statement did not run, so it is re-sent on each replacement session.
+    for replacement in [8, 9] {
+        h.reply(connection, exec_err(-1002));
+        h.reply(connection, auth_ok(replacement));
+    }
+    h.reply(connection, ok());
+    assert!(h.event_log.contains(&Event::Result { request, result: "ok".into() }));
+    let sent = executes(&h.log);
+    assert_eq!(sent, [7, 8, 9].map(|session| (session, "RETURN 1".to_owned())));
+    assert_eq!(h.machine.metrics().reruns, 2);
+}
