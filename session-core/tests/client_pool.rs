@@ -205,3 +205,18 @@ fn a_member_that_replaces_its_session_after_a_reset_is_not_usable_until_ready_ag
     p.run();
     assert_eq!(p.pool.stats().free, 1, "{:?}", p.pool.stats());
 }
+
+#[test]
+fn handles_are_equal_exactly_when_they_hold_the_same_lease() {
+    let mut p = PoolHarness::new(pool_config(2, 2));
+    p.pool.handle_open(0);
+    p.run();
+    let a = granted(p.pool.handle_acquire(0).unwrap());
+    let b = granted(p.pool.handle_acquire(0).unwrap());
+    assert_ne!(a.lease(), b.lease());
+    assert!(a != b);
+    let same = &a;
+    assert!(a == *same);
+    p.pool.handle_release(0, a, Release::Reuse);
+    p.pool.handle_release(0, b, Release::Reuse);
+}
