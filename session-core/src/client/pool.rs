@@ -529,3 +529,106 @@ impl SessionPool {
         None
     }
 }
+
+/// The public API never produces a broken pool, so each check is shown one here: a healthy pool with
+/// one field corrupted by hand, and the same check at its limit, where it must still pass.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::config::ClientConfig;
+    use crate::client::wire::{Request, Response};
+
+    fn config(min: u32, max: u32) -> PoolConfig {
+        let client = ClientConfig { user: "alice".into(), ..ClientConfig::default() };
+        PoolConfig { client, sessions_min: min, sessions_max: max, ..PoolConfig::default() }
+    }
+
+    /// Connects every dial and answers every authenticate, until the pool asks for nothing more.
+    fn serve(pool: &mut SessionPool) {
+        let mut session_id = 100;
+        while let Some(action) = pool.poll_action() {
+            let (connection, event) = match action {
+                Action::Dial { connection } => (connection, TransportEvent::Connected),
+                Action::Send { connection, request: Request::Authenticate { .. } } => {
+                    session_id += 1;
+                    (connection, TransportEvent::Response(Response::AuthenticateOk { session_id }))
+                }
+                Action::Send { .. } | Action::CloseSocket { .. } => continue,
+            };
+            pool.handle_transport(0, connection, event);
+        }
+    }
+
+    /// A pool of `min` free usable members; it passes every check.
+    fn open(min: u32, max: u32) -> SessionPool {
+        let mut pool = SessionPool::new(config(min, max)).expect("valid configuration");
+        pool.handle_open(0);
+        serve(&mut pool);
+        assert_eq!(pool.stats().free, min);
+        assert_eq!(pool.check_invariants(), Ok(()));
+        pool
+    }
+
+    fn violation(pool: &SessionPool) -> String {
+        match pool.check_invariants() {
+            Err(InvariantViolation(what)) => what,
+            Ok(()) => panic!("no violation found in {:?}", pool.stats()),
+        }
+    }
+
+    fn waiter(id: u64) -> Waiter {
+        Waiter { id: WaiterId(id), deadline_ms: u64::MAX }
+    }
+
+    #[test]
+    fn members_may_reach_the_maximum_but_not_exceed_it() {
+        let mut pool = open(2, 2);
+        pool.config.sessions_max = 1;
+        assert_eq!(violation(&pool), "2 members over 1");
+    }
+
+    #[test]
+    fn waiters_may_reach_their_maximum_but_not_exceed_it() {
+        let mut pool = SessionPool::new(PoolConfig { waiters_max: 2, ..config(0, 1) })
+            .expect("valid configuration");
+        pool.waiters.extend([waiter(1), waiter(2)]);
+        assert_eq!(pool.check_invariants(), Ok(()));
+        pool.waiters.push_back(waiter(3));
+        assert_eq!(violation(&pool), "3 waiters");
+    }
+
+    #[test]
+    fn no_waiter_waits_while_a_session_is_free() {
+        let mut pool = open(1, 1);
+        pool.waiters.push_back(waiter(1));
+        assert_eq!(violation(&pool), "a waiter waits while a session is free");
+    }
+
+    #[test]
+    fn a_closed_pool_has_no_members() {
+        let mut pool = open(1, 1);
+        pool.phase = Phase::Closed;
+        assert_eq!(violation(&pool), "closed pool has members");
+    }
+
+    #[test]
+    fn a_member_closes_only_while_retiring() {
+        let mut pool = open(1, 1);
+        let member = pool.members.get_mut(&MemberId(1)).expect("member 1");
+        member.machine.handle_close(0);
+        member.usable = false;
+        assert_eq!(violation(&pool), "member 1 is closing but not retiring");
+        pool.members.get_mut(&MemberId(1)).expect("member 1").lease = Lease::Retiring;
+        assert_eq!(pool.check_invariants(), Ok(()));
+    }
+
+    #[test]
+    fn a_member_is_usable_only_with_a_session() {
+        let mut pool = SessionPool::new(config(1, 1)).expect("valid configuration");
+        pool.handle_open(0);
+        let member = pool.members.get_mut(&MemberId(1)).expect("member 1 opening");
+        assert_eq!(member.machine.ledger().held(), None);
+        member.usable = true;
+        assert_eq!(violation(&pool), "member 1 usable without a session");
+    }
+}
