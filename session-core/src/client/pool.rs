@@ -606,6 +606,10 @@ mod tests {
 
     #[test]
     fn a_closed_pool_has_no_members() {
+        let mut pool = SessionPool::new(config(0, 1)).expect("valid configuration");
+        pool.handle_close(0);
+        assert!(pool.is_closed());
+        assert_eq!(pool.check_invariants(), Ok(()));
         let mut pool = open(1, 1);
         pool.phase = Phase::Closed;
         assert_eq!(violation(&pool), "closed pool has members");
