@@ -8,6 +8,7 @@
 //! same request, and the answer reflects the state after the whole request.
 
 use std::collections::BTreeMap;
+use std::ops::Bound;
 
 use graphsession_id_gen::SessionId;
 
@@ -240,13 +241,23 @@ impl MetaStore {
     /// has not reported yet is therefore too early to count once that activity is reported, and a
     /// node's activity report withdraws its vote.
     pub(crate) fn try_expire(&mut self, session: SessionId) -> bool {
-        let now = self.state.now_unix_ms;
-        let (idle_timeout_ms, silence_ms) =
-            (self.config.idle_timeout_ms, self.config.holder_silence_ms);
         let Some(EntryState::Live(live)) = self.state.sessions.get(&session).map(|e| &e.state)
         else {
             return false;
         };
+        if !self.expiry_due(live) {
+            return false;
+        }
+        self.state.remove_live(session, GoneReason::Expired, None, self.config.tombstones_max)
+    }
+
+    /// Whether live session `live` is due to expire (see [`try_expire`](Self::try_expire)).
+    /// Reads its holders, the nodes' last contact and the clock only: removing another session
+    /// changes none of them.
+    fn expiry_due(&self, live: &Live) -> bool {
+        let now = self.state.now_unix_ms;
+        let (idle_timeout_ms, silence_ms) =
+            (self.config.idle_timeout_ms, self.config.holder_silence_ms);
         // The instant every live holder vouches for; meta's clock when none is alive.
         let mut idle_at = now;
         for (&node, holder) in &live.holders {
@@ -258,10 +269,7 @@ impl MetaStore {
                 _ => return false,
             }
         }
-        if live.record.last_activity_unix_ms.saturating_add(idle_timeout_ms) > idle_at {
-            return false;
-        }
-        self.state.remove_live(session, GoneReason::Expired, None, self.config.tombstones_max)
+        live.record.last_activity_unix_ms.saturating_add(idle_timeout_ms) <= idle_at
     }
 
     fn record_kill(&mut self, kill: &QueryKill) -> QueryKillResult {
@@ -302,25 +310,36 @@ impl MetaStore {
             self.config.tombstone_retention_ms,
             self.config.kill_mark_retention_ms,
         );
-        let start = self.state.orphan_cursor;
-        let after = |id: &SessionId| start.is_none_or(|start| *id > start);
-        let candidates: Vec<SessionId> = self
-            .state
-            .sessions
-            .keys()
-            .copied()
-            .filter(after)
-            .take(self.config.orphan_checks_per_timeout_max as usize)
-            .collect();
-        self.state.orphan_cursor =
-            if candidates.len() < self.config.orphan_checks_per_timeout_max as usize {
-                None
-            } else {
-                candidates.last().copied()
-            };
+        // The next sessions after the cursor (tombstones too), at most the limit of them. Each
+        // live one's expiry is decided as it is passed: an expiry decides nothing about another
+        // session (see `expiry_due`), so deciding all before removing any, in the same order,
+        // ends the same sessions as checking each in turn.
+        let checks_max = self.config.orphan_checks_per_timeout_max as usize;
+        let after = match self.state.orphan_cursor {
+            Some(start) => (Bound::Excluded(start), Bound::Unbounded),
+            None => (Bound::Unbounded, Bound::Unbounded),
+        };
+        let mut checked = 0_usize;
+        let mut last_checked = None;
+        let mut due = Vec::new();
+        for (&session, entry) in self.state.sessions.range(after).take(checks_max) {
+            checked += 1;
+            last_checked = Some(session);
+            if let EntryState::Live(live) = &entry.state {
+                if self.expiry_due(live) {
+                    due.push(session);
+                }
+            }
+        }
+        self.state.orphan_cursor = if checked < checks_max { None } else { last_checked };
         let mut expired = 0_u32;
-        for session in candidates {
-            if self.try_expire(session) {
+        for session in due {
+            if self.state.remove_live(
+                session,
+                GoneReason::Expired,
+                None,
+                self.config.tombstones_max,
+            ) {
                 expired += 1;
             }
         }
