@@ -208,6 +208,61 @@ impl MetaStore {
 }
 
 fn rebuild(snapshot: MetaSnapshot) -> Result<MetaState, InvariantViolation> {
+    match sorted_changes(&snapshot) {
+        Some(changes) => Ok(build_sorted(snapshot, changes)),
+        None => rebuild_one_by_one(snapshot),
+    }
+}
+
+/// The change log of a snapshot that holds no duplicate, as `snapshot` writes them: every list
+/// in strictly increasing key order and no two entries at one change-log position. `None`
+/// otherwise, for [`rebuild_one_by_one`] to decide (and name the duplicate).
+fn sorted_changes(snapshot: &MetaSnapshot) -> Option<Vec<(u64, ChangeKey)>> {
+    let increasing = snapshot.nodes.is_sorted_by(|a, b| a.0 < b.0)
+        && snapshot.sessions.is_sorted_by(|a, b| a.0 < b.0)
+        && snapshot.kills.is_sorted_by(|a, b| a.0 < b.0);
+    if !increasing {
+        return None;
+    }
+    let sessions = snapshot.sessions.iter().map(|(id, entry)| (entry.seq, ChangeKey::Session(*id)));
+    let kills = snapshot.kills.iter().map(|(key, mark)| (mark.seq, ChangeKey::Kill(*key)));
+    let mut changes: Vec<(u64, ChangeKey)> = sessions.chain(kills).collect();
+    changes.sort_unstable_by_key(|&(seq, _)| seq);
+    let distinct =
+        changes.windows(2).all(|pair| pair.first().map(|p| p.0) != pair.last().map(|p| p.0));
+    distinct.then_some(changes)
+}
+
+/// The state of a snapshot without duplicates, each map built at once from its sorted
+/// entries: what [`rebuild_one_by_one`] inserts one by one, which for such a snapshot never
+/// finds a duplicate.
+fn build_sorted(snapshot: MetaSnapshot, changes: Vec<(u64, ChangeKey)>) -> MetaState {
+    let mut live_count = 0_u32;
+    let mut tombstones = Vec::new();
+    for (id, entry) in &snapshot.sessions {
+        match &entry.state {
+            EntryState::Live(_) => live_count = live_count.saturating_add(1),
+            EntryState::Removed(tombstone) => tombstones.push((tombstone.removed_unix_ms, *id)),
+        }
+    }
+    let kill_order = snapshot.kills.iter().map(|(key, mark)| (mark.recorded_unix_ms, *key));
+    MetaState {
+        now_unix_ms: snapshot.now_unix_ms,
+        seq: snapshot.seq,
+        gc_floor_seq: snapshot.gc_floor_seq,
+        orphan_cursor: snapshot.orphan_cursor,
+        kill_order: kill_order.collect(),
+        tombstone_order: tombstones.into_iter().collect(),
+        changes: changes.into_iter().collect(),
+        nodes: snapshot.nodes.into_iter().collect(),
+        sessions: snapshot.sessions.into_iter().collect(),
+        kills: snapshot.kills.into_iter().collect(),
+        live_count,
+    }
+}
+
+/// The state of any snapshot, entry by entry; the first duplicate is refused.
+fn rebuild_one_by_one(snapshot: MetaSnapshot) -> Result<MetaState, InvariantViolation> {
     let duplicate = |what: &str| InvariantViolation(format!("duplicate {what} in the snapshot"));
     let mut state = MetaState {
         now_unix_ms: snapshot.now_unix_ms,
@@ -250,9 +305,86 @@ fn rebuild(snapshot: MetaSnapshot) -> Result<MetaState, InvariantViolation> {
 
 #[cfg(test)]
 mod tests {
-    //! The digest's shortcut for small values against FNV-1a byte by byte.
+    //! The digest's shortcut for small values against FNV-1a byte by byte, and the sorted
+    //! rebuild against the one entry by entry.
 
-    use super::{FNV_PRIME, Fnv};
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use graphsession_id_gen::{PlanId, SessionId};
+    use graphsession_query_plan::QueryKey;
+
+    use super::{FNV_PRIME, Fnv, build_sorted, rebuild_one_by_one, sorted_changes};
+    use crate::cluster::config::MetaConfig;
+    use crate::cluster::messages::{GoneReason, NodeId, RequestId, SessionRecord};
+    use crate::cluster::meta::MetaStore;
+    use crate::cluster::meta_state::{Holder, Live, MetaState, NodeEntry};
+
+    fn store() -> MetaStore {
+        let mut state = MetaState { now_unix_ms: 50, ..MetaState::default() };
+        let node = NodeEntry {
+            last_request: RequestId { incarnation: 1, round: 4 },
+            last_seen_unix_ms: 40,
+        };
+        state.nodes.insert(NodeId(2), node);
+        state.nodes.insert(NodeId(1), node);
+        for value in [9, 3, 27, 1, 14, 8, 30, 2, 21] {
+            let session = SessionId::new(value).unwrap();
+            let record = SessionRecord {
+                session,
+                user: "user".to_owned(),
+                client_ip: "10.0.0.1".to_owned(),
+                space: String::new(),
+                space_set_unix_ms: 0,
+                created_unix_ms: 5,
+                last_activity_unix_ms: 6,
+                owner: NodeId(1),
+            };
+            let holders = BTreeMap::from([(NodeId(1), Holder::default())]);
+            state.insert_live(Live { record, holders });
+        }
+        for value in [27, 2, 9] {
+            state.now_unix_ms += 1;
+            state.remove_live(SessionId::new(value).unwrap(), GoneReason::Killed, None, 100);
+        }
+        state.remove_unknown(SessionId::new(40).unwrap(), GoneReason::Killed, NodeId(2), 100);
+        for (session, plan) in [(14, 7), (3, 1), (14, 2)] {
+            let session = SessionId::new(session).unwrap();
+            state.insert_kill(QueryKey { session, plan: PlanId::from_u64(plan) });
+        }
+        state.bump_session(SessionId::new(1).unwrap());
+        MetaStore { config: MetaConfig::default(), state }
+    }
+
+    #[test]
+    fn a_snapshot_without_duplicates_rebuilds_at_once_to_the_same_state() {
+        let store = store();
+        let snapshot = store.snapshot();
+        let changes = sorted_changes(&snapshot).expect("a written snapshot has no duplicate");
+        let sorted = build_sorted(snapshot.clone(), changes);
+        assert_eq!(sorted, rebuild_one_by_one(snapshot).unwrap());
+        assert_eq!(sorted, store.state);
+        assert_eq!(sorted.tombstone_order.len(), 4);
+        assert_eq!(sorted.kill_order, BTreeSet::from_iter(store.state.kill_order.iter().copied()));
+    }
+
+    #[test]
+    fn a_snapshot_out_of_order_or_with_a_duplicate_goes_entry_by_entry() {
+        let snapshot = store().snapshot();
+        let mut reversed = snapshot.clone();
+        reversed.sessions.reverse();
+        assert!(sorted_changes(&reversed).is_none());
+        assert_eq!(rebuild_one_by_one(reversed).unwrap(), store().state);
+        let mut shared_position = snapshot.clone();
+        let seq = shared_position.sessions[0].1.seq;
+        shared_position.sessions[1].1.seq = seq;
+        assert!(sorted_changes(&shared_position).is_none());
+        assert!(rebuild_one_by_one(shared_position).is_err());
+        let mut twice = snapshot;
+        let first = twice.nodes[0];
+        twice.nodes.insert(0, first);
+        assert!(sorted_changes(&twice).is_none());
+        assert!(rebuild_one_by_one(twice).is_err());
+    }
 
     fn bytewise(start: u64, value: u64) -> u64 {
         let mut hash = start;
