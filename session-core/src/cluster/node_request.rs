@@ -72,12 +72,7 @@ impl NodeSync {
         let updated = self.changed_in_turn(&held, batch_max - created.len());
         let idle = self.idle_votes(now, &held, batch_max);
         let released: Vec<SessionId> = self.releases.iter().copied().take(batch_max).collect();
-        // The reports move into the request; the flight keeps what their acknowledgement
-        // records. No report is both created and updated (updated ones are announced).
-        let mut held: Vec<Option<SessionReport>> = held.into_iter().map(Some).collect();
-        let mut take = |index: usize| held.get_mut(index).and_then(Option::take);
-        let created: Vec<SessionReport> = created.into_iter().filter_map(&mut take).collect();
-        let updated: Vec<SessionReport> = updated.into_iter().filter_map(&mut take).collect();
+        let (created, updated) = take_reports(held, created, updated);
         let reports = created.iter().chain(&updated);
         let reports = reports.map(|report| (report.session, Acked::of(report))).collect();
         let request = Request {
@@ -111,6 +106,10 @@ impl NodeSync {
     /// starting after the last one reported so that none starves, at most `room` of them; sets
     /// `backlog` when more remain than fit.
     fn changed_in_turn(&mut self, held: &[SessionReport], room: usize) -> Vec<usize> {
+        if held.is_empty() {
+            self.backlog = false;
+            return Vec::new();
+        }
         let changed = |report: &SessionReport| {
             !self.unannounced.contains(&report.session)
                 && self.acked.get(&report.session).is_none_or(|acked| acked.differs(report))
@@ -158,6 +157,23 @@ fn by_id(mut reports: Vec<SessionReport>) -> Vec<SessionReport> {
         reports.dedup_by_key(|report| report.session);
     }
     reports
+}
+
+/// The reports of `held` at the positions `created` and `updated` (none in both), moved out
+/// for the request: the flight keeps only what their acknowledgement records.
+fn take_reports(
+    held: Vec<SessionReport>,
+    created: Vec<usize>,
+    updated: Vec<usize>,
+) -> (Vec<SessionReport>, Vec<SessionReport>) {
+    if created.is_empty() && updated.is_empty() {
+        return (Vec::new(), Vec::new());
+    }
+    let mut held: Vec<Option<SessionReport>> = held.into_iter().map(Some).collect();
+    let mut take = |index: usize| held.get_mut(index).and_then(Option::take);
+    let created = created.into_iter().filter_map(&mut take).collect();
+    let updated = updated.into_iter().filter_map(&mut take).collect();
+    (created, updated)
 }
 
 /// The position of `session`'s report in `held` (by id).
