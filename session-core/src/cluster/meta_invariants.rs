@@ -1,10 +1,24 @@
 //! [`MetaStore::check_invariants`]: the indexes agree with the maps, every count is within its
 //! limit, and nothing sits ahead of the change log. Tests and the simulator call it after every
 //! step; [`MetaStore::restore`] calls it before accepting a persisted state.
+//!
+//! One verdict, two ways to reach it. [`explain`] is the reference: it tests each property as
+//! stated, with two searches of a tree per session, and names the first property broken.
+//! [`holds`] decides the same properties for a store of up to [`SESSIONS_ON_STACK_MAX`] sessions
+//! (the simulator's, which runs this check after every step meta takes) by walking the change
+//! log and the tombstone order beside a small table on the stack instead. The reference runs
+//! whenever the fast way does not say yes, so the message is always the reference's, and the
+//! fast way only has to be sound: when it says yes, the reference does (the proof is on
+//! [`holds`]).
 
 use crate::cluster::error::InvariantViolation;
 use crate::cluster::meta::MetaStore;
 use crate::cluster::meta_state::{ChangeKey, EntryState, MetaState};
+
+/// The most sessions [`holds`] tables on the stack; a store with more goes to [`explain`].
+const SESSIONS_ON_STACK_MAX: usize = 64;
+/// Buckets of that table: twice as many, so that a probe always meets an empty one.
+const SESSION_BUCKETS: usize = 2 * SESSIONS_ON_STACK_MAX;
 
 impl MetaStore {
     /// Checks every invariant of the store.
@@ -29,7 +43,16 @@ fn violation(message: String) -> InvariantViolation {
     InvariantViolation(message)
 }
 
+/// Checks the state's own invariants (those that need no configuration).
 pub(crate) fn check_state(state: &MetaState) -> Result<(), InvariantViolation> {
+    if holds(state) {
+        return Ok(());
+    }
+    explain(state)
+}
+
+/// The reference check: each property as stated, and the first one broken.
+fn explain(state: &MetaState) -> Result<(), InvariantViolation> {
     let mut live = 0_u32;
     let mut tombstones = 0_usize;
     for (&id, entry) in &state.sessions {
@@ -59,6 +82,12 @@ pub(crate) fn check_state(state: &MetaState) -> Result<(), InvariantViolation> {
     if tombstones != state.tombstone_order.len() {
         return Err(violation("the tombstone order disagrees with the tombstones".to_owned()));
     }
+    explain_rest(state)
+}
+
+/// The reference check of everything after the sessions: the kill marks, the change log's
+/// size, the collected floor and the nodes' clocks.
+fn explain_rest(state: &MetaState) -> Result<(), InvariantViolation> {
     let mut kills = 0_usize;
     for (&key, mark) in &state.kills {
         let live = matches!(
@@ -90,4 +119,335 @@ pub(crate) fn check_state(state: &MetaState) -> Result<(), InvariantViolation> {
         return Err(violation("a node was seen after the store's clock".to_owned()));
     }
     Ok(())
+}
+
+/// The sessions of a small store by id, for [`holds`]: open addressing with linear probing over
+/// [`SESSION_BUCKETS`] buckets, each the position of a slot plus one (0: empty). A slot holds
+/// the position at which the change log names the session and, once the session is walked,
+/// whether and when it was removed.
+struct SessionTable {
+    ids: [i64; SESSIONS_ON_STACK_MAX],
+    seqs: [u64; SESSIONS_ON_STACK_MAX],
+    removed_unix_ms: [Option<u64>; SESSIONS_ON_STACK_MAX],
+    buckets: [u8; SESSION_BUCKETS],
+    len: usize,
+}
+
+impl SessionTable {
+    fn new() -> SessionTable {
+        SessionTable {
+            ids: [0; SESSIONS_ON_STACK_MAX],
+            seqs: [0; SESSIONS_ON_STACK_MAX],
+            removed_unix_ms: [None; SESSIONS_ON_STACK_MAX],
+            buckets: [0; SESSION_BUCKETS],
+            len: 0,
+        }
+    }
+
+    /// The first bucket to probe for `id`: the top bits of a Fibonacci hash, so that ids that
+    /// differ in any bits spread.
+    fn bucket(id: i64) -> usize {
+        let hash = id.unsigned_abs().wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        usize::try_from(hash >> (u64::BITS - SESSION_BUCKETS.trailing_zeros())).unwrap_or(0)
+    }
+
+    /// The slot of `id`, if tabled.
+    fn find(&self, id: i64) -> Option<usize> {
+        let mut bucket = SessionTable::bucket(id);
+        loop {
+            let slot = usize::from(self.buckets[bucket % SESSION_BUCKETS]).checked_sub(1)?;
+            if self.ids[slot % SESSIONS_ON_STACK_MAX] == id {
+                return Some(slot % SESSIONS_ON_STACK_MAX);
+            }
+            bucket += 1;
+        }
+    }
+
+    /// Tables `id`, named by the change log at `seq`; false when it is tabled already (named
+    /// twice) or the table is full.
+    fn insert(&mut self, id: i64, seq: u64) -> bool {
+        let slot = self.len;
+        if slot == SESSIONS_ON_STACK_MAX {
+            return false;
+        }
+        let mut bucket = SessionTable::bucket(id);
+        loop {
+            let taken = usize::from(self.buckets[bucket % SESSION_BUCKETS]);
+            if taken == 0 {
+                break;
+            }
+            if self.ids[(taken - 1) % SESSIONS_ON_STACK_MAX] == id {
+                return false;
+            }
+            bucket += 1;
+        }
+        // At most SESSIONS_ON_STACK_MAX, which fits in a u8.
+        self.buckets[bucket % SESSION_BUCKETS] = u8::try_from(slot + 1).unwrap_or(0);
+        self.ids[slot % SESSIONS_ON_STACK_MAX] = id;
+        self.seqs[slot % SESSIONS_ON_STACK_MAX] = seq;
+        self.len += 1;
+        true
+    }
+}
+
+/// Whether every property [`explain`] checks holds, for a store whose change log names at most
+/// [`SESSIONS_ON_STACK_MAX`] sessions (no for a larger one). Never yes when [`explain`] would
+/// refuse; the converse holds too, so [`explain`] runs only on a broken or a large state.
+///
+/// [`explain`] searches the change log `C` for every session's position and the tombstone order
+/// `T` for every tombstone's pair. Here `C` and `T` are walked instead, beside a table by id:
+///
+/// - Walking `C`, each session it names is tabled with the position naming it (a session named
+///   twice is refused: in a sound state `C` names each session once, since it has one entry per
+///   session and mark). Walking the sessions, each must then be tabled with its own `seq` and
+///   that `seq` be at most `state.seq`: that is "`C[seq]` names it", as stated.
+/// - Walking the sessions also marks each tombstone's slot with its removal time, and every
+///   entry of `T` must then name a marked slot removed at that entry's time. Two entries naming
+///   the same tombstone would be the same pair (it has one removal time), but `T` is a set: so
+///   `T` maps one-to-one into the tombstones, and with the counts equal, onto them. Every
+///   tombstone is thus named by an entry of `T`, which is its own pair: as stated.
+/// - The records, the counts, the kill marks and the clocks are checked as stated.
+///
+/// Conversely, in a state [`explain`] accepts every step here succeeds, so the two agree.
+fn holds(state: &MetaState) -> bool {
+    let mut table = SessionTable::new();
+    for (&seq, change) in &state.changes {
+        if let ChangeKey::Session(id) = *change {
+            if !table.insert(id.get(), seq) {
+                return false;
+            }
+        }
+    }
+    let mut live = 0_u32;
+    let mut tombstones = 0_usize;
+    for (&id, entry) in &state.sessions {
+        let Some(slot) = table.find(id.get()) else { return false };
+        if entry.seq > state.seq || table.seqs[slot] != entry.seq {
+            return false;
+        }
+        match &entry.state {
+            EntryState::Live(record) => {
+                live += 1;
+                if record.record.session != id {
+                    return false;
+                }
+            }
+            EntryState::Removed(tombstone) => {
+                tombstones += 1;
+                table.removed_unix_ms[slot] = Some(tombstone.removed_unix_ms);
+            }
+        }
+    }
+    if live != state.live_count || tombstones != state.tombstone_order.len() {
+        return false;
+    }
+    for &(removed_unix_ms, id) in &state.tombstone_order {
+        let removed = table.find(id.get()).and_then(|slot| table.removed_unix_ms[slot]);
+        if removed != Some(removed_unix_ms) {
+            return false;
+        }
+    }
+    // The kill marks, the change log's size and the clocks, as stated.
+    explain_rest(state).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    //! The fast way against the reference, on sound states and on each way to break one.
+
+    use std::collections::BTreeMap;
+
+    use graphsession_id_gen::{PlanId, SessionId};
+    use graphsession_query_plan::QueryKey;
+
+    use super::{SESSIONS_ON_STACK_MAX, explain, holds};
+    use crate::cluster::messages::{GoneReason, NodeId, RequestId, SessionRecord};
+    use crate::cluster::meta_state::{
+        ChangeKey, EntryState, Holder, Live, MetaState, NodeEntry, Tombstone,
+    };
+
+    fn id(value: i64) -> SessionId {
+        SessionId::new(value).unwrap()
+    }
+
+    fn kill(session: i64, plan: u64) -> QueryKey {
+        QueryKey { session: id(session), plan: PlanId::from_u64(plan) }
+    }
+
+    fn live(session: SessionId) -> Live {
+        let record = SessionRecord {
+            session,
+            user: "user".to_owned(),
+            client_ip: "127.0.0.1".to_owned(),
+            space: String::new(),
+            space_set_unix_ms: 0,
+            created_unix_ms: 1,
+            last_activity_unix_ms: 1,
+            owner: NodeId(1),
+        };
+        Live { record, holders: BTreeMap::from([(NodeId(1), Holder::default())]) }
+    }
+
+    /// Sessions 1 to `count` (ids spread by a multiplier), every third removed, one removed
+    /// before its create, kill marks on others, some moved in the change log.
+    fn sound(count: i64) -> MetaState {
+        let spread = |value: i64| id(value * 7_919 + 13);
+        let mut state = MetaState { now_unix_ms: 10, ..MetaState::default() };
+        let node = NodeEntry {
+            last_request: RequestId { incarnation: 1, round: 1 },
+            last_seen_unix_ms: 5,
+        };
+        state.nodes.insert(NodeId(1), node);
+        for value in 1..=count {
+            state.now_unix_ms = 10 + value.unsigned_abs() / 4;
+            state.insert_live(live(spread(value)));
+        }
+        for value in (1..=count).filter(|value| value % 3 == 0) {
+            state.now_unix_ms += 1;
+            state.remove_live(spread(value), GoneReason::Expired, None, u32::MAX);
+        }
+        state.remove_unknown(id(5), GoneReason::Killed, NodeId(1), u32::MAX);
+        for value in (1..=count).filter(|value| value % 3 == 1) {
+            let session = spread(value).get();
+            state.insert_kill(kill(session, 1));
+            state.insert_kill(kill(session, 2));
+        }
+        for value in (1..=count).filter(|value| value % 3 == 2) {
+            state.bump_session(spread(value));
+        }
+        state
+    }
+
+    fn first_live(state: &MetaState) -> SessionId {
+        let live = state.sessions.iter().find(|(_, e)| matches!(e.state, EntryState::Live(_)));
+        *live.unwrap().0
+    }
+
+    fn first_tombstone(state: &mut MetaState) -> (SessionId, &mut Tombstone) {
+        let removed = state.sessions.iter_mut().find_map(|(id, entry)| match &mut entry.state {
+            EntryState::Removed(tombstone) => Some((*id, tombstone)),
+            EntryState::Live(_) => None,
+        });
+        removed.unwrap()
+    }
+
+    type Break = fn(&mut MetaState);
+
+    fn breaks() -> Vec<(&'static str, Break)> {
+        vec![
+            ("a session moved to a free position", |s| {
+                let session = first_live(s);
+                s.sessions.get_mut(&session).unwrap().seq += 1_000;
+            }),
+            ("a session moved past the log", |s| {
+                let (session, seq) = (first_live(s), s.seq + 1);
+                let entry = s.sessions.get_mut(&session).unwrap();
+                s.changes.remove(&entry.seq);
+                entry.seq = seq;
+                s.changes.insert(seq, ChangeKey::Session(session));
+            }),
+            ("the log's seq behind", |s| s.seq -= 1),
+            ("a position dropped", |s| {
+                let seq = s.sessions[&first_live(s)].seq;
+                s.changes.remove(&seq);
+            }),
+            ("a position of nothing", |s| {
+                s.changes.insert(s.seq + 5, ChangeKey::Session(id(999)));
+            }),
+            ("a session named twice", |s| {
+                s.changes.insert(s.seq + 5, ChangeKey::Session(first_live(s)));
+            }),
+            ("a lost position and a stray one", |s| {
+                let seq = s.sessions[&first_live(s)].seq;
+                s.changes.remove(&seq);
+                s.changes.insert(0, ChangeKey::Session(id(999)));
+            }),
+            ("two positions swapped", |s| {
+                let mut seqs = s.sessions.values().map(|entry| entry.seq);
+                let (a, b) = (seqs.next().unwrap(), seqs.next().unwrap());
+                let (x, y) = (s.changes[&a], s.changes[&b]);
+                s.changes.insert(a, y);
+                s.changes.insert(b, x);
+            }),
+            ("a session's position names a mark", |s| {
+                let seq = s.sessions[&first_live(s)].seq;
+                let key = *s.kills.keys().next().unwrap();
+                s.changes.insert(seq, ChangeKey::Kill(key));
+            }),
+            ("a mark moved", |s| s.kills.values_mut().next().unwrap().seq += 1_000),
+            ("live counted high", |s| s.live_count += 1),
+            ("live counted low", |s| s.live_count -= 1),
+            ("a record of another", |s| {
+                let (one, other) = (first_live(s), id(999));
+                if let EntryState::Live(live) = &mut s.sessions.get_mut(&one).unwrap().state {
+                    live.record.session = other;
+                }
+            }),
+            ("a tombstone's time moved", |s| first_tombstone(s).1.removed_unix_ms += 1),
+            ("a tombstone out of the order", |s| {
+                let (session, tombstone) = first_tombstone(s);
+                let at = tombstone.removed_unix_ms;
+                s.tombstone_order.remove(&(at, session));
+            }),
+            ("a tombstone's pair moved in the order", |s| {
+                let (session, tombstone) = first_tombstone(s);
+                let at = tombstone.removed_unix_ms;
+                s.tombstone_order.remove(&(at, session));
+                s.tombstone_order.insert((at + 1, session));
+            }),
+            ("a live session in the order", |s| {
+                s.tombstone_order.insert((1, first_live(s)));
+            }),
+            ("a live session in the order instead of a tombstone", |s| {
+                let live = first_live(s);
+                let (session, tombstone) = first_tombstone(s);
+                let at = tombstone.removed_unix_ms;
+                s.tombstone_order.remove(&(at, session));
+                s.tombstone_order.insert((at, live));
+            }),
+            ("an unknown session in the order", |s| {
+                s.tombstone_order.insert((1, id(999)));
+            }),
+            ("a tombstone twice in the order, another missing", |s| {
+                let pairs: Vec<_> = s.tombstone_order.iter().copied().take(2).collect();
+                s.tombstone_order.remove(&pairs[1]);
+                s.tombstone_order.insert((pairs[0].0 + 1, pairs[0].1));
+            }),
+            ("a mark of a tombstone", |s| {
+                let session = s.kills.keys().next().unwrap().session;
+                let (_, tombstone) = first_tombstone(s);
+                let tombstone = tombstone.clone();
+                s.sessions.get_mut(&session).unwrap().state = EntryState::Removed(tombstone);
+            }),
+            ("a mark out of its order", |s| {
+                let (&key, mark) = s.kills.iter().next().unwrap();
+                let at = mark.recorded_unix_ms;
+                s.kill_order.remove(&(at, key));
+                s.kill_order.insert((at + 1, key));
+            }),
+            ("the floor ahead", |s| s.gc_floor_seq = s.seq + 1),
+            ("a node seen after the clock", |s| {
+                s.nodes.get_mut(&NodeId(1)).unwrap().last_seen_unix_ms = s.now_unix_ms + 1;
+            }),
+        ]
+    }
+
+    #[test]
+    fn the_fast_way_agrees_with_the_reference_on_every_break() {
+        let larger = i64::try_from(SESSIONS_ON_STACK_MAX).unwrap() + 10;
+        for count in [0, 2, 7, 40, larger] {
+            let state = sound(count);
+            assert_eq!(explain(&state), Ok(()), "{count} sessions");
+            assert_eq!(holds(&state), state.sessions.len() <= SESSIONS_ON_STACK_MAX);
+            if count < 7 {
+                continue;
+            }
+            for (what, break_it) in breaks() {
+                let mut broken = state.clone();
+                break_it(&mut broken);
+                assert!(explain(&broken).is_err(), "{what} ({count} sessions)");
+                assert!(!holds(&broken), "{what} ({count} sessions)");
+            }
+        }
+    }
 }
