@@ -93,6 +93,15 @@ fn the_snapshot_round_trips_through_json_and_the_restored_store_behaves_the_same
 }
 
 #[test]
+fn a_store_taken_apart_persists_the_same_snapshot_as_one_copied() {
+    let meta = busy_store();
+    let copied = meta.snapshot();
+    assert_eq!(meta.clone().into_snapshot(), copied);
+    let restored = MetaStore::restore(fast_meta_config(), meta.into_snapshot()).unwrap();
+    assert_eq!(restored.snapshot(), copied);
+}
+
+#[test]
 fn a_corrupt_or_truncated_or_foreign_snapshot_is_refused_with_nothing_applied() {
     let meta = busy_store();
     let json = serde_json::to_string(&meta.snapshot()).unwrap();

@@ -117,7 +117,8 @@
 //! 1. **One applier at a time.** Requests are applied by one [`MetaStore`] at a time (the
 //!    leader), strictly one after another, in the order the store commits them. With etcd: a
 //!    leader elected through a lease, fencing every write with the lease's revision.
-//! 2. **Atomic, durable apply.** The state after a request ([`MetaStore::snapshot`]) is
+//! 2. **Atomic, durable apply.** The state after a request ([`MetaStore::snapshot`], or
+//!    [`MetaStore::into_snapshot`] for a store dropped after, which moves instead of copying) is
 //!    committed as one atomic write before the answer is sent. Either the whole request is
 //!    applied or none of it. A compare-and-set on the state's version key (etcd `Txn` with
 //!    `mod_revision`, TiKV/FoundationDB transactions) makes a deposed leader's write fail; it

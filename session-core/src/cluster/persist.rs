@@ -34,6 +34,23 @@ pub struct MetaSnapshot {
 }
 
 impl MetaSnapshot {
+    /// The snapshot of `state` whose sessions, by id, are `sessions`.
+    fn of(state: &MetaState, sessions: Vec<(SessionId, Entry)>) -> MetaSnapshot {
+        let mut snapshot = MetaSnapshot {
+            format_version: META_FORMAT_VERSION,
+            now_unix_ms: state.now_unix_ms,
+            seq: state.seq,
+            gc_floor_seq: state.gc_floor_seq,
+            orphan_cursor: state.orphan_cursor,
+            nodes: state.nodes.iter().map(|(node, entry)| (*node, *entry)).collect(),
+            sessions,
+            kills: state.kills.iter().map(|(key, mark)| (*key, *mark)).collect(),
+            digest: 0,
+        };
+        snapshot.digest = snapshot.compute_digest();
+        snapshot
+    }
+
     /// The format version it was written with.
     #[must_use]
     pub fn format_version(&self) -> u32 {
@@ -170,20 +187,17 @@ impl MetaStore {
     /// The persistent form of the whole state.
     #[must_use]
     pub fn snapshot(&self) -> MetaSnapshot {
-        let state = &self.state;
-        let mut snapshot = MetaSnapshot {
-            format_version: META_FORMAT_VERSION,
-            now_unix_ms: state.now_unix_ms,
-            seq: state.seq,
-            gc_floor_seq: state.gc_floor_seq,
-            orphan_cursor: state.orphan_cursor,
-            nodes: state.nodes.iter().map(|(node, entry)| (*node, *entry)).collect(),
-            sessions: state.sessions.iter().map(|(id, entry)| (*id, entry.clone())).collect(),
-            kills: state.kills.iter().map(|(key, mark)| (*key, *mark)).collect(),
-            digest: 0,
-        };
-        snapshot.digest = snapshot.compute_digest();
-        snapshot
+        let sessions = self.state.sessions.iter().map(|(id, entry)| (*id, entry.clone()));
+        MetaSnapshot::of(&self.state, sessions.collect())
+    }
+
+    /// The persistent form of the whole state, taking the store apart instead of copying it:
+    /// the same value as [`snapshot`](Self::snapshot), for a leader that stops (a host that
+    /// persists its last state and drops the store, or a simulated crash).
+    #[must_use]
+    pub fn into_snapshot(mut self) -> MetaSnapshot {
+        let sessions = std::mem::take(&mut self.state.sessions);
+        MetaSnapshot::of(&self.state, sessions.into_iter().collect())
     }
 
     /// A store from a persisted `snapshot`: the version and digest are checked, the indexes
