@@ -200,7 +200,10 @@ impl ClusterWorld {
     /// its last request (its [`MetaSnapshot`]; the byte form is the fuzz targets' business);
     /// messages in flight to or from meta are lost.
     pub(super) fn fault_meta_crash(&mut self) -> Checked {
-        let snapshot: MetaSnapshot = self.meta.snapshot();
+        // The old leader is gone: what it persisted is taken from it, not copied.
+        let empty = MetaStore::new(self.meta_config)
+            .map_err(|error| format!("meta config refused: {error}"))?;
+        let snapshot: MetaSnapshot = std::mem::replace(&mut self.meta, empty).into_snapshot();
         self.meta = MetaStore::restore(self.meta_config, snapshot)
             .map_err(|error| format!("meta restore refused its own snapshot: {error}"))?;
         let lost = self.network.drop_meta_messages();
