@@ -53,10 +53,14 @@ pub(crate) struct Tombstone {
 }
 
 /// A session's state in the store.
+///
+/// A live session's record is boxed: most entries of a store are tombstones, a fraction of its
+/// size, so the tree of sessions stays small to walk and to shift. (Serde writes a box as what
+/// it holds: the persisted form is the same.)
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) enum EntryState {
     /// Usable; waits for removal or expiry.
-    Live(Live),
+    Live(Box<Live>),
     /// Removed; waits for its retention to pass.
     Removed(Tombstone),
 }
@@ -115,7 +119,7 @@ impl MetaState {
         let id = live.record.session;
         self.seq += 1;
         self.changes.insert(self.seq, ChangeKey::Session(id));
-        self.sessions.insert(id, Entry { seq: self.seq, state: EntryState::Live(live) });
+        self.sessions.insert(id, Entry { seq: self.seq, state: EntryState::Live(Box::new(live)) });
         self.live_count = self.live_count.saturating_add(1);
     }
 
