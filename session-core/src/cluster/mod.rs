@@ -102,7 +102,7 @@
 //! [`ServerRegistry`] is the server's [`SessionManager`](crate::server::SessionManager) as
 //! [`LocalSessions`]; its docs list what the host does besides (announce logins, forward removals
 //! and remote kills, pick up unknown ids, and leave idle expiry to meta).
-//! `tests/cluster_wired.rs` runs two real registries through one meta store end to end.
+//! `tests/it/cluster_wired.rs` runs two real registries through one meta store end to end.
 //!
 //! SHOW SESSIONS reads meta ([`NodeSync::show_sessions`], or [`MetaStore::show_sessions`] for a
 //! host that reads the store directly) and [`show_sessions_rows`] turns a page into the server's

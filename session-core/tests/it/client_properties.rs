@@ -17,9 +17,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
 
-mod client_support;
-
-use client_support::machine_model::{Op, Reply, Shape, World, test_config};
+use crate::client_support::machine_model::{Op, Reply, Shape, World, test_config};
 use graphsession_core::client::{Idempotency, State, TransportEvent};
 use proptest::prelude::*;
 

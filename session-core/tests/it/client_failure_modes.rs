@@ -4,9 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
 
-mod client_support;
-
-use client_support::*;
+use crate::client_support::*;
 use graphsession_core::client::{
     Acquire, Action, ClientConfig, ConnectionId, Event, Idempotency, InvalidSessionPolicy,
     LossReason, OutcomeError, PoolConfig, PoolEvent, ReconnectPolicy, Release, Request,

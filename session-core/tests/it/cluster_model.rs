@@ -13,11 +13,12 @@
 //! tests in `cluster_behaviour.rs`.
 #![allow(clippy::unwrap_used, reason = "test helpers: a failed unwrap is a failed test")]
 
-mod cluster_support;
-#[path = "cluster_support/model.rs"]
+// The model names its helpers `super::cluster_support`.
+use crate::cluster_support;
+#[path = "../cluster_support/model.rs"]
 mod model;
 
-use cluster_support::Faults;
+use crate::cluster_support::Faults;
 use model::{NODES, Op, SPACES, run_case};
 use proptest::prelude::*;
 

@@ -11,9 +11,7 @@ use graphsession_id_gen::SessionId;
 use graphsession_permission::{Caller, Policy, Role, RoleTable};
 use graphsession_query_plan::{Kill, KillCause, Killed, QueryKey, QueryOutcome};
 
-mod server_support;
-
-use server_support::{IP, NOW, generators, manager};
+use crate::server_support::{IP, NOW, generators, manager};
 
 /// root (GOD) and alice (USER in "nba"), authorization on.
 fn table() -> RoleTable {

@@ -4,9 +4,7 @@
 //! no longer knows; configurations are validated.
 #![allow(clippy::unwrap_used, reason = "test helpers: a failed unwrap is a failed test")]
 
-mod cluster_support;
-
-use cluster_support::{Cluster, START, fast_meta_config, fast_node_config, key, sid};
+use crate::cluster_support::{Cluster, START, fast_meta_config, fast_node_config, key, sid};
 use graphsession_core::cluster::{
     Answer, GoneReason, META_FORMAT_VERSION, MetaConfig, MetaSnapshot, MetaStore, NodeConfig,
     NodeId, PersistError, QueryKill, QueryKillResult, Refusal, RemoveReason, Request, RequestId,
@@ -265,7 +263,7 @@ fn issue_5094_a_vote_made_before_unreported_activity_cannot_expire_a_session() {
 
 #[test]
 fn the_meta_store_is_deterministic_so_a_host_may_replicate_its_inputs_instead() {
-    use cluster_support::{Faults, MetaInput};
+    use crate::cluster_support::{Faults, MetaInput};
     let mut cluster = Cluster::new(3, fast_meta_config(), fast_node_config(), 21);
     cluster.faults = Faults { loss_percent: 20, duplicate_percent: 20, delay_max_ms: 300 };
     cluster.run(100, TICK_MS);

@@ -4,9 +4,7 @@
 //! applies an answer only to the request in flight.
 #![allow(clippy::unwrap_used, reason = "test helpers: a failed unwrap is a failed test")]
 
-mod cluster_support;
-
-use cluster_support::{FakeLocal, START, fast_node_config, key, sid};
+use crate::cluster_support::{FakeLocal, START, fast_node_config, key, sid};
 use graphsession_core::cluster::{
     Answer, Gone, GoneReason, NodeId, NodeSync, Page, QueryKill, QueryKillResult, Refusal,
     RemovalOutcome, RemoveReason, Reply, RequestId, SessionRecord,

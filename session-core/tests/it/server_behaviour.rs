@@ -9,9 +9,7 @@ use graphsession_core::server::{
 use graphsession_permission::{Caller, Policy, Role, RoleTable};
 use graphsession_query_plan::{KillTarget, QueryOutcome};
 
-mod server_support;
-
-use server_support::{IP, NOW, generators, manager};
+use crate::server_support::{IP, NOW, generators, manager};
 
 /// root (GOD) and alice (USER in "nba"), authorization on.
 fn table() -> RoleTable {

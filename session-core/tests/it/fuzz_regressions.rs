@@ -2,13 +2,11 @@
 //! failure, and what the fix guarantees.
 #![allow(clippy::unwrap_used, reason = "tests fail loudly")]
 
-mod server_support;
-
+use crate::server_support::{IP, NOW, generators, manager};
 use graphsession_core::server::{
     Config, Login, PasswordCheck, RestoreParts, SessionManager, Snapshot, SnapshotError,
 };
 use graphsession_permission::RoleTable;
-use server_support::{IP, NOW, generators, manager};
 
 /// The snapshot's checksum (FNV-1a-64 over the body, which `to_bytes` writes after a 28-byte
 /// header), recomputed after a field was changed.

@@ -3,9 +3,7 @@
 //! expiry and bounded batches work; duplicated and stale messages change nothing.
 #![allow(clippy::unwrap_used, reason = "test helpers: a failed unwrap is a failed test")]
 
-mod cluster_support;
-
-use cluster_support::{
+use crate::cluster_support::{
     Cluster, Faults, Message, START, fast_meta_config, fast_node_config, key, sid,
 };
 use graphsession_core::cluster::show_sessions_rows;
@@ -285,7 +283,7 @@ fn duplicated_and_late_answers_are_ignored() {
     let config = fast_node_config();
     let mut meta = graphsession_core::cluster::MetaStore::new(fast_meta_config()).unwrap();
     let mut node = NodeSync::new(config, 1, START).unwrap();
-    let mut local = cluster_support::FakeLocal::default();
+    let mut local = crate::cluster_support::FakeLocal::default();
     local.login(sid(1), "alice", START);
     node.announce(START, sid(1)).unwrap();
     node.handle_timeout(START, &local);
@@ -332,7 +330,7 @@ fn start_up_reload_restores_this_nodes_sessions_page_by_page() {
     // Node A restarts: a new process, empty registry, a higher incarnation.
     let now = cluster.now;
     cluster.nodes[0].sync = NodeSync::new(fast_node_config(), 2, now).unwrap();
-    cluster.nodes[0].local = cluster_support::FakeLocal::default();
+    cluster.nodes[0].local = crate::cluster_support::FakeLocal::default();
     cluster.run(200, TICK_MS);
     assert!(cluster.nodes[0].sync.is_reloaded());
     let held: Vec<i64> = cluster.nodes[0].local.sessions.keys().map(|id| id.get()).collect();
@@ -345,7 +343,7 @@ fn a_restart_with_an_incarnation_that_did_not_grow_moves_above() {
     let mut cluster = cluster_with_session(1, 1);
     let now = cluster.now;
     cluster.nodes[0].sync = NodeSync::new(fast_node_config(), 1, now).unwrap();
-    cluster.nodes[0].local = cluster_support::FakeLocal::default();
+    cluster.nodes[0].local = crate::cluster_support::FakeLocal::default();
     cluster.run(300, TICK_MS);
     assert!(cluster.nodes[0].sync.is_reloaded());
     assert!(cluster.nodes[0].local.sessions.contains_key(&sid(1)));
@@ -544,7 +542,7 @@ fn a_late_gone_drops_a_session_held_here_but_never_acknowledged() {
     // Node 1 restarts with the session in its registry (restored from an older snapshot), and
     // a query of it running.
     let mut sync = NodeSync::new(fast_node_config(), 2, cluster.now).unwrap();
-    let mut local = cluster_support::FakeLocal::default();
+    let mut local = crate::cluster_support::FakeLocal::default();
     local.login(sid(1), "alice", cluster.now);
     assert!(local.begin(key(1, 7), cluster.now));
     let node = NodeId(2);

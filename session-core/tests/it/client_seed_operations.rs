@@ -5,9 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
 
-mod client_support;
-
-use client_support::*;
+use crate::client_support::*;
 use graphsession_core::client::{
     ClientConfig, CommandError, Event, Idempotency, LossReason, OutcomeError, PingOutcome,
     ReadyOrigin, ReconnectPolicy, RequestError, SessionError, SessionStatus, State, TransportError,

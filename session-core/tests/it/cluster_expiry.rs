@@ -5,9 +5,7 @@
 //! never expired). Liveness: once the network heals and nobody uses it, it expires everywhere.
 #![allow(clippy::unwrap_used, reason = "test helpers: a failed unwrap is a failed test")]
 
-mod cluster_support;
-
-use cluster_support::{Cluster, Faults, fast_meta_config, fast_node_config, sid};
+use crate::cluster_support::{Cluster, Faults, fast_meta_config, fast_node_config, sid};
 use graphsession_core::cluster::{GoneReason, MetaConfig, NodeConfig};
 use proptest::prelude::*;
 

@@ -6,7 +6,7 @@
 //! and the cluster's view must match, and `check_invariants()` must hold after every step.
 #![allow(clippy::unwrap_used, reason = "test helpers: a failed unwrap is a failed test")]
 
-#[path = "server_support/model.rs"]
+#[path = "../server_support/model.rs"]
 mod model;
 
 use model::{Harness, Op};

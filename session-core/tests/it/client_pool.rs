@@ -4,10 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
 
-mod client_support;
-
-use client_support::pool_model::{self, PoolOp};
-use client_support::*;
+use crate::client_support::pool_model::{self, PoolOp};
+use crate::client_support::*;
 use graphsession_core::client::{
     Acquire, Handle, Idempotency, PoolConfig, PoolError, PoolEvent, Release, RetireReason, WaiterId,
 };

@@ -1,0 +1,29 @@
+//! session-core's integration tests, one module per former test file, in one binary: a change to
+//! the crate builds and links one test crate instead of one per file, which is what a
+//! cargo-mutants run pays for every mutant (and CI once). The shared set-ups stay in
+//! `tests/*_support/`, where the fuzz targets include them too. The loom models stay in
+//! `tests/loom_server.rs`: they build only under `--cfg loom`.
+
+#[path = "../client_support/mod.rs"]
+mod client_support;
+#[path = "../cluster_support/mod.rs"]
+mod cluster_support;
+#[path = "../server_support/mod.rs"]
+mod server_support;
+
+mod client_boundaries;
+mod client_config;
+mod client_failure_modes;
+mod client_pool;
+mod client_properties;
+mod client_seed_operations;
+mod cluster_behaviour;
+mod cluster_expiry;
+mod cluster_meta;
+mod cluster_model;
+mod cluster_node;
+mod cluster_wired;
+mod fuzz_regressions;
+mod server_behaviour;
+mod server_cluster_hooks;
+mod server_model;
