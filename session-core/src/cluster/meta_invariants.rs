@@ -260,11 +260,12 @@ mod tests {
     use graphsession_id_gen::{PlanId, SessionId};
     use graphsession_query_plan::QueryKey;
 
-    use super::{SESSIONS_ON_STACK_MAX, explain, holds};
+    use super::{SESSIONS_ON_STACK_MAX, check_state, explain, holds};
     use crate::cluster::messages::{GoneReason, NodeId, RequestId, SessionRecord};
     use crate::cluster::meta_state::{
         ChangeKey, EntryState, Holder, Live, MetaState, NodeEntry, Tombstone,
     };
+    use crate::cluster::{MetaConfig, MetaStore};
 
     fn id(value: i64) -> SessionId {
         SessionId::new(value).unwrap()
@@ -375,6 +376,10 @@ mod tests {
                 s.changes.insert(seq, ChangeKey::Kill(key));
             }),
             ("a mark moved", |s| s.kills.values_mut().next().unwrap().seq += 1_000),
+            ("a mark at a session's position", |s| {
+                let seq = s.sessions[&first_live(s)].seq;
+                s.kills.values_mut().next().unwrap().seq = seq;
+            }),
             ("live counted high", |s| s.live_count += 1),
             ("live counted low", |s| s.live_count -= 1),
             ("a record of another", |s| {
@@ -438,6 +443,7 @@ mod tests {
         for count in [0, 2, 7, 40, larger] {
             let state = sound(count);
             assert_eq!(explain(&state), Ok(()), "{count} sessions");
+            assert_eq!(check_state(&state), Ok(()), "{count} sessions");
             assert_eq!(holds(&state), state.sessions.len() <= SESSIONS_ON_STACK_MAX);
             if count < 7 {
                 continue;
@@ -447,7 +453,39 @@ mod tests {
                 break_it(&mut broken);
                 assert!(explain(&broken).is_err(), "{what} ({count} sessions)");
                 assert!(!holds(&broken), "{what} ({count} sessions)");
+                assert!(check_state(&broken).is_err(), "{what} ({count} sessions)");
             }
         }
+    }
+
+    #[test]
+    fn the_store_refuses_a_sound_state_over_any_of_its_limits() {
+        let state = sound(40);
+        let live = state.live_count;
+        let tombstones = u32::try_from(state.tombstone_order.len()).unwrap();
+        let marks = u32::try_from(state.kills.len()).unwrap();
+        let at_limits = MetaConfig {
+            sessions_max: live,
+            tombstones_max: tombstones,
+            kill_marks_max: marks,
+            nodes_max: 1,
+            ..MetaConfig::default()
+        };
+        let store = MetaStore { config: at_limits, state: state.clone() };
+        assert_eq!(store.check_invariants(), Ok(()));
+        let over: [(&str, MetaConfig); 4] = [
+            ("live sessions", MetaConfig { sessions_max: live - 1, ..at_limits }),
+            ("tombstones", MetaConfig { tombstones_max: tombstones - 1, ..at_limits }),
+            ("kill marks", MetaConfig { kill_marks_max: marks - 1, ..at_limits }),
+            ("nodes", MetaConfig { nodes_max: 0, ..at_limits }),
+        ];
+        for (what, config) in over {
+            let store = MetaStore { config, state: state.clone() };
+            let error = store.check_invariants().unwrap_err();
+            assert!(error.0.contains(what), "{what}: {error:?}");
+        }
+        let mut broken = state;
+        broken.live_count += 1;
+        assert!(MetaStore { config: at_limits, state: broken }.check_invariants().is_err());
     }
 }

@@ -20,6 +20,7 @@ mod client_seed_operations;
 mod cluster_behaviour;
 mod cluster_expiry;
 mod cluster_meta;
+mod cluster_meta_votes;
 mod cluster_model;
 mod cluster_node;
 mod cluster_wired;
