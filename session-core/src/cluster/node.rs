@@ -390,3 +390,88 @@ impl NodeSync {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The invariant check shown each way a machine could break (the public API never builds
+    //! one, so only a corrupted machine shows that the check looks).
+
+    use graphsession_id_gen::SessionId;
+    use graphsession_query_plan::QueryKey;
+
+    use super::{Acked, Flight, NodeSync};
+    use crate::cluster::config::NodeConfig;
+    use crate::cluster::local::LocalSessions;
+    use crate::cluster::messages::{GoneReason, RequestId, SessionRecord, SessionReport};
+    use crate::cluster::node::NodeEvent;
+
+    /// A node holding no session.
+    struct Empty;
+
+    impl LocalSessions for Empty {
+        fn sessions(&self) -> Vec<SessionReport> {
+            Vec::new()
+        }
+        fn install(&mut self, _: &SessionRecord) {}
+        fn adopt_space(&mut self, _: &SessionRecord) -> bool {
+            false
+        }
+        fn drop_session(&mut self, _: SessionId, _: GoneReason) {}
+        fn kill_query(&mut self, _: QueryKey) -> bool {
+            false
+        }
+    }
+
+    fn id(value: i64) -> SessionId {
+        SessionId::new(value).unwrap()
+    }
+
+    fn acked(session: SessionId) -> Acked {
+        Acked::of(&SessionReport {
+            session,
+            user: "user".to_owned(),
+            client_ip: "127.0.0.1".to_owned(),
+            space: String::new(),
+            space_set_unix_ms: 0,
+            created_unix_ms: 0,
+            last_activity_unix_ms: 0,
+            running_queries: 0,
+        })
+    }
+
+    type Break = fn(&mut NodeSync);
+
+    #[test]
+    fn every_way_to_break_the_machine_is_refused() {
+        let config = NodeConfig { events_max: 1, unannounced_max: 1, ..NodeConfig::default() };
+        let mut sound = NodeSync::new(config, 1, 0).unwrap();
+        sound.handle_timeout(0, &Empty);
+        assert!(matches!(sound.flight, Flight::Awaiting { .. }), "a request is in flight");
+        sound.acked.insert(id(1), acked(id(1)));
+        sound.unannounced.insert(id(2));
+        sound.releases.insert(id(3));
+        sound.push_event(NodeEvent::Reloaded);
+        assert_eq!(sound.check_invariants(), Ok(()));
+        let breaks: [(&str, Break); 5] = [
+            ("events over their limit", |n| n.events.push_back(NodeEvent::Reloaded)),
+            ("unannounced over their limit", |n| {
+                n.unannounced.insert(id(4));
+            }),
+            ("acknowledged and unannounced", |n| {
+                n.acked.insert(id(2), acked(id(2)));
+            }),
+            ("acknowledged and released", |n| {
+                n.acked.insert(id(3), acked(id(3)));
+            }),
+            ("a request in flight that is not the newest", |n| {
+                n.round += 1;
+                assert_ne!(n.next_request_id(), RequestId { incarnation: 1, round: 1 });
+            }),
+        ];
+        for (what, break_it) in breaks {
+            let mut broken = sound.clone();
+            break_it(&mut broken);
+            assert!(broken.check_invariants().is_err(), "{what}");
+        }
+    }
+}
