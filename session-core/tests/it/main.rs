@@ -23,6 +23,7 @@ mod cluster_meta;
 mod cluster_meta_votes;
 mod cluster_model;
 mod cluster_node;
+mod cluster_node_answers;
 mod cluster_node_boundaries;
 mod cluster_wired;
 mod fuzz_regressions;

@@ -1,0 +1,364 @@
+//! How a node applies meta's answers and builds its rounds, and how meta's persisted state is
+//! checked: a late answer's "gone" reaches exactly the sessions the node still tracks or holds; a
+//! session installed from meta (pick-up, start-up reload) is not reported back unchanged; an
+//! answer that drops one session still acknowledges the others; the reload says it is done once,
+//! after its last page; a batch gives created sessions their share first and reports changed ones
+//! in turn; a registry listing its sessions in any order is read by id; a session signed out after
+//! its registry dropped it is removed, not released; the server registry counts the installs it
+//! refuses; a snapshot keeps its format version, and its digest covers a tombstone's reason.
+#![allow(clippy::unwrap_used, reason = "test helpers: a failed unwrap is a failed test")]
+
+use graphsession_core::cluster::{
+    Answer, Gone, GoneReason, LocalSessions, META_FORMAT_VERSION, MetaConfig, MetaSnapshot,
+    MetaStore, NodeConfig, NodeEvent, NodeId, NodeSync, PersistError, RemoveReason, Reply, Request,
+    RequestId, ServerRegistry, SessionRecord, SessionReport,
+};
+use graphsession_core::server::Config;
+use graphsession_id_gen::SessionId;
+use graphsession_permission::RoleTable;
+use graphsession_query_plan::QueryKey;
+
+use crate::cluster_support::{FakeLocal, START, fast_meta_config, fast_node_config, sid};
+use crate::server_support::manager;
+
+/// `fast_node_config`'s sync period.
+const ROUND_MS: u64 = 1_000;
+
+/// One node wired to a meta store by hand: each request is answered at once.
+struct Node {
+    id: NodeId,
+    sync: NodeSync,
+    local: FakeLocal,
+}
+
+impl Node {
+    fn new(id: u16, config: NodeConfig, incarnation: u64) -> Node {
+        Node {
+            id: NodeId(id),
+            sync: NodeSync::new(config, incarnation, START).unwrap(),
+            local: FakeLocal::default(),
+        }
+    }
+
+    /// Runs the node's timer at `now`; the request it sends, if any, is answered at once.
+    fn round(&mut self, meta: &mut MetaStore, now: u64) -> Option<Request> {
+        self.sync.handle_timeout(now, &self.local);
+        let request = self.sync.poll_request()?;
+        let answer = meta.handle_request(now, self.id, request.clone());
+        self.sync.handle_answer(now, answer, &mut self.local);
+        self.sync.check_invariants().unwrap();
+        meta.check_invariants().unwrap();
+        Some(request)
+    }
+
+    /// Runs rounds from `now` until the node has nothing urgent, and returns the time after.
+    fn settle(&mut self, meta: &mut MetaStore, mut now: u64) -> u64 {
+        for _ in 0..10 {
+            if self.round(meta, now).is_none() {
+                return now;
+            }
+            now += 1;
+        }
+        panic!("the node never settled");
+    }
+
+    /// A session logged in here and announced to meta.
+    fn login(&mut self, session: SessionId, now: u64) {
+        self.local.login(session, "alice", now);
+        self.sync.announce(now, session).unwrap();
+    }
+
+    fn events(&mut self) -> Vec<NodeEvent> {
+        std::iter::from_fn(|| self.sync.poll_event()).collect()
+    }
+}
+
+fn ids(reports: &[SessionReport]) -> Vec<i64> {
+    reports.iter().map(|report| report.session.get()).collect()
+}
+
+/// An answer to no request in flight (a duplicate, or one to an abandoned request) that says
+/// `gone` are gone.
+fn late_answer(gone: &[SessionId]) -> Answer {
+    Answer::Reply(Reply {
+        id: RequestId { incarnation: 1, round: 7 },
+        changes_seen_seq: 0,
+        more_changes: false,
+        resync: false,
+        gone: gone.iter().map(|&session| Gone { session, reason: GoneReason::Killed }).collect(),
+        records: Vec::new(),
+        not_found: Vec::new(),
+        kills: Vec::new(),
+        removals: Vec::new(),
+        query_kills: Vec::new(),
+        reload: None,
+        sessions: None,
+    })
+}
+
+fn gone(session: SessionId) -> NodeEvent {
+    NodeEvent::Gone { session, reason: GoneReason::Killed }
+}
+
+#[test]
+fn a_late_gone_reaches_a_session_held_here_and_repeats_no_event_for_one_already_dropped() {
+    let mut sync = NodeSync::new(fast_node_config(), 1, START).unwrap();
+    let mut local = FakeLocal::default();
+    // Held but not tracked (a registry restored after a restart); session 2 is neither.
+    local.login(sid(1), "alice", START);
+    sync.handle_answer(START, late_answer(&[sid(1), sid(2)]), &mut local);
+    assert_eq!(std::iter::from_fn(|| sync.poll_event()).collect::<Vec<_>>(), [gone(sid(1))]);
+    assert_eq!(local.dropped, [(sid(1), GoneReason::Killed)]);
+    assert_eq!(sync.counters().0, 1, "counted as ignored");
+    sync.check_invariants().unwrap();
+}
+
+#[test]
+fn a_late_gone_reaches_a_session_created_here_that_meta_has_not_acknowledged() {
+    let mut sync = NodeSync::new(fast_node_config(), 1, START).unwrap();
+    let mut local = FakeLocal::default();
+    // Announced, then ended by the registry on its own: not held, still waiting to be announced.
+    sync.announce(START, sid(1)).unwrap();
+    sync.handle_answer(START, late_answer(&[sid(1)]), &mut local);
+    assert_eq!(sync.poll_event(), Some(gone(sid(1))));
+    assert_eq!(sync.poll_event(), None);
+    // Nothing is left to announce.
+    sync.handle_timeout(START, &local);
+    assert_eq!(sync.poll_request().unwrap().created, []);
+    sync.check_invariants().unwrap();
+}
+
+#[test]
+fn a_late_gone_fails_a_pick_up_still_waiting() {
+    let mut sync = NodeSync::new(fast_node_config(), 1, START).unwrap();
+    let mut local = FakeLocal::default();
+    sync.pick_up(START, sid(1)).unwrap();
+    sync.handle_answer(START, late_answer(&[sid(1)]), &mut local);
+    assert_eq!(sync.poll_event(), Some(NodeEvent::PickUpFailed { session: sid(1) }));
+    assert_eq!(sync.poll_event(), Some(gone(sid(1))));
+    assert_eq!(sync.poll_event(), None);
+    sync.check_invariants().unwrap();
+}
+
+#[test]
+fn a_picked_up_session_is_not_reported_back_to_meta_unchanged() {
+    let mut meta = MetaStore::new(fast_meta_config()).unwrap();
+    let mut owner = Node::new(1, fast_node_config(), 1);
+    owner.login(sid(1), START);
+    let now = owner.settle(&mut meta, START);
+    let mut other = Node::new(2, fast_node_config(), 1);
+    let now = other.settle(&mut meta, now);
+    other.sync.pick_up(now, sid(1)).unwrap();
+    let now = other.settle(&mut meta, now);
+    assert!(other.events().contains(&NodeEvent::PickedUp { session: sid(1) }));
+    assert!(other.local.sessions.contains_key(&sid(1)));
+    let request = other.round(&mut meta, now + ROUND_MS).expect("a round is due");
+    assert_eq!(ids(&request.updated), Vec::<i64>::new(), "meta has this copy already");
+}
+
+#[test]
+fn the_start_up_reload_is_done_once_after_its_last_page_and_reports_nothing_back() {
+    let meta_config = MetaConfig { page_rows_max: 1, ..fast_meta_config() };
+    let mut meta = MetaStore::new(meta_config).unwrap();
+    let mut before = Node::new(1, fast_node_config(), 1);
+    before.login(sid(1), START);
+    before.login(sid(2), START);
+    let now = before.settle(&mut meta, START);
+    // The process restarts with an empty registry: the reload brings back one session a page.
+    let mut node = Node::new(1, fast_node_config(), 2);
+    let first = node.round(&mut meta, now).unwrap();
+    assert!(first.reload.is_some());
+    assert!(!node.sync.is_reloaded());
+    assert_eq!(node.events(), [], "one page of more");
+    let now = node.settle(&mut meta, now + 1);
+    assert!(node.sync.is_reloaded());
+    assert_eq!(node.local.sessions.keys().copied().collect::<Vec<_>>(), [sid(1), sid(2)]);
+    assert_eq!(node.events(), [NodeEvent::Reloaded]);
+    let request = node.round(&mut meta, now + ROUND_MS).expect("a round is due");
+    assert_eq!(ids(&request.updated), Vec::<i64>::new(), "meta has these copies already");
+}
+
+#[test]
+fn a_login_meta_registers_is_acknowledged_in_the_answer_that_refuses_another() {
+    let meta_config = MetaConfig { sessions_max: 1, ..fast_meta_config() };
+    let mut meta = MetaStore::new(meta_config).unwrap();
+    let mut node = Node::new(1, fast_node_config(), 1);
+    let now = node.settle(&mut meta, START);
+    assert_eq!(node.events(), [NodeEvent::Reloaded]);
+    node.login(sid(1), now);
+    node.login(sid(2), now);
+    let request = node.round(&mut meta, now).unwrap();
+    assert_eq!(ids(&request.created), [1, 2], "both in one round");
+    assert_eq!(
+        node.events(),
+        [
+            NodeEvent::Gone { session: sid(2), reason: GoneReason::Refused },
+            NodeEvent::Registered { session: sid(1) },
+        ]
+    );
+    // Session 1 is acknowledged: it is not announced again.
+    let request = node.round(&mut meta, now + ROUND_MS).expect("a round is due");
+    assert_eq!(request.created, []);
+}
+
+#[test]
+fn a_session_signed_out_after_its_registry_dropped_it_is_removed_not_released() {
+    let mut meta = MetaStore::new(fast_meta_config()).unwrap();
+    let mut node = Node::new(1, fast_node_config(), 1);
+    node.login(sid(1), START);
+    let now = node.settle(&mut meta, START);
+    assert!(node.local.end(sid(1)));
+    node.sync.remove(now, sid(1), RemoveReason::SignedOut).unwrap();
+    let request = node.round(&mut meta, now).unwrap();
+    assert_eq!(request.removals.len(), 1);
+    assert_eq!(request.released, []);
+}
+
+#[test]
+fn created_sessions_take_their_share_of_a_batch_before_changed_ones() {
+    let config = NodeConfig { sync_batch_sessions_max: 2, ..fast_node_config() };
+    let mut meta = MetaStore::new(fast_meta_config()).unwrap();
+    let mut node = Node::new(1, config, 1);
+    node.login(sid(1), START);
+    node.login(sid(2), START);
+    let now = node.settle(&mut meta, START) + ROUND_MS;
+    assert!(node.local.touch(sid(1), now));
+    assert!(node.local.touch(sid(2), now));
+    node.login(sid(3), now);
+    let request = node.round(&mut meta, now).unwrap();
+    assert_eq!(ids(&request.created), [3]);
+    assert_eq!(ids(&request.updated), [1], "the batch holds two sessions");
+    let request = node.round(&mut meta, now + 1).expect("the rest follows at once");
+    assert_eq!(ids(&request.updated), [2]);
+}
+
+#[test]
+fn a_long_dirty_list_is_reported_in_turn_so_none_starves() {
+    let config = NodeConfig { sync_batch_sessions_max: 2, ..fast_node_config() };
+    let mut meta = MetaStore::new(fast_meta_config()).unwrap();
+    let mut node = Node::new(1, config, 1);
+    for id in 1..=4 {
+        node.login(sid(id), START);
+    }
+    let now = node.settle(&mut meta, START) + ROUND_MS;
+    let mut reported = Vec::new();
+    for now in [now, now + 1] {
+        // Every session is busy before every round: all four always have something new.
+        for id in 1..=4 {
+            assert!(node.local.touch(sid(id), now));
+        }
+        reported.push(ids(&node.round(&mut meta, now).unwrap().updated));
+    }
+    assert_eq!(reported, [[1, 2], [3, 4]]);
+}
+
+/// A registry that lists its sessions from the highest id down.
+struct Reversed(FakeLocal);
+
+impl LocalSessions for Reversed {
+    fn sessions(&self) -> Vec<SessionReport> {
+        self.0.sessions.values().rev().cloned().collect()
+    }
+    fn install(&mut self, record: &SessionRecord) {
+        self.0.install(record);
+    }
+    fn adopt_space(&mut self, record: &SessionRecord) -> bool {
+        self.0.adopt_space(record)
+    }
+    fn drop_session(&mut self, session: SessionId, reason: GoneReason) {
+        self.0.drop_session(session, reason);
+    }
+    fn kill_query(&mut self, key: QueryKey) -> bool {
+        self.0.kill_query(key)
+    }
+}
+
+#[test]
+fn a_registry_listing_its_sessions_out_of_order_is_read_by_id() {
+    let mut sync = NodeSync::new(fast_node_config(), 1, START).unwrap();
+    let mut local = Reversed(FakeLocal::default());
+    for id in 1..=5 {
+        local.0.login(sid(id), "alice", START);
+        sync.announce(START, sid(id)).unwrap();
+    }
+    sync.handle_timeout(START, &local);
+    let request = sync.poll_request().unwrap();
+    assert_eq!(ids(&request.created), [1, 2, 3, 4, 5]);
+}
+
+#[test]
+fn installs_the_server_registry_refuses_are_counted_and_leave_nothing_held() {
+    let sessions = manager(Config::default());
+    let table = RoleTable::new();
+    let mut registry = ServerRegistry::new(&sessions, &table, START);
+    let record = |id: i64, user: &str| SessionRecord {
+        session: sid(id),
+        user: user.to_owned(),
+        client_ip: "10.0.0.1".to_owned(),
+        space: String::new(),
+        space_set_unix_ms: 0,
+        created_unix_ms: START,
+        last_activity_unix_ms: START,
+        owner: NodeId(2),
+    };
+    assert_eq!(registry.installs_refused(), 0);
+    // Users the role table does not know.
+    registry.install(&record(1, "bob"));
+    registry.install(&record(2, "carol"));
+    assert_eq!(registry.installs_refused(), 2);
+    assert_eq!(registry.sessions(), []);
+    registry.install(&record(3, "root"));
+    assert_eq!(registry.installs_refused(), 2, "an install that succeeds is not counted");
+    assert_eq!(ids(&registry.sessions()), [3]);
+}
+
+/// A store holding one session signed out (a tombstone) and one live.
+fn store_with_a_tombstone() -> MetaStore {
+    let mut meta = MetaStore::new(fast_meta_config()).unwrap();
+    let mut node = Node::new(1, fast_node_config(), 1);
+    node.login(sid(1), START);
+    node.login(sid(2), START);
+    let now = node.settle(&mut meta, START);
+    assert!(node.local.end(sid(1)));
+    node.sync.remove(now, sid(1), RemoveReason::SignedOut).unwrap();
+    node.settle(&mut meta, now);
+    assert_eq!(meta.live_count(), 1);
+    meta
+}
+
+/// `snapshot` through JSON, with `edit` applied to the text.
+fn edited(snapshot: &MetaSnapshot, edit: impl Fn(String) -> String) -> MetaSnapshot {
+    let json = serde_json::to_string(snapshot).unwrap();
+    let changed = edit(json.clone());
+    assert_ne!(changed, json, "the edit changed something");
+    serde_json::from_str(&changed).unwrap()
+}
+
+#[test]
+fn a_snapshot_keeps_the_format_version_it_was_written_with() {
+    let snapshot = store_with_a_tombstone().snapshot();
+    assert_eq!(snapshot.format_version(), META_FORMAT_VERSION);
+    let from = format!("\"format_version\":{META_FORMAT_VERSION}");
+    let later = edited(&snapshot, |json| json.replace(&from, "\"format_version\":2"));
+    assert_eq!(later.format_version(), 2);
+    assert_eq!(
+        MetaStore::restore(fast_meta_config(), later).err(),
+        Some(PersistError::UnsupportedVersion { found: 2, supported: META_FORMAT_VERSION })
+    );
+}
+
+#[test]
+fn a_tombstone_whose_reason_was_altered_fails_the_digest() {
+    let snapshot = store_with_a_tombstone().snapshot();
+    assert!(MetaStore::restore(fast_meta_config(), snapshot.clone()).is_ok());
+    for reason in ["Killed", "Expired", "Refused", "Unknown"] {
+        let altered =
+            edited(&snapshot, |json| json.replace("\"SignedOut\"", &format!("\"{reason}\"")));
+        let restored = MetaStore::restore(fast_meta_config(), altered);
+        assert!(
+            matches!(restored, Err(PersistError::DigestMismatch { .. })),
+            "{reason}: {:?}",
+            restored.err()
+        );
+    }
+}
