@@ -329,6 +329,7 @@ mod tests {
 
     use super::{FNV_PRIME, Fnv, build_sorted, rebuild_one_by_one, sorted_changes};
     use crate::cluster::config::MetaConfig;
+    use crate::cluster::error::{InvariantViolation, PersistError};
     use crate::cluster::messages::{GoneReason, NodeId, RequestId, SessionRecord};
     use crate::cluster::meta::MetaStore;
     use crate::cluster::meta_state::{Holder, Live, MetaState, NodeEntry};
@@ -398,6 +399,38 @@ mod tests {
         twice.nodes.insert(0, first);
         assert!(sorted_changes(&twice).is_none());
         assert!(rebuild_one_by_one(twice).is_err());
+    }
+
+    #[test]
+    fn a_snapshot_holding_a_session_or_a_kill_twice_is_refused_as_a_duplicate() {
+        let snapshot = store().snapshot();
+        // Each copy at a change-log position of its own, right after the original.
+        let mut session_twice = snapshot.clone();
+        let (id, mut entry) = session_twice.sessions[0].clone();
+        entry.seq = snapshot.seq + 1;
+        session_twice.sessions.insert(1, (id, entry));
+        let mut kill_twice = snapshot.clone();
+        let (key, mut mark) = kill_twice.kills[0];
+        mark.seq = snapshot.seq + 1;
+        kill_twice.kills.insert(1, (key, mark));
+        for (mut twice, what) in [(session_twice, "session"), (kill_twice, "kill mark")] {
+            twice.digest = twice.compute_digest();
+            let refused = InvariantViolation(format!("duplicate {what} in the snapshot"));
+            assert_eq!(
+                MetaStore::restore(MetaConfig::default(), twice).err(),
+                Some(PersistError::Inconsistent(refused))
+            );
+        }
+    }
+
+    #[test]
+    fn a_snapshot_rebuilt_entry_by_entry_keeps_the_log_floor_and_the_orphan_cursor() {
+        let mut store = store();
+        store.state.gc_floor_seq = 2;
+        store.state.orphan_cursor = SessionId::new(8);
+        let mut reversed = store.snapshot();
+        reversed.sessions.reverse();
+        assert_eq!(rebuild_one_by_one(reversed).unwrap(), store.state);
     }
 
     fn bytewise(start: u64, value: u64) -> u64 {
