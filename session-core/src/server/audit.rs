@@ -190,3 +190,46 @@ impl History {
         self.entries.push_back(entry);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Change, History, HistoryEntry};
+
+    fn entry(at_unix_ms: u64) -> HistoryEntry {
+        HistoryEntry { at_unix_ms, change: Change::Restored }
+    }
+
+    /// The capacity of the history after each of `records` records with `history_max`.
+    fn capacities(history_max: u32, records: u64) -> Vec<usize> {
+        let mut history = History::default();
+        (0..records)
+            .map(|at| {
+                history.record(entry(at), history_max);
+                history.entries.capacity()
+            })
+            .collect()
+    }
+
+    // The growth policy is invisible from outside (SHOW SESSION shows the same entries whatever
+    // the buffer's size): only the memory a session costs changes, so only the capacity tells.
+    // std's `reserve_exact` on a VecDeque sets the capacity to exactly `len + additional` (its
+    // docs promise only at least that; a std that rounds up would fail these tests, not the code).
+
+    #[test]
+    fn history_grows_by_one_entry_until_four_then_by_half_its_length() {
+        assert_eq!(capacities(100, 14), [1, 2, 3, 4, 6, 6, 9, 9, 9, 13, 13, 13, 13, 19]);
+    }
+
+    #[test]
+    fn history_growth_stops_exactly_at_the_maximum() {
+        // At four entries half would be two more, but the maximum of five allows only one; once
+        // full, the oldest entry makes room and the buffer never grows again.
+        assert_eq!(capacities(5, 8), [1, 2, 3, 4, 5, 5, 5, 5]);
+        let mut history = History::default();
+        for at in 0..8 {
+            history.record(entry(at), 5);
+        }
+        let kept: Vec<u64> = history.entries.iter().map(|entry| entry.at_unix_ms).collect();
+        assert_eq!((kept, history.dropped), (vec![3, 4, 5, 6, 7], 3));
+    }
+}

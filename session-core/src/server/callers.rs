@@ -137,4 +137,25 @@ mod tests {
         assert!(cache.len() <= PRUNE_AT_MIN * 2, "{} callers cached", cache.len());
         assert!(Arc::ptr_eq(&held, &cache.get(&table, "alice", Some("nba"))), "a held one stays");
     }
+
+    #[test]
+    fn the_next_prune_waits_until_the_cache_has_doubled_since_the_last_one() {
+        let table = table();
+        let cache = CallerCache::new();
+        // One user, so one shard: the 64th caller (all held) prunes nothing and sets the next
+        // prune at twice the 64 callers that stayed.
+        let held: Vec<_> = (0..PRUNE_AT_MIN)
+            .map(|space| cache.get(&table, "alice", Some(&format!("held{space}"))))
+            .collect();
+        assert_eq!(cache.len(), PRUNE_AT_MIN);
+        // Unheld callers accumulate up to the 127th; the 128th prunes all but itself (its
+        // session holds it while the prune runs).
+        for space in 0..PRUNE_AT_MIN - 1 {
+            drop(cache.get(&table, "alice", Some(&format!("gone{space}"))));
+        }
+        assert_eq!(cache.len(), PRUNE_AT_MIN * 2 - 1);
+        drop(cache.get(&table, "alice", Some("last")));
+        assert_eq!(cache.len(), PRUNE_AT_MIN + 1);
+        assert_eq!(held.len(), PRUNE_AT_MIN);
+    }
 }

@@ -151,3 +151,346 @@ impl SessionManager {
 
 /// Sessions by (user, ip) pair.
 type Counts = BTreeMap<std::sync::Arc<UserIp>, u32>;
+
+#[cfg(test)]
+mod tests {
+    //! Each invariant broken on purpose, through the registry's private state, and shown to be
+    //! reported; and each bound shown to hold at its limit. The registry never breaks them
+    //! itself (every other test checks that), so only these tests tell a check that looks from
+    //! one that does not.
+
+    use graphsession_id_gen::sync::{Arc, Ordering};
+    use graphsession_id_gen::{
+        PlanIdGenerator, PlanLease, SealKey, SessionId, SessionIdConfig, SessionIdGenerator,
+        SessionLease,
+    };
+    use graphsession_permission::{Caller, Policy, RoleTable};
+
+    use crate::server::cluster_hooks::InstalledSession;
+    use crate::server::config::Config;
+    use crate::server::manager::{Login, SessionManager};
+    use crate::server::session::SessionEntry;
+    use crate::server::shard::{lock, write};
+    use crate::server::throttle::PasswordCheck;
+
+    const NOW: u64 = 1_763_900_000_000;
+    const IP: &str = "10.0.0.1";
+
+    fn manager(config: Config) -> SessionManager {
+        let lease = SessionLease { slot: 3, floor_unix_ms: 0, bound_unix_ms: 3_000_000_000_000 };
+        let key = SealKey::from_bytes([7; 16]);
+        let ids = SessionIdGenerator::new(lease, key, SessionIdConfig::default()).expect("ids");
+        let plans = PlanLease { slot: 3, floor_counter: 0, bound_counter: 1 << 40 };
+        let plans = PlanIdGenerator::new(plans).expect("plans");
+        SessionManager::new(config, ids, plans).expect("config")
+    }
+
+    /// root (GOD), alice and bob.
+    fn table() -> RoleTable {
+        let mut table = RoleTable::new();
+        let root = Caller::resolve(&table, "root", None);
+        table.create_user(&root, Policy::ENFORCED, "alice").expect("alice");
+        table.create_user(&root, Policy::ENFORCED, "bob").expect("bob");
+        table
+    }
+
+    fn login(manager: &SessionManager, table: &RoleTable, user: &str) -> SessionId {
+        let login = Login { user, client_ip: IP, password: PasswordCheck::Verified };
+        manager.login(login, table, NOW).expect("login")
+    }
+
+    fn install(manager: &SessionManager, table: &RoleTable, session: i64) {
+        let install = InstalledSession {
+            session: SessionId::new(session).expect("id"),
+            user: "bob",
+            client_ip: IP,
+            space: "",
+            space_set_unix_ms: 0,
+            created_unix_ms: NOW,
+            last_activity_unix_ms: NOW,
+        };
+        assert_eq!(manager.install_session(install, table, NOW), Ok(true));
+    }
+
+    fn entry(manager: &SessionManager, id: SessionId) -> Arc<SessionEntry> {
+        Arc::clone(manager.shard(id).read().get(id).expect("live").entry)
+    }
+
+    fn violation(manager: &SessionManager) -> String {
+        manager.check_invariants().expect_err("a broken invariant").0
+    }
+
+    #[test]
+    fn a_registry_with_logins_installs_queries_variables_and_history_passes() {
+        let table = table();
+        let manager = manager(Config::default());
+        let alice = login(&manager, &table, "alice");
+        login(&manager, &table, "alice");
+        install(&manager, &table, 11);
+        let query = manager.begin_query(alice.get(), "GO", &table, NOW).expect("query");
+        manager.set_variable(alice.get(), "a", "1", NOW).expect("variable");
+        manager.check_invariants().expect("healthy");
+        manager.finish_query(query.session, query.plan, NOW).expect("finish");
+        manager.check_invariants().expect("healthy");
+    }
+
+    #[test]
+    fn a_node_count_that_differs_from_the_sessions_is_reported() {
+        let table = table();
+        let manager = manager(Config::default());
+        login(&manager, &table, "alice");
+        assert!(manager.node_count.try_reserve(u64::MAX));
+        assert_eq!(violation(&manager), "node count 2 != 1 sessions");
+    }
+
+    #[test]
+    fn sessions_above_the_node_maximum_are_reported_and_at_it_are_not() {
+        let table = table();
+        let mut manager = manager(Config::default());
+        login(&manager, &table, "alice");
+        login(&manager, &table, "bob");
+        manager.config.sessions_max = 2;
+        manager.check_invariants().expect("at the maximum");
+        manager.config.sessions_max = 1;
+        assert_eq!(violation(&manager), "2 sessions above sessions_max");
+    }
+
+    #[test]
+    fn a_user_ip_count_that_differs_from_the_sessions_holding_the_pair_is_reported() {
+        let table = table();
+        let manager = manager(Config::default());
+        login(&manager, &table, "alice");
+        let extra = manager.user_ip.try_acquire("alice", IP, None).expect("unlimited");
+        let expected = "(user, ip) counts {(\"alice\", \"10.0.0.1\"): 2} != sessions \
+                        {(\"alice\", \"10.0.0.1\"): 1}";
+        assert_eq!(violation(&manager), expected);
+        manager.user_ip.release(&extra);
+        manager.check_invariants().expect("healthy again");
+    }
+
+    #[test]
+    fn a_counted_pair_that_is_not_the_one_the_sessions_hold_is_reported() {
+        let table = table();
+        let manager = manager(Config::default());
+        let alice = login(&manager, &table, "alice");
+        let held = Arc::clone(&entry(&manager, alice).pair);
+        // Same user, ip and count, but a new allocation: the sessions hold the old one.
+        manager.user_ip.release(&held);
+        let counted = manager.user_ip.try_acquire("alice", IP, None).expect("unlimited");
+        assert!(!std::sync::Arc::ptr_eq(&counted, &held));
+        assert!(violation(&manager).starts_with("(user, ip) counts"));
+    }
+
+    #[test]
+    fn a_pair_held_by_sessions_but_not_counted_is_reported() {
+        let table = table();
+        let manager = manager(Config::default());
+        let alice = login(&manager, &table, "alice");
+        manager.user_ip.release(&entry(&manager, alice).pair);
+        let expected = "(user, ip) counts {} != sessions {(\"alice\", \"10.0.0.1\"): 1}";
+        assert_eq!(violation(&manager), expected);
+    }
+
+    #[test]
+    fn logged_in_sessions_above_their_pair_limit_are_reported_and_installed_ones_never() {
+        let table = table();
+        let mut manager = manager(Config::default());
+        login(&manager, &table, "alice");
+        login(&manager, &table, "alice");
+        install(&manager, &table, 11);
+        install(&manager, &table, 12);
+        install(&manager, &table, 13);
+        // bob's three installed sessions count for nothing against the limit.
+        manager.config.sessions_per_user_ip_max = 2;
+        manager.check_invariants().expect("at the limit");
+        manager.config.sessions_per_user_ip_max = 1;
+        let expected = "(alice, 10.0.0.1) holds 2 logged-in sessions, above the limit 1";
+        assert_eq!(violation(&manager), expected);
+        manager.config.sessions_per_user_ip_max = 0;
+        manager.check_invariants().expect("unlimited");
+    }
+
+    #[test]
+    fn a_lockout_table_above_its_bound_is_reported_and_at_it_is_not() {
+        let table = table();
+        let config =
+            Config { failed_login_attempts: 3, password_lock_time_secs: 1, ..Config::default() };
+        let mut manager = manager(config);
+        let wrong = Login { user: "bob", client_ip: IP, password: PasswordCheck::Rejected };
+        assert!(manager.login(wrong, &table, NOW).is_err());
+        manager.config.throttled_users_max = 1;
+        manager.check_invariants().expect("at the bound");
+        manager.config.throttled_users_max = 0;
+        assert_eq!(violation(&manager), "1 users in the lockout table");
+    }
+
+    #[test]
+    fn a_cached_earliest_check_after_the_true_one_is_reported_and_before_it_is_not() {
+        let table = table();
+        let manager = manager(Config { idle_timeout_ms: 1_000, ..Config::default() });
+        login(&manager, &table, "alice");
+        let due = NOW + 1_000;
+        manager.earliest_check_ms.store(due - 1, Ordering::Release);
+        manager.check_invariants().expect("early is allowed");
+        manager.earliest_check_ms.store(due + 1, Ordering::Release);
+        let expected = format!("cached earliest check {} after the true one {due}", due + 1);
+        assert_eq!(violation(&manager), expected);
+    }
+
+    #[test]
+    fn an_idle_check_without_its_session_is_reported() {
+        let table = table();
+        let manager = manager(Config::default());
+        let alice = login(&manager, &table, "alice");
+        let shard = manager.shard(alice);
+        write(&shard.state).deadlines.insert((NOW, alice));
+        let index = manager.shards.iter().position(|other| std::ptr::eq(other, shard));
+        let expected = format!("shard {}: 2 checks for 1 sessions", index.expect("a shard"));
+        assert_eq!(violation(&manager), expected);
+    }
+
+    #[test]
+    fn a_session_whose_idle_check_is_at_another_time_is_reported() {
+        let table = table();
+        let manager = manager(Config { idle_timeout_ms: 1_000, ..Config::default() });
+        let alice = login(&manager, &table, "alice");
+        entry(&manager, alice).set_check_at_ms(NOW + 5);
+        let expected = format!("session {alice} has no idle check at {}", NOW + 5);
+        assert_eq!(violation(&manager), expected);
+    }
+
+    #[test]
+    fn an_ended_session_still_in_its_shard_is_reported() {
+        let table = table();
+        let manager = manager(Config::default());
+        let alice = login(&manager, &table, "alice");
+        entry(&manager, alice).end();
+        assert!(violation(&manager).starts_with(&format!("session {alice} misplaced or ended")));
+    }
+
+    #[test]
+    fn a_session_in_a_shard_its_hash_does_not_choose_is_reported() {
+        let table = table();
+        let mut manager = manager(Config { shard_count: 2, ..Config::default() });
+        let ids: Vec<SessionId> = (0..8).map(|_| login(&manager, &table, "alice")).collect();
+        manager.check_invariants().expect("healthy");
+        // With one shard's worth of mask every session belongs in shard 0.
+        manager.shard_mask = 0;
+        let misplaced: Vec<String> = (ids.iter())
+            .filter(|&&id| manager.shards[1].read().contains(id))
+            .map(|id| format!("session {id} misplaced or ended in shard 1"))
+            .collect();
+        assert!(!misplaced.is_empty(), "eight sessions spread over two shards");
+        assert!(misplaced.contains(&violation(&manager)), "{}", violation(&manager));
+    }
+
+    #[test]
+    fn a_session_open_in_its_query_registry_for_another_user_is_reported() {
+        let table = table();
+        let manager = manager(Config::default());
+        let alice = login(&manager, &table, "alice");
+        let query = manager.begin_query(alice.get(), "GO", &table, NOW).expect("query");
+        manager.check_invariants().expect("healthy");
+        let mut queries = lock(&manager.shard(alice).queries);
+        queries.close_session(alice, graphsession_query_plan::SessionEnd::Killed).expect("open");
+        queries.open_session(alice, "bob", "127.0.0.1:9669").expect("open");
+        queries
+            .register(
+                graphsession_query_plan::Registration {
+                    session: alice,
+                    plan: query.plan,
+                    statement: "GO",
+                    deadline_unix_us: None,
+                },
+                NOW * 1_000,
+            )
+            .expect("register");
+        drop(queries);
+        let expected = format!("session {alice} open in its query registry for another user");
+        assert_eq!(violation(&manager), expected);
+    }
+
+    #[test]
+    fn a_running_count_that_disagrees_with_the_query_registry_is_reported_both_ways() {
+        let table = table();
+        let manager = manager(Config::default());
+        let alice = login(&manager, &table, "alice");
+        let entry = entry(&manager, alice);
+        entry.query_started();
+        let expected =
+            format!("session {alice} runs 1 queries but is not open in its query registry");
+        assert_eq!(violation(&manager), expected);
+        entry.query_ended();
+        lock(&manager.shard(alice).queries).open_session(alice, "alice", "h").expect("open");
+        let expected = format!("session {alice} runs 0 queries but is open in its query registry");
+        assert_eq!(violation(&manager), expected);
+    }
+
+    #[test]
+    fn running_queries_the_query_registry_does_not_hold_are_reported() {
+        let table = table();
+        let manager = manager(Config::default());
+        let alice = login(&manager, &table, "alice");
+        let query = manager.begin_query(alice.get(), "GO", &table, NOW).expect("query");
+        manager.check_invariants().expect("one query, counted once");
+        entry(&manager, alice).query_started();
+        let shard = manager.shard(alice);
+        let index = manager.shards.iter().position(|other| std::ptr::eq(other, shard));
+        let expected =
+            format!("shard {}: 2 running queries, registry holds 1", index.expect("a shard"));
+        assert_eq!(violation(&manager), expected);
+        drop(query);
+    }
+
+    #[test]
+    fn a_query_registry_session_that_is_not_live_here_is_reported() {
+        let table = table();
+        let manager = manager(Config::default());
+        let alice = login(&manager, &table, "alice");
+        let shard = manager.shard(alice);
+        let stranger = SessionId::new(12_345).expect("id");
+        lock(&shard.queries).open_session(stranger, "bob", "h").expect("open");
+        let index = manager.shards.iter().position(|other| std::ptr::eq(other, shard));
+        let expected =
+            format!("shard {}: registry holds 1 sessions, 0 of them live", index.expect("a shard"));
+        assert_eq!(violation(&manager), expected);
+    }
+
+    #[test]
+    fn history_or_variables_above_their_bounds_are_reported_each_alone() {
+        let table = table();
+        let mut manager = manager(Config::default());
+        let alice = login(&manager, &table, "alice");
+        manager.set_variable(alice.get(), "a", "1", NOW).expect("variable");
+        // One history entry (VariableSet; a login is an event only), one variable.
+        let history = lock(&entry(&manager, alice).inner).extras().history.entries.len();
+        assert_eq!(history, 1);
+        manager.config.session_history_max = 1;
+        manager.config.variables_per_session_max = 1;
+        manager.check_invariants().expect("at both bounds");
+        let expected = format!("session {alice} holds more history or variables than allowed");
+        manager.config.session_history_max = 0;
+        assert_eq!(violation(&manager), expected);
+        manager.config.session_history_max = 1;
+        manager.config.variables_per_session_max = 0;
+        assert_eq!(violation(&manager), expected);
+    }
+
+    #[test]
+    fn a_slot_table_that_breaks_its_own_rules_is_reported() {
+        let table = table();
+        let manager = manager(Config::default());
+        let alice = login(&manager, &table, "alice");
+        let shard = manager.shard(alice);
+        let index = shard.read().get(alice).expect("live").index;
+        // Frozen and never unfrozen: a live session's slot must not stay frozen.
+        let frozen = write(&shard.state).entries.freeze(&shard.table, index);
+        assert!(frozen.is_some());
+        let shard_index = manager.shards.iter().position(|other| std::ptr::eq(other, shard));
+        let expected = format!(
+            "shard {} slot table: slot {index} of session {alice} is wrong",
+            shard_index.expect("a shard")
+        );
+        assert_eq!(violation(&manager), expected);
+    }
+}

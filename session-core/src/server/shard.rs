@@ -238,3 +238,43 @@ pub(crate) fn hash_id(id: SessionId) -> u64 {
 pub(crate) fn shard_index(hash: u64, mask: u64) -> usize {
     usize::try_from((hash >> 32) & mask).unwrap_or(0)
 }
+
+#[cfg(test)]
+mod tests {
+    //! The hashes are fixed functions (behaviour never depends on OS randomness) whose only job is
+    //! to spread: a different function would still be correct, only slower, so their values are
+    //! pinned here and the spread of sequential ids and names is checked.
+
+    use super::{hash_id, mix, name_shard, shard_index};
+
+    #[test]
+    fn mix_is_the_folded_golden_ratio_multiply() {
+        assert_eq!(mix(0), 0);
+        assert_eq!(mix(1), 0x9E37_79B9_7F4A_7C15);
+        // The high half of the product folds into the low half.
+        assert_eq!(mix(12_345), 0xA12C_E22B_4ED9_8D60);
+    }
+
+    #[test]
+    fn sequential_ids_spread_evenly_over_the_shards() {
+        let mut counts = [0_u32; 64];
+        for value in 1..=6_400 {
+            let id = graphsession_id_gen::SessionId::new(value).expect("positive");
+            counts[shard_index(hash_id(id), 63)] += 1;
+        }
+        assert!(counts.iter().all(|&count| (90..=110).contains(&count)), "{counts:?}");
+    }
+
+    #[test]
+    fn name_shard_is_fnv1a_modulo_the_shard_count() {
+        assert_eq!(name_shard("", 16), 5);
+        assert_eq!(name_shard("alice", 16), 7);
+        assert_eq!(name_shard("bob", 16), 4);
+        assert_eq!(name_shard("alice", 0), 0, "no shards is taken as one");
+        let mut counts = [0_u32; 16];
+        for user in 0..1_600 {
+            counts[name_shard(&format!("user{user}"), 16)] += 1;
+        }
+        assert!(counts.iter().all(|&count| (90..=110).contains(&count)), "{counts:?}");
+    }
+}

@@ -403,3 +403,207 @@ fn record(found: Found<'_>) -> SessionRecord {
         history_dropped: inner.extras().history.dropped,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Each bound restore checks, at its limit (admitted) and one past it (refused), on the
+    //! snapshot body directly: through the public API a changed body needs a checksum recomputed
+    //! over the private encoding, and a refusal says nothing about which check refused.
+
+    use graphsession_id_gen::SessionId;
+
+    use super::{LockoutRecord, SessionRecord, SnapshotBody, validate};
+    use crate::server::audit::{Change, HistoryEntry};
+    use crate::server::config::{CLIENT_IP_BYTES_MAX, Config, NOW_UNIX_MS_MAX};
+    use crate::server::error::SnapshotError;
+    use crate::server::metrics::NodeStats;
+    use crate::server::session::Origin;
+
+    const NOW: u64 = 1_763_900_000_000;
+
+    fn record(id: i64) -> SessionRecord {
+        SessionRecord {
+            id: SessionId::new(id).expect("positive"),
+            user: "alice".to_owned(),
+            client_ip: "10.0.0.1".to_owned(),
+            space: Some("nba".to_owned()),
+            space_set_unix_ms: NOW,
+            origin: Origin::LoggedIn,
+            created_unix_ms: NOW,
+            last_activity_unix_ms: NOW,
+            queries_run: 0,
+            queries_killed: 0,
+            variables: std::collections::BTreeMap::new(),
+            history: Vec::new(),
+            history_dropped: 0,
+        }
+    }
+
+    fn body(sessions: Vec<SessionRecord>) -> SnapshotBody {
+        SnapshotBody {
+            newest_unix_ms: NOW,
+            stats: NodeStats::default(),
+            sessions,
+            lockouts: vec![],
+        }
+    }
+
+    /// The message of the refusal of `body` under `config`, `None` if it is admitted.
+    fn refusal(body: &SnapshotBody, config: &Config) -> Option<String> {
+        match validate(body, config) {
+            Ok(()) => None,
+            Err(SnapshotError::Invalid(what)) => Some(what),
+            Err(other) => panic!("not an Invalid: {other}"),
+        }
+    }
+
+    /// The refusal of one session changed by `change`, under the default configuration.
+    fn session_refusal(change: impl FnOnce(&mut SessionRecord)) -> Option<String> {
+        let mut session = record(1);
+        change(&mut session);
+        refusal(&body(vec![session]), &Config::default())
+    }
+
+    #[test]
+    fn sessions_up_to_the_node_maximum_are_admitted() {
+        let two = body(vec![record(1), record(2)]);
+        assert_eq!(refusal(&two, &Config { sessions_max: 2, ..Config::default() }), None);
+        let one = Config { sessions_max: 1, ..Config::default() };
+        assert_eq!(refusal(&two, &one).as_deref(), Some("2 sessions, above sessions_max"));
+    }
+
+    #[test]
+    fn the_newest_time_may_be_the_latest_the_registry_holds_and_no_later() {
+        let mut latest = body(vec![]);
+        latest.newest_unix_ms = NOW_UNIX_MS_MAX;
+        assert_eq!(refusal(&latest, &Config::default()), None);
+        latest.newest_unix_ms = NOW_UNIX_MS_MAX + 1;
+        let expected = format!("newest time {} beyond NOW_UNIX_MS_MAX", NOW_UNIX_MS_MAX + 1);
+        assert_eq!(refusal(&latest, &Config::default()), Some(expected));
+    }
+
+    #[test]
+    fn a_session_id_twice_is_refused() {
+        let twice = body(vec![record(1), record(1)]);
+        assert_eq!(refusal(&twice, &Config::default()).as_deref(), Some("session 1 twice"));
+    }
+
+    #[test]
+    fn logged_in_sessions_of_a_pair_up_to_its_limit_are_admitted_and_installed_ones_always() {
+        let installed = |id| SessionRecord { origin: Origin::Installed, ..record(id) };
+        let sessions = vec![record(1), record(2), installed(3), installed(4)];
+        let limit = |max| Config { sessions_per_user_ip_max: max, ..Config::default() };
+        assert_eq!(refusal(&body(sessions.clone()), &limit(2)), None);
+        let expected = "2 sessions of (alice, 10.0.0.1), above the limit";
+        assert_eq!(refusal(&body(sessions.clone()), &limit(1)).as_deref(), Some(expected));
+        assert_eq!(refusal(&body(sessions), &limit(0)), None, "zero is unlimited");
+    }
+
+    fn lockout(user: &str, remaining_attempts: u32, locked: Option<u64>) -> LockoutRecord {
+        LockoutRecord { user: user.to_owned(), remaining_attempts, locked_until_unix_ms: locked }
+    }
+
+    #[test]
+    fn lockouts_up_to_the_table_bound_are_admitted_once_per_user() {
+        let config =
+            Config { failed_login_attempts: 3, throttled_users_max: 2, ..Config::default() };
+        let mut two = body(vec![]);
+        two.lockouts = vec![lockout("alice", 1, None), lockout("bob", 0, Some(NOW))];
+        assert_eq!(refusal(&two, &config), None);
+        let one = Config { throttled_users_max: 1, ..config.clone() };
+        let expected = "more lockouts than throttled_users_max";
+        assert_eq!(refusal(&two, &one).as_deref(), Some(expected));
+        two.lockouts[1] = lockout("alice", 2, None);
+        assert_eq!(refusal(&two, &config).as_deref(), Some("a user's lockout twice"));
+    }
+
+    #[test]
+    fn only_lockouts_the_throttle_could_have_written_are_admitted() {
+        let config = Config { failed_login_attempts: 3, ..Config::default() };
+        for (remaining, locked, admitted) in [
+            (0, Some(NOW), true),
+            (1, Some(NOW), false),
+            (0, None, false),
+            (1, None, true),
+            (3, None, true),
+            (4, None, false),
+        ] {
+            let mut one = body(vec![]);
+            one.lockouts = vec![lockout("alice", remaining, locked)];
+            let expected =
+                format!("lockout of alice: {remaining} attempts left, locked until {locked:?}");
+            let expected = (!admitted).then_some(expected);
+            assert_eq!(refusal(&one, &config), expected, "{remaining} {locked:?}");
+        }
+    }
+
+    #[test]
+    fn user_names_of_one_to_the_maximum_bytes_are_admitted() {
+        let refused = Some("session 1: user name empty or too long".to_owned());
+        assert_eq!(session_refusal(|session| session.user = "u".repeat(16)), None);
+        assert_eq!(session_refusal(|session| session.user = "u".repeat(17)), refused);
+        assert_eq!(session_refusal(|session| session.user = String::new()), refused);
+    }
+
+    #[test]
+    fn client_ips_up_to_the_maximum_bytes_are_admitted() {
+        let longest = "1".repeat(CLIENT_IP_BYTES_MAX as usize);
+        assert_eq!(session_refusal(|session| session.client_ip = longest), None);
+        let too_long = "1".repeat(CLIENT_IP_BYTES_MAX as usize + 1);
+        let refused = Some("session 1: client ip too long".to_owned());
+        assert_eq!(session_refusal(|session| session.client_ip = too_long), refused);
+    }
+
+    #[test]
+    fn space_names_of_one_to_the_maximum_bytes_or_none_are_admitted() {
+        let max = graphsession_permission::SPACE_NAME_BYTES_MAX as usize;
+        let refused = Some("session 1: space name empty or too long".to_owned());
+        assert_eq!(session_refusal(|session| session.space = None), None);
+        assert_eq!(session_refusal(|session| session.space = Some("s".repeat(max))), None);
+        assert_eq!(session_refusal(|session| session.space = Some("s".repeat(max + 1))), refused);
+        assert_eq!(session_refusal(|session| session.space = Some(String::new())), refused);
+    }
+
+    #[test]
+    fn times_must_run_from_creation_to_activity_to_the_newest() {
+        let refused = Some("session 1: times out of order".to_owned());
+        let at = |created, last| {
+            move |session: &mut SessionRecord| {
+                session.created_unix_ms = created;
+                session.last_activity_unix_ms = last;
+            }
+        };
+        assert_eq!(session_refusal(at(NOW - 1, NOW)), None);
+        assert_eq!(session_refusal(at(NOW, NOW)), None);
+        assert_eq!(session_refusal(at(NOW, NOW - 1)), refused);
+        assert_eq!(session_refusal(at(NOW, NOW + 1)), refused);
+    }
+
+    #[test]
+    fn variables_and_history_up_to_their_bounds_are_admitted() {
+        let config = Config {
+            variables_per_session_max: 2,
+            variable_bytes_max: 4,
+            session_history_max: 2,
+            ..Config::default()
+        };
+        let with = |change: &dyn Fn(&mut SessionRecord)| {
+            let mut session = record(1);
+            change(&mut session);
+            refusal(&body(vec![session]), &config)
+        };
+        let set = |session: &mut SessionRecord, pairs: &[(&str, &str)]| {
+            session.variables =
+                pairs.iter().map(|&(name, value)| (name.to_owned(), value.to_owned())).collect();
+        };
+        assert_eq!(with(&|session| set(session, &[("a", "bcd"), ("e", "f")])), None);
+        let too_many = Some("session 1: more variables than variables_per_session_max".to_owned());
+        assert_eq!(with(&|session| set(session, &[("a", "b"), ("c", "d"), ("e", "f")])), too_many);
+        let too_long = Some("session 1: a variable longer than variable_bytes_max".to_owned());
+        assert_eq!(with(&|session| set(session, &[("a", "bcde")])), too_long);
+        let entry = HistoryEntry { at_unix_ms: NOW, change: Change::Restored };
+        assert_eq!(with(&|session| session.history = vec![entry.clone(); 2]), None);
+        let too_much = Some("session 1: more history than session_history_max".to_owned());
+        assert_eq!(with(&|session| session.history = vec![entry.clone(); 3]), too_much);
+    }
+}

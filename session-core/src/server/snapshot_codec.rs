@@ -227,3 +227,137 @@ fn decode_change(decoder: &mut Decoder<'_>) -> Result<Change, SnapshotError> {
         tag => return Err(SnapshotError::Invalid(format!("change tag {tag}"))),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use graphsession_id_gen::SessionId;
+
+    use super::{decode_body, encode_body};
+    use crate::server::audit::{Change, EndReason, HistoryEntry};
+    use crate::server::codec::Decoder;
+    use crate::server::error::SnapshotError;
+    use crate::server::metrics::NodeStats;
+    use crate::server::session::Origin;
+    use crate::server::snapshot::{LockoutRecord, SessionRecord, SnapshotBody};
+
+    fn every_change() -> Vec<Change> {
+        let ended = |reason| Change::Ended { reason, queries_killed: 7 };
+        vec![
+            Change::Created { client_ip: "10.0.0.1".to_owned() },
+            Change::SpaceChanged { from: None, to: "nba".to_owned() },
+            Change::SpaceChanged { from: Some("nba".to_owned()), to: "wnba".to_owned() },
+            Change::VariableSet { name: "k".to_owned() },
+            Change::Restored,
+            Change::PickedUp { client_ip: "10.0.0.2".to_owned() },
+            ended(EndReason::Expired { idle_ms: 9 }),
+            ended(EndReason::Killed { by: "root".to_owned() }),
+            ended(EndReason::SignedOut),
+            ended(EndReason::UserDropped),
+            ended(EndReason::EndedElsewhere),
+        ]
+    }
+
+    fn session(id: i64, origin: Origin) -> SessionRecord {
+        let history = (every_change().into_iter().zip(1..))
+            .map(|(change, at_unix_ms)| HistoryEntry { at_unix_ms, change })
+            .collect();
+        SessionRecord {
+            id: SessionId::new(id).expect("positive"),
+            user: "alice".to_owned(),
+            client_ip: "10.0.0.1".to_owned(),
+            space: (origin == Origin::LoggedIn).then(|| "nba".to_owned()),
+            space_set_unix_ms: 11,
+            origin,
+            created_unix_ms: 12,
+            last_activity_unix_ms: 13,
+            queries_run: 14,
+            queries_killed: 15,
+            variables: BTreeMap::from([
+                ("a".to_owned(), "1".to_owned()),
+                ("b".to_owned(), "2".to_owned()),
+            ]),
+            history,
+            history_dropped: 16,
+        }
+    }
+
+    fn body() -> SnapshotBody {
+        let stats = NodeStats {
+            active: 0,
+            opened: 1,
+            expired: 2,
+            killed: 3,
+            signed_out: 4,
+            user_dropped: 5,
+            refused_by_limit: 6,
+            refused_by_node_max: 7,
+            refused_by_password: 8,
+            refused_other: 9,
+            queries_started: 10,
+            events_queued: 0,
+            events_dropped: 0,
+        };
+        let lockouts = vec![
+            LockoutRecord {
+                user: "bob".to_owned(),
+                remaining_attempts: 2,
+                locked_until_unix_ms: None,
+            },
+            LockoutRecord {
+                user: "carol".to_owned(),
+                remaining_attempts: 0,
+                locked_until_unix_ms: Some(17),
+            },
+        ];
+        let sessions = vec![session(1, Origin::LoggedIn), session(2, Origin::Installed)];
+        SnapshotBody { newest_unix_ms: 18, stats, sessions, lockouts }
+    }
+
+    fn decode(bytes: &[u8]) -> Result<SnapshotBody, SnapshotError> {
+        let mut decoder = Decoder::new(bytes);
+        let body = decode_body(&mut decoder)?;
+        assert_eq!(decoder.remaining(), 0);
+        Ok(body)
+    }
+
+    /// `bytes` with the first occurrence of `from` replaced by `to` (of the same length).
+    fn patched(bytes: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+        let at = bytes.windows(from.len()).position(|window| window == from).expect("present");
+        let mut patched = bytes.to_vec();
+        patched[at..at + to.len()].copy_from_slice(to);
+        patched
+    }
+
+    #[test]
+    fn every_field_and_every_change_round_trips() {
+        let body = body();
+        assert_eq!(decode(&encode_body(&body)), Ok(body));
+    }
+
+    #[test]
+    fn a_non_positive_id_an_unknown_tag_or_a_variable_twice_is_invalid() {
+        let bytes = encode_body(&body());
+        let invalid = |what: &str| Err(SnapshotError::Invalid(what.to_owned()));
+        // The first session's id follows the newest time, ten counters and the session count.
+        let id_at = 8 * 12;
+        let mut zero_id = bytes.clone();
+        zero_id[id_at..id_at + 8].copy_from_slice(&0_i64.to_le_bytes());
+        assert_eq!(decode(&zero_id), invalid("session id 0 is not positive"));
+        // The origin tag follows the space's time (11) of the first session.
+        let origin = patched(&bytes, &[11, 0, 0, 0, 0, 0, 0, 0, 0], &[11, 0, 0, 0, 0, 0, 0, 0, 2]);
+        assert_eq!(decode(&origin), invalid("session 1: origin tag 2"));
+        // Variable "b" renamed "a".
+        let twice =
+            patched(&bytes, &[1, 0, 0, 0, 0, 0, 0, 0, b'b'], &[1, 0, 0, 0, 0, 0, 0, 0, b'a']);
+        assert_eq!(decode(&twice), invalid("session 1: a variable twice"));
+        // The history entry at 5 is Restored (tag 3): make it tag 6; the one at 8 is killed by
+        // "root" (reason tag 1 after change tag 4): make the reason tag 5.
+        let change = patched(&bytes, &[5, 0, 0, 0, 0, 0, 0, 0, 3], &[5, 0, 0, 0, 0, 0, 0, 0, 6]);
+        assert_eq!(decode(&change), invalid("change tag 6"));
+        let reason =
+            patched(&bytes, &[8, 0, 0, 0, 0, 0, 0, 0, 4, 1], &[8, 0, 0, 0, 0, 0, 0, 0, 4, 5]);
+        assert_eq!(decode(&reason), invalid("end reason tag 5"));
+    }
+}

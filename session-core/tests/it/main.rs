@@ -28,5 +28,6 @@ mod cluster_node_boundaries;
 mod cluster_wired;
 mod fuzz_regressions;
 mod server_behaviour;
+mod server_boundaries;
 mod server_cluster_hooks;
 mod server_model;
