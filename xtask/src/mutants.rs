@@ -148,6 +148,9 @@ fn run_crate(root: &Path, package: &str, output: &Path, options: &Options) -> Re
     } else {
         BTreeSet::new()
     };
+    // The mutants of the source as this run sees it. cargo-mutants moves the old output aside
+    // when it starts, so the list is written after the run.
+    let listed = list_mutants(root, package, options)?;
     let jobs = options.jobs.to_string();
     let output_arg = output.to_string_lossy();
     let mut command =
@@ -166,6 +169,7 @@ fn run_crate(root: &Path, package: &str, output: &Path, options: &Options) -> Re
     if !matches!(status.code(), Some(0 | 2 | 3)) {
         bail!("{} failed with {status}", describe(&command));
     }
+    std::fs::write(mutants_out.join(LISTED), listed).context("saving the list of mutants")?;
     let all_unviable: Vec<String> =
         unviable(&mutants_out).union(&unviable_before).cloned().collect();
     let mut text = all_unviable.join("\n");
@@ -176,6 +180,22 @@ fn run_crate(root: &Path, package: &str, output: &Path, options: &Options) -> Re
 /// Every mutant found unviable in this crate's runs since the last full one.
 const UNVIABLE_ALL: &str = "unviable-all.txt";
 
+/// Every mutant of the source the last run tested, by name (`cargo mutants --list`).
+const LISTED: &str = "listed.txt";
+
+/// `cargo mutants --list` for `package` with the run's arguments, except `--iterate` (which
+/// would leave out the mutants caught before).
+fn list_mutants(root: &Path, package: &str, options: &Options) -> Result<Vec<u8>> {
+    let mut command = cargo(root, &["mutants", "--package", package, "--list"]);
+    command.args(options.args.iter().filter(|arg| *arg != "--iterate"));
+    let output =
+        command.output().with_context(|| format!("could not start {}", describe(&command)))?;
+    if !output.status.success() {
+        bail!("{} failed with {}", describe(&command), output.status);
+    }
+    Ok(output.stdout)
+}
+
 fn unviable(mutants_out: &Path) -> BTreeSet<String> {
     let mut all = lines(&mutants_out.join("unviable.txt")).unwrap_or_default();
     all.extend(lines(&mutants_out.join(UNVIABLE_ALL)).unwrap_or_default());
@@ -185,11 +205,22 @@ fn unviable(mutants_out: &Path) -> BTreeSet<String> {
 /// Counts from the lists cargo-mutants writes. With `--iterate`, mutants caught or unviable in
 /// earlier runs are not retested and are listed together in `previously_caught.txt`; taking out the
 /// unviable ones kept by [`run_crate`], every mutant is counted once and in its own kind.
+///
+/// Only mutants of the source the last run saw count (its `listed.txt`, when there is one): a
+/// name caught in an earlier run whose code has changed since no longer names a mutant.
 fn read_score(mutants_out: &Path) -> Result<Score> {
-    let unviable = unviable(mutants_out);
+    let listed = lines(&mutants_out.join(LISTED)).ok();
+    let current = |set: BTreeSet<String>| -> BTreeSet<String> {
+        match &listed {
+            Some(listed) => set.intersection(listed).cloned().collect(),
+            None => set,
+        }
+    };
+    let unviable = current(unviable(mutants_out));
     let mut caught = lines(&mutants_out.join("caught.txt"))?;
     caught.extend(lines(&mutants_out.join("previously_caught.txt")).unwrap_or_default());
-    let count = |name: &str| -> Result<u64> { Ok(len(&lines(&mutants_out.join(name))?)) };
+    let caught = current(caught);
+    let count = |name: &str| -> Result<u64> { Ok(len(&current(lines(&mutants_out.join(name))?))) };
     Ok(Score {
         caught: len(&caught.difference(&unviable).collect()),
         missed: count("missed.txt")?,

@@ -352,8 +352,9 @@ impl Entries {
     /// Adds one block and rehashes every session in place. Lock-free readers meanwhile find
     /// frozen or empty slots and ask under the lock, which waits for this.
     fn grow(&mut self, table: &SlotTable) -> Result<(), TableFull> {
-        let blocks = (0..BLOCKS_MAX).find(|&block| capacity_of(block) == self.by_slot.len());
-        let Some(blocks) = blocks.filter(|&blocks| blocks < BLOCKS_MAX) else {
+        // The blocks in use: below the maximum, or no count in the range has this capacity.
+        let in_use = (0..BLOCKS_MAX).find(|&block| capacity_of(block) == self.by_slot.len());
+        let Some(blocks) = in_use else {
             return Err(TableFull);
         };
         let mut live = Vec::with_capacity(self.len);
@@ -502,6 +503,84 @@ mod tests {
     }
 
     #[test]
+    fn the_table_grows_only_past_three_quarters_full() {
+        let table = SlotTable::new();
+        let mut entries = Entries::default();
+        let mut capacities = Vec::new();
+        for key in 1..=19 {
+            entries.insert(&table, mix(key), 0, entry(key)).expect("room");
+            capacities.push(entries.by_slot.len());
+        }
+        // 8 slots hold 6 sessions, 24 hold 18; the 7th and the 19th add a block.
+        let expected: Vec<usize> = (1..=19)
+            .map(|len| {
+                if len <= 6 {
+                    8
+                } else if len <= 18 {
+                    24
+                } else {
+                    56
+                }
+            })
+            .collect();
+        assert_eq!(capacities, expected);
+        entries.check(&table).expect("sound");
+    }
+
+    #[test]
+    fn a_session_shifted_back_into_a_slot_takes_a_new_tenure() {
+        let table = SlotTable::new();
+        let mut entries = Entries::default();
+        // Two sessions with the same home and the same activity time: the second sits next.
+        let twin = (2..).find(|&key| home(mix(key), 8) == home(mix(1), 8)).expect("one exists");
+        entries.insert(&table, mix(1), 100, entry(1)).expect("room");
+        entries.insert(&table, mix(twin), 100, entry(twin)).expect("room");
+        let index = entries.find(&table, id(1), mix(1)).expect("in");
+        let slot = table.slot(index).expect("allocated");
+        // A reader read session 1's word, then stalled; session 1 ends and its twin shifts in.
+        let stale = slot.word.load(Ordering::Acquire);
+        let frozen = entries.freeze(&table, index).expect("live");
+        entries.remove(&table, frozen).expect("removed");
+        assert_eq!(entries.find(&table, id(twin), mix(twin)), Some(index), "shifted back");
+        assert_eq!(raise(&slot.word, stale, 500), None, "landed on the shifted session");
+        assert_eq!(time_of(slot.word.load(Ordering::Acquire)), 100);
+        entries.check(&table).expect("consistent");
+    }
+
+    #[test]
+    fn the_check_refuses_a_table_past_three_quarters_or_with_a_stray_empty_slot() {
+        let table = SlotTable::new();
+        let mut entries = Entries::default();
+        entries.insert(&table, mix(1), 0, entry(1)).expect("room");
+        entries.check(&table).expect("sound");
+        // A live session's slot left frozen (a writer that never finished).
+        let index = entries.find(&table, id(1), mix(1)).expect("in");
+        let frozen = entries.freeze(&table, index).expect("live");
+        assert!(entries.check(&table).is_err(), "a live session frozen");
+        entries.unfreeze(&table, frozen);
+        entries.check(&table).expect("sound again");
+        // Placed past the load limit, bypassing growth: 7 sessions in 8 slots.
+        let mut crowded = Entries::default();
+        let crowded_table = SlotTable::new();
+        crowded.grow(&crowded_table).expect("first block");
+        for key in 1..=7 {
+            crowded.place(&crowded_table, mix(key), 0, entry(key));
+        }
+        crowded.len = 7;
+        assert_eq!(crowded.check(&crowded_table), Err("7 sessions in 8 slots".to_owned()));
+        // An empty slot that holds a key, and one whose word is not frozen.
+        let empty = (0..8).find(|&index| entries.by_slot[index].is_none()).expect("room");
+        let slot = table.slot(empty).expect("allocated");
+        slot.key.store(99, Ordering::Release);
+        assert!(entries.check(&table).is_err(), "a key in an empty slot");
+        slot.key.store(EMPTY, Ordering::Release);
+        entries.check(&table).expect("sound again");
+        let word = slot.word.load(Ordering::Acquire);
+        slot.word.store(word & !FROZEN, Ordering::Release);
+        assert!(entries.check(&table).is_err(), "an empty slot not frozen");
+    }
+
+    #[test]
     fn slot_addresses_cover_the_blocks_without_gaps() {
         let table = SlotTable::new();
         for block in 0..4 {
@@ -554,6 +633,10 @@ mod tests {
         entries.insert(&table, mix(twin), 100, entry(twin)).expect("room");
         assert_eq!(entries.find(&table, id(twin), mix(twin)), Some(index));
         assert_eq!(raise(&slot.word, stale, 500), None, "landed on the next tenant");
+        assert_eq!(time_of(slot.word.load(Ordering::Acquire)), 100);
+        // A reader that found session 1's key there before the swap and reads the word only
+        // now: the word is the new tenant's, unfrozen, and the key no longer matches.
+        assert_eq!(touch_slot_unlocked(slot, 1, 500), FastTouch::Unsure, "the key moved on");
         assert_eq!(time_of(slot.word.load(Ordering::Acquire)), 100);
         entries.check(&table).expect("consistent");
     }
