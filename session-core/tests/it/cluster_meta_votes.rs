@@ -1,15 +1,16 @@
 //! The meta store's idle votes, reports and timer at their boundaries: which report withdraws a
 //! node's idle vote and which keeps it, a vote beside a running query, the activity a holder
 //! that picked a session up starts from, a report repeating the space already recorded, the
-//! orphan timer's cursor and count, when the timer asks to run, and a text exactly at its limit.
+//! orphan timer's cursor and count, when the timer asks to run, a text exactly at its limit, and
+//! tombstones and kill marks kept up to their bound and their retention, not one past.
 #![allow(clippy::unwrap_used, reason = "test helpers: a failed unwrap is a failed test")]
 
 use std::collections::BTreeMap;
 
 use crate::cluster_support::{START, fast_meta_config, sid};
 use graphsession_core::cluster::{
-    Answer, GoneReason, IdleVote, MetaConfig, MetaStore, NodeId, Refusal, Reply, Request,
-    RequestId, SessionReport,
+    Answer, GoneReason, IdleVote, MetaConfig, MetaStore, NodeId, QueryKill, Refusal, Removal,
+    RemoveReason, Reply, Request, RequestId, SessionReport,
 };
 
 /// `fast_meta_config`'s idle timeout.
@@ -259,4 +260,52 @@ fn a_text_exactly_at_its_byte_limit_is_taken_and_one_byte_more_is_refused() {
         other => panic!("{other:?}"),
     }
     assert!(!meta.is_live(2));
+}
+
+fn kill_session(meta: &mut Meta, now: u64, id: i64) {
+    let removal = Removal { session: sid(id), reason: RemoveReason::Killed };
+    meta.send(now, ONE, |r| r.removals.push(removal));
+}
+
+#[test]
+fn tombstones_are_kept_up_to_their_bound_and_the_oldest_go_first() {
+    let config = MetaConfig { tombstones_max: 2, ..fast_meta_config() };
+    let mut meta = Meta::new(config);
+    for id in 1..=3 {
+        meta.create(START, ONE, id);
+    }
+    for id in 1..=3_i64 {
+        kill_session(&mut meta, START + 10 * id.unsigned_abs(), id);
+    }
+    let reasons: Vec<_> = (1..=3).map(|id| meta.store.gone_reason(sid(id))).collect();
+    assert_eq!(reasons, [None, Some(GoneReason::Killed), Some(GoneReason::Killed)]);
+}
+
+#[test]
+fn tombstones_and_kill_marks_are_collected_exactly_at_their_retention() {
+    let config = MetaConfig {
+        tombstone_retention_ms: 5_000,
+        kill_mark_retention_ms: 3_000,
+        ..fast_meta_config()
+    };
+    let mut meta = Meta::new(config);
+    meta.create(START, ONE, 1);
+    meta.create(START, ONE, 2);
+    let kill = QueryKill {
+        key: crate::cluster_support::key(2, 7),
+        caller_user: "alice".into(),
+        caller_is_god: false,
+    };
+    meta.send(START + 100, ONE, |r| r.query_kills.push(kill));
+    kill_session(&mut meta, START + 100, 1);
+    assert_eq!(meta.store.kill_mark_count(), 1);
+    meta.store.handle_timeout(START + 100 + 3_000 - 1);
+    assert_eq!(meta.store.kill_mark_count(), 1, "one ms before its retention ends");
+    meta.store.handle_timeout(START + 100 + 3_000);
+    assert_eq!(meta.store.kill_mark_count(), 0, "collected as its retention ends");
+    meta.store.handle_timeout(START + 100 + 5_000 - 1);
+    assert_eq!(meta.store.gone_reason(sid(1)), Some(GoneReason::Killed));
+    meta.store.handle_timeout(START + 100 + 5_000);
+    assert_eq!(meta.store.gone_reason(sid(1)), None);
+    meta.store.check_invariants().unwrap();
 }
