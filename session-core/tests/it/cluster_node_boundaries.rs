@@ -78,12 +78,20 @@ fn a_session_is_reported_again_exactly_when_it_says_something_new() {
     assert_eq!(wired.updated_at(now), [1]);
     now += ROUND_MS;
     assert_eq!(wired.updated_at(now), Vec::<i64>::new(), "acknowledged");
-    // A query starting, alone (the session's activity is not newer).
-    assert!(wired.local.begin(key(2, 7), now - 500));
-    now += ROUND_MS;
-    assert_eq!(wired.updated_at(now), [2]);
-    now += ROUND_MS;
-    assert_eq!(wired.updated_at(now), Vec::<i64>::new());
+    // Each other field alone, the activity unchanged: the running queries, the time of the
+    // last USE, the space.
+    let changes: [fn(&mut graphsession_core::cluster::SessionReport); 3] = [
+        |report| report.running_queries = 1,
+        |report| report.space_set_unix_ms += 1,
+        |report| report.space = "nba".into(),
+    ];
+    for change in changes {
+        change(wired.local.sessions.get_mut(&sid(2)).unwrap());
+        now += ROUND_MS;
+        assert_eq!(wired.updated_at(now), [2]);
+        now += ROUND_MS;
+        assert_eq!(wired.updated_at(now), Vec::<i64>::new());
+    }
 }
 
 #[test]
