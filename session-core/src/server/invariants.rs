@@ -316,12 +316,14 @@ mod tests {
         let config =
             Config { failed_login_attempts: 3, password_lock_time_secs: 1, ..Config::default() };
         let mut manager = manager(config);
-        let wrong = Login { user: "bob", client_ip: IP, password: PasswordCheck::Rejected };
-        assert!(manager.login(wrong, &table, NOW).is_err());
-        manager.config.throttled_users_max = 1;
+        for user in ["bob", "carol"] {
+            let wrong = Login { user, client_ip: IP, password: PasswordCheck::Rejected };
+            assert!(manager.login(wrong, &table, NOW).is_err());
+        }
+        manager.config.throttled_users_max = 2;
         manager.check_invariants().expect("at the bound");
-        manager.config.throttled_users_max = 0;
-        assert_eq!(violation(&manager), "1 users in the lockout table");
+        manager.config.throttled_users_max = 1;
+        assert_eq!(violation(&manager), "2 users in the lockout table");
     }
 
     #[test]
