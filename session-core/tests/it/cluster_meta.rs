@@ -26,7 +26,8 @@ fn report(id: i64, now: u64) -> SessionReport {
     }
 }
 
-fn request(round: u64) -> Request {
+/// An empty request of round `round` (incarnation 1).
+pub(crate) fn request(round: u64) -> Request {
     Request {
         id: RequestId { incarnation: 1, round },
         changes_seen_seq: 0,

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use crate::cluster_support::{START, fast_meta_config, sid};
 use graphsession_core::cluster::{
     Answer, GoneReason, IdleVote, MetaConfig, MetaStore, NodeId, QueryKill, Refusal, Removal,
-    RemoveReason, Reply, Request, RequestId, SessionReport,
+    RemoveReason, Reply, Request, SessionReport,
 };
 
 /// `fast_meta_config`'s idle timeout.
@@ -33,19 +33,7 @@ impl Meta {
     fn send(&mut self, now: u64, node: NodeId, fill: impl FnOnce(&mut Request)) -> Reply {
         let round = self.rounds.entry(node).or_insert(0);
         *round += 1;
-        let mut request = Request {
-            id: RequestId { incarnation: 1, round: *round },
-            changes_seen_seq: 0,
-            reload: None,
-            created: Vec::new(),
-            updated: Vec::new(),
-            idle: Vec::new(),
-            removals: Vec::new(),
-            released: Vec::new(),
-            query_kills: Vec::new(),
-            pick_ups: Vec::new(),
-            show_sessions: false,
-        };
+        let mut request = crate::cluster_meta::request(*round);
         fill(&mut request);
         let answer = self.store.handle_request(now, node, request);
         self.store.check_invariants().unwrap();
@@ -240,19 +228,8 @@ fn a_text_exactly_at_its_byte_limit_is_taken_and_one_byte_more_is_refused() {
     assert!(meta.is_live(1));
     let mut over = report(2, START, 0);
     over.user = "123456789".into();
-    let request = Request {
-        id: RequestId { incarnation: 1, round: 2 },
-        changes_seen_seq: 0,
-        reload: None,
-        created: vec![over],
-        updated: Vec::new(),
-        idle: Vec::new(),
-        removals: Vec::new(),
-        released: Vec::new(),
-        query_kills: Vec::new(),
-        pick_ups: Vec::new(),
-        show_sessions: false,
-    };
+    let mut request = crate::cluster_meta::request(2);
+    request.created.push(over);
     match meta.store.handle_request(START + 1, ONE, request) {
         Answer::Refused { refusal: Refusal::TextTooLong { bytes, bytes_max }, .. } => {
             assert_eq!((bytes, bytes_max), (9, 8));

@@ -11,8 +11,8 @@ use graphsession_query_plan::{KillTarget, QueryOutcome};
 
 use crate::server_support::{IP, NOW, generators, manager};
 
-/// root (GOD) and alice (USER in "nba"), authorization on.
-fn table() -> RoleTable {
+/// root (GOD), alice (USER in "nba") and bob (no role), authorization on.
+pub(crate) fn table() -> RoleTable {
     let mut table = RoleTable::new();
     let root = Caller::resolve(&table, "root", None);
     table.create_user(&root, Policy::ENFORCED, "alice").unwrap();

@@ -10,22 +10,13 @@ use graphsession_core::server::{
 };
 use graphsession_id_gen::SessionId;
 use graphsession_permission::{
-    Caller, Policy, Role, RoleTable, SPACE_NAME_BYTES_MAX, USER_NAME_BYTES_MAX,
+    Caller, Policy, RoleTable, SPACE_NAME_BYTES_MAX, USER_NAME_BYTES_MAX,
 };
 
 use graphsession_query_plan::QueryError;
 
+use crate::server_behaviour::table;
 use crate::server_support::{IP, NOW, manager};
-
-/// root (GOD), alice (USER in "nba") and bob (no role), authorization on.
-fn table() -> RoleTable {
-    let mut table = RoleTable::new();
-    let root = Caller::resolve(&table, "root", None);
-    table.create_user(&root, Policy::ENFORCED, "alice").unwrap();
-    table.create_user(&root, Policy::ENFORCED, "bob").unwrap();
-    table.grant(&root, Policy::ENFORCED, Role::User, "nba", "alice").unwrap();
-    table
-}
 
 fn fresh() -> SessionManager {
     manager(Config { policy: Policy::ENFORCED, ..Config::default() })
