@@ -116,6 +116,15 @@ impl SessionManager {
         Some(stats(found, queries_killed))
     }
 
+    /// The current space of session `session_id` ("" before its first USE), `None` if it is not
+    /// here. Does not mark activity. (Replies carry it: clients resend USE when it differs.)
+    #[must_use]
+    pub fn session_space(&self, session_id: i64) -> Option<String> {
+        let id = SessionId::new(session_id)?;
+        let sessions = self.shard(id).read();
+        Some(sessions.get(id)?.entry.space().unwrap_or_default())
+    }
+
     fn row(&self, found: Found<'_>) -> SessionRow {
         let entry = found.entry;
         let space_name = entry.space().unwrap_or_default();

@@ -1,0 +1,177 @@
+//! What meta and the registry report, turned into replies: registered logins answered, picked-up
+//! sessions' executes run, held connections released, waiting statements finished.
+
+use graphsession_id_gen::SessionId;
+use graphsession_permission::RoleTable;
+
+use crate::client::{ConnectionId, E_SESSION_INVALID};
+use crate::cluster::{NodeEvent, QueryKillResult};
+use crate::node::GraphNode;
+use crate::node::output::{Event, Output};
+use crate::node::reply::{DataSet, Reply};
+use crate::server::{Change, Event as RegistryEvent};
+
+impl GraphNode {
+    pub(crate) fn apply_sync_events(&mut self, now: u64, table: &mut RoleTable) {
+        while let Some(event) = self.sync.poll_event() {
+            match event {
+                NodeEvent::Registered { session } => self.registered(now, session),
+                NodeEvent::PickedUp { session } => {
+                    for (connection, statement) in
+                        self.waiting.pick_ups.remove(&session).unwrap_or_default()
+                    {
+                        self.execute(now, connection, session.get(), statement, table);
+                    }
+                }
+                NodeEvent::PickUpFailed { session } => {
+                    for (connection, _) in
+                        self.waiting.pick_ups.remove(&session).unwrap_or_default()
+                    {
+                        let reply = Reply::ExecuteFailed {
+                            code: E_SESSION_INVALID,
+                            message: format!(
+                                "Get sessionId[{session}] failed: Session `{session}' not found: \
+                                 Session not existed!"
+                            ),
+                            space_name: String::new(),
+                        };
+                        self.reply(connection, reply);
+                    }
+                }
+                NodeEvent::Gone { session, .. } => {
+                    if let Some(connection) = self.waiting.registrations.remove(&session) {
+                        let reply = Reply::AuthenticateFailed {
+                            code: E_SESSION_INVALID,
+                            message: format!("Create session failed: {session} refused"),
+                        };
+                        self.reply(connection, reply);
+                    }
+                }
+                NodeEvent::QueryKilled { key } => {
+                    self.outputs.push_back(Output::Event(Event::QueryKilledByMeta { key }));
+                }
+                NodeEvent::Removed { session, removed } => {
+                    self.removed(now, session, removed, table);
+                }
+                NodeEvent::QueryKillAnswered { key, result } => {
+                    self.kill_answered(key, result, now)
+                }
+                NodeEvent::Sessions(page) => self.sessions_page(&page, now),
+                NodeEvent::Reloaded | NodeEvent::Refused(_) => {}
+            }
+        }
+    }
+
+    /// Meta registered a session created here: its authenticate is answered now. Like any
+    /// request's end, that resets the idle timer (else a slow registration eats the timeout).
+    fn registered(&mut self, now: u64, session: SessionId) {
+        let Some(connection) = self.waiting.registrations.remove(&session) else { return };
+        self.registry_changed = true;
+        let _gone = self.registry.touch(session.get(), now);
+        let reply = Reply::Authenticated {
+            session_id: session.get(),
+            time_zone_offset_seconds: 0,
+            time_zone_name: String::new(),
+        };
+        self.reply(connection, reply);
+    }
+
+    /// Meta acknowledged the removal of `session`: connections held behind its sign-out go on
+    /// with the requests they queued; a KILL SESSION waiting for it counts it.
+    fn removed(&mut self, now: u64, session: SessionId, removed: bool, table: &mut RoleTable) {
+        let released: Vec<ConnectionId> = (self.waiting.sign_outs.iter())
+            .filter(|(_, (signed_out, _))| *signed_out == session)
+            .map(|(connection, _)| *connection)
+            .collect();
+        for connection in released {
+            let Some((_, waiting)) = self.waiting.sign_outs.remove(&connection) else { continue };
+            for request in waiting {
+                self.request(now, connection, request, table);
+            }
+        }
+        let done: Vec<ConnectionId> = (self.waiting.kill_sessions.iter_mut())
+            .filter_map(|(connection, wait)| {
+                if wait.remaining.remove(&session) && removed {
+                    wait.killed = wait.killed.saturating_add(1);
+                }
+                wait.remaining.is_empty().then_some(*connection)
+            })
+            .collect();
+        for connection in done {
+            let Some(wait) = self.waiting.kill_sessions.remove(&connection) else { continue };
+            self.finish_statement(
+                now,
+                connection,
+                wait.statement,
+                Some(DataSet::killed_sessions(wait.killed)),
+            );
+        }
+    }
+
+    fn kill_answered(
+        &mut self,
+        key: graphsession_query_plan::QueryKey,
+        result: QueryKillResult,
+        now: u64,
+    ) {
+        let waiting: Vec<ConnectionId> = (self.waiting.kill_queries.iter())
+            .filter(|(_, statement)| statement.target == Some(key))
+            .map(|(connection, _)| *connection)
+            .collect();
+        for connection in waiting {
+            let Some(statement) = self.waiting.kill_queries.remove(&connection) else { continue };
+            match result {
+                QueryKillResult::Recorded => {
+                    self.finish_statement(now, connection, statement, None)
+                }
+                refused => {
+                    let message = match refused {
+                        QueryKillResult::SessionNotFound => {
+                            format!("SessionId[{}] does not exist", key.session)
+                        }
+                        QueryKillResult::PermissionDenied => {
+                            "PermissionError: Only GOD role could kill others' queries.".to_owned()
+                        }
+                        _ => "Too many kill marks wait in the meta service".to_owned(),
+                    };
+                    self.fail_statement(now, connection, statement, refused.code(), &message);
+                }
+            }
+        }
+    }
+
+    fn sessions_page(&mut self, page: &crate::cluster::Page, now: u64) {
+        let waiting = std::mem::take(&mut self.waiting.show_sessions);
+        if waiting.is_empty() {
+            return;
+        }
+        let rows: Vec<crate::server::SessionRow> = (page.records.iter())
+            .map(|record| {
+                let addr = self.graph_addr_of(record.owner);
+                crate::cluster::session_row(record, addr)
+            })
+            .collect();
+        for (connection, statement) in waiting {
+            self.finish_statement(now, connection, statement, Some(DataSet::sessions(&rows)));
+        }
+    }
+
+    /// The registry's events go to the host; a session that ended before its registration is
+    /// never answered.
+    pub(crate) fn apply_registry_events(&mut self) {
+        while let Some(event) = self.registry.poll_event() {
+            self.registry_changed = true;
+            if let RegistryEvent::Session { change: Change::Ended { .. }, session, .. } = &event {
+                self.waiting.registrations.remove(session);
+            }
+            self.outputs.push_back(Output::Event(Event::Registry(event)));
+        }
+    }
+
+    pub(crate) fn graph_addr_of(&self, node: crate::cluster::NodeId) -> String {
+        if node == self.settings.node_id {
+            return self.registry.config().graph_addr.clone();
+        }
+        self.settings.peer_addrs.get(&node).cloned().unwrap_or_else(|| format!("node-{}", node.0))
+    }
+}

@@ -1,0 +1,51 @@
+//! [`GraphNode::check_invariants`]: the node's own bookkeeping agrees with its registry and its
+//! limits, besides the registry's and the sync's own checks.
+
+use crate::node::GraphNode;
+use crate::server::InvariantViolation;
+
+impl GraphNode {
+    /// Checks the node's invariants, its registry's and its sync's; tests, the simulator and
+    /// the fuzzers call it after every step.
+    pub fn check_invariants(&self) -> Result<(), InvariantViolation> {
+        self.registry.check_invariants()?;
+        self.sync
+            .check_invariants()
+            .map_err(|violation| InvariantViolation(format!("sync: {}", violation.0)))?;
+        self.check_own()
+    }
+
+    /// The node's own bookkeeping alone (the registry and the sync have their own checks).
+    pub fn check_own(&self) -> Result<(), InvariantViolation> {
+        let per_connection_max = self.settings.waiting_requests_per_connection_max as usize;
+        for (connection, (session, waiting)) in &self.waiting.sign_outs {
+            if waiting.len() > per_connection_max {
+                return Err(InvariantViolation(format!(
+                    "node: connection {connection:?} holds {} requests behind the sign-out of \
+                     {session}; expected at most {per_connection_max}",
+                    waiting.len()
+                )));
+            }
+        }
+        for (session, waiting) in &self.waiting.pick_ups {
+            if waiting.is_empty() || waiting.len() > per_connection_max {
+                return Err(InvariantViolation(format!(
+                    "node: {} executes wait for the pick-up of {session}; expected 1 to \
+                     {per_connection_max}",
+                    waiting.len()
+                )));
+            }
+        }
+        let waiting = self.waiting.connection_count();
+        // Each waiting kind is bounded on insert; a request queued behind a sign-out does not
+        // count, so the total may pass the limit by at most the sign-outs' queued requests.
+        let slack = self.waiting.sign_outs.len() * per_connection_max;
+        let waiting_max = self.settings.waiting_connections_max as usize + slack;
+        if waiting > waiting_max {
+            return Err(InvariantViolation(format!(
+                "node: {waiting} connections wait on meta; expected at most {waiting_max}"
+            )));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,497 @@
+//! [`GraphNode`]: the state one graph node keeps besides its registry and its sync, and the
+//! machine's inputs and outputs. Requests are handled in `requests.rs`, session statements in
+//! `statements.rs`, what meta and the registry report in `events.rs`.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use graphsession_id_gen::{PlanIdGenerator, SessionId, SessionIdGenerator};
+use graphsession_permission::{Caller, RoleTable};
+use graphsession_query_plan::{KillOutcome, KillTarget, QueryKey, QueryOutcome};
+
+use crate::client::ConnectionId;
+use crate::cluster::{Answer, NodeId, NodeSync, QueryKill, RemoveReason, ServerRegistry};
+use crate::node::config::Config;
+use crate::node::error::{CommandError, NodeStartError};
+use crate::node::output::Output;
+use crate::node::reply::{DataSet, Reply};
+use crate::node::request::Request;
+use crate::server::{RestoreParts, ServerError, SessionManager, Snapshot};
+
+/// One graph node, sans-I/O: its session registry ([`SessionManager`]), its cluster sync
+/// ([`NodeSync`]) and every rule a host must follow between them and its connections.
+///
+/// # Call order
+///
+/// - Inputs: [`handle_request`](Self::handle_request) for each request read from a connection,
+///   [`handle_connection_closed`](Self::handle_connection_closed) when one closes,
+///   [`handle_answer`](Self::handle_answer) for each answer from meta, and
+///   [`handle_timeout`](Self::handle_timeout) when [`poll_timeout`](Self::poll_timeout)'s time
+///   has come (a spurious call is a no-op).
+/// - Commands, from the host's executor and admin tools: [`finish_query`](Self::finish_query),
+///   [`fail_query`](Self::fail_query), [`kill_sessions`](Self::kill_sessions),
+///   [`kill_query`](Self::kill_query), [`use_space`](Self::use_space).
+/// - Outputs: after every input or command, drain [`poll_output`](Self::poll_output) until
+///   `None` and carry each out in order (see [`Output`]); then read `poll_timeout` again.
+///
+/// `now` is the host's clock in Unix milliseconds, first argument of every input; one older than
+/// a `now` already seen is clamped to it. The role table is meta's, passed to every input that
+/// may read or change rights.
+///
+/// The registry is `&self` and `Sync` (executor threads may share it through
+/// [`registry`](Self::registry)); this machine is `&mut self`, owned by the host's event loop.
+#[derive(Debug)]
+pub struct GraphNode {
+    pub(crate) settings: Settings,
+    pub(crate) registry: SessionManager,
+    pub(crate) sync: NodeSync,
+    /// The newest `now` seen.
+    pub(crate) now_unix_ms: u64,
+    pub(crate) waiting: Waiting,
+    /// Queries handed to the host's executor, with the connection each answers on.
+    pub(crate) running: BTreeMap<QueryKey, ConnectionId>,
+    pub(crate) outputs: VecDeque<Output>,
+    /// Sync rounds run.
+    pub(crate) rounds: u64,
+    /// Whether an input may have changed the registry since
+    /// [`take_registry_changed`](Self::take_registry_changed) was last called.
+    pub(crate) registry_changed: bool,
+    /// Installs from meta the registry refused.
+    pub(crate) installs_refused: u64,
+}
+
+/// The part of [`Config`] the node keeps after start.
+#[derive(Debug)]
+pub(crate) struct Settings {
+    pub(crate) node_id: NodeId,
+    pub(crate) client_versions: Vec<String>,
+    pub(crate) peer_addrs: BTreeMap<NodeId, String>,
+    pub(crate) waiting_requests_per_connection_max: u32,
+    pub(crate) waiting_connections_max: u32,
+}
+
+/// Connections whose reply waits on meta.
+#[derive(Debug, Default)]
+pub(crate) struct Waiting {
+    /// Authenticates waiting for meta's registration of their session.
+    pub(crate) registrations: BTreeMap<SessionId, ConnectionId>,
+    /// Executes of sessions not held here, waiting for their pick-up.
+    pub(crate) pick_ups: BTreeMap<SessionId, Vec<(ConnectionId, crate::node::Statement)>>,
+    /// Connections whose client signed a session out: later requests wait until meta
+    /// acknowledged the removal, so the reply that proves the sign-out was read also proves it
+    /// is durable (a node crash before that resets the connection, and the client signs out
+    /// again).
+    pub(crate) sign_outs: BTreeMap<ConnectionId, (SessionId, Vec<Request>)>,
+    /// SHOW SESSIONS statements waiting for meta's page.
+    pub(crate) show_sessions: BTreeMap<ConnectionId, Statement>,
+    /// KILL SESSION statements waiting for meta's removals of sessions held elsewhere.
+    pub(crate) kill_sessions: BTreeMap<ConnectionId, KillSessionsWait>,
+    /// KILL QUERY statements forwarded to meta.
+    pub(crate) kill_queries: BTreeMap<ConnectionId, Statement>,
+}
+
+/// A session statement that runs as a query while it waits on meta.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Statement {
+    pub(crate) query: QueryKey,
+    /// For KILL QUERY: the query to kill.
+    pub(crate) target: Option<QueryKey>,
+}
+
+/// A KILL SESSION waiting for meta.
+#[derive(Debug)]
+pub(crate) struct KillSessionsWait {
+    pub(crate) statement: Statement,
+    pub(crate) remaining: BTreeSet<SessionId>,
+    pub(crate) killed: u32,
+}
+
+impl Waiting {
+    pub(crate) fn connection_count(&self) -> usize {
+        self.registrations.len()
+            + self.pick_ups.values().map(Vec::len).sum::<usize>()
+            + self.sign_outs.len()
+            + self.show_sessions.len()
+            + self.kill_sessions.len()
+            + self.kill_queries.len()
+    }
+}
+
+/// What [`GraphNode::kill_query`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KillQueryOutcome {
+    /// The session is held here: the kill was decided here.
+    Local(KillOutcome),
+    /// The session is not held here: meta records the kill and the node running the query
+    /// applies it at its next sync.
+    Forwarded,
+}
+
+/// The parts a node is built from besides its [`Config`].
+#[derive(Debug)]
+pub struct Parts {
+    /// The leased session-id generator.
+    pub session_ids: SessionIdGenerator,
+    /// The leased plan-id generator.
+    pub plan_ids: PlanIdGenerator,
+}
+
+impl GraphNode {
+    /// A node process started at `now_unix_ms` with an empty registry.
+    pub fn new(
+        config: Config,
+        parts: Parts,
+        now_unix_ms: u64,
+    ) -> Result<GraphNode, NodeStartError> {
+        let server = config.server.clone();
+        let registry = SessionManager::new(server, parts.session_ids, parts.plan_ids)?;
+        GraphNode::assemble(config, registry, now_unix_ms)
+    }
+
+    /// A node process started at `now_unix_ms` with its registry restored from `snapshot` (the
+    /// bytes of [`Snapshot::to_bytes`]); the sync starts fresh and reconciles with meta.
+    pub fn restore(
+        config: Config,
+        parts: Parts,
+        snapshot: &[u8],
+        table: &RoleTable,
+        now_unix_ms: u64,
+    ) -> Result<GraphNode, NodeStartError> {
+        let restore = RestoreParts {
+            config: config.server.clone(),
+            session_ids: parts.session_ids,
+            plan_ids: parts.plan_ids,
+            table,
+        };
+        let registry = SessionManager::restore(snapshot, restore)?;
+        GraphNode::assemble(config, registry, now_unix_ms)
+    }
+
+    fn assemble(
+        config: Config,
+        registry: SessionManager,
+        now_unix_ms: u64,
+    ) -> Result<GraphNode, NodeStartError> {
+        let sync = NodeSync::new(config.sync, config.incarnation, now_unix_ms)?;
+        Ok(GraphNode {
+            settings: Settings {
+                node_id: config.node_id,
+                client_versions: config.client_versions,
+                peer_addrs: config.peer_addrs,
+                waiting_requests_per_connection_max: config.waiting_requests_per_connection_max,
+                waiting_connections_max: config.waiting_connections_max,
+            },
+            registry,
+            sync,
+            now_unix_ms,
+            waiting: Waiting::default(),
+            running: BTreeMap::new(),
+            outputs: VecDeque::new(),
+            rounds: 0,
+            registry_changed: true,
+            installs_refused: 0,
+        })
+    }
+
+    // ---- inputs
+
+    /// A request arrives on `connection`.
+    pub fn handle_request(
+        &mut self,
+        now_unix_ms: u64,
+        connection: ConnectionId,
+        request: Request,
+        table: &mut RoleTable,
+    ) {
+        let now = self.observe(now_unix_ms);
+        self.request(now, connection, request, table);
+        self.service(now, table);
+    }
+
+    /// `connection` closed. A session created for it that nobody was told of yet is signed out
+    /// (no client can ever name it); requests waiting on it are dropped.
+    pub fn handle_connection_closed(
+        &mut self,
+        now_unix_ms: u64,
+        connection: ConnectionId,
+        table: &mut RoleTable,
+    ) {
+        let now = self.observe(now_unix_ms);
+        self.connection_closed(now, connection);
+        self.service(now, table);
+    }
+
+    /// Meta's answer to this node's request arrives.
+    pub fn handle_answer(&mut self, now_unix_ms: u64, answer: Answer, table: &mut RoleTable) {
+        let now = self.observe(now_unix_ms);
+        let mut registry = ServerRegistry::new(&self.registry, table, now);
+        self.sync.handle_answer(now, answer, &mut registry);
+        let refused = registry.installs_refused();
+        self.registry_changed = true;
+        self.installs_refused = self.installs_refused.saturating_add(u64::from(refused));
+        self.service(now, table);
+    }
+
+    /// The time [`poll_timeout`](Self::poll_timeout) named has come: runs the sync round if it
+    /// is due.
+    pub fn handle_timeout(&mut self, now_unix_ms: u64, table: &mut RoleTable) {
+        let now = self.observe(now_unix_ms);
+        self.service(now, table);
+    }
+
+    // ---- commands
+
+    /// The executor returned from the query `key` with `data`: the reply goes out (a kill that
+    /// won before it returned is answered as NebulaGraph does, -1005 "Execution had been
+    /// killed").
+    pub fn finish_query(
+        &mut self,
+        now_unix_ms: u64,
+        key: QueryKey,
+        data: Option<DataSet>,
+        table: &mut RoleTable,
+    ) {
+        let now = self.observe(now_unix_ms);
+        let Some(connection) = self.running.remove(&key) else { return };
+        self.registry_changed = true;
+        let result = self.registry.finish_query(key.session, key.plan, now);
+        let reply = self.query_reply(key, result, data);
+        self.reply(connection, reply);
+        self.service(now, table);
+    }
+
+    /// The executor failed the query `key` with NebulaGraph's `code` and `message`.
+    pub fn fail_query(
+        &mut self,
+        now_unix_ms: u64,
+        key: QueryKey,
+        code: i32,
+        message: &str,
+        table: &mut RoleTable,
+    ) {
+        let now = self.observe(now_unix_ms);
+        let Some(connection) = self.running.remove(&key) else { return };
+        self.registry_changed = true;
+        let space = self.space_of(key.session);
+        let reply = match self.registry.fail_query(key.session, key.plan, message, now) {
+            Ok(QueryOutcome::Killed(_)) => killed_reply(space),
+            Ok(_) => Reply::ExecuteFailed { code, message: message.to_owned(), space_name: space },
+            Err(error) => error_reply(&error, space),
+        };
+        self.reply(connection, reply);
+        self.service(now, table);
+    }
+
+    /// KILL SESSION by `caller` (GOD only): ends each listed session held here and removes
+    /// every listed session at meta, which ends it on the node that holds it at that node's next
+    /// sync. Returns how many were ended here.
+    pub fn kill_sessions(
+        &mut self,
+        now_unix_ms: u64,
+        caller: &Caller,
+        session_ids: &[i64],
+        table: &mut RoleTable,
+    ) -> Result<u32, CommandError> {
+        let now = self.observe(now_unix_ms);
+        let killed = self.kill_sessions_here(now, caller, session_ids)?;
+        self.service(now, table);
+        Ok(killed)
+    }
+
+    /// KILL QUERY of `target` by `caller`, whose session is `current_session`: decided here if
+    /// the target's session is held here, else forwarded to meta.
+    pub fn kill_query(
+        &mut self,
+        now_unix_ms: u64,
+        caller: &Caller,
+        current_session: SessionId,
+        target: KillTarget,
+        table: &mut RoleTable,
+    ) -> Result<KillQueryOutcome, CommandError> {
+        let now = self.observe(now_unix_ms);
+        let outcome = self.kill_query_here(now, caller, current_session, target);
+        self.service(now, table);
+        outcome
+    }
+
+    /// USE `space` in session `session_id` (a command for admin tools; clients send
+    /// [`SessionStatement::Use`](crate::node::SessionStatement::Use)).
+    pub fn use_space(
+        &mut self,
+        now_unix_ms: u64,
+        session_id: i64,
+        space: &str,
+        table: &mut RoleTable,
+    ) -> Result<(), ServerError> {
+        let now = self.observe(now_unix_ms);
+        self.registry_changed = true;
+        let result = self.registry.use_space(session_id, space, table, now);
+        self.service(now, table);
+        result
+    }
+
+    // ---- outputs
+
+    /// The next effect for the host, oldest first.
+    #[must_use]
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) should run next, Unix milliseconds.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<u64> {
+        self.sync.poll_timeout()
+    }
+
+    // ---- getters
+
+    /// The node's session registry (read-only; executor threads may share it).
+    pub fn registry(&self) -> &SessionManager {
+        &self.registry
+    }
+
+    /// The node's cluster sync.
+    pub fn sync(&self) -> &NodeSync {
+        &self.sync
+    }
+
+    /// The node's id at meta.
+    pub fn node_id(&self) -> NodeId {
+        self.settings.node_id
+    }
+
+    /// Sync rounds this process ran (a host that persists snapshots periodically counts them).
+    pub fn sync_rounds(&self) -> u64 {
+        self.rounds
+    }
+
+    /// A snapshot of the registry, to persist.
+    pub fn snapshot(&self) -> Snapshot {
+        self.registry.snapshot()
+    }
+
+    /// Authenticates waiting for meta's registration.
+    pub fn registrations_waiting(&self) -> usize {
+        self.waiting.registrations.len()
+    }
+
+    /// Queries handed to the executor that have not returned.
+    pub fn queries_running(&self) -> impl Iterator<Item = QueryKey> + '_ {
+        self.running.keys().copied()
+    }
+
+    /// Installs from meta the registry refused (its `sessions_max`, a user the role table no
+    /// longer knows): each such session is released at meta at the next round.
+    pub fn installs_refused(&self) -> u64 {
+        self.installs_refused
+    }
+
+    /// Whether an input may have changed the registry since the last call (a host that checks
+    /// invariants only after inputs that may break them reads this).
+    pub fn take_registry_changed(&mut self) -> bool {
+        std::mem::take(&mut self.registry_changed)
+    }
+
+    // ---- shared steps
+
+    pub(crate) fn observe(&mut self, now_unix_ms: u64) -> u64 {
+        self.now_unix_ms = self.now_unix_ms.max(now_unix_ms);
+        self.now_unix_ms
+    }
+
+    pub(crate) fn reply(&mut self, connection: ConnectionId, reply: Reply) {
+        self.outputs.push_back(Output::Reply { connection, reply });
+    }
+
+    /// After every input: the sync round if due, its request, then what meta and the registry
+    /// reported.
+    pub(crate) fn service(&mut self, now: u64, table: &mut RoleTable) {
+        if self.sync.poll_timeout().is_some_and(|at| at <= now) {
+            let registry = ServerRegistry::new(&self.registry, table, now);
+            self.sync.handle_timeout(now, &registry);
+            self.rounds += 1;
+        }
+        if let Some(request) = self.sync.poll_request() {
+            self.outputs.push_back(Output::ToMeta(request));
+        }
+        self.apply_sync_events(now, table);
+        self.apply_registry_events();
+    }
+
+    /// The current space of `session` here, "" when none or not held.
+    pub(crate) fn space_of(&self, session: SessionId) -> String {
+        self.registry.session_space(session.get()).unwrap_or_default()
+    }
+
+    pub(crate) fn query_reply(
+        &self,
+        key: QueryKey,
+        result: Result<QueryOutcome, ServerError>,
+        data: Option<DataSet>,
+    ) -> Reply {
+        let space = self.space_of(key.session);
+        match result {
+            Ok(QueryOutcome::Killed(_)) => killed_reply(space),
+            Ok(_) => Reply::Executed { space_name: space, data, plan_id: Some(key.plan.get()) },
+            Err(error) => error_reply(&error, space),
+        }
+    }
+
+    pub(crate) fn kill_sessions_here(
+        &mut self,
+        now: u64,
+        caller: &Caller,
+        session_ids: &[i64],
+    ) -> Result<u32, CommandError> {
+        self.registry_changed = true;
+        let killed = self.registry.kill_sessions(caller, session_ids, now)?;
+        for &session_id in session_ids {
+            let Some(session) = SessionId::new(session_id) else { continue };
+            // A full removal queue refuses only new ids; this one is retried by the admin.
+            let _full = self.sync.remove(now, session, RemoveReason::Killed);
+        }
+        Ok(killed)
+    }
+
+    pub(crate) fn kill_query_here(
+        &mut self,
+        now: u64,
+        caller: &Caller,
+        current_session: SessionId,
+        target: KillTarget,
+    ) -> Result<KillQueryOutcome, CommandError> {
+        let session = match target {
+            KillTarget::CurrentSession { .. } => current_session,
+            KillTarget::Session { session, .. } => session,
+        };
+        if let (KillTarget::Session { plan, .. }, None) =
+            (target, self.registry.session_stats(session.get()))
+        {
+            let kill = QueryKill {
+                key: QueryKey { session, plan },
+                caller_user: caller.user().to_owned(),
+                caller_is_god: caller.is_god(),
+            };
+            self.sync.kill_query(now, kill)?;
+            return Ok(KillQueryOutcome::Forwarded);
+        }
+        self.registry_changed = true;
+        Ok(self
+            .registry
+            .kill_query(caller, current_session, target)
+            .map(KillQueryOutcome::Local)?)
+    }
+}
+
+/// NebulaGraph's answer to a query whose kill won.
+pub(crate) fn killed_reply(space_name: String) -> Reply {
+    Reply::ExecuteFailed {
+        code: crate::client::E_EXECUTION_ERROR,
+        message: "Execution had been killed".to_owned(),
+        space_name,
+    }
+}
+
+pub(crate) fn error_reply(error: &ServerError, space_name: String) -> Reply {
+    Reply::ExecuteFailed { code: error.code(), message: error.to_string(), space_name }
+}

@@ -1,0 +1,243 @@
+//! One request of one connection: authenticate answered only once meta registered the session,
+//! executes of sessions held elsewhere waiting for their pick-up, a signed-out connection held
+//! until meta confirmed the removal.
+
+use graphsession_id_gen::SessionId;
+use graphsession_permission::RoleTable;
+use graphsession_query_plan::QueryKey;
+
+use crate::client::{ConnectionId, E_EXECUTION_ERROR, E_SESSION_INVALID};
+use crate::cluster::RemoveReason;
+use crate::node::GraphNode;
+use crate::node::machine::error_reply;
+use crate::node::output::{Event, Output};
+use crate::node::reply::{E_CLIENT_SERVER_INCOMPATIBLE, Reply};
+use crate::node::request::{Request, SessionStatement, Statement};
+use crate::server::Login;
+
+impl GraphNode {
+    /// Handles `request` (without the service step that follows every input).
+    pub(crate) fn request(
+        &mut self,
+        now: u64,
+        connection: ConnectionId,
+        request: Request,
+        table: &mut RoleTable,
+    ) {
+        if let Some((_, waiting)) = self.waiting.sign_outs.get_mut(&connection) {
+            if waiting.len() < self.settings.waiting_requests_per_connection_max as usize {
+                waiting.push(request);
+            } else if !matches!(request, Request::SignOut { .. }) {
+                self.refuse_busy(connection);
+            }
+            return;
+        }
+        match request {
+            Request::VerifyClientVersion { version } => self.verify_version(connection, &version),
+            Request::Authenticate { user, client_ip, password } => {
+                self.authenticate(
+                    now,
+                    connection,
+                    Login { user: &user, client_ip: &client_ip, password },
+                    table,
+                );
+            }
+            Request::Execute { session_id, statement } => {
+                self.execute_or_pick_up(now, connection, session_id, statement, table);
+            }
+            Request::SignOut { session_id } => self.sign_out(now, connection, session_id),
+        }
+    }
+
+    fn verify_version(&mut self, connection: ConnectionId, version: &str) {
+        let versions = &self.settings.client_versions;
+        let reply = if versions.is_empty() || versions.iter().any(|accepted| accepted == version) {
+            Reply::ClientVersion { code: 0, message: String::new() }
+        } else {
+            Reply::ClientVersion {
+                code: E_CLIENT_SERVER_INCOMPATIBLE,
+                message: format!(
+                    "Graph client version({version}) is not accepted, current graph client white \
+                     list: {}.",
+                    versions.join(":")
+                ),
+            }
+        };
+        self.reply(connection, reply);
+    }
+
+    fn authenticate(
+        &mut self,
+        now: u64,
+        connection: ConnectionId,
+        login: Login<'_>,
+        table: &RoleTable,
+    ) {
+        if self.waiting_full() {
+            self.reply(connection, busy_auth());
+            return;
+        }
+        self.registry_changed = true;
+        match self.registry.login(login, table, now) {
+            Ok(session) => {
+                if let Err(error) = self.sync.announce(now, session) {
+                    // Meta cannot learn of it now: end it here, nobody was told its id.
+                    let _ended = self.registry.sign_out(session.get(), now);
+                    self.reply(
+                        connection,
+                        Reply::AuthenticateFailed {
+                            code: E_SESSION_INVALID,
+                            message: error.to_string(),
+                        },
+                    );
+                    return;
+                }
+                self.waiting.registrations.insert(session, connection);
+                self.outputs
+                    .push_back(Output::Event(Event::SessionCreated { session, connection }));
+            }
+            Err(error) => self.reply(
+                connection,
+                Reply::AuthenticateFailed { code: error.code(), message: error.to_string() },
+            ),
+        }
+    }
+
+    /// An execute of a session not held here asks meta for it and is answered once it is
+    /// picked up (or meta says it does not exist).
+    fn execute_or_pick_up(
+        &mut self,
+        now: u64,
+        connection: ConnectionId,
+        session_id: i64,
+        statement: Statement,
+        table: &mut RoleTable,
+    ) {
+        let Some(session) = SessionId::new(session_id) else {
+            return self.execute(now, connection, session_id, statement, table);
+        };
+        if self.registry.session_stats(session_id).is_some() {
+            return self.execute(now, connection, session_id, statement, table);
+        }
+        if self.waiting_full() {
+            return self.refuse_busy(connection);
+        }
+        let waiting_here = self.waiting.pick_ups.get(&session).map_or(0, Vec::len);
+        if waiting_here >= self.settings.waiting_requests_per_connection_max as usize {
+            return self.refuse_busy(connection);
+        }
+        if let Err(error) = self.sync.pick_up(now, session) {
+            let reply = Reply::ExecuteFailed {
+                code: E_EXECUTION_ERROR,
+                message: error.to_string(),
+                space_name: String::new(),
+            };
+            return self.reply(connection, reply);
+        }
+        self.waiting.pick_ups.entry(session).or_default().push((connection, statement));
+        self.outputs.push_back(Output::Event(Event::PickUpAsked { session }));
+    }
+
+    /// An execute of a session held here (or of an id no session can have: the registry
+    /// answers -1002). USE and the other session statements run here; a user query goes to the
+    /// host's executor.
+    pub(crate) fn execute(
+        &mut self,
+        now: u64,
+        connection: ConnectionId,
+        session_id: i64,
+        statement: Statement,
+        table: &mut RoleTable,
+    ) {
+        self.registry_changed = true;
+        let text = match statement {
+            Statement::Session(SessionStatement::Use { space }) => {
+                let reply = match self.registry.use_space(session_id, &space, table, now) {
+                    Ok(()) => Reply::Executed { space_name: space, data: None, plan_id: None },
+                    Err(error) => {
+                        let space = SessionId::new(session_id)
+                            .map(|session| self.space_of(session))
+                            .unwrap_or_default();
+                        error_reply(&error, space)
+                    }
+                };
+                return self.reply(connection, reply);
+            }
+            Statement::Session(statement) => {
+                return self.session_statement(now, connection, session_id, statement, table);
+            }
+            Statement::Query { text } => text,
+        };
+        match self.registry.begin_query(session_id, &text, table, now) {
+            Ok(query) => {
+                let key = QueryKey { session: query.session, plan: query.plan };
+                self.running.insert(key, connection);
+                self.outputs.push_back(Output::Run { connection, query, statement: text });
+            }
+            Err(error) => {
+                let space = SessionId::new(session_id)
+                    .map(|session| self.space_of(session))
+                    .unwrap_or_default();
+                self.reply(connection, error_reply(&error, space));
+            }
+        }
+    }
+
+    /// Sign-out: ended here if held here, removed at meta in any case (it may be held
+    /// elsewhere). The connection's next requests wait for meta's acknowledgement.
+    fn sign_out(&mut self, now: u64, connection: ConnectionId, session_id: i64) {
+        let Some(session) = SessionId::new(session_id) else { return };
+        self.registry_changed = true;
+        let _was_here = self.registry.sign_out(session_id, now);
+        self.waiting.pick_ups.remove(&session);
+        if self.sync.remove(now, session, RemoveReason::SignedOut).is_err() {
+            // Meta's removal queue is full: the session stays at meta until its idle expiry,
+            // and the connection is not held (nothing would release it).
+            return;
+        }
+        self.waiting.sign_outs.insert(connection, (session, Vec::new()));
+    }
+
+    /// The connection closed: whatever waited on it is dropped; a session created for it whose
+    /// id nobody was told yet is signed out, since no client can ever name it.
+    pub(crate) fn connection_closed(&mut self, now: u64, connection: ConnectionId) {
+        self.waiting.sign_outs.remove(&connection);
+        for waiting in self.waiting.pick_ups.values_mut() {
+            waiting.retain(|(waiting_on, _)| *waiting_on != connection);
+        }
+        self.waiting.pick_ups.retain(|_, waiting| !waiting.is_empty());
+        self.waiting.show_sessions.remove(&connection);
+        self.waiting.kill_sessions.remove(&connection);
+        self.waiting.kill_queries.remove(&connection);
+        let orphans: Vec<SessionId> = (self.waiting.registrations.iter())
+            .filter(|(_, waiting_on)| **waiting_on == connection)
+            .map(|(session, _)| *session)
+            .collect();
+        for session in orphans {
+            self.waiting.registrations.remove(&session);
+            self.registry_changed = true;
+            let _was_here = self.registry.sign_out(session.get(), now);
+            let _full = self.sync.remove(now, session, RemoveReason::SignedOut);
+        }
+    }
+
+    pub(crate) fn waiting_full(&self) -> bool {
+        self.waiting.connection_count() >= self.settings.waiting_connections_max as usize
+    }
+
+    fn refuse_busy(&mut self, connection: ConnectionId) {
+        let reply = Reply::ExecuteFailed {
+            code: E_EXECUTION_ERROR,
+            message: "Too many requests wait for the meta service; try again".to_owned(),
+            space_name: String::new(),
+        };
+        self.reply(connection, reply);
+    }
+}
+
+fn busy_auth() -> Reply {
+    Reply::AuthenticateFailed {
+        code: E_SESSION_INVALID,
+        message: "Create session failed: too many requests wait for the meta service".to_owned(),
+    }
+}
