@@ -9,10 +9,10 @@
 //! existed, and no query is stopped without a cause; the per-(user, ip) count on each node stays
 //! within the server's limit; a USE succeeds only while the user holds a role in the space.
 
-use graphsession_core::cluster::{QueryKill, RemoveReason};
+use graphsession_core::node::{CommandError, KillQueryOutcome};
 use graphsession_id_gen::SessionId;
 use graphsession_permission::Role;
-use graphsession_query_plan::{KillOutcome, KillTarget, QueryKey};
+use graphsession_query_plan::{KillOutcome, QueryKey};
 
 use crate::world::client::USER;
 use crate::world::node::CLIENT_IP;
@@ -63,14 +63,9 @@ impl ClusterWorld {
         self.note("kill_session", || format!("{session} on node {index}"));
         self.trace(0xad01);
         self.trace(u64::from_ne_bytes(session.get().to_ne_bytes()));
-        let node = &mut self.nodes[index];
-        let killed =
-            node.registry_input().kill_sessions(&self.root, &[session.get()], now).map_err(
-                |error| format!("node {index}: KILL SESSION {session} by root refused: {error}"),
-            )?;
-        node.sync.remove(now, session, RemoveReason::Killed).map_err(|error| {
-            format!("node {index}: removal of killed {session} refused: {error}")
-        })?;
+        let (killed, sends) = self.nodes[index]
+            .kill_session(now, &mut self.table, &self.root, session, &mut self.choose)
+            .map_err(|error| format!("node {index}: {error}"))?;
         self.stats.kill_sessions_issued += 1;
         self.stats.kill_sessions_applied += u64::from(killed);
         self.admin_killed.insert(session);
@@ -86,8 +81,7 @@ impl ClusterWorld {
                 query.key
             ));
         }
-        self.service_node(index);
-        Ok(())
+        self.apply_sends(index, sends)
     }
 
     /// KILL QUERY of a random running long query (or, now and then, of one that finished) from a
@@ -115,21 +109,19 @@ impl ClusterWorld {
         self.stats.events += 1;
         self.note("kill_query", || format!("{key:?} from node {from}"));
         let now = self.node_now(from);
-        if self.nodes[from].registry().session_stats(key.session.get()).is_none() {
-            let kill = QueryKill { key, caller_user: "root".to_owned(), caller_is_god: true };
-            self.nodes[from]
-                .sync
-                .kill_query(now, kill)
-                .map_err(|error| format!("node {from}: KILL QUERY {key:?} refused: {error}"))?;
-            self.service_node(from);
-            return Ok(());
-        }
-        let target = KillTarget::Session { session: key.session, plan: key.plan };
-        let result = self.nodes[from].registry_input().kill_query(&self.root, key.session, target);
-        let runs_here = self.nodes[from].running.iter().find(|query| query.key == key);
-        match (result, runs_here) {
-            (Ok(outcome), Some(query)) => {
-                if query.handle.check().is_ok() {
+        let done =
+            self.nodes[from].kill_query(now, &mut self.table, &self.root, key, &mut self.choose);
+        let result = match done.result {
+            Ok(KillQueryOutcome::Forwarded) => return self.apply_sends(from, done.sends),
+            Ok(KillQueryOutcome::Local(outcome)) => Ok(outcome),
+            Err(CommandError::Sync(error)) => {
+                return Err(format!("node {from}: KILL QUERY {key:?} refused: {error}"));
+            }
+            Err(error) => Err(error),
+        };
+        match (result, done.still_runs) {
+            (Ok(outcome), Some(still_runs)) => {
+                if still_runs {
                     return Err(format!(
                         "node {from}: KILL QUERY {key:?} returned {outcome:?}, the query still runs"
                     ));
@@ -144,16 +136,15 @@ impl ClusterWorld {
                      no such query runs here (fix 5: never the wrong query)"
                 ));
             }
-            (Err(error), Some(query)) if query.handle.check().is_ok() => {
+            (Err(error), Some(true)) => {
                 return Err(format!(
                     "node {from}: KILL QUERY by root of running query {key:?} refused: {error}"
                 ));
             }
             (Err(_), None) => self.marks.hit(crate::world::Mark::KillAfterFinish),
-            (Err(_), _) => {}
+            (Err(_), Some(false)) => {}
         }
-        self.service_node(from);
-        Ok(())
+        self.apply_sends(from, done.sends)
     }
 
     /// GRANT (or, when granted, REVOKE) role USER in [`SPACE`] for the workload user.
@@ -188,8 +179,8 @@ impl ClusterWorld {
         self.stats.events += 1;
         self.note("admin_use", || format!("{session} on node {index}"));
         let now = self.node_now(index);
-        let result =
-            self.nodes[index].registry_input().use_space(session.get(), SPACE, &self.table, now);
+        let (result, sends) =
+            self.nodes[index].use_space(now, &mut self.table, session, SPACE, &mut self.choose);
         self.stats.uses += 1;
         if result.is_ok() && !self.granted && self.config.authorization_enabled {
             return Err(format!(
@@ -197,15 +188,11 @@ impl ClusterWorld {
                  error, {USER} holds no role there"
             ));
         }
-        self.service_node(index);
-        Ok(())
+        self.apply_sends(index, sends)
     }
 
     /// The query oracles, after every step.
     pub(super) fn check_oracles(&mut self) -> Checked {
-        if let Some(session) = self.late_duplicate {
-            return Err(format!("session id {session} issued twice; expected every id unique"));
-        }
         self.check_kills_relayed()?;
         self.check_stopped_with_cause()?;
         self.check_running_queries()?;

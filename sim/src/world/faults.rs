@@ -79,8 +79,7 @@ impl ClusterWorld {
         for connection in reset {
             self.reset_socket(connection);
         }
-        self.service_node(index);
-        Ok(())
+        self.service_node(index)
     }
 
     /// Fault: a client process dies without closing; its sessions become orphans.
@@ -158,10 +157,10 @@ impl ClusterWorld {
     }
 
     /// Fault: a node's clock steps forward or back, within the seed's skew bound.
-    pub(super) fn fault_clock_step(&mut self) {
+    pub(super) fn fault_clock_step(&mut self) -> Checked {
         let bound = i64::try_from(self.config.clock_skew_max_ms).unwrap_or(0);
         if bound == 0 {
-            return;
+            return Ok(());
         }
         let index = self.pick_node_index();
         let spread = u64::try_from(2 * bound).unwrap_or(0);
@@ -173,7 +172,7 @@ impl ClusterWorld {
         }
         self.stats.clock_steps += 1;
         self.note("clock_step", || format!("node {index}: {before} ms -> {target} ms"));
-        self.service_node(index);
+        self.service_node(index)
     }
 
     /// Fault: a node-meta message in flight is delivered twice.

@@ -149,8 +149,10 @@ impl ClusterWorld {
             if client.process != process || !client.is_open() {
                 continue;
             }
-            let removing =
-                self.nodes.iter().any(|node| node.sync.pending_removals().any(|id| id == session));
+            let removing = self
+                .nodes
+                .iter()
+                .any(|node| node.sync().pending_removals().any(|id| id == session));
             if removing || client.sessions().iter().any(|&(id, _)| id == session) {
                 continue;
             }
@@ -244,7 +246,7 @@ impl ClusterWorld {
                     "liveness: node {index} expected 0 sessions after settling, holds {count}"
                 ));
             }
-            let removals = node.sync.pending_removals().count();
+            let removals = node.sync().pending_removals().count();
             if removals != 0 {
                 return Err(format!(
                     "liveness: node {index} expected 0 removals pending at meta, has {removals}"

@@ -47,7 +47,7 @@ use crate::world::client::{Life, SimClient};
 pub use crate::world::config::{ClusterConfig, StepKind};
 pub use crate::world::marks::{Mark, Marks};
 use crate::world::network::{Message, Network};
-use crate::world::node::{Handled, SimNode};
+use crate::world::node::{Send, SimNode};
 pub use crate::world::stats::{ClusterRunOutcome, ClusterStats, ClusterViolation};
 pub use crate::world::trace::TraceLine;
 
@@ -163,8 +163,6 @@ pub struct ClusterWorld {
     granted: bool,
     /// Steps of the safety phase run.
     safety_steps: u64,
-    /// A session id issued twice, found outside a step's result (checked with the oracles).
-    late_duplicate: Option<SessionId>,
     /// Machines that took an input since their invariants were last checked: a pure machine's
     /// invariants change only with its inputs, so only these are checked after a step. (Each
     /// node's registry says for itself whether it took one: [`SimNode::take_registry_touched`].)
@@ -294,7 +292,6 @@ impl ClusterWorld {
             heal_ms: 0,
             granted: false,
             safety_steps: 0,
-            late_duplicate: None,
             dirty: Dirty::default(),
         })
     }
@@ -433,7 +430,7 @@ impl ClusterWorld {
             }
             StepKind::Partition => self.fault_partition(),
             StepKind::Heal => self.heal_one(),
-            StepKind::ClockStep => self.fault_clock_step(),
+            StepKind::ClockStep => self.fault_clock_step()?,
             StepKind::MetaDuplicate => self.fault_meta_duplicate(),
             StepKind::MetaReorder => self.fault_meta_reorder(),
             StepKind::MetaCrash => self.fault_meta_crash()?,
@@ -521,26 +518,14 @@ impl ClusterWorld {
                 self.trace(connection.0);
                 let index = usize::from(node);
                 let now = self.node_now(index);
-                let handled = self.nodes[index].handle_request(
+                let sends = self.nodes[index].handle_request(
                     now,
-                    &self.table,
+                    &mut self.table,
                     connection,
                     request,
                     &mut self.choose,
-                )?;
-                match handled {
-                    Handled::Reply(response) => self.reply(connection, response),
-                    Handled::Nothing => {}
-                    Handled::Created(session) => {
-                        self.trace(u64::from_ne_bytes(session.get().to_ne_bytes()));
-                        if !self.issued.insert(session.get()) {
-                            return Err(format!(
-                                "node {node} issued session id {session} twice; expected every id unique"
-                            ));
-                        }
-                    }
-                }
-                self.service_node(index);
+                );
+                self.apply_sends(index, sends)?;
             }
             Message::ToClient { connection, event } => {
                 self.trace(2);
@@ -571,13 +556,14 @@ impl ClusterWorld {
                 }
                 let index = usize::from(node);
                 let now = self.node_now(index);
-                let refused = self.nodes[index].handle_answer(now, &self.table, answer);
+                let (sends, refused) =
+                    self.nodes[index].handle_answer(now, &mut self.table, answer, &mut self.choose);
                 if refused > 0 {
                     return Err(format!(
                         "node {node} refused {refused} installs from meta; expected 0"
                     ));
                 }
-                self.service_node(index);
+                self.apply_sends(index, sends)?;
                 if complete {
                     self.check_answer_applied_kills(index, produced_step)?;
                 }
@@ -624,27 +610,39 @@ impl ClusterWorld {
         }
     }
 
-    /// After any input to a node: run its sync if due, send its request, answer registered logins.
-    fn service_node(&mut self, index: usize) {
+    /// After any input to a node: sends what it decided, in order (replies to clients, its
+    /// request to meta), checks the ids it issued, and notes the sessions that expired there.
+    fn apply_sends(&mut self, index: usize, sends: Vec<Send>) -> Checked {
         self.dirty.node(index);
-        let now = self.node_now(index);
-        if let Some(request) = self.nodes[index].on_timer(now, &self.table) {
-            let delay = self.delay();
-            let node = u16::try_from(index).unwrap_or(0);
-            self.network.send(self.now_ms, delay, Message::ToMeta { node, request });
+        let node = u16::try_from(index).unwrap_or(0);
+        for send in sends {
+            match send {
+                Send::Reply(connection, response) => self.reply(connection, response),
+                Send::ToMeta(request) => {
+                    let delay = self.delay();
+                    self.network.send(self.now_ms, delay, Message::ToMeta { node, request });
+                }
+            }
         }
-        let replies = self.nodes[index].drain_events(now, &self.table, &mut self.choose);
-        for (connection, response) in replies {
-            self.reply(connection, response);
+        for session in self.nodes[index].take_created() {
+            self.trace(u64::from_ne_bytes(session.get().to_ne_bytes()));
+            if !self.issued.insert(session.get()) {
+                return Err(format!(
+                    "node {node} issued session id {session} twice; expected every id unique"
+                ));
+            }
         }
         if !self.nodes[index].recently_expired.is_empty() {
             self.note_expired(index);
         }
-        for session in std::mem::take(&mut self.nodes[index].created_late) {
-            if !self.issued.insert(session.get()) {
-                self.late_duplicate = Some(session);
-            }
-        }
+        Ok(())
+    }
+
+    /// A node's timers (its sync round, long queries returning).
+    fn service_node(&mut self, index: usize) -> Checked {
+        let now = self.node_now(index);
+        let sends = self.nodes[index].on_timer(now, &mut self.table, &mut self.choose);
+        self.apply_sends(index, sends)
     }
 
     /// Carries out a client's actions and drains its events.
@@ -778,13 +776,13 @@ impl ClusterWorld {
             // at once, so an idle node has nothing to do (and its invariants cannot change).
             let node_now = self.node_now(index);
             let node = &self.nodes[index];
-            let due = [node.sync.poll_timeout(), node.next_finish_ms()]
+            let due = [node.poll_timeout(), node.next_finish_ms()]
                 .into_iter()
                 .flatten()
                 .any(|at| at <= node_now);
             if due {
                 self.stats.events += 1;
-                self.service_node(index);
+                self.service_node(index)?;
             }
         }
         for slot in 0..self.clients.len() {
@@ -823,7 +821,7 @@ impl ClusterWorld {
             at.saturating_add_signed(-self.skew_ms.get(index).copied().unwrap_or(0))
         };
         let nodes = self.nodes.iter().enumerate().filter_map(|(index, node)| {
-            let sync = node.sync.poll_timeout();
+            let sync = node.poll_timeout();
             let query = node.next_finish_ms();
             [sync, query].into_iter().flatten().min().map(|at| to_true(index, at))
         });
@@ -849,9 +847,12 @@ impl ClusterWorld {
         for index in bits(dirty.nodes | registries) {
             let node = &self.nodes[index];
             if dirty.nodes & (1 << index) != 0 {
-                node.sync
+                node.sync()
                     .check_invariants()
                     .map_err(|error| format!("node {index} sync invariant: {error:?}"))?;
+                node.graph()
+                    .check_own()
+                    .map_err(|error| format!("node {index} invariant: {error:?}"))?;
             }
             if registries & (1 << index) != 0 {
                 node.registry()
