@@ -5,7 +5,8 @@
 //! NebulaGraph's graph node keeps its sessions in one map with a per-(user, ip) counter that
 //! under-counts after 2 -> 1, checks the limit apart from the count change, reclaims a session
 //! whose query outlives the idle timeout, never refreshes a session's roles, and scans every
-//! session every reclaim interval. [`SessionManager`] fixes each of these:
+//! session every reclaim interval. [`SessionManager`] fixes each of these (the numbered fixes are
+//! explained, with the tests that prove them, in docs/fixes.md):
 //!
 //! - **Fix 2, exact limits.** The node count is reserved with one compare-and-swap against
 //!   `sessions_max`; each (user, ip) count is checked and incremented in one critical section and
