@@ -1,6 +1,6 @@
 //! The meta store as a state machine: [`MetaStore::handle_request`] applies one node's sync
-//! round and returns its answer. The host keeps the store's state in a replicated store (see the
-//! [module docs](crate::cluster) for the contract) and runs one `MetaStore` on the leader.
+//! round and returns its answer. The host keeps the store's state in a replicated store (see
+//! docs/cluster-protocol.md for the contract) and runs one `MetaStore` on the leader.
 //!
 //! A request is applied in a fixed order: the reset of a restarted node, removals, releases,
 //! created sessions, updated sessions, expiry votes, KILL QUERY, pick-ups, the reload and SHOW
@@ -26,8 +26,8 @@ use crate::cluster::meta_state::{EntryState, Holder, Live, MetaState, NodeEntry}
 ///
 /// 1. [`new`](Self::new), or [`restore`](Self::restore) from the replicated store.
 /// 2. For each request a node sends: [`handle_request`](Self::handle_request), then persist
-///    ([`snapshot`](Self::snapshot)) before the answer leaves (see the module docs), then send
-///    the answer back to that node.
+///    ([`snapshot`](Self::snapshot)) before the answer leaves (see docs/cluster-protocol.md), then
+///    send the answer back to that node.
 /// 3. Timer: call [`handle_timeout`](Self::handle_timeout) when
 ///    [`poll_timeout`](Self::poll_timeout) says (a spurious call only collects garbage early,
 ///    which is harmless).
