@@ -4,7 +4,7 @@
 //! NebulaGraph 3.8 uses the meta leader's microsecond clock as the session id, so concurrent logins collide;
 //! its master branch uses a random `i64` that can be negative and is never checked for duplicates; its plan
 //! ids restart at 0 on every node and every restart. The session id is the only credential on every execute,
-//! so a guessable id is a stolen session. This crate fixes all of it:
+//! so a guessable id is a stolen session. This crate fixes all of it (fixes 1 and 5 of docs/fixes.md):
 //!
 //! - [`SessionIdGenerator`]: a hybrid logical clock packed in one atomic word (`time | slot | sequence`,
 //!   see [`Layout`]), advanced by compare-and-swap to `max(now, last + 1)`. Uniqueness never depends on

@@ -1,5 +1,5 @@
 //! How long one permission check takes for a resolved caller: the budget is 20 ns per check. Also measures
-//! the per-request staleness test of fix 4, which every request pays before its checks.
+//! the per-request staleness test of fix 4 (see docs/fixes.md), which every request pays before its checks.
 
 use std::hint::black_box;
 

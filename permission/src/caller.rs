@@ -1,5 +1,5 @@
 //! Who is asking: one session's user and rights, resolved from the role table and cached with the table's
-//! version so that role changes reach open sessions (deliberate fix 4).
+//! version so that role changes reach open sessions (deliberate fix 4, see docs/fixes.md, "Fix 4").
 //!
 //! # The version protocol
 //!
@@ -10,8 +10,9 @@
 //! 3. USE changes the current space with [`Caller::use_space`], which needs no table.
 //!
 //! So a change is seen by every session at its next request, not only at its next login (NebulaGraph
-//! copies roles at login and never refreshes them, issue 3412). A caller whose user was dropped resolves to no
-//! rights and [`Caller::user_exists`] is false, so the host can also end that session.
+//! copies roles at login and never refreshes them: NebulaGraph issue 3412, see docs/fixes.md). A caller
+//! whose user was dropped resolves to no rights and [`Caller::user_exists`] is false, so the host can also
+//! end that session.
 
 use std::sync::Arc;
 

@@ -37,8 +37,9 @@ pub enum Action<'a> {
         /// The user to describe.
         user: &'a str,
     },
-    /// GRANT or REVOKE `role` ON `space` TO/FROM `user` (NebulaGraph's checks; fix 8 needs the table and is
-    /// applied by [`RoleTable::grant`](crate::RoleTable::grant) and [`RoleTable::revoke`](crate::RoleTable::revoke)).
+    /// GRANT or REVOKE `role` ON `space` TO/FROM `user` (NebulaGraph's checks; fix 8 of docs/fixes.md needs
+    /// the table and is applied by [`RoleTable::grant`](crate::RoleTable::grant) and
+    /// [`RoleTable::revoke`](crate::RoleTable::revoke)).
     WriteRole {
         /// The role granted or revoked.
         role: Role,
@@ -159,7 +160,7 @@ pub fn check_read_user(caller: &Caller, policy: Policy, user: &str) -> Result<()
 /// GRANT or REVOKE `role` ON `space` TO/FROM `user`, NebulaGraph's checks in NebulaGraph's order:
 /// `role` is GOD (refused even with authorization off); the caller is `user`; the caller is GOD (allowed);
 /// the caller has no role in `space`; the caller is ADMIN there and `role` is not ADMIN (allowed);
-/// otherwise refused. Deliberate fix 8 is [`check_role_change_target`].
+/// otherwise refused. Deliberate fix 8 is [`check_role_change_target`] (see docs/fixes.md, "Fix 8").
 pub fn check_write_role(
     caller: &Caller,
     policy: Policy,
@@ -188,9 +189,9 @@ pub fn check_write_role(
     }
 }
 
-/// Deliberate fix 8: a GRANT or REVOKE may only change `user` if its current role in `space`
-/// (`target_role`, `Some(God)` for a GOD user) is strictly below the caller's there. GOD callers are exempt;
-/// with authorization off nothing is checked.
+/// Deliberate fix 8 (see docs/fixes.md, "Fix 8"): a GRANT or REVOKE may only change `user` if its current
+/// role in `space` (`target_role`, `Some(God)` for a GOD user) is strictly below the caller's there. GOD
+/// callers are exempt; with authorization off nothing is checked.
 pub fn check_role_change_target(
     caller: &Caller,
     policy: Policy,
@@ -231,8 +232,8 @@ pub fn check_kill_session(caller: &Caller, policy: Policy) -> Result<(), Permiss
 /// KILL QUERY on a session owned by `owner_user`: same user or GOD; checked even with authorization off.
 /// Err is PermissionError with code -1008 and message "PermissionError: Only GOD role could kill others' queries."
 ///
-/// Call it after finding the session and before looking for the plan (deliberate fix 6), so a refused
-/// caller learns nothing about another user's plans.
+/// Call it after finding the session and before looking for the plan (deliberate fix 6, see docs/fixes.md,
+/// "Fix 6"), so a refused caller learns nothing about another user's plans.
 #[inline]
 pub fn check_kill_query(
     caller: &Caller,

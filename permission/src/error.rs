@@ -2,8 +2,8 @@
 //!
 //! Display is exactly what a NebulaGraph user sees (prefixes such as `PermissionError: ` included), so an
 //! engine can forward `code()` and `to_string()` to its clients unchanged. Where this crate refuses something
-//! NebulaGraph allows (deliberate fix 8) or bounds something NebulaGraph leaves unbounded (the limits), the
-//! variant says so and the text follows NebulaGraph's style.
+//! NebulaGraph allows (deliberate fix 8, see docs/fixes.md, "Fix 8") or bounds something NebulaGraph leaves
+//! unbounded (the limits), the variant says so and the text follows NebulaGraph's style.
 //!
 //! The refusals a validator hits on every statement carry no data, so refusing allocates nothing.
 
@@ -77,8 +77,8 @@ pub enum PermissionError {
         /// The user that was to be changed.
         user: String,
     },
-    /// Deliberate fix 8 (NebulaGraph allows it): the target's current role in the space is not strictly below
-    /// the caller's, so an ADMIN cannot demote another ADMIN.
+    /// Deliberate fix 8 (NebulaGraph allows it; see docs/fixes.md, "Fix 8"): the target's current role in the
+    /// space is not strictly below the caller's, so an ADMIN cannot demote another ADMIN.
     #[error(
         "PermissionError: No permission to grant/revoke: `{user}' holds `{target_role}', which is not below \
          your role `{caller_role}'."

@@ -4,7 +4,8 @@
 ///
 /// Off (the default, as in NebulaGraph) means every check passes except the few that NebulaGraph applies
 /// anyway: granting or revoking GOD, granting to a GOD user, and killing another user's query. This crate
-/// adds one more that holds in both modes: deliberate fix 7 (see [`may_see_queries_of`]).
+/// adds one more that holds in both modes: deliberate fix 7 (see [`may_see_queries_of`], and docs/fixes.md,
+/// "Fix 7").
 ///
 /// [`may_see_queries_of`]: crate::may_see_queries_of
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]

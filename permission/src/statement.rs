@@ -227,8 +227,8 @@ pub enum Statement<'a> {
     ShowQueries,
     /// `SHOW LOCAL QUERIES`: the current session's own queries.
     ShowLocalQueries,
-    /// `KILL QUERY`, once the engine has found the target session (deliberate fix 6: session exists, then
-    /// this check, then the plan) and knows the user owning it.
+    /// `KILL QUERY`, once the engine has found the target session (deliberate fix 6, see docs/fixes.md,
+    /// "Fix 6": session exists, then this check, then the plan) and knows the user owning it.
     KillQuery {
         /// The user owning the target session.
         owner_user: &'a str,
@@ -371,9 +371,9 @@ impl<'a> Statement<'a> {
 
 /// May `caller` run `statement` under `policy`? The one call an engine's validator makes per statement.
 ///
-/// For GRANT and REVOKE this is NebulaGraph's check; deliberate fix 8 needs the target's current role and is
-/// applied by [`RoleTable::grant`](crate::RoleTable::grant) and [`RoleTable::revoke`](crate::RoleTable::revoke),
-/// which repeat every check before changing anything.
+/// For GRANT and REVOKE this is NebulaGraph's check; deliberate fix 8 (see docs/fixes.md, "Fix 8") needs the
+/// target's current role and is applied by [`RoleTable::grant`](crate::RoleTable::grant) and
+/// [`RoleTable::revoke`](crate::RoleTable::revoke), which repeat every check before changing anything.
 // Always inlined, like `check`: the two dispatches then fold into the caller's code.
 #[inline(always)]
 pub fn check_statement(

@@ -7,8 +7,8 @@
 //!
 //! Order of checks for GRANT and REVOKE: NebulaGraph's permission checks ([`check_write_role`]), then the
 //! user must exist (-18), a GOD user cannot be granted (-1009), deliberate fix 8
-//! ([`check_role_change_target`]), then REVOKE's "Role not existed!" (-11) and "Improper role!" (-2030), then
-//! this crate's bounds.
+//! ([`check_role_change_target`]; see docs/fixes.md, "Fix 8"), then REVOKE's "Role not existed!" (-11)
+//! and "Improper role!" (-2030), then this crate's bounds.
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -56,8 +56,8 @@ impl RoleTable {
     }
 
     /// DROP USER `user`: GOD only (when authorization is on); removes all of the user's roles, and the
-    /// version bump makes every session of that user lose them at its next request (fix 4).
-    /// GOD users cannot be dropped.
+    /// version bump makes every session of that user lose them at its next request (fix 4, see
+    /// docs/fixes.md). GOD users cannot be dropped.
     pub fn drop_user(
         &mut self,
         caller: &Caller,

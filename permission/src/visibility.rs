@@ -7,7 +7,8 @@ use crate::caller::Caller;
 use crate::policy::Policy;
 use crate::role::Role;
 
-/// Deliberate fix 7: may `caller` see the queries (rows and text) of sessions owned by `owner_user`? GOD: all; others: only their own user's.
+/// Deliberate fix 7 (see docs/fixes.md, "Fix 7"): may `caller` see the queries (rows and text) of sessions
+/// owned by `owner_user`? GOD: all; others: only their own user's.
 ///
 /// NebulaGraph shows every user's query text to every user. Here a caller sees exactly the queries it may
 /// kill ([`check_kill_query`](crate::check_kill_query)), so, like KILL QUERY, this holds with authorization

@@ -1,6 +1,6 @@
 //! Property tests: rights form a lattice (order and lattice laws), and every check is monotone in it: a
 //! caller holding at least the rights of another is never refused what the other is allowed, for every
-//! action kind, every row filter, fix 8, and both policies.
+//! action kind, every row filter, fix 8 (see docs/fixes.md), and both policies.
 //!
 //! Monotonicity compares callers with the same user name: rules about identity (DESCRIBE USER of oneself,
 //! KILL QUERY of one's own query, no GRANT to oneself) depend on who asks, not on rights.

@@ -2,7 +2,7 @@
 //! authorization on), privilege escalation is impossible:
 //!
 //! - a change made by a caller leaves the target with a role strictly below the caller's in that space,
-//!   and changes only targets that were strictly below it (fix 8);
+//!   and changes only targets that were strictly below it (fix 8, see docs/fixes.md);
 //! - so nobody ever holds a role at or above the highest role of any non-GOD caller who changed them;
 //! - the set of ADMINs never changes (no non-GOD can make or unmake one);
 //! - GOD is never created or removed (with authorization off too), nobody changes their own role;

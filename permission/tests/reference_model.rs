@@ -4,7 +4,7 @@
 //!
 //! The real sessions keep cached callers: transitions are given the cached (possibly stale) caller, checks
 //! use it after `refresh`, as the version protocol says. The model has no cache at all, so any agreement
-//! also proves that refresh-then-check sees exactly the table's current rights (fix 4).
+//! also proves that refresh-then-check sees exactly the table's current rights (fix 4, see docs/fixes.md).
 
 #[path = "support/reference_model.rs"]
 mod model;

@@ -1,5 +1,5 @@
-//! The role table's transitions with NebulaGraph's errors, the version protocol of fix 4, the bounds, and
-//! persistence. Every refused transition is checked to leave the table exactly as it was.
+//! The role table's transitions with NebulaGraph's errors, the version protocol of fix 4 (see docs/fixes.md),
+//! the bounds, and persistence. Every refused transition is checked to leave the table exactly as it was.
 
 use graphsession_permission::{
     Caller, PermissionError, Policy, ROLES_MAX, Rights, Role, RoleTable, SPACE_NAME_BYTES_MAX,

@@ -2,9 +2,10 @@
 //!
 //! Display is what a NebulaGraph user sees, so a host forwards `code()` and `to_string()`
 //! unchanged. Two deliberate differences: E_QUERY_NOT_FOUND carries a real message (NebulaGraph
-//! shows "Unknown error -2073!"), and the registry's limits, which NebulaGraph does not have, are
-//! E_EXECUTION_ERROR (-1005), the code NebulaGraph uses for a statement that could not run. Every
-//! operation that returns an error leaves the registry exactly as it was.
+//! shows "Unknown error -2073!"; part of fix 6, see docs/fixes.md), and the registry's limits,
+//! which NebulaGraph does not have, are E_EXECUTION_ERROR (-1005), the code NebulaGraph uses for a
+//! statement that could not run. Every operation that returns an error leaves the registry exactly
+//! as it was.
 
 use crate::lifecycle::KillCause;
 use graphsession_id_gen::{PlanId, SessionId};

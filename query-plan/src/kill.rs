@@ -1,4 +1,4 @@
-//! KILL QUERY, with deliberate fix 6.
+//! KILL QUERY, with deliberate fix 6 (see docs/fixes.md, "Fix 6").
 //!
 //! NebulaGraph checks permission before existence on one path and after it on the other, so a
 //! caller can probe which plans another user runs. Here every path checks, in order: the session

@@ -47,8 +47,8 @@
 //! Sessions are opened with the registry ([`QueryRegistry::open_session`], with their user and
 //! host) and closed with it ([`QueryRegistry::close_session`], which kills their queries); so "the
 //! session exists" in KILL QUERY means "open in this registry". SHOW QUERIES applies deliberate fix
-//! 7 and KILL QUERY fix 6, both with the decisions of `graphsession-permission`
-//! ([`may_see_queries_of`](graphsession_permission::may_see_queries_of),
+//! 7 and KILL QUERY fix 6 (both explained in docs/fixes.md), with the decisions of
+//! `graphsession-permission` ([`may_see_queries_of`](graphsession_permission::may_see_queries_of),
 //! [`check_kill_query`](graphsession_permission::check_kill_query)). Everything is bounded
 //! ([`Config`]) with a typed error at each bound, and a refused operation changes nothing.
 //!

@@ -1,10 +1,10 @@
 //! SHOW QUERIES and SHOW LOCAL QUERIES: rows with NebulaGraph's columns.
 //!
-//! NebulaGraph shows every user's query text to every user. Deliberate fix 7: a caller that is not
-//! GOD sees only the queries of its own user. The decision is the permission crate's
-//! ([`may_see_queries_of`](graphsession_permission::may_see_queries_of)); this file only applies
-//! it. A query whose executor already finished, but which the host has not removed yet, is not
-//! shown: in NebulaGraph it would already be gone.
+//! NebulaGraph shows every user's query text to every user. Deliberate fix 7 (see docs/fixes.md,
+//! "Fix 7"): a caller that is not GOD sees only the queries of its own user. The decision is the
+//! permission crate's ([`may_see_queries_of`](graphsession_permission::may_see_queries_of)); this
+//! file only applies it. A query whose executor already finished, but which the host has not
+//! removed yet, is not shown: in NebulaGraph it would already be gone.
 
 use crate::error::QueryError;
 use crate::lifecycle::QueryPhase;
@@ -76,8 +76,8 @@ impl QueryRow {
 }
 
 impl QueryRegistry {
-    /// SHOW QUERIES, this node's part: every running query the caller may see (fix 7), in (session,
-    /// plan) order. A cluster-wide listing merges the rows of every node.
+    /// SHOW QUERIES, this node's part: every running query the caller may see (fix 7, see
+    /// docs/fixes.md), in (session, plan) order. A cluster-wide listing merges the rows of every node.
     #[must_use]
     pub fn show_queries(&self, caller: &Caller, policy: Policy, now_unix_us: u64) -> Vec<QueryRow> {
         let now_unix_us = self.clock.peek(now_unix_us);

@@ -116,8 +116,8 @@ fn model_regression_close_session_kills_running_and_keeps_first_causes() {
 
 #[test]
 fn model_regression_kill_query_on_another_users_session_with_authorization_off() {
-    // KILL QUERY's permission step applies even with authorization off (fix 6 order: session, then
-    // permission, then plan).
+    // KILL QUERY's permission step applies even with authorization off (the order of fix 6 in
+    // docs/fixes.md: session, then permission, then plan).
     run(&[
         Op::OpenSession { session: 2, user: 0 },
         Op::KillQuery { caller: 1, current: 1, target: Some(2), plan: 0, enforced: false },

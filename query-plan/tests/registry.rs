@@ -1,5 +1,6 @@
 //! Named scenarios for the NebulaGraph-facing behaviour: KILL QUERY's check order and messages (fix
 //! 6), SHOW QUERIES visibility (fix 7), limits, session close, clock regression, timeouts, metrics.
+//! The fixes are explained in docs/fixes.md.
 #![allow(clippy::unwrap_used, reason = "test helpers: a failed unwrap is a failed test")]
 
 use graphsession_id_gen::{PlanId, SessionId};

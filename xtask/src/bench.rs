@@ -415,7 +415,8 @@ fn render(run: &Value, measurements: &[Measurement], report_only: bool) -> Strin
          bench) and other crates doing the same job (peer). **vs ours** is that row's time \
          divided by the reference row's (marked ★) at the same parameter: above 1 means ours is \
          faster. Times are criterion's estimate (the slope of its linear sampling, else the mean) \
-         with its 95% confidence interval.\n\n",
+         with its 95% confidence interval. Earlier dated figures, with the commands that produced \
+         them, are in [docs/benchmarks-history.md](docs/benchmarks-history.md).\n\n",
     );
     let _ = writeln!(out, "- command: `{}`", field("command"));
     let _ = writeln!(out, "- date: {}", field("date"));

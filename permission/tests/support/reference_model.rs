@@ -94,7 +94,7 @@ impl Model {
         }
     }
 
-    /// Fix 8, plainly: a non-GOD caller may only change a target strictly below it.
+    /// Fix 8 (see docs/fixes.md), plainly: a non-GOD caller may only change a target strictly below it.
     fn below(&self, on: bool, by: &str, space: &str, user: &str) -> Outcome {
         let (Some(caller_role), Some(target_role)) = (self.role(by, space), self.role(user, space))
         else {

@@ -15,7 +15,7 @@ pub struct MetaConfig {
     /// default sync intervals).
     pub holder_silence_ms: u64,
     /// How long a removed session's tombstone is kept. A node partitioned from meta for longer
-    /// may miss the "gone" (it is then told to resync, see the module docs). Default 24 h.
+    /// may miss the "gone" (it is then told to resync, see docs/cluster-protocol.md). Default 24 h.
     pub tombstone_retention_ms: u64,
     /// How long a kill mark is kept when its session stays alive. Default 1 h.
     pub kill_mark_retention_ms: u64,

@@ -26,8 +26,8 @@ pub trait LocalSessions {
     fn install(&mut self, record: &SessionRecord);
 
     /// Adopts `record`'s space if this node holds the session and `(space_set_unix_ms, space)`
-    /// of the record is greater than its own (last writer wins, issue 5585). Returns whether the
-    /// space changed.
+    /// of the record is greater than its own (last writer wins; NebulaGraph issue 5585, see
+    /// docs/fixes.md). Returns whether the space changed.
     fn adopt_space(&mut self, record: &SessionRecord) -> bool;
 
     /// Drops a session meta says is gone. Its running queries are killed with
@@ -36,6 +36,7 @@ pub trait LocalSessions {
     fn drop_session(&mut self, session: SessionId, reason: GoneReason);
 
     /// Kills query `key` (cause `KillCause::User`) if it runs here; returns whether it did. Plan
-    /// ids are unique across nodes and restarts (fix 5), so a mark can only hit its own query.
+    /// ids are unique across nodes and restarts (fix 5, see docs/fixes.md), so a mark can only
+    /// hit its own query.
     fn kill_query(&mut self, key: QueryKey) -> bool;
 }

@@ -82,7 +82,7 @@ pub struct SessionReport {
     pub created_unix_ms: u64,
     /// The newest activity on this node, Unix ms.
     pub last_activity_unix_ms: u64,
-    /// Queries running on this node; any counts as activity (fix 3).
+    /// Queries running on this node; any counts as activity (fix 3, see docs/fixes.md).
     pub running_queries: u32,
 }
 
@@ -131,7 +131,8 @@ pub struct Removal {
 /// KILL QUERY of a query that may run on another node.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct QueryKill {
-    /// The query: its (session, plan) pair, unique across nodes and restarts (fix 5).
+    /// The query: its (session, plan) pair, unique across nodes and restarts (fix 5, see
+    /// docs/fixes.md).
     pub key: QueryKey,
     /// The caller's user.
     pub caller_user: String,

@@ -1,6 +1,6 @@
 //! The meta store as a state machine: [`MetaStore::handle_request`] applies one node's sync
-//! round and returns its answer. The host keeps the store's state in a replicated store (see the
-//! [module docs](crate::cluster) for the contract) and runs one `MetaStore` on the leader.
+//! round and returns its answer. The host keeps the store's state in a replicated store (see
+//! docs/cluster-protocol.md for the contract) and runs one `MetaStore` on the leader.
 //!
 //! A request is applied in a fixed order: the reset of a restarted node, removals, releases,
 //! created sessions, updated sessions, expiry votes, KILL QUERY, pick-ups, the reload and SHOW
@@ -26,8 +26,8 @@ use crate::cluster::meta_state::{EntryState, Holder, Live, MetaState, NodeEntry}
 ///
 /// 1. [`new`](Self::new), or [`restore`](Self::restore) from the replicated store.
 /// 2. For each request a node sends: [`handle_request`](Self::handle_request), then persist
-///    ([`snapshot`](Self::snapshot)) before the answer leaves (see the module docs), then send
-///    the answer back to that node.
+///    ([`snapshot`](Self::snapshot)) before the answer leaves (see docs/cluster-protocol.md), then
+///    send the answer back to that node.
 /// 3. Timer: call [`handle_timeout`](Self::handle_timeout) when
 ///    [`poll_timeout`](Self::poll_timeout) says (a spurious call only collects garbage early,
 ///    which is harmless).
@@ -207,7 +207,8 @@ impl MetaStore {
         record.last_activity_unix_ms =
             record.last_activity_unix_ms.max(report.last_activity_unix_ms);
         // The space is a last-writer-wins register ordered by (time of USE, space), so every
-        // node converges on the same space whatever order reports arrive in (issue 5585).
+        // node converges on the same space whatever order reports arrive in (issue 5585,
+        // docs/fixes.md).
         let newer = (report.space_set_unix_ms, report.space.as_str())
             > (record.space_set_unix_ms, record.space.as_str());
         if newer {
@@ -234,12 +235,12 @@ impl MetaStore {
         }
     }
 
-    /// Expires `session` if there was an instant at which it had been idle for the idle timeout
-    /// on every node holding it (fix 3 across nodes, issue 5094): every holder not presumed dead
-    /// votes idle and runs no query, and the newest activity any node reported is at least the
-    /// idle timeout older than the earliest of those votes. A vote made before activity the node
-    /// has not reported yet is therefore too early to count once that activity is reported, and a
-    /// node's activity report withdraws its vote.
+    /// Expires `session` if there was an instant at which it had been idle for the idle timeout on
+    /// every node holding it (fix 3 across nodes, NebulaGraph issue 5094; both in docs/fixes.md):
+    /// every holder not presumed dead votes idle and runs no query, and the newest activity any
+    /// node reported is at least the idle timeout older than the earliest of those votes. A vote
+    /// made before activity the node has not reported yet is therefore too early to count once that
+    /// activity is reported, and a node's activity report withdraws its vote.
     pub(crate) fn try_expire(&mut self, session: SessionId) -> bool {
         let Some(EntryState::Live(live)) = self.state.sessions.get(&session).map(|e| &e.state)
         else {
@@ -303,7 +304,8 @@ impl MetaStore {
 
     /// The timer: collects tombstones and kill marks past their retention, and expires up to
     /// `orphan_checks_per_timeout_max` idle sessions whose every holder is presumed dead (so a
-    /// dead node's sessions do not leak, nebula-java 498). Returns how many expired.
+    /// dead node's sessions do not leak: nebula-java issue 498, see docs/fixes.md). Returns how
+    /// many expired.
     pub fn handle_timeout(&mut self, now_unix_ms: u64) -> u32 {
         self.observe(now_unix_ms);
         self.state.collect_garbage(

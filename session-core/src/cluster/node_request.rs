@@ -128,7 +128,8 @@ impl NodeSync {
     }
 
     /// Sessions idle here for the idle timeout with no running query: this node's expiry
-    /// votes. Meta decides (a node never ends a session on its own timer, issue 5094).
+    /// votes. Meta decides (a node never ends a session on its own timer; NebulaGraph issue
+    /// 5094, see docs/fixes.md).
     fn idle_votes(&self, now: u64, held: &[SessionReport], batch_max: usize) -> Vec<IdleVote> {
         let idle_timeout_ms = self.config.idle_timeout_ms;
         held.iter()

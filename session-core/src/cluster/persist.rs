@@ -1,8 +1,8 @@
-//! The persistent form of the meta store: [`MetaSnapshot`], a versioned serde value with a
-//! digest over its content. The host writes it to its replicated store after every handled
-//! request (or keeps the store's maps there directly, see the module docs) and restores it on
-//! the new leader. A corrupt or truncated snapshot is a typed [`PersistError`], and nothing of it
-//! is applied: [`MetaStore::restore`] builds a new store and checks every invariant first.
+//! The persistent form of the meta store: [`MetaSnapshot`], a versioned serde value with a digest
+//! over its content. The host writes it to its replicated store after every handled request (or
+//! keeps the store's maps there directly, see docs/cluster-protocol.md) and restores it on the new
+//! leader. A corrupt or truncated snapshot is a typed [`PersistError`], and nothing of it is
+//! applied: [`MetaStore::restore`] builds a new store and checks every invariant first.
 //!
 //! Only the truth is persisted (nodes, sessions, kill marks, counters); the indexes are rebuilt.
 //! Lists, not maps, so that any serde format can carry them (JSON keys must be strings).

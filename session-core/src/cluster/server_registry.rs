@@ -10,10 +10,10 @@
 //! # What the host does besides
 //!
 //! - **No local idle expiry.** In a cluster a node never ends a session on its own idle timer
-//!   (issue 5094): meta expires it from every holder's votes and the node drops it through
-//!   [`LocalSessions::drop_session`]. So the host does not call
-//!   [`SessionManager::handle_timeout`]. (If it does, the expired copy is only released at
-//!   meta, as the trait allows; the session lives on elsewhere.)
+//!   (NebulaGraph issue 5094, see docs/fixes.md): meta expires it from every holder's votes and the
+//!   node drops it through [`LocalSessions::drop_session`]. So the host does not call
+//!   [`SessionManager::handle_timeout`]. (If it does, the expired copy is only released at meta, as
+//!   the trait allows; the session lives on elsewhere.)
 //! - **Login:** after [`SessionManager::login`],
 //!   [`NodeSync::announce`](crate::cluster::NodeSync::announce).
 //! - **Sign-out and KILL SESSION:** end it locally ([`SessionManager::sign_out`],

@@ -33,7 +33,8 @@ pub enum EndReason {
     /// meta): see
     /// [`SessionManager::end_from_cluster`](crate::server::SessionManager::end_from_cluster).
     EndedElsewhere,
-    /// Its user was dropped from the role table; seen at the session's next request (fix 4).
+    /// Its user was dropped from the role table; seen at the session's next request (fix 4, see
+    /// docs/fixes.md).
     UserDropped,
 }
 

@@ -3,8 +3,9 @@
 //! A resolved [`Caller`] (user, rights, current space and role, role-table version) is the same
 //! for every session of a user in the same space, so sessions share one `Arc<Caller>` per
 //! (user, space) instead of each holding its own copy: a session's caller costs one pointer,
-//! whatever it has done. Fix 4 is unchanged: a session whose shared caller is older than the
-//! role table asks the cache again, and the cache resolves a fresh one for everyone.
+//! whatever it has done. Fix 4 (see docs/fixes.md) is unchanged: a session whose shared caller
+//! is older than the role table asks the cache again, and the cache resolves a fresh one for
+//! everyone.
 //!
 //! Bounded: an entry that no session holds any more (its `Arc` has one owner, the cache) is
 //! dropped by the next prune, which runs when the cache has doubled since the last one, so the

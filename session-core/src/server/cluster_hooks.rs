@@ -169,9 +169,10 @@ impl SessionManager {
     }
 
     /// Sets session `id`'s space to `space` if `(space_set_unix_ms, space)` is greater than the
-    /// session's own (last writer wins, issue 5585); returns whether it changed. Neither
-    /// activity nor a permission check (the USE was checked where it ran); the session's rights
-    /// in the new space come from the role table at its next request. Emits
+    /// session's own (last writer wins; NebulaGraph issue 5585, see docs/fixes.md); returns
+    /// whether it changed. Neither activity nor a permission check (the USE was checked where it
+    /// ran); the session's rights in the new space come from the role table at its next
+    /// request. Emits
     /// [`Change::SpaceChanged`]. False for an unknown session or an invalid space name.
     pub fn adopt_space(&self, id: SessionId, space: &str, space_set_unix_ms: u64) -> bool {
         if check_space_name(space).is_err() {
@@ -197,7 +198,8 @@ impl SessionManager {
                     caller
                 }
                 // No request yet: a caller without rights, which is always stale, so the next
-                // request resolves the user's rights from the role table (fix 4).
+                // request resolves the user's rights from the role table (fix 4,
+                // docs/fixes.md).
                 None => Caller::from_rights(entry.user(), Rights::none(), Some(space)),
             };
             // The session's own until its next request after a role change shares one again.

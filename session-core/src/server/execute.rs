@@ -1,6 +1,7 @@
 //! The execute path: a query starting and ending, USE, session variables, KILL QUERY and SHOW
 //! QUERIES. Each request refreshes the session's caller from the host's role table when it
-//! changed (fix 4); a session with a running query is never idle (fix 3).
+//! changed (fix 4); a session with a running query is never idle (fix 3). Both fixes are
+//! explained in docs/fixes.md.
 
 use std::collections::BTreeMap;
 
@@ -38,7 +39,7 @@ impl SessionManager {
     /// A request of session `session_id` arrives with `statement` at `now_unix_ms`: finds and
     /// touches the session, refreshes its caller from `table` (fix 4), and registers the query.
     /// Until [`finish_query`](Self::finish_query) or [`fail_query`](Self::fail_query) the session
-    /// is never idle (fix 3).
+    /// is never idle (fix 3). Both fixes are explained in docs/fixes.md.
     ///
     /// Errors: [`ServerError::InvalidSessionId`], [`ServerError::SessionNotFound`] (also when the
     /// session's user was dropped: the session ends then), or the query registry's limits.
@@ -192,8 +193,8 @@ impl SessionManager {
     }
 
     /// KILL QUERY by `caller`, whose session is `current_session`, with deliberate fix 6 (see
-    /// `graphsession-query-plan`): session exists (-2069), caller may act on its user (-1008),
-    /// plan runs in it (-2073). The executor stops at its next check.
+    /// docs/fixes.md and `graphsession-query-plan`): session exists (-2069), caller may act on its
+    /// user (-1008), plan runs in it (-2073). The executor stops at its next check.
     pub fn kill_query(
         &self,
         caller: &Caller,
@@ -222,8 +223,8 @@ impl SessionManager {
         Ok(queries.kill_query(caller, self.config.policy, current_session, target)?)
     }
 
-    /// SHOW QUERIES on this node: every running query `caller` may see (fix 7), by session and
-    /// plan.
+    /// SHOW QUERIES on this node: every running query `caller` may see (fix 7, see
+    /// docs/fixes.md), by session and plan.
     #[must_use]
     pub fn show_queries(&self, caller: &Caller, now_unix_ms: u64) -> Vec<QueryRow> {
         let now_unix_us = self.clock.newest_ms().max(now_unix_ms).saturating_mul(1_000);
@@ -236,10 +237,10 @@ impl SessionManager {
         rows
     }
 
-    /// USE `space` in session `session_id`: the caller (refreshed, fix 4) needs a role in it or
-    /// GOD. Whether the space exists is the host's catalog's business. Records when the space
-    /// was set (`now`, or just after the newest space time seen if that is later), which orders
-    /// USEs across nodes ([`adopt_space`](Self::adopt_space)).
+    /// USE `space` in session `session_id`: the caller (refreshed, fix 4 of docs/fixes.md) needs a
+    /// role in it or GOD. Whether the space exists is the host's catalog's business. Records when
+    /// the space was set (`now`, or just after the newest space time seen if that is later), which
+    /// orders USEs across nodes ([`adopt_space`](Self::adopt_space)).
     pub fn use_space(
         &self,
         session_id: i64,
@@ -258,7 +259,7 @@ impl SessionManager {
             let mut inner = lock(&entry.inner);
             inner.caller = Some(caller);
             // Newer than any space this session has seen, even one adopted from a node whose
-            // clock is ahead: the USE here is the last writer (issue 5585).
+            // clock is ahead: the USE here is the last writer (issue 5585, docs/fixes.md).
             inner.space_set_unix_ms = now.max(inner.space_set_unix_ms.saturating_add(1));
         }
         self.changed(&entry, Change::SpaceChanged { from, to: space.to_owned() }, now);

@@ -8,7 +8,7 @@
 //! `now + idle_timeout`. A round pops only the due prefix of each shard's index and, for each
 //! popped session, re-reads its atomic last activity and running-query count:
 //!
-//! - a running query (fix 3) reschedules the check at `now + idle_timeout`;
+//! - a running query (fix 3, see docs/fixes.md) reschedules the check at `now + idle_timeout`;
 //! - activity since the check was scheduled reschedules it at `last_activity + idle_timeout`;
 //! - otherwise the session has been idle for the timeout: it ends, its queries are killed.
 //!

@@ -14,9 +14,9 @@ impl SessionManager {
     /// with exactly one idle check at its scheduled time, open in its shard's query registry
     /// exactly while it has queries and nowhere else; the shard's slot table consistent; no query of an ended session in any registry; running-query counts
     /// matching the registries; the node count and every (user, ip) count equal to the sessions
-    /// that hold them (fix 2), and the logged-in ones within their limits (installed sessions
-    /// are counted without a limit); the cached earliest check no later than the true one;
-    /// histories and variables within their bounds.
+    /// that hold them (fix 2, see docs/fixes.md), and the logged-in ones within their limits
+    /// (installed sessions are counted without a limit); the cached earliest check no later than
+    /// the true one; histories and variables within their bounds.
     pub fn check_invariants(&self) -> Result<(), InvariantViolation> {
         let mut user_ip: Counts = BTreeMap::new();
         let mut logged_in: Counts = BTreeMap::new();

@@ -1,5 +1,5 @@
 //! The node's session count and the per-(user, client ip) counts, each changed with its limit
-//! check in one atomic step (deliberate fix 2), and the node clock.
+//! check in one atomic step (deliberate fix 2, see docs/fixes.md), and the node clock.
 //!
 //! NebulaGraph checks the per-(user, ip) count and changes it in two steps (so concurrent logins
 //! overshoot) and drops the counter on the 2 -> 1 transition (so it under-counts afterwards).

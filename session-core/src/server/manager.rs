@@ -103,8 +103,8 @@ impl SessionManager {
     /// Creates a session for `login` at `now_unix_ms`, in NebulaGraph's order: the password
     /// outcome and lockout (-1001), the node's `sessions_max` (-1010), the (user, ip) limit
     /// (-1002), the user in `table` (-1002). The limit checks and the count changes are one
-    /// atomic step each (fix 2). A refusal changes nothing (except the lockout's count) and
-    /// comes out as an [`Event::LoginRefused`].
+    /// atomic step each (fix 2, see docs/fixes.md). A refusal changes nothing (except the
+    /// lockout's count) and comes out as an [`Event::LoginRefused`].
     pub fn login(
         &self,
         login: Login<'_>,

@@ -5,7 +5,8 @@
 //! NebulaGraph's graph node keeps its sessions in one map with a per-(user, ip) counter that
 //! under-counts after 2 -> 1, checks the limit apart from the count change, reclaims a session
 //! whose query outlives the idle timeout, never refreshes a session's roles, and scans every
-//! session every reclaim interval. [`SessionManager`] fixes each of these:
+//! session every reclaim interval. [`SessionManager`] fixes each of these (the numbered fixes are
+//! explained, with the tests that prove them, in docs/fixes.md):
 //!
 //! - **Fix 2, exact limits.** The node count is reserved with one compare-and-swap against
 //!   `sessions_max`; each (user, ip) count is checked and incremented in one critical section and
@@ -119,40 +120,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! # Performance
-//!
-//! `cargo bench -p graphsession-core --bench server_registry -- --warm-up-time 1
-//! --measurement-time 2`, on the project's 2-core machine (an Intel Xeon), otherwise idle, on
-//! 2026-12-03. Baseline: the seed plan's design, a `Mutex<HashMap<i64, Session>>` with a full-scan
-//! reclaim, written in the bench; moka: `moka::sync::Cache` with time-to-idle. Find + touch visits
-//! the sessions in a shuffled order with the clock moving a millisecond every 1,024 requests, so at
-//! 1M sessions nearly every lookup misses the caches and every touch writes.
-//!
-//! | measurement | registry | baseline | moka | target |
-//! |---|---|---|---|---|
-//! | find + touch, 1 thread, 10k sessions (ns per op) | 20.0 | 25.5 | 315 | |
-//! | find + touch, 1 thread, 100k sessions (ns per op) | 23.0 | 46.2 | 1,053 | |
-//! | find + touch, 1 thread, 1M sessions (ns per op) | 52.0 | 154 | 1,434 | at most 60 |
-//! | find + touch, 2 threads, 10k sessions (M ops/s) | 90.5 (1.81x one thread) | 10.5 | 2.8 | |
-//! | find + touch, 2 threads, 100k sessions (M ops/s) | 80.3 (1.85x) | 6.6 | 1.4 | |
-//! | find + touch, 2 threads, 1M sessions (M ops/s) | 50.1 (2.60x) | 3.8 | 1.1 | 1.7x one thread; 3x baseline |
-//! | login + sign-out (ns) | 482 | 97 | 1,036 | |
-//! | reclaim round, 1M sessions, none expire | 20.4 ns | 11.9 ms | 216 ns | at most 1 us |
-//! | reclaim round, 1M sessions, 1% (10k) expire | 6.37 ms | 13.7 ms | n/a (own clock) | |
-//! | resident bytes per session at 1M, strings included | 200 | 267 | 464 | at most 256 beyond strings |
-//! | the same after each session's USE and one query | 376 | | | |
-//!
-//! Every target is met: find + touch at 1M sessions costs 52 ns on one thread; two threads do
-//! 1.8x to 2.6x one thread's work and 8.6x to 13x the baseline's. It takes no lock (`table.rs`):
-//! plain loads let consecutive lookups overlap their cache misses, which a read lock's atomic
-//! read-modify-write (a full fence on x86) prevented (142 ns before). A reclaim round with nothing
-//! due is one atomic load. A logged-in session costs 200 bytes with its strings (its slot, its
-//! entry and its idle check; the (user, ip) strings are shared by the pair's sessions and the
-//! resolved caller by the user's sessions in one space). USE and a query add 176 bytes: the
-//! session's own history of the USE for SHOW SESSION (the change with its space name, and the
-//! holder of history and variables, allocated at the first change); the query leaves nothing
-//! behind once it ends. Login costs more than the baseline's map insert: it issues a sealed id,
-//! checks two limits atomically, and emits an audit event.
+//! Performance: dated figures with their commentary are in docs/benchmarks-history.md.
 
 mod audit;
 mod callers;

@@ -44,14 +44,15 @@ impl Lifecycle {
 /// refresh) or on SHOW: behind one per-session mutex.
 #[derive(Debug)]
 pub(crate) struct SessionInner {
-    /// The user's rights with the role-table version they were read at (fix 4), shared with
-    /// the user's other sessions in the same space (`callers.rs`). Resolved at the session's
-    /// first request (or USE), then kept current (fix 4).
+    /// The user's rights with the role-table version they were read at, shared with the user's
+    /// other sessions in the same space (`callers.rs`). Resolved at the session's first request
+    /// (or USE), then kept current (fix 4, see docs/fixes.md).
     pub(crate) caller: Option<Arc<Caller>>,
     /// Allocated at the first change: most sessions never set a variable or change anything.
     extras: Option<Box<Extras>>,
     /// When the current space was set (USE here, or adopted from the cluster), Unix ms; 0
-    /// before any. With the space it orders USEs across nodes (last writer wins, issue 5585).
+    /// before any. With the space it orders USEs across nodes (last writer wins; NebulaGraph
+    /// issue 5585, see docs/fixes.md).
     pub(crate) space_set_unix_ms: u64,
 }
 
@@ -100,7 +101,8 @@ pub(crate) struct SessionEntry {
     pub(crate) origin: Origin,
     pub(crate) queries_run: AtomicU64,
     /// Queries registered and not yet finished or failed. Raised under the shard's read lock,
-    /// so an expiry (under the write lock) sees every query that started before it (fix 3).
+    /// so an expiry (under the write lock) sees every query that started before it (fix 3, see
+    /// docs/fixes.md).
     running: AtomicU32,
     /// When its idle check is scheduled (its key in the shard's deadline index), Unix ms.
     /// Written only under the shard's write lock; here rather than in the map's slot because the
@@ -193,7 +195,8 @@ impl SessionEntry {
             .and_then(|caller| caller.current_space().map(str::to_owned))
     }
 
-    /// The caller, refreshed from `table` if any role changed since it was read (fix 4).
+    /// The caller, refreshed from `table` if any role changed since it was read (fix 4, see
+    /// docs/fixes.md).
     pub(crate) fn current_caller(&self, table: &RoleTable, callers: &CallerCache) -> Caller {
         let mut inner = lock(&self.inner);
         if let Some(caller) = inner.caller.as_ref().filter(|caller| !caller.is_stale(table)) {

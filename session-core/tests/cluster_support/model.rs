@@ -149,7 +149,8 @@ impl Run {
             Op::Begin { node, session } => {
                 let Some(session) = self.session(session) else { return };
                 self.next_plan += 1;
-                // Plan ids carry the node's slot, as id-gen issues them (fix 5).
+                // Plan ids carry the node's slot, as id-gen issues them (fix 5,
+                // docs/fixes.md).
                 let slot = u16::try_from(node + 1).unwrap();
                 let plan = PlanId::from_parts(slot, self.next_plan).unwrap();
                 let key = QueryKey { session, plan };
@@ -187,7 +188,8 @@ impl Run {
             Op::Forget { node, session } => {
                 let Some(session) = self.session(session) else { return };
                 let local = &mut self.cluster.nodes[node].local;
-                // A registry never ends a session with a running query (fix 3).
+                // A registry never ends a session with a running query (fix 3,
+                // docs/fixes.md).
                 if local.sessions.get(&session).is_some_and(|s| s.running_queries == 0) {
                     local.sessions.remove(&session);
                     if self.model.used_on.contains(&(session, node)) {

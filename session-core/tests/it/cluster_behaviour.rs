@@ -1,6 +1,7 @@
-//! Cluster sync, named scenarios: NebulaGraph issues 5094 and 5585 and a failed removal cannot
-//! happen here; the kill staleness bound holds; pick-up, start-up reload, SHOW SESSIONS, orphan
-//! expiry and bounded batches work; duplicated and stale messages change nothing.
+//! Cluster sync, named scenarios: NebulaGraph issues 5094 and 5585 (see docs/fixes.md) and a
+//! failed removal cannot happen here; the kill staleness bound holds; pick-up, start-up reload,
+//! SHOW SESSIONS, orphan expiry and bounded batches work; duplicated and stale messages change
+//! nothing.
 #![allow(clippy::unwrap_used, reason = "test helpers: a failed unwrap is a failed test")]
 
 use crate::cluster_support::{

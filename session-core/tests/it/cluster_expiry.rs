@@ -1,5 +1,6 @@
-//! Idle expiry across nodes under message loss, duplication, delay and reordering (fix 3,
-//! issue 5094). A session is shared by three nodes and touched on random nodes at random gaps.
+//! Idle expiry across nodes under message loss, duplication, delay and reordering (fix 3 and
+//! NebulaGraph issue 5094, see docs/fixes.md). A session is shared by three nodes and touched on
+//! random nodes at random gaps.
 //! Safety, checked at every step: meta expires it only after a stretch of at least the idle
 //! timeout with no activity on any node (a session used somewhere at least once per timeout is
 //! never expired). Liveness: once the network heals and nobody uses it, it expires everywhere.

@@ -1,5 +1,6 @@
 //! Table tests of the server registry: every code and message of the reference, login throttling,
-//! deliberate fixes 2, 3 and 4, events, history, statistics, and snapshot corruption.
+//! deliberate fixes 2, 3 and 4 (see docs/fixes.md), events, history, statistics, and snapshot
+//! corruption.
 #![allow(clippy::unwrap_used, reason = "test helpers: a failed unwrap is a failed test")]
 
 use graphsession_core::server::{
@@ -194,7 +195,7 @@ fn throttling_counts_down_locks_and_resets_on_success() {
 
 #[test]
 fn a_query_longer_than_the_idle_timeout_keeps_its_session() {
-    // Deliberate fix 3.
+    // Deliberate fix 3 (docs/fixes.md).
     let table = table();
     let manager = manager(Config { idle_timeout_ms: 1_000, ..Config::default() });
     let id = login(&manager, &table, "alice", NOW);
@@ -255,7 +256,7 @@ fn an_idle_round_costs_nothing_and_a_busy_session_is_rechecked_once_per_timeout(
 
 #[test]
 fn role_changes_reach_open_sessions_at_their_next_request() {
-    // Deliberate fix 4.
+    // Deliberate fix 4 (docs/fixes.md).
     let mut table = table();
     let manager = manager(enforced());
     let id = login(&manager, &table, "alice", NOW);

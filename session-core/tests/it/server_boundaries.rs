@@ -338,7 +338,7 @@ fn show_queries_lists_every_visible_running_query_of_every_shard_by_session_and_
         rows.iter().map(|row| (row.session_id, row.execution_plan_id, row.user.as_str())).collect();
     assert_eq!(listed, started);
     assert!(rows.iter().all(|row| row.duration_us == 3_000 && row.host == "127.0.0.1:9669"));
-    // A USER sees only its own queries (fix 7).
+    // A USER sees only its own queries (fix 7, docs/fixes.md).
     let alice = Caller::resolve(&table, "alice", Some("nba"));
     let own = manager.show_queries(&alice, NOW + 3);
     assert_eq!(own.len(), 4);

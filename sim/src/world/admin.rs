@@ -218,7 +218,7 @@ impl ClusterWorld {
     }
 
     /// Every query kill meta relayed to a node names a query some admin asked to kill and that
-    /// node started (fix 5: never the wrong query).
+    /// node started (fix 5 of docs/fixes.md: never the wrong query).
     fn check_kills_relayed(&mut self) -> Checked {
         for index in 0..self.nodes.len() {
             if self.nodes[index].query_kills_applied.is_empty() {
@@ -263,7 +263,7 @@ impl ClusterWorld {
 
     /// Every long query whose executor stopped at a kill had a cause: a KILL QUERY naming it, a
     /// KILL SESSION of its session, or its session's end (here or at meta). A kill that stopped
-    /// another query than the one named is caught here (fix 5).
+    /// another query than the one named is caught here (fix 5, see docs/fixes.md).
     fn check_stopped_with_cause(&mut self) -> Checked {
         for index in 0..self.nodes.len() {
             if self.nodes[index].stopped.is_empty() {
