@@ -45,7 +45,7 @@ enum Task {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// Run everything CI checks: fmt, clippy, tests, doc tests, loom, docs, the simulator smoke.
+    /// Run everything CI checks: fmt, tidy, clippy, tests, doc tests, loom, docs, simulator smoke.
     Ci,
     /// Check module docs, test attributes, file and function lengths and the cluster's server API.
     Tidy,
@@ -167,6 +167,8 @@ fn sim(root: &Path, args: &[String]) -> Result<()> {
 
 fn ci(root: &Path) -> Result<()> {
     run(cargo(root, &["fmt", "--all", "--check"]))?;
+    eprintln!("$ cargo xtask tidy");
+    tidy::tidy(root)?;
     run(cargo(
         root,
         &["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"],
