@@ -2,6 +2,8 @@
 //!
 //! - `cargo xtask sim [ARGS]`: the deterministic simulator (release build), arguments passed through.
 //! - `cargo xtask ci`: everything CI checks, in the order a failure is cheapest to find.
+//! - `cargo xtask tidy`: the style rules a reviewer should not check by eye (module docs, no
+//!   ignored or panic-expecting tests, file and function lengths, the cluster's server API).
 //! - `cargo xtask loom`: the loom models of every crate that has them.
 //! - `cargo xtask bench`: every criterion benchmark, then `BENCHMARKS.md` from their results.
 //! - `cargo xtask fuzz [TARGET] [--seconds N]`: libFuzzer on the fuzz targets, growing corpora.
@@ -24,6 +26,7 @@ use clap::{Parser, Subcommand};
 mod bench;
 mod fuzz;
 mod mutants;
+mod tidy;
 
 #[derive(Debug, Parser)]
 #[command(name = "cargo xtask", about = "Build, test and simulate the graphsession workspace")]
@@ -42,8 +45,10 @@ enum Task {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// Run everything CI checks: fmt, clippy, tests, doc tests, loom, docs, the simulator smoke.
+    /// Run everything CI checks: fmt, tidy, clippy, tests, doc tests, loom, docs, simulator smoke.
     Ci,
+    /// Check module docs, test attributes, file and function lengths and the cluster's server API.
+    Tidy,
     /// Run the loom models (release mode, bounded preemptions).
     Loom {
         /// Loom's preemption bound; 2 keeps CI well under its time budget.
@@ -93,6 +98,7 @@ fn main() -> Result<()> {
     match cli.command {
         Task::Sim { args } => sim(&root, &args),
         Task::Ci => ci(&root),
+        Task::Tidy => tidy::tidy(&root),
         Task::Loom { preemptions } => loom(&root, preemptions),
         Task::Bench { report_only, args } => bench::bench(&root, &args, report_only),
         Task::Fuzz { target, seconds } => fuzz::fuzz(&root, &fuzz::Options { target, seconds }),
@@ -161,6 +167,8 @@ fn sim(root: &Path, args: &[String]) -> Result<()> {
 
 fn ci(root: &Path) -> Result<()> {
     run(cargo(root, &["fmt", "--all", "--check"]))?;
+    eprintln!("$ cargo xtask tidy");
+    tidy::tidy(root)?;
     run(cargo(
         root,
         &["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"],
