@@ -115,6 +115,22 @@ impl GraphNode {
             SessionStatement::Revoke { role, space, user } => {
                 changed(table.revoke(caller, policy, role, &space, &user))
             }
+            SessionStatement::CreateUser { .. }
+            | SessionStatement::DropUser { .. }
+            | SessionStatement::AlterUser { .. } => self.user_statement(caller, statement, table),
+        }
+    }
+
+    /// CREATE, DROP and ALTER USER: the role table changes here; the password store is the
+    /// host's ([`Output::SetPassword`], [`Output::ForgetPassword`]).
+    fn user_statement(
+        &mut self,
+        caller: &Caller,
+        statement: SessionStatement,
+        table: &mut RoleTable,
+    ) -> Done {
+        let policy = self.registry.config().policy;
+        match statement {
             SessionStatement::CreateUser { user, if_not_exists, password } => {
                 match table.create_user(caller, policy, &user) {
                     Ok(()) => {
@@ -148,6 +164,10 @@ impl GraphNode {
                 self.outputs.push_back(Output::SetPassword { user, password: Secret(password) });
                 Done::Finished(None)
             }
+            other => Done::Failed(
+                crate::client::E_EXECUTION_ERROR,
+                format!("{other:?} is not a user statement"),
+            ),
         }
     }
 
