@@ -10,7 +10,7 @@ use crate::server::{SESSION_COLUMNS, SessionRow};
 pub enum Reply {
     /// `verifyClientVersion`'s answer.
     ClientVersion {
-        /// 0, or `E_CLIENT_SERVER_INCOMPATIBLE` (-1017) with the message.
+        /// 0, or `E_CLIENT_SERVER_INCOMPATIBLE` (-3061) with the message.
         code: i32,
         /// Empty when accepted.
         message: String,
@@ -52,7 +52,7 @@ pub enum Reply {
 }
 
 /// `E_CLIENT_SERVER_INCOMPATIBLE`: the client's version is not in the server's list.
-pub const E_CLIENT_SERVER_INCOMPATIBLE: i32 = -1017;
+pub const E_CLIENT_SERVER_INCOMPATIBLE: i32 = -3061;
 
 /// A result set: NebulaGraph's `DataSet`.
 #[derive(Debug, Clone, PartialEq, Default)]
