@@ -33,9 +33,9 @@ pub(crate) use closing::CloseMode;
 /// The machine owns no socket, thread or clock. The host feeds it inputs and carries out what it asks:
 ///
 /// 1. Call a `handle_*` method with the current time of a monotonic clock in milliseconds: a user
-///    command ([`handle_open`](Self::handle_open), [`handle_execute`](Self::handle_execute),
-///    [`handle_ping`](Self::handle_ping), [`handle_use_space`](Self::handle_use_space),
-///    [`handle_close`](Self::handle_close), [`handle_force_close`](Self::handle_force_close)), a
+///    command ([`open`](Self::open), [`execute`](Self::execute),
+///    [`ping`](Self::ping), [`use_space`](Self::use_space),
+///    [`close`](Self::close), [`force_close`](Self::force_close)), a
 ///    transport event ([`handle_transport`](Self::handle_transport)), or a timer
 ///    ([`handle_timeout`](Self::handle_timeout)).
 /// 2. Drain [`poll_action`](Self::poll_action) until `None` and carry out each [`Action`] in order
@@ -111,7 +111,7 @@ impl SessionMachine {
     }
 
     /// Opens: dials, authenticates, selects the space. Idempotent while open; `Closed` after close.
-    pub fn handle_open(&mut self, now_ms: u64) -> Result<(), CommandError> {
+    pub fn open(&mut self, now_ms: u64) -> Result<(), CommandError> {
         let now = self.clock.observe(now_ms);
         match self.state {
             State::AwaitingOpen => {
@@ -126,7 +126,7 @@ impl SessionMachine {
 
     /// Queues `statement`; it is sent only on a ready session, and re-sent only if it certainly did
     /// not run or is `Idempotent`. The result comes as [`Event::Result`] or [`Event::Failed`].
-    pub fn handle_execute(
+    pub fn execute(
         &mut self,
         now_ms: u64,
         statement: impl Into<String>,
@@ -138,12 +138,12 @@ impl SessionMachine {
 
     /// Queues a ping with the real session id: [`Event::PingAnswered`] says whether the server still
     /// knows the session; if not, the machine replaces it.
-    pub fn handle_ping(&mut self, now_ms: u64) -> Result<RequestId, CommandError> {
+    pub fn ping(&mut self, now_ms: u64) -> Result<RequestId, CommandError> {
         self.accept(now_ms, RequestKind::Ping)
     }
 
     /// Queues a USE of `space`; once it succeeds, resumes select this space.
-    pub fn handle_use_space(
+    pub fn use_space(
         &mut self,
         now_ms: u64,
         space: impl Into<String>,
@@ -158,15 +158,15 @@ impl SessionMachine {
     /// Closes, whatever the transport state: cancels queued requests, reconnects and timers, waits
     /// for the reply in flight, delivers every pending sign-out (dialling if needed) until
     /// `close_flush_timeout_ms`, then emits [`Event::Closed`]. Idempotent; nothing logs in after it.
-    pub fn handle_close(&mut self, now_ms: u64) {
+    pub fn close(&mut self, now_ms: u64) {
         let now = self.clock.observe(now_ms);
         self.begin_close(now, CloseMode::Graceful);
     }
 
-    /// Forced clean-up: like [`handle_close`](Self::handle_close), but discards the socket at once
+    /// Forced clean-up: like [`close`](Self::close), but discards the socket at once
     /// (a request in flight is reported with an unknown outcome) and delivers the sign-outs on a
     /// fresh socket. Also cuts short a graceful close that is still waiting for a reply.
-    pub fn handle_force_close(&mut self, now_ms: u64) {
+    pub fn force_close(&mut self, now_ms: u64) {
         let now = self.clock.observe(now_ms);
         self.begin_close(now, CloseMode::Forced);
     }

@@ -32,8 +32,8 @@
 //! let config = ClientConfig { user: "alice".into(), password: "secret".into(), ..Default::default() };
 //! let mut machine = SessionMachine::new(config)?;
 //! let mut now_ms = 0_u64;
-//! machine.handle_open(now_ms)?;
-//! let request = machine.handle_execute(now_ms, "MATCH (v) RETURN v LIMIT 1", Idempotency::Idempotent)?;
+//! machine.open(now_ms)?;
+//! let request = machine.execute(now_ms, "MATCH (v) RETURN v LIMIT 1", Idempotency::Idempotent)?;
 //!
 //! let mut results = Vec::new();
 //! for _round in 0..20 {
@@ -64,7 +64,7 @@
 //!     while let Some(event) = machine.poll_event() {
 //!         if let Event::Result { request: id, result } = event {
 //!             results.push((id, result));
-//!             machine.handle_close(now_ms);
+//!             machine.close(now_ms);
 //!         }
 //!     }
 //!     // 3. Sleep until the next deadline, then fire it.

@@ -62,7 +62,7 @@ pub struct SessionPool {
 }
 
 impl SessionPool {
-    /// A pool for `config`; it opens its first sessions at [`handle_open`](Self::handle_open).
+    /// A pool for `config`; it opens its first sessions at [`open`](Self::open).
     pub fn new(config: PoolConfig) -> Result<SessionPool, ConfigError> {
         config.validate()?;
         Ok(SessionPool {
@@ -84,13 +84,13 @@ impl SessionPool {
     }
 
     /// Opens `sessions_min` sessions.
-    pub fn handle_open(&mut self, now_ms: u64) {
+    pub fn open(&mut self, now_ms: u64) {
         let now = self.clock.observe(now_ms);
         self.settle(now);
     }
 
     /// A session: at once if one is free, otherwise queued (FIFO) until one is or the deadline passes.
-    pub fn handle_acquire(&mut self, now_ms: u64) -> Result<Acquire, PoolError> {
+    pub fn acquire(&mut self, now_ms: u64) -> Result<Acquire, PoolError> {
         let now = self.clock.observe(now_ms);
         self.settle(now);
         if self.phase != Phase::Running {
@@ -113,8 +113,8 @@ impl SessionPool {
         Ok(Acquire::Queued(id))
     }
 
-    /// Runs `statement` on the handle's session (see [`SessionMachine::handle_execute`]).
-    pub fn handle_execute(
+    /// Runs `statement` on the handle's session (see [`SessionMachine::execute`]).
+    pub fn execute(
         &mut self,
         now_ms: u64,
         handle: &Handle,
@@ -124,24 +124,24 @@ impl SessionPool {
         let now = self.clock.observe(now_ms);
         self.settle(now);
         let member = self.leased_member(handle)?;
-        let result = member.machine.handle_execute(now, statement, idempotency);
+        let result = member.machine.execute(now, statement, idempotency);
         self.settle(now);
         Ok(result?)
     }
 
-    /// Pings the handle's session (see [`SessionMachine::handle_ping`]).
-    pub fn handle_ping(&mut self, now_ms: u64, handle: &Handle) -> Result<RequestId, PoolError> {
+    /// Pings the handle's session (see [`SessionMachine::ping`]).
+    pub fn ping(&mut self, now_ms: u64, handle: &Handle) -> Result<RequestId, PoolError> {
         let now = self.clock.observe(now_ms);
         self.settle(now);
         let member = self.leased_member(handle)?;
-        let result = member.machine.handle_ping(now);
+        let result = member.machine.ping(now);
         self.settle(now);
         Ok(result?)
     }
 
     /// Returns a session. Never fails: a stale handle is ignored (its slot was already returned), a
     /// broken member is retired and replaced, so the slot always comes back (failure mode 12).
-    pub fn handle_release(&mut self, now_ms: u64, handle: Handle, release: Release) {
+    pub fn release(&mut self, now_ms: u64, handle: Handle, release: Release) {
         let now = self.clock.observe(now_ms);
         handle.mark_released();
         let lease = handle.lease();
@@ -188,7 +188,7 @@ impl SessionPool {
 
     /// Closes the pool: waiters are cancelled, leases revoked, every member closed (signed out).
     /// Idempotent.
-    pub fn handle_close(&mut self, now_ms: u64) {
+    pub fn close(&mut self, now_ms: u64) {
         let now = self.clock.observe(now_ms);
         if self.phase == Phase::Running {
             self.phase = Phase::Closing;
@@ -355,7 +355,7 @@ impl SessionPool {
         }
         member.lease = Lease::Retiring;
         member.usable = false;
-        member.machine.handle_close(now);
+        member.machine.close(now);
         self.events.push_back(PoolEvent::Retired { member: id, reason });
     }
 
@@ -511,7 +511,7 @@ impl SessionPool {
                 return;
             };
             // A fresh machine always accepts open.
-            if machine.handle_open(now).is_err() {
+            if machine.open(now).is_err() {
                 return;
             }
             self.members.insert(id, Member::new(machine, now));
@@ -562,7 +562,7 @@ mod tests {
     /// A pool of `min` free usable members; it passes every check.
     fn open(min: u32, max: u32) -> SessionPool {
         let mut pool = SessionPool::new(config(min, max)).expect("valid configuration");
-        pool.handle_open(0);
+        pool.open(0);
         serve(&mut pool);
         assert_eq!(pool.stats().free, min);
         assert_eq!(pool.check_invariants(), Ok(()));
@@ -607,7 +607,7 @@ mod tests {
     #[test]
     fn a_closed_pool_has_no_members() {
         let mut pool = SessionPool::new(config(0, 1)).expect("valid configuration");
-        pool.handle_close(0);
+        pool.close(0);
         assert!(pool.is_closed());
         assert_eq!(pool.check_invariants(), Ok(()));
         let mut pool = open(1, 1);
@@ -619,7 +619,7 @@ mod tests {
     fn a_member_closes_only_while_retiring() {
         let mut pool = open(1, 1);
         let member = pool.members.get_mut(&MemberId(1)).expect("member 1");
-        member.machine.handle_close(0);
+        member.machine.close(0);
         member.usable = false;
         assert_eq!(violation(&pool), "member 1 is closing but not retiring");
         pool.members.get_mut(&MemberId(1)).expect("member 1").lease = Lease::Retiring;
@@ -629,7 +629,7 @@ mod tests {
     #[test]
     fn a_member_is_usable_only_with_a_session() {
         let mut pool = SessionPool::new(config(1, 1)).expect("valid configuration");
-        pool.handle_open(0);
+        pool.open(0);
         let member = pool.members.get_mut(&MemberId(1)).expect("member 1 opening");
         assert_eq!(member.machine.ledger().held(), None);
         member.usable = true;

@@ -59,6 +59,9 @@ impl MetaStore {
 
     /// Applies `node`'s `request` at `now_unix_ms` and returns the answer for `node`.
     /// A refused request changes nothing but the clock.
+    ///
+    /// Unlike the other machines' inputs, this one returns its output: a request has exactly one
+    /// answer, for its sender, decided at once (ARCHITECTURE.md, "One machine shape").
     pub fn handle_request(&mut self, now_unix_ms: u64, node: NodeId, request: Request) -> Answer {
         self.observe(now_unix_ms);
         if let Err(refusal) = self.admit(node, &request) {

@@ -132,19 +132,19 @@ impl World {
         let now = self.now_ms;
         let current = self.machine.state().connection();
         match op {
-            Op::Open => drop(self.machine.handle_open(now)),
+            Op::Open => drop(self.machine.open(now)),
             Op::Execute(idempotency) => {
-                drop(self.machine.handle_execute(now, "INSERT x", *idempotency));
+                drop(self.machine.execute(now, "INSERT x", *idempotency));
             }
-            Op::Ping => drop(self.machine.handle_ping(now)),
-            Op::UseSpace => drop(self.machine.handle_use_space(now, "h")),
+            Op::Ping => drop(self.machine.ping(now)),
+            Op::UseSpace => drop(self.machine.use_space(now, "h")),
             Op::Close => {
                 self.close_called = true;
-                self.machine.handle_close(now);
+                self.machine.close(now);
             }
             Op::ForceClose => {
                 self.close_called = true;
-                self.machine.handle_force_close(now);
+                self.machine.force_close(now);
             }
             Op::Transport(event) => {
                 if let Some(connection) = current.or(self.dialled.last().copied()) {
@@ -348,7 +348,7 @@ impl World {
         // A close already under way may legitimately run out of time; judge only a fresh one.
         let was_open = self.machine.state().is_open();
         self.close_called = true;
-        self.machine.handle_close(self.now_ms);
+        self.machine.close(self.now_ms);
         self.observe();
         for _ in 0..200 {
             if self.machine.is_closed() {

@@ -130,17 +130,17 @@ impl Harness {
     }
 
     pub(crate) fn open(&mut self) {
-        self.machine.handle_open(self.now_ms).unwrap();
+        self.machine.open(self.now_ms).unwrap();
         self.drain();
     }
 
     pub(crate) fn close(&mut self) {
-        self.machine.handle_close(self.now_ms);
+        self.machine.close(self.now_ms);
         self.drain();
     }
 
     pub(crate) fn force_close(&mut self) {
-        self.machine.handle_force_close(self.now_ms);
+        self.machine.force_close(self.now_ms);
         self.drain();
     }
 
@@ -149,13 +149,13 @@ impl Harness {
         statement: &str,
         idempotency: graphsession_core::client::Idempotency,
     ) -> graphsession_core::client::RequestId {
-        let id = self.machine.handle_execute(self.now_ms, statement, idempotency).unwrap();
+        let id = self.machine.execute(self.now_ms, statement, idempotency).unwrap();
         self.drain();
         id
     }
 
     pub(crate) fn ping(&mut self) -> graphsession_core::client::RequestId {
-        let id = self.machine.handle_ping(self.now_ms).unwrap();
+        let id = self.machine.ping(self.now_ms).unwrap();
         self.drain();
         id
     }
@@ -164,7 +164,7 @@ impl Harness {
         &mut self,
         space: &str,
     ) -> Result<graphsession_core::client::RequestId, graphsession_core::client::CommandError> {
-        let result = self.machine.handle_use_space(self.now_ms, space);
+        let result = self.machine.use_space(self.now_ms, space);
         self.drain();
         result
     }

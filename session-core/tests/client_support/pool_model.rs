@@ -34,14 +34,14 @@ impl PoolWorld {
         let now = self.p.now_ms;
         match op {
             PoolOp::Acquire => {
-                if let Ok(Acquire::Granted(handle)) = self.p.pool.handle_acquire(now) {
+                if let Ok(Acquire::Granted(handle)) = self.p.pool.acquire(now) {
                     self.handles.push(handle);
                 }
             }
             PoolOp::Release(index, release) => {
                 if *index < self.handles.len() {
                     let handle = self.handles.remove(*index);
-                    self.p.pool.handle_release(now, handle, *release);
+                    self.p.pool.release(now, handle, *release);
                 }
             }
             PoolOp::Drop(index) => {
@@ -51,12 +51,7 @@ impl PoolWorld {
             }
             PoolOp::Execute(index) => {
                 if let Some(handle) = self.handles.get(*index) {
-                    let _ = self.p.pool.handle_execute(
-                        now,
-                        handle,
-                        "RETURN 1",
-                        Idempotency::Idempotent,
-                    );
+                    let _ = self.p.pool.execute(now, handle, "RETURN 1", Idempotency::Idempotent);
                 }
             }
             PoolOp::Run => self.p.run(),
@@ -74,7 +69,7 @@ impl PoolWorld {
                     self.p.timeout_at(at_ms.max(now));
                 }
             }
-            PoolOp::Close => self.p.pool.handle_close(now),
+            PoolOp::Close => self.p.pool.close(now),
         }
         self.p.drain();
         if matches!(op, PoolOp::Advance(_) | PoolOp::FireNext) {
@@ -115,14 +110,14 @@ pub(crate) fn run_case(ops: &[PoolOp]) {
         ..PoolConfig::default()
     };
     let mut world = PoolWorld { p: PoolHarness::new(config), handles: Vec::new() };
-    world.p.pool.handle_open(0);
+    world.p.pool.open(0);
     for op in ops {
         world.apply(op);
     }
     for handle in std::mem::take(&mut world.handles) {
-        world.p.pool.handle_release(world.p.now_ms, handle, Release::Reuse);
+        world.p.pool.release(world.p.now_ms, handle, Release::Reuse);
     }
-    world.p.pool.handle_close(world.p.now_ms);
+    world.p.pool.close(world.p.now_ms);
     for _ in 0..100 {
         world.p.run();
         if world.p.pool.is_closed() {

@@ -134,12 +134,12 @@ fn mode_04_a_failed_use_does_not_log_in_again() {
 #[test]
 fn mode_05_pool_close_signs_out_every_session() {
     let mut p = PoolHarness::new(pool_config(2, 2));
-    p.pool.handle_open(0);
+    p.pool.open(0);
     p.run();
     assert_eq!(p.pool.stats().free, 2);
     assert_eq!(p.server.sessions.len(), 2);
 
-    p.pool.handle_close(p.now_ms);
+    p.pool.close(p.now_ms);
     p.run();
     let mut signed_out = sign_outs(&p.log);
     signed_out.sort_unstable();
@@ -173,7 +173,7 @@ fn mode_06_close_while_disconnected_never_logs_in_again() {
     h.timeout_at(10 * 3_600_000);
     assert!(h.take_actions().is_empty());
     assert_eq!(authenticates(&h.log), 1);
-    assert!(h.machine.handle_open(h.now_ms).is_err());
+    assert!(h.machine.open(h.now_ms).is_err());
 }
 
 #[test]
@@ -226,7 +226,7 @@ fn mode_08_a_replacement_whose_check_failed_is_not_abandoned() {
 #[test]
 fn mode_09_health_checks_treat_minus_1002_as_dead() {
     let mut p = PoolHarness::new(pool_config(1, 1));
-    p.pool.handle_open(0);
+    p.pool.open(0);
     p.run();
     // The server reclaims the idle session; the pool cannot know yet.
     p.server.sessions.clear();
@@ -239,11 +239,11 @@ fn mode_09_health_checks_treat_minus_1002_as_dead() {
         p.events.iter().any(|e| matches!(e, PoolEvent::Member { event, .. } if *event == lost))
     );
     // The pooled session was replaced, not kept: the next caller gets the new one.
-    let handle = granted(p.pool.handle_acquire(p.now_ms).unwrap());
+    let handle = granted(p.pool.acquire(p.now_ms).unwrap());
     let member = p.pool.member(handle.lease().member).unwrap();
     assert_eq!(member.session_id(), Some(sid(101)));
     assert_eq!(p.pool.metrics().sessions_zombie, 1);
-    p.pool.handle_release(p.now_ms, handle, Release::Reuse);
+    p.pool.release(p.now_ms, handle, Release::Reuse);
 }
 
 #[test]
@@ -288,25 +288,25 @@ fn mode_11_idle_sessions_are_kept_alive_with_their_real_id() {
 #[test]
 fn mode_12_release_always_returns_the_slot() {
     let mut p = PoolHarness::new(pool_config(1, 1));
-    p.pool.handle_open(0);
+    p.pool.open(0);
     p.run();
-    let handle = granted(p.pool.handle_acquire(0).unwrap());
+    let handle = granted(p.pool.acquire(0).unwrap());
     // The member's socket breaks while the caller holds it.
     let member = handle.lease().member;
     let connection = p.pool.member(member).unwrap().state().connection().unwrap();
     p.pool.handle_transport(0, connection, TransportEvent::Closed);
     p.drain();
     // Release cannot fail, and the slot comes back.
-    p.pool.handle_release(0, handle, Release::Reuse);
+    p.pool.release(0, handle, Release::Reuse);
     p.drain();
     assert_eq!(p.pool.stats().leased, 0);
     assert_eq!(p.pool.stats().members, 1);
     // The member reconnects (resuming its session) and serves the next caller.
     p.timeout_at(100);
     p.run();
-    let handle = granted(p.pool.handle_acquire(100).unwrap());
+    let handle = granted(p.pool.acquire(100).unwrap());
     // A broken-state release (Discard) also returns the slot: the member is signed out and replaced.
-    p.pool.handle_release(100, handle, Release::Discard);
+    p.pool.release(100, handle, Release::Discard);
     p.run();
     assert_eq!(sign_outs(&p.log), vec![100]);
     let stats = p.pool.stats();
@@ -317,25 +317,23 @@ fn mode_12_release_always_returns_the_slot() {
 fn mode_13_idle_eviction_never_takes_a_leased_session() {
     let config = PoolConfig { idle_evict_ms: 1_000, ..pool_config(0, 1) };
     let mut p = PoolHarness::new(config);
-    let Acquire::Queued(waiter) = p.pool.handle_acquire(0).unwrap() else {
-        panic!("no member yet")
-    };
+    let Acquire::Queued(waiter) = p.pool.acquire(0).unwrap() else { panic!("no member yet") };
     p.run();
     let (granted_waiter, handle) = p.pool.poll_grant().unwrap();
     assert_eq!(granted_waiter, waiter);
-    p.pool.handle_release(0, handle, Release::Reuse);
+    p.pool.release(0, handle, Release::Reuse);
 
     // Taken again just before its eviction time, then the eviction timer fires.
-    let handle = granted(p.pool.handle_acquire(999).unwrap());
+    let handle = granted(p.pool.acquire(999).unwrap());
     p.timeout_at(5_000);
     assert_eq!(p.pool.stats().leased, 1);
     assert!(sign_outs(&p.log).is_empty());
-    p.pool.handle_execute(5_000, &handle, "RETURN 1", Idempotency::Idempotent).unwrap();
+    p.pool.execute(5_000, &handle, "RETURN 1", Idempotency::Idempotent).unwrap();
     p.run();
     assert_eq!(executes(&p.log).last(), Some(&(100, "RETURN 1".to_owned())));
 
     // Once free and idle, it is evicted, and eviction signs out.
-    p.pool.handle_release(5_000, handle, Release::Reuse);
+    p.pool.release(5_000, handle, Release::Reuse);
     p.timeout_at(6_000);
     p.run();
     assert_eq!(sign_outs(&p.log), vec![100]);
@@ -422,9 +420,9 @@ fn mode_15_a_statement_with_unknown_outcome_is_not_rerun() {
 #[test]
 fn mode_16_a_dropped_handle_is_reported_and_signed_out() {
     let mut p = PoolHarness::new(pool_config(1, 1));
-    p.pool.handle_open(0);
+    p.pool.open(0);
     p.run();
-    let handle = granted(p.pool.handle_acquire(0).unwrap());
+    let handle = granted(p.pool.acquire(0).unwrap());
     let lease = handle.lease();
     drop(handle);
 
@@ -439,7 +437,7 @@ fn mode_16_a_dropped_handle_is_reported_and_signed_out() {
 #[test]
 fn mode_17_one_member_failure_does_not_close_the_pool() {
     let mut p = PoolHarness::new(pool_config(2, 2));
-    p.pool.handle_open(0);
+    p.pool.open(0);
     p.drain();
     // Member 2's login is refused for good; member 1's succeeds.
     for _ in 0..100 {
@@ -475,8 +473,8 @@ fn mode_17_one_member_failure_does_not_close_the_pool() {
     };
     assert!(p.events.contains(&failed));
     // The healthy member still serves.
-    let handle = granted(p.pool.handle_acquire(0).unwrap());
-    p.pool.handle_execute(0, &handle, "RETURN 1", Idempotency::Idempotent).unwrap();
+    let handle = granted(p.pool.acquire(0).unwrap());
+    p.pool.execute(0, &handle, "RETURN 1", Idempotency::Idempotent).unwrap();
     p.run();
     assert_eq!(executes(&p.log).last(), Some(&(100, "RETURN 1".to_owned())));
     // A replacement member opens after a backoff, not at once.
@@ -487,7 +485,7 @@ fn mode_17_one_member_failure_does_not_close_the_pool() {
     p.run();
     assert_eq!(dials(&p.log).len(), dials_before + 1);
     assert_eq!(p.pool.stats().free, 1);
-    p.pool.handle_release(5_000, handle, Release::Reuse);
+    p.pool.release(5_000, handle, Release::Reuse);
 }
 
 #[test]

@@ -32,72 +32,72 @@ fn queued(acquire: Acquire) -> WaiterId {
 #[test]
 fn the_pool_opens_its_minimum_and_never_exceeds_its_maximum() {
     let mut p = PoolHarness::new(pool_config(1, 3));
-    p.pool.handle_open(0);
+    p.pool.open(0);
     p.run();
     assert_eq!(p.pool.stats().free, 1);
-    let first = granted(p.pool.handle_acquire(0).unwrap());
-    let second = queued(p.pool.handle_acquire(0).unwrap());
-    let third = queued(p.pool.handle_acquire(0).unwrap());
+    let first = granted(p.pool.acquire(0).unwrap());
+    let second = queued(p.pool.acquire(0).unwrap());
+    let third = queued(p.pool.acquire(0).unwrap());
     p.run();
     let mut grants = Vec::new();
     while let Some((waiter, handle)) = p.pool.poll_grant() {
         grants.push(waiter);
-        p.pool.handle_release(0, handle, Release::Reuse);
+        p.pool.release(0, handle, Release::Reuse);
     }
     assert_eq!(grants, vec![second, third]);
     let stats = p.pool.stats();
     assert_eq!((stats.members, stats.leased, stats.free), (3, 1, 2));
 
     // At the maximum, callers wait instead of a fourth session being opened.
-    let _a = granted(p.pool.handle_acquire(0).unwrap());
-    let _b = granted(p.pool.handle_acquire(0).unwrap());
-    let waiter = queued(p.pool.handle_acquire(0).unwrap());
+    let _a = granted(p.pool.acquire(0).unwrap());
+    let _b = granted(p.pool.acquire(0).unwrap());
+    let waiter = queued(p.pool.acquire(0).unwrap());
     p.run();
     assert_eq!(p.pool.stats().members, 3);
     assert_eq!(p.server.authenticates, 3);
-    p.pool.handle_release(0, first, Release::Reuse);
+    p.pool.release(0, first, Release::Reuse);
     let (next, handle) = p.pool.poll_grant().unwrap();
     assert_eq!(next, waiter);
-    p.pool.handle_release(0, handle, Release::Reuse);
+    p.pool.release(0, handle, Release::Reuse);
 }
 
 #[test]
 fn waiters_are_served_first_in_first_out_and_time_out() {
     let mut p = PoolHarness::new(PoolConfig { acquire_timeout_ms: 1_000, ..pool_config(1, 1) });
-    p.pool.handle_open(0);
+    p.pool.open(0);
     p.run();
-    let held = granted(p.pool.handle_acquire(0).unwrap());
-    let w1 = queued(p.pool.handle_acquire(10).unwrap());
-    let w2 = queued(p.pool.handle_acquire(20).unwrap());
-    p.pool.handle_release(30, held, Release::Reuse);
+    let held = granted(p.pool.acquire(0).unwrap());
+    let w1 = queued(p.pool.acquire(10).unwrap());
+    let w2 = queued(p.pool.acquire(20).unwrap());
+    p.pool.release(30, held, Release::Reuse);
     let (first, handle) = p.pool.poll_grant().unwrap();
     assert_eq!(first, w1);
     // w2 waits past its deadline.
     p.timeout_at(1_020);
     assert!(p.events.contains(&PoolEvent::WaitTimedOut { waiter: w2 }));
     assert_eq!(p.pool.stats().waiters, 0);
-    p.pool.handle_release(1_020, handle, Release::Reuse);
+    p.pool.release(1_020, handle, Release::Reuse);
 }
 
 #[test]
 fn waiters_are_bounded() {
     let mut p = PoolHarness::new(PoolConfig { waiters_max: 2, ..pool_config(0, 1) });
-    queued(p.pool.handle_acquire(0).unwrap());
-    queued(p.pool.handle_acquire(0).unwrap());
-    assert_eq!(p.pool.handle_acquire(0), Err(PoolError::WaitersFull { max: 2 }));
+    queued(p.pool.acquire(0).unwrap());
+    queued(p.pool.acquire(0).unwrap());
+    assert_eq!(p.pool.acquire(0), Err(PoolError::WaitersFull { max: 2 }));
 }
 
 #[test]
 fn eviction_signs_out_idle_sessions_above_the_minimum() {
     let mut p = PoolHarness::new(PoolConfig { idle_evict_ms: 1_000, ..pool_config(1, 2) });
-    p.pool.handle_open(0);
+    p.pool.open(0);
     p.run();
-    let a = granted(p.pool.handle_acquire(0).unwrap());
-    let _w = queued(p.pool.handle_acquire(0).unwrap());
+    let a = granted(p.pool.acquire(0).unwrap());
+    let _w = queued(p.pool.acquire(0).unwrap());
     p.run();
     let (_, b) = p.pool.poll_grant().unwrap();
-    p.pool.handle_release(0, a, Release::Reuse);
-    p.pool.handle_release(0, b, Release::Reuse);
+    p.pool.release(0, a, Release::Reuse);
+    p.pool.release(0, b, Release::Reuse);
     p.drain();
     assert_eq!(p.pool.stats().free, 2);
     p.timeout_at(1_000);
@@ -113,17 +113,17 @@ fn eviction_signs_out_idle_sessions_above_the_minimum() {
 #[test]
 fn a_revoked_handle_fails_fast_and_its_release_is_harmless() {
     let mut p = PoolHarness::new(pool_config(1, 1));
-    p.pool.handle_open(0);
+    p.pool.open(0);
     p.run();
-    let handle = granted(p.pool.handle_acquire(0).unwrap());
-    p.pool.handle_close(0);
+    let handle = granted(p.pool.acquire(0).unwrap());
+    p.pool.close(0);
     p.drain();
     let lease = handle.lease();
     assert_eq!(
-        p.pool.handle_execute(0, &handle, "RETURN 1", Idempotency::Idempotent),
+        p.pool.execute(0, &handle, "RETURN 1", Idempotency::Idempotent),
         Err(PoolError::StaleHandle { member: lease.member.0, generation: lease.generation })
     );
-    p.pool.handle_release(0, handle, Release::Reuse);
+    p.pool.release(0, handle, Release::Reuse);
     p.run();
     assert!(p.pool.is_closed());
     assert_eq!(p.pool.stats().leaked, 0);
@@ -133,11 +133,11 @@ fn a_revoked_handle_fails_fast_and_its_release_is_harmless() {
 #[test]
 fn pool_close_cancels_waiters_and_refuses_new_work() {
     let mut p = PoolHarness::new(pool_config(0, 1));
-    let waiter = queued(p.pool.handle_acquire(0).unwrap());
-    p.pool.handle_close(0);
+    let waiter = queued(p.pool.acquire(0).unwrap());
+    p.pool.close(0);
     p.run();
     assert!(p.events.contains(&PoolEvent::WaitCancelled { waiter }));
-    assert_eq!(p.pool.handle_acquire(0), Err(PoolError::Closed));
+    assert_eq!(p.pool.acquire(0), Err(PoolError::Closed));
     assert!(p.pool.is_closed());
     assert!(p.events.contains(&PoolEvent::Retired {
         member: graphsession_core::client::MemberId(1),
@@ -180,7 +180,7 @@ fn a_member_that_replaces_its_session_after_a_reset_is_not_usable_until_ready_ag
     use graphsession_core::client::{Action, ClientConfig, ReconnectPolicy, TransportEvent};
     let client = ClientConfig { reconnect_policy: ReconnectPolicy::Replace, ..config() };
     let mut p = PoolHarness::new(PoolConfig { client, ..pool_config(1, 1) });
-    p.pool.handle_open(0);
+    p.pool.open(0);
     p.run();
     assert_eq!(p.pool.stats().free, 1);
     let first = dials(&p.log)[0];
@@ -207,14 +207,14 @@ fn a_member_that_replaces_its_session_after_a_reset_is_not_usable_until_ready_ag
 #[test]
 fn handles_are_equal_exactly_when_they_hold_the_same_lease() {
     let mut p = PoolHarness::new(pool_config(2, 2));
-    p.pool.handle_open(0);
+    p.pool.open(0);
     p.run();
-    let a = granted(p.pool.handle_acquire(0).unwrap());
-    let b = granted(p.pool.handle_acquire(0).unwrap());
+    let a = granted(p.pool.acquire(0).unwrap());
+    let b = granted(p.pool.acquire(0).unwrap());
     assert_ne!(a.lease(), b.lease());
     assert!(a != b);
     let same = &a;
     assert!(a == *same);
-    p.pool.handle_release(0, a, Release::Reuse);
-    p.pool.handle_release(0, b, Release::Reuse);
+    p.pool.release(0, a, Release::Reuse);
+    p.pool.release(0, b, Release::Reuse);
 }

@@ -26,9 +26,9 @@ fn seed_close_while_connected_signs_out_then_closes_the_socket() {
     h.close();
     h.force_close();
     assert!(h.take_actions().is_empty() && h.take_events().is_empty());
-    let refused = h.machine.handle_execute(h.now_ms, "RETURN 1", Idempotency::Idempotent);
+    let refused = h.machine.execute(h.now_ms, "RETURN 1", Idempotency::Idempotent);
     assert_eq!(refused, Err(CommandError::Closed));
-    assert_eq!(h.machine.handle_open(h.now_ms), Err(CommandError::Closed));
+    assert_eq!(h.machine.open(h.now_ms), Err(CommandError::Closed));
     h.assert_no_socket_leak();
 }
 
@@ -139,7 +139,7 @@ fn seed_reconnect_resumes_or_replaces_and_signs_out_the_old_session() {
 #[test]
 fn seed_run_without_a_session_waits_for_one() {
     let mut h = Harness::new(config());
-    let refused = h.machine.handle_execute(0, "RETURN 1", Idempotency::Idempotent);
+    let refused = h.machine.execute(0, "RETURN 1", Idempotency::Idempotent);
     assert_eq!(refused, Err(CommandError::NotOpen));
 
     // Queued while connecting and authenticating: nothing is sent without a session.
@@ -359,7 +359,7 @@ fn a_spurious_timeout_changes_nothing_and_time_never_goes_backwards() {
     h.timeout_at(20_000);
     h.machine.handle_timeout(5);
     assert_eq!(h.machine.now_ms(), 20_000);
-    h.machine.handle_ping(5).unwrap();
+    h.machine.ping(5).unwrap();
     let probe_deadline_ms = 20_000 + config().probe_timeout_ms;
     assert!(matches!(
         h.machine.state(),

@@ -217,10 +217,10 @@ impl SimClient {
     pub fn open(&mut self, now_ms: u64) {
         match self.machine_mut() {
             Machine::Single(machine) => {
-                let _refused = machine.handle_open(now_ms);
+                let _refused = machine.open(now_ms);
             }
-            Machine::Pool(pooled) => pooled.pool.handle_open(now_ms),
-            Machine::Legacy(legacy) => legacy.handle_open(),
+            Machine::Pool(pooled) => pooled.pool.open(now_ms),
+            Machine::Legacy(legacy) => legacy.open(),
         }
     }
 
@@ -228,11 +228,11 @@ impl SimClient {
     pub fn execute(&mut self, now_ms: u64, statement: String, idempotency: Idempotency) {
         match self.machine_mut() {
             Machine::Single(machine) => {
-                let _refused = machine.handle_execute(now_ms, statement, idempotency);
+                let _refused = machine.execute(now_ms, statement, idempotency);
             }
             Machine::Pool(pooled) => pooled.execute(now_ms, statement, idempotency),
             Machine::Legacy(legacy) => {
-                let _request = legacy.handle_execute(statement);
+                let _request = legacy.execute(statement);
             }
         }
     }
@@ -241,13 +241,13 @@ impl SimClient {
     pub fn use_space(&mut self, now_ms: u64, space: &str) {
         match self.machine_mut() {
             Machine::Single(machine) => {
-                let _refused = machine.handle_use_space(now_ms, space);
+                let _refused = machine.use_space(now_ms, space);
             }
             Machine::Pool(pooled) => {
                 pooled.execute(now_ms, format!("USE `{space}`"), Idempotency::Idempotent);
             }
             Machine::Legacy(legacy) => {
-                let _request = legacy.handle_execute(format!("USE `{space}`"));
+                let _request = legacy.execute(format!("USE `{space}`"));
             }
         }
     }
@@ -256,16 +256,16 @@ impl SimClient {
     pub fn close(&mut self, now_ms: u64, force: bool) {
         self.close_requested = true;
         match self.machine_mut() {
-            Machine::Single(machine) if force => machine.handle_force_close(now_ms),
-            Machine::Single(machine) => machine.handle_close(now_ms),
+            Machine::Single(machine) if force => machine.force_close(now_ms),
+            Machine::Single(machine) => machine.close(now_ms),
             Machine::Pool(pooled) => {
                 // The application gives back what it holds, then closes the pool.
                 for (_, handle) in std::mem::take(&mut pooled.leased) {
-                    pooled.pool.handle_release(now_ms, handle, Release::Reuse);
+                    pooled.pool.release(now_ms, handle, Release::Reuse);
                 }
-                pooled.pool.handle_close(now_ms);
+                pooled.pool.close(now_ms);
             }
-            Machine::Legacy(legacy) => legacy.handle_close(),
+            Machine::Legacy(legacy) => legacy.close(),
         }
     }
 
@@ -380,7 +380,7 @@ impl SimClient {
 
 impl PooledClient {
     fn execute(&mut self, now_ms: u64, statement: String, idempotency: Idempotency) {
-        match self.pool.handle_acquire(now_ms) {
+        match self.pool.acquire(now_ms) {
             Ok(Acquire::Granted(handle)) => self.run(now_ms, handle, statement, idempotency),
             Ok(Acquire::Queued(_)) => self.waiting += 1,
             Err(_refused) => {}
@@ -388,14 +388,14 @@ impl PooledClient {
     }
 
     fn run(&mut self, now_ms: u64, handle: Handle, statement: String, idempotency: Idempotency) {
-        match self.pool.handle_execute(now_ms, &handle, statement, idempotency) {
+        match self.pool.execute(now_ms, &handle, statement, idempotency) {
             Ok(_request) => {
                 let member = handle.lease().member;
                 if let Some(old) = self.leased.insert(member, handle) {
-                    self.pool.handle_release(now_ms, old, Release::Reuse);
+                    self.pool.release(now_ms, old, Release::Reuse);
                 }
             }
-            Err(_refused) => self.pool.handle_release(now_ms, handle, Release::Discard),
+            Err(_refused) => self.pool.release(now_ms, handle, Release::Discard),
         }
     }
 
@@ -409,7 +409,7 @@ impl PooledClient {
                 PoolEvent::Member { member, event } => {
                     if matches!(event, Event::Result { .. } | Event::Failed { .. }) {
                         if let Some(handle) = self.leased.remove(&member) {
-                            self.pool.handle_release(now_ms, handle, Release::Reuse);
+                            self.pool.release(now_ms, handle, Release::Reuse);
                         }
                     }
                     return Some(event);

@@ -120,14 +120,14 @@ impl LegacyClient {
     }
 
     /// Opens: dials once.
-    pub fn handle_open(&mut self) {
+    pub fn open(&mut self) {
         if self.state == LegacyState::Idle && !self.closed {
             self.dial();
         }
     }
 
     /// Runs `statement` on the held session, or fails at once if none is ready.
-    pub fn handle_execute(&mut self, statement: String) -> RequestId {
+    pub fn execute(&mut self, statement: String) -> RequestId {
         let request = self.next_request();
         match self.state {
             LegacyState::Ready { connection, session } if !self.closed => {
@@ -144,7 +144,7 @@ impl LegacyClient {
     }
 
     /// Closes: signs out only if the socket is up (fire and forget), then forgets everything.
-    pub fn handle_close(&mut self) {
+    pub fn close(&mut self) {
         if self.closed {
             return;
         }

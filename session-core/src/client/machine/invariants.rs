@@ -135,7 +135,7 @@ mod tests {
     /// A machine ready with session 7 on its first socket; it passes every check.
     fn ready(config: ClientConfig) -> SessionMachine {
         let mut machine = SessionMachine::new(config).expect("valid configuration");
-        machine.handle_open(0).expect("opens");
+        machine.open(0).expect("opens");
         let connection = machine.state.connection().expect("dialling");
         machine.handle_transport(0, connection, TransportEvent::Connected);
         let reply = Response::AuthenticateOk { session_id: 7 };
@@ -148,7 +148,7 @@ mod tests {
     /// A machine closed before it opened; it passes every check.
     fn closed() -> SessionMachine {
         let mut machine = SessionMachine::new(config()).expect("valid configuration");
-        machine.handle_close(0);
+        machine.close(0);
         assert!(machine.is_closed());
         assert_eq!(machine.check_invariants(), Ok(()));
         machine
@@ -240,7 +240,7 @@ mod tests {
     #[test]
     fn the_queue_and_the_request_in_flight_may_fill_the_maximum_but_not_exceed_it() {
         let mut machine = ready(ClientConfig { execute_queue_max: 2, ..config() });
-        machine.handle_execute(0, "RETURN 1", Idempotency::Idempotent).expect("queued");
+        machine.execute(0, "RETURN 1", Idempotency::Idempotent).expect("queued");
         assert!(machine.state.has_request_in_flight());
         machine.queue.push_back(ping(100));
         assert_eq!(machine.check_invariants(), Ok(()));

@@ -32,7 +32,7 @@ impl LeaseGuard {
 }
 
 /// A leased pooled session. Not `Clone`: one lease, one owner. Return it with
-/// [`SessionPool::handle_release`](crate::client::SessionPool::handle_release); dropping it instead is
+/// [`SessionPool::release`](crate::client::SessionPool::release); dropping it instead is
 /// a leak the pool detects at its next input.
 #[derive(Debug)]
 #[must_use = "a dropped handle is a leaked session: release it to the pool"]

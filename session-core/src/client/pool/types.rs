@@ -14,7 +14,7 @@ pub struct MemberId(pub u32);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct WaiterId(pub u64);
 
-/// What [`SessionPool::handle_acquire`](crate::client::SessionPool::handle_acquire) gave.
+/// What [`SessionPool::acquire`](crate::client::SessionPool::acquire) gave.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Acquire {
     /// A session at once.
