@@ -17,12 +17,23 @@ use graphsession_id_gen::{
 use crate::prng::Prng;
 
 /// Which generator the simulated nodes run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Generator {
     /// id-gen's session and plan id generators under the lease protocol.
     Ours,
     /// `(now_ms & 0xFFFF_FFFF_FFFF_0000) | (counter & 0xFFFF)`, counter restarting at 0 with the process.
     Naive,
+}
+
+impl Generator {
+    /// The name the driver's `--generator` option gives it.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Generator::Ours => "ours",
+            Generator::Naive => "naive",
+        }
+    }
 }
 
 /// Session-id mode a seed runs ours in.

@@ -23,6 +23,24 @@ enum World {
     Ids,
 }
 
+/// Which id generator the nodes run (the library's [`Generator`], named for the command line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum GeneratorArg {
+    /// id-gen's session and plan id generators under the lease protocol.
+    Ours,
+    /// A time-and-counter id that restarts with the process: the simulator must catch it.
+    Naive,
+}
+
+impl From<GeneratorArg> for Generator {
+    fn from(generator: GeneratorArg) -> Generator {
+        match generator {
+            GeneratorArg::Ours => Generator::Ours,
+            GeneratorArg::Naive => Generator::Naive,
+        }
+    }
+}
+
 /// Which client the cluster world's processes run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum Client {
@@ -78,8 +96,8 @@ struct Args {
     #[arg(long, default_value = "target/sim-failures")]
     failure_dir: String,
     /// Id world: the id generator the simulated nodes run.
-    #[arg(long, value_enum, default_value_t = Generator::Ours)]
-    generator: Generator,
+    #[arg(long, value_enum, default_value_t = GeneratorArg::Ours)]
+    generator: GeneratorArg,
 }
 
 /// `90s`, `10m`, `1h` or plain seconds.
@@ -127,7 +145,7 @@ fn main() -> ExitCode {
         progress: !single,
     };
     match args.world {
-        World::Ids => driver::ids::run(seeds, args.generator, verbose, single),
+        World::Ids => driver::ids::run(seeds, args.generator.into(), verbose, single),
         World::Cluster => {
             if single {
                 driver::cluster::print_config(start);

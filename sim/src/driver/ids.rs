@@ -6,14 +6,9 @@ use graphsession_sim::ids::{Generator, IdRunOutcome, IdRunStats, IdWorld, StepKi
 
 use crate::driver::parallel::{Seeds, run_seeds};
 
-fn generator_name(generator: Generator) -> String {
-    use clap::ValueEnum;
-    generator.to_possible_value().map_or_else(String::new, |value| value.get_name().to_owned())
-}
-
 #[expect(clippy::print_stdout, reason = "the driver's report is its output")]
 pub(crate) fn run(seeds: Seeds, generator: Generator, verbose: bool, single: bool) -> ExitCode {
-    let name = generator_name(generator);
+    let name = generator.name();
     println!(
         "sim: id uniqueness, generator={name}, seeds {}..{}",
         seeds.start,
