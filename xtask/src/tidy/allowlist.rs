@@ -44,9 +44,4 @@ pub(super) const ALLOWLIST: &[Allowed] = &[
         147,
         "to split: a session id and a plan id, each one's lease extension and the checks in one",
     ),
-    Allowed::file(
-        "sim/src/world/mod.rs",
-        917,
-        "to split: the world's steps, delivery, client pumping and checks (being rewritten)",
-    ),
 ];
