@@ -21,28 +21,12 @@
 
 use std::collections::BTreeSet;
 
+use graphsession_base::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard, read, write};
 use graphsession_id_gen::SessionId;
-use graphsession_id_gen::sync::{
-    Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard,
-};
 use graphsession_query_plan::QueryRegistry;
 
 use crate::server::session::SessionEntry;
 use crate::server::table::{Entries, Found, Frozen, SlotTable, TableFull};
-
-/// Locks `mutex`. A panic while it was held (a bug elsewhere) leaves data whose invariants
-/// `check_invariants` reports; failing every later request would not help.
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-pub(crate) fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
-    lock.read().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-pub(crate) fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
-    lock.write().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
 
 /// A fixed, deterministic hash of a session id: a folded 64x64 -> 128-bit multiply. Sealed ids
 /// are already uniform; the multiply spreads unsealed (time-ordered) ids too. Deterministic, so

@@ -18,7 +18,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use graphsession_id_gen::sync::{Arc, Ordering};
+use graphsession_base::sync::{Arc, Ordering, lock};
 use graphsession_id_gen::{PlanIdGenerator, SessionId, SessionIdGenerator};
 use graphsession_permission::{RoleTable, USER_NAME_BYTES_MAX};
 
@@ -29,7 +29,6 @@ use crate::server::error::SnapshotError;
 use crate::server::manager::SessionManager;
 use crate::server::metrics::{Counters, NodeStats};
 use crate::server::session::{NewSession, Origin, SessionEntry};
-use crate::server::shard::lock;
 use crate::server::snapshot_codec::{decode_body, encode_body};
 use crate::server::table::Found;
 use crate::server::throttle::Attempts;
