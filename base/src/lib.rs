@@ -2,8 +2,13 @@
 //!
 //! - [`sync`]: the one switch between `std::sync` and `loom::sync`, and the lock helpers that
 //!   carry on through a poisoned lock.
+//! - [`Fnv1a`] and [`fnv1a64`]: the one fixed hash (snapshot checksums, shard choice, trace
+//!   hashes).
 //!
 //! The crate is pure: it reads no clock, spawns no thread and does no I/O, and it depends on
 //! nothing of this workspace. Everything else depends on it.
 
+mod fnv;
 pub mod sync;
+
+pub use fnv::{FNV1A64_OFFSET_BASIS, FNV1A64_PRIME, Fnv1a, fnv1a64};

@@ -7,15 +7,6 @@
 
 use crate::server::error::SnapshotError;
 
-/// FNV-1a, 64 bits: the snapshot's integrity check against corruption (not an adversary).
-pub(crate) fn fnv1a64(bytes: &[u8]) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for &byte in bytes {
-        hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
-    }
-    hash
-}
-
 #[derive(Debug, Default)]
 pub(crate) struct Encoder {
     pub(crate) bytes: Vec<u8>,
@@ -152,17 +143,8 @@ impl<'a> Decoder<'a> {
 
 #[cfg(test)]
 mod tests {
-    use super::{Decoder, Encoder, fnv1a64};
+    use super::{Decoder, Encoder};
     use crate::server::error::SnapshotError;
-
-    #[test]
-    fn fnv1a64_matches_the_published_test_vectors() {
-        // From the FNV reference (draft-eastlake-fnv): a hash that only agrees with itself would
-        // still round-trip every snapshot, so only known values pin the function down.
-        assert_eq!(fnv1a64(b""), 0xcbf2_9ce4_8422_2325);
-        assert_eq!(fnv1a64(b"a"), 0xaf63_dc4c_8601_ec8c);
-        assert_eq!(fnv1a64(b"foobar"), 0x8594_4171_f739_67e8);
-    }
 
     #[test]
     fn a_string_that_ends_exactly_at_the_last_byte_decodes() {

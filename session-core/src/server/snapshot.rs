@@ -18,12 +18,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use graphsession_base::fnv1a64;
 use graphsession_base::sync::{Arc, Ordering, lock};
 use graphsession_id_gen::{PlanIdGenerator, SessionId, SessionIdGenerator};
 use graphsession_permission::{RoleTable, USER_NAME_BYTES_MAX};
 
 use crate::server::audit::{Change, History, HistoryEntry};
-use crate::server::codec::{Decoder, Encoder, fnv1a64};
+use crate::server::codec::{Decoder, Encoder};
 use crate::server::config::{CLIENT_IP_BYTES_MAX, Config, NOW_UNIX_MS_MAX};
 use crate::server::error::SnapshotError;
 use crate::server::manager::SessionManager;

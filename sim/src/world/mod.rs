@@ -33,6 +33,7 @@ mod trace;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use graphsession_base::Fnv1a;
 use graphsession_core::client::{
     Action, ConnectionId, Event, Idempotency, LossReason, Request, Response, TransportEvent,
 };
@@ -136,7 +137,7 @@ pub struct ClusterWorld {
     issued: BTreeSet<i64>,
     next_process: u32,
     stats: ClusterStats,
-    trace_hash: u64,
+    trace_hash: Fnv1a,
     step: u64,
     /// Clients closed by the liveness phase: their ledgers must end empty.
     closed_in_liveness: BTreeSet<u16>,
@@ -280,7 +281,7 @@ impl ClusterWorld {
             network: Network::default(),
             issued: BTreeSet::new(),
             stats: ClusterStats::default(),
-            trace_hash: 0xcbf2_9ce4_8422_2325,
+            trace_hash: Fnv1a::new(),
             step: 0,
             closed_in_liveness: BTreeSet::new(),
             owned_at_close: Vec::new(),
@@ -317,7 +318,7 @@ impl ClusterWorld {
             seed: self.seed,
             stats: self.stats,
             marks: self.marks,
-            trace_hash: self.trace_hash,
+            trace_hash: self.trace_hash.finish(),
             violation,
             safety_steps: self.safety_steps,
             choices: self.choose.recorded().to_vec(),
@@ -345,14 +346,12 @@ impl ClusterWorld {
     /// After each step: the determinism log.
     fn end_step(&mut self) {
         if self.options.step_hashes {
-            self.step_hashes.push(self.trace_hash);
+            self.step_hashes.push(self.trace_hash.finish());
         }
     }
 
     fn trace(&mut self, value: u64) {
-        for byte in value.to_le_bytes() {
-            self.trace_hash = (self.trace_hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
-        }
+        self.trace_hash.u64_le(value);
     }
 
     /// Records a step for the trace file and the failure report (only when tracing: the
