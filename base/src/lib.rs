@@ -4,10 +4,14 @@
 //!   carry on through a poisoned lock.
 //! - [`Fnv1a`] and [`fnv1a64`]: the one fixed hash (snapshot checksums, shard choice, trace
 //!   hashes).
+//! - [`codec`]: the byte encoding both persisted formats use: the server snapshot's body is
+//!   written by a [`Writer`](codec::Writer) into bytes and read back by a
+//!   [`Reader`](codec::Reader); the meta snapshot's digest is the same writes into an [`Fnv1a`].
 //!
 //! The crate is pure: it reads no clock, spawns no thread and does no I/O, and it depends on
 //! nothing of this workspace. Everything else depends on it.
 
+pub mod codec;
 mod fnv;
 pub mod sync;
 

@@ -157,7 +157,6 @@
 mod audit;
 mod callers;
 mod cluster_hooks;
-mod codec;
 mod config;
 mod error;
 mod execute;
