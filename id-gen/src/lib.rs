@@ -19,7 +19,8 @@
 //!   handed to a new holder (a restart, another node) continues above everything the previous holder issued.
 //!
 //! The crate is pure: it reads no clock, spawns no thread and does no I/O. `now` is an argument, the key
-//! comes from the host. Its shared state is behind the workspace's [`sync`] facade and is loom-tested.
+//! comes from the host. Its shared state is behind the workspace's `graphsession_base::sync` facade and is
+//! loom-tested.
 //!
 //! # Example
 //!
@@ -93,7 +94,6 @@ mod seal;
 mod session_generator;
 mod session_id;
 mod siphash;
-pub mod sync;
 
 pub use codec::{DecodedSessionId, SessionIdCodec};
 pub use error::IdError;

@@ -5,8 +5,8 @@
 //! never share one: a kill mark that names a plan id can only ever hit the query it was meant for.
 //! NebulaGraph's plan ids restart at 0 on every node and every restart.
 
-use crate::sync::{AtomicU64, Ordering};
 use crate::{IdError, PlanLease};
+use graphsession_base::sync::{AtomicU64, Ordering};
 
 /// Bits of slot at the top of a plan id.
 pub const PLAN_SLOT_BITS: u32 = 10;

@@ -8,8 +8,8 @@
 //! newest clock reading ever seen, so a clock that steps back does not stall the generator.
 
 use crate::codec::SessionIdCodec;
-use crate::sync::{AtomicU64, Ordering};
 use crate::{EPOCH_UNIX_MS, IdError, Layout, SealKey, SessionId, SessionLease};
+use graphsession_base::sync::{AtomicU64, Ordering};
 
 /// Settings of a session-id generator, with production defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

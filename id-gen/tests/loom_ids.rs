@@ -3,7 +3,7 @@
 #![cfg(loom)]
 #![allow(clippy::unwrap_used, reason = "test helpers: a failed unwrap is a failed test")]
 
-use graphsession_id_gen::sync::Arc;
+use graphsession_base::sync::Arc;
 use graphsession_id_gen::{
     PlanIdGenerator, PlanLease, SessionIdConfig, SessionIdGenerator, SessionLease,
 };

@@ -7,7 +7,7 @@
 //! outcome could be recorded.
 
 use crate::lifecycle::{KillCause, QueryEvent, QueryPhase, TransitionError};
-use graphsession_id_gen::sync::{Arc, AtomicU8, Ordering};
+use graphsession_base::sync::{Arc, AtomicU8, Ordering};
 
 // Word layout: bits 0..3 the phase tag, bits 3..5 the kill cause (zero when there is none).
 const TAG_RUNNING: u8 = 0;

@@ -6,7 +6,7 @@
 #![cfg(loom)]
 #![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test")]
 
-use graphsession_id_gen::sync::{Arc, Mutex};
+use graphsession_base::sync::{Arc, Mutex};
 use graphsession_id_gen::{PlanId, SessionId};
 use graphsession_query_plan::{
     Config, Kill, KillCause, KillOutcome, Killed, QueryError, QueryHandle, QueryOutcome,

@@ -86,9 +86,9 @@ impl std::hash::Hasher for Fnv {
         self.0
     }
     fn write(&mut self, bytes: &[u8]) {
-        for &byte in bytes {
-            self.0 = (self.0 ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
-        }
+        let mut hash = graphsession_base::Fnv1a::resume(self.0);
+        hash.bytes(bytes);
+        self.0 = hash.finish();
     }
     fn write_i64(&mut self, value: i64) {
         let product = u128::from(value.unsigned_abs()) * 0x9E37_79B9_7F4A_7C15;

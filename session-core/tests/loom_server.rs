@@ -11,10 +11,10 @@
 #![cfg(loom)]
 #![allow(clippy::unwrap_used, reason = "test helpers: a failed unwrap is a failed test")]
 
+use graphsession_base::sync::Arc;
 use graphsession_core::server::{
     Config, InstalledSession, Login, PasswordCheck, ServerError, SessionManager,
 };
-use graphsession_id_gen::sync::Arc;
 use graphsession_id_gen::{
     PlanIdGenerator, PlanLease, SessionId, SessionIdConfig, SessionIdGenerator, SessionLease,
 };

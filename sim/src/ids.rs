@@ -9,6 +9,7 @@
 use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hasher};
 
+use graphsession_base::Fnv1a;
 use graphsession_id_gen::{
     IdError, Layout, PlanIdGenerator, PlanLease, SealKey, SessionIdCodec, SessionIdConfig,
     SessionIdGenerator, SessionLease,
@@ -253,7 +254,7 @@ pub struct IdWorld {
     session_ids: IdSet<i64>,
     plan_ids: IdSet<u64>,
     stats: IdRunStats,
-    trace_hash: u64,
+    trace_hash: Fnv1a,
     step: u32,
     startup_violation: Option<IdViolation>,
 }
@@ -275,7 +276,7 @@ impl IdWorld {
             session_ids: IdSet::default(),
             plan_ids: IdSet::default(),
             stats: IdRunStats::default(),
-            trace_hash: 0xcbf2_9ce4_8422_2325,
+            trace_hash: Fnv1a::new(),
             step: 0,
             startup_violation: None,
         };
@@ -306,13 +307,16 @@ impl IdWorld {
                 break;
             }
         }
-        IdRunOutcome { seed: self.seed, stats: self.stats, trace_hash: self.trace_hash, violation }
+        IdRunOutcome {
+            seed: self.seed,
+            stats: self.stats,
+            trace_hash: self.trace_hash.finish(),
+            violation,
+        }
     }
 
     fn trace(&mut self, value: u64) {
-        for byte in value.to_le_bytes() {
-            self.trace_hash = (self.trace_hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
-        }
+        self.trace_hash.u64_le(value);
     }
 
     fn clock(&self, clock_offset_ms: i64) -> u64 {

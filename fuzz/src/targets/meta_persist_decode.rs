@@ -10,6 +10,8 @@
 use std::sync::OnceLock;
 
 use arbitrary::{Result, Unstructured};
+use graphsession_base::Fnv1a;
+use graphsession_base::codec::Writer;
 use graphsession_core::cluster::{
     IdleVote, MetaSnapshot, MetaStore, NodeId, QueryKill, Removal, RemoveReason, Request,
     RequestId, SessionReport,
@@ -247,13 +249,13 @@ fn collect_paths(value: &Value, at: &mut Vec<Step>, paths: &mut Vec<Vec<Step>>) 
 /// FNV-1a, 64 bits, fed as `MetaSnapshot`'s digest is: to make an edited snapshot's digest
 /// right again. `None` when the value no longer has the snapshot's shape.
 fn digest(value: &Value) -> Option<u64> {
-    let mut fnv = Fnv(0xcbf2_9ce4_8422_2325);
+    let mut fnv = Fnv::new(Fnv1a::new());
     for field in ["format_version", "now_unix_ms", "seq", "gc_floor_seq"] {
         fnv.u64(value.get(field)?.as_u64()?);
     }
     fnv.u64(id(value.get("orphan_cursor")?)?);
     let nodes = value.get("nodes")?.as_array()?;
-    fnv.u64(nodes.len() as u64);
+    fnv.length(nodes.len());
     for pair in nodes {
         let entry = pair.get(1)?;
         fnv.u64(pair.get(0)?.as_u64()?);
@@ -262,7 +264,7 @@ fn digest(value: &Value) -> Option<u64> {
         fnv.u64(entry.get("last_seen_unix_ms")?.as_u64()?);
     }
     let sessions = value.get("sessions")?.as_array()?;
-    fnv.u64(sessions.len() as u64);
+    fnv.length(sessions.len());
     for pair in sessions {
         fnv.u64(id(pair.get(0)?)?);
         let entry = pair.get(1)?;
@@ -270,7 +272,7 @@ fn digest(value: &Value) -> Option<u64> {
         digest_state(&mut fnv, entry.get("state")?)?;
     }
     let kills = value.get("kills")?.as_array()?;
-    fnv.u64(kills.len() as u64);
+    fnv.length(kills.len());
     for pair in kills {
         let key = pair.get(0)?;
         fnv.u64(id(key.get("session")?)?);
@@ -278,7 +280,7 @@ fn digest(value: &Value) -> Option<u64> {
         fnv.u64(pair.get(1)?.get("seq")?.as_u64()?);
         fnv.u64(pair.get(1)?.get("recorded_unix_ms")?.as_u64()?);
     }
-    Some(fnv.0)
+    Some(fnv.into_inner().finish())
 }
 
 fn digest_state(fnv: &mut Fnv, state: &Value) -> Option<()> {
@@ -297,7 +299,7 @@ fn digest_state(fnv: &mut Fnv, state: &Value) -> Option<()> {
             sorted.push((node.parse::<u16>().ok()?, holder));
         }
         sorted.sort_by_key(|(node, _)| *node);
-        fnv.u64(sorted.len() as u64);
+        fnv.length(sorted.len());
         for (node, holder) in sorted {
             fnv.u64(u64::from(node));
             fnv.u64(holder.get("activity_unix_ms")?.as_u64()?);
@@ -323,7 +325,7 @@ fn digest_state(fnv: &mut Fnv, state: &Value) -> Option<()> {
     fnv.u64(if by.is_null() { u64::MAX } else { by.as_u64()? });
     fnv.u64(u64::from(tombstone.get("ended_live")?.as_bool()?));
     let holders = tombstone.get("holders")?.as_array()?;
-    fnv.u64(holders.len() as u64);
+    fnv.length(holders.len());
     for node in holders {
         fnv.u64(node.as_u64()?);
     }
@@ -338,25 +340,8 @@ fn id(value: &Value) -> Option<u64> {
     Some(value.as_i64()?.unsigned_abs())
 }
 
-struct Fnv(u64);
-
-impl Fnv {
-    fn u64(&mut self, value: u64) {
-        self.bytes(&value.to_le_bytes());
-    }
-
-    fn str(&mut self, value: &str) {
-        self.u64(value.len() as u64);
-        self.bytes(value.as_bytes());
-    }
-
-    fn bytes(&mut self, bytes: &[u8]) {
-        for &byte in bytes {
-            self.0 ^= u64::from(byte);
-            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    }
-}
+/// FNV-1a-64 of the values in the workspace's canonical encoding, as `MetaSnapshot` digests.
+type Fnv = Writer<Fnv1a>;
 
 /// Hand-made valid inputs: a real store's snapshot as JSON (mode 0), a byte mutation of it
 /// (mode 1) and a field edit with the digest fixed (mode 2).

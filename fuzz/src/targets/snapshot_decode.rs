@@ -11,6 +11,7 @@
 use std::sync::OnceLock;
 
 use arbitrary::{Result, Unstructured};
+use graphsession_base::fnv1a64;
 use graphsession_core::server::{
     Config, Login, PasswordCheck, RestoreParts, SessionManager, SessionRecord, Snapshot,
 };
@@ -96,16 +97,6 @@ fn real_snapshot() -> &'static (Snapshot, Vec<u8>) {
         let bytes = snapshot.to_bytes();
         (snapshot, bytes)
     })
-}
-
-/// FNV-1a, 64 bits, as the snapshot's checksum: to fix up a mutated body.
-fn fnv1a64(bytes: &[u8]) -> u64 {
-    let mut hash = 0xcbf2_9ce4_8422_2325_u64;
-    for &byte in bytes {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    hash
 }
 
 /// Applies one mutation chosen by the input to `bytes`.

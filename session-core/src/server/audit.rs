@@ -9,10 +9,8 @@
 
 use std::collections::VecDeque;
 
+use graphsession_base::sync::{AtomicU64, Mutex, Ordering, lock};
 use graphsession_id_gen::SessionId;
-use graphsession_id_gen::sync::{AtomicU64, Mutex, Ordering};
-
-use crate::server::shard::lock;
 
 /// Why a session ended.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -14,10 +14,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use graphsession_id_gen::sync::Mutex;
+use graphsession_base::sync::{Mutex, lock};
 use graphsession_permission::{Caller, RoleTable};
 
-use crate::server::shard::{lock, name_shard};
+use crate::server::shard::name_shard;
 
 /// Shards of the cache: requests of different users rarely meet on one mutex.
 const CALLER_SHARD_COUNT: usize = 16;

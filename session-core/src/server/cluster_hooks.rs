@@ -10,8 +10,8 @@
 //! per-(user, ip) counts equal the live sessions, each session has one idle check, and every
 //! state change comes out as an [`Event`](crate::server::Event).
 
+use graphsession_base::sync::{Arc, Ordering, lock};
 use graphsession_id_gen::SessionId;
-use graphsession_id_gen::sync::{Arc, Ordering};
 use graphsession_permission::{Caller, Rights, RoleTable, USER_NAME_BYTES_MAX};
 use graphsession_query_plan::{Kill, KillOutcome, QueryKey};
 
@@ -22,7 +22,6 @@ use crate::server::execute::check_space_name;
 use crate::server::limits::UserIp;
 use crate::server::manager::SessionManager;
 use crate::server::session::{NewSession, Origin, SessionEntry};
-use crate::server::shard::lock;
 use crate::server::table::Found;
 
 /// One session as cluster sync reads it.

@@ -6,6 +6,7 @@
 //! refused request of a live session (USE of a space without a role, say) still counts as that
 //! session's activity (the client did use it); and every `now` passed in advances the node clock.
 
+use graphsession_base::codec::ReadError;
 use graphsession_id_gen::IdError;
 use graphsession_permission::PermissionError;
 use graphsession_query_plan::QueryError;
@@ -203,4 +204,16 @@ pub enum SnapshotError {
     /// The configuration given to restore is invalid.
     #[error(transparent)]
     Config(#[from] ConfigError),
+}
+
+/// A value the snapshot's byte reader refused: the truncation where the input ran out, and
+/// the malformed string or option tag as [`SnapshotError::Invalid`].
+impl From<ReadError> for SnapshotError {
+    fn from(error: ReadError) -> SnapshotError {
+        match error {
+            ReadError::Truncated { at } => SnapshotError::Truncated { at },
+            ReadError::NotUtf8 => SnapshotError::Invalid("a string is not UTF-8".to_owned()),
+            ReadError::OptionTag { tag } => SnapshotError::Invalid(format!("option tag {tag}")),
+        }
+    }
 }

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use graphsession_id_gen::sync::Arc;
+use graphsession_base::sync::{Arc, lock};
 use graphsession_id_gen::{PlanId, SessionId};
 use graphsession_permission::{
     Caller, PermissionError, RoleTable, SPACE_NAME_BYTES_MAX, check_kill_query, check_read_space,
@@ -19,7 +19,6 @@ use crate::server::error::ServerError;
 use crate::server::manager::SessionManager;
 use crate::server::metrics::Counters;
 use crate::server::session::SessionEntry;
-use crate::server::shard::lock;
 
 /// A query that started: what the executor needs.
 #[derive(Debug, Clone)]
@@ -102,7 +101,7 @@ impl SessionManager {
             }
             registered?
         };
-        entry.queries_run.fetch_add(1, graphsession_id_gen::sync::Ordering::Relaxed);
+        entry.queries_run.fetch_add(1, graphsession_base::sync::Ordering::Relaxed);
         Counters::bump(&self.counters.queries_started);
         Ok(QueryStart { session: id, plan, handle, caller })
     }

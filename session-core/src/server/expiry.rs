@@ -26,12 +26,12 @@
 //! again shard by shard, and logins lower it under their shard's lock, so no schedule is lost;
 //! a `poll_timeout` read while a round runs may be late, never early.
 
-use graphsession_id_gen::sync::{Arc, Ordering};
+use graphsession_base::sync::{Arc, Ordering, lock};
 
 use crate::server::audit::EndReason;
 use crate::server::manager::SessionManager;
 use crate::server::session::SessionEntry;
-use crate::server::shard::{Due, Shard, lock};
+use crate::server::shard::{Due, Shard};
 
 /// What a due check decided.
 enum Check {

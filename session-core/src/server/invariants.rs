@@ -3,11 +3,13 @@
 
 use std::collections::BTreeMap;
 
+use graphsession_base::sync::lock;
+
 use crate::server::error::InvariantViolation;
 use crate::server::limits::UserIp;
 use crate::server::manager::SessionManager;
 use crate::server::session::Origin;
-use crate::server::shard::{Shard, hash_id, lock, shard_index};
+use crate::server::shard::{Shard, hash_id, shard_index};
 
 impl SessionManager {
     /// Checks every invariant of a quiescent registry: each session in the right shard, live,
@@ -63,7 +65,7 @@ impl SessionManager {
         if self.throttle.len() > self.config.throttled_users_max {
             return fail(format!("{} users in the lockout table", self.throttle.len()));
         }
-        let cached = self.earliest_check_ms.load(graphsession_id_gen::sync::Ordering::Acquire);
+        let cached = self.earliest_check_ms.load(graphsession_base::sync::Ordering::Acquire);
         if cached > earliest {
             return fail(format!("cached earliest check {cached} after the true one {earliest}"));
         }
@@ -159,7 +161,7 @@ mod tests {
     //! itself (every other test checks that), so only these tests tell a check that looks from
     //! one that does not.
 
-    use graphsession_id_gen::sync::{Arc, Ordering};
+    use graphsession_base::sync::{Arc, Ordering, lock, write};
     use graphsession_id_gen::{
         PlanIdGenerator, PlanLease, SealKey, SessionId, SessionIdConfig, SessionIdGenerator,
         SessionLease,
@@ -170,7 +172,6 @@ mod tests {
     use crate::server::config::Config;
     use crate::server::manager::{Login, SessionManager};
     use crate::server::session::SessionEntry;
-    use crate::server::shard::{lock, write};
     use crate::server::throttle::PasswordCheck;
 
     const NOW: u64 = 1_763_900_000_000;

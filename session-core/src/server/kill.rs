@@ -2,8 +2,8 @@
 //! all go through [`SessionManager::end_session`]: out of the shard's map under its write lock
 //! (so it is never findable again), then counts released, queries killed, event emitted.
 
+use graphsession_base::sync::{Arc, lock};
 use graphsession_id_gen::SessionId;
-use graphsession_id_gen::sync::Arc;
 use graphsession_permission::{Caller, check_kill_session};
 use graphsession_query_plan::SessionEnd;
 
@@ -12,7 +12,7 @@ use crate::server::error::ServerError;
 use crate::server::manager::SessionManager;
 use crate::server::metrics::Counters;
 use crate::server::session::SessionEntry;
-use crate::server::shard::{Shard, lock};
+use crate::server::shard::Shard;
 
 impl SessionManager {
     /// KILL SESSION (or KILL SESSIONS with piped ids) by `caller`: GOD only (through the

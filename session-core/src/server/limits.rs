@@ -9,10 +9,10 @@
 
 use std::collections::BTreeMap;
 
-use graphsession_id_gen::sync::{AtomicU64, Mutex, Ordering};
+use graphsession_base::sync::{AtomicU64, Mutex, Ordering, lock};
 
 use crate::server::config::NOW_UNIX_MS_MAX;
-use crate::server::shard::{lock, name_shard};
+use crate::server::shard::name_shard;
 
 /// Shards of the per-(user, ip) counts: logins of different users rarely meet on one mutex.
 const USER_IP_SHARD_COUNT: usize = 16;

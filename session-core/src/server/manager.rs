@@ -1,7 +1,7 @@
 //! The [`SessionManager`]: construction, login, find + touch, sign-out, events and statistics.
 //! The query path is in `execute.rs`, KILL SESSION in `kill.rs`, expiry in `expiry.rs`.
 
-use graphsession_id_gen::sync::{Arc, AtomicU64, Mutex, Ordering};
+use graphsession_base::sync::{Arc, AtomicU64, Mutex, Ordering};
 use graphsession_id_gen::{PlanIdGenerator, SessionId, SessionIdGenerator};
 use graphsession_permission::{RoleTable, USER_NAME_BYTES_MAX};
 use graphsession_query_plan::{QueryError, QueryRegistry};

@@ -1,6 +1,6 @@
 //! Statistics per node and per session, serde-serializable for a host's metrics.
 
-use graphsession_id_gen::sync::{AtomicU64, Ordering};
+use graphsession_base::sync::{AtomicU64, Ordering};
 
 /// The node's counters since start (or restore).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]

@@ -33,7 +33,7 @@
 //! [`QueryHandle`](graphsession_query_plan::QueryHandle) without any lock. The role table is the
 //! host's: it passes `&RoleTable` to the calls that need current rights (it may keep it behind an
 //! `RwLock` of its own; a version check makes an unchanged table cost one comparison). Every
-//! atomic, lock and `Arc` comes from `graphsession_id_gen::sync`, so `tests/loom_server.rs`
+//! atomic, lock and `Arc` comes from `graphsession_base::sync`, so `tests/loom_server.rs`
 //! checks them under loom.
 //!
 //! # Call order (sans-I/O)
@@ -125,7 +125,6 @@
 mod audit;
 mod callers;
 mod cluster_hooks;
-mod codec;
 mod config;
 mod error;
 mod execute;

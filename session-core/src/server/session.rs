@@ -5,14 +5,13 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use graphsession_base::sync::{AtomicU8, AtomicU32, AtomicU64, Mutex, Ordering, lock};
 use graphsession_id_gen::SessionId;
-use graphsession_id_gen::sync::{AtomicU8, AtomicU32, AtomicU64, Mutex, Ordering};
 use graphsession_permission::{Caller, RoleTable};
 
 use crate::server::audit::{Change, History, HistoryEntry};
 use crate::server::callers::CallerCache;
 use crate::server::limits::UserIp;
-use crate::server::shard::lock;
 
 /// Where a session is in its life. It only moves from `Live` to `Ended`, once, under its
 /// shard's write lock, at the moment it leaves the shard's map.

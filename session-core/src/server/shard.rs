@@ -21,28 +21,13 @@
 
 use std::collections::BTreeSet;
 
+use graphsession_base::fnv1a64;
+use graphsession_base::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard, read, write};
 use graphsession_id_gen::SessionId;
-use graphsession_id_gen::sync::{
-    Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard,
-};
 use graphsession_query_plan::QueryRegistry;
 
 use crate::server::session::SessionEntry;
 use crate::server::table::{Entries, Found, Frozen, SlotTable, TableFull};
-
-/// Locks `mutex`. A panic while it was held (a bug elsewhere) leaves data whose invariants
-/// `check_invariants` reports; failing every later request would not help.
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-pub(crate) fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
-    lock.read().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-pub(crate) fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
-    lock.write().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
 
 /// A fixed, deterministic hash of a session id: a folded 64x64 -> 128-bit multiply. Sealed ids
 /// are already uniform; the multiply spreads unsealed (time-ordered) ids too. Deterministic, so
@@ -57,10 +42,7 @@ pub(crate) fn mix(value: u64) -> u64 {
 /// The shard of a user's name among `shards` (FNV-1a: fixed, so behaviour never depends on OS
 /// randomness). Used by the per-user tables: (user, ip) counts and shared callers.
 pub(crate) fn name_shard(name: &str, shards: usize) -> usize {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for &byte in name.as_bytes() {
-        hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
-    }
+    let hash = fnv1a64(name.as_bytes());
     let shards = u64::try_from(shards.max(1)).unwrap_or(u64::MAX);
     usize::try_from(hash % shards).unwrap_or(0)
 }

@@ -2,15 +2,14 @@
 
 use std::collections::BTreeMap;
 
+use graphsession_base::sync::{Ordering, lock};
 use graphsession_id_gen::SessionId;
-use graphsession_id_gen::sync::Ordering;
 use graphsession_permission::{Caller, check_show_sessions};
 
 use crate::server::audit::HistoryEntry;
 use crate::server::error::ServerError;
 use crate::server::manager::SessionManager;
 use crate::server::metrics::SessionStats;
-use crate::server::shard::lock;
 use crate::server::table::Found;
 
 /// NebulaGraph's session columns, the result header of SHOW SESSIONS.

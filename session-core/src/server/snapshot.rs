@@ -3,7 +3,7 @@
 //! [`SessionManager::snapshot`] returns a [`Snapshot`]: serde-serializable (store it as JSON or
 //! anything else), or [`Snapshot::to_bytes`] for the built-in binary form (magic, format version,
 //! checksum, length, body). The checksum is FNV-1a-64 over the body's canonical binary encoding
-//! (`codec.rs`), so it is checked whichever way the snapshot travelled. Running queries are not
+//! (`snapshot_codec.rs` over `graphsession_base::codec`), so it is checked whichever way the snapshot travelled. Running queries are not
 //! kept: a restart ends them, as in NebulaGraph.
 //!
 //! [`SessionManager::restore`] validates everything (format version, checksum, every bound of
@@ -18,18 +18,18 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use graphsession_id_gen::sync::{Arc, Ordering};
+use graphsession_base::codec::{Reader, Writer};
+use graphsession_base::fnv1a64;
+use graphsession_base::sync::{Arc, Ordering, lock};
 use graphsession_id_gen::{PlanIdGenerator, SessionId, SessionIdGenerator};
 use graphsession_permission::{RoleTable, USER_NAME_BYTES_MAX};
 
 use crate::server::audit::{Change, History, HistoryEntry};
-use crate::server::codec::{Decoder, Encoder, fnv1a64};
 use crate::server::config::{CLIENT_IP_BYTES_MAX, Config, NOW_UNIX_MS_MAX};
 use crate::server::error::SnapshotError;
 use crate::server::manager::SessionManager;
 use crate::server::metrics::{Counters, NodeStats};
 use crate::server::session::{NewSession, Origin, SessionEntry};
-use crate::server::shard::lock;
 use crate::server::snapshot_codec::{decode_body, encode_body};
 use crate::server::table::Found;
 use crate::server::throttle::Attempts;
@@ -110,35 +110,35 @@ impl Snapshot {
     #[must_use]
     pub fn to_bytes(&self) -> Vec<u8> {
         let body = encode_body(&self.body);
-        let mut encoder = Encoder::default();
-        encoder.bytes.extend_from_slice(&MAGIC);
-        encoder.u32(self.format_version);
-        encoder.u64(self.checksum);
-        encoder.len(body.len());
-        encoder.bytes.extend_from_slice(&body);
-        encoder.bytes
+        let mut writer = Writer::new(Vec::new());
+        writer.bytes(&MAGIC);
+        writer.u32(self.format_version);
+        writer.u64(self.checksum);
+        writer.length(body.len());
+        writer.bytes(&body);
+        writer.into_inner()
     }
 
     /// Reads the binary form, checking magic, version, length and checksum.
     pub fn from_bytes(bytes: &[u8]) -> Result<Snapshot, SnapshotError> {
-        let mut decoder = Decoder::new(bytes);
-        if decoder.take(MAGIC.len()).ok() != Some(&MAGIC[..]) {
+        let mut reader = Reader::new(bytes);
+        if reader.take(MAGIC.len()).ok() != Some(&MAGIC[..]) {
             return Err(SnapshotError::BadMagic);
         }
-        let format_version = decoder.u32()?;
+        let format_version = reader.u32()?;
         check_version(format_version)?;
-        let checksum = decoder.u64()?;
-        let len = decoder.len()?;
-        let body_bytes = decoder.take(len)?;
-        if decoder.remaining() > 0 {
-            let bytes = u64::try_from(decoder.remaining()).unwrap_or(u64::MAX);
+        let checksum = reader.u64()?;
+        let len = reader.length()?;
+        let body_bytes = reader.take(len)?;
+        if reader.remaining() > 0 {
+            let bytes = u64::try_from(reader.remaining()).unwrap_or(u64::MAX);
             return Err(SnapshotError::TrailingBytes { bytes });
         }
         check_checksum(checksum, fnv1a64(body_bytes))?;
-        let mut body_decoder = Decoder::new(body_bytes);
-        let body = decode_body(&mut body_decoder)?;
-        if body_decoder.remaining() > 0 {
-            let bytes = u64::try_from(body_decoder.remaining()).unwrap_or(u64::MAX);
+        let mut body_reader = Reader::new(body_bytes);
+        let body = decode_body(&mut body_reader)?;
+        if body_reader.remaining() > 0 {
+            let bytes = u64::try_from(body_reader.remaining()).unwrap_or(u64::MAX);
             return Err(SnapshotError::TrailingBytes { bytes });
         }
         Ok(Snapshot { format_version, checksum, body })

@@ -1,20 +1,20 @@
-//! The snapshot body's canonical binary encoding, field by field, on top of `codec.rs`'s
-//! primitives. One encoding per value, so the checksum is well defined.
+//! The snapshot body's canonical binary encoding, field by field, on top of the primitives of
+//! `graphsession_base::codec`. One encoding per value, so the checksum is well defined.
 
 use std::collections::BTreeMap;
 
+use graphsession_base::codec::{Reader, Writer};
 use graphsession_id_gen::SessionId;
 
 use crate::server::audit::{Change, EndReason, HistoryEntry};
-use crate::server::codec::{Decoder, Encoder};
 use crate::server::error::SnapshotError;
 use crate::server::metrics::NodeStats;
 use crate::server::session::Origin;
 use crate::server::snapshot::{LockoutRecord, SessionRecord, SnapshotBody};
 
 pub(crate) fn encode_body(body: &SnapshotBody) -> Vec<u8> {
-    let mut encoder = Encoder::default();
-    encoder.u64(body.newest_unix_ms);
+    let mut writer = Writer::new(Vec::new());
+    writer.u64(body.newest_unix_ms);
     let stats = &body.stats;
     for value in [
         stats.opened,
@@ -28,93 +28,93 @@ pub(crate) fn encode_body(body: &SnapshotBody) -> Vec<u8> {
         stats.refused_other,
         stats.queries_started,
     ] {
-        encoder.u64(value);
+        writer.u64(value);
     }
-    encoder.len(body.sessions.len());
+    writer.length(body.sessions.len());
     for record in &body.sessions {
-        encode_session(&mut encoder, record);
+        encode_session(&mut writer, record);
     }
-    encoder.len(body.lockouts.len());
+    writer.length(body.lockouts.len());
     for lockout in &body.lockouts {
-        encoder.str(&lockout.user);
-        encoder.u32(lockout.remaining_attempts);
-        encoder.opt_u64(lockout.locked_until_unix_ms);
+        writer.str(&lockout.user);
+        writer.u32(lockout.remaining_attempts);
+        writer.opt_u64(lockout.locked_until_unix_ms);
     }
-    encoder.bytes
+    writer.into_inner()
 }
 
-fn encode_session(encoder: &mut Encoder, record: &SessionRecord) {
-    encoder.i64(record.id.get());
-    encoder.str(&record.user);
-    encoder.str(&record.client_ip);
-    encoder.opt_str(record.space.as_deref());
-    encoder.u64(record.space_set_unix_ms);
-    encoder.u8(match record.origin {
+fn encode_session(writer: &mut Writer, record: &SessionRecord) {
+    writer.i64(record.id.get());
+    writer.str(&record.user);
+    writer.str(&record.client_ip);
+    writer.opt_str(record.space.as_deref());
+    writer.u64(record.space_set_unix_ms);
+    writer.u8(match record.origin {
         Origin::LoggedIn => 0,
         Origin::Installed => 1,
     });
-    encoder.u64(record.created_unix_ms);
-    encoder.u64(record.last_activity_unix_ms);
-    encoder.u64(record.queries_run);
-    encoder.u64(record.queries_killed);
-    encoder.len(record.variables.len());
+    writer.u64(record.created_unix_ms);
+    writer.u64(record.last_activity_unix_ms);
+    writer.u64(record.queries_run);
+    writer.u64(record.queries_killed);
+    writer.length(record.variables.len());
     for (name, value) in &record.variables {
-        encoder.str(name);
-        encoder.str(value);
+        writer.str(name);
+        writer.str(value);
     }
-    encoder.len(record.history.len());
+    writer.length(record.history.len());
     for entry in &record.history {
-        encoder.u64(entry.at_unix_ms);
-        encode_change(encoder, &entry.change);
+        writer.u64(entry.at_unix_ms);
+        encode_change(writer, &entry.change);
     }
-    encoder.u32(record.history_dropped);
+    writer.u32(record.history_dropped);
 }
 
-fn encode_change(encoder: &mut Encoder, change: &Change) {
+fn encode_change(writer: &mut Writer, change: &Change) {
     match change {
         Change::Created { client_ip } => {
-            encoder.u8(0);
-            encoder.str(client_ip);
+            writer.u8(0);
+            writer.str(client_ip);
         }
         Change::SpaceChanged { from, to } => {
-            encoder.u8(1);
-            encoder.opt_str(from.as_deref());
-            encoder.str(to);
+            writer.u8(1);
+            writer.opt_str(from.as_deref());
+            writer.str(to);
         }
         Change::VariableSet { name } => {
-            encoder.u8(2);
-            encoder.str(name);
+            writer.u8(2);
+            writer.str(name);
         }
-        Change::Restored => encoder.u8(3),
+        Change::Restored => writer.u8(3),
         Change::PickedUp { client_ip } => {
-            encoder.u8(5);
-            encoder.str(client_ip);
+            writer.u8(5);
+            writer.str(client_ip);
         }
         Change::Ended { reason, queries_killed } => {
-            encoder.u8(4);
+            writer.u8(4);
             match reason {
                 EndReason::Expired { idle_ms } => {
-                    encoder.u8(0);
-                    encoder.u64(*idle_ms);
+                    writer.u8(0);
+                    writer.u64(*idle_ms);
                 }
                 EndReason::Killed { by } => {
-                    encoder.u8(1);
-                    encoder.str(by);
+                    writer.u8(1);
+                    writer.str(by);
                 }
-                EndReason::SignedOut => encoder.u8(2),
-                EndReason::UserDropped => encoder.u8(3),
-                EndReason::EndedElsewhere => encoder.u8(4),
+                EndReason::SignedOut => writer.u8(2),
+                EndReason::UserDropped => writer.u8(3),
+                EndReason::EndedElsewhere => writer.u8(4),
             }
-            encoder.u32(*queries_killed);
+            writer.u32(*queries_killed);
         }
     }
 }
 
-pub(crate) fn decode_body(decoder: &mut Decoder<'_>) -> Result<SnapshotBody, SnapshotError> {
-    let newest_unix_ms = decoder.u64()?;
+pub(crate) fn decode_body(reader: &mut Reader<'_>) -> Result<SnapshotBody, SnapshotError> {
+    let newest_unix_ms = reader.u64()?;
     let mut values = [0_u64; 10];
     for value in &mut values {
-        *value = decoder.u64()?;
+        *value = reader.u64()?;
     }
     let [
         opened,
@@ -141,54 +141,54 @@ pub(crate) fn decode_body(decoder: &mut Decoder<'_>) -> Result<SnapshotBody, Sna
         queries_started,
         ..NodeStats::default()
     };
-    let count = decoder.len()?;
+    let count = reader.length()?;
     let mut sessions = Vec::with_capacity(count.min(1_024));
     for _ in 0..count {
-        sessions.push(decode_session(decoder)?);
+        sessions.push(decode_session(reader)?);
     }
-    let count = decoder.len()?;
+    let count = reader.length()?;
     let mut lockouts = Vec::with_capacity(count.min(1_024));
     for _ in 0..count {
-        let user = decoder.string()?;
-        let remaining_attempts = decoder.u32()?;
-        let locked_until_unix_ms = decoder.opt_u64()?;
+        let user = reader.string()?;
+        let remaining_attempts = reader.u32()?;
+        let locked_until_unix_ms = reader.opt_u64()?;
         lockouts.push(LockoutRecord { user, remaining_attempts, locked_until_unix_ms });
     }
     Ok(SnapshotBody { newest_unix_ms, stats, sessions, lockouts })
 }
 
-fn decode_session(decoder: &mut Decoder<'_>) -> Result<SessionRecord, SnapshotError> {
-    let raw_id = decoder.i64()?;
+fn decode_session(reader: &mut Reader<'_>) -> Result<SessionRecord, SnapshotError> {
+    let raw_id = reader.i64()?;
     let id = SessionId::new(raw_id)
         .ok_or_else(|| SnapshotError::Invalid(format!("session id {raw_id} is not positive")))?;
-    let user = decoder.string()?;
-    let client_ip = decoder.string()?;
-    let space = decoder.opt_string()?;
-    let space_set_unix_ms = decoder.u64()?;
-    let origin = match decoder.u8()? {
+    let user = reader.string()?;
+    let client_ip = reader.string()?;
+    let space = reader.opt_string()?;
+    let space_set_unix_ms = reader.u64()?;
+    let origin = match reader.u8()? {
         0 => Origin::LoggedIn,
         1 => Origin::Installed,
         tag => return Err(SnapshotError::Invalid(format!("session {id}: origin tag {tag}"))),
     };
-    let created_unix_ms = decoder.u64()?;
-    let last_activity_unix_ms = decoder.u64()?;
-    let queries_run = decoder.u64()?;
-    let queries_killed = decoder.u64()?;
+    let created_unix_ms = reader.u64()?;
+    let last_activity_unix_ms = reader.u64()?;
+    let queries_run = reader.u64()?;
+    let queries_killed = reader.u64()?;
     let mut variables = BTreeMap::new();
-    for _ in 0..decoder.len()? {
-        let name = decoder.string()?;
-        let value = decoder.string()?;
+    for _ in 0..reader.length()? {
+        let name = reader.string()?;
+        let value = reader.string()?;
         if variables.insert(name, value).is_some() {
             return Err(SnapshotError::Invalid(format!("session {id}: a variable twice")));
         }
     }
-    let count = decoder.len()?;
+    let count = reader.length()?;
     let mut history = Vec::with_capacity(count.min(1_024));
     for _ in 0..count {
-        let at_unix_ms = decoder.u64()?;
-        history.push(HistoryEntry { at_unix_ms, change: decode_change(decoder)? });
+        let at_unix_ms = reader.u64()?;
+        history.push(HistoryEntry { at_unix_ms, change: decode_change(reader)? });
     }
-    let history_dropped = decoder.u32()?;
+    let history_dropped = reader.u32()?;
     Ok(SessionRecord {
         id,
         user,
@@ -206,23 +206,23 @@ fn decode_session(decoder: &mut Decoder<'_>) -> Result<SessionRecord, SnapshotEr
     })
 }
 
-fn decode_change(decoder: &mut Decoder<'_>) -> Result<Change, SnapshotError> {
-    Ok(match decoder.u8()? {
-        0 => Change::Created { client_ip: decoder.string()? },
-        1 => Change::SpaceChanged { from: decoder.opt_string()?, to: decoder.string()? },
-        2 => Change::VariableSet { name: decoder.string()? },
+fn decode_change(reader: &mut Reader<'_>) -> Result<Change, SnapshotError> {
+    Ok(match reader.u8()? {
+        0 => Change::Created { client_ip: reader.string()? },
+        1 => Change::SpaceChanged { from: reader.opt_string()?, to: reader.string()? },
+        2 => Change::VariableSet { name: reader.string()? },
         3 => Change::Restored,
-        5 => Change::PickedUp { client_ip: decoder.string()? },
+        5 => Change::PickedUp { client_ip: reader.string()? },
         4 => {
-            let reason = match decoder.u8()? {
-                0 => EndReason::Expired { idle_ms: decoder.u64()? },
-                1 => EndReason::Killed { by: decoder.string()? },
+            let reason = match reader.u8()? {
+                0 => EndReason::Expired { idle_ms: reader.u64()? },
+                1 => EndReason::Killed { by: reader.string()? },
                 2 => EndReason::SignedOut,
                 3 => EndReason::UserDropped,
                 4 => EndReason::EndedElsewhere,
                 tag => return Err(SnapshotError::Invalid(format!("end reason tag {tag}"))),
             };
-            Change::Ended { reason, queries_killed: decoder.u32()? }
+            Change::Ended { reason, queries_killed: reader.u32()? }
         }
         tag => return Err(SnapshotError::Invalid(format!("change tag {tag}"))),
     })
@@ -232,11 +232,12 @@ fn decode_change(decoder: &mut Decoder<'_>) -> Result<Change, SnapshotError> {
 mod tests {
     use std::collections::BTreeMap;
 
+    use graphsession_base::codec::Reader;
+    use graphsession_base::fnv1a64;
     use graphsession_id_gen::SessionId;
 
     use super::{decode_body, encode_body};
     use crate::server::audit::{Change, EndReason, HistoryEntry};
-    use crate::server::codec::Decoder;
     use crate::server::error::SnapshotError;
     use crate::server::metrics::NodeStats;
     use crate::server::session::Origin;
@@ -316,9 +317,9 @@ mod tests {
     }
 
     fn decode(bytes: &[u8]) -> Result<SnapshotBody, SnapshotError> {
-        let mut decoder = Decoder::new(bytes);
-        let body = decode_body(&mut decoder)?;
-        assert_eq!(decoder.remaining(), 0);
+        let mut reader = Reader::new(bytes);
+        let body = decode_body(&mut reader)?;
+        assert_eq!(reader.remaining(), 0);
         Ok(body)
     }
 
@@ -334,6 +335,14 @@ mod tests {
     fn every_field_and_every_change_round_trips() {
         let body = body();
         assert_eq!(decode(&encode_body(&body)), Ok(body));
+    }
+
+    #[test]
+    fn the_encoding_is_the_one_every_build_of_this_format_wrote() {
+        // Computed by the encoder before it moved to graphsession-base: a snapshot a host
+        // persisted must still restore after an upgrade.
+        let bytes = encode_body(&body());
+        assert_eq!((bytes.len(), fnv1a64(&bytes)), (869, 0x2b9e_47e5_8cab_8095));
     }
 
     #[test]

@@ -41,8 +41,8 @@
 //! blocks and none is wasted. A shard's table keeps its peak size. Which session sits in which
 //! slot is in [`Entries`], under the shard's lock, parallel to the slots.
 
+use graphsession_base::sync::{Arc, AtomicU64, AtomicUsize, OnceLock, Ordering};
 use graphsession_id_gen::SessionId;
-use graphsession_id_gen::sync::{Arc, AtomicU64, AtomicUsize, OnceLock, Ordering};
 
 use crate::server::config::NOW_UNIX_MS_MAX;
 use crate::server::session::SessionEntry;

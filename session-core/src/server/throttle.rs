@@ -5,10 +5,9 @@
 
 use std::collections::BTreeMap;
 
-use graphsession_id_gen::sync::Mutex;
+use graphsession_base::sync::{Mutex, lock};
 
 use crate::server::error::ServerError;
-use crate::server::shard::lock;
 
 /// The outcome of the host's password check for a login.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -12,12 +12,7 @@ use graphsession_permission::RoleTable;
 /// header), recomputed after a field was changed.
 fn resealed(mut snapshot: Snapshot) -> Snapshot {
     let bytes = snapshot.to_bytes();
-    let mut hash = 0xcbf2_9ce4_8422_2325_u64;
-    for &byte in &bytes[28..] {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    snapshot.checksum = hash;
+    snapshot.checksum = graphsession_base::fnv1a64(&bytes[28..]);
     snapshot
 }
 

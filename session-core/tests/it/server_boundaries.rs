@@ -3,6 +3,7 @@
 //! installed sessions, of the node's bounds and timers, and the values the accessors report.
 #![allow(clippy::unwrap_used, reason = "test helpers: a failed unwrap is a failed test")]
 
+use graphsession_base::fnv1a64;
 use graphsession_core::server::{
     CLIENT_IP_BYTES_MAX, Config, Event, GRAPH_ADDR_BYTES_MAX, IDLE_TIMEOUT_MS_MAX,
     IDLE_TIMEOUT_MS_MIN, InstalledSession, Login, PasswordCheck, Refusal, RestoreParts,
@@ -372,13 +373,6 @@ fn show_sessions_without_a_cluster_is_show_local_sessions_and_god_only() {
     assert_eq!(rows, manager.show_local_sessions(&root).unwrap());
     let alice = Caller::resolve(&table, "alice", Some("nba"));
     assert_eq!(manager.show_sessions(&alice).map_err(|error| error.code()), Err(-1008));
-}
-
-/// FNV-1a, 64 bits: the snapshot's documented checksum of its body.
-fn fnv1a64(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-    })
 }
 
 #[test]

@@ -36,6 +36,7 @@ mod trace;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use graphsession_base::Fnv1a;
 use graphsession_core::client::ConnectionId;
 use graphsession_core::cluster::{MetaConfig, MetaStore};
 use graphsession_id_gen::SessionId;
@@ -137,7 +138,7 @@ pub struct ClusterWorld {
     issued: BTreeSet<i64>,
     next_process: u32,
     stats: ClusterStats,
-    trace_hash: u64,
+    trace_hash: Fnv1a,
     step: u64,
     /// Clients closed by the liveness phase: their ledgers must end empty.
     closed_in_liveness: BTreeSet<u16>,
@@ -279,7 +280,7 @@ impl ClusterWorld {
             network: Network::default(),
             issued: BTreeSet::new(),
             stats: ClusterStats::default(),
-            trace_hash: 0xcbf2_9ce4_8422_2325,
+            trace_hash: Fnv1a::new(),
             step: 0,
             closed_in_liveness: BTreeSet::new(),
             owned_at_close: Vec::new(),
@@ -315,7 +316,7 @@ impl ClusterWorld {
             seed: self.seed,
             stats: self.stats,
             marks: self.marks,
-            trace_hash: self.trace_hash,
+            trace_hash: self.trace_hash.finish(),
             violation,
             safety_steps: self.safety_steps,
             choices: self.choose.recorded().to_vec(),

@@ -28,14 +28,12 @@ impl ClusterWorld {
     /// After each step: the determinism log.
     pub(super) fn end_step(&mut self) {
         if self.options.step_hashes {
-            self.step_hashes.push(self.trace_hash);
+            self.step_hashes.push(self.trace_hash.finish());
         }
     }
 
     pub(super) fn trace(&mut self, value: u64) {
-        for byte in value.to_le_bytes() {
-            self.trace_hash = (self.trace_hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
-        }
+        self.trace_hash.u64_le(value);
     }
 
     /// Records a step for the trace file and the failure report (only when tracing: the

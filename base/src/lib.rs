@@ -1,0 +1,18 @@
+//! What every crate of graphsession shares, written once (rust-analyzer's `stdx` is the model).
+//!
+//! - [`sync`]: the one switch between `std::sync` and `loom::sync`, and the lock helpers that
+//!   carry on through a poisoned lock.
+//! - [`Fnv1a`] and [`fnv1a64`]: the one fixed hash (snapshot checksums, shard choice, trace
+//!   hashes).
+//! - [`codec`]: the byte encoding both persisted formats use: the server snapshot's body is
+//!   written by a [`Writer`](codec::Writer) into bytes and read back by a
+//!   [`Reader`](codec::Reader); the meta snapshot's digest is the same writes into an [`Fnv1a`].
+//!
+//! The crate is pure: it reads no clock, spawns no thread and does no I/O, and it depends on
+//! nothing of this workspace. Everything else depends on it.
+
+pub mod codec;
+mod fnv;
+pub mod sync;
+
+pub use fnv::{FNV1A64_OFFSET_BASIS, FNV1A64_PRIME, Fnv1a, fnv1a64};
