@@ -37,13 +37,16 @@ use crate::cluster::meta_state::{EntryState, Holder, Live, MetaState, NodeEntry}
 pub struct MetaStore {
     pub(crate) config: MetaConfig,
     pub(crate) state: MetaState,
+    /// When the timer is due next: set when it runs, so a steady stream of requests (each moves
+    /// the clock) cannot push it away forever. Not persisted: a restored store is due at once.
+    pub(crate) timer_due_unix_ms: u64,
 }
 
 impl MetaStore {
     /// An empty store.
     pub fn new(config: MetaConfig) -> Result<MetaStore, ConfigError> {
         config.validate()?;
-        Ok(MetaStore { config, state: MetaState::default() })
+        Ok(MetaStore { config, state: MetaState::default(), timer_due_unix_ms: 0 })
     }
 
     /// The configuration.
@@ -310,7 +313,8 @@ impl MetaStore {
     /// dead node's sessions do not leak: nebula-java issue 498, see docs/fixes.md). Returns how
     /// many expired.
     pub fn handle_timeout(&mut self, now_unix_ms: u64) -> u32 {
-        self.observe(now_unix_ms);
+        let now = self.observe(now_unix_ms);
+        self.timer_due_unix_ms = now.saturating_add(self.timer_period_ms());
         self.state.collect_garbage(
             self.config.tombstone_retention_ms,
             self.config.kill_mark_retention_ms,
@@ -352,12 +356,17 @@ impl MetaStore {
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) should run next: a tenth of the idle
-    /// timeout or of the holder silence, whichever is shorter, after the newest time seen.
+    /// timeout or of the holder silence, whichever is shorter, after it last ran (at once for a
+    /// new or restored store). Measured from the last run, not from the newest time seen:
+    /// requests move the clock, and a node syncing more often than the period must not starve
+    /// the orphan expiry.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<u64> {
-        let period_ms =
-            (self.config.idle_timeout_ms.min(self.config.holder_silence_ms) / 10).max(1);
-        Some(self.state.now_unix_ms.saturating_add(period_ms))
+        Some(self.timer_due_unix_ms)
+    }
+
+    fn timer_period_ms(&self) -> u64 {
+        (self.config.idle_timeout_ms.min(self.config.holder_silence_ms) / 10).max(1)
     }
 }
 

@@ -139,6 +139,25 @@ impl MetaStore {
         }
     }
 
+    /// The nodes holding live session `session`, by id: each one's newest reported activity,
+    /// queries running at its last report, and its idle vote if it stands (empty when not
+    /// live). For hosts' diagnostics and the simulator's oracles.
+    #[must_use]
+    pub fn holders(&self, session: SessionId) -> Vec<HolderView> {
+        let Some(live) = self.state.sessions.get(&session).and_then(|entry| live_of(&entry.state))
+        else {
+            return Vec::new();
+        };
+        (live.holders.iter())
+            .map(|(&node, holder)| HolderView {
+                node,
+                activity_unix_ms: holder.activity_unix_ms,
+                running_queries: holder.running_queries,
+                idle_vote_unix_ms: holder.idle_vote_unix_ms,
+            })
+            .collect()
+    }
+
     /// Every live session id, in order.
     pub fn live_sessions(&self) -> impl Iterator<Item = SessionId> + '_ {
         self.state
@@ -188,4 +207,17 @@ fn live_of(state: &EntryState) -> Option<&crate::cluster::meta_state::Live> {
         EntryState::Live(live) => Some(live),
         EntryState::Removed(_) => None,
     }
+}
+
+/// One holder of a live session, as [`MetaStore::holders`] shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HolderView {
+    /// The node.
+    pub node: NodeId,
+    /// The newest activity it reported (its clock), Unix milliseconds.
+    pub activity_unix_ms: u64,
+    /// Queries running there at its last report.
+    pub running_queries: u32,
+    /// When it voted for expiry (its clock), if the vote stands.
+    pub idle_vote_unix_ms: Option<u64>,
 }

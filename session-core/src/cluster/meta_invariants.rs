@@ -471,7 +471,7 @@ mod tests {
             nodes_max: 1,
             ..MetaConfig::default()
         };
-        let store = MetaStore { config: at_limits, state: state.clone() };
+        let store = MetaStore { config: at_limits, state: state.clone(), timer_due_unix_ms: 0 };
         assert_eq!(store.check_invariants(), Ok(()));
         let over: [(&str, MetaConfig); 4] = [
             ("live sessions", MetaConfig { sessions_max: live - 1, ..at_limits }),
@@ -480,12 +480,16 @@ mod tests {
             ("nodes", MetaConfig { nodes_max: 0, ..at_limits }),
         ];
         for (what, config) in over {
-            let store = MetaStore { config, state: state.clone() };
+            let store = MetaStore { config, state: state.clone(), timer_due_unix_ms: 0 };
             let error = store.check_invariants().unwrap_err();
             assert!(error.0.contains(what), "{what}: {error:?}");
         }
         let mut broken = state;
         broken.live_count += 1;
-        assert!(MetaStore { config: at_limits, state: broken }.check_invariants().is_err());
+        assert!(
+            MetaStore { config: at_limits, state: broken, timer_due_unix_ms: 0 }
+                .check_invariants()
+                .is_err()
+        );
     }
 }

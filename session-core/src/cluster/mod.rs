@@ -115,6 +115,7 @@ pub use messages::{
     SessionReport,
 };
 pub use meta::MetaStore;
+pub use meta_answer::HolderView;
 pub use node::{NodeEvent, NodeSync};
 pub use persist::{META_FORMAT_VERSION, MetaSnapshot};
 pub use server_registry::{CLUSTER_KILL_USER, ServerRegistry};

@@ -51,9 +51,17 @@ impl NodeSync {
         let id = RequestId { incarnation: self.incarnation, round: self.round };
         let held = by_id(local.sessions());
         let holds = |session: &SessionId| find(&held, *session).is_some();
-        // A session dropped locally is neither announced nor reported any more.
-        self.unannounced.retain(holds);
+        // A session dropped locally is neither announced nor reported any more. Meta may hold it
+        // all the same (a create applied whose answer was lost): release it, which is a no-op
+        // at meta if the create never arrived.
         let (removals, releases) = (&self.removals, &mut self.releases);
+        self.unannounced.retain(|session| {
+            let kept = holds(session);
+            if !kept && !removals.contains_key(session) {
+                releases.insert(*session);
+            }
+            kept
+        });
         self.acked.retain(|session, _| {
             let kept = holds(session);
             if !kept && !removals.contains_key(session) {

@@ -171,7 +171,7 @@ impl MetaStore {
             return Err(PersistError::DigestMismatch { stored: snapshot.digest, computed });
         }
         let state = rebuild(snapshot).map_err(PersistError::Inconsistent)?;
-        let store = MetaStore { config, state };
+        let store = MetaStore { config, state, timer_due_unix_ms: 0 };
         store.check_invariants().map_err(PersistError::Inconsistent)?;
         Ok(store)
     }

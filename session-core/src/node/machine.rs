@@ -337,10 +337,11 @@ impl GraphNode {
         self.outputs.pop_front()
     }
 
-    /// When [`handle_timeout`](Self::handle_timeout) should run next, Unix milliseconds.
+    /// When [`handle_timeout`](Self::handle_timeout) should run next, Unix milliseconds: the
+    /// sync round or the registry's idle check, whichever comes first.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<u64> {
-        self.sync.poll_timeout()
+        [self.sync.poll_timeout(), self.registry.poll_timeout()].into_iter().flatten().min()
     }
 
     // ---- getters
@@ -403,9 +404,18 @@ impl GraphNode {
         self.outputs.push_back(Output::Reply { connection, reply });
     }
 
-    /// After every input: the sync round if due, its request, then what meta and the registry
-    /// reported.
+    /// After every input: the registry's idle check and the sync round if due, the round's
+    /// request, then what meta and the registry reported.
+    ///
+    /// The idle check ends a session here only as a local eviction (never a removal at meta):
+    /// the next round releases this node's hold, and meta ends the session only if no holder saw
+    /// it active within the idle timeout (docs/fixes.md, "NebulaGraph issue 5094"). A later
+    /// request for it here picks it up again. It bounds what a node cut from meta keeps.
     pub(crate) fn service(&mut self, now: u64, table: &mut RoleTable) {
+        if self.registry.poll_timeout().is_some_and(|at| at <= now) {
+            self.registry_changed = true;
+            let _expired = self.registry.handle_timeout(now);
+        }
         if self.sync.poll_timeout().is_some_and(|at| at <= now) {
             let registry = ServerRegistry::new(&self.registry, table, now);
             self.sync.handle_timeout(now, &registry);

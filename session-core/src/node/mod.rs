@@ -33,8 +33,9 @@
 //! from meta; a connection that signed a session out is held until meta confirmed the removal,
 //! so the reply to its next request proves the sign-out is durable; a connection that closes
 //! before its session's id was sent signs that session out; session statements run as queries
-//! of their session; the node never ends a session on its own idle timer (meta decides expiry
-//! from every holder's activity).
+//! of their session; the registry's idle timer only evicts the node's own copy of an idle session
+//! (its hold is released at meta, which ends the session only if no holder saw it active within
+//! the idle timeout), so a session in use on another node is never ended by this one.
 //!
 //! # Example: a host loop with a fake transport
 //!

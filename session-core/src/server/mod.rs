@@ -58,7 +58,8 @@
 //! [`end_from_cluster`](SessionManager::end_from_cluster) and
 //! [`kill_from_cluster`](SessionManager::kill_from_cluster) (`cluster_hooks.rs`), adapted by
 //! [`cluster::ServerRegistry`](crate::cluster::ServerRegistry); meta then decides idle expiry,
-//! so the host does not call `handle_timeout`.
+//! and [`node::GraphNode`](crate::node::GraphNode) runs `handle_timeout` only to evict the node's
+//! own copy of an idle session (its hold is released at meta).
 //!
 //! # Example: how an engine wires it
 //!

@@ -200,13 +200,20 @@ fn the_orphan_timer_walks_on_from_its_cursor_and_wraps_as_soon_as_it_reaches_the
 }
 
 #[test]
-fn the_timer_asks_to_run_a_tenth_of_the_shorter_of_idle_timeout_and_silence_after_now() {
+fn the_timer_runs_a_tenth_of_the_shorter_of_idle_timeout_and_silence_after_its_last_run() {
     let mut meta = Meta::new(fast_meta_config());
-    meta.send(START, ONE, |_| {});
+    // New: due at once.
+    assert_eq!(meta.store.poll_timeout(), Some(0));
+    let _expired = meta.store.handle_timeout(START);
+    assert_eq!(meta.store.poll_timeout(), Some(START + IDLE_MS / 10));
+    // Requests move the clock but not the timer: a node syncing more often than the period
+    // must not starve the orphan expiry.
+    meta.send(START + IDLE_MS / 20, ONE, |_| {});
+    meta.send(START + IDLE_MS / 10 - 1, ONE, |_| {});
     assert_eq!(meta.store.poll_timeout(), Some(START + IDLE_MS / 10));
     let config = MetaConfig { holder_silence_ms: 3_000, ..fast_meta_config() };
     let mut meta = Meta::new(config);
-    meta.send(START, ONE, |_| {});
+    let _expired = meta.store.handle_timeout(START);
     assert_eq!(meta.store.poll_timeout(), Some(START + 300));
 }
 

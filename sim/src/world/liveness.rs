@@ -229,7 +229,16 @@ impl ClusterWorld {
             }
         }
         self.check_signed_out()?;
-        let live: Vec<String> = self.meta.live_sessions().map(|id| id.to_string()).collect();
+        let live: Vec<String> = (self.meta.live_sessions())
+            .map(|id| {
+                let activity = self.meta.session(id).map(|record| record.last_activity_unix_ms);
+                format!(
+                    "{id} (last activity {activity:?}, meta's clock {}, holders {:?})",
+                    self.meta.now_unix_ms(),
+                    self.meta.holders(id)
+                )
+            })
+            .collect();
         if !live.is_empty() {
             return Err(format!(
                 "liveness: meta expected 0 sessions {settle_ms} ms after every client closed or died \
