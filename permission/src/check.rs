@@ -157,10 +157,14 @@ pub fn check_read_user(caller: &Caller, policy: Policy, user: &str) -> Result<()
     Err(PermissionError::ReadUser { user: user.to_owned() })
 }
 
-/// GRANT or REVOKE `role` ON `space` TO/FROM `user`, NebulaGraph's checks in NebulaGraph's order:
-/// `role` is GOD (refused even with authorization off); the caller is `user`; the caller is GOD (allowed);
-/// the caller has no role in `space`; the caller is ADMIN there and `role` is not ADMIN (allowed);
-/// otherwise refused. Deliberate fix 8 is [`check_role_change_target`] (see docs/fixes.md, "Fix 8").
+/// GRANT or REVOKE `role` ON `space` TO/FROM `user`, NebulaGraph's permission checks in NebulaGraph's
+/// order (`PermissionManager::canWriteRole`): `role` is GOD (refused even with authorization off); the
+/// caller is `user`; the caller is GOD (allowed); the caller has no role in `space`; the caller is ADMIN
+/// there and `role` is not ADMIN (allowed); otherwise refused.
+///
+/// The semantic checks come first ([`validate_statement`](crate::validate_statement)): a GRANT to a GOD
+/// user is -1009 even when the caller is that user. Deliberate fix 8 is [`check_role_change_target`],
+/// after this one and after the target is found (see docs/fixes.md, "Fix 8" and "Order of checks").
 pub fn check_write_role(
     caller: &Caller,
     policy: Policy,
@@ -191,7 +195,8 @@ pub fn check_write_role(
 
 /// Deliberate fix 8 (see docs/fixes.md, "Fix 8"): a GRANT or REVOKE may only change `user` if its current
 /// role in `space` (`target_role`, `Some(God)` for a GOD user) is strictly below the caller's there. GOD
-/// callers are exempt; with authorization off nothing is checked.
+/// callers are exempt; with authorization off nothing is checked. It runs last of the refusals that name
+/// the caller's rights: after the semantic checks, [`check_write_role`] and the lookup of `user`.
 pub fn check_role_change_target(
     caller: &Caller,
     policy: Policy,

@@ -369,11 +369,14 @@ impl<'a> Statement<'a> {
     }
 }
 
-/// May `caller` run `statement` under `policy`? The one call an engine's validator makes per statement.
+/// May `caller` run `statement` under `policy`? The permission check an engine's validator makes per
+/// statement, after the statement's semantic checks ([`validate_statement`](crate::validate_statement)),
+/// as NebulaGraph's `Validator::validate` runs `validateImpl` before `checkPermission`.
 ///
 /// For GRANT and REVOKE this is NebulaGraph's check; deliberate fix 8 (see docs/fixes.md, "Fix 8") needs the
 /// target's current role and is applied by [`RoleTable::grant`](crate::RoleTable::grant) and
-/// [`RoleTable::revoke`](crate::RoleTable::revoke), which repeat every check before changing anything.
+/// [`RoleTable::revoke`](crate::RoleTable::revoke), which repeat every check, in the same order, before
+/// changing anything.
 // Always inlined, like `check`: the two dispatches then fold into the caller's code.
 #[inline(always)]
 pub fn check_statement(
