@@ -48,7 +48,7 @@ pub enum PermissionError {
     #[error("PermissionError: No permission to read schema/data.")]
     ReadSchemaOrData,
     /// Creating, altering, dropping or clearing a space, snapshots, hosts, zones, configs, text search,
-    /// balance data or zone: GOD only.
+    /// balance data or zone, SHOW CONFIGS, SHOW ZONES: GOD only.
     #[error("PermissionError: No permission to write space.")]
     WriteSpace,
     /// Tags, edges, indexes, full-text indexes, listeners: GOD, ADMIN or DBA of the current space.
@@ -57,7 +57,7 @@ pub enum PermissionError {
     /// Data and the space's jobs: GOD, ADMIN, DBA or USER of the current space.
     #[error("PermissionError: No permission to write data.")]
     WriteData,
-    /// CREATE, ALTER or DROP USER and SHOW USERS: GOD only.
+    /// CREATE, ALTER or DROP USER: GOD only.
     #[error("PermissionError: No permission to write user.")]
     WriteUser,
     /// DESCRIBE USER of another user by a caller that is not GOD.
@@ -97,7 +97,9 @@ pub enum PermissionError {
         /// The caller's role in the space.
         caller_role: Role,
     },
-    /// SHOW SESSIONS, SHOW LOCAL SESSIONS or SHOW SESSION by a caller that is not GOD.
+    /// One of NebulaGraph's GOD-only listings (SHOW SESSIONS, SHOW LOCAL SESSIONS, SHOW SESSION, SHOW
+    /// USERS, SHOW SNAPSHOTS, SHOW TEXT SEARCH CLIENTS) by a caller that is not GOD: NebulaGraph's one
+    /// message for all of them.
     #[error("PermissionError: No permission to show users/snapshots/serviceClients")]
     ShowSessions,
     /// KILL SESSION by a caller that is not GOD.

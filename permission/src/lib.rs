@@ -38,7 +38,8 @@
 //! As NebulaGraph's `Validator::validate` does, a statement's semantic checks come before its permission
 //! check: [`validate_statement`] (names within bounds, no GRANT to a GOD user; -1009 whoever asks), then
 //! [`check_statement`] (-1008). The transitions follow the same order, then check existence, then fix 8;
-//! `transition.rs` lists every step, and docs/fixes.md ("Order of checks") says why.
+//! `transition.rs` lists every step, and docs/fixes.md ("Order of checks") says why. Every SHOW statement
+//! of NebulaGraph 3.x has its [`Statement`] kind and check, tabled in docs/show-statements.md.
 //!
 //! The crate is pure: no clock, no threads, no I/O. Everything is bounded ([`USERS_MAX`], [`SPACES_MAX`],
 //! [`ROLES_MAX`], [`USER_NAME_BYTES_MAX`], [`SPACE_NAME_BYTES_MAX`]) with a typed error at each bound.
