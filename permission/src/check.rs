@@ -22,15 +22,17 @@ pub enum Action<'a> {
         /// The space named by the statement.
         space: &'a str,
     },
-    /// Reading schema or data in the current space (GO, MATCH, LOOKUP, FETCH, DESCRIBE TAG, ...).
+    /// Reading schema or data in the current space (GO, MATCH, LOOKUP, FETCH, DESCRIBE TAG, SHOW TAGS,
+    /// SHOW JOBS, ...).
     ReadCurrentSpace,
-    /// Space, snapshot, host, zone, config, text-search and balance data/zone statements.
+    /// Space, snapshot, host, zone, config, text-search and balance data/zone statements, SHOW CONFIGS
+    /// and SHOW ZONES.
     WriteSpace,
     /// Tag, edge, index, full-text index and listener statements in the current space.
     WriteSchema,
     /// Data statements and the space's jobs in the current space.
     WriteData,
-    /// CREATE, ALTER, DROP USER and SHOW USERS.
+    /// CREATE, ALTER and DROP USER.
     WriteUser,
     /// DESCRIBE USER `user`.
     ReadUser {
@@ -48,7 +50,8 @@ pub enum Action<'a> {
         /// The user it is granted to or revoked from.
         user: &'a str,
     },
-    /// SHOW SESSIONS, SHOW LOCAL SESSIONS, SHOW SESSION.
+    /// NebulaGraph's GOD-only listings, one case with one message in its `PermissionCheck.cpp`: SHOW
+    /// SESSIONS, SHOW LOCAL SESSIONS, SHOW SESSION, SHOW USERS, SHOW SNAPSHOTS, SHOW TEXT SEARCH CLIENTS.
     ShowSessions,
     /// KILL SESSION.
     KillSession,
@@ -62,8 +65,8 @@ pub enum Action<'a> {
         /// The space.
         space: &'a str,
     },
-    /// Statements anyone may run: SHOW HOSTS, SHOW CHARSET, SHOW COLLATION, CHANGE PASSWORD, SHOW SPACES
-    /// and SHOW QUERIES (whose rows are filtered, see [`crate::may_see_space`] and
+    /// Statements anyone may run: SHOW HOSTS, SHOW CHARSET, SHOW COLLATION, SHOW META LEADER, CHANGE
+    /// PASSWORD, SHOW SPACES and SHOW QUERIES (whose rows are filtered, see [`crate::may_see_space`] and
     /// [`crate::may_see_queries_of`]).
     Anyone,
 }
@@ -125,7 +128,7 @@ pub fn check_read_current_space(caller: &Caller, policy: Policy) -> Result<(), P
 }
 
 /// Write space (create/alter/drop/clear space, snapshots, hosts, zones, configs, text search, balance
-/// data/zone): GOD only.
+/// data/zone; SHOW CONFIGS and SHOW ZONES too, as NebulaGraph checks them): GOD only.
 #[inline]
 pub fn check_write_space(caller: &Caller, policy: Policy) -> Result<(), PermissionError> {
     require(caller, policy, false, PermissionError::WriteSpace)
@@ -143,7 +146,7 @@ pub fn check_write_data(caller: &Caller, policy: Policy) -> Result<(), Permissio
     require(caller, policy, current_role_at_least(caller, Role::User), PermissionError::WriteData)
 }
 
-/// Write user (CREATE, ALTER, DROP USER) and SHOW USERS: GOD only.
+/// Write user (CREATE, ALTER, DROP USER): GOD only.
 #[inline]
 pub fn check_write_user(caller: &Caller, policy: Policy) -> Result<(), PermissionError> {
     require(caller, policy, false, PermissionError::WriteUser)
@@ -157,10 +160,14 @@ pub fn check_read_user(caller: &Caller, policy: Policy, user: &str) -> Result<()
     Err(PermissionError::ReadUser { user: user.to_owned() })
 }
 
-/// GRANT or REVOKE `role` ON `space` TO/FROM `user`, NebulaGraph's checks in NebulaGraph's order:
-/// `role` is GOD (refused even with authorization off); the caller is `user`; the caller is GOD (allowed);
-/// the caller has no role in `space`; the caller is ADMIN there and `role` is not ADMIN (allowed);
-/// otherwise refused. Deliberate fix 8 is [`check_role_change_target`] (see docs/fixes.md, "Fix 8").
+/// GRANT or REVOKE `role` ON `space` TO/FROM `user`, NebulaGraph's permission checks in NebulaGraph's
+/// order (`PermissionManager::canWriteRole`): `role` is GOD (refused even with authorization off); the
+/// caller is `user`; the caller is GOD (allowed); the caller has no role in `space`; the caller is ADMIN
+/// there and `role` is not ADMIN (allowed); otherwise refused.
+///
+/// The semantic checks come first ([`validate_statement`](crate::validate_statement)): a GRANT to a GOD
+/// user is -1009 even when the caller is that user. Deliberate fix 8 is [`check_role_change_target`],
+/// after this one and after the target is found (see docs/fixes.md, "Fix 8" and "Order of checks").
 pub fn check_write_role(
     caller: &Caller,
     policy: Policy,
@@ -191,7 +198,8 @@ pub fn check_write_role(
 
 /// Deliberate fix 8 (see docs/fixes.md, "Fix 8"): a GRANT or REVOKE may only change `user` if its current
 /// role in `space` (`target_role`, `Some(God)` for a GOD user) is strictly below the caller's there. GOD
-/// callers are exempt; with authorization off nothing is checked.
+/// callers are exempt; with authorization off nothing is checked. It runs last of the refusals that name
+/// the caller's rights: after the semantic checks, [`check_write_role`] and the lookup of `user`.
 pub fn check_role_change_target(
     caller: &Caller,
     policy: Policy,
@@ -217,7 +225,8 @@ pub fn check_role_change_target(
     }
 }
 
-/// SHOW SESSIONS, SHOW LOCAL SESSIONS, SHOW SESSION: GOD only.
+/// SHOW SESSIONS, SHOW LOCAL SESSIONS, SHOW SESSION, and the other listings NebulaGraph checks in the
+/// same case with the same message (SHOW USERS, SHOW SNAPSHOTS, SHOW TEXT SEARCH CLIENTS): GOD only.
 #[inline]
 pub fn check_show_sessions(caller: &Caller, policy: Policy) -> Result<(), PermissionError> {
     require(caller, policy, false, PermissionError::ShowSessions)

@@ -7,8 +7,11 @@
 //!
 //! The refusals a validator hits on every statement carry no data, so refusing allocates nothing.
 
+use std::borrow::Cow;
+
 use crate::limits::{ROLES_MAX, SPACE_NAME_BYTES_MAX, SPACES_MAX, USER_NAME_BYTES_MAX, USERS_MAX};
 use crate::role::Role;
+use crate::table::ROOT_USER;
 
 /// NebulaGraph's `ErrorCode` values this crate returns.
 pub mod error_code {
@@ -20,11 +23,14 @@ pub mod error_code {
     pub const E_EXECUTION_ERROR: i32 = -1005;
     /// `E_BAD_PERMISSION`: every permission error.
     pub const E_BAD_PERMISSION: i32 = -1008;
-    /// `E_SEMANTIC_ERROR`: a statement that can never succeed (granting to GOD, names too long).
+    /// `E_SEMANTIC_ERROR`: a statement that can never succeed (granting to or dropping a GOD user,
+    /// names too long).
     pub const E_SEMANTIC_ERROR: i32 = -1009;
     /// `E_EXISTED`: CREATE USER of a user that exists.
     pub const E_EXISTED: i32 = -2002;
-    /// `E_NOT_DROP`: DROP USER of a GOD user.
+    /// `E_NOT_DROP`: no longer returned. DROP USER of a GOD user is [`E_SEMANTIC_ERROR`], as
+    /// NebulaGraph answers `DROP USER root` (see docs/fixes.md, "DROP USER of a GOD user").
+    #[deprecated(note = "DROP USER of a GOD user is E_SEMANTIC_ERROR (-1009), as in NebulaGraph")]
     pub const E_NOT_DROP: i32 = -2005;
     /// `E_IMPROPER_ROLE`: revoke of a role other than the one the user holds.
     pub const E_IMPROPER_ROLE: i32 = -2030;
@@ -42,7 +48,7 @@ pub enum PermissionError {
     #[error("PermissionError: No permission to read schema/data.")]
     ReadSchemaOrData,
     /// Creating, altering, dropping or clearing a space, snapshots, hosts, zones, configs, text search,
-    /// balance data or zone: GOD only.
+    /// balance data or zone, SHOW CONFIGS, SHOW ZONES: GOD only.
     #[error("PermissionError: No permission to write space.")]
     WriteSpace,
     /// Tags, edges, indexes, full-text indexes, listeners: GOD, ADMIN or DBA of the current space.
@@ -51,7 +57,7 @@ pub enum PermissionError {
     /// Data and the space's jobs: GOD, ADMIN, DBA or USER of the current space.
     #[error("PermissionError: No permission to write data.")]
     WriteData,
-    /// CREATE, ALTER or DROP USER and SHOW USERS: GOD only.
+    /// CREATE, ALTER or DROP USER: GOD only.
     #[error("PermissionError: No permission to write user.")]
     WriteUser,
     /// DESCRIBE USER of another user by a caller that is not GOD.
@@ -91,7 +97,9 @@ pub enum PermissionError {
         /// The caller's role in the space.
         caller_role: Role,
     },
-    /// SHOW SESSIONS, SHOW LOCAL SESSIONS or SHOW SESSION by a caller that is not GOD.
+    /// One of NebulaGraph's GOD-only listings (SHOW SESSIONS, SHOW LOCAL SESSIONS, SHOW SESSION, SHOW
+    /// USERS, SHOW SNAPSHOTS, SHOW TEXT SEARCH CLIENTS) by a caller that is not GOD: NebulaGraph's one
+    /// message for all of them.
     #[error("PermissionError: No permission to show users/snapshots/serviceClients")]
     ShowSessions,
     /// KILL SESSION by a caller that is not GOD.
@@ -152,8 +160,10 @@ pub enum PermissionError {
         /// The existing user.
         user: String,
     },
-    /// DROP USER of a GOD user: a table always keeps its GOD users (our rule; NebulaGraph has no GOD but root).
-    #[error("Not allowed to drop GOD user `{user}'.")]
+    /// DROP USER of a GOD user, in both authorization modes: a table always keeps its GOD users.
+    /// NebulaGraph refuses `DROP USER root` with this code and text (when authorization is on); the
+    /// same words name any other GOD user (see docs/fixes.md, "DROP USER of a GOD user").
+    #[error("SemanticError: Can't drop {}.", god_user_words(.user))]
     GodUserNotDroppable {
         /// The GOD user.
         user: String,
@@ -195,6 +205,7 @@ impl PermissionError {
             | Self::KillSession
             | Self::KillQuery => E_BAD_PERMISSION,
             Self::GodCannotBeGranted { .. }
+            | Self::GodUserNotDroppable { .. }
             | Self::UserNameTooLong { .. }
             | Self::UserNameEmpty
             | Self::SpaceNameTooLong { .. }
@@ -203,10 +214,19 @@ impl PermissionError {
             Self::RoleNotFound { .. } => E_ROLE_NOT_FOUND,
             Self::ImproperRole { .. } => E_IMPROPER_ROLE,
             Self::UserExists { .. } => E_EXISTED,
-            Self::GodUserNotDroppable { .. } => E_NOT_DROP,
             Self::UsersFull | Self::SpacesFull | Self::RolesFull | Self::VersionExhausted => {
                 E_EXECUTION_ERROR
             }
         }
+    }
+}
+
+/// How DROP USER's refusal names a GOD user: NebulaGraph's own words for root ("root user"), the same
+/// shape for any other GOD user a table holds.
+fn god_user_words(user: &str) -> Cow<'static, str> {
+    if user == ROOT_USER {
+        Cow::Borrowed("root user")
+    } else {
+        Cow::Owned(format!("GOD user '{user}'"))
     }
 }

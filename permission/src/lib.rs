@@ -33,6 +33,14 @@
 //! [`RoleTable::revoke`], [`RoleTable::drop_space`]) re-check against the table's current rights, so no
 //! stale session and no validator bug can escalate. A refused transition changes nothing.
 //!
+//! # Order of checks
+//!
+//! As NebulaGraph's `Validator::validate` does, a statement's semantic checks come before its permission
+//! check: [`validate_statement`] (names within bounds, no GRANT to a GOD user; -1009 whoever asks), then
+//! [`check_statement`] (-1008). The transitions follow the same order, then check existence, then fix 8;
+//! `transition.rs` lists every step, and docs/fixes.md ("Order of checks") says why. Every SHOW statement
+//! of NebulaGraph 3.x has its [`Statement`] kind and check, tabled in docs/show-statements.md.
+//!
 //! The crate is pure: no clock, no threads, no I/O. Everything is bounded ([`USERS_MAX`], [`SPACES_MAX`],
 //! [`ROLES_MAX`], [`USER_NAME_BYTES_MAX`], [`SPACE_NAME_BYTES_MAX`]) with a typed error at each bound.
 //!
@@ -41,6 +49,7 @@
 //! ```
 //! use graphsession_permission::{
 //!     Caller, PermissionError, Policy, Role, RoleTable, Statement, check_statement,
+//!     validate_statement,
 //! };
 //!
 //! let policy = Policy { authorization_enabled: true };
@@ -49,10 +58,13 @@
 //! table.create_user(&root, policy, "alice")?;
 //! table.grant(&root, policy, Role::User, "nba", "alice")?;
 //!
-//! // At login, then at the start of every request: refresh, then one check per statement.
+//! // At login, then at the start of every request: refresh, then per statement its semantic checks
+//! // and its permission check, in that order.
 //! let mut alice = Caller::resolve(&table, "alice", None);
 //! alice.refresh(&table);
-//! check_statement(&alice, policy, &Statement::Use { space: "nba" })?;
+//! let use_nba = Statement::Use { space: "nba" };
+//! validate_statement(&table, &use_nba)?;
+//! check_statement(&alice, policy, &use_nba)?;
 //! alice.use_space(Some("nba"));
 //! check_statement(&alice, policy, &Statement::Go)?;
 //! check_statement(&alice, policy, &Statement::InsertVertices)?;
@@ -65,6 +77,11 @@
 //! assert!(alice.refresh(&table));
 //! let insert = check_statement(&alice, policy, &Statement::InsertVertices);
 //! assert_eq!(insert.map_err(|e| e.to_string()), Err("PermissionError: No permission to write data.".into()));
+//!
+//! // GRANT to a GOD user can never succeed: a semantic error (-1009), before any permission check.
+//! let grant_root = Statement::Grant { role: Role::Guest, space: "nba", user: "root" };
+//! let refused = validate_statement(&table, &grant_root).unwrap_err();
+//! assert_eq!(refused.to_string(), "SemanticError: User 'root' is GOD, cannot be granted.");
 //! # Ok::<(), PermissionError>(())
 //! ```
 //!
@@ -92,6 +109,7 @@ mod limits;
 mod policy;
 mod rights;
 mod role;
+mod semantic;
 mod statement;
 mod table;
 mod transition;
@@ -109,6 +127,7 @@ pub use limits::{ROLES_MAX, SPACE_NAME_BYTES_MAX, SPACES_MAX, USER_NAME_BYTES_MA
 pub use policy::Policy;
 pub use rights::Rights;
 pub use role::{ParseRoleError, Role};
+pub use semantic::validate_statement;
 pub use statement::{Statement, check_statement};
 pub use table::{InvariantViolation, ROOT_USER, RoleTable};
 pub use visibility::{may_see_queries_of, may_see_role_row, may_see_space};

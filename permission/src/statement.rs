@@ -1,5 +1,7 @@
-//! Every NebulaGraph statement kind the reference names, mapped to the one check it needs, so an engine's
-//! validator calls [`check_statement`] once per statement.
+//! Every NebulaGraph statement kind the reference names, and every SHOW statement of NebulaGraph 3.x's
+//! grammar, mapped to the one check it needs, so an engine's validator calls [`check_statement`] once per
+//! statement (after [`validate_statement`](crate::validate_statement)). docs/show-statements.md tables
+//! the SHOW kinds with their checks, messages and NebulaGraph sources.
 //!
 //! Names are borrowed from the engine's parsed statement: building a [`Statement`] allocates nothing.
 
@@ -66,6 +68,42 @@ pub enum Statement<'a> {
     DescribeTagIndex,
     /// `DESCRIBE EDGE INDEX`.
     DescribeEdgeIndex,
+    // SHOW of the current space's schema, data and jobs. NebulaGraph checks nothing for these at
+    // permission time (USE checked the space); with role changes reaching open sessions (fix 4,
+    // docs/fixes.md) we check the role in the current space as for DESCRIBE TAG. Each needs a
+    // current space: before USE the engine answers "Space was not chosen." (docs/show-statements.md).
+    /// `SHOW TAGS`.
+    ShowTags,
+    /// `SHOW EDGES`.
+    ShowEdges,
+    /// `SHOW TAG INDEXES [BY tag]`.
+    ShowTagIndexes,
+    /// `SHOW EDGE INDEXES [BY edge]`.
+    ShowEdgeIndexes,
+    /// `SHOW TAG INDEX STATUS`.
+    ShowTagIndexStatus,
+    /// `SHOW EDGE INDEX STATUS`.
+    ShowEdgeIndexStatus,
+    /// `SHOW FULLTEXT INDEXES`.
+    ShowFulltextIndexes,
+    /// `SHOW CREATE TAG tag`.
+    ShowCreateTag,
+    /// `SHOW CREATE EDGE edge`.
+    ShowCreateEdge,
+    /// `SHOW CREATE TAG INDEX index`.
+    ShowCreateTagIndex,
+    /// `SHOW CREATE EDGE INDEX index`.
+    ShowCreateEdgeIndex,
+    /// `SHOW PARTS [ids]` (also spelled `SHOW PART ids`).
+    ShowParts,
+    /// `SHOW STATS`.
+    ShowStats,
+    /// `SHOW LISTENER`.
+    ShowListener,
+    /// `SHOW JOBS`.
+    ShowJobs,
+    /// `SHOW JOB id`.
+    ShowJob,
     // ---- write space: GOD only.
     /// `CREATE SPACE`.
     CreateSpace,
@@ -99,7 +137,7 @@ pub enum Statement<'a> {
     UpdateConfigs,
     /// `GET CONFIGS`.
     GetConfigs,
-    /// `SHOW CONFIGS`.
+    /// `SHOW CONFIGS [module]`: NebulaGraph checks it as a write of the space (GOD only).
     ShowConfigs,
     /// `SIGN IN TEXT SERVICE`.
     SignInTextService,
@@ -109,6 +147,8 @@ pub enum Statement<'a> {
     BalanceData,
     /// `SUBMIT JOB BALANCE ZONE`.
     BalanceZone,
+    /// `SHOW ZONES`: parsed as NebulaGraph's `kListZones`, checked as a write of the space (GOD only).
+    ShowZones,
     // ---- write schema in the current space: GOD, ADMIN, DBA.
     /// `CREATE TAG`.
     CreateTag,
@@ -182,8 +222,6 @@ pub enum Statement<'a> {
     AlterUser,
     /// `DROP USER`.
     DropUser,
-    /// `SHOW USERS`.
-    ShowUsers,
     /// `DESCRIBE USER user`.
     DescribeUser {
         /// The user to describe.
@@ -213,7 +251,14 @@ pub enum Statement<'a> {
         /// The space.
         space: &'a str,
     },
-    // ---- sessions: GOD only.
+    // ---- GOD-only listings (NebulaGraph's one case and message, "No permission to show
+    // users/snapshots/serviceClients"), and KILL SESSION.
+    /// `SHOW USERS`.
+    ShowUsers,
+    /// `SHOW SNAPSHOTS`.
+    ShowSnapshots,
+    /// `SHOW TEXT SEARCH CLIENTS` (NebulaGraph's `kShowServiceClients`).
+    ShowServiceClients,
     /// `SHOW SESSIONS`.
     ShowSessions,
     /// `SHOW LOCAL SESSIONS`.
@@ -242,6 +287,8 @@ pub enum Statement<'a> {
     ShowCharset,
     /// `SHOW COLLATION`.
     ShowCollation,
+    /// `SHOW META LEADER`.
+    ShowMetaLeader,
     /// `CHANGE PASSWORD` (the executor checks the old password).
     ChangePassword,
     // ---- the permission of the statement inside.
@@ -293,7 +340,23 @@ impl<'a> Statement<'a> {
             | S::DescribeTag
             | S::DescribeEdge
             | S::DescribeTagIndex
-            | S::DescribeEdgeIndex => Action::ReadCurrentSpace,
+            | S::DescribeEdgeIndex
+            | S::ShowTags
+            | S::ShowEdges
+            | S::ShowTagIndexes
+            | S::ShowEdgeIndexes
+            | S::ShowTagIndexStatus
+            | S::ShowEdgeIndexStatus
+            | S::ShowFulltextIndexes
+            | S::ShowCreateTag
+            | S::ShowCreateEdge
+            | S::ShowCreateTagIndex
+            | S::ShowCreateEdgeIndex
+            | S::ShowParts
+            | S::ShowStats
+            | S::ShowListener
+            | S::ShowJobs
+            | S::ShowJob => Action::ReadCurrentSpace,
             S::CreateSpace
             | S::CreateSpaceAs
             | S::AlterSpace
@@ -314,7 +377,8 @@ impl<'a> Statement<'a> {
             | S::SignInTextService
             | S::SignOutTextService
             | S::BalanceData
-            | S::BalanceZone => Action::WriteSpace,
+            | S::BalanceZone
+            | S::ShowZones => Action::WriteSpace,
             S::CreateTag
             | S::AlterTag
             | S::DropTag
@@ -347,13 +411,19 @@ impl<'a> Statement<'a> {
             | S::BalanceLeader
             | S::StopJob
             | S::RecoverJob => Action::WriteData,
-            S::CreateUser | S::AlterUser | S::DropUser | S::ShowUsers => Action::WriteUser,
+            S::CreateUser | S::AlterUser | S::DropUser => Action::WriteUser,
             S::DescribeUser { user } => Action::ReadUser { user },
             S::Grant { role, space, user } | S::Revoke { role, space, user } => {
                 Action::WriteRole { role, space, user }
             }
             S::ShowRoles { space } => Action::ShowRoles { space },
-            S::ShowSessions | S::ShowLocalSessions | S::ShowSession => Action::ShowSessions,
+            // One case in NebulaGraph's PermissionCheck.cpp, one rule and one message.
+            S::ShowUsers
+            | S::ShowSnapshots
+            | S::ShowServiceClients
+            | S::ShowSessions
+            | S::ShowLocalSessions
+            | S::ShowSession => Action::ShowSessions,
             S::KillSession => Action::KillSession,
             S::KillQuery { owner_user } => Action::KillQuery { owner_user },
             S::ShowQueries
@@ -362,6 +432,7 @@ impl<'a> Statement<'a> {
             | S::ShowHosts
             | S::ShowCharset
             | S::ShowCollation
+            | S::ShowMetaLeader
             | S::ChangePassword => Action::Anyone,
             // Unwrapped by `action`; kept total without recursion.
             S::Explain { .. } | S::Profile { .. } => Action::Anyone,
@@ -369,11 +440,14 @@ impl<'a> Statement<'a> {
     }
 }
 
-/// May `caller` run `statement` under `policy`? The one call an engine's validator makes per statement.
+/// May `caller` run `statement` under `policy`? The permission check an engine's validator makes per
+/// statement, after the statement's semantic checks ([`validate_statement`](crate::validate_statement)),
+/// as NebulaGraph's `Validator::validate` runs `validateImpl` before `checkPermission`.
 ///
 /// For GRANT and REVOKE this is NebulaGraph's check; deliberate fix 8 (see docs/fixes.md, "Fix 8") needs the
 /// target's current role and is applied by [`RoleTable::grant`](crate::RoleTable::grant) and
-/// [`RoleTable::revoke`](crate::RoleTable::revoke), which repeat every check before changing anything.
+/// [`RoleTable::revoke`](crate::RoleTable::revoke), which repeat every check, in the same order, before
+/// changing anything.
 // Always inlined, like `check`: the two dispatches then fold into the caller's code.
 #[inline(always)]
 pub fn check_statement(

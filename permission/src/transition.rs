@@ -5,10 +5,23 @@
 //! change the table without the right to. Each one either succeeds and bumps the version, or returns an error
 //! and leaves the table exactly as it was: every check and every bound is tested before the first write.
 //!
-//! Order of checks for GRANT and REVOKE: NebulaGraph's permission checks ([`check_write_role`]), then the
-//! user must exist (-18), a GOD user cannot be granted (-1009), deliberate fix 8
-//! ([`check_role_change_target`]; see docs/fixes.md, "Fix 8"), then REVOKE's "Role not existed!" (-11)
-//! and "Improper role!" (-2030), then this crate's bounds.
+//! # Order of checks
+//!
+//! NebulaGraph's `Validator::validate` runs a statement's semantic checks before its permission check,
+//! and each transition follows that order (see docs/fixes.md, "Order of checks"):
+//!
+//! 1. semantic checks ([`validate_statement`]), whoever asks and in both authorization modes: names
+//!    within bounds (-1009), and for GRANT a target that is not GOD (-1009 "User 'u' is GOD, cannot be
+//!    granted.");
+//! 2. NebulaGraph's permission checks: [`check_write_user`] for CREATE and DROP USER, [`check_write_role`]
+//!    for GRANT and REVOKE (-1008);
+//! 3. DROP USER only: the target is not GOD (-1009 "Can't drop root user."), where NebulaGraph's
+//!    `DropUserValidator::checkPermission` puts it, after the permission check;
+//! 4. the named user exists (-18), or for CREATE USER does not (-2002);
+//! 5. GRANT and REVOKE only: deliberate fix 8, the target's current role is strictly below the caller's
+//!    ([`check_role_change_target`]; see docs/fixes.md, "Fix 8");
+//! 6. REVOKE only: "Role not existed!" (-11) and "Improper role!" (-2030);
+//! 7. this crate's bounds (-1005).
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -18,10 +31,12 @@ use crate::check::{
     check_role_change_target, check_write_role, check_write_space, check_write_user,
 };
 use crate::error::PermissionError;
-use crate::limits::{ROLES_MAX, SPACES_MAX, USERS_MAX, check_space_name, check_user_name};
+use crate::limits::{ROLES_MAX, SPACES_MAX, USERS_MAX, check_user_name};
 use crate::policy::Policy;
 use crate::rights::Rights;
 use crate::role::Role;
+use crate::semantic::{check_drop_target, validate_statement};
+use crate::statement::Statement;
 use crate::table::RoleTable;
 
 impl RoleTable {
@@ -34,15 +49,16 @@ impl RoleTable {
         }
     }
 
-    /// CREATE USER `user`: GOD only (when authorization is on); the new user holds no role.
+    /// CREATE USER `user`: GOD only (when authorization is on); the new user holds no role. The name is
+    /// checked first, as NebulaGraph's `CreateUserValidator::validateImpl` does.
     pub fn create_user(
         &mut self,
         caller: &Caller,
         policy: Policy,
         user: &str,
     ) -> Result<(), PermissionError> {
-        check_write_user(&self.fresh(caller), policy)?;
         check_user_name(user)?;
+        check_write_user(&self.fresh(caller), policy)?;
         if self.contains_user(user) {
             return Err(PermissionError::UserExists { user: user.to_owned() });
         }
@@ -57,19 +73,20 @@ impl RoleTable {
 
     /// DROP USER `user`: GOD only (when authorization is on); removes all of the user's roles, and the
     /// version bump makes every session of that user lose them at its next request (fix 4, see
-    /// docs/fixes.md). GOD users cannot be dropped.
+    /// docs/fixes.md). GOD users cannot be dropped, with authorization on or off: -1009 "Can't drop root
+    /// user.", after the permission check as in NebulaGraph (see docs/fixes.md, "DROP USER of a GOD
+    /// user").
     pub fn drop_user(
         &mut self,
         caller: &Caller,
         policy: Policy,
         user: &str,
     ) -> Result<(), PermissionError> {
+        check_user_name(user)?;
         check_write_user(&self.fresh(caller), policy)?;
-        let Some(rights) = self.users.get(user) else {
+        check_drop_target(self, user)?;
+        if !self.contains_user(user) {
             return Err(PermissionError::UserNotFound { user: user.to_owned() });
-        };
-        if rights.is_god() {
-            return Err(PermissionError::GodUserNotDroppable { user: user.to_owned() });
         }
         let next = self.next_version()?;
         if let Some(rights) = self.users.remove(user) {
@@ -81,7 +98,8 @@ impl RoleTable {
         Ok(())
     }
 
-    /// GRANT ROLE `role` ON `space` TO `user`: overwrites the user's role in `space`.
+    /// GRANT ROLE `role` ON `space` TO `user`: overwrites the user's role in `space`. Checks in the order
+    /// of the module docs: a GOD target is refused before any permission check.
     pub fn grant(
         &mut self,
         caller: &Caller,
@@ -90,17 +108,15 @@ impl RoleTable {
         space: &str,
         user: &str,
     ) -> Result<(), PermissionError> {
+        validate_statement(self, &Statement::Grant { role, space, user })?;
         let caller = self.fresh(caller);
         check_write_role(&caller, policy, role, space, user)?;
         let Some(rights) = self.users.get(user) else {
             return Err(PermissionError::UserNotFound { user: user.to_owned() });
         };
-        if rights.is_god() {
-            return Err(PermissionError::GodCannotBeGranted { user: user.to_owned() });
-        }
+        debug_assert!(!rights.is_god(), "validate_statement refuses a GOD target");
         let held = rights.role_in(space);
         check_role_change_target(&caller, policy, space, user, held)?;
-        check_space_name(space)?;
         if held.is_none() {
             if self.role_count >= ROLES_MAX {
                 return Err(PermissionError::RolesFull);
@@ -120,7 +136,9 @@ impl RoleTable {
         Ok(())
     }
 
-    /// REVOKE ROLE `role` ON `space` FROM `user`: `role` must be the one the user holds there.
+    /// REVOKE ROLE `role` ON `space` FROM `user`: `role` must be the one the user holds there. Checks in
+    /// the order of the module docs. A GOD target has no semantic refusal here (NebulaGraph's
+    /// `RevokeRoleValidator` has none): a non-GOD caller meets fix 8, a GOD caller "Role not existed!".
     pub fn revoke(
         &mut self,
         caller: &Caller,
@@ -129,6 +147,7 @@ impl RoleTable {
         space: &str,
         user: &str,
     ) -> Result<(), PermissionError> {
+        validate_statement(self, &Statement::Revoke { role, space, user })?;
         let caller = self.fresh(caller);
         check_write_role(&caller, policy, role, space, user)?;
         let Some(rights) = self.users.get(user) else {

@@ -133,9 +133,9 @@ fn create_and_drop_user() {
     assert_refused(&mut table, -1008, write_user, |t| t.drop_user(&alice, ON, "bob"));
     assert_refused(&mut table, -2002, "Existed!", |t| t.create_user(&root, ON, "bob"));
     assert_refused(&mut table, -18, "User not existed!", |t| t.drop_user(&root, ON, "zed"));
-    let god = "Not allowed to drop GOD user `root'.";
-    assert_refused(&mut table, -2005, god, |t| t.drop_user(&root, ON, "root"));
-    assert_refused(&mut table, -2005, god, |t| t.drop_user(&alice, OFF, "root"));
+    let god = "SemanticError: Can't drop root user.";
+    assert_refused(&mut table, -1009, god, |t| t.drop_user(&root, ON, "root"));
+    assert_refused(&mut table, -1009, god, |t| t.drop_user(&alice, OFF, "root"));
     table.create_user(&alice, OFF, "zed").unwrap();
     table.drop_user(&root, ON, "alice").unwrap();
     assert!(!table.contains_user("alice"));

@@ -114,26 +114,28 @@ impl Model {
         self.done()
     }
 
+    /// Permission, then "Can't drop root user." (in both modes), then existence.
     fn drop_user(&mut self, on: bool, by: &str, user: &str) -> Outcome {
         self.check(on, by, None, Action::WriteUser)?;
-        if !self.users.contains(user) {
-            return Err(PermissionError::UserNotFound { user: user.to_owned() });
-        }
         if self.god(user) {
             return Err(PermissionError::GodUserNotDroppable { user: user.to_owned() });
+        }
+        if !self.users.contains(user) {
+            return Err(PermissionError::UserNotFound { user: user.to_owned() });
         }
         self.users.remove(user);
         self.roles.retain(|(holder, _), _| holder != user);
         self.done()
     }
 
+    /// The semantic check (a GOD target) before any permission check, as NebulaGraph validates.
     fn grant(&mut self, on: bool, by: &str, role: Role, space: &str, user: &str) -> Outcome {
+        if self.god(user) {
+            return Err(PermissionError::GodCannotBeGranted { user: user.to_owned() });
+        }
         self.write_role(on, by, role, space, user)?;
         if !self.users.contains(user) {
             return Err(PermissionError::UserNotFound { user: user.to_owned() });
-        }
-        if self.god(user) {
-            return Err(PermissionError::GodCannotBeGranted { user: user.to_owned() });
         }
         self.below(on, by, space, user)?;
         self.roles.insert((user.to_owned(), space.to_owned()), role);
