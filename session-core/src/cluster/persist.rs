@@ -323,7 +323,7 @@ mod tests {
             state.insert_kill(QueryKey { session, plan: PlanId::from_u64(plan) });
         }
         state.bump_session(SessionId::new(1).unwrap());
-        MetaStore { config: MetaConfig::default(), state }
+        MetaStore { config: MetaConfig::default(), state, timer_due_unix_ms: 0 }
     }
 
     #[test]
