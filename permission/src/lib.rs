@@ -123,7 +123,9 @@ pub use check::{
     check_write_user,
 };
 pub use error::{PermissionError, error_code};
-pub use limits::{ROLES_MAX, SPACE_NAME_BYTES_MAX, SPACES_MAX, USER_NAME_BYTES_MAX, USERS_MAX};
+pub use limits::{
+    ROLES_MAX, SPACE_NAME_BYTES_MAX, SPACES_MAX, USER_NAME_BYTES_MAX, USERS_MAX, check_user_name,
+};
 pub use policy::Policy;
 pub use rights::Rights;
 pub use role::{ParseRoleError, Role};

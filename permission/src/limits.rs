@@ -19,7 +19,7 @@ pub const SPACES_MAX: u32 = 4_096;
 pub const ROLES_MAX: u32 = 262_144;
 
 /// Refuses a user name the table cannot hold.
-pub(crate) fn check_user_name(user: &str) -> Result<(), PermissionError> {
+pub fn check_user_name(user: &str) -> Result<(), PermissionError> {
     if user.is_empty() {
         return Err(PermissionError::UserNameEmpty);
     }

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use graphsession_id_gen::SessionId;
 use graphsession_permission::{
-    Caller, PermissionError, RoleTable, check_show_sessions, check_write_user,
+    Caller, PermissionError, RoleTable, check_show_sessions, check_user_name, check_write_user,
 };
 use graphsession_query_plan::{KillTarget, QueryKey, QueryOutcome};
 
@@ -155,6 +155,10 @@ impl GraphNode {
                 }
             }
             SessionStatement::AlterUser { user, password } => {
+                // The name first, as NebulaGraph's validator does, then the permission.
+                if let Err(error) = check_user_name(&user) {
+                    return permission_failed(&error);
+                }
                 if let Err(error) = check_write_user(caller, policy) {
                     return permission_failed(&error);
                 }
