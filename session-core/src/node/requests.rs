@@ -206,9 +206,19 @@ impl GraphNode {
             waiting.retain(|(waiting_on, _)| *waiting_on != connection);
         }
         self.waiting.pick_ups.retain(|_, waiting| !waiting.is_empty());
-        self.waiting.show_sessions.remove(&connection);
-        self.waiting.kill_sessions.remove(&connection);
-        self.waiting.kill_queries.remove(&connection);
+        // A statement waiting on meta runs as a query of its session: it ends here, or the
+        // session would count a running query forever (and never idle).
+        let statements = [
+            self.waiting.show_sessions.remove(&connection),
+            self.waiting.kill_sessions.remove(&connection).map(|wait| wait.statement),
+            self.waiting.kill_queries.remove(&connection),
+        ];
+        for statement in statements.into_iter().flatten() {
+            let key = statement.query;
+            self.registry_changed = true;
+            let _outcome =
+                self.registry.fail_query(key.session, key.plan, "Connection closed", now);
+        }
         let orphans: Vec<SessionId> = (self.waiting.registrations.iter())
             .filter(|(_, waiting_on)| **waiting_on == connection)
             .map(|(session, _)| *session)

@@ -1,6 +1,8 @@
 //! GraphNode when a connection closes: a session whose id was never sent is signed out here and
 //! at meta (no client can ever name it, so it would leak); whatever waited on the connection is
-//! dropped without a reply.
+//! dropped without a reply, and a statement that waited ends its query.
+
+use graphsession_core::node::{SessionStatement, Statement};
 
 use crate::node_support::Harness;
 
@@ -57,4 +59,24 @@ fn closed_while_held_behind_a_sign_out_drops_the_queued_requests() {
     assert_eq!(h.reply_count(conn), replies);
     assert!(h.running.is_empty());
     assert_eq!(h.meta.live_count(), 1);
+}
+
+#[test]
+fn closed_while_a_statement_waits_on_meta_ends_the_statements_query() {
+    let mut h = Harness::new(2);
+    let (conn, session) = h.open(0, "root");
+    let (_, target) = h.open(1, "alice");
+    let show = Statement::Session(SessionStatement::ShowSessions { local: false });
+    h.execute(conn, session, show);
+    assert_eq!(h.nodes[0].registry().session_stats(session).unwrap().queries_active, 1);
+    let kill = Statement::Session(SessionStatement::KillSessions { session_ids: vec![target] });
+    let second = h.connect(0);
+    h.execute(second, session, kill);
+    assert_eq!(h.nodes[0].registry().session_stats(session).unwrap().queries_active, 2);
+    h.close(conn);
+    h.close(second);
+    h.settle();
+    assert_eq!(h.reply_count(conn) + h.reply_count(second), 1, "only the logins were answered");
+    let stats = h.nodes[0].registry().session_stats(session).unwrap();
+    assert_eq!(stats.queries_active, 0, "no statement runs for a connection that is gone");
 }
