@@ -189,7 +189,7 @@ impl GraphNode {
         let Some(session) = SessionId::new(session_id) else { return };
         self.registry_changed = true;
         let _was_here = self.registry.sign_out(session_id, now);
-        self.waiting.pick_ups.remove(&session);
+        self.fail_pick_ups(session);
         if self.sync.remove(now, session, RemoveReason::SignedOut).is_err() {
             // Meta's removal queue is full: the session stays at meta until its idle expiry,
             // and the connection is not held (nothing would release it).

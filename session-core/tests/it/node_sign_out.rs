@@ -3,7 +3,7 @@
 //! other connections go on; an id no session can have is ignored.
 
 use graphsession_core::client::E_SESSION_INVALID;
-use graphsession_core::node::{Reply, Request};
+use graphsession_core::node::{Reply, Request, SessionStatement};
 
 use crate::node_support::{Harness, code};
 
@@ -98,4 +98,36 @@ fn a_session_whose_id_was_sent_outlives_its_connection() {
     h.query(again, session, "YIELD 1");
     h.finish_all();
     assert!(matches!(h.last_reply(again), Some(Reply::Executed { .. })));
+}
+
+#[test]
+fn a_sign_out_answers_the_executes_of_other_connections_waiting_for_its_pick_up() {
+    let mut h = Harness::new(2);
+    let (_on_a, session) = h.open(0, "alice");
+    let (waiting, signing_out) = (h.connect(1), h.connect(1));
+    h.query(waiting, session, "YIELD 1");
+    h.sign_out(signing_out, session);
+    h.settle();
+    h.next_sync();
+    let reply = h.last_reply(waiting).unwrap_or_else(|| panic!("the execute was never answered"));
+    assert_eq!(code(&reply), E_SESSION_INVALID);
+    assert_eq!(h.reply_count(waiting), 1);
+    assert!(h.running.is_empty());
+}
+
+#[test]
+fn a_kill_session_answers_the_executes_waiting_for_the_killed_sessions_pick_up() {
+    let mut h = Harness::new(2);
+    let (_on_a, session) = h.open(0, "alice");
+    let (admin, root) = h.open(1, "root");
+    let waiting = h.connect(1);
+    h.query(waiting, session, "YIELD 1");
+    let kill = SessionStatement::KillSessions { session_ids: vec![session] };
+    h.statement(admin, root, kill);
+    h.settle();
+    h.next_sync();
+    let reply = h.last_reply(waiting).unwrap_or_else(|| panic!("the execute was never answered"));
+    assert_eq!(code(&reply), E_SESSION_INVALID);
+    assert_eq!(h.reply_count(waiting), 1);
+    assert!(h.running.is_empty());
 }
