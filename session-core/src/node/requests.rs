@@ -27,8 +27,8 @@ impl GraphNode {
         if let Some((_, waiting)) = self.waiting.sign_outs.get_mut(&connection) {
             if waiting.len() < self.settings.waiting_requests_per_connection_max as usize {
                 waiting.push(request);
-            } else if !matches!(request, Request::SignOut { .. }) {
-                self.refuse_busy(connection);
+            } else {
+                self.refuse_queued(connection, &request);
             }
             return;
         }
@@ -238,12 +238,33 @@ impl GraphNode {
     fn refuse_busy(&mut self, connection: ConnectionId) {
         let reply = Reply::ExecuteFailed {
             code: E_EXECUTION_ERROR,
-            message: "Too many requests wait for the meta service; try again".to_owned(),
+            message: BUSY.to_owned(),
             space_name: String::new(),
         };
         self.reply(connection, reply);
     }
+
+    /// A request past the queue of a connection held behind its sign-out: refused with a reply
+    /// of the request's own kind (a client reads an authenticate's answer as one); a sign-out
+    /// gets none, as always.
+    fn refuse_queued(&mut self, connection: ConnectionId, request: &Request) {
+        let reply = match request {
+            Request::VerifyClientVersion { .. } => {
+                Reply::ClientVersion { code: E_EXECUTION_ERROR, message: BUSY.to_owned() }
+            }
+            Request::Authenticate { .. } => busy_auth(),
+            Request::Execute { session_id, .. } => Reply::ExecuteFailed {
+                code: E_EXECUTION_ERROR,
+                message: BUSY.to_owned(),
+                space_name: self.registry.session_space(*session_id).unwrap_or_default(),
+            },
+            Request::SignOut { .. } => return,
+        };
+        self.reply(connection, reply);
+    }
 }
+
+const BUSY: &str = "Too many requests wait for the meta service; try again";
 
 fn busy_auth() -> Reply {
     Reply::AuthenticateFailed {

@@ -4,7 +4,7 @@
 //! is answered as before.
 
 use graphsession_core::client::{E_EXECUTION_ERROR, E_SESSION_INVALID};
-use graphsession_core::node::{Event, Reply, Request};
+use graphsession_core::node::{Event, Reply, Request, SessionStatement};
 
 use crate::node_support::{Harness, Setup, code, message};
 
@@ -96,4 +96,33 @@ fn executes_past_the_queue_of_one_pick_up_are_refused_and_the_queued_one_still_r
     h.finish_all();
     assert!(matches!(h.last_reply(first), Some(Reply::Executed { .. })));
     assert_eq!(h.reply_count(second), 1);
+}
+
+#[test]
+fn a_request_refused_behind_a_sign_out_gets_a_reply_of_its_own_kind_naming_its_space() {
+    let mut h = one_queued_request();
+    let (conn, alice) = h.open(0, "alice");
+    let (_, bob) = h.open(0, "bob");
+    h.run_statement(conn, bob, SessionStatement::Use { space: "nba".into() });
+    let replies = h.reply_count(conn);
+    h.sign_out(conn, alice);
+    h.request(conn, Request::VerifyClientVersion { version: "3.8.0".into() });
+    h.authenticate(conn, "alice");
+    h.request(conn, Request::VerifyClientVersion { version: "3.8.0".into() });
+    h.query(conn, bob, "YIELD 1");
+    let refused = &h.replies(conn)[replies..];
+    assert!(
+        matches!(&refused[0], Reply::AuthenticateFailed { code: E_SESSION_INVALID, .. }),
+        "{refused:?}"
+    );
+    assert!(matches!(&refused[1], Reply::ClientVersion { code: E_EXECUTION_ERROR, .. }));
+    assert_eq!(
+        refused[2],
+        Reply::ExecuteFailed {
+            code: E_EXECUTION_ERROR,
+            message: BUSY.into(),
+            space_name: "nba".into()
+        }
+    );
+    assert!(h.running.is_empty() && h.held(0) == 1, "nothing ran, no session was created");
 }
