@@ -493,6 +493,9 @@ impl GraphNode {
     }
 }
 
+/// Why a request was refused while `waiting_connections_max` connections wait on meta.
+pub(crate) const BUSY: &str = "Too many requests wait for the meta service; try again";
+
 /// NebulaGraph's answer to an execute of a session meta does not have.
 pub(crate) fn session_not_existed(session: SessionId) -> Reply {
     Reply::ExecuteFailed {

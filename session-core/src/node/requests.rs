@@ -9,7 +9,7 @@ use graphsession_query_plan::QueryKey;
 use crate::client::{ConnectionId, E_EXECUTION_ERROR, E_SESSION_INVALID};
 use crate::cluster::RemoveReason;
 use crate::node::GraphNode;
-use crate::node::machine::error_reply;
+use crate::node::machine::{BUSY, error_reply};
 use crate::node::output::{Event, Output};
 use crate::node::reply::{E_CLIENT_SERVER_INCOMPATIBLE, Reply};
 use crate::node::request::{Request, SessionStatement, Statement};
@@ -263,8 +263,6 @@ impl GraphNode {
         self.reply(connection, reply);
     }
 }
-
-const BUSY: &str = "Too many requests wait for the meta service; try again";
 
 fn busy_auth() -> Reply {
     Reply::AuthenticateFailed {

@@ -5,6 +5,7 @@
 
 use graphsession_core::client::{E_EXECUTION_ERROR, E_SESSION_INVALID};
 use graphsession_core::node::{Event, Reply, Request, SessionStatement};
+use graphsession_query_plan::KillTarget;
 
 use crate::node_support::{Harness, Setup, code, message};
 
@@ -125,4 +126,33 @@ fn a_request_refused_behind_a_sign_out_gets_a_reply_of_its_own_kind_naming_its_s
         }
     );
     assert!(h.running.is_empty() && h.held(0) == 1, "nothing ran, no session was created");
+}
+
+#[test]
+fn statements_that_would_wait_on_meta_past_waiting_connections_max_are_refused_1005() {
+    let mut h = one_waiting_connection();
+    let (admin, root) = h.open(0, "root");
+    let (on_b, alice) = h.open(1, "alice");
+    h.query(on_b, alice, "GO FROM 1 OVER follow");
+    let key = h.run_of("GO FROM 1 OVER follow");
+    let waiting = h.connect(0);
+    h.authenticate(waiting, "bob");
+    let statements = [
+        SessionStatement::ShowSessions { local: false },
+        SessionStatement::KillSessions { session_ids: vec![alice] },
+        SessionStatement::KillQuery {
+            target: KillTarget::Session { session: key.session, plan: key.plan },
+        },
+    ];
+    for statement in statements {
+        let reply = h.run_statement(admin, root, statement);
+        assert_eq!((code(&reply), message(&reply)), (E_EXECUTION_ERROR, BUSY));
+    }
+    assert_eq!(h.to_meta.len(), 1, "only the registration is on its way");
+    h.settle();
+    h.next_sync();
+    assert!(h.holds(1, alice), "nothing was killed");
+    assert!(h.handle_of(key).query.handle.check().is_ok());
+    assert_eq!(h.nodes[0].registry().session_stats(root).unwrap().queries_active, 0);
+    assert!(matches!(h.last_reply(waiting), Some(Reply::Authenticated { .. })));
 }
