@@ -33,6 +33,7 @@ mod node_authenticate;
 mod node_connection_closed;
 mod node_limits;
 mod node_pick_up;
+mod node_properties;
 mod node_sign_out;
 mod node_statements_queries;
 mod node_statements_sessions;

@@ -91,6 +91,8 @@ pub struct Harness {
     pub to_nodes: VecDeque<(usize, Answer)>,
     /// Every reply written, per connection, in order.
     pub replies: BTreeMap<Conn, Vec<Reply>>,
+    /// The connection of every reply written, in the order written on all connections.
+    pub written: Vec<Conn>,
     /// The executor: queries running, oldest first.
     pub running: Vec<Run>,
     pub passwords: Vec<PasswordChange>,
@@ -119,6 +121,7 @@ impl Harness {
             to_meta: VecDeque::new(),
             to_nodes: VecDeque::new(),
             replies: BTreeMap::new(),
+            written: Vec::new(),
             running: Vec::new(),
             passwords: Vec::new(),
             events: Vec::new(),
@@ -224,20 +227,33 @@ impl Harness {
 
     /// Meta handles every request on its way (their answers start on their way back).
     pub fn deliver_to_meta(&mut self) {
-        while let Some((index, request)) = self.to_meta.pop_front() {
-            let node = self.nodes[index].node_id();
-            let answer = self.meta.handle_request(self.now, node, request);
-            self.to_nodes.push_back((index, answer));
-            self.check();
+        while !self.to_meta.is_empty() {
+            self.deliver_one_to_meta(0);
         }
     }
 
     /// Every answer on its way arrives at its node.
     pub fn deliver_to_nodes(&mut self) {
-        while let Some((index, answer)) = self.to_nodes.pop_front() {
-            self.nodes[index].handle_answer(self.now, answer, &mut self.roles);
-            self.drain(index);
+        while !self.to_nodes.is_empty() {
+            self.deliver_one_to_node(0);
         }
+    }
+
+    /// Meta handles the request at `at` among those on their way (requests of different nodes
+    /// overtake each other).
+    pub fn deliver_one_to_meta(&mut self, at: usize) {
+        let Some((index, request)) = self.to_meta.remove(at) else { return };
+        let node = self.nodes[index].node_id();
+        let answer = self.meta.handle_request(self.now, node, request);
+        self.to_nodes.push_back((index, answer));
+        self.check();
+    }
+
+    /// The answer at `at` among those on their way arrives at its node.
+    pub fn deliver_one_to_node(&mut self, at: usize) {
+        let Some((index, answer)) = self.to_nodes.remove(at) else { return };
+        self.nodes[index].handle_answer(self.now, answer, &mut self.roles);
+        self.drain(index);
     }
 
     /// Delivers both ways until nothing is on its way.
@@ -332,6 +348,7 @@ impl Harness {
                 Output::Reply { connection, reply } => {
                     let conn = Conn { node: index, id: connection };
                     self.replies.entry(conn).or_default().push(reply);
+                    self.written.push(conn);
                 }
                 Output::ToMeta(request) => self.to_meta.push_back((index, request)),
                 Output::Run { connection, query, statement } => {
