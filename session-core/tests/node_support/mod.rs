@@ -334,7 +334,7 @@ impl Harness {
     pub fn drain(&mut self, index: usize) {
         for _ in 0..16 {
             self.carry_out(index);
-            if !self.nodes[index].poll_timeout().is_some_and(|at| at <= self.now) {
+            if self.nodes[index].poll_timeout().is_none_or(|at| at > self.now) {
                 return;
             }
             self.nodes[index].handle_timeout(self.now, &mut self.roles);
