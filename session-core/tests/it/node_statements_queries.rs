@@ -100,6 +100,20 @@ fn kill_query_of_a_plan_that_does_not_run_is_refused_with_nebulagraphs_text() {
 }
 
 #[test]
+fn kill_query_of_a_session_no_node_holds_is_refused_by_meta_with_nebulagraphs_text() {
+    let mut h = Harness::new(2);
+    let (admin, root) = h.open(0, "root");
+    let session = SessionId::new(4_242).unwrap();
+    let replies = h.reply_count(admin);
+    h.statement(admin, root, kill(QueryKey { session, plan: PlanId::from_u64(9) }));
+    assert_eq!(h.reply_count(admin), replies, "only meta knows the sessions of other nodes");
+    h.settle();
+    let reply = h.last_reply(admin).unwrap();
+    assert_eq!((code(&reply), message(&reply)), (-2069, "SessionId[4242] does not exist"));
+    assert_eq!(h.nodes[0].registry().session_stats(root).unwrap().queries_active, 0);
+}
+
+#[test]
 fn use_sets_the_space_every_later_reply_names() {
     let mut h = Harness::new(1);
     let (conn, alice) = h.open(0, "alice");
