@@ -23,21 +23,7 @@ impl GraphNode {
                         self.execute(now, connection, session.get(), statement, table);
                     }
                 }
-                NodeEvent::PickUpFailed { session } => {
-                    for (connection, _) in
-                        self.waiting.pick_ups.remove(&session).unwrap_or_default()
-                    {
-                        let reply = Reply::ExecuteFailed {
-                            code: E_SESSION_INVALID,
-                            message: format!(
-                                "Get sessionId[{session}] failed: Session `{session}' not found: \
-                                 Session not existed!"
-                            ),
-                            space_name: String::new(),
-                        };
-                        self.reply(connection, reply);
-                    }
-                }
+                NodeEvent::PickUpFailed { session } => self.fail_pick_ups(session),
                 NodeEvent::Gone { session, .. } => {
                     if let Some(connection) = self.waiting.registrations.remove(&session) {
                         let reply = Reply::AuthenticateFailed {

@@ -459,8 +459,18 @@ impl GraphNode {
             let Some(session) = SessionId::new(session_id) else { continue };
             // A full removal queue refuses only new ids; this one is retried by the admin.
             let _full = self.sync.remove(now, session, RemoveReason::Killed);
+            self.fail_pick_ups(session);
         }
         Ok(killed)
+    }
+
+    /// Executes waiting for the pick-up of `session`, which this node is removing at meta (the
+    /// sync drops the pick-up with it, so meta's answer never comes): answered as meta would,
+    /// the session does not exist.
+    pub(crate) fn fail_pick_ups(&mut self, session: SessionId) {
+        for (connection, _) in self.waiting.pick_ups.remove(&session).unwrap_or_default() {
+            self.reply(connection, session_not_existed(session));
+        }
     }
 
     pub(crate) fn kill_query_here(
@@ -490,6 +500,20 @@ impl GraphNode {
             .registry
             .kill_query(caller, current_session, target)
             .map(KillQueryOutcome::Local)?)
+    }
+}
+
+/// Why a request was refused while `waiting_connections_max` connections wait on meta.
+pub(crate) const BUSY: &str = "Too many requests wait for the meta service; try again";
+
+/// NebulaGraph's answer to an execute of a session meta does not have.
+pub(crate) fn session_not_existed(session: SessionId) -> Reply {
+    Reply::ExecuteFailed {
+        code: crate::client::E_SESSION_INVALID,
+        message: format!(
+            "Get sessionId[{session}] failed: Session `{session}' not found: Session not existed!"
+        ),
+        space_name: String::new(),
     }
 }
 

@@ -9,7 +9,7 @@ use graphsession_query_plan::QueryKey;
 use crate::client::{ConnectionId, E_EXECUTION_ERROR, E_SESSION_INVALID};
 use crate::cluster::RemoveReason;
 use crate::node::GraphNode;
-use crate::node::machine::error_reply;
+use crate::node::machine::{BUSY, error_reply};
 use crate::node::output::{Event, Output};
 use crate::node::reply::{E_CLIENT_SERVER_INCOMPATIBLE, Reply};
 use crate::node::request::{Request, SessionStatement, Statement};
@@ -27,8 +27,8 @@ impl GraphNode {
         if let Some((_, waiting)) = self.waiting.sign_outs.get_mut(&connection) {
             if waiting.len() < self.settings.waiting_requests_per_connection_max as usize {
                 waiting.push(request);
-            } else if !matches!(request, Request::SignOut { .. }) {
-                self.refuse_busy(connection);
+            } else {
+                self.refuse_queued(connection, &request);
             }
             return;
         }
@@ -189,7 +189,7 @@ impl GraphNode {
         let Some(session) = SessionId::new(session_id) else { return };
         self.registry_changed = true;
         let _was_here = self.registry.sign_out(session_id, now);
-        self.waiting.pick_ups.remove(&session);
+        self.fail_pick_ups(session);
         if self.sync.remove(now, session, RemoveReason::SignedOut).is_err() {
             // Meta's removal queue is full: the session stays at meta until its idle expiry,
             // and the connection is not held (nothing would release it).
@@ -206,9 +206,19 @@ impl GraphNode {
             waiting.retain(|(waiting_on, _)| *waiting_on != connection);
         }
         self.waiting.pick_ups.retain(|_, waiting| !waiting.is_empty());
-        self.waiting.show_sessions.remove(&connection);
-        self.waiting.kill_sessions.remove(&connection);
-        self.waiting.kill_queries.remove(&connection);
+        // A statement waiting on meta runs as a query of its session: it ends here, or the
+        // session would count a running query forever (and never idle).
+        let statements = [
+            self.waiting.show_sessions.remove(&connection),
+            self.waiting.kill_sessions.remove(&connection).map(|wait| wait.statement),
+            self.waiting.kill_queries.remove(&connection),
+        ];
+        for statement in statements.into_iter().flatten() {
+            let key = statement.query;
+            self.registry_changed = true;
+            let _outcome =
+                self.registry.fail_query(key.session, key.plan, "Connection closed", now);
+        }
         let orphans: Vec<SessionId> = (self.waiting.registrations.iter())
             .filter(|(_, waiting_on)| **waiting_on == connection)
             .map(|(session, _)| *session)
@@ -228,8 +238,27 @@ impl GraphNode {
     fn refuse_busy(&mut self, connection: ConnectionId) {
         let reply = Reply::ExecuteFailed {
             code: E_EXECUTION_ERROR,
-            message: "Too many requests wait for the meta service; try again".to_owned(),
+            message: BUSY.to_owned(),
             space_name: String::new(),
+        };
+        self.reply(connection, reply);
+    }
+
+    /// A request past the queue of a connection held behind its sign-out: refused with a reply
+    /// of the request's own kind (a client reads an authenticate's answer as one); a sign-out
+    /// gets none, as always.
+    fn refuse_queued(&mut self, connection: ConnectionId, request: &Request) {
+        let reply = match request {
+            Request::VerifyClientVersion { .. } => {
+                Reply::ClientVersion { code: E_EXECUTION_ERROR, message: BUSY.to_owned() }
+            }
+            Request::Authenticate { .. } => busy_auth(),
+            Request::Execute { session_id, .. } => Reply::ExecuteFailed {
+                code: E_EXECUTION_ERROR,
+                message: BUSY.to_owned(),
+                space_name: self.registry.session_space(*session_id).unwrap_or_default(),
+            },
+            Request::SignOut { .. } => return,
         };
         self.reply(connection, reply);
     }

@@ -13,7 +13,7 @@ use graphsession_query_plan::{KillTarget, QueryKey, QueryOutcome};
 use crate::client::ConnectionId;
 use crate::node::GraphNode;
 use crate::node::machine::{
-    KillQueryOutcome, KillSessionsWait, Statement, error_reply, killed_reply,
+    BUSY, KillQueryOutcome, KillSessionsWait, Statement, error_reply, killed_reply,
 };
 use crate::node::output::{Output, Secret};
 use crate::node::reply::{DataSet, Reply};
@@ -85,6 +85,9 @@ impl GraphNode {
             SessionStatement::ShowSessions { local: false } => {
                 if let Err(error) = check_show_sessions(caller, policy) {
                     return permission_failed(&error);
+                }
+                if self.waiting_full() {
+                    return busy();
                 }
                 self.sync.show_sessions(now);
                 self.waiting.show_sessions.insert(connection, pending);
@@ -189,6 +192,9 @@ impl GraphNode {
             .filter(|id| self.registry.session_stats(**id).is_none())
             .filter_map(|id| SessionId::new(*id))
             .collect();
+        if !elsewhere.is_empty() && self.waiting_full() {
+            return busy();
+        }
         let killed = match self.kill_sessions_here(now, caller, session_ids) {
             Ok(killed) => killed,
             Err(error) => return Done::Failed(error.code(), error.to_string()),
@@ -209,6 +215,11 @@ impl GraphNode {
         pending: Statement,
         target: KillTarget,
     ) -> Done {
+        let forwarded = matches!(target, KillTarget::Session { session, .. }
+            if self.registry.session_stats(session.get()).is_none());
+        if forwarded && self.waiting_full() {
+            return busy();
+        }
         match self.kill_query_here(now, caller, pending.query.session, target) {
             Ok(KillQueryOutcome::Local(_)) => Done::Finished(None),
             Ok(KillQueryOutcome::Forwarded) => {
@@ -267,6 +278,11 @@ fn changed(result: Result<(), PermissionError>) -> Done {
         Ok(()) => Done::Finished(None),
         Err(error) => permission_failed(&error),
     }
+}
+
+/// A statement that would wait on meta while `waiting_connections_max` connections do.
+fn busy() -> Done {
+    Done::Failed(crate::client::E_EXECUTION_ERROR, BUSY.to_owned())
 }
 
 fn permission_failed(error: &PermissionError) -> Done {

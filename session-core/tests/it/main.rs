@@ -8,6 +8,8 @@
 mod client_support;
 #[path = "../cluster_support/mod.rs"]
 mod cluster_support;
+#[path = "../node_support/mod.rs"]
+mod node_support;
 #[path = "../server_support/mod.rs"]
 mod server_support;
 
@@ -27,6 +29,15 @@ mod cluster_node_answers;
 mod cluster_node_boundaries;
 mod cluster_wired;
 mod fuzz_regressions;
+mod node_authenticate;
+mod node_connection_closed;
+mod node_limits;
+mod node_pick_up;
+mod node_properties;
+mod node_sign_out;
+mod node_statements_queries;
+mod node_statements_sessions;
+mod node_statements_users;
 mod server_behaviour;
 mod server_boundaries;
 mod server_cluster_hooks;
