@@ -416,16 +416,24 @@ impl GraphNode {
             self.registry_changed = true;
             let _expired = self.registry.handle_timeout(now);
         }
-        if self.sync.poll_timeout().is_some_and(|at| at <= now) {
-            let registry = ServerRegistry::new(&self.registry, table, now);
-            self.sync.handle_timeout(now, &registry);
-            self.rounds += 1;
+        // Applying meta's answer may make new work urgent (a request released from behind a
+        // sign-out needs a pick-up): one more pass sends it now, not at the next timer. Two
+        // passes suffice: a round's request stays in flight until its answer.
+        for _ in 0..2 {
+            if self.sync.poll_timeout().is_some_and(|at| at <= now) {
+                let registry = ServerRegistry::new(&self.registry, table, now);
+                self.sync.handle_timeout(now, &registry);
+                self.rounds += 1;
+            }
+            if let Some(request) = self.sync.poll_request() {
+                self.outputs.push_back(Output::ToMeta(request));
+            }
+            self.apply_sync_events(now, table);
+            self.apply_registry_events();
+            if !self.sync.poll_timeout().is_some_and(|at| at <= now) {
+                break;
+            }
         }
-        if let Some(request) = self.sync.poll_request() {
-            self.outputs.push_back(Output::ToMeta(request));
-        }
-        self.apply_sync_events(now, table);
-        self.apply_registry_events();
     }
 
     /// The current space of `session` here, "" when none or not held.

@@ -121,7 +121,7 @@ fn client_version_in_the_white_list_is_accepted() {
 }
 
 #[test]
-fn client_version_outside_the_white_list_is_refused_1017_naming_the_list() {
+fn client_version_outside_the_white_list_is_refused_3061_naming_the_list() {
     let mut h = Harness::new(1);
     let conn = h.connect(0);
     h.request(conn, Request::VerifyClientVersion { version: "2.6.0".into() });
