@@ -7,7 +7,8 @@
 pub const FRAME_BYTES_LIMIT: u32 = 0x3FFF_FFFF;
 
 /// The deepest `nesting_depth_max` may be. Values are decoded by recursion (the generated
-/// decoders recurse once per level), so the bound protects the host's stack.
+/// decoders recurse once per level), so the bound protects the host's stack: a request at this
+/// depth decodes in under 256 KiB of stack in a debug build.
 pub const NESTING_DEPTH_LIMIT: u32 = 64;
 
 /// The limits of one connection's [`ServerCodec`](crate::ServerCodec).
@@ -20,7 +21,7 @@ pub struct Config {
     /// drains `poll_request` after every read needs one partial frame plus one read.
     pub buffered_bytes_max: u32,
     /// How deep values may nest in a request (lists of maps of ...), counting every struct
-    /// and container level of the arguments.
+    /// and container level inside the arguments struct.
     pub nesting_depth_max: u32,
     /// The most values one request may hold: struct fields plus declared container elements.
     /// Bounds what decoding allocates (each parameter value takes 80 bytes in memory).
