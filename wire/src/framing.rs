@@ -93,10 +93,10 @@ pub(crate) fn check_prefix(
     if length > frame_bytes_max {
         return Err(FrameError::Oversized { frame_bytes: length, frame_bytes_max });
     }
-    let Some(&[high, low]) = bytes.get(4..6) else { return Ok(Prefix::NeedMore) };
     if length < 2 {
         return Err(FrameError::Malformed { reason: "a frame shorter than its marker" });
     }
+    let Some(&[high, low]) = bytes.get(4..6) else { return Ok(Prefix::NeedMore) };
     let found = u16::from_be_bytes([high, low]);
     let checked = match (framing, Framing::of_marker(found)) {
         (None, None) => return Err(FrameError::UnknownFraming { found }),

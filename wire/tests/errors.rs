@@ -254,6 +254,12 @@ fn bytes_after_the_arguments_inside_the_frame() {
 }
 
 #[test]
+fn a_frame_of_length_zero_is_refused_from_its_length_alone() {
+    let error = default_error(&[0, 0, 0, 0]);
+    assert_eq!(error, FrameError::Malformed { reason: "a frame shorter than its marker" });
+}
+
+#[test]
 fn a_header_frame_shorter_than_its_fields() {
     let error = default_error(&[0x00, 0x00, 0x00, 0x06, 0x0F, 0xFF, 0, 0, 0, 0]);
     assert_eq!(error, FrameError::Malformed { reason: "a Header frame shorter than its fields" });
