@@ -105,7 +105,8 @@ pub fn auth_response(reply: &Reply) -> AuthResponse {
 
 /// `execute`'s (and `executeWithParameter`'s) response: `latency_us` as measured by the host,
 /// the space name on every response (python's session pool resends `USE` when it differs from
-/// its own), no plan description.
+/// its own), no plan description. The reply's plan id is not sent: the response has no field
+/// for it.
 #[must_use]
 pub fn execution_response(reply: &Reply, latency_us: u64) -> ExecutionResponse {
     let latency_in_us = i64::try_from(latency_us).unwrap_or(i64::MAX);

@@ -1,8 +1,8 @@
-//! The client side, for tests and the fuzz target: calls encoded the way nebula3-python (Header
+//! The client side, for the tests and the `wire_decode` fuzz target: calls encoded the way nebula3-python (Header
 //! framing, Compact) and the Node.js client (Framed, Binary) encode them, with the generated
 //! protocol writers, and replies decoded with the generated client-side result types.
 #![allow(dead_code, reason = "each test file uses part of the support")]
-#![allow(unreachable_pub, reason = "a test support module, shared by files")]
+#![allow(clippy::unwrap_used, reason = "test helpers: a failed unwrap is a failed test")]
 
 use std::collections::BTreeMap;
 use std::io::Cursor;
@@ -19,7 +19,7 @@ use graphsession_wire::{Framing, Method, Protocol, WireRequest};
 
 /// A client's call, with its arguments as the IDL has them.
 #[derive(Debug, Clone, PartialEq)]
-pub enum ClientCall {
+pub(crate) enum ClientCall {
     VerifyClientVersion {
         version: Vec<u8>,
     },
@@ -40,7 +40,7 @@ pub enum ClientCall {
 }
 
 impl ClientCall {
-    pub fn method(&self) -> Method {
+    pub(crate) fn method(&self) -> Method {
         match self {
             ClientCall::VerifyClientVersion { .. } => Method::VerifyClientVersion,
             ClientCall::Authenticate { .. } => Method::Authenticate,
@@ -49,7 +49,7 @@ impl ClientCall {
         }
     }
 
-    pub fn execute(method: Method, session_id: i64, statement: &str) -> ClientCall {
+    pub(crate) fn execute(method: Method, session_id: i64, statement: &str) -> ClientCall {
         ClientCall::Execute {
             method,
             session_id,
@@ -59,7 +59,7 @@ impl ClientCall {
     }
 
     /// The request the server should decode from this call.
-    pub fn expected(&self) -> WireRequest {
+    pub(crate) fn expected(&self) -> WireRequest {
         match self.clone() {
             ClientCall::VerifyClientVersion { version } => {
                 WireRequest::VerifyClientVersion { version: String::from_utf8(version).unwrap() }
@@ -84,7 +84,7 @@ impl ClientCall {
     }
 
     /// One call of every method, as the clients send them.
-    pub fn every_method() -> Vec<ClientCall> {
+    pub(crate) fn every_method() -> Vec<ClientCall> {
         let mut parameters = BTreeMap::new();
         parameters.insert(b"p1".to_vec(), Value::iVal(7));
         parameters.insert(b"name".to_vec(), Value::sVal(b"alice".to_vec()));
@@ -111,10 +111,10 @@ impl ClientCall {
 }
 
 /// A CALL (or ONE-WAY) message holding a call.
-pub struct CallMessage<'a> {
-    pub call: &'a ClientCall,
-    pub seq_id: u32,
-    pub message_type: MessageType,
+pub(crate) struct CallMessage<'a> {
+    pub(crate) call: &'a ClientCall,
+    pub(crate) seq_id: u32,
+    pub(crate) message_type: MessageType,
 }
 
 impl<P: ProtocolWriter> Serialize<P> for CallMessage<'_> {
@@ -162,12 +162,12 @@ fn i64_field<P: ProtocolWriter>(p: &mut P, id: i16, value: i64) {
 }
 
 /// A CALL message payload in `protocol`.
-pub fn message(protocol: Protocol, call: &ClientCall, seq_id: u32) -> Vec<u8> {
+pub(crate) fn message(protocol: Protocol, call: &ClientCall, seq_id: u32) -> Vec<u8> {
     message_of(protocol, &CallMessage { call, seq_id, message_type: MessageType::Call })
 }
 
 /// Any message payload in `protocol`.
-pub fn message_of(protocol: Protocol, message: &CallMessage<'_>) -> Vec<u8> {
+pub(crate) fn message_of(protocol: Protocol, message: &CallMessage<'_>) -> Vec<u8> {
     match protocol {
         Protocol::Binary => fbthrift_git::binary_protocol::serialize(message).to_vec(),
         Protocol::Compact => fbthrift_git::compact_protocol::serialize(message).to_vec(),
@@ -176,7 +176,7 @@ pub fn message_of(protocol: Protocol, message: &CallMessage<'_>) -> Vec<u8> {
 
 /// A Header frame as nebula3-python's `THeaderTransport` writes it: flags 0, the header holding
 /// the protocol id, the transforms and the info headers, padded with 1 to 4 zero bytes.
-pub fn header_frame_with(
+pub(crate) fn header_frame_with(
     protocol_id: u8,
     header_seq_id: u32,
     transforms: &[u8],
@@ -200,7 +200,7 @@ pub fn header_frame_with(
 }
 
 /// A Header frame around `payload` in `protocol`, no transforms, no info headers.
-pub fn header_frame(protocol: Protocol, header_seq_id: u32, payload: &[u8]) -> Vec<u8> {
+pub(crate) fn header_frame(protocol: Protocol, header_seq_id: u32, payload: &[u8]) -> Vec<u8> {
     let protocol_id = match protocol {
         Protocol::Binary => 0,
         Protocol::Compact => 2,
@@ -209,24 +209,29 @@ pub fn header_frame(protocol: Protocol, header_seq_id: u32, payload: &[u8]) -> V
 }
 
 /// A Framed frame: the payload's length, then the payload.
-pub fn framed(payload: &[u8]) -> Vec<u8> {
+pub(crate) fn framed(payload: &[u8]) -> Vec<u8> {
     let mut frame = u32::try_from(payload.len()).unwrap().to_be_bytes().to_vec();
     frame.extend_from_slice(payload);
     frame
 }
 
 /// A call as nebula3-python sends it: Header framing, Compact, sequence ids 0.
-pub fn python(call: &ClientCall) -> Vec<u8> {
+pub(crate) fn python(call: &ClientCall) -> Vec<u8> {
     header_frame(Protocol::Compact, 0, &message(Protocol::Compact, call, 0))
 }
 
 /// A call as the Node.js client sends it: Framed, Binary, its own sequence id.
-pub fn node(call: &ClientCall, seq_id: u32) -> Vec<u8> {
+pub(crate) fn node(call: &ClientCall, seq_id: u32) -> Vec<u8> {
     framed(&message(Protocol::Binary, call, seq_id))
 }
 
 /// A call in any of the served combinations.
-pub fn frame(framing: Framing, protocol: Protocol, call: &ClientCall, seq_id: u32) -> Vec<u8> {
+pub(crate) fn frame(
+    framing: Framing,
+    protocol: Protocol,
+    call: &ClientCall,
+    seq_id: u32,
+) -> Vec<u8> {
     match framing {
         Framing::Header => header_frame(protocol, seq_id, &message(protocol, call, seq_id)),
         Framing::Framed => framed(&message(protocol, call, seq_id)),
@@ -235,7 +240,7 @@ pub fn frame(framing: Framing, protocol: Protocol, call: &ClientCall, seq_id: u3
 
 /// A reply frame taken apart: the Header frame's sequence id and protocol (Framed: 0 and
 /// Binary), and the payload.
-pub fn unframe(framing: Framing, bytes: &[u8]) -> (u32, Protocol, &[u8]) {
+pub(crate) fn unframe(framing: Framing, bytes: &[u8]) -> (u32, Protocol, &[u8]) {
     let length = usize::try_from(u32::from_be_bytes(bytes[..4].try_into().unwrap())).unwrap();
     assert_eq!(bytes.len(), 4 + length, "one whole frame");
     match framing {
@@ -257,11 +262,11 @@ pub fn unframe(framing: Framing, bytes: &[u8]) -> (u32, Protocol, &[u8]) {
 
 /// A decoded reply message: its method name, type, sequence id and result.
 #[derive(Debug)]
-pub struct ReplyMessage<T> {
-    pub name: String,
-    pub message_type: MessageType,
-    pub seq_id: u32,
-    pub result: T,
+pub(crate) struct ReplyMessage<T> {
+    pub(crate) name: String,
+    pub(crate) message_type: MessageType,
+    pub(crate) seq_id: u32,
+    pub(crate) result: T,
 }
 
 fn read_reply<P: ProtocolReader, T: Deserialize<P>>(p: &mut P) -> ReplyMessage<T> {
@@ -272,7 +277,7 @@ fn read_reply<P: ProtocolReader, T: Deserialize<P>>(p: &mut P) -> ReplyMessage<T
 }
 
 /// Decodes a reply payload with the generated client-side result type `T`.
-pub fn decode_reply<T>(protocol: Protocol, payload: &[u8]) -> ReplyMessage<T>
+pub(crate) fn decode_reply<T>(protocol: Protocol, payload: &[u8]) -> ReplyMessage<T>
 where
     T: for<'a> Deserialize<BinaryProtocolDeserializer<Cursor<&'a [u8]>>>
         + for<'a> Deserialize<CompactProtocolDeserializer<Cursor<&'a [u8]>>>,
@@ -303,7 +308,7 @@ where
 
 /// A decoded reply of any method, by the generated result types.
 #[derive(Debug)]
-pub enum Decoded {
+pub(crate) enum Decoded {
     VerifyClientVersion(VerifyClientVersionExn),
     Authenticate(AuthenticateExn),
     Execute(ExecuteExn),
@@ -312,7 +317,7 @@ pub enum Decoded {
 
 /// Decodes a whole reply frame to a call of `method`, checking the envelope: REPLY, the
 /// method's name, the call's sequence ids and protocol.
-pub fn decode_frame(
+pub(crate) fn decode_frame(
     framing: Framing,
     protocol: Protocol,
     method: Method,
