@@ -70,10 +70,10 @@ impl ServerCodec {
         }
     }
 
-    /// Bytes received and not yet decoded.
+    /// Bytes received and not yet decoded (at most `buffered_bytes_max`).
     #[must_use]
-    pub fn buffered_bytes(&self) -> usize {
-        self.buffer.len() - self.start
+    pub fn buffered_bytes(&self) -> u32 {
+        u32::try_from(self.buffer.len().saturating_sub(self.start)).unwrap_or(u32::MAX)
     }
 
     /// Takes bytes read from the connection. The next frame's length and marker are checked as
@@ -140,7 +140,7 @@ impl ServerCodec {
         if self.start > self.buffer.len() {
             return Err("consumed bytes past the buffer's end");
         }
-        if self.buffered_bytes() as u64 > u64::from(self.config.buffered_bytes_max) {
+        if self.buffered_bytes() > self.config.buffered_bytes_max {
             return Err("more bytes buffered than buffered_bytes_max");
         }
         if matches!(self.state, State::Failed { .. }) && self.buffered_bytes() > 0 {

@@ -235,6 +235,20 @@ fn a_container_whose_element_type_differs_from_the_schema() {
 }
 
 #[test]
+fn a_parameter_union_with_two_members_is_refused_by_the_generated_decoder() {
+    // {"p": Value{iVal: 1, sVal: ""}}: well formed and within the limits, but not a union.
+    let arguments = [
+        &[0x16, 0x02, 0x18, 0x01, b'x'][..], // sessionId 1, stmt "x"
+        &[0x1B, 0x01, 0x8C, 0x01, b'p'],     // parameterMap: 1 entry binary -> struct, "p"
+        &[0x36, 0x02, 0x28, 0x00, 0x00],     // iVal (field 3) 1, sVal (field 5) "", stop
+        &[0x00],                             // stop the arguments
+    ]
+    .concat();
+    let error = default_error(&compact_call("executeWithParameter", &arguments));
+    assert!(matches!(error, FrameError::Parameters { .. }), "{error:?}");
+}
+
+#[test]
 fn a_missing_argument() {
     let error = default_error(&compact_call("execute", &[0x16, 0x02, 0x00]));
     assert_eq!(error, FrameError::MissingArgument { method: Method::Execute, argument: "stmt" });

@@ -58,7 +58,7 @@ fn a_partial_frame_waits_without_a_call_or_an_error() {
         );
         assert!(codec.failure().is_none());
     }
-    assert_eq!(codec.buffered_bytes(), bytes.len() - 1);
+    assert_eq!(usize::try_from(codec.buffered_bytes()).unwrap(), bytes.len() - 1);
     codec.handle_bytes(&bytes[bytes.len() - 1..]);
     assert!(codec.poll_request().unwrap().is_ok());
 }
