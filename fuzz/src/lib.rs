@@ -32,5 +32,6 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("snapshot_decode", targets::snapshot_decode::run),
     ("meta_persist_decode", targets::meta_persist_decode::run),
     ("messages_decode", targets::messages_decode::run),
+    ("wire_decode", targets::wire_decode::run),
     ("sim_world", targets::sim_world::run),
 ];

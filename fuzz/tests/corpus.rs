@@ -59,11 +59,14 @@ fn check(run: Target, bytes: &[u8], input: &str) {
 /// The hand-made valid inputs a decoding target builds itself (a real snapshot's bytes, ...),
 /// so they stay valid when the format changes; they are also checked in as seed files.
 fn seeds(name: &str) -> Vec<Vec<u8>> {
-    use graphsession_fuzz::targets::{messages_decode, meta_persist_decode, snapshot_decode};
+    use graphsession_fuzz::targets::{
+        messages_decode, meta_persist_decode, snapshot_decode, wire_decode,
+    };
     match name {
         "snapshot_decode" => snapshot_decode::seeds(),
         "meta_persist_decode" => meta_persist_decode::seeds(),
         "messages_decode" => messages_decode::seeds(),
+        "wire_decode" => wire_decode::seeds(),
         _ => Vec::new(),
     }
 }
@@ -113,5 +116,6 @@ corpus_tests!(
     snapshot_decode,
     meta_persist_decode,
     messages_decode,
+    wire_decode,
     sim_world,
 );
