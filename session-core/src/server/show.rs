@@ -115,6 +115,19 @@ impl SessionManager {
         Some(stats(found, queries_killed))
     }
 
+    /// Every session held here, with its last activity (Unix ms), by id. One read lock per shard
+    /// and nothing else: no strings copied (a host's or the simulator's per-step accounting).
+    #[must_use]
+    pub fn session_activity(&self) -> Vec<(SessionId, u64)> {
+        let mut sessions = Vec::new();
+        for shard in &self.shards {
+            let held = shard.read();
+            sessions.extend(held.iter().map(|found| (found.entry.id, found.activity.last_ms())));
+        }
+        sessions.sort_unstable();
+        sessions
+    }
+
     /// The current space of session `session_id` ("" before its first USE), `None` if it is not
     /// here. Does not mark activity. (Replies carry it: clients resend USE when it differs.)
     #[must_use]

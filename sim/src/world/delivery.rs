@@ -16,11 +16,26 @@ use crate::world::{Checked, ClusterWorld, Link, Socket, trace};
 
 impl ClusterWorld {
     /// The process's sockets close (its kernel flushes what it wrote; replies are lost).
+    /// The process's sockets close with it; each node sees its close after what was in flight.
     pub(super) fn close_sockets_of(&mut self, process: u32) {
-        for socket in self.sockets.values_mut() {
-            if socket.process == process {
-                socket.open = false;
-            }
+        let closing: Vec<(ConnectionId, u16)> = (self.sockets.iter())
+            .filter(|(_, socket)| socket.process == process && socket.open)
+            .map(|(connection, socket)| (*connection, socket.node))
+            .collect();
+        for (connection, node) in closing {
+            self.close_socket(connection, node);
+        }
+    }
+
+    /// Socket `connection` to `node` closes on the client's side.
+    fn close_socket(&mut self, connection: ConnectionId, node: u16) {
+        let Some(socket) = self.sockets.get_mut(&connection) else { return };
+        let was_open = socket.open;
+        socket.open = false;
+        if was_open {
+            let delay = self.delay();
+            let closed = Message::ClosedAtNode { node, connection };
+            self.network.send(self.now_ms, delay, closed);
         }
     }
 
@@ -46,6 +61,19 @@ impl ClusterWorld {
                     &mut self.table,
                     connection,
                     request,
+                    &mut self.choose,
+                );
+                self.apply_sends(index, sends)?;
+            }
+            Message::ClosedAtNode { node, connection } => {
+                self.trace(5);
+                self.trace(connection.0);
+                let index = usize::from(node);
+                let now = self.node_now(index);
+                let sends = self.nodes[index].connection_closed(
+                    now,
+                    &mut self.table,
+                    connection,
                     &mut self.choose,
                 );
                 self.apply_sends(index, sends)?;
@@ -228,8 +256,9 @@ impl ClusterWorld {
                 }
                 Action::CloseSocket { .. } => {
                     if let Some(socket) = self.sockets.get_mut(&connection) {
-                        socket.open = false;
                         socket.closed_by_client = true;
+                        let node = socket.node;
+                        self.close_socket(connection, node);
                     }
                 }
             }

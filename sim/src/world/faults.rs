@@ -32,6 +32,10 @@ impl ClusterWorld {
         let _lost = self.network.drop_connection(connection);
         if let Some(socket) = self.sockets.get_mut(&connection) {
             socket.open = false;
+            let node = socket.node;
+            let delay = self.delay();
+            let closed = Message::ClosedAtNode { node, connection };
+            self.network.send(self.now_ms, delay, closed);
         }
         self.stats.resets += 1;
         self.trace(connection.0);

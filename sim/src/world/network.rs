@@ -23,6 +23,14 @@ pub enum Message {
         /// The request.
         request: Request,
     },
+    /// Socket `connection` closed (by its client, a reset or the client process's death): the
+    /// node sees it after what was sent before it, as TCP delivers a FIN after the data.
+    ClosedAtNode {
+        /// The node.
+        node: u16,
+        /// The socket.
+        connection: ConnectionId,
+    },
     /// A transport event (dial result, reply, reset) for the client owning `connection`.
     ToClient {
         /// The socket.
@@ -52,7 +60,9 @@ impl Message {
     /// The link the message travels on: FIFO within one link.
     fn link(&self) -> (u8, u64) {
         match self {
-            Message::ToNode { connection, .. } => (0, connection.0),
+            Message::ToNode { connection, .. } | Message::ClosedAtNode { connection, .. } => {
+                (0, connection.0)
+            }
             Message::ToClient { connection, .. } => (1, connection.0),
             Message::ToMeta { node, .. } => (2, u64::from(*node)),
             Message::FromMeta { node, .. } => (3, u64::from(*node)),
@@ -62,9 +72,9 @@ impl Message {
     /// The client socket the message travels on, if any.
     pub fn connection(&self) -> Option<ConnectionId> {
         match self {
-            Message::ToNode { connection, .. } | Message::ToClient { connection, .. } => {
-                Some(*connection)
-            }
+            Message::ToNode { connection, .. }
+            | Message::ClosedAtNode { connection, .. }
+            | Message::ToClient { connection, .. } => Some(*connection),
             Message::ToMeta { .. } | Message::FromMeta { .. } => None,
         }
     }

@@ -275,6 +275,18 @@ impl SimNode {
         self.drain(now_ms, table, choose)
     }
 
+    /// Socket `connection` closed, as the node sees it.
+    pub fn connection_closed(
+        &mut self,
+        now_ms: u64,
+        table: &mut RoleTable,
+        connection: ConnectionId,
+        choose: &mut Chooser,
+    ) -> Vec<Send> {
+        self.graph.handle_connection_closed(now_ms, connection, table);
+        self.drain(now_ms, table, choose)
+    }
+
     /// The simulator's parser: the client's USE, and anything else as a user query.
     fn parse(&mut self, statement: String) -> Statement {
         match statement.strip_prefix("USE `").and_then(|rest| rest.strip_suffix('`')) {

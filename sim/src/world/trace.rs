@@ -26,6 +26,9 @@ pub(super) fn describe(message: &Message) -> String {
         Message::ToNode { node, connection, request } => {
             format!("to node {node} on {:#x}: {request:?}", connection.0)
         }
+        Message::ClosedAtNode { node, connection } => {
+            format!("node {node} sees {:#x} closed", connection.0)
+        }
         Message::ToClient { connection, event } => {
             format!("to client on {:#x}: {event:?}", connection.0)
         }
