@@ -33,6 +33,7 @@ fn client_name(client: ClientKind) -> &'static str {
     match client {
         ClientKind::Ours => "ours",
         ClientKind::Legacy => "legacy",
+        ClientKind::LegacyCloseCancelsReconnect => "legacy-close-cancels-reconnect",
     }
 }
 

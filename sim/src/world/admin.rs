@@ -193,6 +193,8 @@ impl ClusterWorld {
 
     /// The query oracles, after every step.
     pub(super) fn check_oracles(&mut self) -> Checked {
+        self.watch_paths();
+        self.check_accounting()?;
         self.check_kills_relayed()?;
         self.check_stopped_with_cause()?;
         self.check_running_queries()?;

@@ -16,6 +16,8 @@ use crate::world::legacy::LegacyClient;
 
 /// The user every known client logs in as; strangers use [`STRANGER_USER`].
 pub const USER: &str = "alice";
+/// How long a closing client tries to deliver its sign-outs before it abandons them.
+pub const CLOSE_FLUSH_TIMEOUT_MS: u64 = 5_000;
 /// A user the role table does not know.
 pub const STRANGER_USER: &str = "mallory";
 
@@ -33,6 +35,10 @@ pub enum ClientKind {
     Ours,
     /// The legacy client model: the simulator must find its leaks.
     Legacy,
+    /// Test only: the legacy model with close cancelling its reconnect, so it never logs in
+    /// after close and only its leaks are left to find (issue 15's acceptance case).
+    #[doc(hidden)]
+    LegacyCloseCancelsReconnect,
 }
 
 /// Where a client process stands.
@@ -111,7 +117,7 @@ fn client_config(slot: u16, config: &ClusterConfig) -> ClientConfig {
         expiry_margin_ms: 3 * config.sync_interval_ms + 1_000,
         sign_out_retry_backoff_initial_ms: 50,
         sign_out_retry_backoff_max_ms: 1_000,
-        close_flush_timeout_ms: 5_000,
+        close_flush_timeout_ms: CLOSE_FLUSH_TIMEOUT_MS,
         sessions_per_user_ip_node_max: 20,
         reconnect_policy: if config.reconnect_replace {
             ReconnectPolicy::Replace
@@ -133,8 +139,9 @@ impl SimClient {
         let node = slot % config.nodes;
         let client = client_config(slot, config);
         let machine = match kind {
-            ClientKind::Legacy => {
-                Machine::Legacy(Box::new(LegacyClient::new(&client.user, process)))
+            ClientKind::Legacy | ClientKind::LegacyCloseCancelsReconnect => {
+                let cancels = kind == ClientKind::LegacyCloseCancelsReconnect;
+                Machine::Legacy(Box::new(LegacyClient::new(&client.user, process, cancels)))
             }
             // Pools are for the known user (a stranger's pool would retry its refused logins forever).
             ClientKind::Ours if config.pooled_clients > slot && client.user == USER => {

@@ -7,6 +7,7 @@ use graphsession_core::client::{
 };
 use graphsession_id_gen::SessionId;
 
+use crate::world::accounting::Release;
 use crate::world::checks::check_request_names_given_id;
 use crate::world::client::Life;
 use crate::world::marks::Mark;
@@ -272,6 +273,7 @@ impl ClusterWorld {
         let mut any = false;
         while let Some(event) = self.clients[slot].poll_event(self.now_ms) {
             any = true;
+            self.note_release(usize::from(slot_id), &event);
             match &event {
                 Event::Closed { abandoned } => {
                     self.stats.client_leaked += u64::try_from(abandoned.len()).unwrap_or(0);
@@ -307,6 +309,21 @@ impl ClusterWorld {
             }
         }
         any
+    }
+
+    /// A client let a session go: why, for the accounting oracle.
+    fn note_release(&mut self, slot: usize, event: &Event) {
+        let (session, release) = match event {
+            Event::SignedOut { session_id } => (*session_id, Release::SignedOut),
+            Event::SessionLost { session_id, .. } => (*session_id, Release::Lost),
+            Event::SessionExpired { session_id } => (*session_id, Release::Expired),
+            Event::SignOutOverflow { session_id, .. } => (*session_id, Release::Overflow),
+            Event::Closed { abandoned } if !abandoned.is_empty() => {
+                return self.judge_abandoned(slot, abandoned);
+            }
+            _ => return,
+        };
+        self.accounting.released.insert(session, release);
     }
 
     /// A sign-out went out: a mark if on another socket than its session's creation.

@@ -96,6 +96,7 @@ impl ClusterWorld {
         self.clients[slot].life = Life::Killed;
         self.dirty.client(slot);
         let process = self.clients[slot].process;
+        self.accounting.killed_processes.insert(process);
         self.close_sockets_of(process);
         self.stats.kills += 1;
     }

@@ -56,6 +56,10 @@ pub enum LegacyState {
 /// The legacy client of one process.
 #[derive(Debug)]
 pub struct LegacyClient {
+    /// A variant for tests: close cancels the pending reconnect (so it never logs in after
+    /// close), while it still neither signs out when disconnected nor signs the old session out
+    /// when it reconnects: only the leaks remain for the oracles to find.
+    close_cancels_reconnect: bool,
     user: String,
     prefix: u64,
     next_connection: u64,
@@ -73,8 +77,9 @@ pub struct LegacyClient {
 
 impl LegacyClient {
     /// A legacy client logging in as `user`, with connection ids `process << 32 | n`.
-    pub fn new(user: &str, process: u32) -> LegacyClient {
+    pub fn new(user: &str, process: u32, close_cancels_reconnect: bool) -> LegacyClient {
         LegacyClient {
+            close_cancels_reconnect,
             user: user.to_owned(),
             prefix: u64::from(process) << 32,
             next_connection: 1,
@@ -149,6 +154,9 @@ impl LegacyClient {
             return;
         }
         self.closed = true;
+        if self.close_cancels_reconnect {
+            self.reconnect_at_ms = None;
+        }
         if let LegacyState::Ready { connection, session } = self.state {
             self.actions.push_back(Action::Send {
                 connection,

@@ -19,6 +19,7 @@
 //! [`NodeSync`]: graphsession_core::cluster::NodeSync
 //! [`SessionMachine`]: graphsession_core::client::SessionMachine
 
+mod accounting;
 mod admin;
 mod checks;
 pub mod client;
@@ -44,6 +45,7 @@ use graphsession_permission::{Caller, Policy, RoleTable};
 use graphsession_query_plan::QueryKey;
 
 use crate::chooser::{Chooser, WeightTable};
+use crate::world::accounting::Accounting;
 pub use crate::world::client::ClientKind;
 use crate::world::client::SimClient;
 pub use crate::world::config::{ClusterConfig, StepKind};
@@ -169,6 +171,8 @@ pub struct ClusterWorld {
     /// invariants change only with its inputs, so only these are checked after a step. (Each
     /// node's registry says for itself whether it took one: [`SimNode::take_registry_touched`].)
     dirty: Dirty,
+    /// The accounting oracle's memory.
+    accounting: Accounting,
 }
 
 /// Machines touched since the last invariant check: bit `i` of `nodes` is node `i`'s sync, of
@@ -295,6 +299,7 @@ impl ClusterWorld {
             granted: false,
             safety_steps: 0,
             dirty: Dirty::default(),
+            accounting: Accounting::default(),
         })
     }
 
