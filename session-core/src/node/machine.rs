@@ -430,7 +430,7 @@ impl GraphNode {
             }
             self.apply_sync_events(now, table);
             self.apply_registry_events();
-            if !self.sync.poll_timeout().is_some_and(|at| at <= now) {
+            if self.sync.poll_timeout().is_none_or(|at| at > now) {
                 break;
             }
         }

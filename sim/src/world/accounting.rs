@@ -86,7 +86,7 @@ impl ClusterWorld {
             let index = usize::from(node);
             !self.partitions.contains(&Link::ClientNode { client: slot_id, node })
                 && !self.partitions.contains(&Link::NodeMeta { node })
-                && !self.nodes[index].poll_timeout().is_some_and(|at| at < self.node_now(index))
+                && self.nodes[index].poll_timeout().is_none_or(|at| at >= self.node_now(index))
         };
         if self.config.failover { (0..self.config.nodes).any(up) } else { up(client.node) }
     }
