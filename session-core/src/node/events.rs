@@ -53,7 +53,16 @@ impl GraphNode {
     fn registered(&mut self, now: u64, session: SessionId) {
         let Some(connection) = self.waiting.registrations.remove(&session) else { return };
         self.registry_changed = true;
-        let _gone = self.registry.touch(session.get(), now);
+        if self.registry.touch(session.get(), now).is_err() {
+            // Ended here meanwhile (a KILL SESSION by id, its user dropped): never claim it.
+            let reply = Reply::AuthenticateFailed {
+                code: E_SESSION_INVALID,
+                message: format!(
+                    "Create session failed: session {session} ended before it was ready"
+                ),
+            };
+            return self.reply(connection, reply);
+        }
         let reply = Reply::Authenticated {
             session_id: session.get(),
             time_zone_offset_seconds: 0,

@@ -412,6 +412,11 @@ impl GraphNode {
     /// it active within the idle timeout (docs/fixes.md, "NebulaGraph issue 5094"). A later
     /// request for it here picks it up again. It bounds what a node cut from meta keeps.
     pub(crate) fn service(&mut self, now: u64, table: &mut RoleTable) {
+        // An authenticate waiting for meta is a request in progress: its session is not idle
+        // (NebulaGraph resets the idle timer when a request starts and when it ends).
+        for session in self.waiting.registrations.keys() {
+            let _gone = self.registry.touch(session.get(), now);
+        }
         if self.registry.poll_timeout().is_some_and(|at| at <= now) {
             self.registry_changed = true;
             let _expired = self.registry.handle_timeout(now);

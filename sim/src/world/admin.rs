@@ -195,9 +195,22 @@ impl ClusterWorld {
     pub(super) fn check_oracles(&mut self) -> Checked {
         self.watch_paths();
         self.check_accounting()?;
+        self.check_nodes_told()?;
+        self.check_time()?;
         self.check_kills_relayed()?;
         self.check_stopped_with_cause()?;
         self.check_running_queries()?;
+        Ok(())
+    }
+
+    /// What nodes wrote that an oracle forbids (a killed query answered as a success, a plan id
+    /// twice).
+    fn check_nodes_told(&mut self) -> Checked {
+        for node in &mut self.nodes {
+            if let Some(violation) = node.violations.pop() {
+                return Err(violation);
+            }
+        }
         Ok(())
     }
 

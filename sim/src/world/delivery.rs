@@ -3,7 +3,8 @@
 //! for carried out on the simulated network.
 
 use graphsession_core::client::{
-    Action, ConnectionId, Event, LossReason, Request, Response, TransportEvent,
+    Action, ConnectionId, E_SESSION_INVALID, Event, LossReason, Request, RequestError, Response,
+    TransportEvent,
 };
 use graphsession_id_gen::SessionId;
 
@@ -274,6 +275,7 @@ impl ClusterWorld {
         while let Some(event) = self.clients[slot].poll_event(self.now_ms) {
             any = true;
             self.note_release(usize::from(slot_id), &event);
+            self.judge_told(usize::from(slot_id), &event);
             match &event {
                 Event::Closed { abandoned } => {
                     self.stats.client_leaked += u64::try_from(abandoned.len()).unwrap_or(0);
@@ -309,6 +311,37 @@ impl ClusterWorld {
             }
         }
         any
+    }
+
+    /// Reply oracles on what the application is told: a query whose executor saw the kill is
+    /// never a result, and a -1002 is recovered by the client (the statement re-run where it is
+    /// safe, or the session reported lost), never surfaced as a server error.
+    fn judge_told(&mut self, slot: usize, event: &Event) {
+        let violation = match event {
+            Event::Result { result, .. } => {
+                let plan = result.strip_prefix("ok ").and_then(|plan| plan.parse::<u64>().ok());
+                let killed = plan
+                    .filter(|plan| self.nodes.iter().any(|node| node.killed_plans.contains(plan)));
+                killed.map(|plan| {
+                    format!(
+                        "[killed_query_succeeded] client {slot} was told plan {plan} succeeded; \
+                         its executor stopped at a kill"
+                    )
+                })
+            }
+            Event::Failed {
+                error: RequestError::Server { code: E_SESSION_INVALID, message },
+                ..
+            } => Some(format!(
+                "[session_error_surfaced] client {slot} told its application -1002 \
+                     ({message}) as a statement error; expected the client to recover (re-run or \
+                     report the session lost)"
+            )),
+            _ => None,
+        };
+        if violation.is_some() && self.accounting.pending.is_none() {
+            self.accounting.pending = violation;
+        }
     }
 
     /// A client let a session go: why, for the accounting oracle.

@@ -71,8 +71,11 @@ impl ClusterWorld {
         // The simulator's own bookkeeping survives the process.
         fresh.counters = self.nodes[index].counters;
         fresh.started = std::mem::take(&mut self.nodes[index].started);
+        fresh.killed_plans = std::mem::take(&mut self.nodes[index].killed_plans);
+        fresh.plans_seen = std::mem::take(&mut self.nodes[index].plans_seen);
         fresh.ended = std::mem::take(&mut self.nodes[index].ended);
         self.nodes[index] = fresh;
+        self.forget_activity_of(index);
         self.stats.node_restarts += 1;
         let reset: Vec<ConnectionId> = self
             .sockets

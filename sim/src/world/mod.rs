@@ -25,6 +25,7 @@ mod checks;
 pub mod client;
 pub mod config;
 mod delivery;
+mod expiry;
 mod faults;
 pub mod legacy;
 mod liveness;
@@ -49,6 +50,7 @@ use crate::world::accounting::Accounting;
 pub use crate::world::client::ClientKind;
 use crate::world::client::SimClient;
 pub use crate::world::config::{ClusterConfig, StepKind};
+use crate::world::expiry::TimeOracles;
 pub use crate::world::marks::{Mark, Marks};
 use crate::world::network::Network;
 use crate::world::node::SimNode;
@@ -173,6 +175,8 @@ pub struct ClusterWorld {
     dirty: Dirty,
     /// The accounting oracle's memory.
     accounting: Accounting,
+    /// The time oracles' memory (premature expiry, convergence).
+    time_oracles: TimeOracles,
 }
 
 /// Machines touched since the last invariant check: bit `i` of `nodes` is node `i`'s sync, of
@@ -300,6 +304,7 @@ impl ClusterWorld {
             safety_steps: 0,
             dirty: Dirty::default(),
             accounting: Accounting::default(),
+            time_oracles: TimeOracles::default(),
         })
     }
 

@@ -88,6 +88,8 @@ pub struct RunningQuery {
     pub key: QueryKey,
     /// The handle the executor checks.
     pub handle: QueryHandle,
+    /// When the executor started it (the node's clock).
+    pub started_at_ms: u64,
     /// When the executor returns if not killed.
     pub finish_at_ms: u64,
 }
@@ -118,6 +120,16 @@ pub struct SimNode {
     pub stopped: Vec<QueryKey>,
     /// Sessions that expired here, not yet seen by the world's coverage marks.
     pub recently_expired: Vec<SessionId>,
+    /// Sessions that saw activity here since the world last took them (a login answered, a
+    /// long query's end), for the premature-expiry oracle.
+    pub active: Vec<SessionId>,
+    /// Plans whose executor saw the kill before it returned (kept over restarts by the world):
+    /// none of them may be answered as a success.
+    pub killed_plans: BTreeSet<u64>,
+    /// Every plan id this node slot handed to its executor (kept over restarts by the world).
+    pub plans_seen: BTreeSet<u64>,
+    /// What the node did that an oracle forbids, found while its outputs were drained.
+    pub violations: Vec<String>,
     /// The registry's last snapshot (taken every [`SNAPSHOT_EVERY_ROUNDS`] sync rounds), if the
     /// seed keeps them. A restart restores from its bytes ([`Snapshot::to_bytes`], a function
     /// of the snapshot alone), so they are written out when a restart reads them, not at every
@@ -212,6 +224,10 @@ impl SimNode {
             query_kills_applied: Vec::new(),
             stopped: Vec::new(),
             recently_expired: Vec::new(),
+            active: Vec::new(),
+            killed_plans: BTreeSet::new(),
+            plans_seen: BTreeSet::new(),
+            violations: Vec::new(),
             snapshot: None,
             keep_snapshots: config.node_snapshots,
             rounds_seen: 0,
@@ -380,6 +396,7 @@ impl SimNode {
         while let Some(output) = self.graph.poll_output() {
             match output {
                 Output::Reply { connection, reply } => {
+                    self.judge_reply(&reply);
                     if let Some(response) = response_of(reply) {
                         sends.push(Send::Reply(connection, response));
                     }
@@ -388,9 +405,22 @@ impl SimNode {
                 Output::Run { query, .. } => {
                     self.counters.queries += 1;
                     let key = QueryKey { session: query.session, plan: query.plan };
+                    // Begun: the registry found and touched the session.
+                    self.active.push(key.session);
+                    if !self.plans_seen.insert(key.plan.get()) {
+                        self.violations.push(format!(
+                            "[duplicate_plan_id] node {} handed plan {} to its executor twice \
+                             (across restarts); expected every plan id unique",
+                            self.id.0,
+                            key.plan.get()
+                        ));
+                    }
                     if self.long_query_ms_max > 0 && choose.chance(1, 4) {
                         let finish_at_ms = now_ms + choose.range(1, self.long_query_ms_max);
-                        self.running.push(RunningQuery { key, handle: query.handle, finish_at_ms });
+                        let started_at_ms = now_ms;
+                        let running =
+                            RunningQuery { key, handle: query.handle, started_at_ms, finish_at_ms };
+                        self.running.push(running);
                         self.started.insert(key);
                         self.counters.long_queries += 1;
                     } else {
@@ -411,6 +441,26 @@ impl SimNode {
             sends.extend(self.drain(now_ms, table, choose));
         }
         sends
+    }
+
+    /// Reply oracles on what the node writes: a query whose executor saw the kill is never a
+    /// success; an answered login is activity.
+    fn judge_reply(&mut self, reply: &Reply) {
+        match reply {
+            Reply::Executed { plan_id: Some(plan), .. } if self.killed_plans.contains(plan) => {
+                self.violations.push(format!(
+                    "[killed_query_succeeded] node {} answered plan {plan} as a success; its \
+                     executor stopped at a kill, expected -1005 \"Execution had been killed\"",
+                    self.id.0
+                ));
+            }
+            Reply::Authenticated { session_id, .. } => {
+                if let Some(session) = SessionId::new(*session_id) {
+                    self.active.push(session);
+                }
+            }
+            _ => {}
+        }
     }
 
     fn record(&mut self, event: GraphEvent) {
@@ -463,8 +513,10 @@ impl SimNode {
         for query in done {
             if query.handle.check().is_err() {
                 self.stopped.push(query.key);
+                self.killed_plans.insert(query.key.plan.get());
                 self.counters.long_queries_killed += 1;
             }
+            self.active.push(query.key.session);
             self.graph.finish_query(now_ms, query.key, None, table);
         }
         true
