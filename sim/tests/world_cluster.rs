@@ -138,6 +138,10 @@ fn fixed_failures_stay_fixed() {
         "pool-member-replaced-session.json",
         "sign-out-lost-in-node-crash.json",
         "late-gone-after-restore.json",
+        "cluster-released-unacknowledged-create.json",
+        "meta-timer-starved-by-requests.json",
+        "evicted-while-registering.json",
+        "activity-lost-in-node-crash.json",
     ] {
         let outcome = replay(name, ClientKind::Ours);
         assert!(outcome.violation.is_none(), "{name}: {:?}", outcome.violation);
