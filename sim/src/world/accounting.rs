@@ -4,7 +4,8 @@
 //! let go by its client for a reason the rules allow (a -1002, certain expiry, a proven sign-out, an
 //! outbox overflow, or a sign-out abandoned while every path was down for the whole close), or
 //! being removed (meta tombstoned it, a node's removal waits for meta, or the admin killed it).
-//! Anything else is a leak at that step, reported with the last step it was accounted for.
+//! Anything else is a leak at that step: the oracle runs after every step in which anything
+//! changed, so the step it reports is the one that orphaned the session.
 //!
 //! A session whose creation reply never reached a client (lost with its socket) is a phantom:
 //! its client counts it and it expires; it is not judged here.
@@ -49,8 +50,9 @@ const UP_RUNS_MAX: usize = 32;
 pub(super) struct Accounting {
     /// Sessions their client let go, and why.
     pub(super) released: BTreeMap<SessionId, Release>,
-    /// The last step each existing session was accounted for.
-    accounted_at: BTreeMap<SessionId, u64>,
+    /// Every session created and not yet tombstoned at meta: the only ones that can exist
+    /// unaccounted (a tombstoned one is being removed; node copies follow within a round).
+    pub(super) candidates: BTreeSet<SessionId>,
     /// Per client slot.
     paths: Vec<PathWatch>,
     /// Client processes killed (their sessions are orphans).
@@ -143,44 +145,40 @@ impl ClusterWorld {
         if let Some(violation) = self.accounting.pending.take() {
             return Err(violation);
         }
-        let mut existing: BTreeSet<SessionId> = self.meta.live_sessions().collect();
-        for node in &self.nodes {
-            existing.extend(node.registry().session_activity().into_iter().map(|(id, _)| id));
-        }
-        // Forget sessions that no longer exist; their last step is no longer needed.
-        self.accounting.accounted_at.retain(|session, _| existing.contains(session));
-        let mut held_by: BTreeMap<usize, BTreeSet<SessionId>> = BTreeMap::new();
-        for session in existing {
-            match self.account(session, &mut held_by) {
-                Ok(()) => {
-                    self.accounting.accounted_at.insert(session, self.step);
-                }
-                Err(why) => {
-                    let last = self.accounting.accounted_at.get(&session).copied();
-                    self.stats.leaked += 1;
-                    return Err(format!(
-                        "[leak] session {session} exists (at meta: {}, on nodes: {:?}) and nobody \
-                         accounts for it: {why}; last accounted for at step {}",
-                        self.meta.session(session).is_some(),
-                        self.holding_nodes(session),
-                        last.map_or_else(|| "never".to_owned(), |step| step.to_string())
-                    ));
-                }
+        let mut tombstoned = Vec::new();
+        for &session in &self.accounting.candidates {
+            if self.meta.gone_reason(session).is_some() {
+                tombstoned.push(session);
+                continue;
             }
+            let exists = self.meta.session(session).is_some()
+                || (self.nodes.iter())
+                    .any(|node| node.registry().session_stats(session.get()).is_some());
+            if !exists {
+                continue;
+            }
+            if let Err(why) = self.account(session) {
+                self.stats.leaked += 1;
+                return Err(format!(
+                    "[leak] session {session} exists (at meta: {}, on nodes: {:?}) and nobody \
+                     accounts for it since this step: {why}",
+                    self.meta.session(session).is_some(),
+                    self.holding_nodes(session),
+                ));
+            }
+        }
+        for session in tombstoned {
+            self.accounting.candidates.remove(&session);
         }
         Ok(())
     }
 
     /// Whether `session` is accounted for; why not if it is not.
-    fn account(
-        &self,
-        session: SessionId,
-        held_by: &mut BTreeMap<usize, BTreeSet<SessionId>>,
-    ) -> Result<(), String> {
-        let removing = self.meta.gone_reason(session).is_some()
+    fn account(&self, session: SessionId) -> Result<(), String> {
+        if self.accounting.released.contains_key(&session)
             || self.admin_killed.contains(&session)
-            || self.nodes.iter().any(|node| node.sync().pending_removals().any(|id| id == session));
-        if removing || self.accounting.released.contains_key(&session) {
+            || self.meta.gone_reason(session).is_some()
+        {
             return Ok(());
         }
         let Some(&(slot, process, _)) = self.given_on.get(&session) else {
@@ -189,8 +187,9 @@ impl ClusterWorld {
         let slot = usize::from(slot);
         let client = &self.clients[slot];
         if client.process != process {
-            if self.accounting.killed_processes.contains(&process) {
-                return Ok(()); // an orphan of a crashed process
+            if self.accounting.killed_processes.contains(&process) || self.removal_pending(session)
+            {
+                return Ok(()); // an orphan of a crashed process, or being removed
             }
             return Err(format!(
                 "its owner, process {process} of client {slot}, closed and was replaced without \
@@ -200,10 +199,7 @@ impl ClusterWorld {
         if client.life == Life::Killed {
             return Ok(());
         }
-        let held = held_by
-            .entry(slot)
-            .or_insert_with(|| client.sessions().into_iter().map(|(id, _)| id).collect());
-        if held.contains(&session) {
+        if client.accounts_for(session) || self.removal_pending(session) {
             return Ok(());
         }
         Err(format!(
@@ -211,6 +207,11 @@ impl ClusterWorld {
              outbox",
             if client.is_closed() { "closed" } else { "open" }
         ))
+    }
+
+    /// Whether a node's removal of `session` waits for meta.
+    fn removal_pending(&self, session: SessionId) -> bool {
+        self.nodes.iter().any(|node| node.sync().pending_removals().any(|id| id == session))
     }
 
     fn holding_nodes(&self, session: SessionId) -> Vec<usize> {

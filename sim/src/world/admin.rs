@@ -194,7 +194,9 @@ impl ClusterWorld {
     /// The query oracles, after every step.
     pub(super) fn check_oracles(&mut self) -> Checked {
         self.watch_paths();
-        self.check_accounting()?;
+        if self.step_changed || self.accounting.pending.is_some() {
+            self.check_accounting()?;
+        }
         self.check_nodes_told()?;
         self.check_time()?;
         self.check_kills_relayed()?;

@@ -21,6 +21,10 @@ impl ClusterWorld {
             }
         }
         self.check_user_ip_counts(bits(registries))?;
+        self.time_oracles.meta_changed |= dirty.meta;
+        // A step that gave no machine an input (a tick, a partition, a lost message) changes no
+        // session's existence or accounting: the per-session oracles skip it.
+        self.step_changed = dirty.meta || dirty.nodes != 0 || registries != 0 || dirty.clients != 0;
         if dirty.meta {
             self.meta.check_invariants().map_err(|error| format!("meta invariant: {error:?}"))?;
         }

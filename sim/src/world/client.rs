@@ -366,6 +366,18 @@ impl SimClient {
         }
     }
 
+    /// Whether the client still accounts for `session` (held, or waiting for its sign-out),
+    /// without copying its ledger.
+    pub fn accounts_for(&self, session: SessionId) -> bool {
+        match &self.machine {
+            Machine::Single(machine) => machine.ledger().contains(session),
+            Machine::Pool(pooled) => (1..=pooled.members_seen)
+                .filter_map(|member| pooled.pool.member(MemberId(member)))
+                .any(|machine| machine.ledger().contains(session)),
+            Machine::Legacy(legacy) => legacy.session() == Some(session),
+        }
+    }
+
     /// Sign-outs waiting to be delivered.
     pub fn sign_outs_pending(&self) -> u32 {
         match &self.machine {

@@ -175,6 +175,8 @@ pub struct ClusterWorld {
     dirty: Dirty,
     /// The accounting oracle's memory.
     accounting: Accounting,
+    /// Whether the last step gave any machine an input (set by `check_all`).
+    step_changed: bool,
     /// The time oracles' memory (premature expiry, convergence).
     time_oracles: TimeOracles,
 }
@@ -304,6 +306,7 @@ impl ClusterWorld {
             safety_steps: 0,
             dirty: Dirty::default(),
             accounting: Accounting::default(),
+            step_changed: true,
             time_oracles: TimeOracles::default(),
         })
     }
