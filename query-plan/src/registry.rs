@@ -11,7 +11,8 @@ use crate::error::{InvariantViolation, QueryError};
 use crate::lifecycle::{Kill, KillCause, QueryEvent, QueryOutcome, QueryPhase, TransitionError};
 use crate::metrics::QueryCounters;
 use crate::signal::QueryHandle;
-use crate::timeouts::{Clock, DeadlineIndex};
+use crate::timeouts::DeadlineIndex;
+use graphsession_base::MonotonicClock;
 use graphsession_id_gen::{PlanId, SessionId};
 use std::collections::BTreeMap;
 use std::ops::RangeInclusive;
@@ -149,7 +150,9 @@ pub struct QueryRegistry {
     pub(crate) queries: BTreeMap<QueryKey, QueryEntry>,
     query_count: u32,
     deadlines: DeadlineIndex,
-    pub(crate) clock: Clock,
+    /// The newest time told, microseconds since the Unix epoch. A `now` that goes backwards is
+    /// clamped to it, so time never runs backwards here and nothing expires early.
+    pub(crate) clock: MonotonicClock,
     counters: QueryCounters,
 }
 
@@ -162,7 +165,7 @@ impl QueryRegistry {
             queries: BTreeMap::new(),
             query_count: 0,
             deadlines: DeadlineIndex::default(),
-            clock: Clock::default(),
+            clock: MonotonicClock::default(),
             counters: QueryCounters::default(),
         }
     }
@@ -422,7 +425,7 @@ impl QueryRegistry {
     /// The newest time the registry has been told, microseconds since the Unix epoch.
     #[must_use]
     pub fn now_unix_us(&self) -> u64 {
-        self.clock.now_unix_us()
+        self.clock.newest()
     }
 
     fn existing_key(&self, session: SessionId, plan: PlanId) -> Result<QueryKey, QueryError> {
@@ -522,7 +525,7 @@ impl QueryRegistry {
         if statement_bytes > u64::from(self.config.statement_bytes_max) {
             return fail(format!("statement of {statement_bytes} bytes"));
         }
-        if entry.start_unix_us > self.clock.now_unix_us() {
+        if entry.start_unix_us > self.clock.newest() {
             return fail(format!("starts at {} after the clock", entry.start_unix_us));
         }
         // The executor moves the word only Running -> Finished and KillRequested -> Killed, so

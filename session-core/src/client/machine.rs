@@ -21,8 +21,9 @@ use crate::client::metrics::{Counters, Metrics};
 use crate::client::outbox::Outbox;
 use crate::client::queue::{QueuedRequest, RequestKind, RequestQueue};
 use crate::client::state::State;
-use crate::client::timers::{Clock, after, earliest};
+use crate::client::timers::{after, earliest};
 use crate::client::wire::{Request, is_valid_space_name};
+use graphsession_base::MonotonicClock;
 use graphsession_id_gen::SessionId;
 use std::collections::VecDeque;
 
@@ -48,7 +49,9 @@ pub(crate) use closing::CloseMode;
 #[derive(Debug, Clone)]
 pub struct SessionMachine {
     config: ClientConfig,
-    clock: Clock,
+    /// The newest `now` seen, host milliseconds: an older `now` is clamped to it, so deadlines
+    /// already passed stay passed and durations never underflow.
+    clock: MonotonicClock,
     state: State,
     ledger: Ledger,
     outbox: Outbox,
@@ -94,7 +97,7 @@ impl SessionMachine {
             budget: Budget::new(&config),
             space: config.space.clone(),
             config,
-            clock: Clock::default(),
+            clock: MonotonicClock::default(),
             state: State::AwaitingOpen,
             queue: RequestQueue::default(),
             counters: Counters::default(),
@@ -278,7 +281,7 @@ impl SessionMachine {
     /// The newest time seen, host milliseconds.
     #[must_use]
     pub fn now_ms(&self) -> u64 {
-        self.clock.now_ms()
+        self.clock.newest()
     }
 
     /// A snapshot of the metrics.

@@ -19,7 +19,8 @@ use crate::client::action::{Action, ConnectionId, Event, Idempotency, RequestId,
 use crate::client::config::PoolConfig;
 use crate::client::error::{ConfigError, InvariantViolation, PoolError};
 use crate::client::metrics::Metrics;
-use crate::client::timers::{Clock, after, backoff_ms, earliest};
+use crate::client::timers::{after, backoff_ms, earliest};
+use graphsession_base::MonotonicClock;
 use graphsession_id_gen::SessionId;
 use member::{Lease, Member};
 use std::collections::{BTreeMap, VecDeque};
@@ -44,7 +45,8 @@ struct Waiter {
 #[derive(Debug)]
 pub struct SessionPool {
     config: PoolConfig,
-    clock: Clock,
+    /// The newest `now` seen, host milliseconds; an older `now` is clamped to it.
+    clock: MonotonicClock,
     phase: Phase,
     members: BTreeMap<MemberId, Member>,
     waiters: VecDeque<Waiter>,
@@ -67,7 +69,7 @@ impl SessionPool {
         config.validate()?;
         Ok(SessionPool {
             config,
-            clock: Clock::default(),
+            clock: MonotonicClock::default(),
             phase: Phase::Running,
             members: BTreeMap::new(),
             waiters: VecDeque::new(),

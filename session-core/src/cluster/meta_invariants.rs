@@ -115,7 +115,7 @@ fn explain_rest(state: &MetaState) -> Result<(), InvariantViolation> {
         return Err(violation("the collected floor is ahead of the change log".to_owned()));
     }
     let newest_seen = state.nodes.values().map(|node| node.last_seen_unix_ms).max();
-    if newest_seen.is_some_and(|seen| seen > state.now_unix_ms) {
+    if newest_seen.is_some_and(|seen| seen > state.clock.newest()) {
         return Err(violation("a node was seen after the store's clock".to_owned()));
     }
     Ok(())
@@ -257,6 +257,7 @@ mod tests {
 
     use std::collections::BTreeMap;
 
+    use graphsession_base::MonotonicClock;
     use graphsession_id_gen::{PlanId, SessionId};
     use graphsession_query_plan::QueryKey;
 
@@ -293,18 +294,18 @@ mod tests {
     /// before its create, kill marks on others, some moved in the change log.
     fn sound(count: i64) -> MetaState {
         let spread = |value: i64| id(value * 7_919 + 13);
-        let mut state = MetaState { now_unix_ms: 10, ..MetaState::default() };
+        let mut state = MetaState { clock: MonotonicClock::new(10), ..MetaState::default() };
         let node = NodeEntry {
             last_request: RequestId { incarnation: 1, round: 1 },
             last_seen_unix_ms: 5,
         };
         state.nodes.insert(NodeId(1), node);
         for value in 1..=count {
-            state.now_unix_ms = 10 + value.unsigned_abs() / 4;
+            state.clock = MonotonicClock::new(10 + value.unsigned_abs() / 4);
             state.insert_live(live(spread(value)));
         }
         for value in (1..=count).filter(|value| value % 3 == 0) {
-            state.now_unix_ms += 1;
+            state.clock = MonotonicClock::new(state.clock.newest() + 1);
             state.remove_live(spread(value), GoneReason::Expired, None, u32::MAX);
         }
         state.remove_unknown(id(5), GoneReason::Killed, NodeId(1), u32::MAX);
@@ -432,7 +433,7 @@ mod tests {
             }),
             ("the floor ahead", |s| s.gc_floor_seq = s.seq + 1),
             ("a node seen after the clock", |s| {
-                s.nodes.get_mut(&NodeId(1)).unwrap().last_seen_unix_ms = s.now_unix_ms + 1;
+                s.nodes.get_mut(&NodeId(1)).unwrap().last_seen_unix_ms = s.clock.newest() + 1;
             }),
         ]
     }

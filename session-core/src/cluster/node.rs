@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
+use graphsession_base::MonotonicClock;
 use graphsession_id_gen::SessionId;
 use graphsession_query_plan::QueryKey;
 
@@ -152,7 +153,8 @@ pub struct NodeSync {
     pub(crate) config: NodeConfig,
     pub(crate) incarnation: u64,
     pub(crate) round: u64,
-    pub(crate) now_unix_ms: u64,
+    /// The newest `now` the node was told, Unix ms: an older one is clamped to it.
+    pub(crate) clock: MonotonicClock,
     pub(crate) flight: Flight,
     pub(crate) reload: Reload,
     /// The newest change-log position applied.
@@ -192,7 +194,7 @@ impl NodeSync {
             config,
             incarnation,
             round: 0,
-            now_unix_ms,
+            clock: MonotonicClock::new(now_unix_ms),
             flight: Flight::Idle { next_round_unix_ms: now_unix_ms },
             reload: Reload::Pending { after: None },
             cursor: 0,
@@ -214,8 +216,7 @@ impl NodeSync {
     }
 
     pub(crate) fn observe(&mut self, now_unix_ms: u64) -> u64 {
-        self.now_unix_ms = self.now_unix_ms.max(now_unix_ms);
-        self.now_unix_ms
+        self.clock.observe(now_unix_ms)
     }
 
     /// A session was created here (login): meta learns of it at once (the next request is
@@ -301,7 +302,7 @@ impl NodeSync {
     #[must_use]
     pub fn poll_timeout(&self) -> Option<u64> {
         Some(match &self.flight {
-            Flight::Idle { .. } if self.urgent() => self.now_unix_ms,
+            Flight::Idle { .. } if self.urgent() => self.clock.newest(),
             Flight::Idle { next_round_unix_ms } => *next_round_unix_ms,
             Flight::Awaiting { timeout_unix_ms, .. } => *timeout_unix_ms,
             Flight::BackingOff { resend_unix_ms, .. } => *resend_unix_ms,
