@@ -4,6 +4,7 @@
 //!   carry on through a poisoned lock.
 //! - [`MonotonicClock`] and [`AtomicMonotonicClock`]: `now` clamped to the newest time seen,
 //!   the one way every machine keeps time from running backwards.
+//! - [`codes`]: NebulaGraph's error codes, one list for every crate.
 //! - [`Fnv1a`] and [`fnv1a64`]: the one fixed hash (snapshot checksums, shard choice, trace
 //!   hashes).
 //! - [`codec`]: the byte encoding both persisted formats use: the server snapshot's body is
@@ -15,6 +16,7 @@
 
 mod clock;
 pub mod codec;
+pub mod codes;
 mod fnv;
 pub mod sync;
 
