@@ -4,6 +4,7 @@
 //!   carry on through a poisoned lock.
 //! - [`MonotonicClock`] and [`AtomicMonotonicClock`]: `now` clamped to the newest time seen,
 //!   the one way every machine keeps time from running backwards.
+//! - [`Violation`]: what every `check_invariants()` returns: machine, property, detail.
 //! - [`codes`]: NebulaGraph's error codes, one list for every crate.
 //! - [`Fnv1a`] and [`fnv1a64`]: the one fixed hash (snapshot checksums, shard choice, trace
 //!   hashes).
@@ -19,6 +20,8 @@ pub mod codec;
 pub mod codes;
 mod fnv;
 pub mod sync;
+mod violation;
 
 pub use clock::{AtomicMonotonicClock, MonotonicClock};
 pub use fnv::{FNV1A64_OFFSET_BASIS, FNV1A64_PRIME, Fnv1a, fnv1a64};
+pub use violation::Violation;

@@ -145,9 +145,3 @@ impl From<crate::Killed> for QueryError {
         QueryError::Killed { cause: killed.cause }
     }
 }
-
-/// A broken internal invariant, found by
-/// [`QueryRegistry::check_invariants`](crate::QueryRegistry::check_invariants).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("query registry invariant violated: {0}")]
-pub struct InvariantViolation(pub String);

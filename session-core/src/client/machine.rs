@@ -15,7 +15,7 @@ mod replies;
 use crate::client::action::{Action, ConnectionId, Event, Idempotency, RequestId, TransportEvent};
 use crate::client::budget::Budget;
 use crate::client::config::ClientConfig;
-use crate::client::error::{CommandError, ConfigError, InvariantViolation, TransportError};
+use crate::client::error::{CommandError, ConfigError, TransportError};
 use crate::client::ledger::{Ledger, SessionStatus};
 use crate::client::metrics::{Counters, Metrics};
 use crate::client::outbox::Outbox;
@@ -23,7 +23,7 @@ use crate::client::queue::{QueuedRequest, RequestKind, RequestQueue};
 use crate::client::state::State;
 use crate::client::timers::{after, earliest};
 use crate::client::wire::{Request, is_valid_space_name};
-use graphsession_base::MonotonicClock;
+use graphsession_base::{MonotonicClock, Violation};
 use graphsession_id_gen::SessionId;
 use std::collections::VecDeque;
 
@@ -320,7 +320,7 @@ impl SessionMachine {
     }
 
     /// Checks every internal invariant; tests and simulators call it after every step.
-    pub fn check_invariants(&self) -> Result<(), InvariantViolation> {
+    pub fn check_invariants(&self) -> Result<(), Violation> {
         invariants::check(self)
     }
 

@@ -3,6 +3,7 @@
 //! Every operation that returns an error leaves its machine as it was (except that the `now`
 //! passed in advances its clock).
 
+use graphsession_base::Violation;
 use graphsession_id_gen::SessionId;
 use graphsession_query_plan::QueryKey;
 
@@ -95,13 +96,8 @@ pub enum PersistError {
     },
     /// The content is well-formed but breaks an invariant.
     #[error("meta state is inconsistent: {0}")]
-    Inconsistent(InvariantViolation),
+    Inconsistent(Violation),
     /// The configuration is unusable.
     #[error(transparent)]
     Config(#[from] ConfigError),
 }
-
-/// A broken internal invariant: a bug in this module, reported by `check_invariants()`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("cluster invariant violated: {0}")]
-pub struct InvariantViolation(pub String);

@@ -8,12 +8,12 @@
 //! Lists, not maps, so that any serde format can carry them (JSON keys must be strings).
 
 use graphsession_base::codec::Writer;
-use graphsession_base::{Fnv1a, MonotonicClock};
+use graphsession_base::{Fnv1a, MonotonicClock, Violation};
 use graphsession_id_gen::SessionId;
 use graphsession_query_plan::QueryKey;
 
 use crate::cluster::config::MetaConfig;
-use crate::cluster::error::{InvariantViolation, PersistError};
+use crate::cluster::error::PersistError;
 use crate::cluster::messages::{GoneReason, NodeId};
 use crate::cluster::meta::MetaStore;
 use crate::cluster::meta_state::{ChangeKey, Entry, EntryState, KillMark, MetaState, NodeEntry};
@@ -177,7 +177,7 @@ impl MetaStore {
     }
 }
 
-fn rebuild(snapshot: MetaSnapshot) -> Result<MetaState, InvariantViolation> {
+fn rebuild(snapshot: MetaSnapshot) -> Result<MetaState, Violation> {
     match sorted_changes(&snapshot) {
         Some(changes) => Ok(build_sorted(snapshot, changes)),
         None => rebuild_one_by_one(snapshot),
@@ -232,8 +232,11 @@ fn build_sorted(snapshot: MetaSnapshot, changes: Vec<(u64, ChangeKey)>) -> MetaS
 }
 
 /// The state of any snapshot, entry by entry; the first duplicate is refused.
-fn rebuild_one_by_one(snapshot: MetaSnapshot) -> Result<MetaState, InvariantViolation> {
-    let duplicate = |what: &str| InvariantViolation(format!("duplicate {what} in the snapshot"));
+fn rebuild_one_by_one(snapshot: MetaSnapshot) -> Result<MetaState, Violation> {
+    let duplicate = |what: &str| {
+        let detail = format!("duplicate {what} in the snapshot");
+        Violation::new("MetaStore", "snapshot_without_duplicates", detail)
+    };
     let mut state = MetaState {
         clock: MonotonicClock::new(snapshot.now_unix_ms),
         seq: snapshot.seq,
@@ -280,13 +283,13 @@ mod tests {
 
     use std::collections::{BTreeMap, BTreeSet};
 
-    use graphsession_base::MonotonicClock;
+    use graphsession_base::{MonotonicClock, Violation};
     use graphsession_id_gen::{PlanId, SessionId};
     use graphsession_query_plan::QueryKey;
 
     use super::{build_sorted, rebuild_one_by_one, sorted_changes};
     use crate::cluster::config::MetaConfig;
-    use crate::cluster::error::{InvariantViolation, PersistError};
+    use crate::cluster::error::PersistError;
     use crate::cluster::messages::{GoneReason, NodeId, RequestId, SessionRecord};
     use crate::cluster::meta::MetaStore;
     use crate::cluster::meta_state::{Holder, Live, MetaState, NodeEntry};
@@ -372,7 +375,8 @@ mod tests {
         kill_twice.kills.insert(1, (key, mark));
         for (mut twice, what) in [(session_twice, "session"), (kill_twice, "kill mark")] {
             twice.digest = twice.compute_digest();
-            let refused = InvariantViolation(format!("duplicate {what} in the snapshot"));
+            let detail = format!("duplicate {what} in the snapshot");
+            let refused = Violation::new("MetaStore", "snapshot_without_duplicates", detail);
             assert_eq!(
                 MetaStore::restore(MetaConfig::default(), twice).err(),
                 Some(PersistError::Inconsistent(refused))

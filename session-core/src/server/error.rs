@@ -159,12 +159,6 @@ pub struct ConfigError {
     pub reason: &'static str,
 }
 
-/// A broken invariant found by
-/// [`SessionManager::check_invariants`](crate::server::SessionManager::check_invariants).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("session registry invariant violated: {0}")]
-pub struct InvariantViolation(pub String);
-
 /// Why a snapshot could not be restored. Nothing is built unless everything checks out.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SnapshotError {

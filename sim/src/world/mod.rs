@@ -843,19 +843,19 @@ impl ClusterWorld {
         }
         self.check_user_ip_counts(bits(registries))?;
         if dirty.meta {
-            self.meta.check_invariants().map_err(|error| format!("meta invariant: {error:?}"))?;
+            self.meta.check_invariants().map_err(|error| format!("meta invariant: {error}"))?;
         }
         for index in bits(dirty.nodes | registries) {
             let node = &self.nodes[index];
             if dirty.nodes & (1 << index) != 0 {
                 node.sync
                     .check_invariants()
-                    .map_err(|error| format!("node {index} sync invariant: {error:?}"))?;
+                    .map_err(|error| format!("node {index} sync invariant: {error}"))?;
             }
             if registries & (1 << index) != 0 {
                 node.registry()
                     .check_invariants()
-                    .map_err(|error| format!("node {index} registry invariant: {error:?}"))?;
+                    .map_err(|error| format!("node {index} registry invariant: {error}"))?;
             }
         }
         for slot in bits(dirty.clients) {
