@@ -146,20 +146,24 @@ pub struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     /// A reader at the start of `bytes`.
+    #[inline]
     pub fn new(bytes: &'a [u8]) -> Reader<'a> {
         Reader { bytes, at: 0 }
     }
 
     /// How many bytes are left.
+    #[inline]
     pub fn remaining(&self) -> usize {
         self.bytes.len() - self.at
     }
 
+    #[inline]
     fn truncated(&self) -> ReadError {
         ReadError::Truncated { at: u64::try_from(self.bytes.len()).unwrap_or(u64::MAX) }
     }
 
     /// The next `count` bytes as they are.
+    #[inline]
     pub fn take(&mut self, count: usize) -> Result<&'a [u8], ReadError> {
         if count > self.remaining() {
             return Err(self.truncated());
@@ -169,6 +173,7 @@ impl<'a> Reader<'a> {
         Ok(taken)
     }
 
+    #[inline]
     fn array<const N: usize>(&mut self) -> Result<[u8; N], ReadError> {
         let mut array = [0; N];
         array.copy_from_slice(self.take(N)?);
@@ -176,27 +181,32 @@ impl<'a> Reader<'a> {
     }
 
     /// One byte.
+    #[inline]
     pub fn u8(&mut self) -> Result<u8, ReadError> {
         Ok(self.array::<1>()?[0])
     }
 
     /// Four little-endian bytes.
+    #[inline]
     pub fn u32(&mut self) -> Result<u32, ReadError> {
         Ok(u32::from_le_bytes(self.array()?))
     }
 
     /// Eight little-endian bytes.
+    #[inline]
     pub fn u64(&mut self) -> Result<u64, ReadError> {
         Ok(u64::from_le_bytes(self.array()?))
     }
 
     /// Eight little-endian bytes, two's complement.
+    #[inline]
     pub fn i64(&mut self) -> Result<i64, ReadError> {
         Ok(i64::from_le_bytes(self.array()?))
     }
 
     /// A list or string length, refused when longer than the bytes left (each element takes at
     /// least one byte).
+    #[inline]
     pub fn length(&mut self) -> Result<usize, ReadError> {
         let len = usize::try_from(self.u64()?).unwrap_or(usize::MAX);
         if len > self.remaining() {
@@ -206,6 +216,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A string written by [`Writer::str`].
+    #[inline]
     pub fn string(&mut self) -> Result<String, ReadError> {
         let len = self.length()?;
         let bytes = self.take(len)?;
@@ -213,6 +224,7 @@ impl<'a> Reader<'a> {
     }
 
     /// An option written by [`Writer::opt_str`].
+    #[inline]
     pub fn opt_string(&mut self) -> Result<Option<String>, ReadError> {
         match self.u8()? {
             0 => Ok(None),
@@ -222,6 +234,7 @@ impl<'a> Reader<'a> {
     }
 
     /// An option written by [`Writer::opt_u64`].
+    #[inline]
     pub fn opt_u64(&mut self) -> Result<Option<u64>, ReadError> {
         match self.u8()? {
             0 => Ok(None),

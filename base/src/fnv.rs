@@ -24,6 +24,7 @@ const PRIME_TO_THE_8TH: u64 = {
 };
 
 /// FNV-1a-64 of `bytes`.
+#[inline]
 #[must_use]
 pub fn fnv1a64(bytes: &[u8]) -> u64 {
     let mut hash = Fnv1a::new();

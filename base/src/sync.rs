@@ -1,9 +1,10 @@
 //! The workspace's one switch between `std::sync` and `loom::sync`, and its lock helpers.
 //!
-//! Code that shares memory between threads imports its atomics, locks and `Arc` from here, never from `std`
-//! directly. Under `RUSTFLAGS="--cfg loom"` (what `cargo xtask loom` sets) these names resolve to loom's
-//! model-checked versions, so the loom tests explore every interleaving of exactly the code that ships.
-//! It lives in the base crate, which every crate of the workspace depends on.
+//! Code that shares memory between threads imports its atomics, locks and `Arc` from here, never
+//! from `std` directly. Under `RUSTFLAGS="--cfg loom"` (what `cargo xtask loom` sets) these names
+//! resolve to loom's model-checked versions, so the loom tests explore every interleaving of
+//! exactly the code that ships. It lives in the base crate, which every crate of the workspace
+//! depends on.
 
 #[cfg(not(loom))]
 pub use std::sync::{

@@ -9,6 +9,7 @@
 
 use crate::codec::SessionIdCodec;
 use crate::{EPOCH_UNIX_MS, IdError, Layout, SealKey, SessionId, SessionLease};
+use graphsession_base::AtomicMonotonicClock;
 use graphsession_base::sync::{AtomicU64, Ordering};
 
 /// Settings of a session-id generator, with production defaults.
@@ -53,7 +54,7 @@ pub struct SessionIdGenerator {
     /// Clock state of the last id issued (or the floor's state minus one before the first).
     last_state: AtomicU64,
     /// Newest clock reading seen, milliseconds since the epoch. Only grows.
-    clock_high_ms: AtomicU64,
+    clock_high_ms: AtomicMonotonicClock,
     /// Lease bound, milliseconds since the epoch, exclusive. Only grows.
     bound_ms: AtomicU64,
     floor_ms: u64,
@@ -106,7 +107,7 @@ impl SessionIdGenerator {
         let floor_state = (floor_ms << layout.sequence_bits()).max(1);
         Ok(SessionIdGenerator {
             last_state: AtomicU64::new(floor_state - 1),
-            clock_high_ms: AtomicU64::new(0),
+            clock_high_ms: AtomicMonotonicClock::new(0),
             bound_ms: AtomicU64::new(bound_ms),
             floor_ms,
             slot: lease.slot,
@@ -134,10 +135,7 @@ impl SessionIdGenerator {
         if now_ms >= self.codec.layout().time_span_ms() {
             return Err(self.time_overflow(now_unix_ms));
         }
-        let mut clock_high_ms = self.clock_high_ms.load(Ordering::Relaxed);
-        if now_ms > clock_high_ms {
-            clock_high_ms = self.clock_high_ms.fetch_max(now_ms, Ordering::Relaxed).max(now_ms);
-        }
+        let clock_high_ms = self.clock_high_ms.observe(now_ms);
         let now_state = now_ms << sequence_bits;
         let mut limit_state = self.limit_state(clock_high_ms);
         // Acquire pairs with the Release of the compare-and-swap below: whoever issued `last_state` raised
@@ -190,7 +188,7 @@ impl SessionIdGenerator {
                 bound: bound_ms + EPOCH_UNIX_MS,
             });
         }
-        let clock_high_ms = self.clock_high_ms.fetch_max(now_ms, Ordering::Relaxed).max(now_ms);
+        let clock_high_ms = self.clock_high_ms.observe_fresh(now_ms);
         let ahead_ms = next_ms.saturating_sub(clock_high_ms.max(self.floor_ms));
         if ahead_ms > self.lookahead_max_ms {
             return Err(IdError::Backpressure {

@@ -13,27 +13,22 @@ use crate::limits::{ROLES_MAX, SPACE_NAME_BYTES_MAX, SPACES_MAX, USER_NAME_BYTES
 use crate::role::Role;
 use crate::table::ROOT_USER;
 
-/// NebulaGraph's `ErrorCode` values this crate returns.
+/// NebulaGraph's `ErrorCode` values this crate returns (from the workspace's one list,
+/// `graphsession_base::codes`):
+///
+/// - `E_ROLE_NOT_FOUND`: revoke from a user with no role in that space.
+/// - `E_USER_NOT_FOUND`: unknown user on grant, revoke or drop user.
+/// - `E_EXECUTION_ERROR`: a limit of this crate was reached.
+/// - `E_BAD_PERMISSION`: every permission error.
+/// - `E_SEMANTIC_ERROR`: a statement that can never succeed (granting to GOD, names too long).
+/// - `E_EXISTED`: CREATE USER of a user that exists.
+/// - `E_NOT_DROP`: DROP USER of a GOD user.
+/// - `E_IMPROPER_ROLE`: revoke of a role other than the one the user holds.
 pub mod error_code {
-    /// `E_ROLE_NOT_FOUND`: revoke from a user with no role in that space.
-    pub const E_ROLE_NOT_FOUND: i32 = -11;
-    /// `E_USER_NOT_FOUND`: unknown user on grant, revoke or drop user.
-    pub const E_USER_NOT_FOUND: i32 = -18;
-    /// `E_EXECUTION_ERROR`: a limit of this crate was reached.
-    pub const E_EXECUTION_ERROR: i32 = -1005;
-    /// `E_BAD_PERMISSION`: every permission error.
-    pub const E_BAD_PERMISSION: i32 = -1008;
-    /// `E_SEMANTIC_ERROR`: a statement that can never succeed (granting to or dropping a GOD user,
-    /// names too long).
-    pub const E_SEMANTIC_ERROR: i32 = -1009;
-    /// `E_EXISTED`: CREATE USER of a user that exists.
-    pub const E_EXISTED: i32 = -2002;
-    /// `E_NOT_DROP`: no longer returned. DROP USER of a GOD user is [`E_SEMANTIC_ERROR`], as
-    /// NebulaGraph answers `DROP USER root` (see docs/fixes.md, "DROP USER of a GOD user").
-    #[deprecated(note = "DROP USER of a GOD user is E_SEMANTIC_ERROR (-1009), as in NebulaGraph")]
-    pub const E_NOT_DROP: i32 = -2005;
-    /// `E_IMPROPER_ROLE`: revoke of a role other than the one the user holds.
-    pub const E_IMPROPER_ROLE: i32 = -2030;
+    pub use graphsession_base::codes::{
+        E_BAD_PERMISSION, E_EXECUTION_ERROR, E_EXISTED, E_IMPROPER_ROLE, E_NOT_DROP,
+        E_ROLE_NOT_FOUND, E_SEMANTIC_ERROR, E_USER_NOT_FOUND,
+    };
 }
 
 /// Why a caller may not do something, or why a role-table transition was refused.

@@ -123,6 +123,8 @@ pub use check::{
     check_write_user,
 };
 pub use error::{PermissionError, error_code};
+/// What [`RoleTable::check_invariants`] returns (the workspace's one violation type).
+pub use graphsession_base::Violation;
 pub use limits::{
     ROLES_MAX, SPACE_NAME_BYTES_MAX, SPACES_MAX, USER_NAME_BYTES_MAX, USERS_MAX, check_user_name,
 };
@@ -131,5 +133,5 @@ pub use rights::Rights;
 pub use role::{ParseRoleError, Role};
 pub use semantic::validate_statement;
 pub use statement::{Statement, check_statement};
-pub use table::{InvariantViolation, ROOT_USER, RoleTable};
+pub use table::{ROOT_USER, RoleTable};
 pub use visibility::{may_see_queries_of, may_see_role_row, may_see_space};

@@ -19,6 +19,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use graphsession_base::Violation;
+
 use crate::error::PermissionError;
 use crate::limits::{ROLES_MAX, SPACES_MAX, USERS_MAX, check_space_name, check_user_name};
 use crate::rights::Rights;
@@ -41,10 +43,9 @@ pub struct RoleTable {
     pub(crate) version: u64,
 }
 
-/// A broken invariant of a [`RoleTable`]: a bug in this crate or a corrupted persisted table.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("role table invariant violated: {0}")]
-pub struct InvariantViolation(pub String);
+/// The machine every violation of a [`RoleTable`]'s invariants names: a bug in this crate or a
+/// corrupted persisted table.
+const MACHINE: &str = "RoleTable";
 
 impl Default for RoleTable {
     /// The same as [`RoleTable::new`].
@@ -139,26 +140,35 @@ impl RoleTable {
 
     /// Checks every invariant: bounds, valid names, canonical rights, at least one GOD user, and counters
     /// that match the contents. Tests call it after every step; a host may call it after loading a table.
-    pub fn check_invariants(&self) -> Result<(), InvariantViolation> {
-        let fail = |reason: String| Err(InvariantViolation(reason));
+    pub fn check_invariants(&self) -> Result<(), Violation> {
+        let fail = |property, detail: String| Err(Violation::new(MACHINE, property, detail));
         if self.users.len() > USERS_MAX as usize {
-            return fail(format!("{} users, more than {USERS_MAX}", self.users.len()));
+            return fail(
+                "users_within_limit",
+                format!("{} users, more than {USERS_MAX}", self.users.len()),
+            );
         }
         if !self.users.values().any(|rights| rights.is_god()) {
-            return fail("no GOD user".to_owned());
+            return fail("god_user_exists", "no GOD user".to_owned());
         }
         let mut counts: BTreeMap<&str, u32> = BTreeMap::new();
         let mut role_count: u64 = 0;
         for (user, rights) in &self.users {
             if check_user_name(user).is_err() {
-                return fail(format!("invalid user name {user:?}"));
+                return fail("user_names_valid", format!("invalid user name {user:?}"));
             }
             if !rights.is_canonical() {
-                return fail(format!("rights of {user:?} are not canonical: {rights:?}"));
+                return fail(
+                    "rights_canonical",
+                    format!("rights of {user:?} are not canonical: {rights:?}"),
+                );
             }
             for (space, _) in rights.roles() {
                 if check_space_name(space).is_err() {
-                    return fail(format!("invalid space name {space:?} in roles of {user:?}"));
+                    return fail(
+                        "space_names_valid",
+                        format!("invalid space name {space:?} in roles of {user:?}"),
+                    );
                 }
                 *counts.entry(space).or_insert(0) += 1;
                 role_count += 1;
@@ -167,16 +177,28 @@ impl RoleTable {
         let stored: BTreeMap<&str, u32> =
             self.space_role_counts.iter().map(|(space, count)| (&**space, *count)).collect();
         if stored != counts {
-            return fail(format!("space role counts {stored:?}, contents give {counts:?}"));
+            return fail(
+                "space_role_counts_match_roles",
+                format!("space role counts {stored:?}, contents give {counts:?}"),
+            );
         }
         if role_count != u64::from(self.role_count) {
-            return fail(format!("role count {}, contents give {role_count}", self.role_count));
+            return fail(
+                "role_count_matches_roles",
+                format!("role count {}, contents give {role_count}", self.role_count),
+            );
         }
         if self.role_count > ROLES_MAX {
-            return fail(format!("{} roles, more than {ROLES_MAX}", self.role_count));
+            return fail(
+                "roles_within_limit",
+                format!("{} roles, more than {ROLES_MAX}", self.role_count),
+            );
         }
         if self.space_role_counts.len() > SPACES_MAX as usize {
-            return fail(format!("roles in {} spaces, more than {SPACES_MAX}", counts.len()));
+            return fail(
+                "spaces_within_limit",
+                format!("roles in {} spaces, more than {SPACES_MAX}", counts.len()),
+            );
         }
         Ok(())
     }
@@ -208,12 +230,16 @@ impl From<RoleTable> for RoleTableData {
 }
 
 impl TryFrom<RoleTableData> for RoleTable {
-    type Error = InvariantViolation;
+    type Error = Violation;
 
     /// Rebuilds the table and refuses anything a sequence of transitions could not have produced.
     fn try_from(data: RoleTableData) -> Result<Self, Self::Error> {
         if let Some(god) = data.god_users.iter().find(|god| !data.users.contains_key(*god)) {
-            return Err(InvariantViolation(format!("GOD user {god:?} is not a user")));
+            return Err(Violation::new(
+                MACHINE,
+                "god_users_are_users",
+                format!("GOD user {god:?} is not a user"),
+            ));
         }
         let mut table = RoleTable {
             users: BTreeMap::new(),
@@ -224,12 +250,20 @@ impl TryFrom<RoleTableData> for RoleTable {
         for (user, roles) in data.users {
             let rights = if data.god_users.contains(&user) {
                 if !roles.is_empty() {
-                    return Err(InvariantViolation(format!("GOD user {user:?} holds space roles")));
+                    return Err(Violation::new(
+                        MACHINE,
+                        "god_users_hold_no_space_role",
+                        format!("GOD user {user:?} holds space roles"),
+                    ));
                 }
                 Rights::god()
             } else {
                 if roles.values().any(|role| *role == Role::God) {
-                    return Err(InvariantViolation(format!("{user:?} holds GOD as a space role")));
+                    return Err(Violation::new(
+                        MACHINE,
+                        "god_is_no_space_role",
+                        format!("{user:?} holds GOD as a space role"),
+                    ));
                 }
                 Rights::from_roles(roles.iter().map(|(space, role)| (space.as_str(), *role)))
             };

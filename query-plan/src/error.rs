@@ -11,18 +11,19 @@ use crate::lifecycle::KillCause;
 use graphsession_id_gen::{PlanId, SessionId};
 use graphsession_permission::PermissionError;
 
-/// NebulaGraph's `ErrorCode` values this crate returns.
+/// NebulaGraph's `ErrorCode` values this crate returns (from the workspace's one list,
+/// `graphsession_base::codes`):
+///
+/// - `E_SESSION_INVALID`: a session the registry already tracks was opened again.
+/// - `E_EXECUTION_ERROR`: a killed query, and every limit of this crate.
+/// - `E_BAD_PERMISSION`: KILL QUERY of another user's query by a caller that is not GOD.
+/// - `E_SESSION_NOT_FOUND`: the session is not on this node.
+/// - `E_QUERY_NOT_FOUND`: the plan is not running in that session.
 pub mod error_code {
-    /// `E_SESSION_INVALID`: a session the registry already tracks was opened again.
-    pub const E_SESSION_INVALID: i32 = -1002;
-    /// `E_EXECUTION_ERROR`: a killed query, and every limit of this crate.
-    pub const E_EXECUTION_ERROR: i32 = -1005;
-    /// `E_BAD_PERMISSION`: KILL QUERY of another user's query by a caller that is not GOD.
-    pub const E_BAD_PERMISSION: i32 = -1008;
-    /// `E_SESSION_NOT_FOUND`: the session is not on this node.
-    pub const E_SESSION_NOT_FOUND: i32 = -2069;
-    /// `E_QUERY_NOT_FOUND`: the plan is not running in that session.
-    pub const E_QUERY_NOT_FOUND: i32 = -2073;
+    pub use graphsession_base::codes::{
+        E_BAD_PERMISSION, E_EXECUTION_ERROR, E_QUERY_NOT_FOUND, E_SESSION_INVALID,
+        E_SESSION_NOT_FOUND,
+    };
 }
 
 /// Why a registry operation was refused, or how a query ended for its client.
@@ -145,9 +146,3 @@ impl From<crate::Killed> for QueryError {
         QueryError::Killed { cause: killed.cause }
     }
 }
-
-/// A broken internal invariant, found by
-/// [`QueryRegistry::check_invariants`](crate::QueryRegistry::check_invariants).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("query registry invariant violated: {0}")]
-pub struct InvariantViolation(pub String);

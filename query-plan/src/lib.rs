@@ -125,7 +125,9 @@ mod signal;
 mod timeouts;
 
 pub use config::{Config, HOST_BYTES_MAX, USER_NAME_BYTES_MAX};
-pub use error::{InvariantViolation, QueryError, error_code};
+pub use error::{QueryError, error_code};
+/// What [`QueryRegistry::check_invariants`] returns (the workspace's one violation type).
+pub use graphsession_base::Violation;
 pub use kill::KillTarget;
 pub use lifecycle::{Kill, KillCause, QueryEvent, QueryOutcome, QueryPhase, TransitionError};
 pub use metrics::QueryCounters;

@@ -7,14 +7,18 @@
 //! registry removes each query exactly once, recording the outcome the word holds.
 
 use crate::config::{Config, HOST_BYTES_MAX, USER_NAME_BYTES_MAX};
-use crate::error::{InvariantViolation, QueryError};
+use crate::error::QueryError;
 use crate::lifecycle::{Kill, KillCause, QueryEvent, QueryOutcome, QueryPhase, TransitionError};
 use crate::metrics::QueryCounters;
 use crate::signal::QueryHandle;
-use crate::timeouts::{Clock, DeadlineIndex};
+use crate::timeouts::DeadlineIndex;
+use graphsession_base::{MonotonicClock, Violation};
 use graphsession_id_gen::{PlanId, SessionId};
 use std::collections::BTreeMap;
 use std::ops::RangeInclusive;
+
+/// The machine this file's invariant violations name.
+const MACHINE: &str = "QueryRegistry";
 
 /// The name of one query: NebulaGraph's (session id, plan id) pair.
 #[derive(
@@ -149,7 +153,9 @@ pub struct QueryRegistry {
     pub(crate) queries: BTreeMap<QueryKey, QueryEntry>,
     query_count: u32,
     deadlines: DeadlineIndex,
-    pub(crate) clock: Clock,
+    /// The newest time told, microseconds since the Unix epoch. A `now` that goes backwards is
+    /// clamped to it, so time never runs backwards here and nothing expires early.
+    pub(crate) clock: MonotonicClock,
     counters: QueryCounters,
 }
 
@@ -162,7 +168,7 @@ impl QueryRegistry {
             queries: BTreeMap::new(),
             query_count: 0,
             deadlines: DeadlineIndex::default(),
-            clock: Clock::default(),
+            clock: MonotonicClock::default(),
             counters: QueryCounters::default(),
         }
     }
@@ -422,7 +428,7 @@ impl QueryRegistry {
     /// The newest time the registry has been told, microseconds since the Unix epoch.
     #[must_use]
     pub fn now_unix_us(&self) -> u64 {
-        self.clock.now_unix_us()
+        self.clock.newest()
     }
 
     fn existing_key(&self, session: SessionId, plan: PlanId) -> Result<QueryKey, QueryError> {
@@ -460,31 +466,39 @@ impl QueryRegistry {
     }
 
     /// Checks every internal invariant; tests and simulators call it after every step. O(n log n).
-    pub fn check_invariants(&self) -> Result<(), InvariantViolation> {
-        let fail = |what: String| Err(InvariantViolation(what));
+    pub fn check_invariants(&self) -> Result<(), Violation> {
+        let fail = |property, detail: String| Err(Violation::new(MACHINE, property, detail));
         if u64::from(self.query_count) != u64::try_from(self.queries.len()).unwrap_or(u64::MAX) {
-            return fail(format!(
-                "query_count {} != {} queries",
-                self.query_count,
-                self.queries.len()
-            ));
+            return fail(
+                "query_count_matches_queries",
+                format!("query_count {} != {} queries", self.query_count, self.queries.len()),
+            );
         }
         if self.query_count > self.config.queries_per_node_max {
-            return fail(format!("{} queries exceed the node limit", self.query_count));
+            return fail(
+                "queries_within_node_limit",
+                format!("{} queries exceed the node limit", self.query_count),
+            );
         }
         if self.session_count() > self.config.sessions_max {
-            return fail(format!("{} sessions exceed the limit", self.session_count()));
+            return fail(
+                "sessions_within_limit",
+                format!("{} sessions exceed the limit", self.session_count()),
+            );
         }
         for (&session, entry) in &self.sessions {
             let counted = self.queries.range(QueryKey::range_of(session)).count();
             if u64::from(entry.query_count) != u64::try_from(counted).unwrap_or(u64::MAX) {
-                return fail(format!(
-                    "session {session} counts {} of {counted}",
-                    entry.query_count
-                ));
+                return fail(
+                    "session_query_count_matches_queries",
+                    format!("session {session} counts {} of {counted}", entry.query_count),
+                );
             }
             if entry.query_count > self.config.queries_per_session_max {
-                return fail(format!("session {session} exceeds the per-session limit"));
+                return fail(
+                    "queries_within_session_limit",
+                    format!("session {session} exceeds the per-session limit"),
+                );
             }
         }
         let mut deadline_count = 0_usize;
@@ -495,35 +509,43 @@ impl QueryRegistry {
             }
         }
         if deadline_count != self.deadlines.len() {
-            return fail(format!(
-                "{} deadlines indexed for {deadline_count}",
-                self.deadlines.len()
-            ));
+            return fail(
+                "deadline_index_matches_queries",
+                format!("{} deadlines indexed for {deadline_count}", self.deadlines.len()),
+            );
         }
         let counters = self.counters;
         if counters.started != counters.ended() + u64::from(self.query_count) {
-            return fail(format!(
-                "counters do not add up: {counters:?}, {} running",
-                self.query_count
-            ));
+            return fail(
+                "counters_add_up",
+                format!("counters do not add up: {counters:?}, {} running", self.query_count),
+            );
         }
         if counters.killed_by_timeout > counters.timed_out {
-            return fail(format!("more timeout kills than fired deadlines: {counters:?}"));
+            return fail(
+                "timeout_kills_within_fired_deadlines",
+                format!("more timeout kills than fired deadlines: {counters:?}"),
+            );
         }
         Ok(())
     }
 
-    fn check_entry(&self, key: QueryKey, entry: &QueryEntry) -> Result<(), InvariantViolation> {
-        let fail = |what: String| Err(InvariantViolation(format!("query {key:?}: {what}")));
+    fn check_entry(&self, key: QueryKey, entry: &QueryEntry) -> Result<(), Violation> {
+        let fail = |property, what: String| {
+            Err(Violation::new(MACHINE, property, format!("query {key:?}: {what}")))
+        };
         if !self.sessions.contains_key(&key.session) {
-            return fail("its session is not open".to_owned());
+            return fail("query_session_open", "its session is not open".to_owned());
         }
         let statement_bytes = u64::try_from(entry.statement.len()).unwrap_or(u64::MAX);
         if statement_bytes > u64::from(self.config.statement_bytes_max) {
-            return fail(format!("statement of {statement_bytes} bytes"));
+            return fail("statement_within_limit", format!("statement of {statement_bytes} bytes"));
         }
-        if entry.start_unix_us > self.clock.now_unix_us() {
-            return fail(format!("starts at {} after the clock", entry.start_unix_us));
+        if entry.start_unix_us > self.clock.newest() {
+            return fail(
+                "query_starts_before_clock",
+                format!("starts at {} after the clock", entry.start_unix_us),
+            );
         }
         // The executor moves the word only Running -> Finished and KillRequested -> Killed, so
         // these hold even while executors run.
@@ -531,16 +553,25 @@ impl QueryRegistry {
         match &entry.state {
             EntryState::Running { deadline_unix_us } => {
                 if !matches!(phase, QueryPhase::Running | QueryPhase::Finished) {
-                    return fail(format!("registry says running, word says {phase:?}"));
+                    return fail(
+                        "running_phase_matches_word",
+                        format!("registry says running, word says {phase:?}"),
+                    );
                 }
                 let indexed = deadline_unix_us.is_none_or(|d| self.deadlines.contains(d, key));
                 if !indexed {
-                    return fail(format!("deadline {deadline_unix_us:?} is not indexed"));
+                    return fail(
+                        "deadline_indexed",
+                        format!("deadline {deadline_unix_us:?} is not indexed"),
+                    );
                 }
             }
             EntryState::KillRequested { kill } => {
                 if phase.kill_cause() != Some(kill.cause()) {
-                    return fail(format!("registry says {kill:?}, word says {phase:?}"));
+                    return fail(
+                        "kill_request_matches_word",
+                        format!("registry says {kill:?}, word says {phase:?}"),
+                    );
                 }
             }
         }
@@ -658,7 +689,8 @@ mod tests {
         let mut registry = registry();
         registry.query_count += 1;
         let error = registry.check_invariants().expect_err("count off by one");
-        assert!(error.0.contains("query_count 3 != 2 queries"), "{error}");
+        assert_eq!(error.property, "query_count_matches_queries");
+        assert!(error.detail.contains("query_count 3 != 2 queries"), "{error}");
     }
 
     #[test]
@@ -666,7 +698,8 @@ mod tests {
         let mut registry = registry();
         registry.sessions.remove(&session(1));
         let error = registry.check_invariants().expect_err("orphaned queries");
-        assert!(error.0.contains("its session is not open"), "{error}");
+        assert_eq!(error.property, "query_session_open");
+        assert!(error.detail.contains("its session is not open"), "{error}");
     }
 
     #[test]
@@ -678,6 +711,7 @@ mod tests {
         registry.deadlines.remove(T0_US + 1, first);
         registry.deadlines.insert(T0_US + 1, stranger);
         let error = registry.check_invariants().expect_err("misfiled deadline");
-        assert!(error.0.contains("is not indexed"), "{error}");
+        assert_eq!(error.property, "deadline_indexed");
+        assert!(error.detail.contains("is not indexed"), "{error}");
     }
 }

@@ -1,4 +1,4 @@
-//! The deadline index and the registry's clock.
+//! The deadline index.
 //!
 //! NebulaGraph has no query timeout. Here a query may carry a deadline; the index is a `BTreeSet`
 //! ordered by `(deadline_unix_us, key)`, so the earliest deadline is its first element
@@ -49,31 +49,6 @@ impl DeadlineIndex {
 
     pub(crate) fn len(&self) -> usize {
         self.entries.len()
-    }
-}
-
-/// The newest time the registry has been told. A `now` that goes backwards is clamped to it: time
-/// never runs backwards inside the registry, and a clamped `now` is a time already seen, so nothing
-/// expires early.
-#[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct Clock {
-    now_unix_us: u64,
-}
-
-impl Clock {
-    /// The time to use for an operation told `now_unix_us`, without remembering it.
-    pub(crate) fn peek(self, now_unix_us: u64) -> u64 {
-        self.now_unix_us.max(now_unix_us)
-    }
-
-    /// Remembers `now_unix_us` (if newer) and returns the time to use.
-    pub(crate) fn observe(&mut self, now_unix_us: u64) -> u64 {
-        self.now_unix_us = self.peek(now_unix_us);
-        self.now_unix_us
-    }
-
-    pub(crate) fn now_unix_us(self) -> u64 {
-        self.now_unix_us
     }
 }
 

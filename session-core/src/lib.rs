@@ -13,3 +13,6 @@ pub mod client;
 pub mod cluster;
 pub mod node;
 pub mod server;
+
+/// What every `check_invariants()` of this crate returns (the workspace's one violation type).
+pub use graphsession_base::Violation;

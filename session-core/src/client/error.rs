@@ -247,8 +247,3 @@ pub enum PoolError {
     #[error(transparent)]
     Command(#[from] CommandError),
 }
-
-/// A broken internal invariant, found by `check_invariants`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("client invariant violated: {0}")]
-pub struct InvariantViolation(pub String);

@@ -15,14 +15,15 @@ mod replies;
 use crate::client::action::{Action, ConnectionId, Event, Idempotency, RequestId, TransportEvent};
 use crate::client::budget::Budget;
 use crate::client::config::ClientConfig;
-use crate::client::error::{CommandError, ConfigError, InvariantViolation, TransportError};
+use crate::client::error::{CommandError, ConfigError, TransportError};
 use crate::client::ledger::{Ledger, SessionStatus};
 use crate::client::metrics::{Counters, Metrics};
 use crate::client::outbox::Outbox;
 use crate::client::queue::{QueuedRequest, RequestKind, RequestQueue};
 use crate::client::state::State;
-use crate::client::timers::{Clock, after, earliest};
+use crate::client::timers::{after, earliest};
 use crate::client::wire::{Request, is_valid_space_name};
+use graphsession_base::{MonotonicClock, Violation};
 use graphsession_id_gen::SessionId;
 use std::collections::VecDeque;
 
@@ -48,7 +49,9 @@ pub(crate) use closing::CloseMode;
 #[derive(Debug, Clone)]
 pub struct SessionMachine {
     config: ClientConfig,
-    clock: Clock,
+    /// The newest `now` seen, host milliseconds: an older `now` is clamped to it, so deadlines
+    /// already passed stay passed and durations never underflow.
+    clock: MonotonicClock,
     state: State,
     ledger: Ledger,
     outbox: Outbox,
@@ -94,7 +97,7 @@ impl SessionMachine {
             budget: Budget::new(&config),
             space: config.space.clone(),
             config,
-            clock: Clock::default(),
+            clock: MonotonicClock::default(),
             state: State::AwaitingOpen,
             queue: RequestQueue::default(),
             counters: Counters::default(),
@@ -278,7 +281,7 @@ impl SessionMachine {
     /// The newest time seen, host milliseconds.
     #[must_use]
     pub fn now_ms(&self) -> u64 {
-        self.clock.now_ms()
+        self.clock.newest()
     }
 
     /// A snapshot of the metrics.
@@ -317,7 +320,7 @@ impl SessionMachine {
     }
 
     /// Checks every internal invariant; tests and simulators call it after every step.
-    pub fn check_invariants(&self) -> Result<(), InvariantViolation> {
+    pub fn check_invariants(&self) -> Result<(), Violation> {
         invariants::check(self)
     }
 

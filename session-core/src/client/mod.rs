@@ -108,8 +108,7 @@ pub use config::{
     SERVER_SESSIONS_PER_USER_IP_MAX,
 };
 pub use error::{
-    CommandError, ConfigError, InvariantViolation, OutcomeError, PoolError, RequestError,
-    SessionError, TransportError,
+    CommandError, ConfigError, OutcomeError, PoolError, RequestError, SessionError, TransportError,
 };
 pub use ledger::{Departure, DepartureCounts, Ledger, LedgerEntry, SessionStatus};
 pub use machine::SessionMachine;

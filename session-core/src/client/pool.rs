@@ -17,9 +17,10 @@ pub use types::{Acquire, MemberId, PoolEvent, PoolStats, Release, RetireReason, 
 use crate::client::SessionMachine;
 use crate::client::action::{Action, ConnectionId, Event, Idempotency, RequestId, TransportEvent};
 use crate::client::config::PoolConfig;
-use crate::client::error::{ConfigError, InvariantViolation, PoolError};
+use crate::client::error::{ConfigError, PoolError};
 use crate::client::metrics::Metrics;
-use crate::client::timers::{Clock, after, backoff_ms, earliest};
+use crate::client::timers::{after, backoff_ms, earliest};
+use graphsession_base::{MonotonicClock, Violation};
 use graphsession_id_gen::SessionId;
 use member::{Lease, Member};
 use std::collections::{BTreeMap, VecDeque};
@@ -44,7 +45,8 @@ struct Waiter {
 #[derive(Debug)]
 pub struct SessionPool {
     config: PoolConfig,
-    clock: Clock,
+    /// The newest `now` seen, host milliseconds; an older `now` is clamped to it.
+    clock: MonotonicClock,
     phase: Phase,
     members: BTreeMap<MemberId, Member>,
     waiters: VecDeque<Waiter>,
@@ -67,7 +69,7 @@ impl SessionPool {
         config.validate()?;
         Ok(SessionPool {
             config,
-            clock: Clock::default(),
+            clock: MonotonicClock::default(),
             phase: Phase::Running,
             members: BTreeMap::new(),
             waiters: VecDeque::new(),
@@ -278,29 +280,41 @@ impl SessionPool {
     }
 
     /// Checks the pool's and every member's invariants.
-    pub fn check_invariants(&self) -> Result<(), InvariantViolation> {
-        let fail = |what: String| Err(InvariantViolation(what));
+    pub fn check_invariants(&self) -> Result<(), Violation> {
+        let fail = |property, detail: String| Err(Violation::new("SessionPool", property, detail));
         let stats = self.stats();
         if stats.members > self.config.sessions_max {
-            return fail(format!("{} members over {}", stats.members, self.config.sessions_max));
+            return fail(
+                "members_within_limit",
+                format!("{} members over {}", stats.members, self.config.sessions_max),
+            );
         }
         if stats.waiters > self.config.waiters_max {
-            return fail(format!("{} waiters", stats.waiters));
+            return fail("waiters_within_limit", format!("{} waiters", stats.waiters));
         }
         if stats.waiters > 0 && stats.free > 0 {
-            return fail("a waiter waits while a session is free".to_owned());
+            return fail(
+                "no_waiter_while_a_session_is_free",
+                "a waiter waits while a session is free".to_owned(),
+            );
         }
         if self.phase == Phase::Closed && stats.members > 0 {
-            return fail("closed pool has members".to_owned());
+            return fail("no_members_after_close", "closed pool has members".to_owned());
         }
         for (id, member) in &self.members {
             member.machine.check_invariants()?;
             let closing = !member.machine.state().is_open();
             if closing && !member.is_retiring() {
-                return fail(format!("member {} is closing but not retiring", id.0));
+                return fail(
+                    "closing_members_retiring",
+                    format!("member {} is closing but not retiring", id.0),
+                );
             }
             if member.usable && member.machine.ledger().held().is_none() {
-                return fail(format!("member {} usable without a session", id.0));
+                return fail(
+                    "usable_members_hold_a_session",
+                    format!("member {} usable without a session", id.0),
+                );
             }
         }
         Ok(())
@@ -571,7 +585,7 @@ mod tests {
 
     fn violation(pool: &SessionPool) -> String {
         match pool.check_invariants() {
-            Err(InvariantViolation(what)) => what,
+            Err(violation) => violation.detail,
             Ok(()) => panic!("no violation found in {:?}", pool.stats()),
         }
     }

@@ -1,28 +1,8 @@
-//! Time inside the machine: a clock that never goes backwards, exponential backoff, and the earliest
-//! of a set of deadlines. The machine keeps no timer objects: [`poll_timeout`] recomputes the earliest
+//! Time inside the machine: exponential backoff and the earliest of a set of deadlines (the clock
+//! that never goes backwards is `graphsession_base::MonotonicClock`). The machine keeps no timer objects: [`poll_timeout`] recomputes the earliest
 //! deadline from the state every time, so a timer can never be forgotten or left armed.
 //!
 //! [`poll_timeout`]: crate::client::SessionMachine::poll_timeout
-
-/// The newest `now` seen. A `now` older than it is clamped to it, so deadlines already passed stay
-/// passed and durations never underflow.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct Clock {
-    now_ms: u64,
-}
-
-impl Clock {
-    /// Records `now_ms` and returns the clamped time to use.
-    pub(crate) fn observe(&mut self, now_ms: u64) -> u64 {
-        self.now_ms = self.now_ms.max(now_ms);
-        self.now_ms
-    }
-
-    /// The newest time seen.
-    pub(crate) fn now_ms(self) -> u64 {
-        self.now_ms
-    }
-}
 
 /// `initial_ms * 2^attempt`, capped at `max_ms`. Deterministic: jitter, if wanted, belongs to the
 /// host's dial.
@@ -51,13 +31,5 @@ mod tests {
         assert_eq!(backoff_ms(100, 1_000, 3), 800);
         assert_eq!(backoff_ms(100, 1_000, 4), 1_000);
         assert_eq!(backoff_ms(100, 1_000, u32::MAX), 1_000);
-    }
-
-    #[test]
-    fn clock_clamps_a_regressing_now() {
-        let mut clock = Clock::default();
-        assert_eq!(clock.observe(50), 50);
-        assert_eq!(clock.observe(10), 50);
-        assert_eq!(clock.now_ms(), 50);
     }
 }

@@ -9,15 +9,15 @@
 use graphsession_id_gen::SessionId;
 use serde::{Deserialize, Serialize};
 
-/// `E_BAD_USERNAME_PASSWORD`: login failed. Permanent for this configuration: never retried.
-pub const E_BAD_USERNAME_PASSWORD: i32 = -1001;
-/// `E_SESSION_INVALID`: on execute, the session is unknown (the statement did not run); on
-/// authenticate, creation was refused (for example the per-(user, ip) limit of 300).
-pub const E_SESSION_INVALID: i32 = -1002;
-/// `E_EXECUTION_ERROR`: a statement failed (or was killed). Not a session error.
-pub const E_EXECUTION_ERROR: i32 = -1005;
-/// `E_TOO_MANY_CONNECTIONS`: authenticate refused because the node holds too many sessions.
-pub const E_TOO_MANY_CONNECTIONS: i32 = -1010;
+// The codes the client reads (from the workspace's one list, `graphsession_base::codes`):
+// - `E_BAD_USERNAME_PASSWORD`: login failed. Permanent for this configuration: never retried.
+// - `E_SESSION_INVALID`: on execute, the session is unknown (the statement did not run); on
+//   authenticate, creation was refused (for example the per-(user, ip) limit of 300).
+// - `E_EXECUTION_ERROR`: a statement failed (or was killed). Not a session error.
+// - `E_TOO_MANY_CONNECTIONS`: authenticate refused because the node holds too many sessions.
+pub use graphsession_base::codes::{
+    E_BAD_USERNAME_PASSWORD, E_EXECUTION_ERROR, E_SESSION_INVALID, E_TOO_MANY_CONNECTIONS,
+};
 
 /// The session id of a ping: NebulaGraph answers it with -1002 and touches no session.
 pub const PING_SESSION_ID: i64 = 0;

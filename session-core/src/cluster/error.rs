@@ -3,19 +3,21 @@
 //! Every operation that returns an error leaves its machine as it was (except that the `now`
 //! passed in advances its clock).
 
+use graphsession_base::Violation;
 use graphsession_id_gen::SessionId;
 use graphsession_query_plan::QueryKey;
 
-/// NebulaGraph's `ErrorCode` values cluster sync returns.
+/// NebulaGraph's `ErrorCode` values cluster sync returns (from the workspace's one list,
+/// `graphsession_base::codes`):
+///
+/// - `E_SESSION_INVALID`: a pick-up of a session meta does not have.
+/// - `E_EXECUTION_ERROR`: a limit of this module was reached.
+/// - `E_BAD_PERMISSION`: KILL QUERY of another user's query by a caller that is not GOD.
+/// - `E_SESSION_NOT_FOUND`: meta has no live session with that id.
 pub mod error_code {
-    /// `E_SESSION_INVALID`: a pick-up of a session meta does not have.
-    pub const E_SESSION_INVALID: i32 = -1002;
-    /// `E_EXECUTION_ERROR`: a limit of this module was reached.
-    pub const E_EXECUTION_ERROR: i32 = -1005;
-    /// `E_BAD_PERMISSION`: KILL QUERY of another user's query by a caller that is not GOD.
-    pub const E_BAD_PERMISSION: i32 = -1008;
-    /// `E_SESSION_NOT_FOUND`: meta has no live session with that id.
-    pub const E_SESSION_NOT_FOUND: i32 = -2069;
+    pub use graphsession_base::codes::{
+        E_BAD_PERMISSION, E_EXECUTION_ERROR, E_SESSION_INVALID, E_SESSION_NOT_FOUND,
+    };
 }
 
 /// A configuration field that cannot work.
@@ -94,13 +96,8 @@ pub enum PersistError {
     },
     /// The content is well-formed but breaks an invariant.
     #[error("meta state is inconsistent: {0}")]
-    Inconsistent(InvariantViolation),
+    Inconsistent(Violation),
     /// The configuration is unusable.
     #[error(transparent)]
     Config(#[from] ConfigError),
 }
-
-/// A broken internal invariant: a bug in this module, reported by `check_invariants()`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("cluster invariant violated: {0}")]
-pub struct InvariantViolation(pub String);

@@ -56,8 +56,7 @@ impl MetaStore {
     }
 
     fn observe(&mut self, now_unix_ms: u64) -> u64 {
-        self.state.now_unix_ms = self.state.now_unix_ms.max(now_unix_ms);
-        self.state.now_unix_ms
+        self.state.clock.observe(now_unix_ms)
     }
 
     /// Applies `node`'s `request` at `now_unix_ms` and returns the answer for `node`.
@@ -126,7 +125,7 @@ impl MetaStore {
         if let Some(text) = texts.into_iter().find(|text| text.len() > bytes_max as usize) {
             return Err(Refusal::TextTooLong { bytes: text.len() as u64, bytes_max });
         }
-        let now = self.state.now_unix_ms;
+        let now = self.state.clock.newest();
         let nodes_full = self.state.nodes.len() >= self.config.nodes_max as usize;
         match self.state.nodes.get_mut(&node) {
             Some(entry) if request.id <= entry.last_request => {
@@ -262,7 +261,7 @@ impl MetaStore {
     /// Reads its holders, the nodes' last contact and the clock only: removing another session
     /// changes none of them.
     fn expiry_due(&self, live: &Live) -> bool {
-        let now = self.state.now_unix_ms;
+        let now = self.state.clock.newest();
         let (idle_timeout_ms, silence_ms) =
             (self.config.idle_timeout_ms, self.config.holder_silence_ms);
         // The instant every live holder vouches for; meta's clock when none is alive.

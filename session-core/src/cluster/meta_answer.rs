@@ -188,7 +188,7 @@ impl MetaStore {
     /// The newest time seen, Unix ms.
     #[must_use]
     pub fn now_unix_ms(&self) -> u64 {
-        self.state.now_unix_ms
+        self.state.clock.newest()
     }
 }
 

@@ -11,7 +11,8 @@
 //! fast way only has to be sound: when it says yes, the reference does (the proof is on
 //! [`holds`]).
 
-use crate::cluster::error::InvariantViolation;
+use graphsession_base::Violation;
+
 use crate::cluster::meta::MetaStore;
 use crate::cluster::meta_state::{ChangeKey, EntryState, MetaState};
 
@@ -22,29 +23,42 @@ const SESSION_BUCKETS: usize = 2 * SESSIONS_ON_STACK_MAX;
 
 impl MetaStore {
     /// Checks every invariant of the store.
-    pub fn check_invariants(&self) -> Result<(), InvariantViolation> {
+    pub fn check_invariants(&self) -> Result<(), Violation> {
         check_state(&self.state)?;
+        let state = &self.state;
+        let config = &self.config;
         let limits = [
-            ("live sessions", self.state.live_count as usize, self.config.sessions_max),
-            ("tombstones", self.state.tombstone_order.len(), self.config.tombstones_max),
-            ("kill marks", self.state.kills.len(), self.config.kill_marks_max),
-            ("nodes", self.state.nodes.len(), self.config.nodes_max),
+            (
+                "live_sessions_within_limit",
+                "live sessions",
+                state.live_count as usize,
+                config.sessions_max,
+            ),
+            (
+                "tombstones_within_limit",
+                "tombstones",
+                state.tombstone_order.len(),
+                config.tombstones_max,
+            ),
+            ("kill_marks_within_limit", "kill marks", state.kills.len(), config.kill_marks_max),
+            ("nodes_within_limit", "nodes", state.nodes.len(), config.nodes_max),
         ];
-        for (what, count, max) in limits {
+        for (property, what, count, max) in limits {
             if count > max as usize {
-                return Err(violation(format!("{count} {what}, more than the limit {max}")));
+                let detail = format!("{count} {what}, more than the limit {max}");
+                return Err(violation(property, detail));
             }
         }
         Ok(())
     }
 }
 
-fn violation(message: String) -> InvariantViolation {
-    InvariantViolation(message)
+fn violation(property: &'static str, detail: String) -> Violation {
+    Violation::new("MetaStore", property, detail)
 }
 
 /// Checks the state's own invariants (those that need no configuration).
-pub(crate) fn check_state(state: &MetaState) -> Result<(), InvariantViolation> {
+pub(crate) fn check_state(state: &MetaState) -> Result<(), Violation> {
     if holds(state) {
         return Ok(());
     }
@@ -52,24 +66,31 @@ pub(crate) fn check_state(state: &MetaState) -> Result<(), InvariantViolation> {
 }
 
 /// The reference check: each property as stated, and the first one broken.
-fn explain(state: &MetaState) -> Result<(), InvariantViolation> {
+fn explain(state: &MetaState) -> Result<(), Violation> {
     let mut live = 0_u32;
     let mut tombstones = 0_usize;
     for (&id, entry) in &state.sessions {
         if entry.seq > state.seq || state.changes.get(&entry.seq) != Some(&ChangeKey::Session(id)) {
-            return Err(violation(format!("session {id} is not at its change-log position")));
+            return Err(violation(
+                "sessions_at_their_change_log_position",
+                format!("session {id} is not at its change-log position"),
+            ));
         }
         match &entry.state {
             EntryState::Live(record) => {
                 live += 1;
                 if record.record.session != id {
-                    return Err(violation(format!("session {id} holds the record of another")));
+                    return Err(violation(
+                        "live_records_match_their_id",
+                        format!("session {id} holds the record of another"),
+                    ));
                 }
             }
             EntryState::Removed(tombstone) => {
                 tombstones += 1;
                 if !state.tombstone_order.contains(&(tombstone.removed_unix_ms, id)) {
                     return Err(violation(
+                        "tombstone_order_matches_tombstones",
                         "the tombstone order disagrees with the tombstones".to_owned(),
                     ));
                 }
@@ -77,17 +98,23 @@ fn explain(state: &MetaState) -> Result<(), InvariantViolation> {
         }
     }
     if live != state.live_count {
-        return Err(violation(format!("{live} live sessions, counted {}", state.live_count)));
+        return Err(violation(
+            "live_count_matches_sessions",
+            format!("{live} live sessions, counted {}", state.live_count),
+        ));
     }
     if tombstones != state.tombstone_order.len() {
-        return Err(violation("the tombstone order disagrees with the tombstones".to_owned()));
+        return Err(violation(
+            "tombstone_order_matches_tombstones",
+            "the tombstone order disagrees with the tombstones".to_owned(),
+        ));
     }
     explain_rest(state)
 }
 
 /// The reference check of everything after the sessions: the kill marks, the change log's
 /// size, the collected floor and the nodes' clocks.
-fn explain_rest(state: &MetaState) -> Result<(), InvariantViolation> {
+fn explain_rest(state: &MetaState) -> Result<(), Violation> {
     let mut kills = 0_usize;
     for (&key, mark) in &state.kills {
         let live = matches!(
@@ -95,28 +122,49 @@ fn explain_rest(state: &MetaState) -> Result<(), InvariantViolation> {
             Some(EntryState::Live(_))
         );
         if !live {
-            return Err(violation(format!("kill mark {key:?} outlives its session")));
+            return Err(violation(
+                "kill_marks_on_live_sessions",
+                format!("kill mark {key:?} outlives its session"),
+            ));
         }
         if mark.seq > state.seq || state.changes.get(&mark.seq) != Some(&ChangeKey::Kill(key)) {
-            return Err(violation(format!("kill mark {key:?} is not at its change-log position")));
+            return Err(violation(
+                "kill_marks_at_their_change_log_position",
+                format!("kill mark {key:?} is not at its change-log position"),
+            ));
         }
         kills += 1;
         if !state.kill_order.contains(&(mark.recorded_unix_ms, key)) {
-            return Err(violation("the kill order disagrees with the kill marks".to_owned()));
+            return Err(violation(
+                "kill_order_matches_kill_marks",
+                "the kill order disagrees with the kill marks".to_owned(),
+            ));
         }
     }
     if kills != state.kill_order.len() {
-        return Err(violation("the kill order disagrees with the kill marks".to_owned()));
+        return Err(violation(
+            "kill_order_matches_kill_marks",
+            "the kill order disagrees with the kill marks".to_owned(),
+        ));
     }
     if state.changes.len() != state.sessions.len() + state.kills.len() {
-        return Err(violation("the change log holds entries of nothing".to_owned()));
+        return Err(violation(
+            "change_log_names_only_entries",
+            "the change log holds entries of nothing".to_owned(),
+        ));
     }
     if state.gc_floor_seq > state.seq {
-        return Err(violation("the collected floor is ahead of the change log".to_owned()));
+        return Err(violation(
+            "collected_floor_within_change_log",
+            "the collected floor is ahead of the change log".to_owned(),
+        ));
     }
     let newest_seen = state.nodes.values().map(|node| node.last_seen_unix_ms).max();
-    if newest_seen.is_some_and(|seen| seen > state.now_unix_ms) {
-        return Err(violation("a node was seen after the store's clock".to_owned()));
+    if newest_seen.is_some_and(|seen| seen > state.clock.newest()) {
+        return Err(violation(
+            "nodes_seen_before_the_clock",
+            "a node was seen after the store's clock".to_owned(),
+        ));
     }
     Ok(())
 }
@@ -257,6 +305,7 @@ mod tests {
 
     use std::collections::BTreeMap;
 
+    use graphsession_base::MonotonicClock;
     use graphsession_id_gen::{PlanId, SessionId};
     use graphsession_query_plan::QueryKey;
 
@@ -293,18 +342,18 @@ mod tests {
     /// before its create, kill marks on others, some moved in the change log.
     fn sound(count: i64) -> MetaState {
         let spread = |value: i64| id(value * 7_919 + 13);
-        let mut state = MetaState { now_unix_ms: 10, ..MetaState::default() };
+        let mut state = MetaState { clock: MonotonicClock::new(10), ..MetaState::default() };
         let node = NodeEntry {
             last_request: RequestId { incarnation: 1, round: 1 },
             last_seen_unix_ms: 5,
         };
         state.nodes.insert(NodeId(1), node);
         for value in 1..=count {
-            state.now_unix_ms = 10 + value.unsigned_abs() / 4;
+            state.clock = MonotonicClock::new(10 + value.unsigned_abs() / 4);
             state.insert_live(live(spread(value)));
         }
         for value in (1..=count).filter(|value| value % 3 == 0) {
-            state.now_unix_ms += 1;
+            state.clock = MonotonicClock::new(state.clock.newest() + 1);
             state.remove_live(spread(value), GoneReason::Expired, None, u32::MAX);
         }
         state.remove_unknown(id(5), GoneReason::Killed, NodeId(1), u32::MAX);
@@ -432,7 +481,7 @@ mod tests {
             }),
             ("the floor ahead", |s| s.gc_floor_seq = s.seq + 1),
             ("a node seen after the clock", |s| {
-                s.nodes.get_mut(&NodeId(1)).unwrap().last_seen_unix_ms = s.now_unix_ms + 1;
+                s.nodes.get_mut(&NodeId(1)).unwrap().last_seen_unix_ms = s.clock.newest() + 1;
             }),
         ]
     }
@@ -473,16 +522,29 @@ mod tests {
         };
         let store = MetaStore { config: at_limits, state: state.clone(), timer_due_unix_ms: 0 };
         assert_eq!(store.check_invariants(), Ok(()));
-        let over: [(&str, MetaConfig); 4] = [
-            ("live sessions", MetaConfig { sessions_max: live - 1, ..at_limits }),
-            ("tombstones", MetaConfig { tombstones_max: tombstones - 1, ..at_limits }),
-            ("kill marks", MetaConfig { kill_marks_max: marks - 1, ..at_limits }),
-            ("nodes", MetaConfig { nodes_max: 0, ..at_limits }),
+        let over: [(&str, &str, MetaConfig); 4] = [
+            (
+                "live_sessions_within_limit",
+                "live sessions",
+                MetaConfig { sessions_max: live - 1, ..at_limits },
+            ),
+            (
+                "tombstones_within_limit",
+                "tombstones",
+                MetaConfig { tombstones_max: tombstones - 1, ..at_limits },
+            ),
+            (
+                "kill_marks_within_limit",
+                "kill marks",
+                MetaConfig { kill_marks_max: marks - 1, ..at_limits },
+            ),
+            ("nodes_within_limit", "nodes", MetaConfig { nodes_max: 0, ..at_limits }),
         ];
-        for (what, config) in over {
+        for (property, what, config) in over {
             let store = MetaStore { config, state: state.clone(), timer_due_unix_ms: 0 };
             let error = store.check_invariants().unwrap_err();
-            assert!(error.0.contains(what), "{what}: {error:?}");
+            assert_eq!(error.property, property);
+            assert!(error.detail.contains(what), "{what}: {error:?}");
         }
         let mut broken = state;
         broken.live_count += 1;

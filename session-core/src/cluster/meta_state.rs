@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use graphsession_base::MonotonicClock;
 use graphsession_id_gen::{PlanId, SessionId};
 use graphsession_query_plan::QueryKey;
 
@@ -90,7 +91,8 @@ pub(crate) enum ChangeKey {
 /// indexes over them, rebuilt on restore.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct MetaState {
-    pub(crate) now_unix_ms: u64,
+    /// The newest `now` meta was told, Unix ms: an older one is clamped to it.
+    pub(crate) clock: MonotonicClock,
     pub(crate) seq: u64,
     /// The newest change-log position collected: a cursor below it may have missed something.
     pub(crate) gc_floor_seq: u64,
@@ -132,7 +134,7 @@ impl MetaState {
         removed_by: Option<NodeId>,
         tombstones_max: u32,
     ) -> bool {
-        let now = self.now_unix_ms;
+        let now = self.clock.newest();
         let Some(entry) = self.sessions.get_mut(&id) else { return false };
         let EntryState::Live(live) = &entry.state else { return false };
         let holders = live.holders.keys().copied().collect();
@@ -161,7 +163,7 @@ impl MetaState {
         if self.sessions.contains_key(&id) {
             return;
         }
-        let now = self.now_unix_ms;
+        let now = self.clock.newest();
         let tombstone = Tombstone {
             reason,
             removed_unix_ms: now,
@@ -201,7 +203,7 @@ impl MetaState {
     /// Records a kill mark at a new change-log position.
     pub(crate) fn insert_kill(&mut self, key: QueryKey) {
         self.seq += 1;
-        let mark = KillMark { seq: self.seq, recorded_unix_ms: self.now_unix_ms };
+        let mark = KillMark { seq: self.seq, recorded_unix_ms: self.clock.newest() };
         self.changes.insert(self.seq, ChangeKey::Kill(key));
         self.kill_order.insert((mark.recorded_unix_ms, key));
         self.kills.insert(key, mark);
@@ -218,7 +220,7 @@ impl MetaState {
 
     /// Drops tombstones and kill marks past their retention.
     pub(crate) fn collect_garbage(&mut self, tombstone_retention_ms: u64, kill_retention_ms: u64) {
-        let now = self.now_unix_ms;
+        let now = self.clock.newest();
         while let Some(&(removed, id)) = self.tombstone_order.first() {
             if removed.saturating_add(tombstone_retention_ms) > now {
                 break;
@@ -240,7 +242,9 @@ impl MetaState {
     /// Whether `node` sent nothing for `silence_ms` (or never): presumed dead.
     pub(crate) fn is_silent(&self, node: NodeId, silence_ms: u64) -> bool {
         match self.nodes.get(&node) {
-            Some(entry) => entry.last_seen_unix_ms.saturating_add(silence_ms) <= self.now_unix_ms,
+            Some(entry) => {
+                entry.last_seen_unix_ms.saturating_add(silence_ms) <= self.clock.newest()
+            }
             None => true,
         }
     }

@@ -107,7 +107,7 @@ mod server_registry;
 mod show;
 
 pub use config::{MetaConfig, NodeConfig};
-pub use error::{ConfigError, InvariantViolation, NodeError, PersistError, error_code};
+pub use error::{ConfigError, NodeError, PersistError, error_code};
 pub use local::LocalSessions;
 pub use messages::{
     Answer, Gone, GoneReason, IdleVote, NodeId, Page, QueryKill, QueryKillResult, Refusal,

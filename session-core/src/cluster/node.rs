@@ -4,11 +4,12 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
+use graphsession_base::{MonotonicClock, Violation};
 use graphsession_id_gen::SessionId;
 use graphsession_query_plan::QueryKey;
 
 use crate::cluster::config::NodeConfig;
-use crate::cluster::error::{ConfigError, InvariantViolation, NodeError};
+use crate::cluster::error::{ConfigError, NodeError};
 use crate::cluster::messages::{
     GoneReason, Page, QueryKill, QueryKillResult, Refusal, RemoveReason, Request, RequestId,
     SessionReport,
@@ -152,7 +153,8 @@ pub struct NodeSync {
     pub(crate) config: NodeConfig,
     pub(crate) incarnation: u64,
     pub(crate) round: u64,
-    pub(crate) now_unix_ms: u64,
+    /// The newest `now` the node was told, Unix ms: an older one is clamped to it.
+    pub(crate) clock: MonotonicClock,
     pub(crate) flight: Flight,
     pub(crate) reload: Reload,
     /// The newest change-log position applied.
@@ -192,7 +194,7 @@ impl NodeSync {
             config,
             incarnation,
             round: 0,
-            now_unix_ms,
+            clock: MonotonicClock::new(now_unix_ms),
             flight: Flight::Idle { next_round_unix_ms: now_unix_ms },
             reload: Reload::Pending { after: None },
             cursor: 0,
@@ -214,8 +216,7 @@ impl NodeSync {
     }
 
     pub(crate) fn observe(&mut self, now_unix_ms: u64) -> u64 {
-        self.now_unix_ms = self.now_unix_ms.max(now_unix_ms);
-        self.now_unix_ms
+        self.clock.observe(now_unix_ms)
     }
 
     /// A session was created here (login): meta learns of it at once (the next request is
@@ -301,7 +302,7 @@ impl NodeSync {
     #[must_use]
     pub fn poll_timeout(&self) -> Option<u64> {
         Some(match &self.flight {
-            Flight::Idle { .. } if self.urgent() => self.now_unix_ms,
+            Flight::Idle { .. } if self.urgent() => self.clock.newest(),
             Flight::Idle { next_round_unix_ms } => *next_round_unix_ms,
             Flight::Awaiting { timeout_unix_ms, .. } => *timeout_unix_ms,
             Flight::BackingOff { resend_unix_ms, .. } => *resend_unix_ms,
@@ -359,32 +360,60 @@ impl NodeSync {
     }
 
     /// Checks every invariant of the machine.
-    pub fn check_invariants(&self) -> Result<(), InvariantViolation> {
+    pub fn check_invariants(&self) -> Result<(), Violation> {
+        let fail = |property, detail: String| Err(Violation::new("NodeSync", property, detail));
         let config = &self.config;
         let limits = [
-            ("unannounced sessions", self.unannounced.len(), config.unannounced_max),
-            ("pending removals", self.removals.len(), config.pending_removals_max),
-            ("pending query kills", self.query_kills.len(), config.pending_query_kills_max),
-            ("pending pick-ups", self.pick_ups.len(), config.pending_pick_ups_max),
-            ("events", self.events.len(), config.events_max),
+            (
+                "unannounced_within_limit",
+                "unannounced sessions",
+                self.unannounced.len(),
+                config.unannounced_max,
+            ),
+            (
+                "pending_removals_within_limit",
+                "pending removals",
+                self.removals.len(),
+                config.pending_removals_max,
+            ),
+            (
+                "pending_query_kills_within_limit",
+                "pending query kills",
+                self.query_kills.len(),
+                config.pending_query_kills_max,
+            ),
+            (
+                "pending_pick_ups_within_limit",
+                "pending pick-ups",
+                self.pick_ups.len(),
+                config.pending_pick_ups_max,
+            ),
+            ("events_within_limit", "events", self.events.len(), config.events_max),
         ];
-        for (what, count, max) in limits {
+        for (property, what, count, max) in limits {
             if count > max as usize {
-                return Err(InvariantViolation(format!("{count} {what}, limit {max}")));
+                return fail(property, format!("{count} {what}, limit {max}"));
             }
         }
         if let Some(id) = self.unannounced.iter().find(|id| self.acked.contains_key(id)) {
-            return Err(InvariantViolation(format!(
-                "session {id} is acknowledged and unannounced"
-            )));
+            return fail(
+                "acknowledged_sessions_not_unannounced",
+                format!("session {id} is acknowledged and unannounced"),
+            );
         }
         if let Some(id) = self.releases.iter().find(|id| self.acked.contains_key(id)) {
-            return Err(InvariantViolation(format!("session {id} is acknowledged and released")));
+            return fail(
+                "acknowledged_sessions_not_released",
+                format!("session {id} is acknowledged and released"),
+            );
         }
         if let Flight::Awaiting { sent, .. } = &self.flight {
             let current = RequestId { incarnation: self.incarnation, round: self.round };
             if sent.id != current {
-                return Err(InvariantViolation("the request in flight is not the newest".into()));
+                return fail(
+                    "request_in_flight_is_newest",
+                    "the request in flight is not the newest".into(),
+                );
             }
         }
         Ok(())
@@ -453,25 +482,26 @@ mod tests {
         sound.push_event(NodeEvent::Reloaded);
         assert_eq!(sound.check_invariants(), Ok(()));
         let breaks: [(&str, Break); 5] = [
-            ("events over their limit", |n| n.events.push_back(NodeEvent::Reloaded)),
-            ("unannounced over their limit", |n| {
+            ("events_within_limit", |n| n.events.push_back(NodeEvent::Reloaded)),
+            ("unannounced_within_limit", |n| {
                 n.unannounced.insert(id(4));
             }),
-            ("acknowledged and unannounced", |n| {
+            ("acknowledged_sessions_not_unannounced", |n| {
                 n.acked.insert(id(2), acked(id(2)));
             }),
-            ("acknowledged and released", |n| {
+            ("acknowledged_sessions_not_released", |n| {
                 n.acked.insert(id(3), acked(id(3)));
             }),
-            ("a request in flight that is not the newest", |n| {
+            ("request_in_flight_is_newest", |n| {
                 n.round += 1;
                 assert_ne!(n.next_request_id(), RequestId { incarnation: 1, round: 1 });
             }),
         ];
-        for (what, break_it) in breaks {
+        for (property, break_it) in breaks {
             let mut broken = sound.clone();
             break_it(&mut broken);
-            assert!(broken.check_invariants().is_err(), "{what}");
+            let refused = broken.check_invariants().map_err(|violation| violation.property);
+            assert_eq!(refused, Err(property));
         }
     }
 }

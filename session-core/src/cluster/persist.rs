@@ -7,13 +7,13 @@
 //! Only the truth is persisted (nodes, sessions, kill marks, counters); the indexes are rebuilt.
 //! Lists, not maps, so that any serde format can carry them (JSON keys must be strings).
 
-use graphsession_base::Fnv1a;
 use graphsession_base::codec::Writer;
+use graphsession_base::{Fnv1a, MonotonicClock, Violation};
 use graphsession_id_gen::SessionId;
 use graphsession_query_plan::QueryKey;
 
 use crate::cluster::config::MetaConfig;
-use crate::cluster::error::{InvariantViolation, PersistError};
+use crate::cluster::error::PersistError;
 use crate::cluster::messages::{GoneReason, NodeId};
 use crate::cluster::meta::MetaStore;
 use crate::cluster::meta_state::{ChangeKey, Entry, EntryState, KillMark, MetaState, NodeEntry};
@@ -40,7 +40,7 @@ impl MetaSnapshot {
     fn of(state: &MetaState, sessions: Vec<(SessionId, Entry)>) -> MetaSnapshot {
         let mut snapshot = MetaSnapshot {
             format_version: META_FORMAT_VERSION,
-            now_unix_ms: state.now_unix_ms,
+            now_unix_ms: state.clock.newest(),
             seq: state.seq,
             gc_floor_seq: state.gc_floor_seq,
             orphan_cursor: state.orphan_cursor,
@@ -177,7 +177,7 @@ impl MetaStore {
     }
 }
 
-fn rebuild(snapshot: MetaSnapshot) -> Result<MetaState, InvariantViolation> {
+fn rebuild(snapshot: MetaSnapshot) -> Result<MetaState, Violation> {
     match sorted_changes(&snapshot) {
         Some(changes) => Ok(build_sorted(snapshot, changes)),
         None => rebuild_one_by_one(snapshot),
@@ -217,7 +217,7 @@ fn build_sorted(snapshot: MetaSnapshot, changes: Vec<(u64, ChangeKey)>) -> MetaS
     }
     let kill_order = snapshot.kills.iter().map(|(key, mark)| (mark.recorded_unix_ms, *key));
     MetaState {
-        now_unix_ms: snapshot.now_unix_ms,
+        clock: MonotonicClock::new(snapshot.now_unix_ms),
         seq: snapshot.seq,
         gc_floor_seq: snapshot.gc_floor_seq,
         orphan_cursor: snapshot.orphan_cursor,
@@ -232,10 +232,13 @@ fn build_sorted(snapshot: MetaSnapshot, changes: Vec<(u64, ChangeKey)>) -> MetaS
 }
 
 /// The state of any snapshot, entry by entry; the first duplicate is refused.
-fn rebuild_one_by_one(snapshot: MetaSnapshot) -> Result<MetaState, InvariantViolation> {
-    let duplicate = |what: &str| InvariantViolation(format!("duplicate {what} in the snapshot"));
+fn rebuild_one_by_one(snapshot: MetaSnapshot) -> Result<MetaState, Violation> {
+    let duplicate = |what: &str| {
+        let detail = format!("duplicate {what} in the snapshot");
+        Violation::new("MetaStore", "snapshot_without_duplicates", detail)
+    };
     let mut state = MetaState {
-        now_unix_ms: snapshot.now_unix_ms,
+        clock: MonotonicClock::new(snapshot.now_unix_ms),
         seq: snapshot.seq,
         gc_floor_seq: snapshot.gc_floor_seq,
         orphan_cursor: snapshot.orphan_cursor,
@@ -280,18 +283,19 @@ mod tests {
 
     use std::collections::{BTreeMap, BTreeSet};
 
+    use graphsession_base::{MonotonicClock, Violation};
     use graphsession_id_gen::{PlanId, SessionId};
     use graphsession_query_plan::QueryKey;
 
     use super::{build_sorted, rebuild_one_by_one, sorted_changes};
     use crate::cluster::config::MetaConfig;
-    use crate::cluster::error::{InvariantViolation, PersistError};
+    use crate::cluster::error::PersistError;
     use crate::cluster::messages::{GoneReason, NodeId, RequestId, SessionRecord};
     use crate::cluster::meta::MetaStore;
     use crate::cluster::meta_state::{Holder, Live, MetaState, NodeEntry};
 
     fn store() -> MetaStore {
-        let mut state = MetaState { now_unix_ms: 50, ..MetaState::default() };
+        let mut state = MetaState { clock: MonotonicClock::new(50), ..MetaState::default() };
         let node = NodeEntry {
             last_request: RequestId { incarnation: 1, round: 4 },
             last_seen_unix_ms: 40,
@@ -314,7 +318,7 @@ mod tests {
             state.insert_live(Live { record, holders });
         }
         for value in [27, 2, 9] {
-            state.now_unix_ms += 1;
+            state.clock = MonotonicClock::new(state.clock.newest() + 1);
             state.remove_live(SessionId::new(value).unwrap(), GoneReason::Killed, None, 100);
         }
         state.remove_unknown(SessionId::new(40).unwrap(), GoneReason::Killed, NodeId(2), 100);
@@ -371,7 +375,8 @@ mod tests {
         kill_twice.kills.insert(1, (key, mark));
         for (mut twice, what) in [(session_twice, "session"), (kill_twice, "kill mark")] {
             twice.digest = twice.compute_digest();
-            let refused = InvariantViolation(format!("duplicate {what} in the snapshot"));
+            let detail = format!("duplicate {what} in the snapshot");
+            let refused = Violation::new("MetaStore", "snapshot_without_duplicates", detail);
             assert_eq!(
                 MetaStore::restore(MetaConfig::default(), twice).err(),
                 Some(PersistError::Inconsistent(refused))

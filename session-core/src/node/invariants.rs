@@ -2,38 +2,47 @@
 //! limits, besides the registry's and the sync's own checks.
 
 use crate::node::GraphNode;
-use crate::server::InvariantViolation;
+use graphsession_base::Violation;
+
+/// The machine named in this module's violations.
+const MACHINE: &str = "GraphNode";
 
 impl GraphNode {
     /// Checks the node's invariants, its registry's and its sync's; tests, the simulator and
     /// the fuzzers call it after every step.
-    pub fn check_invariants(&self) -> Result<(), InvariantViolation> {
+    pub fn check_invariants(&self) -> Result<(), Violation> {
         self.registry.check_invariants()?;
-        self.sync
-            .check_invariants()
-            .map_err(|violation| InvariantViolation(format!("sync: {}", violation.0)))?;
+        self.sync.check_invariants()?;
         self.check_own()
     }
 
     /// The node's own bookkeeping alone (the registry and the sync have their own checks).
-    pub fn check_own(&self) -> Result<(), InvariantViolation> {
+    pub fn check_own(&self) -> Result<(), Violation> {
         let per_connection_max = self.settings.waiting_requests_per_connection_max as usize;
         for (connection, (session, waiting)) in &self.waiting.sign_outs {
             if waiting.len() > per_connection_max {
-                return Err(InvariantViolation(format!(
-                    "node: connection {connection:?} holds {} requests behind the sign-out of \
-                     {session}; expected at most {per_connection_max}",
-                    waiting.len()
-                )));
+                return Err(Violation::new(
+                    MACHINE,
+                    "requests_behind_sign_out_within_limit",
+                    format!(
+                        "connection {connection:?} holds {} requests behind the sign-out of \
+                         {session}; expected at most {per_connection_max}",
+                        waiting.len()
+                    ),
+                ));
             }
         }
         for (session, waiting) in &self.waiting.pick_ups {
             if waiting.is_empty() || waiting.len() > per_connection_max {
-                return Err(InvariantViolation(format!(
-                    "node: {} executes wait for the pick-up of {session}; expected 1 to \
-                     {per_connection_max}",
-                    waiting.len()
-                )));
+                return Err(Violation::new(
+                    MACHINE,
+                    "pick_up_waiters_within_limit",
+                    format!(
+                        "{} executes wait for the pick-up of {session}; expected 1 to \
+                         {per_connection_max}",
+                        waiting.len()
+                    ),
+                ));
             }
         }
         let waiting = self.waiting.connection_count();
@@ -42,9 +51,11 @@ impl GraphNode {
         let slack = self.waiting.sign_outs.len() * per_connection_max;
         let waiting_max = self.settings.waiting_connections_max as usize + slack;
         if waiting > waiting_max {
-            return Err(InvariantViolation(format!(
-                "node: {waiting} connections wait on meta; expected at most {waiting_max}"
-            )));
+            return Err(Violation::new(
+                MACHINE,
+                "waiting_connections_within_limit",
+                format!("{waiting} connections wait on meta; expected at most {waiting_max}"),
+            ));
         }
         Ok(())
     }

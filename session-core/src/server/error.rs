@@ -11,16 +11,17 @@ use graphsession_id_gen::IdError;
 use graphsession_permission::PermissionError;
 use graphsession_query_plan::QueryError;
 
-/// NebulaGraph's `ErrorCode` values the registry returns.
+/// NebulaGraph's `ErrorCode` values the registry returns (from the workspace's one list,
+/// `graphsession_base::codes`):
+///
+/// - `E_BAD_USERNAME_PASSWORD`: login refused by the password check or the lockout.
+/// - `E_SESSION_INVALID`: session creation refused, session id 0, unknown session.
+/// - `E_EXECUTION_ERROR`: SHOW SESSION of a missing id, and the registry's own limits.
+/// - `E_TOO_MANY_CONNECTIONS`: the node holds `sessions_max` sessions.
 pub mod error_code {
-    /// `E_BAD_USERNAME_PASSWORD`: login refused by the password check or the lockout.
-    pub const E_BAD_USERNAME_PASSWORD: i32 = -1001;
-    /// `E_SESSION_INVALID`: session creation refused, session id 0, unknown session.
-    pub const E_SESSION_INVALID: i32 = -1002;
-    /// `E_EXECUTION_ERROR`: SHOW SESSION of a missing id, and the registry's own limits.
-    pub const E_EXECUTION_ERROR: i32 = -1005;
-    /// `E_TOO_MANY_CONNECTIONS`: the node holds `sessions_max` sessions.
-    pub const E_TOO_MANY_CONNECTIONS: i32 = -1010;
+    pub use graphsession_base::codes::{
+        E_BAD_USERNAME_PASSWORD, E_EXECUTION_ERROR, E_SESSION_INVALID, E_TOO_MANY_CONNECTIONS,
+    };
 }
 
 /// Why a registry operation was refused.
@@ -157,12 +158,6 @@ pub struct ConfigError {
     /// What is wrong with it.
     pub reason: &'static str,
 }
-
-/// A broken invariant found by
-/// [`SessionManager::check_invariants`](crate::server::SessionManager::check_invariants).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("session registry invariant violated: {0}")]
-pub struct InvariantViolation(pub String);
 
 /// Why a snapshot could not be restored. Nothing is built unless everything checks out.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -3,13 +3,16 @@
 
 use std::collections::BTreeMap;
 
+use graphsession_base::Violation;
 use graphsession_base::sync::lock;
 
-use crate::server::error::InvariantViolation;
 use crate::server::limits::UserIp;
 use crate::server::manager::SessionManager;
 use crate::server::session::Origin;
 use crate::server::shard::{Shard, hash_id, shard_index};
+
+/// The machine this file's invariant violations name.
+const MACHINE: &str = "SessionManager";
 
 impl SessionManager {
     /// Checks every invariant of a quiescent registry: each session in the right shard, live,
@@ -19,7 +22,7 @@ impl SessionManager {
     /// that hold them (fix 2, see docs/fixes.md), and the logged-in ones within their limits
     /// (installed sessions are counted without a limit); the cached earliest check no later than
     /// the true one; histories and variables within their bounds.
-    pub fn check_invariants(&self) -> Result<(), InvariantViolation> {
+    pub fn check_invariants(&self) -> Result<(), Violation> {
         let mut user_ip: Counts = BTreeMap::new();
         let mut logged_in: Counts = BTreeMap::new();
         let mut total: u64 = 0;
@@ -29,12 +32,15 @@ impl SessionManager {
             total += sessions;
             earliest = earliest.min(first);
         }
-        let fail = |what: String| Err(InvariantViolation(what));
+        let fail = |property, detail: String| Err(Violation::new(MACHINE, property, detail));
         if total != self.node_count.get() {
-            return fail(format!("node count {} != {total} sessions", self.node_count.get()));
+            return fail(
+                "node_count_matches_sessions",
+                format!("node count {} != {total} sessions", self.node_count.get()),
+            );
         }
         if total > self.config.sessions_max {
-            return fail(format!("{total} sessions above sessions_max"));
+            return fail("sessions_within_limit", format!("{total} sessions above sessions_max"));
         }
         let mut pairs = 0_usize;
         let mut same = true;
@@ -51,23 +57,35 @@ impl SessionManager {
                 .iter()
                 .map(|(pair, &count)| ((&*pair.user, &*pair.client_ip), count))
                 .collect();
-            return fail(format!("(user, ip) counts {counted:?} != sessions {held:?}"));
+            return fail(
+                "user_ip_counts_match_sessions",
+                format!("(user, ip) counts {counted:?} != sessions {held:?}"),
+            );
         }
         // Logins check the limit; sessions installed from the cluster are counted without one.
         if let Some(limit) = self.config.user_ip_limit()
             && let Some((pair, count)) = logged_in.iter().find(|(_, count)| **count > limit)
         {
-            return fail(format!(
-                "({}, {}) holds {count} logged-in sessions, above the limit {limit}",
-                pair.user, pair.client_ip
-            ));
+            return fail(
+                "logged_in_sessions_within_user_ip_limit",
+                format!(
+                    "({}, {}) holds {count} logged-in sessions, above the limit {limit}",
+                    pair.user, pair.client_ip
+                ),
+            );
         }
         if self.throttle.len() > self.config.throttled_users_max {
-            return fail(format!("{} users in the lockout table", self.throttle.len()));
+            return fail(
+                "lockout_table_within_limit",
+                format!("{} users in the lockout table", self.throttle.len()),
+            );
         }
         let cached = self.earliest_check_ms.load(graphsession_base::sync::Ordering::Acquire);
         if cached > earliest {
-            return fail(format!("cached earliest check {cached} after the true one {earliest}"));
+            return fail(
+                "cached_earliest_check_not_late",
+                format!("cached earliest check {cached} after the true one {earliest}"),
+            );
         }
         Ok(())
     }
@@ -79,58 +97,85 @@ impl SessionManager {
         shard: &Shard,
         user_ip: &mut Counts,
         logged_in: &mut Counts,
-    ) -> Result<(u64, u64), InvariantViolation> {
-        let fail = |what: String| Err(InvariantViolation(what));
+    ) -> Result<(u64, u64), Violation> {
+        let fail = |property, detail: String| Err(Violation::new(MACHINE, property, detail));
         let sessions = shard.read();
         let queries = lock(&shard.queries);
         if let Err(violation) = queries.check_invariants() {
-            return fail(format!("shard {index} query registry: {violation}"));
+            return fail(
+                "shard_query_registry_sound",
+                format!("shard {index} query registry: {violation}"),
+            );
         }
         if let Err(violation) = sessions.check_table() {
-            return fail(format!("shard {index} slot table: {violation}"));
+            return fail(
+                "shard_slot_table_sound",
+                format!("shard {index} slot table: {violation}"),
+            );
         }
         if sessions.deadlines().len() != sessions.len() {
-            return fail(format!(
-                "shard {index}: {} checks for {} sessions",
-                sessions.deadlines().len(),
-                sessions.len()
-            ));
+            return fail(
+                "one_idle_check_per_session",
+                format!(
+                    "shard {index}: {} checks for {} sessions",
+                    sessions.deadlines().len(),
+                    sessions.len()
+                ),
+            );
         }
         let open =
             sessions.iter().filter(|found| queries.session_user(found.entry.id).is_some()).count();
         if u64::from(queries.session_count()) != open as u64 {
-            return fail(format!(
-                "shard {index}: registry holds {} sessions, {open} of them live",
-                queries.session_count(),
-            ));
+            return fail(
+                "query_registry_sessions_live",
+                format!(
+                    "shard {index}: registry holds {} sessions, {open} of them live",
+                    queries.session_count(),
+                ),
+            );
         }
         let mut running: u64 = 0;
         for found in sessions.iter() {
             let entry = found.entry;
             let id = entry.id;
             if shard_index(hash_id(id), self.shard_mask) != index || !entry.is_live() {
-                return fail(format!("session {id} misplaced or ended in shard {index}"));
+                return fail(
+                    "sessions_live_in_their_shard",
+                    format!("session {id} misplaced or ended in shard {index}"),
+                );
             }
             let check_at_ms = entry.check_at_ms();
             if !sessions.deadlines().contains(&(check_at_ms, id)) {
-                return fail(format!("session {id} has no idle check at {check_at_ms}"));
+                return fail(
+                    "idle_check_scheduled",
+                    format!("session {id} has no idle check at {check_at_ms}"),
+                );
             }
             if queries.session_user(id).is_some_and(|user| user != entry.user()) {
-                return fail(format!("session {id} open in its query registry for another user"));
+                return fail(
+                    "query_registry_user_matches",
+                    format!("session {id} open in its query registry for another user"),
+                );
             }
             if queries.session_user(id).is_some() != (entry.running() > 0) {
-                return fail(format!(
-                    "session {id} runs {} queries but is {}open in its query registry",
-                    entry.running(),
-                    if queries.session_user(id).is_some() { "" } else { "not " }
-                ));
+                return fail(
+                    "open_in_query_registry_while_running",
+                    format!(
+                        "session {id} runs {} queries but is {}open in its query registry",
+                        entry.running(),
+                        if queries.session_user(id).is_some() { "" } else { "not " }
+                    ),
+                );
             }
             let inner = lock(&entry.inner);
             let extras = inner.extras();
             if extras.history.entries.len() > self.config.session_history_max as usize
                 || extras.variables.len() > self.config.variables_per_session_max as usize
             {
-                return fail(format!("session {id} holds more history or variables than allowed"));
+                return fail(
+                    "history_and_variables_within_limits",
+                    format!("session {id} holds more history or variables than allowed"),
+                );
             }
             running += u64::from(entry.running());
             if entry.origin == Origin::LoggedIn {
@@ -139,10 +184,13 @@ impl SessionManager {
             *user_ip.entry(std::sync::Arc::clone(&entry.pair)).or_insert(0) += 1;
         }
         if running != u64::from(queries.query_count()) {
-            return fail(format!(
-                "shard {index}: {running} running queries, registry holds {}",
-                queries.query_count()
-            ));
+            return fail(
+                "running_queries_match_query_registry",
+                format!(
+                    "shard {index}: {running} running queries, registry holds {}",
+                    queries.query_count()
+                ),
+            );
         }
         // No query of an ended session: the query registry's own invariants put every query
         // in a session open there, and the count above makes every open session live here.
@@ -218,7 +266,7 @@ mod tests {
     }
 
     fn violation(manager: &SessionManager) -> String {
-        manager.check_invariants().expect_err("a broken invariant").0
+        manager.check_invariants().expect_err("a broken invariant").detail
     }
 
     #[test]

@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 
+use graphsession_base::AtomicMonotonicClock;
 use graphsession_base::sync::{AtomicU64, Mutex, Ordering, lock};
 
 use crate::server::config::NOW_UNIX_MS_MAX;
@@ -187,26 +188,21 @@ impl UserIpCounts {
 /// [`NOW_UNIX_MS_MAX`], the latest time the slot table can hold.
 #[derive(Debug)]
 pub(crate) struct Clock {
-    newest_ms: AtomicU64,
+    newest_ms: AtomicMonotonicClock,
 }
 
 impl Clock {
     pub(crate) fn new(newest_ms: u64) -> Clock {
-        Clock { newest_ms: AtomicU64::new(newest_ms.min(NOW_UNIX_MS_MAX)) }
+        Clock { newest_ms: AtomicMonotonicClock::new(newest_ms.min(NOW_UNIX_MS_MAX)) }
     }
 
-    /// `max(now, newest seen)`, remembering `now` if it is newer.
+    /// `max(now, newest seen)`, remembering `now` if it is newer; `now` capped first.
     #[inline]
     pub(crate) fn observe(&self, now_unix_ms: u64) -> u64 {
-        let now_unix_ms = now_unix_ms.min(NOW_UNIX_MS_MAX);
-        let newest_ms = self.newest_ms.load(Ordering::Relaxed);
-        if now_unix_ms <= newest_ms {
-            return newest_ms;
-        }
-        self.newest_ms.fetch_max(now_unix_ms, Ordering::Relaxed).max(now_unix_ms)
+        self.newest_ms.observe(now_unix_ms.min(NOW_UNIX_MS_MAX))
     }
 
     pub(crate) fn newest_ms(&self) -> u64 {
-        self.newest_ms.load(Ordering::Relaxed)
+        self.newest_ms.newest()
     }
 }

@@ -149,7 +149,7 @@ pub use config::{
     CLIENT_IP_BYTES_MAX, Config, GRAPH_ADDR_BYTES_MAX, IDLE_TIMEOUT_MS_MAX, IDLE_TIMEOUT_MS_MIN,
     NOW_UNIX_MS_MAX, SHARD_COUNT_MAX,
 };
-pub use error::{ConfigError, InvariantViolation, ServerError, SnapshotError, error_code};
+pub use error::{ConfigError, ServerError, SnapshotError, error_code};
 pub use execute::QueryStart;
 pub use manager::{Login, SessionManager};
 pub use metrics::{NodeStats, SessionStats};

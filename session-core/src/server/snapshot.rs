@@ -3,8 +3,8 @@
 //! [`SessionManager::snapshot`] returns a [`Snapshot`]: serde-serializable (store it as JSON or
 //! anything else), or [`Snapshot::to_bytes`] for the built-in binary form (magic, format version,
 //! checksum, length, body). The checksum is FNV-1a-64 over the body's canonical binary encoding
-//! (`snapshot_codec.rs` over `graphsession_base::codec`), so it is checked whichever way the snapshot travelled. Running queries are not
-//! kept: a restart ends them, as in NebulaGraph.
+//! (`snapshot_codec.rs`, over `graphsession_base::codec`), so it is checked whichever way the
+//! snapshot travelled. Running queries are not kept: a restart ends them, as in NebulaGraph.
 //!
 //! [`SessionManager::restore`] validates everything (format version, checksum, every bound of
 //! the configuration it is given, unique ids, per-(user, ip) counts of logged-in sessions within

@@ -382,7 +382,7 @@ impl Harness {
             panic!("meta at {}: {violation}", self.now);
         }
         if let Err(violation) = self.roles.check_invariants() {
-            panic!("role table: {}", violation.0);
+            panic!("role table: {violation}");
         }
     }
 

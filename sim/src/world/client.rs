@@ -340,8 +340,8 @@ impl SimClient {
     /// The client's invariants (the legacy model has none it keeps).
     pub fn check_invariants(&self) -> Result<(), String> {
         match &self.machine {
-            Machine::Single(machine) => machine.check_invariants().map_err(|e| format!("{e:?}")),
-            Machine::Pool(pooled) => pooled.pool.check_invariants().map_err(|e| format!("{e:?}")),
+            Machine::Single(machine) => machine.check_invariants().map_err(|e| e.to_string()),
+            Machine::Pool(pooled) => pooled.pool.check_invariants().map_err(|e| e.to_string()),
             Machine::Legacy(_) => Ok(()),
         }
     }

@@ -3,39 +3,39 @@
 //! outbox or marked overflowed; unproven sign-outs belong to the current socket only; limits hold;
 //! closed means closed.
 
+use graphsession_base::Violation;
+
 use super::SessionMachine;
-use crate::client::error::InvariantViolation;
 use crate::client::ledger::SessionStatus;
 use crate::client::state::State;
 
-pub(super) fn check(machine: &SessionMachine) -> Result<(), InvariantViolation> {
+pub(super) fn check(machine: &SessionMachine) -> Result<(), Violation> {
     check_held(machine)?;
     check_outbox(machine)?;
     check_limits(machine)?;
     check_closed(machine)
 }
 
-fn fail(what: String) -> Result<(), InvariantViolation> {
-    Err(InvariantViolation(what))
+fn fail(property: &'static str, detail: String) -> Result<(), Violation> {
+    Err(Violation::new("SessionMachine", property, detail))
 }
 
-fn check_held(machine: &SessionMachine) -> Result<(), InvariantViolation> {
+fn check_held(machine: &SessionMachine) -> Result<(), Violation> {
     let held_count = machine.ledger.count_with(|status| status == SessionStatus::Held);
     if held_count > 1 {
-        return fail(format!("{held_count} sessions held"));
+        return fail("at_most_one_session_held", format!("{held_count} sessions held"));
     }
     let state_held = machine.state.held_session();
     if machine.ledger.held() != state_held {
-        return fail(format!(
-            "ledger holds {:?} but the state {:?}",
-            machine.ledger.held(),
-            state_held
-        ));
+        return fail(
+            "held_session_matches_state",
+            format!("ledger holds {:?} but the state {:?}", machine.ledger.held(), state_held),
+        );
     }
     Ok(())
 }
 
-fn check_outbox(machine: &SessionMachine) -> Result<(), InvariantViolation> {
+fn check_outbox(machine: &SessionMachine) -> Result<(), Violation> {
     for session in machine.outbox.sessions() {
         let status = machine.ledger.get(session).map(|entry| entry.status);
         let expected = match machine.outbox.sent_on(session) {
@@ -43,7 +43,10 @@ fn check_outbox(machine: &SessionMachine) -> Result<(), InvariantViolation> {
             None => SessionStatus::SignOutPending,
         };
         if status != Some(expected) {
-            return fail(format!("outbox has {session} but the ledger says {status:?}"));
+            return fail(
+                "outbox_entries_pending_in_ledger",
+                format!("outbox has {session} but the ledger says {status:?}"),
+            );
         }
     }
     for (session, entry) in machine.ledger.iter() {
@@ -53,60 +56,74 @@ fn check_outbox(machine: &SessionMachine) -> Result<(), InvariantViolation> {
             SessionStatus::SignOutPending | SessionStatus::SignOutSent { .. }
         );
         if in_outbox != should_be {
-            return fail(format!("{session} is {:?}, in outbox: {in_outbox}", entry.status));
+            return fail(
+                "pending_sign_outs_in_outbox",
+                format!("{session} is {:?}, in outbox: {in_outbox}", entry.status),
+            );
         }
         if let SessionStatus::SignOutSent { connection } = entry.status {
             if machine.state.connection() != Some(connection) {
-                return fail(format!("{session} awaits proof on dead socket {connection:?}"));
+                return fail(
+                    "sign_out_proof_on_current_socket",
+                    format!("{session} awaits proof on dead socket {connection:?}"),
+                );
             }
         }
     }
     Ok(())
 }
 
-fn check_limits(machine: &SessionMachine) -> Result<(), InvariantViolation> {
+fn check_limits(machine: &SessionMachine) -> Result<(), Violation> {
     let config = &machine.config;
     if machine.outbox.len() > config.sign_out_outbox_max {
-        return fail(format!("outbox holds {}", machine.outbox.len()));
+        return fail("outbox_within_limit", format!("outbox holds {}", machine.outbox.len()));
     }
     let in_flight = u32::from(machine.state.has_request_in_flight());
     if machine.queue.len().saturating_add(in_flight) > config.execute_queue_max {
-        return fail(format!("queue holds {} plus {in_flight}", machine.queue.len()));
+        return fail(
+            "queue_within_limit",
+            format!("queue holds {} plus {in_flight}", machine.queue.len()),
+        );
     }
     if machine.ledger.budget_count() > machine.budget.max() {
-        return fail(format!(
-            "budget count {} over {}",
-            machine.ledger.budget_count(),
-            machine.budget.max()
-        ));
+        return fail(
+            "budget_within_limit",
+            format!("budget count {} over {}", machine.ledger.budget_count(), machine.budget.max()),
+        );
     }
     if machine.failures > config.failures_max.saturating_add(1) {
-        return fail(format!("{} failures", machine.failures));
+        return fail("failures_within_limit", format!("{} failures", machine.failures));
     }
     if !machine.state.is_open() && !machine.queue.is_empty() {
-        return fail("requests queued while not open".to_owned());
+        return fail("nothing_queued_unless_open", "requests queued while not open".to_owned());
     }
     Ok(())
 }
 
-fn check_closed(machine: &SessionMachine) -> Result<(), InvariantViolation> {
+fn check_closed(machine: &SessionMachine) -> Result<(), Violation> {
     let closed = matches!(machine.state, State::Closed);
     if closed != machine.closed_reported {
-        return fail(format!(
-            "closed: {closed}, Closed event emitted: {}",
-            machine.closed_reported
-        ));
+        return fail(
+            "closed_event_matches_state",
+            format!("closed: {closed}, Closed event emitted: {}", machine.closed_reported),
+        );
     }
     if closed {
         if !machine.outbox.is_empty() {
-            return fail("outbox not empty after close".to_owned());
+            return fail("no_outbox_after_close", "outbox not empty after close".to_owned());
         }
         let live = machine.ledger.count_with(|status| status != SessionStatus::Abandoned);
         if live > 0 {
-            return fail(format!("{live} sessions not abandoned after close"));
+            return fail(
+                "sessions_abandoned_after_close",
+                format!("{live} sessions not abandoned after close"),
+            );
         }
         if machine.zombie_check_at_ms.is_some() {
-            return fail("zombie timer armed after close".to_owned());
+            return fail(
+                "no_zombie_timer_after_close",
+                "zombie timer armed after close".to_owned(),
+            );
         }
     }
     Ok(())
@@ -156,7 +173,7 @@ mod tests {
 
     fn violation(machine: &SessionMachine) -> String {
         match machine.check_invariants() {
-            Err(InvariantViolation(what)) => what,
+            Err(violation) => violation.detail,
             Ok(()) => panic!("no violation found in {:?}", machine.state),
         }
     }
