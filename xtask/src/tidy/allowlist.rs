@@ -44,4 +44,10 @@ pub(super) const ALLOWLIST: &[Allowed] = &[
         147,
         "to split: a session id and a plan id, each one's lease extension and the checks in one",
     ),
+    Allowed::function(
+        "session-core/src/server/invariants.rs",
+        "check_shard",
+        106,
+        "to split: every property of one shard, each now a typed Violation with its name",
+    ),
 ];
