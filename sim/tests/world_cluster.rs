@@ -142,6 +142,7 @@ fn fixed_failures_stay_fixed() {
         "meta-timer-starved-by-requests.json",
         "evicted-while-registering.json",
         "activity-lost-in-node-crash.json",
+        "close-drain-outlives-flush.json",
     ] {
         let outcome = replay(name, ClientKind::Ours);
         assert!(outcome.violation.is_none(), "{name}: {:?}", outcome.violation);

@@ -6,8 +6,8 @@
 
 use crate::client_support::*;
 use graphsession_core::client::{
-    ClientConfig, Event, Idempotency, OutcomeError, ReconnectPolicy, RequestError, SessionError,
-    State, TransportError, Wait, ZombieKind,
+    Action, ClientConfig, Event, Idempotency, OutcomeError, ReconnectPolicy, RequestError,
+    SessionError, State, TransportError, Wait, ZombieKind,
 };
 
 /// A server idle timeout of 10 s (certain expiry 11 s after the last use), with the other
@@ -156,8 +156,9 @@ fn a_session_whose_check_is_in_flight_at_close_is_not_expired_while_it_drains() 
     h.reply(connection, auth_ok(7)); // USE `g` goes out with 7
     h.close();
 
-    // The USE may still reach the server and keep 7 alive: its expiry is no deadline while it drains.
-    assert_eq!(h.machine.poll_timeout(), Some(1_000_000));
+    // The USE may still reach the server and keep 7 alive: its expiry is no deadline while it
+    // drains. The drain takes at most half the close flush (the sign-out needs the rest).
+    assert_eq!(h.machine.poll_timeout(), Some(500_000));
     h.timeout_at(20_000);
     assert!(h.machine.ledger().contains(sid(7)));
     assert!(!h.event_log.contains(&Event::SessionExpired { session_id: sid(7) }));
@@ -215,4 +216,34 @@ fn only_a_resumed_session_counts_as_resumed() {
     h.connected(second);
     h.reply(second, ok()); // the resume check
     assert_eq!(h.machine.metrics().sessions_resumed, 1);
+}
+
+/// A statement that outlives half the close flush is cut short: its socket is closed (its
+/// outcome unknown) and the session is signed out on a new one, within the close. Found by the
+/// simulator's accounting oracle with queries that outlive the idle timeout.
+#[test]
+fn a_statement_outliving_half_the_close_flush_does_not_cost_its_sessions_sign_out() {
+    let config = ClientConfig {
+        execute_timeout_ms: 8_000,
+        close_flush_timeout_ms: 10_000,
+        ..short_idle_timeout()
+    };
+    let mut h = Harness::new(config);
+    let first = h.establish(7);
+    h.execute("RETURN sleep", Idempotency::NotIdempotent);
+    h.take_actions();
+    h.close();
+    assert_eq!(h.machine.poll_timeout(), Some(h.now_ms + 5_000));
+    h.fire_next_timeout();
+    let actions = h.take_actions();
+    assert!(actions.contains(&Action::CloseSocket { connection: first }), "{actions:?}");
+    // A new socket, at once or after the reconnect backoff, still within the close.
+    let mut second = h.last_dial();
+    while second == first && h.machine.poll_timeout().is_some_and(|at| at < 10_000 + 5_000) {
+        h.fire_next_timeout();
+        second = h.last_dial();
+    }
+    assert_ne!(second, first);
+    h.connected(second);
+    assert!(sign_outs(&h.take_actions()).contains(&7));
 }

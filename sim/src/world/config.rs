@@ -137,8 +137,16 @@ pub struct ClusterConfig {
     /// there from meta). Only with more than one node.
     pub failover: bool,
     /// Longest long query (answered only when it finishes), milliseconds; 0: every query is
-    /// short. Below the clients' execute timeout (half the idle timeout).
+    /// short. A quarter of the idle timeout, or (a quarter of the seeds) twice the idle timeout:
+    /// such a query outlives the idle timeout and the client's execute timeout, so "a session
+    /// with a running query never expires" is exercised.
     pub long_query_ms_max: u64,
+    /// Each node's per-(user, ip) session limit (NebulaGraph's 300, or for a quarter of the
+    /// seeds just what every client could hold at once on one node, so refusals happen and the
+    /// counts are exact at the edge).
+    pub sessions_per_user_ip_max: i64,
+    /// Each node's session limit (NebulaGraph's default is unlimited; small in those seeds).
+    pub node_sessions_max: u64,
     /// Whether the nodes enforce permissions (NebulaGraph's `enable_authorize`): then a USE needs
     /// a role the admin granted.
     pub authorization_enabled: bool,
@@ -189,7 +197,21 @@ impl ClusterConfig {
         }
         let sync_interval_ms = choose.range(200, 1_000);
         let idle_timeout_ms = choose.range(2, 10) * 1_000;
-        let long_query_ms_max = if choose.chance(3, 4) { idle_timeout_ms / 4 } else { 0 };
+        let long_query_ms_max = match choose.below(4) {
+            0 => 0,
+            1 => 2 * idle_timeout_ms,
+            _ => idle_timeout_ms / 4,
+        };
+        let pooled_clients =
+            u16::try_from(choose.below(u64::from(clients.min(2)) + 1)).unwrap_or(0);
+        let (sessions_per_user_ip_max, node_sessions_max) = if choose.chance(1, 4) {
+            // What every client could hold at once on one node (a pool holds up to 3).
+            let needed = u64::from(clients) + 2 * u64::from(pooled_clients);
+            let per_pair = needed + choose.below(2);
+            (i64::try_from(per_pair).unwrap_or(300), per_pair + choose.below(3))
+        } else {
+            (300, u64::MAX)
+        };
         let clock_skew_max_ms = if weights[StepKind::ClockStep as usize] > 0 {
             choose.range(1, idle_timeout_ms / 10)
         } else {
@@ -209,7 +231,9 @@ impl ClusterConfig {
             failover: nodes > 1 && choose.chance(1, 2),
             long_query_ms_max,
             authorization_enabled: choose.chance(1, 2),
-            pooled_clients: u16::try_from(choose.below(u64::from(clients.min(2)) + 1)).unwrap_or(0),
+            pooled_clients,
+            sessions_per_user_ip_max,
+            node_sessions_max,
             clock_skew_max_ms,
             node_snapshots: choose.chance(1, 2),
         }

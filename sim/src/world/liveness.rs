@@ -14,6 +14,10 @@ use crate::world::client::Life;
 use crate::world::node::EndKind;
 use crate::world::{Checked, ClusterWorld, LIVENESS_STEPS_MAX};
 
+/// Authenticates a client of an unknown user may send after the network healed: its
+/// application's one open, and one in flight from before.
+const STRANGER_AUTHENTICATES_MAX: u64 = 2;
+
 impl ClusterWorld {
     /// Heals everything: every open client must get a session and a result within a bound; then
     /// closes every running client, lets time pass, and checks that nothing leaked.
@@ -58,6 +62,7 @@ impl ClusterWorld {
     fn recover(&mut self) -> Checked {
         self.converge()?;
         let start_ms = self.now_ms;
+        let authenticates_at_heal = self.authenticates_sent.clone();
         for slot in 0..self.clients.len() {
             if self.clients[slot].is_open() {
                 self.clients[slot].open(self.now_ms);
@@ -73,6 +78,19 @@ impl ClusterWorld {
         self.run_healed(start_ms + recover_ms, ClusterWorld::all_recovered)?;
         for (slot, client) in self.clients.iter().enumerate() {
             let slot_id = u16::try_from(slot).unwrap_or(0);
+            if self.is_stranger(slot) {
+                // Refused (-1001) for good: one authenticate for the application's open, none
+                // after it. A client that loops on a refusal floods the server.
+                let sent = self.authenticates_sent[slot] - authenticates_at_heal[slot];
+                if sent > STRANGER_AUTHENTICATES_MAX {
+                    return Err(format!(
+                        "[auth_loop] liveness: client {slot}, a user the server does not know, \
+                         sent {sent} authenticates in {recover_ms} ms after healing; expected at \
+                         most {STRANGER_AUTHENTICATES_MAX} (give up cleanly)"
+                    ));
+                }
+                continue;
+            }
             if client.is_open() && !self.recovered.contains(&slot_id) {
                 return Err(format!(
                     "liveness: client {slot} expected a ready session or a result within {recover_ms} ms \
@@ -171,8 +189,16 @@ impl ClusterWorld {
 
     fn all_recovered(&self) -> bool {
         self.clients.iter().enumerate().all(|(slot, client)| {
-            !client.is_open() || self.recovered.contains(&u16::try_from(slot).unwrap_or(0))
+            !client.is_open()
+                || self.is_stranger(slot)
+                || self.recovered.contains(&u16::try_from(slot).unwrap_or(0))
         })
+    }
+
+    /// Whether client slot `slot` logs in as a user the role table does not know: it can never
+    /// recover, and is judged by giving up cleanly instead.
+    fn is_stranger(&self, slot: usize) -> bool {
+        self.config.stranger_client && slot == 0
     }
 
     /// Runs the healed network (deliveries and timers only) until `deadline_ms` or `done`.

@@ -177,6 +177,8 @@ pub struct ClusterWorld {
     accounting: Accounting,
     /// Whether the last step gave any machine an input (set by `check_all`).
     step_changed: bool,
+    /// Authenticates each client slot sent (a stranger must not loop on its refusals).
+    authenticates_sent: Vec<u64>,
     /// The time oracles' memory (premature expiry, convergence).
     time_oracles: TimeOracles,
 }
@@ -258,6 +260,7 @@ impl ClusterWorld {
         let clients = (0..config.clients)
             .map(|slot| SimClient::new(slot, u32::from(slot) + 1, &config, options.client))
             .collect::<Result<Vec<_>, _>>()?;
+        let clients_count = clients.len();
         let skew_max = i64::try_from(config.clock_skew_max_ms).unwrap_or(0);
         let skew_ms = (0..config.nodes)
             .map(|_| {
@@ -307,6 +310,7 @@ impl ClusterWorld {
             dirty: Dirty::default(),
             accounting: Accounting::default(),
             step_changed: true,
+            authenticates_sent: vec![0; clients_count],
             time_oracles: TimeOracles::default(),
         })
     }

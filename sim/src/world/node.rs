@@ -194,6 +194,8 @@ impl SimNode {
                 graph_addr: format!("graphd-{slot}:9669"),
                 shard_count: 4,
                 policy: Policy { authorization_enabled: config.authorization_enabled },
+                sessions_per_user_ip_max: config.sessions_per_user_ip_max,
+                sessions_max: config.node_sessions_max,
                 ..Config::default()
             },
             sync: NodeConfig {
@@ -468,6 +470,19 @@ impl SimNode {
             GraphEvent::SessionCreated { session, .. } => {
                 self.counters.created += 1;
                 self.created.push(session);
+                // A login is checked against the per-(user, ip) limit and counted in one step:
+                // right after it the pair is within the limit, whatever installs did before.
+                let registry = self.graph.registry();
+                let limit = registry.config().sessions_per_user_ip_max;
+                let count = registry.user_ip_session_count(crate::world::client::USER, CLIENT_IP);
+                if limit > 0 && i64::from(count) > limit {
+                    self.violations.push(format!(
+                        "[user_ip_count] node {}: a login of {session} left ({}, {CLIENT_IP}) at \
+                         {count} sessions; expected at most the limit {limit}",
+                        self.id.0,
+                        crate::world::client::USER
+                    ));
+                }
             }
             GraphEvent::PickUpAsked { .. } => self.counters.pick_ups += 1,
             GraphEvent::QueryKilledByMeta { key } => self.query_kills_applied.push(key),

@@ -102,6 +102,11 @@ impl SessionMachine {
     ) {
         match mode {
             CloseMode::Graceful => {
+                // The reply may take as long as its own deadline, but the sign-outs need their
+                // share of the close: after half of it the drain is cut short (a statement that
+                // outlives the close must not cost its session's sign-out).
+                let drain_max_ms = after(now, self.config.close_flush_timeout_ms / 2);
+                let reply_deadline_ms = reply_deadline_ms.min(drain_max_ms);
                 let phase = Closing::Draining { connection, in_flight, reply_deadline_ms };
                 self.state = State::Closing { phase, deadline_ms };
             }
