@@ -5,7 +5,9 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use support::{Client, Graphd, config, fresh_dir, int, string, within};
 
