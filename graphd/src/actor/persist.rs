@@ -31,12 +31,31 @@ impl Actor {
     /// After every step: a changed role table is written at once (a user created is a user
     /// kept).
     pub(crate) fn after_step(&mut self, _now: u64) {
+        if cfg!(debug_assertions) {
+            self.check_invariants();
+        }
         if self.roles.version() == self.roles_version_written {
             return;
         }
         match self.dir.write_json(ROLES_FILE, ROLES_KIND, &self.roles) {
             Ok(()) => self.roles_version_written = self.roles.version(),
             Err(error) => log!("writing the role table failed: {error:#}"),
+        }
+    }
+
+    /// Every machine's invariants, after every step of a debug build (tests run one): a
+    /// violation is a bug in a machine or in how graphd drives it, and stops graphd loudly.
+    fn check_invariants(&self) {
+        for host in &self.nodes {
+            if let Err(violation) = host.node.check_invariants() {
+                panic!("node {}: {violation:?}", host.grant.session.slot);
+            }
+        }
+        if let Err(violation) = self.meta.check_invariants() {
+            panic!("meta: {violation:?}");
+        }
+        if let Err(violation) = self.roles.check_invariants() {
+            panic!("roles: {violation:?}");
         }
     }
 

@@ -197,16 +197,16 @@ fn next_after(all: &[lexer::Token], statement: &[lexer::Token]) -> Option<Span> 
 }
 
 /// NebulaGraph's syntax error at `stop` (its `GraphParser::error`): the text near the
-/// offending token, or the position when the text ended first.
+/// offending token (the token itself when it is longer than one byte, else eight bytes from
+/// it), or the position when the text ended first. Columns count bytes from the text's start,
+/// across lines, so the quote is always the offending token's own text.
 pub fn syntax_error(text: &str, stop: Option<Span>) -> Refusal {
     let end = text.len();
     let span = stop.unwrap_or(Span { start: end, end });
-    let (line, column) = line_and_column(text, span.start);
-    let (end_line, end_column) = line_and_column(text, span.end);
-    // NebulaGraph takes the column within the line as an offset into the whole text.
-    let begin = column - 1;
-    let message = if end_line > line || begin >= text.len() {
-        format!("syntax error at {line}.{column}")
+    let (column, end_column) = (span.start + 1, span.end + 1);
+    let begin = span.start;
+    let message = if begin >= text.len() {
+        format!("syntax error at 1.{column}")
     } else if column + 1 < end_column {
         let length = (end_column - column).min(80);
         format!("syntax error near `{}'", slice(text, begin, length))
@@ -214,14 +214,6 @@ pub fn syntax_error(text: &str, stop: Option<Span>) -> Refusal {
         format!("syntax error near `{}'", slice(text, begin, 8))
     };
     Refusal { code: E_SYNTAX_ERROR, message: format!("SyntaxError: {message}") }
-}
-
-/// 1-based line and byte column of byte `at`.
-fn line_and_column(text: &str, at: usize) -> (usize, usize) {
-    let before = &text.as_bytes()[..at.min(text.len())];
-    let line = before.iter().filter(|byte| **byte == b'\n').count() + 1;
-    let line_start = before.iter().rposition(|byte| *byte == b'\n').map_or(0, |n| n + 1);
-    (line, at - line_start + 1)
 }
 
 /// Up to `length` bytes of `text` from `begin`, cut to character boundaries.
