@@ -41,6 +41,10 @@
 //! - **USE does not know spaces.** The registry accepts USE of any name; graphd hands a USE (and
 //!   a GRANT or REVOKE) naming an unknown space to its executor instead, which answers
 //!   `SpaceNotFound` after the permission check.
+//! - **SHOW QUERIES is node-local.** The node lists its own registry's queries for SHOW QUERIES as
+//!   for SHOW LOCAL QUERIES (NebulaGraph reads every node's from meta), and a session statement's
+//!   row shows its `Debug` form (`ShowQueries { local: false }`), not the text the client sent:
+//!   `SessionStatement` carries no text. Not worked around.
 
 pub mod actor;
 pub mod catalog;
