@@ -161,7 +161,9 @@ fn build_request(
             let statement = text(found.statement.ok_or_else(|| missing("stmt"))?, "stmt")?;
             let parameters = match (method.has_parameters(), found.parameters) {
                 (false, _) => None,
-                (true, None) => return Err(missing("parameterMap")),
+                // nebula3-python's `Session.execute` sends `executeWithParameter` with the map
+                // left out (None); fbthrift's server reads an absent map as empty, and so do we.
+                (true, None) => Some(Parameters::new()),
                 (true, Some(range)) => Some(decode_parameters(method, frame, range)?),
             };
             WireRequest::Execute { session_id, statement, parameters, json: method.is_json() }

@@ -54,6 +54,26 @@ fn with_parameter(value: Value) -> ClientCall {
     }
 }
 
+/// nebula3-python's `Session.execute(stmt)` is `executeWithParameter(id, stmt, None)`: the map
+/// is left out of the call. It is not an error: the parameters are empty.
+#[test]
+fn an_absent_parameter_map_is_an_empty_one_not_an_error() {
+    // sessionId = 7 (i64, field 1), stmt = "YIELD 1" (binary, field 2), then stop.
+    let arguments = b"\x16\x0e\x18\x07YIELD 1\x00";
+    for method in ["executeWithParameter", "executeJsonWithParameter"] {
+        let mut codec = ServerCodec::new(Config::default()).unwrap();
+        codec.handle_bytes(&compact_call(method, arguments));
+        let call = codec.poll_request().unwrap().unwrap();
+        let graphsession_wire::WireRequest::Execute { session_id, statement, parameters, .. } =
+            call.request
+        else {
+            panic!("not an execute: {call:?}");
+        };
+        assert_eq!((session_id, statement.as_str()), (7, "YIELD 1"));
+        assert_eq!(parameters, Some(BTreeMap::new()), "{method}");
+    }
+}
+
 #[test]
 fn garbage_first_bytes_are_an_unknown_framing() {
     let error = default_error(b"\x00\x00\x00\x0cHELLO WORLD!");

@@ -1,6 +1,8 @@
 //! `cargo xtask`: the one entry point for people and CI.
 //!
 //! - `cargo xtask sim [ARGS]`: the deterministic simulator (release build), arguments passed through.
+//! - `cargo xtask graphd [ARGS]`: graphd, the NebulaGraph-wire server (release build), arguments
+//!   passed through (`cargo xtask graphd --help` lists its flags).
 //! - `cargo xtask ci`: everything CI checks, in the order a failure is cheapest to find.
 //! - `cargo xtask tidy`: the style rules a reviewer should not check by eye (module docs, no
 //!   ignored or panic-expecting tests, file and function lengths, the cluster's server API).
@@ -42,6 +44,13 @@ enum Task {
     #[command(disable_help_flag = true)]
     Sim {
         /// Arguments for the simulator.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Run graphd, the NebulaGraph-wire server; arguments go to it (see `cargo xtask graphd --help`).
+    #[command(disable_help_flag = true)]
+    Graphd {
+        /// Arguments for graphd.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
@@ -97,6 +106,7 @@ fn main() -> Result<()> {
     let root = workspace_root();
     match cli.command {
         Task::Sim { args } => sim(&root, &args),
+        Task::Graphd { args } => graphd(&root, &args),
         Task::Ci => ci(&root),
         Task::Tidy => tidy::tidy(&root),
         Task::Loom { preemptions } => loom(&root, preemptions),
@@ -162,6 +172,15 @@ fn sim(root: &Path, args: &[String]) -> Result<()> {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let status = sim_command(root, &args).status().context("could not start the simulator")?;
     // The simulator's exit status is the verdict: pass it on unchanged.
+    std::process::exit(status.code().unwrap_or(1));
+}
+
+fn graphd(root: &Path, args: &[String]) -> Result<()> {
+    let mut command =
+        cargo(root, &["run", "--quiet", "--release", "--package", "graphsession-graphd", "--"]);
+    command.args(args);
+    let status = command.status().context("could not start graphd")?;
+    // graphd's exit status is the outcome: pass it on unchanged.
     std::process::exit(status.code().unwrap_or(1));
 }
 

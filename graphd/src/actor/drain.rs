@@ -1,0 +1,164 @@
+//! The actor's duties between a node and the rest: a request fed to its node (a script one
+//! statement at a time), and every output of every node carried out in order until none is left.
+
+use std::collections::VecDeque;
+
+use graphsession_core::client::ConnectionId;
+use graphsession_core::node::{Output, Reply, Request, SessionStatement, Statement};
+use graphsession_query_plan::QueryKey;
+use tokio::sync::oneshot;
+
+use crate::actor::{Actor, Incoming, NodeIndex, Waiting};
+use crate::executor::{self, Outcome};
+use crate::logging::log;
+use crate::parser::{Parsed, Piece, parse_script};
+
+impl Actor {
+    /// A request arrives: an execute's text is parsed here, and its first statement fed to the
+    /// node; the rest of a script waits for the first one's success (see [`Self::replied`]).
+    pub(crate) fn request(
+        &mut self,
+        now: u64,
+        node: NodeIndex,
+        connection: ConnectionId,
+        incoming: Incoming,
+        reply: Option<oneshot::Sender<Reply>>,
+    ) {
+        if node >= self.nodes.len() {
+            return;
+        }
+        let request = match incoming {
+            Incoming::Node(request) => {
+                if let Some(reply) = reply {
+                    let waiting = Waiting {
+                        reply,
+                        session_id: 0,
+                        rest: VecDeque::new(),
+                        parameters: Default::default(),
+                    };
+                    self.waiting.insert((node, connection), waiting);
+                }
+                request
+            }
+            Incoming::Execute { session_id, text, parameters } => {
+                // A script that cannot run at all still goes to the node as one query: the
+                // session is checked first (-1002), and the executor answers the refusal.
+                let mut rest = match parse_script(&text) {
+                    Ok(pieces) => VecDeque::from(pieces),
+                    Err(_) => VecDeque::new(),
+                };
+                let statement = match rest.pop_front() {
+                    Some(first) => self.statement_for(first),
+                    None => Statement::Query { text },
+                };
+                if let Some(reply) = reply {
+                    let waiting = Waiting { reply, session_id, rest, parameters };
+                    self.waiting.insert((node, connection), waiting);
+                }
+                Request::Execute { session_id, statement }
+            }
+        };
+        self.nodes[node].node.handle_request(now, connection, request, &mut self.roles);
+    }
+
+    /// The node's statement for one piece of a script: a session statement goes to the node as
+    /// such, unless it names a space that does not exist (the executor answers that, after the
+    /// permission check, as NebulaGraph does); everything else runs on the executor.
+    fn statement_for(&self, piece: Piece) -> Statement {
+        let space = match &piece.parsed {
+            Parsed::Session(
+                SessionStatement::Use { space }
+                | SessionStatement::Grant { space, .. }
+                | SessionStatement::Revoke { space, .. },
+            ) => Some(space.as_str()),
+            Parsed::Session(_) | Parsed::Exec(_) => None,
+        };
+        match piece.parsed {
+            Parsed::Session(statement)
+                if space.is_none_or(|space| self.catalog.contains(space)) =>
+            {
+                Statement::Session(statement)
+            }
+            Parsed::Session(_) | Parsed::Exec(_) => Statement::Query { text: piece.text },
+        }
+    }
+
+    /// Carries out every node's outputs, oldest first, until none is left (carrying one out may
+    /// give a node more: meta's answer, the next statement of a script, a finished query).
+    pub(crate) fn drain(&mut self, now: u64) {
+        loop {
+            let mut carried = false;
+            for index in 0..self.nodes.len() {
+                while let Some(output) = self.nodes[index].node.poll_output() {
+                    carried = true;
+                    self.carry_out(now, index, output);
+                }
+            }
+            if !carried {
+                return;
+            }
+        }
+    }
+
+    fn carry_out(&mut self, now: u64, index: NodeIndex, output: Output) {
+        match output {
+            Output::Reply { connection, reply } => self.replied(now, index, connection, reply),
+            Output::ToMeta(request) => {
+                let node_id = self.nodes[index].node.node_id();
+                let answer = self.meta.handle_request(now, node_id, request);
+                self.nodes[index].node.handle_answer(now, answer, &mut self.roles);
+            }
+            Output::Run { connection, query, statement } => {
+                let key = QueryKey { session: query.session, plan: query.plan };
+                let parameters = self.waiting.get(&(index, connection)).map(|w| &w.parameters);
+                let parameters = parameters.cloned().unwrap_or_default();
+                match executor::run(self, index, query, &statement, &parameters) {
+                    Outcome::Done(Ok(data)) => {
+                        self.nodes[index].node.finish_query(now, key, data, &mut self.roles);
+                    }
+                    Outcome::Done(Err((code, message))) => {
+                        let node = &mut self.nodes[index].node;
+                        node.fail_query(now, key, code, &message, &mut self.roles);
+                    }
+                    Outcome::Later => {}
+                }
+            }
+            Output::SetPassword { user, password } => {
+                if let Err(error) = self.passwords.set(&user, &password.0) {
+                    log!("the password of {user:?} was not stored: {error:#}");
+                }
+            }
+            Output::ForgetPassword { user } => {
+                if let Err(error) = self.passwords.forget(&user) {
+                    log!("the password of {user:?} was not forgotten: {error:#}");
+                }
+            }
+            Output::Event(event) => {
+                if self.verbose {
+                    log!("node {}: {event:?}", index + 1);
+                }
+            }
+        }
+    }
+
+    /// The node answered a request on `connection`: the next statement of its script goes to
+    /// the node after a success; otherwise the reply goes to the connection. A reply nobody
+    /// waits for (the connection closed) is dropped, never redirected.
+    fn replied(&mut self, now: u64, index: NodeIndex, connection: ConnectionId, reply: Reply) {
+        let key = (index, connection);
+        let next = match (self.waiting.get_mut(&key), &reply) {
+            (Some(waiting), Reply::Executed { .. }) => waiting.rest.pop_front(),
+            _ => None,
+        };
+        if let (Some(piece), Some(waiting)) = (next, self.waiting.get(&key)) {
+            let session_id = waiting.session_id;
+            let statement = self.statement_for(piece);
+            let request = Request::Execute { session_id, statement };
+            self.nodes[index].node.handle_request(now, connection, request, &mut self.roles);
+            return;
+        }
+        if let Some(waiting) = self.waiting.remove(&key) {
+            let _delivered = waiting.reply.send(reply);
+        }
+    }
+}

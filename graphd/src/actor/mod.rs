@@ -1,0 +1,245 @@
+//! The actor: one task that owns every graph node (`GraphNode`), the embedded meta store
+//! (`MetaStore`), the role table and the space catalog, and carries out what they ask. Connections
+//! and the executor's tasks talk to it only through [`Message`]s, so the machines are driven
+//! from one place, in one order, with one clock.
+//!
+//! After every message and every timer the actor drains each node's outputs, in order, until
+//! none is left (`drain.rs`): a reply goes to the request that waits for it, a request to meta is
+//! applied to the meta store at once and its answer fed back, a query goes to the executor
+//! (`executor.rs`), a password to the password store. Then it sleeps until the earliest
+//! `poll_timeout` of the nodes and the meta store, or the next snapshot (`persist.rs`).
+
+mod drain;
+pub mod persist;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+
+use graphsession_core::client::ConnectionId;
+use graphsession_core::cluster::MetaStore;
+use graphsession_core::node::{DataSet, GraphNode, Reply, Request};
+use graphsession_permission::{Policy, RoleTable};
+use graphsession_query_plan::QueryKey;
+use graphsession_wire::Parameters;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::catalog::Catalog;
+use crate::clock::now_unix_ms;
+use crate::logging::log;
+use crate::parser::Piece;
+use crate::passwords::Passwords;
+use crate::store::DataDir;
+use crate::store::leases::{Granted, Leases};
+
+/// Which node of this process: an index into the actor's nodes.
+pub type NodeIndex = usize;
+
+/// What the rest of graphd tells the actor.
+#[derive(Debug)]
+pub enum Message {
+    /// A request read on `connection` of node `node`; `reply` receives the node's reply (none
+    /// for a sign-out, which is never answered).
+    Request {
+        /// The node.
+        node: NodeIndex,
+        /// The connection.
+        connection: ConnectionId,
+        /// What was asked.
+        incoming: Incoming,
+        /// Where the reply goes.
+        reply: Option<oneshot::Sender<Reply>>,
+    },
+    /// `connection` of node `node` closed.
+    Closed {
+        /// The node.
+        node: NodeIndex,
+        /// The connection.
+        connection: ConnectionId,
+    },
+    /// An executor task returned from the query `key` of node `node`.
+    QueryDone {
+        /// The node.
+        node: NodeIndex,
+        /// The query.
+        key: QueryKey,
+        /// Its result set, or NebulaGraph's code and message.
+        result: Result<Option<DataSet>, (i32, String)>,
+    },
+    /// Write everything and stop; `done` gets the outcome of the last write.
+    Shutdown {
+        /// Told when the actor has stopped.
+        done: oneshot::Sender<anyhow::Result<()>>,
+    },
+}
+
+/// A request as a connection hands it over.
+#[derive(Debug)]
+pub enum Incoming {
+    /// Mapped by the wire crate and the password check already.
+    Node(Request),
+    /// An execute's text, parsed by the actor (the catalog decides whether USE's space exists).
+    Execute {
+        /// The session.
+        session_id: i64,
+        /// The whole text (one statement or a script).
+        text: String,
+        /// `executeWithParameter`'s map.
+        parameters: Parameters,
+    },
+}
+
+/// One node as the actor holds it.
+#[derive(Debug)]
+pub struct NodeHost {
+    /// The machine.
+    pub node: GraphNode,
+    /// Its "host:port".
+    pub addr: String,
+    /// Its leases (released at a clean shutdown).
+    pub grant: Granted,
+}
+
+/// A request waiting for its reply: the rest of its script, and what its executor may need.
+#[derive(Debug)]
+struct Waiting {
+    reply: oneshot::Sender<Reply>,
+    session_id: i64,
+    rest: VecDeque<Piece>,
+    parameters: Parameters,
+}
+
+/// Everything the actor owns.
+pub struct Actor {
+    pub(crate) nodes: Vec<NodeHost>,
+    pub(crate) meta: MetaStore,
+    pub(crate) roles: RoleTable,
+    pub(crate) catalog: Catalog,
+    pub(crate) passwords: Arc<Passwords>,
+    pub(crate) policy: Policy,
+    pub(crate) dir: DataDir,
+    pub(crate) leases: Leases,
+    pub(crate) local_ip: String,
+    pub(crate) snapshot_interval_ms: u64,
+    pub(crate) verbose: bool,
+    /// For the executor's tasks.
+    pub(crate) inbox: mpsc::UnboundedSender<Message>,
+    waiting: BTreeMap<(NodeIndex, ConnectionId), Waiting>,
+    roles_version_written: u64,
+    meta_seq_written: u64,
+    next_snapshot_unix_ms: u64,
+}
+
+/// The longest the actor sleeps without looking at its timers again.
+const SLEEP_MS_MAX: u64 = 1_000;
+
+impl Actor {
+    /// An actor over these parts; `roles_version_written` is the version found on disk.
+    pub fn new(parts: crate::startup::Parts, inbox: mpsc::UnboundedSender<Message>) -> Actor {
+        let roles_version_written = parts.roles.version();
+        Actor {
+            nodes: parts.nodes,
+            meta: parts.meta,
+            roles: parts.roles,
+            catalog: parts.catalog,
+            passwords: parts.passwords,
+            policy: parts.policy,
+            dir: parts.dir,
+            leases: parts.leases,
+            local_ip: parts.local_ip,
+            snapshot_interval_ms: parts.snapshot_interval_ms,
+            verbose: parts.verbose,
+            inbox,
+            waiting: BTreeMap::new(),
+            roles_version_written,
+            meta_seq_written: u64::MAX,
+            next_snapshot_unix_ms: 0,
+        }
+    }
+
+    /// Runs the nodes' first timers (each reloads its sessions from meta) before any
+    /// connection is accepted.
+    pub fn start(&mut self) {
+        self.on_timer(now_unix_ms());
+    }
+
+    /// The actor's loop, until a [`Message::Shutdown`] or every sender is gone.
+    pub async fn run(mut self, mut inbox: mpsc::UnboundedReceiver<Message>) {
+        loop {
+            let now = now_unix_ms();
+            let sleep_ms = self.next_wake_unix_ms().saturating_sub(now).min(SLEEP_MS_MAX);
+            let sleep = tokio::time::sleep(std::time::Duration::from_millis(sleep_ms));
+            tokio::select! {
+                message = inbox.recv() => match message {
+                    Some(Message::Shutdown { done }) => {
+                        let _told = done.send(self.shutdown());
+                        return;
+                    }
+                    Some(message) => self.handle(now_unix_ms(), message),
+                    None => {
+                        if let Err(error) = self.shutdown() {
+                            log!("the last snapshot failed: {error:#}");
+                        }
+                        return;
+                    }
+                },
+                () = sleep => self.on_timer(now_unix_ms()),
+            }
+        }
+    }
+
+    fn handle(&mut self, now: u64, message: Message) {
+        match message {
+            Message::Request { node, connection, incoming, reply } => {
+                self.request(now, node, connection, incoming, reply);
+            }
+            Message::Closed { node, connection } => {
+                self.waiting.remove(&(node, connection));
+                if let Some(host) = self.nodes.get_mut(node) {
+                    host.node.handle_connection_closed(now, connection, &mut self.roles);
+                }
+            }
+            Message::QueryDone { node, key, result } => {
+                if let Some(host) = self.nodes.get_mut(node) {
+                    match result {
+                        Ok(data) => host.node.finish_query(now, key, data, &mut self.roles),
+                        Err((code, message)) => {
+                            host.node.fail_query(now, key, code, &message, &mut self.roles);
+                        }
+                    }
+                }
+            }
+            Message::Shutdown { .. } => {}
+        }
+        self.drain(now);
+        self.after_step(now);
+    }
+
+    fn on_timer(&mut self, now: u64) {
+        if self.meta.poll_timeout().is_some_and(|at| at <= now) {
+            let _expired = self.meta.handle_timeout(now);
+        }
+        for host in &mut self.nodes {
+            if host.node.poll_timeout().is_some_and(|at| at <= now) {
+                host.node.handle_timeout(now, &mut self.roles);
+            }
+        }
+        self.drain(now);
+        self.after_step(now);
+        if now >= self.next_snapshot_unix_ms {
+            self.next_snapshot_unix_ms = now.saturating_add(self.snapshot_interval_ms);
+            if let Err(error) = self.write_sessions() {
+                log!("writing the session snapshots failed: {error:#}");
+            }
+        }
+    }
+
+    /// The earliest time something is due.
+    fn next_wake_unix_ms(&self) -> u64 {
+        let nodes = self.nodes.iter().filter_map(|host| host.node.poll_timeout());
+        nodes
+            .chain(self.meta.poll_timeout())
+            .chain(std::iter::once(self.next_snapshot_unix_ms))
+            .min()
+            .unwrap_or(u64::MAX)
+    }
+}

@@ -1,0 +1,78 @@
+//! The listings graphd's executor answers from what the actor owns: SHOW SPACES (rows filtered
+//! by the permission crate), SHOW HOSTS (graphd's own nodes and meta), SHOW USERS, SHOW ROLES
+//! IN (rows filtered by the permission crate).
+
+use graphsession_core::node::{DataSet, Value};
+use graphsession_permission::{Caller, may_see_role_row, may_see_space};
+
+use crate::actor::Actor;
+use crate::executor::Outcome;
+use crate::parser::HostRole;
+
+fn text(value: &str) -> Value {
+    Value::Str(value.to_owned())
+}
+
+/// SHOW SPACES: the spaces the caller may see, in name order.
+pub(super) fn spaces(actor: &Actor, caller: &Caller) -> Outcome {
+    let mut data = DataSet::with_columns(&["Name"]);
+    for space in actor.catalog.spaces().filter(|space| may_see_space(caller, actor.policy, space)) {
+        data.rows.push(vec![text(space)]);
+    }
+    Outcome::Done(Ok(Some(data)))
+}
+
+/// SHOW HOSTS: graphd has no storage service, so plain SHOW HOSTS lists its graph nodes
+/// (NebulaGraph's SHOW HOSTS GRAPH columns); META lists the embedded meta store; STORAGE is
+/// empty, with NebulaGraph's storage columns.
+pub(super) fn hosts(actor: &Actor, role: HostRole) -> Outcome {
+    let version = env!("CARGO_PKG_VERSION");
+    let mut data =
+        DataSet::with_columns(&["Host", "Port", "Status", "Role", "Git Info Sha", "Version"]);
+    match role {
+        HostRole::Graph => {
+            for host in &actor.nodes {
+                let (address, port) = host.addr.rsplit_once(':').unwrap_or((&host.addr, "0"));
+                let port = port.parse().unwrap_or(0);
+                let row = [text(address), Value::Int(port), text("ONLINE"), text("GRAPH")];
+                data.rows.push(row.into_iter().chain([text(""), text(version)]).collect());
+            }
+        }
+        HostRole::Meta => {
+            let row = [text(&actor.local_ip), Value::Int(0), text("ONLINE"), text("META")];
+            data.rows.push(row.into_iter().chain([text(""), text(version)]).collect());
+        }
+        HostRole::Storage => {
+            data = DataSet::with_columns(&[
+                "Host",
+                "Port",
+                "Status",
+                "Leader count",
+                "Leader distribution",
+                "Partition distribution",
+                "Version",
+            ]);
+        }
+    }
+    Outcome::Done(Ok(Some(data)))
+}
+
+/// SHOW USERS: every account (GOD only, checked before).
+pub(super) fn users(actor: &Actor) -> Outcome {
+    let mut data = DataSet::with_columns(&["Account"]);
+    for user in actor.roles.users() {
+        data.rows.push(vec![text(user)]);
+    }
+    Outcome::Done(Ok(Some(data)))
+}
+
+/// SHOW ROLES IN `space`: the rows the caller may see.
+pub(super) fn roles(actor: &Actor, caller: &Caller, space: &str) -> Outcome {
+    let mut data = DataSet::with_columns(&["Account", "Role Type"]);
+    for (user, role) in actor.roles.roles_in_space(space) {
+        if may_see_role_row(caller, actor.policy, space, user) {
+            data.rows.push(vec![text(user), text(&role.to_string())]);
+        }
+    }
+    Outcome::Done(Ok(Some(data)))
+}

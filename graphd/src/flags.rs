@@ -1,0 +1,100 @@
+//! The command line: NebulaGraph's flag names (`--port`, `--session_idle_timeout_secs`, ...) in
+//! gflags' `--name=value` form (`--name value` works too; a bare `--enable_authorize` means
+//! true), plus graphd's own (`--nodes`, `--max_frame_bytes`, ...).
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::{ArgAction, Parser};
+
+use crate::config::Config;
+
+/// graphd: NebulaGraph's graph service sessions, over its wire protocol, on graphsession.
+#[derive(Debug, Parser)]
+#[command(name = "graphd", version, about)]
+pub struct Flags {
+    /// Address to listen on (also shown in SHOW SESSIONS' GraphAddr).
+    #[arg(long = "local_ip", default_value = "127.0.0.1")]
+    local_ip: IpAddr,
+    /// Port of the first node; node i listens on port + i (0: any free port per node).
+    #[arg(long, default_value_t = 9669)]
+    port: u16,
+    /// Graph nodes in this process, on consecutive ports, sharing one embedded meta store.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=512))]
+    nodes: u16,
+    /// Directory for users, roles, spaces, sessions and the seal key.
+    #[arg(long = "data_path", default_value = "data")]
+    data_path: PathBuf,
+    /// Idle sessions are reclaimed after this many seconds (1..=604800).
+    #[arg(long = "session_idle_timeout_secs", default_value_t = 28_800,
+          value_parser = clap::value_parser!(u64).range(1..=604_800))]
+    session_idle_timeout_secs: u64,
+    /// Seconds between a node's sync rounds with meta (kills and SHOW SESSIONS lag by this).
+    #[arg(long = "session_reclaim_interval_secs", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    session_reclaim_interval_secs: u64,
+    /// Sessions one user may hold from one client ip on one node (0 or less: unlimited).
+    #[arg(
+        long = "max_sessions_per_ip_per_user",
+        default_value_t = 300,
+        allow_negative_numbers = true
+    )]
+    max_sessions_per_ip_per_user: i64,
+    /// Sessions (and TCP connections) one node holds at once.
+    #[arg(long = "max_allowed_connections", default_value_t = 9_223_372_036_854_775_807,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    max_allowed_connections: u64,
+    /// Check passwords and roles (NebulaGraph's enable_authorize).
+    #[arg(long = "enable_authorize", action = ArgAction::Set, num_args = 0..=1,
+          default_value_t = false, default_missing_value = "true")]
+    enable_authorize: bool,
+    /// Wrong passwords in a row before a user is locked on a node (0: never).
+    #[arg(long = "failed_login_attempts", default_value_t = 0)]
+    failed_login_attempts: u32,
+    /// Seconds a locked user stays locked.
+    #[arg(long = "password_lock_time_in_secs", default_value_t = 0)]
+    password_lock_time_in_secs: u32,
+    /// Seconds before an idle authenticated connection is closed.
+    #[arg(long = "client_idle_timeout_secs", default_value_t = 28_800,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    client_idle_timeout_secs: u64,
+    /// Seconds before an idle connection that never authenticated is closed.
+    #[arg(long = "unauthenticated_idle_timeout_secs", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    unauthenticated_idle_timeout_secs: u64,
+    /// The largest request frame in bytes; a larger one closes its connection.
+    #[arg(long = "max_frame_bytes", default_value_t = 16 << 20,
+          value_parser = clap::value_parser!(u32).range(64..=0x3FFF_FFFF))]
+    max_frame_bytes: u32,
+    /// Seconds between writes of the sessions to data_path (also written at shutdown).
+    #[arg(long = "snapshot_interval_secs", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    snapshot_interval_secs: u64,
+    /// Log every node event.
+    #[arg(long, default_value_t = false)]
+    verbose: bool,
+}
+
+impl Flags {
+    /// The configuration these flags ask for.
+    pub fn config(&self) -> Config {
+        Config {
+            local_ip: self.local_ip,
+            port: self.port,
+            nodes: self.nodes,
+            data_path: self.data_path.clone(),
+            session_idle_timeout_secs: self.session_idle_timeout_secs,
+            session_reclaim_interval_secs: self.session_reclaim_interval_secs,
+            max_sessions_per_ip_per_user: self.max_sessions_per_ip_per_user,
+            max_allowed_connections: self.max_allowed_connections,
+            enable_authorize: self.enable_authorize,
+            failed_login_attempts: self.failed_login_attempts,
+            password_lock_time_in_secs: self.password_lock_time_in_secs,
+            client_idle_timeout_secs: self.client_idle_timeout_secs,
+            unauthenticated_idle_timeout_secs: self.unauthenticated_idle_timeout_secs,
+            max_frame_bytes: self.max_frame_bytes,
+            snapshot_interval_secs: self.snapshot_interval_secs,
+            verbose: self.verbose,
+        }
+    }
+}

@@ -1,0 +1,64 @@
+//! graphd: a tokio host of `graphsession_core::node::GraphNode` that NebulaGraph's official
+//! clients (nebula3-python, the Node.js client) can talk to. It runs one or more graph nodes on
+//! consecutive ports around one embedded meta store, with NebulaGraph's flags, and keeps users,
+//! roles, spaces and sessions across restarts in `--data_path`.
+//!
+//! ```text
+//!   socket ── connection task ──(Message)──▶ actor ──▶ GraphNode (per node)
+//!     ▲        codec, password check           │  ├──▶ MetaStore (ToMeta, answered at once)
+//!     └──────── reply, framed like its call ◀──┘  ├──▶ executor (Run)
+//!                                                  └──▶ password store (SetPassword)
+//! ```
+//!
+//! # What graphd decides: nothing
+//!
+//! Every rule is the node's (`GraphNode`), the meta store's, the permission crate's or the wire
+//! crate's. graphd reads bytes and feeds the codec (`connection.rs`), turns each call into the
+//! node's request (the password check against its Argon2id store gives `PasswordCheck`, its
+//! parser gives the `Statement`), and carries out what the nodes ask, in order (`actor/`). It
+//! keeps one request at a time per connection: the next frame is read only when the previous
+//! call's reply was written (a sign-out is never answered). It is the only crate of the
+//! workspace that reads the wall clock (`clock.rs`), draws OS randomness (the seal key and
+//! password salts) and touches files (`store/`).
+//!
+//! # The executor
+//!
+//! Besides the session statements the node runs itself, graphd's executor (`executor/`) runs
+//! YIELD and RETURN of constants and parameters, SHOW SPACES, SHOW HOSTS, SHOW USERS, SHOW ROLES
+//! IN, CREATE and DROP SPACE (a catalog of names: graphd stores no graph data), CHANGE PASSWORD
+//! and the graphd-only `graphd_sleep(ms)` (a statement that runs `ms` milliseconds and can be
+//! killed), each after the permission crate's `validate_statement` and `check_statement` on the
+//! query's caller. The grammar is in `parser/mod.rs`; anything else is NebulaGraph's -1004.
+//!
+//! # What GraphNode lacks (worked around here)
+//!
+//! - **Its id generators are out of reach.** `GraphNode` (and `SessionManager`) do not give the
+//!   host `extend_lease`, `last_issued_unix_ms` or `next_counter`, so graphd cannot extend an id
+//!   lease while running: each start leases 30 days of session-id time and 2^32 plan ids per
+//!   node (`store/leases.rs`), and a clean shutdown gives back what was not used.
+//! - **No query deadline.** Queries are registered without a deadline, so there is no query
+//!   timeout (NebulaGraph 3.x has none either); `graphd_sleep` can only be killed.
+//! - **USE does not know spaces.** The registry accepts USE of any name; graphd hands a USE (and
+//!   a GRANT or REVOKE) naming an unknown space to its executor instead, which answers
+//!   `SpaceNotFound` after the permission check.
+//! - **SHOW QUERIES is node-local.** The node lists its own registry's queries for SHOW QUERIES as
+//!   for SHOW LOCAL QUERIES (NebulaGraph reads every node's from meta), and a session statement's
+//!   row shows its `Debug` form (`ShowQueries { local: false }`), not the text the client sent:
+//!   `SessionStatement` carries no text. Not worked around.
+
+pub mod actor;
+pub mod catalog;
+pub mod clock;
+pub mod config;
+pub mod connection;
+pub mod executor;
+pub mod flags;
+pub(crate) mod logging;
+pub mod parser;
+pub mod passwords;
+pub mod server;
+pub mod startup;
+pub mod store;
+
+pub use config::Config;
+pub use server::{Server, start};

@@ -1,0 +1,190 @@
+//! Start-up: everything read from the data directory and checked before a port is opened, the
+//! listeners bound, the leases taken (durably, before any id is issued), and each node built,
+//! restored from its snapshot when there is one.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use graphsession_core::cluster::{MetaConfig, MetaSnapshot, MetaStore, NodeConfig, NodeId};
+use graphsession_core::node::{Config as NodeSettings, GraphNode, Parts as NodeParts};
+use graphsession_core::server::Config as ServerConfig;
+use graphsession_id_gen::{PlanIdGenerator, SealKey, SessionIdConfig, SessionIdGenerator};
+use graphsession_permission::{Policy, RoleTable};
+use tokio::net::TcpListener;
+
+use crate::actor::NodeHost;
+use crate::actor::persist::{META_FILE, META_KIND, ROLES_FILE, ROLES_KIND, node_file};
+use crate::catalog::Catalog;
+use crate::clock::now_unix_ms;
+use crate::config::Config;
+use crate::passwords::Passwords;
+use crate::store::DataDir;
+use crate::store::leases::{Granted, Leases};
+use crate::store::seal;
+
+/// What the actor is built from.
+pub struct Parts {
+    /// The nodes, slot 1 first.
+    pub nodes: Vec<NodeHost>,
+    /// The embedded meta store.
+    pub meta: MetaStore,
+    /// The role table.
+    pub roles: RoleTable,
+    /// The space catalog.
+    pub catalog: Catalog,
+    /// The password store.
+    pub passwords: Arc<Passwords>,
+    /// `--enable_authorize`.
+    pub policy: Policy,
+    /// The data directory.
+    pub dir: DataDir,
+    /// The leases file.
+    pub leases: Leases,
+    /// `--local_ip`, as text.
+    pub local_ip: String,
+    /// `--snapshot_interval_secs` in ms.
+    pub snapshot_interval_ms: u64,
+    /// `--verbose`.
+    pub verbose: bool,
+}
+
+/// Reads and checks the data directory, binds the listeners and builds the nodes.
+pub async fn prepare(config: &Config) -> Result<(Parts, Vec<TcpListener>)> {
+    let dir = DataDir::open(&config.data_path)?;
+    let seal_key = seal::load_or_create(&dir)?;
+    let passwords = Arc::new(Passwords::load_or_create(&dir)?);
+    let roles = load_roles(&dir)?;
+    let catalog = Catalog::load(&dir)?;
+    let meta = load_meta(&dir, meta_config(config))?;
+    let listeners = bind(config).await?;
+    let addrs: Vec<SocketAddr> =
+        listeners.iter().map(TcpListener::local_addr).collect::<Result<_, _>>()?;
+    let mut leases = Leases::load(&dir)?;
+    let slots: Vec<u16> = (1..=config.nodes).collect();
+    let granted = leases.acquire(&dir, &slots, now_unix_ms())?;
+    let mut nodes = Vec::new();
+    for (grant, addr) in granted.iter().zip(&addrs) {
+        let node = build_node(config, &dir, *grant, &addrs, seal_key, &roles)?;
+        nodes.push(NodeHost { node, addr: addr.to_string(), grant: *grant });
+    }
+    let parts = Parts {
+        nodes,
+        meta,
+        roles,
+        catalog,
+        passwords,
+        policy: Policy { authorization_enabled: config.enable_authorize },
+        dir,
+        leases,
+        local_ip: config.local_ip.to_string(),
+        snapshot_interval_ms: config.snapshot_interval_secs.saturating_mul(1_000),
+        verbose: config.verbose,
+    };
+    Ok((parts, listeners))
+}
+
+fn load_roles(dir: &DataDir) -> Result<RoleTable> {
+    let Some(roles) = dir.read_json::<RoleTable>(ROLES_FILE, ROLES_KIND)? else {
+        let roles = RoleTable::new();
+        dir.write_json(ROLES_FILE, ROLES_KIND, &roles)?;
+        return Ok(roles);
+    };
+    roles
+        .check_invariants()
+        .with_context(|| format!("{} is corrupt", dir.path(ROLES_FILE).display()))?;
+    Ok(roles)
+}
+
+fn load_meta(dir: &DataDir, config: MetaConfig) -> Result<MetaStore> {
+    match dir.read_json::<MetaSnapshot>(META_FILE, META_KIND)? {
+        None => Ok(MetaStore::new(config)?),
+        Some(snapshot) => MetaStore::restore(config, snapshot)
+            .with_context(|| format!("{} is corrupt", dir.path(META_FILE).display())),
+    }
+}
+
+fn idle_timeout_ms(config: &Config) -> u64 {
+    config.session_idle_timeout_secs.saturating_mul(1_000)
+}
+
+fn sync_interval_ms(config: &Config) -> u64 {
+    config.session_reclaim_interval_secs.saturating_mul(1_000)
+}
+
+fn meta_config(config: &Config) -> MetaConfig {
+    let defaults = MetaConfig::default();
+    MetaConfig {
+        idle_timeout_ms: idle_timeout_ms(config),
+        // A node is presumed dead after ten of its rounds without a word.
+        holder_silence_ms: defaults.holder_silence_ms.max(sync_interval_ms(config) * 10),
+        ..defaults
+    }
+}
+
+async fn bind(config: &Config) -> Result<Vec<TcpListener>> {
+    let mut listeners = Vec::new();
+    for index in 0..config.nodes {
+        let port = match config.port {
+            0 => 0,
+            first => first.checked_add(index).context("--port + --nodes is past 65535")?,
+        };
+        let addr = SocketAddr::new(config.local_ip, port);
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr} (node {})", index + 1))?;
+        listeners.push(listener);
+    }
+    Ok(listeners)
+}
+
+fn build_node(
+    config: &Config,
+    dir: &DataDir,
+    grant: Granted,
+    addrs: &[SocketAddr],
+    seal_key: SealKey,
+    roles: &RoleTable,
+) -> Result<GraphNode> {
+    let slot = grant.session.slot;
+    let index = usize::from(slot) - 1;
+    let Some(addr) = addrs.get(index) else { bail!("no address for node {slot}") };
+    let server = ServerConfig {
+        idle_timeout_ms: idle_timeout_ms(config),
+        sessions_per_user_ip_max: config.max_sessions_per_ip_per_user,
+        sessions_max: config.max_allowed_connections,
+        failed_login_attempts: config.failed_login_attempts,
+        password_lock_time_secs: config.password_lock_time_in_secs,
+        policy: Policy { authorization_enabled: config.enable_authorize },
+        graph_addr: addr.to_string(),
+        ..ServerConfig::default()
+    };
+    let sync = NodeConfig {
+        sync_interval_ms: sync_interval_ms(config),
+        idle_timeout_ms: idle_timeout_ms(config),
+        ..NodeConfig::default()
+    };
+    let peer_addrs: BTreeMap<NodeId, String> = (1..)
+        .zip(addrs)
+        .filter(|(peer, _)| *peer != slot)
+        .map(|(peer, addr)| (NodeId(peer), addr.to_string()))
+        .collect();
+    let settings = NodeSettings {
+        node_id: NodeId(slot),
+        incarnation: grant.incarnation,
+        server,
+        sync,
+        peer_addrs,
+        ..NodeSettings::default()
+    };
+    let session_ids = SessionIdGenerator::new(grant.session, seal_key, SessionIdConfig::default())?;
+    let parts = NodeParts { session_ids, plan_ids: PlanIdGenerator::new(grant.plan)? };
+    let now = now_unix_ms();
+    let file = node_file(slot);
+    match dir.read(&file)? {
+        None => Ok(GraphNode::new(settings, parts, now)?),
+        Some(bytes) => GraphNode::restore(settings, parts, &bytes, roles, now)
+            .with_context(|| format!("{} is corrupt", dir.path(&file).display())),
+    }
+}
