@@ -179,7 +179,10 @@ fn build_node(
         ..NodeSettings::default()
     };
     let session_ids = SessionIdGenerator::new(grant.session, seal_key, SessionIdConfig::default())?;
-    let parts = NodeParts { session_ids, plan_ids: PlanIdGenerator::new(grant.plan)? };
+    let parts = NodeParts {
+        session_ids: Box::new(session_ids),
+        plan_ids: PlanIdGenerator::new(grant.plan)?,
+    };
     let now = now_unix_ms();
     let file = node_file(slot);
     match dir.read(&file)? {

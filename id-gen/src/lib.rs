@@ -94,6 +94,7 @@ mod seal;
 mod session_generator;
 mod session_id;
 mod siphash;
+mod source;
 
 pub use codec::{DecodedSessionId, SessionIdCodec};
 pub use error::IdError;
@@ -103,3 +104,4 @@ pub use plan::{PLAN_COUNTER_BITS, PLAN_SLOT_BITS, PlanId, PlanIdGenerator};
 pub use seal::{FEISTEL_ROUNDS, SealKey};
 pub use session_generator::{SessionIdConfig, SessionIdGenerator};
 pub use session_id::{NotASessionId, SessionId};
+pub use source::SessionIdSource;

@@ -61,7 +61,8 @@ impl Host {
         let mut config = Config::default();
         config.server.graph_addr = "graphd-1:9669".to_owned();
         config.sync = NodeConfig { sync_interval_ms: 1_000, ..NodeConfig::default() };
-        let node = GraphNode::new(config, Parts { session_ids, plan_ids }, now)?;
+        let node =
+            GraphNode::new(config, Parts { session_ids: Box::new(session_ids), plan_ids }, now)?;
         let passwords = BTreeMap::from([("root".to_owned(), hash("nebula"))]);
         Ok(Host {
             now,

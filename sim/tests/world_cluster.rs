@@ -5,6 +5,7 @@
 #![allow(clippy::disallowed_methods, reason = "the tests read the committed replay files")]
 
 use graphsession_sim::chooser::Chooser;
+use graphsession_sim::ids::Generator;
 use graphsession_sim::replay::ReplayFile;
 use graphsession_sim::world::{ClientKind, ClusterWorld, Mark, Marks, Options, Twist};
 
@@ -189,4 +190,21 @@ fn the_legacy_client_whose_close_cancels_its_reconnect_is_caught_by_the_accounti
     }
     // Measured: 27 of 40 (the others fail earlier, on the zombie and recovery oracles).
     assert!(leaks >= 20, "the accounting oracle caught {leaks} of 40 seeds; others: {other:?}");
+}
+
+/// The naive generator (time and a counter that restarts with the process) runs the cluster
+/// world's nodes when asked for, and the world catches it issuing an id twice.
+#[test]
+fn the_cluster_world_catches_the_naive_generator() {
+    let naive = Options { generator: Generator::Naive, ..Options::default() };
+    let duplicates = (0..40)
+        .filter(|&seed| {
+            let world = ClusterWorld::with_chooser(seed, Chooser::from_seed(seed), naive).unwrap();
+            let violation = world.run().violation;
+            violation.is_some_and(|violation| violation.message.contains("twice"))
+        })
+        .count();
+    // Naive ids collide when two logins (on two nodes, or two processes of one slot) fall in
+    // one 65,536-id window of the same millisecond block.
+    assert!(duplicates >= 10, "only {duplicates} of 40 seeds caught the naive generator");
 }

@@ -198,7 +198,7 @@ fn parts(table: &RoleTable, strict: bool) -> RestoreParts<'_> {
     let (session_ids, plan_ids) = generators(3);
     RestoreParts {
         config: if strict { strict_config() } else { config() },
-        session_ids,
+        session_ids: Box::new(session_ids),
         plan_ids,
         table,
     }

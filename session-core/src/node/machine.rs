@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use graphsession_id_gen::{PlanIdGenerator, SessionId, SessionIdGenerator};
+use graphsession_id_gen::{PlanIdGenerator, SessionId};
 use graphsession_permission::{Caller, RoleTable};
 use graphsession_query_plan::{KillOutcome, KillTarget, QueryKey, QueryOutcome};
 
@@ -130,7 +130,9 @@ pub enum KillQueryOutcome {
 #[derive(Debug)]
 pub struct Parts {
     /// The leased session-id generator.
-    pub session_ids: SessionIdGenerator,
+    /// Any [`SessionIdSource`](graphsession_id_gen::SessionIdSource); production uses a leased
+    /// [`SessionIdGenerator`](graphsession_id_gen::SessionIdGenerator).
+    pub session_ids: Box<dyn graphsession_id_gen::SessionIdSource>,
     /// The leased plan-id generator.
     pub plan_ids: PlanIdGenerator,
 }
@@ -143,7 +145,7 @@ impl GraphNode {
         now_unix_ms: u64,
     ) -> Result<GraphNode, NodeStartError> {
         let server = config.server.clone();
-        let registry = SessionManager::new(server, parts.session_ids, parts.plan_ids)?;
+        let registry = SessionManager::build_boxed(server, parts.session_ids, parts.plan_ids)?;
         GraphNode::assemble(config, registry, now_unix_ms)
     }
 

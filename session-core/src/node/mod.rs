@@ -52,7 +52,7 @@
 //! let ids = SessionIdGenerator::new(lease, SealKey::from_bytes(*b"from the secrets"), SessionIdConfig::default())?;
 //! let plans = PlanIdGenerator::new(PlanLease { slot: 1, floor_counter: 0, bound_counter: 1 << 30 })?;
 //! let mut now = 1_763_900_000_000;
-//! let mut node = GraphNode::new(Config::default(), Parts { session_ids: ids, plan_ids: plans }, now)?;
+//! let mut node = GraphNode::new(Config::default(), Parts { session_ids: Box::new(ids), plan_ids: plans }, now)?;
 //! let mut meta = MetaStore::new(MetaConfig::default())?;
 //! let mut roles = RoleTable::with_god("root")?;
 //!

@@ -2,7 +2,7 @@
 //! The query path is in `execute.rs`, KILL SESSION in `kill.rs`, expiry in `expiry.rs`.
 
 use graphsession_base::sync::{Arc, AtomicU64, Mutex, Ordering};
-use graphsession_id_gen::{PlanIdGenerator, SessionId, SessionIdGenerator};
+use graphsession_id_gen::{PlanIdGenerator, SessionId, SessionIdSource};
 use graphsession_permission::{RoleTable, USER_NAME_BYTES_MAX};
 use graphsession_query_plan::{QueryError, QueryRegistry};
 
@@ -36,7 +36,7 @@ pub struct SessionManager {
     pub(crate) config: Config,
     pub(crate) shard_mask: u64,
     pub(crate) shards: Box<[Shard]>,
-    pub(crate) session_ids: SessionIdGenerator,
+    pub(crate) session_ids: Box<dyn SessionIdSource>,
     pub(crate) plan_ids: PlanIdGenerator,
     pub(crate) node_count: NodeCount,
     pub(crate) user_ip: UserIpCounts,
@@ -54,10 +54,22 @@ pub struct SessionManager {
 
 impl SessionManager {
     /// An empty registry. `session_ids` and `plan_ids` are this node's leased generators
-    /// (sealed session ids by default, see `graphsession-id-gen`).
+    /// (sealed session ids by default, see `graphsession-id-gen`; any [`SessionIdSource`]
+    /// works, which is how a test shows what a weaker source breaks).
     pub fn new(
         config: Config,
-        session_ids: SessionIdGenerator,
+        session_ids: impl SessionIdSource + 'static,
+        plan_ids: PlanIdGenerator,
+    ) -> Result<SessionManager, ConfigError> {
+        config.validate()?;
+        let session_ids = Box::new(session_ids);
+        Ok(SessionManager::build(config, session_ids, plan_ids, 0, Counters::default()))
+    }
+
+    /// [`new`](Self::new) with the id source already boxed.
+    pub(crate) fn build_boxed(
+        config: Config,
+        session_ids: Box<dyn SessionIdSource>,
         plan_ids: PlanIdGenerator,
     ) -> Result<SessionManager, ConfigError> {
         config.validate()?;
@@ -66,7 +78,7 @@ impl SessionManager {
 
     pub(crate) fn build(
         config: Config,
-        session_ids: SessionIdGenerator,
+        session_ids: Box<dyn SessionIdSource>,
         plan_ids: PlanIdGenerator,
         newest_ms: u64,
         counters: Counters,
@@ -164,7 +176,7 @@ impl SessionManager {
         if !table.contains_user(login.user) {
             return Err(ServerError::UserNotFound { user: login.user.to_owned() });
         }
-        let id = self.session_ids.next(now)?;
+        let id = self.session_ids.next_session_id(now)?;
         let new = NewSession {
             id,
             pair: std::sync::Arc::clone(pair),

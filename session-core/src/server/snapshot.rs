@@ -21,7 +21,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use graphsession_base::codec::{Reader, Writer};
 use graphsession_base::fnv1a64;
 use graphsession_base::sync::{Arc, Ordering, lock};
-use graphsession_id_gen::{PlanIdGenerator, SessionId, SessionIdGenerator};
+use graphsession_id_gen::{PlanIdGenerator, SessionId};
 use graphsession_permission::{RoleTable, USER_NAME_BYTES_MAX};
 
 use crate::server::audit::{Change, History, HistoryEntry};
@@ -167,8 +167,9 @@ fn check_checksum(stored: u64, computed: u64) -> Result<(), SnapshotError> {
 pub struct RestoreParts<'a> {
     /// The configuration (need not be the one the snapshot was taken with; it must admit it).
     pub config: Config,
-    /// This node's session-id generator, leased above every id in the snapshot.
-    pub session_ids: SessionIdGenerator,
+    /// This node's session-id generator, leased above every id in the snapshot (boxed: any
+    /// [`SessionIdSource`](graphsession_id_gen::SessionIdSource)).
+    pub session_ids: Box<dyn graphsession_id_gen::SessionIdSource>,
     /// This node's plan-id generator.
     pub plan_ids: PlanIdGenerator,
     /// The role table, to resolve each session's caller.

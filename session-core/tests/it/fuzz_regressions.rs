@@ -18,7 +18,7 @@ fn resealed(mut snapshot: Snapshot) -> Snapshot {
 
 fn parts(table: &RoleTable, config: Config) -> RestoreParts<'_> {
     let (session_ids, plan_ids) = generators(4);
-    RestoreParts { config, session_ids, plan_ids, table }
+    RestoreParts { config, session_ids: Box::new(session_ids), plan_ids, table }
 }
 
 /// fuzz target `snapshot_decode`: a lockout record both locked and with attempts left (or with

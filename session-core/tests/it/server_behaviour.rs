@@ -400,7 +400,7 @@ fn every_state_change_is_an_event_in_order_and_overflow_is_counted() {
 
 fn parts(table: &RoleTable, config: Config) -> RestoreParts<'_> {
     let (session_ids, plan_ids) = generators(4);
-    RestoreParts { config, session_ids, plan_ids, table }
+    RestoreParts { config, session_ids: Box::new(session_ids), plan_ids, table }
 }
 
 #[test]
@@ -535,7 +535,12 @@ fn a_lease_overlapping_restored_ids_is_refused_not_merged() {
     let id = login(&manager, &table, "alice", NOW);
     // A host error: the restored registry gets a generator that issues the same ids again.
     let (session_ids, plan_ids) = generators(3);
-    let parts = RestoreParts { config: Config::default(), session_ids, plan_ids, table: &table };
+    let parts = RestoreParts {
+        config: Config::default(),
+        session_ids: Box::new(session_ids),
+        plan_ids,
+        table: &table,
+    };
     let restored = SessionManager::restore(&manager.snapshot().to_bytes(), parts).unwrap();
     let again = Login { user: "bob", client_ip: IP, password: PasswordCheck::Verified };
     assert_eq!(refusal(restored.login(again, &table, NOW)).0, -1002);

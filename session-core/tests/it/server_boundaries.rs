@@ -389,7 +389,12 @@ fn a_body_with_bytes_after_the_snapshot_is_refused_even_with_a_matching_checksum
     forged.extend_from_slice(&(body.len() as u64).to_le_bytes());
     forged.extend_from_slice(&body);
     let (session_ids, plan_ids) = crate::server_support::generators(4);
-    let parts = RestoreParts { config: Config::default(), session_ids, plan_ids, table: &table };
+    let parts = RestoreParts {
+        config: Config::default(),
+        session_ids: Box::new(session_ids),
+        plan_ids,
+        table: &table,
+    };
     let refused = SessionManager::restore(&forged, parts).map(|_| ()).unwrap_err();
     assert_eq!(refused, SnapshotError::TrailingBytes { bytes: 1 });
 }

@@ -240,7 +240,8 @@ fn a_snapshot_keeps_space_times_and_installed_sessions_above_the_limit() {
     let origins: Vec<Origin> = snapshot.body.sessions.iter().map(|record| record.origin).collect();
     assert!(origins.contains(&Origin::LoggedIn) && origins.contains(&Origin::Installed));
     let (session_ids, plan_ids) = generators(4);
-    let parts = RestoreParts { config, session_ids, plan_ids, table: &table };
+    let parts =
+        RestoreParts { config, session_ids: Box::new(session_ids), plan_ids, table: &table };
     let restored = SessionManager::restore(&snapshot.to_bytes(), parts).unwrap();
     restored.check_invariants().unwrap();
     assert_eq!(restored.cluster_sessions(), manager.cluster_sessions());

@@ -427,7 +427,7 @@ pub fn parts(slot: u16) -> Parts {
     let key = SealKey::from_bytes([7; 16]);
     let session_ids = SessionIdGenerator::new(lease, key, SessionIdConfig::default()).unwrap();
     let plans = PlanLease { slot, floor_counter: 0, bound_counter: 1 << 40 };
-    Parts { session_ids, plan_ids: PlanIdGenerator::new(plans).unwrap() }
+    Parts { session_ids: Box::new(session_ids), plan_ids: PlanIdGenerator::new(plans).unwrap() }
 }
 
 /// The code of a failed reply (0 for a success), for short assertions.

@@ -58,14 +58,20 @@ impl ClusterWorld {
         let mut fresh = match snapshot {
             Some(snapshot) if restore => {
                 let bytes = snapshot.to_bytes();
-                let fresh =
-                    SimNode::restore(node, &self.config, now, incarnation, (&bytes, &self.table))?;
+                let fresh = SimNode::restore(
+                    node,
+                    &self.config,
+                    now,
+                    incarnation,
+                    (&bytes, &self.table),
+                    self.options.generator,
+                )?;
                 if fresh.registry().session_count() > 0 {
                     self.marks.hit(Mark::RestoredFromSnapshot);
                 }
                 fresh
             }
-            _ => SimNode::new(node, &self.config, now, incarnation)?,
+            _ => SimNode::new(node, &self.config, now, incarnation, self.options.generator)?,
         };
         self.note("node_restart", || format!("node {index} (from snapshot: {restore})"));
         // The simulator's own bookkeeping survives the process.

@@ -46,6 +46,7 @@ use graphsession_permission::{Caller, Policy, RoleTable};
 use graphsession_query_plan::QueryKey;
 
 use crate::chooser::{Chooser, WeightTable};
+use crate::ids::Generator;
 use crate::world::accounting::Accounting;
 pub use crate::world::client::ClientKind;
 use crate::world::client::SimClient;
@@ -92,6 +93,8 @@ pub struct Options {
     pub trace: bool,
     /// Record the trace hash after every step (for `--check-determinism`).
     pub step_hashes: bool,
+    /// The session-id generator the graph nodes run (the naive one must be caught).
+    pub generator: Generator,
 }
 
 /// A link the partition fault can cut.
@@ -255,7 +258,7 @@ impl ClusterWorld {
         let meta =
             MetaStore::new(meta_config).map_err(|error| format!("meta config refused: {error}"))?;
         let nodes = (0..config.nodes)
-            .map(|index| SimNode::new(index, &config, START_UNIX_MS, 1))
+            .map(|index| SimNode::new(index, &config, START_UNIX_MS, 1, options.generator))
             .collect::<Result<Vec<_>, _>>()?;
         let clients = (0..config.clients)
             .map(|slot| SimClient::new(slot, u32::from(slot) + 1, &config, options.client))

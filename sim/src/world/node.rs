@@ -14,13 +14,14 @@ use graphsession_core::server::{
     Change, Config, EndReason, Event, PasswordCheck, SessionManager, Snapshot,
 };
 use graphsession_id_gen::{
-    PlanIdGenerator, PlanLease, SealKey, SessionId, SessionIdConfig, SessionIdGenerator,
-    SessionLease,
+    IdError, PlanIdGenerator, PlanLease, SealKey, SessionId, SessionIdConfig, SessionIdGenerator,
+    SessionIdSource, SessionLease,
 };
 use graphsession_permission::{Caller, Policy, RoleTable};
 use graphsession_query_plan::{KillTarget, QueryHandle, QueryKey};
 
 use crate::chooser::Chooser;
+use crate::ids::Generator;
 use crate::world::config::ClusterConfig;
 
 const SEAL_KEY: SealKey = SealKey::from_bytes(*b"sim-cluster-keys");
@@ -161,8 +162,9 @@ impl SimNode {
         config: &ClusterConfig,
         now_ms: u64,
         incarnation: u64,
+        generator: Generator,
     ) -> Result<SimNode, String> {
-        SimNode::start(index, config, now_ms, incarnation, None)
+        SimNode::start(index, config, now_ms, incarnation, None, generator)
     }
 
     /// Like [`new`](SimNode::new), with the registry restored from `snapshot` (the bytes of
@@ -173,8 +175,9 @@ impl SimNode {
         now_ms: u64,
         incarnation: u64,
         snapshot: (&[u8], &RoleTable),
+        generator: Generator,
     ) -> Result<SimNode, String> {
-        SimNode::start(index, config, now_ms, incarnation, Some(snapshot))
+        SimNode::start(index, config, now_ms, incarnation, Some(snapshot), generator)
     }
 
     fn start(
@@ -183,9 +186,13 @@ impl SimNode {
         now_ms: u64,
         incarnation: u64,
         snapshot: Option<(&[u8], &RoleTable)>,
+        generator: Generator,
     ) -> Result<SimNode, String> {
         let slot = index + 1;
-        let parts = leased_parts(slot, incarnation)?;
+        let mut parts = leased_parts(slot, incarnation)?;
+        if generator == Generator::Naive {
+            parts.session_ids = Box::new(NaiveSessionIds::default());
+        }
         let graph_config = GraphConfig {
             node_id: NodeId(slot),
             incarnation,
@@ -553,6 +560,23 @@ impl SimNode {
     }
 }
 
+/// The naive generator of the id world (`(now_ms & !0xFFFF) | (counter & 0xFFFF)`, its counter
+/// restarting with the process), as a graph node's session-id source: `--generator naive` runs
+/// the cluster world's nodes on it, and the world must catch an id issued twice.
+#[derive(Debug, Default)]
+struct NaiveSessionIds {
+    counter: std::sync::atomic::AtomicU64,
+}
+
+impl SessionIdSource for NaiveSessionIds {
+    fn next_session_id(&self, now_unix_ms: u64) -> Result<SessionId, IdError> {
+        let counter = self.counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let id = (now_unix_ms & 0xFFFF_FFFF_FFFF_0000) | (counter & 0xFFFF);
+        let id = i64::try_from(id).unwrap_or(i64::MAX);
+        SessionId::new(id).ok_or(IdError::InvalidId { value: 0, reason: "naive id out of range" })
+    }
+}
+
 /// The leased id generators of process `incarnation` of `slot`.
 fn leased_parts(slot: u16, incarnation: u64) -> Result<Parts, String> {
     let generation = incarnation.max(1);
@@ -568,7 +592,7 @@ fn leased_parts(slot: u16, incarnation: u64) -> Result<Parts, String> {
         PlanLease { slot, floor_counter: (generation - 1) << 30, bound_counter: generation << 30 };
     let plan_ids = PlanIdGenerator::new(plan_lease)
         .map_err(|error| format!("plan id lease refused: {error}"))?;
-    Ok(Parts { session_ids, plan_ids })
+    Ok(Parts { session_ids: Box::new(session_ids), plan_ids })
 }
 
 /// The client model's view of a node's reply.
