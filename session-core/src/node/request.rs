@@ -104,7 +104,7 @@ pub enum SessionStatement {
         /// The ids, already checked to be integers by the parser (-1009 otherwise).
         session_ids: Vec<i64>,
     },
-    /// `SHOW \[LOCAL\] QUERIES`.
+    /// `SHOW [LOCAL] QUERIES`.
     ShowQueries {
         /// `LOCAL`: the current session's queries only.
         local: bool,
@@ -132,7 +132,7 @@ pub enum SessionStatement {
         /// The user.
         user: String,
     },
-    /// `CREATE USER \[IF NOT EXISTS\] user \[WITH PASSWORD password\]`.
+    /// `CREATE USER [IF NOT EXISTS] user [WITH PASSWORD password]`.
     CreateUser {
         /// The user.
         user: String,
@@ -141,7 +141,7 @@ pub enum SessionStatement {
         /// The password; redacted from `Debug` output.
         password: String,
     },
-    /// `DROP USER \[IF EXISTS\] user`.
+    /// `DROP USER [IF EXISTS] user`.
     DropUser {
         /// The user.
         user: String,
