@@ -152,7 +152,7 @@ pub struct QueryRegistry {
     pub(crate) sessions: BTreeMap<SessionId, SessionEntry>,
     pub(crate) queries: BTreeMap<QueryKey, QueryEntry>,
     query_count: u32,
-    deadlines: DeadlineIndex,
+    deadlines: DeadlineIndex<QueryKey>,
     /// The newest time told, microseconds since the Unix epoch. A `now` that goes backwards is
     /// clamped to it, so time never runs backwards here and nothing expires early.
     pub(crate) clock: MonotonicClock,
@@ -591,7 +591,7 @@ fn kill_entry(
     entry: &mut QueryEntry,
     key: QueryKey,
     kill: Kill,
-    deadlines: &mut DeadlineIndex,
+    deadlines: &mut DeadlineIndex<QueryKey>,
 ) -> KillAttempt {
     let deadline = match &entry.state {
         EntryState::KillRequested { kill: first } => {
