@@ -6,10 +6,11 @@ use std::collections::BTreeMap;
 use graphsession_base::Violation;
 use graphsession_base::sync::lock;
 
+use crate::server::hash::{hash_id, shard_index};
 use crate::server::limits::UserIp;
 use crate::server::manager::SessionManager;
 use crate::server::session::Origin;
-use crate::server::shard::{Shard, hash_id, shard_index};
+use crate::server::shard::Shard;
 
 /// The machine this file's invariant violations name.
 const MACHINE: &str = "SessionManager";

@@ -13,7 +13,7 @@ use graphsession_base::AtomicMonotonicClock;
 use graphsession_base::sync::{AtomicU64, Mutex, Ordering, lock};
 
 use crate::server::config::NOW_UNIX_MS_MAX;
-use crate::server::shard::name_shard;
+use crate::server::hash::name_shard;
 
 /// Shards of the per-(user, ip) counts: logins of different users rarely meet on one mutex.
 const USER_IP_SHARD_COUNT: usize = 16;

@@ -10,10 +10,11 @@ use crate::server::audit::{Change, EndReason, Event, EventQueue, Refusal};
 use crate::server::callers::CallerCache;
 use crate::server::config::{CLIENT_IP_BYTES_MAX, Config};
 use crate::server::error::{ConfigError, ServerError};
+use crate::server::hash::{hash_id, shard_index};
 use crate::server::limits::{Clock, NodeCount, UserIp, UserIpCounts};
 use crate::server::metrics::{Counters, NodeStats};
 use crate::server::session::{NewSession, Origin, SessionEntry};
-use crate::server::shard::{Shard, hash_id, shard_index};
+use crate::server::shard::Shard;
 use crate::server::table::FastTouch;
 use crate::server::throttle::{PasswordCheck, Throttle};
 

@@ -130,6 +130,7 @@ mod config;
 mod error;
 mod execute;
 mod expiry;
+mod hash;
 mod invariants;
 mod kill;
 mod limits;
