@@ -140,6 +140,7 @@ mod session;
 mod shard;
 mod show;
 mod snapshot;
+mod snapshot_body;
 mod snapshot_codec;
 mod table;
 mod throttle;
@@ -156,9 +157,8 @@ pub use manager::{Login, SessionManager};
 pub use metrics::{NodeStats, SessionStats};
 pub use session::Origin;
 pub use show::{SESSION_COLUMNS, SessionDetail, SessionRow};
-pub use snapshot::{
-    LockoutRecord, RestoreParts, SNAPSHOT_FORMAT_VERSION, SessionRecord, Snapshot, SnapshotBody,
-};
+pub use snapshot::{RestoreParts, SNAPSHOT_FORMAT_VERSION, Snapshot};
+pub use snapshot_body::{LockoutRecord, SessionRecord, SnapshotBody};
 pub use throttle::PasswordCheck;
 
 /// The registry is shared among the host's threads.
