@@ -1,5 +1,6 @@
 //! The [`SessionManager`]: construction, login, find + touch, sign-out, events and statistics.
-//! The query path is in `execute.rs`, KILL SESSION in `kill.rs`, expiry in `expiry.rs`.
+//! The query path is in `execute.rs`, every kind of session end (KILL SESSION included) in
+//! `ending.rs`, expiry in `expiry.rs`.
 
 use graphsession_base::sync::{Arc, AtomicU64, Mutex, Ordering};
 use graphsession_id_gen::{PlanIdGenerator, SessionId, SessionIdGenerator};
