@@ -9,10 +9,11 @@ use graphsession_query_plan::{QueryError, QueryRegistry};
 
 use crate::server::audit::{Change, EndReason, Event, EventQueue, Refusal};
 use crate::server::callers::CallerCache;
+use crate::server::clock::Clock;
 use crate::server::config::{CLIENT_IP_BYTES_MAX, Config};
 use crate::server::error::{ConfigError, ServerError};
 use crate::server::hash::{hash_id, shard_index};
-use crate::server::limits::{Clock, NodeCount, UserIp, UserIpCounts};
+use crate::server::limits::{NodeCount, UserIp, UserIpCounts};
 use crate::server::metrics::{Counters, NodeStats};
 use crate::server::session::{NewSession, Origin, SessionEntry};
 use crate::server::shard::Shard;

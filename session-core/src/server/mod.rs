@@ -125,6 +125,7 @@
 
 mod audit;
 mod callers;
+mod clock;
 mod cluster_hooks;
 mod config;
 mod ending;
