@@ -250,8 +250,8 @@ impl QueryRegistry {
     /// already runs, or a limit of [`Config`] is reached.
     pub fn register(
         &mut self,
-        registration: Registration<'_>,
         now_unix_us: u64,
+        registration: Registration<'_>,
     ) -> Result<QueryHandle, QueryError> {
         let Registration { session, plan, statement, deadline_unix_us } = registration;
         let key = QueryKey { session, plan };
@@ -678,7 +678,7 @@ mod tests {
                 statement: "GO FROM 1 OVER e",
                 deadline_unix_us: Some(T0_US + plan),
             };
-            drop(registry.register(registration, T0_US).expect("register"));
+            drop(registry.register(T0_US, registration).expect("register"));
         }
         registry.check_invariants().expect("a fresh registry is consistent");
         registry
