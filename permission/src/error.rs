@@ -10,8 +10,7 @@
 use std::borrow::Cow;
 
 use crate::limits::{ROLES_MAX, SPACE_NAME_BYTES_MAX, SPACES_MAX, USER_NAME_BYTES_MAX, USERS_MAX};
-use crate::role::Role;
-use crate::table::ROOT_USER;
+use crate::role::{ROOT_USER, Role};
 
 /// NebulaGraph's `ErrorCode` values this crate returns (from the workspace's one list,
 /// `graphsession_base::codes`):

@@ -106,6 +106,7 @@ pub mod caller;
 mod check;
 mod error;
 mod limits;
+mod names;
 mod policy;
 mod rights;
 mod role;
@@ -125,13 +126,12 @@ pub use check::{
 pub use error::{PermissionError, error_code};
 /// What [`RoleTable::check_invariants`] returns (the workspace's one violation type).
 pub use graphsession_base::Violation;
-pub use limits::{
-    ROLES_MAX, SPACE_NAME_BYTES_MAX, SPACES_MAX, USER_NAME_BYTES_MAX, USERS_MAX, check_user_name,
-};
+pub use limits::{ROLES_MAX, SPACE_NAME_BYTES_MAX, SPACES_MAX, USER_NAME_BYTES_MAX, USERS_MAX};
+pub use names::check_user_name;
 pub use policy::Policy;
 pub use rights::Rights;
-pub use role::{ParseRoleError, Role};
+pub use role::{ParseRoleError, ROOT_USER, Role};
 pub use semantic::validate_statement;
 pub use statement::{Statement, check_statement};
-pub use table::{ROOT_USER, RoleTable};
+pub use table::RoleTable;
 pub use visibility::{may_see_queries_of, may_see_role_row, may_see_space};

@@ -8,6 +8,10 @@ use std::cmp::Ordering;
 use std::fmt;
 use std::str::FromStr;
 
+/// NebulaGraph's built-in GOD user, created by [`RoleTable::new`](crate::RoleTable::new). Here, not
+/// beside the table, so the error type can name it without depending on the table.
+pub const ROOT_USER: &str = "root";
+
 /// A NebulaGraph role. `Ord` is by rights: `Guest < User < Dba < Admin < God`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "UPPERCASE")]

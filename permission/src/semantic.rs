@@ -14,7 +14,7 @@
 //! statement of the current space before any USE, and a named space that does not exist.
 
 use crate::error::PermissionError;
-use crate::limits::{check_space_name, check_user_name};
+use crate::names::{check_space_name, check_user_name};
 use crate::statement::Statement;
 use crate::table::RoleTable;
 

@@ -22,12 +22,10 @@ use std::sync::Arc;
 use graphsession_base::Violation;
 
 use crate::error::PermissionError;
-use crate::limits::{ROLES_MAX, SPACES_MAX, USERS_MAX, check_space_name, check_user_name};
+use crate::limits::{ROLES_MAX, SPACES_MAX, USERS_MAX};
+use crate::names::{check_space_name, check_user_name};
 use crate::rights::Rights;
-use crate::role::Role;
-
-/// NebulaGraph's built-in GOD user, created by [`RoleTable::new`].
-pub const ROOT_USER: &str = "root";
+use crate::role::{ROOT_USER, Role};
 
 /// Which user holds which role in which space; GOD users included. See the module docs.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -31,7 +31,8 @@ use crate::check::{
     check_role_change_target, check_write_role, check_write_space, check_write_user,
 };
 use crate::error::PermissionError;
-use crate::limits::{ROLES_MAX, SPACES_MAX, USERS_MAX, check_user_name};
+use crate::limits::{ROLES_MAX, SPACES_MAX, USERS_MAX};
+use crate::names::check_user_name;
 use crate::policy::Policy;
 use crate::rights::Rights;
 use crate::role::Role;

@@ -7,7 +7,8 @@
 //! statement that could not run. Every operation that returns an error leaves the registry exactly
 //! as it was.
 
-use crate::lifecycle::KillCause;
+use crate::lifecycle::{KillCause, QueryOutcome};
+use crate::signal::Killed;
 use graphsession_id_gen::{PlanId, SessionId};
 use graphsession_permission::PermissionError;
 
@@ -141,8 +142,22 @@ impl QueryError {
     }
 }
 
-impl From<crate::Killed> for QueryError {
-    fn from(killed: crate::Killed) -> QueryError {
+impl From<Killed> for QueryError {
+    fn from(killed: Killed) -> QueryError {
         QueryError::Killed { cause: killed.cause }
+    }
+}
+
+// Here, not in `lifecycle.rs`, so the lifecycle knows nothing of the error type that names its
+// kill causes.
+impl QueryOutcome {
+    /// The result a client gets: `Err(QueryError::Killed)` (-1005 "Execution had been killed") for
+    /// a killed query, `Ok` otherwise (a failed query carries its own error, which the host
+    /// reports).
+    pub fn into_client_result(self) -> Result<QueryOutcome, QueryError> {
+        match self {
+            QueryOutcome::Killed(kill) => Err(QueryError::Killed { cause: kill.cause() }),
+            outcome @ (QueryOutcome::Finished | QueryOutcome::Failed { .. }) => Ok(outcome),
+        }
     }
 }

@@ -81,14 +81,14 @@
 //! let statement = "GO FROM 1 OVER follow";
 //! let deadline_unix_us = Some(now_unix_us + 30_000_000); // a 30 s timeout
 //! let query = Registration { session, plan, statement, deadline_unix_us };
-//! let handle = registry.register(query, now_unix_us)?;
+//! let handle = registry.register(now_unix_us, query)?;
 //! assert_eq!(execute(&handle, 3), Ok(300));
 //! assert_eq!(registry.finish(session, plan)?, QueryOutcome::Finished);
 //!
 //! // The next query runs past its deadline: the host's timer fires, the executor stops.
 //! let plan = PlanId::from_u64(2);
 //! let query = Registration { session, plan, statement, deadline_unix_us };
-//! let handle = registry.register(query, now_unix_us)?;
+//! let handle = registry.register(now_unix_us, query)?;
 //! assert_eq!(registry.poll_timeout(), deadline_unix_us);
 //! assert_eq!(registry.handle_timeout(now_unix_us + 31_000_000), 1);
 //! assert_eq!(execute(&handle, 3), Err(Killed { cause: KillCause::Timeout }));

@@ -157,18 +157,6 @@ pub enum QueryOutcome {
     Killed(Kill),
 }
 
-impl QueryOutcome {
-    /// The result a client gets: `Err(QueryError::Killed)` (-1005 "Execution had been killed") for
-    /// a killed query, `Ok` otherwise (a failed query carries its own error, which the host
-    /// reports).
-    pub fn into_client_result(self) -> Result<QueryOutcome, crate::QueryError> {
-        match self {
-            QueryOutcome::Killed(kill) => Err(crate::QueryError::Killed { cause: kill.cause() }),
-            outcome @ (QueryOutcome::Finished | QueryOutcome::Failed { .. }) => Ok(outcome),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

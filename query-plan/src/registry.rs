@@ -152,7 +152,7 @@ pub struct QueryRegistry {
     pub(crate) sessions: BTreeMap<SessionId, SessionEntry>,
     pub(crate) queries: BTreeMap<QueryKey, QueryEntry>,
     query_count: u32,
-    deadlines: DeadlineIndex,
+    deadlines: DeadlineIndex<QueryKey>,
     /// The newest time told, microseconds since the Unix epoch. A `now` that goes backwards is
     /// clamped to it, so time never runs backwards here and nothing expires early.
     pub(crate) clock: MonotonicClock,
@@ -250,8 +250,8 @@ impl QueryRegistry {
     /// already runs, or a limit of [`Config`] is reached.
     pub fn register(
         &mut self,
-        registration: Registration<'_>,
         now_unix_us: u64,
+        registration: Registration<'_>,
     ) -> Result<QueryHandle, QueryError> {
         let Registration { session, plan, statement, deadline_unix_us } = registration;
         let key = QueryKey { session, plan };
@@ -591,7 +591,7 @@ fn kill_entry(
     entry: &mut QueryEntry,
     key: QueryKey,
     kill: Kill,
-    deadlines: &mut DeadlineIndex,
+    deadlines: &mut DeadlineIndex<QueryKey>,
 ) -> KillAttempt {
     let deadline = match &entry.state {
         EntryState::KillRequested { kill: first } => {
@@ -678,7 +678,7 @@ mod tests {
                 statement: "GO FROM 1 OVER e",
                 deadline_unix_us: Some(T0_US + plan),
             };
-            drop(registry.register(registration, T0_US).expect("register"));
+            drop(registry.register(T0_US, registration).expect("register"));
         }
         registry.check_invariants().expect("a fresh registry is consistent");
         registry

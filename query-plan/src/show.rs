@@ -79,7 +79,7 @@ impl QueryRegistry {
     /// SHOW QUERIES, this node's part: every running query the caller may see (fix 7, see
     /// docs/fixes.md), in (session, plan) order. A cluster-wide listing merges the rows of every node.
     #[must_use]
-    pub fn show_queries(&self, caller: &Caller, policy: Policy, now_unix_us: u64) -> Vec<QueryRow> {
+    pub fn show_queries(&self, now_unix_us: u64, caller: &Caller, policy: Policy) -> Vec<QueryRow> {
         let now_unix_us = self.clock.peek(now_unix_us);
         let mut rows = Vec::new();
         for (&session, session_entry) in &self.sessions {
@@ -96,8 +96,8 @@ impl QueryRegistry {
     /// SHOW LOCAL QUERIES: the running queries of the caller's own session, in plan order.
     pub fn show_local_queries(
         &self,
-        current_session: SessionId,
         now_unix_us: u64,
+        current_session: SessionId,
     ) -> Result<Vec<QueryRow>, QueryError> {
         let Some(session_entry) = self.sessions.get(&current_session) else {
             return Err(QueryError::SessionNotFound { session: current_session });

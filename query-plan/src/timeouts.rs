@@ -7,23 +7,31 @@
 //! removed, so the index holds only deadlines that can still fire; the one exception, a query whose
 //! executor finished through its handle but which the host has not removed yet, is skipped when its
 //! deadline pops, once.
+//!
+//! The index is generic over the key: it orders deadlines and knows nothing of the registry that
+//! files queries in it (the registry's key is a `QueryKey`).
 
-use crate::registry::QueryKey;
 use std::collections::BTreeSet;
 
-/// Deadlines of running queries, earliest first.
-#[derive(Debug, Default, Clone)]
-pub(crate) struct DeadlineIndex {
-    entries: BTreeSet<(u64, QueryKey)>,
+/// Deadlines, earliest first, each filed under a key `K` (the registry's is its `QueryKey`).
+#[derive(Debug, Clone)]
+pub(crate) struct DeadlineIndex<K> {
+    entries: BTreeSet<(u64, K)>,
 }
 
-impl DeadlineIndex {
-    pub(crate) fn insert(&mut self, deadline_unix_us: u64, key: QueryKey) {
+impl<K> Default for DeadlineIndex<K> {
+    fn default() -> Self {
+        DeadlineIndex { entries: BTreeSet::new() }
+    }
+}
+
+impl<K: Ord + Copy> DeadlineIndex<K> {
+    pub(crate) fn insert(&mut self, deadline_unix_us: u64, key: K) {
         let inserted = self.entries.insert((deadline_unix_us, key));
         debug_assert!(inserted, "a key has at most one deadline");
     }
 
-    pub(crate) fn remove(&mut self, deadline_unix_us: u64, key: QueryKey) {
+    pub(crate) fn remove(&mut self, deadline_unix_us: u64, key: K) {
         let removed = self.entries.remove(&(deadline_unix_us, key));
         debug_assert!(removed, "the registry removes only deadlines it inserted");
     }
@@ -34,7 +42,7 @@ impl DeadlineIndex {
     }
 
     /// Removes and returns the earliest entry if its deadline is at or before `now_unix_us`.
-    pub(crate) fn pop_expired(&mut self, now_unix_us: u64) -> Option<(u64, QueryKey)> {
+    pub(crate) fn pop_expired(&mut self, now_unix_us: u64) -> Option<(u64, K)> {
         match self.entries.first() {
             Some(&(deadline_unix_us, _)) if deadline_unix_us <= now_unix_us => {
                 self.entries.pop_first()
@@ -43,7 +51,7 @@ impl DeadlineIndex {
         }
     }
 
-    pub(crate) fn contains(&self, deadline_unix_us: u64, key: QueryKey) -> bool {
+    pub(crate) fn contains(&self, deadline_unix_us: u64, key: K) -> bool {
         self.entries.contains(&(deadline_unix_us, key))
     }
 
@@ -55,11 +63,10 @@ impl DeadlineIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use graphsession_id_gen::{PlanId, SessionId};
 
-    fn key(session: i64, plan: u64) -> QueryKey {
-        let session = SessionId::new(session).expect("positive");
-        QueryKey { session, plan: PlanId::from_u64(plan) }
+    /// A (session, plan) pair, as the registry's key orders them.
+    fn key(session: i64, plan: u64) -> (i64, u64) {
+        (session, plan)
     }
 
     #[test]

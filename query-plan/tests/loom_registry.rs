@@ -55,7 +55,7 @@ fn registration(plan: PlanId) -> Registration<'static> {
 fn registry_with_first_query() -> Arc<Mutex<QueryRegistry>> {
     let mut registry = QueryRegistry::new(Config::default());
     registry.open_session(SESSION, "alice", "graphd:9669").unwrap();
-    drop(registry.register(registration(FIRST), 1).unwrap());
+    drop(registry.register(1, registration(FIRST)).unwrap());
     Arc::new(Mutex::new(registry))
 }
 
@@ -67,7 +67,7 @@ fn kill_all_of_a_session_racing_register_kills_exactly_the_queries_registered_be
         let executor = {
             let registry = registry.clone();
             loom::thread::spawn(move || {
-                let handle = registry.lock().unwrap().register(registration(SECOND), 2).unwrap();
+                let handle = registry.lock().unwrap().register(2, registration(SECOND)).unwrap();
                 let check = handle.check();
                 (handle, check)
             })
@@ -110,7 +110,7 @@ fn close_session_racing_register_either_kills_the_new_query_or_refuses_it() {
         let executor = {
             let registry = registry.clone();
             loom::thread::spawn(move || {
-                let handle = registry.lock().unwrap().register(registration(SECOND), 2);
+                let handle = registry.lock().unwrap().register(2, registration(SECOND));
                 handle.map(|handle| (handle.check(), handle))
             })
         };

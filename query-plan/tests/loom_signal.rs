@@ -48,7 +48,7 @@ fn registry_with_one_query() -> (Arc<Mutex<QueryRegistry>>, QueryHandle) {
     registry.open_session(SESSION, "alice", "graphd:9669").unwrap();
     let registration =
         Registration { session: SESSION, plan: PLAN, statement: "GO", deadline_unix_us: None };
-    let handle = registry.register(registration, 1).unwrap();
+    let handle = registry.register(1, registration).unwrap();
     (Arc::new(Mutex::new(registry)), handle)
 }
 

@@ -32,7 +32,7 @@ fn root() -> Caller {
 
 fn run(registry: &mut QueryRegistry, session: SessionId, plan: PlanId, statement: &str) {
     let registration = Registration { session, plan, statement, deadline_unix_us: None };
-    registry.register(registration, T0_US).unwrap();
+    registry.register(T0_US, registration).unwrap();
 }
 
 /// alice has two sessions (plans 1, 2 in the first; 3 in the second), bob one (plan 4).
@@ -115,14 +115,14 @@ fn show_queries_shows_a_non_god_caller_only_its_own_users_queries() {
     let plans = |rows: Vec<QueryRow>| {
         rows.iter().map(|row| row.execution_plan_id.get()).collect::<Vec<_>>()
     };
-    assert_eq!(plans(registry.show_queries(&user("alice"), OPEN, T0_US)), [1, 2, 3]);
-    assert_eq!(plans(registry.show_queries(&user("bob"), ENFORCED, T0_US)), [4]);
-    assert_eq!(plans(registry.show_queries(&user("carol"), OPEN, T0_US)), Vec::<u64>::new());
-    assert_eq!(plans(registry.show_queries(&root(), ENFORCED, T0_US)), [1, 2, 3, 4]);
-    assert_eq!(plans(registry.show_local_queries(ALICE_1, T0_US).unwrap()), [1, 2]);
+    assert_eq!(plans(registry.show_queries(T0_US, &user("alice"), OPEN)), [1, 2, 3]);
+    assert_eq!(plans(registry.show_queries(T0_US, &user("bob"), ENFORCED)), [4]);
+    assert_eq!(plans(registry.show_queries(T0_US, &user("carol"), OPEN)), Vec::<u64>::new());
+    assert_eq!(plans(registry.show_queries(T0_US, &root(), ENFORCED)), [1, 2, 3, 4]);
+    assert_eq!(plans(registry.show_local_queries(T0_US, ALICE_1).unwrap()), [1, 2]);
 
     registry.request_kill(BOB, plan(4), Kill::SessionKilled).unwrap();
-    let rows = registry.show_queries(&user("bob"), ENFORCED, T0_US + 1_500);
+    let rows = registry.show_queries(T0_US + 1_500, &user("bob"), ENFORCED);
     assert_eq!(
         rows,
         [QueryRow {
@@ -163,7 +163,7 @@ fn each_limit_is_a_typed_error_and_a_refusal_changes_nothing() {
     let mut register = |session, counter, statement| {
         let registration =
             Registration { session, plan: plan(counter), statement, deadline_unix_us: Some(T0_US) };
-        registry.register(registration, T0_US).map(drop)
+        registry.register(T0_US, registration).map(drop)
     };
     assert_eq!(
         register(ALICE_1, 1, "12345"),
@@ -218,8 +218,8 @@ fn a_clock_that_goes_backwards_is_clamped_and_never_expires_anything_early() {
     let deadline_unix_us = Some(T0_US + 100);
     let registration =
         Registration { session: BOB, plan: plan(1), statement: "q", deadline_unix_us };
-    registry.register(registration, T0_US - 5_000).unwrap();
-    let rows = registry.show_local_queries(BOB, 0).unwrap();
+    registry.register(T0_US - 5_000, registration).unwrap();
+    let rows = registry.show_local_queries(0, BOB).unwrap();
     assert_eq!((rows[0].start_time_unix_us, rows[0].duration_us), (T0_US, 0));
     assert_eq!(registry.handle_timeout(T0_US + 99), 0);
     assert_eq!(registry.handle_timeout(1), 0);
@@ -241,7 +241,7 @@ fn finished_and_killed_queries_leave_the_deadline_index() {
         let deadline_unix_us = Some(T0_US + counter);
         let registration =
             Registration { session: BOB, plan: plan(counter), statement: "q", deadline_unix_us };
-        registry.register(registration, T0_US).unwrap();
+        registry.register(T0_US, registration).unwrap();
     }
     assert_eq!(registry.finish(BOB, plan(1)), Ok(QueryOutcome::Finished));
     assert_eq!(registry.poll_timeout(), Some(T0_US + 2));

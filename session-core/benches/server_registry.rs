@@ -153,7 +153,7 @@ fn ip(index: i64) -> String {
 fn registry_login(registry: &SessionManager, table: &RoleTable, index: i64, now: u64) -> i64 {
     let client_ip = ip(index);
     let login = Login { user: "alice", client_ip: &client_ip, password: PasswordCheck::Verified };
-    registry.login(login, table, now).unwrap().get()
+    registry.login(now, login, table).unwrap().get()
 }
 
 /// A deterministic shuffled visiting order over `ids`.
@@ -216,7 +216,7 @@ fn find_touch(c: &mut Criterion) {
             group.throughput(Throughput::Elements(threads as u64));
             group.bench_function(BenchmarkId::new("registry", size), |b| {
                 let touch = |id, now| {
-                    let _ = black_box(registry.touch(id, now));
+                    let _ = black_box(registry.touch(now, id));
                 };
                 b.iter_custom(|iters| run_threads(threads, iters, &registry_order, &touch));
             });
@@ -248,7 +248,7 @@ fn login(c: &mut Criterion) {
             // A thousand logins a millisecond, so the id generator never runs ahead of its clock.
             let now = START_MS + index.unsigned_abs() / 1_000;
             let id = registry_login(&registry, &table, index, now);
-            registry.sign_out(id, now)
+            registry.sign_out(now, id)
         });
     });
     let baseline = Baseline::new();
@@ -355,10 +355,10 @@ fn bytes_per_session(_: &mut Criterion) {
     // The same sessions once active: each USEs a space and runs one query.
     let before = resident_bytes();
     for &id in &ids {
-        registry.use_space(id, "nba", &table, START_MS + 1).unwrap();
-        let query = registry.begin_query(id, "GO FROM 1 OVER follow", &table, START_MS + 1);
+        registry.use_space(START_MS + 1, id, "nba", &table).unwrap();
+        let query = registry.begin_query(START_MS + 1, id, "GO FROM 1 OVER follow", &table);
         let query = query.unwrap();
-        registry.finish_query(query.session, query.plan, START_MS + 2).unwrap();
+        registry.finish_query(START_MS + 2, query.session, query.plan).unwrap();
         while registry.poll_event().is_some() {}
     }
     let active_bytes = registry_bytes + (resident_bytes().saturating_sub(before)) / count;

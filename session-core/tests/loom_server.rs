@@ -46,7 +46,7 @@ fn table() -> RoleTable {
 
 fn login(manager: &SessionManager, table: &RoleTable) -> Result<i64, ServerError> {
     let login = Login { user: "alice", client_ip: IP, password: PasswordCheck::Verified };
-    manager.login(login, table, NOW).map(|id| id.get())
+    manager.login(NOW, login, table).map(|id| id.get())
 }
 
 #[test]
@@ -58,7 +58,7 @@ fn a_login_racing_the_kill_of_the_only_slot_never_overshoots_the_limit() {
         let killer = {
             let manager = manager.clone();
             let root = Caller::resolve(&table, "root", None);
-            thread::spawn(move || manager.kill_sessions(&root, &[first], NOW).unwrap())
+            thread::spawn(move || manager.kill_sessions(NOW, &root, &[first]).unwrap())
         };
         let second = login(&manager, &table);
         assert_eq!(killer.join().unwrap(), 1);
@@ -82,13 +82,13 @@ fn a_killed_session_never_becomes_findable_again_and_keeps_no_query() {
         let executor = {
             let manager = manager.clone();
             let table = table.clone();
-            thread::spawn(move || manager.begin_query(id, "GO", &table, NOW + 1))
+            thread::spawn(move || manager.begin_query(NOW + 1, id, "GO", &table))
         };
         let root = Caller::resolve(&table, "root", None);
-        assert_eq!(manager.kill_sessions(&root, &[id], NOW).unwrap(), 1);
-        assert!(manager.touch(id, NOW + 2).is_err(), "findable right after the kill");
+        assert_eq!(manager.kill_sessions(NOW, &root, &[id]).unwrap(), 1);
+        assert!(manager.touch(NOW + 2, id).is_err(), "findable right after the kill");
         let started = executor.join().unwrap();
-        assert!(manager.touch(id, NOW + 2).is_err(), "findable again after a racing touch");
+        assert!(manager.touch(NOW + 2, id).is_err(), "findable again after a racing touch");
         if let Ok(query) = started {
             assert!(query.handle.check().is_err(), "a query of a killed session still runs");
         }
@@ -105,7 +105,7 @@ fn expiry_racing_a_new_query_never_expires_a_session_with_a_running_query() {
         let executor = {
             let manager = manager.clone();
             let table = table.clone();
-            thread::spawn(move || manager.begin_query(id, "GO", &table, NOW + 1_000))
+            thread::spawn(move || manager.begin_query(NOW + 1_000, id, "GO", &table))
         };
         let expired = manager.handle_timeout(NOW + 1_000);
         let started = executor.join().unwrap();
@@ -113,11 +113,11 @@ fn expiry_racing_a_new_query_never_expires_a_session_with_a_running_query() {
             Ok(query) => {
                 assert_eq!(expired, 0, "expired a session whose query had started");
                 assert!(query.handle.check().is_ok());
-                assert!(manager.touch(id, NOW + 1_000).is_ok());
+                assert!(manager.touch(NOW + 1_000, id).is_ok());
             }
             Err(error) => {
                 assert_eq!((expired, error.code()), (1, -1002));
-                assert!(manager.touch(id, NOW + 1_000).is_err());
+                assert!(manager.touch(NOW + 1_000, id).is_err());
             }
         }
         manager.check_invariants().unwrap();
@@ -130,10 +130,10 @@ fn a_query_ending_during_an_expiry_round_counts_as_activity() {
         let manager = manager(0);
         let table = Arc::new(table());
         let id = login(&manager, &table).unwrap();
-        let query = manager.begin_query(id, "GO", &table, NOW).unwrap();
+        let query = manager.begin_query(NOW, id, "GO", &table).unwrap();
         let executor = {
             let manager = manager.clone();
-            thread::spawn(move || manager.finish_query(query.session, query.plan, NOW + 1_000))
+            thread::spawn(move || manager.finish_query(NOW + 1_000, query.session, query.plan))
         };
         // Due at NOW + 1000, but the query runs until then: never expired in this round.
         assert_eq!(manager.handle_timeout(NOW + 1_000), 0);
@@ -182,9 +182,9 @@ fn two_installs_of_one_session_racing_install_it_once_with_exact_counts() {
         let other = {
             let manager = manager.clone();
             let table = table.clone();
-            thread::spawn(move || manager.install_session(remote(), &table, NOW).unwrap())
+            thread::spawn(move || manager.install_session(NOW, remote(), &table).unwrap())
         };
-        let mine = manager.install_session(remote(), &table, NOW).unwrap();
+        let mine = manager.install_session(NOW, remote(), &table).unwrap();
         let theirs = other.join().unwrap();
         assert!(mine ^ theirs, "exactly one install wins");
         assert_eq!((manager.session_count(), manager.user_ip_session_count("alice", IP)), (1, 1));
@@ -200,7 +200,7 @@ fn an_install_racing_a_login_for_the_last_node_slot_never_both_win() {
         let other = {
             let manager = manager.clone();
             let table = table.clone();
-            thread::spawn(move || manager.install_session(remote(), &table, NOW))
+            thread::spawn(move || manager.install_session(NOW, remote(), &table))
         };
         let mine = login(&manager, &table);
         let theirs = other.join().unwrap();
@@ -219,7 +219,7 @@ fn touch_on_a_thread(
     now: u64,
 ) -> thread::JoinHandle<Result<(), ServerError>> {
     let manager = manager.clone();
-    thread::spawn(move || manager.touch(id, now))
+    thread::spawn(move || manager.touch(now, id))
 }
 
 fn last_activity(manager: &SessionManager, id: i64) -> u64 {
@@ -241,10 +241,10 @@ fn a_lock_free_touch_racing_kill_session_never_finds_the_session_again() {
         let id = login(&manager, &table).unwrap();
         let toucher = touch_on_a_thread(&manager, id, NOW + 1);
         let root = Caller::resolve(&table, "root", None);
-        assert_eq!(manager.kill_sessions(&root, &[id], NOW).unwrap(), 1);
-        assert!(manager.touch(id, NOW + 2).is_err(), "findable right after the kill");
+        assert_eq!(manager.kill_sessions(NOW, &root, &[id]).unwrap(), 1);
+        assert!(manager.touch(NOW + 2, id).is_err(), "findable right after the kill");
         let _either = toucher.join().unwrap();
-        assert!(manager.touch(id, NOW + 2).is_err(), "findable again after a racing touch");
+        assert!(manager.touch(NOW + 2, id).is_err(), "findable again after a racing touch");
         manager.check_invariants().unwrap();
     });
 }
@@ -298,7 +298,7 @@ fn a_touch_racing_a_sign_out_never_lands_on_the_session_that_takes_its_slot() {
         let table = Arc::new(table());
         let old = login(&manager, &table).unwrap();
         let toucher = touch_on_a_thread(&manager, old, NOW + 500);
-        assert!(manager.sign_out(old, NOW));
+        assert!(manager.sign_out(NOW, old));
         // The only session of an empty table: it may well take the freed slot.
         let new = login(&manager, &table).unwrap();
         if toucher.join().unwrap().is_ok() {
@@ -316,7 +316,7 @@ fn two_touches_racing_keep_the_newer_activity() {
         let table = Arc::new(table());
         let id = login(&manager, &table).unwrap();
         let toucher = touch_on_a_thread(&manager, id, NOW + 7);
-        manager.touch(id, NOW + 3).unwrap();
+        manager.touch(NOW + 3, id).unwrap();
         toucher.join().unwrap().unwrap();
         assert_eq!(last_activity(&manager, id), NOW + 7);
         manager.check_invariants().unwrap();

@@ -81,17 +81,17 @@ fn real_snapshot() -> &'static (Snapshot, Vec<u8>) {
         {
             let login = Login { user, client_ip: ip, password: PasswordCheck::Verified };
             let now = NOW + 10 * step as u64;
-            let session = manager.login(login, &table, now);
+            let session = manager.login(now, login, &table);
             sessions.push(session.unwrap_or_else(|error| panic!("fixture login: {error}")));
         }
-        let used = manager.use_space(sessions[1].get(), "nba", &table, NOW + 50);
+        let used = manager.use_space(NOW + 50, sessions[1].get(), "nba", &table);
         assert!(used.is_ok(), "fixture USE: {used:?}");
-        let set = manager.set_variable(sessions[0].get(), "a", "1", NOW + 60);
+        let set = manager.set_variable(NOW + 60, sessions[0].get(), "a", "1");
         assert!(set.is_ok(), "fixture variable: {set:?}");
-        assert!(manager.sign_out(sessions[3].get(), NOW + 70), "fixture sign-out");
+        assert!(manager.sign_out(NOW + 70, sessions[3].get()), "fixture sign-out");
         for _ in 0..2 {
             let login = Login { user: "bob", client_ip: IP, password: PasswordCheck::Rejected };
-            assert!(manager.login(login, &table, NOW + 80).is_err(), "a rejected password");
+            assert!(manager.login(NOW + 80, login, &table).is_err(), "a rejected password");
         }
         let snapshot = manager.snapshot();
         let bytes = snapshot.to_bytes();

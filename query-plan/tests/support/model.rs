@@ -410,7 +410,7 @@ pub(crate) fn run(ops: &[Op]) {
                     statement: &statement,
                     deadline_unix_us,
                 };
-                let real = registry.register(registration, now_us);
+                let real = registry.register(now_us, registration);
                 let expected = model.register(session, plan, &statement, deadline_unix_us, now_us);
                 assert_eq!(real.as_ref().err(), expected.as_ref().err(), "{context}");
                 if let Ok(handle) = real {
@@ -482,12 +482,12 @@ pub(crate) fn run(ops: &[Op]) {
             }
             Op::Show { caller: index, delta_us } => {
                 let now_us = shifted(model.now_us, delta_us);
-                let real = registry.show_queries(&caller(index), Policy::default(), now_us);
+                let real = registry.show_queries(now_us, &caller(index), Policy::default());
                 let visible = |user: &str| index == 0 || user == USERS[index];
                 assert_eq!(real, model.rows(visible, None, now_us), "{context}");
             }
             Op::ShowLocal { session } => {
-                let real = registry.show_local_queries(sid(session), model.now_us);
+                let real = registry.show_local_queries(model.now_us, sid(session));
                 let expected = if model.sessions.contains_key(&session) {
                     Ok(model.rows(|_| true, Some(session), model.now_us))
                 } else {

@@ -154,7 +154,7 @@ impl Ledger {
 
     /// Whether `session` has certainly expired at `now_ms`.
     #[must_use]
-    pub fn certainly_expired(&self, session: SessionId, now_ms: u64) -> bool {
+    pub fn certainly_expired(&self, now_ms: u64, session: SessionId) -> bool {
         self.get(session).is_some_and(|entry| self.certain_expiry_ms(entry) <= now_ms)
     }
 

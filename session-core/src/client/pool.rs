@@ -11,8 +11,8 @@ mod handle;
 mod member;
 mod types;
 
-pub use handle::{Handle, LeaseId};
-pub use types::{Acquire, MemberId, PoolEvent, PoolStats, Release, RetireReason, WaiterId};
+pub use handle::{Handle, LeaseId, MemberId};
+pub use types::{Acquire, PoolEvent, PoolStats, Release, RetireReason, WaiterId};
 
 use crate::client::SessionMachine;
 use crate::client::action::{Action, ConnectionId, Event, Idempotency, RequestId, TransportEvent};

@@ -7,6 +7,10 @@
 //! pages, then the change-log scan. So a session removed by a request is never recreated by the
 //! same request, and the answer reflects the state after the whole request.
 
+pub(super) mod answer;
+mod invariants;
+pub(super) mod state;
+
 use std::collections::BTreeMap;
 use std::ops::Bound;
 
@@ -18,7 +22,7 @@ use crate::cluster::messages::{
     Answer, Gone, GoneReason, IdleVote, NodeId, QueryKill, QueryKillResult, Refusal, Removal,
     RemovalOutcome, Reply, Request, SessionRecord, SessionReport,
 };
-use crate::cluster::meta_state::{EntryState, Holder, Live, MetaState, NodeEntry};
+use crate::cluster::meta::state::{EntryState, Holder, Live, MetaState, NodeEntry};
 
 /// The meta-side session store of a cluster.
 ///

@@ -96,12 +96,7 @@ mod error;
 mod local;
 mod messages;
 mod meta;
-mod meta_answer;
-mod meta_invariants;
-mod meta_state;
 mod node;
-mod node_answer;
-mod node_request;
 mod persist;
 mod server_registry;
 mod show;
@@ -115,7 +110,7 @@ pub use messages::{
     SessionReport,
 };
 pub use meta::MetaStore;
-pub use meta_answer::HolderView;
+pub use meta::answer::HolderView;
 pub use node::{NodeEvent, NodeSync};
 pub use persist::{META_FORMAT_VERSION, MetaSnapshot};
 pub use server_registry::{CLUSTER_KILL_USER, ServerRegistry};

@@ -1,6 +1,9 @@
 //! The node side of cluster sync: [`NodeSync`] decides when to send a sync round, what goes in
-//! it (bounded), and applies meta's answers. Building a request is in `node_request.rs`,
-//! applying an answer in `node_answer.rs`.
+//! it (bounded), and applies meta's answers. Building a request is in `node/request.rs`,
+//! applying an answer in `node/answer.rs`.
+
+mod answer;
+mod request;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 

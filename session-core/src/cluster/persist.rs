@@ -16,7 +16,7 @@ use crate::cluster::config::MetaConfig;
 use crate::cluster::error::PersistError;
 use crate::cluster::messages::{GoneReason, NodeId};
 use crate::cluster::meta::MetaStore;
-use crate::cluster::meta_state::{ChangeKey, Entry, EntryState, KillMark, MetaState, NodeEntry};
+use crate::cluster::meta::state::{ChangeKey, Entry, EntryState, KillMark, MetaState, NodeEntry};
 
 /// The format version this build writes and reads.
 pub const META_FORMAT_VERSION: u32 = 1;
@@ -292,7 +292,7 @@ mod tests {
     use crate::cluster::error::PersistError;
     use crate::cluster::messages::{GoneReason, NodeId, RequestId, SessionRecord};
     use crate::cluster::meta::MetaStore;
-    use crate::cluster::meta_state::{Holder, Live, MetaState, NodeEntry};
+    use crate::cluster::meta::state::{Holder, Live, MetaState, NodeEntry};
 
     fn store() -> MetaStore {
         let mut state = MetaState { clock: MonotonicClock::new(50), ..MetaState::default() };

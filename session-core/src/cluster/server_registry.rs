@@ -3,7 +3,7 @@
 //!
 //! `LocalSessions` passes neither the role table nor the time, which installing a session and
 //! ending one need, so the adapter carries them: the host builds one per sync call,
-//! `ServerRegistry::new(&sessions, &table, now)`, and passes it to
+//! `ServerRegistry::new(now, &sessions, &table)`, and passes it to
 //! [`NodeSync::handle_timeout`](crate::cluster::NodeSync::handle_timeout) or
 //! [`NodeSync::handle_answer`](crate::cluster::NodeSync::handle_answer).
 //!
@@ -51,9 +51,9 @@ impl<'a> ServerRegistry<'a> {
     /// The registry `sessions`, with roles from `table`, at `now_unix_ms`.
     #[must_use]
     pub fn new(
+        now_unix_ms: u64,
         sessions: &'a SessionManager,
         table: &'a RoleTable,
-        now_unix_ms: u64,
     ) -> ServerRegistry<'a> {
         ServerRegistry { sessions, table, now_unix_ms, installs_refused: 0 }
     }
@@ -89,7 +89,7 @@ impl LocalSessions for ServerRegistry<'_> {
             last_activity_unix_ms: record.last_activity_unix_ms,
         };
         // Ok(false): held already, left as it is (the trait's idempotence).
-        if self.sessions.install_session(install, self.table, self.now_unix_ms).is_err() {
+        if self.sessions.install_session(self.now_unix_ms, install, self.table).is_err() {
             self.installs_refused = self.installs_refused.saturating_add(1);
         }
     }
@@ -106,7 +106,7 @@ impl LocalSessions for ServerRegistry<'_> {
             | GoneReason::Refused
             | GoneReason::Unknown => ClusterEnd::EndedElsewhere,
         };
-        let _was_here = self.sessions.end_from_cluster(session, end, self.now_unix_ms);
+        let _was_here = self.sessions.end_from_cluster(self.now_unix_ms, session, end);
     }
 
     fn kill_query(&mut self, key: QueryKey) -> bool {

@@ -53,7 +53,7 @@ impl GraphNode {
     fn registered(&mut self, now: u64, session: SessionId) {
         let Some(connection) = self.waiting.registrations.remove(&session) else { return };
         self.registry_changed = true;
-        if self.registry.touch(session.get(), now).is_err() {
+        if self.registry.touch(now, session.get()).is_err() {
             // Ended here meanwhile (a KILL SESSION by id, its user dropped): never claim it.
             let reply = Reply::AuthenticateFailed {
                 code: E_SESSION_INVALID,

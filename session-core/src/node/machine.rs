@@ -225,7 +225,7 @@ impl GraphNode {
     /// Meta's answer to this node's request arrives.
     pub fn handle_answer(&mut self, now_unix_ms: u64, answer: Answer, table: &mut RoleTable) {
         let now = self.observe(now_unix_ms);
-        let mut registry = ServerRegistry::new(&self.registry, table, now);
+        let mut registry = ServerRegistry::new(now, &self.registry, table);
         self.sync.handle_answer(now, answer, &mut registry);
         let refused = registry.installs_refused();
         self.registry_changed = true;
@@ -255,7 +255,7 @@ impl GraphNode {
         let now = self.observe(now_unix_ms);
         let Some(connection) = self.running.remove(&key) else { return };
         self.registry_changed = true;
-        let result = self.registry.finish_query(key.session, key.plan, now);
+        let result = self.registry.finish_query(now, key.session, key.plan);
         let reply = self.query_reply(key, result, data);
         self.reply(connection, reply);
         self.service(now, table);
@@ -274,7 +274,7 @@ impl GraphNode {
         let Some(connection) = self.running.remove(&key) else { return };
         self.registry_changed = true;
         let space = self.space_of(key.session);
-        let reply = match self.registry.fail_query(key.session, key.plan, message, now) {
+        let reply = match self.registry.fail_query(now, key.session, key.plan, message) {
             Ok(QueryOutcome::Killed(_)) => killed_reply(space),
             Ok(_) => Reply::ExecuteFailed { code, message: message.to_owned(), space_name: space },
             Err(error) => error_reply(&error, space),
@@ -326,7 +326,7 @@ impl GraphNode {
     ) -> Result<(), ServerError> {
         let now = self.observe(now_unix_ms);
         self.registry_changed = true;
-        let result = self.registry.use_space(session_id, space, table, now);
+        let result = self.registry.use_space(now, session_id, space, table);
         self.service(now, table);
         result
     }
@@ -417,7 +417,7 @@ impl GraphNode {
         // An authenticate waiting for meta is a request in progress: its session is not idle
         // (NebulaGraph resets the idle timer when a request starts and when it ends).
         for session in self.waiting.registrations.keys() {
-            let _gone = self.registry.touch(session.get(), now);
+            let _gone = self.registry.touch(now, session.get());
         }
         if self.registry.poll_timeout().is_some_and(|at| at <= now) {
             self.registry_changed = true;
@@ -428,7 +428,7 @@ impl GraphNode {
         // passes suffice: a round's request stays in flight until its answer.
         for _ in 0..2 {
             if self.sync.poll_timeout().is_some_and(|at| at <= now) {
-                let registry = ServerRegistry::new(&self.registry, table, now);
+                let registry = ServerRegistry::new(now, &self.registry, table);
                 self.sync.handle_timeout(now, &registry);
                 self.rounds += 1;
             }
@@ -469,7 +469,7 @@ impl GraphNode {
         session_ids: &[i64],
     ) -> Result<u32, CommandError> {
         self.registry_changed = true;
-        let killed = self.registry.kill_sessions(caller, session_ids, now)?;
+        let killed = self.registry.kill_sessions(now, caller, session_ids)?;
         for &session_id in session_ids {
             let Some(session) = SessionId::new(session_id) else { continue };
             // A full removal queue refuses only new ids; this one is retried by the admin.

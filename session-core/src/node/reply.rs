@@ -95,7 +95,7 @@ impl DataSet {
         }
     }
 
-    /// SHOW \[LOCAL\] SESSIONS and SHOW SESSION rows, with NebulaGraph's columns
+    /// `SHOW [LOCAL] SESSIONS` and `SHOW SESSION` rows, with NebulaGraph's columns
     /// ([`SESSION_COLUMNS`]) and value types.
     #[must_use]
     pub fn sessions(rows: &[SessionRow]) -> DataSet {
@@ -118,7 +118,7 @@ impl DataSet {
         data
     }
 
-    /// SHOW \[LOCAL\] QUERIES rows, with NebulaGraph's columns ([`QueryRow::COLUMNS`]).
+    /// `SHOW [LOCAL] QUERIES` rows, with NebulaGraph's columns ([`QueryRow::COLUMNS`]).
     #[must_use]
     pub fn queries(rows: &[QueryRow]) -> DataSet {
         let mut data = DataSet::with_columns(&QueryRow::COLUMNS);

@@ -78,11 +78,11 @@ impl GraphNode {
             return;
         }
         self.registry_changed = true;
-        match self.registry.login(login, table, now) {
+        match self.registry.login(now, login, table) {
             Ok(session) => {
                 if let Err(error) = self.sync.announce(now, session) {
                     // Meta cannot learn of it now: end it here, nobody was told its id.
-                    let _ended = self.registry.sign_out(session.get(), now);
+                    let _ended = self.registry.sign_out(now, session.get());
                     self.reply(
                         connection,
                         Reply::AuthenticateFailed {
@@ -152,7 +152,7 @@ impl GraphNode {
         self.registry_changed = true;
         let text = match statement {
             Statement::Session(SessionStatement::Use { space }) => {
-                let reply = match self.registry.use_space(session_id, &space, table, now) {
+                let reply = match self.registry.use_space(now, session_id, &space, table) {
                     Ok(()) => Reply::Executed { space_name: space, data: None, plan_id: None },
                     Err(error) => {
                         let space = SessionId::new(session_id)
@@ -168,7 +168,7 @@ impl GraphNode {
             }
             Statement::Query { text } => text,
         };
-        match self.registry.begin_query(session_id, &text, table, now) {
+        match self.registry.begin_query(now, session_id, &text, table) {
             Ok(query) => {
                 let key = QueryKey { session: query.session, plan: query.plan };
                 self.running.insert(key, connection);
@@ -188,7 +188,7 @@ impl GraphNode {
     fn sign_out(&mut self, now: u64, connection: ConnectionId, session_id: i64) {
         let Some(session) = SessionId::new(session_id) else { return };
         self.registry_changed = true;
-        let _was_here = self.registry.sign_out(session_id, now);
+        let _was_here = self.registry.sign_out(now, session_id);
         self.fail_pick_ups(session);
         if self.sync.remove(now, session, RemoveReason::SignedOut).is_err() {
             // Meta's removal queue is full: the session stays at meta until its idle expiry,
@@ -217,7 +217,7 @@ impl GraphNode {
             let key = statement.query;
             self.registry_changed = true;
             let _outcome =
-                self.registry.fail_query(key.session, key.plan, "Connection closed", now);
+                self.registry.fail_query(now, key.session, key.plan, "Connection closed");
         }
         let orphans: Vec<SessionId> = (self.waiting.registrations.iter())
             .filter(|(_, waiting_on)| **waiting_on == connection)
@@ -226,7 +226,7 @@ impl GraphNode {
         for session in orphans {
             self.waiting.registrations.remove(&session);
             self.registry_changed = true;
-            let _was_here = self.registry.sign_out(session.get(), now);
+            let _was_here = self.registry.sign_out(now, session.get());
             let _full = self.sync.remove(now, session, RemoveReason::SignedOut);
         }
     }

@@ -39,7 +39,7 @@ impl GraphNode {
         table: &mut RoleTable,
     ) {
         let text = format!("{statement:?}");
-        let query = match self.registry.begin_query(session_id, &text, table, now) {
+        let query = match self.registry.begin_query(now, session_id, &text, table) {
             Ok(query) => query,
             Err(error) => {
                 let space = SessionId::new(session_id)
@@ -103,7 +103,7 @@ impl GraphNode {
                 self.kill_sessions_statement(now, connection, caller, pending, &session_ids)
             }
             SessionStatement::ShowQueries { local } => {
-                let mut rows = self.registry.show_queries(caller, now);
+                let mut rows = self.registry.show_queries(now, caller);
                 if local {
                     rows.retain(|row| row.session_id == session);
                 }
@@ -247,7 +247,7 @@ impl GraphNode {
         let key = statement.query;
         self.registry_changed = true;
         let space = self.space_of(key.session);
-        let reply = match self.registry.finish_query(key.session, key.plan, now) {
+        let reply = match self.registry.finish_query(now, key.session, key.plan) {
             Ok(QueryOutcome::Killed(_)) => killed_reply(space),
             Ok(_) | Err(_) => {
                 Reply::Executed { space_name: space, data, plan_id: Some(key.plan.get()) }
@@ -267,7 +267,7 @@ impl GraphNode {
         let key = statement.query;
         self.registry_changed = true;
         let space = self.space_of(key.session);
-        let _outcome = self.registry.fail_query(key.session, key.plan, message, now);
+        let _outcome = self.registry.fail_query(now, key.session, key.plan, message);
         let reply = Reply::ExecuteFailed { code, message: message.to_owned(), space_name: space };
         self.reply(connection, reply);
     }

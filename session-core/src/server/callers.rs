@@ -17,7 +17,7 @@ use std::sync::Arc;
 use graphsession_base::sync::{Mutex, lock};
 use graphsession_permission::{Caller, RoleTable};
 
-use crate::server::shard::name_shard;
+use crate::server::hash::name_shard;
 
 /// Shards of the cache: requests of different users rarely meet on one mutex.
 const CALLER_SHARD_COUNT: usize = 16;

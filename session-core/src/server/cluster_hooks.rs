@@ -105,9 +105,9 @@ impl SessionManager {
     /// `table` does not know, [`ServerError::ClientIpTooLong`], a bad space name (-1009).
     pub fn install_session(
         &self,
+        now_unix_ms: u64,
         install: InstalledSession<'_>,
         table: &RoleTable,
-        now_unix_ms: u64,
     ) -> Result<bool, ServerError> {
         let now = self.clock.observe(now_unix_ms);
         check_installed(install, table)?;
@@ -122,7 +122,7 @@ impl SessionManager {
             self.node_count.release();
             return Err(ServerError::TooManyConnections);
         };
-        let installed = self.insert_installed(install, &pair, table, now);
+        let installed = self.insert_installed(now, install, &pair, table);
         if installed != Ok(true) {
             // Installed meanwhile by another thread, or no room: give the counts back.
             self.user_ip.release(&pair);
@@ -134,10 +134,10 @@ impl SessionManager {
     /// Inserts the session whose counts are reserved; false if its id is taken.
     fn insert_installed(
         &self,
+        now: u64,
         install: InstalledSession<'_>,
         pair: &std::sync::Arc<UserIp>,
         table: &RoleTable,
-        now: u64,
     ) -> Result<bool, ServerError> {
         let last_activity_unix_ms = install.last_activity_unix_ms.min(now);
         let space = (!install.space.is_empty()).then_some(install.space);
@@ -163,7 +163,7 @@ impl SessionManager {
             self.earliest_check_ms.fetch_min(check_at_ms, Ordering::AcqRel);
         }
         let change = Change::PickedUp { client_ip: install.client_ip.to_owned() };
-        self.changed(&entry, change, now);
+        self.changed(now, &entry, change);
         Ok(true)
     }
 
@@ -207,7 +207,7 @@ impl SessionManager {
             from
         };
         let now = self.clock.newest_ms();
-        self.changed(&entry, Change::SpaceChanged { from, to: space.to_owned() }, now);
+        self.changed(now, &entry, Change::SpaceChanged { from, to: space.to_owned() });
         true
     }
 
@@ -219,7 +219,7 @@ impl SessionManager {
     /// begun on this node after its last report loses to it (cause `SessionExpired`). The
     /// registry's own timer ([`handle_timeout`](Self::handle_timeout)) still never expires a
     /// session with a running query.
-    pub fn end_from_cluster(&self, id: SessionId, end: ClusterEnd, now_unix_ms: u64) -> bool {
+    pub fn end_from_cluster(&self, now_unix_ms: u64, id: SessionId, end: ClusterEnd) -> bool {
         let now = self.clock.observe(now_unix_ms);
         let Some((entry, last_activity_ms)) = self.take_session(id) else { return false };
         let reason = match end {
@@ -228,7 +228,7 @@ impl SessionManager {
             }
             ClusterEnd::EndedElsewhere => EndReason::EndedElsewhere,
         };
-        let _killed = self.release_ended(self.shard(id), &entry, reason, now);
+        let _killed = self.release_ended(now, self.shard(id), &entry, reason);
         true
     }
 

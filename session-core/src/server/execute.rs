@@ -44,16 +44,16 @@ impl SessionManager {
     /// session's user was dropped: the session ends then), or the query registry's limits.
     pub fn begin_query(
         &self,
+        now_unix_ms: u64,
         session_id: i64,
         statement: &str,
         table: &RoleTable,
-        now_unix_ms: u64,
     ) -> Result<QueryStart, ServerError> {
         let now = self.clock.observe(now_unix_ms);
-        let (id, entry) = self.find_for_query(session_id, now)?;
-        let started = self.register(id, &entry, statement, table, now);
+        let (id, entry) = self.find_for_query(now, session_id)?;
+        let started = self.register(now, id, &entry, statement, table);
         if started.is_err() {
-            self.query_ended(id, now);
+            self.query_ended(now, id);
         }
         started
     }
@@ -62,8 +62,8 @@ impl SessionManager {
     /// expiry (write lock) either sees the query or ends the session before it is found.
     fn find_for_query(
         &self,
-        session_id: i64,
         now: u64,
+        session_id: i64,
     ) -> Result<(SessionId, Arc<SessionEntry>), ServerError> {
         let id = crate::server::manager::parse_id(session_id)?;
         let sessions = self.shard(id).read();
@@ -75,13 +75,13 @@ impl SessionManager {
 
     fn register(
         &self,
+        now: u64,
         id: SessionId,
         entry: &SessionEntry,
         statement: &str,
         table: &RoleTable,
-        now: u64,
     ) -> Result<QueryStart, ServerError> {
-        let caller = self.current_caller(id, entry, table, now)?;
+        let caller = self.current_caller(now, id, entry, table)?;
         let plan = self.plan_ids.next()?;
         let registration = Registration { session: id, plan, statement, deadline_unix_us: None };
         let handle = {
@@ -95,7 +95,7 @@ impl SessionManager {
             if queries.session_user(id).is_none() {
                 queries.open_session(id, entry.user(), &self.config.graph_addr)?;
             }
-            let registered = queries.register(registration, now.saturating_mul(1_000));
+            let registered = queries.register(now.saturating_mul(1_000), registration);
             if registered.is_err() {
                 queries.close_session_if_idle(id);
             }
@@ -109,14 +109,14 @@ impl SessionManager {
     /// The session's caller, refreshed from `table`; a session whose user was dropped ends here.
     fn current_caller(
         &self,
+        now: u64,
         id: SessionId,
         entry: &SessionEntry,
         table: &RoleTable,
-        now: u64,
     ) -> Result<Caller, ServerError> {
         let caller = entry.current_caller(table, &self.callers);
         if !caller.user_exists() {
-            let _ = self.end_session(id, EndReason::UserDropped, now);
+            let _ = self.end_session(now, id, EndReason::UserDropped);
             return Err(ServerError::SessionNotFound { session: id.get() });
         }
         Ok(caller)
@@ -126,30 +126,30 @@ impl SessionManager {
     /// recorded outcome (killed if a kill won the race).
     pub fn finish_query(
         &self,
+        now_unix_ms: u64,
         session: SessionId,
         plan: PlanId,
-        now_unix_ms: u64,
     ) -> Result<QueryOutcome, ServerError> {
-        self.end_query(session, plan, None, now_unix_ms)
+        self.end_query(now_unix_ms, session, plan, None)
     }
 
     /// The executor failed with `reason`: as [`finish_query`](Self::finish_query).
     pub fn fail_query(
         &self,
+        now_unix_ms: u64,
         session: SessionId,
         plan: PlanId,
         reason: &str,
-        now_unix_ms: u64,
     ) -> Result<QueryOutcome, ServerError> {
-        self.end_query(session, plan, Some(reason), now_unix_ms)
+        self.end_query(now_unix_ms, session, plan, Some(reason))
     }
 
     fn end_query(
         &self,
+        now_unix_ms: u64,
         session: SessionId,
         plan: PlanId,
         failure: Option<&str>,
-        now_unix_ms: u64,
     ) -> Result<QueryOutcome, ServerError> {
         let now = self.clock.observe(now_unix_ms);
         let shard = self.shard(session);
@@ -183,7 +183,7 @@ impl SessionManager {
 
     /// A query of `session` left the registry (or was refused): touch, then lower the count. A
     /// session that ended meanwhile has nothing to lower.
-    fn query_ended(&self, session: SessionId, now: u64) {
+    fn query_ended(&self, now: u64, session: SessionId) {
         let sessions = self.shard(session).read();
         if let Some(found) = sessions.get(session) {
             found.activity.touch(now);
@@ -225,11 +225,11 @@ impl SessionManager {
     /// SHOW QUERIES on this node: every running query `caller` may see (fix 7, see
     /// docs/fixes.md), by session and plan.
     #[must_use]
-    pub fn show_queries(&self, caller: &Caller, now_unix_ms: u64) -> Vec<QueryRow> {
+    pub fn show_queries(&self, now_unix_ms: u64, caller: &Caller) -> Vec<QueryRow> {
         let now_unix_us = self.clock.newest_ms().max(now_unix_ms).saturating_mul(1_000);
         let mut rows: Vec<QueryRow> = (self.shards.iter())
             .flat_map(|shard| {
-                lock(&shard.queries).show_queries(caller, self.config.policy, now_unix_us)
+                lock(&shard.queries).show_queries(now_unix_us, caller, self.config.policy)
             })
             .collect();
         rows.sort_by_key(|row| (row.session_id, row.execution_plan_id));
@@ -242,15 +242,15 @@ impl SessionManager {
     /// orders USEs across nodes ([`adopt_space`](Self::adopt_space)).
     pub fn use_space(
         &self,
+        now_unix_ms: u64,
         session_id: i64,
         space: &str,
         table: &RoleTable,
-        now_unix_ms: u64,
     ) -> Result<(), ServerError> {
         let now = self.clock.observe(now_unix_ms);
         check_space_name(space)?;
-        let (id, entry) = self.find(session_id, now)?;
-        let caller = self.current_caller(id, &entry, table, now)?;
+        let (id, entry) = self.find(now, session_id)?;
+        let caller = self.current_caller(now, id, &entry, table)?;
         check_read_space(&caller, self.config.policy, space)?;
         let from = caller.current_space().map(str::to_owned);
         let caller = self.callers.get(table, entry.user(), Some(space));
@@ -261,17 +261,17 @@ impl SessionManager {
             // clock is ahead: the USE here is the last writer (issue 5585, docs/fixes.md).
             inner.space_set_unix_ms = now.max(inner.space_set_unix_ms.saturating_add(1));
         }
-        self.changed(&entry, Change::SpaceChanged { from, to: space.to_owned() }, now);
+        self.changed(now, &entry, Change::SpaceChanged { from, to: space.to_owned() });
         Ok(())
     }
 
     /// Sets session variable `name` to `value` (bounded count and size).
     pub fn set_variable(
         &self,
+        now_unix_ms: u64,
         session_id: i64,
         name: &str,
         value: &str,
-        now_unix_ms: u64,
     ) -> Result<(), ServerError> {
         let now = self.clock.observe(now_unix_ms);
         let bytes_max = self.config.variable_bytes_max;
@@ -280,7 +280,7 @@ impl SessionManager {
             let bytes = u64::try_from(bytes).unwrap_or(u64::MAX);
             return Err(ServerError::VariableTooLong { bytes, bytes_max });
         }
-        let (_, entry) = self.find(session_id, now)?;
+        let (_, entry) = self.find(now, session_id)?;
         {
             let mut inner = lock(&entry.inner);
             let variables_max = self.config.variables_per_session_max;
@@ -291,18 +291,18 @@ impl SessionManager {
             }
             inner.extras_mut().variables.insert(name.into(), value.into());
         }
-        self.changed(&entry, Change::VariableSet { name: name.to_owned() }, now);
+        self.changed(now, &entry, Change::VariableSet { name: name.to_owned() });
         Ok(())
     }
 
     /// Session `session_id`'s variables, by name. Marks activity.
     pub fn variables(
         &self,
-        session_id: i64,
         now_unix_ms: u64,
+        session_id: i64,
     ) -> Result<BTreeMap<String, String>, ServerError> {
         let now = self.clock.observe(now_unix_ms);
-        let (_, entry) = self.find(session_id, now)?;
+        let (_, entry) = self.find(now, session_id)?;
         let inner = lock(&entry.inner);
         Ok(inner
             .extras()

@@ -61,8 +61,8 @@ impl SessionManager {
         self.earliest_check_ms.store(u64::MAX, Ordering::Release);
         let mut expired = 0_u32;
         for shard in &self.shards {
-            for (entry, idle_ms) in self.expire_shard(shard, now) {
-                self.release_ended(shard, &entry, EndReason::Expired { idle_ms }, now);
+            for (entry, idle_ms) in self.expire_shard(now, shard) {
+                self.release_ended(now, shard, &entry, EndReason::Expired { idle_ms });
                 expired = expired.saturating_add(1);
             }
         }
@@ -70,7 +70,7 @@ impl SessionManager {
     }
 
     /// Pops `shard`'s due checks; returns the sessions that expired (already out of the map).
-    fn expire_shard(&self, shard: &Shard, now: u64) -> Vec<(Arc<SessionEntry>, u64)> {
+    fn expire_shard(&self, now: u64, shard: &Shard) -> Vec<(Arc<SessionEntry>, u64)> {
         let first = shard.read().deadlines().first().map(|&(at, _)| at);
         if first.is_none_or(|at| at > now) {
             if let Some(at) = first {
@@ -86,7 +86,7 @@ impl SessionManager {
                 Due::Gone => continue,
                 Due::Check(frozen, entry) => (frozen, entry),
             };
-            match self.decide(&entry, frozen.last_ms(), now) {
+            match self.decide(now, &entry, frozen.last_ms()) {
                 Check::Recheck(at) => sessions.reschedule(frozen, &entry, at),
                 Check::Expire => {
                     let idle_ms = now.saturating_sub(frozen.last_ms());
@@ -102,7 +102,7 @@ impl SessionManager {
 
     /// Decides a due check, under the shard's write lock (no query can start meanwhile) with
     /// the session's final activity `last_ms` (its slot is frozen).
-    fn decide(&self, entry: &SessionEntry, last_ms: u64, now: u64) -> Check {
+    fn decide(&self, now: u64, entry: &SessionEntry, last_ms: u64) -> Check {
         let idle_timeout_ms = self.config.idle_timeout_ms;
         // The count first: a query that ended touched the session before lowering it.
         if entry.running() > 0 {

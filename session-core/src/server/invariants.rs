@@ -6,10 +6,11 @@ use std::collections::BTreeMap;
 use graphsession_base::Violation;
 use graphsession_base::sync::lock;
 
+use crate::server::hash::{hash_id, shard_index};
 use crate::server::limits::UserIp;
 use crate::server::manager::SessionManager;
 use crate::server::session::Origin;
-use crate::server::shard::{Shard, hash_id, shard_index};
+use crate::server::shard::Shard;
 
 /// The machine this file's invariant violations name.
 const MACHINE: &str = "SessionManager";
@@ -245,7 +246,7 @@ mod tests {
 
     fn login(manager: &SessionManager, table: &RoleTable, user: &str) -> SessionId {
         let login = Login { user, client_ip: IP, password: PasswordCheck::Verified };
-        manager.login(login, table, NOW).expect("login")
+        manager.login(NOW, login, table).expect("login")
     }
 
     fn install(manager: &SessionManager, table: &RoleTable, session: i64) {
@@ -258,7 +259,7 @@ mod tests {
             created_unix_ms: NOW,
             last_activity_unix_ms: NOW,
         };
-        assert_eq!(manager.install_session(install, table, NOW), Ok(true));
+        assert_eq!(manager.install_session(NOW, install, table), Ok(true));
     }
 
     fn entry(manager: &SessionManager, id: SessionId) -> Arc<SessionEntry> {
@@ -276,10 +277,10 @@ mod tests {
         let alice = login(&manager, &table, "alice");
         login(&manager, &table, "alice");
         install(&manager, &table, 11);
-        let query = manager.begin_query(alice.get(), "GO", &table, NOW).expect("query");
-        manager.set_variable(alice.get(), "a", "1", NOW).expect("variable");
+        let query = manager.begin_query(NOW, alice.get(), "GO", &table).expect("query");
+        manager.set_variable(NOW, alice.get(), "a", "1").expect("variable");
         manager.check_invariants().expect("healthy");
-        manager.finish_query(query.session, query.plan, NOW).expect("finish");
+        manager.finish_query(NOW, query.session, query.plan).expect("finish");
         manager.check_invariants().expect("healthy");
     }
 
@@ -367,7 +368,7 @@ mod tests {
         let mut manager = manager(config);
         for user in ["bob", "carol"] {
             let wrong = Login { user, client_ip: IP, password: PasswordCheck::Rejected };
-            assert!(manager.login(wrong, &table, NOW).is_err());
+            assert!(manager.login(NOW, wrong, &table).is_err());
         }
         manager.config.throttled_users_max = 2;
         manager.check_invariants().expect("at the bound");
@@ -440,20 +441,20 @@ mod tests {
         let table = table();
         let manager = manager(Config::default());
         let alice = login(&manager, &table, "alice");
-        let query = manager.begin_query(alice.get(), "GO", &table, NOW).expect("query");
+        let query = manager.begin_query(NOW, alice.get(), "GO", &table).expect("query");
         manager.check_invariants().expect("healthy");
         let mut queries = lock(&manager.shard(alice).queries);
         queries.close_session(alice, graphsession_query_plan::SessionEnd::Killed).expect("open");
         queries.open_session(alice, "bob", "127.0.0.1:9669").expect("open");
         queries
             .register(
+                NOW * 1_000,
                 graphsession_query_plan::Registration {
                     session: alice,
                     plan: query.plan,
                     statement: "GO",
                     deadline_unix_us: None,
                 },
-                NOW * 1_000,
             )
             .expect("register");
         drop(queries);
@@ -482,7 +483,7 @@ mod tests {
         let table = table();
         let manager = manager(Config::default());
         let alice = login(&manager, &table, "alice");
-        let query = manager.begin_query(alice.get(), "GO", &table, NOW).expect("query");
+        let query = manager.begin_query(NOW, alice.get(), "GO", &table).expect("query");
         manager.check_invariants().expect("one query, counted once");
         entry(&manager, alice).query_started();
         let shard = manager.shard(alice);
@@ -512,7 +513,7 @@ mod tests {
         let table = table();
         let mut manager = manager(Config::default());
         let alice = login(&manager, &table, "alice");
-        manager.set_variable(alice.get(), "a", "1", NOW).expect("variable");
+        manager.set_variable(NOW, alice.get(), "a", "1").expect("variable");
         // One history entry (VariableSet; a login is an event only), one variable.
         let history = lock(&entry(&manager, alice).inner).extras().history.entries.len();
         assert_eq!(history, 1);

@@ -1,5 +1,5 @@
 //! The node's session count and the per-(user, client ip) counts, each changed with its limit
-//! check in one atomic step (deliberate fix 2, see docs/fixes.md), and the node clock.
+//! check in one atomic step (deliberate fix 2, see docs/fixes.md).
 //!
 //! NebulaGraph checks the per-(user, ip) count and changes it in two steps (so concurrent logins
 //! overshoot) and drops the counter on the 2 -> 1 transition (so it under-counts afterwards).
@@ -9,11 +9,9 @@
 
 use std::collections::BTreeMap;
 
-use graphsession_base::AtomicMonotonicClock;
 use graphsession_base::sync::{AtomicU64, Mutex, Ordering, lock};
 
-use crate::server::config::NOW_UNIX_MS_MAX;
-use crate::server::shard::name_shard;
+use crate::server::hash::name_shard;
 
 /// Shards of the per-(user, ip) counts: logins of different users rarely meet on one mutex.
 const USER_IP_SHARD_COUNT: usize = 16;
@@ -180,29 +178,5 @@ impl UserIpCounts {
             }
         }
         all
-    }
-}
-
-/// The newest time the node has been told, Unix milliseconds. Every `now` passed in is clamped
-/// to it, so a clock that steps back never expires anything early and never panics, and to
-/// [`NOW_UNIX_MS_MAX`], the latest time the slot table can hold.
-#[derive(Debug)]
-pub(crate) struct Clock {
-    newest_ms: AtomicMonotonicClock,
-}
-
-impl Clock {
-    pub(crate) fn new(newest_ms: u64) -> Clock {
-        Clock { newest_ms: AtomicMonotonicClock::new(newest_ms.min(NOW_UNIX_MS_MAX)) }
-    }
-
-    /// `max(now, newest seen)`, remembering `now` if it is newer; `now` capped first.
-    #[inline]
-    pub(crate) fn observe(&self, now_unix_ms: u64) -> u64 {
-        self.newest_ms.observe(now_unix_ms.min(NOW_UNIX_MS_MAX))
-    }
-
-    pub(crate) fn newest_ms(&self) -> u64 {
-        self.newest_ms.newest()
     }
 }

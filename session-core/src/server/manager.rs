@@ -1,5 +1,6 @@
 //! The [`SessionManager`]: construction, login, find + touch, sign-out, events and statistics.
-//! The query path is in `execute.rs`, KILL SESSION in `kill.rs`, expiry in `expiry.rs`.
+//! The query path is in `execute.rs`, every kind of session end (KILL SESSION included) in
+//! `ending.rs`, expiry in `expiry.rs`.
 
 use graphsession_base::sync::{Arc, AtomicU64, Mutex, Ordering};
 use graphsession_id_gen::{PlanIdGenerator, SessionId, SessionIdSource};
@@ -8,12 +9,14 @@ use graphsession_query_plan::{QueryError, QueryRegistry};
 
 use crate::server::audit::{Change, EndReason, Event, EventQueue, Refusal};
 use crate::server::callers::CallerCache;
+use crate::server::clock::Clock;
 use crate::server::config::{CLIENT_IP_BYTES_MAX, Config};
 use crate::server::error::{ConfigError, ServerError};
-use crate::server::limits::{Clock, NodeCount, UserIp, UserIpCounts};
+use crate::server::hash::{hash_id, shard_index};
+use crate::server::limits::{NodeCount, UserIp, UserIpCounts};
 use crate::server::metrics::{Counters, NodeStats};
 use crate::server::session::{NewSession, Origin, SessionEntry};
-use crate::server::shard::{Shard, hash_id, shard_index};
+use crate::server::shard::Shard;
 use crate::server::table::FastTouch;
 use crate::server::throttle::{PasswordCheck, Throttle};
 
@@ -30,7 +33,9 @@ pub struct Login<'a> {
 }
 
 /// The session registry of one graph node. `Send + Sync`: share it by reference or `Arc`
-/// among the host's threads. See the [module docs](crate::server) for the call order.
+/// among the host's threads (which is why its methods take `&self`, unlike the other machines').
+/// `now` comes first in every input and command. See the [module docs](crate::server) for the
+/// call order.
 #[derive(Debug)]
 pub struct SessionManager {
     pub(crate) config: Config,
@@ -119,19 +124,19 @@ impl SessionManager {
     /// lockout's count) and comes out as an [`Event::LoginRefused`].
     pub fn login(
         &self,
+        now_unix_ms: u64,
         login: Login<'_>,
         table: &RoleTable,
-        now_unix_ms: u64,
     ) -> Result<SessionId, ServerError> {
         let now = self.clock.observe(now_unix_ms);
-        self.try_login(login, table, now).inspect_err(|error| self.refused(login, error, now))
+        self.try_login(now, login, table).inspect_err(|error| self.refused(now, login, error))
     }
 
     fn try_login(
         &self,
+        now: u64,
         login: Login<'_>,
         table: &RoleTable,
-        now: u64,
     ) -> Result<SessionId, ServerError> {
         let bytes = login.client_ip.len();
         if bytes > CLIENT_IP_BYTES_MAX as usize {
@@ -159,7 +164,7 @@ impl SessionManager {
                 });
             }
         };
-        self.create(login, &pair, table, now).inspect_err(|_| {
+        self.create(now, login, &pair, table).inspect_err(|_| {
             self.user_ip.release(&pair);
             self.node_count.release();
         })
@@ -168,10 +173,10 @@ impl SessionManager {
     /// Creates the session whose counts are already reserved.
     fn create(
         &self,
+        now: u64,
         login: Login<'_>,
         pair: &std::sync::Arc<UserIp>,
         table: &RoleTable,
-        now: u64,
     ) -> Result<SessionId, ServerError> {
         if !table.contains_user(login.user) {
             return Err(ServerError::UserNotFound { user: login.user.to_owned() });
@@ -205,11 +210,11 @@ impl SessionManager {
         // An event, not a history entry: SHOW SESSION has the creation in its row already, and a
         // session that never changes allocates no history.
         let change = Change::Created { client_ip: login.client_ip.to_owned() };
-        self.announce(&entry, change, now);
+        self.announce(now, &entry, change);
         Ok(id)
     }
 
-    fn refused(&self, login: Login<'_>, error: &ServerError, now: u64) {
+    fn refused(&self, now: u64, login: Login<'_>, error: &ServerError) {
         let (refusal, counter) = match error {
             ServerError::UserNotExist
             | ServerError::InvalidPassword
@@ -237,13 +242,13 @@ impl SessionManager {
     }
 
     /// Records `change` in the session's history and emits it as an event.
-    pub(crate) fn changed(&self, entry: &SessionEntry, change: Change, now: u64) {
+    pub(crate) fn changed(&self, now: u64, entry: &SessionEntry, change: Change) {
         entry.record(change.clone(), now, self.config.session_history_max);
-        self.announce(entry, change, now);
+        self.announce(now, entry, change);
     }
 
     /// Emits `change` as an event.
-    pub(crate) fn announce(&self, entry: &SessionEntry, change: Change, now: u64) {
+    pub(crate) fn announce(&self, now: u64, entry: &SessionEntry, change: Change) {
         self.events.push(Event::Session {
             session: entry.id,
             user: entry.user().to_owned(),
@@ -259,7 +264,7 @@ impl SessionManager {
     /// [`ServerError::InvalidSessionId`] (-1002, a client's ping); an unknown, signed-out,
     /// killed or expired id is [`ServerError::SessionNotFound`] (-1002).
     #[inline]
-    pub fn touch(&self, session_id: i64, now_unix_ms: u64) -> Result<(), ServerError> {
+    pub fn touch(&self, now_unix_ms: u64, session_id: i64) -> Result<(), ServerError> {
         let now = self.clock.observe(now_unix_ms);
         let id = parse_id(session_id)?;
         let hash = hash_id(id);
@@ -276,8 +281,8 @@ impl SessionManager {
     /// Finds a live session, touches it, and returns its entry.
     pub(crate) fn find(
         &self,
-        session_id: i64,
         now: u64,
+        session_id: i64,
     ) -> Result<(SessionId, Arc<SessionEntry>), ServerError> {
         let id = parse_id(session_id)?;
         let sessions = self.shard(id).read();
@@ -288,10 +293,10 @@ impl SessionManager {
 
     /// Sign-out: ends session `session_id` and kills its queries. No owner check and an unknown
     /// id is ignored, as in NebulaGraph; returns whether a session ended.
-    pub fn sign_out(&self, session_id: i64, now_unix_ms: u64) -> bool {
+    pub fn sign_out(&self, now_unix_ms: u64, session_id: i64) -> bool {
         let now = self.clock.observe(now_unix_ms);
         let Some(id) = SessionId::new(session_id) else { return false };
-        self.end_session(id, EndReason::SignedOut, now).is_some()
+        self.end_session(now, id, EndReason::SignedOut).is_some()
     }
 
     /// The next event, oldest first; `None` when the queue is empty. Drain it until `None`

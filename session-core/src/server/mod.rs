@@ -48,8 +48,15 @@
 //! Timers: call [`handle_timeout`](SessionManager::handle_timeout) when
 //! [`poll_timeout`](SessionManager::poll_timeout)'s time has come, and read `poll_timeout` again
 //! after each login (a spurious call is a no-op). Effects: drain
-//! [`poll_event`](SessionManager::poll_event) until `None` after each call. `now` is always an
-//! argument (Unix milliseconds); one older than a `now` already seen is clamped to it.
+//! [`poll_event`](SessionManager::poll_event) until `None` after each call. `now` is the first
+//! argument of every input and command (Unix milliseconds), as in every machine of this
+//! workspace: `login(now, login, table)`, `touch(now, id)`, `begin_query(now, id, statement,
+//! table)`; one older than a `now` already seen is clamped to it.
+//!
+//! The registry differs from the other machines in one way, on purpose: every method takes
+//! `&self` and it is `Sync`, because a graph server's executor threads share it and find + touch
+//! must take no lock. So each call returns its own result instead of queueing a reply, and only
+//! the audit events are drained with `poll_event`.
 //!
 //! In a cluster, sync reads and changes the registry through
 //! [`cluster_sessions`](SessionManager::cluster_sessions),
@@ -90,24 +97,24 @@
 //!
 //! // Authenticate: the host checks the password, the registry does the rest.
 //! let login = Login { user: "alice", client_ip: "10.0.0.1", password: PasswordCheck::Verified };
-//! let session = sessions.login(login, &table, now)?.get(); // what the client sends back
+//! let session = sessions.login(now, login, &table)?.get(); // what the client sends back
 //!
 //! // Execute: one call per request; run the statement's permission check on `caller`.
-//! sessions.use_space(session, "nba", &table, now)?;
-//! let query = sessions.begin_query(session, "GO FROM 1 OVER follow", &table, now)?;
+//! sessions.use_space(now, session, "nba", &table)?;
+//! let query = sessions.begin_query(now, session, "GO FROM 1 OVER follow", &table)?;
 //! graphsession_permission::check_read_current_space(&query.caller, Policy::ENFORCED)?;
 //! query.handle.check()?; // the executor, between batches
-//! let _outcome = sessions.finish_query(query.session, query.plan, now + 3)?;
+//! let _outcome = sessions.finish_query(now + 3, query.session, query.plan)?;
 //!
 //! // SHOW SESSIONS and KILL SESSION, as GOD.
 //! let rows = sessions.show_local_sessions(&root)?;
 //! assert_eq!((rows[0].user_name.as_str(), rows[0].space_name.as_str()), ("alice", "nba"));
-//! let running = sessions.begin_query(session, "GO FROM 2 OVER follow", &table, now + 4)?;
+//! let running = sessions.begin_query(now + 4, session, "GO FROM 2 OVER follow", &table)?;
 //! let target = KillTarget::Session { session: running.session, plan: running.plan };
 //! sessions.kill_query(&root, running.session, target)?;
 //! assert!(running.handle.check().is_err());
-//! assert_eq!(sessions.kill_sessions(&root, &[session], now + 5)?, 1);
-//! assert_eq!(sessions.touch(session, now + 6).unwrap_err().code(), -1002);
+//! assert_eq!(sessions.kill_sessions(now + 5, &root, &[session])?, 1);
+//! assert_eq!(sessions.touch(now + 6, session).unwrap_err().code(), -1002);
 //!
 //! // The timer and the audit trail.
 //! if let Some(at) = sessions.poll_timeout() {
@@ -125,13 +132,15 @@
 
 mod audit;
 mod callers;
+mod clock;
 mod cluster_hooks;
 mod config;
+mod ending;
 mod error;
 mod execute;
 mod expiry;
+mod hash;
 mod invariants;
-mod kill;
 mod limits;
 mod manager;
 mod metrics;
@@ -139,6 +148,7 @@ mod session;
 mod shard;
 mod show;
 mod snapshot;
+mod snapshot_body;
 mod snapshot_codec;
 mod table;
 mod throttle;
@@ -155,9 +165,8 @@ pub use manager::{Login, SessionManager};
 pub use metrics::{NodeStats, SessionStats};
 pub use session::Origin;
 pub use show::{SESSION_COLUMNS, SessionDetail, SessionRow};
-pub use snapshot::{
-    LockoutRecord, RestoreParts, SNAPSHOT_FORMAT_VERSION, SessionRecord, Snapshot, SnapshotBody,
-};
+pub use snapshot::{RestoreParts, SNAPSHOT_FORMAT_VERSION, Snapshot};
+pub use snapshot_body::{LockoutRecord, SessionRecord, SnapshotBody};
 pub use throttle::PasswordCheck;
 
 /// The registry is shared among the host's threads.

@@ -21,31 +21,13 @@
 
 use std::collections::BTreeSet;
 
-use graphsession_base::fnv1a64;
 use graphsession_base::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard, read, write};
 use graphsession_id_gen::SessionId;
 use graphsession_query_plan::QueryRegistry;
 
+use crate::server::hash::hash_id;
 use crate::server::session::SessionEntry;
 use crate::server::table::{Entries, Found, Frozen, SlotTable, TableFull};
-
-/// A fixed, deterministic hash of a session id: a folded 64x64 -> 128-bit multiply. Sealed ids
-/// are already uniform; the multiply spreads unsealed (time-ordered) ids too. Deterministic, so
-/// behaviour never depends on OS randomness.
-#[inline]
-#[expect(clippy::cast_possible_truncation, reason = "folding the product: truncation is the point")]
-pub(crate) fn mix(value: u64) -> u64 {
-    let product = u128::from(value) * 0x9E37_79B9_7F4A_7C15_u128;
-    (product as u64) ^ ((product >> 64) as u64)
-}
-
-/// The shard of a user's name among `shards` (FNV-1a: fixed, so behaviour never depends on OS
-/// randomness). Used by the per-user tables: (user, ip) counts and shared callers.
-pub(crate) fn name_shard(name: &str, shards: usize) -> usize {
-    let hash = fnv1a64(name.as_bytes());
-    let shards = u64::try_from(shards.max(1)).unwrap_or(u64::MAX);
-    usize::try_from(hash % shards).unwrap_or(0)
-}
 
 /// What a shard's `RwLock` guards.
 #[derive(Debug, Default)]
@@ -205,58 +187,5 @@ impl ShardWrite<'_> {
         let entry = self.state.entries.remove(self.table, frozen)?;
         entry.end();
         Some(entry)
-    }
-}
-
-/// The hash of a session id: [`mix`] of its value.
-#[inline]
-pub(crate) fn hash_id(id: SessionId) -> u64 {
-    mix(id.get().unsigned_abs())
-}
-
-/// The shard of a session whose id hashes to `hash`, among `mask + 1` shards. Bits 32.. of the
-/// hash, so the slot table inside the shard (which uses the top bits) sees independent ones.
-#[inline]
-pub(crate) fn shard_index(hash: u64, mask: u64) -> usize {
-    usize::try_from((hash >> 32) & mask).unwrap_or(0)
-}
-
-#[cfg(test)]
-mod tests {
-    //! The hashes are fixed functions (behaviour never depends on OS randomness) whose only job is
-    //! to spread: a different function would still be correct, only slower, so their values are
-    //! pinned here and the spread of sequential ids and names is checked.
-
-    use super::{hash_id, mix, name_shard, shard_index};
-
-    #[test]
-    fn mix_is_the_folded_golden_ratio_multiply() {
-        assert_eq!(mix(0), 0);
-        assert_eq!(mix(1), 0x9E37_79B9_7F4A_7C15);
-        // The high half of the product folds into the low half.
-        assert_eq!(mix(12_345), 0xA12C_E22B_4ED9_8D60);
-    }
-
-    #[test]
-    fn sequential_ids_spread_evenly_over_the_shards() {
-        let mut counts = [0_u32; 64];
-        for value in 1..=6_400 {
-            let id = graphsession_id_gen::SessionId::new(value).expect("positive");
-            counts[shard_index(hash_id(id), 63)] += 1;
-        }
-        assert!(counts.iter().all(|&count| (90..=110).contains(&count)), "{counts:?}");
-    }
-
-    #[test]
-    fn name_shard_is_fnv1a_modulo_the_shard_count() {
-        assert_eq!(name_shard("", 16), 5);
-        assert_eq!(name_shard("alice", 16), 7);
-        assert_eq!(name_shard("bob", 16), 4);
-        assert_eq!(name_shard("alice", 0), 0, "no shards is taken as one");
-        let mut counts = [0_u32; 16];
-        for user in 0..1_600 {
-            counts[name_shard(&format!("user{user}"), 16)] += 1;
-        }
-        assert!(counts.iter().all(|&count| (90..=110).contains(&count)), "{counts:?}");
     }
 }

@@ -21,7 +21,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use graphsession_base::codec::{Reader, Writer};
 use graphsession_base::fnv1a64;
 use graphsession_base::sync::{Arc, Ordering, lock};
-use graphsession_id_gen::{PlanIdGenerator, SessionId};
+use graphsession_id_gen::PlanIdGenerator;
 use graphsession_permission::{RoleTable, USER_NAME_BYTES_MAX};
 
 use crate::server::audit::{Change, History, HistoryEntry};
@@ -30,6 +30,7 @@ use crate::server::error::SnapshotError;
 use crate::server::manager::SessionManager;
 use crate::server::metrics::{Counters, NodeStats};
 use crate::server::session::{NewSession, Origin, SessionEntry};
+use crate::server::snapshot_body::{LockoutRecord, SessionRecord, SnapshotBody};
 use crate::server::snapshot_codec::{decode_body, encode_body};
 use crate::server::table::Found;
 use crate::server::throttle::Attempts;
@@ -48,61 +49,6 @@ pub struct Snapshot {
     pub checksum: u64,
     /// The registry.
     pub body: SnapshotBody,
-}
-
-/// The registry's persisted state.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct SnapshotBody {
-    /// The newest time the registry had been told, Unix milliseconds.
-    pub newest_unix_ms: u64,
-    /// The node's counters (`active`, `events_*` are recomputed on restore).
-    pub stats: NodeStats,
-    /// Every session, by id.
-    pub sessions: Vec<SessionRecord>,
-    /// Users with failed login attempts, by name.
-    pub lockouts: Vec<LockoutRecord>,
-}
-
-/// One persisted session.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct SessionRecord {
-    /// Its id.
-    pub id: SessionId,
-    /// Its user.
-    pub user: String,
-    /// Its client's ip.
-    pub client_ip: String,
-    /// Its current space.
-    pub space: Option<String>,
-    /// When the space was set (USE here, or adopted from the cluster), Unix ms; 0 for none.
-    pub space_set_unix_ms: u64,
-    /// How it came to this node (its (user, ip) pair may exceed the limit by installed ones).
-    pub origin: Origin,
-    /// Created, Unix milliseconds.
-    pub created_unix_ms: u64,
-    /// Last activity, Unix milliseconds.
-    pub last_activity_unix_ms: u64,
-    /// Queries started in it.
-    pub queries_run: u64,
-    /// Queries of it that ended killed.
-    pub queries_killed: u64,
-    /// Its variables.
-    pub variables: BTreeMap<String, String>,
-    /// Its history, oldest first.
-    pub history: Vec<HistoryEntry>,
-    /// Older history no longer kept.
-    pub history_dropped: u32,
-}
-
-/// One user's failed login attempts.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct LockoutRecord {
-    /// The user.
-    pub user: String,
-    /// Wrong passwords still allowed before a lock (0 when locked).
-    pub remaining_attempts: u32,
-    /// Locked until, Unix milliseconds; `None` when not locked.
-    pub locked_until_unix_ms: Option<u64>,
 }
 
 impl Snapshot {
@@ -413,12 +359,13 @@ mod tests {
 
     use graphsession_id_gen::SessionId;
 
-    use super::{LockoutRecord, SessionRecord, SnapshotBody, validate};
+    use super::validate;
     use crate::server::audit::{Change, HistoryEntry};
     use crate::server::config::{CLIENT_IP_BYTES_MAX, Config, NOW_UNIX_MS_MAX};
     use crate::server::error::SnapshotError;
     use crate::server::metrics::NodeStats;
     use crate::server::session::Origin;
+    use crate::server::snapshot_body::{LockoutRecord, SessionRecord, SnapshotBody};
 
     const NOW: u64 = 1_763_900_000_000;
 

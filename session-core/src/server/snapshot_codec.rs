@@ -10,7 +10,7 @@ use crate::server::audit::{Change, EndReason, HistoryEntry};
 use crate::server::error::SnapshotError;
 use crate::server::metrics::NodeStats;
 use crate::server::session::Origin;
-use crate::server::snapshot::{LockoutRecord, SessionRecord, SnapshotBody};
+use crate::server::snapshot_body::{LockoutRecord, SessionRecord, SnapshotBody};
 
 pub(crate) fn encode_body(body: &SnapshotBody) -> Vec<u8> {
     let mut writer = Writer::new(Vec::new());
@@ -241,7 +241,7 @@ mod tests {
     use crate::server::error::SnapshotError;
     use crate::server::metrics::NodeStats;
     use crate::server::session::Origin;
-    use crate::server::snapshot::{LockoutRecord, SessionRecord, SnapshotBody};
+    use crate::server::snapshot_body::{LockoutRecord, SessionRecord, SnapshotBody};
 
     fn every_change() -> Vec<Change> {
         let ended = |reason| Change::Ended { reason, queries_killed: 7 };

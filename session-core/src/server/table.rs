@@ -371,7 +371,7 @@ impl Entries {
         self.by_slot.resize(capacity, None);
         table.capacity.store(capacity, Ordering::Release);
         for (last_ms, entry) in live {
-            let hash = crate::server::shard::mix(key_of(entry.id));
+            let hash = crate::server::hash::mix(key_of(entry.id));
             self.place(table, hash, last_ms, entry);
         }
         Ok(())
@@ -412,7 +412,7 @@ impl Entries {
             if key == EMPTY {
                 break;
             }
-            let home = home(crate::server::shard::mix(key), capacity);
+            let home = home(crate::server::hash::mix(key), capacity);
             if distance(home, hole, capacity) < distance(home, index, capacity) {
                 self.shift(table, index, hole, key);
                 hole = index;
@@ -460,7 +460,7 @@ impl Entries {
                     if key != key_of(entry.id) || is_frozen(word) {
                         return Err(format!("slot {index} of session {} is wrong", entry.id));
                     }
-                    let hash = crate::server::shard::mix(key);
+                    let hash = crate::server::hash::mix(key);
                     if self.find(table, entry.id, hash) != Some(index) {
                         return Err(format!("session {} unreachable from its home", entry.id));
                     }
@@ -481,9 +481,9 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+    use crate::server::hash::mix;
     use crate::server::limits::UserIp;
     use crate::server::session::{NewSession, Origin};
-    use crate::server::shard::mix;
 
     fn entry(key: u64) -> Arc<SessionEntry> {
         let id = SessionId::new(i64::try_from(key).expect("small")).expect("positive");

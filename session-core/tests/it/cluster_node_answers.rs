@@ -290,7 +290,7 @@ fn a_registry_listing_its_sessions_out_of_order_is_read_by_id() {
 fn installs_the_server_registry_refuses_are_counted_and_leave_nothing_held() {
     let sessions = manager(Config::default());
     let table = RoleTable::new();
-    let mut registry = ServerRegistry::new(&sessions, &table, START);
+    let mut registry = ServerRegistry::new(START, &sessions, &table);
     let record = |id: i64, user: &str| SessionRecord {
         session: sid(id),
         user: user.to_owned(),

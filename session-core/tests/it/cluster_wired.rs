@@ -136,7 +136,7 @@ impl World {
         for index in 0..self.nodes.len() {
             let node = &mut self.nodes[index];
             if node.sync.poll_timeout().is_some_and(|at| at <= now) {
-                let registry = ServerRegistry::new(&node.sessions, &self.table, now);
+                let registry = ServerRegistry::new(now, &node.sessions, &self.table);
                 node.sync.handle_timeout(now, &registry);
             }
             if let Some(request) = node.sync.poll_request() {
@@ -156,7 +156,7 @@ impl World {
             }
             Message::ToNode { to, answer } => {
                 let node = &mut self.nodes[to];
-                let mut registry = ServerRegistry::new(&node.sessions, &self.table, now);
+                let mut registry = ServerRegistry::new(now, &node.sessions, &self.table);
                 node.sync.handle_answer(now, answer, &mut registry);
                 assert_eq!(registry.installs_refused(), 0);
             }
@@ -200,7 +200,7 @@ impl World {
     fn login(&mut self, node: usize) -> SessionId {
         let now = self.now;
         let login = Login { user: "alice", client_ip: IP, password: PasswordCheck::Verified };
-        let id = self.nodes[node].sessions.login(login, &self.table, now).unwrap();
+        let id = self.nodes[node].sessions.login(now, login, &self.table).unwrap();
         self.nodes[node].sync.announce(now, id).unwrap();
         self.run(200, 10);
         assert!(self.nodes[node].events.contains(&NodeEvent::Registered { session: id }));
@@ -211,12 +211,12 @@ impl World {
     /// A request for `id` reaches `node`, which does not hold it: picked up from meta.
     fn pick_up(&mut self, node: usize, id: SessionId) {
         let now = self.now;
-        let missing = self.nodes[node].sessions.touch(id.get(), now).unwrap_err();
+        let missing = self.nodes[node].sessions.touch(now, id.get()).unwrap_err();
         assert_eq!(missing.code(), -1002);
         self.nodes[node].sync.pick_up(now, id).unwrap();
         self.run(200, 10);
         assert!(self.nodes[node].events.contains(&NodeEvent::PickedUp { session: id }));
-        self.nodes[node].sessions.touch(id.get(), self.now).unwrap();
+        self.nodes[node].sessions.touch(self.now, id.get()).unwrap();
     }
 
     /// Node `node`'s view of session `id`, if it holds it.
@@ -258,10 +258,10 @@ fn issue_5094_a_session_used_on_node_b_is_not_expired_by_node_a_and_expires_when
     for _ in 0..30 {
         let node = &world.nodes[B].sessions;
         let query =
-            node.begin_query(id.get(), "GO FROM 1 OVER e", &world.table, world.now).unwrap();
+            node.begin_query(world.now, id.get(), "GO FROM 1 OVER e", &world.table).unwrap();
         world.run(500, 10);
         let node = &world.nodes[B].sessions;
-        node.finish_query(query.session, query.plan, world.now).unwrap();
+        node.finish_query(world.now, query.session, query.plan).unwrap();
         world.run(500, 10);
         assert!(world.meta.session(id).is_some(), "expired while in use on B");
         assert!(world.holds(A, id) && world.holds(B, id));
@@ -285,20 +285,20 @@ fn issue_5585_use_on_node_a_reaches_node_b_at_its_next_sync() {
     let id = world.login(A);
     world.pick_up(B, id);
     let used_at = world.now;
-    world.nodes[A].sessions.use_space(id.get(), "nba", &world.table, used_at).unwrap();
+    world.nodes[A].sessions.use_space(used_at, id.get(), "nba", &world.table).unwrap();
     let reached_at =
         world.run_until(5_000, |world| world.space_on(B, id).as_deref() == Some("nba"));
     // At meta by t + I + D, at every other holder by t + 2I + 3D.
     assert!(reached_at - used_at <= 2 * INTERVAL_MS + 3 * DELAY_MS + 1, "{}", reached_at - used_at);
     // B's next request runs in that space, with the role the table gives alice there.
-    let query = world.nodes[B].sessions.begin_query(id.get(), "GO", &world.table, world.now);
+    let query = world.nodes[B].sessions.begin_query(world.now, id.get(), "GO", &world.table);
     let query = query.unwrap();
     assert_eq!(query.caller.current_space(), Some("nba"));
     assert_eq!(query.caller.current_role(), Some(Role::User));
-    world.nodes[B].sessions.finish_query(query.session, query.plan, world.now).unwrap();
+    world.nodes[B].sessions.finish_query(world.now, query.session, query.plan).unwrap();
     // A later USE on B wins everywhere, whatever order the reports arrive in.
     world.run(7, 1);
-    world.nodes[B].sessions.use_space(id.get(), "ncaa", &world.table, world.now).unwrap();
+    world.nodes[B].sessions.use_space(world.now, id.get(), "ncaa", &world.table).unwrap();
     world.run(2 * INTERVAL_MS + 3 * DELAY_MS + 1, 1);
     assert_eq!(world.space_on(A, id).as_deref(), Some("ncaa"));
     assert_eq!(world.meta.session(id).map(|record| record.space.as_str()), Some("ncaa"));
@@ -309,14 +309,14 @@ fn kill_session_on_node_b_ends_the_session_and_its_query_on_node_a_within_the_bo
     for offset in [0, 330, 770] {
         let mut world = World::new();
         let id = world.login(A);
-        let query = world.nodes[A].sessions.begin_query(id.get(), "GO", &world.table, world.now);
+        let query = world.nodes[A].sessions.begin_query(world.now, id.get(), "GO", &world.table);
         let query = query.unwrap();
         world.run(offset, 1);
         // KILL SESSION on B, which does not hold the session: nothing ends locally, meta
         // records the removal, A applies it at its next sync.
         let killed_at = world.now;
         let root = Caller::resolve(&world.table, "root", None);
-        assert_eq!(world.nodes[B].sessions.kill_sessions(&root, &[id.get()], killed_at), Ok(0));
+        assert_eq!(world.nodes[B].sessions.kill_sessions(killed_at, &root, &[id.get()]), Ok(0));
         world.nodes[B].sync.remove(killed_at, id, RemoveReason::Killed).unwrap();
         let applied_at = world.run_until(5_000, |_| query.handle.check().is_err());
         assert!(
@@ -326,7 +326,7 @@ fn kill_session_on_node_b_ends_the_session_and_its_query_on_node_a_within_the_bo
         );
         assert_eq!(query.handle.check(), Err(Killed { cause: KillCause::SessionKilled }));
         let sessions = &world.nodes[A].sessions;
-        assert_eq!(sessions.touch(id.get(), world.now).unwrap_err().code(), -1002);
+        assert_eq!(sessions.touch(world.now, id.get()).unwrap_err().code(), -1002);
         assert_eq!((sessions.session_count(), sessions.user_ip_session_count("alice", IP)), (0, 0));
         assert_eq!(world.ended(A, id), [(EndReason::EndedElsewhere, 1)]);
         world.run(200, 10);
@@ -340,9 +340,9 @@ fn kill_query_from_node_b_reaches_the_executor_on_node_a_within_the_bound() {
     for offset in [0, 330, 770] {
         let mut world = World::new();
         let id = world.login(A);
-        let query = world.nodes[A].sessions.begin_query(id.get(), "GO", &world.table, world.now);
+        let query = world.nodes[A].sessions.begin_query(world.now, id.get(), "GO", &world.table);
         let query = query.unwrap();
-        let other = world.nodes[A].sessions.begin_query(id.get(), "GO", &world.table, world.now);
+        let other = world.nodes[A].sessions.begin_query(world.now, id.get(), "GO", &world.table);
         let other = other.unwrap();
         world.run(offset, 1);
         // KILL QUERY (session=id, plan=p) on B: the session is not here (-2069), so B asks meta.
@@ -364,11 +364,11 @@ fn kill_query_from_node_b_reaches_the_executor_on_node_a_within_the_bound() {
         // Only the query it names; the session lives on.
         assert!(other.handle.check().is_ok());
         let sessions = &world.nodes[A].sessions;
-        let outcome = sessions.finish_query(query.session, query.plan, world.now).unwrap();
+        let outcome = sessions.finish_query(world.now, query.session, query.plan).unwrap();
         let by = Kill::ByUser { user: CLUSTER_KILL_USER.to_owned() };
         assert_eq!(outcome, QueryOutcome::Killed(by));
-        sessions.finish_query(other.session, other.plan, world.now).unwrap();
-        sessions.touch(id.get(), world.now).unwrap();
+        sessions.finish_query(world.now, other.session, other.plan).unwrap();
+        sessions.touch(world.now, id.get()).unwrap();
         world.run(200, 10);
         assert!(world.nodes[A].events.contains(&NodeEvent::QueryKilled { key }));
         let answered = NodeEvent::QueryKillAnswered { key, result: QueryKillResult::Recorded };

@@ -32,7 +32,7 @@ fn fuzz_regression_01_restore_refuses_lockouts_the_throttle_cannot_have_written(
     let table = RoleTable::new();
     for user in ["alice", "alice", "alice", "bob"] {
         let wrong = Login { user, client_ip: IP, password: PasswordCheck::Rejected };
-        assert!(manager.login(wrong, &table, NOW).is_err());
+        assert!(manager.login(NOW, wrong, &table).is_err());
     }
     let snapshot = manager.snapshot();
     let locked = snapshot.body.lockouts.iter().position(|l| l.user == "alice").unwrap();

@@ -28,7 +28,7 @@ fn enforced() -> Config {
 
 fn login(manager: &SessionManager, table: &RoleTable, user: &str, now: u64) -> i64 {
     let login = Login { user, client_ip: IP, password: PasswordCheck::Verified };
-    manager.login(login, table, now).unwrap().get()
+    manager.login(now, login, table).unwrap().get()
 }
 
 fn refusal(result: Result<impl std::fmt::Debug, ServerError>) -> (i32, String) {
@@ -55,7 +55,7 @@ fn show_sessions_has_nebulagraphs_columns_in_microseconds() {
     let table = table();
     let manager = manager(enforced());
     let id = login(&manager, &table, "alice", NOW);
-    manager.touch(id, NOW + 5).unwrap();
+    manager.touch(NOW + 5, id).unwrap();
     let root = Caller::resolve(&table, "root", None);
     let rows = manager.show_local_sessions(&root).unwrap();
     assert_eq!(rows.len(), 1);
@@ -78,10 +78,10 @@ fn show_sessions_has_nebulagraphs_columns_in_microseconds() {
 #[test]
 fn execute_errors_have_nebulagraphs_codes_and_messages() {
     let manager = manager(Config::default());
-    assert_eq!(refusal(manager.touch(0, NOW)), (-1002, "Invalid session id".to_owned()));
+    assert_eq!(refusal(manager.touch(NOW, 0)), (-1002, "Invalid session id".to_owned()));
     let unknown = "Get sessionId[5] failed: Session `5' not found: Session not existed!";
-    assert_eq!(refusal(manager.touch(5, NOW)), (-1002, unknown.to_owned()));
-    assert_eq!(refusal(manager.touch(-5, NOW)).0, -1002);
+    assert_eq!(refusal(manager.touch(NOW, 5)), (-1002, unknown.to_owned()));
+    assert_eq!(refusal(manager.touch(NOW, -5)).0, -1002);
     let root = Caller::resolve(&RoleTable::new(), "root", None);
     let missing = "Get session `9' failed: Session not existed!.";
     assert_eq!(refusal(manager.show_session(&root, 9)), (-1005, missing.to_owned()));
@@ -93,9 +93,9 @@ fn node_max_refuses_with_1010_and_changes_nothing() {
     let manager = manager(Config { sessions_max: 1, ..Config::default() });
     login(&manager, &table, "alice", NOW);
     let second = manager.login(
+        NOW,
         Login { user: "bob", client_ip: IP, password: PasswordCheck::Verified },
         &table,
-        NOW,
     );
     assert_eq!(refusal(second), (-1010, "Too many connections in the cluster".to_owned()));
     assert_eq!((manager.session_count(), manager.user_ip_session_count("bob", IP)), (1, 0));
@@ -113,14 +113,14 @@ fn per_user_ip_limit_is_exact_after_two_to_one() {
                    alice. the threshold is 2. You can change it by modifying \
                    'max_sessions_per_ip_per_user' in nebula-graphd.conf";
     let third = Login { user: "alice", client_ip: IP, password: PasswordCheck::Verified };
-    assert_eq!(refusal(manager.login(third, &table, NOW)), (-1002, message.to_owned()));
+    assert_eq!(refusal(manager.login(NOW, third, &table)), (-1002, message.to_owned()));
     // NebulaGraph drops the counter on 2 -> 1 and then admits three; here the count stays exact.
-    assert!(manager.sign_out(first, NOW));
+    assert!(manager.sign_out(NOW, first));
     assert_eq!(manager.user_ip_session_count("alice", IP), 1);
     login(&manager, &table, "alice", NOW);
-    assert_eq!(refusal(manager.login(third, &table, NOW)).0, -1002);
+    assert_eq!(refusal(manager.login(NOW, third, &table)).0, -1002);
     let other_ip = Login { client_ip: "10.0.0.2", ..third };
-    manager.login(other_ip, &table, NOW).unwrap();
+    manager.login(NOW, other_ip, &table).unwrap();
     assert_eq!(manager.stats().refused_by_limit, 2);
     manager.check_invariants().unwrap();
 }
@@ -142,7 +142,7 @@ fn login_of_a_user_the_table_does_not_know_is_refused() {
     let manager = manager(Config::default());
     let ghost = Login { user: "ghost", client_ip: IP, password: PasswordCheck::Skipped };
     let message = "Create session failed: User not existed!".to_owned();
-    assert_eq!(refusal(manager.login(ghost, &table(), NOW)), (-1002, message));
+    assert_eq!(refusal(manager.login(NOW, ghost, &table())), (-1002, message));
     assert_eq!((manager.session_count(), manager.user_ip_session_count("ghost", IP)), (0, 0));
     let events = drain(&manager);
     assert!(matches!(
@@ -156,9 +156,9 @@ fn password_failures_without_throttling() {
     let manager = manager(Config::default());
     let table = table();
     let wrong = Login { user: "alice", client_ip: IP, password: PasswordCheck::Rejected };
-    assert_eq!(refusal(manager.login(wrong, &table, NOW)), (-1001, "Invalid password".to_owned()));
+    assert_eq!(refusal(manager.login(NOW, wrong, &table)), (-1001, "Invalid password".to_owned()));
     let unknown = Login { password: PasswordCheck::UnknownUser, ..wrong };
-    assert_eq!(refusal(manager.login(unknown, &table, NOW)), (-1001, "User not exist".to_owned()));
+    assert_eq!(refusal(manager.login(NOW, unknown, &table)), (-1001, "User not exist".to_owned()));
     assert_eq!(manager.stats().refused_by_password, 2);
 }
 
@@ -171,11 +171,11 @@ fn throttling_counts_down_locks_and_resets_on_success() {
     let wrong = Login { user: "alice", client_ip: IP, password: PasswordCheck::Rejected };
     let right = Login { password: PasswordCheck::Verified, ..wrong };
     let remaining = |n: u32| (-1001, format!("Invalid password, remaining attempts: {n}"));
-    assert_eq!(refusal(manager.login(wrong, &table, NOW)), remaining(2));
+    assert_eq!(refusal(manager.login(NOW, wrong, &table)), remaining(2));
     // A success resets the count.
-    manager.login(right, &table, NOW).unwrap();
-    assert_eq!(refusal(manager.login(wrong, &table, NOW)), remaining(2));
-    assert_eq!(refusal(manager.login(wrong, &table, NOW)), remaining(1));
+    manager.login(NOW, right, &table).unwrap();
+    assert_eq!(refusal(manager.login(NOW, wrong, &table)), remaining(2));
+    assert_eq!(refusal(manager.login(NOW, wrong, &table)), remaining(1));
     let locked = |secs: u64| {
         let text = format!(
             "3 times consecutive incorrect passwords has been input, user name: alice has been \
@@ -183,13 +183,13 @@ fn throttling_counts_down_locks_and_resets_on_success() {
         );
         (-1001, text)
     };
-    assert_eq!(refusal(manager.login(wrong, &table, NOW)), locked(10));
+    assert_eq!(refusal(manager.login(NOW, wrong, &table)), locked(10));
     // Locked: even the right password is refused until the lock ends.
-    assert_eq!(refusal(manager.login(right, &table, NOW + 3_500)), locked(7));
+    assert_eq!(refusal(manager.login(NOW + 3_500, right, &table)), locked(7));
     // Other users are not affected.
-    manager.login(Login { user: "bob", ..right }, &table, NOW).unwrap();
-    manager.login(right, &table, NOW + 10_000).unwrap();
-    assert_eq!(refusal(manager.login(wrong, &table, NOW + 10_000)), remaining(2));
+    manager.login(NOW, Login { user: "bob", ..right }, &table).unwrap();
+    manager.login(NOW + 10_000, right, &table).unwrap();
+    assert_eq!(refusal(manager.login(NOW + 10_000, wrong, &table)), remaining(2));
     manager.check_invariants().unwrap();
 }
 
@@ -199,20 +199,20 @@ fn a_query_longer_than_the_idle_timeout_keeps_its_session() {
     let table = table();
     let manager = manager(Config { idle_timeout_ms: 1_000, ..Config::default() });
     let id = login(&manager, &table, "alice", NOW);
-    let query = manager.begin_query(id, "GO FROM 1 OVER follow", &table, NOW + 10).unwrap();
+    let query = manager.begin_query(NOW + 10, id, "GO FROM 1 OVER follow", &table).unwrap();
     assert_eq!(manager.poll_timeout(), Some(NOW + 1_000));
     for step in 1..=5 {
         assert_eq!(manager.handle_timeout(NOW + step * 1_000), 0);
         assert!(query.handle.check().is_ok());
     }
     assert_eq!(
-        manager.finish_query(query.session, query.plan, NOW + 5_500).unwrap(),
+        manager.finish_query(NOW + 5_500, query.session, query.plan).unwrap(),
         QueryOutcome::Finished
     );
     // Activity is touched when the query ends: idle from there.
     assert_eq!(manager.handle_timeout(NOW + 6_499), 0);
     assert_eq!(manager.handle_timeout(NOW + 6_500), 1);
-    assert_eq!(refusal(manager.touch(id, NOW + 7_000)).0, -1002);
+    assert_eq!(refusal(manager.touch(NOW + 7_000, id)).0, -1002);
     manager.check_invariants().unwrap();
 }
 
@@ -222,7 +222,7 @@ fn expiry_is_never_early_and_a_clock_stepping_back_expires_nothing() {
     let manager = manager(Config { idle_timeout_ms: 1_000, ..Config::default() });
     let id = login(&manager, &table, "alice", NOW);
     // The clock steps back an hour: the touch counts as the newest time seen.
-    manager.touch(id, NOW - 3_600_000).unwrap();
+    manager.touch(NOW - 3_600_000, id).unwrap();
     assert_eq!(manager.handle_timeout(NOW - 3_600_000), 0);
     assert_eq!(manager.handle_timeout(NOW + 999), 0);
     assert_eq!(manager.session_stats(id).unwrap().last_activity_unix_ms, NOW);
@@ -245,7 +245,7 @@ fn an_idle_round_costs_nothing_and_a_busy_session_is_rechecked_once_per_timeout(
     let manager = manager(Config { idle_timeout_ms: 1_000, ..Config::default() });
     let ids: Vec<i64> = (0..50).map(|_| login(&manager, &table, "alice", NOW)).collect();
     for &id in &ids[..25] {
-        manager.touch(id, NOW + 500).unwrap();
+        manager.touch(NOW + 500, id).unwrap();
     }
     assert_eq!(manager.handle_timeout(NOW + 999), 0);
     assert_eq!(manager.handle_timeout(NOW + 1_000), 25);
@@ -260,22 +260,22 @@ fn role_changes_reach_open_sessions_at_their_next_request() {
     let mut table = table();
     let manager = manager(enforced());
     let id = login(&manager, &table, "alice", NOW);
-    manager.use_space(id, "nba", &table, NOW).unwrap();
-    let query = manager.begin_query(id, "GO", &table, NOW).unwrap();
+    manager.use_space(NOW, id, "nba", &table).unwrap();
+    let query = manager.begin_query(NOW, id, "GO", &table).unwrap();
     assert_eq!(query.caller.current_role(), Some(Role::User));
-    let _ = manager.finish_query(query.session, query.plan, NOW).unwrap();
+    let _ = manager.finish_query(NOW, query.session, query.plan).unwrap();
 
     let root = Caller::resolve(&table, "root", None);
     table.revoke(&root, Policy::ENFORCED, Role::User, "nba", "alice").unwrap();
-    let query = manager.begin_query(id, "GO", &table, NOW).unwrap();
+    let query = manager.begin_query(NOW, id, "GO", &table).unwrap();
     assert_eq!(query.caller.current_role(), None, "the revoke reached the open session");
-    let _ = manager.finish_query(query.session, query.plan, NOW).unwrap();
+    let _ = manager.finish_query(NOW, query.session, query.plan).unwrap();
     let refused = (-1008, "PermissionError: No permission to read space.".to_owned());
-    assert_eq!(refusal(manager.use_space(id, "nba", &table, NOW)), refused);
+    assert_eq!(refusal(manager.use_space(NOW, id, "nba", &table)), refused);
 
     // Dropping the user ends the session at its next request.
     table.drop_user(&root, Policy::ENFORCED, "alice").unwrap();
-    assert_eq!(refusal(manager.begin_query(id, "GO", &table, NOW)).0, -1002);
+    assert_eq!(refusal(manager.begin_query(NOW, id, "GO", &table)).0, -1002);
     assert_eq!(manager.session_count(), 0);
     assert_eq!(manager.stats().user_dropped, 1);
     manager.check_invariants().unwrap();
@@ -287,16 +287,16 @@ fn kill_session_is_god_only_and_kills_the_sessions_queries() {
     let manager = manager(enforced());
     let alice = login(&manager, &table, "alice", NOW);
     let bob = login(&manager, &table, "bob", NOW);
-    let query = manager.begin_query(alice, "GO", &table, NOW).unwrap();
-    let bob_caller = manager.begin_query(bob, "KILL SESSION", &table, NOW).unwrap();
+    let query = manager.begin_query(NOW, alice, "GO", &table).unwrap();
+    let bob_caller = manager.begin_query(NOW, bob, "KILL SESSION", &table).unwrap();
     let refused = (-1008, "PermissionError: No permission to kill session".to_owned());
-    assert_eq!(refusal(manager.kill_sessions(&bob_caller.caller, &[alice], NOW)), refused);
+    assert_eq!(refusal(manager.kill_sessions(NOW, &bob_caller.caller, &[alice])), refused);
     assert!(query.handle.check().is_ok(), "a refused kill changes nothing");
     let root = Caller::resolve(&table, "root", None);
-    assert_eq!(manager.kill_sessions(&root, &[alice, alice, 12_345, 0], NOW).unwrap(), 1);
+    assert_eq!(manager.kill_sessions(NOW, &root, &[alice, alice, 12_345, 0]).unwrap(), 1);
     assert!(query.handle.check().is_err(), "the session's query was killed");
-    assert_eq!(refusal(manager.touch(alice, NOW)).0, -1002);
-    assert!(manager.finish_query(query.session, query.plan, NOW).is_err());
+    assert_eq!(refusal(manager.touch(NOW, alice)).0, -1002);
+    assert!(manager.finish_query(NOW, query.session, query.plan).is_err());
     let ended = drain(&manager).into_iter().find_map(|event| match event {
         Event::Session { change: Change::Ended { reason, queries_killed }, .. } => {
             Some((reason, queries_killed))
@@ -304,7 +304,7 @@ fn kill_session_is_god_only_and_kills_the_sessions_queries() {
         _ => None,
     });
     assert_eq!(ended, Some((EndReason::Killed { by: "root".to_owned() }, 1)));
-    let _ = manager.finish_query(bob_caller.session, bob_caller.plan, NOW).unwrap();
+    let _ = manager.finish_query(NOW, bob_caller.session, bob_caller.plan).unwrap();
     manager.check_invariants().unwrap();
 }
 
@@ -314,8 +314,8 @@ fn kill_query_checks_session_then_user_then_plan() {
     let manager = manager(enforced());
     let alice = login(&manager, &table, "alice", NOW);
     let bob = login(&manager, &table, "bob", NOW);
-    let query = manager.begin_query(alice, "GO", &table, NOW).unwrap();
-    let bob_query = manager.begin_query(bob, "KILL QUERY", &table, NOW).unwrap();
+    let query = manager.begin_query(NOW, alice, "GO", &table).unwrap();
+    let bob_query = manager.begin_query(NOW, bob, "KILL QUERY", &table).unwrap();
     let target = KillTarget::Session { session: query.session, plan: query.plan };
     let refused = manager.kill_query(&bob_query.caller, bob_query.session, target);
     assert_eq!(
@@ -327,12 +327,12 @@ fn kill_query_checks_session_then_user_then_plan() {
     assert!(bob_query.handle.check().is_err());
     let root = Caller::resolve(&table, "root", None);
     manager.kill_query(&root, bob_query.session, target).unwrap();
-    let outcome = manager.finish_query(query.session, query.plan, NOW).unwrap();
+    let outcome = manager.finish_query(NOW, query.session, query.plan).unwrap();
     assert!(matches!(outcome, QueryOutcome::Killed(_)));
     assert_eq!(manager.session_stats(alice).unwrap().queries_killed, 1);
     let missing = KillTarget::Session { session: query.session, plan: query.plan };
     assert_eq!(refusal(manager.kill_query(&root, bob_query.session, missing)).0, -2073);
-    let _ = manager.finish_query(bob_query.session, bob_query.plan, NOW).unwrap();
+    let _ = manager.finish_query(NOW, bob_query.session, bob_query.plan).unwrap();
     manager.check_invariants().unwrap();
 }
 
@@ -351,16 +351,16 @@ fn show_is_god_only_and_show_session_has_stats_variables_and_history() {
         (-1008, "PermissionError: No permission to show users/snapshots/serviceClients".to_owned());
     assert_eq!(refusal(manager.show_local_sessions(&alice)), refused.clone());
     assert_eq!(refusal(manager.show_session(&alice, id)), refused);
-    manager.use_space(id, "nba", &table, NOW + 1).unwrap();
-    manager.set_variable(id, "a", "1", NOW + 2).unwrap();
-    manager.set_variable(id, "b", "2", NOW + 3).unwrap();
-    manager.set_variable(id, "a", "3", NOW + 4).unwrap();
+    manager.use_space(NOW + 1, id, "nba", &table).unwrap();
+    manager.set_variable(NOW + 2, id, "a", "1").unwrap();
+    manager.set_variable(NOW + 3, id, "b", "2").unwrap();
+    manager.set_variable(NOW + 4, id, "a", "3").unwrap();
     assert_eq!(
-        refusal(manager.set_variable(id, "c", "3", NOW)),
+        refusal(manager.set_variable(NOW, id, "c", "3")),
         (-1005, "Too many session variables: at most 2".to_owned())
     );
-    assert_eq!(refusal(manager.set_variable(id, "long", "value", NOW)).0, -1005);
-    let query = manager.begin_query(id, "GO", &table, NOW + 5).unwrap();
+    assert_eq!(refusal(manager.set_variable(NOW, id, "long", "value")).0, -1005);
+    let query = manager.begin_query(NOW + 5, id, "GO", &table).unwrap();
     let root = Caller::resolve(&table, "root", None);
     let detail = manager.show_session(&root, id).unwrap();
     assert_eq!(detail.row.space_name, "nba");
@@ -369,7 +369,7 @@ fn show_is_god_only_and_show_session_has_stats_variables_and_history() {
     assert_eq!(detail.history.len(), 3);
     assert_eq!(detail.history_dropped, 1);
     assert_eq!(detail.history[2].change, Change::VariableSet { name: "a".to_owned() });
-    let _ = manager.finish_query(query.session, query.plan, NOW + 6).unwrap();
+    let _ = manager.finish_query(NOW + 6, query.session, query.plan).unwrap();
     manager.check_invariants().unwrap();
 }
 
@@ -378,10 +378,10 @@ fn every_state_change_is_an_event_in_order_and_overflow_is_counted() {
     let table = table();
     let manager = manager(Config { events_max: 3, ..Config::default() });
     let id = login(&manager, &table, "alice", NOW);
-    manager.use_space(id, "nba", &table, NOW).unwrap();
-    manager.set_variable(id, "x", "y", NOW).unwrap();
-    assert!(manager.sign_out(id, NOW));
-    assert!(!manager.sign_out(id, NOW), "unknown ids are ignored");
+    manager.use_space(NOW, id, "nba", &table).unwrap();
+    manager.set_variable(NOW, id, "x", "y").unwrap();
+    assert!(manager.sign_out(NOW, id));
+    assert!(!manager.sign_out(NOW, id), "unknown ids are ignored");
     let events = drain(&manager);
     let changes: Vec<&Change> = events
         .iter()
@@ -409,8 +409,8 @@ fn a_snapshot_round_trips_through_bytes_and_json() {
     let manager = manager(Config { idle_timeout_ms: 10_000, ..Config::default() });
     let old = login(&manager, &table, "alice", NOW);
     let fresh = login(&manager, &table, "bob", NOW + 9_000);
-    manager.use_space(fresh, "nba", &table, NOW + 9_000).unwrap();
-    manager.set_variable(fresh, "k", "v", NOW + 9_000).unwrap();
+    manager.use_space(NOW + 9_000, fresh, "nba", &table).unwrap();
+    manager.set_variable(NOW + 9_000, fresh, "k", "v").unwrap();
     let snapshot = manager.snapshot();
     let restored = SessionManager::restore(
         &snapshot.to_bytes(),
@@ -431,9 +431,9 @@ fn a_snapshot_round_trips_through_bytes_and_json() {
     assert_eq!(restored_json.session_count(), 2);
     // The old session was idle past the timeout: it expires at the first round.
     assert_eq!(restored.handle_timeout(NOW + 10_000), 1);
-    assert!(restored.touch(old, NOW + 10_000).is_err());
+    assert!(restored.touch(NOW + 10_000, old).is_err());
     assert_eq!(
-        restored.variables(fresh, NOW + 10_000).unwrap().get("k").map(String::as_str),
+        restored.variables(NOW + 10_000, fresh).unwrap().get("k").map(String::as_str),
         Some("v")
     );
     restored.check_invariants().unwrap();
@@ -491,14 +491,14 @@ fn a_lockout_survives_a_snapshot() {
     let manager = manager(config.clone());
     let table = table();
     let wrong = Login { user: "alice", client_ip: IP, password: PasswordCheck::Rejected };
-    let _ = manager.login(wrong, &table, NOW);
-    assert_eq!(refusal(manager.login(wrong, &table, NOW)).0, -1001);
+    let _ = manager.login(NOW, wrong, &table);
+    assert_eq!(refusal(manager.login(NOW, wrong, &table)).0, -1001);
     let restored =
         SessionManager::restore(&manager.snapshot().to_bytes(), parts(&table, config)).unwrap();
     let right = Login { password: PasswordCheck::Verified, ..wrong };
-    let locked = refusal(restored.login(right, &table, NOW + 30_000)).1;
+    let locked = refusal(restored.login(NOW + 30_000, right, &table)).1;
     assert!(locked.ends_with("try again in 30 seconds"), "{locked}");
-    restored.login(right, &table, NOW + 60_000).unwrap();
+    restored.login(NOW + 60_000, right, &table).unwrap();
     restored.check_invariants().unwrap();
 }
 
@@ -509,8 +509,8 @@ fn sign_out_kills_the_sessions_queries_and_the_next_check_follows_logins() {
     assert_eq!(manager.poll_timeout(), None);
     let id = login(&manager, &table, "alice", NOW);
     assert_eq!(manager.poll_timeout(), Some(NOW + 5_000));
-    let query = manager.begin_query(id, "GO", &table, NOW).unwrap();
-    assert!(manager.sign_out(id, NOW + 1));
+    let query = manager.begin_query(NOW, id, "GO", &table).unwrap();
+    assert!(manager.sign_out(NOW + 1, id));
     assert!(query.handle.check().is_err());
     let ended = drain(&manager).into_iter().any(|event| {
         matches!(
@@ -543,9 +543,9 @@ fn a_lease_overlapping_restored_ids_is_refused_not_merged() {
     };
     let restored = SessionManager::restore(&manager.snapshot().to_bytes(), parts).unwrap();
     let again = Login { user: "bob", client_ip: IP, password: PasswordCheck::Verified };
-    assert_eq!(refusal(restored.login(again, &table, NOW)).0, -1002);
+    assert_eq!(refusal(restored.login(NOW, again, &table)).0, -1002);
     assert_eq!((restored.session_count(), restored.user_ip_session_count("bob", IP)), (1, 0));
-    assert!(restored.touch(id, NOW).is_ok());
+    assert!(restored.touch(NOW, id).is_ok());
     restored.check_invariants().unwrap();
 }
 
@@ -554,7 +554,7 @@ fn stats_count_the_events_waiting_to_be_polled() {
     let table = table();
     let manager = manager(Config { events_max: 3, ..Config::default() });
     let id = login(&manager, &table, "alice", NOW);
-    manager.use_space(id, "nba", &table, NOW).unwrap();
+    manager.use_space(NOW, id, "nba", &table).unwrap();
     assert_eq!(manager.stats().events_queued, 2);
     assert!(manager.poll_event().is_some());
     assert_eq!(manager.stats().events_queued, 1);
@@ -574,11 +574,11 @@ fn throttling_is_off_unless_both_attempts_and_lock_time_are_set() {
         let manager = manager(config);
         let wrong = Login { user: "alice", client_ip: IP, password: PasswordCheck::Rejected };
         for _ in 0..5 {
-            let refused = refusal(manager.login(wrong, &table, NOW));
+            let refused = refusal(manager.login(NOW, wrong, &table));
             assert_eq!(refused, (-1001, "Invalid password".to_owned()), "{attempts}/{lock_secs}");
         }
         let right = Login { password: PasswordCheck::Verified, ..wrong };
-        manager.login(right, &table, NOW).unwrap();
+        manager.login(NOW, right, &table).unwrap();
         manager.check_invariants().unwrap();
     }
 }
@@ -594,7 +594,7 @@ fn a_user_name_of_the_longest_allowed_length_survives_a_snapshot() {
     let restored =
         SessionManager::restore(&manager.snapshot().to_bytes(), parts(&table, Config::default()))
             .unwrap();
-    restored.touch(id, NOW + 1).unwrap();
+    restored.touch(NOW + 1, id).unwrap();
     assert_eq!(restored.user_ip_session_count(&longest, IP), 1);
 }
 
@@ -608,15 +608,15 @@ fn the_node_statistics_survive_a_snapshot() {
     let killed = login(&manager, &table, "alice", NOW + 500);
     let signed_out = login(&manager, &table, "bob", NOW + 500);
     let full = Login { user: "bob", client_ip: IP, password: PasswordCheck::Verified };
-    assert_eq!(manager.login(full, &table, NOW + 500).unwrap_err().code(), -1010);
+    assert_eq!(manager.login(NOW + 500, full, &table).unwrap_err().code(), -1010);
     let wrong = Login { password: PasswordCheck::Rejected, ..full };
-    assert!(manager.login(wrong, &table, NOW + 500).is_err());
-    let query = manager.begin_query(killed, "GO", &table, NOW + 600).unwrap();
-    manager.finish_query(query.session, query.plan, NOW + 600).unwrap();
-    assert_eq!(manager.kill_sessions(&root, &[killed], NOW + 700).unwrap(), 1);
-    assert!(manager.sign_out(signed_out, NOW + 700));
+    assert!(manager.login(NOW + 500, wrong, &table).is_err());
+    let query = manager.begin_query(NOW + 600, killed, "GO", &table).unwrap();
+    manager.finish_query(NOW + 600, query.session, query.plan).unwrap();
+    assert_eq!(manager.kill_sessions(NOW + 700, &root, &[killed]).unwrap(), 1);
+    assert!(manager.sign_out(NOW + 700, signed_out));
     assert_eq!(manager.handle_timeout(NOW + 1_000), 1);
-    assert!(manager.touch(expiring, NOW + 1_000).is_err());
+    assert!(manager.touch(NOW + 1_000, expiring).is_err());
     drain(&manager);
     let stats = manager.stats();
     assert_eq!(
@@ -636,7 +636,7 @@ fn statistics_count_the_active_sessions() {
     let first = login(&manager, &table, "alice", NOW);
     login(&manager, &table, "bob", NOW);
     assert_eq!(manager.stats().active, 2);
-    assert!(manager.sign_out(first, NOW));
+    assert!(manager.sign_out(NOW, first));
     assert_eq!(manager.stats().active, 1);
 }
 
@@ -648,8 +648,8 @@ fn a_shard_holds_more_sessions_with_queries_than_the_query_registrys_own_session
     let table = table();
     let first = login(&manager, &table, "alice", NOW);
     let second = login(&manager, &table, "alice", NOW);
-    let running = manager.begin_query(first, "GO", &table, NOW).unwrap();
-    let also = manager.begin_query(second, "GO", &table, NOW).unwrap();
+    let running = manager.begin_query(NOW, first, "GO", &table).unwrap();
+    let also = manager.begin_query(NOW, second, "GO", &table).unwrap();
     assert!(running.handle.check().is_ok() && also.handle.check().is_ok());
     manager.check_invariants().unwrap();
 }

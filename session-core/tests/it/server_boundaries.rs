@@ -45,9 +45,9 @@ fn an_installed_client_ip_of_exactly_the_maximum_length_is_accepted_and_one_byte
     let table = table();
     let manager = fresh();
     let longest = "1".repeat(CLIENT_IP_BYTES_MAX as usize);
-    assert_eq!(manager.install_session(remote(11, &longest), &table, NOW), Ok(true));
+    assert_eq!(manager.install_session(NOW, remote(11, &longest), &table), Ok(true));
     let too_long = "1".repeat(CLIENT_IP_BYTES_MAX as usize + 1);
-    let refused = manager.install_session(remote(12, &too_long), &table, NOW);
+    let refused = manager.install_session(NOW, remote(12, &too_long), &table);
     let bytes = u64::from(CLIENT_IP_BYTES_MAX) + 1;
     assert_eq!(
         refused,
@@ -63,10 +63,10 @@ fn a_login_client_ip_of_exactly_the_maximum_length_is_accepted_and_one_byte_more
     let manager = fresh();
     let longest = "1".repeat(CLIENT_IP_BYTES_MAX as usize);
     let login = Login { user: "alice", client_ip: &longest, password: PasswordCheck::Verified };
-    manager.login(login, &table, NOW).unwrap();
+    manager.login(NOW, login, &table).unwrap();
     let too_long = "1".repeat(CLIENT_IP_BYTES_MAX as usize + 1);
     let login = Login { client_ip: &too_long, ..login };
-    let refused = manager.login(login, &table, NOW).unwrap_err();
+    let refused = manager.login(NOW, login, &table).unwrap_err();
     let bytes = u64::from(CLIENT_IP_BYTES_MAX) + 1;
     assert_eq!(refused, ServerError::ClientIpTooLong { bytes, bytes_max: CLIENT_IP_BYTES_MAX });
     assert_eq!(manager.user_ip_session_count("alice", &longest), 1);
@@ -78,9 +78,9 @@ fn an_installed_session_with_a_bad_space_name_is_refused_and_without_a_space_is_
     let manager = fresh();
     let long_space = "s".repeat(SPACE_NAME_BYTES_MAX as usize + 1);
     let bad = InstalledSession { space: &long_space, ..remote(11, IP) };
-    assert_eq!(manager.install_session(bad, &table, NOW).map_err(|error| error.code()), Err(-1009));
+    assert_eq!(manager.install_session(NOW, bad, &table).map_err(|error| error.code()), Err(-1009));
     let none = InstalledSession { space: "", space_set_unix_ms: NOW - 5, ..remote(12, IP) };
-    assert_eq!(manager.install_session(none, &table, NOW), Ok(true));
+    assert_eq!(manager.install_session(NOW, none, &table), Ok(true));
     let views = manager.cluster_sessions();
     assert_eq!(views.len(), 1);
     assert_eq!((views[0].space.as_str(), views[0].space_set_unix_ms), ("", 0));
@@ -130,7 +130,7 @@ fn a_per_user_ip_limit_of_zero_or_below_is_unlimited_and_one_admits_exactly_one(
     for (limit, admitted) in [(-1, 3), (0, 3), (1, 1)] {
         let manager = manager(Config { sessions_per_user_ip_max: limit, ..Config::default() });
         let login = Login { user: "alice", client_ip: IP, password: PasswordCheck::Verified };
-        let logins = (0..3).filter(|_| manager.login(login, &table, NOW).is_ok()).count();
+        let logins = (0..3).filter(|_| manager.login(NOW, login, &table).is_ok()).count();
         assert_eq!(logins, admitted, "limit {limit}");
     }
 }
@@ -143,7 +143,7 @@ fn login_as(
     now: u64,
 ) -> Result<(), ServerError> {
     let login = Login { user, client_ip: IP, password };
-    manager.login(login, table, now).map(drop)
+    manager.login(now, login, table).map(drop)
 }
 
 fn locked(user: &str, remaining_secs: u64) -> Result<(), ServerError> {
@@ -190,7 +190,7 @@ fn a_full_lockout_table_keeps_counting_its_users_and_leaves_new_ones_unthrottled
 
 fn login_alice(manager: &SessionManager, table: &RoleTable) -> i64 {
     let login = Login { user: "alice", client_ip: IP, password: PasswordCheck::Verified };
-    manager.login(login, table, NOW).unwrap().get()
+    manager.login(NOW, login, table).unwrap().get()
 }
 
 #[test]
@@ -198,10 +198,10 @@ fn a_variable_of_exactly_the_byte_limit_is_set_and_one_byte_more_is_refused() {
     let table = table();
     let manager = manager(Config { variable_bytes_max: 8, ..Config::default() });
     let id = login_alice(&manager, &table);
-    assert_eq!(manager.set_variable(id, "ab", "cdefgh", NOW), Ok(()));
-    let refused = manager.set_variable(id, "ab", "cdefghi", NOW);
+    assert_eq!(manager.set_variable(NOW, id, "ab", "cdefgh"), Ok(()));
+    let refused = manager.set_variable(NOW, id, "ab", "cdefghi");
     assert_eq!(refused, Err(ServerError::VariableTooLong { bytes: 9, bytes_max: 8 }));
-    let variables = manager.variables(id, NOW).unwrap();
+    let variables = manager.variables(NOW, id).unwrap();
     assert_eq!(variables.into_iter().collect::<Vec<_>>(), [("ab".to_owned(), "cdefgh".to_owned())]);
 }
 
@@ -210,12 +210,12 @@ fn a_session_at_its_variable_limit_still_overwrites_its_own_but_takes_no_new_one
     let table = table();
     let manager = manager(Config { variables_per_session_max: 2, ..Config::default() });
     let id = login_alice(&manager, &table);
-    assert_eq!(manager.set_variable(id, "a", "1", NOW), Ok(()));
-    assert_eq!(manager.set_variable(id, "b", "2", NOW), Ok(()));
+    assert_eq!(manager.set_variable(NOW, id, "a", "1"), Ok(()));
+    assert_eq!(manager.set_variable(NOW, id, "b", "2"), Ok(()));
     let full = Err(ServerError::VariablesFull { variables_max: 2 });
-    assert_eq!(manager.set_variable(id, "c", "3", NOW), full);
-    assert_eq!(manager.set_variable(id, "a", "4", NOW), Ok(()));
-    let variables: Vec<_> = manager.variables(id, NOW).unwrap().into_iter().collect();
+    assert_eq!(manager.set_variable(NOW, id, "c", "3"), full);
+    assert_eq!(manager.set_variable(NOW, id, "a", "4"), Ok(()));
+    let variables: Vec<_> = manager.variables(NOW, id).unwrap().into_iter().collect();
     let expected =
         [("a", "4"), ("b", "2")].map(|(name, value)| (name.to_owned(), value.to_owned()));
     assert_eq!(variables, expected);
@@ -226,15 +226,15 @@ fn a_space_name_of_exactly_the_maximum_length_can_be_used_and_one_byte_more_cann
     let table = table();
     let manager = fresh();
     let login = Login { user: "root", client_ip: IP, password: PasswordCheck::Verified };
-    let id = manager.login(login, &table, NOW).unwrap().get();
+    let id = manager.login(NOW, login, &table).unwrap().get();
     let longest = "s".repeat(SPACE_NAME_BYTES_MAX as usize);
-    assert_eq!(manager.use_space(id, &longest, &table, NOW), Ok(()));
+    assert_eq!(manager.use_space(NOW, id, &longest, &table), Ok(()));
     let too_long = "s".repeat(SPACE_NAME_BYTES_MAX as usize + 1);
     assert_eq!(
-        manager.use_space(id, &too_long, &table, NOW).map_err(|error| error.code()),
+        manager.use_space(NOW, id, &too_long, &table).map_err(|error| error.code()),
         Err(-1009)
     );
-    assert_eq!(manager.use_space(id, "", &table, NOW).map_err(|error| error.code()), Err(-1009));
+    assert_eq!(manager.use_space(NOW, id, "", &table).map_err(|error| error.code()), Err(-1009));
 }
 
 #[test]
@@ -251,7 +251,7 @@ fn a_login_name_no_role_table_can_hold_is_an_unknown_user_counted_as_a_bad_passw
     assert_eq!(stranger, Err(ServerError::UserNotFound { user: "mallory".to_owned() }));
     let long_ip = "1".repeat(CLIENT_IP_BYTES_MAX as usize + 1);
     let login = Login { user: "alice", client_ip: &long_ip, password: PasswordCheck::Verified };
-    assert!(manager.login(login, &table, NOW).is_err());
+    assert!(manager.login(NOW, login, &table).is_err());
     let stats = manager.stats();
     assert_eq!((stats.refused_by_password, stats.refused_other, stats.active), (2, 2, 0));
     let refusals: Vec<(Refusal, i32)> = std::iter::from_fn(|| manager.poll_event())
@@ -284,16 +284,16 @@ fn finishing_a_query_that_is_not_running_blames_the_query_while_the_session_live
     let table = table();
     let manager = fresh();
     let id = login_alice(&manager, &table);
-    let query = manager.begin_query(id, "GO", &table, NOW).unwrap();
-    manager.finish_query(query.session, query.plan, NOW).unwrap();
+    let query = manager.begin_query(NOW, id, "GO", &table).unwrap();
+    manager.finish_query(NOW, query.session, query.plan).unwrap();
     // Live, but with no query left (so not open in its query registry): the query is missing.
-    let again = manager.finish_query(query.session, query.plan, NOW).unwrap_err();
+    let again = manager.finish_query(NOW, query.session, query.plan).unwrap_err();
     let missing = QueryError::QueryNotFoundInSession { session: query.session, plan: query.plan };
     assert_eq!(again, ServerError::Query(missing));
     assert_eq!(again.code(), -2073);
     // Signed out: the session is missing.
-    assert!(manager.sign_out(id, NOW));
-    let gone = manager.fail_query(query.session, query.plan, "late", NOW).unwrap_err();
+    assert!(manager.sign_out(NOW, id));
+    let gone = manager.fail_query(NOW, query.session, query.plan, "late").unwrap_err();
     assert_eq!(gone, ServerError::Query(QueryError::SessionNotFound { session: query.session }));
     assert_eq!(gone.code(), -2069);
 }
@@ -307,15 +307,15 @@ fn the_configured_query_limits_apply_and_a_refused_query_is_not_left_counted_as_
     };
     let manager = manager(Config { queries, ..Config::default() });
     let id = login_alice(&manager, &table);
-    let running = manager.begin_query(id, "GO", &table, NOW).unwrap();
-    let refused = manager.begin_query(id, "GO", &table, NOW).unwrap_err();
+    let running = manager.begin_query(NOW, id, "GO", &table).unwrap();
+    let refused = manager.begin_query(NOW, id, "GO", &table).unwrap_err();
     let full =
         QueryError::SessionQueriesFull { session: running.session, queries_per_session_max: 1 };
     assert_eq!(refused, ServerError::Query(full));
     // The refused query was counted on the session when it was found: the count is lowered
     // again, so the session runs exactly the one query its registry holds.
     manager.check_invariants().unwrap();
-    manager.finish_query(running.session, running.plan, NOW).unwrap();
+    manager.finish_query(NOW, running.session, running.plan).unwrap();
     assert_eq!(manager.session_stats(id).unwrap().queries_active, 0);
 }
 
@@ -326,22 +326,22 @@ fn show_queries_lists_every_visible_running_query_of_every_shard_by_session_and_
     let mut started: Vec<(SessionId, graphsession_id_gen::PlanId, &str)> = Vec::new();
     for user in ["alice", "bob", "alice", "bob"] {
         let login = Login { user, client_ip: IP, password: PasswordCheck::Verified };
-        let id = manager.login(login, &table, NOW).unwrap();
+        let id = manager.login(NOW, login, &table).unwrap();
         for statement in ["GO", "MATCH"] {
-            let query = manager.begin_query(id.get(), statement, &table, NOW).unwrap();
+            let query = manager.begin_query(NOW, id.get(), statement, &table).unwrap();
             started.push((query.session, query.plan, user));
         }
     }
     started.sort_unstable();
     let root = Caller::resolve(&table, "root", None);
-    let rows = manager.show_queries(&root, NOW + 3);
+    let rows = manager.show_queries(NOW + 3, &root);
     let listed: Vec<_> =
         rows.iter().map(|row| (row.session_id, row.execution_plan_id, row.user.as_str())).collect();
     assert_eq!(listed, started);
     assert!(rows.iter().all(|row| row.duration_us == 3_000 && row.host == "127.0.0.1:9669"));
     // A USER sees only its own queries (fix 7, docs/fixes.md).
     let alice = Caller::resolve(&table, "alice", Some("nba"));
-    let own = manager.show_queries(&alice, NOW + 3);
+    let own = manager.show_queries(NOW + 3, &alice);
     assert_eq!(own.len(), 4);
     assert!(own.iter().all(|row| row.user == "alice"));
 }

@@ -28,7 +28,7 @@ fn enforced(config: Config) -> Config {
 
 fn login(manager: &SessionManager, table: &RoleTable, now: u64) -> Result<i64, ServerError> {
     let login = Login { user: "alice", client_ip: IP, password: PasswordCheck::Verified };
-    manager.login(login, table, now).map(SessionId::get)
+    manager.login(now, login, table).map(SessionId::get)
 }
 
 fn sid(value: i64) -> SessionId {
@@ -72,20 +72,20 @@ fn an_installed_session_is_counted_exactly_without_the_user_ip_limit_but_within_
     let config = Config { sessions_per_user_ip_max: 1, sessions_max: 3, ..Config::default() };
     let manager = manager(enforced(config));
     login(&manager, &table, NOW).unwrap();
-    assert_eq!(manager.install_session(remote(11), &table, NOW), Ok(true));
+    assert_eq!(manager.install_session(NOW, remote(11), &table), Ok(true));
     // Above the pair's limit of 1: counted exactly, and the next login of the pair is refused.
     assert_eq!(counts(&manager), (2, 2));
     manager.check_invariants().unwrap();
     assert_eq!(login(&manager, &table, NOW).unwrap_err().code(), -1002);
     // Already here: false, nothing changes.
-    assert_eq!(manager.install_session(remote(11), &table, NOW), Ok(false));
+    assert_eq!(manager.install_session(NOW, remote(11), &table), Ok(false));
     assert_eq!(counts(&manager), (2, 2));
-    assert_eq!(manager.install_session(remote(12), &table, NOW), Ok(true));
+    assert_eq!(manager.install_session(NOW, remote(12), &table), Ok(true));
     // The node max applies: -1010, nothing changes.
-    let refused = manager.install_session(remote(13), &table, NOW).unwrap_err();
+    let refused = manager.install_session(NOW, remote(13), &table).unwrap_err();
     assert_eq!(refused.code(), -1010);
     let stranger = InstalledSession { user: "mallory", ..remote(14) };
-    let refused = manager.install_session(stranger, &table, NOW).unwrap_err();
+    let refused = manager.install_session(NOW, stranger, &table).unwrap_err();
     assert!(matches!(refused, ServerError::UserNotFound { .. }), "{refused}");
     assert_eq!(counts(&manager), (3, 3));
     manager.check_invariants().unwrap();
@@ -103,8 +103,8 @@ fn an_installed_session_keeps_its_id_space_and_times_and_takes_roles_from_the_ta
     let _ = manager.handle_timeout(NOW);
     // A clock ahead on the other node: activity is clamped to this node's newest time.
     let ahead = InstalledSession { last_activity_unix_ms: NOW + 60_000, ..remote(21) };
-    assert_eq!(manager.install_session(remote(11), &table, NOW), Ok(true));
-    assert_eq!(manager.install_session(ahead, &table, NOW), Ok(true));
+    assert_eq!(manager.install_session(NOW, remote(11), &table), Ok(true));
+    assert_eq!(manager.install_session(NOW, ahead, &table), Ok(true));
     let views = manager.cluster_sessions();
     assert_eq!(views.len(), 2);
     let view = &views[0];
@@ -115,11 +115,11 @@ fn an_installed_session_keeps_its_id_space_and_times_and_takes_roles_from_the_ta
     // The idle check runs from the last activity reported.
     assert_eq!(manager.poll_timeout(), Some(NOW - 10 + 10_000));
     // Usable at once, in its space, with the table's role there.
-    let query = manager.begin_query(11, "GO FROM 1 OVER e", &table, NOW + 1).unwrap();
+    let query = manager.begin_query(NOW + 1, 11, "GO FROM 1 OVER e", &table).unwrap();
     assert_eq!(query.caller.current_space(), Some("nba"));
     assert_eq!(query.caller.current_role(), Some(Role::User));
     assert_eq!(manager.cluster_sessions()[0].running_queries, 1);
-    manager.finish_query(query.session, query.plan, NOW + 2).unwrap();
+    manager.finish_query(NOW + 2, query.session, query.plan).unwrap();
     // Reading the sessions is not activity.
     assert_eq!(manager.cluster_sessions()[0].last_activity_unix_ms, NOW + 2);
     manager.check_invariants().unwrap();
@@ -130,7 +130,7 @@ fn adopt_space_takes_only_a_newer_use_and_is_neither_activity_nor_checked() {
     let table = table();
     let manager = manager(enforced(Config::default()));
     let id = login(&manager, &table, NOW).unwrap();
-    manager.use_space(id, "nba", &table, NOW + 10).unwrap();
+    manager.use_space(NOW + 10, id, "nba", &table).unwrap();
     let view = &manager.cluster_sessions()[0];
     assert_eq!((view.space.as_str(), view.space_set_unix_ms), ("nba", NOW + 10));
     drain(&manager);
@@ -157,7 +157,7 @@ fn adopt_space_takes_only_a_newer_use_and_is_neither_activity_nor_checked() {
     );
     // A USE here after a space adopted from a clock far ahead is still the newest.
     assert!(manager.adopt_space(session, "far", NOW + 60_000));
-    manager.use_space(id, "nba", &table, NOW + 40).unwrap();
+    manager.use_space(NOW + 40, id, "nba", &table).unwrap();
     let view = &manager.cluster_sessions()[0];
     assert_eq!((view.space.as_str(), view.space_set_unix_ms), ("nba", NOW + 60_001));
     manager.check_invariants().unwrap();
@@ -169,10 +169,10 @@ fn a_space_adopted_before_the_first_request_gets_its_roles_at_that_request() {
     let manager = manager(enforced(Config::default()));
     let id = login(&manager, &table, NOW).unwrap();
     assert!(manager.adopt_space(sid(id), "nba", NOW + 5));
-    let query = manager.begin_query(id, "GO FROM 1 OVER e", &table, NOW + 6).unwrap();
+    let query = manager.begin_query(NOW + 6, id, "GO FROM 1 OVER e", &table).unwrap();
     assert_eq!(query.caller.current_space(), Some("nba"));
     assert_eq!(query.caller.current_role(), Some(Role::User));
-    manager.finish_query(query.session, query.plan, NOW + 7).unwrap();
+    manager.finish_query(NOW + 7, query.session, query.plan).unwrap();
     manager.check_invariants().unwrap();
 }
 
@@ -182,16 +182,16 @@ fn end_from_cluster_kills_queries_with_the_matching_cause_and_releases_the_count
     let manager = manager(enforced(Config::default()));
     let expired = login(&manager, &table, NOW).unwrap();
     let killed = login(&manager, &table, NOW).unwrap();
-    let first = manager.begin_query(expired, "GO", &table, NOW + 10).unwrap();
-    let second = manager.begin_query(killed, "GO", &table, NOW + 10).unwrap();
+    let first = manager.begin_query(NOW + 10, expired, "GO", &table).unwrap();
+    let second = manager.begin_query(NOW + 10, killed, "GO", &table).unwrap();
     drain(&manager);
-    assert!(manager.end_from_cluster(sid(expired), ClusterEnd::Expired, NOW + 30));
+    assert!(manager.end_from_cluster(NOW + 30, sid(expired), ClusterEnd::Expired));
     assert_eq!(first.handle.check(), Err(Killed { cause: KillCause::SessionExpired }));
-    assert!(manager.end_from_cluster(sid(killed), ClusterEnd::EndedElsewhere, NOW + 40));
+    assert!(manager.end_from_cluster(NOW + 40, sid(killed), ClusterEnd::EndedElsewhere));
     assert_eq!(second.handle.check(), Err(Killed { cause: KillCause::SessionKilled }));
     assert_eq!(counts(&manager), (0, 0));
-    assert!(!manager.end_from_cluster(sid(killed), ClusterEnd::EndedElsewhere, NOW + 50));
-    assert_eq!(manager.touch(expired, NOW + 50).unwrap_err().code(), -1002);
+    assert!(!manager.end_from_cluster(NOW + 50, sid(killed), ClusterEnd::EndedElsewhere));
+    assert_eq!(manager.touch(NOW + 50, expired).unwrap_err().code(), -1002);
     assert_eq!(
         changes(&manager),
         [
@@ -209,8 +209,8 @@ fn kill_from_cluster_kills_one_query_by_user_without_a_caller_check() {
     let table = table();
     let manager = manager(enforced(Config::default()));
     let id = login(&manager, &table, NOW).unwrap();
-    let query = manager.begin_query(id, "GO", &table, NOW).unwrap();
-    let other = manager.begin_query(id, "GO", &table, NOW).unwrap();
+    let query = manager.begin_query(NOW, id, "GO", &table).unwrap();
+    let other = manager.begin_query(NOW, id, "GO", &table).unwrap();
     let key = QueryKey { session: query.session, plan: query.plan };
     assert!(manager.kill_from_cluster(key, "root"));
     assert_eq!(query.handle.check(), Err(Killed { cause: KillCause::User }));
@@ -221,9 +221,9 @@ fn kill_from_cluster_kills_one_query_by_user_without_a_caller_check() {
     assert!(!manager.kill_from_cluster(unknown_plan, "root"));
     let unknown_session = QueryKey { session: sid(999), plan: query.plan };
     assert!(!manager.kill_from_cluster(unknown_session, "root"));
-    let outcome = manager.finish_query(query.session, query.plan, NOW + 1).unwrap();
+    let outcome = manager.finish_query(NOW + 1, query.session, query.plan).unwrap();
     assert_eq!(outcome, QueryOutcome::Killed(Kill::ByUser { user: "root".to_owned() }));
-    manager.finish_query(other.session, other.plan, NOW + 1).unwrap();
+    manager.finish_query(NOW + 1, other.session, other.plan).unwrap();
     assert_eq!(counts(&manager), (1, 1));
     manager.check_invariants().unwrap();
 }
@@ -234,8 +234,8 @@ fn a_snapshot_keeps_space_times_and_installed_sessions_above_the_limit() {
     let config = enforced(Config { sessions_per_user_ip_max: 1, ..Config::default() });
     let manager = manager(config.clone());
     let id = login(&manager, &table, NOW).unwrap();
-    manager.use_space(id, "nba", &table, NOW + 10).unwrap();
-    assert_eq!(manager.install_session(remote(11), &table, NOW + 20), Ok(true));
+    manager.use_space(NOW + 10, id, "nba", &table).unwrap();
+    assert_eq!(manager.install_session(NOW + 20, remote(11), &table), Ok(true));
     let snapshot = manager.snapshot();
     let origins: Vec<Origin> = snapshot.body.sessions.iter().map(|record| record.origin).collect();
     assert!(origins.contains(&Origin::LoggedIn) && origins.contains(&Origin::Installed));

@@ -196,7 +196,7 @@ impl Harness {
                 let id = self.pick(*index);
                 let now = self.model.observe(wall);
                 let expected = self.model.find(id, now).map(|_| ());
-                assert_eq!(code(&self.real.touch(id, wall)), expected);
+                assert_eq!(code(&self.real.touch(wall, id)), expected);
             }
             Op::Begin(index) => self.begin(self.pick(*index)),
             Op::Finish(index) => self.finish(*index),
@@ -205,7 +205,7 @@ impl Harness {
                 let id = self.pick(*session);
                 let name = ["a", "b", "c"][*name];
                 let now = self.model.observe(wall);
-                let result = self.real.set_variable(id, name, "value", wall);
+                let result = self.real.set_variable(wall, id, name, "value");
                 let expected = self.model.find(id, now).and_then(|session| {
                     let full = session.variables.len() >= VARIABLES_MAX;
                     if full && !session.variables.contains(name) {
@@ -220,7 +220,7 @@ impl Harness {
                 let id = self.pick(*index);
                 self.model.observe(wall);
                 let expected = self.model.sessions.remove(&id).is_some();
-                assert_eq!(self.real.sign_out(id, wall), expected);
+                assert_eq!(self.real.sign_out(wall, id), expected);
             }
             Op::KillSession { by_root, target } => self.kill_session(*by_root, self.pick(*target)),
             Op::KillQuery { by, query } => self.kill_query(USERS[*by], *query),
@@ -261,7 +261,7 @@ impl Harness {
                 let end = if *expired { ClusterEnd::Expired } else { ClusterEnd::EndedElsewhere };
                 self.model.observe(wall);
                 let expected = self.model.sessions.remove(&id.get()).is_some();
-                assert_eq!(self.real.end_from_cluster(id, end, wall), expected);
+                assert_eq!(self.real.end_from_cluster(wall, id, end), expected);
             }
             Op::KillFromCluster(index) => self.kill_from_cluster(*index),
         }
@@ -291,7 +291,7 @@ impl Harness {
             created_unix_ms: last_ms.saturating_sub(100),
             last_activity_unix_ms: last_ms,
         };
-        let result = self.real.install_session(install, &self.table, self.wall_ms);
+        let result = self.real.install_session(self.wall_ms, install, &self.table);
         let expected = if self.model.sessions.contains_key(&id) {
             Ok(false)
         } else if self.model.sessions.len() as u64 >= SESSIONS_MAX {
@@ -345,7 +345,7 @@ impl Harness {
     fn login(&mut self, user: &'static str, ip: &'static str) {
         let now = self.model.observe(self.wall_ms);
         let login = Login { user, client_ip: ip, password: PasswordCheck::Verified };
-        let result = self.real.login(login, &self.table, self.wall_ms);
+        let result = self.real.login(self.wall_ms, login, &self.table);
         let expected = if self.model.sessions.len() as u64 >= SESSIONS_MAX {
             Err(-1010)
         } else if self.model.user_ip_count(user, ip) >= LIMIT {
@@ -372,7 +372,7 @@ impl Harness {
 
     fn begin(&mut self, id: i64) {
         let now = self.model.observe(self.wall_ms);
-        let result = self.real.begin_query(id, "GO FROM 1 OVER e", &self.table, self.wall_ms);
+        let result = self.real.begin_query(self.wall_ms, id, "GO FROM 1 OVER e", &self.table);
         let table = &self.table;
         let expected = self
             .model
@@ -394,7 +394,7 @@ impl Harness {
         }
         let (session, plan) = self.queries[usize::from(index) % self.queries.len()];
         let now = self.model.observe(self.wall_ms);
-        let result = self.real.finish_query(session, plan, self.wall_ms);
+        let result = self.real.finish_query(self.wall_ms, session, plan);
         let expected = match self.model.sessions.get_mut(&session.get()) {
             None => Err(-2069),
             Some(model) => match model.running.remove(&plan) {
@@ -412,7 +412,7 @@ impl Harness {
 
     fn use_space(&mut self, id: i64, space: &'static str) {
         let now = self.model.observe(self.wall_ms);
-        let result = self.real.use_space(id, space, &self.table, self.wall_ms);
+        let result = self.real.use_space(self.wall_ms, id, space, &self.table);
         let table = &self.table;
         let expected = self.model.find(id, now).and_then(|session| {
             let allowed =
@@ -430,7 +430,7 @@ impl Harness {
     fn kill_session(&mut self, by_root: bool, target: i64) {
         self.model.observe(self.wall_ms);
         let caller = Caller::resolve(&self.table, if by_root { "root" } else { "alice" }, None);
-        let result = self.real.kill_sessions(&caller, &[target], self.wall_ms);
+        let result = self.real.kill_sessions(self.wall_ms, &caller, &[target]);
         let expected = if by_root {
             Ok(u32::from(self.model.sessions.remove(&target).is_some()))
         } else {

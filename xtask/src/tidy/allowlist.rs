@@ -21,7 +21,7 @@ pub(super) const ALLOWLIST: &[Allowed] = &[
         "the reference-model driver: one arm per operation, the registry's call beside the model's",
     ),
     Allowed::function(
-        "session-core/src/cluster/meta_invariants.rs",
+        "session-core/src/cluster/meta/invariants.rs",
         "breaks",
         102,
         "a list of 25 corruptions of meta's state, one closure each, that the checker must catch",

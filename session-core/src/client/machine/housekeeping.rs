@@ -91,7 +91,7 @@ impl SessionMachine {
         let expired_held = match &self.state {
             State::AwaitingReconnect { held: Some(session), .. }
             | State::AwaitingConnect { held: Some(session), .. } => {
-                Some(*session).filter(|&session| self.ledger.certainly_expired(session, now))
+                Some(*session).filter(|&session| self.ledger.certainly_expired(now, session))
             }
             _ => None,
         };

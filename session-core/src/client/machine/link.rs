@@ -92,7 +92,7 @@ impl SessionMachine {
     }
 
     fn resume_or_replace(&mut self, now: u64, connection: ConnectionId, session: SessionId) {
-        if self.ledger.certainly_expired(session, now) {
+        if self.ledger.certainly_expired(now, session) {
             self.lose_expired(session);
             return self.on_link_idle(now, connection, Held::Nothing);
         }
@@ -144,7 +144,7 @@ impl SessionMachine {
 
     /// A confirmed session on an idle socket: validate, then the queue, then keepalive.
     fn serve(&mut self, now: u64, connection: ConnectionId, session: SessionId) {
-        if self.ledger.certainly_expired(session, now) {
+        if self.ledger.certainly_expired(now, session) {
             // Validation before run: an id the server has certainly reclaimed is never used.
             self.lose_expired(session);
             return self.after_loss(now, connection, None);

@@ -1,11 +1,14 @@
-//! Handles to pooled sessions: a generation token, so a handle whose lease was revoked fails fast, and
-//! a drop guard, so a handle dropped without release is found, counted as a leak and its session
-//! signed out (failure mode 16) instead of vanishing silently.
+//! Handles to pooled sessions: the member's id, a generation token, so a handle whose lease was
+//! revoked fails fast, and a drop guard, so a handle dropped without release is found, counted as
+//! a leak and its session signed out (failure mode 16) instead of vanishing silently.
 
-use crate::client::pool::MemberId;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
+
+/// A pooled session's id; its sockets' connection ids are `member << 32 | n`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct MemberId(pub u32);
 
 /// One lease of one member: the member and the generation the lease was granted at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -1,14 +1,11 @@
-//! The pool's plain values: ids, what acquire gives, how a session is released, why a member is
-//! retired, what the pool tells the application, and its counts.
+//! The pool's plain values: waiter ids, what acquire gives, how a session is released, why a
+//! member is retired, what the pool tells the application, and its counts. A member's and a
+//! lease's ids are in `handle.rs`, which needs them and nothing else of the pool.
 
 use crate::client::action::Event;
-use crate::client::pool::{Handle, LeaseId};
+use crate::client::pool::{Handle, LeaseId, MemberId};
 use graphsession_id_gen::SessionId;
 use serde::{Deserialize, Serialize};
-
-/// A pooled session's id; its sockets' connection ids are `member << 32 | n`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct MemberId(pub u32);
 
 /// A caller waiting for a session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

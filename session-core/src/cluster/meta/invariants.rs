@@ -14,7 +14,7 @@
 use graphsession_base::Violation;
 
 use crate::cluster::meta::MetaStore;
-use crate::cluster::meta_state::{ChangeKey, EntryState, MetaState};
+use crate::cluster::meta::state::{ChangeKey, EntryState, MetaState};
 
 /// The most sessions [`holds`] tables on the stack; a store with more goes to [`explain`].
 const SESSIONS_ON_STACK_MAX: usize = 64;
@@ -311,7 +311,7 @@ mod tests {
 
     use super::{SESSIONS_ON_STACK_MAX, check_state, explain, holds};
     use crate::cluster::messages::{GoneReason, NodeId, RequestId, SessionRecord};
-    use crate::cluster::meta_state::{
+    use crate::cluster::meta::state::{
         ChangeKey, EntryState, Holder, Live, MetaState, NodeEntry, Tombstone,
     };
     use crate::cluster::{MetaConfig, MetaStore};

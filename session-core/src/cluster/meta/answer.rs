@@ -5,7 +5,7 @@ use graphsession_id_gen::SessionId;
 
 use crate::cluster::messages::{Gone, NodeId, Page, Reply, Request, SessionRecord};
 use crate::cluster::meta::MetaStore;
-use crate::cluster::meta_state::{ChangeKey, EntryState};
+use crate::cluster::meta::state::{ChangeKey, EntryState};
 
 impl MetaStore {
     /// Adds the pages and the change-log scan to `reply`, then removes duplicates.
@@ -194,7 +194,7 @@ impl MetaStore {
 
 /// The holders of one live session, for page filters.
 #[derive(Clone, Copy)]
-struct HoldersView<'a>(&'a crate::cluster::meta_state::Live);
+struct HoldersView<'a>(&'a crate::cluster::meta::state::Live);
 
 impl HoldersView<'_> {
     fn contains(&self, node: NodeId) -> bool {
@@ -202,7 +202,7 @@ impl HoldersView<'_> {
     }
 }
 
-fn live_of(state: &EntryState) -> Option<&crate::cluster::meta_state::Live> {
+fn live_of(state: &EntryState) -> Option<&crate::cluster::meta::state::Live> {
     match state {
         EntryState::Live(live) => Some(live),
         EntryState::Removed(_) => None,

@@ -22,9 +22,9 @@ impl SessionManager {
     /// changes nothing.
     pub fn kill_sessions(
         &self,
+        now_unix_ms: u64,
         caller: &Caller,
         session_ids: &[i64],
-        now_unix_ms: u64,
     ) -> Result<u32, ServerError> {
         let now = self.clock.observe(now_unix_ms);
         check_kill_session(caller, self.config.policy)?;
@@ -32,7 +32,7 @@ impl SessionManager {
         for &session_id in session_ids {
             let Some(id) = SessionId::new(session_id) else { continue };
             let reason = EndReason::Killed { by: caller.user().to_owned() };
-            if self.end_session(id, reason, now).is_some() {
+            if self.end_session(now, id, reason).is_some() {
                 killed = killed.saturating_add(1);
             }
         }
@@ -41,9 +41,9 @@ impl SessionManager {
 
     /// Ends session `id` for `reason`; returns how many queries the end killed, `None` if the
     /// session was not here.
-    pub(crate) fn end_session(&self, id: SessionId, reason: EndReason, now: u64) -> Option<u32> {
+    pub(crate) fn end_session(&self, now: u64, id: SessionId, reason: EndReason) -> Option<u32> {
         let (entry, _) = self.take_session(id)?;
-        Some(self.release_ended(self.shard(id), &entry, reason, now))
+        Some(self.release_ended(now, self.shard(id), &entry, reason))
     }
 
     /// Takes session `id` out of its shard's map and marks it ended; returns it with its last
@@ -56,10 +56,10 @@ impl SessionManager {
     /// counts, its queries, the statistics, the event. Returns the queries killed.
     pub(crate) fn release_ended(
         &self,
+        now: u64,
         shard: &Shard,
         entry: &Arc<SessionEntry>,
         reason: EndReason,
-        now: u64,
     ) -> u32 {
         self.user_ip.release(&entry.pair);
         self.node_count.release();
@@ -79,7 +79,7 @@ impl SessionManager {
         Counters::bump(counter);
         // An event only: the session is gone, so its own history would never be read again.
         let change = Change::Ended { reason, queries_killed: closed.queries_killed };
-        self.announce(entry, change, now);
+        self.announce(now, entry, change);
         closed.queries_killed
     }
 }
