@@ -18,9 +18,10 @@ use graphsession_id_gen::{
 use crate::prng::Prng;
 
 /// Which generator the simulated nodes run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Generator {
     /// id-gen's session and plan id generators under the lease protocol.
+    #[default]
     Ours,
     /// `(now_ms & 0xFFFF_FFFF_FFFF_0000) | (counter & 0xFFFF)`, counter restarting at 0 with the process.
     Naive,
@@ -568,7 +569,7 @@ impl IdWorld {
             return Err(IdViolation {
                 step,
                 message: format!(
-                    "session id {session_id} issued twice (second time by node {node}, slot {slot}); expected every id unique"
+                    "[duplicate_id] session id {session_id} issued twice (second time by node {node}, slot {slot}); expected every id unique"
                 ),
             });
         }
@@ -577,7 +578,7 @@ impl IdWorld {
             return Err(IdViolation {
                 step,
                 message: format!(
-                    "plan id {plan_id} issued twice (second time by node {node}, slot {slot})"
+                    "[duplicate_id] plan id {plan_id} issued twice (second time by node {node}, slot {slot})"
                 ),
             });
         }

@@ -135,7 +135,7 @@ impl ClusterWorld {
             for (session, held) in client.sessions() {
                 if held && self.meta.gone_reason(session).is_some() {
                     return Err(format!(
-                        "liveness: zombie: client {slot} holds session {session} as live {window_ms} ms \
+                        "[zombie] liveness: zombie: client {slot} holds session {session} as live {window_ms} ms \
                          after recovering on the healed network; meta ended it ({:?})",
                         self.meta.gone_reason(session)
                     ));
@@ -158,7 +158,7 @@ impl ClusterWorld {
             }
             self.stats.leaked += 1;
             return Err(format!(
-                "liveness: leak: session {session} is live at meta, given to client {slot} \
+                "[leak] liveness: leak: session {session} is live at meta, given to client {slot} \
                  (process {process}, running and open), which no longer accounts for it: it was \
                  forgotten without a sign-out and lives until the idle timeout"
             ));
