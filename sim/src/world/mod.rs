@@ -88,6 +88,8 @@ pub struct Options {
     pub trace: bool,
     /// Record the trace hash after every step (for `--check-determinism`).
     pub step_hashes: bool,
+    /// The id generator the graph nodes run (`--generator`).
+    pub generator: crate::ids::Generator,
 }
 
 /// A link the partition fault can cut.
