@@ -569,7 +569,7 @@ impl IdWorld {
             return Err(IdViolation {
                 step,
                 message: format!(
-                    "session id {session_id} issued twice (second time by node {node}, slot {slot}); expected every id unique"
+                    "[duplicate_id] session id {session_id} issued twice (second time by node {node}, slot {slot}); expected every id unique"
                 ),
             });
         }
@@ -578,7 +578,7 @@ impl IdWorld {
             return Err(IdViolation {
                 step,
                 message: format!(
-                    "plan id {plan_id} issued twice (second time by node {node}, slot {slot})"
+                    "[duplicate_id] plan id {plan_id} issued twice (second time by node {node}, slot {slot})"
                 ),
             });
         }

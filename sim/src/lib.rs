@@ -15,6 +15,7 @@
 pub mod chooser;
 pub mod ids;
 pub mod prng;
+pub mod property;
 pub mod replay;
 pub mod shrink;
 pub mod world;

@@ -1,6 +1,7 @@
 //! The simulator's driver: runs seeds over threads with a progress bar, prints a deterministic
-//! report, a timing line and the verdict, and exits non-zero if any seed broke a property. People
-//! and CI run it through `cargo xtask sim`.
+//! report, a timing line and the verdict, and exits non-zero if any seed broke a property (with
+//! `--expect-property`, zero only if one broke an expected property). People and CI run it
+//! through `cargo xtask sim`.
 
 mod driver;
 
@@ -8,8 +9,10 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use graphsession_sim::ids::Generator;
+use graphsession_sim::property::property_of;
 use graphsession_sim::world::ClientKind;
 
+use crate::driver::Verdict;
 use crate::driver::cluster::ClusterRun;
 use crate::driver::parallel::Seeds;
 
@@ -55,23 +58,26 @@ enum Client {
 /// nodes and a meta store under faults, with invariants and oracles after every step, a safety
 /// and a liveness phase, coverage marks, shrinking and replay files. The id world: session and
 /// plan ids under restarts, hand-overs, take-overs and clock steps.
+///
+/// Without --seeds, --seed, --duration or --replay it runs seeds for a minute on every core,
+/// with a progress bar.
 #[derive(Debug, Parser)]
 #[command(name = "sim")]
 struct Args {
     /// The world to simulate.
     #[arg(long, value_enum, default_value_t = World::Cluster)]
     world: World,
-    /// How many seeds to run.
-    #[arg(long, default_value_t = 1_000)]
-    seeds: u64,
+    /// How many seeds to run (with --duration: at most this many).
+    #[arg(long)]
+    seeds: Option<u64>,
     /// The first seed.
     #[arg(long, default_value_t = 0)]
     seed_start: u64,
     /// Run exactly this one seed, verbosely (configuration and trace hash).
     #[arg(long)]
     seed: Option<u64>,
-    /// Run seeds from --seed-start until this much time passed (for example 90s, 10m, 1h);
-    /// --seeds is then ignored.
+    /// Run seeds from --seed-start until this much time passed (for example 90s, 10m, 1h).
+    /// The default when neither --seeds nor --seed is given: 60s.
     #[arg(long, value_parser = parse_duration_s)]
     duration: Option<f64>,
     /// Worker threads (default: every core).
@@ -95,10 +101,20 @@ struct Args {
     /// Cluster world: where a failing seed's shrunk replay file is written.
     #[arg(long, default_value = "target/sim-failures")]
     failure_dir: String,
-    /// Id world: the id generator the simulated nodes run.
+    /// The id generator the simulated nodes run (the id world's, and the cluster world's
+    /// nodes' as the world supports it).
     #[arg(long, value_enum, default_value_t = GeneratorArg::Ours)]
     generator: GeneratorArg,
+    /// The run must fail, with one of these properties (comma-separated tags such as leak,
+    /// login_after_close, zombie, duplicate_id; `unclassified` for an untagged violation):
+    /// exit 0 if the first failure breaks one of them, 1 if the run passes or fails otherwise.
+    #[arg(long, value_delimiter = ',')]
+    expect_property: Vec<String>,
 }
+
+/// The run's length when neither --seeds, --seed nor --duration is given: a person running the
+/// main job gets a minute's work, not a second's.
+const DEFAULT_DURATION_S: f64 = 60.0;
 
 /// `90s`, `10m`, `1h` or plain seconds.
 fn parse_duration_s(text: &str) -> Result<f64, String> {
@@ -122,6 +138,35 @@ fn cores() -> usize {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    let verdict = run(&args);
+    exit_status(&verdict, &args.expect_property)
+}
+
+/// Which seeds the arguments ask for.
+fn seeds(args: &Args) -> Seeds {
+    let single = args.seed.is_some();
+    let duration_s = match (args.seed, args.seeds, args.duration) {
+        (None, None, None) => Some(DEFAULT_DURATION_S),
+        (Some(_), _, _) => None,
+        _ => args.duration,
+    };
+    let (start, count) = match args.seed {
+        Some(seed) => (seed, 1),
+        None if duration_s.is_some() => {
+            (args.seed_start, args.seeds.unwrap_or(u64::MAX - args.seed_start))
+        }
+        None => (args.seed_start, args.seeds.unwrap_or(0)),
+    };
+    Seeds {
+        start,
+        count,
+        duration_s,
+        threads: if single { 1 } else { args.threads.unwrap_or_else(cores) },
+        progress: !single,
+    }
+}
+
+fn run(args: &Args) -> Verdict {
     let client = match args.client {
         Client::Ours => ClientKind::Ours,
         Client::Legacy => ClientKind::Legacy,
@@ -130,37 +175,49 @@ fn main() -> ExitCode {
         return driver::cluster::replay(path, None);
     }
     let single = args.seed.is_some();
-    let (start, count, verbose) = match args.seed {
-        Some(seed) => (seed, 1, true),
-        None if args.duration.is_some() => {
-            (args.seed_start, u64::MAX - args.seed_start, args.verbose)
-        }
-        None => (args.seed_start, args.seeds, args.verbose),
-    };
-    let seeds = Seeds {
-        start,
-        count,
-        duration_s: args.duration,
-        threads: if single { 1 } else { args.threads.unwrap_or_else(cores) },
-        progress: !single,
-    };
+    let seeds = seeds(args);
+    let verbose = single || args.verbose;
     match args.world {
         World::Ids => driver::ids::run(seeds, args.generator.into(), verbose, single),
         World::Cluster => {
             if single {
-                driver::cluster::print_config(start);
+                driver::cluster::print_config(seeds.start);
             }
             let run = ClusterRun {
                 seeds,
                 client,
+                generator: args.generator.into(),
                 verbose,
                 trace_path: args.trace.clone(),
                 check_determinism: args.check_determinism,
-                // Coverage is a property of a whole default-sized run of our client.
-                require_marks: client == ClientKind::Ours && !single && count >= 1_000,
+                // Coverage is a property of a whole run of our client.
+                require_marks: client == ClientKind::Ours && !single,
                 failure_dir: args.failure_dir.clone(),
             };
             driver::cluster::run(&run)
         }
     }
+}
+
+/// The exit status: 0 for a pass; with --expect-property, 0 only for a violation of one of the
+/// expected properties (a run that must fail fails for the expected reason, not for any).
+#[expect(clippy::print_stdout, reason = "the driver's report is its output")]
+fn exit_status(verdict: &Verdict, expected: &[String]) -> ExitCode {
+    if expected.is_empty() {
+        return if *verdict == Verdict::Pass { ExitCode::SUCCESS } else { ExitCode::FAILURE };
+    }
+    let (found, as_expected) = match verdict {
+        Verdict::Pass => ("no violation".to_owned(), false),
+        Verdict::Error => ("a failure that is no violation of a property".to_owned(), false),
+        Verdict::Violation(message) => {
+            let property = property_of(message);
+            (format!("property {property}"), expected.iter().any(|name| name == property))
+        }
+    };
+    println!(
+        "expected property: one of {}; found {found}: {}",
+        expected.join(", "),
+        if as_expected { "as expected" } else { "NOT AS EXPECTED" }
+    );
+    if as_expected { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }

@@ -9,7 +9,8 @@
 //! - `cargo xtask loom`: the loom models of every crate that has them.
 //! - `cargo xtask bench`: every criterion benchmark, then `BENCHMARKS.md` from their results.
 //! - `cargo xtask fuzz [TARGET] [--seconds N]`: libFuzzer on the fuzz targets, growing corpora.
-//! - `cargo xtask mutants`: cargo-mutants over the pure crates, and the mutation score.
+//! - `cargo xtask mutants`: cargo-mutants over the pure crates, and the mutation score;
+//!   `--sim`: a fixed sample of them judged by the unit tests and by the simulator alone.
 //!
 //! xtask is an edge: it runs processes and reads the environment, so it opts out of the workspace's
 //! disallowed-method rules.
@@ -39,7 +40,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Task {
-    /// Run the deterministic simulator; arguments go to it (see `cargo xtask sim --help`).
+    /// Run the deterministic simulator (by default the cluster world for a minute on every core,
+    /// with a progress bar); arguments go to it (see `cargo xtask sim --help`).
     // `--help` belongs to the simulator, so xtask passes it through instead of answering it.
     #[command(disable_help_flag = true)]
     Sim {
@@ -87,6 +89,20 @@ enum Task {
         /// Only print the scores of the results already on disk; run nothing.
         #[arg(long)]
         score_only: bool,
+        /// The simulator's power: the fixed sample of xtask/mutants-sim-sample.txt (mutants of
+        /// session-core and query-plan) tested by the unit tests and by the simulator alone
+        /// (`graphsession-sim --seeds 1000`), both scores side by side.
+        #[arg(long)]
+        sim: bool,
+        /// With --sim: only the first this many mutants of the sample.
+        #[arg(long, requires = "sim")]
+        limit: Option<usize>,
+        /// With --sim: mutants per cargo-mutants run (both runs finish a chunk before the next).
+        #[arg(long, requires = "sim", default_value_t = 50)]
+        chunk: usize,
+        /// With --sim: draw a new sample with this seed (rewrites the sample file), run nothing.
+        #[arg(long, requires = "sim", value_name = "SEED")]
+        draw_sample: Option<u64>,
         /// Arguments for cargo-mutants, for example `--file src/seal.rs` or `--in-diff my.diff`.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
@@ -112,7 +128,17 @@ fn main() -> Result<()> {
         Task::Loom { preemptions } => loom(&root, preemptions),
         Task::Bench { report_only, args } => bench::bench(&root, &args, report_only),
         Task::Fuzz { target, seconds } => fuzz::fuzz(&root, &fuzz::Options { target, seconds }),
-        Task::Mutants { package, jobs, score_min, score_only, args } => {
+        Task::Mutants { sim: true, jobs, score_only, limit, chunk, draw_sample, .. } => {
+            let options = mutants::sim::Options {
+                limit,
+                jobs,
+                chunk,
+                score_only,
+                draw_sample_seed: draw_sample,
+            };
+            mutants::sim::mutants_sim(&root, &options)
+        }
+        Task::Mutants { package, jobs, score_min, score_only, args, .. } => {
             let options = mutants::Options {
                 packages: package,
                 jobs,
@@ -202,8 +228,8 @@ fn ci(root: &Path) -> Result<()> {
 }
 
 /// The simulator's smoke: the cluster world passes 2,000 seeds with every coverage mark hit, a
-/// sample runs twice with the same trace, the legacy client is caught, the id world passes and
-/// catches the naive generator.
+/// sample runs twice with the same trace, the legacy client is caught breaking what it is known
+/// to break, the id world passes and catches the naive generator issuing a duplicate id.
 fn sim_smoke(root: &Path) -> Result<()> {
     run(sim_command(root, &["--world", "cluster", "--seeds", "2000"]))?;
     run(sim_command(
@@ -226,21 +252,30 @@ fn sim_smoke(root: &Path) -> Result<()> {
                 &failure_dir,
             ],
         ),
-        "the legacy client leaks",
+        LEGACY_PROPERTIES,
+        "the legacy client logs in after close, leaks or keeps a zombie",
     )?;
     run(sim_command(root, &["--world", "ids", "--seeds", "2000"]))?;
     must_fail(
         sim_command(root, &["--world", "ids", "--generator", "naive", "--seeds", "100"]),
-        "the naive generator collides",
+        "duplicate_id",
+        "the naive generator issues an id twice",
     )
 }
 
-/// Runs a simulation that must find a failure: the check passes when the simulator exits non-zero.
-fn must_fail(mut command: Command, why: &str) -> Result<()> {
+/// What the legacy client breaks over seeds 0..100 (the first failure is seed 0's login after
+/// close; over the 100 seeds, 49 log in after close, 10 keep a zombie, 1 leaks). Its other
+/// failures there (12 seeds never recover after healing) are untagged and not expected here.
+const LEGACY_PROPERTIES: &str = "leak,login_after_close,zombie";
+
+/// Runs a simulation that must fail with one of `properties` (the simulator's
+/// `--expect-property`: it exits 0 only for a violation of one of them, not for any failure).
+fn must_fail(mut command: Command, properties: &str, why: &str) -> Result<()> {
+    command.args(["--expect-property", properties]);
     eprintln!("$ {} (must fail: {why})", describe(&command));
     let status = command.status().context("could not start the simulator")?;
-    if status.success() {
-        bail!("the simulator did not catch it: {why}");
+    if !status.success() {
+        bail!("the simulator did not catch it with one of {properties}: {why}");
     }
     eprintln!("ok: the simulator caught it: {why}");
     Ok(())

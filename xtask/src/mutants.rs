@@ -19,6 +19,8 @@ use anyhow::{Context, Result, bail};
 
 use crate::{cargo, describe};
 
+pub(crate) mod sim;
+
 /// The pure crates, smallest mutant count first.
 pub(crate) const PURE_CRATES: [&str; 4] = [
     "graphsession-query-plan",

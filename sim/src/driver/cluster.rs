@@ -1,29 +1,35 @@
 //! The cluster world's driver: runs seeds (or a replay file), checks determinism on request,
 //! prints the summary and the verdict, and on failure shrinks the run and writes a replay file.
 
-use std::process::ExitCode;
-
 use graphsession_sim::chooser::Chooser;
+use graphsession_sim::ids::Generator;
+use graphsession_sim::property::property_of;
 use graphsession_sim::replay::{REPLAY_FORMAT, ReplayFile};
-use graphsession_sim::shrink::shrink;
+use graphsession_sim::shrink::{Budget, shrink_cluster, violation_kind};
 use graphsession_sim::world::{
     ClientKind, ClusterRunOutcome, ClusterStats, ClusterViolation, ClusterWorld, Mark, Marks,
     Options, StepKind,
 };
 
+use crate::driver::Verdict;
 use crate::driver::parallel::{Ran, Seeds, run_seeds};
 
-/// Replays a shrinking may spend.
-const SHRINK_REPLAYS_MAX: u32 = 4_000;
+/// Replays a shrinking may spend: 4,000 on a long list (a whole fault phase each, about a
+/// millisecond), 20,000 in all once the list is at most 200 choices (a short fault phase and the
+/// liveness phase, tens of microseconds): a few seconds at most.
+const SHRINK_BUDGET: Budget =
+    Budget { replays_max: 4_000, replays_max_small: 20_000, small_len: 200 };
 
 /// How the cluster world runs.
 pub(crate) struct ClusterRun {
     pub(crate) seeds: Seeds,
     pub(crate) client: ClientKind,
+    /// The id generator the nodes run (the world honours it where it can).
+    pub(crate) generator: Generator,
     pub(crate) verbose: bool,
     pub(crate) trace_path: Option<String>,
     pub(crate) check_determinism: bool,
-    /// Fail the run if a coverage mark was never hit.
+    /// Fail the run if a coverage mark was never hit in at least 1,000 seeds.
     pub(crate) require_marks: bool,
     /// Where a shrunk failure is written.
     pub(crate) failure_dir: String,
@@ -63,18 +69,26 @@ struct Checked {
 }
 
 #[expect(clippy::print_stdout, reason = "the driver's report is its output")]
-pub(crate) fn run(run: &ClusterRun) -> ExitCode {
+pub(crate) fn run(run: &ClusterRun) -> Verdict {
     let options = Options {
         client: run.client,
+        generator: run.generator,
         trace: run.trace_path.is_some(),
         step_hashes: run.check_determinism,
         ..Options::default()
     };
+    let seeds_text = match run.seeds.duration_s {
+        Some(duration_s) => format!("seeds from {} for {duration_s} s", run.seeds.start),
+        None => format!(
+            "seeds {}..{}",
+            run.seeds.start,
+            run.seeds.start.saturating_add(run.seeds.count)
+        ),
+    };
     println!(
-        "sim: cluster world, client={}, seeds {}..{}{}",
+        "sim: cluster world, client={}, generator={}, {seeds_text}{}",
         client_name(run.client),
-        run.seeds.start,
-        run.seeds.start.saturating_add(run.seeds.count),
+        run.generator.name(),
         if run.check_determinism { ", every seed run twice" } else { "" }
     );
     let ran: Ran<Checked> = run_seeds(run.seeds, |seed| {
@@ -91,7 +105,7 @@ pub(crate) fn run(run: &ClusterRun) -> ExitCode {
     if let Some(path) = &run.trace_path {
         if let Err(error) = write_trace(path, &ran.outcomes) {
             println!("trace: could not write {path}: {error}");
-            return ExitCode::FAILURE;
+            return Verdict::Error;
         }
         println!("trace: {path}");
     }
@@ -101,47 +115,51 @@ pub(crate) fn run(run: &ClusterRun) -> ExitCode {
             println!("seed {} trace-hash: {:016x}", outcome.seed, outcome.trace_hash);
         }
     }
+    verdict(run, &ran)
+}
+
+/// Prints the summary and the verdict of a run of seeds; shrinks a failure.
+#[expect(clippy::print_stdout, reason = "the driver's report is its output")]
+fn verdict(run: &ClusterRun, ran: &Ran<Checked>) -> Verdict {
     let outcomes: Vec<&ClusterRunOutcome> = ran.outcomes.iter().map(|c| &c.outcome).collect();
     let (total, marks) = summarize(&outcomes, ran.elapsed_s, run.seeds.threads);
     if let Some((seed, divergence)) =
         ran.outcomes.iter().find_map(|c| Some((c.outcome.seed, c.divergence.as_ref()?)))
     {
         println!("verdict: FAIL (nondeterminism) at seed {seed}: {divergence}");
-        return ExitCode::FAILURE;
+        return Verdict::Error;
     }
-    let failure = ran.outcomes.iter().find_map(|checked| {
-        let outcome = &checked.outcome;
-        Some((outcome.seed, outcome.violation.as_ref()?))
-    });
-    match failure {
-        None => {
-            let missed = marks.missed();
-            if run.require_marks && !missed.is_empty() {
-                let names: Vec<&str> = missed.iter().map(|mark| mark.name()).collect();
-                println!(
-                    "verdict: FAIL ({} seeds passed, but coverage marks never hit: {})",
-                    outcomes.len(),
-                    names.join(", ")
-                );
-                return ExitCode::FAILURE;
-            }
-            if run.check_determinism {
-                println!("determinism: every seed ran twice with the same trace");
-            }
-            println!(
-                "verdict: PASS ({} seeds, {} sessions checked, {} leaked)",
-                outcomes.len(),
-                total.sessions_created,
-                total.leaked
-            );
-            ExitCode::SUCCESS
-        }
-        Some((seed, violation)) => {
-            report_failure(run, seed, violation, outcomes.len(), ran.first_failure_s);
-            ExitCode::FAILURE
-        }
+    let failure =
+        outcomes.iter().find_map(|outcome| Some((outcome.seed, outcome.violation.as_ref()?)));
+    if let Some((seed, violation)) = failure {
+        report_failure(run, seed, violation, outcomes.len(), ran.first_failure_s);
+        return Verdict::Violation(violation.message.clone());
     }
+    let missed = marks.missed();
+    if run.require_marks && outcomes.len() >= MARKS_SEEDS_MIN && !missed.is_empty() {
+        let names: Vec<&str> = missed.iter().map(|mark| mark.name()).collect();
+        println!(
+            "verdict: FAIL ({} seeds passed, but coverage marks never hit: {})",
+            outcomes.len(),
+            names.join(", ")
+        );
+        return Verdict::Error;
+    }
+    if run.check_determinism {
+        println!("determinism: every seed ran twice with the same trace");
+    }
+    println!(
+        "verdict: PASS ({} seeds, {} sessions checked, {} leaked)",
+        outcomes.len(),
+        total.sessions_created,
+        total.leaked
+    );
+    Verdict::Pass
 }
+
+/// Seeds a run must reach before a coverage mark never hit fails it: coverage is a property of
+/// a default-sized run, not of a few seeds.
+const MARKS_SEEDS_MIN: usize = 1_000;
 
 /// The first step at which two runs of one seed differ, if any.
 fn first_divergence(first: &ClusterRunOutcome, second: &ClusterRunOutcome) -> Option<String> {
@@ -255,55 +273,53 @@ fn report_failure(
     first_failure_s: Option<f64>,
 ) {
     println!("verdict: FAIL at seed {seed} step {}: {}", violation.step, violation.message);
+    println!("property: {}", property_of(&violation.message));
     println!(
         "first failure: after {seeds_run} seeds, {:.2} s",
         first_failure_s.unwrap_or_default()
     );
     println!("SEED={seed}");
-    if let Ok(world) =
-        ClusterWorld::with_chooser(seed, Chooser::from_seed(seed), Options::default())
-    {
+    let options = Options { client: run.client, generator: run.generator, ..Options::default() };
+    if let Ok(world) = ClusterWorld::with_chooser(seed, Chooser::from_seed(seed), options) {
         println!("config: {:?}", world.config());
     }
     // The failing run again, traced, for its last events.
-    let options = Options { client: run.client, ..Options::default() };
     let traced = run_world(seed, Chooser::from_seed(seed), Options { trace: true, ..options });
     println!("last events:");
     let last = traced.violation.map(|violation| violation.last_events).unwrap_or_default();
     for line in &last {
         println!("  step {} at {} ms: {} {}", line.step, line.now_ms, line.kind, line.detail);
     }
-    let recorded = run_world(seed, Chooser::from_seed(seed).recording(), options);
-    let Some(recorded_violation) = recorded.violation.clone() else {
+    // Shrink toward the same failure, not any failure.
+    let kind = violation_kind(&violation.message);
+    let Some(shrunk) = shrink_cluster(seed, options, SHRINK_BUDGET, &kind) else {
         println!("shrink: the recorded rerun passed; not shrunk");
         return;
     };
-    // Shrink toward the same property, not any failure.
-    let kind = violation_kind(&recorded_violation.message);
-    let shrunk = shrink(recorded.choices.clone(), SHRINK_REPLAYS_MAX, |choices| {
-        let outcome = run_world(seed, Chooser::replay(choices.to_vec()), options);
-        outcome.violation.is_some_and(|violation| violation_kind(&violation.message) == kind)
-    });
-    let final_run = run_world(seed, Chooser::replay(shrunk.choices.clone()), options);
-    let final_violation = final_run.violation.unwrap_or(recorded_violation);
+    let final_message = shrunk
+        .outcome
+        .violation
+        .as_ref()
+        .map_or_else(|| violation.message.clone(), |shrunk| shrunk.message.clone());
     println!(
-        "shrunk: {} choices -> {} choices, {} safety steps -> {}, {} events in all ({} replays): {}",
-        recorded.choices.len(),
-        shrunk.choices.len(),
-        recorded.safety_steps,
-        final_run.safety_steps,
-        final_run.stats.events,
-        shrunk.replays,
-        final_violation.message
+        "shrunk: {} choices -> {}, {} safety steps -> {}, {} events -> {} events in all \
+         ({} replays): {final_message}",
+        shrunk.recorded_choices,
+        shrunk.shrunk.choices.len(),
+        shrunk.recorded_safety_steps,
+        shrunk.outcome.safety_steps,
+        shrunk.recorded_events,
+        shrunk.outcome.stats.events,
+        shrunk.shrunk.replays,
     );
     let file = ReplayFile {
         format: REPLAY_FORMAT.to_owned(),
         world: "cluster".to_owned(),
         client: client_name(run.client).to_owned(),
         seed,
-        violation: final_violation.message,
-        safety_steps: final_run.safety_steps,
-        choices: shrunk.choices,
+        violation: final_message,
+        safety_steps: shrunk.outcome.safety_steps,
+        choices: shrunk.shrunk.choices,
     };
     let path = format!("{}/cluster-{}-seed-{seed}.json", run.failure_dir, client_name(run.client));
     match write_file(&path, &file.to_text()) {
@@ -319,23 +335,14 @@ fn report_failure(
     );
 }
 
-/// The property a violation message names: its text without numbers, up to the first colon
-/// after the opening words (ids, steps and times differ between a run and its shrunk form).
-pub(crate) fn violation_kind(message: &str) -> String {
-    let words: String = message.chars().filter(|c| !c.is_ascii_digit()).collect();
-    let cut = words.char_indices().filter(|&(_, c)| c == ':' || c == ';').nth(1);
-    let head = cut.map_or(words.as_str(), |(index, _)| &words[..index]);
-    head.chars().take(60).collect()
-}
-
-/// Runs a replay file verbosely; exit status 0 if it passes.
+/// Runs a replay file verbosely.
 #[expect(clippy::print_stdout, reason = "the driver's report is its output")]
-pub(crate) fn replay(path: &str, client_override: Option<ClientKind>) -> ExitCode {
+pub(crate) fn replay(path: &str, client_override: Option<ClientKind>) -> Verdict {
     let file = match read_file(path).and_then(|text| ReplayFile::parse(&text)) {
         Ok(file) => file,
         Err(error) => {
             println!("replay: {path}: {error}");
-            return ExitCode::FAILURE;
+            return Verdict::Error;
         }
     };
     let client = client_override.unwrap_or(match file.client.as_str() {
@@ -366,11 +373,12 @@ pub(crate) fn replay(path: &str, client_override: Option<ClientKind>) -> ExitCod
     match outcome.violation {
         None => {
             println!("verdict: PASS (the replay no longer fails)");
-            ExitCode::SUCCESS
+            Verdict::Pass
         }
         Some(violation) => {
             println!("verdict: FAIL at step {}: {}", violation.step, violation.message);
-            ExitCode::FAILURE
+            println!("property: {}", property_of(&violation.message));
+            Verdict::Violation(violation.message)
         }
     }
 }

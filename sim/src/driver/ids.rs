@@ -1,13 +1,13 @@
 //! The id world's driver: every session and plan id any node issues must be unique.
 
-use std::process::ExitCode;
-
 use graphsession_sim::ids::{Generator, IdRunOutcome, IdRunStats, IdWorld, StepKind};
+use graphsession_sim::property::property_of;
 
+use crate::driver::Verdict;
 use crate::driver::parallel::{Seeds, run_seeds};
 
 #[expect(clippy::print_stdout, reason = "the driver's report is its output")]
-pub(crate) fn run(seeds: Seeds, generator: Generator, verbose: bool, single: bool) -> ExitCode {
+pub(crate) fn run(seeds: Seeds, generator: Generator, verbose: bool, single: bool) -> Verdict {
     let name = generator.name();
     println!(
         "sim: id uniqueness, generator={name}, seeds {}..{}",
@@ -63,12 +63,13 @@ pub(crate) fn run(seeds: Seeds, generator: Generator, verbose: bool, single: boo
                 "verdict: PASS ({} seeds, {ids} ids checked, no duplicate)",
                 ran.outcomes.len()
             );
-            ExitCode::SUCCESS
+            Verdict::Pass
         }
         Some((seed, violation)) => {
             println!("verdict: FAIL at seed {seed} step {}: {}", violation.step, violation.message);
+            println!("property: {}", property_of(&violation.message));
             println!("replay: cargo xtask sim --world ids --generator {name} --seed {seed}");
-            ExitCode::FAILURE
+            Verdict::Violation(violation.message.clone())
         }
     }
 }

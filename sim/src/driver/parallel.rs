@@ -43,6 +43,7 @@ pub(crate) fn run_seeds<O: Send>(seeds: Seeds, run: impl Fn(u64) -> (O, bool) + 
     let out_of_time = AtomicBool::new(false);
     let first_failure_s = Mutex::new(None::<f64>);
     let outcomes = Mutex::new(Vec::new());
+    let done = AtomicU64::new(0);
     let bar = progress_bar(seeds);
     std::thread::scope(|scope| {
         for _ in 0..seeds.threads.max(1) {
@@ -72,7 +73,7 @@ pub(crate) fn run_seeds<O: Send>(seeds: Seeds, run: impl Fn(u64) -> (O, bool) + 
                         first.get_or_insert(start.elapsed().as_secs_f64());
                         bar.set_message(format!("FAIL at seed {}", seeds.start + offset));
                     }
-                    bar.inc(1);
+                    advance(&bar, seeds, &done, start.elapsed().as_secs_f64());
                     mine.push((offset, outcome, failed));
                 }
                 outcomes.lock().unwrap_or_else(std::sync::PoisonError::into_inner).extend(mine);
@@ -101,14 +102,18 @@ pub(crate) fn run_seeds<O: Send>(seeds: Seeds, run: impl Fn(u64) -> (O, bool) + 
     }
 }
 
-/// A bar over the seeds, or a counter when the run is bounded by time; hidden for one seed and
-/// when stderr is not a terminal (indicatif's default).
+/// A bar over the seeds, or over the time when the run is bounded by time; hidden for one seed
+/// and when stderr is not a terminal (indicatif's default).
 fn progress_bar(seeds: Seeds) -> ProgressBar {
     if !seeds.progress || seeds.count <= 1 {
         return ProgressBar::hidden();
     }
     let (bar, template) = match seeds.duration_s {
-        Some(_) => (ProgressBar::no_length(), "{elapsed_precise} {pos} seeds ({per_sec}) {msg}"),
+        Some(duration_s) => (
+            // The bar's unit is a tenth of a second of the time budget.
+            ProgressBar::new(tenths(duration_s)),
+            "{elapsed_precise} [{bar:40}] {msg}",
+        ),
         None => (
             ProgressBar::new(seeds.count),
             "{elapsed_precise} [{bar:40}] {pos}/{len} seeds ({per_sec}, eta {eta}) {msg}",
@@ -118,4 +123,26 @@ fn progress_bar(seeds: Seeds) -> ProgressBar {
         bar.set_style(style.progress_chars("=> "));
     }
     bar
+}
+
+/// One more seed done: a bar over seeds moves by one; a bar over time moves to the time spent
+/// and says how many seeds ran (a failure's message stays).
+fn advance(bar: &ProgressBar, seeds: Seeds, done: &AtomicU64, elapsed_s: f64) {
+    let count = done.fetch_add(1, Ordering::Relaxed) + 1;
+    let Some(duration_s) = seeds.duration_s else {
+        bar.inc(1);
+        return;
+    };
+    bar.set_position(tenths(elapsed_s.min(duration_s)));
+    if !bar.message().starts_with("FAIL") {
+        bar.set_message(format!("{count} seeds of a {duration_s} s run"));
+    }
+}
+
+/// Seconds in tenths, for the bar.
+fn tenths(seconds: f64) -> u64 {
+    // Durations are positive and far below 2^53 tenths: the conversion is exact enough.
+    #[expect(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "a bar's position")]
+    let tenths = (seconds * 10.0).round() as u64;
+    tenths
 }

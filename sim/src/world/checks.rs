@@ -86,7 +86,7 @@ pub(super) fn check_request_names_given_id(
     let named = match request {
         Request::Authenticate { .. } if client.close_requested => {
             return Err(format!(
-                "client {slot} (process {}) sent Authenticate after its application closed it; \
+                "[login_after_close] client {slot} (process {}) sent Authenticate after its application closed it; \
                  expected no new session after close",
                 client.process
             ));
@@ -99,7 +99,7 @@ pub(super) fn check_request_names_given_id(
         return Ok(());
     }
     Err(format!(
-        "client {slot} (process {}) sent {request:?} naming session {named}; expected only ids it was given: {:?}",
+        "[unknown_id] client {slot} (process {}) sent {request:?} naming session {named}; expected only ids it was given: {:?}",
         client.process, client.given
     ))
 }

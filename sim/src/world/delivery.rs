@@ -189,7 +189,7 @@ impl ClusterWorld {
             self.trace(u64::from_ne_bytes(session.get().to_ne_bytes()));
             if !self.issued.insert(session.get()) {
                 return Err(format!(
-                    "node {node} issued session id {session} twice; expected every id unique"
+                    "[duplicate_id] node {node} issued session id {session} twice; expected every id unique"
                 ));
             }
         }
