@@ -147,11 +147,12 @@ impl ClusterWorld {
         }
         let mut tombstoned = Vec::new();
         for &session in &self.accounting.candidates {
-            if self.meta.gone_reason(session).is_some() {
+            let at_meta = self.meta.session(session).is_some();
+            if !at_meta && self.meta.gone_reason(session).is_some() {
                 tombstoned.push(session);
                 continue;
             }
-            let exists = self.meta.session(session).is_some()
+            let exists = at_meta
                 || (self.nodes.iter())
                     .any(|node| node.registry().session_stats(session.get()).is_some());
             if !exists {
@@ -175,10 +176,7 @@ impl ClusterWorld {
 
     /// Whether `session` is accounted for; why not if it is not.
     fn account(&self, session: SessionId) -> Result<(), String> {
-        if self.accounting.released.contains_key(&session)
-            || self.admin_killed.contains(&session)
-            || self.meta.gone_reason(session).is_some()
-        {
+        if self.accounting.released.contains_key(&session) || self.admin_killed.contains(&session) {
             return Ok(());
         }
         let Some(&(slot, process, _)) = self.given_on.get(&session) else {

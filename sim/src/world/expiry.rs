@@ -100,6 +100,10 @@ impl ClusterWorld {
                 self.note_activity(session, index);
             }
         }
+        // Expiries and records change only with meta's inputs.
+        if !std::mem::take(&mut self.time_oracles.meta_changed) {
+            return Ok(());
+        }
         // The newest activity any live node saw, per session that meta has ended.
         let mut ended: BTreeMap<SessionId, (u64, GoneReason)> = BTreeMap::new();
         for (&(session, _), &at) in &self.time_oracles.activity {
@@ -114,10 +118,7 @@ impl ClusterWorld {
                 self.judge_expiry(session, active_at_ms)?;
             }
         }
-        if std::mem::take(&mut self.time_oracles.meta_changed) {
-            self.check_records_monotonic()?;
-        }
-        Ok(())
+        self.check_records_monotonic()
     }
 
     fn judge_expiry(&self, session: SessionId, active_at_ms: u64) -> Checked {
