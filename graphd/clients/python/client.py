@@ -21,7 +21,8 @@ class Reply:
         message = response.error_msg
         self.message = message.decode() if isinstance(message, bytes) else (message or "")
         self.result = ResultSet(response, 0)
-        self.columns = self.result.keys() if self.code == 0 else []
+        has_data = self.code == 0 and response.data is not None
+        self.columns = self.result.keys() if has_data else []
 
     def ok(self):
         assert self.code == ErrorCode.SUCCEEDED, f"{self.code}: {self.message}"
@@ -29,7 +30,9 @@ class Reply:
 
     def wrappers(self):
         """Rows of nebula3's ValueWrapper (to check value types)."""
-        return [list(row.values()) for row in self.result] if self.code == 0 else []
+        if self.code != 0 or self.response.data is None:
+            return []
+        return [list(row.values()) for row in self.result]
 
     def rows(self):
         return [[plain(value) for value in row] for row in self.wrappers()]
@@ -58,10 +61,10 @@ def plain(wrapper):
 class Conn:
     """One nebula3 Connection to one node, with the session it authenticated (if any)."""
 
-    def __init__(self, addr):
+    def __init__(self, addr, timeout_ms=TIMEOUT_MS):
         self.addr = addr
         self.connection = Connection()
-        self.connection.open(addr[0], addr[1], TIMEOUT_MS)
+        self.connection.open(addr[0], addr[1], timeout_ms)
         self.session_id = None
 
     def authenticate(self, user=ROOT_USER, password=ROOT_PASSWORD):
