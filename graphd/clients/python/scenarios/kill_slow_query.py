@@ -22,10 +22,6 @@ PICKED = Rows(["sid", "eid", "dur"], [[Re(r"[-+]?\d+"), Re(r"\d+"), Re(r"\d+")]]
 NO_PIPES = Fails("not in graphd's grammar: pipes (`|`) and input properties (`$-.col`); graphd "
                  "runs the session statements and a few others (graphd/src/parser)",
                  r"SyntaxError: syntax error near `(\$-|\| )")
-META_CODES = Fails("documented (docs/fixes.md, fix 6): graphd answers KILL QUERY's not-found cases "
-                   "with E_SESSION_NOT_FOUND -2069 / E_QUERY_NOT_FOUND -2073 and NebulaGraph's "
-                   "message; NebulaGraph's graph service answers -1005 with the same message",
-                   r"got -20(69|73) ")
 NODE_LOCAL = Fails("documented (graphd/src/lib.rs): graphd's SHOW QUERIES is node-local; "
                    "NebulaGraph's lists every node's queries from meta, so a query on graph 0 is "
                    "not seen via graph 1", r"rows \[\] != ")
@@ -45,10 +41,9 @@ SCENARIOS = [
     base(2, "without sessionId", "KILL QUERY (session=123)",
          Error("SyntaxError", "syntax error near `)'")),
     base(3, "without planId", "KILL QUERY (plan=987654321)",
-         Error("ExecutionError", "ExecutionPlanId[987654321] does not exist in current Session."),
-         fails=META_CODES),
+         Error("ExecutionError", "ExecutionPlanId[987654321] does not exist in current Session.")),
     base(4, "wrong sessionId and planId", "KILL QUERY (session=987654321, plan=987654321)",
-         Error("ExecutionError", "SessionId[987654321] does not exist"), fails=META_CODES),
+         Error("ExecutionError", "SessionId[987654321] does not exist")),
     base(5, "sessionId is STRING", 'KILL QUERY (session="100", plan=101)',
          Error("SyntaxError", "syntax error near `\", plan='")),
     base(6, "planId is STRING", 'KILL QUERY (session=100, plan="101")',
