@@ -24,7 +24,8 @@ match, so a scenario cannot fail for another reason unnoticed. Steps:
   `Join(name, expect)` waits for it and checks its reply.
 - `KillMatching(contains, expect, as_, session=None, plan=None)`: the pipe
   `SHOW QUERIES | YIELD ... WHERE $-.Query CONTAINS c | KILL QUERY(session=$-.sid, plan=$-.eid)`
-  done by the client (graphd has no pipes): SHOW QUERIES, rows whose Query contains `contains`,
+  done by the client (graphd has no pipes): SHOW QUERIES, rows whose Query contains `contains`
+  and that have run longer than `longer_than_us` (upstream's 1 s),
   KILL QUERY for each (with `session`/`plan` overriding the row's, as upstream does with
   constants; `show_as` reads another session's SHOW QUERIES, graphd's being node-local);
   `expect` checks the last KILL's reply (and, for `Rows`, the filtered rows).
@@ -120,6 +121,7 @@ class KillMatching:
     session: object = None
     plan: object = None
     show_as: object = None  # whose SHOW QUERIES to read (default: as_)
+    longer_than_us: int = 1_000_000  # upstream's `WHERE $-.DurationInUSec > 1000000`
 
 
 @dataclass
@@ -301,7 +303,8 @@ class Runner:
     def kill_matching(self, step, where):
         conn = self.session(step.as_)
         shown = self.session(step.show_as or step.as_).ok("SHOW QUERIES")
-        rows = [r for r in shown.dicts() if step.contains in (r.get("Query") or "")]
+        rows = [r for r in shown.dicts() if step.contains in (r.get("Query") or "")
+                and r["DurationInUSec"] > step.longer_than_us]
         picked = [[r["SessionID"], r["ExecutionPlanID"], r["DurationInUSec"]] for r in rows]
         if isinstance(step.expect, Rows):
             check_rows(["sid", "eid", "dur"], picked, step.expect, self.cluster, where)
