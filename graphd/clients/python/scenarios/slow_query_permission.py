@@ -58,7 +58,7 @@ def client_side(feature, tag, runner, victim_node, n, killers):
     """The same with the pipe done by the client: each killer lists the queries on the slow
     query's node (graphd's SHOW QUERIES is node-local) and kills from node 0."""
     steps = list(SETUP_USER) + [runner_login(runner, victim_node)]
-    steps += [Run("USE nba", as_="runner"), Background("slow", slow(n), as_="runner")]
+    steps += [Run("USE nba", as_="runner"), Background("slow", slow(n), as_="runner"), Wait(10)]
     steps.append(Login("lister", node=victim_node))
     for index, (user, password, expect) in enumerate(killers):
         name = f"killer{index}"
