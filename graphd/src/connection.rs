@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use graphsession_core::client::ConnectionId;
+use graphsession_core::client::{ConnectionId, E_EXECUTION_ERROR};
 use graphsession_core::node::Reply;
 use graphsession_core::server::PasswordCheck;
 use graphsession_wire::login_request;
@@ -146,7 +146,7 @@ impl Served<'_> {
         // but gets none on the wire.
         let Some(reply_to) = call.reply_to else { return Ok(()) };
         let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-        let bytes = codec.encode_reply(&reply_to, &reply, latency_us);
+        let bytes = codec.encode_reply(&reply_to, &as_the_graph_service_answers(reply), latency_us);
         writer.write_all(&bytes).await.map_err(Closing::Io)
     }
 
@@ -201,5 +201,24 @@ impl Served<'_> {
             Ok(true) => PasswordCheck::Verified,
             Ok(false) | Err(_) => PasswordCheck::Rejected,
         }
+    }
+}
+
+/// NebulaGraph's graph service shows a statement refused by meta (or failed in any executor
+/// without a code of its own) as `E_EXECUTION_ERROR` (-1005) with the refusal's message; only its
+/// own codes (-1000 to -1999: syntax, semantic, permission, session...) reach the client as they
+/// are (its `QueryInstance::onError`). Its acceptance tests check exactly that: "Existed!",
+/// "User not existed!", "Improper role!", "SessionId[..] does not exist" are ExecutionErrors
+/// (`User.feature`, `KillSlowQueryBaseTest.feature`). The node answers with meta's own code
+/// (-2002, -18, -2030, -2069, ...); here it becomes the graph service's, the message unchanged.
+pub fn as_the_graph_service_answers(reply: Reply) -> Reply {
+    const GRAPH_SERVICE_CODES: std::ops::RangeInclusive<i32> = -1999..=-1000;
+    match reply {
+        Reply::ExecuteFailed { code, message, space_name }
+            if !GRAPH_SERVICE_CODES.contains(&code) =>
+        {
+            Reply::ExecuteFailed { code: E_EXECUTION_ERROR, message, space_name }
+        }
+        other => other,
     }
 }

@@ -17,7 +17,10 @@
 //! node's request (the password check against its Argon2id store gives `PasswordCheck`, its
 //! parser gives the `Statement`), and carries out what the nodes ask, in order (`actor/`). It
 //! keeps one request at a time per connection: the next frame is read only when the previous
-//! call's reply was written (a sign-out is never answered). It is the only crate of the
+//! call's reply was written (a sign-out is never answered). One thing is shaped on the way out:
+//! a statement refused with meta's own code (-2002 "Existed!", -18, -2069, ...) goes to the
+//! client as NebulaGraph's graph service sends it, -1005 with the same message
+//! (`connection::as_the_graph_service_answers`). It is the only crate of the
 //! workspace that reads the wall clock (`clock.rs`), draws OS randomness (the seal key and
 //! password salts) and touches files (`store/`).
 //!

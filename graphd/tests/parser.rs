@@ -93,5 +93,11 @@ fn syntax_errors_quote_the_text_as_nebulagraph_does() {
     assert_eq!(syntax("SHOW SESSION"), "SyntaxError: syntax error at 1.13");
     assert_eq!(syntax("YIELD 1;\nSHOW NOTHING"), "SyntaxError: syntax error near `NOTHING'");
     assert_eq!(syntax("YIELD 'open"), "SyntaxError: syntax error near `'open'");
+    // NebulaGraph locates a string literal at its closing quote (KillSlowQueryBaseTest.feature).
+    let string_session = syntax(r#"KILL QUERY (session="100", plan=101)"#);
+    assert_eq!(string_session, r#"SyntaxError: syntax error near `", plan='"#);
+    let string_plan = syntax(r#"KILL QUERY (session=100, plan="101")"#);
+    assert_eq!(string_plan, r#"SyntaxError: syntax error near `")'"#);
+    assert_eq!(syntax("SHOW SESSIONS 'x' y"), "SyntaxError: syntax error near `' y'");
     assert_eq!(syntax("YIELD graphd_sleep(3600001)"), "SyntaxError: syntax error near `3600001'");
 }

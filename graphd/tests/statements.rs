@@ -141,7 +141,8 @@ async fn users_roles_and_passwords() {
         root.execute(session, "CREATE USER alice WITH PASSWORD 'a1'").await.ok();
         root.execute(session, "CREATE USER IF NOT EXISTS alice WITH PASSWORD 'other'").await.ok();
         let exists = root.execute(session, "CREATE USER alice").await;
-        assert_eq!(exists.code(), -2002, "{exists:?}");
+        // Meta's -2002 is shown as NebulaGraph's graph service shows it: -1005, its message kept.
+        assert_eq!((exists.code(), exists.message()), (-1005, "Existed!"), "{exists:?}");
         root.execute(session, "GRANT ROLE USER ON nba TO alice").await.ok();
         let roles = root.execute(session, "SHOW ROLES IN nba").await;
         assert_eq!(roles.ok().columns(), ["Account", "Role Type"]);
@@ -168,7 +169,8 @@ async fn users_roles_and_passwords() {
         let changed = alice.execute(alice_session, "CHANGE PASSWORD alice FROM 'a1' TO 'a2'").await;
         changed.ok();
         let wrong = alice.execute(alice_session, "CHANGE PASSWORD alice FROM 'a1' TO 'a3'").await;
-        assert_eq!(wrong.code(), -1001);
+        // NebulaGraph's User.feature: a wrong old password is an ExecutionError, not a login's -1001.
+        assert_eq!((wrong.code(), wrong.message()), (-1005, "Invalid password!"));
         assert_eq!(
             Client::python(graphd.addr()).await.authenticate("alice", "a1").await.error_code.0,
             -1001
@@ -233,6 +235,48 @@ async fn sessions_listed_shown_and_killed() {
         let json =
             admin.execute_with(Method::ExecuteJson, session, "SHOW SPACES", BTreeMap::new()).await;
         assert_eq!((json.code(), json.columns()), (0, vec!["Name".to_owned()]));
+        graphd.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn meta_refusals_are_execution_errors_with_their_message() {
+    within(30, async {
+        let mut config = config(&fresh_dir("meta-codes"));
+        config.enable_authorize = true;
+        let graphd = Graphd::start(config).await;
+        for mut client in both_framings(&graphd).await {
+            let session = client.login("root", "nebula").await;
+            client.execute(session, "CREATE SPACE IF NOT EXISTS nba").await.ok();
+            client.execute(session, "CREATE USER IF NOT EXISTS bob").await.ok();
+            client.execute(session, "GRANT ROLE DBA ON nba TO bob").await.ok();
+            // NebulaGraph's User.feature and KillSlowQueryBaseTest.feature: ExecutionErrors.
+            for (statement, message) in [
+                ("DROP USER nobody", "User not existed!"),
+                ("CREATE USER bob", "Existed!"),
+                ("REVOKE ROLE ADMIN ON nba FROM bob", "Improper role!"),
+                (
+                    "KILL QUERY (plan=987654321)",
+                    "ExecutionPlanId[987654321] does not exist in current Session.",
+                ),
+                ("KILL QUERY (session=987654321, plan=1)", "SessionId[987654321] does not exist"),
+            ] {
+                let refused = client.execute(session, statement).await;
+                assert_eq!((refused.code(), refused.message()), (-1005, message), "{statement}");
+            }
+            client.execute(session, "REVOKE ROLE DBA ON nba FROM bob").await.ok();
+            // The graph service's own codes are kept.
+            let dropped = client.execute(session, "DROP USER root").await;
+            assert_eq!(
+                (dropped.code(), dropped.message()),
+                (-1009, "SemanticError: Can't drop root user.")
+            );
+            let god = client.execute(session, "GRANT ROLE GOD ON nba TO bob").await;
+            assert_eq!(god.code(), -1008, "{god:?}");
+            assert_eq!(client.execute(session, "KILL QUERY ()").await.code(), -1004);
+            client.execute(session, "DROP USER bob").await.ok();
+        }
         graphd.stop().await;
     })
     .await;

@@ -4,6 +4,8 @@
 //! - `cargo xtask graphd [ARGS]`: graphd, the NebulaGraph-wire server (release build), arguments
 //!   passed through (`cargo xtask graphd --help` lists its flags).
 //! - `cargo xtask ci`: everything CI checks, in the order a failure is cheapest to find.
+//! - `cargo xtask clients`: graphd judged by NebulaGraph's official clients (nebula3-python and
+//!   the Node.js client), the last step of `ci`.
 //! - `cargo xtask tidy`: the style rules a reviewer should not check by eye (module docs, no
 //!   ignored or panic-expecting tests, file and function lengths, the cluster's server API).
 //! - `cargo xtask loom`: the loom models of every crate that has them.
@@ -27,6 +29,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod clients;
 mod fuzz;
 mod mutants;
 mod tidy;
@@ -56,8 +59,12 @@ enum Task {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// Run everything CI checks: fmt, tidy, clippy, tests, doc tests, loom, docs, simulator smoke.
+    /// Run everything CI checks: fmt, tidy, clippy, tests, doc tests, loom, docs, simulator smoke,
+    /// then graphd judged by the official clients.
     Ci,
+    /// Run graphd's client suites: nebula3-python and the Node.js client against graphd --nodes 3
+    /// on 127.0.0.1:9669-9671 (installs them into target/clients when missing).
+    Clients,
     /// Check module docs, test attributes, file and function lengths and the cluster's server API.
     Tidy,
     /// Run the loom models (release mode, bounded preemptions).
@@ -124,6 +131,7 @@ fn main() -> Result<()> {
         Task::Sim { args } => sim(&root, &args),
         Task::Graphd { args } => graphd(&root, &args),
         Task::Ci => ci(&root),
+        Task::Clients => clients::clients(&root),
         Task::Tidy => tidy::tidy(&root),
         Task::Loom { preemptions } => loom(&root, preemptions),
         Task::Bench { report_only, args } => bench::bench(&root, &args, report_only),
@@ -224,7 +232,8 @@ fn ci(root: &Path) -> Result<()> {
     doc.env("RUSTDOCFLAGS", "-D warnings");
     run(doc)?;
     loom(root, 2)?;
-    sim_smoke(root)
+    sim_smoke(root)?;
+    clients::clients(root)
 }
 
 /// The simulator's smoke: the cluster world passes 2,000 seeds with every coverage mark hit, a

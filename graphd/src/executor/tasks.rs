@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use graphsession_core::client::{E_BAD_USERNAME_PASSWORD, E_EXECUTION_ERROR};
+use graphsession_core::client::E_EXECUTION_ERROR;
 use graphsession_core::node::{DataSet, Secret};
 use graphsession_core::server::QueryStart;
 use graphsession_permission::PermissionError;
@@ -90,7 +90,9 @@ fn change(
     new: &Secret,
 ) -> Result<Option<DataSet>, (i32, String)> {
     if !verify(stored, old.0.as_bytes()) {
-        return Err((E_BAD_USERNAME_PASSWORD, "Invalid password".to_owned()));
+        // Meta's E_INVALID_PASSWORD as NebulaGraph's graph service shows it to the client (its
+        // acceptance test User.feature: an ExecutionError "Invalid password!"), not a login's -1001.
+        return Err((E_EXECUTION_ERROR, "Invalid password!".to_owned()));
     }
     passwords.set(user, &new.0).map_err(|error| (E_EXECUTION_ERROR, format!("{error:#}")))?;
     Ok(None)
