@@ -358,7 +358,7 @@ pub fn replay_cluster(seed: u64, choices: Vec<u64>, options: Options) -> Option<
 }
 
 /// Shrinks seed `seed`'s failure in the cluster world toward a failure of the same `kind`
-/// (see [`same_kind`](crate::shrink::same_kind)); `None` if the recorded rerun passes.
+/// (see [`same_kind`]); `None` if the recorded rerun passes.
 pub fn shrink_cluster(
     seed: u64,
     options: Options,
