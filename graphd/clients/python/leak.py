@@ -28,8 +28,9 @@ import sys
 import threading
 import time
 
-from nebula3.Config import Config
+from nebula3.Config import Config, SessionPoolConfig
 from nebula3.gclient.net import ConnectionPool
+from nebula3.gclient.net.SessionPool import SessionPool
 
 from client import Conn, create_user, sessions_of, wait_until
 from tcp_proxy import Proxy
@@ -47,6 +48,9 @@ def expected(resets):
         # The same session id is re-sent on a new connection: nothing leaks from resets; the
         # release while disconnected sends its sign-out on a dead socket: one session leaks.
         "nebula3-python 3.8.3": (1, 1),
+        # The SessionPool drops a session whose connection broke without signing it out, and
+        # makes a new one: one leaked per reset; close signs out on dead sockets: all leak.
+        "nebula3-python 3.8.3 SessionPool": (resets + 1, resets + 1),
     }
 
 
@@ -157,6 +161,44 @@ def measure_python(admin, graphd_addr, resets):
         proxy.close()
 
 
+def measure_python_pool(admin, graphd_addr, resets):
+    user = f"lk_sp_{os.getpid() % 100000}"
+    create_user(admin, user, "pw", space=SPACE, role="USER")
+    proxy = Proxy(graphd_addr)
+    pool = SessionPool(user, "pw", SPACE, [("127.0.0.1", proxy.port)])
+    config = SessionPoolConfig()
+    config.min_size = 1
+    config.max_size = 1
+    config.timeout = 5000
+    try:
+        assert pool.init(config)
+        assert pool.execute("YIELD 1").is_succeeded()
+        for _ in range(resets):
+            proxy.reset_all()
+            try:
+                pool.execute("YIELD 1")  # the broken connection's statement fails
+            except Exception:
+                pass
+            result = pool.execute("YIELD 1")  # on a new session
+            assert result.is_succeeded(), result.error_msg()
+        listed = sessions_of(admin, user)
+        after_resets = len(listed)
+        logins = after_resets
+        proxy.refuse(True)
+        proxy.reset_all()
+        try:
+            pool.close()
+        except Exception:
+            pass
+        proxy.refuse(False)
+        time.sleep(0.5)
+        after_close = len(sessions_of(admin, user))
+        return {"resets": resets, "logins": logins, "after_resets": after_resets,
+                "after_close": after_close, "logins_after_close": 0}
+    finally:
+        proxy.close()
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True, help="graphd's first node")
@@ -170,6 +212,7 @@ def main():
         "@nebula-contrib/nebula-nodejs 3.0.3": measure_node(admin, graphd_addr, args.node_script,
                                                            args.resets),
         "nebula3-python 3.8.3": measure_python(admin, graphd_addr, args.resets),
+        "nebula3-python 3.8.3 SessionPool": measure_python_pool(admin, graphd_addr, args.resets),
     }
     admin.signout()
     wanted = expected(args.resets)
