@@ -123,7 +123,7 @@ fn meta_config(config: &Config) -> MetaConfig {
     }
 }
 
-async fn bind(config: &Config) -> Result<Vec<TcpListener>> {
+pub(crate) async fn bind(config: &Config) -> Result<Vec<TcpListener>> {
     let mut listeners = Vec::new();
     for index in 0..config.nodes {
         let port = match config.port {
@@ -139,7 +139,7 @@ async fn bind(config: &Config) -> Result<Vec<TcpListener>> {
     Ok(listeners)
 }
 
-fn build_node(
+pub(crate) fn build_node(
     config: &Config,
     dir: &DataDir,
     grant: Granted,

@@ -9,8 +9,11 @@
 //! (`executor.rs`), a password to the password store. Then it sleeps until the earliest
 //! `poll_timeout` of the nodes and the meta store, or the next snapshot (`persist.rs`).
 
+mod crash;
 mod drain;
 pub mod persist;
+
+pub use crash::Restart;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
@@ -64,6 +67,16 @@ pub enum Message {
         key: QueryKey,
         /// Its result set, or NebulaGraph's code and message.
         result: Result<Option<DataSet>, (i32, String)>,
+    },
+    /// Node `node`'s process died (`kill -9`, in-process: `server/crash.rs`): its state is
+    /// dropped and the slot built again as a new incarnation; `done` gets the outcome.
+    Crash {
+        /// The node.
+        node: NodeIndex,
+        /// What the new incarnation is built from.
+        restart: Box<Restart>,
+        /// Told when the new incarnation is in place.
+        done: oneshot::Sender<anyhow::Result<()>>,
     },
     /// Write everything and stop; `done` gets the outcome of the last write.
     Shutdown {
@@ -207,6 +220,9 @@ impl Actor {
                         }
                     }
                 }
+            }
+            Message::Crash { node, restart, done } => {
+                let _told = done.send(self.crash(now, node, &restart));
             }
             Message::Shutdown { .. } => {}
         }
