@@ -56,6 +56,7 @@ pub mod config;
 pub mod connection;
 pub mod executor;
 pub mod flags;
+pub mod load;
 pub(crate) mod logging;
 pub mod parser;
 pub mod passwords;

@@ -14,6 +14,15 @@ use crate::config::Config;
 use crate::startup::build_node;
 use crate::store::seal;
 
+/// The sessions graphd holds: what a load run or a crash test checks at its end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Census {
+    /// Sessions alive at meta (not removed, not tombstoned).
+    pub meta: u32,
+    /// Sessions in each node's registry, node 1 first.
+    pub nodes: Vec<u64>,
+}
+
 /// What a crashed slot's new incarnation is built from: what its process would start with.
 #[derive(Debug, Clone)]
 pub struct Restart {
@@ -43,5 +52,11 @@ impl Actor {
         // Its first timer: the reload from meta, as at a start.
         self.on_timer(now);
         Ok(())
+    }
+
+    /// The sessions meta and every node hold now.
+    pub(crate) fn census(&self) -> Census {
+        let nodes = self.nodes.iter().map(|host| host.node.registry().session_count()).collect();
+        Census { meta: self.meta.live_count(), nodes }
     }
 }

@@ -13,7 +13,7 @@ mod crash;
 mod drain;
 pub mod persist;
 
-pub use crash::Restart;
+pub use crash::{Census, Restart};
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
@@ -77,6 +77,11 @@ pub enum Message {
         restart: Box<Restart>,
         /// Told when the new incarnation is in place.
         done: oneshot::Sender<anyhow::Result<()>>,
+    },
+    /// Count the sessions meta and each node hold (for the checks after a load or a crash).
+    Census {
+        /// Gets the counts.
+        done: oneshot::Sender<Census>,
     },
     /// Write everything and stop; `done` gets the outcome of the last write.
     Shutdown {
@@ -223,6 +228,9 @@ impl Actor {
             }
             Message::Crash { node, restart, done } => {
                 let _told = done.send(self.crash(now, node, &restart));
+            }
+            Message::Census { done } => {
+                let _told = done.send(self.census());
             }
             Message::Shutdown { .. } => {}
         }

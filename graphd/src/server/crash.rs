@@ -12,7 +12,7 @@ use anyhow::{Context, Result, bail};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-use crate::actor::{Message, Restart};
+use crate::actor::{Census, Message, Restart};
 use crate::logging::log;
 use crate::server::Server;
 
@@ -53,5 +53,12 @@ impl Server {
         (node.crash, node.task) = (crash, Some(task));
         log!("node {}: restarted, listening on {addr}", index + 1);
         Ok(())
+    }
+
+    /// The sessions meta and each node hold now.
+    pub async fn census(&self) -> Result<Census> {
+        let (done, counted) = oneshot::channel();
+        self.actor.send(Message::Census { done }).context("the actor has stopped")?;
+        counted.await.context("the actor stopped before counting")
     }
 }

@@ -41,7 +41,8 @@ async fn floor(mut messages: mpsc::UnboundedReceiver<Message>) {
             }
             Message::Request { reply: None, .. }
             | Message::Closed { .. }
-            | Message::QueryDone { .. } => {}
+            | Message::QueryDone { .. }
+            | Message::Census { .. } => {}
             Message::Crash { done, .. } => {
                 let _told = done.send(Err(anyhow!("the floor has no node to crash")));
             }
