@@ -73,7 +73,11 @@ struct NodeAccept {
 
 impl Server {
     /// The accept loops of `listeners` (node 1 first) around `behind`.
-    pub(crate) fn serve(config: Config, listeners: Vec<TcpListener>, behind: Behind) -> Result<Server> {
+    pub(crate) fn serve(
+        config: Config,
+        listeners: Vec<TcpListener>,
+        behind: Behind,
+    ) -> Result<Server> {
         let addrs: Vec<SocketAddr> =
             listeners.iter().map(TcpListener::local_addr).collect::<Result<_, _>>()?;
         let wire = WireConfig {

@@ -126,9 +126,9 @@ fn one_run(
     };
     let load = client_rt.spawn(load::run(options, title(args, kind)));
     if args.crash && kind == Kind::Graphd {
-        client_rt.block_on(tokio::time::sleep(args.duration / 3));
+        pause(client_rt, args.duration / 3);
         server_rt.block_on(server.crash_node(1))?;
-        client_rt.block_on(tokio::time::sleep(args.duration / 3));
+        pause(client_rt, args.duration / 3);
         server_rt.block_on(server.restart_node(1))?;
     }
     let report = client_rt.block_on(load).context("the load generator failed")?;
@@ -179,6 +179,11 @@ async fn none_left(server: &Server, flavour: Flavour, settle: Duration) -> Resul
         census.meta == 0 && census.nodes.iter().all(|&held| held == 0)
     };
     Ok(empty(&census) && listed == 1 && empty(&after))
+}
+
+/// Sleeps `duration` on `runtime`.
+fn pause(runtime: &Runtime, duration: Duration) {
+    runtime.block_on(async move { tokio::time::sleep(duration).await });
 }
 
 fn title(args: &Args, kind: Kind) -> String {

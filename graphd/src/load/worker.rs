@@ -42,7 +42,14 @@ impl Worker {
     /// Worker `index`, starting on node `index % nodes`.
     pub(crate) fn new(options: Arc<Options>, index: usize, deadline: Instant) -> Worker {
         let give_up = deadline + options.reply_wait;
-        Worker { options, next: index, connection: None, deadline, give_up, tally: Tally::default() }
+        Worker {
+            options,
+            next: index,
+            connection: None,
+            deadline,
+            give_up,
+            tally: Tally::default(),
+        }
     }
 
     /// Runs sessions until the deadline; the last one is signed out after it.
