@@ -33,6 +33,16 @@
 //! killed), each after the permission crate's `validate_statement` and `check_statement` on the
 //! query's caller. The grammar is in `parser/mod.rs`; anything else is NebulaGraph's -1004.
 //!
+//! # Load and faults
+//!
+//! [`load`] is the load generator of the `graphd-load` binary (`cargo xtask load`): client
+//! connections on loopback running sessions of authenticate, executes and signout, with their
+//! latencies per RPC. It measures graphd against its floor ([`server::start_floor`]: the same
+//! accept loops, connections and codec, answered without the session kernel), and under a
+//! crash: [`Server::crash_node`] closes a node's listener and connections at once and drops its
+//! memory, as `kill -9` does to a process, and [`Server::restart_node`] brings the slot back as a
+//! new incarnation.
+//!
 //! # What GraphNode lacks (worked around here)
 //!
 //! - **Its id generators are out of reach.** `GraphNode` (and `SessionManager`) do not give the

@@ -196,8 +196,11 @@ fn title(args: &Args, kind: Kind) -> String {
         false => "",
     };
     format!(
-        "{what}: {} connections ({:?}), {} execute(s) of {:?} per session{crash}",
-        args.connections, args.flavour, args.executes, args.statement
+        "{what}: {} connections ({}), {} execute(s) of {:?} per session{crash}",
+        args.connections,
+        flavour(args.flavour),
+        args.executes,
+        args.statement
     )
 }
 
@@ -240,5 +243,12 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
         "s" => Ok(Duration::from_secs(number)),
         "m" => Ok(Duration::from_secs(number.saturating_mul(60))),
         _ => Err(format!("not a duration: {text:?} (use ms, s or m)")),
+    }
+}
+
+fn flavour(flavour: Flavour) -> &'static str {
+    match flavour {
+        Flavour::Python => "python framing",
+        Flavour::Node => "Node.js framing",
     }
 }

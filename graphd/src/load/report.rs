@@ -125,6 +125,8 @@ pub struct Row {
     pub calls: u64,
     /// Calls per second of the run.
     pub per_sec: f64,
+    /// Mean latency, µs.
+    pub mean_us: f64,
     /// Median latency, µs.
     pub p50_us: u64,
     /// 99th percentile, µs.
@@ -157,6 +159,7 @@ impl Report {
                     rpc,
                     calls,
                     per_sec: to_f64(calls) / seconds,
+                    mean_us: histogram.mean(),
                     p50_us: histogram.value_at_quantile(0.50),
                     p99_us: histogram.value_at_quantile(0.99),
                     max_us: histogram.max(),
@@ -170,16 +173,17 @@ impl Report {
         let mut out = format!("{} ({:.1} s)\n", self.title, self.elapsed.as_secs_f64());
         let _ = writeln!(
             out,
-            "{:<14}{:>10}{:>11}{:>10}{:>10}{:>10}",
-            "rpc", "calls", "calls/s", "p50 µs", "p99 µs", "max µs"
+            "{:<14}{:>10}{:>11}{:>10}{:>10}{:>10}{:>10}",
+            "rpc", "calls", "calls/s", "mean µs", "p50 µs", "p99 µs", "max µs"
         );
         for row in self.rows() {
             let _ = writeln!(
                 out,
-                "{:<14}{:>10}{:>11.0}{:>10}{:>10}{:>10}",
+                "{:<14}{:>10}{:>11.0}{:>10.0}{:>10}{:>10}{:>10}",
                 row.rpc.name(),
                 row.calls,
                 row.per_sec,
+                row.mean_us,
                 row.p50_us,
                 row.p99_us,
                 row.max_us
@@ -208,13 +212,14 @@ impl Report {
 /// many times the floor's latency graphd takes.
 pub fn ratio_table(graphd: &Report, floor: &Report) -> String {
     let mut out = String::from("graphd / floor\n");
-    let _ = writeln!(out, "{:<14}{:>11}{:>10}{:>10}", "rpc", "calls/s", "p50", "p99");
+    let _ = writeln!(out, "{:<14}{:>11}{:>10}{:>10}{:>10}", "rpc", "calls/s", "mean", "p50", "p99");
     for (kernel, floor) in graphd.rows().iter().zip(floor.rows()) {
         let _ = writeln!(
             out,
-            "{:<14}{:>10.2}x{:>9.2}x{:>9.2}x",
+            "{:<14}{:>10.2}x{:>9.2}x{:>9.2}x{:>9.2}x",
             kernel.rpc.name(),
             kernel.per_sec / floor.per_sec.max(1e-9),
+            kernel.mean_us / floor.mean_us.max(1e-9),
             to_f64(kernel.p50_us) / to_f64(floor.p50_us.max(1)),
             to_f64(kernel.p99_us) / to_f64(floor.p99_us.max(1)),
         );
