@@ -47,6 +47,8 @@ const LATENCY_US_MAX: u64 = 60_000_000;
 #[derive(Debug, Clone)]
 pub struct Tally {
     latencies: [Histogram<u64>; 3],
+    /// The latencies of the calls that failed over, from their first attempt to their reply.
+    failed_over: Histogram<u64>,
     /// Sessions ended by their sign-out.
     pub sessions: u64,
     /// Calls re-sent on another connection after theirs was lost (an execute or a sign-out,
@@ -71,6 +73,7 @@ impl Default for Tally {
         };
         Tally {
             latencies: [histogram(), histogram(), histogram()],
+            failed_over: histogram(),
             sessions: 0,
             failovers: 0,
             logins_cut: 0,
@@ -88,6 +91,13 @@ impl Tally {
         self.latencies[rpc.index()].saturating_record(micros.max(1));
     }
 
+    /// One call of `rpc` that failed over and took `latency` in all.
+    pub fn record_failed_over(&mut self, rpc: Rpc, latency: Duration) {
+        self.record(rpc, latency);
+        let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
+        self.failed_over.saturating_record(micros.max(1));
+    }
+
     /// A failed call.
     pub fn error(&mut self, what: String) {
         self.errors += 1;
@@ -100,6 +110,7 @@ impl Tally {
             // Same bounds on both sides: adding cannot fail.
             let _added = mine.add(theirs);
         }
+        let _added = self.failed_over.add(&other.failed_over);
         self.sessions += other.sessions;
         self.failovers += other.failovers;
         self.logins_cut += other.logins_cut;
@@ -201,6 +212,15 @@ impl Report {
             tally.sessions_lost,
             tally.errors
         );
+        if !tally.failed_over.is_empty() {
+            let _ = writeln!(
+                out,
+                "calls that failed over (reconnect, re-send, pick-up): {} with p50 {} µs, max {} µs",
+                tally.failed_over.len(),
+                tally.failed_over.value_at_quantile(0.5),
+                tally.failed_over.max()
+            );
+        }
         if let Some(error) = &tally.first_error {
             let _ = writeln!(out, "first error: {error}");
         }

@@ -77,19 +77,21 @@ impl Worker {
 
     async fn authenticate(&mut self) -> Result<i64, Stop> {
         let started = Instant::now();
+        let mut failed_over = false;
         loop {
             let options = Arc::clone(&self.options);
             let outcome =
                 self.connection().await?.authenticate(&options.user, &options.password).await;
             match outcome {
                 Ok(session) => {
-                    self.tally.record(Rpc::Authenticate, started.elapsed());
+                    self.record(Rpc::Authenticate, started, failed_over);
                     return Ok(session);
                 }
                 Err(CallError::Lost(_)) => {
                     // The session may exist with nobody knowing its id: an orphan of the
                     // crash, which its idle timeout ends.
                     self.tally.logins_cut += 1;
+                    failed_over = true;
                     self.lose_connection();
                 }
                 Err(error) => {
@@ -102,16 +104,18 @@ impl Worker {
 
     async fn execute(&mut self, session: i64) -> Result<(), Stop> {
         let started = Instant::now();
+        let mut failed_over = false;
         loop {
             let options = Arc::clone(&self.options);
             let outcome = self.connection().await?.execute(session, &options.statement).await;
             match outcome {
                 Ok(_rows) => {
-                    self.tally.record(Rpc::Execute, started.elapsed());
+                    self.record(Rpc::Execute, started, failed_over);
                     return Ok(());
                 }
                 Err(CallError::Lost(_)) => {
                     self.tally.failovers += 1;
+                    failed_over = true;
                     self.lose_connection();
                 }
                 Err(CallError::Refused { code: E_SESSION_INVALID, message }) => {
@@ -132,16 +136,18 @@ impl Worker {
 
     async fn sign_out(&mut self, session: i64) -> Result<(), Stop> {
         let started = Instant::now();
+        let mut failed_over = false;
         loop {
             let outcome = self.connection().await?.sign_out(session).await;
             match outcome {
                 Ok(()) => {
-                    self.tally.record(Rpc::SignOut, started.elapsed());
+                    self.record(Rpc::SignOut, started, failed_over);
                     return Ok(());
                 }
                 // Signed out or not, it is sent again elsewhere (an unknown id is ignored).
                 Err(CallError::Lost(_)) => {
                     self.tally.failovers += 1;
+                    failed_over = true;
                     self.lose_connection();
                 }
                 Err(error) => {
@@ -176,6 +182,13 @@ impl Worker {
             }
         }
         self.connection.as_mut().ok_or(Stop::Worker)
+    }
+
+    fn record(&mut self, rpc: Rpc, started: Instant, failed_over: bool) {
+        match failed_over {
+            true => self.tally.record_failed_over(rpc, started.elapsed()),
+            false => self.tally.record(rpc, started.elapsed()),
+        }
     }
 
     /// The connection broke: the next call goes to the next node.
