@@ -23,6 +23,7 @@ impl Server {
     pub async fn crash_node(&mut self, index: usize) -> Result<()> {
         let Some(node) = self.nodes.get_mut(index) else { bail!("no node {}", index + 1) };
         let Some(task) = node.task.take() else { bail!("node {} is down", index + 1) };
+        let started = tokio::time::Instant::now();
         let _ = node.crash.send(true);
         // The loop returns once every connection task has ended: nothing of the dead process
         // reaches the actor after the crash below.
@@ -32,7 +33,11 @@ impl Server {
         let message = Message::Crash { node: index, restart, done };
         self.actor.send(message).context("the actor has stopped")?;
         crashed.await.context("the actor stopped during the crash")??;
-        log!("node {}: crashed (connections closed, memory dropped)", index + 1);
+        log!(
+            "node {}: crashed (connections closed, memory dropped) and rebuilt in {} ms",
+            index + 1,
+            started.elapsed().as_millis()
+        );
         Ok(())
     }
 
