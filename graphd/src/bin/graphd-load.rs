@@ -21,7 +21,7 @@ use tokio::time::Instant;
 
 /// graphd under load on loopback: throughput and p50/p99 latency per RPC.
 #[derive(Debug, Parser)]
-#[command(name = "graphd-load", version, about)]
+#[command(name = "graphd-load", version)]
 struct Args {
     /// Concurrent client connections.
     #[arg(short = 'c', long, default_value_t = 32)]
