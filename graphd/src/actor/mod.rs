@@ -12,6 +12,7 @@
 mod crash;
 mod drain;
 pub mod persist;
+mod pipe;
 
 pub use crash::{Census, Restart};
 
@@ -124,6 +125,8 @@ struct Waiting {
     session_id: i64,
     rest: VecDeque<Piece>,
     parameters: Parameters,
+    /// The pipe of the statement running now, if it is one.
+    pipe: Option<pipe::PipeRun>,
 }
 
 /// Everything the actor owns.
