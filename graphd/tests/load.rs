@@ -8,7 +8,9 @@ mod support;
 
 use std::time::Duration;
 
-use graphsession_graphd::load::{self, Connection, Flavour, Options, Rpc};
+use graphsession_graphd::load::{
+    self, Connection, Flavour, Options, Report, Rpc, Tally, median_ratio_table,
+};
 use graphsession_graphd::server::start_floor;
 
 use support::{Graphd, config, fresh_dir, within};
@@ -74,4 +76,27 @@ async fn the_floor_answers_the_same_frames_without_the_kernel() {
         floor.shutdown().await.unwrap();
     })
     .await;
+}
+
+#[test]
+fn the_median_ratio_is_the_middle_pairs() {
+    let report = |calls: u64, micros: u64| {
+        let mut tally = Tally::default();
+        for _ in 0..calls {
+            for rpc in Rpc::ALL {
+                tally.record(rpc, Duration::from_micros(micros));
+            }
+        }
+        Report { title: String::new(), elapsed: Duration::from_secs(1), tally }
+    };
+    let pairs = vec![
+        (report(50, 20), report(100, 10)),
+        (report(90, 10), report(100, 10)),
+        (report(70, 30), report(100, 10)),
+    ];
+    let table = median_ratio_table(&pairs);
+    // calls/s ratios 0.5, 0.9, 0.7: median 0.7; p50 ratios 2, 1, 3: median 2.
+    let execute = table.lines().find(|line| line.starts_with("execute")).unwrap();
+    let cells: Vec<&str> = execute.split_whitespace().collect();
+    assert_eq!(cells, ["execute", "0.70x", "(0.50-0.90)", "2.00x", "2.00x"], "{table}");
 }

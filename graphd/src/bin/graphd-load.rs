@@ -38,6 +38,9 @@ struct Args {
     /// Load graphd, then the floor, and print their ratios.
     #[arg(long)]
     compare: bool,
+    /// With --compare: this many graphd and floor runs, alternating, then the median ratios.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+    repeat: u32,
     /// Crash node 2 a third into the run and restart it at two thirds (needs --nodes >= 2).
     #[arg(long)]
     crash: bool,
@@ -81,11 +84,18 @@ fn main() -> Result<ExitCode> {
     };
     let (server, client) = (runtime(args.server_threads)?, runtime(args.client_threads)?);
     let mut ok = true;
-    let first = Kind::of(&args);
-    let report = one_run(&args, first, &server, &client, &mut ok)?;
-    if args.compare {
-        let floor = one_run(&args, Kind::Floor, &server, &client, &mut ok)?;
-        println!("{}", load::ratio_table(&report, &floor));
+    let mut pairs = Vec::new();
+    let runs = if args.compare { args.repeat } else { 1 };
+    for _ in 0..runs {
+        let report = one_run(&args, Kind::of(&args), &server, &client, &mut ok)?;
+        if args.compare {
+            let floor = one_run(&args, Kind::Floor, &server, &client, &mut ok)?;
+            println!("{}", load::ratio_table(&report, &floor));
+            pairs.push((report, floor));
+        }
+    }
+    if pairs.len() > 1 {
+        println!("{}", load::median_ratio_table(&pairs));
     }
     Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

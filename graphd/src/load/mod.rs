@@ -32,7 +32,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 pub use client::{CallError, Connection, Flavour};
-pub use report::{Report, Row, Rpc, Tally, ratio_table};
+pub use report::{Report, Row, Rpc, Tally, median_ratio_table, ratio_table};
 
 /// What to run.
 #[derive(Debug, Clone)]

@@ -247,6 +247,54 @@ pub fn ratio_table(graphd: &Report, floor: &Report) -> String {
     out
 }
 
+/// Over several (graphd, floor) pairs run one after the other, so that a machine whose other
+/// load drifts weighs on both alike: per RPC the median ratio of calls per second, p50 and p99,
+/// with the range of the calls-per-second ratio.
+pub fn median_ratio_table(pairs: &[(Report, Report)]) -> String {
+    let mut out = format!("graphd / floor, median of {} alternating pairs\n", pairs.len());
+    let _ =
+        writeln!(out, "{:<14}{:>11}{:>18}{:>10}{:>10}", "rpc", "calls/s", "(range)", "p50", "p99");
+    for (index, rpc) in Rpc::ALL.iter().enumerate() {
+        let ratios = |of: &dyn Fn(&Row) -> f64| {
+            let mut ratios: Vec<f64> = pairs
+                .iter()
+                .map(|(graphd, floor)| {
+                    of(&graphd.rows()[index]) / of(&floor.rows()[index]).max(1e-9)
+                })
+                .collect();
+            ratios.sort_by(f64::total_cmp);
+            ratios
+        };
+        let rate = ratios(&|row| row.per_sec);
+        let p50 = ratios(&|row| to_f64(row.p50_us));
+        let p99 = ratios(&|row| to_f64(row.p99_us));
+        let range = format!(
+            "({:.2}-{:.2})",
+            rate.first().copied().unwrap_or_default(),
+            rate.last().copied().unwrap_or_default()
+        );
+        let _ = writeln!(
+            out,
+            "{:<14}{:>10.2}x{:>18}{:>9.2}x{:>9.2}x",
+            rpc.name(),
+            median(&rate),
+            range,
+            median(&p50),
+            median(&p99)
+        );
+    }
+    out
+}
+
+/// The median of sorted values (the mean of the middle two for an even count; 0 for none).
+fn median(sorted: &[f64]) -> f64 {
+    match sorted.len() {
+        0 => 0.0,
+        len if len % 2 == 1 => sorted[len / 2],
+        len => (sorted[len / 2 - 1] + sorted[len / 2]) / 2.0,
+    }
+}
+
 #[expect(clippy::cast_precision_loss, reason = "a count shown as a rate")]
 fn to_f64(count: u64) -> f64 {
     count as f64
