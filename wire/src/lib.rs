@@ -65,6 +65,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod client;
 mod codec;
 mod config;
 mod decode;
@@ -80,6 +81,10 @@ mod schema;
 mod value;
 mod walk;
 
+pub use client::{
+    ClientCodec, ClientCodecConfig, ClientCodecConfigError, EncodeError, PENDING_REPLIES_LIMIT,
+    Reply as ClientReply, ReplyError,
+};
 pub use codec::ServerCodec;
 pub use config::{Config, ConfigError, FRAME_BYTES_LIMIT, NESTING_DEPTH_LIMIT};
 pub use error::FrameError;
