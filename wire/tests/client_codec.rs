@@ -271,3 +271,78 @@ proptest! {
         }
     }
 }
+
+/// A negative session id from the server, end to end through the machine: held, used in
+/// executes and signed out with the same id.
+#[test]
+fn a_negative_session_id_is_held_used_and_signed_out() {
+    use graphsession_core::client::{
+        Action, ClientConfig, Event, Idempotency, Request, SessionMachine, TransportEvent,
+    };
+    let mut machine = SessionMachine::new(ClientConfig::default()).unwrap();
+    let mut client = client(Framing::Header, Protocol::Compact);
+    let mut server = ServerCodec::new(Config::default()).unwrap();
+    let mut sent = Vec::new();
+    machine.open(0).unwrap();
+    let id = machine.execute(0, "YIELD 1", Idempotency::Idempotent).unwrap();
+    let mut results = Vec::new();
+    for round in 0..20 {
+        if round == 3 {
+            machine.close(0);
+        }
+        while let Some(action) = machine.poll_action() {
+            let (connection, request) = match action {
+                Action::Dial { connection } => {
+                    machine.handle_transport(0, connection, TransportEvent::Connected);
+                    continue;
+                }
+                Action::CloseSocket { .. } => continue,
+                Action::Send { connection, request } => (connection, request),
+            };
+            let wire = match &request {
+                Request::Authenticate { user, password } => WireRequest::Authenticate {
+                    username: user.clone().into_bytes(),
+                    password: password.clone().into_bytes(),
+                },
+                Request::Execute { session_id, statement } => WireRequest::Execute {
+                    session_id: *session_id,
+                    statement: statement.clone(),
+                    parameters: None,
+                    json: false,
+                },
+                Request::SignOut { session_id } => {
+                    WireRequest::SignOut { session_id: session_id.get() }
+                }
+            };
+            let call = server_decode(&mut server, &client.encode(&wire).unwrap());
+            sent.push(call.request.clone());
+            let Some(reply_to) = call.reply_to else { continue };
+            let reply = match call.request {
+                WireRequest::Authenticate { .. } => reply_for(&call.request),
+                WireRequest::Execute { session_id: 0, .. } => Reply::ExecuteFailed {
+                    code: -1002,
+                    message: "ping".into(),
+                    space_name: String::new(),
+                },
+                _ => reply_for(&call.request),
+            };
+            client.handle_bytes(&server.encode_reply(&reply_to, &reply, 1));
+            let response = client.poll_reply().unwrap().unwrap().to_machine_response().unwrap();
+            machine.handle_transport(0, connection, TransportEvent::Response(response));
+        }
+        while let Some(event) = machine.poll_event() {
+            if let Event::Result { request, .. } = event {
+                results.push(request);
+            }
+        }
+        machine.check_invariants().unwrap();
+    }
+    let negative = -7_000_000_000_123;
+    assert_eq!(results, vec![id]);
+    assert!(sent.iter().any(|call| matches!(call,
+        WireRequest::Execute { session_id, statement, .. }
+            if *session_id == negative && statement == "YIELD 1")));
+    assert!(sent.contains(&WireRequest::SignOut { session_id: negative }), "{sent:?}");
+    assert!(machine.is_closed());
+    assert!(machine.ledger().is_empty(), "signed out, proven by the ping after it");
+}

@@ -216,3 +216,47 @@ impl ClientCodec {
         self.pending.clear();
     }
 }
+
+impl Reply {
+    /// What the reply means to a [`SessionMachine`](graphsession_core::client::SessionMachine):
+    /// authenticate's session id (any non-zero value) or code and message; an execute's success
+    /// or code and message (the result itself stays with the host, which owns the reply).
+    /// `None` for `verifyClientVersion`, which the machine never sends.
+    #[must_use]
+    pub fn to_machine_response(&self) -> Option<graphsession_core::client::Response> {
+        use graphsession_core::client::Response;
+        let text = |bytes: &Option<Vec<u8>>| {
+            String::from_utf8_lossy(bytes.as_deref().unwrap_or_default()).into_owned()
+        };
+        Some(match self {
+            Reply::VerifyClientVersion(_) => return None,
+            Reply::Authenticate(auth) => match (auth.error_code.0, auth.session_id) {
+                (0, Some(session_id)) => Response::AuthenticateOk { session_id },
+                // A success without an id: the machine refuses id 0 as a protocol violation.
+                (0, None) => Response::AuthenticateOk { session_id: 0 },
+                (code, _) => Response::AuthenticateErr { code, message: text(&auth.error_msg) },
+            },
+            Reply::Execute(response) => match response.error_code.0 {
+                0 => Response::ExecuteOk { result: String::new() },
+                code => Response::ExecuteErr { code, message: text(&response.error_msg) },
+            },
+            Reply::ExecuteJson(json) => json_response(json),
+        })
+    }
+}
+
+/// The code and message of an `executeJson` document (`errors[0].code`, `errors[0].message`);
+/// a document that says neither counts as a success, as the clients read it.
+fn json_response(json: &[u8]) -> graphsession_core::client::Response {
+    use graphsession_core::client::Response;
+    let document: serde_json::Value = serde_json::from_slice(json).unwrap_or_default();
+    let error = &document["errors"][0];
+    let code = error["code"].as_i64().and_then(|code| i32::try_from(code).ok()).unwrap_or(0);
+    match code {
+        0 => Response::ExecuteOk { result: String::new() },
+        code => Response::ExecuteErr {
+            code,
+            message: error["message"].as_str().unwrap_or_default().to_owned(),
+        },
+    }
+}
