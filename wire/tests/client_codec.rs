@@ -62,10 +62,10 @@ fn reply_for(request: &WireRequest) -> Reply {
             space_name: "nba".to_owned(),
             data: Some(DataSet {
                 column_names: vec!["a".to_owned(), "b".to_owned()],
-                rows: vec![vec![Value::Int(-1), Value::Str("x".to_owned())], vec![
-                    Value::Null,
-                    Value::Float(1.5),
-                ]],
+                rows: vec![
+                    vec![Value::Int(-1), Value::Str("x".to_owned())],
+                    vec![Value::Null, Value::Float(1.5)],
+                ],
             }),
             plan_id: None,
         },
@@ -105,7 +105,10 @@ fn every_call_decodes_on_the_server_and_every_reply_on_the_client() {
                     assert_eq!(auth.error_code.0, 0);
                     assert_eq!(auth.session_id, Some(-7_000_000_000_123), "negative ids decode");
                 }
-                (Method::Execute | Method::ExecuteWithParameter, ClientReply::Execute(response)) => {
+                (
+                    Method::Execute | Method::ExecuteWithParameter,
+                    ClientReply::Execute(response),
+                ) => {
                     assert_eq!(response.latency_in_us, 5_000_000_000_000);
                     let data = response.data.unwrap();
                     assert_eq!(data.column_names, vec![b"a".to_vec(), b"b".to_vec()]);
@@ -157,8 +160,12 @@ fn awaiting(request: &WireRequest) -> (ClientCodec, Vec<u8>) {
 fn a_reply_to_another_method_or_sequence_closes_the_codec() {
     let authenticate =
         WireRequest::Authenticate { username: b"root".to_vec(), password: b"x".to_vec() };
-    let execute =
-        WireRequest::Execute { session_id: 1, statement: "X".into(), parameters: None, json: false };
+    let execute = WireRequest::Execute {
+        session_id: 1,
+        statement: "X".into(),
+        parameters: None,
+        json: false,
+    };
     // The server answers an execute where the client awaits an authenticate.
     let (mut client, _) = awaiting(&authenticate);
     let (_, other) = awaiting(&execute);
@@ -179,10 +186,7 @@ fn a_reply_to_another_method_or_sequence_closes_the_codec() {
     client.handle_bytes(&reply);
     assert!(client.poll_reply().unwrap().is_ok());
     client.handle_bytes(&reply);
-    assert_eq!(
-        client.poll_reply(),
-        Some(Err(ReplyError::WrongSequence { expected: 1, found: 0 }))
-    );
+    assert_eq!(client.poll_reply(), Some(Err(ReplyError::WrongSequence { expected: 1, found: 0 })));
 }
 
 #[test]
@@ -191,8 +195,12 @@ fn bytes_after_a_signout_are_unsolicited() {
     client.encode(&WireRequest::SignOut { session_id: 5 }).unwrap();
     assert_eq!(client.pending_replies(), 0);
     // A server that answered the one-way signout: refused, not read as the next call's reply.
-    let (_, stray) =
-        awaiting(&WireRequest::Execute { session_id: 5, statement: "X".into(), parameters: None, json: false });
+    let (_, stray) = awaiting(&WireRequest::Execute {
+        session_id: 5,
+        statement: "X".into(),
+        parameters: None,
+        json: false,
+    });
     client.handle_bytes(&stray[..3]);
     assert_eq!(client.poll_reply(), Some(Err(ReplyError::Unsolicited)));
 }
@@ -201,8 +209,12 @@ fn bytes_after_a_signout_are_unsolicited() {
 fn limits_refuse_oversized_and_deep_replies_and_too_many_calls() {
     let config = ClientCodecConfig { frame_bytes_max: 64, ..ClientCodecConfig::default() };
     let mut client = ClientCodec::new(config).unwrap();
-    let request =
-        WireRequest::Execute { session_id: 1, statement: "X".into(), parameters: None, json: false };
+    let request = WireRequest::Execute {
+        session_id: 1,
+        statement: "X".into(),
+        parameters: None,
+        json: false,
+    };
     client.encode(&request).unwrap();
     let (_, bytes) = awaiting(&request);
     client.handle_bytes(&bytes[..6]);

@@ -35,12 +35,15 @@ pub(super) fn decode_reply(
 ) -> Result<Reply, ReplyError> {
     let expected = expected.ok_or(ReplyError::Unsolicited)?;
     if frame.protocol != config.protocol {
-        return Err(FrameError::Malformed { reason: "a reply in another protocol than its call" }
-            .into());
+        return Err(
+            FrameError::Malformed { reason: "a reply in another protocol than its call" }.into()
+        );
     }
     let budget = Budget::new(config.nesting_depth_max, config.reply_values_max);
     match frame.protocol {
-        Protocol::Binary => check(BinaryReader::new(frame.payload), frame, expected, config, budget)?,
+        Protocol::Binary => {
+            check(BinaryReader::new(frame.payload), frame, expected, config, budget)?
+        }
         Protocol::Compact => {
             check(CompactReader::new(frame.payload), frame, expected, config, budget)?;
         }
@@ -130,7 +133,9 @@ fn exception_message<'a, R: Reader<'a>>(
 fn generated<P: ProtocolReader>(p: &mut P, expected: Pending) -> Result<Reply, ReplyError> {
     p.read_message_begin(|_| ()).map_err(decode_error)?;
     let reply = match expected.method {
-        Method::VerifyClientVersion => match VerifyClientVersionExn::read(p).map_err(decode_error)? {
+        Method::VerifyClientVersion => match VerifyClientVersionExn::read(p)
+            .map_err(decode_error)?
+        {
             VerifyClientVersionExn::Success(response) => Reply::VerifyClientVersion(response),
             VerifyClientVersionExn::ApplicationException(error) => return Err(exception(&error)),
         },
@@ -142,7 +147,9 @@ fn generated<P: ProtocolReader>(p: &mut P, expected: Pending) -> Result<Reply, R
             ExecuteExn::Success(response) => Reply::Execute(response),
             ExecuteExn::ApplicationException(error) => return Err(exception(&error)),
         },
-        Method::ExecuteWithParameter => match ExecuteWithParameterExn::read(p).map_err(decode_error)? {
+        Method::ExecuteWithParameter => match ExecuteWithParameterExn::read(p)
+            .map_err(decode_error)?
+        {
             ExecuteWithParameterExn::Success(response) => Reply::Execute(response),
             ExecuteWithParameterExn::ApplicationException(error) => return Err(exception(&error)),
         },
