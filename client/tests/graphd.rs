@@ -68,7 +68,7 @@ async fn dropping_a_session_or_a_pool_signs_out_in_the_background() {
         let leased = pool.get().await.unwrap();
         leased.execute("YIELD 1").await.unwrap();
         let pooled = server_sessions(&admin).await;
-        assert!(pooled.len() >= before.len() + 1, "the pool's sessions are on the server");
+        assert!(pooled.len() > before.len(), "the pool's sessions are on the server");
         drop(leased);
         drop(pool);
         for _ in 0..200 {
@@ -158,7 +158,7 @@ async fn bad_credentials_fail_with_nebulagraph_code_and_bad_addresses_fail_typed
         let none: [&str; 0] = [];
         assert_eq!(Client::connect(none, root()).await.unwrap_err(), Error::NoAddress);
         let closed = {
-            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             listener.local_addr().unwrap().to_string()
         };
         let error = Client::connect([closed], root()).await.unwrap_err();

@@ -17,26 +17,26 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 
 /// Fails the test if `future` takes longer than `secs`.
-pub async fn within<T>(secs: u64, future: impl Future<Output = T>) -> T {
+pub(crate) async fn within<T>(secs: u64, future: impl Future<Output = T>) -> T {
     tokio::time::timeout(Duration::from_secs(secs), future).await.expect("the test timed out")
 }
 
 /// graphd running in this process; stopped when dropped.
-pub struct Graphd {
+pub(crate) struct Graphd {
     server: Option<Server>,
     /// Each node's address.
-    pub addrs: Vec<SocketAddr>,
+    pub(crate) addrs: Vec<SocketAddr>,
     dir: PathBuf,
 }
 
 impl Graphd {
     /// `nodes` graph nodes sharing one embedded meta store, on free ports.
-    pub async fn start(name: &str, nodes: u16) -> Graphd {
+    pub(crate) async fn start(name: &str, nodes: u16) -> Graphd {
         Graphd::start_with(name, nodes, false).await
     }
 
     /// The same, checking passwords when `authorize` (root's is "nebula").
-    pub async fn start_with(name: &str, nodes: u16, authorize: bool) -> Graphd {
+    pub(crate) async fn start_with(name: &str, nodes: u16, authorize: bool) -> Graphd {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let dir =
@@ -57,12 +57,12 @@ impl Graphd {
     }
 
     /// The nodes' addresses as strings.
-    pub fn addresses(&self) -> Vec<String> {
+    pub(crate) fn addresses(&self) -> Vec<String> {
         self.addrs.iter().map(ToString::to_string).collect()
     }
 
     /// Stops it cleanly.
-    pub async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         if let Some(server) = self.server.take() {
             server.shutdown().await.unwrap();
         }
@@ -77,12 +77,12 @@ impl Drop for Graphd {
 }
 
 /// The default root login of graphd.
-pub fn root() -> Config {
+pub(crate) fn root() -> Config {
     Config::new("root", "nebula")
 }
 
 /// The ids of every session graphd holds (SHOW SESSIONS), read through `admin`.
-pub async fn server_sessions(admin: &Session) -> BTreeSet<i64> {
+pub(crate) async fn server_sessions(admin: &Session) -> BTreeSet<i64> {
     let rows = admin.execute("SHOW SESSIONS").await.unwrap();
     rows.rows()
         .iter()
@@ -94,7 +94,7 @@ pub async fn server_sessions(admin: &Session) -> BTreeSet<i64> {
 }
 
 /// Waits (up to 10 s) until `gone` is no longer among graphd's sessions.
-pub async fn await_signed_out(admin: &Session, gone: i64) {
+pub(crate) async fn await_signed_out(admin: &Session, gone: i64) {
     for _ in 0..200 {
         if !server_sessions(admin).await.contains(&gone) {
             return;
@@ -106,7 +106,7 @@ pub async fn await_signed_out(admin: &Session, gone: i64) {
 
 /// The session id a session runs with, read from the server (`SHOW LOCAL SESSIONS` would
 /// need the node; the newest session of the user is ours when the test opens one at a time).
-pub async fn newest_session(admin: &Session, before: &BTreeSet<i64>) -> i64 {
+pub(crate) async fn newest_session(admin: &Session, before: &BTreeSet<i64>) -> i64 {
     let now = server_sessions(admin).await;
     let mut new: Vec<i64> = now.difference(before).copied().collect();
     assert_eq!(new.len(), 1, "exactly one new session: {new:?}");
@@ -114,20 +114,20 @@ pub async fn newest_session(admin: &Session, before: &BTreeSet<i64>) -> i64 {
 }
 
 /// A connected client of `graphd`'s nodes.
-pub async fn client(graphd: &Graphd) -> Client {
+pub(crate) async fn client(graphd: &Graphd) -> Client {
     Client::connect(graphd.addresses(), root()).await.unwrap()
 }
 
 /// A TCP proxy to one upstream; [`Proxy::cut`] closes every link and stops listening.
-pub struct Proxy {
+pub(crate) struct Proxy {
     /// Where clients connect.
-    pub addr: SocketAddr,
+    pub(crate) addr: SocketAddr,
     tasks: JoinSet<()>,
 }
 
 impl Proxy {
     /// Listens on a free loopback port and forwards to `upstream`.
-    pub async fn start(upstream: SocketAddr) -> Proxy {
+    pub(crate) async fn start(upstream: SocketAddr) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let mut tasks = JoinSet::new();
@@ -144,7 +144,7 @@ impl Proxy {
     }
 
     /// Closes every link (both sockets) and the listener: the upstream looks down.
-    pub fn cut(&mut self) {
+    pub(crate) fn cut(&mut self) {
         self.tasks.abort_all();
     }
 }
