@@ -37,6 +37,16 @@ impl Graphd {
 
     /// The same, checking passwords when `authorize` (root's is "nebula").
     pub(crate) async fn start_with(name: &str, nodes: u16, authorize: bool) -> Graphd {
+        Graphd::start_configured(name, nodes, authorize, 28_800).await
+    }
+
+    /// The same with the server's `session_idle_timeout_secs`.
+    pub(crate) async fn start_configured(
+        name: &str,
+        nodes: u16,
+        authorize: bool,
+        session_idle_timeout_secs: u64,
+    ) -> Graphd {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let dir =
@@ -49,6 +59,7 @@ impl Graphd {
             session_reclaim_interval_secs: 1,
             snapshot_interval_secs: 1,
             enable_authorize: authorize,
+            session_idle_timeout_secs,
             ..graphsession_graphd::Config::default()
         };
         let server = graphsession_graphd::start(config).await.unwrap();
