@@ -6,7 +6,10 @@
 //! nebula3-python: `cargo xtask clients` installs it).
 #![allow(clippy::unwrap_used, reason = "a bench: a failed unwrap is a failed run")]
 #![allow(clippy::print_stderr, reason = "the bench says why a peer is skipped")]
-#![expect(clippy::disallowed_types, reason = "a bench times its peer with the monotonic clock")]
+#![expect(
+    clippy::disallowed_methods,
+    reason = "a bench starts its peer, nebula3-python, as a process"
+)]
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;

@@ -16,7 +16,7 @@ const WORKERS: u32 = 4;
 
 /// Runs workers until `shutdown` completes, then shuts down in order: stop, drain, close.
 /// Returns the statements run and the pool's final metrics.
-pub async fn run(
+pub(crate) async fn run(
     addresses: Vec<String>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(u64, Metrics), Error> {

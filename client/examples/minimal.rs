@@ -6,7 +6,7 @@
 use graphsession_client::{Client, Config, Error};
 
 /// Connects to `addresses` as root and prints one row.
-pub async fn run(addresses: Vec<String>) -> Result<i64, Error> {
+pub(crate) async fn run(addresses: Vec<String>) -> Result<i64, Error> {
     let client = Client::connect(addresses, Config::new("root", "nebula")).await?;
     let session = client.session().await?;
     let rows = session.execute("YIELD 42 AS answer").await?;
