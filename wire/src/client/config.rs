@@ -50,6 +50,9 @@ pub enum ClientCodecConfigError {
     /// Framed frames carry strict Binary only (their marker is Binary's version bytes).
     #[error("Framed framing carries the Binary protocol only")]
     FramedCompact,
+    /// Unframed messages are served (to `nebula-client` 0.7.3), not written by this codec.
+    #[error("the client codec writes Header or Framed frames, not unframed messages")]
+    Unframed,
     /// `frame_bytes_max` is below 64 or over the clients' 1 GiB limit.
     #[error("frame_bytes_max {frame_bytes_max} is outside [64, {FRAME_BYTES_LIMIT}]")]
     FrameBytes {
@@ -84,6 +87,9 @@ pub enum ClientCodecConfigError {
 impl ClientCodecConfig {
     /// Checks every limit.
     pub fn validate(&self) -> Result<(), ClientCodecConfigError> {
+        if self.framing == Framing::Unframed {
+            return Err(ClientCodecConfigError::Unframed);
+        }
         if self.framing == Framing::Framed && self.protocol == Protocol::Compact {
             return Err(ClientCodecConfigError::FramedCompact);
         }

@@ -76,7 +76,7 @@ fn check<'a, R: Reader<'a>>(
     }
     let header_seq_id = frame.header_seq_id;
     // A Header frame echoes the call's sequence id too; a Framed frame has none.
-    let header_seq_ok = config.framing == Framing::Framed || header_seq_id == expected.seq_id;
+    let header_seq_ok = config.framing != Framing::Header || header_seq_id == expected.seq_id;
     if begin.seq_id != expected.seq_id || !header_seq_ok {
         let found = if begin.seq_id == expected.seq_id { header_seq_id } else { begin.seq_id };
         return Err(ReplyError::WrongSequence { expected: expected.seq_id, found });
