@@ -189,7 +189,7 @@ impl Client {
     pub(crate) async fn execute(&mut self, session_id: i64, statement: &str) -> Response {
         let method = match self.framing {
             Framing::Header => Method::ExecuteWithParameter,
-            Framing::Framed => Method::Execute,
+            Framing::Framed | Framing::Unframed => Method::Execute,
         };
         self.execute_with(method, session_id, statement, Default::default()).await
     }
