@@ -118,6 +118,12 @@ impl GraphNode {
             SessionStatement::Revoke { role, space, user } => {
                 changed(table.revoke(caller, policy, role, &space, &user))
             }
+            SessionStatement::SetVariable { name, value } => {
+                match self.registry.set_variable(now, session.get(), &name, &value) {
+                    Ok(()) => Done::Finished(None),
+                    Err(error) => Done::Failed(error.code(), error.to_string()),
+                }
+            }
             SessionStatement::CreateUser { .. }
             | SessionStatement::DropUser { .. }
             | SessionStatement::AlterUser { .. } => self.user_statement(caller, statement, table),
@@ -248,7 +254,7 @@ impl GraphNode {
         self.registry_changed = true;
         let space = self.space_of(key.session);
         let reply = match self.registry.finish_query(now, key.session, key.plan) {
-            Ok(QueryOutcome::Killed(_)) => killed_reply(space),
+            Ok(QueryOutcome::Killed(kill)) => killed_reply(&kill, space),
             Ok(_) | Err(_) => {
                 Reply::Executed { space_name: space, data, plan_id: Some(key.plan.get()) }
             }

@@ -22,7 +22,8 @@ impl SessionManager {
     /// matching the registries; the node count and every (user, ip) count equal to the sessions
     /// that hold them (fix 2, see docs/fixes.md), and the logged-in ones within their limits
     /// (installed sessions are counted without a limit); the cached earliest check no later than
-    /// the true one; histories and variables within their bounds.
+    /// the true one, and the cached earliest query deadline too; histories and variables within
+    /// their bounds.
     pub fn check_invariants(&self) -> Result<(), Violation> {
         let mut user_ip: Counts = BTreeMap::new();
         let mut logged_in: Counts = BTreeMap::new();
@@ -88,7 +89,7 @@ impl SessionManager {
                 format!("cached earliest check {cached} after the true one {earliest}"),
             );
         }
-        Ok(())
+        self.check_query_deadlines()
     }
 
     /// Checks one shard; returns its session count and earliest check.

@@ -152,12 +152,13 @@ mod snapshot_body;
 mod snapshot_codec;
 mod table;
 mod throttle;
+mod timeouts;
 
 pub use audit::{Change, EndReason, Event, HistoryEntry, Refusal};
 pub use cluster_hooks::{ClusterEnd, ClusterSessionView, InstalledSession};
 pub use config::{
     CLIENT_IP_BYTES_MAX, Config, GRAPH_ADDR_BYTES_MAX, IDLE_TIMEOUT_MS_MAX, IDLE_TIMEOUT_MS_MIN,
-    NOW_UNIX_MS_MAX, SHARD_COUNT_MAX,
+    NOW_UNIX_MS_MAX, QUERY_TIMEOUT_MS_MAX, QUERY_TIMEOUT_VARIABLE, SHARD_COUNT_MAX,
 };
 pub use error::{ConfigError, ServerError, SnapshotError, error_code};
 pub use execute::QueryStart;
@@ -168,6 +169,7 @@ pub use show::{SESSION_COLUMNS, SessionDetail, SessionRow};
 pub use snapshot::{RestoreParts, SNAPSHOT_FORMAT_VERSION, Snapshot};
 pub use snapshot_body::{LockoutRecord, SessionRecord, SnapshotBody};
 pub use throttle::PasswordCheck;
+pub use timeouts::QUERY_TIMED_OUT;
 
 /// The registry is shared among the host's threads.
 const _: () = {
