@@ -48,6 +48,12 @@ pub struct Flags {
     #[arg(long = "enable_authorize", action = ArgAction::Set, num_args = 0..=1,
           default_value_t = false, default_missing_value = "true")]
     enable_authorize: bool,
+    /// Milliseconds a query may run before it is killed (-1005 "Execution had been killed:
+    /// query timed out"); 0: never, NebulaGraph's behaviour (it has no such flag). A session
+    /// overrides it with `SET SESSION query_timeout_ms = ms`.
+    #[arg(long = "query_timeout_ms", default_value_t = 0,
+          value_parser = clap::value_parser!(u64).range(0..=604_800_000))]
+    query_timeout_ms: u64,
     /// Wrong passwords in a row before a user is locked on a node (0: never).
     #[arg(long = "failed_login_attempts", default_value_t = 0)]
     failed_login_attempts: u32,
@@ -88,6 +94,7 @@ impl Flags {
             max_sessions_per_ip_per_user: self.max_sessions_per_ip_per_user,
             max_allowed_connections: self.max_allowed_connections,
             enable_authorize: self.enable_authorize,
+            query_timeout_ms: self.query_timeout_ms,
             failed_login_attempts: self.failed_login_attempts,
             password_lock_time_in_secs: self.password_lock_time_in_secs,
             client_idle_timeout_secs: self.client_idle_timeout_secs,

@@ -95,6 +95,8 @@ pub(crate) struct Statement {
     pub(crate) query: QueryKey,
     /// For KILL QUERY: the query to kill.
     pub(crate) target: Option<QueryKey>,
+    /// When its query times out, Unix ms: it is answered then if meta has not answered.
+    pub(crate) deadline_ms: Option<u64>,
 }
 
 /// A KILL SESSION waiting for meta.
@@ -429,7 +431,9 @@ impl GraphNode {
         }
         if self.registry.poll_query_timeout().is_some_and(|at| at <= now) {
             self.registry_changed = true;
-            let _timed_out = self.registry.handle_query_timeouts(now);
+            if self.registry.handle_query_timeouts(now) > 0 {
+                self.answer_timed_out_statements(now);
+            }
         }
         if self.registry.poll_timeout().is_some_and(|at| at <= now) {
             self.registry_changed = true;

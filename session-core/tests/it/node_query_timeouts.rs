@@ -193,3 +193,23 @@ fn a_node_timeout_above_a_week_is_refused_at_start() {
     config.server.query_timeout_ms = QUERY_TIMEOUT_MS_MAX;
     assert!(GraphNode::new(config, parts(1), START).is_ok());
 }
+
+#[test]
+fn a_statement_waiting_on_meta_is_answered_timed_out_at_its_deadline_and_only_once() {
+    let mut h = harness(1_500);
+    let (admin, root) = h.open(0, "root");
+    let replies = h.reply_count(admin);
+    h.statement(admin, root, SessionStatement::ShowSessions { local: false });
+    assert_eq!(h.reply_count(admin), replies, "SHOW SESSIONS waits for meta's page");
+    h.to_meta.clear();
+    h.advance(1_499);
+    assert_eq!(h.reply_count(admin), replies);
+    h.advance(1);
+    assert_eq!(h.reply_count(admin), replies + 1);
+    assert!(timed_out(&h.last_reply(admin).unwrap()));
+    assert_eq!(h.nodes[0].registry().session_stats(root).unwrap().queries_active, 0);
+    // Meta's page, when it comes, answers nobody: the connection got its one reply.
+    h.next_sync();
+    h.next_sync();
+    assert_eq!(h.reply_count(admin), replies + 1);
+}
