@@ -105,3 +105,20 @@ impl Flags {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::Flags;
+
+    #[test]
+    fn query_timeout_ms_is_milliseconds_up_to_a_week_and_off_by_default() {
+        let parse = |args: &[&str]| Flags::try_parse_from([&["graphd"], args].concat());
+        assert_eq!(parse(&[]).expect("defaults").config().query_timeout_ms, 0);
+        let flags = parse(&["--query_timeout_ms=1500"]).expect("1500 ms");
+        assert_eq!(flags.config().query_timeout_ms, 1_500);
+        assert!(parse(&["--query_timeout_ms=604800001"]).is_err(), "above a week");
+        assert!(parse(&["--query_timeout_ms=-1"]).is_err(), "negative");
+    }
+}
