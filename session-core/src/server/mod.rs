@@ -1,5 +1,5 @@
 //! The session registry of one graph node: login, the execute path, USE, session variables,
-//! sign-out, KILL SESSION, KILL QUERY, SHOW SESSIONS and idle expiry, with NebulaGraph's codes
+//! query timeouts, sign-out, KILL SESSION, KILL QUERY, SHOW SESSIONS and idle expiry, with NebulaGraph's codes
 //! and messages and its known defects fixed.
 //!
 //! NebulaGraph's graph node keeps its sessions in one map with a per-(user, ip) counter that
@@ -47,7 +47,11 @@
 //! [`show_local_sessions`](SessionManager::show_local_sessions), ...).
 //! Timers: call [`handle_timeout`](SessionManager::handle_timeout) when
 //! [`poll_timeout`](SessionManager::poll_timeout)'s time has come, and read `poll_timeout` again
-//! after each login (a spurious call is a no-op). Effects: drain
+//! after each login (a spurious call is a no-op); likewise
+//! [`handle_query_timeouts`](SessionManager::handle_query_timeouts) at
+//! [`poll_query_timeout`](SessionManager::poll_query_timeout)'s time, read again after each
+//! `begin_query` (queries time out after `Config::query_timeout_ms` or their session's
+//! [`QUERY_TIMEOUT_VARIABLE`], `timeouts.rs`; docs/fixes.md, "Query timeouts"). Effects: drain
 //! [`poll_event`](SessionManager::poll_event) until `None` after each call. `now` is the first
 //! argument of every input and command (Unix milliseconds), as in every machine of this
 //! workspace: `login(now, login, table)`, `touch(now, id)`, `begin_query(now, id, statement,
