@@ -286,6 +286,29 @@ mod tests {
     }
 
     #[test]
+    fn a_cached_earliest_query_deadline_later_than_a_querys_is_reported_and_an_early_one_is_not() {
+        let table = table();
+        let manager = manager(Config { query_timeout_ms: 1_000, ..Config::default() });
+        let alice = login(&manager, &table, "alice");
+        let query = manager.begin_query(NOW, alice.get(), "GO", &table).expect("query");
+        assert_eq!(query.deadline_unix_ms, Some(NOW + 1_000));
+        manager.check_invariants().expect("healthy");
+        let cache = &manager.earliest_query_deadline_ms;
+        cache.store(NOW + 1_001, Ordering::Release);
+        assert_eq!(
+            violation(&manager),
+            format!(
+                "cached earliest query deadline {} after the true one {}",
+                NOW + 1_001,
+                NOW + 1_000
+            )
+        );
+        // Early is allowed: the next round is spurious and recomputes it.
+        cache.store(NOW, Ordering::Release);
+        manager.check_invariants().expect("an early cache is sound");
+    }
+
+    #[test]
     fn a_node_count_that_differs_from_the_sessions_is_reported() {
         let table = table();
         let manager = manager(Config::default());
