@@ -27,6 +27,9 @@ pub struct Config {
     pub max_allowed_connections: u64,
     /// `--enable_authorize`: passwords and roles are checked. Default off, as in NebulaGraph.
     pub enable_authorize: bool,
+    /// `--query_timeout_ms`: a query is killed this long after it started (0: never, the
+    /// default; graphd's own flag, NebulaGraph has no query timeout).
+    pub query_timeout_ms: u64,
     /// `--failed_login_attempts`: wrong passwords before a lock (with the next, 0 = off).
     pub failed_login_attempts: u32,
     /// `--password_lock_time_in_secs`: how long a lock lasts.
@@ -56,6 +59,7 @@ impl Default for Config {
             max_sessions_per_ip_per_user: 300,
             max_allowed_connections: 9_223_372_036_854_775_807,
             enable_authorize: false,
+            query_timeout_ms: 0,
             failed_login_attempts: 0,
             password_lock_time_in_secs: 0,
             client_idle_timeout_secs: 28_800,

@@ -48,6 +48,12 @@ pub struct Flags {
     #[arg(long = "enable_authorize", action = ArgAction::Set, num_args = 0..=1,
           default_value_t = false, default_missing_value = "true")]
     enable_authorize: bool,
+    /// Milliseconds a query may run before it is killed (-1005 "Execution had been killed:
+    /// query timed out"); 0: never, NebulaGraph's behaviour (it has no such flag). A session
+    /// overrides it with `SET SESSION query_timeout_ms = ms`.
+    #[arg(long = "query_timeout_ms", default_value_t = 0,
+          value_parser = clap::value_parser!(u64).range(0..=604_800_000))]
+    query_timeout_ms: u64,
     /// Wrong passwords in a row before a user is locked on a node (0: never).
     #[arg(long = "failed_login_attempts", default_value_t = 0)]
     failed_login_attempts: u32,
@@ -88,6 +94,7 @@ impl Flags {
             max_sessions_per_ip_per_user: self.max_sessions_per_ip_per_user,
             max_allowed_connections: self.max_allowed_connections,
             enable_authorize: self.enable_authorize,
+            query_timeout_ms: self.query_timeout_ms,
             failed_login_attempts: self.failed_login_attempts,
             password_lock_time_in_secs: self.password_lock_time_in_secs,
             client_idle_timeout_secs: self.client_idle_timeout_secs,
@@ -96,5 +103,22 @@ impl Flags {
             snapshot_interval_secs: self.snapshot_interval_secs,
             verbose: self.verbose,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::Flags;
+
+    #[test]
+    fn query_timeout_ms_is_milliseconds_up_to_a_week_and_off_by_default() {
+        let parse = |args: &[&str]| Flags::try_parse_from([&["graphd"], args].concat());
+        assert_eq!(parse(&[]).expect("defaults").config().query_timeout_ms, 0);
+        let flags = parse(&["--query_timeout_ms=1500"]).expect("1500 ms");
+        assert_eq!(flags.config().query_timeout_ms, 1_500);
+        assert!(parse(&["--query_timeout_ms=604800001"]).is_err(), "above a week");
+        assert!(parse(&["--query_timeout_ms=-1"]).is_err(), "negative");
     }
 }

@@ -158,6 +158,7 @@ pub(crate) fn build_node(
         password_lock_time_secs: config.password_lock_time_in_secs,
         policy: Policy { authorization_enabled: config.enable_authorize },
         graph_addr: addr.to_string(),
+        query_timeout_ms: config.query_timeout_ms,
         ..ServerConfig::default()
     };
     let sync = NodeConfig {

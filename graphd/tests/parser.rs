@@ -101,3 +101,19 @@ fn syntax_errors_quote_the_text_as_nebulagraph_does() {
     assert_eq!(syntax("SHOW SESSIONS 'x' y"), "SyntaxError: syntax error near `' y'");
     assert_eq!(syntax("YIELD graphd_sleep(3600001)"), "SyntaxError: syntax error near `3600001'");
 }
+
+#[test]
+fn set_session_takes_a_name_and_an_integer_or_a_string() {
+    let set = |name: &str, value: &str| {
+        Parsed::Session(SessionStatement::SetVariable { name: name.into(), value: value.into() })
+    };
+    assert_eq!(one("SET SESSION query_timeout_ms = 1500"), set("query_timeout_ms", "1500"));
+    assert_eq!(one("set session `query_timeout_ms`=-1"), set("query_timeout_ms", "-1"));
+    assert_eq!(one("SET SESSION greeting = 'hello'"), set("greeting", "hello"));
+    assert_eq!(
+        syntax("SET query_timeout_ms = 1"),
+        "SyntaxError: syntax error near `query_timeout_ms'"
+    );
+    assert!(syntax("SET SESSION query_timeout_ms 1").contains("near `1'"));
+    assert!(syntax("SET SESSION query_timeout_ms = 1.5").contains("near `1.5'"));
+}

@@ -112,3 +112,36 @@ async fn a_query_longer_than_the_idle_timeout_keeps_its_session() {
     })
     .await;
 }
+
+/// `--query_timeout_ms` kills a query at its deadline, and `SET SESSION query_timeout_ms`
+/// overrides it for one session (0: none); the client is told -1005 "Execution had been
+/// killed: query timed out", never a result.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_past_its_timeout_is_killed_and_its_client_told_so() {
+    const TIMED_OUT: (i32, &str) = (-1005, "Execution had been killed: query timed out");
+    within(30, async {
+        let mut config = config(&fresh_dir("query-timeout"));
+        config.query_timeout_ms = 300;
+        let graphd = Graphd::start(config).await;
+        let mut client = Client::python(graphd.addr()).await;
+        let session = client.login("root", "nebula").await;
+        let reply = client.execute(session, "YIELD graphd_sleep(20000)").await;
+        assert_eq!((reply.code(), reply.message()), TIMED_OUT);
+        // This session turns the node's timeout off, then sets its own.
+        client.execute(session, "SET SESSION query_timeout_ms = 0").await.ok();
+        let reply = client.execute(session, "YIELD graphd_sleep(600)").await;
+        assert_eq!(int(&reply.ok().rows()[0][0]), 600);
+        let refused = client.execute(session, "SET SESSION query_timeout_ms = 'soon'").await;
+        assert_eq!(refused.code(), -1009, "{}", refused.message());
+        client.execute(session, "set session `query_timeout_ms` = 100").await.ok();
+        let reply = client.execute(session, "YIELD graphd_sleep(20000)").await;
+        assert_eq!((reply.code(), reply.message()), TIMED_OUT);
+        // Another session keeps the node's timeout.
+        let mut other = Client::node_js(graphd.addr()).await;
+        let other_session = other.login("root", "nebula").await;
+        let reply = other.execute(other_session, "YIELD graphd_sleep(20000)").await;
+        assert_eq!((reply.code(), reply.message()), TIMED_OUT);
+        graphd.stop().await;
+    })
+    .await;
+}

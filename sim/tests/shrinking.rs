@@ -51,7 +51,7 @@ fn classes() -> Vec<Class> {
         Class {
             name: "node deaf to kills: a killed query still runs",
             options: deaf_to_kills(),
-            seed: 6,
+            seed: 63,
             property: "unclassified",
             message: "kill oracle",
             events_max: EVENTS_TARGET,
@@ -60,7 +60,7 @@ fn classes() -> Vec<Class> {
         Class {
             name: "node deaf to kills: a node still holds a session meta ended",
             options: deaf_to_kills(),
-            seed: 59,
+            seed: 22,
             property: "unclassified",
             message: "still holds session",
             events_max: 34,

@@ -39,6 +39,8 @@ pub(super) fn statement(tokens: &[Token]) -> Result<Parsed, Stop> {
         grant_or_revoke(&mut cursor, true)?
     } else if cursor.keyword("REVOKE") {
         grant_or_revoke(&mut cursor, false)?
+    } else if cursor.keyword("SET") {
+        set_session(&mut cursor)?
     } else if cursor.keyword("YIELD") {
         Parsed::Exec(Exec::Yield { is_return: false, columns: columns(&mut cursor)? })
     } else if cursor.keyword("RETURN") {
@@ -51,6 +53,20 @@ pub(super) fn statement(tokens: &[Token]) -> Result<Parsed, Stop> {
     };
     cursor.end()?;
     Ok(parsed)
+}
+
+/// `SET SESSION name = value`: graphd's own (NebulaGraph 3.x has no session variables); the
+/// value is an integer or a string, kept as text. The node checks the one variable with a
+/// meaning, `query_timeout_ms`.
+fn set_session(cursor: &mut Cursor<'_>) -> Result<Parsed, Stop> {
+    cursor.expect_keyword("SESSION")?;
+    let name = cursor.name()?;
+    cursor.expect_punct('=')?;
+    let value = match cursor.string() {
+        Ok(text) => text,
+        Err(_) => cursor.int()?.to_string(),
+    };
+    Ok(Parsed::Session(SessionStatement::SetVariable { name, value }))
 }
 
 fn show(cursor: &mut Cursor<'_>) -> Result<Parsed, Stop> {

@@ -22,6 +22,7 @@
 //!             | CREATE SPACE [IF NOT EXISTS] name ['(' option (',' option)* ')'] [COMMENT ['='] string]
 //!             | DROP SPACE [IF EXISTS] name
 //!             | SHOW SPACES | SHOW HOSTS [GRAPH | META | STORAGE]
+//!             | SET SESSION name '=' (int | string)
 //!             | (YIELD | RETURN) column (',' column)*
 //!             | (DESC | DESCRIBE) USER name
 //!             | statement ('|' stage)+          (pipes: see `pipe.rs`)
@@ -34,7 +35,9 @@
 //! `graphd_sleep(ms)` is graphd's own function (NebulaGraph has none like it): the statement
 //! runs for `ms` milliseconds, checking its kill flag every 10 ms, and yields `ms`. It exists so
 //! that KILL QUERY, SHOW QUERIES and a query that outlives the idle timeout can be tried against
-//! graphd. A script (several statements split on `;`) runs statement by statement and answers
+//! graphd. `SET SESSION name = value` is graphd's too (NebulaGraph 3.x has no session
+//! variables): it sets a variable of the current session; `SET SESSION query_timeout_ms = ms`
+//! is the session's query timeout (0: none), overriding `--query_timeout_ms`. A script (several statements split on `;`) runs statement by statement and answers
 //! with the last one's result, or the first error; a syntax error anywhere runs nothing.
 
 mod cursor;

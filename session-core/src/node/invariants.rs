@@ -57,6 +57,21 @@ impl GraphNode {
                 format!("{waiting} connections wait on meta; expected at most {waiting_max}"),
             ));
         }
+        // Every input ends with the timeout round, which kills every query due by `now` and
+        // recomputes the earliest deadline left: none is due now.
+        if let Some(at) = self.registry.poll_query_timeout()
+            && at <= self.now_unix_ms
+        {
+            return Err(Violation::new(
+                MACHINE,
+                "no_query_deadline_overdue",
+                format!(
+                    "a query deadline at {at} is still pending at {}; expected every deadline \
+                     due by now to have timed its query out",
+                    self.now_unix_ms
+                ),
+            ));
+        }
         Ok(())
     }
 }

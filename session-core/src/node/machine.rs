@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use graphsession_id_gen::{PlanIdGenerator, SessionId};
 use graphsession_permission::{Caller, RoleTable};
-use graphsession_query_plan::{KillOutcome, KillTarget, QueryKey, QueryOutcome};
+use graphsession_query_plan::{Kill, KillOutcome, KillTarget, QueryKey, QueryOutcome};
 
 use crate::client::ConnectionId;
 use crate::cluster::{Answer, NodeId, NodeSync, QueryKill, RemoveReason, ServerRegistry};
@@ -95,6 +95,8 @@ pub(crate) struct Statement {
     pub(crate) query: QueryKey,
     /// For KILL QUERY: the query to kill.
     pub(crate) target: Option<QueryKey>,
+    /// When its query times out, Unix ms: it is answered then if meta has not answered.
+    pub(crate) deadline_ms: Option<u64>,
 }
 
 /// A KILL SESSION waiting for meta.
@@ -233,8 +235,10 @@ impl GraphNode {
         self.service(now, table);
     }
 
-    /// The time [`poll_timeout`](Self::poll_timeout) named has come: runs the sync round if it
-    /// is due.
+    /// The time [`poll_timeout`](Self::poll_timeout) named has come: kills the queries whose
+    /// deadline passed (their executors see the kill at their next check, and their replies are
+    /// -1005 [`QUERY_TIMED_OUT`](crate::server::QUERY_TIMED_OUT)), runs the idle checks and the
+    /// sync round if due.
     pub fn handle_timeout(&mut self, now_unix_ms: u64, table: &mut RoleTable) {
         let now = self.observe(now_unix_ms);
         self.service(now, table);
@@ -244,7 +248,7 @@ impl GraphNode {
 
     /// The executor returned from the query `key` with `data`: the reply goes out (a kill that
     /// won before it returned is answered as NebulaGraph does, -1005 "Execution had been
-    /// killed").
+    /// killed"; a timeout's with [`QUERY_TIMED_OUT`](crate::server::QUERY_TIMED_OUT)).
     pub fn finish_query(
         &mut self,
         now_unix_ms: u64,
@@ -275,7 +279,7 @@ impl GraphNode {
         self.registry_changed = true;
         let space = self.space_of(key.session);
         let reply = match self.registry.fail_query(now, key.session, key.plan, message) {
-            Ok(QueryOutcome::Killed(_)) => killed_reply(space),
+            Ok(QueryOutcome::Killed(kill)) => killed_reply(&kill, space),
             Ok(_) => Reply::ExecuteFailed { code, message: message.to_owned(), space_name: space },
             Err(error) => error_reply(&error, space),
         };
@@ -340,10 +344,16 @@ impl GraphNode {
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) should run next, Unix milliseconds: the
-    /// sync round or the registry's idle check, whichever comes first.
+    /// sync round, the registry's idle check or the earliest query deadline, whichever comes
+    /// first.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<u64> {
-        [self.sync.poll_timeout(), self.registry.poll_timeout()].into_iter().flatten().min()
+        let timers = [
+            self.sync.poll_timeout(),
+            self.registry.poll_timeout(),
+            self.registry.poll_query_timeout(),
+        ];
+        timers.into_iter().flatten().min()
     }
 
     // ---- getters
@@ -419,6 +429,12 @@ impl GraphNode {
         for session in self.waiting.registrations.keys() {
             let _gone = self.registry.touch(now, session.get());
         }
+        if self.registry.poll_query_timeout().is_some_and(|at| at <= now) {
+            self.registry_changed = true;
+            if self.registry.handle_query_timeouts(now) > 0 {
+                self.answer_timed_out_statements(now);
+            }
+        }
         if self.registry.poll_timeout().is_some_and(|at| at <= now) {
             self.registry_changed = true;
             let _expired = self.registry.handle_timeout(now);
@@ -456,7 +472,7 @@ impl GraphNode {
     ) -> Reply {
         let space = self.space_of(key.session);
         match result {
-            Ok(QueryOutcome::Killed(_)) => killed_reply(space),
+            Ok(QueryOutcome::Killed(kill)) => killed_reply(&kill, space),
             Ok(_) => Reply::Executed { space_name: space, data, plan_id: Some(key.plan.get()) },
             Err(error) => error_reply(&error, space),
         }
@@ -532,11 +548,17 @@ pub(crate) fn session_not_existed(session: SessionId) -> Reply {
     }
 }
 
-/// NebulaGraph's answer to a query whose kill won.
-pub(crate) fn killed_reply(space_name: String) -> Reply {
+/// NebulaGraph's answer to a query whose kill won; a timeout says so after a colon.
+pub(crate) fn killed_reply(kill: &Kill, space_name: String) -> Reply {
+    let message = match kill {
+        Kill::Timeout { .. } => crate::server::QUERY_TIMED_OUT,
+        Kill::ByUser { .. } | Kill::SessionKilled | Kill::SessionExpired => {
+            "Execution had been killed"
+        }
+    };
     Reply::ExecuteFailed {
         code: crate::client::E_EXECUTION_ERROR,
-        message: "Execution had been killed".to_owned(),
+        message: message.to_owned(),
         space_name,
     }
 }

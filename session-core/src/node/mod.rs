@@ -35,7 +35,11 @@
 //! before its session's id was sent signs that session out; session statements run as queries
 //! of their session; the registry's idle timer only evicts the node's own copy of an idle session
 //! (its hold is released at meta, which ends the session only if no holder saw it active within
-//! the idle timeout), so a session in use on another node is never ended by this one.
+//! the idle timeout), so a session in use on another node is never ended by this one; a query
+//! past its timeout (the registry's `query_timeout_ms`, or its session's own `SET SESSION
+//! query_timeout_ms`) is killed at `poll_timeout`'s time and answered -1005 "Execution had been
+//! killed: query timed out", never as a success, and a statement of the node's own waiting on
+//! meta is answered so at its deadline.
 //!
 //! # Example: a host loop with a fake transport
 //!

@@ -155,6 +155,16 @@ pub enum SessionStatement {
         /// The new password; redacted from `Debug` output.
         password: String,
     },
+    /// `SET SESSION name = value`: sets a variable of the current session (ours: NebulaGraph
+    /// 3.x has no session variables). The one with a meaning is
+    /// [`QUERY_TIMEOUT_VARIABLE`](crate::server::QUERY_TIMEOUT_VARIABLE), the session's query
+    /// timeout; see [`SessionManager::set_variable`](crate::server::SessionManager::set_variable).
+    SetVariable {
+        /// The variable's name.
+        name: String,
+        /// Its value, as text.
+        value: String,
+    },
 }
 
 impl std::fmt::Debug for SessionStatement {
@@ -205,6 +215,9 @@ impl std::fmt::Debug for SessionStatement {
                 .field("user", user)
                 .field("password", &"<redacted>")
                 .finish(),
+            SessionStatement::SetVariable { name, value } => {
+                f.debug_struct("SetVariable").field("name", name).field("value", value).finish()
+            }
         }
     }
 }

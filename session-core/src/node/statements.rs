@@ -50,7 +50,7 @@ impl GraphNode {
         };
         let key = QueryKey { session: query.session, plan: query.plan };
         let caller = query.caller;
-        let pending = Statement { query: key, target: None };
+        let pending = Statement { query: key, target: None, deadline_ms: query.deadline_unix_ms };
         match self.run_statement(now, connection, &caller, pending, statement, table) {
             Done::Finished(data) => self.finish_statement(now, connection, pending, data),
             Done::Failed(code, message) => {
@@ -117,6 +117,12 @@ impl GraphNode {
             }
             SessionStatement::Revoke { role, space, user } => {
                 changed(table.revoke(caller, policy, role, &space, &user))
+            }
+            SessionStatement::SetVariable { name, value } => {
+                match self.registry.set_variable(now, session.get(), &name, &value) {
+                    Ok(()) => Done::Finished(None),
+                    Err(error) => Done::Failed(error.code(), error.to_string()),
+                }
             }
             SessionStatement::CreateUser { .. }
             | SessionStatement::DropUser { .. }
@@ -248,12 +254,38 @@ impl GraphNode {
         self.registry_changed = true;
         let space = self.space_of(key.session);
         let reply = match self.registry.finish_query(now, key.session, key.plan) {
-            Ok(QueryOutcome::Killed(_)) => killed_reply(space),
+            Ok(QueryOutcome::Killed(kill)) => killed_reply(&kill, space),
             Ok(_) | Err(_) => {
                 Reply::Executed { space_name: space, data, plan_id: Some(key.plan.get()) }
             }
         };
         self.reply(connection, reply);
+    }
+
+    /// Statements waiting on meta whose query timed out are answered now (-1005 "query timed
+    /// out"), not when meta answers: no statement outlives its deadline. What they asked of
+    /// meta (a removal, a kill mark) may still happen.
+    pub(crate) fn answer_timed_out_statements(&mut self, now: u64) {
+        let due = |statement: &Statement| statement.deadline_ms.is_some_and(|at| at <= now);
+        let mut timed_out: Vec<(ConnectionId, Statement)> = Vec::new();
+        for waiting in [&mut self.waiting.show_sessions, &mut self.waiting.kill_queries] {
+            let connections: Vec<ConnectionId> =
+                waiting.iter().filter(|(_, s)| due(s)).map(|(c, _)| *c).collect();
+            for connection in connections {
+                timed_out.extend(waiting.remove(&connection).map(|s| (connection, s)));
+            }
+        }
+        let connections: Vec<ConnectionId> = (self.waiting.kill_sessions.iter())
+            .filter(|(_, wait)| due(&wait.statement))
+            .map(|(connection, _)| *connection)
+            .collect();
+        for connection in connections {
+            let wait = self.waiting.kill_sessions.remove(&connection);
+            timed_out.extend(wait.map(|wait| (connection, wait.statement)));
+        }
+        for (connection, statement) in timed_out {
+            self.finish_statement(now, connection, statement, None);
+        }
     }
 
     pub(crate) fn fail_statement(

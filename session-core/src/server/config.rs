@@ -20,6 +20,13 @@ pub const NOW_UNIX_MS_MAX: u64 = (1 << 44) - 1;
 pub const IDLE_TIMEOUT_MS_MIN: u64 = 1_000;
 /// Longest idle timeout NebulaGraph accepts (`session_idle_timeout_secs` <= 604800, a week).
 pub const IDLE_TIMEOUT_MS_MAX: u64 = 604_800_000;
+/// Longest query timeout, node default or session override, in milliseconds: a week, the
+/// longest idle timeout. NebulaGraph 3.x has no query timeout at all (docs/fixes.md, "Query
+/// timeouts").
+pub const QUERY_TIMEOUT_MS_MAX: u64 = 604_800_000;
+/// The session variable that overrides [`Config::query_timeout_ms`] for one session: a decimal
+/// count of milliseconds, `0` for no timeout, at most [`QUERY_TIMEOUT_MS_MAX`].
+pub const QUERY_TIMEOUT_VARIABLE: &str = "query_timeout_ms";
 
 /// Settings of one node's [`SessionManager`](crate::server::SessionManager).
 ///
@@ -62,6 +69,12 @@ pub struct Config {
     pub variables_per_session_max: u32,
     /// Longest variable, name plus value, in bytes. Default 4,096.
     pub variable_bytes_max: u32,
+    /// Every query of this node is killed this long after it started, unless its session set
+    /// its own [`QUERY_TIMEOUT_VARIABLE`]; the client gets -1005 with
+    /// [`QUERY_TIMED_OUT`](crate::server::QUERY_TIMED_OUT). `0`: no timeout, NebulaGraph's
+    /// behaviour and the default. At most [`QUERY_TIMEOUT_MS_MAX`].
+    #[serde(default)]
+    pub query_timeout_ms: u64,
     /// Limits of the query registry of each shard (`sessions_max` there is ignored: the
     /// registry's own `sessions_max` above bounds sessions).
     pub queries: QueryConfig,
@@ -83,6 +96,7 @@ impl Default for Config {
             session_history_max: 16,
             variables_per_session_max: 64,
             variable_bytes_max: 4_096,
+            query_timeout_ms: 0,
             queries: QueryConfig::default(),
         }
     }
@@ -103,6 +117,9 @@ impl Config {
         }
         if self.graph_addr.len() > GRAPH_ADDR_BYTES_MAX as usize {
             return fail("graph_addr", "longer than GRAPH_ADDR_BYTES_MAX");
+        }
+        if self.query_timeout_ms > QUERY_TIMEOUT_MS_MAX {
+            return fail("query_timeout_ms", "must be at most 604800000 ms (a week); 0 for none");
         }
         if self.events_max == 0 {
             return fail("events_max", "must be at least 1, or events would be lost silently");

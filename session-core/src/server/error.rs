@@ -115,6 +115,17 @@ pub enum ServerError {
         /// The limit.
         bytes_max: u32,
     },
+    /// A value of the session variable
+    /// [`QUERY_TIMEOUT_VARIABLE`](crate::server::QUERY_TIMEOUT_VARIABLE) that is not a count of
+    /// milliseconds up to [`QUERY_TIMEOUT_MS_MAX`](crate::server::QUERY_TIMEOUT_MS_MAX).
+    #[error(
+        "SemanticError: query_timeout_ms must be an integer of 0 ..= 604800000 milliseconds, \
+         got `{value}'"
+    )]
+    InvalidQueryTimeout {
+        /// The value refused.
+        value: String,
+    },
     /// The permission crate refused: -1008 with its own message.
     #[error(transparent)]
     Permission(#[from] PermissionError),
@@ -143,6 +154,7 @@ impl ServerError {
             Self::ShowSessionNotFound { .. }
             | Self::VariablesFull { .. }
             | Self::VariableTooLong { .. } => E_EXECUTION_ERROR,
+            Self::InvalidQueryTimeout { .. } => graphsession_base::codes::E_SEMANTIC_ERROR,
             Self::Permission(error) => error.code(),
             Self::Query(error) => error.code(),
         }

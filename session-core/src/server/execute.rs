@@ -32,6 +32,11 @@ pub struct QueryStart {
     pub handle: QueryHandle,
     /// The session's caller with current rights: run the statement's permission check on it.
     pub caller: Caller,
+    /// When the query is killed for its timeout, Unix ms (its session's
+    /// [`QUERY_TIMEOUT_VARIABLE`](crate::server::QUERY_TIMEOUT_VARIABLE), else the node's
+    /// `query_timeout_ms`); `None` for no timeout. The executor may use it to bound its own
+    /// waits; the kill reaches it through `handle` either way.
+    pub deadline_unix_ms: Option<u64>,
 }
 
 impl SessionManager {
@@ -83,7 +88,9 @@ impl SessionManager {
     ) -> Result<QueryStart, ServerError> {
         let caller = self.current_caller(now, id, entry, table)?;
         let plan = self.plan_ids.next()?;
-        let registration = Registration { session: id, plan, statement, deadline_unix_us: None };
+        let deadline_unix_ms = self.query_deadline_ms(now, entry);
+        let deadline_unix_us = deadline_unix_ms.map(|at| at.saturating_mul(1_000));
+        let registration = Registration { session: id, plan, statement, deadline_unix_us };
         let handle = {
             let mut queries = lock(&self.shard(id).queries);
             // Checked under the registry's lock: an end marks the session before it closes the
@@ -99,11 +106,15 @@ impl SessionManager {
             if registered.is_err() {
                 queries.close_session_if_idle(id);
             }
-            registered?
+            let handle = registered?;
+            if let Some(at) = deadline_unix_ms {
+                self.query_deadline_set(at);
+            }
+            handle
         };
         entry.queries_run.fetch_add(1, graphsession_base::sync::Ordering::Relaxed);
         Counters::bump(&self.counters.queries_started);
-        Ok(QueryStart { session: id, plan, handle, caller })
+        Ok(QueryStart { session: id, plan, handle, caller, deadline_unix_ms })
     }
 
     /// The session's caller, refreshed from `table`; a session whose user was dropped ends here.
@@ -265,7 +276,12 @@ impl SessionManager {
         Ok(())
     }
 
-    /// Sets session variable `name` to `value` (bounded count and size).
+    /// Sets session variable `name` to `value` (bounded count and size). The variable
+    /// [`QUERY_TIMEOUT_VARIABLE`](crate::server::QUERY_TIMEOUT_VARIABLE) is this session's query
+    /// timeout for the queries it starts from now on: its value must be decimal milliseconds up
+    /// to [`QUERY_TIMEOUT_MS_MAX`](crate::server::QUERY_TIMEOUT_MS_MAX), `0` for none (-1009
+    /// otherwise). Variables stay with the node that holds the session (and its snapshots): a
+    /// session picked up by another node runs there with that node's timeout.
     pub fn set_variable(
         &self,
         now_unix_ms: u64,
@@ -279,6 +295,9 @@ impl SessionManager {
         if bytes > bytes_max as usize {
             let bytes = u64::try_from(bytes).unwrap_or(u64::MAX);
             return Err(ServerError::VariableTooLong { bytes, bytes_max });
+        }
+        if name == crate::server::QUERY_TIMEOUT_VARIABLE {
+            crate::server::timeouts::parse_query_timeout(value)?;
         }
         let (_, entry) = self.find(now, session_id)?;
         {

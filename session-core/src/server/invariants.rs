@@ -22,7 +22,8 @@ impl SessionManager {
     /// matching the registries; the node count and every (user, ip) count equal to the sessions
     /// that hold them (fix 2, see docs/fixes.md), and the logged-in ones within their limits
     /// (installed sessions are counted without a limit); the cached earliest check no later than
-    /// the true one; histories and variables within their bounds.
+    /// the true one, and the cached earliest query deadline too; histories and variables within
+    /// their bounds.
     pub fn check_invariants(&self) -> Result<(), Violation> {
         let mut user_ip: Counts = BTreeMap::new();
         let mut logged_in: Counts = BTreeMap::new();
@@ -88,7 +89,7 @@ impl SessionManager {
                 format!("cached earliest check {cached} after the true one {earliest}"),
             );
         }
-        Ok(())
+        self.check_query_deadlines()
     }
 
     /// Checks one shard; returns its session count and earliest check.
@@ -282,6 +283,29 @@ mod tests {
         manager.check_invariants().expect("healthy");
         manager.finish_query(NOW, query.session, query.plan).expect("finish");
         manager.check_invariants().expect("healthy");
+    }
+
+    #[test]
+    fn a_cached_earliest_query_deadline_later_than_a_querys_is_reported_and_an_early_one_is_not() {
+        let table = table();
+        let manager = manager(Config { query_timeout_ms: 1_000, ..Config::default() });
+        let alice = login(&manager, &table, "alice");
+        let query = manager.begin_query(NOW, alice.get(), "GO", &table).expect("query");
+        assert_eq!(query.deadline_unix_ms, Some(NOW + 1_000));
+        manager.check_invariants().expect("healthy");
+        let cache = &manager.earliest_query_deadline_ms;
+        cache.store(NOW + 1_001, Ordering::Release);
+        assert_eq!(
+            violation(&manager),
+            format!(
+                "cached earliest query deadline {} after the true one {}",
+                NOW + 1_001,
+                NOW + 1_000
+            )
+        );
+        // Early is allowed: the next round is spurious and recomputes it.
+        cache.store(NOW, Ordering::Release);
+        manager.check_invariants().expect("an early cache is sound");
     }
 
     #[test]

@@ -51,6 +51,9 @@ pub struct SessionManager {
     /// than the true earliest check outside an expiry round (see `expiry.rs`).
     pub(crate) earliest_check_ms: AtomicU64,
     pub(crate) expiry_round: Mutex<()>,
+    /// No query's deadline comes before this (Unix ms); `u64::MAX` for none. Never later than
+    /// the true earliest deadline outside a timeout round (see `timeouts.rs`).
+    pub(crate) earliest_query_deadline_ms: AtomicU64,
     pub(crate) events: EventQueue,
     pub(crate) counters: Counters,
     /// Callers shared by the sessions of one user in one space.
@@ -105,6 +108,7 @@ impl SessionManager {
             clock: Clock::new(newest_ms),
             earliest_check_ms: AtomicU64::new(u64::MAX),
             expiry_round: Mutex::new(()),
+            earliest_query_deadline_ms: AtomicU64::new(u64::MAX),
             events: EventQueue::new(config.events_max),
             counters,
             callers: CallerCache::new(),

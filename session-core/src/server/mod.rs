@@ -1,5 +1,5 @@
 //! The session registry of one graph node: login, the execute path, USE, session variables,
-//! sign-out, KILL SESSION, KILL QUERY, SHOW SESSIONS and idle expiry, with NebulaGraph's codes
+//! query timeouts, sign-out, KILL SESSION, KILL QUERY, SHOW SESSIONS and idle expiry, with NebulaGraph's codes
 //! and messages and its known defects fixed.
 //!
 //! NebulaGraph's graph node keeps its sessions in one map with a per-(user, ip) counter that
@@ -47,7 +47,11 @@
 //! [`show_local_sessions`](SessionManager::show_local_sessions), ...).
 //! Timers: call [`handle_timeout`](SessionManager::handle_timeout) when
 //! [`poll_timeout`](SessionManager::poll_timeout)'s time has come, and read `poll_timeout` again
-//! after each login (a spurious call is a no-op). Effects: drain
+//! after each login (a spurious call is a no-op); likewise
+//! [`handle_query_timeouts`](SessionManager::handle_query_timeouts) at
+//! [`poll_query_timeout`](SessionManager::poll_query_timeout)'s time, read again after each
+//! `begin_query` (queries time out after `Config::query_timeout_ms` or their session's
+//! [`QUERY_TIMEOUT_VARIABLE`], `timeouts.rs`; docs/fixes.md, "Query timeouts"). Effects: drain
 //! [`poll_event`](SessionManager::poll_event) until `None` after each call. `now` is the first
 //! argument of every input and command (Unix milliseconds), as in every machine of this
 //! workspace: `login(now, login, table)`, `touch(now, id)`, `begin_query(now, id, statement,
@@ -152,12 +156,13 @@ mod snapshot_body;
 mod snapshot_codec;
 mod table;
 mod throttle;
+mod timeouts;
 
 pub use audit::{Change, EndReason, Event, HistoryEntry, Refusal};
 pub use cluster_hooks::{ClusterEnd, ClusterSessionView, InstalledSession};
 pub use config::{
     CLIENT_IP_BYTES_MAX, Config, GRAPH_ADDR_BYTES_MAX, IDLE_TIMEOUT_MS_MAX, IDLE_TIMEOUT_MS_MIN,
-    NOW_UNIX_MS_MAX, SHARD_COUNT_MAX,
+    NOW_UNIX_MS_MAX, QUERY_TIMEOUT_MS_MAX, QUERY_TIMEOUT_VARIABLE, SHARD_COUNT_MAX,
 };
 pub use error::{ConfigError, ServerError, SnapshotError, error_code};
 pub use execute::QueryStart;
@@ -168,6 +173,7 @@ pub use show::{SESSION_COLUMNS, SessionDetail, SessionRow};
 pub use snapshot::{RestoreParts, SNAPSHOT_FORMAT_VERSION, Snapshot};
 pub use snapshot_body::{LockoutRecord, SessionRecord, SnapshotBody};
 pub use throttle::PasswordCheck;
+pub use timeouts::QUERY_TIMED_OUT;
 
 /// The registry is shared among the host's threads.
 const _: () = {

@@ -34,6 +34,7 @@ mod node_connection_closed;
 mod node_limits;
 mod node_pick_up;
 mod node_properties;
+mod node_query_timeouts;
 mod node_sign_out;
 mod node_statements_queries;
 mod node_statements_sessions;

@@ -5,7 +5,9 @@
 //! finishes or fails queries; time that passes. After every step: every invariant (the
 //! harness), no reply to a sign-out, at most one reply per request, every reply to an execute
 //! names the space its session has on that node, no session id given twice. Half the cases run
-//! with limits small enough that refusals happen. At the end, with everything delivered: every
+//! with limits small enough that refusals happen; half with a node query timeout, and sessions
+//! set their own (`SET SESSION query_timeout_ms`): no query runs past its deadline, and a query
+//! the timeout killed is answered -1005 "timed out", never as a success. At the end, with everything delivered: every
 //! request on an open connection was answered, no query runs, and once every session is signed
 //! out and every connection closed, meta and both registries hold no session.
 
@@ -13,8 +15,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use graphsession_core::client::E_EXECUTION_ERROR;
 use graphsession_core::node::{Config, Reply, SessionStatement, Statement};
+use graphsession_core::server::{QUERY_TIMED_OUT, QUERY_TIMEOUT_VARIABLE};
 use graphsession_id_gen::{PlanId, SessionId};
-use graphsession_query_plan::KillTarget;
+use graphsession_query_plan::{KillCause, KillTarget, QueryPhase};
 use proptest::prelude::*;
 
 use crate::node_support::{Conn, Harness, SYNC_INTERVAL_MS, Setup, space};
@@ -22,6 +25,8 @@ use crate::node_support::{Conn, Harness, SYNC_INTERVAL_MS, Setup, space};
 const CLIENTS: usize = 8;
 const USERS: [&str; 3] = ["root", "alice", "bob"];
 const SPACES: [&str; 3] = ["nba", "ncaa", ""];
+/// Values of a session's `query_timeout_ms`: none, shorter and longer than the node's.
+const TIMEOUTS: [&str; 3] = ["0", "300", "2000"];
 
 #[derive(Debug, Clone)]
 enum Kind {
@@ -32,6 +37,7 @@ enum Kind {
     ShowSession(usize),
     KillSession(usize),
     KillQuery(usize),
+    SetTimeout(usize),
 }
 
 #[derive(Debug, Clone)]
@@ -58,6 +64,7 @@ fn kind() -> impl Strategy<Value = Kind> {
         1 => (0..20_usize).prop_map(Kind::ShowSession),
         1 => (0..20_usize).prop_map(Kind::KillSession),
         1 => (0..8_usize).prop_map(Kind::KillQuery),
+        1 => (0..TIMEOUTS.len()).prop_map(Kind::SetTimeout),
     ]
 }
 
@@ -103,14 +110,21 @@ struct World {
 
 impl World {
     /// `tight`: limits small enough that refusals happen (three connections waiting on meta,
-    /// one request queued per connection or pick-up).
-    fn new(tight: bool) -> World {
-        let tune: fn(&mut Config) = match tight {
-            true => |config| {
+    /// one request queued per connection or pick-up); `timeouts`: queries time out after 1.5 s
+    /// unless their session says otherwise.
+    fn new(tight: bool, timeouts: bool) -> World {
+        let tune: fn(&mut Config) = match (tight, timeouts) {
+            (true, false) => |config| {
                 config.waiting_connections_max = 3;
                 config.waiting_requests_per_connection_max = 1;
             },
-            false => |_| {},
+            (true, true) => |config| {
+                config.waiting_connections_max = 3;
+                config.waiting_requests_per_connection_max = 1;
+                config.server.query_timeout_ms = 1_500;
+            },
+            (false, true) => |config| config.server.query_timeout_ms = 1_500,
+            (false, false) => |_| {},
         };
         let mut h = Harness::with(Setup { tune, ..Setup::nodes(2) });
         let clients: Vec<Conn> = (0..CLIENTS).map(|client| h.connect(client % 2)).collect();
@@ -159,19 +173,48 @@ impl World {
             Step::DropToNode { at } => {
                 let _lost = self.h.to_nodes.remove(at % self.h.to_nodes.len().max(1));
             }
-            Step::Finish { at } => {
-                if let Some(run) = self.h.running.get(at % self.h.running.len().max(1)) {
-                    self.h.finish(run.key(), None);
-                }
-            }
-            Step::Fail { at } => {
-                if let Some(run) = self.h.running.get(at % self.h.running.len().max(1)) {
-                    self.h.fail(run.key(), E_EXECUTION_ERROR, "the executor failed");
-                }
-            }
+            Step::Finish { at } | Step::Fail { at } => self.executor_returns(at, step)?,
             Step::Advance { ms } => self.h.advance(ms),
         }
+        self.judge_deadlines()?;
         self.judge()
+    }
+
+    /// The executor returns from a running query (`Finish`: with a result; `Fail`: failed): a
+    /// query its timeout killed is answered "timed out" or with its session's end, never as a
+    /// success; "timed out" answers nothing else.
+    fn executor_returns(&mut self, at: usize, step: &Step) -> Result<(), TestCaseError> {
+        let Some(run) = self.h.running.get(at % self.h.running.len().max(1)) else {
+            return Ok(());
+        };
+        let (key, conn) = (run.key(), Conn { node: run.node, id: run.connection });
+        let timed_out = run.query.handle.phase() == QueryPhase::KillRequested(KillCause::Timeout);
+        match step {
+            Step::Finish { .. } => self.h.finish(key, None),
+            _ => self.h.fail(key, E_EXECUTION_ERROR, "the executor failed"),
+        }
+        let reply = self.h.last_reply(conn).expect("a query's end is answered");
+        let says_timed_out = crate::node_support::message(&reply) == QUERY_TIMED_OUT;
+        prop_assert!(!timed_out || !matches!(reply, Reply::Executed { .. }), "{reply:?}");
+        prop_assert!(!says_timed_out || timed_out, "{reply:?}");
+        Ok(())
+    }
+
+    /// No query the executor runs is still running at or after its deadline.
+    fn judge_deadlines(&self) -> Result<(), TestCaseError> {
+        for run in &self.h.running {
+            let phase = run.query.handle.phase();
+            if let Some(deadline) = run.query.deadline_unix_ms {
+                prop_assert!(
+                    deadline > self.h.now || phase != QueryPhase::Running,
+                    "{:?} runs at {} past its deadline {}",
+                    run.key(),
+                    self.h.now,
+                    deadline
+                );
+            }
+        }
+        Ok(())
     }
 
     /// The connection of `client`, or of the next client after it, that may send a request.
@@ -199,6 +242,10 @@ impl World {
             }),
             Kind::KillQuery(at) => session_statement(SessionStatement::KillQuery {
                 target: self.kill_target(session, at),
+            }),
+            Kind::SetTimeout(at) => session_statement(SessionStatement::SetVariable {
+                name: QUERY_TIMEOUT_VARIABLE.into(),
+                value: TIMEOUTS[at].into(),
             }),
         };
         let is_use = matches!(kind, Kind::Use(_));
@@ -350,9 +397,10 @@ proptest! {
     #[test]
     fn random_traffic_over_two_nodes_and_meta_keeps_every_reply_rule_and_leaks_nothing(
         tight in any::<bool>(),
+        timeouts in any::<bool>(),
         steps in proptest::collection::vec(step(), 1..200),
     ) {
-        let mut world = World::new(tight);
+        let mut world = World::new(tight, timeouts);
         for step in &steps {
             world.apply(step)?;
         }

@@ -230,10 +230,11 @@ fn summarize(
         total.meta_crashes,
     );
     println!(
-        "admin: long_queries={} killed={} kill_session issued={} applied={} kill_query issued={} \
-         applied={} grants={} uses={}",
+        "admin: long_queries={} killed={} timed_out={} kill_session issued={} applied={} \
+         kill_query issued={} applied={} grants={} uses={}",
         total.long_queries,
         total.long_queries_killed,
+        total.long_queries_timed_out,
         total.kill_sessions_issued,
         total.kill_sessions_applied,
         total.kill_queries_issued,

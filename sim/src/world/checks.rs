@@ -65,6 +65,7 @@ impl ClusterWorld {
             self.stats.pick_ups += node.counters.pick_ups;
             self.stats.long_queries += node.counters.long_queries;
             self.stats.long_queries_killed += node.counters.long_queries_killed;
+            self.stats.long_queries_timed_out += node.counters.long_queries_timed_out;
             self.stats.uses += node.counters.uses;
         }
         if self.stats.pick_ups > 0 {
@@ -72,6 +73,9 @@ impl ClusterWorld {
         }
         if self.stats.long_queries_killed > 0 {
             self.marks.hit(Mark::LongQueryKilled);
+        }
+        if self.stats.long_queries_timed_out > 0 {
+            self.marks.hit(Mark::QueryTimedOut);
         }
     }
 }

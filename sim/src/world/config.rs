@@ -158,7 +158,18 @@ pub struct ClusterConfig {
     /// Whether a restarting node may restore its registry from its last snapshot (else it
     /// starts empty and reloads from meta).
     pub node_snapshots: bool,
+    /// Each node's `query_timeout_ms` (0: none, NebulaGraph's behaviour). Only seeds with long
+    /// queries draw one: then for half of them a quarter to all of the longest long query, so
+    /// some long queries run past it.
+    pub query_timeout_ms: u64,
+    /// Whether clients now and then set their session's own timeout (`SET SESSION
+    /// query_timeout_ms = v`, v from [`SESSION_QUERY_TIMEOUTS_MS`]). Only seeds with long
+    /// queries draw it.
+    pub session_query_timeouts: bool,
 }
+
+/// The values clients give their session's `query_timeout_ms` (0 turns the node's off).
+pub const SESSION_QUERY_TIMEOUTS_MS: [u64; 4] = [0, 250, 1_000, 5_000];
 
 impl ClusterConfig {
     /// Derives the configuration from the seed's generator.
@@ -236,6 +247,23 @@ impl ClusterConfig {
             node_sessions_max,
             clock_skew_max_ms,
             node_snapshots: choose.chance(1, 2),
+            query_timeout_ms: 0,
+            session_query_timeouts: false,
         }
+        .with_query_timeouts(choose)
+    }
+
+    /// Draws the query timeouts, last and only for seeds with long queries: the seeds without
+    /// them make the same choices as before timeouts existed.
+    fn with_query_timeouts(mut self, choose: &mut Chooser) -> ClusterConfig {
+        if self.long_query_ms_max == 0 {
+            return self;
+        }
+        if choose.chance(1, 2) {
+            self.query_timeout_ms =
+                choose.range(self.long_query_ms_max / 4, self.long_query_ms_max);
+        }
+        self.session_query_timeouts = choose.chance(1, 2);
+        self
     }
 }

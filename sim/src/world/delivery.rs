@@ -3,9 +3,10 @@
 //! for carried out on the simulated network.
 
 use graphsession_core::client::{
-    Action, ConnectionId, E_SESSION_INVALID, Event, LossReason, Request, RequestError, Response,
-    TransportEvent,
+    Action, ConnectionId, E_EXECUTION_ERROR, E_SESSION_INVALID, Event, LossReason, Request,
+    RequestError, Response, TransportEvent,
 };
+use graphsession_core::server::QUERY_TIMED_OUT;
 use graphsession_id_gen::SessionId;
 
 use crate::world::accounting::Release;
@@ -301,6 +302,13 @@ impl ClusterWorld {
             }
             match &event {
                 Event::Ready { .. } | Event::Result { .. } if self.healed => {
+                    self.recovered.insert(slot_id);
+                }
+                // A statement that ran past its timeout was answered too: the server is live.
+                Event::Failed {
+                    error: RequestError::Server { code: E_EXECUTION_ERROR, message },
+                    ..
+                } if self.healed && message == QUERY_TIMED_OUT => {
                     self.recovered.insert(slot_id);
                 }
                 _ => {}

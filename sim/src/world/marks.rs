@@ -34,11 +34,13 @@ pub enum Mark {
     ClockSteppedBack,
     /// Meta's leader failed over with sessions live.
     MetaFailover,
+    /// A long query's executor stopped at its deadline (query timeout).
+    QueryTimedOut,
 }
 
 impl Mark {
     /// Every mark, in index order.
-    pub const ALL: [Mark; 14] = [
+    pub const ALL: [Mark; 15] = [
         Mark::ZombieDetected,
         Mark::SessionLostOnExecute,
         Mark::SignOutAfterReconnect,
@@ -53,6 +55,7 @@ impl Mark {
         Mark::HealedWithTrafficHeld,
         Mark::ClockSteppedBack,
         Mark::MetaFailover,
+        Mark::QueryTimedOut,
     ];
 
     /// Lower-case name for summaries.
@@ -72,6 +75,7 @@ impl Mark {
             Mark::HealedWithTrafficHeld => "healed_with_traffic_held",
             Mark::ClockSteppedBack => "clock_stepped_back",
             Mark::MetaFailover => "meta_failover",
+            Mark::QueryTimedOut => "query_timed_out",
         }
     }
 }
@@ -79,7 +83,7 @@ impl Mark {
 /// How often each mark was hit.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Marks {
-    counts: [u64; 14],
+    counts: [u64; 15],
 }
 
 impl Marks {

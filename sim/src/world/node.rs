@@ -11,14 +11,17 @@ use graphsession_core::node::{
     SessionStatement, Statement,
 };
 use graphsession_core::server::{
-    Change, Config, EndReason, Event, PasswordCheck, SessionManager, Snapshot,
+    Change, Config, EndReason, Event, PasswordCheck, QUERY_TIMEOUT_VARIABLE, SessionManager,
+    Snapshot,
 };
 use graphsession_id_gen::{
     IdError, PlanIdGenerator, PlanLease, SealKey, SessionId, SessionIdConfig, SessionIdGenerator,
     SessionIdSource, SessionLease,
 };
 use graphsession_permission::{Caller, Policy, RoleTable};
-use graphsession_query_plan::{KillTarget, QueryHandle, QueryKey};
+use graphsession_query_plan::{KillCause, KillTarget, QueryHandle, QueryKey};
+
+mod timeouts;
 
 use crate::chooser::Chooser;
 use crate::ids::Generator;
@@ -58,6 +61,8 @@ pub struct NodeCounters {
     pub long_queries: u64,
     /// Long queries whose executor stopped at a kill.
     pub long_queries_killed: u64,
+    /// Of those, the ones stopped at their deadline (cause timeout).
+    pub long_queries_timed_out: u64,
     /// USE statements clients sent.
     pub uses: u64,
 }
@@ -87,6 +92,10 @@ pub struct KillQueryDone {
 pub struct RunningQuery {
     /// Its (session, plan) pair.
     pub key: QueryKey,
+    /// The connection its reply goes to.
+    pub connection: ConnectionId,
+    /// When the node kills it for its timeout (the node's clock), if it has one.
+    pub deadline_ms: Option<u64>,
     /// The handle the executor checks.
     pub handle: QueryHandle,
     /// When the executor started it (the node's clock).
@@ -131,6 +140,11 @@ pub struct SimNode {
     pub plans_seen: BTreeSet<u64>,
     /// What the node did that an oracle forbids, found while its outputs were drained.
     pub violations: Vec<String>,
+    /// Connections whose query's executor stopped at its deadline: their next reply must say
+    /// it timed out.
+    timed_out_replies: BTreeSet<ConnectionId>,
+    /// The timeouts a query may have: the node's, and what clients may set for their session.
+    query_timeouts_ms: BTreeSet<u64>,
     /// The registry's last snapshot (taken every [`SNAPSHOT_EVERY_ROUNDS`] sync rounds), if the
     /// seed keeps them. A restart restores from its bytes ([`Snapshot::to_bytes`], a function
     /// of the snapshot alone), so they are written out when a restart reads them, not at every
@@ -203,6 +217,7 @@ impl SimNode {
                 policy: Policy { authorization_enabled: config.authorization_enabled },
                 sessions_per_user_ip_max: config.sessions_per_user_ip_max,
                 sessions_max: config.node_sessions_max,
+                query_timeout_ms: config.query_timeout_ms,
                 ..Config::default()
             },
             sync: NodeConfig {
@@ -237,6 +252,8 @@ impl SimNode {
             killed_plans: BTreeSet::new(),
             plans_seen: BTreeSet::new(),
             violations: Vec::new(),
+            timed_out_replies: BTreeSet::new(),
+            query_timeouts_ms: query_timeouts_ms(config),
             snapshot: None,
             keep_snapshots: config.node_snapshots,
             rounds_seen: 0,
@@ -312,13 +329,20 @@ impl SimNode {
         self.drain(now_ms, table, choose)
     }
 
-    /// The simulator's parser: the client's USE, and anything else as a user query.
+    /// The simulator's parser: the client's USE and SET SESSION, and anything else as a user
+    /// query.
     fn parse(&mut self, statement: String) -> Statement {
-        match statement.strip_prefix("USE `").and_then(|rest| rest.strip_suffix('`')) {
-            Some(space) => {
-                self.counters.uses += 1;
-                Statement::Session(SessionStatement::Use { space: space.to_owned() })
-            }
+        if let Some(space) = statement.strip_prefix("USE `").and_then(|rest| rest.strip_suffix('`'))
+        {
+            self.counters.uses += 1;
+            return Statement::Session(SessionStatement::Use { space: space.to_owned() });
+        }
+        let set = format!("SET SESSION {QUERY_TIMEOUT_VARIABLE} = ");
+        match statement.strip_prefix(&set) {
+            Some(value) => Statement::Session(SessionStatement::SetVariable {
+                name: QUERY_TIMEOUT_VARIABLE.to_owned(),
+                value: value.to_owned(),
+            }),
             None => Statement::Query { text: statement },
         }
     }
@@ -405,15 +429,16 @@ impl SimNode {
         while let Some(output) = self.graph.poll_output() {
             match output {
                 Output::Reply { connection, reply } => {
-                    self.judge_reply(&reply);
+                    self.judge_reply(connection, &reply);
                     if let Some(response) = response_of(reply) {
                         sends.push(Send::Reply(connection, response));
                     }
                 }
                 Output::ToMeta(request) => sends.push(Send::ToMeta(request)),
-                Output::Run { query, .. } => {
+                Output::Run { connection, query, .. } => {
                     self.counters.queries += 1;
                     let key = QueryKey { session: query.session, plan: query.plan };
+                    self.judge_deadline(key, query.deadline_unix_ms);
                     // Begun: the registry found and touched the session.
                     self.active.push(key.session);
                     if !self.plans_seen.insert(key.plan.get()) {
@@ -426,9 +451,14 @@ impl SimNode {
                     }
                     if self.long_query_ms_max > 0 && choose.chance(1, 4) {
                         let finish_at_ms = now_ms + choose.range(1, self.long_query_ms_max);
-                        let started_at_ms = now_ms;
-                        let running =
-                            RunningQuery { key, handle: query.handle, started_at_ms, finish_at_ms };
+                        let running = RunningQuery {
+                            key,
+                            connection,
+                            deadline_ms: query.deadline_unix_ms,
+                            handle: query.handle,
+                            started_at_ms: now_ms,
+                            finish_at_ms,
+                        };
                         self.running.push(running);
                         self.started.insert(key);
                         self.counters.long_queries += 1;
@@ -449,12 +479,15 @@ impl SimNode {
         if self.finish_due(now_ms, table) {
             sends.extend(self.drain(now_ms, table, choose));
         }
+        self.judge_running_deadlines();
         sends
     }
 
     /// Reply oracles on what the node writes: a query whose executor saw the kill is never a
-    /// success; an answered login is activity.
-    fn judge_reply(&mut self, reply: &Reply) {
+    /// success, and one stopped at its deadline is answered as timed out; an answered login is
+    /// activity.
+    fn judge_reply(&mut self, connection: ConnectionId, reply: &Reply) {
+        self.judge_timeout_reply(connection, reply);
         match reply {
             Reply::Executed { plan_id: Some(plan), .. } if self.killed_plans.contains(plan) => {
                 self.violations.push(format!(
@@ -533,8 +566,12 @@ impl SimNode {
             std::mem::take(&mut self.running).into_iter().partition(returns);
         self.running = running;
         for query in done {
-            if query.handle.check().is_err() {
-                self.stopped.push(query.key);
+            if let Err(killed) = query.handle.check() {
+                if killed.cause == KillCause::Timeout {
+                    self.timed_out(&query);
+                } else {
+                    self.stopped.push(query.key);
+                }
                 self.killed_plans.insert(query.key.plan.get());
                 self.counters.long_queries_killed += 1;
             }
@@ -558,6 +595,16 @@ impl SimNode {
     pub fn pending_auth_count(&self) -> usize {
         self.graph.registrations_waiting()
     }
+}
+
+/// The timeouts a query of a node with `config` may have: the node's, and each value clients
+/// may give their session's (0 and the node's 0 are none).
+fn query_timeouts_ms(config: &ClusterConfig) -> BTreeSet<u64> {
+    let mut timeouts = BTreeSet::from([config.query_timeout_ms]);
+    if config.session_query_timeouts {
+        timeouts.extend(crate::world::config::SESSION_QUERY_TIMEOUTS_MS);
+    }
+    timeouts
 }
 
 /// The naive generator of the id world (`(now_ms & !0xFFFF) | (counter & 0xFFFF)`, its counter

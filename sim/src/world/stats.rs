@@ -45,6 +45,8 @@ pub struct ClusterStats {
     pub long_queries: u64,
     /// Long queries whose executor stopped at a kill.
     pub long_queries_killed: u64,
+    /// Of those, the ones stopped at their deadline (query timeout).
+    pub long_queries_timed_out: u64,
     /// KILL SESSION issued by the admin.
     pub kill_sessions_issued: u64,
     /// KILL SESSION that ended a session on the node it was issued on.
@@ -80,7 +82,7 @@ impl ClusterStats {
         for (total, count) in self.steps_by_kind.iter_mut().zip(other.steps_by_kind) {
             *total += count;
         }
-        let pairs: [(&mut u64, u64); 32] = [
+        let pairs: [(&mut u64, u64); 33] = [
             (&mut self.events, other.events),
             (&mut self.partitions, other.partitions),
             (&mut self.clock_steps, other.clock_steps),
@@ -107,6 +109,7 @@ impl ClusterStats {
             (&mut self.client_failed, other.client_failed),
             (&mut self.long_queries, other.long_queries),
             (&mut self.long_queries_killed, other.long_queries_killed),
+            (&mut self.long_queries_timed_out, other.long_queries_timed_out),
             (&mut self.kill_sessions_issued, other.kill_sessions_issued),
             (&mut self.kill_sessions_applied, other.kill_sessions_applied),
             (&mut self.kill_queries_issued, other.kill_queries_issued),

@@ -136,6 +136,12 @@ impl ClusterWorld {
         if self.choose.chance(1, 8) {
             self.note("use", || format!("client {slot}"));
             self.clients[slot].use_space(self.now_ms, "nba");
+        } else if self.config.session_query_timeouts && self.choose.chance(1, 8) {
+            let timeouts = crate::world::config::SESSION_QUERY_TIMEOUTS_MS;
+            let timeout_ms = timeouts[self.choose.index(timeouts.len())];
+            let statement = format!("SET SESSION query_timeout_ms = {timeout_ms}");
+            self.note("execute", || format!("client {slot}: {statement}"));
+            self.clients[slot].execute(self.now_ms, statement, Idempotency::Idempotent);
         } else {
             let statement = format!("GO FROM {} OVER follow", self.choose.below(100));
             self.note("execute", || format!("client {slot}: {statement}"));
