@@ -102,7 +102,7 @@ impl Connection {
     pub async fn execute(&mut self, session: i64, statement: &str) -> Result<usize, CallError> {
         let method = match self.framing {
             Framing::Header => Method::ExecuteWithParameter,
-            Framing::Framed => Method::Execute,
+            Framing::Framed | Framing::Unframed => Method::Execute,
         };
         let call = ClientCall::execute(method, session, statement);
         let bytes = self.encode(&call);
@@ -184,6 +184,8 @@ fn unframe(framing: Framing, frame: &[u8]) -> Result<(Protocol, &[u8]), CallErro
     let bad = |what: &str| CallError::Protocol(format!("reply frame: {what}"));
     match framing {
         Framing::Framed => Ok((Protocol::Binary, frame)),
+        // The load generator speaks as nebula3-python or the Node.js client, both framed.
+        Framing::Unframed => Err(bad("the load generator reads framed replies only")),
         Framing::Header => {
             // magic (2), flags (2), sequence id (4), header length in words (2), header.
             let words = frame.get(8..10).ok_or_else(|| bad("short"))?;
