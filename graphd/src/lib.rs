@@ -57,6 +57,7 @@ pub mod connection;
 pub mod executor;
 pub mod flags;
 pub(crate) mod logging;
+pub mod meta_host;
 pub mod parser;
 pub mod passwords;
 pub mod server;

@@ -17,6 +17,7 @@ use crate::actor::{Actor, Message};
 use crate::config::Config;
 use crate::connection::{self, Shared};
 use crate::logging::log;
+use crate::meta_host;
 use crate::startup::prepare;
 
 /// A running graphd.
@@ -27,17 +28,22 @@ pub struct Server {
     actor: mpsc::UnboundedSender<Message>,
     actor_task: JoinHandle<()>,
     accept_tasks: Vec<JoinHandle<()>>,
+    fenced: watch::Receiver<bool>,
 }
 
 /// Starts graphd: reads and checks `config.data_path`, binds every node's port, reloads the
 /// sessions, and serves until [`Server::shutdown`].
 pub async fn start(config: Config) -> Result<Server> {
-    let (parts, listeners) = prepare(&config).await?;
+    let (mut parts, listeners) = prepare(&config).await?;
     let addrs: Vec<SocketAddr> =
         listeners.iter().map(TcpListener::local_addr).collect::<Result<_, _>>()?;
     let passwords = Arc::clone(&parts.passwords);
     let (inbox, messages) = mpsc::unbounded_channel();
-    let mut actor = Actor::new(parts, inbox.clone());
+    if let Some(deliveries) = parts.deliveries.take() {
+        meta_host::forward(deliveries, inbox.clone());
+    }
+    let (fenced_tx, fenced) = watch::channel(false);
+    let mut actor = Actor::new(parts, inbox.clone(), fenced_tx);
     actor.start();
     let actor_task = tokio::spawn(actor.run(messages));
     let wire = WireConfig {
@@ -75,13 +81,26 @@ pub async fn start(config: Config) -> Result<Server> {
     for (index, addr) in addrs.iter().enumerate() {
         log!("node {} listening on {addr}", index + 1);
     }
-    Ok(Server { addrs, stopping, actor: inbox, actor_task, accept_tasks })
+    Ok(Server { addrs, stopping, actor: inbox, actor_task, accept_tasks, fenced })
 }
 
 impl Server {
     /// Each node's address, node 1 first.
     pub fn addrs(&self) -> &[SocketAddr] {
         &self.addrs
+    }
+
+    /// Resolves when the meta store in etcd is lost to this process (its lease expired while
+    /// it was cut off): its nodes can no longer register or end sessions, so the host should
+    /// stop (`main` shuts down and exits with an error, and clients go to another graphd).
+    /// Never resolves with the embedded store.
+    pub async fn fenced(&self) {
+        let mut fenced = self.fenced.clone();
+        let lost = fenced.wait_for(|lost| *lost).await.is_ok();
+        if !lost {
+            // The actor stopped without losing the store: nothing to tell.
+            std::future::pending::<()>().await;
+        }
     }
 
     /// Stops accepting, closes every connection, writes the sessions, users, roles and leases,

@@ -23,6 +23,11 @@ use crate::lease::{self, Lost};
 use crate::replica::{self, Delivery, Local, Shared};
 use crate::slots::{self, IdLeaseConfig, SlotGrant};
 
+/// The wait between two tries of a failed append, ms.
+const APPEND_RETRY_MS: u64 = 50;
+/// The longest one try of an append may take, ms (a commit on loopback takes a few).
+const APPEND_TRY_MS: u64 = 1_000;
+
 /// The format of the log entries and snapshots this build writes.
 pub const LOG_FORMAT_VERSION: u32 = 1;
 
@@ -78,7 +83,9 @@ impl MetaEtcd {
             .with_keep_alive(
                 std::time::Duration::from_secs(1),
                 std::time::Duration::from_millis(timeout_ms),
-            );
+            )
+            // A member that lost its leader refuses at once instead of holding the call.
+            .with_require_leader(true);
         let mut client =
             bounded(timeout_ms, Client::connect(&config.endpoints, Some(options))).await?;
         let keys = Keys::new(&config.prefix);
@@ -217,19 +224,15 @@ impl MetaEtcd {
             (self.client.clone(), self.keys.clone(), Arc::clone(&self.counters));
         let (claim_revision, timeout_ms) = (grant.claim_revision, self.config.call_timeout_ms);
         tokio::spawn(async move {
-            let fence =
-                Compare::create_revision(keys.slot(node.0), CompareOp::Equal, claim_revision);
-            counters.count(entry.len());
-            let txn =
-                Txn::new().when([fence]).and_then([TxnOp::put(keys.log_node(node.0), entry, None)]);
-            let _appended = bounded(timeout_ms, client.txn(txn)).await;
+            append(&mut client, &keys, (node, claim_revision), &entry, (timeout_ms, &counters))
+                .await;
             drop(permit);
         });
     }
 
     /// A clean stop: the slots' session bounds lowered to `issued_below_unix_ms`, the tasks
     /// stopped, and the lease revoked (so its slots and leadership are free at once).
-    pub async fn shutdown(mut self, issued_below_unix_ms: u64) -> Result<(), MetaEtcdError> {
+    pub async fn shutdown(&mut self, issued_below_unix_ms: u64) -> Result<(), MetaEtcdError> {
         for task in &self.tasks {
             task.abort();
         }
@@ -252,6 +255,32 @@ impl Drop for MetaEtcd {
         for task in &self.tasks {
             task.abort();
         }
+    }
+}
+
+/// Appends `node`'s `entry`, fenced by its slot key's create revision. A failed call (a member
+/// died, etcd is electing) is tried again until the call timeout has passed: one request
+/// appended twice is harmless (meta refuses the second as stale), and the node would otherwise
+/// wait for its whole request timeout.
+async fn append(
+    client: &mut Client,
+    keys: &Keys,
+    (node, claim_revision): (NodeId, i64),
+    entry: &[u8],
+    (timeout_ms, counters): (u64, &Counters),
+) {
+    let started = tokio::time::Instant::now();
+    let budget = std::time::Duration::from_millis(timeout_ms);
+    loop {
+        let fence = Compare::create_revision(keys.slot(node.0), CompareOp::Equal, claim_revision);
+        let put = TxnOp::put(keys.log_node(node.0), entry, None);
+        counters.count(entry.len());
+        let txn = Txn::new().when([fence]).and_then([put]);
+        let tried = bounded(timeout_ms.min(APPEND_TRY_MS), client.txn(txn)).await;
+        if tried.is_ok() || started.elapsed() >= budget {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(APPEND_RETRY_MS)).await;
     }
 }
 

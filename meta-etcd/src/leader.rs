@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use etcd_client::{
     Client, CompactionOptions, Compare, CompareOp, GetOptions, PutOptions, Txn, TxnOp,
+    TxnOpResponse,
 };
 
 use crate::call::{Counters, bounded};
@@ -76,10 +77,22 @@ async fn campaign(client: &mut Client, duties: &Duties) -> Result<Option<i64>, M
     let put = PutOptions::new().with_lease(duties.lease);
     let txn = Txn::new()
         .when([Compare::create_revision(key.clone(), CompareOp::Equal, 0)])
-        .and_then([TxnOp::put(key, duties.lease.to_string(), Some(put))]);
+        .and_then([TxnOp::put(key.clone(), duties.lease.to_string(), Some(put))])
+        .or_else([TxnOp::get(key, None)]);
     duties.counters.count(16);
     let response = bounded(duties.timeout_ms, client.txn(txn)).await?;
-    Ok(response.succeeded().then(|| response.header().map_or(0, |header| header.revision())))
+    if response.succeeded() {
+        return Ok(Some(response.header().map_or(0, |header| header.revision())));
+    }
+    // The key may be this process's own: it stopped leading after a failed call (etcd was
+    // unreachable) while its lease lived on. It leads again with the same fencing token.
+    let own = response.op_responses().into_iter().find_map(|op| match op {
+        TxnOpResponse::Get(get) => {
+            get.kvs().first().filter(|kv| kv.lease() == duties.lease).map(|kv| kv.create_revision())
+        }
+        _ => None,
+    });
+    Ok(own)
 }
 
 /// The leader's duties until deposed (a fenced write failed) or the lease is lost.

@@ -17,6 +17,9 @@ use tokio::time::Instant;
 use crate::call::{Counters, bounded};
 use crate::error::MetaEtcdError;
 
+/// The wait before a failed renewal is tried again, ms.
+const RETRY_MS: u64 = 50;
+
 /// Set once the lease is known lost; never cleared.
 #[derive(Debug, Default)]
 pub(crate) struct Lost(AtomicBool);
@@ -78,7 +81,10 @@ pub(crate) async fn keep_alive(
                 _ => keeper = None,
             }
         }
-        let wake = (Instant::now() + period).min(deadline);
+        // A failed renewal (a member died, etcd is electing) is tried again soon: the balancer
+        // may have sent it to the dead member, and the lease may have little time left.
+        let wait = if keeper.is_some() { period } else { Duration::from_millis(RETRY_MS) };
+        let wake = (Instant::now() + wait).min(deadline);
         tokio::time::sleep_until(wake).await;
     }
     lost.set();

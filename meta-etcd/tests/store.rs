@@ -126,7 +126,7 @@ async fn a_stale_holder_never_appends_and_the_next_holder_starts_above_its_ids()
 async fn the_leader_snapshots_and_compacts_and_a_new_process_restores_and_takes_over() {
     let cluster = EtcdCluster::start(1);
     let config = config(&cluster, "/snap/");
-    let (a, a_deliveries) = start(&config).await;
+    let (mut a, a_deliveries) = start(&config).await;
     let mut node_a = TestNode::new(&a, a_deliveries);
     for value in 1..=30 {
         node_a.login(session(value));
