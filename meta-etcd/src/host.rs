@@ -236,6 +236,10 @@ impl MetaEtcd {
         for task in &self.tasks {
             task.abort();
         }
+        if self.is_lost() {
+            // The slots are gone already; etcd is likely out of reach.
+            return Ok(());
+        }
         let timeout_ms = self.config.call_timeout_ms;
         slots::release(
             &mut self.client,

@@ -2,10 +2,14 @@
 //! of its time to live. Its slots, its leader key and its replica position are bound to it, so
 //! they vanish when the process dies or stays cut off from etcd longer than the lease.
 //!
-//! The process tracks the lease's deadline locally (the time of the last keep-alive *sent*
-//! that etcd answered, plus the TTL etcd answered with): once past it, or when etcd answers that
-//! the lease is gone, the process knows it has lost its slots and says so ([`Lost`]); its appends
-//! would be refused anyway (they compare the slot key's create revision).
+//! The process gives the lease up ([`Lost`]) when etcd answers that it is gone, or when no
+//! renewal succeeded for twice its time to live since the last one that did (measured from when
+//! that keep-alive was *sent*). Not at once after one TTL: etcd extends every lease when it
+//! elects a new leader, so a process that could not renew during an election usually still
+//! holds its lease, and giving up would stop a healthy graphd. Safety does not depend on this
+//! deadline: once the lease has expired in etcd, the slot keys are gone and every append is
+//! refused by its compare; the deadline only bounds how long a cut-off process keeps serving
+//! clients that cannot be registered (`2 x lease_ttl_ms` plus one call timeout).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -55,7 +59,8 @@ pub(crate) async fn keep_alive(
     (lost, counters): (Arc<Lost>, Arc<Counters>),
 ) {
     let period = Duration::from_millis((ttl_ms / 3).max(100));
-    let mut deadline = Instant::now() + Duration::from_millis(ttl_ms);
+    let grace = Duration::from_millis(ttl_ms);
+    let mut deadline = Instant::now() + Duration::from_millis(ttl_ms) + grace;
     let mut keeper = None;
     loop {
         if Instant::now() >= deadline {
@@ -75,7 +80,7 @@ pub(crate) async fn keep_alive(
             {
                 Ok(Ok(Some(response))) if response.ttl() > 0 => {
                     let ttl = Duration::from_secs(u64::try_from(response.ttl()).unwrap_or(0));
-                    deadline = sent + ttl;
+                    deadline = sent + ttl + grace;
                 }
                 Ok(Ok(Some(_))) => break,
                 _ => keeper = None,

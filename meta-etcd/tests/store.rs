@@ -27,7 +27,7 @@ fn config(cluster: &EtcdCluster, prefix: &str) -> EtcdConfig {
         prefix: prefix.to_owned(),
         lease_ttl_ms: 2_000,
         snapshot_interval_ms: 300,
-        call_timeout_ms: 1_000,
+        call_timeout_ms: 3_000,
         ..EtcdConfig::default()
     }
 }

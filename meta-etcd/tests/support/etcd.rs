@@ -41,6 +41,20 @@ struct Member {
     child: Option<Child>,
 }
 
+/// Whether the member on `port` answers `/health` with `"health":"true"`.
+fn healthy(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return false };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let request = format!("GET /health HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n");
+    if stream.write_all(request.as_bytes()).is_err() {
+        return false;
+    }
+    let mut reply = String::new();
+    let _ = stream.read_to_string(&mut reply);
+    reply.contains("\"health\":\"true\"")
+}
+
 /// etcd members run by this test.
 pub(crate) struct EtcdCluster {
     members: Vec<Member>,
@@ -96,16 +110,37 @@ impl EtcdCluster {
         self.members[index].child = Some(child);
     }
 
+    /// Waits until member `index` reports itself healthy (it has a leader): etcd's `/health`.
     fn wait_ready(&self, index: usize) {
+        self.wait_until(index, "healthy", healthy);
+    }
+
+    /// Waits until member `index` accepts connections.
+    fn wait_listening(&self, index: usize) {
+        self.wait_until(index, "listening", |port| {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+    }
+
+    fn wait_until(&self, index: usize, what: &str, ready: impl Fn(u16) -> bool) {
         let port = self.members[index].client_port;
         let deadline = Instant::now() + START_WAIT;
         while Instant::now() < deadline {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            if ready(port) {
                 return;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        panic!("etcd member {index} did not listen within {START_WAIT:?}");
+        panic!("etcd member {index} was not {what} within {START_WAIT:?}");
+    }
+
+    /// Waits until every running member has a leader.
+    pub(crate) fn wait_healthy(&self) {
+        for index in 0..self.members.len() {
+            if self.members[index].child.is_some() {
+                self.wait_ready(index);
+            }
+        }
     }
 
     /// Every member's client URL.
@@ -136,10 +171,11 @@ impl EtcdCluster {
         }
     }
 
-    /// Starts member `index` again over its data directory.
+    /// Starts member `index` again over its data directory; it listens when this returns (it
+    /// has a leader only once a quorum runs: [`Self::wait_healthy`]).
     pub(crate) fn restart(&mut self, index: usize) {
         self.spawn(index, "existing");
-        self.wait_ready(index);
+        self.wait_listening(index);
     }
 
     /// Members.
