@@ -191,3 +191,75 @@ async fn restore_newer(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! What every replica does alike with each entry: a request applied once in revision
+    //! order and answered, a repeated or older revision skipped, an entry that does not decode
+    //! or names another node's key skipped, a tick run.
+
+    use graphsession_core::cluster::{Answer, MetaConfig, MetaStore, NodeId, Request, RequestId};
+
+    use super::Replica;
+    use crate::entry::LogEntry;
+    use crate::keys::Keys;
+
+    fn request(round: u64) -> Request {
+        Request {
+            id: RequestId { incarnation: 1, round },
+            changes_seen_seq: 0,
+            reload: None,
+            created: Vec::new(),
+            updated: Vec::new(),
+            idle: Vec::new(),
+            removals: Vec::new(),
+            released: Vec::new(),
+            query_kills: Vec::new(),
+            pick_ups: Vec::new(),
+            show_sessions: false,
+        }
+    }
+
+    fn entry(node: u16, round: u64) -> Vec<u8> {
+        let request = Box::new(request(round));
+        LogEntry::Request { now_unix_ms: 1_000, node: NodeId(node), request }.encode()
+    }
+
+    fn replica() -> Replica {
+        let store = MetaStore::new(MetaConfig::default()).unwrap();
+        Replica { store, applied_revision: 0, entries_applied: 0 }
+    }
+
+    #[test]
+    fn a_request_is_applied_once_in_revision_order_and_answered() {
+        let keys = Keys::new("/p/");
+        let mut replica = replica();
+        let key = keys.log_node(3);
+        let answer = replica.apply(&keys, key.as_bytes(), &entry(3, 1), 10);
+        assert!(matches!(answer, Some((NodeId(3), Answer::Reply(_)))));
+        assert_eq!(replica.applied_revision, 10);
+        // The same revision again (a watch reopened from an older position) changes nothing.
+        let before = replica.store.snapshot();
+        assert_eq!(replica.apply(&keys, key.as_bytes(), &entry(3, 2), 10), None);
+        assert_eq!(replica.apply(&keys, key.as_bytes(), &entry(3, 2), 9), None);
+        assert_eq!(replica.store.snapshot(), before);
+        // A later revision of a request already applied: meta refuses it as stale.
+        let again = replica.apply(&keys, key.as_bytes(), &entry(3, 1), 11);
+        assert!(matches!(again, Some((_, Answer::Refused { .. }))));
+    }
+
+    #[test]
+    fn an_entry_that_does_not_decode_or_names_another_key_is_skipped_alike() {
+        let keys = Keys::new("/p/");
+        let (mut left, mut right) = (replica(), replica());
+        for replica in [&mut left, &mut right] {
+            assert_eq!(replica.apply(&keys, keys.log_node(1).as_bytes(), b"not json", 5), None);
+            assert_eq!(replica.apply(&keys, keys.log_node(2).as_bytes(), &entry(1, 1), 6), None);
+            let tick = LogEntry::Tick { now_unix_ms: 2_000 }.encode();
+            assert_eq!(replica.apply(&keys, keys.log_tick().as_bytes(), &tick, 7), None);
+        }
+        assert_eq!(left.applied_revision, 7);
+        assert_eq!(left.store.snapshot(), right.store.snapshot());
+        assert!(left.store.live_count() == 0 && left.store.poll_timeout() > Some(2_000));
+    }
+}
