@@ -28,10 +28,14 @@
 //!
 //! Besides the session statements the node runs itself, graphd's executor (`executor/`) runs
 //! YIELD and RETURN of constants and parameters, SHOW SPACES, SHOW HOSTS, SHOW USERS, SHOW ROLES
-//! IN, CREATE and DROP SPACE (a catalog of names: graphd stores no graph data), CHANGE PASSWORD
-//! and the graphd-only `graphd_sleep(ms)` (a statement that runs `ms` milliseconds and can be
-//! killed), each after the permission crate's `validate_statement` and `check_statement` on the
-//! query's caller. The grammar is in `parser/mod.rs`; anything else is NebulaGraph's -1004.
+//! IN, DESC USER, CREATE and DROP SPACE (a catalog of names: graphd stores no graph data), CHANGE
+//! PASSWORD and the graphd-only `graphd_sleep(ms)` (a statement that runs `ms` milliseconds and
+//! can be killed), each after the permission crate's `validate_statement` and `check_statement`
+//! on the query's caller. Pipes (`parser/pipe.rs`, `actor/pipe.rs`) carry a statement's rows
+//! through YIELD ... WHERE, ORDER BY, LIMIT and KILL QUERY stages, so the slow-query idiom
+//! `SHOW QUERIES | YIELD $-.SessionID AS sid, $-.ExecutionPlanID AS eid WHERE ... | KILL
+//! QUERY (session=$-.sid, plan=$-.eid)` works; each kill goes to the node as a KILL QUERY of
+//! the same session. The grammar is in `parser/mod.rs`; anything else is NebulaGraph's -1004.
 //!
 //! # What GraphNode lacks (worked around here)
 //!

@@ -1,5 +1,6 @@
 //! `cargo xtask bench`: runs every criterion benchmark, then writes `BENCHMARKS.md` from criterion's
-//! results on disk: one table per bench group, ours beside each baseline and peer, with the ratio.
+//! results on disk: one table per bench group, ours beside each baseline and peer, with the ratio,
+//! and one plot per table (`bench/plot.rs`, SVG files in `docs/benchmarks/` that the report links).
 //!
 //! Criterion (0.8, no html reports) leaves, per benchmark, `<criterion>/<dir>/new/benchmark.json`
 //! (group id, function id, parameter, throughput) and `new/estimates.json` (mean, median and slope in
@@ -25,6 +26,11 @@ use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
 use crate::{cargo, describe};
+
+mod plot;
+
+/// Where the plots go, relative to the workspace root (BENCHMARKS.md links them from there).
+const PLOTS_DIR: &str = "docs/benchmarks";
 
 /// Where a result stands in its group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -207,7 +213,9 @@ pub(crate) fn bench(root: &Path, args: &[String], report_only: bool) -> Result<(
     if measurements.is_empty() {
         bail!("no criterion results under {}", criterion.display());
     }
-    let report = render(&run, &measurements, report_only);
+    let plots = root.join(PLOTS_DIR);
+    std::fs::create_dir_all(&plots).with_context(|| format!("creating {}", plots.display()))?;
+    let report = render(&run, &measurements, report_only, &plots)?;
     let path = root.join("BENCHMARKS.md");
     std::fs::write(&path, report).with_context(|| format!("writing {}", path.display()))?;
     eprintln!("wrote {} from {} results", path.display(), measurements.len());
@@ -401,7 +409,12 @@ fn read_measurement(dir: &Path) -> Result<Measurement> {
     })
 }
 
-fn render(run: &Value, measurements: &[Measurement], report_only: bool) -> String {
+fn render(
+    run: &Value,
+    measurements: &[Measurement],
+    report_only: bool,
+    plots: &Path,
+) -> Result<String> {
     let field = |key: &str| match run.get(key) {
         Some(Value::String(text)) => text.clone(),
         Some(Value::Number(number)) => number.to_string(),
@@ -436,7 +449,7 @@ fn render(run: &Value, measurements: &[Measurement], report_only: bool) -> Strin
     }
     let mut placed = vec![false; measurements.len()];
     for section in SECTIONS {
-        render_section(&mut out, section, measurements, &mut placed);
+        render_section(&mut out, section, measurements, &mut placed, plots)?;
     }
     render_memory(&mut out, run);
     let unplaced: Vec<String> = measurements
@@ -455,7 +468,7 @@ fn render(run: &Value, measurements: &[Measurement], report_only: bool) -> Strin
             unplaced.join(", ")
         );
     }
-    out
+    Ok(out)
 }
 
 fn render_section(
@@ -463,7 +476,8 @@ fn render_section(
     section: &Section,
     measurements: &[Measurement],
     placed: &mut [bool],
-) {
+    plots: &Path,
+) -> Result<()> {
     let mut rows: Vec<(usize, Role, &Measurement)> = Vec::new();
     for (index, measurement) in measurements.iter().enumerate() {
         if !section.groups.contains(&measurement.group.as_str()) {
@@ -476,7 +490,7 @@ fn render_section(
         }
     }
     if rows.is_empty() {
-        return;
+        return Ok(());
     }
     // Parameters in numeric order when they are numbers; then the section's own order of benches.
     rows.sort_by(|a, b| parameter_key(a.2).cmp(&parameter_key(b.2)).then(a.0.cmp(&b.0)));
@@ -498,9 +512,34 @@ fn render_section(
         rule.push_str("---:|");
     }
     let _ = writeln!(out, "{header}\n{rule}");
-    for (_, role, measurement) in rows {
-        render_row(out, section, &references, with_throughput, role, measurement);
+    for (_, role, measurement) in &rows {
+        render_row(out, section, &references, with_throughput, *role, measurement);
     }
+    let file = format!("{}.svg", slug(section.title));
+    let points: Vec<plot::Point<'_>> = rows
+        .iter()
+        .map(|(_, role, measurement)| plot::Point {
+            name: measurement.name.as_str(),
+            role: *role,
+            measurement,
+        })
+        .collect();
+    plot::draw(&plots.join(&file), section.title, section.unit, &points)?;
+    let _ = writeln!(out, "\n![{}]({PLOTS_DIR}/{file})", section.title);
+    Ok(())
+}
+
+/// A file name for a section title: lower-case ASCII letters and digits, `-` between words.
+fn slug(title: &str) -> String {
+    let mut slug = String::new();
+    for character in title.chars() {
+        if character.is_ascii_alphanumeric() {
+            slug.push(character.to_ascii_lowercase());
+        } else if !slug.is_empty() && !slug.ends_with('-') {
+            slug.push('-');
+        }
+    }
+    slug.trim_end_matches('-').to_owned()
 }
 
 fn parameter_key(measurement: &Measurement) -> (u64, String) {

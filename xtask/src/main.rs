@@ -3,11 +3,13 @@
 //! - `cargo xtask sim [ARGS]`: the deterministic simulator (release build), arguments passed through.
 //! - `cargo xtask graphd [ARGS]`: graphd, the NebulaGraph-wire server (release build), arguments
 //!   passed through (`cargo xtask graphd --help` lists its flags).
-//! - `cargo xtask ci`: everything CI checks, in the order a failure is cheapest to find.
+//! - `cargo xtask ci`: everything CI checks, in the order a failure is cheapest to find (the
+//!   packaging check of every publishable crate among them: `package.rs`).
 //! - `cargo xtask clients`: graphd judged by NebulaGraph's official clients (nebula3-python and
 //!   the Node.js client), the last step of `ci`.
 //! - `cargo xtask tidy`: the style rules a reviewer should not check by eye (module docs, no
 //!   ignored or panic-expecting tests, file and function lengths, the cluster's server API).
+//! - `cargo xtask package`: `cargo package` of every publishable crate, clean of warnings.
 //! - `cargo xtask loom`: the loom models of every crate that has them.
 //! - `cargo xtask bench`: every criterion benchmark, then `BENCHMARKS.md` from their results.
 //! - `cargo xtask fuzz [TARGET] [--seconds N]`: libFuzzer on the fuzz targets, growing corpora.
@@ -32,6 +34,7 @@ mod bench;
 mod clients;
 mod fuzz;
 mod mutants;
+mod package;
 mod tidy;
 
 #[derive(Debug, Parser)]
@@ -67,6 +70,8 @@ enum Task {
     Clients,
     /// Check module docs, test attributes, file and function lengths and the cluster's server API.
     Tidy,
+    /// Pack every publishable crate with `cargo package`, failing on any warning.
+    Package,
     /// Run the loom models (release mode, bounded preemptions).
     Loom {
         /// Loom's preemption bound; 2 keeps CI well under its time budget.
@@ -133,6 +138,7 @@ fn main() -> Result<()> {
         Task::Ci => ci(&root),
         Task::Clients => clients::clients(&root),
         Task::Tidy => tidy::tidy(&root),
+        Task::Package => package::package(&root),
         Task::Loom { preemptions } => loom(&root, preemptions),
         Task::Bench { report_only, args } => bench::bench(&root, &args, report_only),
         Task::Fuzz { target, seconds } => fuzz::fuzz(&root, &fuzz::Options { target, seconds }),
@@ -231,6 +237,7 @@ fn ci(root: &Path) -> Result<()> {
     let mut doc = cargo(root, &["doc", "--workspace", "--no-deps", "--locked"]);
     doc.env("RUSTDOCFLAGS", "-D warnings");
     run(doc)?;
+    package::package(root)?;
     loom(root, 2)?;
     sim_smoke(root)?;
     clients::clients(root)

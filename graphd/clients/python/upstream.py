@@ -23,12 +23,14 @@ FILES = ["test_connection.py", "test_pool.py", "test_session.py", "test_session_
 PASS, FAIL, SKIP = "passed", "failed", "skipped"
 NO_DOCKER = ("stops graphd containers with `docker stop` (graphd runs its 3 nodes in one process "
              "and no docker here), so the node it expects down is still up")
-# Not listed: passes. Listed: (outcome, why).
+# Not listed: passes. Listed: (outcome, why), or ((outcome, outcome), why) for a test whose
+# outcome depends on the machine's speed.
 EXPECTED = {
     "test_pool.py::test_remove_invalid_connection": (FAIL, NO_DOCKER),
     "test_session.py::TestSession::test_4_timeout": (
-        FAIL, "expects 500 `show hosts;` in one request to take over 100 ms (the client's "
-              "timeout); graphd answers them in a few ms, so no time-out comes"),
+        (FAIL, PASS), "expects 500 `show hosts;` in one request to take over 100 ms (the "
+        "client's timeout); graphd answers them in a few ms on an idle machine, so no time-out "
+        "comes, but on a loaded one they can take longer and the test passes"),
     "test_pool.py::TestConnectionPool::test_timeout": (SKIP, "skipped upstream (needs nba data)"),
 }
 NOTES = {
@@ -96,13 +98,14 @@ def main():
     print("\nupstream test                                                        outcome  expected")
     for test_id, outcome in sorted(found.items()):
         expected = EXPECTED.get(test_id, (PASS, ""))[0]
-        mark = "" if outcome == expected else "   <-- differs"
-        print(f"{test_id:<69} {outcome:<8} {expected}{mark}")
-        if outcome != expected:
+        allowed = expected if isinstance(expected, tuple) else (expected,)
+        mark = "" if outcome in allowed else "   <-- differs"
+        print(f"{test_id:<69} {outcome:<8} {' or '.join(allowed)}{mark}")
+        if outcome not in allowed:
             wrong.append(test_id)
     missing = [test_id for test_id in EXPECTED if test_id not in found]
     for test_id in missing:
-        print(f"{test_id}: expected {EXPECTED[test_id][0]} but did not run")
+        print(f"{test_id}: expected {EXPECTED[test_id][0]!r} but did not run")
     counts = {kind: sum(1 for o in found.values() if o == kind) for kind in (PASS, FAIL, SKIP)}
     print(f"upstream: {counts[PASS]} passed, {counts[FAIL]} failed, {counts[SKIP]} skipped "
           f"({len(found)} run); {len(wrong) + len(missing)} differ from the expected table")

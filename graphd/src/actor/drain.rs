@@ -4,10 +4,11 @@
 use std::collections::VecDeque;
 
 use graphsession_core::client::ConnectionId;
-use graphsession_core::node::{Output, Reply, Request, SessionStatement, Statement};
+use graphsession_core::node::{DataSet, Output, Reply, Request, SessionStatement, Statement};
 use graphsession_query_plan::QueryKey;
 use tokio::sync::oneshot;
 
+use crate::actor::pipe::{self, Applied, PipeRun};
 use crate::actor::{Actor, Incoming, NodeIndex, Waiting};
 use crate::executor::{self, Outcome};
 use crate::logging::log;
@@ -35,6 +36,7 @@ impl Actor {
                         session_id: 0,
                         rest: VecDeque::new(),
                         parameters: Default::default(),
+                        pipe: None,
                     };
                     self.waiting.insert((node, connection), waiting);
                 }
@@ -47,12 +49,12 @@ impl Actor {
                     Ok(pieces) => VecDeque::from(pieces),
                     Err(_) => VecDeque::new(),
                 };
-                let statement = match rest.pop_front() {
+                let (statement, pipe) = match rest.pop_front() {
                     Some(first) => self.statement_for(first),
-                    None => Statement::Query { text },
+                    None => (Statement::Query { text }, None),
                 };
                 if let Some(reply) = reply {
-                    let waiting = Waiting { reply, session_id, rest, parameters };
+                    let waiting = Waiting { reply, session_id, rest, parameters, pipe };
                     self.waiting.insert((node, connection), waiting);
                 }
                 Request::Execute { session_id, statement }
@@ -63,24 +65,31 @@ impl Actor {
 
     /// The node's statement for one piece of a script: a session statement goes to the node as
     /// such, unless it names a space that does not exist (the executor answers that, after the
-    /// permission check, as NebulaGraph does); everything else runs on the executor.
-    fn statement_for(&self, piece: Piece) -> Statement {
+    /// permission check, as NebulaGraph does); everything else runs on the executor. A pipe's
+    /// source goes the same way, and its stages wait for the source's rows (`pipe.rs`).
+    fn statement_for(&self, piece: Piece) -> (Statement, Option<PipeRun>) {
         let space = match &piece.parsed {
             Parsed::Session(
                 SessionStatement::Use { space }
                 | SessionStatement::Grant { space, .. }
                 | SessionStatement::Revoke { space, .. },
             ) => Some(space.as_str()),
-            Parsed::Session(_) | Parsed::Exec(_) => None,
+            Parsed::Session(_) | Parsed::Exec(_) | Parsed::Pipe(_) => None,
         };
-        match piece.parsed {
+        let statement = match piece.parsed {
+            Parsed::Pipe(pipeline) => {
+                let source = Piece { text: pipeline.source_text, parsed: *pipeline.source };
+                let (statement, _) = self.statement_for(source);
+                return (statement, Some(PipeRun::AwaitingSource { stages: pipeline.stages }));
+            }
             Parsed::Session(statement)
                 if space.is_none_or(|space| self.catalog.contains(space)) =>
             {
                 Statement::Session(statement)
             }
             Parsed::Session(_) | Parsed::Exec(_) => Statement::Query { text: piece.text },
-        }
+        };
+        (statement, None)
     }
 
     /// Carries out every node's outputs, oldest first, until none is left (carrying one out may
@@ -142,24 +151,66 @@ impl Actor {
         }
     }
 
-    /// The node answered a request on `connection`: the next statement of its script goes to
-    /// the node after a success; otherwise the reply goes to the connection. A reply nobody
-    /// waits for (the connection closed) is dropped, never redirected.
+    /// The node answered a request on `connection`: a pipe's stages run on it first; then the
+    /// next statement of its script goes to the node after a success; otherwise the reply goes
+    /// to the connection. A reply nobody waits for (the connection closed) is dropped, never
+    /// redirected.
     fn replied(&mut self, now: u64, index: NodeIndex, connection: ConnectionId, reply: Reply) {
+        let Some(reply) = self.piped(now, index, connection, reply) else { return };
         let key = (index, connection);
         let next = match (self.waiting.get_mut(&key), &reply) {
             (Some(waiting), Reply::Executed { .. }) => waiting.rest.pop_front(),
             _ => None,
         };
-        if let (Some(piece), Some(waiting)) = (next, self.waiting.get(&key)) {
-            let session_id = waiting.session_id;
-            let statement = self.statement_for(piece);
-            let request = Request::Execute { session_id, statement };
-            self.nodes[index].node.handle_request(now, connection, request, &mut self.roles);
+        if let Some(piece) = next {
+            let (statement, pipe) = self.statement_for(piece);
+            if let Some(waiting) = self.waiting.get_mut(&key) {
+                waiting.pipe = pipe;
+                let request = Request::Execute { session_id: waiting.session_id, statement };
+                self.nodes[index].node.handle_request(now, connection, request, &mut self.roles);
+            }
             return;
         }
         if let Some(waiting) = self.waiting.remove(&key) {
             let _delivered = waiting.reply.send(reply);
         }
+    }
+
+    /// A reply to a pipe's source or to one of its kills: the stages run on the source's rows,
+    /// the kills go to the node one at a time. `None` while the pipe waits for a kill's reply;
+    /// else the reply the statement ends with (any failure ends the pipe with it).
+    fn piped(
+        &mut self,
+        now: u64,
+        index: NodeIndex,
+        connection: ConnectionId,
+        reply: Reply,
+    ) -> Option<Reply> {
+        let waiting = self.waiting.get_mut(&(index, connection))?;
+        let Some(run) = waiting.pipe.take() else { return Some(reply) };
+        let Reply::Executed { space_name, data, plan_id } = reply else { return Some(reply) };
+        let mut rest = match run {
+            PipeRun::AwaitingSource { stages } => {
+                let data = data.unwrap_or_else(|| DataSet::with_columns(&[]));
+                match pipe::apply(&stages, data) {
+                    Ok(Applied::Rows(rows)) => {
+                        return Some(Reply::Executed { space_name, data: Some(rows), plan_id });
+                    }
+                    Ok(Applied::Kill(targets)) => targets,
+                    Err((code, message)) => {
+                        return Some(Reply::ExecuteFailed { code, message, space_name });
+                    }
+                }
+            }
+            PipeRun::AwaitingKill { rest } => rest,
+        };
+        let Some(target) = rest.pop_front() else {
+            return Some(Reply::Executed { space_name, data: None, plan_id });
+        };
+        waiting.pipe = Some(PipeRun::AwaitingKill { rest });
+        let statement = Statement::Session(SessionStatement::KillQuery { target });
+        let request = Request::Execute { session_id: waiting.session_id, statement };
+        self.nodes[index].node.handle_request(now, connection, request, &mut self.roles);
+        None
     }
 }

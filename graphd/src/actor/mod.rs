@@ -11,6 +11,7 @@
 
 mod drain;
 pub mod persist;
+mod pipe;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
@@ -117,6 +118,8 @@ struct Waiting {
     session_id: i64,
     rest: VecDeque<Piece>,
     parameters: Parameters,
+    /// The pipe of the statement running now, if it is one.
+    pipe: Option<pipe::PipeRun>,
 }
 
 /// Everything the actor owns.

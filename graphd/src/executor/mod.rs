@@ -67,6 +67,8 @@ pub fn run(
     match parsed {
         Parsed::Session(statement) => missing_space(actor, &statement),
         Parsed::Exec(exec) => execute(actor, index, query, exec, parameters),
+        // The actor runs a pipe's source as a statement of its own and its stages itself.
+        Parsed::Pipe(_) => failed(E_EXECUTION_ERROR, "internal error: a pipe reached the executor"),
     }
 }
 
@@ -80,13 +82,14 @@ fn permission_of(parsed: &Parsed) -> Option<Permission<'_>> {
         Parsed::Session(SessionStatement::Revoke { role, space, user }) => {
             Permission::Revoke { role: *role, space, user }
         }
-        Parsed::Session(_) => return None,
+        Parsed::Session(_) | Parsed::Pipe(_) => return None,
         Parsed::Exec(exec) => match exec {
             Exec::Yield { is_return: false, .. } => Permission::Yield,
             Exec::Yield { is_return: true, .. } => Permission::Return,
             Exec::ShowSpaces => Permission::ShowSpaces,
             Exec::ShowHosts { .. } => Permission::ShowHosts,
             Exec::ShowUsers => Permission::ShowUsers,
+            Exec::DescribeUser { user } => Permission::DescribeUser { user },
             Exec::ShowRoles { space } => Permission::ShowRoles { space },
             Exec::CreateSpace { .. } => Permission::CreateSpace,
             Exec::DropSpace { .. } => Permission::DropSpace,
@@ -130,6 +133,7 @@ fn execute(
         Exec::ShowSpaces => show::spaces(actor, &query.caller),
         Exec::ShowHosts { role } => show::hosts(actor, role),
         Exec::ShowUsers => show::users(actor),
+        Exec::DescribeUser { user } => show::describe_user(actor, &user),
         Exec::ShowRoles { space } => show::roles(actor, &query.caller, &space),
         Exec::CreateSpace { space, if_not_exists } => match actor.catalog.create(&space) {
             Ok(Ok(())) => Outcome::Done(Ok(None)),

@@ -1,12 +1,14 @@
 //! The listings graphd's executor answers from what the actor owns: SHOW SPACES (rows filtered
 //! by the permission crate), SHOW HOSTS (graphd's own nodes and meta), SHOW USERS, SHOW ROLES
-//! IN (rows filtered by the permission crate).
+//! IN (rows filtered by the permission crate), DESC USER.
 
 use graphsession_core::node::{DataSet, Value};
 use graphsession_permission::{Caller, may_see_role_row, may_see_space};
 
 use crate::actor::Actor;
-use crate::executor::Outcome;
+use graphsession_core::client::E_EXECUTION_ERROR;
+
+use crate::executor::{Outcome, failed};
 use crate::parser::HostRole;
 
 fn text(value: &str) -> Value {
@@ -73,6 +75,23 @@ pub(super) fn roles(actor: &Actor, caller: &Caller, space: &str) -> Outcome {
         if may_see_role_row(caller, actor.policy, space, user) {
             data.rows.push(vec![text(user), text(&role.to_string())]);
         }
+    }
+    Outcome::Done(Ok(Some(data)))
+}
+
+/// DESC USER `user` (the caller may read the user: checked before): one row per space with
+/// the role held there, or `GOD` with an empty space; NebulaGraph's meta error, as an
+/// execution error, for a user that does not exist.
+pub(super) fn describe_user(actor: &Actor, user: &str) -> Outcome {
+    let Some(rights) = actor.roles.rights_of(user) else {
+        return failed(E_EXECUTION_ERROR, "User not existed!");
+    };
+    let mut data = DataSet::with_columns(&["role", "space"]);
+    if rights.is_god() {
+        data.rows.push(vec![text("GOD"), text("")]);
+    }
+    for (space, role) in rights.roles() {
+        data.rows.push(vec![text(&role.to_string()), text(space)]);
     }
     Outcome::Done(Ok(Some(data)))
 }

@@ -10,6 +10,7 @@ use graphsession_query_plan::KillTarget;
 
 use crate::parser::cursor::{Cursor, Stop};
 use crate::parser::lexer::{Kind, Token};
+use crate::parser::pipe::{Operand, Schema, Stage, kill_operands, validate_stage};
 use crate::parser::{Column, E_SEMANTIC_ERROR, Exec, Expression, HostRole, Parsed};
 
 /// The most columns one YIELD may have (a bound on what a request allocates).
@@ -42,6 +43,9 @@ pub(super) fn statement(tokens: &[Token]) -> Result<Parsed, Stop> {
         Parsed::Exec(Exec::Yield { is_return: false, columns: columns(&mut cursor)? })
     } else if cursor.keyword("RETURN") {
         Parsed::Exec(Exec::Yield { is_return: true, columns: columns(&mut cursor)? })
+    } else if cursor.keyword("DESC") || cursor.keyword("DESCRIBE") {
+        cursor.expect_keyword("USER")?;
+        Parsed::Exec(Exec::DescribeUser { user: cursor.name()? })
     } else {
         return Err(cursor.here());
     };
@@ -92,26 +96,27 @@ fn kill(cursor: &mut Cursor<'_>) -> Result<Parsed, Stop> {
         return kill_session(cursor);
     }
     cursor.expect_keyword("QUERY")?;
-    cursor.expect_punct('(')?;
-    let session = if cursor.keyword("SESSION") {
-        cursor.expect_punct('=')?;
-        let at = cursor.here();
-        let session = cursor.int()?;
-        cursor.expect_punct(',')?;
-        Some((session, at))
-    } else {
-        None
+    let (session, (plan, plan_at)) = kill_operands(cursor)?;
+    // Input properties without a pipe: NebulaGraph's semantic error, the session's first.
+    let stage = Stage::KillQuery {
+        session: session.as_ref().map(|(session, _)| session.clone()),
+        plan: plan.clone(),
     };
-    cursor.expect_keyword("PLAN")?;
-    cursor.expect_punct('=')?;
-    let plan_at = cursor.here();
-    let plan = PlanId::from_u64(u64::try_from(cursor.int()?).map_err(|_| plan_at)?);
-    cursor.expect_punct(')')?;
+    if let Err(message) = validate_stage(&Schema::new(), &stage) {
+        return Ok(Parsed::Exec(Exec::Fail { code: E_SEMANTIC_ERROR, message }));
+    }
+    let plan = match plan {
+        Operand::Literal(Value::Int(plan)) => {
+            PlanId::from_u64(u64::try_from(plan).map_err(|_| plan_at)?)
+        }
+        Operand::Literal(_) | Operand::Input(_) => return Err(plan_at),
+    };
     let target = match session {
         None => KillTarget::CurrentSession { plan },
-        Some((session, at)) => {
+        Some((Operand::Literal(Value::Int(session)), at)) => {
             KillTarget::Session { session: SessionId::new(session).ok_or(at)?, plan }
         }
+        Some((_, at)) => return Err(at),
     };
     Ok(Parsed::Session(SessionStatement::KillQuery { target }))
 }
@@ -279,7 +284,7 @@ fn expression(cursor: &mut Cursor<'_>) -> Result<Expression, Stop> {
     }
 }
 
-fn literal(cursor: &mut Cursor<'_>) -> Result<Value, Stop> {
+pub(super) fn literal(cursor: &mut Cursor<'_>) -> Result<Value, Stop> {
     let negative = cursor.punct('-');
     let Some(token) = cursor.next_token() else { return Err(None) };
     let stop = Some(token.span);
@@ -312,7 +317,7 @@ fn name_of(expression: &Expression) -> String {
 }
 
 /// A literal as NebulaGraph's `Expression::toString` prints it.
-fn print(value: &Value) -> String {
+pub(super) fn print(value: &Value) -> String {
     match value {
         Value::Null => "NULL".to_owned(),
         Value::Bool(flag) => flag.to_string(),

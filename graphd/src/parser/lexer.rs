@@ -25,7 +25,11 @@ pub enum Kind {
     Float(String),
     /// `$name`.
     Parameter(String),
-    /// One character of punctuation: `( ) , = ; - .`
+    /// `$-`, the input of a pipe stage (`$-.column`).
+    Input,
+    /// A comparison: `==`, `!=`, `<`, `<=`, `>`, `>=`.
+    Compare(&'static str),
+    /// One character of punctuation: `( ) , = ; - . |`
     Punct(char),
 }
 
@@ -60,6 +64,11 @@ pub fn tokens(text: &str) -> Result<Vec<Token>, LexError> {
     while at < bytes.len() {
         let byte = bytes[at];
         let start = at;
+        if let Some((operator, width)) = comparison(bytes, at) {
+            at += width;
+            tokens.push(Token { kind: Kind::Compare(operator), span: span(start, at) });
+            continue;
+        }
         let kind = match byte {
             b' ' | b'\t' | b'\r' | b'\n' => {
                 at += 1;
@@ -78,7 +87,7 @@ pub fn tokens(text: &str) -> Result<Vec<Token>, LexError> {
                     block_comment_end(bytes, at).ok_or(LexError { span: span(at, bytes.len()) })?;
                 continue;
             }
-            b'(' | b')' | b',' | b'=' | b';' | b'-' | b'.' => {
+            b'(' | b')' | b',' | b'=' | b';' | b'-' | b'.' | b'|' => {
                 at += 1;
                 Kind::Punct(char::from(byte))
             }
@@ -92,6 +101,10 @@ pub fn tokens(text: &str) -> Result<Vec<Token>, LexError> {
                     .ok_or(LexError { span: span(at, bytes.len()) })?;
                 at += end + 2;
                 Kind::Quoted(text[start + 1..at - 1].to_owned())
+            }
+            b'$' if bytes.get(at + 1) == Some(&b'-') => {
+                at += 2;
+                Kind::Input
             }
             b'$' => {
                 at = word_end(bytes, at + 1);
@@ -117,6 +130,20 @@ pub fn tokens(text: &str) -> Result<Vec<Token>, LexError> {
         tokens.push(Token { kind, span: span(start, at) });
     }
     Ok(tokens)
+}
+
+/// The comparison operator at `at` and its width; a lone `=` is punctuation (`plan=1`).
+fn comparison(bytes: &[u8], at: usize) -> Option<(&'static str, usize)> {
+    let next = bytes.get(at + 1).copied();
+    match (bytes[at], next) {
+        (b'=', Some(b'=')) => Some(("==", 2)),
+        (b'!', Some(b'=')) => Some(("!=", 2)),
+        (b'<', Some(b'=')) => Some(("<=", 2)),
+        (b'>', Some(b'=')) => Some((">=", 2)),
+        (b'<', _) => Some(("<", 1)),
+        (b'>', _) => Some((">", 1)),
+        _ => None,
+    }
 }
 
 fn span(start: usize, end: usize) -> Span {
@@ -174,6 +201,12 @@ fn string(text: &str, from: usize) -> Result<(String, usize), LexError> {
         }
     }
     Err(LexError { span: span(from, text.len()) })
+}
+
+/// The stages of one statement: the runs between `|` (a pipe). Empty runs are kept, so that
+/// `SHOW QUERIES |` is a syntax error at its end.
+pub fn stages(tokens: &[Token]) -> Vec<&[Token]> {
+    tokens.split(|token| token.kind == Kind::Punct('|')).collect()
 }
 
 /// The statements of a token list: the runs between `;` (empty runs dropped).

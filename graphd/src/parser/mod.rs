@@ -23,6 +23,8 @@
 //!             | DROP SPACE [IF EXISTS] name
 //!             | SHOW SPACES | SHOW HOSTS [GRAPH | META | STORAGE]
 //!             | (YIELD | RETURN) column (',' column)*
+//!             | (DESC | DESCRIBE) USER name
+//!             | statement ('|' stage)+          (pipes: see `pipe.rs`)
 //! column     := expression [AS name]
 //! expression := literal | $parameter | graphd_sleep '(' int ')'
 //! literal    := ['-'] int | ['-'] float | string | TRUE | FALSE | NULL
@@ -38,6 +40,7 @@
 mod cursor;
 mod grammar;
 pub mod lexer;
+pub mod pipe;
 
 use graphsession_core::node::Secret;
 use graphsession_core::node::{SessionStatement, Value};
@@ -59,6 +62,9 @@ pub enum Parsed {
     Session(SessionStatement),
     /// A statement graphd's executor runs.
     Exec(Exec),
+    /// A statement whose rows flow through stages (`SHOW QUERIES | YIELD ... | KILL QUERY ...`):
+    /// the source runs as a statement of its own, the actor runs the stages on its rows.
+    Pipe(pipe::Pipeline),
 }
 
 /// The statements graphd's executor runs.
@@ -80,6 +86,11 @@ pub enum Exec {
     },
     /// `SHOW USERS`.
     ShowUsers,
+    /// `DESC USER name`: the user's roles, one row per space (`GOD` with an empty space).
+    DescribeUser {
+        /// The user.
+        user: String,
+    },
     /// `SHOW ROLES IN space`.
     ShowRoles {
         /// The space.
@@ -175,14 +186,32 @@ pub fn parse_script(text: &str) -> Result<Vec<Piece>, Refusal> {
     let all = tokens(text).map_err(|error| syntax_error(text, Some(error.span)))?;
     let mut pieces = Vec::new();
     for statement in statements(&all) {
-        let parsed = grammar::statement(statement).map_err(|stop| {
-            // At a statement's end the parser sees the `;` (or the text's end) that follows.
-            let stop = stop.or_else(|| next_after(&all, statement));
+        // At a stage's end the parser sees the `|`, `;` (or the text's end) that follows.
+        let refuse = |stage: &[lexer::Token], stop: cursor::Stop| {
+            let stop =
+                stop.or_else(|| next_after(&all, stage).or_else(|| next_after(&all, statement)));
             syntax_error(text, stop.map(|span| nebula_location(&all, span)))
-        })?;
-        let (Some(first), Some(last)) = (statement.first(), statement.last()) else { continue };
-        let piece_text = text[first.span.start..last.span.end].to_owned();
-        pieces.push(Piece { text: piece_text, parsed });
+        };
+        let mut stages = lexer::stages(statement).into_iter();
+        let Some(source) = stages.next() else { continue };
+        let parsed = grammar::statement(source).map_err(|stop| refuse(source, stop))?;
+        let mut piped = Vec::new();
+        for stage in stages {
+            piped.push(pipe::stage(stage).map_err(|stop| refuse(stage, stop))?);
+        }
+        let parsed = if piped.is_empty() {
+            parsed
+        } else {
+            match pipe::validate(pipe::schema_of(&parsed), &piped) {
+                Err(message) => Parsed::Exec(Exec::Fail { code: E_SEMANTIC_ERROR, message }),
+                Ok(()) => Parsed::Pipe(pipe::Pipeline {
+                    source_text: text_of(text, source),
+                    source: Box::new(parsed),
+                    stages: piped,
+                }),
+            }
+        };
+        pieces.push(Piece { text: text_of(text, statement), parsed });
     }
     if pieces.is_empty() {
         return Err(Refusal { code: E_STATEMENT_EMPTY, message: "StatementEmpty: ".to_owned() });
@@ -200,6 +229,14 @@ fn nebula_location(all: &[lexer::Token], span: Span) -> Span {
             Span { start: span.end - 1, end: span.end }
         }
         _ => span,
+    }
+}
+
+/// The text of a run of tokens, as written.
+fn text_of(text: &str, tokens: &[lexer::Token]) -> String {
+    match (tokens.first(), tokens.last()) {
+        (Some(first), Some(last)) => text[first.span.start..last.span.end].to_owned(),
+        _ => String::new(),
     }
 }
 

@@ -3,7 +3,8 @@ KillSlowQueryViaDiffrentService.feature. `graphd_sleep(ms)` stands for upstream'
 `GO 100000 STEPS FROM "Tim Duncan" OVER like` (graphd stores no graph); the slow query, which
 upstream runs as a parallel scenario, is a Background step joined at the end. Scenarios whose
 statements use pipes also come in a "client-side pipe" form (KillMatching) that runs the same
-filter and kills without graphd's parser knowing pipes."""
+filter and kills from the client (they were written before graphd's parser knew pipes, and still
+show the kill idiom working where SHOW QUERIES is node-local)."""
 
 from scenario import (OK, Background, Error, Fails, Join, KillMatching, Login, Re, Rows, Run, Scenario,
                       Wait)
@@ -19,14 +20,11 @@ QUERY_COLUMNS = ["SessionID", "ExecutionPlanID", "User", "Host", "StartTime", "D
                  "Status", "Query"]
 PICKED = Rows(["sid", "eid", "dur"], [[Re(r"[-+]?\d+"), Re(r"\d+"), Re(r"\d+")]], "in order")
 
-NO_PIPES = Fails("not in graphd's grammar: pipes (`|`) and input properties (`$-.col`); graphd "
-                 "runs the session statements and a few others (graphd/src/parser)",
-                 r"SyntaxError: syntax error near `(\$-|\| )")
 NODE_LOCAL = Fails("documented (graphd/src/lib.rs): graphd's SHOW QUERIES is node-local; "
                    "NebulaGraph's lists every node's queries from meta, so a query on graph 0 is "
                    "not seen via graph 1", r"rows \[\] != ")
 SHOW_ALL = Fails("SHOW ALL QUERIES is NebulaGraph 2.x grammar (3.x and graphd: SHOW [LOCAL] QUERIES, "
-                 "which lists every query); the rest of the scenario needs pipes",
+                 "which lists every query)",
                  "syntax error near `ALL'")
 
 
@@ -51,11 +49,11 @@ SCENARIOS = [
     base(7, "sessionId and planId are STRING", 'KILL QUERY (session="100", plan="101")',
          Error("SyntaxError", "syntax error near `\", plan='")),
     base(8, "wrong sessionId", "KILL QUERY (session=$-.sid)",
-         Error("SyntaxError", "syntax error near `)'"), fails=NO_PIPES),
+         Error("SyntaxError", "syntax error near `)'")),
     base(9, "wrong planId", "KILL QUERY (plan=$-.eid)",
-         Error("SemanticError", "`$-.eid', not exist prop `eid'"), fails=NO_PIPES),
+         Error("SemanticError", "`$-.eid', not exist prop `eid'")),
     base(10, "wrong sessionId and planId", "KILL QUERY (session=$-.sid, plan=$-.eid)",
-         Error("SemanticError", "`$-.sid', not exist prop `sid'"), fails=NO_PIPES),
+         Error("SemanticError", "`$-.sid', not exist prop `sid'")),
     base(11, "show queries", "SHOW LOCAL QUERIES", OK),
     base(12, "show queries", "SHOW QUERIES", OK),
     Scenario("[slowquery_test_013] sessionId is string", BASE, [
@@ -67,7 +65,7 @@ SCENARIOS = [
             "| KILL QUERY (session=$-.sid, plan=$-.eid)",
             Error("SemanticError", "$-.eid, Session ID must be an integer but was STRING"),
             as_="graph1"),
-    ], fails=NO_PIPES, background=NBA),
+    ], background=NBA),
     # Upstream's two scenarios of this feature run in parallel: the first's slow query is the
     # one the second shows and kills.
     Scenario("Set up slow query + Show all queries and kill all slow queries", SAME, [
@@ -133,7 +131,7 @@ SCENARIOS = [
             "| ORDER BY $-.dur\n"
             "| KILL QUERY(session=$-.sid, plan=$-.eid)", as_="graph1"),
         Join("slow", KILLED),
-    ], fails=NO_PIPES, background=NBA),
+    ], fails=NODE_LOCAL, background=NBA),
     # The same two features with the pipes done by the client.
     Scenario("Show queries and kill all slow queries (client-side pipe)", SAME, [
         Login("slow"),
