@@ -3,8 +3,9 @@
 //! etcd leader, of the graphd holding the meta lease and of any graphd, a restart of all of
 //! etcd, and a graphd cut from etcd longer than its lease (a proxy between them stopped). After
 //! each: every session created is still usable through any live graphd and listed once by SHOW
-//! SESSIONS (none lost, none duplicated, none unknown), no session id was issued twice, and a
-//! KILL SESSION lands within the bound. Processes and etcd members are stopped by their pids.
+//! SESSIONS (none lost, none duplicated, none unknown), no session or plan id was issued
+//! twice, and a KILL SESSION and a KILL QUERY from another graphd land within the bound.
+//! Processes and etcd members are stopped by their pids.
 #![allow(clippy::unwrap_used, reason = "a test: a failed unwrap is a failed test")]
 #![allow(clippy::print_stdout, reason = "the test prints what it measured (README figures)")]
 
@@ -34,7 +35,9 @@ struct World {
     issued: BTreeSet<i64>,
     /// Sessions that must be alive, with the graphd that created them.
     live: BTreeMap<i64, usize>,
-    /// KILL SESSION staleness samples, ms.
+    /// Every plan id seen (of the queries killed).
+    plans: BTreeSet<i64>,
+    /// KILL SESSION and KILL QUERY staleness samples, ms.
     kill_ms: Vec<u64>,
 }
 
@@ -43,7 +46,8 @@ impl World {
         let url = etcd.url();
         let graphds = (0..graphds).map(|_| GraphdProcess::start(&url, prefix)).collect();
         let (issued, live) = (BTreeSet::new(), BTreeMap::new());
-        World { etcd, url, prefix: prefix.to_owned(), graphds, issued, live, kill_ms: Vec::new() }
+        let (plans, kill_ms) = (BTreeSet::new(), Vec::new());
+        World { etcd, url, prefix: prefix.to_owned(), graphds, issued, live, plans, kill_ms }
     }
 
     fn alive(&mut self) -> Vec<usize> {
@@ -106,6 +110,48 @@ impl World {
             }
         }
         self.kill_lands(after).await;
+        self.kill_query_lands(after).await;
+    }
+
+    /// A query running on one live graphd killed by KILL QUERY from another: its client is
+    /// told "Execution had been killed" within [`KILL_BOUND`]; no plan id seen twice.
+    async fn kill_query_lands(&mut self, after: &str) {
+        let alive = self.alive();
+        let (holder, killer) = (alive[alive.len() - 1], alive[0]);
+        let session = self.login(holder, 1).await[0];
+        let mut runner = Client::python(self.graphds[holder].addr).await;
+        let running =
+            tokio::spawn(async move { runner.execute(session, "YIELD graphd_sleep(20000)").await });
+        // SHOW QUERIES is node-local: the holder lists the plan.
+        let viewer = self.login(holder, 1).await[0];
+        let mut client = Client::python(self.graphds[holder].addr).await;
+        let mut plan = None;
+        for _ in 0..200 {
+            let rows = client.execute(viewer, "SHOW QUERIES").await.ok().rows().to_vec();
+            plan = rows.iter().find(|row| int(&row[0]) == session).map(|row| int(&row[1]));
+            if plan.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        let plan = plan.expect("the query never showed");
+        assert!(self.plans.insert(plan), "after {after}: plan id {plan} issued twice");
+        let admin = self.login(killer, 1).await[0];
+        let mut killing = Client::node_js(self.graphds[killer].addr).await;
+        let kill = format!("KILL QUERY (session={session}, plan={plan})");
+        killing.execute(admin, &kill).await.ok();
+        let killed_at = Instant::now();
+        let reply = tokio::time::timeout(KILL_BOUND, running).await;
+        let reply = reply.unwrap_or_else(|_| {
+            panic!("after {after}: KILL QUERY did not land within {KILL_BOUND:?}")
+        });
+        let reply = reply.unwrap();
+        assert_eq!(
+            (reply.code(), reply.message()),
+            (-1005, "Execution had been killed"),
+            "after {after}"
+        );
+        self.kill_ms.push(u64::try_from(killed_at.elapsed().as_millis()).unwrap());
     }
 
     /// A session on one live graphd killed from another: its next statement fails with -1002
@@ -175,7 +221,10 @@ impl World {
     fn report(&self, name: &str) {
         let mut samples = self.kill_ms.clone();
         samples.sort_unstable();
-        println!("{name}: kill staleness ms {samples:?} (bound {} ms)", KILL_BOUND.as_millis());
+        println!(
+            "{name}: KILL SESSION and KILL QUERY staleness ms {samples:?} (bound {} ms)",
+            KILL_BOUND.as_millis()
+        );
     }
 }
 
