@@ -14,7 +14,9 @@ use std::time::Duration;
 use etcd::EtcdCluster;
 use graphsession_core::cluster::{MetaConfig, NodeId};
 use graphsession_id_gen::SessionId;
-use graphsession_meta_etcd::{Delivery, EtcdConfig, IdLeaseConfig, MetaEtcd, etcd_meta_config};
+use graphsession_meta_etcd::{
+    Delivery, EtcdConfig, IdLeaseConfig, MetaEtcd, SlotRecord, etcd_meta_config,
+};
 use node::{TestNode, now};
 use tokio::sync::mpsc;
 
@@ -143,7 +145,14 @@ async fn the_leader_snapshots_and_compacts_and_a_new_process_restores_and_takes_
     let (c, _c_deliveries) = start(&config).await;
     same_state(&a, &c).await;
     assert_eq!(c.with_store(|store| store.session(session(30)).map(|r| r.owner)), Some(NodeId(1)));
-    a.shutdown(now()).await.unwrap();
+    let stopped_at = now();
+    a.shutdown(stopped_at).await.unwrap();
+    // A clean stop frees the slot at once and writes back the bound of the ids it could issue.
+    let slot = admin.get("/snap/slots/00001", None).await.unwrap();
+    assert!(slot.kvs().is_empty(), "the slot is still held");
+    let floor = admin.get("/snap/floors/00001", None).await.unwrap();
+    let record: SlotRecord = serde_json::from_slice(floor.kvs()[0].value()).unwrap();
+    assert_eq!(record.session_bound_unix_ms, stopped_at.min(a.grants()[0].session.bound_unix_ms));
     for _ in 0..100 {
         if c.is_leader() {
             return;
@@ -182,4 +191,26 @@ async fn the_log_survives_a_restart_of_etcd_and_the_death_of_its_leader() {
     node_a.pump(&a, Duration::from_secs(6)).await;
     assert_eq!(node_a.registered(), 3, "no answer after etcd restarted");
     assert!(!a.is_lost(), "a restart shorter than the lease cost the lease");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_process_of_several_nodes_claims_distinct_slots_and_a_bad_configuration_is_refused() {
+    let cluster = EtcdCluster::start(1);
+    let config = config(&cluster, "/slots/");
+    let (a, _a_deliveries) =
+        MetaEtcd::start(config.clone(), meta(), (3, IDS), now()).await.unwrap();
+    let (b, _b_deliveries) =
+        MetaEtcd::start(config.clone(), meta(), (2, IDS), now()).await.unwrap();
+    let slots: Vec<u16> = a.grants().iter().chain(b.grants()).map(|grant| grant.slot()).collect();
+    assert_eq!(slots, [1, 2, 3, 4, 5]);
+    assert!(
+        a.grants().iter().all(|grant| grant.incarnation == 1 && grant.session.floor_unix_ms == 0)
+    );
+    // Another meta configuration would make the replicas diverge: refused before anything runs.
+    let other = MetaConfig { idle_timeout_ms: 1_000, ..meta() };
+    let refused = MetaEtcd::start(config.clone(), other, (1, IDS), now()).await;
+    assert!(matches!(refused, Err(graphsession_meta_etcd::MetaEtcdError::ConfigMismatch { .. })));
+    // So would requests too large for one entry.
+    let too_large = MetaEtcd::start(config, MetaConfig::default(), (1, IDS), now()).await;
+    assert!(matches!(too_large, Err(graphsession_meta_etcd::MetaEtcdError::Config { .. })));
 }
