@@ -120,6 +120,12 @@ pub(crate) struct Local {
 
 const REWATCH_MS: u64 = 200;
 
+/// The largest watch response this replica decodes, in bytes: gRPC's own maximum. etcd sends a
+/// watcher catching up up to 1,000 revisions per response, each an entry of up to
+/// `entry_bytes_max`; a smaller limit (tonic's default is 4 MiB) would refuse such a response
+/// again after every reopening, and the replica would never catch up.
+const WATCH_MESSAGE_BYTES_MAX: usize = 0x7FFF_FFFF;
+
 /// Follows the log forever (the host aborts the task at shutdown).
 pub(crate) async fn follow(
     mut client: Client,
@@ -132,7 +138,8 @@ pub(crate) async fn follow(
     loop {
         let start = lock(&shared).applied_revision + 1;
         let options = WatchOptions::new().with_prefix().with_start_revision(start);
-        let Ok(mut stream) = bounded(timeout_ms, client.watch(keys.log(), Some(options))).await
+        let mut watcher = client.watch_client().max_decoding_message_size(WATCH_MESSAGE_BYTES_MAX);
+        let Ok(mut stream) = bounded(timeout_ms, watcher.watch(keys.log(), Some(options))).await
         else {
             tokio::time::sleep(Duration::from_millis(REWATCH_MS)).await;
             continue;

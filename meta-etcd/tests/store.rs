@@ -214,3 +214,53 @@ async fn a_process_of_several_nodes_claims_distinct_slots_and_a_bad_configuratio
     let too_large = MetaEtcd::start(config, MetaConfig::default(), (1, IDS), now()).await;
     assert!(matches!(too_large, Err(graphsession_meta_etcd::MetaEtcdError::Config { .. })));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_replica_catches_up_a_log_larger_than_a_grpc_message() {
+    let cluster = EtcdCluster::start(1);
+    let config = config(&cluster, "/big/");
+    let mut admin = etcd_client::Client::connect(cluster.endpoints(), None).await.unwrap();
+    // 64 entries of about 300 KB each (64 sessions with 1 KB names, twice): 19 MB of history,
+    // which etcd sends a catching-up watcher in responses of up to 1,000 revisions.
+    let name = "x".repeat(256);
+    for round in 1..=64_u64 {
+        let reports: Vec<_> = (0..64_i64)
+            .map(|index| {
+                let id = SessionId::new(i64::try_from(round).unwrap() * 100 + index).unwrap();
+                let mut report = node::report(id, &name, now());
+                report.client_ip.clone_from(&name);
+                report.space.clone_from(&name);
+                report
+            })
+            .collect();
+        let request = graphsession_core::cluster::Request {
+            id: graphsession_core::cluster::RequestId { incarnation: 1, round },
+            changes_seen_seq: 0,
+            reload: None,
+            created: reports.clone(),
+            updated: reports,
+            idle: Vec::new(),
+            removals: Vec::new(),
+            released: Vec::new(),
+            query_kills: Vec::new(),
+            pick_ups: Vec::new(),
+            show_sessions: false,
+        };
+        let entry = graphsession_meta_etcd::LogEntry::Request {
+            now_unix_ms: now(),
+            node: NodeId(900),
+            request: Box::new(request),
+        };
+        admin.put("/big/log/node/00900", entry.encode(), None).await.unwrap();
+    }
+    let last = admin.get("/big/log/node/00900", None).await.unwrap().kvs()[0].mod_revision();
+    let (a, _deliveries) = start(&config).await;
+    for _ in 0..300 {
+        if a.applied().0 >= last {
+            assert_eq!(a.with_store(|store| store.live_count()), 64 * 64);
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the replica is stuck at {:?} below {last}", a.applied());
+}
