@@ -332,3 +332,39 @@ async fn a_graphd_cut_from_etcd_longer_than_its_lease_stops_and_its_sessions_liv
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_graphd_of_two_nodes_on_etcd_shares_sessions_with_another_graphd() {
+    within(60, async {
+        let etcd = EtcdCluster::start(1);
+        let two = GraphdProcess::start_with(&etcd.url(), "/two/", &["--nodes=2"]);
+        let one = GraphdProcess::start(&etcd.url(), "/two/");
+        // The ports are bound before the log names them: wait for the line.
+        let mut log = two.log();
+        for _ in 0..100 {
+            if log.contains("node 2 listening on ") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            log = two.log();
+        }
+        let listening =
+            log.lines().find_map(|line| line.strip_prefix("graphd: node 2 listening on "));
+        let second_node: std::net::SocketAddr = listening.unwrap().parse().unwrap();
+        let mut first = Client::python(two.addr).await;
+        let session = first.login("root", "nebula").await;
+        first.execute(session, "YIELD 1").await.ok();
+        // Used through the process's other node and through the other process: picked up.
+        for addr in [second_node, one.addr] {
+            let mut client = Client::node_js(addr).await;
+            client.execute(session, "YIELD 1").await.ok();
+        }
+        assert!(log.contains("slots [1, 2]"), "{log}");
+        let mut admin = Client::python(one.addr).await;
+        let admin_session = admin.login("root", "nebula").await;
+        let rows = admin.execute(admin_session, "SHOW SESSIONS").await.ok().rows().to_vec();
+        let listed: BTreeSet<i64> = rows.iter().map(|row| int(&row[0])).collect();
+        assert_eq!(listed, BTreeSet::from([session, admin_session]));
+    })
+    .await;
+}

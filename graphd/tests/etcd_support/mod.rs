@@ -41,6 +41,11 @@ pub(crate) struct GraphdProcess {
 impl GraphdProcess {
     /// Starts `graphd --meta url --meta_prefix prefix` and waits until it listens.
     pub(crate) fn start(url: &str, prefix: &str) -> GraphdProcess {
+        GraphdProcess::start_with(url, prefix, &[])
+    }
+
+    /// The same with more flags.
+    pub(crate) fn start_with(url: &str, prefix: &str, flags: &[&str]) -> GraphdProcess {
         let port = etcd::free_port();
         let dir = etcd::temp_dir("graphd");
         let log = std::fs::File::create(dir.join("graphd.log")).unwrap();
@@ -49,6 +54,7 @@ impl GraphdProcess {
             .arg(format!("--meta_lease_ttl_secs={LEASE_TTL_SECS}"))
             .arg(format!("--session_reclaim_interval_secs={SYNC_INTERVAL_SECS}"))
             .arg(format!("--port={port}"))
+            .args(flags)
             .arg("--data_path")
             .arg(dir.join("data"))
             .stdout(Stdio::null())
