@@ -33,5 +33,6 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("meta_persist_decode", targets::meta_persist_decode::run),
     ("messages_decode", targets::messages_decode::run),
     ("wire_decode", targets::wire_decode::run),
+    ("wire_reply_decode", targets::wire_reply_decode::run),
     ("sim_world", targets::sim_world::run),
 ];

@@ -60,13 +60,14 @@ fn check(run: Target, bytes: &[u8], input: &str) {
 /// so they stay valid when the format changes; they are also checked in as seed files.
 fn seeds(name: &str) -> Vec<Vec<u8>> {
     use graphsession_fuzz::targets::{
-        messages_decode, meta_persist_decode, snapshot_decode, wire_decode,
+        messages_decode, meta_persist_decode, snapshot_decode, wire_decode, wire_reply_decode,
     };
     match name {
         "snapshot_decode" => snapshot_decode::seeds(),
         "meta_persist_decode" => meta_persist_decode::seeds(),
         "messages_decode" => messages_decode::seeds(),
         "wire_decode" => wire_decode::seeds(),
+        "wire_reply_decode" => wire_reply_decode::seeds(),
         _ => Vec::new(),
     }
 }
@@ -117,5 +118,6 @@ corpus_tests!(
     meta_persist_decode,
     messages_decode,
     wire_decode,
+    wire_reply_decode,
     sim_world,
 );

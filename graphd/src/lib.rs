@@ -37,6 +37,16 @@
 //! QUERY (session=$-.sid, plan=$-.eid)` works; each kill goes to the node as a KILL QUERY of
 //! the same session. The grammar is in `parser/mod.rs`; anything else is NebulaGraph's -1004.
 //!
+//! # Load and faults
+//!
+//! [`load`] is the load generator of the `graphd-load` binary (`cargo xtask load`): client
+//! connections on loopback running sessions of authenticate, executes and signout, with their
+//! latencies per RPC. It measures graphd against its floor ([`server::start_floor`]: the same
+//! accept loops, connections and codec, answered without the session kernel), and under a
+//! crash: [`Server::crash_node`] closes a node's listener and connections at once and drops its
+//! memory, as `kill -9` does to a process, and [`Server::restart_node`] brings the slot back as a
+//! new incarnation.
+//!
 //! # What GraphNode lacks (worked around here)
 //!
 //! - **Its id generators are out of reach.** `GraphNode` (and `SessionManager`) do not give the
@@ -60,6 +70,7 @@ pub mod config;
 pub mod connection;
 pub mod executor;
 pub mod flags;
+pub mod load;
 pub(crate) mod logging;
 pub mod meta_host;
 pub mod parser;

@@ -65,6 +65,14 @@ impl Meta {
         }
     }
 
+    /// Sessions alive at meta (this process's replica, on etcd).
+    pub fn live_count(&self) -> u32 {
+        match self {
+            Meta::Embedded(store) => store.live_count(),
+            Meta::Etcd(etcd) => etcd.with_store(MetaStore::live_count),
+        }
+    }
+
     /// The embedded store, which graphd persists in `data_path`; none in etcd.
     pub fn embedded(&self) -> Option<&MetaStore> {
         match self {

@@ -11,7 +11,7 @@ use graphsession_core::client::ConnectionId;
 use graphsession_wire::Config as WireConfig;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, mpsc, oneshot, watch};
-use tokio::task::JoinHandle;
+use tokio::task::{JoinHandle, JoinSet};
 
 use crate::actor::{Actor, Message};
 use crate::config::Config;
@@ -20,14 +20,24 @@ use crate::logging::log;
 use crate::meta_host;
 use crate::startup::prepare;
 
+mod crash;
+mod floor;
+
+pub use floor::start_floor;
+
 /// A running graphd.
 #[derive(Debug)]
 pub struct Server {
     addrs: Vec<SocketAddr>,
     stopping: watch::Sender<bool>,
+    stopped: watch::Receiver<bool>,
     actor: mpsc::UnboundedSender<Message>,
     actor_task: JoinHandle<()>,
-    accept_tasks: Vec<JoinHandle<()>>,
+    nodes: Vec<NodeAccept>,
+    connection_ids: Arc<AtomicU64>,
+    /// What it was started with (a crashed node restarts with it).
+    config: Config,
+    /// Resolves `fenced` (the meta store in etcd lost).
     fenced: watch::Receiver<bool>,
 }
 
@@ -35,8 +45,6 @@ pub struct Server {
 /// sessions, and serves until [`Server::shutdown`].
 pub async fn start(config: Config) -> Result<Server> {
     let (mut parts, listeners) = prepare(&config).await?;
-    let addrs: Vec<SocketAddr> =
-        listeners.iter().map(TcpListener::local_addr).collect::<Result<_, _>>()?;
     let passwords = Arc::clone(&parts.passwords);
     let (inbox, messages) = mpsc::unbounded_channel();
     if let Some(deliveries) = parts.deliveries.take() {
@@ -46,42 +54,104 @@ pub async fn start(config: Config) -> Result<Server> {
     let mut actor = Actor::new(parts, inbox.clone(), fenced_tx);
     actor.start();
     let actor_task = tokio::spawn(actor.run(messages));
-    let wire = WireConfig {
-        frame_bytes_max: config.max_frame_bytes,
-        buffered_bytes_max: config.max_frame_bytes.saturating_add(64 << 10),
-        ..WireConfig::default()
-    };
-    wire.validate().context("--max_frame_bytes")?;
-    let (stopping, stopped) = watch::channel(false);
-    let connection_ids = Arc::new(AtomicU64::new(1));
-    let connections_max = usize::try_from(config.max_allowed_connections)
-        .unwrap_or(usize::MAX)
-        .min(Semaphore::MAX_PERMITS);
-    let mut accept_tasks = Vec::new();
-    for (node, listener) in listeners.into_iter().enumerate() {
-        let shared = Arc::new(Shared {
-            node,
-            actor: inbox.clone(),
-            passwords: Arc::clone(&passwords),
-            enable_authorize: config.enable_authorize,
-            wire,
-            client_idle: Duration::from_secs(config.client_idle_timeout_secs),
-            unauthenticated_idle: Duration::from_secs(config.unauthenticated_idle_timeout_secs),
-            verbose: config.verbose,
-        });
+    Server::serve(config, listeners, Behind { inbox, actor_task, passwords, fenced })
+}
+
+/// What answers the connections: the actor (or the floor's stand-in), its inbox, the
+/// password store.
+pub(crate) struct Behind {
+    pub(crate) inbox: mpsc::UnboundedSender<Message>,
+    pub(crate) actor_task: JoinHandle<()>,
+    pub(crate) passwords: Arc<crate::passwords::Passwords>,
+    /// Set when the meta store in etcd is lost (never for the embedded store or the floor).
+    pub(crate) fenced: watch::Receiver<bool>,
+}
+
+/// One node's accept loop as the server holds it.
+#[derive(Debug)]
+struct NodeAccept {
+    /// What its connections share.
+    shared: Arc<Shared>,
+    /// Its open connections: `--max_allowed_connections`.
+    slots: Arc<Semaphore>,
+    /// Set to crash the node (`crash.rs`): the loop ends its connections at once.
+    crash: watch::Sender<bool>,
+    /// The loop; `None` while the node is down.
+    task: Option<JoinHandle<()>>,
+}
+
+impl Server {
+    /// The accept loops of `listeners` (node 1 first) around `behind`.
+    pub(crate) fn serve(
+        config: Config,
+        listeners: Vec<TcpListener>,
+        behind: Behind,
+    ) -> Result<Server> {
+        let addrs: Vec<SocketAddr> =
+            listeners.iter().map(TcpListener::local_addr).collect::<Result<_, _>>()?;
+        let wire = WireConfig {
+            frame_bytes_max: config.max_frame_bytes,
+            buffered_bytes_max: config.max_frame_bytes.saturating_add(64 << 10),
+            ..WireConfig::default()
+        };
+        wire.validate().context("--max_frame_bytes")?;
+        let (stopping, stopped) = watch::channel(false);
+        let connection_ids = Arc::new(AtomicU64::new(1));
+        let connections_max = usize::try_from(config.max_allowed_connections)
+            .unwrap_or(usize::MAX)
+            .min(Semaphore::MAX_PERMITS);
+        let mut server = Server {
+            addrs,
+            stopping,
+            stopped,
+            actor: behind.inbox,
+            actor_task: behind.actor_task,
+            nodes: Vec::new(),
+            connection_ids,
+            config,
+            fenced: behind.fenced,
+        };
+        for (node, listener) in listeners.into_iter().enumerate() {
+            let shared = Arc::new(Shared {
+                node,
+                actor: server.actor.clone(),
+                passwords: Arc::clone(&behind.passwords),
+                enable_authorize: server.config.enable_authorize,
+                wire,
+                client_idle: Duration::from_secs(server.config.client_idle_timeout_secs),
+                unauthenticated_idle: Duration::from_secs(
+                    server.config.unauthenticated_idle_timeout_secs,
+                ),
+                verbose: server.config.verbose,
+            });
+            let slots = Arc::new(Semaphore::new(connections_max));
+            let (crash, task) = server.spawn_accept(listener, &shared, &slots);
+            server.nodes.push(NodeAccept { shared, slots, crash, task: Some(task) });
+        }
+        for (index, addr) in server.addrs.iter().enumerate() {
+            log!("node {} listening on {addr}", index + 1);
+        }
+        Ok(server)
+    }
+
+    /// Spawns one node's accept loop on `listener`.
+    fn spawn_accept(
+        &self,
+        listener: TcpListener,
+        shared: &Arc<Shared>,
+        slots: &Arc<Semaphore>,
+    ) -> (watch::Sender<bool>, JoinHandle<()>) {
+        let (crash, crashed) = watch::channel(false);
         let accept = Accept {
             listener,
-            shared,
-            slots: Arc::new(Semaphore::new(connections_max)),
-            connection_ids: Arc::clone(&connection_ids),
-            stopped: stopped.clone(),
+            shared: Arc::clone(shared),
+            slots: Arc::clone(slots),
+            connection_ids: Arc::clone(&self.connection_ids),
+            stopped: self.stopped.clone(),
+            crashed,
         };
-        accept_tasks.push(tokio::spawn(accept.run()));
+        (crash, tokio::spawn(accept.run()))
     }
-    for (index, addr) in addrs.iter().enumerate() {
-        log!("node {} listening on {addr}", index + 1);
-    }
-    Ok(Server { addrs, stopping, actor: inbox, actor_task, accept_tasks, fenced })
 }
 
 impl Server {
@@ -107,7 +177,7 @@ impl Server {
     /// and waits for the actor to stop.
     pub async fn shutdown(self) -> Result<()> {
         let _ = self.stopping.send(true);
-        for task in self.accept_tasks {
+        for task in self.nodes.into_iter().filter_map(|node| node.task) {
             let _finished = task.await;
         }
         let (done, finished) = oneshot::channel();
@@ -126,15 +196,30 @@ struct Accept {
     slots: Arc<Semaphore>,
     connection_ids: Arc<AtomicU64>,
     stopped: watch::Receiver<bool>,
+    /// Set when the node crashes (`crash.rs`).
+    crashed: watch::Receiver<bool>,
 }
 
 impl Accept {
-    async fn run(self) {
+    async fn run(mut self) {
         let mut stopped = self.stopped.clone();
+        // Its connections, so that a crash ends them all at once; a clean stop lets each
+        // close itself (and tell the actor), as before.
+        let mut connections = JoinSet::new();
         loop {
             let accepted = tokio::select! {
                 accepted = self.listener.accept() => accepted,
-                _ = stopped.wait_for(|stopping| *stopping) => return,
+                _ = raised(&mut stopped) => {
+                    connections.detach_all();
+                    return;
+                }
+                true = raised(&mut self.crashed) => {
+                    // As kill -9: every socket closed, nothing told to anyone. Returns only
+                    // when every connection task has ended, so none speaks to the actor after.
+                    connections.shutdown().await;
+                    return;
+                }
+                Some(_ended) = connections.join_next() => continue,
             };
             let (stream, peer) = match accepted {
                 Ok(accepted) => accepted,
@@ -157,10 +242,15 @@ impl Accept {
             let connection = ConnectionId(self.connection_ids.fetch_add(1, Ordering::Relaxed));
             let shared = Arc::clone(&self.shared);
             let stopped = self.stopped.clone();
-            tokio::spawn(async move {
+            connections.spawn(async move {
                 connection::serve(stream, peer, shared, connection, stopped).await;
                 drop(slot);
             });
         }
     }
+}
+
+/// When `flag` is raised: true; false when its sender is gone without raising it.
+async fn raised(flag: &mut watch::Receiver<bool>) -> bool {
+    flag.wait_for(|raised| *raised).await.is_ok()
 }

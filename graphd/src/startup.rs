@@ -143,7 +143,7 @@ fn meta_config(config: &Config) -> MetaConfig {
     }
 }
 
-async fn bind(config: &Config) -> Result<Vec<TcpListener>> {
+pub(crate) async fn bind(config: &Config) -> Result<Vec<TcpListener>> {
     let mut listeners = Vec::new();
     for index in 0..config.nodes {
         let port = match config.port {
@@ -164,7 +164,7 @@ const ETCD_REQUEST_TIMEOUT_MS: u64 = 3_000;
 
 /// Node `index` of this process, on slot `grant`'s (its `NodeId`); `slots` and `addrs` are
 /// every local node's, in node order.
-fn build_node(
+pub(crate) fn build_node(
     config: &Config,
     dir: &DataDir,
     (grant, index): (Granted, usize),

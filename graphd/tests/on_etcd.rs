@@ -277,6 +277,8 @@ async fn three_graphd_on_three_etcd_members_survive_member_and_leader_deaths() {
         world.etcd.kill(follower);
         world.check("kill -9 of an etcd member").await;
         world.etcd.restart(follower);
+        // The leader of a healthy cluster: the restarted member has caught up.
+        world.etcd.wait_healthy();
         world.etcd.kill(leader);
         world.check("kill -9 of the etcd leader").await;
         world.etcd.restart(leader);

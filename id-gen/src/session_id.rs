@@ -5,7 +5,8 @@ use std::num::NonZeroI64;
 /// A session id: a positive `i64`, the only credential a NebulaGraph client sends with every request.
 ///
 /// Issued by [`SessionIdGenerator`](crate::SessionIdGenerator); never 0 (NebulaGraph's ping convention) and
-/// never negative. `Option<SessionId>` is the size of an `i64`.
+/// never negative when issued here ([`SessionId::new`]); a client holds any non-zero id a server
+/// sends ([`SessionId::from_wire`]). `Option<SessionId>` is the size of an `i64`.
 ///
 /// ```
 /// use graphsession_id_gen::SessionId;
@@ -26,6 +27,23 @@ impl SessionId {
         if value <= 0 {
             return None;
         }
+        match NonZeroI64::new(value) {
+            Some(value) => Some(SessionId(value)),
+            None => None,
+        }
+    }
+
+    /// Any non-zero id, as a NebulaGraph server may issue it: this crate's generators issue
+    /// positive ids only, but NebulaGraph's development branch issues random 64-bit ids, about
+    /// half of them negative, and a client must hold and sign out whatever the server gave.
+    /// 0 is the ping convention, never a session.
+    ///
+    /// ```
+    /// use graphsession_id_gen::SessionId;
+    /// assert_eq!(SessionId::from_wire(-5).map(SessionId::get), Some(-5));
+    /// assert!(SessionId::from_wire(0).is_none());
+    /// ```
+    pub const fn from_wire(value: i64) -> Option<SessionId> {
         match NonZeroI64::new(value) {
             Some(value) => Some(SessionId(value)),
             None => None,

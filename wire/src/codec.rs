@@ -3,7 +3,7 @@
 use graphsession_core::node::Reply;
 
 use crate::config::{Config, ConfigError};
-use crate::decode::decode_call;
+use crate::decode::{decode_call, decode_unframed};
 use crate::encode::encode_reply;
 use crate::error::FrameError;
 use crate::framing::{Framing, Prefix, check_prefix, split};
@@ -106,14 +106,24 @@ impl ServerCodec {
             }
             State::Open(framing) => *framing,
         };
-        let decoded = match split(&self.buffer[self.start..], framing) {
-            Ok(None) => return None,
-            Ok(Some(frame)) => decode_call(&frame, framing, &self.config).map(|call| (frame, call)),
-            Err(error) => Err(error),
+        let bytes = &self.buffer[self.start..];
+        let decoded = match framing {
+            Framing::Unframed => match decode_unframed(bytes, &self.config) {
+                Ok(None) => return None,
+                Ok(Some(decoded)) => Ok(decoded),
+                Err(error) => Err(error),
+            },
+            Framing::Header | Framing::Framed => match split(bytes, framing) {
+                Ok(None) => return None,
+                Ok(Some(frame)) => {
+                    decode_call(&frame, framing, &self.config).map(|call| (frame.frame_bytes, call))
+                }
+                Err(error) => Err(error),
+            },
         };
         match decoded {
-            Ok((frame, call)) => {
-                self.start += frame.frame_bytes;
+            Ok((frame_bytes, call)) => {
+                self.start += frame_bytes;
                 self.check_next();
                 Some(Ok(call))
             }

@@ -46,8 +46,49 @@ pub(crate) fn decode_call(
     }
 }
 
+/// Decodes the unframed Binary message at the front of `bytes`: the call and the bytes it took,
+/// or `None` while it is incomplete. A message still incomplete after `frame_bytes_max` bytes is
+/// refused as oversized. (An incomplete message is read again from its start on every call: at
+/// most `frame_bytes_max` bytes each time.)
+pub(crate) fn decode_unframed(
+    bytes: &[u8],
+    config: &Config,
+) -> Result<Option<(usize, Call)>, FrameError> {
+    let budget = Budget::new(config.nesting_depth_max, config.request_values_max);
+    let frame =
+        Frame { protocol: Protocol::Binary, header_seq_id: 0, payload: bytes, frame_bytes: 0 };
+    let mut reader = BinaryReader::new(bytes);
+    match decode_message(&mut reader, &frame, Framing::Unframed, budget) {
+        Ok(call) => Ok(Some((reader.position(), call))),
+        Err(FrameError::Truncated { .. }) if bytes.len() < config.frame_bytes_max as usize => {
+            Ok(None)
+        }
+        Err(FrameError::Truncated { .. }) => Err(FrameError::Oversized {
+            frame_bytes: u32::try_from(bytes.len()).unwrap_or(u32::MAX),
+            frame_bytes_max: config.frame_bytes_max,
+        }),
+        Err(error) => Err(error),
+    }
+}
+
 fn decode_with<'a, R: Reader<'a>>(
     mut reader: R,
+    frame: &Frame<'a>,
+    framing: Framing,
+    budget: Budget,
+) -> Result<Call, FrameError> {
+    let call = decode_message(&mut reader, frame, framing, budget)?;
+    let trailing_bytes = reader.remaining();
+    if trailing_bytes > 0 {
+        let trailing_bytes = u64::try_from(trailing_bytes).unwrap_or(u64::MAX);
+        return Err(FrameError::TrailingBytes { trailing_bytes });
+    }
+    Ok(call)
+}
+
+/// Reads one message from the reader's position.
+fn decode_message<'a, R: Reader<'a>>(
+    reader: &mut R,
     frame: &Frame<'a>,
     framing: Framing,
     mut budget: Budget,
@@ -59,12 +100,7 @@ fn decode_with<'a, R: Reader<'a>>(
     if begin.message_type != MESSAGE_CALL && begin.message_type != MESSAGE_ONEWAY {
         return Err(FrameError::NotACall { message_type: begin.message_type });
     }
-    let arguments = read_arguments(&mut reader, method, &mut budget)?;
-    let trailing_bytes = reader.remaining();
-    if trailing_bytes > 0 {
-        let trailing_bytes = u64::try_from(trailing_bytes).unwrap_or(u64::MAX);
-        return Err(FrameError::TrailingBytes { trailing_bytes });
-    }
+    let arguments = read_arguments(reader, method, &mut budget)?;
     let request = build_request(method, arguments, frame)?;
     let answered = method != Method::SignOut && begin.message_type == MESSAGE_CALL;
     let reply_to = answered.then_some(ReplyTo {

@@ -6,6 +6,9 @@
 //! - **Framed** (the Node.js client): `u32 length | payload`, the payload a strict Binary
 //!   message starting `0x8001`.
 //!
+//! - **Unframed** (fbthrift's unframed transport, the Rust crate `nebula-client` 0.7.3): strict
+//!   Binary messages back to back, `0x8001` in bytes 0-1; a message ends where reading it ends.
+//!
 //! Lengths count the bytes after the 4-byte length. No maintained crate provides the Header
 //! frame (Apache `thrift` has none; `fbthrift-git` leaves framing to its transports), so it is
 //! written here, for requests in and replies out.
@@ -19,6 +22,10 @@ pub enum Framing {
     Header,
     /// A 4-byte big-endian length before each message (the Node.js client).
     Framed,
+    /// Strict Binary messages one after another with no frame (fbthrift's unframed transport:
+    /// the Rust crate `nebula-client` 0.7.3). Recognised by `0x8001` in bytes 0-1, which as a
+    /// Framed length would be over 2 GiB. A message's end is found by reading it.
+    Unframed,
 }
 
 /// The Thrift protocol of a message.
@@ -47,7 +54,7 @@ impl Framing {
     pub(crate) fn marker(self) -> u16 {
         match self {
             Framing::Header => HEADER_MAGIC,
-            Framing::Framed => BINARY_MARKER,
+            Framing::Framed | Framing::Unframed => BINARY_MARKER,
         }
     }
 
@@ -87,6 +94,9 @@ pub(crate) fn check_prefix(
     framing: Option<Framing>,
     frame_bytes_max: u32,
 ) -> Result<Prefix, FrameError> {
+    if let Some(prefix) = check_unframed(bytes, framing) {
+        return prefix;
+    }
     let Some(length) = bytes.first_chunk::<4>().map(|length| u32::from_be_bytes(*length)) else {
         return Ok(Prefix::NeedMore);
     };
@@ -115,6 +125,25 @@ pub(crate) fn check_prefix(
     Ok(Prefix::Checked(checked))
 }
 
+/// The prefix of an unframed connection's next message, or of a first message that is one;
+/// `None` when the bytes are a frame's (or too few to tell and the connection is not unframed).
+fn check_unframed(bytes: &[u8], framing: Option<Framing>) -> Option<Result<Prefix, FrameError>> {
+    let marker = bytes.get(..2).map(|marker| u16::from_be_bytes([marker[0], marker[1]]));
+    match (framing, marker) {
+        (Some(Framing::Unframed), None) => Some(Ok(Prefix::NeedMore)),
+        (Some(Framing::Unframed), Some(BINARY_MARKER)) | (None, Some(BINARY_MARKER)) => {
+            Some(Ok(Prefix::Checked(Framing::Unframed)))
+        }
+        (Some(Framing::Unframed), Some(found)) => {
+            Some(Err(FrameError::BadMagic { expected: BINARY_MARKER, found }))
+        }
+        (Some(expected @ (Framing::Header | Framing::Framed)), Some(BINARY_MARKER)) => {
+            Some(Err(FrameError::FramingChanged { expected, found: Framing::Unframed }))
+        }
+        _ => None,
+    }
+}
+
 /// The complete frame at the front of `bytes`, whose prefix [`check_prefix`] accepted; `None`
 /// while it is incomplete.
 pub(crate) fn split(bytes: &[u8], framing: Framing) -> Result<Option<Frame<'_>>, FrameError> {
@@ -131,6 +160,8 @@ pub(crate) fn split(bytes: &[u8], framing: Framing) -> Result<Option<Frame<'_>>,
             frame_bytes,
         })),
         Framing::Header => header_frame(frame).map(Some),
+        // Read message by message instead (`decode::decode_unframed`).
+        Framing::Unframed => Err(FrameError::Malformed { reason: "an unframed message split" }),
     }
 }
 
@@ -183,6 +214,7 @@ pub(crate) fn frame_reply(
 ) -> Vec<u8> {
     let mut frame = Vec::with_capacity(payload.len() + 18);
     match framing {
+        Framing::Unframed => {}
         Framing::Framed => frame.extend_from_slice(&length_of(payload.len()).to_be_bytes()),
         Framing::Header => {
             let protocol_id = match protocol {
@@ -212,7 +244,7 @@ fn length_of(bytes: usize) -> u32 {
 /// The bytes a reply frame adds to its payload after the 4-byte length.
 pub(crate) fn reply_overhead_bytes(framing: Framing) -> usize {
     match framing {
-        Framing::Framed => 0,
+        Framing::Framed | Framing::Unframed => 0,
         Framing::Header => HEADER_FIXED_BYTES + 4,
     }
 }

@@ -9,14 +9,16 @@
 //! writes [`ServerCodec::encode_reply`]'s bytes for each reply. A [`FrameError`] closes only
 //! that connection.
 //!
-//! # The two framings
+//! # The framings
 //!
 //! | client | framing | protocol |
 //! |---|---|---|
 //! | nebula3-python 3.8.3 | fbthrift Header (magic `0x0FFF` in bytes 4-5) | Compact v2 (Binary also served) |
 //! | Node.js client 3.0.3 | Framed (4-byte big-endian length) | strict Binary (`0x8001`) |
+//! | Rust `nebula-client` 0.7.3 | none (fbthrift's unframed transport) | strict Binary (`0x8001` in bytes 0-1) |
 //!
-//! The first frame's bytes 4-5 decide; every later frame must agree. Not served: python's
+//! The first frame's bytes 4-5 decide (bytes 0-1 for unframed messages); every later frame
+//! must agree. Not served: python's
 //! opt-in HTTP/2 transport, Compact version 1 (little-endian doubles), non-strict Binary, Header
 //! transforms (compression); each is refused with a [`FrameError`].
 //!
@@ -65,6 +67,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod client;
 mod codec;
 mod config;
 mod decode;
@@ -80,6 +83,10 @@ mod schema;
 mod value;
 mod walk;
 
+pub use client::{
+    ClientCodec, ClientCodecConfig, ClientCodecConfigError, EncodeError, PENDING_REPLIES_LIMIT,
+    Reply as ClientReply, ReplyError,
+};
 pub use codec::ServerCodec;
 pub use config::{Config, ConfigError, FRAME_BYTES_LIMIT, NESTING_DEPTH_LIMIT};
 pub use error::FrameError;

@@ -1,8 +1,9 @@
-//! NebulaGraph's `Value` and everything it contains, as a table of named types: the shape the
-//! generated decoder expects, field by field (ids and types copied from
-//! `nebula-fbthrift-common-v3` 0.3.0's `types.rs`). The walker checks a parameter map against it
-//! before the generated decoder reads it, so that decoder meets only lengths, depths and
-//! element types it handles safely.
+//! NebulaGraph's `Value` and everything it contains, and the graph service's replies, as a table
+//! of named types: the shape the generated decoder expects, field by field (ids and types copied
+//! from `nebula-fbthrift-common-v3` and `nebula-fbthrift-graph-v3` 0.3.0's `types.rs`). The walker
+//! checks a parameter map (server side) or a reply (client side) against it before the generated
+//! decoder reads it, so that decoder meets only lengths, depths and element types it handles
+//! safely.
 
 use crate::reader::WireType;
 
@@ -54,6 +55,43 @@ pub(crate) enum Ty {
     CoordinateList,
     /// `list<list<Coordinate>>`.
     CoordinateLists,
+    /// The reply types (ids and types copied from `nebula-fbthrift-graph-v3` 0.3.0's
+    /// `types.rs`): `ExecutionResponse`.
+    ExecutionResponse,
+    /// `AuthResponse`.
+    AuthResponse,
+    /// `VerifyClientVersionResp`.
+    VerifyClientVersionResp,
+    /// `PlanDescription`.
+    PlanDescription,
+    /// `PlanNodeDescription`.
+    PlanNodeDescription,
+    /// `Pair`.
+    Pair,
+    /// `ProfilingStats`.
+    ProfilingStats,
+    /// `PlanNodeBranchInfo`.
+    PlanNodeBranchInfo,
+    /// `list<PlanNodeDescription>`.
+    PlanNodeList,
+    /// `list<Pair>`.
+    PairList,
+    /// `list<ProfilingStats>`.
+    ProfilingStatsList,
+    /// `list<i64>`.
+    I64List,
+    /// `map<i64, i64>`.
+    I64Map,
+    /// `map<binary, binary>`.
+    BinaryMap,
+    /// A method's result struct, `{0: success}`: `execute` and `executeWithParameter`.
+    ExecuteResult,
+    /// `authenticate`'s result struct.
+    AuthenticateResult,
+    /// `verifyClientVersion`'s result struct.
+    VerifyClientVersionResult,
+    /// The `executeJson` variants' result struct (`{0: binary}`).
+    JsonResult,
 }
 
 /// How a [`Ty`] is laid out on the wire.
@@ -109,6 +147,35 @@ const EDGE: [(i16, Ty); 6] = [
     (6, Ty::Properties),
 ];
 
+const EXECUTION_RESPONSE: [(i16, Ty); 7] = [
+    (1, Ty::I32),
+    (2, Ty::I64),
+    (3, Ty::DataSet),
+    (4, Ty::Binary),
+    (5, Ty::Binary),
+    (6, Ty::PlanDescription),
+    (7, Ty::Binary),
+];
+
+const AUTH_RESPONSE: [(i16, Ty); 5] =
+    [(1, Ty::I32), (2, Ty::Binary), (3, Ty::I64), (4, Ty::I32), (5, Ty::Binary)];
+
+const PLAN_NODE_DESCRIPTION: [(i16, Ty); 7] = [
+    (1, Ty::Binary),
+    (2, Ty::I64),
+    (3, Ty::Binary),
+    (4, Ty::PairList),
+    (5, Ty::ProfilingStatsList),
+    (6, Ty::PlanNodeBranchInfo),
+    (7, Ty::I64List),
+];
+
+const PLAN_DESCRIPTION: [(i16, Ty); 4] =
+    [(1, Ty::PlanNodeList), (2, Ty::I64Map), (3, Ty::Binary), (4, Ty::I32)];
+
+const PROFILING_STATS: [(i16, Ty); 4] =
+    [(1, Ty::I64), (2, Ty::I64), (3, Ty::I64), (4, Ty::BinaryMap)];
+
 const STEP: [(i16, Ty); 5] =
     [(1, Ty::Vertex), (2, Ty::I32), (3, Ty::Binary), (4, Ty::I64), (5, Ty::Properties)];
 
@@ -153,6 +220,24 @@ impl Ty {
             Ty::BinaryList => Shape::List(Ty::Binary),
             Ty::CoordinateList => Shape::List(Ty::Coordinate),
             Ty::CoordinateLists => Shape::List(Ty::CoordinateList),
+            Ty::ExecutionResponse => Shape::Struct(&EXECUTION_RESPONSE),
+            Ty::AuthResponse => Shape::Struct(&AUTH_RESPONSE),
+            Ty::VerifyClientVersionResp => Shape::Struct(&[(1, Ty::I32), (2, Ty::Binary)]),
+            Ty::PlanDescription => Shape::Struct(&PLAN_DESCRIPTION),
+            Ty::PlanNodeDescription => Shape::Struct(&PLAN_NODE_DESCRIPTION),
+            Ty::Pair => Shape::Struct(&[(1, Ty::Binary), (2, Ty::Binary)]),
+            Ty::ProfilingStats => Shape::Struct(&PROFILING_STATS),
+            Ty::PlanNodeBranchInfo => Shape::Struct(&[(1, Ty::Bool), (2, Ty::I64)]),
+            Ty::PlanNodeList => Shape::List(Ty::PlanNodeDescription),
+            Ty::PairList => Shape::List(Ty::Pair),
+            Ty::ProfilingStatsList => Shape::List(Ty::ProfilingStats),
+            Ty::I64List => Shape::List(Ty::I64),
+            Ty::I64Map => Shape::Map(Ty::I64, Ty::I64),
+            Ty::BinaryMap => Shape::Map(Ty::Binary, Ty::Binary),
+            Ty::ExecuteResult => Shape::Struct(&[(0, Ty::ExecutionResponse)]),
+            Ty::AuthenticateResult => Shape::Struct(&[(0, Ty::AuthResponse)]),
+            Ty::VerifyClientVersionResult => Shape::Struct(&[(0, Ty::VerifyClientVersionResp)]),
+            Ty::JsonResult => Shape::Struct(&[(0, Ty::Binary)]),
         }
     }
 

@@ -13,11 +13,13 @@ use graphsession_wire::nebula_graph::services::graph_service::{
 use graphsession_wire::{Call, Config, Framing, Method, Protocol, ServerCodec, wire_date_time};
 use support::{ClientCall, Decoded, decode_frame, frame};
 
-/// The served combinations: python's, the Node.js client's, and Header with Binary.
-const COMBINATIONS: [(Framing, Protocol); 3] = [
+/// The served combinations: python's, the Node.js client's, Header with Binary, and unframed
+/// Binary (the Rust crate `nebula-client`).
+const COMBINATIONS: [(Framing, Protocol); 4] = [
     (Framing::Header, Protocol::Compact),
     (Framing::Framed, Protocol::Binary),
     (Framing::Header, Protocol::Binary),
+    (Framing::Unframed, Protocol::Binary),
 ];
 
 fn decode_one(bytes: &[u8]) -> Call {

@@ -134,6 +134,20 @@ const SECTIONS: &[Section] = &[
         members: REGISTRY_MEMBERS,
     },
     Section {
+        title: "Client round trip through graphd on loopback (YIELD 1)",
+        command: "cargo bench -p graphsession-client --bench client",
+        groups: &["client_execute"],
+        unit: "per statement",
+        reference: Some("session_execute"),
+        members: &[
+            ("session_execute", Role::Ours),
+            ("pool_execute", Role::Ours),
+            ("raw_codec_baseline", Role::Baseline),
+            ("nebula3_python_session", Role::Peer),
+            ("nebula3_python_session_pool", Role::Peer),
+        ],
+    },
+    Section {
         title: "Permission checks of a resolved caller",
         command: "cargo bench -p graphsession-permission --bench check",
         groups: &["check"],

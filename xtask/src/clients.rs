@@ -7,8 +7,10 @@
 //! 1. graphd's nebula3-python suite (`graphd/clients/python`: sessions, and NebulaGraph's
 //!    acceptance scenarios), pytest; its exit code 5 (no test collected) is a failure;
 //! 2. nebula3-python's own tests against an expected-outcome table (`upstream.py`);
-//! 3. the leak measurement of the Node.js client and nebula3-python through a fault proxy
-//!    (`leak.py`, which drives `graphd/clients/node/leak.js`).
+//! 3. the leak measurement of the Node.js client, nebula3-python, the Rust crates nebula-client +
+//!    bb8-nebula and graphsession-client through a fault proxy (`leak.py`, which drives
+//!    `graphd/clients/node/leak.js`, `graphd/clients/rust` and the client's `leak_driver`
+//!    example).
 //!
 //! The suites run at once (they sleep more than they compute; each uses its own users, and the
 //! scenarios their own graphds on free ports), each into its own log under `target/clients/`,
@@ -42,6 +44,15 @@ pub(crate) fn clients(root: &Path) -> Result<()> {
     let started = Instant::now();
     run(bash(root, "graphd/clients/install.sh"))?;
     run(cargo(root, &["build", "--release", "--locked", "--package", "graphsession-graphd"]))?;
+    // graphsession-client's side of the leak measurement.
+    let driver = ["--package", "graphsession-client", "--example", "leak_driver"];
+    run(cargo(root, &[&["build", "--release", "--locked"][..], &driver[..]].concat()))?;
+    // The Rust crates nebula-client 0.7.3 + bb8-nebula 0.9, measured beside it (own workspace).
+    let peer = root.join("graphd").join("clients").join("rust");
+    let peer_target = root.join("target").join("clients").join("rust");
+    let mut build_peer = cargo(&peer, &["build", "--release", "--locked", "--target-dir"]);
+    build_peer.arg(&peer_target);
+    run(build_peer)?;
     let built = started.elapsed();
     let graphd = Graphd::start(root)?;
     let failed = run_all(root, suites(root, &graphd.binary));
@@ -160,13 +171,16 @@ fn suites(root: &Path, binary: &Path) -> Vec<Suite> {
 
     let mut leak = Command::new(&python);
     leak.current_dir(&suite_dir)
-        .args(["leak.py", "--port", &port])
+        .args(["leak.py", "--port", &port, "--rust-driver"])
+        .arg(root.join("target").join("release").join("examples").join("leak_driver"))
+        .arg("--nebula-rust-driver")
+        .arg(cache.join("rust").join("release").join("nebula-rust-leak-driver"))
         .env("NODE_PATH", cache.join("node").join("node_modules"));
 
     vec![
         Suite { name: "graphd's nebula3-python suite", command: pytest, limit: secs(150) },
         Suite { name: "nebula3-python's own tests", command: upstream, limit: secs(270) },
-        Suite { name: "the leak measurement", command: leak, limit: secs(90) },
+        Suite { name: "the leak measurement", command: leak, limit: secs(120) },
     ]
 }
 

@@ -3,6 +3,8 @@
 //! - `cargo xtask sim [ARGS]`: the deterministic simulator (release build), arguments passed through.
 //! - `cargo xtask graphd [ARGS]`: graphd, the NebulaGraph-wire server (release build), arguments
 //!   passed through (`cargo xtask graphd --help` lists its flags).
+//! - `cargo xtask load [ARGS]`: graphd under load on loopback (release build): calls per second
+//!   and p50/p99 per RPC, against its floor with `--compare`, a node crashed with `--crash`.
 //! - `cargo xtask ci`: everything CI checks, in the order a failure is cheapest to find (the
 //!   packaging check of every publishable crate among them: `package.rs`).
 //! - `cargo xtask clients`: graphd judged by NebulaGraph's official clients (nebula3-python and
@@ -33,6 +35,7 @@ use clap::{Parser, Subcommand};
 mod bench;
 mod clients;
 mod fuzz;
+mod load;
 mod mutants;
 mod package;
 mod tidy;
@@ -62,8 +65,16 @@ enum Task {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Run graphd's load generator: throughput and p50/p99 per RPC (see `cargo xtask load
+    /// --help`: -c, --duration, --nodes, --floor, --compare, --crash, ...).
+    #[command(disable_help_flag = true)]
+    Load {
+        /// Arguments for the load generator.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Run everything CI checks: fmt, tidy, clippy, tests, doc tests, loom, docs, simulator smoke,
-    /// then graphd judged by the official clients.
+    /// graphd's load smoke, then graphd judged by the official clients.
     Ci,
     /// Run graphd's client suites: nebula3-python and the Node.js client against graphd --nodes 3
     /// on 127.0.0.1:9669-9671 (installs them into target/clients when missing).
@@ -135,6 +146,7 @@ fn main() -> Result<()> {
     match cli.command {
         Task::Sim { args } => sim(&root, &args),
         Task::Graphd { args } => graphd(&root, &args),
+        Task::Load { args } => load::load(&root, &args),
         Task::Ci => ci(&root),
         Task::Clients => clients::clients(&root),
         Task::Tidy => tidy::tidy(&root),
@@ -240,6 +252,7 @@ fn ci(root: &Path) -> Result<()> {
     package::package(root)?;
     loom(root, 2)?;
     sim_smoke(root)?;
+    load::load_smoke(root)?;
     clients::clients(root)
 }
 

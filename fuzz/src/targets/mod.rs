@@ -26,6 +26,7 @@ pub mod session_manager;
 pub mod sim_world;
 pub mod snapshot_decode;
 pub mod wire_decode;
+pub mod wire_reply_decode;
 
 /// Decodes up to `max` items with `item` until the bytes run out: a bounded operation list. An
 /// item that cannot be decoded ends the list (the fuzzer's bytes are simply used up).

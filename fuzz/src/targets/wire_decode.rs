@@ -22,10 +22,11 @@ mod wire_support;
 use wire_support::ClientCall;
 
 /// The served framings and protocols.
-const COMBINATIONS: [(Framing, Protocol); 3] = [
+const COMBINATIONS: [(Framing, Protocol); 4] = [
     (Framing::Header, Protocol::Compact),
     (Framing::Framed, Protocol::Binary),
     (Framing::Header, Protocol::Binary),
+    (Framing::Unframed, Protocol::Binary),
 ];
 const MUTATIONS_MAX: usize = 8;
 
@@ -87,6 +88,8 @@ fn payload_in_frame(mut u: Unstructured<'_>) -> Vec<u8> {
     match COMBINATIONS[chosen] {
         (Framing::Framed, _) => wire_support::framed(payload),
         (Framing::Header, protocol) => wire_support::header_frame(protocol, 0, payload),
+        // The marker, so the bytes reach the message decoder.
+        (Framing::Unframed, _) => [&[0x80, 0x01][..], payload].concat(),
     }
 }
 

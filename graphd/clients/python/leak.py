@@ -14,7 +14,11 @@ fault proxy (tcp_proxy.py):
 5. SHOW SESSIONS again: every session left is leaked (nothing will sign it out before the idle
    timeout).
 
-    python leak.py --port 9669 [--resets 5] [--node-script PATH]
+    python leak.py --port 9669 [--resets 5] [--node-script PATH] [--rust-driver PATH]
+
+With --rust-driver (graphsession-client's `leak_driver` example, built by `cargo xtask
+clients`), graphsession-client goes through the same steps and must leave nothing: no
+session, no zombie, no statement lost.
 
 Prints the table of the README and exits non-zero if a measurement differs from EXPECTED (the
 numbers the README states) or a client could not be driven."""
@@ -51,6 +55,15 @@ def expected(resets):
         # The SessionPool drops a session whose connection broke without signing it out, and
         # makes a new one: one leaked per reset; close signs out on dead sockets: all leak.
         "nebula3-python 3.8.3 SessionPool": (resets + 1, resets + 1),
+        # graphsession-client: the same id is resumed on the new connection after every reset;
+        # close while disconnected keeps the sign-out in the outbox and delivers it (proven by
+        # a ping) once the server is reachable again: nothing leaks, no login after close.
+        "graphsession-client 0.1.0": (1, 0),
+        # bb8-nebula hands out a session whose socket was reset until a write fails with
+        # EPIPE (nebula-client marks only a broken pipe, not a reset, as "close required"),
+        # then logs in anew without signing the old session out; dropping the pool signs
+        # nothing out (a GraphSession signs out only through signout(self)).
+        "nebula-client 0.7.3 + bb8-nebula 0.9": (2, 2),
     }
 
 
@@ -199,12 +212,58 @@ def measure_python_pool(admin, graphd_addr, resets):
         proxy.close()
 
 
+def measure_driver(admin, graphd_addr, driver, resets, prefix):
+    """A Rust client through its driver (graphsession-client: `client/examples/leak_driver.rs`;
+    nebula-client with bb8-nebula: `graphd/clients/rust`): the same steps, plus the statements
+    lost and, where the client counts them, its zombies."""
+    user = f"{prefix}_{os.getpid() % 100000}"
+    create_user(admin, user, "pw", space=SPACE, role="USER")
+    proxy = Proxy(graphd_addr)
+    client = NodeClient.__new__(NodeClient)
+    client.events = queue.Queue()
+    client.log = []
+    client.process = subprocess.Popen(
+        [driver, f"127.0.0.1:{proxy.port}", user, "pw", SPACE],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    threading.Thread(target=client._read, daemon=True).start()
+    try:
+        client.wait_count("ready", 1, 15)
+        lost = 0
+        for i in range(resets):
+            proxy.reset_all()
+            client.send("exec")
+            wait_until(lambda: client.count("executed") + client.count("failed") >= i + 1, 15,
+                       f"{prefix}: statement {i + 1} (log: {client.log[-8:]})")
+        lost = client.count("failed")
+        listed = sessions_of(admin, user)
+        after_resets = len(listed)
+        proxy.refuse(True)
+        proxy.reset_all()
+        client.send("close")
+        time.sleep(0.5)  # close runs while the server is unreachable
+        proxy.refuse(False)
+        client.wait_count("closed", 1, 15)
+        closed = next(event for event in client.log if event["event"] == "closed")
+        time.sleep(0.5)
+        after_close = len(sessions_of(admin, user))
+        logins = closed.get("created", after_resets)
+        return {"resets": resets, "logins": logins, "after_resets": after_resets,
+                "after_close": after_close, "logins_after_close": 0,
+                "zombies": closed.get("zombies", "not counted"), "lost": lost}
+    finally:
+        client.stop()
+        proxy.close()
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True, help="graphd's first node")
     parser.add_argument("--resets", type=int, default=5)
     parser.add_argument("--node-script", default=os.path.join(
         os.path.dirname(os.path.abspath(__file__)), "..", "node", "leak.js"))
+    parser.add_argument("--rust-driver", help="graphsession-client's leak_driver binary")
+    parser.add_argument("--nebula-rust-driver",
+                        help="the driver of nebula-client 0.7.3 + bb8-nebula 0.9 (graphd/clients/rust)")
     args = parser.parse_args()
     graphd_addr = ("127.0.0.1", args.port)
     admin = Conn(graphd_addr).login()
@@ -214,6 +273,12 @@ def main():
         "nebula3-python 3.8.3": measure_python(admin, graphd_addr, args.resets),
         "nebula3-python 3.8.3 SessionPool": measure_python_pool(admin, graphd_addr, args.resets),
     }
+    if args.nebula_rust_driver:
+        results["nebula-client 0.7.3 + bb8-nebula 0.9"] = measure_driver(
+            admin, graphd_addr, args.nebula_rust_driver, args.resets, "lk_nr")
+    if args.rust_driver:
+        results["graphsession-client 0.1.0"] = measure_driver(
+            admin, graphd_addr, args.rust_driver, args.resets, "lk_rs")
     admin.signout()
     wanted = expected(args.resets)
     print(f"| client | resets | logins | sessions left while open (1 live) | "
@@ -223,6 +288,10 @@ def main():
     for name, result in results.items():
         print(f"| {name} | {result['resets']} | {result['logins']} | {result['after_resets']} | "
               f"{result['after_close']} | {result['logins_after_close']} |")
+        if "zombies" in result:
+            print(f"|   {name}: zombies {result['zombies']}, statements lost {result['lost']} |")
+            if name.startswith("graphsession") and (result["zombies"] or result["lost"]):
+                differ.append(f"{name}: {result['zombies']} zombies, {result['lost']} lost")
         if (result["after_resets"], result["after_close"]) != wanted[name]:
             differ.append(f"{name}: measured {(result['after_resets'], result['after_close'])}, "
                           f"README says {wanted[name]}")

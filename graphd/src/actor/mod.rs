@@ -9,9 +9,12 @@
 //! (`executor.rs`), a password to the password store. Then it sleeps until the earliest
 //! `poll_timeout` of the nodes and the meta store, or the next snapshot (`persist.rs`).
 
+mod crash;
 mod drain;
 pub mod persist;
 mod pipe;
+
+pub use crash::{Census, Restart};
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
@@ -77,6 +80,21 @@ pub enum Message {
     /// The meta store in etcd is lost to this process (its lease expired): its nodes can no
     /// longer reach meta, so graphd stops serving (`Server::fenced`).
     MetaLost,
+    /// Node `node`'s process died (`kill -9`, in-process: `server/crash.rs`): its state is
+    /// dropped and the slot built again as a new incarnation; `done` gets the outcome.
+    Crash {
+        /// The node.
+        node: NodeIndex,
+        /// What the new incarnation is built from.
+        restart: Box<Restart>,
+        /// Told when the new incarnation is in place.
+        done: oneshot::Sender<anyhow::Result<()>>,
+    },
+    /// Count the sessions meta and each node hold (for the checks after a load or a crash).
+    Census {
+        /// Gets the counts.
+        done: oneshot::Sender<Census>,
+    },
     /// Write everything and stop; `done` gets the outcome of the last write.
     Shutdown {
         /// Told when the actor has stopped.
@@ -243,6 +261,12 @@ impl Actor {
             Message::MetaLost => {
                 log!("the meta store in etcd is lost (lease expired): stopping");
                 let _told = self.fenced.send(true);
+            }
+            Message::Crash { node, restart, done } => {
+                let _told = done.send(self.crash(now, node, &restart));
+            }
+            Message::Census { done } => {
+                let _told = done.send(self.census());
             }
             Message::Shutdown { .. } => {}
         }

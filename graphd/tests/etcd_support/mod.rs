@@ -27,8 +27,10 @@ use tokio::task::JoinSet;
 
 /// The sync interval every test graphd runs with, seconds.
 pub(crate) const SYNC_INTERVAL_SECS: u64 = 1;
-/// The process lease every test graphd runs with, seconds.
-pub(crate) const LEASE_TTL_SECS: u64 = 2;
+/// The process lease every test graphd runs with unless told otherwise, seconds: a graphd gives
+/// it up after twice this without a renewal, which must outlast an etcd election on a loaded
+/// machine.
+pub(crate) const LEASE_TTL_SECS: u64 = 3;
 
 /// A graphd process on etcd.
 pub(crate) struct GraphdProcess {
@@ -51,7 +53,10 @@ impl GraphdProcess {
         let log = std::fs::File::create(dir.join("graphd.log")).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_graphd"))
             .args(["--meta", url, "--meta_prefix", prefix])
-            .arg(format!("--meta_lease_ttl_secs={LEASE_TTL_SECS}"))
+            .args(
+                (!flags.iter().any(|flag| flag.starts_with("--meta_lease_ttl_secs")))
+                    .then(|| format!("--meta_lease_ttl_secs={LEASE_TTL_SECS}")),
+            )
             .arg(format!("--session_reclaim_interval_secs={SYNC_INTERVAL_SECS}"))
             .arg(format!("--port={port}"))
             .args(flags)

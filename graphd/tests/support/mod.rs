@@ -71,6 +71,16 @@ impl Graphd {
         self.addrs[0]
     }
 
+    /// The running server.
+    pub(crate) fn server(&self) -> &Server {
+        self.server.as_ref().unwrap()
+    }
+
+    /// The running server, to crash or restart a node.
+    pub(crate) fn server_mut(&mut self) -> &mut Server {
+        self.server.as_mut().unwrap()
+    }
+
     /// Stops it cleanly (everything written).
     pub(crate) async fn stop(mut self) {
         if let Some(server) = self.server.take() {
@@ -179,7 +189,7 @@ impl Client {
     pub(crate) async fn execute(&mut self, session_id: i64, statement: &str) -> Response {
         let method = match self.framing {
             Framing::Header => Method::ExecuteWithParameter,
-            Framing::Framed => Method::Execute,
+            Framing::Framed | Framing::Unframed => Method::Execute,
         };
         self.execute_with(method, session_id, statement, Default::default()).await
     }

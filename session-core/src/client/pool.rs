@@ -141,6 +141,22 @@ impl SessionPool {
         Ok(result?)
     }
 
+    /// Selects `space` on the handle's session (see [`SessionMachine::use_space`]); resumes
+    /// of that member select it again.
+    pub fn use_space(
+        &mut self,
+        now_ms: u64,
+        handle: &Handle,
+        space: impl Into<String>,
+    ) -> Result<RequestId, PoolError> {
+        let now = self.clock.observe(now_ms);
+        self.settle(now);
+        let member = self.leased_member(handle)?;
+        let result = member.machine.use_space(now, space);
+        self.settle(now);
+        Ok(result?)
+    }
+
     /// Returns a session. Never fails: a stale handle is ignored (its slot was already returned), a
     /// broken member is retired and replaced, so the slot always comes back (failure mode 12).
     pub fn release(&mut self, now_ms: u64, handle: Handle, release: Release) {

@@ -65,7 +65,7 @@ impl Request {
     pub fn session_id(&self) -> Option<SessionId> {
         match self {
             Request::Authenticate { .. } => None,
-            Request::Execute { session_id, .. } => SessionId::new(*session_id),
+            Request::Execute { session_id, .. } => SessionId::from_wire(*session_id),
             Request::SignOut { session_id } => Some(*session_id),
         }
     }
@@ -97,7 +97,8 @@ impl std::fmt::Debug for Request {
 pub enum Response {
     /// Authenticate succeeded; the new session's id (NebulaGraph's wire type: `i64`).
     AuthenticateOk {
-        /// The new session's id. A value that is not positive is a protocol violation here.
+        /// The new session's id: any non-zero value (NebulaGraph's development branch issues
+        /// negative ones); 0 is a protocol violation.
         session_id: i64,
     },
     /// Authenticate failed.

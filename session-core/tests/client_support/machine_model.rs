@@ -232,7 +232,7 @@ impl World {
     fn record_reply(&mut self, request: &Request, response: &Response) {
         match (request, response) {
             (Request::Authenticate { .. }, Response::AuthenticateOk { session_id }) => {
-                if let Some(id) = SessionId::new(*session_id) {
+                if let Some(id) = SessionId::from_wire(*session_id) {
                     self.owned.insert(id);
                     self.last_use_ms.insert(id, self.now_ms);
                     self.sign_out_sent.remove(&id);
@@ -241,7 +241,7 @@ impl World {
                 }
             }
             (Request::Execute { session_id, .. }, response) => {
-                let Some(id) = SessionId::new(*session_id) else { return };
+                let Some(id) = SessionId::from_wire(*session_id) else { return };
                 self.last_use_ms.insert(id, self.now_ms);
                 if matches!(response, Response::ExecuteErr { code: -1002, .. }) {
                     self.invalidated.insert(id);
@@ -287,7 +287,7 @@ impl World {
                 assert!(self.closed_sockets.insert(connection), "{connection:?} closed twice");
                 if let Some(Request::Execute { session_id, .. }) = self.awaiting.remove(&connection)
                 {
-                    if let Some(id) = SessionId::new(session_id) {
+                    if let Some(id) = SessionId::from_wire(session_id) {
                         self.last_use_ms.insert(id, self.now_ms);
                     }
                 }
@@ -307,7 +307,7 @@ impl World {
             }
             Request::Execute { session_id: 0, .. } => {}
             Request::Execute { session_id, .. } => {
-                let id = SessionId::new(*session_id).expect("a positive id");
+                let id = SessionId::from_wire(*session_id).expect("a non-zero id");
                 assert!(!self.close_called, "execute after close");
                 assert!(self.owned.contains(&id), "execute with {id}, never given by the server");
                 assert!(!self.invalidated.contains(&id), "execute with {id} after its -1002");

@@ -235,16 +235,21 @@ pub(crate) fn frame(
     match framing {
         Framing::Header => header_frame(protocol, seq_id, &message(protocol, call, seq_id)),
         Framing::Framed => framed(&message(protocol, call, seq_id)),
+        Framing::Unframed => message(protocol, call, seq_id),
     }
 }
 
 /// A reply frame taken apart: the Header frame's sequence id and protocol (Framed: 0 and
 /// Binary), and the payload.
 pub(crate) fn unframe(framing: Framing, bytes: &[u8]) -> (u32, Protocol, &[u8]) {
+    if framing == Framing::Unframed {
+        return (0, Protocol::Binary, bytes);
+    }
     let length = usize::try_from(u32::from_be_bytes(bytes[..4].try_into().unwrap())).unwrap();
     assert_eq!(bytes.len(), 4 + length, "one whole frame");
     match framing {
         Framing::Framed => (0, Protocol::Binary, &bytes[4..]),
+        Framing::Unframed => (0, Protocol::Binary, bytes),
         Framing::Header => {
             assert_eq!(bytes[4..6], [0x0F, 0xFF], "Header magic");
             let seq = u32::from_be_bytes(bytes[8..12].try_into().unwrap());

@@ -276,7 +276,7 @@ impl SessionMachine {
     ) -> Result<(), InFlight> {
         match (in_flight, response) {
             (InFlight::Authenticate, Response::AuthenticateOk { session_id }) => {
-                let Some(session) = SessionId::new(session_id) else {
+                let Some(session) = SessionId::from_wire(session_id) else {
                     return Err(InFlight::Authenticate);
                 };
                 // Created just as we closed: it goes straight to the outbox.

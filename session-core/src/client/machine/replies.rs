@@ -90,7 +90,7 @@ impl SessionMachine {
         response: Response,
     ) {
         match response {
-            Response::AuthenticateOk { session_id } => match SessionId::new(session_id) {
+            Response::AuthenticateOk { session_id } => match SessionId::from_wire(session_id) {
                 Some(session) => {
                     self.ledger.insert_held(session, now);
                     self.outbox.remove(session);
