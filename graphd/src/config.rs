@@ -45,6 +45,25 @@ pub struct Config {
     pub snapshot_interval_secs: u64,
     /// `--verbose`: log every node event.
     pub verbose: bool,
+    /// `--meta`: where the meta store lives (`meta_host.rs`).
+    pub meta: MetaBackend,
+}
+
+/// Where the meta store lives.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum MetaBackend {
+    /// In this process, kept in `data_path` (the default).
+    #[default]
+    Embedded,
+    /// In etcd, shared by every graphd pointed at the same members and prefix.
+    Etcd {
+        /// The members' client URLs.
+        endpoints: Vec<String>,
+        /// `--meta_prefix`: the cluster's key prefix.
+        prefix: String,
+        /// `--meta_lease_ttl_secs`, in ms: a graphd silent this long loses its slots.
+        lease_ttl_ms: u64,
+    },
 }
 
 impl Default for Config {
@@ -67,6 +86,7 @@ impl Default for Config {
             max_frame_bytes: 16 << 20,
             snapshot_interval_secs: 5,
             verbose: false,
+            meta: MetaBackend::Embedded,
         }
     }
 }

@@ -7,7 +7,9 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Parser};
 
-use crate::config::Config;
+use graphsession_meta_etcd::EtcdConfig;
+
+use crate::config::{Config, MetaBackend};
 
 /// graphd: NebulaGraph's graph service sessions, over its wire protocol, on graphsession.
 #[derive(Debug, Parser)]
@@ -79,6 +81,30 @@ pub struct Flags {
     /// Log every node event.
     #[arg(long, default_value_t = false)]
     verbose: bool,
+    /// The meta store: `embedded` (in this process, the default) or
+    /// `etcd://host:port[,host:port...]` (shared with every graphd using the same etcd).
+    #[arg(long, default_value = "embedded", value_parser = parse_meta)]
+    meta: MetaUrl,
+    /// With `--meta etcd://...`: the key prefix of this cluster in etcd.
+    #[arg(long = "meta_prefix", default_value = "/graphsession/")]
+    meta_prefix: String,
+    /// With `--meta etcd://...`: seconds a graphd cut from etcd keeps its slots (2..=3600).
+    #[arg(long = "meta_lease_ttl_secs", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(2..=3_600))]
+    meta_lease_ttl_secs: u64,
+}
+
+/// `--meta`'s value: `None` for the embedded store, else etcd's client URLs.
+#[derive(Debug, Clone)]
+struct MetaUrl(Option<Vec<String>>);
+
+fn parse_meta(text: &str) -> Result<MetaUrl, String> {
+    if text == "embedded" {
+        return Ok(MetaUrl(None));
+    }
+    EtcdConfig::parse_url(text)
+        .map(|endpoints| MetaUrl(Some(endpoints)))
+        .map_err(|error| error.to_string())
 }
 
 impl Flags {
@@ -102,6 +128,14 @@ impl Flags {
             max_frame_bytes: self.max_frame_bytes,
             snapshot_interval_secs: self.snapshot_interval_secs,
             verbose: self.verbose,
+            meta: match &self.meta.0 {
+                None => MetaBackend::Embedded,
+                Some(endpoints) => MetaBackend::Etcd {
+                    endpoints: endpoints.clone(),
+                    prefix: self.meta_prefix.clone(),
+                    lease_ttl_ms: self.meta_lease_ttl_secs.saturating_mul(1_000),
+                },
+            },
         }
     }
 }

@@ -72,6 +72,7 @@ pub mod executor;
 pub mod flags;
 pub mod load;
 pub(crate) mod logging;
+pub mod meta_host;
 pub mod parser;
 pub mod passwords;
 pub mod server;

@@ -19,9 +19,14 @@ async fn serve(flags: Flags) -> Result<()> {
     let server = graphsession_graphd::start(flags.config()).await?;
     let mut terminate = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
     let mut interrupt = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
-    tokio::select! {
-        _ = terminate.recv() => {}
-        _ = interrupt.recv() => {}
+    let fenced = tokio::select! {
+        _ = terminate.recv() => false,
+        _ = interrupt.recv() => false,
+        () = server.fenced() => true,
+    };
+    server.shutdown().await?;
+    if fenced {
+        anyhow::bail!("the meta store in etcd was lost (lease expired)");
     }
-    server.shutdown().await
+    Ok(())
 }

@@ -17,6 +17,7 @@ use crate::actor::{Actor, Message};
 use crate::config::Config;
 use crate::connection::{self, Shared};
 use crate::logging::log;
+use crate::meta_host;
 use crate::startup::prepare;
 
 mod crash;
@@ -36,18 +37,24 @@ pub struct Server {
     connection_ids: Arc<AtomicU64>,
     /// What it was started with (a crashed node restarts with it).
     config: Config,
+    /// Resolves `fenced` (the meta store in etcd lost).
+    fenced: watch::Receiver<bool>,
 }
 
 /// Starts graphd: reads and checks `config.data_path`, binds every node's port, reloads the
 /// sessions, and serves until [`Server::shutdown`].
 pub async fn start(config: Config) -> Result<Server> {
-    let (parts, listeners) = prepare(&config).await?;
+    let (mut parts, listeners) = prepare(&config).await?;
     let passwords = Arc::clone(&parts.passwords);
     let (inbox, messages) = mpsc::unbounded_channel();
-    let mut actor = Actor::new(parts, inbox.clone());
+    if let Some(deliveries) = parts.deliveries.take() {
+        meta_host::forward(deliveries, inbox.clone());
+    }
+    let (fenced_tx, fenced) = watch::channel(false);
+    let mut actor = Actor::new(parts, inbox.clone(), fenced_tx);
     actor.start();
     let actor_task = tokio::spawn(actor.run(messages));
-    Server::serve(config, listeners, Behind { inbox, actor_task, passwords })
+    Server::serve(config, listeners, Behind { inbox, actor_task, passwords, fenced })
 }
 
 /// What answers the connections: the actor (or the floor's stand-in), its inbox, the
@@ -56,6 +63,8 @@ pub(crate) struct Behind {
     pub(crate) inbox: mpsc::UnboundedSender<Message>,
     pub(crate) actor_task: JoinHandle<()>,
     pub(crate) passwords: Arc<crate::passwords::Passwords>,
+    /// Set when the meta store in etcd is lost (never for the embedded store or the floor).
+    pub(crate) fenced: watch::Receiver<bool>,
 }
 
 /// One node's accept loop as the server holds it.
@@ -100,6 +109,7 @@ impl Server {
             nodes: Vec::new(),
             connection_ids,
             config,
+            fenced: behind.fenced,
         };
         for (node, listener) in listeners.into_iter().enumerate() {
             let shared = Arc::new(Shared {
@@ -148,6 +158,19 @@ impl Server {
     /// Each node's address, node 1 first.
     pub fn addrs(&self) -> &[SocketAddr] {
         &self.addrs
+    }
+
+    /// Resolves when the meta store in etcd is lost to this process (its lease expired while
+    /// it was cut off): its nodes can no longer register or end sessions, so the host should
+    /// stop (`main` shuts down and exits with an error, and clients go to another graphd).
+    /// Never resolves with the embedded store.
+    pub async fn fenced(&self) {
+        let mut fenced = self.fenced.clone();
+        let lost = fenced.wait_for(|lost| *lost).await.is_ok();
+        if !lost {
+            // The actor stopped without losing the store: nothing to tell.
+            std::future::pending::<()>().await;
+        }
     }
 
     /// Stops accepting, closes every connection, writes the sessions, users, roles and leases,

@@ -11,14 +11,17 @@ use graphsession_core::cluster::{MetaConfig, MetaSnapshot, MetaStore, NodeConfig
 use graphsession_core::node::{Config as NodeSettings, GraphNode, Parts as NodeParts};
 use graphsession_core::server::Config as ServerConfig;
 use graphsession_id_gen::{PlanIdGenerator, SealKey, SessionIdConfig, SessionIdGenerator};
+use graphsession_meta_etcd::{Delivery, etcd_meta_config};
 use graphsession_permission::{Policy, RoleTable};
 use tokio::net::TcpListener;
+use tokio::sync::mpsc;
 
 use crate::actor::NodeHost;
 use crate::actor::persist::{META_FILE, META_KIND, ROLES_FILE, ROLES_KIND, node_file};
 use crate::catalog::Catalog;
 use crate::clock::now_unix_ms;
-use crate::config::Config;
+use crate::config::{Config, MetaBackend};
+use crate::meta_host::{Meta, start_etcd};
 use crate::passwords::Passwords;
 use crate::store::DataDir;
 use crate::store::leases::{Granted, Leases};
@@ -28,8 +31,10 @@ use crate::store::seal;
 pub struct Parts {
     /// The nodes, slot 1 first.
     pub nodes: Vec<NodeHost>,
-    /// The embedded meta store.
-    pub meta: MetaStore,
+    /// The meta store: embedded, or this process's handle on etcd.
+    pub meta: Meta,
+    /// With etcd: its answers, for `meta_host::forward`.
+    pub deliveries: Option<mpsc::Receiver<Delivery>>,
     /// The role table.
     pub roles: RoleTable,
     /// The space catalog.
@@ -57,21 +62,36 @@ pub async fn prepare(config: &Config) -> Result<(Parts, Vec<TcpListener>)> {
     let passwords = Arc::new(Passwords::load_or_create(&dir)?);
     let roles = load_roles(&dir)?;
     let catalog = Catalog::load(&dir)?;
-    let meta = load_meta(&dir, meta_config(config))?;
+    let embedded = match config.meta {
+        MetaBackend::Embedded => Some(load_meta(&dir, meta_config(config))?),
+        MetaBackend::Etcd { .. } => None,
+    };
     let listeners = bind(config).await?;
     let addrs: Vec<SocketAddr> =
         listeners.iter().map(TcpListener::local_addr).collect::<Result<_, _>>()?;
     let mut leases = Leases::load(&dir)?;
-    let slots: Vec<u16> = (1..=config.nodes).collect();
-    let granted = leases.acquire(&dir, &slots, now_unix_ms())?;
+    let (meta, granted, deliveries) = match (embedded, &config.meta) {
+        (Some(store), _) => {
+            let slots: Vec<u16> = (1..=config.nodes).collect();
+            (Meta::Embedded(store), leases.acquire(&dir, &slots, now_unix_ms())?, None)
+        }
+        (None, MetaBackend::Etcd { endpoints, prefix, lease_ttl_ms }) => {
+            let etcd = (endpoints.as_slice(), prefix.as_str(), *lease_ttl_ms);
+            let on = start_etcd(etcd, meta_config(config), config.nodes, now_unix_ms()).await?;
+            (Meta::Etcd(on.etcd), on.granted, Some(on.deliveries))
+        }
+        (None, MetaBackend::Embedded) => bail!("the embedded meta store was not loaded"),
+    };
+    let slots: Vec<u16> = granted.iter().map(|grant| grant.session.slot).collect();
     let mut nodes = Vec::new();
-    for (grant, addr) in granted.iter().zip(&addrs) {
-        let node = build_node(config, &dir, *grant, &addrs, seal_key, &roles)?;
+    for (index, (grant, addr)) in granted.iter().zip(&addrs).enumerate() {
+        let node = build_node(config, &dir, (*grant, index), (&slots, &addrs), seal_key, &roles)?;
         nodes.push(NodeHost { node, addr: addr.to_string(), grant: *grant });
     }
     let parts = Parts {
         nodes,
         meta,
+        deliveries,
         roles,
         catalog,
         passwords,
@@ -139,16 +159,20 @@ pub(crate) async fn bind(config: &Config) -> Result<Vec<TcpListener>> {
     Ok(listeners)
 }
 
+/// A node's request timeout on etcd, ms: above twice a delay through an etcd election.
+const ETCD_REQUEST_TIMEOUT_MS: u64 = 3_000;
+
+/// Node `index` of this process, on slot `grant`'s (its `NodeId`); `slots` and `addrs` are
+/// every local node's, in node order.
 pub(crate) fn build_node(
     config: &Config,
     dir: &DataDir,
-    grant: Granted,
-    addrs: &[SocketAddr],
+    (grant, index): (Granted, usize),
+    (slots, addrs): (&[u16], &[SocketAddr]),
     seal_key: SealKey,
     roles: &RoleTable,
 ) -> Result<GraphNode> {
     let slot = grant.session.slot;
-    let index = usize::from(slot) - 1;
     let Some(addr) = addrs.get(index) else { bail!("no address for node {slot}") };
     let server = ServerConfig {
         idle_timeout_ms: idle_timeout_ms(config),
@@ -161,12 +185,26 @@ pub(crate) fn build_node(
         query_timeout_ms: config.query_timeout_ms,
         ..ServerConfig::default()
     };
+    let on_etcd = matches!(config.meta, MetaBackend::Etcd { .. });
+    let batch_max = NodeConfig::default().sync_batch_sessions_max;
+    let etcd_items_max = etcd_meta_config(MetaConfig::default()).request_items_max;
     let sync = NodeConfig {
         sync_interval_ms: sync_interval_ms(config),
         idle_timeout_ms: idle_timeout_ms(config),
+        // Every request must fit one log entry in etcd (`etcd_meta_config`'s item limit).
+        sync_batch_sessions_max: if on_etcd { batch_max.min(etcd_items_max) } else { batch_max },
+        // On etcd an append lost to a member's death is resent after this.
+        request_timeout_ms: if on_etcd {
+            ETCD_REQUEST_TIMEOUT_MS
+        } else {
+            NodeConfig::default().request_timeout_ms
+        },
         ..NodeConfig::default()
     };
-    let peer_addrs: BTreeMap<NodeId, String> = (1..)
+    // The other nodes of this process; a node of another graphd shows as `node-N`.
+    let peer_addrs: BTreeMap<NodeId, String> = slots
+        .iter()
+        .copied()
         .zip(addrs)
         .filter(|(peer, _)| *peer != slot)
         .map(|(peer, addr)| (NodeId(peer), addr.to_string()))
@@ -186,7 +224,9 @@ pub(crate) fn build_node(
     };
     let now = now_unix_ms();
     let file = node_file(slot);
-    match dir.read(&file)? {
+    // On etcd a slot may have been another process's: the node reloads from meta instead.
+    let saved = if on_etcd { None } else { dir.read(&file)? };
+    match saved {
         None => Ok(GraphNode::new(settings, parts, now)?),
         Some(bytes) => GraphNode::restore(settings, parts, &bytes, roles, now)
             .with_context(|| format!("{} is corrupt", dir.path(&file).display())),

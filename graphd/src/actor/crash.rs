@@ -41,11 +41,17 @@ impl Actor {
         // closed already) and the machine. Executor tasks still running answer a query the new
         // incarnation does not know, which it ignores.
         self.waiting.retain(|(waiting_node, _), _| *waiting_node != node);
+        // On etcd a crash is a process's: the tests kill graphd processes (tests/on_etcd.rs).
+        anyhow::ensure!(
+            self.meta.embedded().is_some(),
+            "an in-process crash needs the embedded meta"
+        );
         let granted = self.leases.acquire(&self.dir, &[slot], now_unix_ms())?;
         let grant = *granted.first().context("no lease granted")?;
         let seal_key = seal::load_or_create(&self.dir)?;
-        let fresh =
-            build_node(&restart.config, &self.dir, grant, &restart.addrs, seal_key, &self.roles)?;
+        let slots: Vec<u16> = self.nodes.iter().map(|host| host.grant.session.slot).collect();
+        let (node_at, local) = ((grant, node), (slots.as_slice(), restart.addrs.as_slice()));
+        let fresh = build_node(&restart.config, &self.dir, node_at, local, seal_key, &self.roles)?;
         let host = &mut self.nodes[node];
         host.node = fresh;
         host.grant = grant;

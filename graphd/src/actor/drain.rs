@@ -114,8 +114,9 @@ impl Actor {
             Output::Reply { connection, reply } => self.replied(now, index, connection, reply),
             Output::ToMeta(request) => {
                 let node_id = self.nodes[index].node.node_id();
-                let answer = self.meta.handle_request(now, node_id, request);
-                self.nodes[index].node.handle_answer(now, answer, &mut self.roles);
+                if let Some(answer) = self.meta.request(now, node_id, request) {
+                    self.nodes[index].node.handle_answer(now, answer, &mut self.roles);
+                }
             }
             Output::Run { connection, query, statement } => {
                 let key = QueryKey { session: query.session, plan: query.plan };

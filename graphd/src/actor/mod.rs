@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use graphsession_core::client::ConnectionId;
-use graphsession_core::cluster::MetaStore;
+use graphsession_core::cluster::{Answer, NodeId};
 use graphsession_core::node::{DataSet, GraphNode, Reply, Request};
 use graphsession_permission::{Policy, RoleTable};
 use graphsession_query_plan::QueryKey;
@@ -30,6 +30,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::catalog::Catalog;
 use crate::clock::now_unix_ms;
 use crate::logging::log;
+use crate::meta_host::{Meta, issued_below_unix_ms};
 use crate::parser::Piece;
 use crate::passwords::Passwords;
 use crate::store::DataDir;
@@ -69,6 +70,16 @@ pub enum Message {
         /// Its result set, or NebulaGraph's code and message.
         result: Result<Option<DataSet>, (i32, String)>,
     },
+    /// Meta's answer to node `node` (from etcd; the embedded store answers at once).
+    MetaAnswer {
+        /// The node, by its id.
+        node: NodeId,
+        /// The answer.
+        answer: Box<Answer>,
+    },
+    /// The meta store in etcd is lost to this process (its lease expired): its nodes can no
+    /// longer reach meta, so graphd stops serving (`Server::fenced`).
+    MetaLost,
     /// Node `node`'s process died (`kill -9`, in-process: `server/crash.rs`): its state is
     /// dropped and the slot built again as a new incarnation; `done` gets the outcome.
     Crash {
@@ -132,7 +143,7 @@ struct Waiting {
 /// Everything the actor owns.
 pub struct Actor {
     pub(crate) nodes: Vec<NodeHost>,
-    pub(crate) meta: MetaStore,
+    pub(crate) meta: Meta,
     pub(crate) roles: RoleTable,
     pub(crate) catalog: Catalog,
     pub(crate) passwords: Arc<Passwords>,
@@ -144,6 +155,8 @@ pub struct Actor {
     pub(crate) verbose: bool,
     /// For the executor's tasks.
     pub(crate) inbox: mpsc::UnboundedSender<Message>,
+    /// Told when the meta store in etcd is lost.
+    pub(crate) fenced: tokio::sync::watch::Sender<bool>,
     waiting: BTreeMap<(NodeIndex, ConnectionId), Waiting>,
     roles_version_written: u64,
     meta_seq_written: u64,
@@ -155,7 +168,11 @@ const SLEEP_MS_MAX: u64 = 1_000;
 
 impl Actor {
     /// An actor over these parts; `roles_version_written` is the version found on disk.
-    pub fn new(parts: crate::startup::Parts, inbox: mpsc::UnboundedSender<Message>) -> Actor {
+    pub fn new(
+        parts: crate::startup::Parts,
+        inbox: mpsc::UnboundedSender<Message>,
+        fenced: tokio::sync::watch::Sender<bool>,
+    ) -> Actor {
         let roles_version_written = parts.roles.version();
         Actor {
             nodes: parts.nodes,
@@ -170,6 +187,7 @@ impl Actor {
             snapshot_interval_ms: parts.snapshot_interval_ms,
             verbose: parts.verbose,
             inbox,
+            fenced,
             waiting: BTreeMap::new(),
             roles_version_written,
             meta_seq_written: u64::MAX,
@@ -192,13 +210,18 @@ impl Actor {
             tokio::select! {
                 message = inbox.recv() => match message {
                     Some(Message::Shutdown { done }) => {
-                        let _told = done.send(self.shutdown());
+                        let written = self.shutdown();
+                        let stopped = self.stop_meta().await;
+                        let _told = done.send(written.and(stopped));
                         return;
                     }
                     Some(message) => self.handle(now_unix_ms(), message),
                     None => {
                         if let Err(error) = self.shutdown() {
                             log!("the last snapshot failed: {error:#}");
+                        }
+                        if let Err(error) = self.stop_meta().await {
+                            log!("leaving the meta store failed: {error:#}");
                         }
                         return;
                     }
@@ -229,6 +252,16 @@ impl Actor {
                     }
                 }
             }
+            Message::MetaAnswer { node, answer } => {
+                let host = self.nodes.iter_mut().find(|host| host.node.node_id() == node);
+                if let Some(host) = host {
+                    host.node.handle_answer(now, *answer, &mut self.roles);
+                }
+            }
+            Message::MetaLost => {
+                log!("the meta store in etcd is lost (lease expired): stopping");
+                let _told = self.fenced.send(true);
+            }
             Message::Crash { node, restart, done } => {
                 let _told = done.send(self.crash(now, node, &restart));
             }
@@ -241,9 +274,14 @@ impl Actor {
         self.after_step(now);
     }
 
+    /// Leaves the meta store (etcd: slots' bounds written, lease revoked).
+    async fn stop_meta(&mut self) -> anyhow::Result<()> {
+        self.meta.stop(issued_below_unix_ms(crate::clock::newest_unix_ms())).await
+    }
+
     fn on_timer(&mut self, now: u64) {
         if self.meta.poll_timeout().is_some_and(|at| at <= now) {
-            let _expired = self.meta.handle_timeout(now);
+            self.meta.handle_timeout(now);
         }
         for host in &mut self.nodes {
             if host.node.poll_timeout().is_some_and(|at| at <= now) {

@@ -65,11 +65,13 @@ impl Actor {
         let changed: Vec<bool> =
             self.nodes.iter_mut().map(|host| host.node.take_registry_changed()).collect();
         let registries_changed = changed.contains(&true);
-        let meta_seq = self.meta.changes_seq();
+        let meta_seq = self.meta.embedded().map_or(0, |meta| meta.changes_seq());
         if !registries_changed && meta_seq == self.meta_seq_written {
             return Ok(());
         }
-        self.dir.write_json(META_FILE, META_KIND, &self.meta.snapshot())?;
+        if let Some(meta) = self.meta.embedded() {
+            self.dir.write_json(META_FILE, META_KIND, &meta.snapshot())?;
+        }
         for host in &self.nodes {
             let slot = host.grant.session.slot;
             self.dir.write_atomic(&node_file(slot), &host.node.snapshot().to_bytes())?;
@@ -84,8 +86,11 @@ impl Actor {
         // Force the write: a registry unchanged since the last one is written again, cheaply.
         self.meta_seq_written = u64::MAX;
         self.write_sessions()?;
-        let granted: Vec<_> = self.nodes.iter().map(|host| host.grant).collect();
-        self.leases.release(&self.dir, &granted, newest_unix_ms())?;
+        // On etcd the slots are released there (`Meta::stop`).
+        if self.meta.embedded().is_some() {
+            let granted: Vec<_> = self.nodes.iter().map(|host| host.grant).collect();
+            self.leases.release(&self.dir, &granted, newest_unix_ms())?;
+        }
         log!("stopped; sessions, users and roles written to {}", self.dir.root().display());
         Ok(())
     }

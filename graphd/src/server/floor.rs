@@ -28,7 +28,9 @@ pub async fn start_floor(config: Config) -> Result<Server> {
     let listeners = bind(&config).await?;
     let (inbox, messages) = mpsc::unbounded_channel();
     let actor_task = tokio::spawn(floor(messages));
-    Server::serve(config, listeners, Behind { inbox, actor_task, passwords })
+    // The floor has no meta store to lose: its `fenced` never changes.
+    let (_never, fenced) = tokio::sync::watch::channel(false);
+    Server::serve(config, listeners, Behind { inbox, actor_task, passwords, fenced })
 }
 
 /// The floor's stand-in for the actor.
@@ -42,6 +44,8 @@ async fn floor(mut messages: mpsc::UnboundedReceiver<Message>) {
             Message::Request { reply: None, .. }
             | Message::Closed { .. }
             | Message::QueryDone { .. }
+            | Message::MetaAnswer { .. }
+            | Message::MetaLost
             | Message::Census { .. } => {}
             Message::Crash { done, .. } => {
                 let _told = done.send(Err(anyhow!("the floor has no node to crash")));

@@ -1,0 +1,173 @@
+//! graphd processes on a real etcd for the tests of `--meta etcd://`: each graphd is the
+//! `graphd` binary started on a free loopback port over a fresh data directory and stopped by
+//! the pid it started (`kill -9`, or SIGTERM for a clean stop), also when a test fails
+//! ([`GraphdProcess`]'s `Drop`); a TCP proxy between a graphd and etcd that can be stopped
+//! ([`Proxy`]); and etcd itself from meta-etcd's test support.
+#![allow(dead_code, reason = "each test file uses part of the support")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::disallowed_methods,
+    clippy::disallowed_types,
+    clippy::print_stderr,
+    reason = "test support: processes, sockets, clocks and files are its job; a failed test prints graphd's log"
+)]
+
+#[path = "../../../meta-etcd/tests/support/etcd.rs"]
+pub(crate) mod etcd;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Mutex;
+use tokio::task::JoinSet;
+
+/// The sync interval every test graphd runs with, seconds.
+pub(crate) const SYNC_INTERVAL_SECS: u64 = 1;
+/// The process lease every test graphd runs with unless told otherwise, seconds: a graphd gives
+/// it up after twice this without a renewal, which must outlast an etcd election on a loaded
+/// machine.
+pub(crate) const LEASE_TTL_SECS: u64 = 3;
+
+/// A graphd process on etcd.
+pub(crate) struct GraphdProcess {
+    child: Option<Child>,
+    /// Its one node's address.
+    pub(crate) addr: SocketAddr,
+    dir: PathBuf,
+}
+
+impl GraphdProcess {
+    /// Starts `graphd --meta url --meta_prefix prefix` and waits until it listens.
+    pub(crate) fn start(url: &str, prefix: &str) -> GraphdProcess {
+        GraphdProcess::start_with(url, prefix, &[])
+    }
+
+    /// The same with more flags.
+    pub(crate) fn start_with(url: &str, prefix: &str, flags: &[&str]) -> GraphdProcess {
+        let port = etcd::free_port();
+        let dir = etcd::temp_dir("graphd");
+        let log = std::fs::File::create(dir.join("graphd.log")).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_graphd"))
+            .args(["--meta", url, "--meta_prefix", prefix])
+            .args(
+                (!flags.iter().any(|flag| flag.starts_with("--meta_lease_ttl_secs")))
+                    .then(|| format!("--meta_lease_ttl_secs={LEASE_TTL_SECS}")),
+            )
+            .arg(format!("--session_reclaim_interval_secs={SYNC_INTERVAL_SECS}"))
+            .arg(format!("--port={port}"))
+            .args(flags)
+            .arg("--data_path")
+            .arg(dir.join("data"))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let mut process = GraphdProcess { child: Some(child), addr, dir };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(addr).is_err() {
+            if let Some(status) = process.exited() {
+                panic!("graphd exited at start ({status}): {}", process.log());
+            }
+            assert!(Instant::now() < deadline, "graphd did not listen: {}", process.log());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        process
+    }
+
+    /// Its log so far.
+    pub(crate) fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("graphd.log")).unwrap_or_default()
+    }
+
+    /// Its exit status, if it has exited by itself.
+    pub(crate) fn exited(&mut self) -> Option<ExitStatus> {
+        self.child.as_mut().and_then(|child| child.try_wait().ok().flatten())
+    }
+
+    /// Whether it runs (not killed, not exited).
+    pub(crate) fn running(&mut self) -> bool {
+        self.child.is_some() && self.exited().is_none()
+    }
+
+    /// `kill -9`, by the pid this test started.
+    pub(crate) fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for GraphdProcess {
+    fn drop(&mut self) {
+        self.kill9();
+        if std::thread::panicking() {
+            eprintln!("--- graphd {} log ---\n{}", self.addr, self.log());
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A TCP proxy on a free loopback port to `target`, which can be stopped (every connection
+/// dropped, nothing accepted) and started again on the same port.
+pub(crate) struct Proxy {
+    port: u16,
+    target: SocketAddr,
+    tasks: Arc<Mutex<JoinSet<()>>>,
+}
+
+impl Proxy {
+    /// A running proxy to `target`.
+    pub(crate) async fn start(target: SocketAddr) -> Proxy {
+        let proxy =
+            Proxy { port: etcd::free_port(), target, tasks: Arc::new(Mutex::new(JoinSet::new())) };
+        proxy.resume().await;
+        proxy
+    }
+
+    /// Its address.
+    pub(crate) fn addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    /// Accepts and forwards again.
+    pub(crate) async fn resume(&self) {
+        let listener = TcpListener::bind(self.addr()).await.unwrap();
+        let (target, tasks) = (self.target, Arc::clone(&self.tasks));
+        self.tasks.lock().await.spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                tasks.lock().await.spawn(async move {
+                    if let Ok(mut outbound) = TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+            }
+        });
+    }
+
+    /// Drops every connection and stops accepting.
+    pub(crate) async fn stop(&self) {
+        self.tasks.lock().await.abort_all();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// One counter of etcd's Prometheus metrics at `endpoint` (the sum of its series).
+pub(crate) async fn etcd_metric(endpoint: &str, name: &str) -> f64 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = endpoint.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET /metrics HTTP/1.0\r\nHost: {addr}\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut body = String::new();
+    stream.read_to_string(&mut body).await.unwrap();
+    body.lines()
+        .filter(|line| line.starts_with(name) && line[name.len()..].starts_with(['{', ' ']))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}

@@ -1,0 +1,82 @@
+//! The one error type of the etcd host.
+
+use graphsession_core::cluster::{ConfigError, PersistError};
+
+/// What can go wrong hosting the meta store on etcd.
+#[derive(Debug, thiserror::Error)]
+pub enum MetaEtcdError {
+    /// An etcd call failed (unreachable, timed out, refused).
+    #[error("etcd: {0}")]
+    Etcd(#[from] etcd_client::Error),
+    /// An etcd call took longer than `call_timeout_ms`.
+    #[error("an etcd call took longer than {timeout_ms} ms")]
+    Timeout {
+        /// The limit.
+        timeout_ms: u64,
+    },
+    /// `--meta` is not an `etcd://host:port[,...]` address.
+    #[error("bad etcd address {url:?}: {reason}")]
+    BadUrl {
+        /// What was given.
+        url: String,
+        /// Why it is refused.
+        reason: &'static str,
+    },
+    /// A setting is unusable.
+    #[error("bad setting {field}: {reason}")]
+    Config {
+        /// The field.
+        field: &'static str,
+        /// Why.
+        reason: &'static str,
+    },
+    /// The meta store's configuration is refused.
+    #[error("meta configuration: {0}")]
+    MetaConfig(#[from] ConfigError),
+    /// The cluster in etcd was created with another meta configuration or format: every
+    /// replica must apply the log with the same one.
+    #[error("the cluster at {prefix} runs another configuration: {detail}")]
+    ConfigMismatch {
+        /// The key prefix.
+        prefix: String,
+        /// What differs.
+        detail: String,
+    },
+    /// A value read from etcd does not decode.
+    #[error("corrupt value at {key}: {detail}")]
+    Corrupt {
+        /// The key.
+        key: String,
+        /// Why.
+        detail: String,
+    },
+    /// The snapshot read from etcd does not restore.
+    #[error("the snapshot does not restore: {0}")]
+    Restore(#[from] PersistError),
+    /// Every slot up to `slot_max` is held by a live process.
+    #[error("no free slot up to {slot_max}")]
+    NoFreeSlot {
+        /// The limit.
+        slot_max: u16,
+    },
+    /// A slot's plan ids are used up.
+    #[error("slot {slot} has used up its plan ids")]
+    PlanIdsExhausted {
+        /// The slot.
+        slot: u16,
+    },
+    /// A log entry is larger than `entry_bytes_max`.
+    #[error("a log entry of {bytes} bytes is above entry_bytes_max {bytes_max}")]
+    EntryTooLarge {
+        /// Its size.
+        bytes: usize,
+        /// The limit.
+        bytes_max: usize,
+    },
+    /// The process lease expired: its slots, and with them its right to append, are gone.
+    #[error("the process lease {lease} expired")]
+    LeaseLost {
+        /// The lease id.
+        lease: i64,
+    },
+}

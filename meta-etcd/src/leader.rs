@@ -1,0 +1,204 @@
+//! The leader: one process at a time, elected through a key bound to its process lease
+//! (`leader`, created only if absent: its create revision is the leader's fencing token). The
+//! leader appends the meta store's timer ticks to the log, writes snapshots and compacts etcd;
+//! requests never wait for it (every node appends its own, see the crate docs). Every leader
+//! write is a transaction comparing the leader key's create revision, so a deposed leader's
+//! tick, chunk or manifest never lands; it learns it was deposed from the failed compare and
+//! campaigns again.
+//!
+//! Compaction goes up to the lowest revision still needed: the newest snapshot's, or the
+//! lowest position a live replica reported (`replicas/LEASE`), whichever is lower. A replica
+//! below it (one that had not reported yet) restores from the snapshot.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use etcd_client::{
+    Client, CompactionOptions, Compare, CompareOp, GetOptions, PutOptions, Txn, TxnOp,
+    TxnOpResponse,
+};
+
+use crate::call::{Counters, bounded};
+use crate::clock::now_unix_ms;
+use crate::entry::LogEntry;
+use crate::error::MetaEtcdError;
+use crate::keys::Keys;
+use crate::lease::Lost;
+use crate::replica::{Shared, lock};
+use crate::snapshot::{self, Fence};
+
+/// What the leader task needs.
+#[derive(Debug, Clone)]
+pub(crate) struct Duties {
+    /// The keys.
+    pub keys: Keys,
+    /// The process lease.
+    pub lease: i64,
+    /// The replica.
+    pub shared: Shared,
+    /// `snapshot_interval_ms`.
+    pub snapshot_interval_ms: u64,
+    /// `chunk_bytes_max`.
+    pub chunk_bytes_max: usize,
+    /// `call_timeout_ms`.
+    pub timeout_ms: u64,
+    /// `lease_ttl_ms`: how often a follower tries to become leader.
+    pub lease_ttl_ms: u64,
+    /// The request counters.
+    pub counters: Arc<Counters>,
+    /// Set when the lease is lost.
+    pub lost: Arc<Lost>,
+    /// Set while this process leads (for tests and figures).
+    pub leading: Arc<std::sync::atomic::AtomicBool>,
+}
+
+const DUTY_PERIOD_MS: u64 = 100;
+
+/// Campaigns, and leads while elected, until the lease is lost.
+pub(crate) async fn run(mut client: Client, duties: Duties) {
+    while !duties.lost.is_lost() {
+        match campaign(&mut client, &duties).await {
+            Ok(Some(leader_revision)) => {
+                duties.leading.store(true, std::sync::atomic::Ordering::Release);
+                let _deposed = lead(&mut client, &duties, leader_revision).await;
+                duties.leading.store(false, std::sync::atomic::Ordering::Release);
+            }
+            Ok(None) | Err(_) => {
+                let wait = Duration::from_millis((duties.lease_ttl_ms / 4).max(DUTY_PERIOD_MS));
+                tokio::time::sleep(wait).await;
+            }
+        }
+    }
+}
+
+/// The leader key's create revision if this process won.
+async fn campaign(client: &mut Client, duties: &Duties) -> Result<Option<i64>, MetaEtcdError> {
+    let key = duties.keys.leader();
+    let put = PutOptions::new().with_lease(duties.lease);
+    let txn = Txn::new()
+        .when([Compare::create_revision(key.clone(), CompareOp::Equal, 0)])
+        .and_then([TxnOp::put(key.clone(), duties.lease.to_string(), Some(put))])
+        .or_else([TxnOp::get(key, None)]);
+    duties.counters.count(16);
+    let response = bounded(duties.timeout_ms, client.txn(txn)).await?;
+    if response.succeeded() {
+        return Ok(Some(response.header().map_or(0, |header| header.revision())));
+    }
+    // The key may be this process's own: it stopped leading after a failed call (etcd was
+    // unreachable) while its lease lived on. It leads again with the same fencing token.
+    let own = response.op_responses().into_iter().find_map(|op| match op {
+        TxnOpResponse::Get(get) => {
+            get.kvs().first().filter(|kv| kv.lease() == duties.lease).map(|kv| kv.create_revision())
+        }
+        _ => None,
+    });
+    Ok(own)
+}
+
+/// The leader's duties until deposed (a fenced write failed) or the lease is lost.
+async fn lead(
+    client: &mut Client,
+    duties: &Duties,
+    leader_revision: i64,
+) -> Result<(), MetaEtcdError> {
+    let key = duties.keys.leader();
+    let fence = Fence { key: &key, leader_revision };
+    let mut tick_pending_at: Option<i64> = None;
+    let mut next_snapshot_unix_ms = 0_u64;
+    let mut snapshot_revision = 0_i64;
+    while !duties.lost.is_lost() {
+        tokio::time::sleep(Duration::from_millis(DUTY_PERIOD_MS)).await;
+        let now = now_unix_ms();
+        let (due, applied) = {
+            let replica = lock(&duties.shared);
+            (replica.store.poll_timeout(), replica.applied_revision)
+        };
+        // One tick at a time: the next only once the last is applied here.
+        if tick_pending_at.is_some_and(|at| applied >= at) {
+            tick_pending_at = None;
+        }
+        if tick_pending_at.is_none() && due.is_some_and(|at| at <= now) {
+            match tick(client, duties, fence, now).await {
+                Ok(Some(revision)) => tick_pending_at = Some(revision),
+                Ok(None) => return Ok(()),
+                Err(_) => {}
+            }
+        }
+        if now >= next_snapshot_unix_ms && applied > snapshot_revision {
+            next_snapshot_unix_ms = now.saturating_add(duties.snapshot_interval_ms);
+            let (state, revision) = {
+                let replica = lock(&duties.shared);
+                (replica.store.snapshot(), replica.applied_revision)
+            };
+            let limits = (duties.chunk_bytes_max, duties.timeout_ms, duties.counters.as_ref());
+            if !snapshot::write(client, &duties.keys, fence, (&state, revision), limits).await? {
+                return Ok(());
+            }
+            snapshot_revision = revision;
+            compact(client, duties, snapshot_revision).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Appends a timer tick; its revision, or `None` when deposed.
+async fn tick(
+    client: &mut Client,
+    duties: &Duties,
+    fence: Fence<'_>,
+    now: u64,
+) -> Result<Option<i64>, MetaEtcdError> {
+    let entry = LogEntry::Tick { now_unix_ms: now }.encode();
+    duties.counters.count(entry.len());
+    let txn = Txn::new().when([fence.compare()]).and_then([TxnOp::put(
+        duties.keys.log_tick(),
+        entry,
+        None,
+    )]);
+    let response = bounded(duties.timeout_ms, client.txn(txn)).await?;
+    Ok(response.succeeded().then(|| response.header().map_or(0, |header| header.revision())))
+}
+
+/// Compacts below the lowest revision still needed.
+async fn compact(
+    client: &mut Client,
+    duties: &Duties,
+    snapshot_revision: i64,
+) -> Result<(), MetaEtcdError> {
+    let options = GetOptions::new().with_prefix();
+    let replicas =
+        bounded(duties.timeout_ms, client.get(duties.keys.replicas(), Some(options))).await?;
+    let lowest_replica = replicas
+        .kvs()
+        .iter()
+        .filter_map(|kv| std::str::from_utf8(kv.value()).ok()?.parse::<i64>().ok())
+        .min();
+    let floor = lowest_replica.map_or(snapshot_revision, |lowest| lowest.min(snapshot_revision));
+    if floor <= 1 {
+        return Ok(());
+    }
+    duties.counters.count(8);
+    // Compacting at or below an earlier compaction is refused by etcd: nothing to do then.
+    let _compacted =
+        bounded(duties.timeout_ms, client.compact(floor, Some(CompactionOptions::new()))).await;
+    Ok(())
+}
+
+/// Reports this replica's applied revision every `period_ms` while it moves (bound to the
+/// lease: a dead process stops holding compaction back).
+pub(crate) async fn report_position(mut client: Client, duties: Duties, period_ms: u64) {
+    let mut reported = -1_i64;
+    while !duties.lost.is_lost() {
+        let applied = lock(&duties.shared).applied_revision;
+        if applied != reported {
+            let options = PutOptions::new().with_lease(duties.lease);
+            let put =
+                client.put(duties.keys.replica(duties.lease), applied.to_string(), Some(options));
+            duties.counters.count(24);
+            if bounded(duties.timeout_ms, put).await.is_ok() {
+                reported = applied;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(period_ms)).await;
+    }
+}

@@ -1,0 +1,123 @@
+//! The snapshot in etcd: the replica's `MetaSnapshot` at a log revision, as JSON split into
+//! chunks of at most `chunk_bytes_max` (each written in its own transaction, so etcd's request
+//! limit holds whatever the state's size), then a manifest naming the revision, the chunk count,
+//! the size and an FNV-1a digest, written last. A reader sees either the previous manifest or
+//! the new one, and the chunks a manifest names are complete before it is written.
+//!
+//! Every write is fenced by the leader key: a deposed leader's chunk or manifest never lands.
+
+use etcd_client::{Client, Compare, CompareOp, DeleteOptions, GetOptions, Txn, TxnOp};
+use graphsession_base::fnv1a64;
+use graphsession_core::cluster::{MetaConfig, MetaSnapshot, MetaStore};
+
+use crate::call::{Counters, bounded};
+use crate::error::MetaEtcdError;
+use crate::keys::Keys;
+
+/// The manifest of the newest snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Manifest {
+    /// The state is the log applied up to this revision (inclusive).
+    pub revision: i64,
+    /// Chunks `0..chunks`.
+    pub chunks: u32,
+    /// Their total size.
+    pub bytes: u64,
+    /// FNV-1a-64 of their concatenation.
+    pub digest: u64,
+}
+
+fn digest(bytes: &[u8]) -> u64 {
+    fnv1a64(bytes)
+}
+
+/// The leader's fence: its leader key, created at `leader_revision`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Fence<'a> {
+    /// The leader key.
+    pub key: &'a str,
+    /// Its create revision when this process won the election.
+    pub leader_revision: i64,
+}
+
+impl Fence<'_> {
+    /// The compare every leader write carries.
+    pub(crate) fn compare(&self) -> Compare {
+        Compare::create_revision(self.key, CompareOp::Equal, self.leader_revision)
+    }
+}
+
+/// Writes `snapshot` as the state at `revision`; `Ok(false)` if this process is no longer the
+/// leader (nothing of it counts: no manifest names it).
+pub(crate) async fn write(
+    client: &mut Client,
+    keys: &Keys,
+    fence: Fence<'_>,
+    (snapshot, revision): (&MetaSnapshot, i64),
+    (chunk_bytes_max, timeout_ms, counters): (usize, u64, &Counters),
+) -> Result<bool, MetaEtcdError> {
+    let bytes = serde_json::to_vec(snapshot).unwrap_or_default();
+    let mut chunks = 0_u32;
+    for chunk in bytes.chunks(chunk_bytes_max) {
+        let txn = Txn::new().when([fence.compare()]).and_then([TxnOp::put(
+            keys.chunk(revision, chunks),
+            chunk,
+            None,
+        )]);
+        counters.count(chunk.len());
+        if !bounded(timeout_ms, client.txn(txn)).await?.succeeded() {
+            return Ok(false);
+        }
+        chunks += 1;
+    }
+    let manifest = Manifest {
+        revision,
+        chunks,
+        bytes: u64::try_from(bytes.len()).unwrap_or(u64::MAX),
+        digest: digest(&bytes),
+    };
+    let manifest_bytes = serde_json::to_vec(&manifest).unwrap_or_default();
+    // The older snapshots' chunks go in the same transaction as the new manifest.
+    let older = DeleteOptions::new().with_range(keys.chunks(revision));
+    let txn = Txn::new().when([fence.compare()]).and_then([
+        TxnOp::put(keys.manifest(), manifest_bytes.clone(), None),
+        TxnOp::delete(keys.chunks_start(), Some(older)),
+    ]);
+    counters.count(manifest_bytes.len());
+    Ok(bounded(timeout_ms, client.txn(txn)).await?.succeeded())
+}
+
+/// The newest snapshot as one consistent read: the manifest, then its chunks at the manifest's
+/// read revision (a linearizable read: it reflects every committed write). `None` when no
+/// snapshot was written yet.
+pub(crate) async fn read(
+    client: &mut Client,
+    keys: &Keys,
+    meta: MetaConfig,
+    timeout_ms: u64,
+) -> Result<Option<(MetaStore, i64)>, MetaEtcdError> {
+    let key = keys.manifest();
+    let response = bounded(timeout_ms, client.get(key.clone(), None)).await?;
+    let at = response.header().map_or(0, |header| header.revision());
+    let Some(kv) = response.kvs().first() else { return Ok(None) };
+    let corrupt = |detail: String| MetaEtcdError::Corrupt { key: key.clone(), detail };
+    let manifest: Manifest =
+        serde_json::from_slice(kv.value()).map_err(|error| corrupt(error.to_string()))?;
+    let mut bytes = Vec::new();
+    for index in 0..manifest.chunks {
+        let options = GetOptions::new().with_revision(at);
+        let chunk =
+            bounded(timeout_ms, client.get(keys.chunk(manifest.revision, index), Some(options)))
+                .await?;
+        let Some(kv) = chunk.kvs().first() else {
+            return Err(corrupt(format!("chunk {index} of {} is missing", manifest.chunks)));
+        };
+        bytes.extend_from_slice(kv.value());
+    }
+    if digest(&bytes) != manifest.digest {
+        return Err(corrupt("the chunks do not match the manifest's digest".to_owned()));
+    }
+    let snapshot: MetaSnapshot =
+        serde_json::from_slice(&bytes).map_err(|error| corrupt(error.to_string()))?;
+    Ok(Some((MetaStore::restore(meta, snapshot)?, manifest.revision)))
+}

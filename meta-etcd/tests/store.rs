@@ -1,0 +1,266 @@
+//! The meta store on a real etcd started by the test: every replica applies the same log,
+//! a stale slot holder never appends, id floors carry over a hand-over, the leader snapshots
+//! and compacts and a new process restores from it, and the log survives etcd's restart and
+//! the death of an etcd leader.
+#![allow(clippy::unwrap_used, reason = "a test: a failed unwrap is a failed test")]
+
+#[path = "support/etcd.rs"]
+mod etcd;
+#[path = "support/node.rs"]
+mod node;
+
+use std::time::Duration;
+
+use etcd::EtcdCluster;
+use graphsession_core::cluster::{MetaConfig, NodeId};
+use graphsession_id_gen::SessionId;
+use graphsession_meta_etcd::{
+    Delivery, EtcdConfig, IdLeaseConfig, MetaEtcd, SlotRecord, etcd_meta_config,
+};
+use node::{TestNode, now};
+use tokio::sync::mpsc;
+
+const IDS: IdLeaseConfig =
+    IdLeaseConfig { session_lease_ms: 3_600_000, plan_lease_counters: 1 << 20 };
+
+fn config(cluster: &EtcdCluster, prefix: &str) -> EtcdConfig {
+    EtcdConfig {
+        endpoints: cluster.endpoints(),
+        prefix: prefix.to_owned(),
+        lease_ttl_ms: 2_000,
+        snapshot_interval_ms: 300,
+        call_timeout_ms: 3_000,
+        ..EtcdConfig::default()
+    }
+}
+
+fn meta() -> MetaConfig {
+    etcd_meta_config(MetaConfig {
+        idle_timeout_ms: 600_000,
+        holder_silence_ms: 60_000,
+        ..MetaConfig::default()
+    })
+}
+
+async fn start(config: &EtcdConfig) -> (MetaEtcd, mpsc::Receiver<Delivery>) {
+    MetaEtcd::start(config.clone(), meta(), (1, IDS), now()).await.unwrap()
+}
+
+/// Waits until `a` and `b` applied the same revision, then compares their states.
+async fn same_state(a: &MetaEtcd, b: &MetaEtcd) {
+    for _ in 0..200 {
+        if a.applied().0 == b.applied().0 {
+            let (left, right) =
+                (a.with_store(|store| store.snapshot()), b.with_store(|store| store.snapshot()));
+            if a.applied().0 == b.applied().0 {
+                assert_eq!(left, right, "two replicas at one revision disagree");
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the replicas did not reach one revision: {:?} {:?}", a.applied(), b.applied());
+}
+
+fn session(value: i64) -> SessionId {
+    SessionId::new(value).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_replica_applies_the_same_log_and_answers_its_own_nodes() {
+    let cluster = EtcdCluster::start(1);
+    let config = config(&cluster, "/same-log/");
+    let (a, a_deliveries) = start(&config).await;
+    let (b, b_deliveries) = start(&config).await;
+    assert_ne!(a.grants()[0].slot(), b.grants()[0].slot(), "two processes hold one slot");
+    let (mut node_a, mut node_b) =
+        (TestNode::new(&a, a_deliveries), TestNode::new(&b, b_deliveries));
+    for value in 1..=40 {
+        node_a.login(session(value));
+        node_b.login(session(1_000 + value));
+    }
+    let (_, _) = tokio::join!(
+        node_a.pump(&a, Duration::from_secs(2)),
+        node_b.pump(&b, Duration::from_secs(2))
+    );
+    assert_eq!((node_a.registered(), node_b.registered()), (40, 40));
+    same_state(&a, &b).await;
+    let owners = b.with_store(|store| {
+        (store.session(session(7)).map(|r| r.owner), store.session(session(1_007)).map(|r| r.owner))
+    });
+    assert_eq!(owners, (Some(node_a.id), Some(node_b.id)));
+    assert_eq!(
+        [a.is_leader(), b.is_leader()].iter().filter(|leads| **leads).count(),
+        1,
+        "one leader"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_holder_never_appends_and_the_next_holder_starts_above_its_ids() {
+    let cluster = EtcdCluster::start(1);
+    let config = config(&cluster, "/stale/");
+    let (a, a_deliveries) = start(&config).await;
+    let mut node_a = TestNode::new(&a, a_deliveries);
+    node_a.login(session(5));
+    node_a.pump(&a, Duration::from_millis(800)).await;
+    assert_eq!(node_a.registered(), 1);
+    // The lease expires as if the process were cut off: revoked behind its back.
+    let mut admin = etcd_client::Client::connect(cluster.endpoints(), None).await.unwrap();
+    admin.lease_revoke(a.lease()).await.unwrap();
+    let (b, _b_deliveries) = start(&config).await;
+    let (old, new) = (a.grants()[0], b.grants()[0]);
+    assert_eq!(new.slot(), old.slot(), "the freed slot is claimed again");
+    assert_eq!(new.session.floor_unix_ms, old.session.bound_unix_ms);
+    assert_eq!(new.plan.floor_counter, old.plan.bound_counter);
+    assert_eq!(new.incarnation, old.incarnation + 1);
+    let key = format!("/stale/log/node/{:05}", old.slot());
+    let before = admin.get(key.clone(), None).await.unwrap().kvs()[0].mod_revision();
+    node_a.login(session(6));
+    node_a.pump(&a, Duration::from_secs(3)).await;
+    let after = admin.get(key, None).await.unwrap().kvs()[0].mod_revision();
+    assert_eq!(before, after, "the stale holder appended");
+    assert!(node_a.lease_lost && a.is_lost(), "the stale holder was not told");
+    assert!(b.with_store(|store| store.session(session(6)).is_none()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_leader_snapshots_and_compacts_and_a_new_process_restores_and_takes_over() {
+    let cluster = EtcdCluster::start(1);
+    let config = config(&cluster, "/snap/");
+    let (mut a, a_deliveries) = start(&config).await;
+    let mut node_a = TestNode::new(&a, a_deliveries);
+    for value in 1..=30 {
+        node_a.login(session(value));
+    }
+    node_a.pump(&a, Duration::from_secs(2)).await;
+    assert!(a.is_leader());
+    let mut admin = etcd_client::Client::connect(cluster.endpoints(), None).await.unwrap();
+    let manifest = admin.get("/snap/snapshot/manifest", None).await.unwrap();
+    assert_eq!(manifest.kvs().len(), 1, "no snapshot written");
+    let old = admin
+        .get("/snap/log/node/00001", Some(etcd_client::GetOptions::new().with_revision(2)))
+        .await;
+    assert!(old.is_err(), "the log below the snapshot was not compacted");
+    let (c, _c_deliveries) = start(&config).await;
+    same_state(&a, &c).await;
+    assert_eq!(c.with_store(|store| store.session(session(30)).map(|r| r.owner)), Some(NodeId(1)));
+    let stopped_at = now();
+    a.shutdown(stopped_at).await.unwrap();
+    // A clean stop frees the slot at once and writes back the bound of the ids it could issue.
+    let slot = admin.get("/snap/slots/00001", None).await.unwrap();
+    assert!(slot.kvs().is_empty(), "the slot is still held");
+    let floor = admin.get("/snap/floors/00001", None).await.unwrap();
+    let record: SlotRecord = serde_json::from_slice(floor.kvs()[0].value()).unwrap();
+    assert_eq!(record.session_bound_unix_ms, stopped_at.min(a.grants()[0].session.bound_unix_ms));
+    for _ in 0..100 {
+        if c.is_leader() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the surviving process did not take the leadership over");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_log_survives_a_restart_of_etcd_and_the_death_of_its_leader() {
+    let mut cluster = EtcdCluster::start(3);
+    let config = config(&cluster, "/faults/");
+    let (a, a_deliveries) = start(&config).await;
+    let mut node_a = TestNode::new(&a, a_deliveries);
+    node_a.login(session(1));
+    node_a.pump(&a, Duration::from_secs(1)).await;
+    assert_eq!(node_a.registered(), 1);
+    let mut admin = etcd_client::Client::connect(cluster.endpoints(), None).await.unwrap();
+    let leader = admin.status().await.unwrap().leader();
+    let members = admin.member_list().await.unwrap();
+    let index = members.members().iter().position(|member| member.id() == leader).unwrap();
+    let name = members.members()[index].name().to_owned();
+    let index: usize = name.trim_start_matches('m').parse::<usize>().unwrap() - 1;
+    cluster.kill(index);
+    node_a.login(session(2));
+    node_a.pump(&a, Duration::from_secs(4)).await;
+    assert_eq!(node_a.registered(), 2, "no answer after the etcd leader died");
+    for member in 0..cluster.size() {
+        cluster.kill(member);
+    }
+    for member in 0..cluster.size() {
+        cluster.restart(member);
+    }
+    node_a.login(session(3));
+    node_a.pump(&a, Duration::from_secs(6)).await;
+    assert_eq!(node_a.registered(), 3, "no answer after etcd restarted");
+    assert!(!a.is_lost(), "a restart shorter than the lease cost the lease");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_process_of_several_nodes_claims_distinct_slots_and_a_bad_configuration_is_refused() {
+    let cluster = EtcdCluster::start(1);
+    let config = config(&cluster, "/slots/");
+    let (a, _a_deliveries) =
+        MetaEtcd::start(config.clone(), meta(), (3, IDS), now()).await.unwrap();
+    let (b, _b_deliveries) =
+        MetaEtcd::start(config.clone(), meta(), (2, IDS), now()).await.unwrap();
+    let slots: Vec<u16> = a.grants().iter().chain(b.grants()).map(|grant| grant.slot()).collect();
+    assert_eq!(slots, [1, 2, 3, 4, 5]);
+    assert!(
+        a.grants().iter().all(|grant| grant.incarnation == 1 && grant.session.floor_unix_ms == 0)
+    );
+    // Another meta configuration would make the replicas diverge: refused before anything runs.
+    let other = MetaConfig { idle_timeout_ms: 1_000, ..meta() };
+    let refused = MetaEtcd::start(config.clone(), other, (1, IDS), now()).await;
+    assert!(matches!(refused, Err(graphsession_meta_etcd::MetaEtcdError::ConfigMismatch { .. })));
+    // So would requests too large for one entry.
+    let too_large = MetaEtcd::start(config, MetaConfig::default(), (1, IDS), now()).await;
+    assert!(matches!(too_large, Err(graphsession_meta_etcd::MetaEtcdError::Config { .. })));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_replica_catches_up_a_log_larger_than_a_grpc_message() {
+    let cluster = EtcdCluster::start(1);
+    let config = config(&cluster, "/big/");
+    let mut admin = etcd_client::Client::connect(cluster.endpoints(), None).await.unwrap();
+    // 64 entries of about 300 KB each (64 sessions with 1 KB names, twice): 19 MB of history,
+    // which etcd sends a catching-up watcher in responses of up to 1,000 revisions.
+    let name = "x".repeat(256);
+    for round in 1..=64_u64 {
+        let reports: Vec<_> = (0..64_i64)
+            .map(|index| {
+                let id = SessionId::new(i64::try_from(round).unwrap() * 100 + index).unwrap();
+                let mut report = node::report(id, &name, now());
+                report.client_ip.clone_from(&name);
+                report.space.clone_from(&name);
+                report
+            })
+            .collect();
+        let request = graphsession_core::cluster::Request {
+            id: graphsession_core::cluster::RequestId { incarnation: 1, round },
+            changes_seen_seq: 0,
+            reload: None,
+            created: reports.clone(),
+            updated: reports,
+            idle: Vec::new(),
+            removals: Vec::new(),
+            released: Vec::new(),
+            query_kills: Vec::new(),
+            pick_ups: Vec::new(),
+            show_sessions: false,
+        };
+        let entry = graphsession_meta_etcd::LogEntry::Request {
+            now_unix_ms: now(),
+            node: NodeId(900),
+            request: Box::new(request),
+        };
+        admin.put("/big/log/node/00900", entry.encode(), None).await.unwrap();
+    }
+    let last = admin.get("/big/log/node/00900", None).await.unwrap().kvs()[0].mod_revision();
+    let (a, _deliveries) = start(&config).await;
+    for _ in 0..300 {
+        if a.applied().0 >= last {
+            assert_eq!(a.with_store(|store| store.live_count()), 64 * 64);
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the replica is stuck at {:?} below {last}", a.applied());
+}
