@@ -37,6 +37,27 @@ pub(crate) fn shard_index(hash: u64, mask: u64) -> usize {
     usize::try_from((hash >> 32) & mask).unwrap_or(0)
 }
 
+/// A hasher for keys that are already fixed, well-spread 64-bit hashes: it passes them through.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct PassHasher(u64);
+
+impl std::hash::Hasher for PassHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `u64` keys are hashed with it; anything else is folded in, still deterministic.
+        for &byte in bytes {
+            self.0 = mix(self.0 ^ u64::from(byte));
+        }
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 = value;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     //! The hashes are fixed functions (behaviour never depends on OS randomness) whose only job is
