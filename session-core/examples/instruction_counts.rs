@@ -15,14 +15,18 @@
 //! `server_registry` does it), `login_baseline` (the same on the bench's `Mutex<HashMap>`
 //! baseline), `query` (register + finish on one query-plan registry with 10,000 queries running,
 //! as the criterion bench `query-plan/benches/registry.rs` does it), `touch_1m` and
-//! `touch_1m_baseline` (find + touch at 1M sessions in a shuffled order). Without callgrind the
-//! example prints the operation's wall time, which is only indicative.
+//! `touch_1m_baseline` (find + touch at 1M sessions in a shuffled order), and `touch_1m_floor`
+//! (the criterion bench's floor: one probe of a flat table of 16-byte slots and one
+//! compare-and-swap). Add `--cache-sim=yes` to count the simulated cache misses per operation
+//! too. Without callgrind the example prints the operation's wall time, which is only
+//! indicative.
 #![expect(clippy::print_stdout, reason = "an example shows its output")]
 #![expect(clippy::unwrap_used, reason = "a measuring tool: a failed unwrap is a failed run")]
 
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use graphsession_core::server::{Config, Login, PasswordCheck, SessionManager};
 use graphsession_id_gen::{
@@ -67,10 +71,13 @@ fn login(registry: &SessionManager, table: &RoleTable, index: i64, now: u64) -> 
     registry.login(now, login, table).unwrap().get()
 }
 
+/// A baseline session: user, client ip, space, created and last activity (Unix ms).
+type BaselineSession = (String, String, String, u64, u64);
+
 /// The criterion bench's baseline: one lock around one map.
 #[derive(Default)]
 struct Baseline {
-    sessions: Mutex<HashMap<i64, (String, String, String, u64, u64)>>,
+    sessions: Mutex<HashMap<i64, BaselineSession>>,
     next_id: i64,
 }
 
@@ -169,6 +176,59 @@ fn measured_touch(registry: &SessionManager, order: &[i64], count: usize) {
     }
 }
 
+/// The floor of find + touch: see `Floor` in the criterion bench `server_registry`.
+struct Floor {
+    slots: Box<[(AtomicU64, AtomicU64)]>,
+    mask: usize,
+}
+
+impl Floor {
+    fn new(size: usize) -> Floor {
+        let capacity = (size * 2).next_power_of_two();
+        let slots = (0..capacity).map(|_| (AtomicU64::new(0), AtomicU64::new(0))).collect();
+        Floor { slots, mask: capacity - 1 }
+    }
+
+    fn home(&self, key: u64) -> usize {
+        let product = u128::from(key) * 0x9E37_79B9_7F4A_7C15;
+        let folded = u64::try_from(product >> 64).unwrap()
+            ^ u64::try_from(product & u128::from(u64::MAX)).unwrap();
+        usize::try_from(folded).unwrap() & self.mask
+    }
+
+    fn insert(&self, key: u64, now: u64) {
+        let mut index = self.home(key);
+        while self.slots[index].0.load(Ordering::Relaxed) != 0 {
+            index = (index + 1) & self.mask;
+        }
+        self.slots[index].1.store(now, Ordering::Relaxed);
+        self.slots[index].0.store(key, Ordering::Release);
+    }
+
+    fn touch(&self, key: u64, now: u64) -> bool {
+        let mut index = self.home(key);
+        loop {
+            let (found, word) = &self.slots[index];
+            match found.load(Ordering::Acquire) {
+                0 => return false,
+                found if found == key => {
+                    word.fetch_max(now, Ordering::AcqRel);
+                    return true;
+                }
+                _ => index = (index + 1) & self.mask,
+            }
+        }
+    }
+}
+
+#[inline(never)]
+fn measured_touch_floor(floor: &Floor, order: &[i64], count: usize) {
+    for step in 0..count {
+        let now = START_MS + IDLE_MS + (step as u64 >> 10);
+        black_box(floor.touch(order[step % order.len()].unsigned_abs(), now));
+    }
+}
+
 #[inline(never)]
 fn measured_touch_baseline(baseline: &Baseline, order: &[i64], count: usize) {
     for step in 0..count {
@@ -215,6 +275,15 @@ fn main() {
             let order = shuffled(ids.collect());
             start = std::time::Instant::now();
             measured_touch_baseline(&baseline, &order, count);
+        }
+        "touch_1m_floor" => {
+            let floor = Floor::new(1_000_000);
+            for key in 1..=1_000_000 {
+                floor.insert(key, START_MS);
+            }
+            let order = shuffled((1..=1_000_000).collect());
+            start = std::time::Instant::now();
+            measured_touch_floor(&floor, &order, count);
         }
         other => panic!("unknown operation {other}"),
     }

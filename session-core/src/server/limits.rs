@@ -199,8 +199,20 @@ impl UserIpCounts {
         client_ip: &str,
         limit: Option<u32>,
     ) -> Result<std::sync::Arc<UserIp>, u32> {
+        let hash = pair_hash(user.as_bytes(), client_ip.as_bytes());
+        self.try_acquire_hashed(hash, user, client_ip, limit)
+    }
+
+    /// [`try_acquire`](Self::try_acquire) of a pair whose hash is `hash` (tests force
+    /// collisions with it).
+    fn try_acquire_hashed(
+        &self,
+        hash: u64,
+        user: &str,
+        client_ip: &str,
+        limit: Option<u32>,
+    ) -> Result<std::sync::Arc<UserIp>, u32> {
         let (user_bytes, ip_bytes) = (user.as_bytes(), client_ip.as_bytes());
-        let hash = pair_hash(user_bytes, ip_bytes);
         let mut map = lock(self.shard(hash));
         let bucket = match map.entry(hash) {
             Entry::Occupied(occupied) => occupied.into_mut(),
@@ -232,7 +244,12 @@ impl UserIpCounts {
     /// One session of `pair` ended.
     pub(crate) fn release(&self, pair: &UserIp) {
         let (user, client_ip) = pair.split();
-        let hash = pair_hash(user, client_ip);
+        self.release_hashed(pair_hash(user, client_ip), pair);
+    }
+
+    /// [`release`](Self::release) of a pair whose hash is `hash`.
+    fn release_hashed(&self, hash: u64, pair: &UserIp) {
+        let (user, client_ip) = pair.split();
         let mut map = lock(self.shard(hash));
         let Entry::Occupied(mut occupied) = map.entry(hash) else {
             debug_assert!(false, "released a (user, ip) slot that was never acquired");
@@ -261,7 +278,11 @@ impl UserIpCounts {
     /// The count of (`user`, `client_ip`).
     pub(crate) fn get(&self, user: &str, client_ip: &str) -> u32 {
         let (user, client_ip) = (user.as_bytes(), client_ip.as_bytes());
-        let hash = pair_hash(user, client_ip);
+        self.get_hashed(pair_hash(user, client_ip), user, client_ip)
+    }
+
+    /// [`get`](Self::get) of a pair whose hash is `hash`.
+    fn get_hashed(&self, hash: u64, user: &[u8], client_ip: &[u8]) -> u32 {
         let mut map = lock(self.shard(hash));
         let counted = map.get_mut(&hash).and_then(|bucket| bucket.find(user, client_ip));
         counted.map_or(0, |counted| counted.sessions)
@@ -297,4 +318,71 @@ fn pair_hash(user: &[u8], client_ip: &[u8]) -> u64 {
     hash.bytes(&[0xFF]);
     hash.bytes(client_ip);
     mix(hash.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    //! The pair's one buffer, and the (user, ip) counts when two pairs share a hash (which real
+    //! 64-bit hashes make all but impossible, so the tests force it).
+
+    use super::{UserIp, UserIpCounts};
+
+    #[test]
+    fn a_pair_splits_its_buffer_and_orders_by_user_then_ip() {
+        let pair = UserIp::new("ab", "c");
+        assert_eq!((pair.user(), pair.client_ip()), ("ab", "c"));
+        assert!(pair.is(b"ab", b"c"));
+        assert!(!pair.is(b"a", b"bc"), "the split is part of the pair");
+        assert!(UserIp::new("a", "bc") < pair, "user first: \"a\" < \"ab\"");
+        assert!(UserIp::new("ab", "b") < pair);
+        assert_eq!(UserIp::new("ab", "c"), pair);
+        // Names longer than any login's are kept on the heap, with the same answers.
+        let long_ip = "f".repeat(100);
+        let long = UserIp::new("alice", &long_ip);
+        assert_eq!((long.user(), long.client_ip()), ("alice", long_ip.as_str()));
+        assert!(long.is(b"alice", long_ip.as_bytes()));
+        assert!(UserIp::new("alice", "a") < long);
+    }
+
+    #[test]
+    fn pairs_that_share_a_hash_are_counted_apart() {
+        let counts = UserIpCounts::new();
+        let first = counts.try_acquire_hashed(7, "alice", "10.0.0.1", Some(2)).expect("room");
+        let second = counts.try_acquire_hashed(7, "bob", "10.0.0.1", Some(2)).expect("room");
+        let third = counts.try_acquire_hashed(7, "carol", "10.0.0.1", Some(1)).expect("room");
+        assert_eq!(counts.try_acquire_hashed(7, "carol", "10.0.0.1", Some(1)), Err(1));
+        assert_eq!(counts.try_acquire_hashed(7, "dave", "10.0.0.1", Some(0)), Err(0));
+        let again = counts.try_acquire_hashed(7, "bob", "10.0.0.1", Some(2)).expect("room");
+        assert!(std::sync::Arc::ptr_eq(&second, &again), "one shared pair");
+        assert_eq!(counts.get_hashed(7, b"bob", b"10.0.0.1"), 2);
+        assert_eq!(counts.get_hashed(7, b"dave", b"10.0.0.1"), 0);
+        // A pair after the first leaves alone; then the first, whose place the last takes.
+        counts.release_hashed(7, &third);
+        assert_eq!(counts.get_hashed(7, b"carol", b"10.0.0.1"), 0);
+        counts.release_hashed(7, &first);
+        assert_eq!(counts.get_hashed(7, b"alice", b"10.0.0.1"), 0);
+        assert_eq!(counts.get_hashed(7, b"bob", b"10.0.0.1"), 2);
+        counts.release_hashed(7, &second);
+        counts.release_hashed(7, &again);
+        assert_eq!(counts.get_hashed(7, b"bob", b"10.0.0.1"), 0);
+        let mut left = 0;
+        counts.each(|_, _| left += 1);
+        assert_eq!(left, 0, "every pair is gone at zero");
+    }
+
+    #[test]
+    fn the_count_is_checked_against_the_limit_and_kept_until_zero() {
+        let counts = UserIpCounts::new();
+        let one = counts.try_acquire("alice", "10.0.0.1", Some(2)).expect("room");
+        let two = counts.try_acquire("alice", "10.0.0.1", Some(2)).expect("room");
+        assert_eq!(counts.try_acquire("alice", "10.0.0.1", Some(2)), Err(2));
+        assert_eq!(counts.get("alice", "10.0.0.1"), 2);
+        counts.release(&one);
+        assert_eq!(
+            counts.all().into_iter().collect::<Vec<_>>(),
+            [(("alice".to_owned(), "10.0.0.1".to_owned()), 1)]
+        );
+        counts.release(&two);
+        assert!(counts.all().is_empty());
+    }
 }
