@@ -255,12 +255,14 @@ impl QueryRegistry {
     ) -> Result<QueryHandle, QueryError> {
         let Registration { session, plan, statement, deadline_unix_us } = registration;
         let key = QueryKey { session, plan };
-        let Some(session_entry) = self.sessions.get(&session) else {
+        // One lookup per map: the session's entry and the query's vacant slot are held while
+        // the limits are checked, and nothing changes until every check has passed.
+        let Some(session_entry) = self.sessions.get_mut(&session) else {
             return Err(QueryError::SessionNotFound { session });
         };
-        if self.queries.contains_key(&key) {
+        let std::collections::btree_map::Entry::Vacant(vacant) = self.queries.entry(key) else {
             return Err(QueryError::QueryAlreadyRegistered { session, plan });
-        }
+        };
         let statement_bytes = u64::try_from(statement.len()).unwrap_or(u64::MAX);
         let statement_bytes_max = self.config.statement_bytes_max;
         if statement_bytes > u64::from(statement_bytes_max) {
@@ -283,13 +285,11 @@ impl QueryRegistry {
             start_unix_us,
             state: EntryState::Running { deadline_unix_us },
         };
-        self.queries.insert(key, entry);
+        vacant.insert(entry);
         if let Some(deadline_unix_us) = deadline_unix_us {
             self.deadlines.insert(deadline_unix_us, key);
         }
-        if let Some(session_entry) = self.sessions.get_mut(&session) {
-            session_entry.query_count += 1;
-        }
+        session_entry.query_count += 1;
         self.query_count += 1;
         self.counters.started = self.counters.started.saturating_add(1);
         Ok(handle)
@@ -298,8 +298,8 @@ impl QueryRegistry {
     /// The executor returned a result: removes the query and returns its one recorded outcome,
     /// which is `Killed` if a kill won the race (see [`QueryHandle`]).
     pub fn finish(&mut self, session: SessionId, plan: PlanId) -> Result<QueryOutcome, QueryError> {
-        let key = self.existing_key(session, plan)?;
-        Ok(self.remove(key, Ending::Finish).unwrap_or(QueryOutcome::Finished))
+        let (key, entry) = self.take_existing(session, plan)?;
+        Ok(self.retire(key, entry, Ending::Finish))
     }
 
     /// The executor failed with `reason`: removes the query and returns its one recorded outcome,
@@ -311,9 +311,8 @@ impl QueryRegistry {
         plan: PlanId,
         reason: &str,
     ) -> Result<QueryOutcome, QueryError> {
-        let key = self.existing_key(session, plan)?;
-        let failed = || QueryOutcome::Failed { reason: reason.to_owned() };
-        Ok(self.remove(key, Ending::Fail { reason }).unwrap_or_else(failed))
+        let (key, entry) = self.take_existing(session, plan)?;
+        Ok(self.retire(key, entry, Ending::Fail { reason }))
     }
 
     /// Requests a kill of one query, without permission checks (the host's own kills; KILL QUERY is
@@ -442,9 +441,31 @@ impl QueryRegistry {
         Ok(key)
     }
 
+    /// Takes query (`session`, `plan`) out of the map, with the errors of
+    /// [`existing_key`](Self::existing_key); the caller [`retire`](Self::retire)s it. One lookup
+    /// of the query instead of a check and a removal.
+    fn take_existing(
+        &mut self,
+        session: SessionId,
+        plan: PlanId,
+    ) -> Result<(QueryKey, QueryEntry), QueryError> {
+        if !self.sessions.contains_key(&session) {
+            return Err(QueryError::SessionNotFound { session });
+        }
+        let key = QueryKey { session, plan };
+        let entry = self.queries.remove(&key);
+        entry.map(|entry| (key, entry)).ok_or(QueryError::QueryNotFoundInSession { session, plan })
+    }
+
     /// Removes `key` after applying `ending` to its word; returns the outcome the word then holds.
     fn remove(&mut self, key: QueryKey, ending: Ending<'_>) -> Option<QueryOutcome> {
-        let mut entry = self.queries.remove(&key)?;
+        let entry = self.queries.remove(&key)?;
+        Some(self.retire(key, entry, ending))
+    }
+
+    /// The rest of a removal once `entry` is out of the map: applies `ending` to its word,
+    /// drops its deadline and counts; returns the outcome the word then holds.
+    fn retire(&mut self, key: QueryKey, mut entry: QueryEntry, ending: Ending<'_>) -> QueryOutcome {
         let (phase, reason) = match ending {
             Ending::Finish => (entry.handle.end(QueryEvent::Finish), ""),
             Ending::Fail { reason } => (entry.handle.end(QueryEvent::Fail), reason),
@@ -462,7 +483,7 @@ impl QueryRegistry {
         self.query_count = self.query_count.saturating_sub(1);
         let outcome = recorded_outcome(phase, entry.state, reason);
         self.counters.count_end(&outcome);
-        Some(outcome)
+        outcome
     }
 
     /// Checks every internal invariant; tests and simulators call it after every step. O(n log n).

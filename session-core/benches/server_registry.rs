@@ -4,7 +4,24 @@
 //! round at 1M sessions with none and 1% expiring, and resident bytes per session.
 //!
 //! Run: `cargo bench -p graphsession-core --bench server_registry -- --warm-up-time 1
-//! --measurement-time 2`. The machine is shared: treat the numbers as indicative.
+//! --measurement-time 2`. The machine is shared: treat the numbers as indicative, compare ours
+//! with the baseline of the same run, and count instructions (load-independent) with the
+//! `instruction_counts` example under callgrind (its docs give the command).
+//!
+//! `floor_one_random_miss` (find + touch only) is this machine's floor: one probe of a flat
+//! open-addressing table of 16-byte slots and one compare-and-swap, nothing else. At 1M sessions
+//! nearly every probe misses the caches, so find + touch cannot be much cheaper than it.
+//!
+//! Figures of 2026-12-06 (2-core shared machine, load average 10 to 14, so ratios of one run
+//! rather than times; details in docs/benchmarks-history.md): login + sign-out costs 3,766
+//! instructions against the baseline's 1,680 (2.24x; 5,817 and 3.47x before the change), and in
+//! wall time 2.2x to 2.6x the baseline of the same run (main: 3.5x to 4.0x). Find + touch at 1M
+//! sessions, one thread: 167 instructions and 1.49 simulated L1 misses per touch, against the
+//! floor's 55 and 1.25 (`instruction_counts touch_1m` and `touch_1m_floor` with
+//! `--cache-sim=yes`); in wall time, under that load, 233 to 701 ns against the floor's 99 to
+//! 256 ns in the same runs (and 267 to 394 ns against 59 to 76 ns in fresh processes of the
+//! example): the 60 ns target is within the floor here and not met; the gap is outside what
+//! callgrind models (see docs/benchmarks-history.md).
 #![allow(clippy::unwrap_used, reason = "bench setup: a failed unwrap is a failed bench")]
 #![allow(missing_docs, reason = "criterion's macros generate undocumented items")]
 
@@ -195,6 +212,62 @@ fn run_threads(
     start.elapsed()
 }
 
+/// The floor of find + touch on this machine: an open-addressing table of `(key, activity)`
+/// slots, 16 bytes each as in the registry, in one flat array at most half full, and a touch
+/// that is one probe (nearly always one random cache line) plus one compare-and-swap when the
+/// activity moves. No shards, blocks, tags, frozen bits or clock: what any lock-free table must
+/// pay at least, so the registry's find + touch can be read against it.
+struct Floor {
+    slots: Box<[(AtomicU64, AtomicU64)]>,
+    mask: usize,
+}
+
+impl Floor {
+    fn new(size: usize) -> Floor {
+        let capacity = (size * 2).next_power_of_two();
+        let slots = (0..capacity).map(|_| (AtomicU64::new(0), AtomicU64::new(0))).collect();
+        Floor { slots, mask: capacity - 1 }
+    }
+
+    fn home(&self, key: u64) -> usize {
+        let product = u128::from(key) * 0x9E37_79B9_7F4A_7C15;
+        let folded = u64::try_from(product >> 64).unwrap()
+            ^ u64::try_from(product & u128::from(u64::MAX)).unwrap();
+        usize::try_from(folded).unwrap() & self.mask
+    }
+
+    fn insert(&self, key: u64, now: u64) {
+        let mut index = self.home(key);
+        while self.slots[index].0.load(Ordering::Relaxed) != 0 {
+            index = (index + 1) & self.mask;
+        }
+        self.slots[index].1.store(now, Ordering::Relaxed);
+        self.slots[index].0.store(key, Ordering::Release);
+    }
+
+    fn touch(&self, key: u64, now: u64) -> bool {
+        let mut index = self.home(key);
+        loop {
+            let (found, word) = &self.slots[index];
+            match found.load(Ordering::Acquire) {
+                0 => return false,
+                found if found == key => {
+                    let mut seen = word.load(Ordering::Acquire);
+                    while seen < now {
+                        match word.compare_exchange(seen, now, Ordering::AcqRel, Ordering::Acquire)
+                        {
+                            Ok(_) => break,
+                            Err(actual) => seen = actual,
+                        }
+                    }
+                    return true;
+                }
+                _ => index = (index + 1) & self.mask,
+            }
+        }
+    }
+}
+
 fn find_touch(c: &mut Criterion) {
     let table = table();
     for size in SIZES {
@@ -209,6 +282,10 @@ fn find_touch(c: &mut Criterion) {
             moka_login(&cache, index + 1, START_MS);
         }
         cache.run_pending_tasks();
+        let floor = Floor::new(size);
+        for &id in &baseline_ids {
+            floor.insert(id.unsigned_abs(), START_MS);
+        }
         let registry_order = order(&registry_ids);
         let baseline_order = order(&baseline_ids);
         for threads in [1_usize, 2] {
@@ -229,6 +306,12 @@ fn find_touch(c: &mut Criterion) {
             group.bench_function(BenchmarkId::new("moka", size), |b| {
                 let touch = |id, now| {
                     black_box(moka_touch(&cache, id, now));
+                };
+                b.iter_custom(|iters| run_threads(threads, iters, &baseline_order, &touch));
+            });
+            group.bench_function(BenchmarkId::new("floor_one_random_miss", size), |b| {
+                let touch = |id: i64, now| {
+                    black_box(floor.touch(id.unsigned_abs(), now));
                 };
                 b.iter_custom(|iters| run_threads(threads, iters, &baseline_order, &touch));
             });

@@ -139,13 +139,15 @@ impl EventQueue {
         EventQueue { events: Mutex::new(VecDeque::new()), events_max, dropped: AtomicU64::new(0) }
     }
 
-    pub(crate) fn push(&self, event: Event) {
+    /// Pushes the event `make` builds, if the queue has room: a dropped event costs no
+    /// allocation.
+    pub(crate) fn push_with(&self, make: impl FnOnce() -> Event) {
         let mut events = lock(&self.events);
         if events.len() >= self.events_max as usize {
             self.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        events.push_back(event);
+        events.push_back(make());
     }
 
     pub(crate) fn pop(&self) -> Option<Event> {

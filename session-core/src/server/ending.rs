@@ -5,7 +5,7 @@
 use graphsession_base::sync::{Arc, lock};
 use graphsession_id_gen::SessionId;
 use graphsession_permission::{Caller, check_kill_session};
-use graphsession_query_plan::SessionEnd;
+use graphsession_query_plan::{SessionClosed, SessionEnd};
 
 use crate::server::audit::{Change, EndReason};
 use crate::server::error::ServerError;
@@ -68,8 +68,14 @@ impl SessionManager {
             _ => SessionEnd::Killed,
         };
         // A session is open in the query registry only while it has queries; when it is not,
-        // there is nothing to kill.
-        let closed = lock(&shard.queries).close_session(entry.id, end).unwrap_or_default();
+        // there is nothing to kill. Its running count is lowered only after a query left the
+        // registry (and the session was closed there if idle), and raised only under the shard's
+        // lock the end has taken since: at zero the registry's lock is not needed.
+        let closed = if entry.running() == 0 {
+            SessionClosed::default()
+        } else {
+            lock(&shard.queries).close_session(entry.id, end).unwrap_or_default()
+        };
         let counter = match reason {
             EndReason::Expired { .. } => &self.counters.expired,
             EndReason::Killed { .. } | EndReason::EndedElsewhere => &self.counters.killed,

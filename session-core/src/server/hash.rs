@@ -1,5 +1,6 @@
 //! The registry's fixed hashes: a session id's hash, which picks its shard and its home slot,
-//! and a user name's shard for the per-user tables. Deterministic, so behaviour never depends on
+//! a user name's shard for the shared callers, and a pass-through hasher for keys that are such
+//! hashes already. Deterministic, so behaviour never depends on
 //! OS randomness; here, apart from `shard.rs`, so the tables that hash (the slot table, the
 //! (user, ip) counts, the shared callers) do not depend on the shards that hold them.
 
@@ -17,7 +18,7 @@ pub(crate) fn mix(value: u64) -> u64 {
 }
 
 /// The shard of a user's name among `shards` (FNV-1a: fixed, so behaviour never depends on OS
-/// randomness). Used by the per-user tables: (user, ip) counts and shared callers.
+/// randomness). Used by the shared callers; the (user, ip) counts hash the whole pair.
 pub(crate) fn name_shard(name: &str, shards: usize) -> usize {
     let hash = fnv1a64(name.as_bytes());
     let shards = u64::try_from(shards.max(1)).unwrap_or(u64::MAX);
@@ -35,6 +36,27 @@ pub(crate) fn hash_id(id: SessionId) -> u64 {
 #[inline]
 pub(crate) fn shard_index(hash: u64, mask: u64) -> usize {
     usize::try_from((hash >> 32) & mask).unwrap_or(0)
+}
+
+/// A hasher for keys that are already fixed, well-spread 64-bit hashes: it passes them through.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct PassHasher(u64);
+
+impl std::hash::Hasher for PassHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `u64` keys are hashed with it; anything else is folded in, still deterministic.
+        for &byte in bytes {
+            self.0 = mix(self.0 ^ u64::from(byte));
+        }
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 = value;
+    }
 }
 
 #[cfg(test)]

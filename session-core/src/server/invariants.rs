@@ -57,7 +57,7 @@ impl SessionManager {
             let counted = self.user_ip.all();
             let held: BTreeMap<(&str, &str), u32> = user_ip
                 .iter()
-                .map(|(pair, &count)| ((&*pair.user, &*pair.client_ip), count))
+                .map(|(pair, &count)| ((pair.user(), pair.client_ip()), count))
                 .collect();
             return fail(
                 "user_ip_counts_match_sessions",
@@ -72,7 +72,8 @@ impl SessionManager {
                 "logged_in_sessions_within_user_ip_limit",
                 format!(
                     "({}, {}) holds {count} logged-in sessions, above the limit {limit}",
-                    pair.user, pair.client_ip
+                    pair.user(),
+                    pair.client_ip()
                 ),
             );
         }

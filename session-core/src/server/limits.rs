@@ -8,12 +8,18 @@
 //! a count is decremented exactly once per session end and removed only at zero.
 
 use std::collections::BTreeMap;
+use std::collections::hash_map::{Entry, HashMap};
+use std::hash::BuildHasherDefault;
 
+use graphsession_base::Fnv1a;
 use graphsession_base::sync::{AtomicU64, Mutex, Ordering, lock};
 
-use crate::server::hash::name_shard;
+use graphsession_permission::USER_NAME_BYTES_MAX;
 
-/// Shards of the per-(user, ip) counts: logins of different users rarely meet on one mutex.
+use crate::server::config::CLIENT_IP_BYTES_MAX;
+use crate::server::hash::{PassHasher, mix};
+
+/// Shards of the per-(user, ip) counts: logins from different pairs rarely meet on one mutex.
 const USER_IP_SHARD_COUNT: usize = 16;
 
 /// The node's session count, reserved before a session is created.
@@ -57,30 +63,117 @@ impl NodeCount {
 }
 
 /// A (user, client ip) pair, shared by every session of the pair: a session holds one pointer
-/// instead of two strings, and the user's name is shared by all the user's pairs.
-/// Ordered by user, then client ip.
-#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+/// instead of two strings. Both names live in one buffer, the user's first, inside the pair's
+/// own allocation when they fit (any login's do). Ordered by user, then client ip.
+#[derive(Debug, PartialEq, Eq)]
 pub(crate) struct UserIp {
-    pub(crate) user: std::sync::Arc<str>,
-    pub(crate) client_ip: Box<str>,
+    text: PairText,
+    /// Bytes of the text that are the user's name.
+    user_len: usize,
 }
 
-/// One user's pairs.
-#[derive(Debug)]
-struct UserCounts {
-    name: std::sync::Arc<str>,
-    ips: BTreeMap<Box<str>, PairCount>,
+/// Bytes of names kept inline: a login's longest user name and client ip.
+const INLINE_BYTES: usize = (USER_NAME_BYTES_MAX + CLIENT_IP_BYTES_MAX) as usize;
+
+/// The user's name followed by the client's ip.
+#[derive(Debug, PartialEq, Eq)]
+enum PairText {
+    /// In the pair's allocation: the first `len` bytes.
+    Inline { bytes: [u8; INLINE_BYTES], len: usize },
+    /// Longer names (a session installed from the cluster or a snapshot may carry them).
+    Heap(Box<str>),
 }
 
+impl UserIp {
+    pub(crate) fn new(user: &str, client_ip: &str) -> UserIp {
+        let len = user.len() + client_ip.len();
+        let text = if len <= INLINE_BYTES {
+            let mut bytes = [0; INLINE_BYTES];
+            bytes[..user.len()].copy_from_slice(user.as_bytes());
+            bytes[user.len()..len].copy_from_slice(client_ip.as_bytes());
+            PairText::Inline { bytes, len }
+        } else {
+            PairText::Heap([user, client_ip].concat().into_boxed_str())
+        };
+        UserIp { text, user_len: user.len() }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        match &self.text {
+            PairText::Inline { bytes, len } => bytes.get(..*len).unwrap_or_default(),
+            PairText::Heap(text) => text.as_bytes(),
+        }
+    }
+
+    /// Part of the text; the parts are whole strings, so this never fails.
+    fn part(&self, range: std::ops::Range<usize>) -> &str {
+        let bytes = self.bytes().get(range).unwrap_or_default();
+        std::str::from_utf8(bytes).unwrap_or_default()
+    }
+
+    pub(crate) fn user(&self) -> &str {
+        self.part(0..self.user_len)
+    }
+
+    pub(crate) fn client_ip(&self) -> &str {
+        self.part(self.user_len..self.bytes().len())
+    }
+
+    /// The user's name and the client's ip, as bytes.
+    fn split(&self) -> (&[u8], &[u8]) {
+        self.bytes().split_at_checked(self.user_len).unwrap_or_default()
+    }
+
+    fn is(&self, user: &[u8], client_ip: &[u8]) -> bool {
+        self.split() == (user, client_ip)
+    }
+}
+
+impl PartialOrd for UserIp {
+    fn partial_cmp(&self, other: &UserIp) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for UserIp {
+    fn cmp(&self, other: &UserIp) -> std::cmp::Ordering {
+        (self.user(), self.client_ip()).cmp(&(other.user(), other.client_ip()))
+    }
+}
+
+/// A pair with sessions, and how many.
 #[derive(Debug)]
 struct PairCount {
     pair: std::sync::Arc<UserIp>,
     sessions: u32,
 }
 
-type UserIpMap = BTreeMap<Box<str>, UserCounts>;
+/// The pairs whose hashes are equal (nearly always one: the hash has 64 bits).
+#[derive(Debug)]
+struct Bucket {
+    first: PairCount,
+    more: Vec<PairCount>,
+}
 
-/// Sessions per (user, client ip), sharded by a hash of the user.
+impl Bucket {
+    fn find(&mut self, user: &[u8], client_ip: &[u8]) -> Option<&mut PairCount> {
+        if self.first.pair.is(user, client_ip) {
+            return Some(&mut self.first);
+        }
+        self.more.iter_mut().find(|counted| counted.pair.is(user, client_ip))
+    }
+
+    fn counts(&self) -> impl Iterator<Item = &PairCount> {
+        std::iter::once(&self.first).chain(&self.more)
+    }
+}
+
+/// Pairs by the hash of their names ([`pair_hash`]): a hash map with a fixed hasher, looked up
+/// once per login and once per session end. Its order never leaks: it is only visited to check
+/// invariants, and [`UserIpCounts::all`] sorts.
+type UserIpMap = HashMap<u64, Bucket, BuildHasherDefault<PassHasher>>;
+
+/// Sessions per (user, client ip), sharded by a hash of the pair.
 #[derive(Debug)]
 pub(crate) struct UserIpCounts {
     shards: Vec<Mutex<UserIpMap>>,
@@ -91,8 +184,10 @@ impl UserIpCounts {
         UserIpCounts { shards: (0..USER_IP_SHARD_COUNT).map(|_| Mutex::default()).collect() }
     }
 
-    fn shard(&self, user: &str) -> &Mutex<UserIpMap> {
-        &self.shards[name_shard(user, self.shards.len())]
+    fn shard(&self, hash: u64) -> &Mutex<UserIpMap> {
+        // The top bits: the map inside takes its own from the low ones.
+        let index = usize::try_from(hash >> 60).unwrap_or(0) % USER_IP_SHARD_COUNT;
+        &self.shards[index]
     }
 
     /// Checks the count of (`user`, `client_ip`) against `limit` and increments it, in one
@@ -104,9 +199,34 @@ impl UserIpCounts {
         client_ip: &str,
         limit: Option<u32>,
     ) -> Result<std::sync::Arc<UserIp>, u32> {
-        let mut map = lock(self.shard(user));
-        // Look up before inserting: a pair that has sessions already costs no allocation.
-        if let Some(counted) = map.get_mut(user).and_then(|counts| counts.ips.get_mut(client_ip)) {
+        let hash = pair_hash(user.as_bytes(), client_ip.as_bytes());
+        self.try_acquire_hashed(hash, user, client_ip, limit)
+    }
+
+    /// [`try_acquire`](Self::try_acquire) of a pair whose hash is `hash` (tests force
+    /// collisions with it).
+    fn try_acquire_hashed(
+        &self,
+        hash: u64,
+        user: &str,
+        client_ip: &str,
+        limit: Option<u32>,
+    ) -> Result<std::sync::Arc<UserIp>, u32> {
+        let (user_bytes, ip_bytes) = (user.as_bytes(), client_ip.as_bytes());
+        let mut map = lock(self.shard(hash));
+        let bucket = match map.entry(hash) {
+            Entry::Occupied(occupied) => occupied.into_mut(),
+            Entry::Vacant(vacant) => {
+                if limit == Some(0) {
+                    return Err(0);
+                }
+                let pair = std::sync::Arc::new(UserIp::new(user, client_ip));
+                let first = PairCount { pair: std::sync::Arc::clone(&pair), sessions: 1 };
+                vacant.insert(Bucket { first, more: Vec::new() });
+                return Ok(pair);
+            }
+        };
+        if let Some(counted) = bucket.find(user_bytes, ip_bytes) {
             if let Some(limit) = limit.filter(|&limit| counted.sessions >= limit) {
                 return Err(limit);
             }
@@ -116,51 +236,64 @@ impl UserIpCounts {
         if limit == Some(0) {
             return Err(0);
         }
-        let counts = map.entry(user.into()).or_insert_with(|| UserCounts {
-            name: std::sync::Arc::from(user),
-            ips: BTreeMap::new(),
-        });
-        let pair = std::sync::Arc::new(UserIp {
-            user: std::sync::Arc::clone(&counts.name),
-            client_ip: client_ip.into(),
-        });
-        let counted = PairCount { pair: std::sync::Arc::clone(&pair), sessions: 1 };
-        counts.ips.insert(client_ip.into(), counted);
+        let pair = std::sync::Arc::new(UserIp::new(user, client_ip));
+        bucket.more.push(PairCount { pair: std::sync::Arc::clone(&pair), sessions: 1 });
         Ok(pair)
     }
 
     /// One session of `pair` ended.
     pub(crate) fn release(&self, pair: &UserIp) {
-        let user = &*pair.user;
-        let mut map = lock(self.shard(user));
-        let Some(counts) = map.get_mut(user) else {
+        let (user, client_ip) = pair.split();
+        self.release_hashed(pair_hash(user, client_ip), pair);
+    }
+
+    /// [`release`](Self::release) of a pair whose hash is `hash`.
+    fn release_hashed(&self, hash: u64, pair: &UserIp) {
+        let (user, client_ip) = pair.split();
+        let mut map = lock(self.shard(hash));
+        let Entry::Occupied(mut occupied) = map.entry(hash) else {
             debug_assert!(false, "released a (user, ip) slot that was never acquired");
             return;
         };
-        if let Some(counted) = counts.ips.get_mut(&*pair.client_ip) {
-            counted.sessions = counted.sessions.saturating_sub(1);
-            if counted.sessions == 0 {
-                counts.ips.remove(&*pair.client_ip);
-            }
+        let bucket = occupied.get_mut();
+        let Some(counted) = bucket.find(user, client_ip) else {
+            debug_assert!(false, "released a (user, ip) slot that was never acquired");
+            return;
+        };
+        counted.sessions = counted.sessions.saturating_sub(1);
+        if counted.sessions > 0 {
+            return;
         }
-        if counts.ips.is_empty() {
-            map.remove(user);
+        // Removed at zero: the bucket's last pair goes with the bucket.
+        if bucket.first.pair.is(user, client_ip) {
+            match bucket.more.pop() {
+                Some(last) => bucket.first = last,
+                None => drop(occupied.remove()),
+            }
+        } else {
+            bucket.more.retain(|counted| !counted.pair.is(user, client_ip));
         }
     }
 
     /// The count of (`user`, `client_ip`).
     pub(crate) fn get(&self, user: &str, client_ip: &str) -> u32 {
-        let map = lock(self.shard(user));
-        let counted = map.get(user).and_then(|counts| counts.ips.get(client_ip));
+        let (user, client_ip) = (user.as_bytes(), client_ip.as_bytes());
+        self.get_hashed(pair_hash(user, client_ip), user, client_ip)
+    }
+
+    /// [`get`](Self::get) of a pair whose hash is `hash`.
+    fn get_hashed(&self, hash: u64, user: &[u8], client_ip: &[u8]) -> u32 {
+        let mut map = lock(self.shard(hash));
+        let counted = map.get_mut(&hash).and_then(|bucket| bucket.find(user, client_ip));
         counted.map_or(0, |counted| counted.sessions)
     }
 
     /// Calls `visit` with every pair and its non-zero count, for invariant checks (no
-    /// allocation).
+    /// allocation). The order is the maps' and means nothing: callers only count and compare.
     pub(crate) fn each(&self, mut visit: impl FnMut(&std::sync::Arc<UserIp>, u32)) {
         for shard in &self.shards {
-            for counts in lock(shard).values() {
-                for counted in counts.ips.values() {
+            for bucket in lock(shard).values() {
+                for counted in bucket.counts() {
                     visit(&counted.pair, counted.sessions);
                 }
             }
@@ -170,13 +303,86 @@ impl UserIpCounts {
     /// Every non-zero count, for invariant checks.
     pub(crate) fn all(&self) -> BTreeMap<(String, String), u32> {
         let mut all = BTreeMap::new();
-        for shard in &self.shards {
-            for (user, counts) in lock(shard).iter() {
-                for (ip, counted) in &counts.ips {
-                    all.insert((user.to_string(), ip.to_string()), counted.sessions);
-                }
-            }
-        }
+        self.each(|pair, sessions| {
+            all.insert((pair.user().to_owned(), pair.client_ip().to_owned()), sessions);
+        });
         all
+    }
+}
+
+/// The fixed hash of a (user, client ip) pair: FNV-1a of the user's name, a byte no UTF-8 text
+/// holds, and the ip, folded by [`mix`] so every bit depends on every byte.
+fn pair_hash(user: &[u8], client_ip: &[u8]) -> u64 {
+    let mut hash = Fnv1a::new();
+    hash.bytes(user);
+    hash.bytes(&[0xFF]);
+    hash.bytes(client_ip);
+    mix(hash.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    //! The pair's one buffer, and the (user, ip) counts when two pairs share a hash (which real
+    //! 64-bit hashes make all but impossible, so the tests force it).
+
+    use super::{UserIp, UserIpCounts};
+
+    #[test]
+    fn a_pair_splits_its_buffer_and_orders_by_user_then_ip() {
+        let pair = UserIp::new("ab", "c");
+        assert_eq!((pair.user(), pair.client_ip()), ("ab", "c"));
+        assert!(pair.is(b"ab", b"c"));
+        assert!(!pair.is(b"a", b"bc"), "the split is part of the pair");
+        assert!(UserIp::new("a", "bc") < pair, "user first: \"a\" < \"ab\"");
+        assert!(UserIp::new("ab", "b") < pair);
+        assert_eq!(UserIp::new("ab", "c"), pair);
+        // Names longer than any login's are kept on the heap, with the same answers.
+        let long_ip = "f".repeat(100);
+        let long = UserIp::new("alice", &long_ip);
+        assert_eq!((long.user(), long.client_ip()), ("alice", long_ip.as_str()));
+        assert!(long.is(b"alice", long_ip.as_bytes()));
+        assert!(UserIp::new("alice", "a") < long);
+    }
+
+    #[test]
+    fn pairs_that_share_a_hash_are_counted_apart() {
+        let counts = UserIpCounts::new();
+        let first = counts.try_acquire_hashed(7, "alice", "10.0.0.1", Some(2)).expect("room");
+        let second = counts.try_acquire_hashed(7, "bob", "10.0.0.1", Some(2)).expect("room");
+        let third = counts.try_acquire_hashed(7, "carol", "10.0.0.1", Some(1)).expect("room");
+        assert_eq!(counts.try_acquire_hashed(7, "carol", "10.0.0.1", Some(1)), Err(1));
+        assert_eq!(counts.try_acquire_hashed(7, "dave", "10.0.0.1", Some(0)), Err(0));
+        let again = counts.try_acquire_hashed(7, "bob", "10.0.0.1", Some(2)).expect("room");
+        assert!(std::sync::Arc::ptr_eq(&second, &again), "one shared pair");
+        assert_eq!(counts.get_hashed(7, b"bob", b"10.0.0.1"), 2);
+        assert_eq!(counts.get_hashed(7, b"dave", b"10.0.0.1"), 0);
+        // A pair after the first leaves alone; then the first, whose place the last takes.
+        counts.release_hashed(7, &third);
+        assert_eq!(counts.get_hashed(7, b"carol", b"10.0.0.1"), 0);
+        counts.release_hashed(7, &first);
+        assert_eq!(counts.get_hashed(7, b"alice", b"10.0.0.1"), 0);
+        assert_eq!(counts.get_hashed(7, b"bob", b"10.0.0.1"), 2);
+        counts.release_hashed(7, &second);
+        counts.release_hashed(7, &again);
+        assert_eq!(counts.get_hashed(7, b"bob", b"10.0.0.1"), 0);
+        let mut left = 0;
+        counts.each(|_, _| left += 1);
+        assert_eq!(left, 0, "every pair is gone at zero");
+    }
+
+    #[test]
+    fn the_count_is_checked_against_the_limit_and_kept_until_zero() {
+        let counts = UserIpCounts::new();
+        let one = counts.try_acquire("alice", "10.0.0.1", Some(2)).expect("room");
+        let two = counts.try_acquire("alice", "10.0.0.1", Some(2)).expect("room");
+        assert_eq!(counts.try_acquire("alice", "10.0.0.1", Some(2)), Err(2));
+        assert_eq!(counts.get("alice", "10.0.0.1"), 2);
+        counts.release(&one);
+        assert_eq!(
+            counts.all().into_iter().collect::<Vec<_>>(),
+            [(("alice".to_owned(), "10.0.0.1".to_owned()), 1)]
+        );
+        counts.release(&two);
+        assert!(counts.all().is_empty());
     }
 }

@@ -207,14 +207,19 @@ impl SessionManager {
             // A full table (hundreds of millions of sessions in one shard) is a full node.
             (sessions.insert(Arc::clone(&entry), now, check_at_ms))
                 .map_err(|_| ServerError::TooManyConnections)?;
-            // Under the shard lock, so an expiry round that already passed this shard keeps it.
-            self.earliest_check_ms.fetch_min(check_at_ms, Ordering::AcqRel);
+            // Under the shard lock, so an expiry round that already passed this shard keeps it
+            // (its reset happened before this lock, so the load sees it). Read first: the
+            // earliest check is nearly always earlier already, and a load is no locked write.
+            if self.earliest_check_ms.load(Ordering::Acquire) > check_at_ms {
+                self.earliest_check_ms.fetch_min(check_at_ms, Ordering::AcqRel);
+            }
         }
         Counters::bump(&self.counters.opened);
         // An event, not a history entry: SHOW SESSION has the creation in its row already, and a
         // session that never changes allocates no history.
-        let change = Change::Created { client_ip: login.client_ip.to_owned() };
-        self.announce(now, &entry, change);
+        self.announce_with(now, &entry, || Change::Created {
+            client_ip: login.client_ip.to_owned(),
+        });
         Ok(id)
     }
 
@@ -235,7 +240,7 @@ impl SessionManager {
             _ => (Refusal::Other, &self.counters.refused_other),
         };
         Counters::bump(counter);
-        self.events.push(Event::LoginRefused {
+        self.events.push_with(|| Event::LoginRefused {
             user: login.user.to_owned(),
             client_ip: login.client_ip.to_owned(),
             at_unix_ms: now,
@@ -253,11 +258,21 @@ impl SessionManager {
 
     /// Emits `change` as an event.
     pub(crate) fn announce(&self, now: u64, entry: &SessionEntry, change: Change) {
-        self.events.push(Event::Session {
+        self.announce_with(now, entry, || change);
+    }
+
+    /// Emits the change `make` builds as an event, building it only if the queue has room.
+    pub(crate) fn announce_with(
+        &self,
+        now: u64,
+        entry: &SessionEntry,
+        make: impl FnOnce() -> Change,
+    ) {
+        self.events.push_with(|| Event::Session {
             session: entry.id,
             user: entry.user().to_owned(),
             at_unix_ms: now,
-            change,
+            change: make(),
         });
     }
 

@@ -145,11 +145,11 @@ impl SessionEntry {
     }
 
     pub(crate) fn user(&self) -> &str {
-        &self.pair.user
+        self.pair.user()
     }
 
     pub(crate) fn client_ip(&self) -> &str {
-        &self.pair.client_ip
+        self.pair.client_ip()
     }
 
     pub(crate) fn check_at_ms(&self) -> u64 {

@@ -487,7 +487,7 @@ mod tests {
 
     fn entry(key: u64) -> Arc<SessionEntry> {
         let id = SessionId::new(i64::try_from(key).expect("small")).expect("positive");
-        let pair = std::sync::Arc::new(UserIp { user: "u".into(), client_ip: "ip".into() });
+        let pair = std::sync::Arc::new(UserIp::new("u", "ip"));
         Arc::new(SessionEntry::new(NewSession {
             id,
             pair,
