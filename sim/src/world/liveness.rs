@@ -47,7 +47,14 @@ impl ClusterWorld {
                 self.pump_client(slot)?;
             }
         }
-        let settle_ms = 5_000
+        // A query still running keeps its session alive (fix 3): the idle timeout starts when
+        // the last one ends, which may be up to twice the idle timeout after the close.
+        let queries_end_ms = (self.nodes.iter())
+            .flat_map(|node| node.running.iter().map(|query| query.finish_at_ms))
+            .max()
+            .unwrap_or(start_ms);
+        let settle_ms = queries_end_ms.saturating_sub(start_ms)
+            + 5_000
             + self.config.idle_timeout_ms
             + 6 * self.config.sync_interval_ms
             + 4 * self.config.latency_max_ms
