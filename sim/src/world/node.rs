@@ -455,6 +455,9 @@ impl SimNode {
     /// Reply oracles on what the node writes: a query whose executor saw the kill is never a
     /// success; an answered login is activity.
     fn judge_reply(&mut self, reply: &Reply) {
+        if let Some(violation) = super::show::check_reply_code(self.id.0, reply) {
+            self.violations.push(violation);
+        }
         match reply {
             Reply::Executed { plan_id: Some(plan), .. } if self.killed_plans.contains(plan) => {
                 self.violations.push(format!(
