@@ -66,6 +66,8 @@ pub(super) struct Accounting {
     /// Whether meta took an input since the last pass (only then can a candidate have been
     /// tombstoned).
     pub(super) meta_changed: bool,
+    /// Meta's change-log position at the last look for tombstones.
+    tombstones_seen_seq: Option<u64>,
     /// Whether meta or a node took an input since the last pass: only then can a candidate's
     /// existence or pending removal have changed, so every candidate is judged; otherwise only
     /// those of the clients in `clients_changed` (bits by slot) and those of no known owner.
@@ -257,7 +259,10 @@ impl ClusterWorld {
         if let Some(violation) = self.accounting.pending.take() {
             return Err(violation);
         }
-        let meta_changed = std::mem::take(&mut self.accounting.meta_changed);
+        // Every tombstone moves meta's change log: while it stands still, none was added.
+        let seq = Some(self.meta.changes_seq());
+        let meta_changed = std::mem::take(&mut self.accounting.meta_changed)
+            && std::mem::replace(&mut self.accounting.tombstones_seen_seq, seq) != seq;
         let all = std::mem::take(&mut self.accounting.servers_changed);
         let clients = std::mem::take(&mut self.accounting.clients_changed);
         let mut settled = Vec::new();

@@ -44,6 +44,8 @@ pub(super) struct TimeOracles {
     meta_cuts: Vec<VecDeque<(u64, u64)>>,
     /// The nodes cut from meta at the last look, as bits.
     meta_cut_bits: u64,
+    /// An empty list to swap with a node's list of activity.
+    active_spare: Vec<SessionId>,
 }
 
 impl ClusterWorld {
@@ -119,9 +121,17 @@ impl ClusterWorld {
     pub(super) fn check_time(&mut self) -> Checked {
         self.watch_meta_links();
         for index in 0..self.nodes.len() {
-            for session in std::mem::take(&mut self.nodes[index].active) {
+            if self.nodes[index].active.is_empty() {
+                continue;
+            }
+            // Swapped with a kept buffer, so that neither list is allocated again.
+            let mut active = std::mem::take(&mut self.time_oracles.active_spare);
+            std::mem::swap(&mut active, &mut self.nodes[index].active);
+            for &session in &active {
                 self.note_activity(session, index);
             }
+            active.clear();
+            self.time_oracles.active_spare = active;
         }
         // Expiries and records change only with meta's inputs.
         if !std::mem::take(&mut self.time_oracles.meta_changed) {
