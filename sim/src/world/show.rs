@@ -264,3 +264,31 @@ impl ClusterWorld {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failure_reply_needs_a_nebulagraph_code_and_a_message() {
+        let failed = |code: i32, message: &str| Reply::ExecuteFailed {
+            code,
+            message: message.to_owned(),
+            space_name: String::new(),
+        };
+        assert_eq!(
+            check_reply_code(0, &failed(codes::E_SESSION_INVALID, "Session not found")),
+            None
+        );
+        assert_eq!(check_reply_code(0, &failed(codes::E_EXECUTION_ERROR, "killed")), None);
+        for (code, message) in [(-1, "x"), (1002, "x"), (0, "x"), (codes::E_EXECUTION_ERROR, "")] {
+            let violation = check_reply_code(2, &failed(code, message));
+            assert!(
+                violation.is_some_and(|text| text.starts_with("[reply_code] node 2")),
+                "{code}"
+            );
+        }
+        let refused = Reply::AuthenticateFailed { code: -1, message: "no".to_owned() };
+        assert!(check_reply_code(1, &refused).is_some());
+    }
+}
