@@ -126,6 +126,10 @@ enum Task {
         /// With --sim: draw a new sample with this seed (rewrites the sample file), run nothing.
         #[arg(long, requires = "sim", value_name = "SEED")]
         draw_sample: Option<u64>,
+        /// With --sim: run only this half of each chunk (`unit` or `sim`), for example the unit
+        /// half while the simulator's oracles are still being changed, the sim half after.
+        #[arg(long, requires = "sim", value_name = "HALF")]
+        only: Option<mutants::sim::Half>,
         /// Arguments for cargo-mutants, for example `--file src/seal.rs` or `--in-diff my.diff`.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
@@ -154,8 +158,9 @@ fn main() -> Result<()> {
         Task::Loom { preemptions } => loom(&root, preemptions),
         Task::Bench { report_only, args } => bench::bench(&root, &args, report_only),
         Task::Fuzz { target, seconds } => fuzz::fuzz(&root, &fuzz::Options { target, seconds }),
-        Task::Mutants { sim: true, jobs, score_only, limit, chunk, draw_sample, .. } => {
+        Task::Mutants { sim: true, jobs, score_only, limit, chunk, draw_sample, only, .. } => {
             let options = mutants::sim::Options {
+                only,
                 limit,
                 jobs,
                 chunk,

@@ -202,6 +202,7 @@ impl ClusterWorld {
         self.check_kills_relayed()?;
         self.check_stopped_with_cause()?;
         self.check_running_queries()?;
+        self.check_show()?;
         Ok(())
     }
 

@@ -22,6 +22,11 @@ impl ClusterWorld {
         }
         self.check_user_ip_counts(bits(registries))?;
         self.time_oracles.meta_changed |= dirty.meta;
+        self.accounting.meta_changed |= dirty.meta;
+        self.accounting.servers_changed |= dirty.meta || dirty.nodes != 0 || registries != 0;
+        self.accounting.clients_changed |= dirty.clients;
+        self.accounting.timers_stale.0 |= dirty.nodes | registries;
+        self.accounting.timers_stale.1 |= dirty.clients;
         // A step that gave no machine an input (a tick, a partition, a lost message) changes no
         // session's existence or accounting: the per-session oracles skip it.
         self.step_changed = dirty.meta || dirty.nodes != 0 || registries != 0 || dirty.clients != 0;

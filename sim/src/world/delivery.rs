@@ -186,7 +186,7 @@ impl ClusterWorld {
             }
         }
         for session in self.nodes[index].take_created() {
-            self.accounting.candidates.insert(session);
+            self.accounting.candidates.insert(session, Default::default());
             self.trace(u64::from_ne_bytes(session.get().to_ne_bytes()));
             if !self.issued.insert(session.get()) {
                 return Err(format!(

@@ -27,19 +27,32 @@ pub(super) struct TimeOracles {
     /// The newest activity each node saw of each session not yet ended (true time). A node that
     /// crashes loses what it saw and had not reported: its entries go with it.
     activity: BTreeMap<(SessionId, usize), u64>,
-    /// Meta's record of each live session as last seen: (newest activity, time of its space).
-    records: BTreeMap<SessionId, (u64, u64)>,
+    /// Meta's record of each live session as last seen, by id: (newest activity, time of its
+    /// space).
+    records: Vec<(SessionId, (u64, u64))>,
+    /// The buffer the next comparison fills (kept to reuse its allocation).
+    records_spare: Vec<(SessionId, (u64, u64))>,
     /// Whether meta took an input since its records were last compared.
     pub(super) meta_changed: bool,
+    /// Whether a node saw activity since the ended sessions were last looked for.
+    activity_added: bool,
+    /// Meta's change-log position when the ended sessions were last looked for: every end of a
+    /// session at meta moves it, so while it stands (and no activity came) none ended.
+    ended_seen_seq: Option<u64>,
     /// Per node: since when its link to meta has been cut, and its earlier cut runs.
     meta_cut_since: Vec<Option<u64>>,
     meta_cuts: Vec<VecDeque<(u64, u64)>>,
+    /// The nodes cut from meta at the last look, as bits.
+    meta_cut_bits: u64,
+    /// An empty list to swap with a node's list of activity.
+    active_spare: Vec<SessionId>,
 }
 
 impl ClusterWorld {
     /// Node `index` saw `session` active now (true time).
     fn note_activity(&mut self, session: SessionId, index: usize) {
         self.time_oracles.activity.insert((session, index), self.now_ms);
+        self.time_oracles.activity_added = true;
     }
 
     /// Node `index` crashed: what it saw is gone with it.
@@ -56,15 +69,27 @@ impl ClusterWorld {
             + 100
     }
 
-    /// Updates the nodes' meta-link cut runs (after each step).
+    /// Updates the nodes' meta-link cut runs (after each step). The cut links are read in one
+    /// walk of the partitions' node-meta part (their end); the runs change only when that set does.
     fn watch_meta_links(&mut self) {
         let nodes = self.nodes.len();
+        let mut cut = 0_u64;
+        // Node-meta links sort after every client-node link: read from the back.
+        for link in self.partitions.iter().rev() {
+            let Link::NodeMeta { node } = link else { break };
+            cut |= 1 << (node % 64);
+        }
         let oracles = &mut self.time_oracles;
-        oracles.meta_cut_since.resize(nodes, None);
-        oracles.meta_cuts.resize_with(nodes, VecDeque::new);
+        if oracles.meta_cut_since.len() != nodes {
+            oracles.meta_cut_since.resize(nodes, None);
+            oracles.meta_cuts.resize_with(nodes, VecDeque::new);
+        }
+        if cut == oracles.meta_cut_bits {
+            return;
+        }
+        oracles.meta_cut_bits = cut;
         for index in 0..nodes {
-            let node = u16::try_from(index).unwrap_or(0);
-            let cut = self.partitions.contains(&Link::NodeMeta { node });
+            let cut = cut & (1 << (index % 64)) != 0;
             match (cut, oracles.meta_cut_since[index]) {
                 (true, None) => oracles.meta_cut_since[index] = Some(self.now_ms),
                 (false, Some(since)) => {
@@ -96,15 +121,35 @@ impl ClusterWorld {
     pub(super) fn check_time(&mut self) -> Checked {
         self.watch_meta_links();
         for index in 0..self.nodes.len() {
-            for session in std::mem::take(&mut self.nodes[index].active) {
+            if self.nodes[index].active.is_empty() {
+                continue;
+            }
+            // Swapped with a kept buffer, so that neither list is allocated again.
+            let mut active = std::mem::take(&mut self.time_oracles.active_spare);
+            std::mem::swap(&mut active, &mut self.nodes[index].active);
+            for &session in &active {
                 self.note_activity(session, index);
             }
+            active.clear();
+            self.time_oracles.active_spare = active;
         }
         // Expiries and records change only with meta's inputs.
         if !std::mem::take(&mut self.time_oracles.meta_changed) {
             return Ok(());
         }
-        // The newest activity any live node saw, per session that meta has ended.
+        let seq = Some(self.meta.changes_seq());
+        if std::mem::take(&mut self.time_oracles.activity_added)
+            || self.time_oracles.ended_seen_seq != seq
+        {
+            self.time_oracles.ended_seen_seq = seq;
+            self.judge_ended()?;
+        }
+        self.check_records_monotonic()
+    }
+
+    /// The newest activity any live node saw, per session that meta has ended since the last
+    /// look: an expiry among them is judged.
+    fn judge_ended(&mut self) -> Checked {
         let mut ended: BTreeMap<SessionId, (u64, GoneReason)> = BTreeMap::new();
         for (&(session, _), &at) in &self.time_oracles.activity {
             if let Some(reason) = self.meta.gone_reason(session) {
@@ -118,7 +163,7 @@ impl ClusterWorld {
                 self.judge_expiry(session, active_at_ms)?;
             }
         }
-        self.check_records_monotonic()
+        Ok(())
     }
 
     fn judge_expiry(&self, session: SessionId, active_at_ms: u64) -> Checked {
@@ -154,24 +199,34 @@ impl ClusterWorld {
         Ok(())
     }
 
-    /// Meta's record of a live session never moves backwards.
+    /// Meta's record of a live session never moves backwards. One merge of meta's live records
+    /// (by id) with the ones seen last time (by id), into a reused buffer.
     fn check_records_monotonic(&mut self) -> Checked {
-        let live: Vec<SessionId> = self.meta.live_sessions().collect();
-        let records = &mut self.time_oracles.records;
-        records.retain(|session, _| live.binary_search(session).is_ok());
-        for session in live {
-            let Some(record) = self.meta.session(session) else { continue };
+        let oracles = &mut self.time_oracles;
+        let mut seen = std::mem::take(&mut oracles.records_spare);
+        seen.clear();
+        let before = &oracles.records;
+        let mut at = 0;
+        let mut regressed = None;
+        for record in self.meta.live_records() {
+            let session = record.session;
             let now = (record.last_activity_unix_ms, record.space_set_unix_ms);
-            if let Some(&before) = records.get(&session) {
-                if now.0 < before.0 || now.1 < before.1 {
-                    return Err(format!(
-                        "[record_regressed] meta's record of session {session} moved backwards: \
-                         (activity, space time) {before:?} -> {now:?}; expected the newest \
-                         report to win"
-                    ));
+            while before.get(at).is_some_and(|(old, _)| *old < session) {
+                at += 1;
+            }
+            if let Some(&(old, then)) = before.get(at) {
+                if old == session && (now.0 < then.0 || now.1 < then.1) && regressed.is_none() {
+                    regressed = Some((session, then, now));
                 }
             }
-            records.insert(session, now);
+            seen.push((session, now));
+        }
+        oracles.records_spare = std::mem::replace(&mut oracles.records, seen);
+        if let Some((session, before, now)) = regressed {
+            return Err(format!(
+                "[record_regressed] meta's record of session {session} moved backwards: \
+                 (activity, space time) {before:?} -> {now:?}; expected the newest report to win"
+            ));
         }
         Ok(())
     }

@@ -32,6 +32,7 @@ mod liveness;
 pub mod marks;
 pub mod network;
 pub mod node;
+mod show;
 mod stats;
 mod step;
 mod trace;
@@ -184,6 +185,8 @@ pub struct ClusterWorld {
     authenticates_sent: Vec<u64>,
     /// The time oracles' memory (premature expiry, convergence).
     time_oracles: TimeOracles,
+    /// The listing oracles' memory.
+    listings: show::Listings,
 }
 
 /// Machines touched since the last invariant check: bit `i` of `nodes` is node `i`'s sync, of
@@ -315,6 +318,7 @@ impl ClusterWorld {
             step_changed: true,
             authenticates_sent: vec![0; clients_count],
             time_oracles: TimeOracles::default(),
+            listings: show::Listings::default(),
         })
     }
 

@@ -484,10 +484,13 @@ impl SimNode {
     }
 
     /// Reply oracles on what the node writes: a query whose executor saw the kill is never a
-    /// success, and one stopped at its deadline is answered as timed out; an answered login is
-    /// activity.
+    /// success, and one stopped at its deadline is answered as timed out; every failure carries
+    /// a NebulaGraph code and a message; an answered login is activity.
     fn judge_reply(&mut self, connection: ConnectionId, reply: &Reply) {
         self.judge_timeout_reply(connection, reply);
+        if let Some(violation) = super::show::check_reply_code(self.id.0, reply) {
+            self.violations.push(violation);
+        }
         match reply {
             Reply::Executed { plan_id: Some(plan), .. } if self.killed_plans.contains(plan) => {
                 self.violations.push(format!(

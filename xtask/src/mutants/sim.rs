@@ -47,6 +47,8 @@ const TARGET_PERCENT: f64 = 85.0;
 
 /// What `cargo xtask mutants --sim` was asked for.
 pub(crate) struct Options {
+    /// Run only this half of each chunk; both by default.
+    pub(crate) only: Option<Half>,
     /// Only the first this many mutants of the sample (the sample's order is its shuffle, so a
     /// prefix is itself a random sample).
     pub(crate) limit: Option<usize>,
@@ -86,6 +88,9 @@ pub(crate) fn mutants_sim(root: &Path, options: &Options) -> Result<()> {
         for (index, names) in current.chunks(options.chunk.max(1)).enumerate() {
             let chunk = output.join(format!("chunk-{index:02}"));
             for tests in [Tests::Unit, Tests::SimAlone] {
+                if options.only.is_some_and(|only| only.tests() != tests) {
+                    continue;
+                }
                 let dir = chunk.join(tests.dir_name());
                 if judged_all(&dir, names) {
                     eprintln!("chunk {index}, {}: judged before, skipped", tests.dir_name());
@@ -115,6 +120,24 @@ fn judged_all(dir: &Path, names: &[String]) -> bool {
     let asked = std::fs::read_to_string(dir.join(NAMES)).unwrap_or_default();
     let outcomes = Outcomes::read(&dir.join("mutants.out"));
     asked == lines_text(names) && names.iter().all(|name| outcomes.has(name))
+}
+
+/// One half of the measure, as `--only` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Half {
+    /// The unit tests' half.
+    Unit,
+    /// The simulator alone's half.
+    Sim,
+}
+
+impl Half {
+    fn tests(self) -> Tests {
+        match self {
+            Half::Unit => Tests::Unit,
+            Half::Sim => Tests::SimAlone,
+        }
+    }
 }
 
 /// Which tests judge a mutant.
@@ -217,30 +240,38 @@ fn parts(name: &str) -> Option<(&str, u32, &str)> {
 }
 
 /// Each sampled name as the current listing names it: the same name, or else the same mutation
-/// in the same file at the nearest line. Returns the current names and the stale ones.
+/// in the same file at the nearest line, or else (the function moved to another file of its
+/// crate) the one listing of the same mutation in the same crate. Returns the current names and
+/// the stale ones.
 fn resolve(sample: &[String], listed: &[String]) -> (Vec<String>, Vec<String>) {
     let exact: BTreeSet<&str> = listed.iter().map(String::as_str).collect();
     let mut by_mutation: BTreeMap<(&str, &str), Vec<(u32, &str)>> = BTreeMap::new();
+    let mut by_crate: BTreeMap<(&str, &str), Vec<&str>> = BTreeMap::new();
     for name in listed {
         if let Some((path, line, what)) = parts(name) {
             by_mutation.entry((path, what)).or_default().push((line, name));
+            by_crate.entry((crate_of(path), what)).or_default().push(name);
         }
     }
     let (mut current, mut stale) = (Vec::new(), Vec::new());
     let mut taken = BTreeSet::new();
     for name in sample {
+        let free = |candidate: &&str| !taken.contains(candidate) && !exact_in(sample, candidate);
         let found = if exact.contains(name.as_str()) {
             Some(name.as_str())
         } else {
             parts(name).and_then(|(path, line, what)| {
-                let candidates = by_mutation.get(&(path, what))?;
-                candidates
-                    .iter()
-                    .filter(|(_, candidate)| {
-                        !taken.contains(candidate) && !exact_in(sample, candidate)
-                    })
-                    .min_by_key(|(candidate_line, _)| candidate_line.abs_diff(line))
-                    .map(|(_, candidate)| *candidate)
+                let in_file = by_mutation.get(&(path, what)).and_then(|candidates| {
+                    candidates
+                        .iter()
+                        .filter(|(_, candidate)| free(candidate))
+                        .min_by_key(|(candidate_line, _)| candidate_line.abs_diff(line))
+                        .map(|(_, candidate)| *candidate)
+                });
+                in_file.or_else(|| match by_crate.get(&(crate_of(path), what))?.as_slice() {
+                    [only] if free(only) => Some(*only),
+                    _ => None,
+                })
             })
         };
         match found {
@@ -249,6 +280,11 @@ fn resolve(sample: &[String], listed: &[String]) -> (Vec<String>, Vec<String>) {
         }
     }
     (current, stale)
+}
+
+/// The crate directory a mutant's path starts with.
+fn crate_of(path: &str) -> &str {
+    path.split('/').next().unwrap_or(path)
 }
 
 fn exact_in(sample: &[String], name: &str) -> bool {
@@ -461,6 +497,9 @@ mod tests {
             "a.rs:40:5: replace f -> u32 with 0",
             "a.rs:13:9: replace + with - in g",
             "b.rs:7:1: replace h with ()",
+            "c/src/moved/x.rs:3:1: replace k -> bool with true",
+            "c/src/new.rs:9:1: replace && with || in twice",
+            "c/src/other.rs:9:1: replace && with || in twice",
         ]
         .map(str::to_owned)
         .to_vec();
@@ -468,12 +507,25 @@ mod tests {
             "b.rs:7:1: replace h with ()",
             "a.rs:10:5: replace f -> u32 with 0",
             "a.rs:13:9: replace * with + in g",
+            "c/src/x.rs:1:1: replace k -> bool with true",
+            "c/src/old.rs:1:1: replace && with || in twice",
         ]
         .map(str::to_owned)
         .to_vec();
         let (current, stale) = resolve(&sample, &listed);
-        assert_eq!(current, ["b.rs:7:1: replace h with ()", "a.rs:12:5: replace f -> u32 with 0"]);
-        assert_eq!(stale, ["a.rs:13:9: replace * with + in g"]);
+        assert_eq!(
+            current,
+            [
+                "b.rs:7:1: replace h with ()",
+                "a.rs:12:5: replace f -> u32 with 0",
+                "c/src/moved/x.rs:3:1: replace k -> bool with true"
+            ]
+        );
+        // Gone from its file, and twice elsewhere in its crate: no way to tell which.
+        assert_eq!(
+            stale,
+            ["a.rs:13:9: replace * with + in g", "c/src/old.rs:1:1: replace && with || in twice"]
+        );
     }
 
     #[test]

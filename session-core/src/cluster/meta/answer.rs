@@ -167,6 +167,12 @@ impl MetaStore {
             .map(|(id, _)| *id)
     }
 
+    /// Every live session's record, by id (the simulator compares them to its model at every
+    /// step: one pass, no lookup per session).
+    pub fn live_records(&self) -> impl Iterator<Item = &SessionRecord> + '_ {
+        self.state.sessions.values().filter_map(|entry| live_of(&entry.state)).map(|l| &l.record)
+    }
+
     /// Live sessions.
     #[must_use]
     pub fn live_count(&self) -> u32 {
