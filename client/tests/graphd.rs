@@ -132,7 +132,7 @@ async fn a_cut_link_fails_over_to_another_graphd_with_the_same_session() {
         let session = client.session().await.unwrap();
         session.execute("YIELD 1").await.unwrap();
         let id = newest_session(&admin, &before).await;
-        first.cut();
+        first.cut().await;
         let rows = session.execute_idempotent("YIELD 2 AS two").await.unwrap();
         assert_eq!(rows.get(0, 0), Some(&Value::iVal(2)));
         let metrics = session.metrics().await.unwrap();

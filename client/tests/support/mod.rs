@@ -8,12 +8,14 @@ use std::collections::BTreeSet;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use graphsession_client::{Client, Config, Session, Value};
 use graphsession_graphd::Server;
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Mutex;
 use tokio::task::JoinSet;
 
 /// Fails the test if `future` takes longer than `secs`.
@@ -133,7 +135,8 @@ pub(crate) async fn client(graphd: &Graphd) -> Client {
 pub(crate) struct Proxy {
     /// Where clients connect.
     pub(crate) addr: SocketAddr,
-    tasks: JoinSet<()>,
+    accept: JoinSet<()>,
+    links: Arc<Mutex<JoinSet<()>>>,
 }
 
 impl Proxy {
@@ -141,21 +144,27 @@ impl Proxy {
     pub(crate) async fn start(upstream: SocketAddr) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let mut tasks = JoinSet::new();
-        tasks.spawn(async move {
-            let mut links = JoinSet::new();
+        let links = Arc::new(Mutex::new(JoinSet::new()));
+        let mut accept = JoinSet::new();
+        let shared = Arc::clone(&links);
+        accept.spawn(async move {
             while let Ok((mut downstream, _)) = listener.accept().await {
-                links.spawn(async move {
+                shared.lock().await.spawn(async move {
                     let Ok(mut up) = TcpStream::connect(upstream).await else { return };
                     let _ = tokio::io::copy_bidirectional(&mut downstream, &mut up).await;
                 });
             }
         });
-        Proxy { addr, tasks }
+        Proxy { addr, accept, links }
     }
 
-    /// Closes every link (both sockets) and the listener: the upstream looks down.
-    pub(crate) fn cut(&mut self) {
-        self.tasks.abort_all();
+    /// Closes the listener and every link (both sockets), and returns only once they are
+    /// closed, so the next statement certainly meets a dead socket: the upstream looks down.
+    pub(crate) async fn cut(&mut self) {
+        self.accept.abort_all();
+        while self.accept.join_next().await.is_some() {}
+        let mut links = self.links.lock().await;
+        links.abort_all();
+        while links.join_next().await.is_some() {}
     }
 }
