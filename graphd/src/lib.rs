@@ -53,8 +53,10 @@
 //!   host `extend_lease`, `last_issued_unix_ms` or `next_counter`, so graphd cannot extend an id
 //!   lease while running: each start leases 30 days of session-id time and 2^32 plan ids per
 //!   node (`store/leases.rs`), and a clean shutdown gives back what was not used.
-//! - **No query deadline.** Queries are registered without a deadline, so there is no query
-//!   timeout (NebulaGraph 3.x has none either); `graphd_sleep` can only be killed.
+//! - **Query timeouts are ours, not NebulaGraph's.** NebulaGraph 3.x has none; graphd passes
+//!   `--query_timeout_ms` to the node and parses `SET SESSION query_timeout_ms = N`, and the node
+//!   answers a query past its deadline as a killed one (-1005 "Execution had been killed: query
+//!   timed out"; docs/fixes.md, "Query timeouts").
 //! - **USE does not know spaces.** The registry accepts USE of any name; graphd hands a USE (and
 //!   a GRANT or REVOKE) naming an unknown space to its executor instead, which answers
 //!   `SpaceNotFound` after the permission check.
