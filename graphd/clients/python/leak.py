@@ -73,7 +73,7 @@ EXPECTED = {
         "resets": (5, 0, 0), "stall": (0, 0, 1), "half-open": (0, 0, 2),
         "node killed": (0, 0, 0), "admin kill": (0, 2, 0), "close": (2, 0, 0)},
     # The same session id re-sent on a new connection after a broken one (not after a timeout:
-    # that statement is lost, the next goes on a new connection); never replaces a session the
+    # that statement is lost, the next succeeds); never replaces a session the
     # server ended; its sign-out at close goes to a dead socket.
     "nebula3-python 3.8.3": {
         "resets": (0, 0, 0), "stall": (0, 0, 1), "half-open": (0, 0, 1),
