@@ -11,7 +11,7 @@
 //!    bb8-nebula and graphsession-client through TCP fault proxies (`leak.py`, which starts its
 //!    own graphd of 3 nodes, since it kills nodes and sessions, and drives
 //!    `graphd/clients/node/leak.js`, `python_driver.py`, `graphd/clients/rust` and the client's
-//!    `leak_driver` example).
+//!    `leak_driver` example; the counts also go to `target/clients/leak.json`).
 //!
 //! The suites run at once (they sleep more than they compute; each uses its own users, and the
 //! scenarios their own graphds on free ports), each into its own log under `target/clients/`,
@@ -178,6 +178,8 @@ fn suites(root: &Path, binary: &Path) -> Vec<Suite> {
         .arg(root.join("target").join("release").join("examples").join("leak_driver"))
         .arg("--nebula-rust-driver")
         .arg(cache.join("rust").join("debug").join("nebula-rust-leak-driver"))
+        .arg("--json")
+        .arg(cache.join("leak.json"))
         .env("NODE_PATH", cache.join("node").join("node_modules"))
         .env("GRAPHD_BIN", binary);
 

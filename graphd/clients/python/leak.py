@@ -34,7 +34,7 @@ the application:
   timeout, or nothing within 3 x TIMEOUT_MS + 3 s).
 
     GRAPHD_BIN=target/release/graphd python leak.py [--node-script PATH] [--rust-driver PATH]
-        [--nebula-rust-driver PATH]
+        [--nebula-rust-driver PATH] [--logs] [--json PATH]
 
 Prints the table of the README; exits non-zero if graphsession-client has any non-zero count, if a
 count differs from EXPECTED (what the README states), or if a client could not be driven."""
@@ -313,6 +313,7 @@ def main():
     parser.add_argument("--nebula-rust-driver",
                         help="the driver of nebula-client 0.7.3 + bb8-nebula 0.9 (graphd/clients/rust)")
     parser.add_argument("--logs", action="store_true", help="print every driver's events")
+    parser.add_argument("--json", help="also write the counts there: {client: {phase: {count: n}}}")
     args = parser.parse_args()
     started = time.monotonic()
     graphd = Graphd(nodes=3, log_name="leak",
@@ -331,6 +332,10 @@ def main():
     finally:
         graphd.stop()
     print(table(results))
+    if args.json:
+        with open(args.json, "w") as out:
+            json.dump({name: {phase: dict(zip(COUNTS, counts[phase])) for phase in PHASES}
+                       for name, counts in results.items()}, out, indent=1)
     for name, counts in results.items():
         for phase in PHASES:
             if name == OURS and any(counts[phase]):
