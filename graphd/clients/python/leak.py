@@ -42,7 +42,6 @@ count differs from EXPECTED (what the README states), or if a client could not b
 import argparse
 import json
 import os
-import queue
 import subprocess
 import sys
 import threading
