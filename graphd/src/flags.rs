@@ -81,6 +81,13 @@ pub struct Flags {
     /// Log every node event.
     #[arg(long, default_value_t = false)]
     verbose: bool,
+    /// For fault tests: read `crash N` and `restart N` lines on standard input and crash node N
+    /// (1 for the first) as `kill -9` would crash a graphd process of its own, or open its port
+    /// again; each done command is acknowledged by a `crashed N` / `restarted N` line on
+    /// standard output. The end of standard input stops graphd as SIGTERM does (the test that
+    /// drove it is gone). Off by default.
+    #[arg(long = "control_stdin", default_value_t = false)]
+    control_stdin: bool,
     /// The meta store: `embedded` (in this process, the default) or
     /// `etcd://host:port[,host:port...]` (shared with every graphd using the same etcd).
     #[arg(long, default_value = "embedded", value_parser = parse_meta)]
@@ -108,6 +115,12 @@ fn parse_meta(text: &str) -> Result<MetaUrl, String> {
 }
 
 impl Flags {
+    /// Whether node crashes and restarts are taken as commands on standard input
+    /// (`--control_stdin`, for fault tests).
+    pub fn control_stdin(&self) -> bool {
+        self.control_stdin
+    }
+
     /// The configuration these flags ask for.
     pub fn config(&self) -> Config {
         Config {

@@ -47,7 +47,7 @@ def port_free(port):
 class Graphd:
     """One graphd process: `nodes` graph nodes on `port`, `port + 1`, ..."""
 
-    def __init__(self, port=None, nodes=3, flags=(), log_name="graphd"):
+    def __init__(self, port=None, nodes=3, flags=(), log_name="graphd", control=False):
         self.nodes = nodes
         self.port = port if port is not None else free_port_block(nodes)
         self.dir = tempfile.mkdtemp(prefix=f"graphd-clients-{log_name}-")
@@ -59,8 +59,12 @@ class Graphd:
             f"--data_path={os.path.join(self.dir, 'data')}",
             *flags,
         ]
+        if control:  # node crashes by command; graphd stops when this process's pipe closes
+            args.append("--control_stdin")
         self.log = open(self.log_path, "wb")
-        self.process = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            args, stdin=subprocess.PIPE if control else None, stdout=self.log,
+            stderr=subprocess.STDOUT)
         self._wait_ready(20.0)
 
     @property
@@ -86,6 +90,26 @@ class Graphd:
                 self.stop()
                 raise RuntimeError(f"graphd not listening on {pending}: {self.log_tail()}")
             time.sleep(0.05)
+
+    def control(self, command, seconds=20.0):
+        """Sends `crash N` or `restart N` (node N from 1; graphd started with control=True) and
+        waits for graphd's acknowledgement (`crashed N` / `restarted N`) in its log."""
+        verb, node = command.split()
+        ack = {"crash": "crashed", "restart": "restarted"}[verb] + f" {node}"
+        before = self._log_lines().count(ack)
+        self.process.stdin.write((command + "\n").encode())
+        self.process.stdin.flush()
+        deadline = time.monotonic() + seconds
+        while self._log_lines().count(ack) <= before:
+            errors = [line for line in self._log_lines() if line.startswith("error: ")]
+            if errors or time.monotonic() > deadline:
+                raise RuntimeError(f"graphd did not {command}: {errors or self.log_tail()}")
+            time.sleep(0.02)
+
+    def _log_lines(self):
+        self.log.flush()
+        with open(self.log_path, "rb") as log:
+            return log.read().decode(errors="replace").splitlines()
 
     def log_tail(self):
         self.log.flush()
