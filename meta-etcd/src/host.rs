@@ -100,7 +100,8 @@ impl MetaEtcd {
             (now_unix_ms, timeout_ms),
         )
         .await?;
-        let restored = replica::restore(&mut client, &keys, meta, timeout_ms).await?;
+        let mut restored = replica::restore(&mut client, &keys, meta, timeout_ms).await?;
+        restored.recorded = config.deliver_applied.then(Vec::new);
         let shared: Shared = Arc::new(std::sync::Mutex::new(restored));
         let (deliveries, received) = mpsc::channel(config.deliveries_max);
         let mut etcd = MetaEtcd {

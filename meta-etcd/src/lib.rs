@@ -42,6 +42,6 @@ pub use entry::{LogEntry, check_limits, entry_bytes_bound, etcd_meta_config};
 pub use error::MetaEtcdError;
 pub use host::{LOG_FORMAT_VERSION, MetaEtcd};
 pub use keys::Keys;
-pub use replica::Delivery;
+pub use replica::{Applied, Delivery};
 pub use slots::{IdLeaseConfig, SlotGrant, SlotRecord};
 pub use snapshot::Manifest;
