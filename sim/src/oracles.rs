@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 #[derive(Debug, Default, Clone)]
 pub struct UniqueIds {
     sessions: BTreeSet<i64>,
-    plans: BTreeSet<i64>,
+    plans: BTreeSet<u64>,
 }
 
 impl UniqueIds {
@@ -37,7 +37,7 @@ impl UniqueIds {
     ///
     /// # Errors
     /// `[duplicate_id]` when it was issued before.
-    pub fn plan(&mut self, by: &str, plan: i64) -> Result<(), String> {
+    pub fn plan(&mut self, by: &str, plan: u64) -> Result<(), String> {
         if !self.plans.insert(plan) {
             return Err(format!(
                 "[duplicate_id] {by} issued plan id {plan} twice; expected every id unique"

@@ -153,6 +153,8 @@ pub struct Actor {
     pub(crate) local_ip: String,
     pub(crate) snapshot_interval_ms: u64,
     pub(crate) verbose: bool,
+    /// `--record_events`.
+    pub(crate) recorder: Option<crate::record::Recorder>,
     /// For the executor's tasks.
     pub(crate) inbox: mpsc::UnboundedSender<Message>,
     /// Told when the meta store in etcd is lost.
@@ -186,6 +188,7 @@ impl Actor {
             local_ip: parts.local_ip,
             snapshot_interval_ms: parts.snapshot_interval_ms,
             verbose: parts.verbose,
+            recorder: parts.recorder,
             inbox,
             fenced,
             waiting: BTreeMap::new(),

@@ -14,6 +14,7 @@
 
 #[path = "../../../meta-etcd/tests/support/etcd.rs"]
 pub(crate) mod etcd;
+pub(crate) mod record;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -37,6 +38,8 @@ pub(crate) struct GraphdProcess {
     child: Option<Child>,
     /// Its one node's address.
     pub(crate) addr: SocketAddr,
+    /// Its pid.
+    pub(crate) pid: u32,
     dir: PathBuf,
 }
 
@@ -67,7 +70,8 @@ impl GraphdProcess {
             .spawn()
             .unwrap();
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let mut process = GraphdProcess { child: Some(child), addr, dir };
+        let pid = child.id();
+        let mut process = GraphdProcess { child: Some(child), addr, pid, dir };
         let deadline = Instant::now() + Duration::from_secs(30);
         while std::net::TcpStream::connect(addr).is_err() {
             if let Some(status) = process.exited() {

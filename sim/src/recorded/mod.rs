@@ -72,7 +72,7 @@ pub enum Recorded {
         /// The query's session.
         session: i64,
         /// The id.
-        plan: i64,
+        plan: u64,
         /// When, Unix ms.
         at_ms: u64,
     },
