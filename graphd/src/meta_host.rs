@@ -119,13 +119,15 @@ pub struct OnEtcd {
 /// Joins the cluster in etcd with `nodes` nodes: the meta configuration checked against the
 /// cluster's (the etcd variant of `meta`, whose requests fit one log entry), `nodes` slots
 /// claimed with their id leases.
-/// With `recording`, every log entry the replica applies is delivered too.
+/// With `recording`, every log entry the replica applies is delivered too. The nodes'
+/// addresses (`addrs`, in node order) are shared with every graphd (SHOW SESSIONS' GraphAddr).
 pub async fn start_etcd(
     (endpoints, prefix, lease_ttl_ms): (&[String], &str, u64),
     (meta, recording): (MetaConfig, bool),
-    nodes: u16,
+    addrs: &[String],
     now_unix_ms: u64,
 ) -> Result<OnEtcd> {
+    let nodes = u16::try_from(addrs.len()).context("too many nodes")?;
     let config = EtcdConfig {
         endpoints: endpoints.to_vec(),
         prefix: prefix.to_owned(),
@@ -137,7 +139,7 @@ pub async fn start_etcd(
         session_lease_ms: SESSION_LEASE_MS,
         plan_lease_counters: PLAN_LEASE_COUNTERS,
     };
-    let (etcd, deliveries) =
+    let (mut etcd, deliveries) =
         MetaEtcd::start(config, etcd_meta_config(meta), (nodes, ids), now_unix_ms)
             .await
             .with_context(|| format!("cannot join the meta store in etcd at {endpoints:?}"))?;
@@ -152,6 +154,8 @@ pub async fn start_etcd(
         .collect();
     let slots: Vec<u16> = etcd.grants().iter().map(|grant| grant.slot()).collect();
     log!("meta store in etcd at {endpoints:?}: slots {slots:?}, lease {}", etcd.lease());
+    let own: Vec<(u16, String)> = slots.iter().copied().zip(addrs.iter().cloned()).collect();
+    etcd.share_addrs(&own).await.context("cannot share the nodes' addresses in etcd")?;
     Ok(OnEtcd { etcd, granted, deliveries })
 }
 
@@ -167,6 +171,7 @@ pub fn forward(
             let message = match delivery {
                 Delivery::Answer { node, answer } => Message::MetaAnswer { node, answer },
                 Delivery::LeaseLost => Message::MetaLost,
+                Delivery::Peers(addrs) => Message::Peers(addrs),
                 Delivery::Applied(applied) => {
                     if let Some(recorder) = &recorder {
                         recorder.applied(*applied);

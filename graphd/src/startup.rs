@@ -82,7 +82,8 @@ pub async fn prepare(config: &Config) -> Result<(Parts, Vec<TcpListener>)> {
         (None, MetaBackend::Etcd { endpoints, prefix, lease_ttl_ms }) => {
             let etcd = (endpoints.as_slice(), prefix.as_str(), *lease_ttl_ms);
             let recording = (meta_config(config), recorder.is_some());
-            let on = start_etcd(etcd, recording, config.nodes, now_unix_ms()).await?;
+            let shown: Vec<String> = addrs.iter().map(ToString::to_string).collect();
+            let on = start_etcd(etcd, recording, &shown, now_unix_ms()).await?;
             (Meta::Etcd(on.etcd), on.granted, Some(on.deliveries))
         }
         (None, MetaBackend::Embedded) => bail!("the embedded meta store was not loaded"),

@@ -3,7 +3,8 @@
 //! etcd leader, of the graphd holding the meta lease and of any graphd, a restart of all of
 //! etcd, and a graphd cut from etcd longer than its lease (a proxy between them stopped). After
 //! each: every session created is still usable through any live graphd and listed once by SHOW
-//! SESSIONS (none lost, none duplicated, none unknown), no session or plan id was issued
+//! SESSIONS (none lost, none duplicated, none unknown) with the `host:port` of the graphd that
+//! owns it (another process's too), no session or plan id was issued
 //! twice, and a KILL SESSION and a KILL QUERY from another graphd land within the bound.
 //! Every graphd records its run (`--record_events`) and the test what its clients were
 //! answered; at the end of each test the simulator's oracles judge the whole record
@@ -24,7 +25,7 @@ use etcd_support::etcd::EtcdCluster;
 use etcd_support::record::{Record, unix_ms};
 use etcd_support::{GraphdProcess, LEASE_TTL_SECS, Proxy, SYNC_INTERVAL_SECS};
 use graphsession_sim::recorded::Recorded;
-use support::{Client, int, within};
+use support::{Client, int, string, within};
 use tokio::time::Instant;
 
 /// KILL SESSION takes effect within one sync interval plus five one-way delays (see
@@ -48,6 +49,8 @@ struct World {
     kill_ms: Vec<u64>,
     /// The run's record.
     record: Record,
+    /// The address of every graphd started.
+    addrs: BTreeSet<String>,
 }
 
 impl World {
@@ -56,8 +59,9 @@ impl World {
         let (issued, live) = (BTreeSet::new(), BTreeMap::new());
         let (plans, kill_ms, record) = (BTreeSet::new(), Vec::new(), Record::new());
         let prefix = prefix.to_owned();
-        let graphds = Vec::new();
-        let mut world = World { etcd, url, prefix, graphds, issued, live, plans, kill_ms, record };
+        let (graphds, addrs) = (Vec::new(), BTreeSet::new());
+        let mut world =
+            World { etcd, url, prefix, graphds, issued, live, plans, kill_ms, record, addrs };
         for _ in 0..count {
             let url = world.url.clone();
             let graphd = world.spawn(&url);
@@ -68,7 +72,9 @@ impl World {
 
     /// A recording graphd on `url` (the world's etcd, or a proxy to it).
     fn spawn(&mut self, url: &str) -> GraphdProcess {
-        GraphdProcess::start_with(url, &self.prefix, &[&self.record.flag()])
+        let graphd = GraphdProcess::start_with(url, &self.prefix, &[&self.record.flag()]);
+        self.addrs.insert(graphd.addr.to_string());
+        graphd
     }
 
     /// Graphd `index` replaced by a new process.
@@ -146,6 +152,11 @@ impl World {
                 assert_eq!(distinct.len(), listed.len(), "after {after}: a session listed twice");
                 let expected: BTreeSet<i64> = self.live.keys().copied().collect();
                 if distinct == expected {
+                    // GraphAddr: the graphd that owns each session, another process's too.
+                    for row in &rows {
+                        let addr = string(&row[5]);
+                        assert!(self.addrs.contains(&addr), "after {after}: GraphAddr {addr}");
+                    }
                     break;
                 }
                 assert!(

@@ -24,6 +24,7 @@
 //! `entry_bytes_max` at start; a snapshot is split into chunks of at most `chunk_bytes_max`;
 //! no transaction has more than three operations.
 
+mod addrs;
 mod call;
 mod clock;
 mod config;

@@ -35,6 +35,11 @@ pub enum Delivery {
     /// [`EtcdConfig::deliver_applied`](crate::EtcdConfig::deliver_applied): a test records its
     /// run with it).
     Applied(Box<Applied>),
+    /// Every node's `host:port` known, by slot (after [`MetaEtcd::share_addrs`], at start and
+    /// after every change).
+    ///
+    /// [`MetaEtcd::share_addrs`]: crate::MetaEtcd::share_addrs
+    Peers(BTreeMap<u16, String>),
 }
 
 /// One log entry as a replica applied it.
