@@ -95,13 +95,14 @@ impl World {
         let live = self.live.keys().copied().collect();
         let bound_ms = u64::try_from(KILL_BOUND.as_millis()).unwrap();
         let verdict = self.record.judge(live, bound_ms);
-        let staleness = &verdict.kill_staleness_ms;
+        let (staleness, queries) = (&verdict.kill_staleness_ms, &verdict.query_kill_staleness_ms);
         println!(
             "{name}: the oracles passed over {} log entries ({} applications), {} session and \
-             {} plan ids, {} sessions ended at meta; node staleness ms {staleness:?}",
+             {} plan ids, {} sessions ended at meta; node staleness ms {staleness:?}, killed \
+             queries answered after ms {queries:?}",
             verdict.entries, verdict.applied, verdict.sessions, verdict.plans, verdict.meta_ends
         );
-        assert!(!staleness.is_empty(), "{name}: no kill was judged");
+        assert!(!staleness.is_empty() && !queries.is_empty(), "{name}: no kill was judged");
     }
 
     fn alive(&mut self) -> Vec<usize> {
@@ -208,6 +209,8 @@ impl World {
             panic!("after {after}: KILL QUERY did not land within {KILL_BOUND:?}")
         });
         let reply = reply.unwrap();
+        let (plan, code, at_ms) = (u64::try_from(plan).unwrap(), reply.code(), unix_ms());
+        self.record.push(Recorded::QueryAnswered { session, plan, code, at_ms });
         assert_eq!(
             (reply.code(), reply.message()),
             (-1005, "Execution had been killed"),

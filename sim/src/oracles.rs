@@ -89,6 +89,13 @@ pub fn kill_within_bound(
     Ok(())
 }
 
+/// What a party is told: a killed query is never a success. `who` was told plan `plan`
+/// succeeded though it was killed (`why` says how the oracle knows).
+#[must_use]
+pub fn killed_query_succeeded(who: &str, plan: u64, why: &str) -> String {
+    format!("[killed_query_succeeded] {who} was told plan {plan} succeeded; {why}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,6 +109,12 @@ mod tests {
         assert!(ids.plan("node 0", 7).unwrap_err().starts_with("[duplicate_id]"));
         assert!(ids.has_session(7) && !ids.has_session(8));
         assert_eq!((ids.session_count(), ids.plan_count()), (1, 1));
+    }
+
+    #[test]
+    fn a_killed_query_told_a_success_is_tagged() {
+        let message = killed_query_succeeded("client 1", 7, "it was killed");
+        assert_eq!(crate::property::property_of(&message), "killed_query_succeeded");
     }
 
     #[test]

@@ -56,6 +56,11 @@ fn run() -> Vec<Recorded> {
     created.created = vec![report(1), report(2)];
     let mut killed = request(2);
     killed.removals.push(Removal { session: sid(2), reason: RemoveReason::Killed });
+    killed.query_kills.push(QueryKill {
+        key: QueryKey { session: sid(1), plan: PlanId::from_u64(9) },
+        caller_user: "root".into(),
+        caller_is_god: true,
+    });
     let entries = [
         Entry::Request { now_ms: T0, node: 1, request: Box::new(created) },
         Entry::Tick { now_ms: T0 + 500 },
@@ -87,6 +92,8 @@ fn run() -> Vec<Recorded> {
             reason: "EndedElsewhere".into(),
         },
         Recorded::Listed { sessions: vec![1], at_ms: T0 + 2_000 },
+        Recorded::QueryAnswered { session: 1, plan: 9, code: -1005, at_ms: T0 + 1_700 },
+        Recorded::QueryAnswered { session: 1, plan: 8, code: 0, at_ms: T0 + 1_700 },
     ];
     for (revision, entry) in (1_i64..).zip(entries) {
         let answer = match &entry {
@@ -117,6 +124,17 @@ fn a_sound_run_passes_with_what_it_showed() {
     assert_eq!((verdict.entries, verdict.applied), (3, 6));
     assert_eq!((verdict.sessions, verdict.plans, verdict.meta_ends), (2, 1, 1));
     assert_eq!(verdict.kill_staleness_ms, [600]);
+    assert_eq!(verdict.query_kill_staleness_ms, [700]);
+}
+
+#[test]
+fn a_killed_query_answered_a_success_or_late_is_caught() {
+    let mut events = run();
+    events.push(Recorded::QueryAnswered { session: 1, plan: 9, code: 0, at_ms: T0 + 1_800 });
+    assert_eq!(property_of(&violation(&events)), "killed_query_succeeded");
+    let mut events = run();
+    events.push(Recorded::QueryAnswered { session: 1, plan: 9, code: -1005, at_ms: T0 + 3_501 });
+    assert!(violation(&events).starts_with("kill oracle: query (session 1, plan 9)"));
 }
 
 #[test]

@@ -79,8 +79,8 @@ impl Record {
 }
 
 /// The record is rich enough for the oracles to fail: the same run with the test's kills
-/// forgotten, with the nodes' ends of sessions forgotten, and with the log entry that created
-/// sessions missing, is each caught.
+/// forgotten, with the nodes' ends of sessions forgotten, with the killed queries answered a
+/// success, and with the log entry that created sessions missing, is each caught.
 fn caught_when_broken(events: &[Recorded], kill_bound_ms: u64) {
     let without = |drop: &dyn Fn(&Recorded) -> bool| -> Result<Verdict, String> {
         let kept: Vec<Recorded> = events.iter().filter(|event| !drop(event)).cloned().collect();
@@ -90,6 +90,18 @@ fn caught_when_broken(events: &[Recorded], kill_bound_ms: u64) {
     assert!(lost.as_ref().is_err_and(|message| message.starts_with("[lost]")), "{lost:?}");
     let late = without(&|event| matches!(event, Recorded::SessionEnded { .. }));
     assert!(late.as_ref().is_err_and(|message| message.starts_with("kill oracle")), "{late:?}");
+    let told: Vec<Recorded> = events
+        .iter()
+        .map(|event| match event {
+            Recorded::QueryAnswered { session, plan, at_ms, .. } => {
+                Recorded::QueryAnswered { session: *session, plan: *plan, code: 0, at_ms: *at_ms }
+            }
+            other => other.clone(),
+        })
+        .collect();
+    let told = judge(&told, kill_bound_ms);
+    let tag = "[killed_query_succeeded]";
+    assert!(told.as_ref().is_err_and(|message| message.starts_with(tag)), "{told:?}");
     let creating = events.iter().find_map(|event| match event {
         Recorded::Applied { revision, entry: Entry::Request { request, .. }, .. }
             if !request.created.is_empty() =>

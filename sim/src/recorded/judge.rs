@@ -2,10 +2,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use graphsession_core::cluster::{Answer, GoneReason, MetaConfig, MetaStore, NodeId};
+use graphsession_core::cluster::{
+    Answer, GoneReason, MetaConfig, MetaStore, NodeId, QueryKillResult,
+};
 use graphsession_id_gen::SessionId;
 
-use crate::oracles::{UniqueIds, kill_within_bound};
+use crate::oracles::{UniqueIds, kill_within_bound, killed_query_succeeded};
 use crate::recorded::{Entry, Recorded};
 
 /// What a run that passed showed the oracles.
@@ -22,8 +24,10 @@ pub struct Verdict {
     /// Sessions meta ended.
     pub meta_ends: usize,
     /// For each (session meta ended, node holding it then): how long after meta's end the node
-    /// let it go, ms (0 when it had let go before), sorted.
+    /// let it go, ms, sorted.
     pub kill_staleness_ms: Vec<u64>,
+    /// For each query answered after meta recorded its KILL QUERY: how long after, ms, sorted.
+    pub query_kill_staleness_ms: Vec<u64>,
 }
 
 /// Runs every oracle over `events` (in any order between processes, each process's own in its
@@ -41,9 +45,11 @@ pub fn judge(events: &[Recorded], kill_bound_ms: u64) -> Result<Verdict, String>
         plans: ids.plan_count(),
         meta_ends: replay.ends.len(),
         kill_staleness_ms: Vec::new(),
+        query_kill_staleness_ms: Vec::new(),
     };
     check_sessions(events, &ids, &replay)?;
     verdict.kill_staleness_ms = check_kills(events, &replay, kill_bound_ms)?;
+    verdict.query_kill_staleness_ms = check_query_kills(events, &replay, kill_bound_ms)?;
     Ok(verdict)
 }
 
@@ -81,13 +87,18 @@ struct Replay {
     ends: BTreeMap<i64, (u64, Option<GoneReason>)>,
     /// Meta's live sessions after the last entry.
     live: BTreeSet<i64>,
+    /// Each query meta recorded a KILL QUERY for: when (the entry's clock).
+    query_kills: BTreeMap<(i64, u64), u64>,
 }
+
+/// One revision's entry and each process's answer to it.
+type Applications<'a> = (&'a Entry, Vec<(u32, Option<&'a Answer>)>);
 
 /// Every process applied the same entry at a revision and computed the same answer as the log
 /// replayed from an empty store, whose invariants hold after every entry.
 fn replay_log(events: &[Recorded]) -> Result<Replay, String> {
     let mut config: Option<MetaConfig> = None;
-    let mut log: BTreeMap<i64, (&Entry, Vec<(u32, Option<&Answer>)>)> = BTreeMap::new();
+    let mut log: BTreeMap<i64, Applications<'_>> = BTreeMap::new();
     let mut applied = 0;
     for event in events {
         match event {
@@ -120,6 +131,7 @@ fn replay_log(events: &[Recorded]) -> Result<Replay, String> {
         MetaStore::new(config).map_err(|error| format!("meta configuration: {error:?}"))?;
     let mut ends = BTreeMap::new();
     let mut live: BTreeSet<i64> = BTreeSet::new();
+    let mut query_kills = BTreeMap::new();
     for (revision, (entry, answers)) in &log {
         let answer = match entry {
             Entry::Request { now_ms, node, request } => {
@@ -141,6 +153,14 @@ fn replay_log(events: &[Recorded]) -> Result<Replay, String> {
                 ));
             }
         }
+        if let Some(Answer::Reply(reply)) = &answer {
+            for (key, _) in
+                reply.query_kills.iter().filter(|(_, r)| *r == QueryKillResult::Recorded)
+            {
+                let key = (key.session.get(), key.plan.get());
+                query_kills.entry(key).or_insert(entry.now_ms());
+            }
+        }
         let now: BTreeSet<i64> = store.live_sessions().map(SessionId::get).collect();
         for ended in live.difference(&now) {
             let reason = SessionId::new(*ended).and_then(|id| store.gone_reason(id));
@@ -148,7 +168,7 @@ fn replay_log(events: &[Recorded]) -> Result<Replay, String> {
         }
         live = now;
     }
-    Ok(Replay { entries: log.len(), applied, ends, live })
+    Ok(Replay { entries: log.len(), applied, ends, live, query_kills })
 }
 
 /// No session lost (ended at meta without the test's kill, or missing at the end), none
@@ -286,6 +306,42 @@ fn check_kills(events: &[Recorded], replay: &Replay, bound_ms: u64) -> Result<Ve
                 staleness.push(let_go_ms.saturating_sub(ended_ms));
             }
         }
+    }
+    staleness.sort_unstable();
+    Ok(staleness)
+}
+
+/// A query meta recorded a KILL QUERY for is never answered a success after it, and is answered
+/// within `bound_ms`. Returns each such answer's staleness.
+fn check_query_kills(
+    events: &[Recorded],
+    replay: &Replay,
+    bound_ms: u64,
+) -> Result<Vec<u64>, String> {
+    let mut staleness = Vec::new();
+    for event in events {
+        let Recorded::QueryAnswered { session, plan, code, at_ms } = event else { continue };
+        let Some(&killed_ms) = replay.query_kills.get(&(*session, *plan)) else { continue };
+        if *at_ms < killed_ms {
+            continue;
+        }
+        if *code == 0 {
+            return Err(killed_query_succeeded(
+                &format!("the client of session {session}"),
+                *plan,
+                &format!(
+                    "meta recorded its KILL QUERY at {killed_ms}, before the answer at {at_ms}"
+                ),
+            ));
+        }
+        kill_within_bound(
+            &format!("query (session {session}, plan {plan})"),
+            killed_ms,
+            *at_ms,
+            bound_ms,
+            "one sync interval plus five delays of an etcd commit and its watch",
+        )?;
+        staleness.push(at_ms - killed_ms);
     }
     staleness.sort_unstable();
     Ok(staleness)

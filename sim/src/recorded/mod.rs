@@ -18,7 +18,9 @@
 //!   SESSION it was answered); no listing shows a session twice or one nobody issued; at the end
 //!   meta's live sessions are exactly the ones the test holds (none leaked, none lost);
 //! - **kills land within the bound**: no node holds a session longer than the bound after meta
-//!   ended it, unless its process stopped first ([`kill_within_bound`]).
+//!   ended it, unless its process stopped first, and a query meta recorded a KILL QUERY for is
+//!   answered within the bound ([`kill_within_bound`]);
+//! - **what parties are told**: a query meta recorded a kill for is never answered a success.
 //!
 //! [`UniqueIds`]: crate::oracles::UniqueIds
 //! [`kill_within_bound`]: crate::oracles::kill_within_bound
@@ -118,6 +120,18 @@ pub enum Recorded {
     KilledByClient {
         /// The session.
         session: i64,
+        /// When, Unix ms.
+        at_ms: u64,
+    },
+    /// A client of the test was answered `code` for the statement that ran as query
+    /// (`session`, `plan`) (0: a success).
+    QueryAnswered {
+        /// The query's session.
+        session: i64,
+        /// The query's plan id.
+        plan: u64,
+        /// The reply's code.
+        code: i32,
         /// When, Unix ms.
         at_ms: u64,
     },

@@ -334,9 +334,10 @@ impl ClusterWorld {
                 let killed = plan
                     .filter(|plan| self.nodes.iter().any(|node| node.killed_plans.contains(plan)));
                 killed.map(|plan| {
-                    format!(
-                        "[killed_query_succeeded] client {slot} was told plan {plan} succeeded; \
-                         its executor stopped at a kill"
+                    crate::oracles::killed_query_succeeded(
+                        &format!("client {slot}"),
+                        plan,
+                        "its executor stopped at a kill",
                     )
                 })
             }
