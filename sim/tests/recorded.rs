@@ -2,13 +2,15 @@
 //! processes on one log would record it passes, and each broken variant of it is caught with its
 //! property: an id issued twice, a replica that applied another entry or answered otherwise, a
 //! session meta ended without the test's kill, a session leaked or lost at the end, a kill that
-//! landed late, a listing with a session twice.
+//! landed late, a listing with a session twice, a killed query answered a success or late.
 #![allow(clippy::unwrap_used, reason = "a test: a failed unwrap is a failed test")]
 
 use graphsession_core::cluster::{
-    MetaConfig, MetaStore, NodeId, Removal, RemoveReason, Request, RequestId, SessionReport,
+    MetaConfig, MetaStore, NodeId, QueryKill, Removal, RemoveReason, Request, RequestId,
+    SessionReport,
 };
-use graphsession_id_gen::SessionId;
+use graphsession_id_gen::{PlanId, SessionId};
+use graphsession_query_plan::QueryKey;
 use graphsession_sim::property::property_of;
 use graphsession_sim::recorded::{Entry, Recorded, judge};
 
