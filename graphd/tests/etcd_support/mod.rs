@@ -44,7 +44,7 @@ pub(crate) struct GraphdProcess {
 }
 
 impl GraphdProcess {
-    /// Starts `graphd --meta url --meta_prefix prefix` and waits until it listens.
+    /// Starts `graphd --meta url --meta_prefix prefix` and waits until it serves.
     pub(crate) fn start(url: &str, prefix: &str) -> GraphdProcess {
         GraphdProcess::start_with(url, prefix, &[])
     }
@@ -73,7 +73,11 @@ impl GraphdProcess {
         let pid = child.id();
         let mut process = GraphdProcess { child: Some(child), addr, pid, dir };
         let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(addr).is_err() {
+        // The port is bound before graphd joins etcd: wait for the line it logs once it serves
+        // (a graphd whose etcd went away while it joined exits instead).
+        while std::net::TcpStream::connect(addr).is_err()
+            || !process.log().contains("node 1 listening on ")
+        {
             if let Some(status) = process.exited() {
                 panic!("graphd exited at start ({status}): {}", process.log());
             }
