@@ -2,9 +2,12 @@
 //! script as the official clients: one line of JSON per event on stdout, one command per line
 //! on stdin.
 //!
-//! `leak_driver ADDRESS USER PASSWORD SPACE`, then the commands:
+//! `leak_driver HOST:PORT[,HOST:PORT...] USER PASSWORD SPACE TIMEOUT_MS` (the addresses failed
+//! over in order; `TIMEOUT_MS` the execute timeout), then the commands, the protocol of every
+//! leak driver:
 //! - `exec`: runs `YIELD 1` (idempotent: re-sent on the same session after a cut link) and
-//!   prints `executed` or `failed`;
+//!   prints `{"event": "executed", "ok": true}` or `{"event": "executed", "ok": false, "code":
+//!   <NebulaGraph's code, or null when the server gave none>, "text": ...}`;
 //! - `close`: closes the session (its sign-out delivered once the server is reachable again,
 //!   within `close_flush_timeout_ms`) and prints `closed` with the final metrics;
 //! - `exit` (or end of input): exits.
@@ -18,11 +21,12 @@ fn emit(event: &serde_json::Value) {
 }
 
 async fn open(args: &[String]) -> Result<Session, Error> {
-    let [address, user, password, space] = args else {
+    let [addresses, user, password, space, timeout_ms] = args else {
         return Err(Error::NoAddress);
     };
-    let config = Config::new(user.as_str(), password.as_str()).with_space(space.as_str());
-    let client = Client::connect([address], config).await?;
+    let mut config = Config::new(user.as_str(), password.as_str()).with_space(space.as_str());
+    config.session.execute_timeout_ms = timeout_ms.parse().unwrap_or(5_000);
+    let client = Client::connect(addresses.split(','), config).await?;
     client.session().await
 }
 
@@ -42,10 +46,10 @@ async fn main() {
     while let Ok(Some(line)) = lines.next_line().await {
         match (line.trim(), session.as_ref()) {
             ("exec", Some(open)) => match open.execute_idempotent("YIELD 1").await {
-                Ok(_) => emit(&serde_json::json!({"event": "executed"})),
-                Err(error) => {
-                    emit(&serde_json::json!({"event": "failed", "text": error.to_string()}));
-                }
+                Ok(_) => emit(&serde_json::json!({"event": "executed", "ok": true})),
+                Err(error) => emit(&serde_json::json!({
+                    "event": "executed", "ok": false, "code": error.code(), "text": error.to_string(),
+                })),
             },
             ("close", Some(_)) => {
                 let Some(open) = session.take() else { continue };

@@ -7,10 +7,11 @@
 //! 1. graphd's nebula3-python suite (`graphd/clients/python`: sessions, and NebulaGraph's
 //!    acceptance scenarios), pytest; its exit code 5 (no test collected) is a failure;
 //! 2. nebula3-python's own tests against an expected-outcome table (`upstream.py`);
-//! 3. the leak measurement of the Node.js client, nebula3-python, the Rust crates nebula-client +
-//!    bb8-nebula and graphsession-client through a fault proxy (`leak.py`, which drives
-//!    `graphd/clients/node/leak.js`, `graphd/clients/rust` and the client's `leak_driver`
-//!    example).
+//! 3. the fault script of the Node.js client, nebula3-python, the Rust crates nebula-client +
+//!    bb8-nebula and graphsession-client through TCP fault proxies (`leak.py`, which starts its
+//!    own graphd of 3 nodes, since it kills nodes and sessions, and drives
+//!    `graphd/clients/node/leak.js`, `python_driver.py`, `graphd/clients/rust` and the client's
+//!    `leak_driver` example; the counts also go to `target/clients/leak.json`).
 //!
 //! The suites run at once (they sleep more than they compute; each uses its own users, and the
 //! scenarios their own graphds on free ports), each into its own log under `target/clients/`,
@@ -173,16 +174,20 @@ fn suites(root: &Path, binary: &Path) -> Vec<Suite> {
 
     let mut leak = Command::new(&python);
     leak.current_dir(&suite_dir)
-        .args(["leak.py", "--port", &port, "--rust-driver"])
+        .args(["leak.py", "--rust-driver"])
         .arg(root.join("target").join("release").join("examples").join("leak_driver"))
         .arg("--nebula-rust-driver")
         .arg(cache.join("rust").join("debug").join("nebula-rust-leak-driver"))
-        .env("NODE_PATH", cache.join("node").join("node_modules"));
+        .arg("--json")
+        .arg(cache.join("leak.json"))
+        .env("NODE_PATH", cache.join("node").join("node_modules"))
+        .env("GRAPHD_BIN", binary);
 
     vec![
         Suite { name: "graphd's nebula3-python suite", command: pytest, limit: secs(150) },
         Suite { name: "nebula3-python's own tests", command: upstream, limit: secs(270) },
-        Suite { name: "the leak measurement", command: leak, limit: secs(120) },
+        // 5 clients x 6 phases: about 105 s when measured alone, mostly timeouts waited out.
+        Suite { name: "the fault script", command: leak, limit: secs(300) },
     ]
 }
 

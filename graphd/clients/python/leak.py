@@ -1,80 +1,110 @@
-"""Measures how many sessions an official client leaves behind on graphd when its connection is
-reset: the Node.js client 3.0.3 and nebula3-python 3.8.3 each get the same script through a
-fault proxy (tcp_proxy.py):
+"""The same fault script for every client: the Node.js client 3.0.3, nebula3-python 3.8.3 (Session
+and SessionPool), the Rust crates nebula-client 0.7.3 + bb8-nebula 0.9 and graphsession-client,
+each through a driver process that speaks one protocol (JSON events on stdout, commands on stdin:
+`python_driver.py`, `../node/leak.js`, `../rust`, `client/examples/leak_driver.rs`), against a
+graphd of 3 nodes this script starts ($GRAPHD_BIN), behind TCP fault proxies (`tcp_proxy.py`).
 
-1. connect through the proxy and log in (a dedicated user; the Node.js client also USEs a space);
-2. N times: the proxy resets the connection, and the client is given time to come back
-   (the Node.js client reconnects by itself; python's Session re-sends its next statement on a
-   new connection);
-3. SHOW SESSIONS, straight to graphd: the user's sessions (one is the client's live session;
-   the rest are leaked);
-4. the proxy resets the connection and refuses new ones, then the application closes the client
-   while it is disconnected (python: Session.release, then ConnectionPool.close); the proxy
-   accepts connections again for a while, so a login after close would be seen;
-5. SHOW SESSIONS again: every session left is leaked (nothing will sign it out before the idle
-   timeout).
+Every phase runs a fresh driver process for a fresh user (so one phase's sessions do not count in
+the next), with a timeout of TIMEOUT_MS for every statement. The driver logs in and runs `YIELD 1`
+(it must succeed), then:
 
-    python leak.py --port 9669 [--resets 5] [--node-script PATH] [--rust-driver PATH]
+- resets: 5 times the proxy resets the connection (RST both ways), then a statement;
+- stall: the proxy holds the bytes of the connection (no FIN, no RST) for longer than the timeout:
+  a statement, then the proxy resumes (the held bytes flow on), then a statement;
+- half-open: the proxy drops what the server sends on the connection, silently and for good (the
+  requests still reach graphd): two statements;
+- node killed: the driver has two addresses, a proxy per graphd node (the Rust crates' manager
+  dials only the first); the node its connection goes through dies: its connections reset and
+  new ones refused, as the port of a killed graphd (graphd's session stays in meta, as
+  NebulaGraph's does). Two statements; the node comes back; a statement;
+- admin kill: from a separate admin connection, KILL SESSION of each of the user's sessions while
+  the client is idle, until SHOW SESSIONS lists none; two statements;
+- close: the proxy resets the connection and refuses new ones; the application closes the client
+  while it is disconnected; the proxy accepts again for 2.5 s (a sign-out kept for later, or a
+  login after close, would be seen).
 
-With --rust-driver (graphsession-client's `leak_driver` example, built by `cargo xtask
-clients`), graphsession-client goes through the same steps and must leave nothing: no
-session, no zombie, no statement lost.
+Counted per phase, on the server (SHOW SESSIONS as root) and from what each statement returned to
+the application:
+- left: the user's sessions that no live holder has: those listed beyond the ones the open client
+  holds (one; the Node.js client one per server address, one connection each), every one after
+  close;
+- zombies: statements answered -1002 (the session does not exist) to the application: the client
+  used a session the server had ended, without recovering;
+- lost: statements that neither succeeded nor got an answer from the server (a transport error, a
+  timeout, or nothing within 3 x TIMEOUT_MS + 3 s).
 
-Prints the table of the README and exits non-zero if a measurement differs from EXPECTED (the
-numbers the README states) or a client could not be driven."""
+    GRAPHD_BIN=target/release/graphd python leak.py [--node-script PATH] [--rust-driver PATH]
+        [--nebula-rust-driver PATH] [--logs] [--json PATH]
+
+Prints the table of the README; exits non-zero if graphsession-client has any non-zero count, if a
+count differs from EXPECTED (what the README states), or if a client could not be driven."""
 
 import argparse
 import json
 import os
-import queue
 import subprocess
 import sys
 import threading
 import time
 
-from nebula3.Config import Config, SessionPoolConfig
-from nebula3.gclient.net import ConnectionPool
-from nebula3.gclient.net.SessionPool import SessionPool
-
 from client import Conn, create_user, sessions_of, wait_until
+from harness import Graphd
 from tcp_proxy import Proxy
 
 SPACE = "leak_space"
+PASSWORD = "pw"
+TIMEOUT_MS = 2000
+RESETS = 5
+SESSION_INVALID = -1002
+PHASES = ("resets", "stall", "half-open", "node killed", "admin kill", "close")
+COUNTS = ("left", "zombies", "lost")
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+OURS = "graphsession-client 0.1.0"
+
+# What the README states: per client, per phase, (left, zombies, lost).
+EXPECTED = {
+    # One session per connection, a login per reconnect, the old session never signed out; a
+    # statement on a stalled or half-open link ends in the client's own timeout (9996, no answer);
+    # it never replaces a session the server ended; close while disconnected signs nothing out,
+    # and its reconnect loop logs in once more after close.
+    "@nebula-contrib/nebula-nodejs 3.0.3": {
+        "resets": (5, 0, 0), "stall": (0, 0, 1), "half-open": (0, 0, 2),
+        "node killed": (0, 0, 0), "admin kill": (0, 2, 0), "close": (2, 0, 0)},
+    # The same session id re-sent on a new connection after a broken one (not after a timeout:
+    # that statement is lost, the next succeeds); never replaces a session the
+    # server ended; its sign-out at close goes to a dead socket.
+    "nebula3-python 3.8.3": {
+        "resets": (0, 0, 0), "stall": (0, 0, 1), "half-open": (0, 0, 1),
+        "node killed": (0, 0, 0), "admin kill": (0, 2, 0), "close": (1, 0, 0)},
+    # A statement whose connection broke fails, and the session is dropped without a sign-out
+    # (the pool makes a new one); -1002 once, then a new session; close on dead sockets.
+    "nebula3-python 3.8.3 SessionPool": {
+        "resets": (2, 0, 3), "stall": (0, 0, 1), "half-open": (0, 0, 1),
+        "node killed": (1, 0, 1), "admin kill": (0, 1, 0), "close": (1, 0, 0)},
+    # A reset socket stays in the pool until a write fails with EPIPE, then a new login without
+    # signing the old session out; its read timeout does not end a stalled or half-open read
+    # (no answer within the bound); one address only, so no failover; -1002 once, then a new
+    # session; dropping the pool signs nothing out.
+    "nebula-client 0.7.3 + bb8-nebula 0.9": {
+        "resets": (1, 0, 4), "stall": (0, 0, 1), "half-open": (0, 0, 2),
+        "node killed": (1, 0, 2), "admin kill": (0, 1, 0), "close": (1, 0, 0)},
+    OURS: {phase: (0, 0, 0) for phase in PHASES},
+}
 
 
-def expected(resets):
-    """What the README states, per client: (sessions after the resets, after the close)."""
-    return {
-        # A login per reconnect, the old session never signed out; close while disconnected
-        # signs nothing out, and its reconnect loop goes on: once the server is reachable again
-        # it logs in once more, after close.
-        "@nebula-contrib/nebula-nodejs 3.0.3": (resets + 1, resets + 2),
-        # The same session id is re-sent on a new connection: nothing leaks from resets; the
-        # release while disconnected sends its sign-out on a dead socket: one session leaks.
-        "nebula3-python 3.8.3": (1, 1),
-        # The SessionPool drops a session whose connection broke without signing it out, and
-        # makes a new one: one leaked per reset; close signs out on dead sockets: all leak.
-        "nebula3-python 3.8.3 SessionPool": (resets + 1, resets + 1),
-        # graphsession-client: the same id is resumed on the new connection after every reset;
-        # close while disconnected keeps the sign-out in the outbox and delivers it (proven by
-        # a ping) once the server is reachable again: nothing leaks, no login after close.
-        "graphsession-client 0.1.0": (1, 0),
-        # bb8-nebula hands out a session whose socket was reset until a write fails with
-        # EPIPE (nebula-client marks only a broken pipe, not a reset, as "close required"),
-        # then logs in anew without signing the old session out; dropping the pool signs
-        # nothing out (a GraphSession signs out only through signout(self)).
-        "nebula-client 0.7.3 + bb8-nebula 0.9": (2, 2),
-    }
+class Driver:
+    """One driver process: its JSON events, read on a thread; commands on its stdin."""
 
-
-class NodeClient:
-    def __init__(self, script, proxy, user, password):
-        self.events = queue.Queue()
+    def __init__(self, argv, env=None):
         self.log = []
+        self.lock = threading.Lock()
         self.process = subprocess.Popen(
-            ["node", script, f"127.0.0.1:{proxy.port}", user, password, SPACE],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True, env=env)
         threading.Thread(target=self._read, daemon=True).start()
+        self.issued = 0
+        self.outcomes = []  # per statement: its answer, or None if none came within the bound
 
     def _read(self):
         for line in self.process.stdout:
@@ -82,19 +112,35 @@ class NodeClient:
                 event = json.loads(line)
             except ValueError:
                 event = {"event": "output", "text": line.rstrip()}
-            self.log.append(event)
-            self.events.put(event)
+            with self.lock:
+                self.log.append(event)
 
-    def count(self, name):
-        return sum(1 for event in self.log if event["event"] == name)
+    def events(self, name):
+        with self.lock:
+            return [event for event in self.log if event.get("event") == name]
 
     def wait_count(self, name, count, seconds):
-        wait_until(lambda: self.count(name) >= count, seconds,
-                   f"node client: {count} '{name}' events (log: {self.log[-8:]})")
+        wait_until(lambda: len(self.events(name)) >= count or self.events("error"), seconds,
+                   f"{count} '{name}' events (log: {self.log[-8:]})")
+        if self.events("error"):
+            raise RuntimeError(f"driver error: {self.events('error')}")
 
     def send(self, command):
         self.process.stdin.write(command + "\n")
         self.process.stdin.flush()
+
+    def execute(self):
+        """Issues one statement and waits for its answer, at most 3 x the timeout + 3 s. The
+        drivers answer their statements in order: the n-th answer is the n-th statement's (an
+        answer after the bound is not counted as its statement's)."""
+        self.send("exec")
+        self.issued += 1
+        bound = 3 * TIMEOUT_MS / 1000 + 3
+        try:
+            self.wait_count("executed", self.issued, bound)
+            self.outcomes.append(self.events("executed")[self.issued - 1])
+        except AssertionError:
+            self.outcomes.append(None)
 
     def stop(self):
         if self.process.poll() is None:
@@ -106,198 +152,200 @@ class NodeClient:
                 self.process.wait(5)
 
 
-def measure_node(admin, graphd_addr, script, resets):
-    user = f"lk_node_{os.getpid() % 100000}"
-    create_user(admin, user, "pw", space=SPACE, role="USER")
-    proxy = Proxy(graphd_addr)
-    client = NodeClient(script, proxy, user, "pw")
+class Spec:
+    """How to start one client's driver, and what it holds while open."""
+
+    def __init__(self, name, prefix, argv, env=None, per_address=False, reconnects=False):
+        self.name, self.prefix, self.argv, self.env = name, prefix, argv, env
+        self.per_address = per_address  # one session per server address (the Node.js client)
+        self.reconnects = reconnects  # reconnects by itself, announcing "ready" (Node.js)
+
+    def held(self, addresses):
+        return addresses if self.per_address else 1
+
+
+def phase_resets(ctx, spec, driver, proxies):
+    for i in range(RESETS):
+        proxies[0].reset_all()
+        if spec.reconnects:
+            driver.wait_count("ready", i + 2, 15)
+        driver.execute()
+
+
+def phase_stall(ctx, spec, driver, proxies):
+    proxies[0].stall()
+    driver.execute()
+    proxies[0].resume()
+    driver.execute()
+
+
+def phase_half_open(ctx, spec, driver, proxies):
+    proxies[0].half_open()
+    driver.execute()
+    driver.execute()
+
+
+def phase_node_killed(ctx, spec, driver, proxies):
+    # A session's space reaches meta within --session_reclaim_interval_secs (1 s), as in
+    # NebulaGraph; before that, another node takes the session over without it (-1008 to a
+    # USER). Waiting makes the phase about the kill, not about that race.
+    time.sleep(2.5)
+    victim = proxies[0] if proxies[0].live() or not proxies[1].live() else proxies[1]
+    reconnecting = len(driver.events("reconnecting"))
+    victim.refuse(True)
+    victim.reset_all()
+    if spec.reconnects:  # it noticed (else the race with its reading the reset decides)
+        driver.wait_count("reconnecting", reconnecting + 1, 10)
+    driver.execute()
+    driver.execute()
+    victim.refuse(False)
+    driver.execute()
+
+
+def phase_admin_kill(ctx, spec, driver, proxies):
+    admin, user = ctx["admin"], ctx["user"]
+    for row in sessions_of(admin, user):
+        admin.ok(f"KILL SESSION {row['SessionId']}")
+    wait_until(lambda: not sessions_of(admin, user), 10, f"{user}'s sessions killed")
+    driver.execute()
+    driver.execute()
+
+
+def phase_close(ctx, spec, driver, proxies):
+    reconnecting = len(driver.events("reconnecting"))
+    proxies[0].refuse(True)
+    proxies[0].reset_all()
+    if spec.reconnects:
+        driver.wait_count("reconnecting", reconnecting + 1, 10)
+    driver.send("close")
+    try:  # a client that waits for its sign-out to be delivered has not returned yet
+        driver.wait_count("closed", 1, 1)
+    except AssertionError:
+        pass
+    proxies[0].refuse(False)
+    driver.wait_count("closed", 1, 15)
+    time.sleep(2.5)  # the Node.js client's reconnect loop retries every second at most
+    return True
+
+
+PHASE_STEPS = {
+    "resets": phase_resets, "stall": phase_stall, "half-open": phase_half_open,
+    "node killed": phase_node_killed, "admin kill": phase_admin_kill, "close": phase_close,
+}
+
+
+def run_phase(graphd, admin, spec, phase):
+    """One phase for one client: (left, zombies, lost)."""
+    user = f"lk_{spec.prefix}_{PHASES.index(phase)}"
+    create_user(admin, user, PASSWORD, space=SPACE, role="USER")
+    proxies = [Proxy(graphd.addrs[0]), Proxy(graphd.addrs[1])]
+    used = proxies if phase == "node killed" else proxies[:1]
+    addresses = ",".join(f"127.0.0.1:{proxy.port}" for proxy in used)
+    driver = Driver(spec.argv(addresses, user), spec.env)
     try:
-        client.wait_count("ready", 1, 15)
-        for i in range(resets):
-            proxy.reset_all()
-            client.wait_count("ready", i + 2, 15)
-        client.send("exec")
-        client.wait_count("executed", 1, 10)
-        after_resets = len(sessions_of(admin, user))
-        reconnects = client.count("reconnecting")
-        proxy.refuse(True)
-        proxy.reset_all()
-        client.wait_count("reconnecting", reconnects + 1, 10)
-        client.send("close")
-        client.wait_count("closed", 1, 10)
-        logins_before = client.count("authorized")
-        proxy.refuse(False)
-        time.sleep(2.5)  # the reconnect loop retries every second at most
-        logins_after_close = client.count("authorized") - logins_before
-        after_close = len(sessions_of(admin, user))
-        return {"resets": resets, "logins": client.count("authorized"),
-                "after_resets": after_resets, "after_close": after_close,
-                "logins_after_close": logins_after_close}
+        driver.wait_count("ready", spec.held(len(used)) if spec.reconnects else 1, 15)
+        driver.execute()
+        if not (driver.outcomes[0] or {}).get("ok"):
+            raise RuntimeError(f"{spec.name}: the first statement failed: {driver.log[-8:]}")
+        closed = PHASE_STEPS[phase]({"admin": admin, "user": user}, spec, driver, proxies)
+        listed = len(sessions_of(admin, user))
+        left = max(0, listed - (0 if closed else spec.held(len(used))))
+        kinds = [kind(outcome) for outcome in driver.outcomes[1:]]
+        return (left, kinds.count("zombie"), kinds.count("lost")), driver.log
     finally:
-        client.stop()
-        proxy.close()
+        driver.stop()
+        for proxy in proxies:
+            proxy.close()
 
 
-def measure_python(admin, graphd_addr, resets):
-    user = f"lk_py_{os.getpid() % 100000}"
-    create_user(admin, user, "pw", space=SPACE, role="USER")
-    proxy = Proxy(graphd_addr)
-    pool = ConnectionPool()
-    config = Config()
-    config.max_connection_pool_size = 2
-    config.timeout = 5000
-    try:
-        assert pool.init([("127.0.0.1", proxy.port)], config)
-        session = pool.get_session(user, "pw")
-        assert session.execute(f"USE {SPACE}").is_succeeded()
-        for _ in range(resets):
-            proxy.reset_all()
-            result = session.execute("YIELD 1")  # re-sent on a new connection, same session
-            assert result.is_succeeded(), result.error_msg()
-        listed = sessions_of(admin, user)
-        after_resets = len(listed)
-        # One login: the session listed is the one the client has held from the start.
-        logins = len({row["SessionId"] for row in listed} | {session._session_id})
-        proxy.refuse(True)
-        proxy.reset_all()
-        try:
-            session.release()
-        except Exception:
-            pass
-        pool.close()
-        proxy.refuse(False)
-        time.sleep(0.5)
-        after_close = len(sessions_of(admin, user))
-        return {"resets": resets, "logins": logins, "after_resets": after_resets,
-                "after_close": after_close, "logins_after_close": 0}
-    finally:
-        proxy.close()
+def kind(outcome):
+    """ok; zombie (-1002); error (another code from the server: NebulaGraph's are negative); lost
+    (no answer within the bound, a transport error, or a code the client made up, as the
+    Node.js client's 9996 for its own timeout)."""
+    if outcome is None:
+        return "lost"
+    if outcome.get("ok"):
+        return "ok"
+    code = outcome.get("code")
+    if code == SESSION_INVALID:
+        return "zombie"
+    return "error" if isinstance(code, int) and code < 0 else "lost"
 
 
-def measure_python_pool(admin, graphd_addr, resets):
-    user = f"lk_sp_{os.getpid() % 100000}"
-    create_user(admin, user, "pw", space=SPACE, role="USER")
-    proxy = Proxy(graphd_addr)
-    pool = SessionPool(user, "pw", SPACE, [("127.0.0.1", proxy.port)])
-    config = SessionPoolConfig()
-    config.min_size = 1
-    config.max_size = 1
-    config.timeout = 5000
-    try:
-        assert pool.init(config)
-        assert pool.execute("YIELD 1").is_succeeded()
-        for _ in range(resets):
-            proxy.reset_all()
-            try:
-                pool.execute("YIELD 1")  # the broken connection's statement fails
-            except Exception:
-                pass
-            result = pool.execute("YIELD 1")  # on a new session
-            assert result.is_succeeded(), result.error_msg()
-        listed = sessions_of(admin, user)
-        after_resets = len(listed)
-        logins = after_resets
-        proxy.refuse(True)
-        proxy.reset_all()
-        try:
-            pool.close()
-        except Exception:
-            pass
-        proxy.refuse(False)
-        time.sleep(0.5)
-        after_close = len(sessions_of(admin, user))
-        return {"resets": resets, "logins": logins, "after_resets": after_resets,
-                "after_close": after_close, "logins_after_close": 0}
-    finally:
-        proxy.close()
+def specs(args):
+    timeout = str(TIMEOUT_MS)
+    python = sys.executable
+    listed = [
+        Spec("@nebula-contrib/nebula-nodejs 3.0.3", "node",
+             lambda addrs, user: ["node", args.node_script, addrs, user, PASSWORD, SPACE, timeout],
+             per_address=True, reconnects=True),
+        Spec("nebula3-python 3.8.3", "py",
+             lambda addrs, user: [python, os.path.join(HERE, "python_driver.py"), "session",
+                                  addrs, user, PASSWORD, SPACE, timeout]),
+        Spec("nebula3-python 3.8.3 SessionPool", "sp",
+             lambda addrs, user: [python, os.path.join(HERE, "python_driver.py"), "pool",
+                                  addrs, user, PASSWORD, SPACE, timeout]),
+    ]
+    if args.nebula_rust_driver:
+        listed.append(Spec("nebula-client 0.7.3 + bb8-nebula 0.9", "nr",
+                           lambda addrs, user: [args.nebula_rust_driver, addrs, user, PASSWORD,
+                                                SPACE, timeout]))
+    if args.rust_driver:
+        listed.append(Spec(OURS, "rs", lambda addrs, user: [args.rust_driver, addrs, user,
+                                                            PASSWORD, SPACE, timeout]))
+    return listed
 
 
-def measure_driver(admin, graphd_addr, driver, resets, prefix):
-    """A Rust client through its driver (graphsession-client: `client/examples/leak_driver.rs`;
-    nebula-client with bb8-nebula: `graphd/clients/rust`): the same steps, plus the statements
-    lost and, where the client counts them, its zombies."""
-    user = f"{prefix}_{os.getpid() % 100000}"
-    create_user(admin, user, "pw", space=SPACE, role="USER")
-    proxy = Proxy(graphd_addr)
-    client = NodeClient.__new__(NodeClient)
-    client.events = queue.Queue()
-    client.log = []
-    client.process = subprocess.Popen(
-        [driver, f"127.0.0.1:{proxy.port}", user, "pw", SPACE],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    threading.Thread(target=client._read, daemon=True).start()
-    try:
-        client.wait_count("ready", 1, 15)
-        lost = 0
-        for i in range(resets):
-            proxy.reset_all()
-            client.send("exec")
-            wait_until(lambda: client.count("executed") + client.count("failed") >= i + 1, 15,
-                       f"{prefix}: statement {i + 1} (log: {client.log[-8:]})")
-        lost = client.count("failed")
-        listed = sessions_of(admin, user)
-        after_resets = len(listed)
-        proxy.refuse(True)
-        proxy.reset_all()
-        client.send("close")
-        time.sleep(0.5)  # close runs while the server is unreachable
-        proxy.refuse(False)
-        client.wait_count("closed", 1, 15)
-        closed = next(event for event in client.log if event["event"] == "closed")
-        time.sleep(0.5)
-        after_close = len(sessions_of(admin, user))
-        logins = closed.get("created", after_resets)
-        return {"resets": resets, "logins": logins, "after_resets": after_resets,
-                "after_close": after_close, "logins_after_close": 0,
-                "zombies": closed.get("zombies", "not counted"), "lost": lost}
-    finally:
-        client.stop()
-        proxy.close()
+def table(results):
+    header = ["client"] + [f"{phase}: {count}" for phase in PHASES for count in COUNTS]
+    lines = ["| " + " | ".join(header) + " |", "|---" + "|---:" * (len(header) - 1) + "|"]
+    for name, counts in results.items():
+        cells = [str(value) for phase in PHASES for value in counts[phase]]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--port", type=int, required=True, help="graphd's first node")
-    parser.add_argument("--resets", type=int, default=5)
-    parser.add_argument("--node-script", default=os.path.join(
-        os.path.dirname(os.path.abspath(__file__)), "..", "node", "leak.js"))
+    parser.add_argument("--node-script", default=os.path.join(HERE, "..", "node", "leak.js"))
     parser.add_argument("--rust-driver", help="graphsession-client's leak_driver binary")
     parser.add_argument("--nebula-rust-driver",
                         help="the driver of nebula-client 0.7.3 + bb8-nebula 0.9 (graphd/clients/rust)")
+    parser.add_argument("--logs", action="store_true", help="print every driver's events")
+    parser.add_argument("--json", help="also write the counts there: {client: {phase: {count: n}}}")
     args = parser.parse_args()
-    graphd_addr = ("127.0.0.1", args.port)
-    admin = Conn(graphd_addr).login()
-    results = {
-        "@nebula-contrib/nebula-nodejs 3.0.3": measure_node(admin, graphd_addr, args.node_script,
-                                                           args.resets),
-        "nebula3-python 3.8.3": measure_python(admin, graphd_addr, args.resets),
-        "nebula3-python 3.8.3 SessionPool": measure_python_pool(admin, graphd_addr, args.resets),
-    }
-    if args.nebula_rust_driver:
-        results["nebula-client 0.7.3 + bb8-nebula 0.9"] = measure_driver(
-            admin, graphd_addr, args.nebula_rust_driver, args.resets, "lk_nr")
-    if args.rust_driver:
-        results["graphsession-client 0.1.0"] = measure_driver(
-            admin, graphd_addr, args.rust_driver, args.resets, "lk_rs")
-    admin.signout()
-    wanted = expected(args.resets)
-    print(f"| client | resets | logins | sessions left while open (1 live) | "
-          f"sessions left after close while disconnected | logins after close |")
-    print("|---|---:|---:|---:|---:|---:|")
-    differ = []
-    for name, result in results.items():
-        print(f"| {name} | {result['resets']} | {result['logins']} | {result['after_resets']} | "
-              f"{result['after_close']} | {result['logins_after_close']} |")
-        if "zombies" in result:
-            print(f"|   {name}: zombies {result['zombies']}, statements lost {result['lost']} |")
-            if name.startswith("graphsession") and (result["zombies"] or result["lost"]):
-                differ.append(f"{name}: {result['zombies']} zombies, {result['lost']} lost")
-        if (result["after_resets"], result["after_close"]) != wanted[name]:
-            differ.append(f"{name}: measured {(result['after_resets'], result['after_close'])}, "
-                          f"README says {wanted[name]}")
+    started = time.monotonic()
+    graphd = Graphd(nodes=3, log_name="leak",
+                    flags=("--enable_authorize=true", "--session_reclaim_interval_secs=1"))
+    results, differ = {}, []
+    try:
+        admin = Conn(graphd.addrs[0]).login()
+        for spec in specs(args):
+            results[spec.name] = {}
+            for phase in PHASES:
+                counts, log = run_phase(graphd, admin, spec, phase)
+                results[spec.name][phase] = counts
+                if args.logs:
+                    print(f"{spec.name}, {phase}: {counts}: {log}", flush=True)
+        admin.signout()
+    finally:
+        graphd.stop()
+    print(table(results))
+    if args.json:
+        with open(args.json, "w") as out:
+            json.dump({name: {phase: dict(zip(COUNTS, counts[phase])) for phase in PHASES}
+                       for name, counts in results.items()}, out, indent=1)
+    for name, counts in results.items():
+        for phase in PHASES:
+            if name == OURS and any(counts[phase]):
+                differ.append(f"{name}, {phase}: {dict(zip(COUNTS, counts[phase]))}, not zero")
+            elif counts[phase] != EXPECTED[name][phase]:
+                differ.append(f"{name}, {phase}: measured {counts[phase]}, "
+                              f"README says {EXPECTED[name][phase]}")
     for line in differ:
         print("differs:", line)
-    print(f"leak: {len(results) - len(differ)} passed, {len(differ)} failed")
+    print(f"leak: {len(results)} clients x {len(PHASES)} phases in "
+          f"{time.monotonic() - started:.0f} s, {len(differ)} differ")
     return 1 if differ else 0
 
 

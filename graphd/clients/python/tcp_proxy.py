@@ -1,6 +1,9 @@
 """A small TCP proxy on loopback, for the client suites: it forwards every connection to a target,
-and on cue resets every connection it carries (RST, as a broken network would) or refuses new
-ones (accept, then reset at once). Used as the fault proxy of the leak measurement and, for the
+and on cue resets every connection it carries (RST, as a broken network would), refuses new
+ones (accept, then reset at once: a dead host's port), stalls the connections it carries (holds
+their bytes, no FIN, no RST, until `resume`) or makes them half-open (the server's replies are
+dropped silently for good, while the client's requests still reach the server). Connections
+accepted after a stall or a half-open cut are forwarded normally. Used as the fault proxy of the leak measurement and, for the
 upstream tests, as the [::1] face of a graphd listening on 127.0.0.1 (what docker's port
 publishing gives the upstream suite)."""
 
@@ -38,6 +41,8 @@ class Proxy:
         self.refusing = False
         self.closed = False
         self.resetting = set()  # sockets being reset: their pumps must not send a FIN
+        self.gates = {}  # socket -> Event: set while its bytes may flow on
+        self.dropping = set()  # server sockets whose replies are dropped (half-open)
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self):
@@ -60,6 +65,9 @@ class Proxy:
                 continue
             with self.lock:
                 self.pairs.append((client, server))
+                for sock in (client, server):
+                    self.gates[sock] = threading.Event()
+                    self.gates[sock].set()
             for source, sink in ((client, server), (server, client)):
                 threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
 
@@ -69,6 +77,13 @@ class Proxy:
                 data = source.recv(65536)
                 if not data:
                     break
+                with self.lock:
+                    gate = self.gates.get(source)
+                    dropped = source in self.dropping
+                if gate is not None:
+                    gate.wait()
+                if dropped:
+                    continue
                 sink.sendall(data)
         except OSError:
             pass
@@ -94,9 +109,36 @@ class Proxy:
             pairs, self.pairs = self.pairs, []
             for pair in pairs:
                 self.resetting.update(pair)
+                for sock in pair:  # a stalled pump must wake to see its socket reset
+                    self.gates[sock].set()
         for client, server in pairs:
             _reset(client)
             _reset(server)
+        return len(pairs)
+
+    def stall(self):
+        """Holds the bytes of every carried connection, both ways, until `resume`; returns how
+        many connections. Nothing is closed: the peers see silence."""
+        with self.lock:
+            pairs = list(self.pairs)
+            for pair in pairs:
+                for sock in pair:
+                    self.gates[sock].clear()
+        return len(pairs)
+
+    def resume(self):
+        """Lets the stalled bytes flow on."""
+        with self.lock:
+            for gate in self.gates.values():
+                gate.set()
+
+    def half_open(self):
+        """From now on, drops silently what the server sends on every carried connection (the
+        client's requests still reach the server): to the client the link stays open and never
+        answers. Returns how many connections."""
+        with self.lock:
+            pairs = list(self.pairs)
+            self.dropping.update(server for _, server in pairs)
         return len(pairs)
 
     def refuse(self, refusing=True):

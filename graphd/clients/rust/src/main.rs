@@ -2,9 +2,11 @@
 //! at most one `GraphSession`, the space selected at connect): JSON events on stdout, one command
 //! per line on stdin, the same protocol as `client/examples/leak_driver.rs`.
 //!
-//! `nebula-rust-leak-driver HOST:PORT USER PASSWORD SPACE`, then `exec` (`YIELD 1` on a pooled
-//! session), `close` (the pool is dropped: bb8 has no close, and a `GraphSession` signs out only
-//! through `signout(self)`, which a pool never calls), `exit`.
+//! `nebula-rust-leak-driver HOST:PORT USER PASSWORD SPACE TIMEOUT_MS` (one address: the
+//! manager dials one host; more are ignored but the first), then `exec` (`YIELD 1` on a pooled
+//! session; `{"event": "executed", "ok": ...}` with the server's `code` when it answered),
+//! `close` (the pool is dropped: bb8 has no close, and a `GraphSession` signs out only through
+//! `signout(self)`, which a pool never calls), `exit`.
 
 use bb8_nebula::{impl_tokio::v3::graph::new_graph_connection_manager, GraphClientConfiguration};
 use fbthrift_transport::AsyncTransportConfiguration;
@@ -18,10 +20,12 @@ fn emit(event: serde_json::Value) {
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [address, user, password, space] = args.as_slice() else {
-        emit(serde_json::json!({"event": "error", "text": "usage: HOST:PORT USER PASSWORD SPACE"}));
+    let [addresses, user, password, space, timeout_ms] = args.as_slice() else {
+        let usage = "usage: HOST:PORT USER PASSWORD SPACE TIMEOUT_MS";
+        emit(serde_json::json!({"event": "error", "text": usage}));
         return;
     };
+    let address = addresses.split(',').next().unwrap_or(addresses);
     let (host, port) = address.rsplit_once(':').unwrap_or((address, "9669"));
     let configuration = GraphClientConfiguration::new(
         host.to_owned(),
@@ -31,7 +35,7 @@ async fn main() {
         Some(space.clone()),
     );
     let mut transport = AsyncTransportConfiguration::new(GraphTransportResponseHandler);
-    transport.set_read_timeout(5_000);
+    transport.set_read_timeout(timeout_ms.parse().unwrap_or(5_000));
     let manager = new_graph_connection_manager(configuration, transport);
     let pool = match bb8::Pool::builder().max_size(1).build(manager).await {
         Ok(pool) => pool,
@@ -55,14 +59,16 @@ async fn main() {
                 let outcome = match open.get().await {
                     Ok(mut session) => match session.execute(&b"YIELD 1".to_vec()).await {
                         Ok(response) if response.error_code.0 == 0 => Ok(()),
-                        Ok(response) => Err(format!("code {}", response.error_code.0)),
-                        Err(error) => Err(error.to_string()),
+                        Ok(response) => Err((Some(response.error_code.0), "server error".into())),
+                        Err(error) => Err((None, error.to_string())),
                     },
-                    Err(error) => Err(error.to_string()),
+                    Err(error) => Err((None, error.to_string())),
                 };
                 match outcome {
-                    Ok(()) => emit(serde_json::json!({"event": "executed"})),
-                    Err(text) => emit(serde_json::json!({"event": "failed", "text": text})),
+                    Ok(()) => emit(serde_json::json!({"event": "executed", "ok": true})),
+                    Err((code, text)) => emit(serde_json::json!({
+                        "event": "executed", "ok": false, "code": code, "text": text,
+                    })),
                 }
             }
             "close" => {
