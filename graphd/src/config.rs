@@ -47,6 +47,8 @@ pub struct Config {
     pub verbose: bool,
     /// `--meta`: where the meta store lives (`meta_host.rs`).
     pub meta: MetaBackend,
+    /// `--record_events`: where this process writes its part of a run's record (`record.rs`).
+    pub record_events: Option<PathBuf>,
 }
 
 /// Where the meta store lives.
@@ -87,6 +89,7 @@ impl Default for Config {
             snapshot_interval_secs: 5,
             verbose: false,
             meta: MetaBackend::Embedded,
+            record_events: None,
         }
     }
 }

@@ -99,6 +99,11 @@ pub struct Flags {
     #[arg(long = "meta_lease_ttl_secs", default_value_t = 10,
           value_parser = clap::value_parser!(u64).range(2..=3_600))]
     meta_lease_ttl_secs: u64,
+    /// Write this process's part of a run's record to this file, one JSON object a line: its
+    /// nodes' ids and sessions and, with `--meta etcd://...`, every log entry its replica
+    /// applied (tests judge it with the simulator's oracles).
+    #[arg(long = "record_events")]
+    record_events: Option<std::path::PathBuf>,
 }
 
 /// `--meta`'s value: `None` for the embedded store, else etcd's client URLs.
@@ -149,6 +154,7 @@ impl Flags {
                     lease_ttl_ms: self.meta_lease_ttl_secs.saturating_mul(1_000),
                 },
             },
+            record_events: self.record_events.clone(),
         }
     }
 }

@@ -77,6 +77,7 @@ pub(crate) mod logging;
 pub mod meta_host;
 pub mod parser;
 pub mod passwords;
+pub mod record;
 pub mod server;
 pub mod startup;
 pub mod store;

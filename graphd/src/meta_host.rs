@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 
 use crate::actor::Message;
 use crate::logging::log;
+use crate::record::Recorder;
 use crate::store::leases::{Granted, PLAN_LEASE_COUNTERS, SESSION_LEASE_MS};
 
 /// The meta store of this process's nodes.
@@ -73,6 +74,14 @@ impl Meta {
         }
     }
 
+    /// The configuration every replica applies with.
+    pub fn config(&self) -> MetaConfig {
+        match self {
+            Meta::Embedded(store) => *store.config(),
+            Meta::Etcd(etcd) => etcd.with_store(|store| *store.config()),
+        }
+    }
+
     /// The embedded store, which graphd persists in `data_path`; none in etcd.
     pub fn embedded(&self) -> Option<&MetaStore> {
         match self {
@@ -110,23 +119,27 @@ pub struct OnEtcd {
 /// Joins the cluster in etcd with `nodes` nodes: the meta configuration checked against the
 /// cluster's (the etcd variant of `meta`, whose requests fit one log entry), `nodes` slots
 /// claimed with their id leases.
+/// With `recording`, every log entry the replica applies is delivered too. The nodes'
+/// addresses (`addrs`, in node order) are shared with every graphd (SHOW SESSIONS' GraphAddr).
 pub async fn start_etcd(
     (endpoints, prefix, lease_ttl_ms): (&[String], &str, u64),
-    meta: MetaConfig,
-    nodes: u16,
+    (meta, recording): (MetaConfig, bool),
+    addrs: &[String],
     now_unix_ms: u64,
 ) -> Result<OnEtcd> {
+    let nodes = u16::try_from(addrs.len()).context("too many nodes")?;
     let config = EtcdConfig {
         endpoints: endpoints.to_vec(),
         prefix: prefix.to_owned(),
         lease_ttl_ms,
+        deliver_applied: recording,
         ..EtcdConfig::default()
     };
     let ids = IdLeaseConfig {
         session_lease_ms: SESSION_LEASE_MS,
         plan_lease_counters: PLAN_LEASE_COUNTERS,
     };
-    let (etcd, deliveries) =
+    let (mut etcd, deliveries) =
         MetaEtcd::start(config, etcd_meta_config(meta), (nodes, ids), now_unix_ms)
             .await
             .with_context(|| format!("cannot join the meta store in etcd at {endpoints:?}"))?;
@@ -141,16 +154,30 @@ pub async fn start_etcd(
         .collect();
     let slots: Vec<u16> = etcd.grants().iter().map(|grant| grant.slot()).collect();
     log!("meta store in etcd at {endpoints:?}: slots {slots:?}, lease {}", etcd.lease());
+    let own: Vec<(u16, String)> = slots.iter().copied().zip(addrs.iter().cloned()).collect();
+    etcd.share_addrs(&own).await.context("cannot share the nodes' addresses in etcd")?;
     Ok(OnEtcd { etcd, granted, deliveries })
 }
 
-/// Hands etcd's deliveries to the actor until either side stops.
-pub fn forward(mut deliveries: mpsc::Receiver<Delivery>, actor: mpsc::UnboundedSender<Message>) {
+/// Hands etcd's deliveries to the actor until either side stops; the entries the replica
+/// applied go to the record.
+pub fn forward(
+    mut deliveries: mpsc::Receiver<Delivery>,
+    actor: mpsc::UnboundedSender<Message>,
+    recorder: Option<Recorder>,
+) {
     tokio::spawn(async move {
         while let Some(delivery) = deliveries.recv().await {
             let message = match delivery {
                 Delivery::Answer { node, answer } => Message::MetaAnswer { node, answer },
                 Delivery::LeaseLost => Message::MetaLost,
+                Delivery::Peers(addrs) => Message::Peers(addrs),
+                Delivery::Applied(applied) => {
+                    if let Some(recorder) = &recorder {
+                        recorder.applied(*applied);
+                    }
+                    continue;
+                }
             };
             if actor.send(message).is_err() {
                 return;

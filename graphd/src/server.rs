@@ -48,7 +48,7 @@ pub async fn start(config: Config) -> Result<Server> {
     let passwords = Arc::clone(&parts.passwords);
     let (inbox, messages) = mpsc::unbounded_channel();
     if let Some(deliveries) = parts.deliveries.take() {
-        meta_host::forward(deliveries, inbox.clone());
+        meta_host::forward(deliveries, inbox.clone(), parts.recorder.clone());
     }
     let (fenced_tx, fenced) = watch::channel(false);
     let mut actor = Actor::new(parts, inbox.clone(), fenced_tx);

@@ -23,6 +23,7 @@ use crate::clock::now_unix_ms;
 use crate::config::{Config, MetaBackend};
 use crate::meta_host::{Meta, start_etcd};
 use crate::passwords::Passwords;
+use crate::record::Recorder;
 use crate::store::DataDir;
 use crate::store::leases::{Granted, Leases};
 use crate::store::seal;
@@ -53,6 +54,8 @@ pub struct Parts {
     pub snapshot_interval_ms: u64,
     /// `--verbose`.
     pub verbose: bool,
+    /// `--record_events`.
+    pub recorder: Option<Recorder>,
 }
 
 /// Reads and checks the data directory, binds the listeners and builds the nodes.
@@ -70,6 +73,7 @@ pub async fn prepare(config: &Config) -> Result<(Parts, Vec<TcpListener>)> {
     let addrs: Vec<SocketAddr> =
         listeners.iter().map(TcpListener::local_addr).collect::<Result<_, _>>()?;
     let mut leases = Leases::load(&dir)?;
+    let recorder = config.record_events.as_deref().map(Recorder::create).transpose()?;
     let (meta, granted, deliveries) = match (embedded, &config.meta) {
         (Some(store), _) => {
             let slots: Vec<u16> = (1..=config.nodes).collect();
@@ -77,11 +81,16 @@ pub async fn prepare(config: &Config) -> Result<(Parts, Vec<TcpListener>)> {
         }
         (None, MetaBackend::Etcd { endpoints, prefix, lease_ttl_ms }) => {
             let etcd = (endpoints.as_slice(), prefix.as_str(), *lease_ttl_ms);
-            let on = start_etcd(etcd, meta_config(config), config.nodes, now_unix_ms()).await?;
+            let recording = (meta_config(config), recorder.is_some());
+            let shown: Vec<String> = addrs.iter().map(ToString::to_string).collect();
+            let on = start_etcd(etcd, recording, &shown, now_unix_ms()).await?;
             (Meta::Etcd(on.etcd), on.granted, Some(on.deliveries))
         }
         (None, MetaBackend::Embedded) => bail!("the embedded meta store was not loaded"),
     };
+    if let Some(recorder) = &recorder {
+        recorder.started(now_unix_ms(), meta.config());
+    }
     let slots: Vec<u16> = granted.iter().map(|grant| grant.session.slot).collect();
     let mut nodes = Vec::new();
     for (index, (grant, addr)) in granted.iter().zip(&addrs).enumerate() {
@@ -101,6 +110,7 @@ pub async fn prepare(config: &Config) -> Result<(Parts, Vec<TcpListener>)> {
         local_ip: config.local_ip.to_string(),
         snapshot_interval_ms: config.snapshot_interval_secs.saturating_mul(1_000),
         verbose: config.verbose,
+        recorder,
     };
     Ok((parts, listeners))
 }

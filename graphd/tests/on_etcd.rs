@@ -3,8 +3,14 @@
 //! etcd leader, of the graphd holding the meta lease and of any graphd, a restart of all of
 //! etcd, and a graphd cut from etcd longer than its lease (a proxy between them stopped). After
 //! each: every session created is still usable through any live graphd and listed once by SHOW
-//! SESSIONS (none lost, none duplicated, none unknown), no session or plan id was issued
+//! SESSIONS (none lost, none duplicated, none unknown) with the `host:port` of the graphd that
+//! owns it (another process's too), no session or plan id was issued
 //! twice, and a KILL SESSION and a KILL QUERY from another graphd land within the bound.
+//! Every graphd records its run (`--record_events`) and the test what its clients were
+//! answered; at the end of each test the simulator's oracles judge the whole record
+//! (`graphsession_sim::recorded`: unique ids, one log that every replica applied alike and
+//! whose replay keeps meta's invariants after every entry, no session lost, duplicated or
+//! leaked, every kill within the bound on every node that held the session).
 //! Processes and etcd members are stopped by their pids.
 #![allow(clippy::unwrap_used, reason = "a test: a failed unwrap is a failed test")]
 #![allow(clippy::print_stdout, reason = "the test prints what it measured (README figures)")]
@@ -16,8 +22,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use etcd_support::etcd::EtcdCluster;
+use etcd_support::record::{Record, unix_ms};
 use etcd_support::{GraphdProcess, LEASE_TTL_SECS, Proxy, SYNC_INTERVAL_SECS};
-use support::{Client, int, within};
+use graphsession_sim::recorded::Recorded;
+use support::{Client, int, string, within};
 use tokio::time::Instant;
 
 /// KILL SESSION takes effect within one sync interval plus five one-way delays (see
@@ -39,15 +47,62 @@ struct World {
     plans: BTreeSet<i64>,
     /// KILL SESSION and KILL QUERY staleness samples, ms.
     kill_ms: Vec<u64>,
+    /// The run's record.
+    record: Record,
+    /// The address of every graphd started.
+    addrs: BTreeSet<String>,
 }
 
 impl World {
-    fn new(etcd: EtcdCluster, prefix: &str, graphds: usize) -> World {
+    fn new(etcd: EtcdCluster, prefix: &str, count: usize) -> World {
         let url = etcd.url();
-        let graphds = (0..graphds).map(|_| GraphdProcess::start(&url, prefix)).collect();
         let (issued, live) = (BTreeSet::new(), BTreeMap::new());
-        let (plans, kill_ms) = (BTreeSet::new(), Vec::new());
-        World { etcd, url, prefix: prefix.to_owned(), graphds, issued, live, plans, kill_ms }
+        let (plans, kill_ms, record) = (BTreeSet::new(), Vec::new(), Record::new());
+        let prefix = prefix.to_owned();
+        let (graphds, addrs) = (Vec::new(), BTreeSet::new());
+        let mut world =
+            World { etcd, url, prefix, graphds, issued, live, plans, kill_ms, record, addrs };
+        for _ in 0..count {
+            let url = world.url.clone();
+            let graphd = world.spawn(&url);
+            world.graphds.push(graphd);
+        }
+        world
+    }
+
+    /// A recording graphd on `url` (the world's etcd, or a proxy to it).
+    fn spawn(&mut self, url: &str) -> GraphdProcess {
+        let graphd = GraphdProcess::start_with(url, &self.prefix, &[&self.record.flag()]);
+        self.addrs.insert(graphd.addr.to_string());
+        graphd
+    }
+
+    /// Graphd `index` replaced by a new process.
+    fn restart(&mut self, index: usize) {
+        let url = self.url.clone();
+        self.graphds[index] = self.spawn(&url);
+    }
+
+    /// `kill -9` of graphd `index`, recorded.
+    fn kill9(&mut self, index: usize) {
+        self.graphds[index].kill9();
+        let process = self.graphds[index].pid;
+        self.record.push(Recorded::ProcessStopped { process, at_ms: unix_ms() });
+    }
+
+    /// The simulator's oracles over the run's record.
+    fn judge(&mut self, name: &str) {
+        let live = self.live.keys().copied().collect();
+        let bound_ms = u64::try_from(KILL_BOUND.as_millis()).unwrap();
+        let verdict = self.record.judge(live, bound_ms);
+        let (staleness, queries) = (&verdict.kill_staleness_ms, &verdict.query_kill_staleness_ms);
+        println!(
+            "{name}: the oracles passed over {} log entries ({} applications), {} session and \
+             {} plan ids, {} sessions ended at meta; node staleness ms {staleness:?}, killed \
+             queries answered after ms {queries:?}",
+            verdict.entries, verdict.applied, verdict.sessions, verdict.plans, verdict.meta_ends
+        );
+        assert!(!staleness.is_empty() && !queries.is_empty(), "{name}: no kill was judged");
     }
 
     fn alive(&mut self) -> Vec<usize> {
@@ -60,6 +115,7 @@ impl World {
         let mut sessions = Vec::new();
         for _ in 0..count {
             let session = client.login("root", "nebula").await;
+            self.record.push(Recorded::LoggedIn { session, at_ms: unix_ms() });
             assert!(self.issued.insert(session), "session id {session} issued twice");
             self.live.insert(session, index);
             sessions.push(session);
@@ -91,10 +147,17 @@ impl World {
                 let mut client = Client::python(self.graphds[index].addr).await;
                 let rows = client.execute(admin, "SHOW SESSIONS").await.ok().rows().to_vec();
                 let listed: Vec<i64> = rows.iter().map(|row| int(&row[0])).collect();
+                let at_ms = unix_ms();
+                self.record.push(Recorded::Listed { sessions: listed.clone(), at_ms });
                 let distinct: BTreeSet<i64> = listed.iter().copied().collect();
                 assert_eq!(distinct.len(), listed.len(), "after {after}: a session listed twice");
                 let expected: BTreeSet<i64> = self.live.keys().copied().collect();
                 if distinct == expected {
+                    // GraphAddr: the graphd that owns each session, another process's too.
+                    for row in &rows {
+                        let addr = string(&row[5]);
+                        assert!(self.addrs.contains(&addr), "after {after}: GraphAddr {addr}");
+                    }
                     break;
                 }
                 assert!(
@@ -146,6 +209,8 @@ impl World {
             panic!("after {after}: KILL QUERY did not land within {KILL_BOUND:?}")
         });
         let reply = reply.unwrap();
+        let (plan, code, at_ms) = (u64::try_from(plan).unwrap(), reply.code(), unix_ms());
+        self.record.push(Recorded::QueryAnswered { session, plan, code, at_ms });
         assert_eq!(
             (reply.code(), reply.message()),
             (-1005, "Execution had been killed"),
@@ -166,6 +231,7 @@ impl World {
         let mut client = Client::node_js(self.graphds[killer].addr).await;
         let killed = client.execute(admin, &format!("KILL SESSION {victim}")).await;
         assert_eq!(int(&killed.ok().rows()[0][0]), 1, "after {after}: meta did not remove it");
+        self.record.push(Recorded::KilledByClient { session: victim, at_ms: unix_ms() });
         self.live.remove(&victim);
         let killed_at = Instant::now();
         loop {
@@ -210,7 +276,10 @@ impl World {
         let others: Vec<i64> =
             self.live.keys().copied().filter(|&session| session != admin).collect();
         for session in others {
-            client.execute(admin, &format!("KILL SESSION {session}")).await.ok();
+            let killed = client.execute(admin, &format!("KILL SESSION {session}")).await;
+            if int(&killed.ok().rows()[0][0]) == 1 {
+                self.record.push(Recorded::KilledByClient { session, at_ms: unix_ms() });
+            }
             self.live.remove(&session);
         }
         let rows = client.execute(admin, "SHOW SESSIONS").await.ok().rows().to_vec();
@@ -238,23 +307,24 @@ async fn three_graphd_on_one_etcd_share_sessions_through_graphd_deaths_and_an_et
         world.check("start").await;
         let leader = world.leader(None).await;
         let killed_at = Instant::now();
-        world.graphds[leader].kill9();
+        world.kill9(leader);
         let next = world.leader(Some(leader)).await;
         println!("fail-over: a new leader {:?} after the leader's kill -9", killed_at.elapsed());
         assert_ne!(next, leader);
         world.check("kill -9 of the graphd holding the meta lease").await;
-        world.graphds[leader] = GraphdProcess::start(&world.url.clone(), "/one/");
+        world.restart(leader);
         world.login(leader, 2).await;
         let any = (next + 1) % 3;
-        world.graphds[any].kill9();
+        world.kill9(any);
         world.check("kill -9 of a graphd").await;
-        world.graphds[any] = GraphdProcess::start(&world.url.clone(), "/one/");
+        world.restart(any);
         world.etcd.kill(0);
         tokio::time::sleep(Duration::from_millis(500)).await;
         world.etcd.restart(0);
         world.check("a restart of etcd").await;
         world.nothing_leaks().await;
         world.report("one etcd");
+        world.judge("one etcd");
     })
     .await;
 }
@@ -291,6 +361,7 @@ async fn three_graphd_on_three_etcd_members_survive_member_and_leader_deaths() {
         world.check("a restart of all of etcd").await;
         world.nothing_leaks().await;
         world.report("three etcd members");
+        world.judge("three etcd members");
     })
     .await;
 }
@@ -302,7 +373,8 @@ async fn a_graphd_cut_from_etcd_longer_than_its_lease_stops_and_its_sessions_liv
         let target = etcd.endpoints()[0].trim_start_matches("http://").parse().unwrap();
         let proxy = Proxy::start(target).await;
         let mut world = World::new(etcd, "/cut/", 2);
-        world.graphds.push(GraphdProcess::start(&format!("etcd://{}", proxy.addr()), "/cut/"));
+        let cut = world.spawn(&format!("etcd://{}", proxy.addr()));
+        world.graphds.push(cut);
         world.login(0, 2).await;
         let cut_sessions = world.login(2, 3).await;
         world.check("start").await;
@@ -314,6 +386,8 @@ async fn a_graphd_cut_from_etcd_longer_than_its_lease_stops_and_its_sessions_liv
         loop {
             if let Some(status) = world.graphds[2].exited() {
                 assert!(!status.success(), "a fenced graphd exits with an error");
+                let process = world.graphds[2].pid;
+                world.record.push(Recorded::ProcessStopped { process, at_ms: unix_ms() });
                 break;
             }
             assert!(
@@ -331,6 +405,7 @@ async fn a_graphd_cut_from_etcd_longer_than_its_lease_stops_and_its_sessions_liv
         world.check("a graphd cut from etcd longer than its lease").await;
         world.nothing_leaks().await;
         world.report("cut");
+        world.judge("cut");
     })
     .await;
 }

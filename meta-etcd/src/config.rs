@@ -29,6 +29,9 @@ pub struct EtcdConfig {
     pub slot_max: u16,
     /// How long one etcd call may take before it fails (and is retried by its caller).
     pub call_timeout_ms: u64,
+    /// Deliver every log entry the replica applies as a [`Delivery::Applied`](crate::Delivery)
+    /// (a test's record of its run; off by default).
+    pub deliver_applied: bool,
 }
 
 impl Default for EtcdConfig {
@@ -44,6 +47,7 @@ impl Default for EtcdConfig {
             deliveries_max: 4_096,
             slot_max: 1_023,
             call_timeout_ms: 5_000,
+            deliver_applied: false,
         }
     }
 }

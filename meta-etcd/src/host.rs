@@ -13,6 +13,7 @@ use graphsession_core::cluster::{META_FORMAT_VERSION, MetaConfig, NodeId, Reques
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinHandle;
 
+use crate::addrs;
 use crate::call::{Counters, bounded};
 use crate::config::EtcdConfig;
 use crate::entry::{LogEntry, check_limits};
@@ -52,6 +53,8 @@ pub struct MetaEtcd {
     counters: Arc<Counters>,
     appends: Arc<Semaphore>,
     tasks: Vec<JoinHandle<()>>,
+    /// The host's end of the deliveries (for the address follower).
+    deliveries: mpsc::Sender<Delivery>,
 }
 
 impl std::fmt::Debug for MetaEtcd {
@@ -100,7 +103,8 @@ impl MetaEtcd {
             (now_unix_ms, timeout_ms),
         )
         .await?;
-        let restored = replica::restore(&mut client, &keys, meta, timeout_ms).await?;
+        let mut restored = replica::restore(&mut client, &keys, meta, timeout_ms).await?;
+        restored.recorded = config.deliver_applied.then(Vec::new);
         let shared: Shared = Arc::new(std::sync::Mutex::new(restored));
         let (deliveries, received) = mpsc::channel(config.deliveries_max);
         let mut etcd = MetaEtcd {
@@ -115,6 +119,7 @@ impl MetaEtcd {
             leading: Arc::new(AtomicBool::new(false)),
             counters: Arc::new(Counters::default()),
             tasks: Vec::new(),
+            deliveries: deliveries.clone(),
         };
         etcd.spawn_tasks(meta, deliveries);
         Ok((etcd, received))
@@ -228,6 +233,22 @@ impl MetaEtcd {
                 .await;
             drop(permit);
         });
+    }
+
+    /// Shares this process's nodes' addresses (`(slot, host:port)`, durable) and
+    /// follows every process's: the map arrives as [`Delivery::Peers`] at once and after every
+    /// change (`addrs.rs`).
+    pub async fn share_addrs(&mut self, own: &[(u16, String)]) -> Result<(), MetaEtcdError> {
+        let timeout_ms = self.config.call_timeout_ms;
+        addrs::publish(&mut self.client, &self.keys, own, timeout_ms).await?;
+        let follow = addrs::follow(
+            self.client.clone(),
+            self.keys.clone(),
+            self.deliveries.clone(),
+            timeout_ms,
+        );
+        self.tasks.push(tokio::spawn(follow));
+        Ok(())
     }
 
     /// A clean stop: the slots' session bounds lowered to `issued_below_unix_ms`, the tasks

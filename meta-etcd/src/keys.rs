@@ -11,6 +11,7 @@
 //! | `P snapshot/manifest` | the newest snapshot's revision, size and digest | the leader, fenced |
 //! | `P snapshot/RRRRRRRRRRRRRRRRRRRR/CCCCCC` | the snapshot's chunks | the leader, fenced |
 //! | `P replicas/LEASE` | a replica's applied revision, bound to its lease | each process |
+//! | `P addrs/NNNNN` | the slot's node's `host:port` (SHOW SESSIONS' GraphAddr), durable | the owner, after claim |
 //!
 //! Numbers are zero-padded so that keys sort as their numbers do.
 
@@ -111,6 +112,22 @@ impl Keys {
         let key = std::str::from_utf8(key).ok()?;
         key.strip_prefix(&self.prefix)?.strip_prefix("log/node/")?.parse().ok()
     }
+
+    /// The prefix of every node's address.
+    pub fn addrs(&self) -> String {
+        format!("{}addrs/", self.prefix)
+    }
+
+    /// Node `slot`'s address key.
+    pub fn addr(&self, slot: u16) -> String {
+        format!("{}addrs/{slot:05}", self.prefix)
+    }
+
+    /// The slot of an address key.
+    pub fn slot_of_addr_key(&self, key: &[u8]) -> Option<u16> {
+        let key = std::str::from_utf8(key).ok()?;
+        key.strip_prefix(&self.prefix)?.strip_prefix("addrs/")?.parse().ok()
+    }
 }
 
 #[cfg(test)]
@@ -127,6 +144,9 @@ mod tests {
         assert!(keys.chunk(1, 0) < keys.manifest());
         assert_eq!(keys.node_of_log_key(keys.log_node(17).as_bytes()), Some(17));
         assert_eq!(keys.node_of_log_key(keys.log_tick().as_bytes()), None);
+        assert_eq!(keys.slot_of_addr_key(keys.addr(5).as_bytes()), Some(5));
+        assert!(keys.addr(5).starts_with(&keys.addrs()));
+        assert_eq!(keys.slot_of_addr_key(keys.slot(5).as_bytes()), None);
         assert!(
             keys.log_node(3).starts_with(&keys.log()) && keys.log_tick().starts_with(&keys.log())
         );

@@ -24,6 +24,7 @@
 //! `entry_bytes_max` at start; a snapshot is split into chunks of at most `chunk_bytes_max`;
 //! no transaction has more than three operations.
 
+mod addrs;
 mod call;
 mod clock;
 mod config;
@@ -42,6 +43,6 @@ pub use entry::{LogEntry, check_limits, entry_bytes_bound, etcd_meta_config};
 pub use error::MetaEtcdError;
 pub use host::{LOG_FORMAT_VERSION, MetaEtcd};
 pub use keys::Keys;
-pub use replica::Delivery;
+pub use replica::{Applied, Delivery};
 pub use slots::{IdLeaseConfig, SlotGrant, SlotRecord};
 pub use snapshot::Manifest;

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use etcd_client::{Client, EventType, WatchOptions};
-use graphsession_core::cluster::{Answer, MetaConfig, MetaStore, NodeId};
+use graphsession_core::cluster::{Answer, MetaConfig, MetaStore, NodeId, Request};
 use tokio::sync::mpsc;
 
 use crate::call::bounded;
@@ -31,6 +31,28 @@ pub enum Delivery {
     },
     /// The process lease is lost: this process's nodes can no longer reach meta.
     LeaseLost,
+    /// A log entry this process's replica applied, in the log's order (only with
+    /// [`EtcdConfig::deliver_applied`](crate::EtcdConfig::deliver_applied): a test records its
+    /// run with it).
+    Applied(Box<Applied>),
+    /// Every node's `host:port` known, by slot (after [`MetaEtcd::share_addrs`], at start and
+    /// after every change).
+    ///
+    /// [`MetaEtcd::share_addrs`]: crate::MetaEtcd::share_addrs
+    Peers(BTreeMap<u16, String>),
+}
+
+/// One log entry as a replica applied it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    /// Its etcd revision.
+    pub revision: i64,
+    /// Its appender's clock, Unix ms.
+    pub now_unix_ms: u64,
+    /// A node's request (none for the leader's tick).
+    pub request: Option<(NodeId, Box<Request>)>,
+    /// Meta's answer to the request.
+    pub answer: Option<Box<Answer>>,
 }
 
 /// The state every replica holds alike after applying the log up to `applied_revision`.
@@ -42,6 +64,8 @@ pub(crate) struct Replica {
     pub applied_revision: i64,
     /// Entries applied by this process (for the figures).
     pub entries_applied: u64,
+    /// Entries applied and not yet delivered, when the host asked for them.
+    pub recorded: Option<Vec<Applied>>,
 }
 
 /// The replica as the watch task and the leader share it.
@@ -72,19 +96,28 @@ impl Replica {
         self.entries_applied += 1;
         let key_text = String::from_utf8_lossy(key);
         let entry = LogEntry::decode(&key_text, bytes).ok()?;
-        let answer = match entry {
+        let (answer, request, now_unix_ms) = match entry {
             LogEntry::Request { now_unix_ms, node, request } => {
                 // A request is its own node's: one under another node's key is skipped.
                 if keys.node_of_log_key(key) != Some(node.0) {
                     return None;
                 }
-                Some((node, self.store.handle_request(now_unix_ms, node, *request)))
+                let copy = self.recorded.is_some().then(|| (node, request.clone()));
+                (
+                    Some((node, self.store.handle_request(now_unix_ms, node, *request))),
+                    copy,
+                    now_unix_ms,
+                )
             }
             LogEntry::Tick { now_unix_ms } => {
                 let _expired = self.store.handle_timeout(now_unix_ms);
-                None
+                (None, None, now_unix_ms)
             }
         };
+        if let Some(recorded) = &mut self.recorded {
+            let answer = answer.as_ref().map(|(_, answer)| Box::new(answer.clone()));
+            recorded.push(Applied { revision, now_unix_ms, request, answer });
+        }
         if cfg!(debug_assertions)
             && let Err(violation) = self.store.check_invariants()
         {
@@ -105,7 +138,7 @@ pub(crate) async fn restore(
         Some(restored) => restored,
         None => (MetaStore::new(meta)?, 0),
     };
-    Ok(Replica { store, applied_revision, entries_applied: 0 })
+    Ok(Replica { store, applied_revision, entries_applied: 0, recorded: None })
 }
 
 /// Whose answers go to the host: this process's slots, each from the revision it was claimed
@@ -164,8 +197,11 @@ pub(crate) async fn follow(
                         continue;
                     }
                     let revision = kv.mod_revision();
-                    if let Some((node, answer)) =
-                        replica.apply(&keys, kv.key(), kv.value(), revision)
+                    let answer = replica.apply(&keys, kv.key(), kv.value(), revision);
+                    if let Some(recorded) = &mut replica.recorded {
+                        answers.extend(recorded.drain(..).map(|a| Delivery::Applied(Box::new(a))));
+                    }
+                    if let Some((node, answer)) = answer
                         && local.claims.get(&node.0).is_some_and(|&claimed| revision > claimed)
                     {
                         answers.push(Delivery::Answer { node, answer: Box::new(answer) });
@@ -234,7 +270,7 @@ mod tests {
 
     fn replica() -> Replica {
         let store = MetaStore::new(MetaConfig::default()).unwrap();
-        Replica { store, applied_revision: 0, entries_applied: 0 }
+        Replica { store, applied_revision: 0, entries_applied: 0, recorded: None }
     }
 
     #[test]
@@ -268,5 +304,25 @@ mod tests {
         assert_eq!(left.applied_revision, 7);
         assert_eq!(left.store.snapshot(), right.store.snapshot());
         assert!(left.store.live_count() == 0 && left.store.poll_timeout() > Some(2_000));
+    }
+
+    #[test]
+    fn a_recording_replica_keeps_each_entry_it_applied_with_its_answer() {
+        let keys = Keys::new("/p/");
+        let mut replica = replica();
+        replica.recorded = Some(Vec::new());
+        let answer = replica.apply(&keys, keys.log_node(3).as_bytes(), &entry(3, 1), 10);
+        let tick = LogEntry::Tick { now_unix_ms: 2_000 }.encode();
+        assert_eq!(replica.apply(&keys, keys.log_tick().as_bytes(), &tick, 11), None);
+        assert_eq!(replica.apply(&keys, keys.log_node(1).as_bytes(), b"not json", 12), None);
+        let recorded = replica.recorded.take().unwrap();
+        assert_eq!(recorded.len(), 2, "{recorded:?}");
+        assert_eq!((recorded[0].revision, recorded[0].now_unix_ms), (10, 1_000));
+        assert_eq!(recorded[0].request, Some((NodeId(3), Box::new(request(1)))));
+        assert_eq!(recorded[0].answer.as_deref(), answer.as_ref().map(|(_, answer)| answer));
+        assert_eq!(
+            (recorded[1].revision, &recorded[1].request, &recorded[1].answer),
+            (11, &None, &None)
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! The meta store on a real etcd started by the test: every replica applies the same log,
 //! a stale slot holder never appends, id floors carry over a hand-over, the leader snapshots
 //! and compacts and a new process restores from it, and the log survives etcd's restart and
-//! the death of an etcd leader.
+//! the death of an etcd leader; every process learns every node's address.
 #![allow(clippy::unwrap_used, reason = "a test: a failed unwrap is a failed test")]
 
 #[path = "support/etcd.rs"]
@@ -9,6 +9,7 @@ mod etcd;
 #[path = "support/node.rs"]
 mod node;
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use etcd::EtcdCluster;
@@ -263,4 +264,53 @@ async fn a_new_replica_catches_up_a_log_larger_than_a_grpc_message() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("the replica is stuck at {:?} below {last}", a.applied());
+}
+
+/// The next map of addresses with `count` nodes delivered on `deliveries`.
+async fn peers(deliveries: &mut mpsc::Receiver<Delivery>, count: usize) -> BTreeMap<u16, String> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let delivery = tokio::time::timeout_at(deadline, deliveries.recv()).await;
+        if let Delivery::Peers(addrs) = delivery.expect("no addresses delivered").unwrap()
+            && addrs.len() >= count
+        {
+            return addrs;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_process_learns_every_address_which_outlives_its_process_until_replaced() {
+    let cluster = EtcdCluster::start(1);
+    let config = config(&cluster, "/addrs/");
+    let (mut a, mut a_deliveries) = start(&config).await;
+    let (mut b, mut b_deliveries) = start(&config).await;
+    let (slot_a, slot_b) = (a.grants()[0].slot(), b.grants()[0].slot());
+    a.share_addrs(&[(slot_a, "10.0.0.1:9669".to_owned())]).await.unwrap();
+    b.share_addrs(&[(slot_b, "10.0.0.2:9669".to_owned())]).await.unwrap();
+    let both = BTreeMap::from([
+        (slot_a, "10.0.0.1:9669".to_owned()),
+        (slot_b, "10.0.0.2:9669".to_owned()),
+    ]);
+    assert_eq!(peers(&mut a_deliveries, 2).await, both);
+    assert_eq!(peers(&mut b_deliveries, 2).await, both);
+    // A clean stop frees the slot and the lease; the address stays (NebulaGraph lists an
+    // offline host the same way) until the slot's next owner writes its own.
+    b.shutdown(now()).await.unwrap();
+    drop(b);
+    let mut admin = etcd_client::Client::connect(cluster.endpoints(), None).await.unwrap();
+    let key = format!("/addrs/addrs/{slot_b:05}");
+    let kept = admin.get(key, None).await.unwrap();
+    assert_eq!(kept.kvs()[0].value_str().unwrap(), "10.0.0.2:9669");
+    let (mut c, _c_deliveries) = start(&config).await;
+    let slot_c = c.grants()[0].slot();
+    assert_eq!(slot_c, slot_b, "the freed slot is claimed again");
+    c.share_addrs(&[(slot_c, "10.0.0.3:9669".to_owned())]).await.unwrap();
+    loop {
+        let seen = peers(&mut a_deliveries, 2).await;
+        if seen.get(&slot_c).map(String::as_str) == Some("10.0.0.3:9669") {
+            assert_eq!(seen.get(&slot_a).map(String::as_str), Some("10.0.0.1:9669"));
+            break;
+        }
+    }
 }

@@ -14,8 +14,10 @@
 
 pub mod chooser;
 pub mod ids;
+pub mod oracles;
 pub mod prng;
 pub mod property;
+pub mod recorded;
 pub mod replay;
 pub mod shrink;
 pub mod world;

@@ -110,6 +110,9 @@ impl Actor {
     }
 
     fn carry_out(&mut self, now: u64, index: NodeIndex, output: Output) {
+        if let Some(recorder) = &self.recorder {
+            recorder.output(now, self.nodes[index].node.node_id().0, &output);
+        }
         match output {
             Output::Reply { connection, reply } => self.replied(now, index, connection, reply),
             Output::ToMeta(request) => {

@@ -80,6 +80,8 @@ pub enum Message {
     /// The meta store in etcd is lost to this process (its lease expired): its nodes can no
     /// longer reach meta, so graphd stops serving (`Server::fenced`).
     MetaLost,
+    /// Every graph node's `host:port` known in etcd, by slot (SHOW SESSIONS' GraphAddr).
+    Peers(BTreeMap<u16, String>),
     /// Node `node`'s process died (`kill -9`, in-process: `server/crash.rs`): its state is
     /// dropped and the slot built again as a new incarnation; `done` gets the outcome.
     Crash {
@@ -153,6 +155,8 @@ pub struct Actor {
     pub(crate) local_ip: String,
     pub(crate) snapshot_interval_ms: u64,
     pub(crate) verbose: bool,
+    /// `--record_events`.
+    pub(crate) recorder: Option<crate::record::Recorder>,
     /// For the executor's tasks.
     pub(crate) inbox: mpsc::UnboundedSender<Message>,
     /// Told when the meta store in etcd is lost.
@@ -186,6 +190,7 @@ impl Actor {
             local_ip: parts.local_ip,
             snapshot_interval_ms: parts.snapshot_interval_ms,
             verbose: parts.verbose,
+            recorder: parts.recorder,
             inbox,
             fenced,
             waiting: BTreeMap::new(),
@@ -261,6 +266,13 @@ impl Actor {
             Message::MetaLost => {
                 log!("the meta store in etcd is lost (lease expired): stopping");
                 let _told = self.fenced.send(true);
+            }
+            Message::Peers(addrs) => {
+                let addrs: BTreeMap<NodeId, String> =
+                    addrs.into_iter().map(|(slot, addr)| (NodeId(slot), addr)).collect();
+                for host in &mut self.nodes {
+                    host.node.set_peer_addrs(addrs.clone());
+                }
             }
             Message::Crash { node, restart, done } => {
                 let _told = done.send(self.crash(now, node, &restart));

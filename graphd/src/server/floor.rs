@@ -46,6 +46,7 @@ async fn floor(mut messages: mpsc::UnboundedReceiver<Message>) {
             | Message::QueryDone { .. }
             | Message::MetaAnswer { .. }
             | Message::MetaLost
+            | Message::Peers(_)
             | Message::Census { .. } => {}
             Message::Crash { done, .. } => {
                 let _told = done.send(Err(anyhow!("the floor has no node to crash")));

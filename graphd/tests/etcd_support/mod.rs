@@ -14,6 +14,7 @@
 
 #[path = "../../../meta-etcd/tests/support/etcd.rs"]
 pub(crate) mod etcd;
+pub(crate) mod record;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -37,11 +38,13 @@ pub(crate) struct GraphdProcess {
     child: Option<Child>,
     /// Its one node's address.
     pub(crate) addr: SocketAddr,
+    /// Its pid.
+    pub(crate) pid: u32,
     dir: PathBuf,
 }
 
 impl GraphdProcess {
-    /// Starts `graphd --meta url --meta_prefix prefix` and waits until it listens.
+    /// Starts `graphd --meta url --meta_prefix prefix` and waits until it serves.
     pub(crate) fn start(url: &str, prefix: &str) -> GraphdProcess {
         GraphdProcess::start_with(url, prefix, &[])
     }
@@ -67,9 +70,14 @@ impl GraphdProcess {
             .spawn()
             .unwrap();
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let mut process = GraphdProcess { child: Some(child), addr, dir };
+        let pid = child.id();
+        let mut process = GraphdProcess { child: Some(child), addr, pid, dir };
         let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(addr).is_err() {
+        // The port is bound before graphd joins etcd: wait for the line it logs once it serves
+        // (a graphd whose etcd went away while it joined exits instead).
+        while std::net::TcpStream::connect(addr).is_err()
+            || !process.log().contains("node 1 listening on ")
+        {
             if let Some(status) = process.exited() {
                 panic!("graphd exited at start ({status}): {}", process.log());
             }

@@ -373,6 +373,13 @@ impl GraphNode {
         self.settings.node_id
     }
 
+    /// Replaces the other nodes' `host:port` that SHOW SESSIONS shows for the sessions they own
+    /// (a host whose peers come and go, such as graphd processes sharing meta in etcd, passes
+    /// every address it learns); a node not in `peer_addrs` shows as `node-N`.
+    pub fn set_peer_addrs(&mut self, peer_addrs: BTreeMap<NodeId, String>) {
+        self.settings.peer_addrs = peer_addrs;
+    }
+
     /// Sync rounds this process ran (a host that persists snapshots periodically counts them).
     pub fn sync_rounds(&self) -> u64 {
         self.rounds

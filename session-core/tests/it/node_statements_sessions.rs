@@ -3,6 +3,7 @@
 //! SHOW SESSION of a missing id, and KILL SESSION of sessions held here and elsewhere, GOD only.
 
 use graphsession_core::client::{E_EXECUTION_ERROR, E_SESSION_INVALID};
+use graphsession_core::cluster::NodeId;
 use graphsession_core::node::{DataSet, KILLED_SESSIONS_COLUMN, Reply, SessionStatement, Value};
 use graphsession_permission::Policy;
 
@@ -60,6 +61,24 @@ fn show_sessions_asks_meta_and_shows_other_nodes_sessions_with_their_address() {
     assert_eq!(row_of(data, bob)[1], Value::Str("bob".into()));
     assert_eq!(row_of(data, bob)[5], Value::Str(graph_addr(1)));
     assert_eq!(row_of(data, root)[5], Value::Str(graph_addr(0)));
+}
+
+#[test]
+fn show_sessions_shows_a_peer_by_the_address_it_was_given_last_and_node_n_without_one() {
+    let mut h = Harness::new(2);
+    let (admin, root) = h.open(0, "root");
+    let (_, bob) = h.open(1, "bob");
+    let show = |h: &mut Harness| {
+        h.statement(admin, root, SessionStatement::ShowSessions { local: false });
+        h.deliver_to_meta();
+        h.deliver_to_nodes();
+        let reply = h.last_reply(admin).unwrap();
+        row_of(data(&reply), bob)[5].clone()
+    };
+    h.nodes[0].set_peer_addrs([(NodeId(2), "10.0.0.2:9669".to_owned())].into());
+    assert_eq!(show(&mut h), Value::Str("10.0.0.2:9669".into()));
+    h.nodes[0].set_peer_addrs(Default::default());
+    assert_eq!(show(&mut h), Value::Str("node-2".into()));
 }
 
 #[test]

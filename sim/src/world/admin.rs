@@ -351,15 +351,13 @@ impl ClusterWorld {
                     continue;
                 }
                 let from_ms = seen_ms.max(healed_from_ms);
-                if now > from_ms + bound_ms {
-                    return Err(format!(
-                        "kill oracle: node {index}: query {:?} still runs {} ms after meta \
-                         ended its session ({reason:?}) on the healed network; expected killed \
-                         within {bound_ms} ms (sync interval + 2 x max one-way delay + 1)",
-                        query.key,
-                        now - from_ms
-                    ));
-                }
+                crate::oracles::kill_within_bound(
+                    &format!("node {index}: query {:?} ({reason:?}, healed network)", query.key),
+                    from_ms,
+                    now,
+                    bound_ms,
+                    "sync interval + 2 x max one-way delay + 1",
+                )?;
             }
         }
         Ok(())

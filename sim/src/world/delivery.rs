@@ -188,11 +188,7 @@ impl ClusterWorld {
         for session in self.nodes[index].take_created() {
             self.accounting.candidates.insert(session, Default::default());
             self.trace(u64::from_ne_bytes(session.get().to_ne_bytes()));
-            if !self.issued.insert(session.get()) {
-                return Err(format!(
-                    "[duplicate_id] node {node} issued session id {session} twice; expected every id unique"
-                ));
-            }
+            self.issued.session(&format!("node {node}"), session.get())?;
         }
         if !self.nodes[index].recently_expired.is_empty() {
             self.note_expired(index);
@@ -338,9 +334,10 @@ impl ClusterWorld {
                 let killed = plan
                     .filter(|plan| self.nodes.iter().any(|node| node.killed_plans.contains(plan)));
                 killed.map(|plan| {
-                    format!(
-                        "[killed_query_succeeded] client {slot} was told plan {plan} succeeded; \
-                         its executor stopped at a kill"
+                    crate::oracles::killed_query_succeeded(
+                        &format!("client {slot}"),
+                        plan,
+                        "its executor stopped at a kill",
                     )
                 })
             }
