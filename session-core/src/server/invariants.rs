@@ -46,12 +46,13 @@ impl SessionManager {
         }
         let mut pairs = 0_usize;
         let mut same = true;
-        self.user_ip.each(|pair, count| {
+        self.user_ip.each(|pair, count, filed_under_its_hash| {
             pairs += 1;
-            // The very pair the sessions hold, with their number.
-            same &= user_ip.get_key_value(pair).is_some_and(|(held, &sessions)| {
-                std::sync::Arc::ptr_eq(held, pair) && sessions == count
-            });
+            // The very pair the sessions hold, with their number, where its end will look.
+            same &= filed_under_its_hash
+                && user_ip.get_key_value(pair).is_some_and(|(held, &sessions)| {
+                    std::sync::Arc::ptr_eq(held, pair) && sessions == count
+                });
         });
         if !same || pairs != user_ip.len() {
             let counted = self.user_ip.all();
