@@ -35,10 +35,10 @@
 //!
 //! # Timeouts
 //!
-//! A query may carry a deadline (microseconds since the Unix epoch). Deadlines sit in an index
-//! ordered by `(deadline, session, plan)`: [`QueryRegistry::poll_timeout`] reads its first entry
-//! (O(log n)), [`QueryRegistry::handle_timeout`] pops the expired prefix and kills those queries
-//! with [`KillCause::Timeout`] (O(expired · log n), never a scan of every query). A query leaves
+//! A query may carry a deadline (microseconds since the Unix epoch). Deadlines sit in a min-heap
+//! ordered by `(deadline, session, plan)`: [`QueryRegistry::poll_timeout`] reads its top (O(1)),
+//! [`QueryRegistry::handle_timeout`] pops the expired prefix and kills those queries with
+//! [`KillCause::Timeout`] (O(expired · log n), never a scan of every query). A query leaves
 //! the index when it is killed or removed. `now` is always an argument; one older than a `now`
 //! already seen is clamped to it, so nothing expires early and nothing panics.
 //!
@@ -103,7 +103,7 @@
 //!
 //! Measured on the project's 2-core AMD EPYC (Zen 4) machine, 2026-11-23, with
 //! `cargo bench -p graphsession-query-plan --bench registry -- --warm-up-time 1 --measurement-time 3`
-//! (criterion median, other processes reniced):
+//! (criterion median, other processes reniced), with the ordered maps of that time:
 //!
 //! | operation | time | target |
 //! |---|---|---|
@@ -111,17 +111,25 @@
 //! | register + finish, 10k queries running, with a deadline | 766 ns | |
 //! | `handle_timeout` with 100k running queries of which 1% (1,000) expire | 176 µs (176 ns per expired query) | |
 //!
-//! Register + finish is six ordered-map operations and two allocations (the handle's `Arc` and the
-//! statement text); it is not on the executor's per-row path, the checkpoint is.
+//! Register + finish is two hash-map probes each way (the session's entry and the query's, with a
+//! fixed hasher), an O(1) deadline-index step in the common cases, and no allocation once the
+//! registry has recycled a finished query's statement buffer and handle; it is not on the
+//! executor's per-row path, the checkpoint is. Instruction counts (callgrind, load-independent),
+//! wall times of 2026-12-06 and the commands are in docs/benchmarks-history.md: 2,665 -> 804
+//! instructions per register + finish.
+//!
 
 mod config;
 mod error;
+mod invariants;
 mod kill;
 mod lifecycle;
 mod metrics;
+mod recycle;
 mod registry;
 mod show;
 mod signal;
+mod tables;
 mod timeouts;
 
 pub use config::{Config, HOST_BYTES_MAX, USER_NAME_BYTES_MAX};

@@ -10,15 +10,16 @@ use crate::config::{Config, HOST_BYTES_MAX, USER_NAME_BYTES_MAX};
 use crate::error::QueryError;
 use crate::lifecycle::{Kill, KillCause, QueryEvent, QueryOutcome, QueryPhase, TransitionError};
 use crate::metrics::QueryCounters;
+use crate::recycle::Recycled;
 use crate::signal::QueryHandle;
+use crate::tables::{FixedMap, PlanList};
 use crate::timeouts::DeadlineIndex;
-use graphsession_base::{MonotonicClock, Violation};
+use graphsession_base::MonotonicClock;
 use graphsession_id_gen::{PlanId, SessionId};
-use std::collections::BTreeMap;
-use std::ops::RangeInclusive;
+use std::collections::hash_map::Entry;
 
 /// The machine this file's invariant violations name.
-const MACHINE: &str = "QueryRegistry";
+pub(crate) const MACHINE: &str = "QueryRegistry";
 
 /// The name of one query: NebulaGraph's (session id, plan id) pair.
 #[derive(
@@ -29,16 +30,6 @@ pub struct QueryKey {
     pub session: SessionId,
     /// The query's plan id.
     pub plan: PlanId,
-}
-
-impl QueryKey {
-    /// Every key of `session`, in plan order.
-    pub(crate) fn range_of(session: SessionId) -> RangeInclusive<QueryKey> {
-        QueryKey { session, plan: PlanId::from_u64(0) }..=QueryKey {
-            session,
-            plan: PlanId::from_u64(u64::MAX),
-        }
-    }
 }
 
 /// A query to register.
@@ -91,7 +82,8 @@ pub enum KillOutcome {
 pub(crate) struct SessionEntry {
     pub(crate) user: Box<str>,
     pub(crate) host: Box<str>,
-    pub(crate) query_count: u32,
+    /// The session's queries in the registry; its length is the session's query count.
+    pub(crate) plans: PlanList,
 }
 
 /// A query as the registry sees it. The executor may have moved the word on (a `Running` entry
@@ -109,7 +101,7 @@ pub(crate) enum EntryState {
 #[derive(Debug)]
 pub(crate) struct QueryEntry {
     pub(crate) handle: QueryHandle,
-    pub(crate) statement: Box<str>,
+    pub(crate) statement: String,
     pub(crate) start_unix_us: u64,
     pub(crate) state: EntryState,
 }
@@ -149,14 +141,16 @@ enum Ending<'a> {
 #[derive(Debug)]
 pub struct QueryRegistry {
     pub(crate) config: Config,
-    pub(crate) sessions: BTreeMap<SessionId, SessionEntry>,
-    pub(crate) queries: BTreeMap<QueryKey, QueryEntry>,
-    query_count: u32,
-    deadlines: DeadlineIndex<QueryKey>,
+    pub(crate) sessions: FixedMap<SessionId, SessionEntry>,
+    pub(crate) queries: FixedMap<QueryKey, QueryEntry>,
+    pub(crate) query_count: u32,
+    pub(crate) deadlines: DeadlineIndex<QueryKey>,
     /// The newest time told, microseconds since the Unix epoch. A `now` that goes backwards is
     /// clamped to it, so time never runs backwards here and nothing expires early.
     pub(crate) clock: MonotonicClock,
-    counters: QueryCounters,
+    pub(crate) counters: QueryCounters,
+    /// Buffers and handles of removed queries, for the next ones.
+    pub(crate) recycled: Recycled,
 }
 
 impl QueryRegistry {
@@ -164,12 +158,13 @@ impl QueryRegistry {
     pub fn new(config: Config) -> QueryRegistry {
         QueryRegistry {
             config,
-            sessions: BTreeMap::new(),
-            queries: BTreeMap::new(),
+            sessions: FixedMap::default(),
+            queries: FixedMap::default(),
             query_count: 0,
             deadlines: DeadlineIndex::default(),
             clock: MonotonicClock::default(),
             counters: QueryCounters::default(),
+            recycled: Recycled::default(),
         }
     }
 
@@ -189,7 +184,8 @@ impl QueryRegistry {
         if self.session_count() >= self.config.sessions_max {
             return Err(QueryError::SessionsFull { sessions_max: self.config.sessions_max });
         }
-        let entry = SessionEntry { user: user.into(), host: host.into(), query_count: 0 };
+        let entry =
+            SessionEntry { user: user.into(), host: host.into(), plans: PlanList::default() };
         self.sessions.insert(session, entry);
         Ok(())
     }
@@ -203,18 +199,18 @@ impl QueryRegistry {
         session: SessionId,
         end: SessionEnd,
     ) -> Result<SessionClosed, QueryError> {
-        if !self.sessions.contains_key(&session) {
+        let Some(session_entry) = self.sessions.get(&session) else {
             return Err(QueryError::SessionNotFound { session });
-        }
+        };
         let kill = match end {
             SessionEnd::Killed => Kill::SessionKilled,
             SessionEnd::Expired => Kill::SessionExpired,
         };
-        // Bounded by `queries_per_session_max`.
-        let keys: Vec<QueryKey> =
-            self.queries.range(QueryKey::range_of(session)).map(|(&key, _)| key).collect();
+        // Bounded by `queries_per_session_max`; in plan order, as before the plan lists.
+        let plans = session_entry.plans.sorted();
         let mut closed = SessionClosed::default();
-        for key in keys {
+        for plan in plans {
+            let key = QueryKey { session, plan };
             let running = self
                 .queries
                 .get(&key)
@@ -236,7 +232,7 @@ impl QueryRegistry {
     /// they go idle and pay nothing for idle sessions. Returns whether it was forgotten; an unknown
     /// session, or one with a query (running, or killed and not yet removed), is left as it is.
     pub fn close_session_if_idle(&mut self, session: SessionId) -> bool {
-        if self.sessions.get(&session).is_none_or(|entry| entry.query_count > 0) {
+        if self.sessions.get(&session).is_none_or(|entry| entry.plans.len() > 0) {
             return false;
         }
         self.sessions.remove(&session);
@@ -260,7 +256,7 @@ impl QueryRegistry {
         let Some(session_entry) = self.sessions.get_mut(&session) else {
             return Err(QueryError::SessionNotFound { session });
         };
-        let std::collections::btree_map::Entry::Vacant(vacant) = self.queries.entry(key) else {
+        let Entry::Vacant(vacant) = self.queries.entry(key) else {
             return Err(QueryError::QueryAlreadyRegistered { session, plan });
         };
         let statement_bytes = u64::try_from(statement.len()).unwrap_or(u64::MAX);
@@ -269,7 +265,7 @@ impl QueryRegistry {
             return Err(QueryError::StatementTooLong { statement_bytes, statement_bytes_max });
         }
         let queries_per_session_max = self.config.queries_per_session_max;
-        if session_entry.query_count >= queries_per_session_max {
+        if session_entry.plans.len() >= queries_per_session_max {
             return Err(QueryError::SessionQueriesFull { session, queries_per_session_max });
         }
         let queries_per_node_max = self.config.queries_per_node_max;
@@ -278,10 +274,10 @@ impl QueryRegistry {
         }
 
         let start_unix_us = self.clock.observe(now_unix_us);
-        let handle = QueryHandle::new();
+        let handle = self.recycled.handle();
         let entry = QueryEntry {
             handle: handle.clone(),
-            statement: statement.into(),
+            statement: self.recycled.statement(statement),
             start_unix_us,
             state: EntryState::Running { deadline_unix_us },
         };
@@ -289,7 +285,7 @@ impl QueryRegistry {
         if let Some(deadline_unix_us) = deadline_unix_us {
             self.deadlines.insert(deadline_unix_us, key);
         }
-        session_entry.query_count += 1;
+        session_entry.plans.push(plan);
         self.query_count += 1;
         self.counters.started = self.counters.started.saturating_add(1);
         Ok(handle)
@@ -328,7 +324,9 @@ impl QueryRegistry {
         let key = self.existing_key(session, plan)?;
         let not_found = QueryError::QueryNotFoundInSession { session, plan };
         let entry = self.queries.get_mut(&key).ok_or(not_found.clone())?;
-        match kill_entry(entry, key, kill, &mut self.deadlines) {
+        let (attempt, dropped) = kill_entry(entry, kill);
+        self.drop_deadline(dropped, key);
+        match attempt {
             KillAttempt::Requested => Ok(KillOutcome::Requested),
             KillAttempt::AlreadyRequested(cause) => Ok(KillOutcome::AlreadyRequested { cause }),
             KillAttempt::AlreadyEnded => Err(not_found),
@@ -342,12 +340,17 @@ impl QueryRegistry {
         session: SessionId,
         kill: &Kill,
     ) -> Result<u32, QueryError> {
-        if !self.sessions.contains_key(&session) {
+        let Some(session_entry) = self.sessions.get(&session) else {
             return Err(QueryError::SessionNotFound { session });
-        }
+        };
         let mut killed = 0_u32;
-        for (&key, entry) in self.queries.range_mut(QueryKey::range_of(session)) {
-            if kill_entry(entry, key, kill.clone(), &mut self.deadlines) == KillAttempt::Requested {
+        // In plan order, as before the plan lists.
+        for plan in session_entry.plans.sorted() {
+            let key = QueryKey { session, plan };
+            let Some(entry) = self.queries.get_mut(&key) else { continue };
+            let (attempt, dropped) = kill_entry(entry, kill.clone());
+            self.drop_deadline(dropped, key);
+            if attempt == KillAttempt::Requested {
                 killed += 1;
             }
         }
@@ -360,8 +363,12 @@ impl QueryRegistry {
     pub fn handle_timeout(&mut self, now_unix_us: u64) -> u32 {
         let now_unix_us = self.clock.observe(now_unix_us);
         let mut timed_out = 0_u32;
-        while let Some((deadline_unix_us, key)) = self.deadlines.pop_expired(now_unix_us) {
-            let Some(entry) = self.queries.get_mut(&key) else { continue };
+        let queries = &mut self.queries;
+        while let Some((deadline_unix_us, key)) =
+            self.deadlines.pop_expired(now_unix_us, |d, k| deadline_live(queries, d, k))
+        {
+            // A live entry is a query in the map.
+            let Some(entry) = queries.get_mut(&key) else { continue };
             match entry.handle.apply(QueryEvent::RequestKill(KillCause::Timeout)) {
                 Ok(_) => {
                     entry.state =
@@ -376,7 +383,7 @@ impl QueryRegistry {
         timed_out
     }
 
-    /// The earliest deadline still to fire, microseconds since the Unix epoch. O(log n).
+    /// The earliest deadline still to fire, microseconds since the Unix epoch. O(1).
     #[must_use]
     pub fn poll_timeout(&self) -> Option<u64> {
         self.deadlines.first_unix_us()
@@ -430,6 +437,15 @@ impl QueryRegistry {
         self.clock.newest()
     }
 
+    /// `key`'s deadline, if it had one, can no longer fire: its entry has already left the map or
+    /// left `Running` with that deadline.
+    fn drop_deadline(&mut self, deadline_unix_us: Option<u64>, key: QueryKey) {
+        if let Some(deadline_unix_us) = deadline_unix_us {
+            let queries = &self.queries;
+            self.deadlines.remove(deadline_unix_us, key, |d, k| deadline_live(queries, d, k));
+        }
+    }
+
     fn existing_key(&self, session: SessionId, plan: PlanId) -> Result<QueryKey, QueryError> {
         if !self.sessions.contains_key(&session) {
             return Err(QueryError::SessionNotFound { session });
@@ -441,162 +457,56 @@ impl QueryRegistry {
         Ok(key)
     }
 
-    /// Takes query (`session`, `plan`) out of the map, with the errors of
-    /// [`existing_key`](Self::existing_key); the caller [`retire`](Self::retire)s it. One lookup
-    /// of the query instead of a check and a removal.
+    /// Takes query (`session`, `plan`) out of the map and out of its session's plans, with the
+    /// errors of [`existing_key`](Self::existing_key); the caller [`retire`](Self::retire)s it.
+    /// One lookup of each instead of a check and a removal.
     fn take_existing(
         &mut self,
         session: SessionId,
         plan: PlanId,
     ) -> Result<(QueryKey, QueryEntry), QueryError> {
-        if !self.sessions.contains_key(&session) {
+        let Some(session_entry) = self.sessions.get_mut(&session) else {
             return Err(QueryError::SessionNotFound { session });
-        }
+        };
         let key = QueryKey { session, plan };
-        let entry = self.queries.remove(&key);
-        entry.map(|entry| (key, entry)).ok_or(QueryError::QueryNotFoundInSession { session, plan })
+        let Some(entry) = self.queries.remove(&key) else {
+            return Err(QueryError::QueryNotFoundInSession { session, plan });
+        };
+        let listed = session_entry.plans.remove(plan);
+        debug_assert!(listed, "a query in the map is in its session's plans");
+        Ok((key, entry))
     }
 
     /// Removes `key` after applying `ending` to its word; returns the outcome the word then holds.
+    /// Leaves the session's plans to the caller (`close_session` forgets them all at once).
     fn remove(&mut self, key: QueryKey, ending: Ending<'_>) -> Option<QueryOutcome> {
         let entry = self.queries.remove(&key)?;
         Some(self.retire(key, entry, ending))
     }
 
-    /// The rest of a removal once `entry` is out of the map: applies `ending` to its word,
-    /// drops its deadline and counts; returns the outcome the word then holds.
+    /// The rest of a removal once `entry` is out of the map (and out of its session's plans):
+    /// applies `ending` to its word, drops its deadline and counts; returns the outcome the word
+    /// then holds.
     fn retire(&mut self, key: QueryKey, mut entry: QueryEntry, ending: Ending<'_>) -> QueryOutcome {
+        let deadline_unix_us = match entry.state {
+            EntryState::Running { deadline_unix_us } => deadline_unix_us,
+            EntryState::KillRequested { .. } => None,
+        };
         let (phase, reason) = match ending {
             Ending::Finish => (entry.handle.end(QueryEvent::Finish), ""),
             Ending::Fail { reason } => (entry.handle.end(QueryEvent::Fail), reason),
             Ending::Kill(kill) => {
-                let _ = kill_entry(&mut entry, key, kill, &mut self.deadlines);
+                let _ = kill_entry(&mut entry, kill);
                 (entry.handle.phase(), "")
             }
         };
-        if let EntryState::Running { deadline_unix_us: Some(deadline_unix_us) } = entry.state {
-            self.deadlines.remove(deadline_unix_us, key);
-        }
-        if let Some(session_entry) = self.sessions.get_mut(&key.session) {
-            session_entry.query_count = session_entry.query_count.saturating_sub(1);
-        }
+        // Out of the map, so no longer live whatever its state.
+        self.drop_deadline(deadline_unix_us, key);
         self.query_count = self.query_count.saturating_sub(1);
         let outcome = recorded_outcome(phase, entry.state, reason);
+        self.recycled.keep(entry.statement, entry.handle);
         self.counters.count_end(&outcome);
         outcome
-    }
-
-    /// Checks every internal invariant; tests and simulators call it after every step. O(n log n).
-    pub fn check_invariants(&self) -> Result<(), Violation> {
-        let fail = |property, detail: String| Err(Violation::new(MACHINE, property, detail));
-        if u64::from(self.query_count) != u64::try_from(self.queries.len()).unwrap_or(u64::MAX) {
-            return fail(
-                "query_count_matches_queries",
-                format!("query_count {} != {} queries", self.query_count, self.queries.len()),
-            );
-        }
-        if self.query_count > self.config.queries_per_node_max {
-            return fail(
-                "queries_within_node_limit",
-                format!("{} queries exceed the node limit", self.query_count),
-            );
-        }
-        if self.session_count() > self.config.sessions_max {
-            return fail(
-                "sessions_within_limit",
-                format!("{} sessions exceed the limit", self.session_count()),
-            );
-        }
-        for (&session, entry) in &self.sessions {
-            let counted = self.queries.range(QueryKey::range_of(session)).count();
-            if u64::from(entry.query_count) != u64::try_from(counted).unwrap_or(u64::MAX) {
-                return fail(
-                    "session_query_count_matches_queries",
-                    format!("session {session} counts {} of {counted}", entry.query_count),
-                );
-            }
-            if entry.query_count > self.config.queries_per_session_max {
-                return fail(
-                    "queries_within_session_limit",
-                    format!("session {session} exceeds the per-session limit"),
-                );
-            }
-        }
-        let mut deadline_count = 0_usize;
-        for (&key, entry) in &self.queries {
-            self.check_entry(key, entry)?;
-            if let EntryState::Running { deadline_unix_us: Some(_) } = entry.state {
-                deadline_count += 1;
-            }
-        }
-        if deadline_count != self.deadlines.len() {
-            return fail(
-                "deadline_index_matches_queries",
-                format!("{} deadlines indexed for {deadline_count}", self.deadlines.len()),
-            );
-        }
-        let counters = self.counters;
-        if counters.started != counters.ended() + u64::from(self.query_count) {
-            return fail(
-                "counters_add_up",
-                format!("counters do not add up: {counters:?}, {} running", self.query_count),
-            );
-        }
-        if counters.killed_by_timeout > counters.timed_out {
-            return fail(
-                "timeout_kills_within_fired_deadlines",
-                format!("more timeout kills than fired deadlines: {counters:?}"),
-            );
-        }
-        Ok(())
-    }
-
-    fn check_entry(&self, key: QueryKey, entry: &QueryEntry) -> Result<(), Violation> {
-        let fail = |property, what: String| {
-            Err(Violation::new(MACHINE, property, format!("query {key:?}: {what}")))
-        };
-        if !self.sessions.contains_key(&key.session) {
-            return fail("query_session_open", "its session is not open".to_owned());
-        }
-        let statement_bytes = u64::try_from(entry.statement.len()).unwrap_or(u64::MAX);
-        if statement_bytes > u64::from(self.config.statement_bytes_max) {
-            return fail("statement_within_limit", format!("statement of {statement_bytes} bytes"));
-        }
-        if entry.start_unix_us > self.clock.newest() {
-            return fail(
-                "query_starts_before_clock",
-                format!("starts at {} after the clock", entry.start_unix_us),
-            );
-        }
-        // The executor moves the word only Running -> Finished and KillRequested -> Killed, so
-        // these hold even while executors run.
-        let phase = entry.handle.phase();
-        match &entry.state {
-            EntryState::Running { deadline_unix_us } => {
-                if !matches!(phase, QueryPhase::Running | QueryPhase::Finished) {
-                    return fail(
-                        "running_phase_matches_word",
-                        format!("registry says running, word says {phase:?}"),
-                    );
-                }
-                let indexed = deadline_unix_us.is_none_or(|d| self.deadlines.contains(d, key));
-                if !indexed {
-                    return fail(
-                        "deadline_indexed",
-                        format!("deadline {deadline_unix_us:?} is not indexed"),
-                    );
-                }
-            }
-            EntryState::KillRequested { kill } => {
-                if phase.kill_cause() != Some(kill.cause()) {
-                    return fail(
-                        "kill_request_matches_word",
-                        format!("registry says {kill:?}, word says {phase:?}"),
-                    );
-                }
-            }
-        }
-        Ok(())
     }
 }
 
@@ -608,15 +518,12 @@ enum KillAttempt {
 }
 
 /// Requests `kill` on one entry: the compare-and-swap on its word decides, the entry follows.
-fn kill_entry(
-    entry: &mut QueryEntry,
-    key: QueryKey,
-    kill: Kill,
-    deadlines: &mut DeadlineIndex<QueryKey>,
-) -> KillAttempt {
+/// Returns the attempt and the deadline the entry no longer has, which the caller drops from the
+/// index once the entry is no longer borrowed.
+fn kill_entry(entry: &mut QueryEntry, kill: Kill) -> (KillAttempt, Option<u64>) {
     let deadline = match &entry.state {
         EntryState::KillRequested { kill: first } => {
-            return KillAttempt::AlreadyRequested(first.cause());
+            return (KillAttempt::AlreadyRequested(first.cause()), None);
         }
         EntryState::Running { deadline_unix_us } => *deadline_unix_us,
     };
@@ -626,20 +533,29 @@ fn kill_entry(
         // Only the registry requests kills, and it records each one; check_invariants reports the
         // mismatch.
         Err(TransitionError::KillAlreadyRequested { cause }) => {
-            return KillAttempt::AlreadyRequested(cause);
+            return (KillAttempt::AlreadyRequested(cause), None);
         }
     };
     // Either way the deadline can no longer fire.
-    if let Some(deadline_unix_us) = deadline {
-        deadlines.remove(deadline_unix_us, key);
-    }
     entry.state = match attempt {
         KillAttempt::Requested => EntryState::KillRequested { kill },
         KillAttempt::AlreadyRequested(_) | KillAttempt::AlreadyEnded => {
             EntryState::Running { deadline_unix_us: None }
         }
     };
-    attempt
+    (attempt, deadline)
+}
+
+/// Whether the deadline index's entry (`deadline_unix_us`, `key`) can still fire: the query is
+/// in the map and running with that deadline.
+pub(crate) fn deadline_live(
+    queries: &FixedMap<QueryKey, QueryEntry>,
+    deadline_unix_us: u64,
+    key: QueryKey,
+) -> bool {
+    queries.get(&key).is_some_and(|entry| {
+        matches!(entry.state, EntryState::Running { deadline_unix_us: Some(d) } if d == deadline_unix_us)
+    })
 }
 
 /// The outcome the word's `phase` records, with the facts the registry kept.
@@ -724,15 +640,45 @@ mod tests {
     }
 
     #[test]
-    fn a_deadline_indexed_under_the_wrong_query_is_reported() {
+    fn a_deadline_missing_from_the_index_is_reported() {
         let mut registry = registry();
-        let first = QueryKey { session: session(1), plan: PlanId::from_u64(1) };
-        let stranger = QueryKey { session: session(9), plan: PlanId::from_u64(1) };
-        // Same number of deadlines, but query 1's is filed under another key.
-        registry.deadlines.remove(T0_US + 1, first);
-        registry.deadlines.insert(T0_US + 1, stranger);
+        let second = QueryKey { session: session(1), plan: PlanId::from_u64(2) };
+        // Same number of deadlines, but query 2's is not the one filed.
+        let entry = registry.queries.get_mut(&second).expect("registered");
+        entry.state = EntryState::Running { deadline_unix_us: Some(T0_US + 99) };
         let error = registry.check_invariants().expect_err("misfiled deadline");
         assert_eq!(error.property, "deadline_indexed");
         assert!(error.detail.contains("is not indexed"), "{error}");
+    }
+
+    #[test]
+    fn a_stale_top_of_the_deadline_index_is_reported() {
+        let mut registry = registry();
+        let stranger = QueryKey { session: session(9), plan: PlanId::from_u64(1) };
+        let second = QueryKey { session: session(1), plan: PlanId::from_u64(2) };
+        // An entry for no query, earliest of all; the count kept right by counting query 2's out
+        // while it still runs.
+        registry.deadlines.insert(T0_US, stranger);
+        registry.deadlines.remove(T0_US + 2, second, |_, _| true);
+        let error = registry.check_invariants().expect_err("stale top");
+        assert_eq!(error.property, "deadline_index_top_live");
+    }
+
+    #[test]
+    fn a_session_plan_list_that_disagrees_with_the_queries_is_reported() {
+        let mut registry = registry();
+        let entry = registry.sessions.get_mut(&session(1)).expect("open");
+        assert!(entry.plans.remove(PlanId::from_u64(2)));
+        let error = registry.check_invariants().expect_err("plan 2 unlisted");
+        assert_eq!(error.property, "session_plans_match_queries");
+        entry_of(&mut registry).plans.push(PlanId::from_u64(2));
+        entry_of(&mut registry).plans.push(PlanId::from_u64(7));
+        let error = registry.check_invariants().expect_err("plan 7 listed, never registered");
+        assert_eq!(error.property, "session_plans_match_queries");
+        assert!(error.detail.contains("missing Some"), "{error}");
+    }
+
+    fn entry_of(registry: &mut QueryRegistry) -> &mut SessionEntry {
+        registry.sessions.get_mut(&session(1)).expect("open")
     }
 }

@@ -81,14 +81,14 @@ impl QueryRegistry {
     #[must_use]
     pub fn show_queries(&self, now_unix_us: u64, caller: &Caller, policy: Policy) -> Vec<QueryRow> {
         let now_unix_us = self.clock.peek(now_unix_us);
+        let mut sessions: Vec<(&SessionId, &SessionEntry)> = self.sessions.iter().collect();
+        sessions.sort_unstable_by_key(|&(&session, _)| session);
         let mut rows = Vec::new();
-        for (&session, session_entry) in &self.sessions {
+        for (&session, session_entry) in sessions {
             if !may_see_queries_of(caller, policy, &session_entry.user) {
                 continue;
             }
-            for (&key, entry) in self.queries.range(QueryKey::range_of(session)) {
-                rows.extend(row(key, session_entry, entry, now_unix_us));
-            }
+            rows.extend(self.rows_of(session, session_entry, now_unix_us));
         }
         rows
     }
@@ -103,11 +103,21 @@ impl QueryRegistry {
             return Err(QueryError::SessionNotFound { session: current_session });
         };
         let now_unix_us = self.clock.peek(now_unix_us);
-        Ok(self
-            .queries
-            .range(QueryKey::range_of(current_session))
-            .filter_map(|(&key, entry)| row(key, session_entry, entry, now_unix_us))
-            .collect())
+        Ok(self.rows_of(current_session, session_entry, now_unix_us).collect())
+    }
+
+    /// The rows of `session`'s queries, in plan order.
+    fn rows_of<'a>(
+        &'a self,
+        session: SessionId,
+        session_entry: &'a SessionEntry,
+        now_unix_us: u64,
+    ) -> impl Iterator<Item = QueryRow> + 'a {
+        session_entry.plans.sorted().into_iter().filter_map(move |plan| {
+            let key = QueryKey { session, plan };
+            let entry = self.queries.get(&key)?;
+            row(key, session_entry, entry, now_unix_us)
+        })
     }
 }
 

@@ -98,6 +98,15 @@ impl QueryHandle {
         QueryHandle { word: Arc::new(AtomicU8::new(WORD_RUNNING)) }
     }
 
+    /// This handle as a new query's, `Running` again, if no clone of it is left (its executor
+    /// has dropped its own): nobody can observe the reuse. `None` if a clone is still held.
+    pub(crate) fn into_fresh(mut self) -> Option<QueryHandle> {
+        // `get_mut` proves there is no other `Arc` or `Weak`, and it synchronizes with their drops.
+        let word = Arc::get_mut(&mut self.word)?;
+        *word = AtomicU8::new(WORD_RUNNING);
+        Some(self)
+    }
+
     /// The checkpoint: `Ok(())` to continue, `Err(Killed)` to stop. One atomic load.
     ///
     /// Once it returns `Err`, it returns the same `Err` forever.
@@ -136,6 +145,11 @@ impl QueryHandle {
             Some(cause) => Err(Killed { cause }),
             None => Ok(()),
         }
+    }
+
+    /// Whether this is the only clone and it is `Running`: what a kept handle must be.
+    pub(crate) fn is_fresh(&self) -> bool {
+        Arc::strong_count(&self.word) == 1 && self.phase() == QueryPhase::Running
     }
 
     /// The current phase (a snapshot: another thread may move it on).
@@ -207,6 +221,19 @@ mod tests {
         assert_eq!(handle.finish(), killed);
         assert_eq!(handle.finish(), killed);
         assert_eq!(handle.phase(), QueryPhase::Killed(KillCause::Timeout));
+    }
+
+    #[test]
+    fn only_a_handle_without_clones_is_reused_and_it_runs_again() {
+        let handle = QueryHandle::new();
+        let executor = handle.clone();
+        handle.apply(QueryEvent::RequestKill(KillCause::User)).unwrap();
+        let handle = handle.into_fresh();
+        assert!(handle.is_none(), "the executor's clone still reads the kill");
+        assert_eq!(executor.check(), Err(Killed { cause: KillCause::User }));
+        let fresh = executor.into_fresh().expect("the last clone");
+        assert_eq!(fresh.phase(), QueryPhase::Running);
+        assert_eq!(fresh.check(), Ok(()));
     }
 
     #[test]

@@ -71,7 +71,7 @@ impl SessionManager {
 
     /// Pops `shard`'s due checks; returns the sessions that expired (already out of the map).
     fn expire_shard(&self, now: u64, shard: &Shard) -> Vec<(Arc<SessionEntry>, u64)> {
-        let first = shard.read().deadlines().first().map(|&(at, _)| at);
+        let first = shard.read().deadlines().first().map(|(at, _)| at);
         if first.is_none_or(|at| at > now) {
             if let Some(at) = first {
                 self.earliest_check_ms.fetch_min(at, Ordering::AcqRel);

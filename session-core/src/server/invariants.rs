@@ -10,7 +10,7 @@ use crate::server::hash::{hash_id, shard_index};
 use crate::server::limits::UserIp;
 use crate::server::manager::SessionManager;
 use crate::server::session::Origin;
-use crate::server::shard::Shard;
+use crate::server::shard::{Shard, ShardRead};
 
 /// The machine this file's invariant violations name.
 const MACHINE: &str = "SessionManager";
@@ -46,12 +46,13 @@ impl SessionManager {
         }
         let mut pairs = 0_usize;
         let mut same = true;
-        self.user_ip.each(|pair, count| {
+        self.user_ip.each(|pair, count, filed_under_its_hash| {
             pairs += 1;
-            // The very pair the sessions hold, with their number.
-            same &= user_ip.get_key_value(pair).is_some_and(|(held, &sessions)| {
-                std::sync::Arc::ptr_eq(held, pair) && sessions == count
-            });
+            // The very pair the sessions hold, with their number, where its end will look.
+            same &= filed_under_its_hash
+                && user_ip.get_key_value(pair).is_some_and(|(held, &sessions)| {
+                    std::sync::Arc::ptr_eq(held, pair) && sessions == count
+                });
         });
         if !same || pairs != user_ip.len() {
             let counted = self.user_ip.all();
@@ -116,16 +117,7 @@ impl SessionManager {
                 format!("shard {index} slot table: {violation}"),
             );
         }
-        if sessions.deadlines().len() != sessions.len() {
-            return fail(
-                "one_idle_check_per_session",
-                format!(
-                    "shard {index}: {} checks for {} sessions",
-                    sessions.deadlines().len(),
-                    sessions.len()
-                ),
-            );
-        }
+        check_idle_check_count(index, &sessions)?;
         let open =
             sessions.iter().filter(|found| queries.session_user(found.entry.id).is_some()).count();
         if u64::from(queries.session_count()) != open as u64 {
@@ -137,6 +129,7 @@ impl SessionManager {
                 ),
             );
         }
+        let checks = sessions.deadlines().sorted();
         let mut running: u64 = 0;
         for found in sessions.iter() {
             let entry = found.entry;
@@ -148,7 +141,7 @@ impl SessionManager {
                 );
             }
             let check_at_ms = entry.check_at_ms();
-            if !sessions.deadlines().contains(&(check_at_ms, id)) {
+            if checks.binary_search(&(check_at_ms, id)).is_err() {
                 return fail(
                     "idle_check_scheduled",
                     format!("session {id} has no idle check at {check_at_ms}"),
@@ -197,9 +190,25 @@ impl SessionManager {
         }
         // No query of an ended session: the query registry's own invariants put every query
         // in a session open there, and the count above makes every open session live here.
-        let first = sessions.deadlines().first().map_or(u64::MAX, |&(at, _)| at);
+        if let Err(violation) = sessions.check_idle_checks() {
+            return fail("idle_checks_sound", format!("shard {index}: {violation}"));
+        }
+        let first = sessions.deadlines().first().map_or(u64::MAX, |(at, _)| at);
         Ok((sessions.len() as u64, first))
     }
+}
+
+/// Shard `index` holds one idle check per session.
+fn check_idle_check_count(index: usize, sessions: &ShardRead<'_>) -> Result<(), Violation> {
+    if sessions.deadlines().len() != sessions.len() {
+        let detail = format!(
+            "shard {index}: {} checks for {} sessions",
+            sessions.deadlines().len(),
+            sessions.len()
+        );
+        return Err(Violation::new(MACHINE, "one_idle_check_per_session", detail));
+    }
+    Ok(())
 }
 
 /// Sessions by (user, ip) pair.
@@ -420,9 +429,30 @@ mod tests {
         let manager = manager(Config::default());
         let alice = login(&manager, &table, "alice");
         let shard = manager.shard(alice);
-        write(&shard.state).deadlines.insert((NOW, alice));
+        write(&shard.state).deadlines.insert(NOW, alice);
         let index = manager.shards.iter().position(|other| std::ptr::eq(other, shard));
         let expected = format!("shard {}: 2 checks for 1 sessions", index.expect("a shard"));
+        assert_eq!(violation(&manager), expected);
+    }
+
+    #[test]
+    fn a_stale_earliest_idle_check_is_reported() {
+        let table = table();
+        let manager = manager(Config::default());
+        let alice = login(&manager, &table, "alice");
+        let shard = manager.shard(alice);
+        let stranger = SessionId::new(7).expect("positive");
+        let mut state = write(&shard.state);
+        // A check of no session, earliest of all, counted out but left on top.
+        state.deadlines.insert(NOW - 1, stranger);
+        state.deadlines.remove(NOW - 1, stranger, |_, _| true);
+        drop(state);
+        let index = manager.shards.iter().position(|other| std::ptr::eq(other, shard));
+        let expected = format!(
+            "shard {}: the earliest idle check {} of session {stranger} is stale",
+            index.expect("a shard"),
+            NOW - 1
+        );
         assert_eq!(violation(&manager), expected);
     }
 

@@ -70,6 +70,9 @@ pub(crate) struct UserIp {
     text: PairText,
     /// Bytes of the text that are the user's name.
     user_len: usize,
+    /// The pair's key in the counts ([`pair_hash`] of its names), kept so that a session's end
+    /// finds its count without hashing the names again.
+    hash: u64,
 }
 
 /// Bytes of names kept inline: a login's longest user name and client ip.
@@ -85,7 +88,13 @@ enum PairText {
 }
 
 impl UserIp {
+    #[cfg(test)]
     pub(crate) fn new(user: &str, client_ip: &str) -> UserIp {
+        UserIp::with_hash(user, client_ip, pair_hash(user.as_bytes(), client_ip.as_bytes()))
+    }
+
+    /// The pair filed under `hash` (tests force collisions with it).
+    fn with_hash(user: &str, client_ip: &str, hash: u64) -> UserIp {
         let len = user.len() + client_ip.len();
         let text = if len <= INLINE_BYTES {
             let mut bytes = [0; INLINE_BYTES];
@@ -95,7 +104,7 @@ impl UserIp {
         } else {
             PairText::Heap([user, client_ip].concat().into_boxed_str())
         };
-        UserIp { text, user_len: user.len() }
+        UserIp { text, user_len: user.len(), hash }
     }
 
     fn bytes(&self) -> &[u8] {
@@ -220,7 +229,7 @@ impl UserIpCounts {
                 if limit == Some(0) {
                     return Err(0);
                 }
-                let pair = std::sync::Arc::new(UserIp::new(user, client_ip));
+                let pair = std::sync::Arc::new(UserIp::with_hash(user, client_ip, hash));
                 let first = PairCount { pair: std::sync::Arc::clone(&pair), sessions: 1 };
                 vacant.insert(Bucket { first, more: Vec::new() });
                 return Ok(pair);
@@ -236,15 +245,14 @@ impl UserIpCounts {
         if limit == Some(0) {
             return Err(0);
         }
-        let pair = std::sync::Arc::new(UserIp::new(user, client_ip));
+        let pair = std::sync::Arc::new(UserIp::with_hash(user, client_ip, hash));
         bucket.more.push(PairCount { pair: std::sync::Arc::clone(&pair), sessions: 1 });
         Ok(pair)
     }
 
     /// One session of `pair` ended.
     pub(crate) fn release(&self, pair: &UserIp) {
-        let (user, client_ip) = pair.split();
-        self.release_hashed(pair_hash(user, client_ip), pair);
+        self.release_hashed(pair.hash, pair);
     }
 
     /// [`release`](Self::release) of a pair whose hash is `hash`.
@@ -288,13 +296,14 @@ impl UserIpCounts {
         counted.map_or(0, |counted| counted.sessions)
     }
 
-    /// Calls `visit` with every pair and its non-zero count, for invariant checks (no
-    /// allocation). The order is the maps' and means nothing: callers only count and compare.
-    pub(crate) fn each(&self, mut visit: impl FnMut(&std::sync::Arc<UserIp>, u32)) {
+    /// Calls `visit` with every pair, its non-zero count, and whether it is filed under its own
+    /// kept hash, for invariant checks (no allocation). The order is the maps' and means nothing:
+    /// callers only count and compare.
+    pub(crate) fn each(&self, mut visit: impl FnMut(&std::sync::Arc<UserIp>, u32, bool)) {
         for shard in &self.shards {
-            for bucket in lock(shard).values() {
+            for (&hash, bucket) in lock(shard).iter() {
                 for counted in bucket.counts() {
-                    visit(&counted.pair, counted.sessions);
+                    visit(&counted.pair, counted.sessions, counted.pair.hash == hash);
                 }
             }
         }
@@ -303,7 +312,7 @@ impl UserIpCounts {
     /// Every non-zero count, for invariant checks.
     pub(crate) fn all(&self) -> BTreeMap<(String, String), u32> {
         let mut all = BTreeMap::new();
-        self.each(|pair, sessions| {
+        self.each(|pair, sessions, _| {
             all.insert((pair.user().to_owned(), pair.client_ip().to_owned()), sessions);
         });
         all
@@ -357,7 +366,11 @@ mod tests {
         assert_eq!(counts.get_hashed(7, b"bob", b"10.0.0.1"), 2);
         assert_eq!(counts.get_hashed(7, b"dave", b"10.0.0.1"), 0);
         // A pair after the first leaves alone; then the first, whose place the last takes.
-        counts.release_hashed(7, &third);
+        let mut filed = 0;
+        counts.each(|_, _, filed_under_its_hash| filed += u32::from(filed_under_its_hash));
+        assert_eq!(filed, 3, "each pair keeps the hash it is filed under");
+        // `release` finds the pair by its kept hash, here the forced one.
+        counts.release(&third);
         assert_eq!(counts.get_hashed(7, b"carol", b"10.0.0.1"), 0);
         counts.release_hashed(7, &first);
         assert_eq!(counts.get_hashed(7, b"alice", b"10.0.0.1"), 0);
@@ -366,7 +379,7 @@ mod tests {
         counts.release_hashed(7, &again);
         assert_eq!(counts.get_hashed(7, b"bob", b"10.0.0.1"), 0);
         let mut left = 0;
-        counts.each(|_, _| left += 1);
+        counts.each(|_, _, _| left += 1);
         assert_eq!(left, 0, "every pair is gone at zero");
     }
 

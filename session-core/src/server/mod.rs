@@ -144,6 +144,7 @@ mod error;
 mod execute;
 mod expiry;
 mod hash;
+mod idle_checks;
 mod invariants;
 mod limits;
 mod manager;

@@ -19,13 +19,12 @@
 //! Each shard also owns the query registry of its sessions (queries shard with their session)
 //! behind its own mutex, and the deadline index of its sessions' idle checks (see `expiry.rs`).
 
-use std::collections::BTreeSet;
-
 use graphsession_base::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard, read, write};
 use graphsession_id_gen::SessionId;
 use graphsession_query_plan::QueryRegistry;
 
 use crate::server::hash::hash_id;
+use crate::server::idle_checks::{IdleChecks, STALE_CHECKS_SLACK};
 use crate::server::session::SessionEntry;
 use crate::server::table::{Entries, Found, Frozen, SlotTable, TableFull};
 
@@ -34,8 +33,8 @@ use crate::server::table::{Entries, Found, Frozen, SlotTable, TableFull};
 pub(crate) struct ShardState {
     /// Which session is in which slot of the shard's table.
     pub(crate) entries: Entries,
-    /// `(check_at_ms, id)` of every session in `sessions`, earliest first.
-    pub(crate) deadlines: BTreeSet<(u64, SessionId)>,
+    /// `(check_at_ms, id)` of every session in `entries`, earliest first.
+    pub(crate) deadlines: IdleChecks,
 }
 
 /// One shard, on its own cache lines so two shards' locks never share one.
@@ -94,13 +93,32 @@ impl ShardRead<'_> {
         self.state.entries.len()
     }
 
-    pub(crate) fn deadlines(&self) -> &BTreeSet<(u64, SessionId)> {
+    pub(crate) fn deadlines(&self) -> &IdleChecks {
         &self.state.deadlines
     }
 
     /// The slot table's own rules (see `Entries::check`).
     pub(crate) fn check_table(&self) -> Result<(), String> {
         self.state.entries.check(self.table)
+    }
+
+    /// The idle checks' own rules (see `idle_checks.rs`): the earliest is live, and the stale
+    /// entries stay within their bound.
+    pub(crate) fn check_idle_checks(&self) -> Result<(), String> {
+        let checks = &self.state.deadlines;
+        if let Some((at, id)) = checks.first() {
+            if !check_live(&self.state.entries, self.table, at, id) {
+                return Err(format!("the earliest idle check {at} of session {id} is stale"));
+            }
+        }
+        if checks.stored() > 2 * checks.len() + STALE_CHECKS_SLACK {
+            return Err(format!(
+                "{} idle checks stored for {} live",
+                checks.stored(),
+                checks.len()
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -137,7 +155,7 @@ impl ShardWrite<'_> {
         let id = entry.id;
         entry.set_check_at_ms(check_at_ms);
         self.state.entries.insert(self.table, hash_id(id), last_ms, entry)?;
-        self.state.deadlines.insert((check_at_ms, id));
+        self.state.deadlines.insert(check_at_ms, id);
         Ok(())
     }
 
@@ -147,24 +165,24 @@ impl ShardWrite<'_> {
         let index = self.state.entries.find(self.table, id, hash_id(id))?;
         let frozen = self.state.entries.freeze(self.table, index)?;
         let entry = self.state.entries.remove(self.table, frozen)?;
-        self.state.deadlines.remove(&(entry.check_at_ms(), id));
+        let (table, state) = (self.table, &mut *self.state);
+        let is_live = |at, id| check_live(&state.entries, table, at, id);
+        state.deadlines.remove(entry.check_at_ms(), id, is_live);
         entry.end();
         Some((entry, frozen.last_ms()))
     }
 
     /// The earliest idle check, `(check_at_ms, id)`.
     pub(crate) fn first_deadline(&self) -> Option<(u64, SessionId)> {
-        self.state.deadlines.first().copied()
+        self.state.deadlines.first()
     }
 
     /// Pops the earliest idle check if it is due at `now`, and freezes its session: its
     /// activity is final until [`expire`](Self::expire) or [`reschedule`](Self::reschedule).
     pub(crate) fn pop_due(&mut self, now: u64) -> Due {
-        match self.state.deadlines.first() {
-            Some(&(at, _)) if at <= now => {}
-            _ => return Due::Nothing,
-        }
-        let Some((_, id)) = self.state.deadlines.pop_first() else { return Due::Nothing };
+        let (table, state) = (self.table, &mut *self.state);
+        let is_live = |at, id| check_live(&state.entries, table, at, id);
+        let Some((_, id)) = state.deadlines.pop_due(now, is_live) else { return Due::Nothing };
         let Some(found) = self.state.entries.get(self.table, id, hash_id(id)) else {
             return Due::Gone;
         };
@@ -179,7 +197,7 @@ impl ShardWrite<'_> {
     pub(crate) fn reschedule(&mut self, frozen: Frozen, entry: &SessionEntry, check_at_ms: u64) {
         self.state.entries.unfreeze(self.table, frozen);
         entry.set_check_at_ms(check_at_ms);
-        self.state.deadlines.insert((check_at_ms, entry.id));
+        self.state.deadlines.insert(check_at_ms, entry.id);
     }
 
     /// A popped session expires: out of the table (its check is popped already), ended.
@@ -188,4 +206,12 @@ impl ShardWrite<'_> {
         entry.end();
         Some(entry)
     }
+}
+
+/// Whether the idle check (`check_at_ms`, `id`) is live: its session is in the table with that
+/// check time.
+fn check_live(entries: &Entries, table: &SlotTable, check_at_ms: u64, id: SessionId) -> bool {
+    entries
+        .get(table, id, hash_id(id))
+        .is_some_and(|found| found.entry.check_at_ms() == check_at_ms)
 }
