@@ -234,19 +234,10 @@ async fn a_new_replica_catches_up_a_log_larger_than_a_grpc_message() {
                 report
             })
             .collect();
-        let request = graphsession_core::cluster::Request {
-            id: graphsession_core::cluster::RequestId { incarnation: 1, round },
-            changes_seen_seq: 0,
-            reload: None,
-            created: reports.clone(),
-            updated: reports,
-            idle: Vec::new(),
-            removals: Vec::new(),
-            released: Vec::new(),
-            query_kills: Vec::new(),
-            pick_ups: Vec::new(),
-            show_sessions: false,
-        };
+        let id = graphsession_core::cluster::RequestId { incarnation: 1, round };
+        let mut request = graphsession_core::cluster::Request::empty(id);
+        request.created = reports.clone();
+        request.updated = reports;
         let entry = graphsession_meta_etcd::LogEntry::Request {
             now_unix_ms: now(),
             node: NodeId(900),

@@ -32,19 +32,7 @@ fn sid(raw: i64) -> SessionId {
 }
 
 fn empty_request(round: u64) -> Request {
-    Request {
-        id: RequestId { incarnation: 1, round },
-        changes_seen_seq: 0,
-        reload: None,
-        created: Vec::new(),
-        updated: Vec::new(),
-        idle: Vec::new(),
-        removals: Vec::new(),
-        released: Vec::new(),
-        query_kills: Vec::new(),
-        pick_ups: Vec::new(),
-        show_sessions: false,
-    }
+    Request::empty(RequestId { incarnation: 1, round })
 }
 
 fn report(raw: i64, user: &str, at_ms: u64) -> SessionReport {

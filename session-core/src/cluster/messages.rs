@@ -175,6 +175,35 @@ pub struct Request {
     pub show_sessions: bool,
 }
 
+impl Request {
+    /// A round that reports nothing and asks for nothing: the shape of a node's idle round at
+    /// change-log position 0, and where a test or a fuzz target starts before filling the lists
+    /// it is about.
+    ///
+    /// ```
+    /// use graphsession_core::cluster::{Request, RequestId};
+    ///
+    /// let mut request = Request::empty(RequestId { incarnation: 1, round: 0 });
+    /// request.show_sessions = true;
+    /// assert!(request.created.is_empty() && request.reload.is_none());
+    /// ```
+    pub fn empty(id: RequestId) -> Request {
+        Request {
+            id,
+            changes_seen_seq: 0,
+            reload: None,
+            created: Vec::new(),
+            updated: Vec::new(),
+            idle: Vec::new(),
+            removals: Vec::new(),
+            released: Vec::new(),
+            query_kills: Vec::new(),
+            pick_ups: Vec::new(),
+            show_sessions: false,
+        }
+    }
+}
+
 /// What meta did with a removal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RemovalOutcome {
