@@ -322,7 +322,9 @@ fn modified_unix_s(path: &Path) -> Option<u64> {
     Some(modified.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs())
 }
 
-fn output_of(program: &str, args: &[&str]) -> String {
+/// What `program args` printed, trimmed, or "unknown" if it could not run or failed: for the
+/// provenance lines of reports (date, rustc, commit).
+pub(crate) fn output_of(program: &str, args: &[&str]) -> String {
     Command::new(program)
         .args(args)
         .output()

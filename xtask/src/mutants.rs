@@ -266,16 +266,11 @@ fn save_cut_short(mutants_out: &Path, listed: &[u8], sample: Option<&str>) -> Re
 /// What names the mutants a run tests: the commit (`git describe --always --dirty`) and the
 /// arguments for cargo-mutants, with the configuration file's.
 fn describe_sample(root: &Path, options: &Options) -> String {
-    let commit = std::process::Command::new("git")
-        .current_dir(root)
-        .args(["describe", "--always", "--dirty", "--abbrev=12"])
-        .output()
-        .ok()
-        .filter(|output| output.status.success())
-        .map_or_else(
-            || "unknown".to_owned(),
-            |output| String::from_utf8_lossy(&output.stdout).trim().to_owned(),
-        );
+    let root = root.to_string_lossy();
+    let commit = crate::bench::output_of(
+        "git",
+        &["-C", &root, "describe", "--always", "--dirty", "--abbrev=12"],
+    );
     let args =
         if options.args.is_empty() { "(all mutants)".to_owned() } else { options.args.join(" ") };
     format!("commit {commit}\nargs {args}\n")
