@@ -341,7 +341,18 @@ impl SimClient {
     pub fn check_invariants(&self) -> Result<(), String> {
         match &self.machine {
             Machine::Single(machine) => machine.check_invariants().map_err(|e| e.to_string()),
-            Machine::Pool(pooled) => pooled.pool.check_invariants().map_err(|e| e.to_string()),
+            Machine::Pool(pooled) => {
+                pooled.pool.check_invariants().map_err(|e| e.to_string())?;
+                let waiters = pooled.pool.stats().waiters;
+                if waiters != pooled.waiting {
+                    return Err(format!(
+                        "[pool_stats] the pool reports {waiters} waiters; expected the {} acquires its application \
+                         still waits on",
+                        pooled.waiting
+                    ));
+                }
+                Ok(())
+            }
             Machine::Legacy(_) => Ok(()),
         }
     }

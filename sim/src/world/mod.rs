@@ -32,6 +32,7 @@ mod liveness;
 pub mod marks;
 pub mod network;
 pub mod node;
+mod selftest;
 mod show;
 mod stats;
 mod step;
@@ -187,6 +188,10 @@ pub struct ClusterWorld {
     time_oracles: TimeOracles,
     /// The listing oracles' memory.
     listings: show::Listings,
+    /// Whether a restore tried the corrupted copies of a snapshot (the first restore of a run).
+    snapshot_refusals_checked: bool,
+    /// Whether a meta crash tried a corrupted copy of meta's snapshot (the first of a run).
+    meta_refusals_checked: bool,
 }
 
 /// Machines touched since the last invariant check: bit `i` of `nodes` is node `i`'s sync, of
@@ -263,6 +268,9 @@ impl ClusterWorld {
         let nodes = (0..config.nodes)
             .map(|index| SimNode::new(index, &config, START_UNIX_MS, 1, options.generator))
             .collect::<Result<Vec<_>, _>>()?;
+        if let Some(node) = nodes.first() {
+            selftest::check_config_refusals(0, &node.server)?;
+        }
         let clients = (0..config.clients)
             .map(|slot| SimClient::new(slot, u32::from(slot) + 1, &config, options.client))
             .collect::<Result<Vec<_>, _>>()?;
@@ -319,6 +327,8 @@ impl ClusterWorld {
             authenticates_sent: vec![0; clients_count],
             time_oracles: TimeOracles::default(),
             listings: show::Listings::default(),
+            snapshot_refusals_checked: false,
+            meta_refusals_checked: false,
         })
     }
 

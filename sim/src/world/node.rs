@@ -11,8 +11,8 @@ use graphsession_core::node::{
     SessionStatement, Statement,
 };
 use graphsession_core::server::{
-    Change, Config, EndReason, Event, PasswordCheck, QUERY_TIMEOUT_VARIABLE, SessionManager,
-    Snapshot,
+    CLIENT_IP_BYTES_MAX, Change, Config, EndReason, Event, PasswordCheck, QUERY_TIMEOUT_VARIABLE,
+    SessionManager, Snapshot,
 };
 use graphsession_id_gen::{
     IdError, PlanIdGenerator, PlanLease, SealKey, SessionId, SessionIdConfig, SessionIdGenerator,
@@ -39,8 +39,12 @@ const SESSION_LEASE_MS: u64 = 1_000_000_000;
 /// a restore is usually a little behind).
 pub const SNAPSHOT_EVERY_ROUNDS: u64 = 4;
 
-/// The client ip every simulated client has (they share a host).
-pub const CLIENT_IP: &str = "10.0.0.1";
+/// The client address every simulated client has (they share a host): an IPv6 address with a
+/// zone, exactly [`CLIENT_IP_BYTES_MAX`] bytes long, the longest a node admits (so a bound that
+/// refuses one byte too early refuses every login).
+pub const CLIENT_IP: &str = "fe80::2a0:c9ff:fe12:3456%veth-graphsession-sim-client-bridge0001";
+
+const _: () = assert!(CLIENT_IP.len() == CLIENT_IP_BYTES_MAX as usize);
 
 /// Counters of one node.
 #[derive(Debug, Clone, Copy, Default)]
@@ -153,6 +157,8 @@ pub struct SimNode {
     keep_snapshots: bool,
     /// Sync rounds seen by the persister.
     rounds_seen: u64,
+    /// The registry's configuration, as the node was started with it.
+    pub server: Config,
 }
 
 /// How a session ended, as far as the liveness oracle cares.
@@ -230,11 +236,13 @@ impl SimNode {
             },
             ..GraphConfig::default()
         };
+        let server = graph_config.server.clone();
         let graph = match snapshot {
             None => GraphNode::new(graph_config, parts, now_ms),
             Some((bytes, table)) => GraphNode::restore(graph_config, parts, bytes, table, now_ms),
         }
         .map_err(|error| format!("node {slot} refused to start: {error}"))?;
+        crate::world::selftest::check_node_config(slot, &server, graph.registry().config())?;
         Ok(SimNode {
             id: NodeId(slot),
             incarnation,
@@ -257,6 +265,7 @@ impl SimNode {
             snapshot: None,
             keep_snapshots: config.node_snapshots,
             rounds_seen: 0,
+            server,
         })
     }
 
@@ -628,7 +637,7 @@ impl SessionIdSource for NaiveSessionIds {
 }
 
 /// The leased id generators of process `incarnation` of `slot`.
-fn leased_parts(slot: u16, incarnation: u64) -> Result<Parts, String> {
+pub(super) fn leased_parts(slot: u16, incarnation: u64) -> Result<Parts, String> {
     let generation = incarnation.max(1);
     let floor_unix_ms = match generation {
         1 => 0,
