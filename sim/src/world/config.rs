@@ -166,6 +166,14 @@ pub struct ClusterConfig {
     /// query_timeout_ms = v`, v from [`SESSION_QUERY_TIMEOUTS_MS`]). Only seeds with long
     /// queries draw it.
     pub session_query_timeouts: bool,
+    /// Whether the stranger (if any) is a known user typing a wrong password, rather than a
+    /// user the role table does not know.
+    pub stranger_wrong_password: bool,
+    /// Each node's `failed_login_attempts` (0..=3; 0: no lockout). Drawn only with a
+    /// wrong-password stranger.
+    pub failed_login_attempts: u32,
+    /// Each node's `password_lock_time_secs` (0..=2; 0: no lockout).
+    pub password_lock_secs: u32,
 }
 
 /// The values clients give their session's `query_timeout_ms` (0 turns the node's off).
@@ -249,8 +257,24 @@ impl ClusterConfig {
             node_snapshots: choose.chance(1, 2),
             query_timeout_ms: 0,
             session_query_timeouts: false,
+            stranger_wrong_password: false,
+            failed_login_attempts: 0,
+            password_lock_secs: 0,
         }
         .with_query_timeouts(choose)
+        .with_password_throttle(choose)
+    }
+
+    /// Draws the wrong-password stranger and the nodes' password throttle, last and only for
+    /// seeds with a stranger: the other seeds make the same choices as before they existed.
+    fn with_password_throttle(mut self, choose: &mut Chooser) -> ClusterConfig {
+        if !self.stranger_client || !choose.chance(1, 2) {
+            return self;
+        }
+        self.stranger_wrong_password = true;
+        self.failed_login_attempts = u32::try_from(choose.below(4)).unwrap_or(0);
+        self.password_lock_secs = u32::try_from(choose.below(3)).unwrap_or(0);
+        self
     }
 
     /// Draws the query timeouts, last and only for seeds with long queries: the seeds without

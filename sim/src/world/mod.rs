@@ -32,6 +32,7 @@ mod liveness;
 pub mod marks;
 pub mod network;
 pub mod node;
+mod password;
 mod selftest;
 mod show;
 mod stats;
@@ -258,6 +259,11 @@ impl ClusterWorld {
         table
             .create_user(&root, Policy::OPEN, client::USER)
             .map_err(|error| format!("create user: {error}"))?;
+        if config.stranger_wrong_password {
+            table
+                .create_user(&root, Policy::OPEN, password::WRONG_PASSWORD_USER)
+                .map_err(|error| format!("create user: {error}"))?;
+        }
         let meta_config = MetaConfig {
             idle_timeout_ms: config.idle_timeout_ms,
             holder_silence_ms: 60_000,

@@ -26,6 +26,7 @@ mod timeouts;
 use crate::chooser::Chooser;
 use crate::ids::Generator;
 use crate::world::config::ClusterConfig;
+use crate::world::password::{PasswordModel, password_check};
 
 const SEAL_KEY: SealKey = SealKey::from_bytes(*b"sim-cluster-keys");
 
@@ -159,6 +160,8 @@ pub struct SimNode {
     rounds_seen: u64,
     /// The registry's configuration, as the node was started with it.
     pub server: Config,
+    /// The password oracle's view of this process's throttle.
+    password: PasswordModel,
 }
 
 /// How a session ended, as far as the liveness oracle cares.
@@ -224,6 +227,8 @@ impl SimNode {
                 sessions_per_user_ip_max: config.sessions_per_user_ip_max,
                 sessions_max: config.node_sessions_max,
                 query_timeout_ms: config.query_timeout_ms,
+                failed_login_attempts: config.failed_login_attempts,
+                password_lock_time_secs: config.password_lock_secs,
                 ..Config::default()
             },
             sync: NodeConfig {
@@ -237,6 +242,11 @@ impl SimNode {
             ..GraphConfig::default()
         };
         let server = graph_config.server.clone();
+        let password = PasswordModel::new(
+            config.failed_login_attempts,
+            config.password_lock_secs,
+            snapshot.is_some(),
+        );
         let graph = match snapshot {
             None => GraphNode::new(graph_config, parts, now_ms),
             Some((bytes, table)) => GraphNode::restore(graph_config, parts, bytes, table, now_ms),
@@ -266,6 +276,7 @@ impl SimNode {
             keep_snapshots: config.node_snapshots,
             rounds_seen: 0,
             server,
+            password,
         })
     }
 
@@ -305,13 +316,11 @@ impl SimNode {
         choose: &mut Chooser,
     ) -> Vec<Send> {
         let request = match request {
-            Request::Authenticate { user, .. } => {
-                // The host's password store: every user the table knows has the right password.
-                let password = if table.contains_user(&user) {
-                    PasswordCheck::Verified
-                } else {
-                    PasswordCheck::UnknownUser
-                };
+            Request::Authenticate { user, password } => {
+                let password = password_check(table, &user, &password);
+                if password == PasswordCheck::Rejected {
+                    self.password.sent(connection);
+                }
                 let client_ip = CLIENT_IP.to_owned();
                 node::Request::Authenticate { user, client_ip, password }
             }
@@ -497,6 +506,9 @@ impl SimNode {
     /// a NebulaGraph code and a message; an answered login is activity.
     fn judge_reply(&mut self, connection: ConnectionId, reply: &Reply) {
         self.judge_timeout_reply(connection, reply);
+        if let Err(violation) = self.password.judge(self.id.0, connection, reply) {
+            self.violations.push(violation);
+        }
         if let Some(violation) = super::show::check_reply_code(self.id.0, reply) {
             self.violations.push(violation);
         }
