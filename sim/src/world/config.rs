@@ -179,6 +179,19 @@ pub struct ClusterConfig {
 /// The values clients give their session's `query_timeout_ms` (0 turns the node's off).
 pub const SESSION_QUERY_TIMEOUTS_MS: [u64; 4] = [0, 250, 1_000, 5_000];
 
+/// Each node's per-(user, ip) and session limits: NebulaGraph's (300, unlimited), or for a
+/// quarter of the seeds just what every client could hold at once on one node (a pool holds up
+/// to 3).
+fn draw_limits(choose: &mut Chooser, clients: u16, pooled_clients: u16) -> (i64, u64) {
+    if choose.chance(1, 4) {
+        let needed = u64::from(clients) + 2 * u64::from(pooled_clients);
+        let per_pair = needed + choose.below(2);
+        (i64::try_from(per_pair).unwrap_or(300), per_pair + choose.below(3))
+    } else {
+        (300, u64::MAX)
+    }
+}
+
 impl ClusterConfig {
     /// Derives the configuration from the seed's generator.
     pub fn derive(choose: &mut Chooser) -> ClusterConfig {
@@ -223,14 +236,8 @@ impl ClusterConfig {
         };
         let pooled_clients =
             u16::try_from(choose.below(u64::from(clients.min(2)) + 1)).unwrap_or(0);
-        let (sessions_per_user_ip_max, node_sessions_max) = if choose.chance(1, 4) {
-            // What every client could hold at once on one node (a pool holds up to 3).
-            let needed = u64::from(clients) + 2 * u64::from(pooled_clients);
-            let per_pair = needed + choose.below(2);
-            (i64::try_from(per_pair).unwrap_or(300), per_pair + choose.below(3))
-        } else {
-            (300, u64::MAX)
-        };
+        let (sessions_per_user_ip_max, node_sessions_max) =
+            draw_limits(choose, clients, pooled_clients);
         let clock_skew_max_ms = if weights[StepKind::ClockStep as usize] > 0 {
             choose.range(1, idle_timeout_ms / 10)
         } else {

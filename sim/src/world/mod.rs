@@ -227,6 +227,22 @@ fn bits(mut bits: u64) -> impl Iterator<Item = usize> {
     })
 }
 
+/// The role table a world starts with (the workload's user, and the wrong-password stranger
+/// of the seeds that have one), and its admin, root.
+fn role_table(config: &ClusterConfig) -> Result<(RoleTable, Caller), String> {
+    let mut table = RoleTable::new();
+    let root = Caller::resolve(&table, "root", None);
+    table
+        .create_user(&root, Policy::OPEN, client::USER)
+        .map_err(|error| format!("create user: {error}"))?;
+    if config.stranger_wrong_password {
+        table
+            .create_user(&root, Policy::OPEN, password::WRONG_PASSWORD_USER)
+            .map_err(|error| format!("create user: {error}"))?;
+    }
+    Ok((table, root))
+}
+
 /// A step's or a check's result: the violated property, with expected and actual values.
 type Checked = Result<(), String>;
 
@@ -254,16 +270,7 @@ impl ClusterWorld {
     ) -> Result<ClusterWorld, String> {
         let twist = options.twist;
         let config = ClusterConfig::derive(&mut choose);
-        let mut table = RoleTable::new();
-        let root = Caller::resolve(&table, "root", None);
-        table
-            .create_user(&root, Policy::OPEN, client::USER)
-            .map_err(|error| format!("create user: {error}"))?;
-        if config.stranger_wrong_password {
-            table
-                .create_user(&root, Policy::OPEN, password::WRONG_PASSWORD_USER)
-                .map_err(|error| format!("create user: {error}"))?;
-        }
+        let (table, root) = role_table(&config)?;
         let meta_config = MetaConfig {
             idle_timeout_ms: config.idle_timeout_ms,
             holder_silence_ms: 60_000,
@@ -274,9 +281,7 @@ impl ClusterWorld {
         let nodes = (0..config.nodes)
             .map(|index| SimNode::new(index, &config, START_UNIX_MS, 1, options.generator))
             .collect::<Result<Vec<_>, _>>()?;
-        if let Some(node) = nodes.first() {
-            selftest::check_config_refusals(0, &node.server)?;
-        }
+        nodes.first().map_or(Ok(()), |node| selftest::check_config_refusals(0, &node.server))?;
         let clients = (0..config.clients)
             .map(|slot| SimClient::new(slot, u32::from(slot) + 1, &config, options.client))
             .collect::<Result<Vec<_>, _>>()?;
