@@ -44,9 +44,16 @@ impl ClusterWorld {
                     .map_err(|error| format!("node {index} invariant: {error:?}"))?;
             }
             if registries & (1 << index) != 0 {
-                node.registry()
+                let registry = node.registry();
+                registry
                     .check_invariants()
                     .map_err(|error| format!("node {index} registry invariant: {error:?}"))?;
+                let (active, held) = (registry.stats().active, registry.session_count());
+                if active != held {
+                    return Err(format!(
+                        "[node_stats] node {index} reports {active} active sessions; expected the {held} it holds"
+                    ));
+                }
             }
         }
         for slot in bits(dirty.clients) {

@@ -13,6 +13,7 @@ use graphsession_id_gen::SessionId;
 
 use crate::world::config::ClusterConfig;
 use crate::world::legacy::LegacyClient;
+use crate::world::password::{PASSWORD, WRONG_PASSWORD_USER};
 
 /// The user every known client logs in as; strangers use [`STRANGER_USER`].
 pub const USER: &str = "alice";
@@ -94,11 +95,16 @@ pub struct SimClient {
 /// The client configuration every simulated process uses.
 fn client_config(slot: u16, config: &ClusterConfig) -> ClientConfig {
     let node = slot % config.nodes;
-    let user = if config.stranger_client && slot == 0 { STRANGER_USER } else { USER };
+    let user = match (config.stranger_client && slot == 0, config.stranger_wrong_password) {
+        (false, _) => USER,
+        (true, false) => STRANGER_USER,
+        (true, true) => WRONG_PASSWORD_USER,
+    };
+    let password = if user == WRONG_PASSWORD_USER { "wrong" } else { PASSWORD };
     let idle = config.idle_timeout_ms;
     ClientConfig {
         user: user.to_owned(),
-        password: "secret".to_owned(),
+        password: password.to_owned(),
         client_ip: crate::world::node::CLIENT_IP.to_owned(),
         node: format!("graphd-{}:9669", node + 1),
         connect_timeout_ms: 1_000,
@@ -341,7 +347,18 @@ impl SimClient {
     pub fn check_invariants(&self) -> Result<(), String> {
         match &self.machine {
             Machine::Single(machine) => machine.check_invariants().map_err(|e| e.to_string()),
-            Machine::Pool(pooled) => pooled.pool.check_invariants().map_err(|e| e.to_string()),
+            Machine::Pool(pooled) => {
+                pooled.pool.check_invariants().map_err(|e| e.to_string())?;
+                let waiters = pooled.pool.stats().waiters;
+                if waiters != pooled.waiting {
+                    return Err(format!(
+                        "[pool_stats] the pool reports {waiters} waiters; expected the {} acquires its application \
+                         still waits on",
+                        pooled.waiting
+                    ));
+                }
+                Ok(())
+            }
             Machine::Legacy(_) => Ok(()),
         }
     }

@@ -166,10 +166,31 @@ pub struct ClusterConfig {
     /// query_timeout_ms = v`, v from [`SESSION_QUERY_TIMEOUTS_MS`]). Only seeds with long
     /// queries draw it.
     pub session_query_timeouts: bool,
+    /// Whether the stranger (if any) is a known user typing a wrong password, rather than a
+    /// user the role table does not know.
+    pub stranger_wrong_password: bool,
+    /// Each node's `failed_login_attempts` (0..=3; 0: no lockout). Drawn only with a
+    /// wrong-password stranger.
+    pub failed_login_attempts: u32,
+    /// Each node's `password_lock_time_secs` (0..=2; 0: no lockout).
+    pub password_lock_secs: u32,
 }
 
 /// The values clients give their session's `query_timeout_ms` (0 turns the node's off).
 pub const SESSION_QUERY_TIMEOUTS_MS: [u64; 4] = [0, 250, 1_000, 5_000];
+
+/// Each node's per-(user, ip) and session limits: NebulaGraph's (300, unlimited), or for a
+/// quarter of the seeds just what every client could hold at once on one node (a pool holds up
+/// to 3).
+fn draw_limits(choose: &mut Chooser, clients: u16, pooled_clients: u16) -> (i64, u64) {
+    if choose.chance(1, 4) {
+        let needed = u64::from(clients) + 2 * u64::from(pooled_clients);
+        let per_pair = needed + choose.below(2);
+        (i64::try_from(per_pair).unwrap_or(300), per_pair + choose.below(3))
+    } else {
+        (300, u64::MAX)
+    }
+}
 
 impl ClusterConfig {
     /// Derives the configuration from the seed's generator.
@@ -215,14 +236,8 @@ impl ClusterConfig {
         };
         let pooled_clients =
             u16::try_from(choose.below(u64::from(clients.min(2)) + 1)).unwrap_or(0);
-        let (sessions_per_user_ip_max, node_sessions_max) = if choose.chance(1, 4) {
-            // What every client could hold at once on one node (a pool holds up to 3).
-            let needed = u64::from(clients) + 2 * u64::from(pooled_clients);
-            let per_pair = needed + choose.below(2);
-            (i64::try_from(per_pair).unwrap_or(300), per_pair + choose.below(3))
-        } else {
-            (300, u64::MAX)
-        };
+        let (sessions_per_user_ip_max, node_sessions_max) =
+            draw_limits(choose, clients, pooled_clients);
         let clock_skew_max_ms = if weights[StepKind::ClockStep as usize] > 0 {
             choose.range(1, idle_timeout_ms / 10)
         } else {
@@ -249,8 +264,24 @@ impl ClusterConfig {
             node_snapshots: choose.chance(1, 2),
             query_timeout_ms: 0,
             session_query_timeouts: false,
+            stranger_wrong_password: false,
+            failed_login_attempts: 0,
+            password_lock_secs: 0,
         }
         .with_query_timeouts(choose)
+        .with_password_throttle(choose)
+    }
+
+    /// Draws the wrong-password stranger and the nodes' password throttle, last and only for
+    /// seeds with a stranger: the other seeds make the same choices as before they existed.
+    fn with_password_throttle(mut self, choose: &mut Chooser) -> ClusterConfig {
+        if !self.stranger_client || !choose.chance(1, 2) {
+            return self;
+        }
+        self.stranger_wrong_password = true;
+        self.failed_login_attempts = u32::try_from(choose.below(4)).unwrap_or(0);
+        self.password_lock_secs = u32::try_from(choose.below(3)).unwrap_or(0);
+        self
     }
 
     /// Draws the query timeouts, last and only for seeds with long queries: the seeds without

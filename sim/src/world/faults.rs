@@ -9,6 +9,7 @@ use graphsession_core::cluster::{MetaSnapshot, MetaStore};
 use crate::world::client::Life;
 use crate::world::network::Message;
 use crate::world::node::SimNode;
+use crate::world::selftest;
 use crate::world::{Checked, ClusterWorld, Link, Mark};
 
 impl ClusterWorld {
@@ -66,6 +67,11 @@ impl ClusterWorld {
                     (&bytes, &self.table),
                     self.options.generator,
                 )?;
+                selftest::check_restored(node, &snapshot, &bytes, fresh.registry())?;
+                if !self.snapshot_refusals_checked {
+                    self.snapshot_refusals_checked = true;
+                    selftest::check_snapshot_refusals(node, &snapshot, &fresh.server, &self.table)?;
+                }
                 if fresh.registry().session_count() > 0 {
                     self.marks.hit(Mark::RestoredFromSnapshot);
                 }
@@ -217,6 +223,10 @@ impl ClusterWorld {
         let empty = MetaStore::new(self.meta_config)
             .map_err(|error| format!("meta config refused: {error}"))?;
         let snapshot: MetaSnapshot = std::mem::replace(&mut self.meta, empty).into_snapshot();
+        if !self.meta_refusals_checked {
+            self.meta_refusals_checked = true;
+            selftest::check_meta_refusals(self.meta_config, &snapshot)?;
+        }
         self.meta = MetaStore::restore(self.meta_config, snapshot)
             .map_err(|error| format!("meta restore refused its own snapshot: {error}"))?;
         let lost = self.network.drop_meta_messages();

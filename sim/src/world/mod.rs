@@ -32,6 +32,8 @@ mod liveness;
 pub mod marks;
 pub mod network;
 pub mod node;
+mod password;
+mod selftest;
 mod show;
 mod stats;
 mod step;
@@ -187,6 +189,10 @@ pub struct ClusterWorld {
     time_oracles: TimeOracles,
     /// The listing oracles' memory.
     listings: show::Listings,
+    /// Whether a restore tried the corrupted copies of a snapshot (the first restore of a run).
+    snapshot_refusals_checked: bool,
+    /// Whether a meta crash tried a corrupted copy of meta's snapshot (the first of a run).
+    meta_refusals_checked: bool,
 }
 
 /// Machines touched since the last invariant check: bit `i` of `nodes` is node `i`'s sync, of
@@ -221,6 +227,22 @@ fn bits(mut bits: u64) -> impl Iterator<Item = usize> {
     })
 }
 
+/// The role table a world starts with (the workload's user, and the wrong-password stranger
+/// of the seeds that have one), and its admin, root.
+fn role_table(config: &ClusterConfig) -> Result<(RoleTable, Caller), String> {
+    let mut table = RoleTable::new();
+    let root = Caller::resolve(&table, "root", None);
+    table
+        .create_user(&root, Policy::OPEN, client::USER)
+        .map_err(|error| format!("create user: {error}"))?;
+    if config.stranger_wrong_password {
+        table
+            .create_user(&root, Policy::OPEN, password::WRONG_PASSWORD_USER)
+            .map_err(|error| format!("create user: {error}"))?;
+    }
+    Ok((table, root))
+}
+
 /// A step's or a check's result: the violated property, with expected and actual values.
 type Checked = Result<(), String>;
 
@@ -248,11 +270,7 @@ impl ClusterWorld {
     ) -> Result<ClusterWorld, String> {
         let twist = options.twist;
         let config = ClusterConfig::derive(&mut choose);
-        let mut table = RoleTable::new();
-        let root = Caller::resolve(&table, "root", None);
-        table
-            .create_user(&root, Policy::OPEN, client::USER)
-            .map_err(|error| format!("create user: {error}"))?;
+        let (table, root) = role_table(&config)?;
         let meta_config = MetaConfig {
             idle_timeout_ms: config.idle_timeout_ms,
             holder_silence_ms: 60_000,
@@ -263,6 +281,7 @@ impl ClusterWorld {
         let nodes = (0..config.nodes)
             .map(|index| SimNode::new(index, &config, START_UNIX_MS, 1, options.generator))
             .collect::<Result<Vec<_>, _>>()?;
+        nodes.first().map_or(Ok(()), |node| selftest::check_config_refusals(0, &node.server))?;
         let clients = (0..config.clients)
             .map(|slot| SimClient::new(slot, u32::from(slot) + 1, &config, options.client))
             .collect::<Result<Vec<_>, _>>()?;
@@ -319,6 +338,8 @@ impl ClusterWorld {
             authenticates_sent: vec![0; clients_count],
             time_oracles: TimeOracles::default(),
             listings: show::Listings::default(),
+            snapshot_refusals_checked: false,
+            meta_refusals_checked: false,
         })
     }
 

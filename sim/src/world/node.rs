@@ -11,8 +11,8 @@ use graphsession_core::node::{
     SessionStatement, Statement,
 };
 use graphsession_core::server::{
-    Change, Config, EndReason, Event, PasswordCheck, QUERY_TIMEOUT_VARIABLE, SessionManager,
-    Snapshot,
+    CLIENT_IP_BYTES_MAX, Change, Config, EndReason, Event, PasswordCheck, QUERY_TIMEOUT_VARIABLE,
+    SessionManager, Snapshot,
 };
 use graphsession_id_gen::{
     IdError, PlanIdGenerator, PlanLease, SealKey, SessionId, SessionIdConfig, SessionIdGenerator,
@@ -26,6 +26,7 @@ mod timeouts;
 use crate::chooser::Chooser;
 use crate::ids::Generator;
 use crate::world::config::ClusterConfig;
+use crate::world::password::{PasswordModel, password_check};
 
 const SEAL_KEY: SealKey = SealKey::from_bytes(*b"sim-cluster-keys");
 
@@ -39,8 +40,12 @@ const SESSION_LEASE_MS: u64 = 1_000_000_000;
 /// a restore is usually a little behind).
 pub const SNAPSHOT_EVERY_ROUNDS: u64 = 4;
 
-/// The client ip every simulated client has (they share a host).
-pub const CLIENT_IP: &str = "10.0.0.1";
+/// The client address every simulated client has (they share a host): an IPv6 address with a
+/// zone, exactly [`CLIENT_IP_BYTES_MAX`] bytes long, the longest a node admits (so a bound that
+/// refuses one byte too early refuses every login).
+pub const CLIENT_IP: &str = "fe80::2a0:c9ff:fe12:3456%veth-graphsession-sim-client-bridge0001";
+
+const _: () = assert!(CLIENT_IP.len() == CLIENT_IP_BYTES_MAX as usize);
 
 /// Counters of one node.
 #[derive(Debug, Clone, Copy, Default)]
@@ -153,6 +158,10 @@ pub struct SimNode {
     keep_snapshots: bool,
     /// Sync rounds seen by the persister.
     rounds_seen: u64,
+    /// The registry's configuration, as the node was started with it.
+    pub server: Config,
+    /// The password oracle's view of this process's throttle.
+    password: PasswordModel,
 }
 
 /// How a session ended, as far as the liveness oracle cares.
@@ -218,6 +227,8 @@ impl SimNode {
                 sessions_per_user_ip_max: config.sessions_per_user_ip_max,
                 sessions_max: config.node_sessions_max,
                 query_timeout_ms: config.query_timeout_ms,
+                failed_login_attempts: config.failed_login_attempts,
+                password_lock_time_secs: config.password_lock_secs,
                 ..Config::default()
             },
             sync: NodeConfig {
@@ -230,11 +241,18 @@ impl SimNode {
             },
             ..GraphConfig::default()
         };
+        let server = graph_config.server.clone();
+        let password = PasswordModel::new(
+            config.failed_login_attempts,
+            config.password_lock_secs,
+            snapshot.is_some(),
+        );
         let graph = match snapshot {
             None => GraphNode::new(graph_config, parts, now_ms),
             Some((bytes, table)) => GraphNode::restore(graph_config, parts, bytes, table, now_ms),
         }
         .map_err(|error| format!("node {slot} refused to start: {error}"))?;
+        crate::world::selftest::check_node_config(slot, &server, graph.registry().config())?;
         Ok(SimNode {
             id: NodeId(slot),
             incarnation,
@@ -257,6 +275,8 @@ impl SimNode {
             snapshot: None,
             keep_snapshots: config.node_snapshots,
             rounds_seen: 0,
+            server,
+            password,
         })
     }
 
@@ -296,13 +316,11 @@ impl SimNode {
         choose: &mut Chooser,
     ) -> Vec<Send> {
         let request = match request {
-            Request::Authenticate { user, .. } => {
-                // The host's password store: every user the table knows has the right password.
-                let password = if table.contains_user(&user) {
-                    PasswordCheck::Verified
-                } else {
-                    PasswordCheck::UnknownUser
-                };
+            Request::Authenticate { user, password } => {
+                let password = password_check(table, &user, &password);
+                if password == PasswordCheck::Rejected {
+                    self.password.sent(connection);
+                }
                 let client_ip = CLIENT_IP.to_owned();
                 node::Request::Authenticate { user, client_ip, password }
             }
@@ -488,6 +506,9 @@ impl SimNode {
     /// a NebulaGraph code and a message; an answered login is activity.
     fn judge_reply(&mut self, connection: ConnectionId, reply: &Reply) {
         self.judge_timeout_reply(connection, reply);
+        if let Err(violation) = self.password.judge(self.id.0, connection, reply) {
+            self.violations.push(violation);
+        }
         if let Some(violation) = super::show::check_reply_code(self.id.0, reply) {
             self.violations.push(violation);
         }
@@ -628,7 +649,7 @@ impl SessionIdSource for NaiveSessionIds {
 }
 
 /// The leased id generators of process `incarnation` of `slot`.
-fn leased_parts(slot: u16, incarnation: u64) -> Result<Parts, String> {
+pub(super) fn leased_parts(slot: u16, incarnation: u64) -> Result<Parts, String> {
     let generation = incarnation.max(1);
     let floor_unix_ms = match generation {
         1 => 0,
