@@ -221,3 +221,29 @@ impl std::fmt::Debug for SessionStatement {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Hosts log requests with `{:?}` and the node shows a session statement's request in
+    /// listings: the form names the call and every field, in a stable order.
+    #[test]
+    fn debug_names_the_call_and_its_fields() {
+        let authenticate = Request::Authenticate {
+            user: "alice".to_owned(),
+            client_ip: "10.0.0.7".to_owned(),
+            password: PasswordCheck::Rejected,
+        };
+        assert_eq!(
+            format!("{authenticate:?}"),
+            r#"Authenticate { user: "alice", client_ip: "10.0.0.7", password: Rejected }"#
+        );
+        let version = Request::VerifyClientVersion { version: "3.0.0".to_owned() };
+        assert_eq!(format!("{version:?}"), r#"VerifyClientVersion { version: "3.0.0" }"#);
+        assert_eq!(
+            format!("{:?}", Request::SignOut { session_id: -7 }),
+            "SignOut { session_id: -7 }"
+        );
+    }
+}
