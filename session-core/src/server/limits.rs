@@ -19,8 +19,11 @@ use graphsession_permission::USER_NAME_BYTES_MAX;
 use crate::server::config::CLIENT_IP_BYTES_MAX;
 use crate::server::hash::{PassHasher, mix};
 
+/// Bits of a pair's hash that pick its shard of the per-(user, ip) counts.
+const USER_IP_SHARD_BITS: u32 = 4;
+
 /// Shards of the per-(user, ip) counts: logins from different pairs rarely meet on one mutex.
-const USER_IP_SHARD_COUNT: usize = 16;
+const USER_IP_SHARD_COUNT: usize = 1 << USER_IP_SHARD_BITS;
 
 /// The node's session count, reserved before a session is created.
 #[derive(Debug)]
@@ -194,8 +197,9 @@ impl UserIpCounts {
     }
 
     fn shard(&self, hash: u64) -> &Mutex<UserIpMap> {
-        // The top bits: the map inside takes its own from the low ones.
-        let index = usize::try_from(hash >> 60).unwrap_or(0) % USER_IP_SHARD_COUNT;
+        // The top bits: the map inside takes its own from the low ones. Already below the
+        // shard count, so no modulo (one was here, and changing it changed nothing).
+        let index = usize::try_from(hash >> (u64::BITS - USER_IP_SHARD_BITS)).unwrap_or(0);
         &self.shards[index]
     }
 
