@@ -61,9 +61,10 @@
 //!   a GRANT or REVOKE) naming an unknown space to its executor instead, which answers
 //!   `SpaceNotFound` after the permission check.
 //! - **SHOW QUERIES is node-local.** The node lists its own registry's queries for SHOW QUERIES as
-//!   for SHOW LOCAL QUERIES (NebulaGraph reads every node's from meta), and a session statement's
-//!   row shows its `Debug` form (`ShowQueries { local: false }`), not the text the client sent:
-//!   `SessionStatement` carries no text. Not worked around.
+//!   for SHOW LOCAL QUERIES (NebulaGraph reads every node's from meta). A session statement's
+//!   row shows the statement written back in nGQL (`SHOW QUERIES`, `KILL QUERY (session=5,
+//!   plan=12)`, passwords as `<redacted>`), not the exact text the client sent:
+//!   `SessionStatement` carries no text.
 
 pub mod actor;
 pub mod catalog;

@@ -68,6 +68,29 @@ async fn a_sleep_that_is_not_killed_yields_its_duration() {
     .await;
 }
 
+/// A session statement is listed by its nGQL text (the node writes it back: it never sees the
+/// client's text), the way a user query is listed by what the client sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn show_queries_lists_itself_as_ngql() {
+    within(30, async {
+        let graphd = Graphd::start(config(&fresh_dir("show-queries-text"))).await;
+        let mut client = Client::python(graphd.addr()).await;
+        let session = client.login("root", "nebula").await;
+        for (statement, listed) in
+            [("SHOW QUERIES", "SHOW QUERIES"), ("show local queries", "SHOW LOCAL QUERIES")]
+        {
+            let reply = client.execute(session, statement).await;
+            let texts: Vec<String> = (reply.ok().rows().iter())
+                .filter(|row| int(&row[0]) == session)
+                .map(|row| string(&row[7]))
+                .collect();
+            assert_eq!(texts, vec![listed.to_owned()], "{statement}");
+        }
+        graphd.stop().await;
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_query_from_another_node_goes_through_meta() {
     within(30, async {

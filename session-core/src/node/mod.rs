@@ -104,6 +104,7 @@ mod output;
 mod reply;
 mod request;
 mod requests;
+mod statement_text;
 mod statements;
 
 pub use config::{CLIENT_VERSIONS_DEFAULT, Config};

@@ -226,8 +226,8 @@ impl std::fmt::Debug for SessionStatement {
 mod tests {
     use super::*;
 
-    /// Hosts log requests with `{:?}` and the node shows a session statement's request in
-    /// listings: the form names the call and every field, in a stable order.
+    /// Hosts log requests with `{:?}`: the form names the call and every field, in a stable
+    /// order.
     #[test]
     fn debug_names_the_call_and_its_fields() {
         let authenticate = Request::Authenticate {

@@ -38,7 +38,7 @@ impl GraphNode {
         statement: SessionStatement,
         table: &mut RoleTable,
     ) {
-        let text = format!("{statement:?}");
+        let text = statement.to_string();
         let query = match self.registry.begin_query(now, session_id, &text, table) {
             Ok(query) => query,
             Err(error) => {
