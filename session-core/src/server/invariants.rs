@@ -20,7 +20,8 @@ impl SessionManager {
     /// with exactly one idle check at its scheduled time, open in its shard's query registry
     /// exactly while it has queries and nowhere else; the shard's slot table consistent; no query of an ended session in any registry; running-query counts
     /// matching the registries; the node count and every (user, ip) count equal to the sessions
-    /// that hold them (fix 2, see docs/fixes.md), and the logged-in ones within their limits
+    /// that hold them (fix 2, see docs/fixes.md), the pairs kept at zero counted and bounded,
+    /// and the logged-in ones within their limits
     /// (installed sessions are counted without a limit); the cached earliest check no later than
     /// the true one, and the cached earliest query deadline too; histories and variables within
     /// their bounds.
@@ -64,6 +65,9 @@ impl SessionManager {
                 "user_ip_counts_match_sessions",
                 format!("(user, ip) counts {counted:?} != sessions {held:?}"),
             );
+        }
+        if let Err(detail) = self.user_ip.check_idle() {
+            return fail("user_ip_kept_pairs_bounded", detail);
         }
         // Logins check the limit; sessions installed from the cluster are counted without one.
         if let Some(limit) = self.config.user_ip_limit()
@@ -118,6 +122,12 @@ impl SessionManager {
             );
         }
         check_idle_check_count(index, &sessions)?;
+        if let Err(violation) = sessions.check_recycled() {
+            return fail(
+                "recycled_entries_ended_and_bounded",
+                format!("shard {index}: {violation}"),
+            );
+        }
         let open =
             sessions.iter().filter(|found| queries.session_user(found.entry.id).is_some()).count();
         if u64::from(queries.session_count()) != open as u64 {
@@ -360,6 +370,7 @@ mod tests {
         let held = Arc::clone(&entry(&manager, alice).pair);
         // Same user, ip and count, but a new allocation: the sessions hold the old one.
         manager.user_ip.release(&held);
+        manager.user_ip.drop_idle();
         let counted = manager.user_ip.try_acquire("alice", IP, None).expect("unlimited");
         assert!(!std::sync::Arc::ptr_eq(&counted, &held));
         assert!(violation(&manager).starts_with("(user, ip) counts"));
