@@ -50,6 +50,8 @@ impl IdleChecks {
             entries.retain(|&Reverse((at, id))| is_live(at, id));
             self.heap = BinaryHeap::from(entries);
         } else if self.heap.peek() == Some(&Reverse((check_at_ms, id))) {
+            // The caller's check is stale already (`is_live` says so): popped without asking.
+            self.heap.pop();
             self.settle(is_live);
         }
     }
