@@ -122,12 +122,7 @@ impl SessionManager {
             );
         }
         check_idle_check_count(index, &sessions)?;
-        if let Err(violation) = sessions.check_recycled() {
-            return fail(
-                "recycled_entries_ended_and_bounded",
-                format!("shard {index}: {violation}"),
-            );
-        }
+        check_recycled(index, &sessions)?;
         let open =
             sessions.iter().filter(|found| queries.session_user(found.entry.id).is_some()).count();
         if u64::from(queries.session_count()) != open as u64 {
@@ -219,6 +214,14 @@ fn check_idle_check_count(index: usize, sessions: &ShardRead<'_>) -> Result<(), 
         return Err(Violation::new(MACHINE, "one_idle_check_per_session", detail));
     }
     Ok(())
+}
+
+/// The shard's kept ended entries: within their bound, ended, out of its table.
+fn check_recycled(index: usize, sessions: &ShardRead<'_>) -> Result<(), Violation> {
+    sessions.check_recycled().map_err(|violation| {
+        let detail = format!("shard {index}: {violation}");
+        Violation::new(MACHINE, "recycled_entries_ended_and_bounded", detail)
+    })
 }
 
 /// Sessions by (user, ip) pair.
@@ -377,6 +380,22 @@ mod tests {
     }
 
     #[test]
+    fn a_live_session_among_the_kept_entries_or_a_miscounted_kept_pair_is_reported() {
+        let table = table();
+        let manager = manager(Config::default());
+        let alice = login(&manager, &table, "alice");
+        let live = entry(&manager, alice);
+        manager.shard(alice).write().recycled_mut().push(live);
+        assert!(violation(&manager).ends_with("is live or still in the table"));
+        manager.shard(alice).write().recycled_mut().clear();
+        manager.check_invariants().expect("healthy again");
+        assert!(manager.sign_out(NOW, alice.get()));
+        manager.check_invariants().expect("the ended entry and the pair at zero are kept");
+        manager.user_ip.miscount_idle();
+        assert!(violation(&manager).contains("pairs at zero, counted"));
+    }
+
+    #[test]
     fn a_pair_held_by_sessions_but_not_counted_is_reported() {
         let table = table();
         let manager = manager(Config::default());
@@ -455,8 +474,7 @@ mod tests {
         let stranger = SessionId::new(7).expect("positive");
         let mut state = write(&shard.state);
         // A check of no session, earliest of all, counted out but left on top.
-        state.deadlines.insert(NOW - 1, stranger);
-        state.deadlines.remove(NOW - 1, stranger, |_, _| true);
+        state.deadlines.push_stale(NOW - 1, stranger);
         drop(state);
         let index = manager.shards.iter().position(|other| std::ptr::eq(other, shard));
         let expected = format!(

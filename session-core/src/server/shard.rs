@@ -18,6 +18,10 @@
 //!
 //! Each shard also owns the query registry of its sessions (queries shard with their session)
 //! behind its own mutex, and the deadline index of its sessions' idle checks (see `expiry.rs`).
+//!
+//! A shard keeps the entries of its last few ended sessions ([`RECYCLED_ENTRIES_PER_SHARD_MAX`]):
+//! a login reuses one in place once `Arc::get_mut` proves that no request still holds it, so a
+//! steady stream of logins and sign-outs neither allocates nor frees a session's entry.
 
 use graphsession_base::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard, read, write};
 use graphsession_id_gen::SessionId;
@@ -177,6 +181,12 @@ impl ShardWrite<'_> {
             }
         }
         Arc::new(SessionEntry::new(new))
+    }
+
+    /// The kept ended entries (tests that break their rules on purpose).
+    #[cfg(test)]
+    pub(crate) fn recycled_mut(&mut self) -> &mut Vec<Arc<SessionEntry>> {
+        &mut self.state.recycled
     }
 
     /// Keeps an ended session's entry for [`new_entry`](Self::new_entry), within the bound.
