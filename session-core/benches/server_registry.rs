@@ -13,11 +13,11 @@
 //! nearly every probe misses the caches, so find + touch cannot be much cheaper than it.
 //!
 //! Figures of 2026-12-06 (2-core shared machine, load average 10 to 14, so ratios of one run
-//! rather than times; details in docs/benchmarks-history.md): login + sign-out costs 3,548
-//! instructions against the baseline's 1,680 (2.11x; 3,766 and 2.24x before the (user, ip) pair
-//! kept its hash and the idle checks left their `BTreeSet`, 5,817 and 3.47x before that), and in
-//! wall time 2.3x to 2.5x the baseline of the same run with the first of those two changes (2.2x
-//! to 2.9x for the build before it, alternated with it). Find + touch at 1M
+//! rather than times; details in docs/benchmarks-history.md): login + sign-out costs 2,914
+//! instructions against the baseline's 1,677 (1.74x; 3,556 and 2.12x before (user, ip) pairs were
+//! kept at zero, ended entries reused and the seal's rounds prepared, 5,817 and 3.47x earlier),
+//! of which the sealed id is 446 (without it 1.47x), and in wall time 2.0x to 2.2x the baseline
+//! of the same run (2.1x to 2.5x for the build before, alternated with it). Find + touch at 1M
 //! sessions, one thread: 167 instructions and 1.49 simulated L1 misses per touch, against the
 //! floor's 55 and 1.25 (`instruction_counts touch_1m` and `touch_1m_floor` with
 //! `--cache-sim=yes`); in wall time, under that load, 233 to 701 ns against the floor's 99 to

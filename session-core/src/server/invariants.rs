@@ -20,7 +20,8 @@ impl SessionManager {
     /// with exactly one idle check at its scheduled time, open in its shard's query registry
     /// exactly while it has queries and nowhere else; the shard's slot table consistent; no query of an ended session in any registry; running-query counts
     /// matching the registries; the node count and every (user, ip) count equal to the sessions
-    /// that hold them (fix 2, see docs/fixes.md), and the logged-in ones within their limits
+    /// that hold them (fix 2, see docs/fixes.md), the pairs kept at zero counted and bounded,
+    /// and the logged-in ones within their limits
     /// (installed sessions are counted without a limit); the cached earliest check no later than
     /// the true one, and the cached earliest query deadline too; histories and variables within
     /// their bounds.
@@ -64,6 +65,9 @@ impl SessionManager {
                 "user_ip_counts_match_sessions",
                 format!("(user, ip) counts {counted:?} != sessions {held:?}"),
             );
+        }
+        if let Err(detail) = self.user_ip.check_idle() {
+            return fail("user_ip_kept_pairs_bounded", detail);
         }
         // Logins check the limit; sessions installed from the cluster are counted without one.
         if let Some(limit) = self.config.user_ip_limit()
@@ -118,6 +122,7 @@ impl SessionManager {
             );
         }
         check_idle_check_count(index, &sessions)?;
+        check_recycled(index, &sessions)?;
         let open =
             sessions.iter().filter(|found| queries.session_user(found.entry.id).is_some()).count();
         if u64::from(queries.session_count()) != open as u64 {
@@ -209,6 +214,14 @@ fn check_idle_check_count(index: usize, sessions: &ShardRead<'_>) -> Result<(), 
         return Err(Violation::new(MACHINE, "one_idle_check_per_session", detail));
     }
     Ok(())
+}
+
+/// The shard's kept ended entries: within their bound, ended, out of its table.
+fn check_recycled(index: usize, sessions: &ShardRead<'_>) -> Result<(), Violation> {
+    sessions.check_recycled().map_err(|violation| {
+        let detail = format!("shard {index}: {violation}");
+        Violation::new(MACHINE, "recycled_entries_ended_and_bounded", detail)
+    })
 }
 
 /// Sessions by (user, ip) pair.
@@ -360,9 +373,26 @@ mod tests {
         let held = Arc::clone(&entry(&manager, alice).pair);
         // Same user, ip and count, but a new allocation: the sessions hold the old one.
         manager.user_ip.release(&held);
+        manager.user_ip.drop_idle();
         let counted = manager.user_ip.try_acquire("alice", IP, None).expect("unlimited");
         assert!(!std::sync::Arc::ptr_eq(&counted, &held));
         assert!(violation(&manager).starts_with("(user, ip) counts"));
+    }
+
+    #[test]
+    fn a_live_session_among_the_kept_entries_or_a_miscounted_kept_pair_is_reported() {
+        let table = table();
+        let manager = manager(Config::default());
+        let alice = login(&manager, &table, "alice");
+        let live = entry(&manager, alice);
+        manager.shard(alice).write().recycled_mut().push(live);
+        assert!(violation(&manager).ends_with("is live or still in the table"));
+        manager.shard(alice).write().recycled_mut().clear();
+        manager.check_invariants().expect("healthy again");
+        assert!(manager.sign_out(NOW, alice.get()));
+        manager.check_invariants().expect("the ended entry and the pair at zero are kept");
+        manager.user_ip.miscount_idle();
+        assert!(violation(&manager).contains("pairs at zero, counted"));
     }
 
     #[test]
@@ -444,8 +474,7 @@ mod tests {
         let stranger = SessionId::new(7).expect("positive");
         let mut state = write(&shard.state);
         // A check of no session, earliest of all, counted out but left on top.
-        state.deadlines.insert(NOW - 1, stranger);
-        state.deadlines.remove(NOW - 1, stranger, |_, _| true);
+        state.deadlines.push_stale(NOW - 1, stranger);
         drop(state);
         let index = manager.shards.iter().position(|other| std::ptr::eq(other, shard));
         let expected = format!(

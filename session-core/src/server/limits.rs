@@ -6,6 +6,12 @@
 //! Here the node count is reserved with one compare-and-swap against `sessions_max`, and each
 //! (user, ip) count is checked and incremented inside one critical section of its shard's mutex;
 //! a count is decremented exactly once per session end and removed only at zero.
+//!
+//! A pair whose count falls to zero is kept (at zero) while its shard keeps fewer than
+//! [`IDLE_PAIRS_PER_SHARD_MAX`] such pairs, so a client that logs in again from the same ip (the
+//! common case: a connection pool, a reconnecting driver) finds its pair without allocating it,
+//! hashing it into the map and freeing it again at its end. A kept pair counts nothing: every
+//! reader skips zero counts, and the limit check sees 0.
 
 use std::collections::BTreeMap;
 use std::collections::hash_map::{Entry, HashMap};
@@ -24,6 +30,11 @@ const USER_IP_SHARD_BITS: u32 = 4;
 
 /// Shards of the per-(user, ip) counts: logins from different pairs rarely meet on one mutex.
 const USER_IP_SHARD_COUNT: usize = 1 << USER_IP_SHARD_BITS;
+
+/// Pairs at zero a shard of the per-(user, ip) counts keeps for their next login; past it, a
+/// pair is removed when its count reaches zero. 16 shards of 256 pairs of about 160 bytes each
+/// (the pair with its inline names, its map entry) hold at most about 650 KB.
+pub(crate) const IDLE_PAIRS_PER_SHARD_MAX: usize = 256;
 
 /// The node's session count, reserved before a session is created.
 #[derive(Debug)]
@@ -175,6 +186,15 @@ impl Bucket {
         self.more.iter_mut().find(|counted| counted.pair.is(user, client_ip))
     }
 
+    /// The count of the very pair `pair` (a session's end holds the pair it was counted under,
+    /// so a pointer comparison finds it without comparing names).
+    fn find_pair(&mut self, pair: &UserIp) -> Option<&mut PairCount> {
+        if std::ptr::eq(&*self.first.pair, pair) {
+            return Some(&mut self.first);
+        }
+        self.more.iter_mut().find(|counted| std::ptr::eq(&*counted.pair, pair))
+    }
+
     fn counts(&self) -> impl Iterator<Item = &PairCount> {
         std::iter::once(&self.first).chain(&self.more)
     }
@@ -185,10 +205,19 @@ impl Bucket {
 /// invariants, and [`UserIpCounts::all`] sorts.
 type UserIpMap = HashMap<u64, Bucket, BuildHasherDefault<PassHasher>>;
 
+/// One shard of the per-(user, ip) counts.
+#[derive(Debug, Default)]
+struct UserIpShard {
+    pairs: UserIpMap,
+    /// Pairs of `pairs` at zero, kept for their next login; at most
+    /// [`IDLE_PAIRS_PER_SHARD_MAX`].
+    idle: usize,
+}
+
 /// Sessions per (user, client ip), sharded by a hash of the pair.
 #[derive(Debug)]
 pub(crate) struct UserIpCounts {
-    shards: Vec<Mutex<UserIpMap>>,
+    shards: Vec<Mutex<UserIpShard>>,
 }
 
 impl UserIpCounts {
@@ -196,7 +225,7 @@ impl UserIpCounts {
         UserIpCounts { shards: (0..USER_IP_SHARD_COUNT).map(|_| Mutex::default()).collect() }
     }
 
-    fn shard(&self, hash: u64) -> &Mutex<UserIpMap> {
+    fn shard(&self, hash: u64) -> &Mutex<UserIpShard> {
         // The top bits: the map inside takes its own from the low ones. Already below the
         // shard count, so no modulo (one was here, and changing it changed nothing).
         let index = usize::try_from(hash >> (u64::BITS - USER_IP_SHARD_BITS)).unwrap_or(0);
@@ -226,8 +255,9 @@ impl UserIpCounts {
         limit: Option<u32>,
     ) -> Result<std::sync::Arc<UserIp>, u32> {
         let (user_bytes, ip_bytes) = (user.as_bytes(), client_ip.as_bytes());
-        let mut map = lock(self.shard(hash));
-        let bucket = match map.entry(hash) {
+        let mut shard = lock(self.shard(hash));
+        let shard = &mut *shard;
+        let bucket = match shard.pairs.entry(hash) {
             Entry::Occupied(occupied) => occupied.into_mut(),
             Entry::Vacant(vacant) => {
                 if limit == Some(0) {
@@ -242,6 +272,9 @@ impl UserIpCounts {
         if let Some(counted) = bucket.find(user_bytes, ip_bytes) {
             if let Some(limit) = limit.filter(|&limit| counted.sessions >= limit) {
                 return Err(limit);
+            }
+            if counted.sessions == 0 {
+                shard.idle = shard.idle.saturating_sub(1);
             }
             counted.sessions = counted.sessions.saturating_add(1);
             return Ok(std::sync::Arc::clone(&counted.pair));
@@ -261,29 +294,33 @@ impl UserIpCounts {
 
     /// [`release`](Self::release) of a pair whose hash is `hash`.
     fn release_hashed(&self, hash: u64, pair: &UserIp) {
-        let (user, client_ip) = pair.split();
-        let mut map = lock(self.shard(hash));
-        let Entry::Occupied(mut occupied) = map.entry(hash) else {
+        let mut shard = lock(self.shard(hash));
+        let shard = &mut *shard;
+        let Entry::Occupied(mut occupied) = shard.pairs.entry(hash) else {
             debug_assert!(false, "released a (user, ip) slot that was never acquired");
             return;
         };
         let bucket = occupied.get_mut();
-        let Some(counted) = bucket.find(user, client_ip) else {
+        let Some(counted) = bucket.find_pair(pair).filter(|counted| counted.sessions > 0) else {
             debug_assert!(false, "released a (user, ip) slot that was never acquired");
             return;
         };
-        counted.sessions = counted.sessions.saturating_sub(1);
+        counted.sessions -= 1;
         if counted.sessions > 0 {
             return;
         }
+        if shard.idle < IDLE_PAIRS_PER_SHARD_MAX {
+            shard.idle += 1;
+            return;
+        }
         // Removed at zero: the bucket's last pair goes with the bucket.
-        if bucket.first.pair.is(user, client_ip) {
+        if std::ptr::eq(&*bucket.first.pair, pair) {
             match bucket.more.pop() {
                 Some(last) => bucket.first = last,
                 None => drop(occupied.remove()),
             }
         } else {
-            bucket.more.retain(|counted| !counted.pair.is(user, client_ip));
+            bucket.more.retain(|counted| !std::ptr::eq(&*counted.pair, pair));
         }
     }
 
@@ -295,22 +332,77 @@ impl UserIpCounts {
 
     /// [`get`](Self::get) of a pair whose hash is `hash`.
     fn get_hashed(&self, hash: u64, user: &[u8], client_ip: &[u8]) -> u32 {
-        let mut map = lock(self.shard(hash));
-        let counted = map.get_mut(&hash).and_then(|bucket| bucket.find(user, client_ip));
+        let mut shard = lock(self.shard(hash));
+        let counted = shard.pairs.get_mut(&hash).and_then(|bucket| bucket.find(user, client_ip));
         counted.map_or(0, |counted| counted.sessions)
     }
 
-    /// Calls `visit` with every pair, its non-zero count, and whether it is filed under its own
-    /// kept hash, for invariant checks (no allocation). The order is the maps' and means nothing:
-    /// callers only count and compare.
+    /// Calls `visit` with every pair of a non-zero count, its count, and whether it is filed
+    /// under its own kept hash, for invariant checks (no allocation). The order is the maps' and
+    /// means nothing: callers only count and compare.
     pub(crate) fn each(&self, mut visit: impl FnMut(&std::sync::Arc<UserIp>, u32, bool)) {
         for shard in &self.shards {
-            for (&hash, bucket) in lock(shard).iter() {
-                for counted in bucket.counts() {
+            for (&hash, bucket) in lock(shard).pairs.iter() {
+                for counted in bucket.counts().filter(|counted| counted.sessions > 0) {
                     visit(&counted.pair, counted.sessions, counted.pair.hash == hash);
                 }
             }
         }
+    }
+
+    /// The kept pairs' own rules: each shard's idle count is its number of pairs at zero, within
+    /// [`IDLE_PAIRS_PER_SHARD_MAX`], and every kept pair is filed under its own hash.
+    pub(crate) fn check_idle(&self) -> Result<(), String> {
+        for (index, shard) in self.shards.iter().enumerate() {
+            let shard = lock(shard);
+            let mut idle = 0_usize;
+            for (&hash, bucket) in &shard.pairs {
+                for counted in bucket.counts().filter(|counted| counted.sessions == 0) {
+                    if counted.pair.hash != hash {
+                        return Err(format!("a kept pair of shard {index} is misfiled"));
+                    }
+                    idle += 1;
+                }
+            }
+            if idle != shard.idle || idle > IDLE_PAIRS_PER_SHARD_MAX {
+                return Err(format!(
+                    "shard {index} keeps {idle} pairs at zero, counted {} (at most {})",
+                    shard.idle, IDLE_PAIRS_PER_SHARD_MAX
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Drops every pair kept at zero (tests that need a pair allocated anew).
+    #[cfg(test)]
+    pub(crate) fn drop_idle(&self) {
+        for shard in &self.shards {
+            let mut shard = lock(shard);
+            shard.pairs.retain(|_, bucket| {
+                bucket.more.retain(|counted| counted.sessions > 0);
+                if bucket.first.sessions == 0 {
+                    match bucket.more.pop() {
+                        Some(last) => bucket.first = last,
+                        None => return false,
+                    }
+                }
+                true
+            });
+            shard.idle = 0;
+        }
+    }
+
+    /// Counts one more kept pair in the first shard than it keeps (tests that break the rule).
+    #[cfg(test)]
+    pub(crate) fn miscount_idle(&self) {
+        lock(&self.shards[0]).idle += 1;
+    }
+
+    /// Pairs kept at zero, over all shards.
+    #[cfg(test)]
+    pub(crate) fn idle_pairs(&self) -> usize {
+        self.shards.iter().map(|shard| lock(shard).idle).sum()
     }
 
     /// Every non-zero count, for invariant checks.
@@ -338,7 +430,7 @@ mod tests {
     //! The pair's one buffer, and the (user, ip) counts when two pairs share a hash (which real
     //! 64-bit hashes make all but impossible, so the tests force it).
 
-    use super::{UserIp, UserIpCounts};
+    use super::{IDLE_PAIRS_PER_SHARD_MAX, UserIp, UserIpCounts};
 
     #[test]
     fn a_pair_splits_its_buffer_and_orders_by_user_then_ip() {
@@ -384,7 +476,9 @@ mod tests {
         assert_eq!(counts.get_hashed(7, b"bob", b"10.0.0.1"), 0);
         let mut left = 0;
         counts.each(|_, _, _| left += 1);
-        assert_eq!(left, 0, "every pair is gone at zero");
+        assert_eq!(left, 0, "no pair counts at zero");
+        assert_eq!(counts.idle_pairs(), 3, "the pairs at zero are kept for their next login");
+        counts.check_idle().expect("kept pairs counted");
     }
 
     #[test]
@@ -400,6 +494,43 @@ mod tests {
             [(("alice".to_owned(), "10.0.0.1".to_owned()), 1)]
         );
         counts.release(&two);
+        assert!(counts.all().is_empty());
+        // Kept at zero: the next login of the pair gets the very same pair back.
+        assert_eq!(counts.idle_pairs(), 1);
+        let again = counts.try_acquire("alice", "10.0.0.1", Some(2)).expect("room");
+        assert!(std::sync::Arc::ptr_eq(&one, &again), "the kept pair serves the next login");
+        assert_eq!(counts.idle_pairs(), 0);
+        assert_eq!(counts.get("alice", "10.0.0.1"), 1);
+        // A kept pair still counts against a zero limit.
+        counts.release(&again);
+        assert_eq!(counts.try_acquire("alice", "10.0.0.1", Some(0)), Err(0));
+        counts.check_idle().expect("kept pairs counted");
+    }
+
+    #[test]
+    fn pairs_at_zero_are_kept_up_to_the_bound_per_shard() {
+        // Every pair forced into one shard (hash 7 has top bits 0): the shard keeps the bound's
+        // worth, and the pairs past it leave at zero.
+        let counts = UserIpCounts::new();
+        let ips: Vec<String> =
+            (0..IDLE_PAIRS_PER_SHARD_MAX + 10).map(|i| format!("10.1.{i}")).collect();
+        let pairs: Vec<_> = ips
+            .iter()
+            .map(|ip| counts.try_acquire_hashed(7, "alice", ip, None).expect("unlimited"))
+            .collect();
+        for (pair, ip) in pairs.iter().zip(&ips) {
+            counts.release_hashed(7, pair);
+            assert_eq!(counts.get_hashed(7, b"alice", ip.as_bytes()), 0);
+            counts.check_idle().expect("within the bound");
+        }
+        assert_eq!(counts.idle_pairs(), IDLE_PAIRS_PER_SHARD_MAX);
+        let mut stored = 0;
+        for shard in &counts.shards {
+            for bucket in graphsession_base::sync::lock(shard).pairs.values() {
+                stored += bucket.counts().count();
+            }
+        }
+        assert_eq!(stored, IDLE_PAIRS_PER_SHARD_MAX, "the pairs past the bound left");
         assert!(counts.all().is_empty());
     }
 }

@@ -194,16 +194,17 @@ impl SessionManager {
             space_set_unix_ms: 0,
             origin: Origin::LoggedIn,
         };
-        let entry = Arc::new(SessionEntry::new(new));
         let shard = self.shard(id);
         let check_at_ms = now.saturating_add(self.config.idle_timeout_ms);
-        {
+        let entry = {
             let mut sessions = shard.write();
             // Ids are unique by construction; a host whose lease overlaps the ids of a restored
             // snapshot would break that, and replacing a live session would corrupt its counts.
             if sessions.contains(id) {
                 return Err(QueryError::SessionAlreadyOpen { session: id }.into());
             }
+            // An ended session's allocation when the shard kept one (`shard.rs`).
+            let entry = sessions.new_entry(new);
             // A full table (hundreds of millions of sessions in one shard) is a full node.
             (sessions.insert(Arc::clone(&entry), now, check_at_ms))
                 .map_err(|_| ServerError::TooManyConnections)?;
@@ -213,7 +214,8 @@ impl SessionManager {
             if self.earliest_check_ms.load(Ordering::Acquire) > check_at_ms {
                 self.earliest_check_ms.fetch_min(check_at_ms, Ordering::AcqRel);
             }
-        }
+            entry
+        };
         Counters::bump(&self.counters.opened);
         // An event, not a history entry: SHOW SESSION has the creation in its row already, and a
         // session that never changes allocates no history.

@@ -18,6 +18,10 @@
 //!
 //! Each shard also owns the query registry of its sessions (queries shard with their session)
 //! behind its own mutex, and the deadline index of its sessions' idle checks (see `expiry.rs`).
+//!
+//! A shard keeps the entries of its last few ended sessions ([`RECYCLED_ENTRIES_PER_SHARD_MAX`]):
+//! a login reuses one in place once `Arc::get_mut` proves that no request still holds it, so a
+//! steady stream of logins and sign-outs neither allocates nor frees a session's entry.
 
 use graphsession_base::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard, read, write};
 use graphsession_id_gen::SessionId;
@@ -25,8 +29,13 @@ use graphsession_query_plan::QueryRegistry;
 
 use crate::server::hash::hash_id;
 use crate::server::idle_checks::{IdleChecks, STALE_CHECKS_SLACK};
-use crate::server::session::SessionEntry;
+use crate::server::session::{NewSession, SessionEntry};
 use crate::server::table::{Entries, Found, Frozen, SlotTable, TableFull};
+
+/// Ended sessions a shard keeps, so that its next logins reuse their allocations instead of
+/// freeing one and allocating another. At most 64 shards of 4 entries of a few hundred bytes
+/// (an ended session's history and variables go when its entry is reused).
+pub(crate) const RECYCLED_ENTRIES_PER_SHARD_MAX: usize = 4;
 
 /// What a shard's `RwLock` guards.
 #[derive(Debug, Default)]
@@ -35,6 +44,9 @@ pub(crate) struct ShardState {
     pub(crate) entries: Entries,
     /// `(check_at_ms, id)` of every session in `entries`, earliest first.
     pub(crate) deadlines: IdleChecks,
+    /// Ended sessions, newest last, at most [`RECYCLED_ENTRIES_PER_SHARD_MAX`]: a login reuses
+    /// one whose last other holder has let go (`Arc::get_mut` proves it).
+    recycled: Vec<Arc<SessionEntry>>,
 }
 
 /// One shard, on its own cache lines so two shards' locks never share one.
@@ -102,6 +114,21 @@ impl ShardRead<'_> {
         self.state.entries.check(self.table)
     }
 
+    /// The recycled entries' rules: within their bound, every one ended and none in the table.
+    pub(crate) fn check_recycled(&self) -> Result<(), String> {
+        let recycled = &self.state.recycled;
+        if recycled.len() > RECYCLED_ENTRIES_PER_SHARD_MAX {
+            return Err(format!("{} ended sessions kept", recycled.len()));
+        }
+        for entry in recycled {
+            let held = self.get(entry.id).is_some_and(|found| Arc::ptr_eq(found.entry, entry));
+            if entry.is_live() || held {
+                return Err(format!("kept session {} is live or still in the table", entry.id));
+            }
+        }
+        Ok(())
+    }
+
     /// The idle checks' own rules (see `idle_checks.rs`): the earliest is live, and the stale
     /// entries stay within their bound.
     pub(crate) fn check_idle_checks(&self) -> Result<(), String> {
@@ -144,6 +171,31 @@ impl ShardWrite<'_> {
         self.state.entries.find(self.table, id, hash_id(id)).is_some()
     }
 
+    /// The entry of a new session: an ended session's allocation when one is kept and nobody
+    /// else holds it any more, a new one otherwise. The caller inserts it.
+    pub(crate) fn new_entry(&mut self, new: NewSession) -> Arc<SessionEntry> {
+        if let Some(mut entry) = self.state.recycled.pop() {
+            if let Some(reused) = Arc::get_mut(&mut entry) {
+                *reused = SessionEntry::new(new);
+                return entry;
+            }
+        }
+        Arc::new(SessionEntry::new(new))
+    }
+
+    /// The kept ended entries (tests that break their rules on purpose).
+    #[cfg(test)]
+    pub(crate) fn recycled_mut(&mut self) -> &mut Vec<Arc<SessionEntry>> {
+        &mut self.state.recycled
+    }
+
+    /// Keeps an ended session's entry for [`new_entry`](Self::new_entry), within the bound.
+    fn recycle(&mut self, entry: &Arc<SessionEntry>) {
+        if self.state.recycled.len() < RECYCLED_ENTRIES_PER_SHARD_MAX {
+            self.state.recycled.push(Arc::clone(entry));
+        }
+    }
+
     /// Adds a new session (whose id is not here) with last activity `last_ms` and its first
     /// idle check at `check_at_ms`. Changes nothing if the table is at its largest.
     pub(crate) fn insert(
@@ -169,6 +221,7 @@ impl ShardWrite<'_> {
         let is_live = |at, id| check_live(&state.entries, table, at, id);
         state.deadlines.remove(entry.check_at_ms(), id, is_live);
         entry.end();
+        self.recycle(&entry);
         Some((entry, frozen.last_ms()))
     }
 
@@ -204,6 +257,7 @@ impl ShardWrite<'_> {
     pub(crate) fn expire(&mut self, frozen: Frozen) -> Option<Arc<SessionEntry>> {
         let entry = self.state.entries.remove(self.table, frozen)?;
         entry.end();
+        self.recycle(&entry);
         Some(entry)
     }
 }
@@ -214,4 +268,72 @@ fn check_live(entries: &Entries, table: &SlotTable, check_at_ms: u64, id: Sessio
     entries
         .get(table, id, hash_id(id))
         .is_some_and(|found| found.entry.check_at_ms() == check_at_ms)
+}
+
+#[cfg(test)]
+mod tests {
+    //! The recycled entries: reused only when nobody else holds them, bounded, always ended.
+
+    use super::*;
+    use crate::server::limits::UserIp;
+    use crate::server::session::Origin;
+
+    fn new_session(id: i64) -> NewSession {
+        NewSession {
+            id: SessionId::new(id).expect("positive"),
+            pair: std::sync::Arc::new(UserIp::new("alice", "10.0.0.1")),
+            now_unix_ms: 1_000,
+            caller: None,
+            space_set_unix_ms: 0,
+            origin: Origin::LoggedIn,
+        }
+    }
+
+    fn add(shard: &Shard, id: i64) -> Arc<SessionEntry> {
+        let mut sessions = shard.write();
+        let entry = sessions.new_entry(new_session(id));
+        sessions.insert(Arc::clone(&entry), 1_000, 2_000).expect("room");
+        entry
+    }
+
+    #[test]
+    fn an_ended_entry_nobody_holds_serves_the_next_session() {
+        let shard = Shard::new(QueryRegistry::new(graphsession_query_plan::Config::default()));
+        let first = add(&shard, 1);
+        let address = Arc::as_ptr(&first);
+        drop(first);
+        let (ended, _) = shard.write().take(SessionId::new(1).expect("positive")).expect("here");
+        assert!(!ended.is_live());
+        shard.read().check_recycled().expect("kept and ended");
+        // Still held by the ending caller: not reused.
+        let second = add(&shard, 2);
+        assert_ne!(Arc::as_ptr(&second), address);
+        assert!(shard.read().check_recycled().is_ok());
+        // Let go, kept again, reused for the next session, live with its own id.
+        drop((ended, second));
+        let (ended, _) = shard.write().take(SessionId::new(2).expect("positive")).expect("here");
+        let second_address = Arc::as_ptr(&ended);
+        drop(ended);
+        let third = add(&shard, 3);
+        assert_eq!(Arc::as_ptr(&third), second_address, "the kept allocation is reused");
+        assert!(third.is_live() && third.id.get() == 3 && third.check_at_ms() == 2_000);
+        shard.read().check_recycled().expect("nothing kept is live");
+    }
+
+    #[test]
+    fn at_most_the_bound_of_ended_entries_is_kept() {
+        let shard = Shard::new(QueryRegistry::new(graphsession_query_plan::Config::default()));
+        let count = i64::try_from(RECYCLED_ENTRIES_PER_SHARD_MAX).expect("small") + 3;
+        let entries: Vec<_> = (1..=count).map(|id| add(&shard, id)).collect();
+        drop(entries);
+        for id in 1..=count {
+            shard.write().take(SessionId::new(id).expect("positive")).expect("here");
+        }
+        assert_eq!(shard.read().state.recycled.len(), RECYCLED_ENTRIES_PER_SHARD_MAX);
+        shard.read().check_recycled().expect("within the bound");
+        // A kept entry that is live again (which never happens) is reported.
+        let live = add(&shard, 99);
+        shard.write().state.recycled[0] = live;
+        assert!(shard.read().check_recycled().is_err());
+    }
 }
