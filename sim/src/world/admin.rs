@@ -69,6 +69,7 @@ impl ClusterWorld {
         self.stats.kill_sessions_issued += 1;
         self.stats.kill_sessions_applied += u64::from(killed);
         self.admin_killed.insert(session);
+        self.touch_candidate(session);
         // Oracle: a local kill stops the session's queries at once.
         let survivor = self.nodes[index]
             .running
@@ -194,7 +195,9 @@ impl ClusterWorld {
     /// The query oracles, after every step.
     pub(super) fn check_oracles(&mut self) -> Checked {
         self.watch_paths();
-        if self.step_changed || self.accounting.pending.is_some() {
+        if self.step % super::accounting::ACCOUNTING_FULL_EVERY_STEPS == 0 {
+            self.check_accounting_full()?;
+        } else if self.step_changed || self.accounting.pending.is_some() {
             self.check_accounting()?;
         }
         self.check_nodes_told()?;

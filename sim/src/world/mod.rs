@@ -21,6 +21,7 @@
 
 mod accounting;
 mod admin;
+mod candidates;
 mod checks;
 pub mod client;
 pub mod config;

@@ -22,7 +22,9 @@ impl ClusterWorld {
             self.check_oracles()?;
             self.end_step();
         }
-        self.liveness()
+        self.check_accounting_full()?;
+        self.liveness()?;
+        self.check_accounting_full()
     }
 
     /// After each step: the determinism log.
