@@ -90,6 +90,9 @@ pub(super) struct Accounting {
     client_timeouts: Vec<Option<u64>>,
     /// Machines whose timer must be asked again: nodes, and client slots.
     pub(super) timers_stale: (u64, u64),
+    /// The client slots flushing their sign-outs after their application closed them, as of
+    /// their last input (bits by slot): the only ones whose path watch runs.
+    flushing: u64,
 }
 
 /// How a session is accounted for.
@@ -186,11 +189,16 @@ impl ClusterWorld {
         // Only a client flushing its sign-outs after its application closed it can abandon
         // them (it says so as it ends the flush, in a step before this watch), and only the
         // runs since that close count (`judge_abandoned`): the others are not watched (their
-        // watch starts afresh at their close, in the step of the close).
+        // watch starts afresh at their close, in the step of the close). Whether a client
+        // flushes changes only with its inputs: the watch looks at the flushing ones and at
+        // those that took an input in the step.
         let mut nodes_up = None;
-        for slot in 0..self.clients.len() {
+        let slots = self.clients.len().min(64);
+        let in_world = if slots == 64 { u64::MAX } else { (1 << slots) - 1 };
+        for slot in super::bits((self.accounting.flushing | self.clients_stepped) & in_world) {
             let client = &self.clients[slot];
             if !client.close_requested || client.life != Life::Running || client.is_closed() {
+                self.accounting.flushing &= !(1 << slot);
                 let watch = &mut self.accounting.paths[slot];
                 if watch.up_since_ms.is_some() || !watch.runs.is_empty() {
                     *watch = PathWatch::default();
@@ -204,6 +212,7 @@ impl ClusterWorld {
                     *nodes_up.insert(self.nodes_up())
                 }
             };
+            self.accounting.flushing |= 1 << slot;
             let up = nodes_up != 0 && self.path_up(slot, nodes_up);
             let watch = &mut self.accounting.paths[slot];
             match (up, watch.up_since_ms) {

@@ -29,7 +29,9 @@ impl ClusterWorld {
         self.accounting.timers_stale.1 |= dirty.clients;
         // A step that gave no machine an input (a tick, a partition, a lost message) changes no
         // session's existence or accounting: the per-session oracles skip it.
-        self.step_changed = dirty.meta || dirty.nodes != 0 || registries != 0 || dirty.clients != 0;
+        self.servers_stepped = dirty.meta || dirty.nodes != 0 || registries != 0;
+        self.clients_stepped = dirty.clients;
+        self.step_changed = self.servers_stepped || dirty.clients != 0;
         if dirty.meta {
             self.meta.check_invariants().map_err(|error| format!("meta invariant: {error:?}"))?;
         }

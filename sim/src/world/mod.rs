@@ -184,6 +184,14 @@ pub struct ClusterWorld {
     accounting: Accounting,
     /// Whether the last step gave any machine an input (set by `check_all`).
     step_changed: bool,
+    /// Whether the last step gave meta or a node an input (set by `check_all`): only such a
+    /// step can change what the nodes told, ran, stopped or saw active, or what meta ended.
+    servers_stepped: bool,
+    /// The client slots the last step gave an input, as bits (set by `check_all`).
+    clients_stepped: u64,
+    /// Whether, at the kill oracle's last look, a query ran whose session meta had ended: only
+    /// then does the passing of time alone matter to it (the bound on the healed network).
+    running_after_gone: bool,
     /// Authenticates each client slot sent (a stranger must not loop on its refusals).
     authenticates_sent: Vec<u64>,
     /// The time oracles' memory (premature expiry, convergence).
@@ -336,6 +344,9 @@ impl ClusterWorld {
             dirty: Dirty::default(),
             accounting: Accounting::default(),
             step_changed: true,
+            servers_stepped: true,
+            clients_stepped: u64::MAX,
+            running_after_gone: false,
             authenticates_sent: vec![0; clients_count],
             time_oracles: TimeOracles::default(),
             listings: show::Listings::default(),
