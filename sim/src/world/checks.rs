@@ -14,9 +14,10 @@ impl ClusterWorld {
     /// as it was, and with it the result of its check.
     pub(super) fn check_all(&mut self) -> Checked {
         let dirty = std::mem::take(&mut self.dirty);
+        // A registry takes inputs only through its node's, which mark the node.
         let mut registries = 0_u64;
-        for (index, node) in self.nodes.iter_mut().enumerate() {
-            if node.take_registry_touched() {
+        for index in bits(dirty.nodes) {
+            if self.nodes[index].take_registry_touched() {
                 registries |= 1 << (index % 64);
             }
         }

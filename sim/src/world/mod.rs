@@ -295,6 +295,8 @@ impl ClusterWorld {
             .map(|slot| SimClient::new(slot, u32::from(slot) + 1, &config, options.client))
             .collect::<Result<Vec<_>, _>>()?;
         let clients_count = clients.len();
+        // Every node's machines (its registry among them) are checked after the first step.
+        let first_dirty_nodes = u64::MAX >> (64 - nodes.len().clamp(1, 64));
         let skew_max = i64::try_from(config.clock_skew_max_ms).unwrap_or(0);
         let skew_ms = (0..config.nodes)
             .map(|_| {
@@ -341,7 +343,7 @@ impl ClusterWorld {
             heal_ms: 0,
             granted: false,
             safety_steps: 0,
-            dirty: Dirty::default(),
+            dirty: Dirty { meta: false, nodes: first_dirty_nodes, clients: 0 },
             accounting: Accounting::default(),
             step_changed: true,
             servers_stepped: true,
