@@ -195,7 +195,7 @@ impl ClusterWorld {
         let mut nodes_up = None;
         let slots = self.clients.len().min(64);
         let in_world = if slots == 64 { u64::MAX } else { (1 << slots) - 1 };
-        for slot in super::bits((self.accounting.flushing | self.clients_stepped) & in_world) {
+        for slot in super::bits((self.accounting.flushing | self.last_step.clients) & in_world) {
             let client = &self.clients[slot];
             if !client.close_requested || client.life != Life::Running || client.is_closed() {
                 self.accounting.flushing &= !(1 << slot);

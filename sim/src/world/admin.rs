@@ -197,13 +197,13 @@ impl ClusterWorld {
         self.watch_paths();
         if self.step % super::accounting::ACCOUNTING_FULL_EVERY_STEPS == 0 {
             self.check_accounting_full()?;
-        } else if self.step_changed || self.accounting.pending.is_some() {
+        } else if self.last_step.changed || self.accounting.pending.is_some() {
             self.check_accounting()?;
         }
         self.check_time()?;
         // What a node told, relayed or stopped is noted only while it takes an input, and
         // checked (and cleared) after that very step.
-        if self.servers_stepped {
+        if self.last_step.servers {
             self.check_nodes_told()?;
             self.check_kills_relayed()?;
             self.check_stopped_with_cause()?;
@@ -211,7 +211,7 @@ impl ClusterWorld {
         // A running query's session (held here, ended at meta) and its kill change only with
         // a server's input; between those only time passes, which matters only to a query
         // whose session meta ended (the bound on the healed network).
-        if self.servers_stepped || self.running_after_gone {
+        if self.last_step.servers || self.running_after_gone {
             self.check_running_queries()?;
         }
         self.check_show()?;

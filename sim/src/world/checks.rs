@@ -5,7 +5,7 @@ use graphsession_core::client::Request;
 
 use crate::world::client::{Life, SimClient};
 use crate::world::marks::Mark;
-use crate::world::{Checked, ClusterWorld, bits};
+use crate::world::{Checked, ClusterWorld, LastStep, bits};
 
 impl ClusterWorld {
     /// The invariants of every machine that took an input since the last check; the per-node
@@ -30,9 +30,9 @@ impl ClusterWorld {
         self.accounting.timers_stale.1 |= dirty.clients;
         // A step that gave no machine an input (a tick, a partition, a lost message) changes no
         // session's existence or accounting: the per-session oracles skip it.
-        self.servers_stepped = dirty.meta || dirty.nodes != 0 || registries != 0;
-        self.clients_stepped = dirty.clients;
-        self.step_changed = self.servers_stepped || dirty.clients != 0;
+        let servers = dirty.meta || dirty.nodes != 0 || registries != 0;
+        let changed = servers || dirty.clients != 0;
+        self.last_step = LastStep { changed, servers, clients: dirty.clients };
         if dirty.meta {
             self.meta.check_invariants().map_err(|error| format!("meta invariant: {error:?}"))?;
         }

@@ -128,7 +128,7 @@ impl ClusterWorld {
     pub(super) fn check_time(&mut self) -> Checked {
         self.watch_meta_links();
         // A node notes activity only while it takes an input.
-        let nodes = if self.servers_stepped { self.nodes.len() } else { 0 };
+        let nodes = if self.last_step.servers { self.nodes.len() } else { 0 };
         for index in 0..nodes {
             if self.nodes[index].active.is_empty() {
                 continue;

@@ -182,13 +182,8 @@ pub struct ClusterWorld {
     dirty: Dirty,
     /// The accounting oracle's memory.
     accounting: Accounting,
-    /// Whether the last step gave any machine an input (set by `check_all`).
-    step_changed: bool,
-    /// Whether the last step gave meta or a node an input (set by `check_all`): only such a
-    /// step can change what the nodes told, ran, stopped or saw active, or what meta ended.
-    servers_stepped: bool,
-    /// The client slots the last step gave an input, as bits (set by `check_all`).
-    clients_stepped: u64,
+    /// What the last step gave an input to (set by `check_all`).
+    last_step: LastStep,
     /// Whether, at the kill oracle's last look, a query ran whose session meta had ended: only
     /// then does the passing of time alone matter to it (the bound on the healed network).
     running_after_gone: bool,
@@ -221,6 +216,18 @@ impl Dirty {
     fn client(&mut self, slot: usize) {
         self.clients |= 1 << (slot % 64);
     }
+}
+
+/// What the last step gave an input to, as `check_all` saw it.
+#[derive(Debug, Clone, Copy, Default)]
+struct LastStep {
+    /// Whether it gave any machine an input.
+    changed: bool,
+    /// Whether it gave meta or a node one: only such a step can change what the nodes told,
+    /// ran, stopped or saw active, or what meta ended.
+    servers: bool,
+    /// The client slots it gave one, as bits.
+    clients: u64,
 }
 
 /// The indexes of the set bits of `bits`, lowest first (one iteration per set bit: this runs
@@ -295,8 +302,6 @@ impl ClusterWorld {
             .map(|slot| SimClient::new(slot, u32::from(slot) + 1, &config, options.client))
             .collect::<Result<Vec<_>, _>>()?;
         let clients_count = clients.len();
-        // Every node's machines (its registry among them) are checked after the first step.
-        let first_dirty_nodes = u64::MAX >> (64 - nodes.len().clamp(1, 64));
         let skew_max = i64::try_from(config.clock_skew_max_ms).unwrap_or(0);
         let skew_ms = (0..config.nodes)
             .map(|_| {
@@ -343,11 +348,9 @@ impl ClusterWorld {
             heal_ms: 0,
             granted: false,
             safety_steps: 0,
-            dirty: Dirty { meta: false, nodes: first_dirty_nodes, clients: 0 },
+            dirty: Dirty::default(),
             accounting: Accounting::default(),
-            step_changed: true,
-            servers_stepped: true,
-            clients_stepped: u64::MAX,
+            last_step: LastStep::default(),
             running_after_gone: false,
             authenticates_sent: vec![0; clients_count],
             time_oracles: TimeOracles::default(),
