@@ -333,23 +333,18 @@ fn the_server_registry_says_whether_sync_changed_it() {
     assert!(!registry.changed());
     registry.install(&record);
     assert!(registry.changed());
-    let changes: [(&str, fn(&mut ServerRegistry<'_>, &SessionRecord)); 3] = [
-        ("adopt_space", |registry, record| {
-            let _adopted = registry.adopt_space(record);
-        }),
-        ("drop_session", |registry, record| {
-            registry.drop_session(record.session, GoneReason::Expired);
-        }),
-        ("kill_query", |registry, record| {
-            let _killed = registry.kill_query(QueryKey {
-                session: record.session,
-                plan: graphsession_id_gen::PlanId::from_u64(1),
-            });
-        }),
-    ];
-    for (what, change) in changes {
+    for what in ["adopt_space", "drop_session", "kill_query"] {
         let mut registry = ServerRegistry::new(START, &sessions, &table);
-        change(&mut registry, &record);
+        match what {
+            "adopt_space" => {
+                let _adopted = registry.adopt_space(&record);
+            }
+            "drop_session" => registry.drop_session(record.session, GoneReason::Expired),
+            _ => {
+                let plan = graphsession_id_gen::PlanId::from_u64(1);
+                let _killed = registry.kill_query(QueryKey { session: record.session, plan });
+            }
+        }
         assert!(registry.changed(), "{what}");
     }
 }
