@@ -45,6 +45,7 @@ pub struct ServerRegistry<'a> {
     table: &'a RoleTable,
     now_unix_ms: u64,
     installs_refused: u32,
+    changed: bool,
 }
 
 impl<'a> ServerRegistry<'a> {
@@ -55,7 +56,16 @@ impl<'a> ServerRegistry<'a> {
         sessions: &'a SessionManager,
         table: &'a RoleTable,
     ) -> ServerRegistry<'a> {
-        ServerRegistry { sessions, table, now_unix_ms, installs_refused: 0 }
+        ServerRegistry { sessions, table, now_unix_ms, installs_refused: 0, changed: false }
+    }
+
+    /// Whether sync called a method through this adapter that may change the registry
+    /// (`install`, `adopt_space`, `drop_session`, `kill_query`), whatever it decided: a host that
+    /// checks the registry's invariants after each input may skip the check when this is false,
+    /// since reading the sessions changes nothing.
+    #[must_use]
+    pub fn changed(&self) -> bool {
+        self.changed
     }
 
     /// Installs the registry refused through this adapter (its `sessions_max`, a user the role
@@ -79,6 +89,7 @@ impl LocalSessions for ServerRegistry<'_> {
     }
 
     fn install(&mut self, record: &SessionRecord) {
+        self.changed = true;
         let install = InstalledSession {
             session: record.session,
             user: &record.user,
@@ -95,10 +106,12 @@ impl LocalSessions for ServerRegistry<'_> {
     }
 
     fn adopt_space(&mut self, record: &SessionRecord) -> bool {
+        self.changed = true;
         self.sessions.adopt_space(record.session, &record.space, record.space_set_unix_ms)
     }
 
     fn drop_session(&mut self, session: SessionId, reason: GoneReason) {
+        self.changed = true;
         let end = match reason {
             GoneReason::Expired => ClusterEnd::Expired,
             GoneReason::SignedOut
@@ -110,6 +123,7 @@ impl LocalSessions for ServerRegistry<'_> {
     }
 
     fn kill_query(&mut self, key: QueryKey) -> bool {
+        self.changed = true;
         self.sessions.kill_from_cluster(key, CLUSTER_KILL_USER)
     }
 }

@@ -230,7 +230,9 @@ impl GraphNode {
         let mut registry = ServerRegistry::new(now, &self.registry, table);
         self.sync.handle_answer(now, answer, &mut registry);
         let refused = registry.installs_refused();
-        self.registry_changed = true;
+        // Only an answer that installed, ended or changed a session here (or killed a query)
+        // changed the registry; what `service` does next flags its own changes.
+        self.registry_changed |= registry.changed();
         self.installs_refused = self.installs_refused.saturating_add(u64::from(refused));
         self.service(now, table);
     }
@@ -434,6 +436,7 @@ impl GraphNode {
         // An authenticate waiting for meta is a request in progress: its session is not idle
         // (NebulaGraph resets the idle timer when a request starts and when it ends).
         for session in self.waiting.registrations.keys() {
+            self.registry_changed = true;
             let _gone = self.registry.touch(now, session.get());
         }
         if self.registry.poll_query_timeout().is_some_and(|at| at <= now) {

@@ -5,7 +5,8 @@
 //! after its last page; a batch gives created sessions their share first and reports changed ones
 //! in turn; a registry listing its sessions in any order is read by id; a session signed out after
 //! its registry dropped it is removed, not released; the server registry counts the installs it
-//! refuses; a snapshot keeps its format version, and its digest covers a tombstone's reason.
+//! refuses and says whether sync changed it; meta names the sessions its change log moved since a
+//! position; a snapshot keeps its format version, and its digest covers a tombstone's reason.
 #![allow(clippy::unwrap_used, reason = "test helpers: a failed unwrap is a failed test")]
 
 use graphsession_core::cluster::{
@@ -310,6 +311,63 @@ fn installs_the_server_registry_refuses_are_counted_and_leave_nothing_held() {
     registry.install(&record(3, "root"));
     assert_eq!(registry.installs_refused(), 2, "an install that succeeds is not counted");
     assert_eq!(ids(&registry.sessions()), [3]);
+}
+
+#[test]
+fn the_server_registry_says_whether_sync_changed_it() {
+    let sessions = manager(Config::default());
+    let table = RoleTable::new();
+    let record = SessionRecord {
+        session: sid(3),
+        user: "root".to_owned(),
+        client_ip: "10.0.0.1".to_owned(),
+        space: String::new(),
+        space_set_unix_ms: 0,
+        created_unix_ms: START,
+        last_activity_unix_ms: START,
+        owner: NodeId(2),
+    };
+    let mut registry = ServerRegistry::new(START, &sessions, &table);
+    assert!(!registry.changed());
+    assert_eq!(registry.sessions(), [], "reading the sessions changes nothing");
+    assert!(!registry.changed());
+    registry.install(&record);
+    assert!(registry.changed());
+    for what in ["adopt_space", "drop_session", "kill_query"] {
+        let mut registry = ServerRegistry::new(START, &sessions, &table);
+        match what {
+            "adopt_space" => {
+                let _adopted = registry.adopt_space(&record);
+            }
+            "drop_session" => registry.drop_session(record.session, GoneReason::Expired),
+            _ => {
+                let plan = graphsession_id_gen::PlanId::from_u64(1);
+                let _killed = registry.kill_query(QueryKey { session: record.session, plan });
+            }
+        }
+        assert!(registry.changed(), "{what}");
+    }
+}
+
+#[test]
+fn meta_names_the_sessions_its_change_log_moved_since_a_position() {
+    let mut meta = MetaStore::new(fast_meta_config()).unwrap();
+    let mut node = Node::new(1, fast_node_config(), 1);
+    let start_seq = meta.changes_seq();
+    node.login(sid(1), START);
+    node.login(sid(2), START);
+    let now = node.settle(&mut meta, START);
+    let created: Vec<SessionId> = meta.sessions_changed_after(start_seq).collect();
+    assert_eq!(created, [sid(1), sid(2)]);
+    let seen = meta.changes_seq();
+    assert_eq!(meta.sessions_changed_after(seen).count(), 0);
+    assert!(node.local.end(sid(1)));
+    node.sync.remove(now, sid(1), RemoveReason::SignedOut).unwrap();
+    node.settle(&mut meta, now);
+    // The tombstone took a new position; the live session's did not move.
+    let moved: Vec<SessionId> = meta.sessions_changed_after(seen).collect();
+    assert_eq!(moved, [sid(1)]);
+    assert_eq!(meta.gone_reason(sid(1)), Some(GoneReason::SignedOut));
 }
 
 /// A store holding one session signed out (a tombstone) and one live.

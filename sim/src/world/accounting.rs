@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use graphsession_id_gen::SessionId;
 
+use crate::world::candidates::{Candidate, Candidates};
 use crate::world::client::{Life, SimClient};
 use crate::world::node::SimNode;
 use crate::world::{Checked, ClusterWorld, Link};
@@ -43,6 +44,9 @@ pub(super) struct PathWatch {
     runs: std::collections::VecDeque<(u64, u64)>,
 }
 
+/// Steps between two full passes of the accounting oracle.
+pub(super) const ACCOUNTING_FULL_EVERY_STEPS: u64 = 256;
+
 /// Up-runs remembered per client (older ones end before any close deadline that may still come).
 const UP_RUNS_MAX: usize = 32;
 
@@ -54,7 +58,12 @@ pub(super) struct Accounting {
     /// Every session created and not yet tombstoned at meta: the only ones that can exist
     /// unaccounted (a tombstoned one is being removed; node copies follow within a round).
     /// Each with what the oracle learned of it (`Candidate`).
-    pub(super) candidates: BTreeMap<SessionId, Candidate>,
+    pub(super) candidates: Candidates,
+    /// The candidates a pass judges (kept to reuse its allocation).
+    judged: Vec<SessionId>,
+    /// Sessions given to a client, released, killed by the admin or created since the last
+    /// pass: the changes that can change the verdict of a candidate of no known owner.
+    pub(super) touched: Vec<SessionId>,
     /// Per client slot.
     paths: Vec<PathWatch>,
     /// Client processes killed (their sessions are orphans).
@@ -81,16 +90,9 @@ pub(super) struct Accounting {
     client_timeouts: Vec<Option<u64>>,
     /// Machines whose timer must be asked again: nodes, and client slots.
     pub(super) timers_stale: (u64, u64),
-}
-
-/// What the oracle learned of a candidate.
-#[derive(Debug, Clone, Copy, Default)]
-pub(super) struct Candidate {
-    /// The client slot and process its creation reply reached, once known.
-    owner: Option<(u16, u32)>,
-    /// At the last pass its owner held it (ledger or outbox): it stays accounted for until
-    /// that client takes an input, whatever the servers do.
-    held: bool,
+    /// The client slots flushing their sign-outs after their application closed them, as of
+    /// their last input (bits by slot): the only ones whose path watch runs.
+    flushing: u64,
 }
 
 /// How a session is accounted for.
@@ -187,11 +189,16 @@ impl ClusterWorld {
         // Only a client flushing its sign-outs after its application closed it can abandon
         // them (it says so as it ends the flush, in a step before this watch), and only the
         // runs since that close count (`judge_abandoned`): the others are not watched (their
-        // watch starts afresh at their close, in the step of the close).
+        // watch starts afresh at their close, in the step of the close). Whether a client
+        // flushes changes only with its inputs: the watch looks at the flushing ones and at
+        // those that took an input in the step.
         let mut nodes_up = None;
-        for slot in 0..self.clients.len() {
+        let slots = self.clients.len().min(64);
+        let in_world = if slots == 64 { u64::MAX } else { (1 << slots) - 1 };
+        for slot in super::bits((self.accounting.flushing | self.last_step.clients) & in_world) {
             let client = &self.clients[slot];
             if !client.close_requested || client.life != Life::Running || client.is_closed() {
+                self.accounting.flushing &= !(1 << slot);
                 let watch = &mut self.accounting.paths[slot];
                 if watch.up_since_ms.is_some() || !watch.runs.is_empty() {
                     *watch = PathWatch::default();
@@ -205,6 +212,7 @@ impl ClusterWorld {
                     *nodes_up.insert(self.nodes_up())
                 }
             };
+            self.accounting.flushing |= 1 << slot;
             let up = nodes_up != 0 && self.path_up(slot, nodes_up);
             let watch = &mut self.accounting.paths[slot];
             match (up, watch.up_since_ms) {
@@ -244,61 +252,137 @@ impl ClusterWorld {
         self.accounting.abandoned_allowed += u64::try_from(abandoned.len()).unwrap_or(0);
         for &session in abandoned {
             self.accounting.released.insert(session, Release::Abandoned);
+            self.touch_candidate(session);
         }
     }
 
-    /// The accounting oracle (see the module docs). Incremental, with the verdicts of a full
-    /// pass: a candidate meta tombstoned leaves the candidates (tombstones come only with meta's
-    /// inputs, so only those steps look for them); one accounted for by a rule that holds for
-    /// good (released, killed by the admin, an orphan of a killed process: those sets only
-    /// grow) leaves them too; one its client held at the last pass is judged again only once
-    /// that client took an input; one accounted for by the servers (a removal waiting for meta)
-    /// only once a server or its client did; and whether a candidate still exists is asked
-    /// only of one nobody accounts for.
+    /// The accounting oracle (see the module docs), incremental with the verdicts of a full
+    /// pass ([`check_accounting_full`](Self::check_accounting_full)). A candidate's verdict
+    /// (`account`) depends on the sets `released`, `admin_killed` and `killed_processes`, on its
+    /// owner's client (process, life, ledger and outbox), on the nodes' pending removals and,
+    /// for one nobody accounts for, on whether it exists at meta or on a node. So:
+    ///
+    /// - A candidate meta tombstoned leaves the candidates. Tombstones come only with meta's
+    ///   inputs and each is written at a new change-log position, so only steps after which
+    ///   meta's log moved look for them, and only among the sessions at the new positions.
+    /// - One accounted for by a rule that holds for good (released, killed by the admin, an
+    ///   orphan of a killed process: those sets only grow) leaves them too.
+    /// - One its client held at the last pass is judged again only once that client took an
+    ///   input: whatever the servers do, a session in a live client's ledger is accounted for,
+    ///   and only the client's own inputs change its ledger, life or process (the grow-only sets
+    ///   can only settle it). Every input to a client goes through `pump_client` or a kill,
+    ///   which mark its slot.
+    /// - One of a known owner not held (accounted for by the servers, a removal waiting for
+    ///   meta, a killed process; or by nobody but existing nowhere) is judged again once a
+    ///   server or its client took an input, since its verdict and existence depend on both.
+    /// - One of no known owner (a phantom: its creation reply reached no client) is accounted
+    ///   for until it is given to a client, released or killed by the admin, and those are the
+    ///   only changes that can change its verdict: each of them notes the session
+    ///   (`touch_candidate`), and only the noted ones are judged again. A new candidate is
+    ///   noted too. A judged candidate whose owner became known records it, so that from then
+    ///   on the rules above apply to it.
+    ///
+    /// A leak is therefore found at the step that caused it, as a full pass would find it; the
+    /// candidates are judged in id order, so the first leak reported is the full pass's first.
     pub(super) fn check_accounting(&mut self) -> Checked {
         if let Some(violation) = self.accounting.pending.take() {
             return Err(violation);
         }
-        // Every tombstone moves meta's change log: while it stands still, none was added.
-        let seq = Some(self.meta.changes_seq());
-        let meta_changed = std::mem::take(&mut self.accounting.meta_changed)
-            && std::mem::replace(&mut self.accounting.tombstones_seen_seq, seq) != seq;
+        let seq = self.meta.changes_seq();
+        let seen = self.accounting.tombstones_seen_seq;
+        if std::mem::take(&mut self.accounting.meta_changed) && seen != Some(seq) {
+            self.accounting.tombstones_seen_seq = Some(seq);
+            self.settle_tombstoned(seen.filter(|&seen| seen <= seq));
+        }
         let all = std::mem::take(&mut self.accounting.servers_changed);
         let clients = std::mem::take(&mut self.accounting.clients_changed);
-        let mut settled = Vec::new();
-        let mut learned = Vec::new();
-        for (&session, &candidate) in &self.accounting.candidates {
+        let mut judged = std::mem::take(&mut self.accounting.judged);
+        judged.clear();
+        judged.append(&mut self.accounting.touched);
+        let candidates = &self.accounting.candidates;
+        for slot in super::bits(clients) {
+            judged.extend_from_slice(candidates.of_slot(slot));
+        }
+        if all {
+            judged.extend(candidates.unheld());
+        }
+        judged.sort_unstable();
+        judged.dedup();
+        let verdict = self.judge_candidates(&judged);
+        self.accounting.judged = judged;
+        verdict
+    }
+
+    /// The full pass: every candidate tombstoned at meta leaves, every other is judged. At the
+    /// end of each phase and every [`ACCOUNTING_FULL_EVERY_STEPS`] steps: with the incremental
+    /// passes exact it finds nothing new; it is there so that a change of a client or a server
+    /// the world failed to mark cannot hide a leak for long.
+    pub(super) fn check_accounting_full(&mut self) -> Checked {
+        if let Some(violation) = self.accounting.pending.take() {
+            return Err(violation);
+        }
+        debug_assert!(self.accounting.candidates.indexes_agree());
+        self.accounting.meta_changed = false;
+        self.accounting.servers_changed = false;
+        self.accounting.clients_changed = 0;
+        self.accounting.touched.clear();
+        self.accounting.tombstones_seen_seq = Some(self.meta.changes_seq());
+        self.settle_tombstoned(None);
+        let mut judged = std::mem::take(&mut self.accounting.judged);
+        judged.clear();
+        judged.extend(self.accounting.candidates.all());
+        let verdict = self.judge_candidates(&judged);
+        self.accounting.judged = judged;
+        verdict
+    }
+
+    /// Removes from the candidates those meta tombstoned: among the sessions meta's change log
+    /// moved after position `after`, or among all candidates when `None`.
+    fn settle_tombstoned(&mut self, after: Option<u64>) {
+        let tombstoned = |session: SessionId| {
+            self.meta.session(session).is_none() && self.meta.gone_reason(session).is_some()
+        };
+        let settled: Vec<SessionId> = match after {
+            Some(seq) => (self.meta.sessions_changed_after(seq))
+                .filter(|&session| self.accounting.candidates.contains(session))
+                .filter(|&session| tombstoned(session))
+                .collect(),
+            None => {
+                self.accounting.candidates.all().filter(|&session| tombstoned(session)).collect()
+            }
+        };
+        for session in settled {
+            self.accounting.candidates.remove(session);
+        }
+    }
+
+    /// Judges the candidates `judged` (by id): the first that exists and nobody accounts for is
+    /// a leak; what is learned of the others is recorded.
+    fn judge_candidates(&mut self, judged: &[SessionId]) -> Checked {
+        for &session in judged {
+            let Some(candidate) = self.accounting.candidates.get(session) else { continue };
             let owner = candidate.owner.or_else(|| {
                 let &(slot, process, _) = self.given_on.get(&session)?;
                 Some((slot, process))
             });
-            let at_meta = meta_changed && self.meta.session(session).is_some();
-            if meta_changed && !at_meta && self.meta.gone_reason(session).is_some() {
-                settled.push(session);
-                continue;
-            }
-            let owner_changed = owner.is_none_or(|(slot, _)| clients & (1 << (slot % 64)) != 0);
-            if !owner_changed && (candidate.held || !all) {
-                continue; // nothing that could change its verdict changed
-            }
             let why = match self.account(session, owner) {
                 Ok(Accounted::ForGood) => {
-                    settled.push(session);
+                    self.accounting.candidates.remove(session);
                     continue;
                 }
                 Ok(accounted) => {
                     let held = accounted == Accounted::Held;
                     if held != candidate.held || owner != candidate.owner {
-                        learned.push((session, Candidate { owner, held }));
+                        self.accounting.candidates.learn(session, Candidate { owner, held });
                     }
                     continue;
                 }
                 Err(why) => why,
             };
-            if candidate.held {
-                learned.push((session, Candidate { owner, held: false }));
+            if candidate.held || owner != candidate.owner {
+                self.accounting.candidates.learn(session, Candidate { owner, held: false });
             }
-            let at_meta = at_meta || (!meta_changed && self.meta.session(session).is_some());
+            let at_meta = self.meta.session(session).is_some();
             let exists = at_meta
                 || (self.nodes.iter())
                     .any(|node| node.registry().session_stats(session.get()).is_some());
@@ -312,13 +396,13 @@ impl ClusterWorld {
                 self.holding_nodes(session),
             ));
         }
-        for (session, candidate) in learned {
-            self.accounting.candidates.insert(session, candidate);
-        }
-        for session in settled {
-            self.accounting.candidates.remove(&session);
-        }
         Ok(())
+    }
+
+    /// Notes a change that may change the verdict of `session` if its owner is not known yet:
+    /// it was given to a client, released, killed by the admin, or created.
+    pub(super) fn touch_candidate(&mut self, session: SessionId) {
+        self.accounting.touched.push(session);
     }
 
     /// Whether `session`, given to `owner` (client slot, process) if known, is accounted for,

@@ -5,7 +5,7 @@ use graphsession_core::client::Request;
 
 use crate::world::client::{Life, SimClient};
 use crate::world::marks::Mark;
-use crate::world::{Checked, ClusterWorld, bits};
+use crate::world::{Checked, ClusterWorld, LastStep, bits};
 
 impl ClusterWorld {
     /// The invariants of every machine that took an input since the last check; the per-node
@@ -14,9 +14,10 @@ impl ClusterWorld {
     /// as it was, and with it the result of its check.
     pub(super) fn check_all(&mut self) -> Checked {
         let dirty = std::mem::take(&mut self.dirty);
+        // A registry takes inputs only through its node's, which mark the node.
         let mut registries = 0_u64;
-        for (index, node) in self.nodes.iter_mut().enumerate() {
-            if node.take_registry_touched() {
+        for index in bits(dirty.nodes) {
+            if self.nodes[index].take_registry_touched() {
                 registries |= 1 << (index % 64);
             }
         }
@@ -29,7 +30,9 @@ impl ClusterWorld {
         self.accounting.timers_stale.1 |= dirty.clients;
         // A step that gave no machine an input (a tick, a partition, a lost message) changes no
         // session's existence or accounting: the per-session oracles skip it.
-        self.step_changed = dirty.meta || dirty.nodes != 0 || registries != 0 || dirty.clients != 0;
+        let servers = dirty.meta || dirty.nodes != 0 || registries != 0;
+        let changed = servers || dirty.clients != 0;
+        self.last_step = LastStep { changed, servers, clients: dirty.clients };
         if dirty.meta {
             self.meta.check_invariants().map_err(|error| format!("meta invariant: {error:?}"))?;
         }

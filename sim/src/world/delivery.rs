@@ -150,6 +150,7 @@ impl ClusterWorld {
                 client.given.insert(*session_id);
                 if let Some(session) = SessionId::new(*session_id) {
                     self.given_on.insert(session, (socket.client, socket.process, connection));
+                    self.accounting.touched.push(session);
                 }
             }
             TransportEvent::Response(Response::AuthenticateErr { .. }) => {
@@ -186,7 +187,8 @@ impl ClusterWorld {
             }
         }
         for session in self.nodes[index].take_created() {
-            self.accounting.candidates.insert(session, Default::default());
+            self.accounting.candidates.insert(session);
+            self.touch_candidate(session);
             self.trace(u64::from_ne_bytes(session.get().to_ne_bytes()));
             self.issued.session(&format!("node {node}"), session.get())?;
         }
@@ -369,6 +371,7 @@ impl ClusterWorld {
             _ => return,
         };
         self.accounting.released.insert(session, release);
+        self.touch_candidate(session);
     }
 
     /// A sign-out went out: a mark if on another socket than its session's creation.

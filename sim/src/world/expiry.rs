@@ -46,6 +46,8 @@ pub(super) struct TimeOracles {
     meta_cut_bits: u64,
     /// An empty list to swap with a node's list of activity.
     active_spare: Vec<SessionId>,
+    /// Whether a link was cut or healed since the cut runs were last updated.
+    pub(super) links_changed: bool,
 }
 
 impl ClusterWorld {
@@ -69,10 +71,15 @@ impl ClusterWorld {
             + 100
     }
 
-    /// Updates the nodes' meta-link cut runs (after each step). The cut links are read in one
-    /// walk of the partitions' node-meta part (their end); the runs change only when that set does.
+    /// Updates the nodes' meta-link cut runs (after each step that cut or healed a link: the
+    /// runs change only when the set of cut links does). The cut links are read in one walk of
+    /// the partitions' node-meta part (their end).
     fn watch_meta_links(&mut self) {
         let nodes = self.nodes.len();
+        let oracles = &mut self.time_oracles;
+        if !std::mem::take(&mut oracles.links_changed) && oracles.meta_cut_since.len() == nodes {
+            return;
+        }
         let mut cut = 0_u64;
         // Node-meta links sort after every client-node link: read from the back.
         for link in self.partitions.iter().rev() {
@@ -120,7 +127,9 @@ impl ClusterWorld {
     /// The time oracles after each step.
     pub(super) fn check_time(&mut self) -> Checked {
         self.watch_meta_links();
-        for index in 0..self.nodes.len() {
+        // A node notes activity only while it takes an input.
+        let nodes = if self.last_step.servers { self.nodes.len() } else { 0 };
+        for index in 0..nodes {
             if self.nodes[index].active.is_empty() {
                 continue;
             }

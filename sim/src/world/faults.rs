@@ -156,6 +156,7 @@ impl ClusterWorld {
     }
 
     fn apply_link(&mut self, link: Link, cut: bool) {
+        self.time_oracles.links_changed = true;
         match link {
             Link::NodeMeta { node } => self.network.cut_from_meta(node, cut),
             Link::ClientNode { client, node } => {

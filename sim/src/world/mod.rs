@@ -21,6 +21,7 @@
 
 mod accounting;
 mod admin;
+mod candidates;
 mod checks;
 pub mod client;
 pub mod config;
@@ -181,8 +182,11 @@ pub struct ClusterWorld {
     dirty: Dirty,
     /// The accounting oracle's memory.
     accounting: Accounting,
-    /// Whether the last step gave any machine an input (set by `check_all`).
-    step_changed: bool,
+    /// What the last step gave an input to (set by `check_all`).
+    last_step: LastStep,
+    /// Whether, at the kill oracle's last look, a query ran whose session meta had ended: only
+    /// then does the passing of time alone matter to it (the bound on the healed network).
+    running_after_gone: bool,
     /// Authenticates each client slot sent (a stranger must not loop on its refusals).
     authenticates_sent: Vec<u64>,
     /// The time oracles' memory (premature expiry, convergence).
@@ -212,6 +216,18 @@ impl Dirty {
     fn client(&mut self, slot: usize) {
         self.clients |= 1 << (slot % 64);
     }
+}
+
+/// What the last step gave an input to, as `check_all` saw it.
+#[derive(Debug, Clone, Copy, Default)]
+struct LastStep {
+    /// Whether it gave any machine an input.
+    changed: bool,
+    /// Whether it gave meta or a node one: only such a step can change what the nodes told,
+    /// ran, stopped or saw active, or what meta ended.
+    servers: bool,
+    /// The client slots it gave one, as bits.
+    clients: u64,
 }
 
 /// The indexes of the set bits of `bits`, lowest first (one iteration per set bit: this runs
@@ -334,7 +350,8 @@ impl ClusterWorld {
             safety_steps: 0,
             dirty: Dirty::default(),
             accounting: Accounting::default(),
-            step_changed: true,
+            last_step: LastStep::default(),
+            running_after_gone: false,
             authenticates_sent: vec![0; clients_count],
             time_oracles: TimeOracles::default(),
             listings: show::Listings::default(),

@@ -2,6 +2,7 @@
 //! follows), with what only the simulator keeps beside it: the executor of long queries, the
 //! periodic snapshot persister, counters and the records its oracles read.
 
+use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
 
 use graphsession_core::client::{ConnectionId, Request, Response};
@@ -117,6 +118,9 @@ pub struct SimNode {
     pub incarnation: u64,
     /// The machine that ships.
     graph: GraphNode,
+    /// Its next timer as last asked (`None`: ask again). A pure machine's timer changes only
+    /// with its inputs, and every input ends in `drain`, which forgets it.
+    timer_cached: Cell<Option<Option<u64>>>,
     /// Sessions created since the world last took them (for its id oracle).
     created: Vec<SessionId>,
     /// Counters.
@@ -257,6 +261,7 @@ impl SimNode {
             id: NodeId(slot),
             incarnation,
             graph,
+            timer_cached: Cell::new(None),
             created: Vec::new(),
             counters: NodeCounters::default(),
             ended: BTreeMap::new(),
@@ -399,6 +404,7 @@ impl SimNode {
         session: SessionId,
         choose: &mut Chooser,
     ) -> Result<(u32, Vec<Send>), String> {
+        self.timer_cached.set(None); // a refusal returns before `drain`
         let killed =
             self.graph.kill_sessions(now_ms, caller, &[session.get()], table).map_err(|error| {
                 format!("KILL SESSION {session} by {} refused: {error}", caller.user())
@@ -443,6 +449,7 @@ impl SimNode {
     /// the executor (a quarter of them long), events into the records; then the persister and
     /// the long queries that return now.
     fn drain(&mut self, now_ms: u64, table: &mut RoleTable, choose: &mut Chooser) -> Vec<Send> {
+        self.timer_cached.set(None);
         let mut sends = Vec::new();
         while let Some(output) = self.graph.poll_output() {
             match output {
@@ -612,7 +619,13 @@ impl SimNode {
 
     /// When the node's own timer is due.
     pub fn poll_timeout(&self) -> Option<u64> {
-        self.graph.poll_timeout()
+        if let Some(at) = self.timer_cached.get() {
+            debug_assert_eq!(at, self.graph.poll_timeout(), "a timer changed without an input");
+            return at;
+        }
+        let at = self.graph.poll_timeout();
+        self.timer_cached.set(Some(at));
+        at
     }
 
     /// Authenticates waiting for registration.

@@ -10,6 +10,8 @@ use crate::world::{Checked, ClusterWorld};
 
 impl ClusterWorld {
     pub(super) fn run_phases(&mut self) -> Checked {
+        // Every node's machines (its registry among them) are checked after the first step.
+        self.dirty.nodes = u64::MAX >> (64 - self.nodes.len().clamp(1, 64));
         for _ in 0..self.config.steps {
             // A replayed (or shrunk) list of choices that ran out ends the fault phase.
             if self.choose.is_exhausted() {
@@ -22,7 +24,9 @@ impl ClusterWorld {
             self.check_oracles()?;
             self.end_step();
         }
-        self.liveness()
+        self.check_accounting_full()?;
+        self.liveness()?;
+        self.check_accounting_full()
     }
 
     /// After each step: the determinism log.

@@ -191,6 +191,19 @@ impl MetaStore {
         self.state.seq
     }
 
+    /// The sessions whose entry took a change-log position after `seq`: created, removed or
+    /// given a newer space since (newer activity alone moves no entry), oldest change first.
+    /// Every tombstone is written at a new position, so a reader that last looked at position
+    /// `seq` finds every session removed since among these; an entry collected since is not
+    /// among them.
+    pub fn sessions_changed_after(&self, seq: u64) -> impl Iterator<Item = SessionId> + '_ {
+        let changes = self.state.changes.range(seq.saturating_add(1)..);
+        changes.filter_map(|(_, change)| match change {
+            ChangeKey::Session(session) => Some(*session),
+            ChangeKey::Kill(_) => None,
+        })
+    }
+
     /// The newest time seen, Unix ms.
     #[must_use]
     pub fn now_unix_ms(&self) -> u64 {
