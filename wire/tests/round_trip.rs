@@ -71,6 +71,28 @@ fn reply_round_trip(
     decode_frame(framing, protocol, method, 9, &bytes)
 }
 
+/// A Header reply echoes the request frame's sequence id in its header and the message's in
+/// the message, apart: the official clients number both alike, but a frame numbered otherwise
+/// (libFuzzer found one) gets back what it sent in each place.
+#[test]
+fn a_header_reply_echoes_the_frame_and_the_message_sequence_ids_apart() {
+    for protocol in [Protocol::Binary, Protocol::Compact] {
+        let call = ClientCall::execute(Method::Execute, 5, "YIELD 1");
+        let bytes =
+            support::header_frame(protocol, 0x1000_0000, &support::message(protocol, &call, 7));
+        let reply_to = decode_one(&bytes).reply_to.unwrap();
+        assert_eq!((reply_to.header_seq_id(), reply_to.seq_id()), (0x1000_0000, 7));
+        let codec = ServerCodec::new(Config::default()).unwrap();
+        let reply = Reply::Executed { space_name: String::new(), data: None, plan_id: None };
+        let encoded = codec.encode_reply(&reply_to, &reply, 1_234);
+        let (header_seq, found, _) = support::unframe(Framing::Header, &encoded);
+        assert_eq!((header_seq, found), (0x1000_0000, protocol));
+        let Decoded::Execute(_) = support::decode_reply_to(&reply_to, &encoded) else {
+            panic!("an execute reply");
+        };
+    }
+}
+
 #[test]
 fn client_version_replies_decode_with_the_generated_types() {
     for (framing, protocol) in COMBINATIONS {

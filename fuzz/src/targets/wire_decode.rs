@@ -129,13 +129,7 @@ fn answer(codec: &ServerCodec, call: &Call, answered: usize) -> usize {
     let replies = replies();
     let reply = &replies[answered % replies.len()];
     let bytes = codec.encode_reply(&reply_to, reply, 1_000);
-    wire_support::decode_frame(
-        reply_to.framing(),
-        reply_to.protocol(),
-        reply_to.method(),
-        reply_to.seq_id(),
-        &bytes,
-    );
+    wire_support::decode_reply_to(&reply_to, &bytes);
     1
 }
 

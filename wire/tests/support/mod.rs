@@ -321,7 +321,8 @@ pub(crate) enum Decoded {
 }
 
 /// Decodes a whole reply frame to a call of `method`, checking the envelope: REPLY, the
-/// method's name, the call's sequence ids and protocol.
+/// method's name, the call's sequence id and protocol (a client that numbers its Header frames
+/// as its messages, as every official one does: `seq_id` is both).
 pub(crate) fn decode_frame(
     framing: Framing,
     protocol: Protocol,
@@ -329,10 +330,28 @@ pub(crate) fn decode_frame(
     seq_id: u32,
     bytes: &[u8],
 ) -> Decoded {
+    decode_frame_with(framing, protocol, method, (seq_id, seq_id), bytes)
+}
+
+/// [`decode_frame`] of the reply to `reply_to`: the Header frame echoes the request frame's
+/// sequence id and the message the request message's, which need not be equal.
+pub(crate) fn decode_reply_to(reply_to: &graphsession_wire::ReplyTo, bytes: &[u8]) -> Decoded {
+    let seq_ids = (reply_to.header_seq_id(), reply_to.seq_id());
+    decode_frame_with(reply_to.framing(), reply_to.protocol(), reply_to.method(), seq_ids, bytes)
+}
+
+/// [`decode_frame`] with the Header frame's sequence id and the message's apart.
+fn decode_frame_with(
+    framing: Framing,
+    protocol: Protocol,
+    method: Method,
+    (header_seq_id, seq_id): (u32, u32),
+    bytes: &[u8],
+) -> Decoded {
     let (header_seq, found_protocol, payload) = unframe(framing, bytes);
     assert_eq!(found_protocol, protocol, "the reply's protocol is the call's");
     if framing == Framing::Header {
-        assert_eq!(header_seq, seq_id, "a Header reply echoes the sequence id");
+        assert_eq!(header_seq, header_seq_id, "a Header reply echoes the frame's sequence id");
     }
     macro_rules! decoded {
         ($variant:ident) => {{
