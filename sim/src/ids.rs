@@ -233,7 +233,8 @@ struct Process {
 }
 
 enum Issuer {
-    Ours { sessions: SessionIdGenerator, plans: PlanIdGenerator },
+    /// Boxed: the session generator carries its seal's prepared keys (a few hundred bytes).
+    Ours { sessions: Box<SessionIdGenerator>, plans: PlanIdGenerator },
     Naive { counter: u64 },
 }
 
@@ -361,7 +362,7 @@ impl IdWorld {
                     ),
                 };
                 match (sessions, PlanIdGenerator::new(plan_lease)) {
-                    (Ok(sessions), Ok(plans)) => Issuer::Ours { sessions, plans },
+                    (Ok(sessions), Ok(plans)) => Issuer::Ours { sessions: Box::new(sessions), plans },
                     (Err(error), _) | (_, Err(error)) => {
                         return Err(IdViolation {
                             step: self.step,
