@@ -15,6 +15,9 @@ use crate::server::shard::{Shard, ShardRead};
 /// The machine this file's invariant violations name.
 const MACHINE: &str = "SessionManager";
 
+/// Sessions the check makes room for at once, whatever the node count says.
+const HELD_PREALLOCATED_MAX: usize = 4_096;
+
 impl SessionManager {
     /// Checks every invariant of a quiescent registry: each session in the right shard, live,
     /// with exactly one idle check at its scheduled time, open in its shard's query registry
@@ -26,7 +29,10 @@ impl SessionManager {
     /// the true one, and the cached earliest query deadline too; histories and variables within
     /// their bounds.
     pub fn check_invariants(&self) -> Result<(), Violation> {
-        let mut held: Vec<Held> = Vec::new();
+        // One push per session: sized by the node count (not trusted past a bound), no
+        // allocation for an empty node.
+        let sessions = usize::try_from(self.node_count.get()).unwrap_or(0);
+        let mut held: Vec<Held> = Vec::with_capacity(sessions.min(HELD_PREALLOCATED_MAX));
         let mut total: u64 = 0;
         let mut earliest = u64::MAX;
         for (index, shard) in self.shards.iter().enumerate() {
@@ -187,7 +193,7 @@ impl SessionManager {
     fn check_user_ip_counts(&self, mut held: Vec<Held>) -> Result<(), Violation> {
         let fail = |property, detail: String| Err(Violation::new(MACHINE, property, detail));
         held.sort_unstable();
-        let mut runs: Vec<Run> = Vec::new();
+        let mut runs: Vec<Run> = Vec::with_capacity(held.len());
         for one in held {
             match runs.last_mut() {
                 Some(run) if run.pair == one.pair => {
