@@ -35,7 +35,8 @@ impl QueryRegistry {
         let listed = self.check_sessions()?;
         let mut queries: Vec<(&QueryKey, &QueryEntry)> = self.queries.iter().collect();
         queries.sort_unstable_by_key(|&(&key, _)| key);
-        let indexed = self.deadlines.sorted_entries();
+        // Searched once per query: not built for a registry without queries.
+        let indexed = if queries.is_empty() { Vec::new() } else { self.deadlines.sorted_entries() };
         let mut deadline_count = 0_usize;
         for (&key, entry) in queries {
             self.check_entry(key, entry, &indexed)?;

@@ -15,6 +15,9 @@ use crate::server::shard::{Shard, ShardRead};
 /// The machine this file's invariant violations name.
 const MACHINE: &str = "SessionManager";
 
+/// Sessions the check makes room for at once, whatever the node count says.
+const HELD_PREALLOCATED_MAX: usize = 4_096;
+
 impl SessionManager {
     /// Checks every invariant of a quiescent registry: each session in the right shard, live,
     /// with exactly one idle check at its scheduled time, open in its shard's query registry
@@ -26,12 +29,14 @@ impl SessionManager {
     /// the true one, and the cached earliest query deadline too; histories and variables within
     /// their bounds.
     pub fn check_invariants(&self) -> Result<(), Violation> {
-        let mut user_ip: Counts = BTreeMap::new();
-        let mut logged_in: Counts = BTreeMap::new();
+        // One push per session: sized by the node count (not trusted past a bound), no
+        // allocation for an empty node.
+        let sessions = usize::try_from(self.node_count.get()).unwrap_or(0);
+        let mut held: Vec<Held> = Vec::with_capacity(sessions.min(HELD_PREALLOCATED_MAX));
         let mut total: u64 = 0;
         let mut earliest = u64::MAX;
         for (index, shard) in self.shards.iter().enumerate() {
-            let (sessions, first) = self.check_shard(index, shard, &mut user_ip, &mut logged_in)?;
+            let (sessions, first) = self.check_shard(index, shard, &mut held)?;
             total += sessions;
             earliest = earliest.min(first);
         }
@@ -45,43 +50,7 @@ impl SessionManager {
         if total > self.config.sessions_max {
             return fail("sessions_within_limit", format!("{total} sessions above sessions_max"));
         }
-        let mut pairs = 0_usize;
-        let mut same = true;
-        self.user_ip.each(|pair, count, filed_under_its_hash| {
-            pairs += 1;
-            // The very pair the sessions hold, with their number, where its end will look.
-            same &= filed_under_its_hash
-                && user_ip.get_key_value(pair).is_some_and(|(held, &sessions)| {
-                    std::sync::Arc::ptr_eq(held, pair) && sessions == count
-                });
-        });
-        if !same || pairs != user_ip.len() {
-            let counted = self.user_ip.all();
-            let held: BTreeMap<(&str, &str), u32> = user_ip
-                .iter()
-                .map(|(pair, &count)| ((pair.user(), pair.client_ip()), count))
-                .collect();
-            return fail(
-                "user_ip_counts_match_sessions",
-                format!("(user, ip) counts {counted:?} != sessions {held:?}"),
-            );
-        }
-        if let Err(detail) = self.user_ip.check_idle() {
-            return fail("user_ip_kept_pairs_bounded", detail);
-        }
-        // Logins check the limit; sessions installed from the cluster are counted without one.
-        if let Some(limit) = self.config.user_ip_limit()
-            && let Some((pair, count)) = logged_in.iter().find(|(_, count)| **count > limit)
-        {
-            return fail(
-                "logged_in_sessions_within_user_ip_limit",
-                format!(
-                    "({}, {}) holds {count} logged-in sessions, above the limit {limit}",
-                    pair.user(),
-                    pair.client_ip()
-                ),
-            );
-        }
+        self.check_user_ip_counts(held)?;
         if self.throttle.len() > self.config.throttled_users_max {
             return fail(
                 "lockout_table_within_limit",
@@ -103,8 +72,7 @@ impl SessionManager {
         &self,
         index: usize,
         shard: &Shard,
-        user_ip: &mut Counts,
-        logged_in: &mut Counts,
+        held: &mut Vec<Held>,
     ) -> Result<(u64, u64), Violation> {
         let fail = |property, detail: String| Err(Violation::new(MACHINE, property, detail));
         let sessions = shard.read();
@@ -134,7 +102,8 @@ impl SessionManager {
                 ),
             );
         }
-        let checks = sessions.deadlines().sorted();
+        // Searched once per session: not built for a shard without sessions.
+        let checks = if sessions.len() == 0 { Vec::new() } else { sessions.deadlines().sorted() };
         let mut running: u64 = 0;
         for found in sessions.iter() {
             let entry = found.entry;
@@ -179,10 +148,10 @@ impl SessionManager {
                 );
             }
             running += u64::from(entry.running());
-            if entry.origin == Origin::LoggedIn {
-                *logged_in.entry(std::sync::Arc::clone(&entry.pair)).or_insert(0) += 1;
-            }
-            *user_ip.entry(std::sync::Arc::clone(&entry.pair)).or_insert(0) += 1;
+            held.push(Held {
+                pair: std::sync::Arc::as_ptr(&entry.pair).addr(),
+                logged_in: entry.origin == Origin::LoggedIn,
+            });
         }
         if running != u64::from(queries.query_count()) {
             return fail(
@@ -201,6 +170,112 @@ impl SessionManager {
         let first = sessions.deadlines().first().map_or(u64::MAX, |(at, _)| at);
         Ok((sessions.len() as u64, first))
     }
+}
+
+/// The sessions that hold one (user, ip) allocation, a run of the sorted [`Held`] list.
+struct Run {
+    pair: usize,
+    sessions: u32,
+    logged_in: u32,
+    /// The counted pair at this address, once the walk of the counts met it.
+    counted: Option<std::sync::Arc<UserIp>>,
+}
+
+impl SessionManager {
+    /// The (user, ip) counts against the sessions that hold the pairs, then the kept pairs'
+    /// rules and the logged-in limit. The counts are kept by names; the sessions here are
+    /// grouped by the allocation they hold (a sort of addresses, no name compared per
+    /// session): each counted pair must be the very allocation a run of sessions holds, as
+    /// many as it counts, filed under its own hash; as many counted pairs as allocations held,
+    /// so each is met once; and no two allocations with the same names. That is the counts by
+    /// names equal to the sessions by names, with each name's count on the allocation its
+    /// sessions hold (where their ends will look), and a little more.
+    fn check_user_ip_counts(&self, mut held: Vec<Held>) -> Result<(), Violation> {
+        let fail = |property, detail: String| Err(Violation::new(MACHINE, property, detail));
+        held.sort_unstable();
+        let mut runs: Vec<Run> = Vec::with_capacity(held.len());
+        for one in held {
+            match runs.last_mut() {
+                Some(run) if run.pair == one.pair => {
+                    run.sessions = run.sessions.saturating_add(1);
+                    run.logged_in = run.logged_in.saturating_add(u32::from(one.logged_in));
+                }
+                Some(_) | None => runs.push(Run {
+                    pair: one.pair,
+                    sessions: 1,
+                    logged_in: u32::from(one.logged_in),
+                    counted: None,
+                }),
+            }
+        }
+        let mut pairs = 0_usize;
+        let mut same = true;
+        let idle = self.user_ip.walk(|pair, count, filed_under_its_hash| {
+            pairs += 1;
+            let address = std::sync::Arc::as_ptr(pair).addr();
+            let at = runs.binary_search_by_key(&address, |run| run.pair);
+            match at.ok().and_then(|at| runs.get_mut(at)) {
+                Some(run)
+                    if filed_under_its_hash && run.sessions == count && run.counted.is_none() =>
+                {
+                    run.counted = Some(std::sync::Arc::clone(pair));
+                }
+                Some(_) | None => same = false,
+            }
+        });
+        if !same || pairs != runs.len() || !names_distinct(&runs) {
+            let counted = self.user_ip.all();
+            let held = self.held_by_names();
+            return fail(
+                "user_ip_counts_match_sessions",
+                format!("(user, ip) counts {counted:?} != sessions {held:?}"),
+            );
+        }
+        if let Err(detail) = idle {
+            return fail("user_ip_kept_pairs_bounded", detail);
+        }
+        // Logins check the limit; sessions installed from the cluster are counted without one.
+        // The first pair by names above it, as a walk of the pairs in order would find.
+        if let Some(limit) = self.config.user_ip_limit()
+            && let Some((pair, count)) = (runs.iter())
+                .filter(|run| run.logged_in > limit)
+                .filter_map(|run| Some((run.counted.as_ref()?, run.logged_in)))
+                .min_by(|one, other| one.0.cmp(other.0))
+        {
+            return fail(
+                "logged_in_sessions_within_user_ip_limit",
+                format!(
+                    "({}, {}) holds {count} logged-in sessions, above the limit {limit}",
+                    pair.user(),
+                    pair.client_ip()
+                ),
+            );
+        }
+        Ok(())
+    }
+
+    /// Sessions by the names of the pair they hold, for a report.
+    fn held_by_names(&self) -> BTreeMap<(String, String), u32> {
+        let mut held = BTreeMap::new();
+        for shard in &self.shards {
+            for found in shard.read().iter() {
+                let pair = &found.entry.pair;
+                let names = (pair.user().to_owned(), pair.client_ip().to_owned());
+                *held.entry(names).or_insert(0) += 1;
+            }
+        }
+        held
+    }
+}
+
+/// No two runs' counted pairs have the same names (every run met its pair).
+fn names_distinct(runs: &[Run]) -> bool {
+    if runs.len() < 2 {
+        return true;
+    }
+    let mut names: Vec<&UserIp> = runs.iter().filter_map(|run| run.counted.as_deref()).collect();
+    names.sort_unstable();
+    names.len() == runs.len() && names.windows(2).all(|pair| pair[0].cmp(pair[1]).is_ne())
 }
 
 /// Shard `index` holds one idle check per session.
@@ -224,8 +299,13 @@ fn check_recycled(index: usize, sessions: &ShardRead<'_>) -> Result<(), Violatio
     })
 }
 
-/// Sessions by (user, ip) pair.
-type Counts = BTreeMap<std::sync::Arc<UserIp>, u32>;
+/// The (user, ip) pair a session holds, by the address of its allocation, and whether the
+/// session logged in (else it was installed from the cluster).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Held {
+    pair: usize,
+    logged_in: bool,
+}
 
 #[cfg(test)]
 mod tests {
@@ -393,6 +473,22 @@ mod tests {
         manager.check_invariants().expect("the ended entry and the pair at zero are kept");
         manager.user_ip.miscount_idle();
         assert!(violation(&manager).contains("pairs at zero, counted"));
+    }
+
+    #[test]
+    fn two_allocations_of_the_same_names_or_a_run_never_met_are_refused() {
+        use super::{Run, names_distinct};
+        use crate::server::limits::UserIp;
+        let run = |pair: usize, user: &str| Run {
+            pair,
+            sessions: 1,
+            logged_in: 0,
+            counted: Some(std::sync::Arc::new(UserIp::new(user, IP))),
+        };
+        assert!(names_distinct(&[run(1, "alice"), run(2, "bob")]));
+        assert!(!names_distinct(&[run(1, "alice"), run(2, "alice")]));
+        let never_met = Run { counted: None, ..run(2, "bob") };
+        assert!(!names_distinct(&[run(1, "alice"), never_met]));
     }
 
     #[test]

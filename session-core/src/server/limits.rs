@@ -352,26 +352,46 @@ impl UserIpCounts {
 
     /// The kept pairs' own rules: each shard's idle count is its number of pairs at zero, within
     /// [`IDLE_PAIRS_PER_SHARD_MAX`], and every kept pair is filed under its own hash.
+    #[cfg(test)]
     pub(crate) fn check_idle(&self) -> Result<(), String> {
+        self.walk(|_, _, _| {})
+    }
+
+    /// [`each`](Self::each) and [`check_idle`](Self::check_idle) in one pass over the shards:
+    /// `visit` sees every pair of a non-zero count (all of them, whatever the kept pairs'
+    /// verdict), and the result is the kept pairs' rules, the first shard that breaks them.
+    pub(crate) fn walk(
+        &self,
+        mut visit: impl FnMut(&std::sync::Arc<UserIp>, u32, bool),
+    ) -> Result<(), String> {
+        let mut verdict = Ok(());
         for (index, shard) in self.shards.iter().enumerate() {
             let shard = lock(shard);
             let mut idle = 0_usize;
+            let mut misfiled = false;
             for (&hash, bucket) in &shard.pairs {
-                for counted in bucket.counts().filter(|counted| counted.sessions == 0) {
-                    if counted.pair.hash != hash {
-                        return Err(format!("a kept pair of shard {index} is misfiled"));
+                for counted in bucket.counts() {
+                    if counted.sessions > 0 {
+                        visit(&counted.pair, counted.sessions, counted.pair.hash == hash);
+                    } else {
+                        misfiled |= counted.pair.hash != hash;
+                        idle += 1;
                     }
-                    idle += 1;
                 }
             }
-            if idle != shard.idle || idle > IDLE_PAIRS_PER_SHARD_MAX {
-                return Err(format!(
+            if verdict.is_err() {
+                continue;
+            }
+            if misfiled {
+                verdict = Err(format!("a kept pair of shard {index} is misfiled"));
+            } else if idle != shard.idle || idle > IDLE_PAIRS_PER_SHARD_MAX {
+                verdict = Err(format!(
                     "shard {index} keeps {idle} pairs at zero, counted {} (at most {})",
                     shard.idle, IDLE_PAIRS_PER_SHARD_MAX
                 ));
             }
         }
-        Ok(())
+        verdict
     }
 
     /// Drops every pair kept at zero (tests that need a pair allocated anew).

@@ -172,6 +172,12 @@ impl SlotTable {
         self.blocks.get(block)?.get()?.get(offset)
     }
 
+    /// The slots in index order, as far as the blocks are allocated (what [`SlotTable::slot`]
+    /// finds for index 0, 1, ... until its first `None`), without its arithmetic per index.
+    fn slots(&self) -> impl Iterator<Item = &Slot> {
+        self.blocks.iter().map_while(OnceLock::get).flat_map(|block| block.iter())
+    }
+
     /// Find + touch without a lock: see the module docs.
     #[inline]
     pub(crate) fn touch_unlocked(&self, id: SessionId, hash: u64, now: u64) -> FastTouch {
@@ -444,8 +450,9 @@ impl Entries {
             return Err(format!("{} sessions in {capacity} slots", self.len));
         }
         let mut live = 0;
+        let mut slots = table.slots();
         for index in 0..capacity {
-            let Some(slot) = table.slot(index) else {
+            let Some(slot) = slots.next() else {
                 return Err(format!("slot {index} of {capacity} has no block"));
             };
             let key = slot.key.load(Ordering::Acquire);
@@ -595,6 +602,11 @@ mod tests {
         }
         assert!(table.slot(capacity).is_none());
         assert!(table.slot(usize::MAX).is_none());
+        // The walk in index order meets the same slots, and stops where the blocks do.
+        let walked: Vec<*const Slot> = table.slots().map(std::ptr::from_ref).collect();
+        let indexed: Vec<*const Slot> =
+            (0..capacity).filter_map(|index| table.slot(index)).map(std::ptr::from_ref).collect();
+        assert_eq!(walked, indexed);
     }
 
     #[test]
