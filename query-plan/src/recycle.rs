@@ -37,8 +37,9 @@ impl Recycled {
         self.handles.pop().unwrap_or_else(QueryHandle::new)
     }
 
-    /// Keeps what a removed query leaves, within the bounds; drops the rest.
-    #[inline]
+    /// Keeps what a removed query leaves, within the bounds; drops the rest. Always inlined into
+    /// the registry's one removal path.
+    #[inline(always)]
     pub(crate) fn keep(&mut self, mut statement: String, handle: QueryHandle) {
         if self.statements.len() < RECYCLED_MAX
             && statement.capacity() <= RECYCLED_STATEMENT_BYTES_MAX

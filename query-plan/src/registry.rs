@@ -489,7 +489,8 @@ impl QueryRegistry {
     /// The rest of a removal once `entry` is out of the map (and out of its session's plans):
     /// applies `ending` to its word, drops its deadline and counts; returns the outcome the word
     /// then holds.
-    #[inline]
+    // Always inlined: `finish` is the hot path, and its `Ending` then folds to one arm.
+    #[inline(always)]
     fn retire(&mut self, key: QueryKey, mut entry: QueryEntry, ending: Ending<'_>) -> QueryOutcome {
         let deadline_unix_us = match entry.state {
             EntryState::Running { deadline_unix_us } => deadline_unix_us,
