@@ -115,8 +115,8 @@
 //! fixed hasher), an O(1) deadline-index step in the common cases, and no allocation once the
 //! registry has recycled a finished query's statement buffer and handle; it is not on the
 //! executor's per-row path, the checkpoint is. Instruction counts (callgrind, load-independent),
-//! wall times of 2026-12-06 and the commands are in docs/benchmarks-history.md: 2,665 -> 804
-//! instructions per register + finish.
+//! wall times of 2026-12-06 and the commands are in docs/benchmarks-history.md: 2,665 -> 804 -> 637
+//! instructions per register + finish (565 of them in the registry, the rest the bench's loop).
 //!
 
 mod config;

@@ -20,6 +20,7 @@ pub(crate) struct Recycled {
 
 impl Recycled {
     /// A copy of `statement`, in a kept buffer if one is left.
+    #[inline]
     pub(crate) fn statement(&mut self, statement: &str) -> String {
         match self.statements.pop() {
             Some(mut buffer) => {
@@ -31,11 +32,14 @@ impl Recycled {
     }
 
     /// A new query's handle, `Running`: a kept one if one is left.
+    #[inline]
     pub(crate) fn handle(&mut self) -> QueryHandle {
         self.handles.pop().unwrap_or_else(QueryHandle::new)
     }
 
-    /// Keeps what a removed query leaves, within the bounds; drops the rest.
+    /// Keeps what a removed query leaves, within the bounds; drops the rest. Always inlined into
+    /// the registry's one removal path.
+    #[inline(always)]
     pub(crate) fn keep(&mut self, mut statement: String, handle: QueryHandle) {
         if self.statements.len() < RECYCLED_MAX
             && statement.capacity() <= RECYCLED_STATEMENT_BYTES_MAX

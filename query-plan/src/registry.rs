@@ -439,6 +439,7 @@ impl QueryRegistry {
 
     /// `key`'s deadline, if it had one, can no longer fire: its entry has already left the map or
     /// left `Running` with that deadline.
+    #[inline]
     fn drop_deadline(&mut self, deadline_unix_us: Option<u64>, key: QueryKey) {
         if let Some(deadline_unix_us) = deadline_unix_us {
             let queries = &self.queries;
@@ -460,6 +461,7 @@ impl QueryRegistry {
     /// Takes query (`session`, `plan`) out of the map and out of its session's plans, with the
     /// errors of [`existing_key`](Self::existing_key); the caller [`retire`](Self::retire)s it.
     /// One lookup of each instead of a check and a removal.
+    #[inline]
     fn take_existing(
         &mut self,
         session: SessionId,
@@ -487,6 +489,8 @@ impl QueryRegistry {
     /// The rest of a removal once `entry` is out of the map (and out of its session's plans):
     /// applies `ending` to its word, drops its deadline and counts; returns the outcome the word
     /// then holds.
+    // Always inlined: `finish` is the hot path, and its `Ending` then folds to one arm.
+    #[inline(always)]
     fn retire(&mut self, key: QueryKey, mut entry: QueryEntry, ending: Ending<'_>) -> QueryOutcome {
         let deadline_unix_us = match entry.state {
             EntryState::Running { deadline_unix_us } => deadline_unix_us,

@@ -100,6 +100,7 @@ impl QueryHandle {
 
     /// This handle as a new query's, `Running` again, if no clone of it is left (its executor
     /// has dropped its own): nobody can observe the reuse. `None` if a clone is still held.
+    #[inline]
     pub(crate) fn into_fresh(mut self) -> Option<QueryHandle> {
         // `get_mut` proves there is no other `Arc` or `Weak`, and it synchronizes with their drops.
         let word = Arc::get_mut(&mut self.word)?;
@@ -162,6 +163,7 @@ impl QueryHandle {
     /// phase.
     ///
     /// On `Err` the word is unchanged and the error names the phase that refused.
+    #[inline]
     pub(crate) fn apply(&self, event: QueryEvent) -> Result<QueryPhase, TransitionError> {
         let mut word = self.word.load(Ordering::Acquire);
         loop {
@@ -180,6 +182,7 @@ impl QueryHandle {
 
     /// Applies an ending event (`Finish` or `Fail`) and returns the terminal phase the word now
     /// holds: the event's own, or the one that was decided before it.
+    #[inline]
     pub(crate) fn end(&self, event: QueryEvent) -> QueryPhase {
         match self.apply(event) {
             Ok(phase) => phase,

@@ -52,6 +52,7 @@ impl<K: Ord> Default for DeadlineIndex<K> {
 
 impl<K: Ord + Copy> DeadlineIndex<K> {
     /// Files `key`'s deadline. A key has at most one live deadline.
+    #[inline]
     pub(crate) fn insert(&mut self, deadline_unix_us: u64, key: K) {
         let entry = (deadline_unix_us, key);
         self.live += 1;
@@ -70,6 +71,7 @@ impl<K: Ord + Copy> DeadlineIndex<K> {
     }
 
     /// `key`'s deadline can no longer fire; `is_live` must already say so of it.
+    #[inline]
     pub(crate) fn remove(
         &mut self,
         deadline_unix_us: u64,
