@@ -96,6 +96,8 @@
 //! ```
 
 mod config;
+#[cfg(feature = "corruption")]
+mod corrupt;
 mod error;
 mod events;
 mod invariants;
@@ -107,6 +109,8 @@ mod requests;
 mod statements;
 
 pub use config::{CLIENT_VERSIONS_DEFAULT, Config};
+#[cfg(feature = "corruption")]
+pub use corrupt::{NodeCorruption, NodeRestore};
 pub use error::{CommandError, NodeStartError};
 pub use machine::{GraphNode, KillQueryOutcome, Parts};
 pub use output::{Event, Output, Secret};
