@@ -21,6 +21,7 @@
 
 mod accounting;
 mod admin;
+mod checkers;
 mod checks;
 pub mod client;
 pub mod config;
@@ -193,6 +194,8 @@ pub struct ClusterWorld {
     snapshot_refusals_checked: bool,
     /// Whether a meta crash tried a corrupted copy of meta's snapshot (the first of a run).
     meta_refusals_checked: bool,
+    /// The corruptions the checkers' self-test judged this run.
+    checker_tests: checkers::CheckerTests,
 }
 
 /// Machines touched since the last invariant check: bit `i` of `nodes` is node `i`'s sync, of
@@ -340,6 +343,7 @@ impl ClusterWorld {
             listings: show::Listings::default(),
             snapshot_refusals_checked: false,
             meta_refusals_checked: false,
+            checker_tests: checkers::CheckerTests::default(),
         })
     }
 
