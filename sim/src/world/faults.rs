@@ -9,8 +9,8 @@ use graphsession_core::cluster::{MetaSnapshot, MetaStore};
 use crate::world::client::Life;
 use crate::world::network::Message;
 use crate::world::node::SimNode;
-use crate::world::selftest;
 use crate::world::{Checked, ClusterWorld, Link, Mark};
+use crate::world::{probes, selftest};
 
 impl ClusterWorld {
     /// Fault: a random open socket is reset; what was in flight on it is lost both ways.
@@ -71,6 +71,8 @@ impl ClusterWorld {
                 if !self.snapshot_refusals_checked {
                     self.snapshot_refusals_checked = true;
                     selftest::check_snapshot_refusals(node, &snapshot, &fresh.server, &self.table)?;
+                    probes::check_event_bound(node, &snapshot, &fresh.server, &self.table)?;
+                    probes::check_install_refusals(node, &snapshot, &fresh.server, &self.table)?;
                 }
                 if fresh.registry().session_count() > 0 {
                     self.marks.hit(Mark::RestoredFromSnapshot);

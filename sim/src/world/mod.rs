@@ -34,6 +34,7 @@ pub mod marks;
 pub mod network;
 pub mod node;
 mod password;
+mod probes;
 mod selftest;
 mod show;
 mod stats;
