@@ -224,7 +224,11 @@ impl ClusterWorld {
         // The old leader is gone: what it persisted is taken from it, not copied.
         let empty = MetaStore::new(self.meta_config)
             .map_err(|error| format!("meta config refused: {error}"))?;
+        let kill_marks = self.meta.kill_mark_count();
         let snapshot: MetaSnapshot = std::mem::replace(&mut self.meta, empty).into_snapshot();
+        if !self.kill_marks_checked {
+            self.kill_marks_checked = probes::check_kill_mark_count(kill_marks, &snapshot)?;
+        }
         if !self.meta_refusals_checked {
             self.meta_refusals_checked = true;
             selftest::check_meta_refusals(self.meta_config, &snapshot)?;

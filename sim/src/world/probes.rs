@@ -10,7 +10,9 @@
 //!   counted in `installs_refused`; one at the address bound with a known user is installed
 //!   and counts nothing.
 
-use graphsession_core::cluster::{LocalSessions, NodeId, ServerRegistry, SessionRecord};
+use graphsession_core::cluster::{
+    LocalSessions, MetaSnapshot, NodeId, ServerRegistry, SessionRecord,
+};
 use graphsession_core::server::{
     CLIENT_IP_BYTES_MAX, Config, Login, PasswordCheck, RestoreParts, SessionManager, Snapshot,
 };
@@ -130,4 +132,18 @@ pub(super) fn check_install_refusals(
         }
     }
     Ok(())
+}
+
+/// Meta counted `count` kill marks just before it persisted `snapshot`: the marks the snapshot
+/// holds. Returns whether it held any (and so whether the count was judged above zero).
+pub(super) fn check_kill_mark_count(count: u32, snapshot: &MetaSnapshot) -> Result<bool, String> {
+    let value = serde_json::to_value(snapshot)
+        .map_err(|error| format!("meta snapshot does not serialize: {error}"))?;
+    let held = value.get("kills").and_then(serde_json::Value::as_array).map_or(0, Vec::len);
+    if usize::try_from(count).ok() != Some(held) {
+        return Err(format!(
+            "[kill_mark_count] meta counted {count} kill marks; expected the {held} its persisted state holds"
+        ));
+    }
+    Ok(held > 0)
 }
