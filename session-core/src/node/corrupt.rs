@@ -107,7 +107,8 @@ impl GraphNode {
             NodeCorruption::PickUpWaitersOverLimit => longest.checked_sub(1)?,
             _ => longest,
         };
-        let sign_outs_fit = self.waiting.sign_outs.values().all(|(_, queued)| queued.len() <= limit);
+        let sign_outs_fit =
+            self.waiting.sign_outs.values().all(|(_, queued)| queued.len() <= limit);
         let slack = self.waiting.sign_outs.len().checked_mul(limit)?;
         let waiting_max = (self.settings.waiting_connections_max as usize).checked_add(slack)?;
         if !sign_outs_fit || self.waiting.connection_count() > waiting_max {
