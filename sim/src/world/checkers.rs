@@ -50,6 +50,7 @@ impl ClusterWorld {
                     found,
                 )?;
                 self.checker_tests.nodes.insert(corruption);
+                self.stats.checker_self_tests += 1;
                 break;
             }
         }
@@ -71,6 +72,7 @@ impl ClusterWorld {
                     found,
                 )?;
                 self.checker_tests.clients.insert(corruption);
+                self.stats.checker_self_tests += 1;
                 break;
             }
         }

@@ -73,6 +73,7 @@ impl ClusterWorld {
                     selftest::check_snapshot_refusals(node, &snapshot, &fresh.server, &self.table)?;
                     probes::check_event_bound(node, &snapshot, &fresh.server, &self.table)?;
                     probes::check_install_refusals(node, &snapshot, &fresh.server, &self.table)?;
+                    self.stats.counter_probes += 2;
                 }
                 if fresh.registry().session_count() > 0 {
                     self.marks.hit(Mark::RestoredFromSnapshot);
@@ -228,6 +229,7 @@ impl ClusterWorld {
         let snapshot: MetaSnapshot = std::mem::replace(&mut self.meta, empty).into_snapshot();
         if !self.kill_marks_checked {
             self.kill_marks_checked = probes::check_kill_mark_count(kill_marks, &snapshot)?;
+            self.stats.counter_probes += u64::from(self.kill_marks_checked);
         }
         if !self.meta_refusals_checked {
             self.meta_refusals_checked = true;
