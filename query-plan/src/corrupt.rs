@@ -72,7 +72,7 @@ impl QueryRegistry {
             query_count: self.query_count,
             counters: self.counters,
         };
-        let longest = self.queries.iter().map(|(_, entry)| entry.statement.len()).max();
+        let longest = self.queries.values().map(|entry| entry.statement.len()).max();
         let longest = longest.and_then(|bytes| u32::try_from(bytes).ok());
         match corruption {
             RegistryCorruption::QueryCountOff => {

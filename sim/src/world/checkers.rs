@@ -24,6 +24,9 @@ pub(super) struct CheckerTests {
     clients: BTreeSet<ClientCorruption>,
     /// Every corruption judged: the rounds stop.
     done: bool,
+    /// Whether meta's kill-mark count was compared with a persisted state that holds marks
+    /// (`probes.rs`).
+    pub(super) kill_marks_checked: bool,
 }
 
 impl ClusterWorld {

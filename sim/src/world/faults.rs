@@ -227,9 +227,10 @@ impl ClusterWorld {
             .map_err(|error| format!("meta config refused: {error}"))?;
         let kill_marks = self.meta.kill_mark_count();
         let snapshot: MetaSnapshot = std::mem::replace(&mut self.meta, empty).into_snapshot();
-        if !self.kill_marks_checked {
-            self.kill_marks_checked = probes::check_kill_mark_count(kill_marks, &snapshot)?;
-            self.stats.counter_probes += u64::from(self.kill_marks_checked);
+        if !self.checker_tests.kill_marks_checked {
+            self.checker_tests.kill_marks_checked =
+                probes::check_kill_mark_count(kill_marks, &snapshot)?;
+            self.stats.counter_probes += u64::from(self.checker_tests.kill_marks_checked);
         }
         if !self.meta_refusals_checked {
             self.meta_refusals_checked = true;

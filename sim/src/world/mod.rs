@@ -197,8 +197,6 @@ pub struct ClusterWorld {
     meta_refusals_checked: bool,
     /// The corruptions the checkers' self-test judged this run.
     checker_tests: checkers::CheckerTests,
-    /// Whether meta's kill-mark count was compared with a persisted state that holds marks.
-    kill_marks_checked: bool,
 }
 
 /// Machines touched since the last invariant check: bit `i` of `nodes` is node `i`'s sync, of
@@ -347,7 +345,6 @@ impl ClusterWorld {
             snapshot_refusals_checked: false,
             meta_refusals_checked: false,
             checker_tests: checkers::CheckerTests::default(),
-            kill_marks_checked: false,
         })
     }
 
