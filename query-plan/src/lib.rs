@@ -101,9 +101,9 @@
 //!
 //! # Feature `corruption`
 //!
-//! Off by default. It adds [`QueryRegistry::corrupt`] and [`QueryRegistry::undo_corruption`]: break
-//! exactly one invariant of a live registry ([`RegistryCorruption`], each naming the property
-//! [`QueryRegistry::check_invariants`] must report, or none for a bound met exactly), then put
+//! Off by default. It adds `QueryRegistry::corrupt` and `QueryRegistry::undo_corruption`: break
+//! exactly one invariant of a live registry (`RegistryCorruption`, each naming the property
+//! `QueryRegistry::check_invariants` must report, or none for a bound met exactly), then put
 //! it back. The simulator enables it to show, on the registries its runs reach, that the checker
 //! reports what it should: a checker made weaker is otherwise invisible to it.
 //!
