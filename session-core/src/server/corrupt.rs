@@ -120,7 +120,7 @@ impl SessionManager {
     /// registry's state. Call [`SessionManager::undo_corruption`] with the result before any other
     /// call.
     pub fn corrupt(&mut self, corruption: ManagerCorruption) -> Option<ManagerRestore> {
-        let config = Box::new(self.config.clone());
+        let config = self.config.clone();
         let sessions = self.session_count();
         match corruption {
             ManagerCorruption::NodeCountOff => {
@@ -164,7 +164,7 @@ impl SessionManager {
                 });
             }
         }
-        Some(ManagerRestore::Config(config))
+        Some(ManagerRestore::Config(Box::new(config)))
     }
 
     /// Undoes the corruption `restore` came from: the registry is exactly as it was before.

@@ -37,7 +37,8 @@ impl ClusterWorld {
         if self.checker_tests.done || (self.step + self.seed) % PERIOD_STEPS != 0 {
             return Ok(());
         }
-        for corruption in NodeCorruption::all() {
+        let node_corruptions = NodeCorruption::all();
+        for &corruption in &node_corruptions {
             if self.checker_tests.nodes.contains(&corruption) {
                 continue;
             }
@@ -79,7 +80,7 @@ impl ClusterWorld {
                 break;
             }
         }
-        self.checker_tests.done = self.checker_tests.nodes.len() == NodeCorruption::all().len()
+        self.checker_tests.done = self.checker_tests.nodes.len() == node_corruptions.len()
             && self.checker_tests.clients.len() == ClientCorruption::ALL.len();
         Ok(())
     }

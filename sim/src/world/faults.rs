@@ -227,7 +227,9 @@ impl ClusterWorld {
             .map_err(|error| format!("meta config refused: {error}"))?;
         let kill_marks = self.meta.kill_mark_count();
         let snapshot: MetaSnapshot = std::mem::replace(&mut self.meta, empty).into_snapshot();
-        if !self.checker_tests.kill_marks_checked {
+        // Meta keeps kill marks only for KILL QUERY the admin asked: until one is, there is
+        // nothing to count (and the serialized form is not built).
+        if !self.checker_tests.kill_marks_checked && !self.kills_asked.is_empty() {
             self.checker_tests.kill_marks_checked =
                 probes::check_kill_mark_count(kill_marks, &snapshot)?;
             self.stats.counter_probes += u64::from(self.checker_tests.kill_marks_checked);
