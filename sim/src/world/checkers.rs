@@ -27,6 +27,8 @@ pub(super) struct CheckerTests {
     /// Whether meta's kill-mark count was compared with a persisted state that holds marks
     /// (`probes.rs`).
     pub(super) kill_marks_checked: bool,
+    /// Meta crashes whose state was serialized to count its kill marks.
+    pub(super) kill_mark_tries: u8,
 }
 
 impl ClusterWorld {

@@ -12,6 +12,9 @@ use crate::world::node::SimNode;
 use crate::world::{Checked, ClusterWorld, Link, Mark};
 use crate::world::{probes, selftest};
 
+/// Meta crashes a run serializes meta's state at, to count its kill marks (`probes.rs`).
+const KILL_MARK_TRIES_MAX: u8 = 3;
+
 impl ClusterWorld {
     /// Fault: a random open socket is reset; what was in flight on it is lost both ways.
     pub(super) fn fault_reset(&mut self) {
@@ -228,8 +231,13 @@ impl ClusterWorld {
         let kill_marks = self.meta.kill_mark_count();
         let snapshot: MetaSnapshot = std::mem::replace(&mut self.meta, empty).into_snapshot();
         // Meta keeps kill marks only for KILL QUERY the admin asked: until one is, there is
-        // nothing to count (and the serialized form is not built).
-        if !self.checker_tests.kill_marks_checked && !self.kills_asked.is_empty() {
+        // nothing to count (and the serialized form is not built); a few crashes after, it is
+        // tried at most `KILL_MARK_TRIES_MAX` times a run (serializing meta costs).
+        if !self.checker_tests.kill_marks_checked
+            && !self.kills_asked.is_empty()
+            && self.checker_tests.kill_mark_tries < KILL_MARK_TRIES_MAX
+        {
+            self.checker_tests.kill_mark_tries += 1;
             self.checker_tests.kill_marks_checked =
                 probes::check_kill_mark_count(kill_marks, &snapshot)?;
             self.stats.counter_probes += u64::from(self.checker_tests.kill_marks_checked);
