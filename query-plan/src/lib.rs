@@ -99,6 +99,14 @@
 //! # Ok::<(), QueryError>(())
 //! ```
 //!
+//! # Feature `corruption`
+//!
+//! Off by default. It adds `QueryRegistry::corrupt` and `QueryRegistry::undo_corruption`: break
+//! exactly one invariant of a live registry (`RegistryCorruption`, each naming the property
+//! `QueryRegistry::check_invariants` must report, or none for a bound met exactly), then put
+//! it back. The simulator enables it to show, on the registries its runs reach, that the checker
+//! reports what it should: a checker made weaker is otherwise invisible to it.
+//!
 //! # Performance
 //!
 //! Measured on the project's 2-core AMD EPYC (Zen 4) machine, 2026-11-23, with
@@ -120,6 +128,8 @@
 //!
 
 mod config;
+#[cfg(feature = "corruption")]
+mod corrupt;
 mod error;
 mod invariants;
 mod kill;
@@ -133,6 +143,8 @@ mod tables;
 mod timeouts;
 
 pub use config::{Config, HOST_BYTES_MAX, USER_NAME_BYTES_MAX};
+#[cfg(feature = "corruption")]
+pub use corrupt::{RegistryCorruption, RegistryRestore};
 pub use error::{QueryError, error_code};
 /// What [`QueryRegistry::check_invariants`] returns (the workspace's one violation type).
 pub use graphsession_base::Violation;

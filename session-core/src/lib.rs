@@ -8,6 +8,16 @@
 //!   follows between its connections and meta ([`node::GraphNode`]).
 //! - [`cluster`]: sessions shared by many graph nodes through a meta store: the meta-side store and the
 //!   node-side sync machine, exchanging plain serde values over the host's transport.
+//!
+//! # Feature `corruption`
+//!
+//! Off by default. `SessionManager::corrupt`, `GraphNode::corrupt` and `SessionMachine::corrupt`
+//! break exactly one invariant of a live machine (`server::ManagerCorruption`,
+//! `node::NodeCorruption`, `client::ClientCorruption`, each naming the property
+//! `check_invariants` must report, or none for a bound met exactly); the registry and the node
+//! put it back with `undo_corruption`, the client's is meant for a clone. The simulator enables
+//! it to show that every checker reports what it should on the states its runs reach: a checker
+//! made weaker is otherwise invisible to it.
 
 pub mod client;
 pub mod cluster;

@@ -72,6 +72,10 @@ fn the_real_machines_survive_forty_seeds_of_faults_and_settle() {
     assert!(total.long_queries_killed > 0, "no long query was killed: {total:?}");
     assert!(total.kill_sessions_applied > 0 && total.kill_queries_applied > 0, "{total:?}");
     assert!(total.grants > 0 && total.uses > 0, "{total:?}");
+    // The checkers' self-test and the counter probes judged something: each of 40 seeds runs
+    // about 25 corruptions (those its states allow), and a seed with a restore runs the probes.
+    assert!(total.checker_self_tests > 40 * 10, "{total:?}");
+    assert!(total.counter_probes > 0, "{total:?}");
     // The seeds exercise both ways out: sign-out, and expiry of orphans.
     assert!(total.sessions_created > 100, "only {} sessions created", total.sessions_created);
     assert!(total.sessions_signed_out > 0 && total.sessions_expired > 0, "{total:?}");

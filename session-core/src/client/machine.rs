@@ -7,6 +7,8 @@
 
 mod bookkeeping;
 mod closing;
+#[cfg(feature = "corruption")]
+pub(crate) mod corrupt;
 mod housekeeping;
 mod invariants;
 mod link;

@@ -112,6 +112,8 @@ pub use error::{
 };
 pub use ledger::{Departure, DepartureCounts, Ledger, LedgerEntry, SessionStatus};
 pub use machine::SessionMachine;
+#[cfg(feature = "corruption")]
+pub use machine::corrupt::ClientCorruption;
 pub use metrics::Metrics;
 pub use pool::{
     Acquire, Handle, LeaseId, MemberId, PoolEvent, PoolStats, Release, RetireReason, SessionPool,

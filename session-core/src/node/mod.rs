@@ -96,6 +96,8 @@
 //! ```
 
 mod config;
+#[cfg(feature = "corruption")]
+mod corrupt;
 mod error;
 mod events;
 mod invariants;
@@ -108,6 +110,8 @@ mod statement_text;
 mod statements;
 
 pub use config::{CLIENT_VERSIONS_DEFAULT, Config};
+#[cfg(feature = "corruption")]
+pub use corrupt::{NodeCorruption, NodeRestore};
 pub use error::{CommandError, NodeStartError};
 pub use machine::{GraphNode, KillQueryOutcome, Parts};
 pub use output::{Event, Output, Secret};

@@ -139,6 +139,8 @@ mod callers;
 mod clock;
 mod cluster_hooks;
 mod config;
+#[cfg(feature = "corruption")]
+mod corrupt;
 mod ending;
 mod error;
 mod execute;
@@ -165,6 +167,8 @@ pub use config::{
     CLIENT_IP_BYTES_MAX, Config, GRAPH_ADDR_BYTES_MAX, IDLE_TIMEOUT_MS_MAX, IDLE_TIMEOUT_MS_MIN,
     NOW_UNIX_MS_MAX, QUERY_TIMEOUT_MS_MAX, QUERY_TIMEOUT_VARIABLE, SHARD_COUNT_MAX,
 };
+#[cfg(feature = "corruption")]
+pub use corrupt::{ManagerCorruption, ManagerRestore};
 pub use error::{ConfigError, ServerError, SnapshotError, error_code};
 pub use execute::QueryStart;
 pub use manager::{Login, SessionManager};

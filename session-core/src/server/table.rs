@@ -481,6 +481,9 @@ impl Entries {
     }
 }
 
+#[cfg(feature = "corruption")]
+mod corrupt;
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;

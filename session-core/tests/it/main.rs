@@ -31,6 +31,8 @@ mod cluster_wired;
 mod fuzz_regressions;
 mod node_authenticate;
 mod node_connection_closed;
+#[cfg(feature = "corruption")]
+mod node_corruption;
 mod node_limits;
 mod node_pick_up;
 mod node_properties;

@@ -343,6 +343,14 @@ impl SimClient {
         }
     }
 
+    /// The client's session machine, when it runs one alone (not a pool, not the legacy model).
+    pub fn single_machine(&self) -> Option<&SessionMachine> {
+        match &self.machine {
+            Machine::Single(machine) => Some(machine),
+            Machine::Pool(_) | Machine::Legacy(_) => None,
+        }
+    }
+
     /// The client's invariants (the legacy model has none it keeps).
     pub fn check_invariants(&self) -> Result<(), String> {
         match &self.machine {

@@ -9,8 +9,11 @@ use graphsession_core::cluster::{MetaSnapshot, MetaStore};
 use crate::world::client::Life;
 use crate::world::network::Message;
 use crate::world::node::SimNode;
-use crate::world::selftest;
 use crate::world::{Checked, ClusterWorld, Link, Mark};
+use crate::world::{probes, selftest};
+
+/// Meta crashes a run serializes meta's state at, to count its kill marks (`probes.rs`).
+const KILL_MARK_TRIES_MAX: u8 = 3;
 
 impl ClusterWorld {
     /// Fault: a random open socket is reset; what was in flight on it is lost both ways.
@@ -71,6 +74,9 @@ impl ClusterWorld {
                 if !self.snapshot_refusals_checked {
                     self.snapshot_refusals_checked = true;
                     selftest::check_snapshot_refusals(node, &snapshot, &fresh.server, &self.table)?;
+                    probes::check_event_bound(node, &snapshot, &fresh.server, &self.table)?;
+                    probes::check_install_refusals(node, &snapshot, &fresh.server, &self.table)?;
+                    self.stats.counter_probes += 2;
                 }
                 if fresh.registry().session_count() > 0 {
                     self.marks.hit(Mark::RestoredFromSnapshot);
@@ -223,7 +229,20 @@ impl ClusterWorld {
         // The old leader is gone: what it persisted is taken from it, not copied.
         let empty = MetaStore::new(self.meta_config)
             .map_err(|error| format!("meta config refused: {error}"))?;
+        let kill_marks = self.meta.kill_mark_count();
         let snapshot: MetaSnapshot = std::mem::replace(&mut self.meta, empty).into_snapshot();
+        // Meta keeps kill marks only for KILL QUERY the admin asked: until one is, there is
+        // nothing to count (and the serialized form is not built); a few crashes after, it is
+        // tried at most `KILL_MARK_TRIES_MAX` times a run (serializing meta costs).
+        if !self.checker_tests.kill_marks_checked
+            && !self.kills_asked.is_empty()
+            && self.checker_tests.kill_mark_tries < KILL_MARK_TRIES_MAX
+        {
+            self.checker_tests.kill_mark_tries += 1;
+            self.checker_tests.kill_marks_checked =
+                probes::check_kill_mark_count(kill_marks, &snapshot)?;
+            self.stats.counter_probes += u64::from(self.checker_tests.kill_marks_checked);
+        }
         if !self.meta_refusals_checked {
             self.meta_refusals_checked = true;
             selftest::check_meta_refusals(self.meta_config, &snapshot)?;

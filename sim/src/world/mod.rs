@@ -22,6 +22,7 @@
 mod accounting;
 mod admin;
 mod candidates;
+mod checkers;
 mod checks;
 pub mod client;
 pub mod config;
@@ -34,6 +35,7 @@ pub mod marks;
 pub mod network;
 pub mod node;
 mod password;
+mod probes;
 mod selftest;
 mod show;
 mod stats;
@@ -197,6 +199,8 @@ pub struct ClusterWorld {
     snapshot_refusals_checked: bool,
     /// Whether a meta crash tried a corrupted copy of meta's snapshot (the first of a run).
     meta_refusals_checked: bool,
+    /// The corruptions the checkers' self-test judged this run.
+    checker_tests: checkers::CheckerTests,
 }
 
 /// Machines touched since the last invariant check: bit `i` of `nodes` is node `i`'s sync, of
@@ -357,6 +361,7 @@ impl ClusterWorld {
             listings: show::Listings::default(),
             snapshot_refusals_checked: false,
             meta_refusals_checked: false,
+            checker_tests: checkers::CheckerTests::default(),
         })
     }
 

@@ -300,6 +300,11 @@ impl SimNode {
         &self.graph
     }
 
+    /// The node's machine, for the checkers' self-test (which undoes what it changes).
+    pub fn graph_mut(&mut self) -> &mut GraphNode {
+        &mut self.graph
+    }
+
     /// Whether the registry took an input since the last call (for the world's invariant
     /// check after each step).
     pub fn take_registry_touched(&mut self) -> bool {

@@ -74,6 +74,10 @@ pub struct ClusterStats {
     pub meta_crashes: u64,
     /// Sessions the leak oracle found (must be 0 for our clients).
     pub leaked: u64,
+    /// Corruptions the checkers' self-test applied and judged (`checkers.rs`).
+    pub checker_self_tests: u64,
+    /// Counter probes judged (`probes.rs`).
+    pub counter_probes: u64,
 }
 
 impl ClusterStats {
@@ -82,7 +86,9 @@ impl ClusterStats {
         for (total, count) in self.steps_by_kind.iter_mut().zip(other.steps_by_kind) {
             *total += count;
         }
-        let pairs: [(&mut u64, u64); 33] = [
+        let pairs: [(&mut u64, u64); 35] = [
+            (&mut self.checker_self_tests, other.checker_self_tests),
+            (&mut self.counter_probes, other.counter_probes),
             (&mut self.events, other.events),
             (&mut self.partitions, other.partitions),
             (&mut self.clock_steps, other.clock_steps),

@@ -21,6 +21,7 @@ impl ClusterWorld {
             self.safety_steps += 1;
             self.safety_step()?;
             self.check_all()?;
+            self.self_test_checkers()?;
             self.check_oracles()?;
             self.end_step();
         }

@@ -1,0 +1,59 @@
+//! Feature `corruption` on a live node: each of the node's own corruptions is reported with its
+//! property where it applies, the bound met exactly passes, and an undo leaves the node sound.
+
+use graphsession_core::node::NodeCorruption;
+
+use crate::node_support::{Harness, Setup};
+
+#[test]
+fn a_waiting_connection_past_the_limit_is_reported_and_at_it_passes() {
+    let mut h = Harness::with(Setup::nodes(2));
+    let node = &mut h.nodes[0];
+    assert!(node.corrupt(NodeCorruption::WaitingConnectionsOverLimit).is_none(), "none waits");
+    let first = h.connect(0);
+    h.authenticate(first, "alice");
+    let node = &mut h.nodes[0];
+    for corruption in
+        [NodeCorruption::WaitingConnectionsOverLimit, NodeCorruption::WaitingConnectionsAtLimit]
+    {
+        let restore = node.corrupt(corruption).expect("one connection waits on meta");
+        let property = node.check_invariants().err().map(|violation| violation.property);
+        assert_eq!(property, corruption.property(), "{corruption:?}");
+        node.undo_corruption(restore);
+        assert_eq!(node.check_invariants(), Ok(()), "{corruption:?} undone");
+    }
+    h.settle();
+}
+
+#[test]
+fn executes_waiting_for_a_pick_up_past_the_limit_are_reported_and_at_it_pass() {
+    let mut h = Harness::with(Setup::nodes(2));
+    let (_, alice) = h.open(0, "alice");
+    assert!(h.nodes[1].corrupt(NodeCorruption::PickUpWaitersAtLimit).is_none(), "none waits");
+    let first = h.connect(1);
+    h.query(first, alice, "YIELD 1");
+    let node = &mut h.nodes[1];
+    for corruption in [NodeCorruption::PickUpWaitersOverLimit, NodeCorruption::PickUpWaitersAtLimit]
+    {
+        let restore = node.corrupt(corruption).expect("one execute waits for the pick-up");
+        let property = node.check_invariants().err().map(|violation| violation.property);
+        assert_eq!(property, corruption.property(), "{corruption:?}");
+        node.undo_corruption(restore);
+        assert_eq!(node.check_invariants(), Ok(()), "{corruption:?} undone");
+    }
+    h.settle();
+}
+
+#[test]
+fn every_registry_corruption_reaches_the_registry_through_the_node() {
+    let mut h = Harness::with(Setup::nodes(2));
+    h.open(0, "alice");
+    let node = &mut h.nodes[0];
+    let corruption =
+        NodeCorruption::Registry(graphsession_core::server::ManagerCorruption::NodeCountOff);
+    let restore = node.corrupt(corruption).expect("applies");
+    let property = node.check_invariants().err().map(|violation| violation.property);
+    assert_eq!(property, Some("node_count_matches_sessions"));
+    node.undo_corruption(restore);
+    assert_eq!(node.check_invariants(), Ok(()));
+}

@@ -1,0 +1,109 @@
+//! The checkers' self-test: a checker made weaker (`check_invariants` that reports nothing, a
+//! bound compared the wrong way) is invisible to oracles that only ever see sound machines. At
+//! seeded steps of the safety phase, each corruption of the `corruption` feature that applies to
+//! a machine the run has reached (a node, with its registry and query registries; a client's
+//! session machine, on a clone) is applied once, and the machine's `check_invariants` must
+//! report exactly the property the corruption names (or pass, for a bound met exactly); a
+//! node's corruption is undone at once, so the run goes on as if nothing happened: no choice
+//! is drawn and no trace changes.
+
+use std::collections::BTreeSet;
+
+use graphsession_core::client::ClientCorruption;
+use graphsession_core::node::NodeCorruption;
+
+use crate::world::{Checked, ClusterWorld};
+
+/// Steps between two self-test rounds: rare, so the run costs about what it did.
+const PERIOD_STEPS: u64 = 64;
+
+/// Which corruptions a run has judged (each once per run).
+#[derive(Debug, Default)]
+pub(super) struct CheckerTests {
+    nodes: BTreeSet<NodeCorruption>,
+    clients: BTreeSet<ClientCorruption>,
+    /// Every corruption judged: the rounds stop.
+    done: bool,
+    /// Whether meta's kill-mark count was compared with a persisted state that holds marks
+    /// (`probes.rs`).
+    pub(super) kill_marks_checked: bool,
+    /// Meta crashes whose state was serialized to count its kill marks.
+    pub(super) kill_mark_tries: u8,
+}
+
+impl ClusterWorld {
+    /// One self-test round at this run's seeded steps (the seed picks the phase within
+    /// [`PERIOD_STEPS`]): each corruption not yet judged this run, on the first machine it
+    /// applies to.
+    pub(super) fn self_test_checkers(&mut self) -> Checked {
+        if self.checker_tests.done || (self.step + self.seed) % PERIOD_STEPS != 0 {
+            return Ok(());
+        }
+        let node_corruptions = NodeCorruption::all();
+        for &corruption in &node_corruptions {
+            if self.checker_tests.nodes.contains(&corruption) {
+                continue;
+            }
+            for (index, node) in self.nodes.iter_mut().enumerate() {
+                let graph = node.graph_mut();
+                let Some(restore) = graph.corrupt(corruption) else { continue };
+                let found = graph.check_invariants();
+                graph.undo_corruption(restore);
+                judge(
+                    &format!("node {index}"),
+                    &format!("{corruption:?}"),
+                    corruption.property(),
+                    found,
+                )?;
+                self.checker_tests.nodes.insert(corruption);
+                self.stats.checker_self_tests += 1;
+                break;
+            }
+        }
+        for corruption in ClientCorruption::ALL {
+            if self.checker_tests.clients.contains(&corruption) {
+                continue;
+            }
+            for (slot, client) in self.clients.iter().enumerate() {
+                let Some(machine) = client.single_machine() else { continue };
+                let mut copy = machine.clone();
+                if !copy.corrupt(corruption) {
+                    continue;
+                }
+                let found = copy.check_invariants();
+                judge(
+                    &format!("client {slot}"),
+                    &format!("{corruption:?}"),
+                    corruption.property(),
+                    found,
+                )?;
+                self.checker_tests.clients.insert(corruption);
+                self.stats.checker_self_tests += 1;
+                break;
+            }
+        }
+        self.checker_tests.done = self.checker_tests.nodes.len() == node_corruptions.len()
+            && self.checker_tests.clients.len() == ClientCorruption::ALL.len();
+        Ok(())
+    }
+}
+
+/// The check of a machine with `corruption` applied reported `expected` (`None`: passed).
+fn judge(
+    machine: &str,
+    corruption: &str,
+    expected: Option<&'static str>,
+    found: Result<(), graphsession_core::Violation>,
+) -> Checked {
+    let reported = found.as_ref().err().map(|violation| violation.property);
+    if reported == expected {
+        return Ok(());
+    }
+    Err(format!(
+        "[checker_self_test] {machine} with the corruption {corruption}: check_invariants said {found:?}; expected {}",
+        expected.map_or_else(
+            || "Ok (a bound met exactly)".to_owned(),
+            |p| format!("a violation of {p}")
+        )
+    ))
+}
