@@ -234,8 +234,13 @@ struct Process {
 
 enum Issuer {
     /// Boxed: the session generator carries its seal's prepared keys (a few hundred bytes).
-    Ours { sessions: Box<SessionIdGenerator>, plans: PlanIdGenerator },
-    Naive { counter: u64 },
+    Ours {
+        sessions: Box<SessionIdGenerator>,
+        plans: PlanIdGenerator,
+    },
+    Naive {
+        counter: u64,
+    },
 }
 
 const START_UNIX_MS: u64 = 1_763_900_000_000;
@@ -362,7 +367,9 @@ impl IdWorld {
                     ),
                 };
                 match (sessions, PlanIdGenerator::new(plan_lease)) {
-                    (Ok(sessions), Ok(plans)) => Issuer::Ours { sessions: Box::new(sessions), plans },
+                    (Ok(sessions), Ok(plans)) => {
+                        Issuer::Ours { sessions: Box::new(sessions), plans }
+                    }
                     (Err(error), _) | (_, Err(error)) => {
                         return Err(IdViolation {
                             step: self.step,

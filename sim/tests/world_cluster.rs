@@ -74,7 +74,9 @@ fn the_real_machines_survive_forty_seeds_of_faults_and_settle() {
     assert!(total.grants > 0 && total.uses > 0, "{total:?}");
     // The checkers' self-test and the counter probes judged something: each of 40 seeds runs
     // about 25 corruptions (those its states allow), and a seed with a restore runs the probes.
-    assert!(total.checker_self_tests > 40 * 10, "{total:?}");
+    if cfg!(feature = "checkers") {
+        assert!(total.checker_self_tests > 40 * 10, "{total:?}");
+    }
     assert!(total.counter_probes > 0, "{total:?}");
     // The seeds exercise both ways out: sign-out, and expiry of orphans.
     assert!(total.sessions_created > 100, "only {} sessions created", total.sessions_created);

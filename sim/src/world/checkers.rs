@@ -6,23 +6,34 @@
 //! report exactly the property the corruption names (or pass, for a bound met exactly); a
 //! node's corruption is undone at once, so the run goes on as if nothing happened: no choice
 //! is drawn and no trace changes.
+//!
+//! The self-test needs session-core's `corruption` feature, which the sim's default feature
+//! `checkers` turns on; without it (graphd takes the library for its record type, the fuzzers
+//! for the world) a round does nothing.
 
+#[cfg(feature = "checkers")]
 use std::collections::BTreeSet;
 
+#[cfg(feature = "checkers")]
 use graphsession_core::client::ClientCorruption;
+#[cfg(feature = "checkers")]
 use graphsession_core::node::NodeCorruption;
 
 use crate::world::{Checked, ClusterWorld};
 
 /// Steps between two self-test rounds: rare, so the run costs about what it did.
+#[cfg(feature = "checkers")]
 const PERIOD_STEPS: u64 = 64;
 
 /// Which corruptions a run has judged (each once per run).
 #[derive(Debug, Default)]
 pub(super) struct CheckerTests {
+    #[cfg(feature = "checkers")]
     nodes: BTreeSet<NodeCorruption>,
+    #[cfg(feature = "checkers")]
     clients: BTreeSet<ClientCorruption>,
     /// Every corruption judged: the rounds stop.
+    #[cfg(feature = "checkers")]
     done: bool,
     /// Whether meta's kill-mark count was compared with a persisted state that holds marks
     /// (`probes.rs`).
@@ -31,6 +42,16 @@ pub(super) struct CheckerTests {
     pub(super) kill_mark_tries: u8,
 }
 
+#[cfg(not(feature = "checkers"))]
+impl ClusterWorld {
+    /// Without the `checkers` feature there is nothing to corrupt: no round runs.
+    #[expect(clippy::unnecessary_wraps, reason = "the shape of the round with the feature")]
+    pub(super) fn self_test_checkers(&mut self) -> Checked {
+        Ok(())
+    }
+}
+
+#[cfg(feature = "checkers")]
 impl ClusterWorld {
     /// One self-test round at this run's seeded steps (the seed picks the phase within
     /// [`PERIOD_STEPS`]): each corruption not yet judged this run, on the first machine it
@@ -89,6 +110,7 @@ impl ClusterWorld {
 }
 
 /// The check of a machine with `corruption` applied reported `expected` (`None`: passed).
+#[cfg(feature = "checkers")]
 fn judge(
     machine: &str,
     corruption: &str,
