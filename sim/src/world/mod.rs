@@ -306,13 +306,7 @@ impl ClusterWorld {
             .map(|slot| SimClient::new(slot, u32::from(slot) + 1, &config, options.client))
             .collect::<Result<Vec<_>, _>>()?;
         let clients_count = clients.len();
-        let skew_max = i64::try_from(config.clock_skew_max_ms).unwrap_or(0);
-        let skew_ms = (0..config.nodes)
-            .map(|_| {
-                let spread = u64::try_from(2 * skew_max).unwrap_or(0);
-                i64::try_from(choose.range(0, spread)).unwrap_or(0) - skew_max
-            })
-            .collect();
+        let skew_ms = draw_skews(&mut choose, &config);
         Ok(ClusterWorld {
             seed,
             choose,
@@ -391,4 +385,15 @@ impl ClusterWorld {
             step_hashes: self.step_hashes,
         }
     }
+}
+
+/// Each node's clock skew, drawn within `clock_skew_max_ms` either way.
+fn draw_skews(choose: &mut Chooser, config: &ClusterConfig) -> Vec<i64> {
+    let skew_max = i64::try_from(config.clock_skew_max_ms).unwrap_or(0);
+    (0..config.nodes)
+        .map(|_| {
+            let spread = u64::try_from(2 * skew_max).unwrap_or(0);
+            i64::try_from(choose.range(0, spread)).unwrap_or(0) - skew_max
+        })
+        .collect()
 }
