@@ -5,6 +5,16 @@ use graphsession_core::node::NodeCorruption;
 
 use crate::node_support::{Harness, Setup};
 
+/// `corruption` applies to `node`, its check reports the property it names (or passes, at a
+/// bound met exactly), and the undo leaves the node sound.
+fn judged_and_undone(node: &mut graphsession_core::node::GraphNode, corruption: NodeCorruption) {
+    let restore = node.corrupt(corruption).expect("the corruption applies");
+    let property = node.check_invariants().err().map(|violation| violation.property);
+    assert_eq!(property, corruption.property(), "{corruption:?}");
+    node.undo_corruption(restore);
+    assert_eq!(node.check_invariants(), Ok(()), "{corruption:?} undone");
+}
+
 #[test]
 fn a_waiting_connection_past_the_limit_is_reported_and_at_it_passes() {
     let mut h = Harness::with(Setup::nodes(2));
@@ -16,11 +26,7 @@ fn a_waiting_connection_past_the_limit_is_reported_and_at_it_passes() {
     for corruption in
         [NodeCorruption::WaitingConnectionsOverLimit, NodeCorruption::WaitingConnectionsAtLimit]
     {
-        let restore = node.corrupt(corruption).expect("one connection waits on meta");
-        let property = node.check_invariants().err().map(|violation| violation.property);
-        assert_eq!(property, corruption.property(), "{corruption:?}");
-        node.undo_corruption(restore);
-        assert_eq!(node.check_invariants(), Ok(()), "{corruption:?} undone");
+        judged_and_undone(node, corruption);
     }
     h.settle();
 }
@@ -35,11 +41,7 @@ fn executes_waiting_for_a_pick_up_past_the_limit_are_reported_and_at_it_pass() {
     let node = &mut h.nodes[1];
     for corruption in [NodeCorruption::PickUpWaitersOverLimit, NodeCorruption::PickUpWaitersAtLimit]
     {
-        let restore = node.corrupt(corruption).expect("one execute waits for the pick-up");
-        let property = node.check_invariants().err().map(|violation| violation.property);
-        assert_eq!(property, corruption.property(), "{corruption:?}");
-        node.undo_corruption(restore);
-        assert_eq!(node.check_invariants(), Ok(()), "{corruption:?} undone");
+        judged_and_undone(node, corruption);
     }
     h.settle();
 }

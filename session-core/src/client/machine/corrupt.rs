@@ -108,21 +108,13 @@ impl SessionMachine {
 #[cfg(test)]
 mod tests {
     use super::ClientCorruption;
-    use crate::client::action::TransportEvent;
     use crate::client::config::ClientConfig;
     use crate::client::machine::SessionMachine;
-    use crate::client::wire::Response;
 
+    /// The invariant tests' ready machine (session 7 on its first socket) for alice.
     fn ready() -> SessionMachine {
         let config = ClientConfig { user: "alice".into(), ..ClientConfig::default() };
-        let mut machine = SessionMachine::new(config).expect("valid configuration");
-        machine.open(0).expect("opens");
-        let connection = machine.state.connection().expect("dialling");
-        machine.handle_transport(0, connection, TransportEvent::Connected);
-        let reply = Response::AuthenticateOk { session_id: 7 };
-        machine.handle_transport(0, connection, TransportEvent::Response(reply));
-        assert_eq!(machine.check_invariants(), Ok(()));
-        machine
+        super::super::invariants::tests::ready(config)
     }
 
     #[test]

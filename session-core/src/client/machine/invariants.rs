@@ -132,7 +132,7 @@ fn check_closed(machine: &SessionMachine) -> Result<(), Violation> {
 /// The public API never produces a broken machine, so each check is shown one here: a healthy machine
 /// with one field corrupted by hand, and the same check at its limit, where it must still pass.
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::client::action::{ConnectionId, Idempotency, RequestId, TransportEvent};
     use crate::client::config::ClientConfig;
@@ -150,7 +150,7 @@ mod tests {
     }
 
     /// A machine ready with session 7 on its first socket; it passes every check.
-    fn ready(config: ClientConfig) -> SessionMachine {
+    pub(in crate::client::machine) fn ready(config: ClientConfig) -> SessionMachine {
         let mut machine = SessionMachine::new(config).expect("valid configuration");
         machine.open(0).expect("opens");
         let connection = machine.state.connection().expect("dialling");
