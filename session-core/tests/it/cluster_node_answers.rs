@@ -97,6 +97,20 @@ fn late_answer(gone: &[SessionId]) -> Answer {
     })
 }
 
+/// Session `id` of `user` from 10.0.0.1, owned by node 2, as meta would hand it to install.
+fn record(id: i64, user: &str) -> SessionRecord {
+    SessionRecord {
+        session: sid(id),
+        user: user.to_owned(),
+        client_ip: "10.0.0.1".to_owned(),
+        space: String::new(),
+        space_set_unix_ms: 0,
+        created_unix_ms: START,
+        last_activity_unix_ms: START,
+        owner: NodeId(2),
+    }
+}
+
 fn gone(session: SessionId) -> NodeEvent {
     NodeEvent::Gone { session, reason: GoneReason::Killed }
 }
@@ -292,16 +306,6 @@ fn installs_the_server_registry_refuses_are_counted_and_leave_nothing_held() {
     let sessions = manager(Config::default());
     let table = RoleTable::new();
     let mut registry = ServerRegistry::new(START, &sessions, &table);
-    let record = |id: i64, user: &str| SessionRecord {
-        session: sid(id),
-        user: user.to_owned(),
-        client_ip: "10.0.0.1".to_owned(),
-        space: String::new(),
-        space_set_unix_ms: 0,
-        created_unix_ms: START,
-        last_activity_unix_ms: START,
-        owner: NodeId(2),
-    };
     assert_eq!(registry.installs_refused(), 0);
     // Users the role table does not know.
     registry.install(&record(1, "bob"));
@@ -317,16 +321,7 @@ fn installs_the_server_registry_refuses_are_counted_and_leave_nothing_held() {
 fn the_server_registry_says_whether_sync_changed_it() {
     let sessions = manager(Config::default());
     let table = RoleTable::new();
-    let record = SessionRecord {
-        session: sid(3),
-        user: "root".to_owned(),
-        client_ip: "10.0.0.1".to_owned(),
-        space: String::new(),
-        space_set_unix_ms: 0,
-        created_unix_ms: START,
-        last_activity_unix_ms: START,
-        owner: NodeId(2),
-    };
+    let record = record(3, "root");
     let mut registry = ServerRegistry::new(START, &sessions, &table);
     assert!(!registry.changed());
     assert_eq!(registry.sessions(), [], "reading the sessions changes nothing");
