@@ -12,9 +12,10 @@ use tokio::time::Instant;
 use support::{Client, Graphd, config, fresh_dir, int, string, within};
 
 async fn three_nodes(name: &str) -> Graphd {
-    let mut config = config(&fresh_dir(name));
+    let dir = fresh_dir(name);
+    let mut config = config(&dir);
     config.nodes = 3;
-    Graphd::start(config).await
+    Graphd::start(config).await.owning(dir)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -15,7 +15,8 @@ use support::{Client, ClientCall, Graphd, config, fresh_dir, within};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sign_out_is_never_answered_and_the_connection_stays_in_step() {
     within(30, async {
-        let graphd = Graphd::start(config(&fresh_dir("signout"))).await;
+        let test_dir = fresh_dir("signout");
+        let graphd = Graphd::start(config(&test_dir)).await;
         for mut client in
             [Client::python(graphd.addr()).await, Client::node_js(graphd.addr()).await]
         {
@@ -39,7 +40,8 @@ async fn a_sign_out_is_never_answered_and_the_connection_stays_in_step() {
 /// neighbour logged in before keeps working.
 async fn closes_only_itself(name: &str, bad: Vec<u8>) {
     within(30, async {
-        let mut config = config(&fresh_dir(name));
+        let test_dir = fresh_dir(name);
+        let mut config = config(&test_dir);
         config.max_frame_bytes = 4_096;
         let graphd = Graphd::start(config).await;
         let mut neighbour = Client::node_js(graphd.addr()).await;
@@ -105,7 +107,8 @@ async fn a_payload_truncated_inside_its_frame_closes_only_its_connection() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_frame_cut_short_by_the_clients_close_hurts_nobody() {
     within(30, async {
-        let graphd = Graphd::start(config(&fresh_dir("cut-short"))).await;
+        let test_dir = fresh_dir("cut-short");
+        let graphd = Graphd::start(config(&test_dir)).await;
         let mut neighbour = Client::node_js(graphd.addr()).await;
         let session = neighbour.login("root", "nebula").await;
         let mut client = Client::python(graphd.addr()).await;
@@ -124,7 +127,8 @@ async fn a_frame_cut_short_by_the_clients_close_hurts_nobody() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_unauthenticated_connection_is_closed_an_authenticated_one_is_not() {
     within(30, async {
-        let mut config = config(&fresh_dir("idle"));
+        let test_dir = fresh_dir("idle");
+        let mut config = config(&test_dir);
         config.unauthenticated_idle_timeout_secs = 1;
         let graphd = Graphd::start(config).await;
         let mut silent = Client::python(graphd.addr()).await;

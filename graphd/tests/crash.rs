@@ -23,7 +23,8 @@ const RUN: Duration = Duration::from_millis(4_500);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_crashed_under_load_loses_no_session_and_leaks_none() {
     within(30, async {
-        let mut config = config(&fresh_dir("crash"));
+        let test_dir = fresh_dir("crash");
+        let mut config = config(&test_dir);
         config.nodes = 3;
         config.session_idle_timeout_secs = IDLE_TIMEOUT_SECS;
         config.max_sessions_per_ip_per_user = 0;

@@ -17,7 +17,8 @@ async fn login_error(client: &mut Client, user: &str, password: &str) -> (i32, S
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_password_is_refused_and_repeated_ones_lock_the_user() {
     within(30, async {
-        let mut config = config(&fresh_dir("lockout"));
+        let test_dir = fresh_dir("lockout");
+        let mut config = config(&test_dir);
         config.enable_authorize = true;
         config.failed_login_attempts = 2;
         config.password_lock_time_in_secs = 60;
@@ -45,7 +46,8 @@ async fn a_bad_password_is_refused_and_repeated_ones_lock_the_user() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_enable_authorize_any_password_logs_in_as_in_nebulagraph() {
     within(30, async {
-        let graphd = Graphd::start(config(&fresh_dir("no-auth"))).await;
+        let test_dir = fresh_dir("no-auth");
+        let graphd = Graphd::start(config(&test_dir)).await;
         let mut client = Client::python(graphd.addr()).await;
         client.login("root", "not the password").await;
         let unknown = login_error(&mut client, "nobody", "x").await;
@@ -58,7 +60,8 @@ async fn without_enable_authorize_any_password_logs_in_as_in_nebulagraph() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_per_user_ip_limit_refuses_with_nebulagraphs_message() {
     within(30, async {
-        let mut config = config(&fresh_dir("user-ip"));
+        let test_dir = fresh_dir("user-ip");
+        let mut config = config(&test_dir);
         config.max_sessions_per_ip_per_user = 2;
         let graphd = Graphd::start(config).await;
         let mut client = Client::python(graphd.addr()).await;
@@ -83,7 +86,8 @@ async fn the_per_user_ip_limit_refuses_with_nebulagraphs_message() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn max_allowed_connections_caps_sessions_and_open_connections() {
     within(30, async {
-        let mut config = config(&fresh_dir("max-conn"));
+        let test_dir = fresh_dir("max-conn");
+        let mut config = config(&test_dir);
         config.max_allowed_connections = 2;
         let graphd = Graphd::start(config).await;
         let mut first = Client::python(graphd.addr()).await;

@@ -40,7 +40,8 @@ fn check(report: &load::Report) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn graphd_under_load_counts_every_call_and_keeps_no_session() {
     within(30, async {
-        let graphd = Graphd::start(config(&fresh_dir("load"))).await;
+        let test_dir = fresh_dir("load");
+        let graphd = Graphd::start(config(&test_dir)).await;
         let options = Options {
             executes_per_session: 3,
             ..Options::new(graphd.addrs.clone(), CONNECTIONS_USIZE, RUN)
@@ -57,7 +58,8 @@ async fn graphd_under_load_counts_every_call_and_keeps_no_session() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_floor_answers_the_same_frames_without_the_kernel() {
     within(30, async {
-        let floor = start_floor(config(&fresh_dir("floor"))).await.unwrap();
+        let test_dir = fresh_dir("floor");
+        let floor = start_floor(config(&test_dir)).await.unwrap();
         let addrs = floor.addrs().to_vec();
         let options = Options {
             executes_per_session: 3,

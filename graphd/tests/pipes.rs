@@ -75,7 +75,8 @@ async fn running(viewer: &mut Client, viewer_session: i64, text: &str) -> usize 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_slow_query_idiom_kills_what_its_filter_picks_and_nothing_else() {
     within(30, async {
-        let graphd = Graphd::start(config(&fresh_dir("pipe-kill"))).await;
+        let test_dir = fresh_dir("pipe-kill");
+        let graphd = Graphd::start(config(&test_dir)).await;
         let slow = "YIELD graphd_sleep(20000) AS slow";
         let spared = "YIELD graphd_sleep(20000) AS spared";
         let mut tasks = Vec::new();
@@ -133,10 +134,8 @@ async fn the_slow_query_idiom_kills_what_its_filter_picks_and_nothing_else() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn desc_user_lists_roles_to_god_and_to_the_user_alone() {
     within(30, async {
-        let config = graphsession_graphd::Config {
-            enable_authorize: true,
-            ..config(&fresh_dir("desc-user"))
-        };
+        let test_dir = fresh_dir("desc-user");
+        let config = graphsession_graphd::Config { enable_authorize: true, ..config(&test_dir) };
         let graphd = Graphd::start(config).await;
         let mut root = Client::python(graphd.addr()).await;
         let session = root.login("root", "nebula").await;

@@ -28,7 +28,8 @@ async fn plan_of(viewer: &mut Client, viewer_session: i64, session: i64, text: &
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_query_reaches_the_client_of_the_killed_statement() {
     within(30, async {
-        let graphd = Graphd::start(config(&fresh_dir("kill-query"))).await;
+        let test_dir = fresh_dir("kill-query");
+        let graphd = Graphd::start(config(&test_dir)).await;
         let mut runner = Client::python(graphd.addr()).await;
         let session = runner.login("root", "nebula").await;
         let running = tokio::spawn(async move {
@@ -55,7 +56,8 @@ async fn kill_query_reaches_the_client_of_the_killed_statement() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sleep_that_is_not_killed_yields_its_duration() {
     within(30, async {
-        let graphd = Graphd::start(config(&fresh_dir("sleep"))).await;
+        let test_dir = fresh_dir("sleep");
+        let graphd = Graphd::start(config(&test_dir)).await;
         let mut client = Client::python(graphd.addr()).await;
         let session = client.login("root", "nebula").await;
         let reply = client.execute(session, "YIELD graphd_sleep(50)").await;
@@ -73,7 +75,8 @@ async fn a_sleep_that_is_not_killed_yields_its_duration() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn show_queries_lists_itself_as_ngql() {
     within(30, async {
-        let graphd = Graphd::start(config(&fresh_dir("show-queries-text"))).await;
+        let test_dir = fresh_dir("show-queries-text");
+        let graphd = Graphd::start(config(&test_dir)).await;
         let mut client = Client::python(graphd.addr()).await;
         let session = client.login("root", "nebula").await;
         for (statement, listed) in
@@ -94,7 +97,8 @@ async fn show_queries_lists_itself_as_ngql() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_query_from_another_node_goes_through_meta() {
     within(30, async {
-        let mut config = config(&fresh_dir("kill-remote"));
+        let test_dir = fresh_dir("kill-remote");
+        let mut config = config(&test_dir);
         config.nodes = 2;
         let graphd = Graphd::start(config).await;
         let mut runner = Client::python(graphd.addrs[0]).await;
@@ -121,7 +125,8 @@ async fn kill_query_from_another_node_goes_through_meta() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_query_longer_than_the_idle_timeout_keeps_its_session() {
     within(30, async {
-        let mut config = config(&fresh_dir("long-query"));
+        let test_dir = fresh_dir("long-query");
+        let mut config = config(&test_dir);
         config.session_idle_timeout_secs = 1;
         let graphd = Graphd::start(config).await;
         let mut client = Client::python(graphd.addr()).await;
@@ -143,7 +148,8 @@ async fn a_query_longer_than_the_idle_timeout_keeps_its_session() {
 async fn a_query_past_its_timeout_is_killed_and_its_client_told_so() {
     const TIMED_OUT: (i32, &str) = (-1005, "Execution had been killed: query timed out");
     within(30, async {
-        let mut config = config(&fresh_dir("query-timeout"));
+        let test_dir = fresh_dir("query-timeout");
+        let mut config = config(&test_dir);
         config.query_timeout_ms = 300;
         let graphd = Graphd::start(config).await;
         let mut client = Client::python(graphd.addr()).await;

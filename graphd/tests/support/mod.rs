@@ -28,13 +28,39 @@ use wire_support::{Decoded, decode_frame, frame};
 /// How long a test waits for any one reply.
 pub(crate) const REPLY_WAIT: Duration = Duration::from_secs(10);
 
-/// A fresh, empty data directory under the system's temporary directory.
-pub(crate) fn fresh_dir(name: &str) -> PathBuf {
+/// A fresh, empty data directory under the system's temporary directory, removed when the
+/// test drops it (declare it before the graphd that uses it, so graphd stops first).
+pub(crate) fn fresh_dir(name: &str) -> TestDir {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let dir = std::env::temp_dir().join(format!("graphd-test-{}-{name}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    dir
+    TestDir(dir)
+}
+
+/// A test's data directory: a path that outlives every graphd started on it within the test
+/// (restarts reuse it) and is removed at the test's end, passed or failed, so runs leave
+/// nothing under the temporary directory.
+pub(crate) struct TestDir(PathBuf);
+
+impl std::ops::Deref for TestDir {
+    type Target = Path;
+
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for TestDir {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TestDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// A test configuration: free ports, one-second sync rounds, a fresh data directory.
@@ -55,6 +81,8 @@ pub(crate) struct Graphd {
     pub addrs: Vec<SocketAddr>,
     /// Its data directory.
     pub dir: PathBuf,
+    /// The directory removed once this graphd has stopped, when the graphd owns it.
+    owned_dir: Option<TestDir>,
 }
 
 impl Graphd {
@@ -63,7 +91,13 @@ impl Graphd {
         let dir = config.data_path.clone();
         let server = graphsession_graphd::start(config).await.unwrap();
         let addrs = server.addrs().to_vec();
-        Graphd { server: Some(server), addrs, dir }
+        Graphd { server: Some(server), addrs, dir, owned_dir: None }
+    }
+
+    /// Takes `dir`, removed when this graphd is dropped (after its server, the field before).
+    pub(crate) fn owning(mut self, dir: TestDir) -> Graphd {
+        self.owned_dir = Some(dir);
+        self
     }
 
     /// The first node's address.
