@@ -1,6 +1,7 @@
 //! `cargo xtask`: the one entry point for people and CI.
 //!
-//! - `cargo xtask sim [ARGS]`: the deterministic simulator (release build), arguments passed through.
+//! - `cargo xtask sim [ARGS]`: the deterministic simulator (the `sim` profile: release with fat
+//!   LTO), arguments passed through.
 //! - `cargo xtask graphd [ARGS]`: graphd, the NebulaGraph-wire server (release build), arguments
 //!   passed through (`cargo xtask graphd --help` lists its flags).
 //! - `cargo xtask load [ARGS]`: graphd under load on loopback (release build): calls per second
@@ -220,7 +221,7 @@ fn describe(command: &Command) -> String {
 
 fn sim_command(root: &Path, args: &[&str]) -> Command {
     let mut command =
-        cargo(root, &["run", "--quiet", "--release", "--package", "graphsession-sim", "--"]);
+        cargo(root, &["run", "--quiet", "--profile", "sim", "--package", "graphsession-sim", "--"]);
     command.args(args);
     command
 }
