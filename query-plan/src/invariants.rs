@@ -32,17 +32,11 @@ impl QueryRegistry {
                 format!("{} sessions exceed the limit", self.session_count()),
             );
         }
-        let listed = self.check_sessions()?;
-        let mut queries: Vec<(&QueryKey, &QueryEntry)> = self.queries.iter().collect();
-        queries.sort_unstable_by_key(|&(&key, _)| key);
-        // Searched once per query: not built for a registry without queries.
-        let indexed = if queries.is_empty() { Vec::new() } else { self.deadlines.sorted_entries() };
+        // An empty map is not walked: a map's walk visits its whole table, used or not.
+        let listed = if self.sessions.is_empty() { 0 } else { self.check_sessions()? };
         let mut deadline_count = 0_usize;
-        for (&key, entry) in queries {
-            self.check_entry(key, entry, &indexed)?;
-            if let EntryState::Running { deadline_unix_us: Some(_) } = entry.state {
-                deadline_count += 1;
-            }
+        if !self.queries.is_empty() {
+            deadline_count = self.check_queries()?;
         }
         // Every query (each in an open session, checked above) is in its session's list, and the
         // lists hold nothing else.
@@ -74,6 +68,22 @@ impl QueryRegistry {
             );
         }
         Ok(())
+    }
+
+    /// Every query's own rules, in key order; returns how many have a deadline that can fire.
+    fn check_queries(&self) -> Result<usize, Violation> {
+        let mut queries: Vec<(&QueryKey, &QueryEntry)> = self.queries.iter().collect();
+        queries.sort_unstable_by_key(|&(&key, _)| key);
+        // Searched once per query.
+        let indexed = self.deadlines.sorted_entries();
+        let mut deadline_count = 0_usize;
+        for (&key, entry) in queries {
+            self.check_entry(key, entry, &indexed)?;
+            if let EntryState::Running { deadline_unix_us: Some(_) } = entry.state {
+                deadline_count += 1;
+            }
+        }
+        Ok(deadline_count)
     }
 
     /// Each session's plans are distinct queries of the map, within the per-session limit; returns

@@ -120,51 +120,64 @@ impl SessionManager {
     /// registry's state. Call [`SessionManager::undo_corruption`] with the result before any other
     /// call.
     pub fn corrupt(&mut self, corruption: ManagerCorruption) -> Option<ManagerRestore> {
-        let config = self.config.clone();
         let sessions = self.session_count();
         match corruption {
             ManagerCorruption::NodeCountOff => {
-                return self.node_count.try_reserve(u64::MAX).then_some(ManagerRestore::NodeCount);
+                self.node_count.try_reserve(u64::MAX).then_some(ManagerRestore::NodeCount)
             }
             ManagerCorruption::SessionsOverLimit => {
-                self.config.sessions_max = sessions.checked_sub(1)?;
+                let max = sessions.checked_sub(1)?;
+                Some(self.change_config(|config| config.sessions_max = max))
             }
-            ManagerCorruption::SessionsAtLimit => self.config.sessions_max = sessions,
+            ManagerCorruption::SessionsAtLimit => {
+                Some(self.change_config(|config| config.sessions_max = sessions))
+            }
             ManagerCorruption::LoggedInOverPairLimit => {
                 let most = self.most_logged_in_per_pair().filter(|&most| most >= 2)?;
-                self.config.sessions_per_user_ip_max = i64::from(most - 1);
+                Some(self.change_config(|c| c.sessions_per_user_ip_max = i64::from(most - 1)))
             }
             ManagerCorruption::LoggedInAtPairLimit => {
                 let most = self.most_logged_in_per_pair()?;
-                self.config.sessions_per_user_ip_max = i64::from(most);
+                Some(self.change_config(|c| c.sessions_per_user_ip_max = i64::from(most)))
             }
             ManagerCorruption::LockoutsOverLimit => {
-                self.config.throttled_users_max = self.throttle.len().checked_sub(1)?;
+                let max = self.throttle.len().checked_sub(1)?;
+                Some(self.change_config(|config| config.throttled_users_max = max))
             }
             ManagerCorruption::LockoutsAtLimit => {
-                self.config.throttled_users_max = self.throttle.len();
+                let max = self.throttle.len();
+                Some(self.change_config(|config| config.throttled_users_max = max))
             }
             ManagerCorruption::HistoryOverLimit => {
-                self.config.session_history_max = self.longest_history()?.checked_sub(1)?;
+                let max = self.longest_history()?.checked_sub(1)?;
+                Some(self.change_config(|config| config.session_history_max = max))
             }
             ManagerCorruption::HistoryAtLimit => {
-                self.config.session_history_max = self.longest_history()?;
+                let max = self.longest_history()?;
+                Some(self.change_config(|config| config.session_history_max = max))
             }
             ManagerCorruption::EmptySlotUnfrozen => {
-                return self.shards.iter().enumerate().find_map(|(shard, found)| {
+                self.shards.iter().enumerate().find_map(|(shard, found)| {
                     let mut state = write(&found.state);
                     let (index, word) = state.entries.unfreeze_empty_slot(&found.table)?;
                     Some(ManagerRestore::Slot { shard, index, word })
-                });
+                })
             }
             ManagerCorruption::Queries(inner) => {
-                return self.shards.iter().enumerate().find_map(|(shard, found)| {
+                self.shards.iter().enumerate().find_map(|(shard, found)| {
                     let restore = lock(&found.queries).corrupt(inner)?;
                     Some(ManagerRestore::Queries { shard, restore })
-                });
+                })
             }
         }
-        Some(ManagerRestore::Config(Box::new(config)))
+    }
+
+    /// Applies `change` to the configuration; the restore holds it as it was. Cloned only once
+    /// a corruption is known to apply (the self-test tries many that do not).
+    fn change_config(&mut self, change: impl FnOnce(&mut Config)) -> ManagerRestore {
+        let was = self.config.clone();
+        change(&mut self.config);
+        ManagerRestore::Config(Box::new(was))
     }
 
     /// Undoes the corruption `restore` came from: the registry is exactly as it was before.

@@ -21,6 +21,27 @@ use graphsession_id_gen::SessionId;
 /// Stale entries the heap may hold beyond its live ones before an end compacts it.
 pub(crate) const STALE_CHECKS_SLACK: usize = 64;
 
+/// Entries up to which [`IdleChecks::index`] scans the heap instead of sorting a copy.
+const SCANNED_ENTRIES_MAX: usize = 16;
+
+/// What [`IdleChecks::index`] gives: whether an entry is stored, one way or the other.
+pub(crate) enum CheckIndex<'a> {
+    /// Few entries: the heap, scanned.
+    Scanned(&'a BinaryHeap<Reverse<(u64, SessionId)>>),
+    /// More: a sorted copy, searched.
+    Sorted(Vec<(u64, SessionId)>),
+}
+
+impl CheckIndex<'_> {
+    /// Whether `entry` is stored (live or stale).
+    pub(crate) fn contains(&self, entry: (u64, SessionId)) -> bool {
+        match self {
+            CheckIndex::Scanned(heap) => heap.iter().any(|&Reverse(stored)| stored == entry),
+            CheckIndex::Sorted(sorted) => sorted.binary_search(&entry).is_ok(),
+        }
+    }
+}
+
 /// The idle checks of one shard.
 #[derive(Debug, Default)]
 pub(crate) struct IdleChecks {
@@ -100,6 +121,17 @@ impl IdleChecks {
         let mut entries: Vec<(u64, SessionId)> = self.heap.iter().map(|&Reverse(e)| e).collect();
         entries.sort_unstable();
         entries
+    }
+
+    /// Every entry, stale ones included, for the invariant checks' membership tests: scanned as
+    /// stored when there are at most [`SCANNED_ENTRIES_MAX`] or no live one (no buffer to
+    /// build), sorted for a search when there are more.
+    pub(crate) fn index(&self) -> CheckIndex<'_> {
+        if self.live == 0 || self.heap.len() <= SCANNED_ENTRIES_MAX {
+            CheckIndex::Scanned(&self.heap)
+        } else {
+            CheckIndex::Sorted(self.sorted())
+        }
     }
 
     fn settle(&mut self, is_live: impl Fn(u64, SessionId) -> bool) {

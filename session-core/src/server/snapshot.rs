@@ -56,7 +56,9 @@ impl Snapshot {
     #[must_use]
     pub fn to_bytes(&self) -> Vec<u8> {
         let body = encode_body(&self.body);
-        let mut writer = Writer::new(Vec::new());
+        // The magic, the version, the checksum and the length ahead of the body.
+        let header_bytes = MAGIC.len() + 4 + 8 + 8;
+        let mut writer = Writer::new(Vec::with_capacity(header_bytes + body.len()));
         writer.bytes(&MAGIC);
         writer.u32(self.format_version);
         writer.u64(self.checksum);

@@ -13,7 +13,7 @@ use crate::server::session::Origin;
 use crate::server::snapshot_body::{LockoutRecord, SessionRecord, SnapshotBody};
 
 pub(crate) fn encode_body(body: &SnapshotBody) -> Vec<u8> {
-    let mut writer = Writer::new(Vec::new());
+    let mut writer = Writer::new(Vec::with_capacity(body_bytes_estimate(body)));
     writer.u64(body.newest_unix_ms);
     let stats = &body.stats;
     for value in [
@@ -41,6 +41,22 @@ pub(crate) fn encode_body(body: &SnapshotBody) -> Vec<u8> {
         writer.opt_u64(lockout.locked_until_unix_ms);
     }
     writer.into_inner()
+}
+
+/// Bytes the header takes: the clock and the ten counters, two lengths.
+const HEADER_BYTES: usize = 13 * 8;
+/// Bytes a session takes at least: its fixed fields and the lengths of its strings and lists,
+/// with a short user and ip.
+const SESSION_BYTES_MIN: usize = 128;
+/// Bytes a lockout takes at least, with a short user.
+const LOCKOUT_BYTES_MIN: usize = 32;
+
+/// A lower estimate of the body's encoded size, to reserve the buffer once instead of growing
+/// it a dozen times; a larger body still grows it as needed.
+fn body_bytes_estimate(body: &SnapshotBody) -> usize {
+    let sessions = body.sessions.len().saturating_mul(SESSION_BYTES_MIN);
+    let lockouts = body.lockouts.len().saturating_mul(LOCKOUT_BYTES_MIN);
+    HEADER_BYTES.saturating_add(sessions).saturating_add(lockouts)
 }
 
 fn encode_session(writer: &mut Writer, record: &SessionRecord) {

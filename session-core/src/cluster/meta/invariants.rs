@@ -20,6 +20,11 @@ use crate::cluster::meta::state::{ChangeKey, EntryState, MetaState};
 const SESSIONS_ON_STACK_MAX: usize = 64;
 /// Buckets of that table: twice as many, so that a probe always meets an empty one.
 const SESSION_BUCKETS: usize = 2 * SESSIONS_ON_STACK_MAX;
+/// The most sessions of the smaller table [`holds`] takes first (the simulator's store holds
+/// about a dozen): a quarter of the memory to clear per check.
+const SESSIONS_SMALL_MAX: usize = 16;
+/// Buckets of the smaller table.
+const SMALL_BUCKETS: usize = 2 * SESSIONS_SMALL_MAX;
 
 impl MetaStore {
     /// Checks every invariant of the store.
@@ -170,24 +175,25 @@ fn explain_rest(state: &MetaState) -> Result<(), Violation> {
 }
 
 /// The sessions of a small store by id, for [`holds`]: open addressing with linear probing over
-/// [`SESSION_BUCKETS`] buckets, each the position of a slot plus one (0: empty). A slot holds
+/// `BUCKETS` buckets (twice the `SLOTS`, at most 64, so that a probe always meets an empty one),
+/// each the position of a slot plus one (0: empty). A slot holds
 /// the position at which the change log names the session and, once the session is walked,
 /// whether and when it was removed.
-struct SessionTable {
-    ids: [i64; SESSIONS_ON_STACK_MAX],
-    seqs: [u64; SESSIONS_ON_STACK_MAX],
-    removed_unix_ms: [Option<u64>; SESSIONS_ON_STACK_MAX],
-    buckets: [u8; SESSION_BUCKETS],
+struct SessionTable<const SLOTS: usize, const BUCKETS: usize> {
+    ids: [i64; SLOTS],
+    seqs: [u64; SLOTS],
+    removed_unix_ms: [Option<u64>; SLOTS],
+    buckets: [u8; BUCKETS],
     len: usize,
 }
 
-impl SessionTable {
-    fn new() -> SessionTable {
+impl<const SLOTS: usize, const BUCKETS: usize> SessionTable<SLOTS, BUCKETS> {
+    fn new() -> Self {
         SessionTable {
-            ids: [0; SESSIONS_ON_STACK_MAX],
-            seqs: [0; SESSIONS_ON_STACK_MAX],
-            removed_unix_ms: [None; SESSIONS_ON_STACK_MAX],
-            buckets: [0; SESSION_BUCKETS],
+            ids: [0; SLOTS],
+            seqs: [0; SLOTS],
+            removed_unix_ms: [None; SLOTS],
+            buckets: [0; BUCKETS],
             len: 0,
         }
     }
@@ -196,16 +202,16 @@ impl SessionTable {
     /// differ in any bits spread.
     fn bucket(id: i64) -> usize {
         let hash = id.unsigned_abs().wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        usize::try_from(hash >> (u64::BITS - SESSION_BUCKETS.trailing_zeros())).unwrap_or(0)
+        usize::try_from(hash >> (u64::BITS - BUCKETS.trailing_zeros())).unwrap_or(0)
     }
 
     /// The slot of `id`, if tabled.
     fn find(&self, id: i64) -> Option<usize> {
-        let mut bucket = SessionTable::bucket(id);
+        let mut bucket = Self::bucket(id);
         loop {
-            let slot = usize::from(self.buckets[bucket % SESSION_BUCKETS]).checked_sub(1)?;
-            if self.ids[slot % SESSIONS_ON_STACK_MAX] == id {
-                return Some(slot % SESSIONS_ON_STACK_MAX);
+            let slot = usize::from(self.buckets[bucket % BUCKETS]).checked_sub(1)?;
+            if self.ids[slot % SLOTS] == id {
+                return Some(slot % SLOTS);
             }
             bucket += 1;
         }
@@ -215,24 +221,24 @@ impl SessionTable {
     /// twice) or the table is full.
     fn insert(&mut self, id: i64, seq: u64) -> bool {
         let slot = self.len;
-        if slot == SESSIONS_ON_STACK_MAX {
+        if slot == SLOTS {
             return false;
         }
-        let mut bucket = SessionTable::bucket(id);
+        let mut bucket = Self::bucket(id);
         loop {
-            let taken = usize::from(self.buckets[bucket % SESSION_BUCKETS]);
+            let taken = usize::from(self.buckets[bucket % BUCKETS]);
             if taken == 0 {
                 break;
             }
-            if self.ids[(taken - 1) % SESSIONS_ON_STACK_MAX] == id {
+            if self.ids[(taken - 1) % SLOTS] == id {
                 return false;
             }
             bucket += 1;
         }
-        // At most SESSIONS_ON_STACK_MAX, which fits in a u8.
-        self.buckets[bucket % SESSION_BUCKETS] = u8::try_from(slot + 1).unwrap_or(0);
-        self.ids[slot % SESSIONS_ON_STACK_MAX] = id;
-        self.seqs[slot % SESSIONS_ON_STACK_MAX] = seq;
+        // At most SLOTS (64 at most), which fits in a u8.
+        self.buckets[bucket % BUCKETS] = u8::try_from(slot + 1).unwrap_or(0);
+        self.ids[slot % SLOTS] = id;
+        self.seqs[slot % SLOTS] = seq;
         self.len += 1;
         true
     }
@@ -258,7 +264,18 @@ impl SessionTable {
 ///
 /// Conversely, in a state [`explain`] accepts every step here succeeds, so the two agree.
 fn holds(state: &MetaState) -> bool {
-    let mut table = SessionTable::new();
+    if state.sessions.len() <= SESSIONS_SMALL_MAX {
+        holds_in(state, &mut SessionTable::<SESSIONS_SMALL_MAX, SMALL_BUCKETS>::new())
+    } else {
+        holds_in(state, &mut SessionTable::<SESSIONS_ON_STACK_MAX, SESSION_BUCKETS>::new())
+    }
+}
+
+/// [`holds`] with a table of `SLOTS` sessions (a store with more is refused).
+fn holds_in<const SLOTS: usize, const BUCKETS: usize>(
+    state: &MetaState,
+    table: &mut SessionTable<SLOTS, BUCKETS>,
+) -> bool {
     for (&seq, change) in &state.changes {
         if let ChangeKey::Session(id) = *change {
             if !table.insert(id.get(), seq) {
