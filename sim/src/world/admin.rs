@@ -118,7 +118,11 @@ impl ClusterWorld {
             Err(CommandError::Sync(error)) => {
                 return Err(format!("node {from}: KILL QUERY {key:?} refused: {error}"));
             }
-            Err(error) => Err(error),
+            Err(error) => {
+                let message = error.to_string();
+                super::show::check_command_code(from, "KILL QUERY", error.code(), &message)?;
+                Err(error)
+            }
         };
         match (result, done.still_runs) {
             (Ok(outcome), Some(still_runs)) => {
