@@ -8,7 +8,8 @@
 //!   KILL SESSION) or a KILL QUERY alone is sent at once.
 //! - Its bounds: with `pending_query_kills_max` kills pending another one is refused, one
 //!   already pending is taken again; with `events_max` 1 a round that answers two kills keeps
-//!   one event and counts one dropped.
+//!   one event and counts one dropped; the refusal carries one of NebulaGraph's codes (what a
+//!   client of the KILL QUERY it refuses gets).
 
 use std::collections::BTreeMap;
 
@@ -199,6 +200,11 @@ fn check_kills(probe: &mut Probe) -> Checked {
             "[sync_bounds] a KILL QUERY past pending_query_kills_max {KILLS_MAX} gave {past:?}; \
              expected refused as full"
         ));
+    }
+    if let Err(error) = &past {
+        // What a client's KILL QUERY refused as full gets (the reply-code oracle).
+        let message = error.to_string();
+        crate::world::show::check_command_code(0, "KILL QUERY past the sync's bound", error.code(), &message)?;
     }
     let again = probe.sync.kill_query(probe.now, kill(1)?);
     if again.is_err() {
