@@ -149,7 +149,10 @@ impl ClusterWorld {
             (Err(_), None) => self.marks.hit(crate::world::Mark::KillAfterFinish),
             (Err(_), Some(false)) => {}
         }
-        self.apply_sends(from, done.sends)
+        self.apply_sends(from, done.sends)?;
+        // The listing oracle on the node that decided the kill, at once: its query listed as
+        // KILLING (the periodic look may fall where no long query runs).
+        self.check_queries(from)
     }
 
     /// GRANT (or, when granted, REVOKE) role USER in [`SPACE`] for the workload user.

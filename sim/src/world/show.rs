@@ -207,7 +207,7 @@ impl ClusterWorld {
         Ok(())
     }
 
-    fn check_queries(&self, index: usize) -> Checked {
+    pub(super) fn check_queries(&self, index: usize) -> Checked {
         let node = &self.nodes[index];
         let rows = node.registry().show_queries(self.node_now(index), &self.root);
         let mut running: Vec<_> = node.running.iter().map(|query| query.key).collect();
