@@ -73,9 +73,9 @@ pub(super) fn check_meta_edges(config: &MetaConfig, now: u64) -> Checked {
         request_items_max: ITEMS_MAX,
         nodes_max: NODES_MAX,
         tombstones_max: TOMBSTONES_MAX,
-        ..config.clone()
+        ..*config
     };
-    let mut meta = MetaStore::new(config.clone())
+    let mut meta = MetaStore::new(config)
         .map_err(|error| format!("[meta_probe] the probe's meta config was refused: {error}"))?;
     let mut node = Sender { node: NodeId(0), round: 0 };
     check_admission(&mut meta, &mut node, now)?;
@@ -165,7 +165,8 @@ fn check_tombstones(meta: &mut MetaStore, node: &mut Sender, now: u64) -> Checke
     }
     for pair in ids.chunks(2) {
         let mut request = node.next();
-        let removals = pair.iter().map(|&session| Removal { session, reason: RemoveReason::SignedOut });
+        let removals =
+            pair.iter().map(|&session| Removal { session, reason: RemoveReason::SignedOut });
         request.removals.extend(removals);
         admitted_expected("removals", &meta.handle_request(now, node.node, request))?;
     }

@@ -99,9 +99,10 @@ impl Probe {
 pub(super) fn check_sync_edges(meta: &MetaConfig, sync: &NodeConfig, now: u64) -> Checked {
     let config = NodeConfig { pending_query_kills_max: KILLS_MAX, events_max: 1, ..*sync };
     let mut probe = Probe {
-        sync: NodeSync::new(config, 1, now)
-            .map_err(|error| format!("[sync_probe] the probe's node config was refused: {error}"))?,
-        meta: MetaStore::new(meta.clone())
+        sync: NodeSync::new(config, 1, now).map_err(|error| {
+            format!("[sync_probe] the probe's node config was refused: {error}")
+        })?,
+        meta: MetaStore::new(*meta)
             .map_err(|error| format!("[sync_probe] the meta config was refused: {error}"))?,
         model: Model::default(),
         now,
@@ -191,7 +192,9 @@ fn check_kills(probe: &mut Probe) -> Checked {
     };
     for plan in 1..=u64::from(KILLS_MAX) {
         probe.sync.kill_query(probe.now, kill(plan)?).map_err(|error| {
-            format!("[sync_bounds] a KILL QUERY within pending_query_kills_max was refused: {error}")
+            format!(
+                "[sync_bounds] a KILL QUERY within pending_query_kills_max was refused: {error}"
+            )
         })?;
     }
     let past = probe.sync.kill_query(probe.now, kill(u64::from(KILLS_MAX) + 1)?);
@@ -204,7 +207,12 @@ fn check_kills(probe: &mut Probe) -> Checked {
     if let Err(error) = &past {
         // What a client's KILL QUERY refused as full gets (the reply-code oracle).
         let message = error.to_string();
-        crate::world::show::check_command_code(0, "KILL QUERY past the sync's bound", error.code(), &message)?;
+        crate::world::show::check_command_code(
+            0,
+            "KILL QUERY past the sync's bound",
+            error.code(),
+            &message,
+        )?;
     }
     let again = probe.sync.kill_query(probe.now, kill(1)?);
     if again.is_err() {
