@@ -120,7 +120,12 @@ impl ClusterWorld {
             }
             Err(error) => {
                 let message = error.to_string();
-                super::show::check_command_code(from, "KILL QUERY", error.code(), &message)?;
+                super::show::check_command_code(
+                    from,
+                    "the admin's KILL QUERY",
+                    error.code(),
+                    &message,
+                )?;
                 Err(error)
             }
         };

@@ -70,14 +70,14 @@ pub(super) fn check_reply_code(node: u16, reply: &Reply) -> Option<String> {
     ))
 }
 
-/// The reply-code oracle on a refused admin command (KILL QUERY, KILL SESSION): the error the
+/// The reply-code oracle on a refused KILL QUERY (the admin's, or a probe's): the error the
 /// statement's client would get carries one of NebulaGraph's codes and a message.
 pub(super) fn check_command_code(node: usize, what: &str, code: i32, message: &str) -> Checked {
     if FAILURE_CODES.contains(&code) && !message.is_empty() {
         return Ok(());
     }
     Err(format!(
-        "[reply_code] node {node} refused the admin's {what} with code {code} and message \
+        "[reply_code] node {node} refused {what} with code {code} and message \
          {message:?}; expected one of NebulaGraph's codes {FAILURE_CODES:?} and a message"
     ))
 }

@@ -209,7 +209,7 @@ fn check_kills(probe: &mut Probe) -> Checked {
         let message = error.to_string();
         crate::world::show::check_command_code(
             0,
-            "KILL QUERY past the sync's bound",
+            "a KILL QUERY past the sync probe's pending bound",
             error.code(),
             &message,
         )?;
