@@ -4,8 +4,8 @@
 //!
 //! - What it sends: a round after meta acknowledged a session reports it again only once it
 //!   changed (its activity moved on), never while unchanged.
-//! - When: with nothing to do the next round waits for `sync_interval_ms`; a removal (sign-out,
-//!   KILL SESSION) or a KILL QUERY alone is sent at once.
+//! - When: with nothing to do the next round waits for `sync_interval_ms`; a login's announce,
+//!   a removal (sign-out, KILL SESSION) or a KILL QUERY alone is sent at once.
 //! - Its bounds: with `pending_query_kills_max` kills pending another one is refused, one
 //!   already pending is taken again; with `events_max` 1 a round that answers two kills keeps
 //!   one event and counts one dropped; the refusal carries one of NebulaGraph's codes (what a
@@ -131,7 +131,10 @@ fn check_reports(probe: &mut Probe) -> Checked {
         .map_err(|error| format!("[sync_probe] announce refused: {error}"))?;
     probe.settle();
     if probe.meta.session(id).is_none() {
-        return Err(format!("[sync_probe] meta does not hold session {id} after its announce"));
+        return Err(format!(
+            "[sync_timing] meta does not hold session {id} after the node announced it and ran \
+             its timer at that instant; expected a login told to meta at once"
+        ));
     }
     let interval = probe.sync.poll_timeout().unwrap_or(probe.now).saturating_sub(probe.now);
     probe.now += interval.max(1);
