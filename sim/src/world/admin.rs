@@ -118,7 +118,16 @@ impl ClusterWorld {
             Err(CommandError::Sync(error)) => {
                 return Err(format!("node {from}: KILL QUERY {key:?} refused: {error}"));
             }
-            Err(error) => Err(error),
+            Err(error) => {
+                let message = error.to_string();
+                super::show::check_command_code(
+                    from,
+                    "the admin's KILL QUERY",
+                    error.code(),
+                    &message,
+                )?;
+                Err(error)
+            }
         };
         match (result, done.still_runs) {
             (Ok(outcome), Some(still_runs)) => {
@@ -145,7 +154,10 @@ impl ClusterWorld {
             (Err(_), None) => self.marks.hit(crate::world::Mark::KillAfterFinish),
             (Err(_), Some(false)) => {}
         }
-        self.apply_sends(from, done.sends)
+        self.apply_sends(from, done.sends)?;
+        // The listing oracle on the node that decided the kill, at once: its query listed as
+        // KILLING (the periodic look may fall where no long query runs).
+        self.check_queries(from)
     }
 
     /// GRANT (or, when granted, REVOKE) role USER in [`SPACE`] for the workload user.

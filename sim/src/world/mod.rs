@@ -32,6 +32,7 @@ mod faults;
 pub mod legacy;
 mod liveness;
 pub mod marks;
+mod meta_probes;
 pub mod network;
 pub mod node;
 mod password;
@@ -40,6 +41,7 @@ mod selftest;
 mod show;
 mod stats;
 mod step;
+mod sync_probes;
 mod trace;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -302,6 +304,8 @@ impl ClusterWorld {
             .map(|index| SimNode::new(index, &config, START_UNIX_MS, 1, options.generator))
             .collect::<Result<Vec<_>, _>>()?;
         nodes.first().map_or(Ok(()), |node| selftest::check_config_refusals(0, &node.server))?;
+        meta_probes::check_meta_edges(&meta_config, START_UNIX_MS)?;
+        sync_probes::check_sync_edges(&meta_config, &node::sync_config(&config), START_UNIX_MS)?;
         let clients = (0..config.clients)
             .map(|slot| SimClient::new(slot, u32::from(slot) + 1, &config, options.client))
             .collect::<Result<Vec<_>, _>>()?;

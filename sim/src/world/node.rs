@@ -235,14 +235,7 @@ impl SimNode {
                 password_lock_time_secs: config.password_lock_secs,
                 ..Config::default()
             },
-            sync: NodeConfig {
-                sync_interval_ms: config.sync_interval_ms,
-                idle_timeout_ms: config.idle_timeout_ms,
-                request_timeout_ms: 4 * config.latency_max_ms + 100,
-                retry_backoff_ms: 50,
-                retry_backoff_max_ms: config.sync_interval_ms,
-                ..NodeConfig::default()
-            },
+            sync: sync_config(config),
             ..GraphConfig::default()
         };
         let server = graph_config.server.clone();
@@ -636,6 +629,18 @@ impl SimNode {
     /// Authenticates waiting for registration.
     pub fn pending_auth_count(&self) -> usize {
         self.graph.registrations_waiting()
+    }
+}
+
+/// The sync configuration of the world's nodes.
+pub(super) fn sync_config(config: &ClusterConfig) -> NodeConfig {
+    NodeConfig {
+        sync_interval_ms: config.sync_interval_ms,
+        idle_timeout_ms: config.idle_timeout_ms,
+        request_timeout_ms: 4 * config.latency_max_ms + 100,
+        retry_backoff_ms: 50,
+        retry_backoff_max_ms: config.sync_interval_ms,
+        ..NodeConfig::default()
     }
 }
 

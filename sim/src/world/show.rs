@@ -70,6 +70,18 @@ pub(super) fn check_reply_code(node: u16, reply: &Reply) -> Option<String> {
     ))
 }
 
+/// The reply-code oracle on a refused KILL QUERY (the admin's, or a probe's): the error the
+/// statement's client would get carries one of NebulaGraph's codes and a message.
+pub(super) fn check_command_code(node: usize, what: &str, code: i32, message: &str) -> Checked {
+    if FAILURE_CODES.contains(&code) && !message.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "[reply_code] node {node} refused {what} with code {code} and message \
+         {message:?}; expected one of NebulaGraph's codes {FAILURE_CODES:?} and a message"
+    ))
+}
+
 /// What the listing oracles remember between looks: per node, its incarnation, counters and the
 /// simulator's event counts at the last look.
 #[derive(Debug, Default)]
@@ -195,7 +207,7 @@ impl ClusterWorld {
         Ok(())
     }
 
-    fn check_queries(&self, index: usize) -> Checked {
+    pub(super) fn check_queries(&self, index: usize) -> Checked {
         let node = &self.nodes[index];
         let rows = node.registry().show_queries(self.node_now(index), &self.root);
         let mut running: Vec<_> = node.running.iter().map(|query| query.key).collect();
