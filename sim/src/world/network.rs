@@ -6,7 +6,7 @@
 //! until the link heals or the socket is reset; a node cut from meta loses its messages both
 //! ways (the sync protocol's requests are retried after their timeout).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use graphsession_core::client::{ConnectionId, Request, TransportEvent};
 use graphsession_core::cluster::{Answer, Request as SyncRequest};
@@ -97,9 +97,9 @@ const LINK_SWEEP_LEN_MIN: usize = 16;
 #[derive(Debug, Default)]
 pub struct Network {
     /// Deliverable messages: (deliver at, send order) -> the message's slot in `slab`.
-    queue: BTreeMap<(u64, u64), u32>,
+    queue: Keyed,
     /// Messages of held sockets, keyed as in `queue`.
-    parked: BTreeMap<(u64, u64), u32>,
+    parked: Keyed,
     /// Messages in flight by slot; `None` is a free slot.
     slab: Vec<Option<Message>>,
     /// Free slots of `slab`.
@@ -179,7 +179,7 @@ impl Network {
     /// Keys of `queue` whose messages `pick` picks, in order.
     fn keys_where(
         &self,
-        queue: &BTreeMap<(u64, u64), u32>,
+        queue: &Keyed,
         mut pick: impl FnMut(&Message) -> bool,
     ) -> Vec<(u64, u64)> {
         queue
@@ -221,17 +221,13 @@ impl Network {
 
     /// The earliest message due at `now_ms` (not held by a partition), removed from the network.
     pub fn pop_due(&mut self, now_ms: u64) -> Option<Message> {
-        let entry = self.queue.first_entry()?;
-        if entry.key().0 > now_ms {
-            return None;
-        }
-        let slot = entry.remove();
+        let slot = self.queue.pop_first_due(now_ms)?;
         self.take(slot)
     }
 
     /// When the next deliverable message arrives.
     pub fn next_at_ms(&self) -> Option<u64> {
-        self.queue.first_key_value().map(|(key, _)| key.0)
+        self.queue.first_key().map(|key| key.0)
     }
 
     /// Holds (`true`) or releases the traffic of socket `connection`.
@@ -377,5 +373,83 @@ impl Network {
     pub fn drop_connection(&mut self, connection: ConnectionId) -> u32 {
         let dropped = self.remove_where(|message| message.connection() == Some(connection));
         u32::try_from(dropped).unwrap_or(u32::MAX)
+    }
+}
+
+/// A queue's keys (deliver at, send order) and their slots, in key order: a deque sorted by key.
+/// New keys come in nearly in order (now plus a small delay), so an insert lands near the back
+/// and the earliest leaves from the front; a tree would allocate a node whenever the queue
+/// refills from empty, which is most steps.
+#[derive(Debug, Default)]
+struct Keyed {
+    entries: VecDeque<((u64, u64), u32)>,
+}
+
+impl Keyed {
+    /// Where `key` is, or would be inserted.
+    fn position(&self, key: &(u64, u64)) -> Result<usize, usize> {
+        self.entries.binary_search_by(|(at, _)| at.cmp(key))
+    }
+
+    /// Files `slot` under `key` (replacing what was there, as a map does).
+    fn insert(&mut self, key: (u64, u64), slot: u32) {
+        match self.position(&key) {
+            Ok(at) => {
+                if let Some(entry) = self.entries.get_mut(at) {
+                    entry.1 = slot;
+                }
+            }
+            Err(at) => self.entries.insert(at, (key, slot)),
+        }
+    }
+
+    /// Takes out the slot under `key`.
+    fn remove(&mut self, key: &(u64, u64)) -> Option<u32> {
+        let at = self.position(key).ok()?;
+        self.entries.remove(at).map(|(_, slot)| slot)
+    }
+
+    /// The slot under `key`.
+    fn get(&self, key: &(u64, u64)) -> Option<&u32> {
+        let at = self.position(key).ok()?;
+        self.entries.get(at).map(|(_, slot)| slot)
+    }
+
+    /// The smallest key.
+    fn first_key(&self) -> Option<(u64, u64)> {
+        self.entries.front().map(|&(key, _)| key)
+    }
+
+    /// Takes out the first slot if its key is due at `now_ms`.
+    fn pop_first_due(&mut self, now_ms: u64) -> Option<u32> {
+        if self.entries.front()?.0.0 > now_ms {
+            return None;
+        }
+        self.entries.pop_front().map(|(_, slot)| slot)
+    }
+
+    /// Keys and slots in key order.
+    fn iter(&self) -> impl Iterator<Item = (&(u64, u64), &u32)> {
+        self.entries.iter().map(|(key, slot)| (key, slot))
+    }
+
+    /// Slots in key order.
+    fn values(&self) -> impl Iterator<Item = &u32> {
+        self.entries.iter().map(|(_, slot)| slot)
+    }
+
+    /// Moves every entry of `other` here.
+    fn append(&mut self, other: &mut Keyed) {
+        for (key, slot) in other.entries.drain(..) {
+            self.insert(key, slot);
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.entries.is_empty()
     }
 }
