@@ -6,7 +6,7 @@
 //! until the link heals or the socket is reset; a node cut from meta loses its messages both
 //! ways (the sync protocol's requests are retried after their timeout).
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 
 use graphsession_core::client::{ConnectionId, Request, TransportEvent};
 use graphsession_core::cluster::{Answer, Request as SyncRequest};
@@ -108,7 +108,8 @@ pub struct Network {
     /// The latest delivery time of each link that may still hold a later message back: a link
     /// whose last delivery is not after `now` holds none back (time never goes back), so
     /// those are swept out now and then.
-    link_last_ms: BTreeMap<(u8, u64), u64>,
+    /// Sorted by link (a few dozen at most: a sorted list, no tree node to allocate).
+    link_last_ms: Vec<((u8, u64), u64)>,
     /// The size of `link_last_ms` at which it is swept next.
     link_sweep_len: usize,
     /// The latest `now_ms` sent at (sends come in time order).
@@ -131,12 +132,19 @@ impl Network {
         if self.link_last_ms.len() >= self.link_sweep_len {
             // An entry at or before now changes no delivery time from now on: max(now + delay,
             // last) is now + delay. The sweep keeps the map about as small as the links busy.
-            self.link_last_ms.retain(|_, last| *last > now_ms);
+            self.link_last_ms.retain(|&(_, last)| last > now_ms);
             self.link_sweep_len = (2 * self.link_last_ms.len()).max(LINK_SWEEP_LEN_MIN);
         }
-        let last = self.link_last_ms.entry(message.link()).or_insert(0);
-        let deliver_at = now_ms.saturating_add(delay_ms).max(*last);
-        *last = deliver_at;
+        let link = message.link();
+        let mut deliver_at = now_ms.saturating_add(delay_ms);
+        match self.link_last_ms.binary_search_by(|(on, _)| on.cmp(&link)) {
+            Ok(at) => {
+                let last = &mut self.link_last_ms[at].1;
+                deliver_at = deliver_at.max(*last);
+                *last = deliver_at;
+            }
+            Err(at) => self.link_last_ms.insert(at, (link, deliver_at)),
+        }
         self.enqueue(deliver_at, message);
     }
 
@@ -393,6 +401,11 @@ impl Keyed {
 
     /// Files `slot` under `key` (replacing what was there, as a map does).
     fn insert(&mut self, key: (u64, u64), slot: u32) {
+        // Most keys are the largest yet.
+        if self.entries.back().is_none_or(|&(last, _)| last < key) {
+            self.entries.push_back((key, slot));
+            return;
+        }
         match self.position(&key) {
             Ok(at) => {
                 if let Some(entry) = self.entries.get_mut(at) {
