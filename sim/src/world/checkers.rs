@@ -87,6 +87,10 @@ impl ClusterWorld {
             }
             for (slot, client) in self.clients.iter().enumerate() {
                 let Some(machine) = client.single_machine() else { continue };
+                // Cloned only where the corruption applies (`corrupt` on the copy still decides).
+                if !machine.corruption_applies(corruption) {
+                    continue;
+                }
                 let mut copy = machine.clone();
                 if !copy.corrupt(corruption) {
                     continue;

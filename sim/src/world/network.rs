@@ -185,11 +185,7 @@ impl Network {
     }
 
     /// Keys of `queue` whose messages `pick` picks, in order.
-    fn keys_where(
-        &self,
-        queue: &Keyed,
-        mut pick: impl FnMut(&Message) -> bool,
-    ) -> Vec<(u64, u64)> {
+    fn keys_where(&self, queue: &Keyed, mut pick: impl FnMut(&Message) -> bool) -> Vec<(u64, u64)> {
         queue
             .iter()
             .filter(|&(_, &slot)| self.message(slot).is_some_and(&mut pick))
