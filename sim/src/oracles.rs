@@ -20,11 +20,11 @@ impl UniqueIds {
         UniqueIds::default()
     }
 
-    /// `by` (a node, named for the message) issued session id `session`.
+    /// `by` (a node, named for the message, and written only then) issued session id `session`.
     ///
     /// # Errors
     /// `[duplicate_id]` when it was issued before.
-    pub fn session(&mut self, by: &str, session: i64) -> Result<(), String> {
+    pub fn session(&mut self, by: impl std::fmt::Display, session: i64) -> Result<(), String> {
         if !self.sessions.insert(session) {
             return Err(format!(
                 "[duplicate_id] {by} issued session id {session} twice; expected every id unique"
@@ -37,7 +37,7 @@ impl UniqueIds {
     ///
     /// # Errors
     /// `[duplicate_id]` when it was issued before.
-    pub fn plan(&mut self, by: &str, plan: u64) -> Result<(), String> {
+    pub fn plan(&mut self, by: impl std::fmt::Display, plan: u64) -> Result<(), String> {
         if !self.plans.insert(plan) {
             return Err(format!(
                 "[duplicate_id] {by} issued plan id {plan} twice; expected every id unique"

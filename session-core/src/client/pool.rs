@@ -466,6 +466,10 @@ impl SessionPool {
     }
 
     fn expire_waiters(&mut self, now: u64) {
+        // Most settles find none due: the queue is then left as it is, not rebuilt.
+        if !self.waiters.iter().any(|waiter| waiter.deadline_ms <= now) {
+            return;
+        }
         let (expired, kept): (Vec<_>, Vec<_>) =
             self.waiters.drain(..).partition(|waiter| waiter.deadline_ms <= now);
         self.waiters = kept.into();

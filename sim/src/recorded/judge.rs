@@ -59,10 +59,10 @@ fn unique_ids(events: &[Recorded]) -> Result<UniqueIds, String> {
     for event in events {
         match event {
             Recorded::SessionIssued { process, node, session, .. } => {
-                ids.session(&format!("process {process} node {node}"), *session)?;
+                ids.session(format_args!("process {process} node {node}"), *session)?;
             }
             Recorded::PlanIssued { process, node, plan, .. } => {
-                ids.plan(&format!("process {process} node {node}"), *plan)?;
+                ids.plan(format_args!("process {process} node {node}"), *plan)?;
             }
             _ => {}
         }

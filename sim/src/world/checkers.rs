@@ -35,6 +35,9 @@ pub(super) struct CheckerTests {
     /// Every corruption judged: the rounds stop.
     #[cfg(feature = "checkers")]
     done: bool,
+    /// Every node corruption in order (`NodeCorruption::all`), listed once per run, not per round.
+    #[cfg(feature = "checkers")]
+    node_all: Vec<NodeCorruption>,
     /// Whether meta's kill-mark count was compared with a persisted state that holds marks
     /// (`probes.rs`).
     pub(super) kill_marks_checked: bool,
@@ -60,7 +63,11 @@ impl ClusterWorld {
         if self.checker_tests.done || (self.step + self.seed) % PERIOD_STEPS != 0 {
             return Ok(());
         }
-        let node_corruptions = NodeCorruption::all();
+        if self.checker_tests.node_all.is_empty() {
+            self.checker_tests.node_all = NodeCorruption::all();
+        }
+        // Put back at the end of the round (a failed round ends the run).
+        let node_corruptions = std::mem::take(&mut self.checker_tests.node_all);
         for &corruption in &node_corruptions {
             if self.checker_tests.nodes.contains(&corruption) {
                 continue;
@@ -70,12 +77,7 @@ impl ClusterWorld {
                 let Some(restore) = graph.corrupt(corruption) else { continue };
                 let found = graph.check_invariants();
                 graph.undo_corruption(restore);
-                judge(
-                    &format!("node {index}"),
-                    &format!("{corruption:?}"),
-                    corruption.property(),
-                    found,
-                )?;
+                judge(format_args!("node {index}"), corruption, corruption.property(), found)?;
                 self.checker_tests.nodes.insert(corruption);
                 self.stats.checker_self_tests += 1;
                 break;
@@ -87,17 +89,16 @@ impl ClusterWorld {
             }
             for (slot, client) in self.clients.iter().enumerate() {
                 let Some(machine) = client.single_machine() else { continue };
+                // Cloned only where the corruption applies (`corrupt` on the copy still decides).
+                if !machine.corruption_applies(corruption) {
+                    continue;
+                }
                 let mut copy = machine.clone();
                 if !copy.corrupt(corruption) {
                     continue;
                 }
                 let found = copy.check_invariants();
-                judge(
-                    &format!("client {slot}"),
-                    &format!("{corruption:?}"),
-                    corruption.property(),
-                    found,
-                )?;
+                judge(format_args!("client {slot}"), corruption, corruption.property(), found)?;
                 self.checker_tests.clients.insert(corruption);
                 self.stats.checker_self_tests += 1;
                 break;
@@ -105,6 +106,7 @@ impl ClusterWorld {
         }
         self.checker_tests.done = self.checker_tests.nodes.len() == node_corruptions.len()
             && self.checker_tests.clients.len() == ClientCorruption::ALL.len();
+        self.checker_tests.node_all = node_corruptions;
         Ok(())
     }
 }
@@ -112,8 +114,8 @@ impl ClusterWorld {
 /// The check of a machine with `corruption` applied reported `expected` (`None`: passed).
 #[cfg(feature = "checkers")]
 fn judge(
-    machine: &str,
-    corruption: &str,
+    machine: std::fmt::Arguments<'_>,
+    corruption: impl std::fmt::Debug,
     expected: Option<&'static str>,
     found: Result<(), graphsession_core::Violation>,
 ) -> Checked {
@@ -122,7 +124,7 @@ fn judge(
         return Ok(());
     }
     Err(format!(
-        "[checker_self_test] {machine} with the corruption {corruption}: check_invariants said {found:?}; expected {}",
+        "[checker_self_test] {machine} with the corruption {corruption:?}: check_invariants said {found:?}; expected {}",
         expected.map_or_else(
             || "Ok (a bound met exactly)".to_owned(),
             |p| format!("a violation of {p}")

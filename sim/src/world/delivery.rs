@@ -174,10 +174,10 @@ impl ClusterWorld {
 
     /// After any input to a node: sends what it decided, in order (replies to clients, its
     /// request to meta), checks the ids it issued, and notes the sessions that expired there.
-    pub(super) fn apply_sends(&mut self, index: usize, sends: Vec<Send>) -> Checked {
+    pub(super) fn apply_sends(&mut self, index: usize, mut sends: Vec<Send>) -> Checked {
         self.dirty.node(index);
         let node = u16::try_from(index).unwrap_or(0);
-        for send in sends {
+        for send in sends.drain(..) {
             match send {
                 Send::Reply(connection, response) => self.reply(connection, response),
                 Send::ToMeta(request) => {
@@ -186,11 +186,12 @@ impl ClusterWorld {
                 }
             }
         }
+        self.nodes[index].give_back_sends(sends);
         for session in self.nodes[index].take_created() {
             self.accounting.candidates.insert(session);
             self.touch_candidate(session);
             self.trace(u64::from_ne_bytes(session.get().to_ne_bytes()));
-            self.issued.session(&format!("node {node}"), session.get())?;
+            self.issued.session(format_args!("node {node}"), session.get())?;
         }
         if !self.nodes[index].recently_expired.is_empty() {
             self.note_expired(index);

@@ -6,7 +6,7 @@
 //! until the link heals or the socket is reset; a node cut from meta loses its messages both
 //! ways (the sync protocol's requests are retried after their timeout).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeSet, VecDeque};
 
 use graphsession_core::client::{ConnectionId, Request, TransportEvent};
 use graphsession_core::cluster::{Answer, Request as SyncRequest};
@@ -97,9 +97,9 @@ const LINK_SWEEP_LEN_MIN: usize = 16;
 #[derive(Debug, Default)]
 pub struct Network {
     /// Deliverable messages: (deliver at, send order) -> the message's slot in `slab`.
-    queue: BTreeMap<(u64, u64), u32>,
+    queue: Keyed,
     /// Messages of held sockets, keyed as in `queue`.
-    parked: BTreeMap<(u64, u64), u32>,
+    parked: Keyed,
     /// Messages in flight by slot; `None` is a free slot.
     slab: Vec<Option<Message>>,
     /// Free slots of `slab`.
@@ -108,7 +108,8 @@ pub struct Network {
     /// The latest delivery time of each link that may still hold a later message back: a link
     /// whose last delivery is not after `now` holds none back (time never goes back), so
     /// those are swept out now and then.
-    link_last_ms: BTreeMap<(u8, u64), u64>,
+    /// Sorted by link (a few dozen at most: a sorted list, no tree node to allocate).
+    link_last_ms: Vec<((u8, u64), u64)>,
     /// The size of `link_last_ms` at which it is swept next.
     link_sweep_len: usize,
     /// The latest `now_ms` sent at (sends come in time order).
@@ -131,12 +132,19 @@ impl Network {
         if self.link_last_ms.len() >= self.link_sweep_len {
             // An entry at or before now changes no delivery time from now on: max(now + delay,
             // last) is now + delay. The sweep keeps the map about as small as the links busy.
-            self.link_last_ms.retain(|_, last| *last > now_ms);
+            self.link_last_ms.retain(|&(_, last)| last > now_ms);
             self.link_sweep_len = (2 * self.link_last_ms.len()).max(LINK_SWEEP_LEN_MIN);
         }
-        let last = self.link_last_ms.entry(message.link()).or_insert(0);
-        let deliver_at = now_ms.saturating_add(delay_ms).max(*last);
-        *last = deliver_at;
+        let link = message.link();
+        let mut deliver_at = now_ms.saturating_add(delay_ms);
+        match self.link_last_ms.binary_search_by(|(on, _)| on.cmp(&link)) {
+            Ok(at) => {
+                let last = &mut self.link_last_ms[at].1;
+                deliver_at = deliver_at.max(*last);
+                *last = deliver_at;
+            }
+            Err(at) => self.link_last_ms.insert(at, (link, deliver_at)),
+        }
         self.enqueue(deliver_at, message);
     }
 
@@ -177,11 +185,7 @@ impl Network {
     }
 
     /// Keys of `queue` whose messages `pick` picks, in order.
-    fn keys_where(
-        &self,
-        queue: &BTreeMap<(u64, u64), u32>,
-        mut pick: impl FnMut(&Message) -> bool,
-    ) -> Vec<(u64, u64)> {
+    fn keys_where(&self, queue: &Keyed, mut pick: impl FnMut(&Message) -> bool) -> Vec<(u64, u64)> {
         queue
             .iter()
             .filter(|&(_, &slot)| self.message(slot).is_some_and(&mut pick))
@@ -221,17 +225,13 @@ impl Network {
 
     /// The earliest message due at `now_ms` (not held by a partition), removed from the network.
     pub fn pop_due(&mut self, now_ms: u64) -> Option<Message> {
-        let entry = self.queue.first_entry()?;
-        if entry.key().0 > now_ms {
-            return None;
-        }
-        let slot = entry.remove();
+        let slot = self.queue.pop_first_due(now_ms)?;
         self.take(slot)
     }
 
     /// When the next deliverable message arrives.
     pub fn next_at_ms(&self) -> Option<u64> {
-        self.queue.first_key_value().map(|(key, _)| key.0)
+        self.queue.first_key().map(|key| key.0)
     }
 
     /// Holds (`true`) or releases the traffic of socket `connection`.
@@ -377,5 +377,88 @@ impl Network {
     pub fn drop_connection(&mut self, connection: ConnectionId) -> u32 {
         let dropped = self.remove_where(|message| message.connection() == Some(connection));
         u32::try_from(dropped).unwrap_or(u32::MAX)
+    }
+}
+
+/// A queue's keys (deliver at, send order) and their slots, in key order: a deque sorted by key.
+/// New keys come in nearly in order (now plus a small delay), so an insert lands near the back
+/// and the earliest leaves from the front; a tree would allocate a node whenever the queue
+/// refills from empty, which is most steps.
+#[derive(Debug, Default)]
+struct Keyed {
+    entries: VecDeque<((u64, u64), u32)>,
+}
+
+impl Keyed {
+    /// Where `key` is, or would be inserted.
+    fn position(&self, key: &(u64, u64)) -> Result<usize, usize> {
+        self.entries.binary_search_by(|(at, _)| at.cmp(key))
+    }
+
+    /// Files `slot` under `key` (replacing what was there, as a map does).
+    fn insert(&mut self, key: (u64, u64), slot: u32) {
+        // Most keys are the largest yet.
+        if self.entries.back().is_none_or(|&(last, _)| last < key) {
+            self.entries.push_back((key, slot));
+            return;
+        }
+        match self.position(&key) {
+            Ok(at) => {
+                if let Some(entry) = self.entries.get_mut(at) {
+                    entry.1 = slot;
+                }
+            }
+            Err(at) => self.entries.insert(at, (key, slot)),
+        }
+    }
+
+    /// Takes out the slot under `key`.
+    fn remove(&mut self, key: &(u64, u64)) -> Option<u32> {
+        let at = self.position(key).ok()?;
+        self.entries.remove(at).map(|(_, slot)| slot)
+    }
+
+    /// The slot under `key`.
+    fn get(&self, key: &(u64, u64)) -> Option<&u32> {
+        let at = self.position(key).ok()?;
+        self.entries.get(at).map(|(_, slot)| slot)
+    }
+
+    /// The smallest key.
+    fn first_key(&self) -> Option<(u64, u64)> {
+        self.entries.front().map(|&(key, _)| key)
+    }
+
+    /// Takes out the first slot if its key is due at `now_ms`.
+    fn pop_first_due(&mut self, now_ms: u64) -> Option<u32> {
+        if self.entries.front()?.0.0 > now_ms {
+            return None;
+        }
+        self.entries.pop_front().map(|(_, slot)| slot)
+    }
+
+    /// Keys and slots in key order.
+    fn iter(&self) -> impl Iterator<Item = (&(u64, u64), &u32)> {
+        self.entries.iter().map(|(key, slot)| (key, slot))
+    }
+
+    /// Slots in key order.
+    fn values(&self) -> impl Iterator<Item = &u32> {
+        self.entries.iter().map(|(_, slot)| slot)
+    }
+
+    /// Moves every entry of `other` here.
+    fn append(&mut self, other: &mut Keyed) {
+        for (key, slot) in other.entries.drain(..) {
+            self.insert(key, slot);
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.entries.is_empty()
     }
 }

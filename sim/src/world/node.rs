@@ -121,6 +121,9 @@ pub struct SimNode {
     /// Its next timer as last asked (`None`: ask again). A pure machine's timer changes only
     /// with its inputs, and every input ends in `drain`, which forgets it.
     timer_cached: Cell<Option<Option<u64>>>,
+    /// An empty list with room, which `drain` fills and the world hands back once it sent
+    /// what the list held: one allocation kept instead of one per input.
+    sends_spare: Vec<Send>,
     /// Sessions created since the world last took them (for its id oracle).
     created: Vec<SessionId>,
     /// Counters.
@@ -255,6 +258,7 @@ impl SimNode {
             incarnation,
             graph,
             timer_cached: Cell::new(None),
+            sends_spare: Vec::new(),
             created: Vec::new(),
             counters: NodeCounters::default(),
             ended: BTreeMap::new(),
@@ -302,6 +306,12 @@ impl SimNode {
     /// check after each step).
     pub fn take_registry_touched(&mut self) -> bool {
         self.graph.take_registry_changed()
+    }
+
+    /// Takes back a list `drain` returned, emptied, for the next input's sends.
+    pub fn give_back_sends(&mut self, mut sends: Vec<Send>) {
+        sends.clear();
+        self.sends_spare = sends;
     }
 
     /// Sessions created since the last call.
@@ -358,8 +368,13 @@ impl SimNode {
             self.counters.uses += 1;
             return Statement::Session(SessionStatement::Use { space: space.to_owned() });
         }
-        let set = format!("SET SESSION {QUERY_TIMEOUT_VARIABLE} = ");
-        match statement.strip_prefix(&set) {
+        // "SET SESSION {QUERY_TIMEOUT_VARIABLE} = ", matched piece by piece (no string built
+        // per statement).
+        let value = statement
+            .strip_prefix("SET SESSION ")
+            .and_then(|rest| rest.strip_prefix(QUERY_TIMEOUT_VARIABLE))
+            .and_then(|rest| rest.strip_prefix(" = "));
+        match value {
             Some(value) => Statement::Session(SessionStatement::SetVariable {
                 name: QUERY_TIMEOUT_VARIABLE.to_owned(),
                 value: value.to_owned(),
@@ -448,7 +463,7 @@ impl SimNode {
     /// the long queries that return now.
     fn drain(&mut self, now_ms: u64, table: &mut RoleTable, choose: &mut Chooser) -> Vec<Send> {
         self.timer_cached.set(None);
-        let mut sends = Vec::new();
+        let mut sends = std::mem::take(&mut self.sends_spare);
         while let Some(output) = self.graph.poll_output() {
             match output {
                 Output::Reply { connection, reply } => {

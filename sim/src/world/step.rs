@@ -148,7 +148,7 @@ impl ClusterWorld {
             self.note("execute", || format!("client {slot}: {statement}"));
             self.clients[slot].execute(self.now_ms, statement, Idempotency::Idempotent);
         } else {
-            let statement = format!("GO FROM {} OVER follow", self.choose.below(100));
+            let statement = go_from(self.choose.below(100));
             self.note("execute", || format!("client {slot}: {statement}"));
             self.clients[slot].execute(self.now_ms, statement, idempotency);
         }
@@ -239,5 +239,40 @@ impl ClusterWorld {
             [sync, query].into_iter().flatten().min().map(|at| to_true(index, at))
         });
         clients.chain(nodes).chain(self.meta.poll_timeout()).chain(self.network.next_at_ms()).min()
+    }
+}
+
+/// `GO FROM {from} OVER follow`, the workload's query, written digit by digit: one is built at
+/// most steps, and the formatting machinery costs several times the allocation.
+fn go_from(from: u64) -> String {
+    const HEAD: &str = "GO FROM ";
+    const TAIL: &str = " OVER follow";
+    let mut digits = [0_u8; 20];
+    let mut start = digits.len();
+    let mut rest = from;
+    loop {
+        start -= 1;
+        digits[start] = b'0' + u8::try_from(rest % 10).unwrap_or(0);
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    let mut statement = String::with_capacity(HEAD.len() + digits.len() - start + TAIL.len());
+    statement.push_str(HEAD);
+    statement.extend(digits[start..].iter().map(|&digit| char::from(digit)));
+    statement.push_str(TAIL);
+    statement
+}
+
+#[cfg(test)]
+mod tests {
+    use super::go_from;
+
+    #[test]
+    fn go_from_writes_the_number_as_format_does() {
+        for from in [0, 7, 10, 99, 100, 12_345, u64::MAX] {
+            assert_eq!(go_from(from), format!("GO FROM {from} OVER follow"));
+        }
     }
 }

@@ -58,6 +58,9 @@ impl SessionMachine {
     /// Applies `corruption` to this machine (call it on a clone: there is no undo); whether it
     /// applied (`false`: nothing changed, the machine's state does not allow it).
     pub fn corrupt(&mut self, corruption: ClientCorruption) -> bool {
+        if !self.corruption_applies(corruption) {
+            return false;
+        }
         let now = self.clock.newest();
         let closed = matches!(self.state, State::Closed);
         match corruption {
@@ -98,6 +101,31 @@ impl SessionMachine {
         true
     }
 
+    /// Whether [`corrupt`](Self::corrupt) would apply `corruption` to this machine, without
+    /// changing it: a caller trying corruptions on many machines clones only those it applies
+    /// to. (`corrupt` asks this first, so it never applies one this refuses.)
+    #[must_use]
+    pub fn corruption_applies(&self, corruption: ClientCorruption) -> bool {
+        let closed = matches!(self.state, State::Closed);
+        match corruption {
+            ClientCorruption::SecondSessionHeld => {
+                self.unknown_session().is_some() && self.ledger.held().is_some()
+            }
+            ClientCorruption::UnknownSignOutQueued => self.unknown_session().is_some_and(|fresh| {
+                self.outbox.contains(fresh) || self.outbox.len() < self.outbox.max()
+            }),
+            ClientCorruption::BudgetOverLimit | ClientCorruption::BudgetAtLimit => {
+                let over = u32::from(corruption == ClientCorruption::BudgetOverLimit);
+                let target = self.budget.max().saturating_add(over);
+                let missing = target.checked_sub(self.ledger.budget_count());
+                !closed && missing.is_some_and(|missing| missing != 0)
+            }
+            ClientCorruption::FailuresOverLimit
+            | ClientCorruption::FailuresAtLimit
+            | ClientCorruption::ClosedEventFlipped => true,
+        }
+    }
+
     /// A session id the ledger does not hold: one past the largest it holds.
     fn unknown_session(&self) -> Option<SessionId> {
         let top = self.ledger.iter().map(|(session, _)| session.get()).max().unwrap_or(0);
@@ -127,6 +155,19 @@ mod tests {
             assert_eq!(property, corruption.property(), "{corruption:?}");
         }
         assert_eq!(machine.check_invariants(), Ok(()), "the original is untouched");
+    }
+
+    #[test]
+    fn applies_says_what_corrupt_does() {
+        let mut closed = SessionMachine::new(ClientConfig::default()).expect("valid");
+        closed.close(0);
+        let unopened = SessionMachine::new(ClientConfig::default()).expect("valid");
+        for machine in [ready(), closed, unopened] {
+            for corruption in ClientCorruption::ALL {
+                let applied = machine.clone().corrupt(corruption);
+                assert_eq!(machine.corruption_applies(corruption), applied, "{corruption:?}");
+            }
+        }
     }
 
     #[test]
