@@ -107,7 +107,7 @@ fn client_config(slot: u16, config: &ClusterConfig) -> ClientConfig {
     };
     let password = if user == WRONG_PASSWORD_USER { "wrong" } else { PASSWORD };
     let idle = config.idle_timeout_ms;
-    ClientConfig {
+    let mut client = ClientConfig {
         user: user.to_owned(),
         password: password.to_owned(),
         client_ip: crate::world::node::CLIENT_IP.to_owned(),
@@ -136,7 +136,11 @@ fn client_config(slot: u16, config: &ClusterConfig) -> ClientConfig {
             ReconnectPolicy::Resume
         },
         ..ClientConfig::default()
+    };
+    if slot == crate::world::client_watch::SMALL_BOUNDS_SLOT {
+        crate::world::client_watch::small_bounds(&mut client);
     }
+    client
 }
 
 impl SimClient {
@@ -149,6 +153,7 @@ impl SimClient {
     ) -> Result<SimClient, String> {
         let node = slot % config.nodes;
         let client = client_config(slot, config);
+        let watch = ClientWatch::new(&client);
         let machine = match kind {
             ClientKind::Legacy | ClientKind::LegacyCloseCancelsReconnect => {
                 let cancels = kind == ClientKind::LegacyCloseCancelsReconnect;
@@ -186,7 +191,7 @@ impl SimClient {
             life: Life::Running,
             given: BTreeSet::new(),
             close_requested: false,
-            watch: ClientWatch::default(),
+            watch,
         })
     }
 
@@ -353,11 +358,13 @@ impl SimClient {
     /// The next event (a pool's member events, unwrapped; a pool releases the lease of a
     /// statement that ended and runs statements whose acquire was granted).
     pub fn poll_event(&mut self, now_ms: u64) -> Option<Event> {
-        match self.machine_mut() {
+        let event = match self.machine_mut() {
             Machine::Single(machine) => machine.poll_event(),
             Machine::Pool(pooled) => pooled.poll_event(now_ms),
-            Machine::Legacy(legacy) => legacy.poll_event(),
-        }
+            Machine::Legacy(legacy) => return legacy.poll_event(),
+        }?;
+        self.watch.event(&event);
+        Some(event)
     }
 
     /// The client's session machine, when it runs one alone (not a pool, not the legacy model).
