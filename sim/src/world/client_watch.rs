@@ -14,17 +14,18 @@
 //!   failures since its last ready session are within `failures_max`, and when it gives up
 //!   (`OpenFailed`) it has failed exactly one time more than that.
 //! - The sign-out outbox: a sign-out that does not fit (`SignOutOverflow`) reports the bound of
-//!   the outbox it did not fit in, the client's `sign_out_outbox_max`.
+//!   the outbox it did not fit in, the client's `sign_out_outbox_max`. (Not reached: a machine
+//!   holds one session at a time and confirms each sign-out before it logs in anew, so even an
+//!   outbox of 1 never overflowed in 20,000 seeds.)
 //! - A server's answer: when the server answered a statement with an error other than -1002, the
 //!   failure the application is told may have run, so it is never "certainly not run" (a caller
 //!   would re-run a statement that ran): of the failures that input told (if it told any, and
 //!   the machine did not give up with it, which cancels what was queued), one at least may have
 //!   run.
 //!
-//! Client slot [`SMALL_BOUNDS_SLOT`] runs with small bounds (`failures_max`
-//! [`SMALL_FAILURES_MAX`], `sign_out_outbox_max` [`SMALL_OUTBOX_MAX`]) so that partitions and
-//! resets reach them: its behaviour, and a seed's trace, differ from the defaults' only where a
-//! bound is met.
+//! Client slot [`SMALL_BOUNDS_SLOT`] runs with a small `failures_max`
+//! ([`SMALL_FAILURES_MAX`]) so that partitions and resets reach it: its behaviour, and a seed's
+//! trace, differ from the default's only where the bound is met.
 //!
 //! The watch only reads what passes; it changes no choice and no trace.
 
@@ -36,13 +37,10 @@ use graphsession_core::client::{
 pub(super) const SMALL_BOUNDS_SLOT: u16 = 1;
 /// Its `failures_max`: an outage of about 1.5 s (backoff 50, 100, 200, 400, 800 ms) gives up.
 pub(super) const SMALL_FAILURES_MAX: u32 = 5;
-/// Its `sign_out_outbox_max`.
-pub(super) const SMALL_OUTBOX_MAX: u32 = 1;
 
 /// The small bounds of slot [`SMALL_BOUNDS_SLOT`], on `config`.
 pub(super) fn small_bounds(config: &mut ClientConfig) {
     config.failures_max = SMALL_FAILURES_MAX;
-    config.sign_out_outbox_max = SMALL_OUTBOX_MAX;
 }
 
 /// What the events caused by a server's error answer told the application.
