@@ -247,3 +247,25 @@ fn a_statement_outliving_half_the_close_flush_does_not_cost_its_sessions_sign_ou
     h.connected(second);
     assert!(sign_outs(&h.take_actions()).contains(&7));
 }
+
+/// A machine whose dials all fail dials `failures_max` times after the first failure, gives up
+/// at the failure past the bound and says how many there were, that one included. Found by the
+/// simulator's watch (the count said one less).
+#[test]
+fn giving_up_comes_at_the_failure_past_failures_max_and_counts_it() {
+    let config = ClientConfig { failures_max: 3, ..config() };
+    let mut h = Harness::new(config);
+    h.open();
+    let mut dials = 0;
+    while h.machine.state().is_open() {
+        if let State::AwaitingConnect { connection, .. } = *h.machine.state() {
+            dials += 1;
+            h.transport(connection, graphsession_core::client::TransportEvent::ConnectFailed);
+        } else {
+            h.fire_next_timeout();
+        }
+    }
+    assert_eq!(dials, 4, "the first dial and failures_max more");
+    let gave_up = Event::OpenFailed { error: SessionError::RetriesExhausted { failures: 4 } };
+    assert!(h.event_log.contains(&gave_up), "{:?}", h.event_log);
+}

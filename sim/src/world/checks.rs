@@ -60,7 +60,7 @@ impl ClusterWorld {
             }
         }
         for slot in bits(dirty.clients) {
-            let client = &self.clients[slot];
+            let client = &mut self.clients[slot];
             if client.life == Life::Running {
                 client
                     .check_invariants()

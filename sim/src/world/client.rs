@@ -11,6 +11,7 @@ use graphsession_core::client::{
 };
 use graphsession_id_gen::SessionId;
 
+use crate::world::client_watch::ClientWatch;
 use crate::world::config::ClusterConfig;
 use crate::world::legacy::LegacyClient;
 use crate::world::password::{PASSWORD, WRONG_PASSWORD_USER};
@@ -71,6 +72,8 @@ pub struct PooledClient {
     waiting: u32,
     /// The highest member id seen (members are numbered from 1).
     members_seen: u32,
+    /// The application's leaks and the pool's reports of them (see `pool_watch.rs`).
+    leaks: crate::world::pool_watch::Leaks,
 }
 
 /// One client process.
@@ -90,6 +93,8 @@ pub struct SimClient {
     pub given: BTreeSet<i64>,
     /// Whether the application asked the client to close.
     pub close_requested: bool,
+    /// What the process does on the wire, judged against the client's specification.
+    watch: ClientWatch,
 }
 
 /// The client configuration every simulated process uses.
@@ -102,7 +107,7 @@ fn client_config(slot: u16, config: &ClusterConfig) -> ClientConfig {
     };
     let password = if user == WRONG_PASSWORD_USER { "wrong" } else { PASSWORD };
     let idle = config.idle_timeout_ms;
-    ClientConfig {
+    let mut client = ClientConfig {
         user: user.to_owned(),
         password: password.to_owned(),
         client_ip: crate::world::node::CLIENT_IP.to_owned(),
@@ -131,7 +136,11 @@ fn client_config(slot: u16, config: &ClusterConfig) -> ClientConfig {
             ReconnectPolicy::Resume
         },
         ..ClientConfig::default()
+    };
+    if slot == crate::world::client_watch::SMALL_BOUNDS_SLOT {
+        crate::world::client_watch::small_bounds(&mut client);
     }
+    client
 }
 
 impl SimClient {
@@ -144,6 +153,7 @@ impl SimClient {
     ) -> Result<SimClient, String> {
         let node = slot % config.nodes;
         let client = client_config(slot, config);
+        let watch = ClientWatch::new(&client);
         let machine = match kind {
             ClientKind::Legacy | ClientKind::LegacyCloseCancelsReconnect => {
                 let cancels = kind == ClientKind::LegacyCloseCancelsReconnect;
@@ -165,6 +175,7 @@ impl SimClient {
                     leased: BTreeMap::new(),
                     waiting: 0,
                     members_seen: 0,
+                    leaks: crate::world::pool_watch::Leaks::default(),
                 }))
             }
             ClientKind::Ours => Machine::Single(Box::new(
@@ -180,6 +191,7 @@ impl SimClient {
             life: Life::Running,
             given: BTreeSet::new(),
             close_requested: false,
+            watch,
         })
     }
 
@@ -228,6 +240,7 @@ impl SimClient {
 
     /// Opens.
     pub fn open(&mut self, now_ms: u64) {
+        self.watch.opened(now_ms);
         match self.machine_mut() {
             Machine::Single(machine) => {
                 let _refused = machine.open(now_ms);
@@ -239,6 +252,7 @@ impl SimClient {
 
     /// Runs a statement (a pool leases a session for it, released when it ends).
     pub fn execute(&mut self, now_ms: u64, statement: String, idempotency: Idempotency) {
+        self.watch.input(now_ms);
         match self.machine_mut() {
             Machine::Single(machine) => {
                 let _refused = machine.execute(now_ms, statement, idempotency);
@@ -252,6 +266,7 @@ impl SimClient {
 
     /// USE `space` (a pool runs it as a statement).
     pub fn use_space(&mut self, now_ms: u64, space: &str) {
+        self.watch.input(now_ms);
         match self.machine_mut() {
             Machine::Single(machine) => {
                 let _refused = machine.use_space(now_ms, space);
@@ -268,6 +283,7 @@ impl SimClient {
     /// Closes gracefully (`force`: without waiting for statements in flight).
     pub fn close(&mut self, now_ms: u64, force: bool) {
         self.close_requested = true;
+        self.watch.closed(now_ms);
         match self.machine_mut() {
             Machine::Single(machine) if force => machine.force_close(now_ms),
             Machine::Single(machine) => machine.close(now_ms),
@@ -289,6 +305,7 @@ impl SimClient {
         local: ConnectionId,
         event: graphsession_core::client::TransportEvent,
     ) {
+        self.watch.transport(now_ms, &event);
         match self.machine_mut() {
             Machine::Single(machine) => machine.handle_transport(now_ms, local, event),
             Machine::Pool(pooled) => pooled.pool.handle_transport(now_ms, local, event),
@@ -312,6 +329,7 @@ impl SimClient {
 
     /// Fires due timers.
     pub fn timeout(&mut self, now_ms: u64) {
+        self.watch.input(now_ms);
         match self.machine_mut() {
             Machine::Single(machine) => machine.handle_timeout(now_ms),
             Machine::Pool(pooled) => pooled.pool.handle_timeout(now_ms),
@@ -321,26 +339,32 @@ impl SimClient {
 
     /// The next action, with the client's own socket id.
     pub fn poll_action(&mut self) -> Option<Action> {
-        match self.machine_mut() {
-            Machine::Single(machine) => machine.poll_action(),
+        let (action, backoff_ms) = match self.machine_mut() {
+            Machine::Single(machine) => {
+                (machine.poll_action()?, Some(machine.config().reconnect_backoff_initial_ms))
+            }
             Machine::Pool(pooled) => {
                 let action = pooled.pool.poll_action()?;
                 let member = u32::try_from(action.connection().0 >> 32).unwrap_or(0);
                 pooled.members_seen = pooled.members_seen.max(member);
-                Some(action)
+                (action, None)
             }
-            Machine::Legacy(legacy) => legacy.poll_action(),
-        }
+            Machine::Legacy(legacy) => return legacy.poll_action(),
+        };
+        self.watch.action(&action, backoff_ms);
+        Some(action)
     }
 
     /// The next event (a pool's member events, unwrapped; a pool releases the lease of a
     /// statement that ended and runs statements whose acquire was granted).
     pub fn poll_event(&mut self, now_ms: u64) -> Option<Event> {
-        match self.machine_mut() {
+        let event = match self.machine_mut() {
             Machine::Single(machine) => machine.poll_event(),
             Machine::Pool(pooled) => pooled.poll_event(now_ms),
-            Machine::Legacy(legacy) => legacy.poll_event(),
-        }
+            Machine::Legacy(legacy) => return legacy.poll_event(),
+        }?;
+        self.watch.event(&event);
+        Some(event)
     }
 
     /// The client's session machine, when it runs one alone (not a pool, not the legacy model).
@@ -352,11 +376,16 @@ impl SimClient {
     }
 
     /// The client's invariants (the legacy model has none it keeps).
-    pub fn check_invariants(&self) -> Result<(), String> {
+    pub fn check_invariants(&mut self) -> Result<(), String> {
         match &self.machine {
-            Machine::Single(machine) => machine.check_invariants().map_err(|e| e.to_string()),
+            Machine::Single(machine) => {
+                machine.check_invariants().map_err(|e| e.to_string())?;
+                self.watch.check(|| machine.metrics().reruns)
+            }
             Machine::Pool(pooled) => {
                 pooled.pool.check_invariants().map_err(|e| e.to_string())?;
+                pooled.leaks.check()?;
+                self.watch.check(|| pooled.pool.metrics().reruns)?;
                 let waiters = pooled.pool.stats().waiters;
                 if waiters != pooled.waiting {
                     return Err(format!(
@@ -434,12 +463,25 @@ impl PooledClient {
     fn run(&mut self, now_ms: u64, handle: Handle, statement: String, idempotency: Idempotency) {
         match self.pool.execute(now_ms, &handle, statement, idempotency) {
             Ok(_request) => {
-                let member = handle.lease().member;
-                if let Some(old) = self.leased.insert(member, handle) {
+                let lease = handle.lease();
+                if let Some(old) = self.leased.insert(lease.member, handle) {
+                    self.leaks.granted_twice(lease.member, old.lease(), lease);
                     self.pool.release(now_ms, old, Release::Reuse);
                 }
             }
             Err(_refused) => self.pool.release(now_ms, handle, Release::Discard),
+        }
+    }
+
+    /// A statement ended: the application gives its lease back, or (one result in
+    /// `LEAK_EVERY_RESULTS`) forgets the handle, and the pool has an input at once.
+    fn end_lease(&mut self, now_ms: u64, handle: Handle, result: bool) {
+        if result && self.leaks.leaks_now() {
+            self.leaks.dropped(handle.lease());
+            drop(handle);
+            self.pool.handle_timeout(now_ms);
+        } else {
+            self.pool.release(now_ms, handle, Release::Reuse);
         }
     }
 
@@ -453,11 +495,12 @@ impl PooledClient {
                 PoolEvent::Member { member, event } => {
                     if matches!(event, Event::Result { .. } | Event::Failed { .. }) {
                         if let Some(handle) = self.leased.remove(&member) {
-                            self.pool.release(now_ms, handle, Release::Reuse);
+                            self.end_lease(now_ms, handle, matches!(event, Event::Result { .. }));
                         }
                     }
                     return Some(event);
                 }
+                PoolEvent::LeakDetected { lease, .. } => self.leaks.reported(lease),
                 PoolEvent::Closed => return Some(Event::Closed { abandoned: Vec::new() }),
                 PoolEvent::WaitTimedOut { .. } | PoolEvent::WaitCancelled { .. } => {
                     self.waiting = self.waiting.saturating_sub(1);

@@ -155,6 +155,9 @@ pub struct SimNode {
     /// Connections whose query's executor stopped at its deadline: their next reply must say
     /// it timed out.
     timed_out_replies: BTreeSet<ConnectionId>,
+    /// Connections whose request is a SET SESSION of a valid query timeout: their next reply
+    /// must accept it.
+    set_replies: BTreeSet<ConnectionId>,
     /// The timeouts a query may have: the node's, and what clients may set for their session.
     query_timeouts_ms: BTreeSet<u64>,
     /// The registry's last snapshot (taken every [`SNAPSHOT_EVERY_ROUNDS`] sync rounds), if the
@@ -273,6 +276,7 @@ impl SimNode {
             plans_seen: BTreeSet::new(),
             violations: Vec::new(),
             timed_out_replies: BTreeSet::new(),
+            set_replies: BTreeSet::new(),
             query_timeouts_ms: query_timeouts_ms(config),
             snapshot: None,
             keep_snapshots: config.node_snapshots,
@@ -338,7 +342,9 @@ impl SimNode {
                 node::Request::Authenticate { user, client_ip, password }
             }
             Request::Execute { session_id, statement } => {
-                node::Request::Execute { session_id, statement: self.parse(statement) }
+                let statement = self.parse(statement);
+                self.note_set(connection, &statement);
+                node::Request::Execute { session_id, statement }
             }
             Request::SignOut { session_id } => {
                 node::Request::SignOut { session_id: session_id.get() }
@@ -526,6 +532,7 @@ impl SimNode {
     /// a NebulaGraph code and a message; an answered login is activity.
     fn judge_reply(&mut self, connection: ConnectionId, reply: &Reply) {
         self.judge_timeout_reply(connection, reply);
+        self.judge_set_reply(connection, reply);
         if let Err(violation) = self.password.judge(self.id.0, connection, reply) {
             self.violations.push(violation);
         }

@@ -201,6 +201,7 @@ impl SessionMachine {
     ) {
         if let Some(error) = give_up {
             if self.count_failure() {
+                let error = self.with_failures(error);
                 self.emit(Event::OpenFailed { error });
                 return self.close_on_idle_link(now, connection, None);
             }
@@ -287,7 +288,8 @@ impl SessionMachine {
         give_up: SessionError,
     ) -> Option<u64> {
         if self.count_failure() {
-            self.emit(Event::OpenFailed { error: give_up });
+            let error = self.with_failures(give_up);
+            self.emit(Event::OpenFailed { error });
             self.close_without_link(now, held);
             return None;
         }
@@ -304,6 +306,17 @@ impl SessionMachine {
         let retry_at_ms = after(now, delay_ms);
         self.state = State::AwaitingReconnect { retry_at_ms, held, down_since_ms, wait };
         Some(retry_at_ms)
+    }
+
+    /// `give_up` as the machine reports it: a `RetriesExhausted` built before the last failure
+    /// was counted says how many failures there were with it.
+    fn with_failures(&self, give_up: SessionError) -> SessionError {
+        match give_up {
+            SessionError::RetriesExhausted { .. } => {
+                SessionError::RetriesExhausted { failures: self.failures }
+            }
+            other => other,
+        }
     }
 
     /// Counts a consecutive failure; true when `failures_max` is exceeded.

@@ -4,10 +4,12 @@
 //! its deadline once the node has taken an input then (the executor sees the kill at that
 //! input); a query stopped at its deadline was due, and its reply is -1005 "Execution had been
 //! killed: query timed out" (or its session's end, never a success: `killed_plans` holds it
-//! for the success oracles); that text answers nothing else.
+//! for the success oracles); that text answers nothing else. A SET SESSION of a timeout the
+//! seed allows (a few bytes, within `QUERY_TIMEOUT_MS_MAX`) is accepted: answered with success,
+//! or with its session's end, never refused.
 
 use graphsession_core::client::{ConnectionId, E_EXECUTION_ERROR};
-use graphsession_core::node::Reply;
+use graphsession_core::node::{Reply, SessionStatement, Statement};
 use graphsession_core::server::QUERY_TIMED_OUT;
 use graphsession_query_plan::QueryKey;
 
@@ -69,6 +71,32 @@ impl SimNode {
                  its deadline is {:?}",
                 self.id.0, query.key, query.deadline_ms
             ));
+        }
+    }
+
+    /// A request on `connection` runs `statement`: a SET SESSION of one of the seed's timeouts
+    /// awaits its acceptance.
+    pub(super) fn note_set(&mut self, connection: ConnectionId, statement: &Statement) {
+        if let Statement::Session(SessionStatement::SetVariable { value, .. }) = statement {
+            if value.parse::<u64>().is_ok_and(|ms| self.query_timeouts_ms.contains(&ms)) {
+                self.set_replies.insert(connection);
+            }
+        }
+    }
+
+    /// The reply to a SET SESSION of an allowed timeout accepts it (or says its session ended).
+    pub(super) fn judge_set_reply(&mut self, connection: ConnectionId, reply: &Reply) {
+        if !self.set_replies.remove(&connection) {
+            return;
+        }
+        if let Reply::ExecuteFailed { code, message, .. } = reply {
+            if !SESSION_GONE_CODES.contains(code) {
+                self.violations.push(format!(
+                    "[set_refused] node {} refused a SET SESSION of an allowed query timeout \
+                     ({code}: {message}); expected it accepted",
+                    self.id.0
+                ));
+            }
         }
     }
 
