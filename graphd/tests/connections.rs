@@ -15,8 +15,7 @@ use support::{Client, ClientCall, Graphd, config, fresh_dir, within};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sign_out_is_never_answered_and_the_connection_stays_in_step() {
     within(30, async {
-        let test_dir = fresh_dir("signout");
-        let graphd = Graphd::start(config(&test_dir)).await;
+        let graphd = Graphd::fresh("signout").await;
         for mut client in
             [Client::python(graphd.addr()).await, Client::node_js(graphd.addr()).await]
         {
@@ -107,8 +106,7 @@ async fn a_payload_truncated_inside_its_frame_closes_only_its_connection() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_frame_cut_short_by_the_clients_close_hurts_nobody() {
     within(30, async {
-        let test_dir = fresh_dir("cut-short");
-        let graphd = Graphd::start(config(&test_dir)).await;
+        let graphd = Graphd::fresh("cut-short").await;
         let mut neighbour = Client::node_js(graphd.addr()).await;
         let session = neighbour.login("root", "nebula").await;
         let mut client = Client::python(graphd.addr()).await;

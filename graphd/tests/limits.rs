@@ -46,8 +46,7 @@ async fn a_bad_password_is_refused_and_repeated_ones_lock_the_user() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_enable_authorize_any_password_logs_in_as_in_nebulagraph() {
     within(30, async {
-        let test_dir = fresh_dir("no-auth");
-        let graphd = Graphd::start(config(&test_dir)).await;
+        let graphd = Graphd::fresh("no-auth").await;
         let mut client = Client::python(graphd.addr()).await;
         client.login("root", "not the password").await;
         let unknown = login_error(&mut client, "nobody", "x").await;

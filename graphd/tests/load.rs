@@ -40,8 +40,7 @@ fn check(report: &load::Report) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn graphd_under_load_counts_every_call_and_keeps_no_session() {
     within(30, async {
-        let test_dir = fresh_dir("load");
-        let graphd = Graphd::start(config(&test_dir)).await;
+        let graphd = Graphd::fresh("load").await;
         let options = Options {
             executes_per_session: 3,
             ..Options::new(graphd.addrs.clone(), CONNECTIONS_USIZE, RUN)

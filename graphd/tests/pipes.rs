@@ -75,8 +75,7 @@ async fn running(viewer: &mut Client, viewer_session: i64, text: &str) -> usize 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_slow_query_idiom_kills_what_its_filter_picks_and_nothing_else() {
     within(30, async {
-        let test_dir = fresh_dir("pipe-kill");
-        let graphd = Graphd::start(config(&test_dir)).await;
+        let graphd = Graphd::fresh("pipe-kill").await;
         let slow = "YIELD graphd_sleep(20000) AS slow";
         let spared = "YIELD graphd_sleep(20000) AS spared";
         let mut tasks = Vec::new();

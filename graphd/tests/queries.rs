@@ -28,8 +28,7 @@ async fn plan_of(viewer: &mut Client, viewer_session: i64, session: i64, text: &
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_query_reaches_the_client_of_the_killed_statement() {
     within(30, async {
-        let test_dir = fresh_dir("kill-query");
-        let graphd = Graphd::start(config(&test_dir)).await;
+        let graphd = Graphd::fresh("kill-query").await;
         let mut runner = Client::python(graphd.addr()).await;
         let session = runner.login("root", "nebula").await;
         let running = tokio::spawn(async move {
@@ -56,8 +55,7 @@ async fn kill_query_reaches_the_client_of_the_killed_statement() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sleep_that_is_not_killed_yields_its_duration() {
     within(30, async {
-        let test_dir = fresh_dir("sleep");
-        let graphd = Graphd::start(config(&test_dir)).await;
+        let graphd = Graphd::fresh("sleep").await;
         let mut client = Client::python(graphd.addr()).await;
         let session = client.login("root", "nebula").await;
         let reply = client.execute(session, "YIELD graphd_sleep(50)").await;
@@ -75,8 +73,7 @@ async fn a_sleep_that_is_not_killed_yields_its_duration() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn show_queries_lists_itself_as_ngql() {
     within(30, async {
-        let test_dir = fresh_dir("show-queries-text");
-        let graphd = Graphd::start(config(&test_dir)).await;
+        let graphd = Graphd::fresh("show-queries-text").await;
         let mut client = Client::python(graphd.addr()).await;
         let session = client.login("root", "nebula").await;
         for (statement, listed) in

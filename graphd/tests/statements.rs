@@ -17,8 +17,7 @@ async fn both_framings(graphd: &Graphd) -> [Client; 2] {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn version_check_and_login_in_both_framings() {
     within(30, async {
-        let test_dir = fresh_dir("login");
-        let graphd = Graphd::start(config(&test_dir)).await;
+        let graphd = Graphd::fresh("login").await;
         for mut client in both_framings(&graphd).await {
             assert_eq!(client.verify("3.0.0").await, (0, String::new()));
             let (code, message) = client.verify("2.0.0").await;
@@ -40,8 +39,7 @@ async fn version_check_and_login_in_both_framings() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn yield_and_return_of_literals_and_parameters() {
     within(30, async {
-        let test_dir = fresh_dir("yield");
-        let graphd = Graphd::start(config(&test_dir)).await;
+        let graphd = Graphd::fresh("yield").await;
         for mut client in both_framings(&graphd).await {
             let session = client.login("root", "nebula").await;
             let reply = client.execute(session, r#"YIELD 1 AS a, "x", -2.5, true, NULL"#).await;
@@ -75,8 +73,7 @@ async fn yield_and_return_of_literals_and_parameters() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn anything_else_is_nebulagraphs_syntax_error() {
     within(30, async {
-        let test_dir = fresh_dir("syntax");
-        let graphd = Graphd::start(config(&test_dir)).await;
+        let graphd = Graphd::fresh("syntax").await;
         let mut client = Client::python(graphd.addr()).await;
         let session = client.login("root", "nebula").await;
         let cases = [
@@ -105,8 +102,7 @@ async fn anything_else_is_nebulagraphs_syntax_error() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spaces_use_and_scripts() {
     within(30, async {
-        let test_dir = fresh_dir("spaces");
-        let graphd = Graphd::start(config(&test_dir)).await;
+        let graphd = Graphd::fresh("spaces").await;
         for mut client in both_framings(&graphd).await {
             let session = client.login("root", "nebula").await;
             let missing = client.execute(session, "USE nba").await;
@@ -199,8 +195,7 @@ async fn users_roles_and_passwords() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_listed_shown_and_killed() {
     within(30, async {
-        let test_dir = fresh_dir("show");
-        let graphd = Graphd::start(config(&test_dir)).await;
+        let graphd = Graphd::fresh("show").await;
         let mut admin = Client::python(graphd.addr()).await;
         let session = admin.login("root", "nebula").await;
         let mut other = Client::node_js(graphd.addr()).await;

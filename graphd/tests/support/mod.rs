@@ -94,6 +94,13 @@ impl Graphd {
         Graphd { server: Some(server), addrs, dir, owned_dir: None }
     }
 
+    /// Starts graphd with the test configuration on a fresh data directory of its own, removed
+    /// when it is dropped.
+    pub(crate) async fn fresh(name: &str) -> Graphd {
+        let dir = fresh_dir(name);
+        Graphd::start(config(&dir)).await.owning(dir)
+    }
+
     /// Takes `dir`, removed when this graphd is dropped (after its server, the field before).
     pub(crate) fn owning(mut self, dir: TestDir) -> Graphd {
         self.owned_dir = Some(dir);
