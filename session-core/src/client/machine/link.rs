@@ -18,6 +18,15 @@ use crate::client::timers::{after, backoff_ms, earliest};
 use crate::client::wire::{PROBE_STATEMENT, Request, use_statement};
 use graphsession_id_gen::SessionId;
 
+/// What a machine reports when a lost link is one failure too many.
+pub(super) enum GiveUp {
+    /// The transport kept failing: `RetriesExhausted` with every failure counted, the last one
+    /// included (so it is built only once that one is counted).
+    Retries,
+    /// This error ended the attempts (a refused authentication).
+    With(SessionError),
+}
+
 impl SessionMachine {
     /// Dials a new socket for `held`.
     pub(super) fn dial(&mut self, now: u64, held: Option<SessionId>, down_since_ms: u64) {
@@ -201,7 +210,6 @@ impl SessionMachine {
     ) {
         if let Some(error) = give_up {
             if self.count_failure() {
-                let error = self.with_failures(error);
                 self.emit(Event::OpenFailed { error });
                 return self.close_on_idle_link(now, connection, None);
             }
@@ -218,8 +226,7 @@ impl SessionMachine {
         let held = match self.take_state() {
             State::AwaitingConnect { connection, held, down_since_ms, .. } => {
                 self.close_socket(connection);
-                let give_up = SessionError::RetriesExhausted { failures: self.failures };
-                self.lose_link(now, held, down_since_ms, Wait::Transport(cause), give_up);
+                self.lose_link(now, held, down_since_ms, Wait::Transport(cause), GiveUp::Retries);
                 return;
             }
             State::AwaitingSignOutProof { connection, then, .. } => {
@@ -257,8 +264,7 @@ impl SessionMachine {
                 return;
             }
         };
-        let give_up = SessionError::RetriesExhausted { failures: self.failures };
-        self.lose_link(now, held, now, Wait::Transport(cause), give_up);
+        self.lose_link(now, held, now, Wait::Transport(cause), GiveUp::Retries);
     }
 
     /// A request's reply was lost: re-queue it if re-sending is harmless and allowed, otherwise
@@ -285,10 +291,13 @@ impl SessionMachine {
         held: Option<SessionId>,
         down_since_ms: u64,
         wait: Wait,
-        give_up: SessionError,
+        give_up: GiveUp,
     ) -> Option<u64> {
         if self.count_failure() {
-            let error = self.with_failures(give_up);
+            let error = match give_up {
+                GiveUp::Retries => SessionError::RetriesExhausted { failures: self.failures },
+                GiveUp::With(error) => error,
+            };
             self.emit(Event::OpenFailed { error });
             self.close_without_link(now, held);
             return None;
@@ -306,17 +315,6 @@ impl SessionMachine {
         let retry_at_ms = after(now, delay_ms);
         self.state = State::AwaitingReconnect { retry_at_ms, held, down_since_ms, wait };
         Some(retry_at_ms)
-    }
-
-    /// `give_up` as the machine reports it: a `RetriesExhausted` built before the last failure
-    /// was counted says how many failures there were with it.
-    fn with_failures(&self, give_up: SessionError) -> SessionError {
-        match give_up {
-            SessionError::RetriesExhausted { .. } => {
-                SessionError::RetriesExhausted { failures: self.failures }
-            }
-            other => other,
-        }
     }
 
     /// Counts a consecutive failure; true when `failures_max` is exceeded.

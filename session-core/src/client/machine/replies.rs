@@ -7,6 +7,7 @@
 //! statement's own failure and says nothing about the session.
 
 use super::SessionMachine;
+use super::link::GiveUp;
 use crate::client::action::{ConnectionId, Event, LossReason, PingOutcome, ReadyOrigin};
 use crate::client::error::{RequestError, SessionError, TransportError};
 use crate::client::queue::{QueuedRequest, RequestKind};
@@ -110,7 +111,13 @@ impl SessionMachine {
                     self.counters.authenticate_refused.saturating_add(1);
                 self.close_socket(connection);
                 let give_up = SessionError::AuthenticateRefused { code, message: message.clone() };
-                let retry = self.lose_link(now, None, now, Wait::AuthenticateRefused, give_up);
+                let retry = self.lose_link(
+                    now,
+                    None,
+                    now,
+                    Wait::AuthenticateRefused,
+                    GiveUp::With(give_up),
+                );
                 if let Some(retry_at_ms) = retry {
                     self.emit(Event::AuthenticateRefused { code, message, retry_at_ms });
                 }
