@@ -11,13 +11,13 @@ use crate::server::audit::{Change, EndReason, Event, EventQueue, Refusal};
 use crate::server::callers::CallerCache;
 use crate::server::clock::Clock;
 use crate::server::config::{CLIENT_IP_BYTES_MAX, Config};
-use crate::server::error::{ConfigError, ServerError};
+use crate::server::error::{ConfigError, ServerError, TouchError};
 use crate::server::hash::{hash_id, shard_index};
 use crate::server::limits::{NodeCount, UserIp, UserIpCounts};
 use crate::server::metrics::{Counters, NodeStats};
 use crate::server::session::{NewSession, Origin, SessionEntry};
 use crate::server::shard::Shard;
-use crate::server::table::FastTouch;
+use crate::server::table::{FastTouch, NoRoom};
 use crate::server::throttle::{PasswordCheck, Throttle};
 
 /// A login the host has authenticated (or tried to): who, from where, and what its password
@@ -168,60 +168,72 @@ impl SessionManager {
                 });
             }
         };
-        self.create(now, login, &pair, table).inspect_err(|_| {
-            self.user_ip.release(&pair);
-            self.node_count.release();
-        })
+        self.create(now, login, pair, table)
     }
 
-    /// Creates the session whose counts are already reserved.
+    /// Creates the session whose counts are already reserved (`pair` is its share of the
+    /// (user, ip) counts); a refusal releases them. The pair and the entry are moved, never
+    /// cloned: each clone and drop of an `Arc` is a locked instruction on the login path.
     fn create(
         &self,
         now: u64,
         login: Login<'_>,
-        pair: &std::sync::Arc<UserIp>,
+        pair: std::sync::Arc<UserIp>,
         table: &RoleTable,
     ) -> Result<SessionId, ServerError> {
+        let unreserve = |pair: &UserIp, error: ServerError| {
+            self.user_ip.release(pair);
+            self.node_count.release();
+            error
+        };
         if !table.contains_user(login.user) {
-            return Err(ServerError::UserNotFound { user: login.user.to_owned() });
+            let error = ServerError::UserNotFound { user: login.user.to_owned() };
+            return Err(unreserve(&pair, error));
         }
-        let id = self.session_ids.next_session_id(now)?;
+        let id = match self.session_ids.next_session_id(now) {
+            Ok(id) => id,
+            Err(error) => return Err(unreserve(&pair, error.into())),
+        };
+        let shard = self.shard(id);
+        let check_at_ms = now.saturating_add(self.config.idle_timeout_ms);
+        let mut sessions = shard.write();
+        // Ids are unique by construction; a host whose lease overlaps the ids of a restored
+        // snapshot would break that, and replacing a live session would corrupt its counts.
+        if sessions.contains(id) {
+            drop(sessions);
+            return Err(unreserve(&pair, QueryError::SessionAlreadyOpen { session: id }.into()));
+        }
         let new = NewSession {
             id,
-            pair: std::sync::Arc::clone(pair),
+            pair,
             now_unix_ms: now,
             caller: None,
             space_set_unix_ms: 0,
             origin: Origin::LoggedIn,
         };
-        let shard = self.shard(id);
-        let check_at_ms = now.saturating_add(self.config.idle_timeout_ms);
-        let entry = {
-            let mut sessions = shard.write();
-            // Ids are unique by construction; a host whose lease overlaps the ids of a restored
-            // snapshot would break that, and replacing a live session would corrupt its counts.
-            if sessions.contains(id) {
-                return Err(QueryError::SessionAlreadyOpen { session: id }.into());
-            }
-            // An ended session's allocation when the shard kept one (`shard.rs`).
-            let entry = sessions.new_entry(new);
-            // A full table (hundreds of millions of sessions in one shard) is a full node.
-            (sessions.insert(Arc::clone(&entry), now, check_at_ms))
-                .map_err(|_| ServerError::TooManyConnections)?;
-            // Under the shard lock, so an expiry round that already passed this shard keeps it
-            // (its reset happened before this lock, so the load sees it). Read first: the
-            // earliest check is nearly always earlier already, and a load is no locked write.
-            if self.earliest_check_ms.load(Ordering::Acquire) > check_at_ms {
-                self.earliest_check_ms.fetch_min(check_at_ms, Ordering::AcqRel);
-            }
-            entry
-        };
+        // An ended session's allocation when the shard kept one (`shard.rs`).
+        let entry = sessions.new_entry(new);
+        // A full table (hundreds of millions of sessions in one shard) is a full node.
+        if let Err(NoRoom(entry)) = sessions.insert(entry, now, check_at_ms) {
+            drop(sessions);
+            return Err(unreserve(&entry.pair, ServerError::TooManyConnections));
+        }
+        // Under the shard lock, so an expiry round that already passed this shard keeps it
+        // (its reset happened before this lock, so the load sees it). Read first: the
+        // earliest check is nearly always earlier already, and a load is no locked write.
+        if self.earliest_check_ms.load(Ordering::Acquire) > check_at_ms {
+            self.earliest_check_ms.fetch_min(check_at_ms, Ordering::AcqRel);
+        }
+        drop(sessions);
         Counters::bump(&self.counters.opened);
         // An event, not a history entry: SHOW SESSION has the creation in its row already, and a
         // session that never changes allocates no history.
-        self.announce_with(now, &entry, || Change::Created {
-            client_ip: login.client_ip.to_owned(),
-        });
+        self.announce_session(
+            now,
+            id,
+            || login.user,
+            || Change::Created { client_ip: login.client_ip.to_owned() },
+        );
         Ok(id)
     }
 
@@ -270,9 +282,21 @@ impl SessionManager {
         entry: &SessionEntry,
         make: impl FnOnce() -> Change,
     ) {
+        self.announce_session(now, entry.id, || entry.user(), make);
+    }
+
+    /// Emits the change `make` builds to session `session` of the user `user` names as an
+    /// event, building it (and reading the name) only if the queue has room.
+    fn announce_session<'a>(
+        &self,
+        now: u64,
+        session: SessionId,
+        user: impl FnOnce() -> &'a str,
+        make: impl FnOnce() -> Change,
+    ) {
         self.events.push_with(|| Event::Session {
-            session: entry.id,
-            user: entry.user().to_owned(),
+            session,
+            user: user().to_owned(),
             at_unix_ms: now,
             change: make(),
         });
@@ -283,9 +307,10 @@ impl SessionManager {
     /// slot table and one compare-and-swap on its activity (the shard's read lock only when
     /// the session is missing or a writer is moving it). Id 0 is
     /// [`ServerError::InvalidSessionId`] (-1002, a client's ping); an unknown, signed-out,
-    /// killed or expired id is [`ServerError::SessionNotFound`] (-1002).
+    /// killed or expired id is [`ServerError::SessionNotFound`] (-1002); both come as the
+    /// `Copy` [`TouchError`], which converts into them.
     #[inline]
-    pub fn touch(&self, now_unix_ms: u64, session_id: i64) -> Result<(), ServerError> {
+    pub fn touch(&self, now_unix_ms: u64, session_id: i64) -> Result<(), TouchError> {
         let now = self.clock.observe(now_unix_ms);
         let id = parse_id(session_id)?;
         let hash = hash_id(id);
@@ -294,7 +319,7 @@ impl SessionManager {
             return Ok(());
         }
         let sessions = shard.read();
-        let found = sessions.get(id).ok_or(ServerError::SessionNotFound { session: session_id })?;
+        let found = sessions.get(id).ok_or(TouchError::SessionNotFound { session: session_id })?;
         found.activity.touch(now);
         Ok(())
     }
@@ -365,9 +390,9 @@ impl SessionManager {
 
 /// NebulaGraph's wire id to a [`SessionId`]: 0 is the ping error, a negative id is unknown.
 #[inline]
-pub(crate) fn parse_id(session_id: i64) -> Result<SessionId, ServerError> {
+pub(crate) fn parse_id(session_id: i64) -> Result<SessionId, TouchError> {
     if session_id == 0 {
-        return Err(ServerError::InvalidSessionId);
+        return Err(TouchError::InvalidSessionId);
     }
-    SessionId::new(session_id).ok_or(ServerError::SessionNotFound { session: session_id })
+    SessionId::new(session_id).ok_or(TouchError::SessionNotFound { session: session_id })
 }

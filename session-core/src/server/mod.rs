@@ -169,7 +169,7 @@ pub use config::{
 };
 #[cfg(feature = "corruption")]
 pub use corrupt::{ManagerCorruption, ManagerRestore};
-pub use error::{ConfigError, ServerError, SnapshotError, error_code};
+pub use error::{ConfigError, ServerError, SnapshotError, TouchError, error_code};
 pub use execute::QueryStart;
 pub use manager::{Login, SessionManager};
 pub use metrics::{NodeStats, SessionStats};

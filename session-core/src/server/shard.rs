@@ -30,7 +30,7 @@ use graphsession_query_plan::QueryRegistry;
 use crate::server::hash::hash_id;
 use crate::server::idle_checks::{IdleChecks, STALE_CHECKS_SLACK};
 use crate::server::session::{NewSession, SessionEntry};
-use crate::server::table::{Entries, Found, Frozen, SlotTable, TableFull};
+use crate::server::table::{Entries, Found, Frozen, NoRoom, SlotTable};
 
 /// Ended sessions a shard keeps, so that its next logins reuse their allocations instead of
 /// freeing one and allocating another. At most 64 shards of 4 entries of a few hundred bytes
@@ -197,13 +197,14 @@ impl ShardWrite<'_> {
     }
 
     /// Adds a new session (whose id is not here) with last activity `last_ms` and its first
-    /// idle check at `check_at_ms`. Changes nothing if the table is at its largest.
+    /// idle check at `check_at_ms`. Changes nothing, and hands the entry back, if the table is
+    /// at its largest.
     pub(crate) fn insert(
         &mut self,
         entry: Arc<SessionEntry>,
         last_ms: u64,
         check_at_ms: u64,
-    ) -> Result<(), TableFull> {
+    ) -> Result<(), NoRoom> {
         let id = entry.id;
         entry.set_check_at_ms(check_at_ms);
         self.state.entries.insert(self.table, hash_id(id), last_ms, entry)?;

@@ -202,15 +202,25 @@ impl SlotTable {
     }
 }
 
+/// Raises a found slot's activity without a lock: [`raise`]'s compare-and-swap with the key
+/// re-read before each attempt, written out so that the hot path makes no call.
+#[inline]
 fn touch_slot_unlocked(slot: &Slot, key: u64, now: u64) -> FastTouch {
+    let mut seen = slot.word.load(Ordering::Acquire);
     for _ in 0..CAS_UNLOCKED_MAX {
-        let seen = slot.word.load(Ordering::Acquire);
         // The word read after the key: if the key still names the session, the word is its own.
         if is_frozen(seen) || slot.key.load(Ordering::Acquire) != key {
             return FastTouch::Unsure;
         }
-        if raise(&slot.word, seen, now).is_some() {
+        if time_of(seen) >= now {
             return FastTouch::Touched;
+        }
+        let raised = pack(now, tag_of(seen));
+        match slot.word.compare_exchange(seen, raised, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => return FastTouch::Touched,
+            // Another touch raised it, or a writer froze it or gave the slot to a new tenure:
+            // judged again from what the exchange read.
+            Err(actual) => seen = actual,
         }
     }
     FastTouch::Unsure
@@ -262,6 +272,11 @@ impl Frozen {
 /// The table is at its largest ([`BLOCKS_MAX`] blocks).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct TableFull;
+
+/// A session the table had no room for, handed back so that its caller can undo what it
+/// reserved for it (its counts) without having kept a second pointer to it.
+#[derive(Debug)]
+pub(crate) struct NoRoom(pub(crate) Arc<SessionEntry>);
 
 /// Which session sits in which slot, and how many: guarded by the shard's lock.
 #[derive(Debug, Default)]
@@ -318,16 +333,17 @@ impl Entries {
     }
 
     /// Inserts session `entry` (whose id hashes to `hash`, and is not here) with last activity
-    /// `last_ms`. Only under the shard's write lock.
+    /// `last_ms`; hands it back, unchanged, if the table is at its largest. Only under the
+    /// shard's write lock.
     pub(crate) fn insert(
         &mut self,
         table: &SlotTable,
         hash: u64,
         last_ms: u64,
         entry: Arc<SessionEntry>,
-    ) -> Result<(), TableFull> {
-        if (self.len + 1) * 4 > self.by_slot.len() * 3 {
-            self.grow(table)?;
+    ) -> Result<(), NoRoom> {
+        if (self.len + 1) * 4 > self.by_slot.len() * 3 && self.grow(table).is_err() {
+            return Err(NoRoom(entry));
         }
         self.place(table, hash, last_ms, entry);
         self.len += 1;

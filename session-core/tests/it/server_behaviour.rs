@@ -31,9 +31,17 @@ fn login(manager: &SessionManager, table: &RoleTable, user: &str, now: u64) -> i
     manager.login(now, login, table).unwrap().get()
 }
 
-fn refusal(result: Result<impl std::fmt::Debug, ServerError>) -> (i32, String) {
+/// The code and message of a refusal (a [`ServerError`], or find + touch's `Copy` error, which
+/// must say the same as the [`ServerError`] it converts into).
+fn refusal<E>(result: Result<impl std::fmt::Debug, E>) -> (i32, String)
+where
+    E: Into<ServerError> + std::fmt::Display + std::fmt::Debug,
+{
     let error = result.unwrap_err();
-    (error.code(), error.to_string())
+    let message = error.to_string();
+    let error: ServerError = error.into();
+    assert_eq!(error.to_string(), message, "the Copy error says what its ServerError says");
+    (error.code(), message)
 }
 
 fn drain(manager: &SessionManager) -> Vec<Event> {

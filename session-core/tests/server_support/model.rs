@@ -168,8 +168,8 @@ fn table() -> RoleTable {
     table
 }
 
-fn code<T>(result: &Result<T, ServerError>) -> Result<(), i32> {
-    result.as_ref().map(|_| ()).map_err(ServerError::code)
+fn code<T, E: Clone + Into<ServerError>>(result: &Result<T, E>) -> Result<(), i32> {
+    result.as_ref().map(|_| ()).map_err(|error| error.clone().into().code())
 }
 
 impl Harness {
