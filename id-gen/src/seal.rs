@@ -22,8 +22,10 @@ const _: () = assert!(FEISTEL_ROUNDS == 4, "Feistel::rounds holds one prepared f
 
 /// The host's secret sealing key: 128 bits, from the host's own secure random source or secret store.
 ///
-/// The same key must be used by every node of a cluster that wants to `open` ids issued elsewhere; different
-/// keys still give unique ids (a permutation of unique values is unique). `Debug` never prints the key.
+/// Every node of a cluster must use the same key: ids are unique across the cluster because one permutation
+/// maps the nodes' unique (time, slot, sequence) values to unique ids, and two keys are two permutations, which
+/// can map two different values to one id (odds of about n² / 2^width over n ids). The same key also lets any
+/// node `open` an id issued elsewhere. `Debug` never prints the key.
 ///
 /// ```
 /// use graphsession_id_gen::SealKey;
