@@ -12,8 +12,8 @@
 //! ```
 //!
 //! Operations: `login` (login + sign-out on the server registry, as the criterion bench
-//! `server_registry` does it), `login_baseline` (the same on the bench's `Mutex<HashMap>`
-//! baseline), `query` (register + finish on one query-plan registry with 10,000 queries running,
+//! `server_registry` does it), `login_unsealed` (the same with unsealed session ids),
+//! `login_baseline` (the same on the bench's `Mutex<HashMap>` baseline), `query` (register + finish on one query-plan registry with 10,000 queries running,
 //! as the criterion bench `query-plan/benches/registry.rs` does it), `touch_1m` and
 //! `touch_1m_baseline` (find + touch at 1M sessions in a shuffled order), and `touch_1m_floor`
 //! (the criterion bench's floor: one probe of a flat table of 16-byte slots and one
@@ -49,15 +49,26 @@ fn table() -> RoleTable {
     table
 }
 
+const LEASE: SessionLease =
+    SessionLease { slot: 9, floor_unix_ms: 0, bound_unix_ms: 3_000_000_000_000 };
+
 /// The registry of the criterion bench `server_registry`.
 fn registry() -> SessionManager {
-    let lease = SessionLease { slot: 9, floor_unix_ms: 0, bound_unix_ms: 3_000_000_000_000 };
     let ids =
-        SessionIdGenerator::new(lease, SealKey::from_bytes([3; 16]), SessionIdConfig::default());
+        SessionIdGenerator::new(LEASE, SealKey::from_bytes([3; 16]), SessionIdConfig::default());
+    registry_with(ids.unwrap())
+}
+
+/// The same with unsealed session ids (the bench's `registry_unsealed_ids`).
+fn registry_unsealed() -> SessionManager {
+    registry_with(SessionIdGenerator::unsealed(LEASE, SessionIdConfig::default()).unwrap())
+}
+
+fn registry_with(ids: SessionIdGenerator) -> SessionManager {
     let plans =
         PlanIdGenerator::new(PlanLease { slot: 9, floor_counter: 0, bound_counter: 1 << 40 });
     let config = Config { sessions_per_user_ip_max: 0, events_max: 1, ..Config::default() };
-    SessionManager::new(config, ids.unwrap(), plans.unwrap()).unwrap()
+    SessionManager::new(config, ids, plans.unwrap()).unwrap()
 }
 
 /// 250 client ips, as in the criterion bench.
@@ -249,6 +260,11 @@ fn main() {
     match operation.as_str() {
         "login" => {
             let registry = registry();
+            start = std::time::Instant::now();
+            measured_login(&registry, &table, signed);
+        }
+        "login_unsealed" => {
+            let registry = registry_unsealed();
             start = std::time::Instant::now();
             measured_login(&registry, &table, signed);
         }

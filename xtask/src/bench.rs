@@ -80,6 +80,8 @@ const ID_MEMBERS: &[(&str, Role)] = &[
 
 const REGISTRY_MEMBERS: &[(&str, Role)] = &[
     ("registry", Role::Ours),
+    // The same registry with unsealed session ids (login + sign-out only): the seal's share.
+    ("registry_unsealed_ids", Role::Ours),
     ("baseline_mutex_hashmap", Role::Baseline),
     // The machine's floor for find + touch: one random slot probe and one compare-and-swap.
     ("floor_one_random_miss", Role::Baseline),
