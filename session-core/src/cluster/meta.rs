@@ -6,6 +6,13 @@
 //! created sessions, updated sessions, expiry votes, KILL QUERY, pick-ups, the reload and SHOW
 //! pages, then the change-log scan. So a session removed by a request is never recreated by the
 //! same request, and the answer reflects the state after the whole request.
+//!
+//! A create of an id meta already knows is a retry (its answer was lost) only from the node that
+//! created it: one of its holders reporting the same login, or a holder its tombstone records.
+//! From any other node it is a second session with the same id (graph servers sealing ids with
+//! different keys can issue one: id-gen's `SealKey`), refused as `GoneReason::Refused` with
+//! nothing changed, so the creating node fails that login and the first session keeps its
+//! record, holders, activity and space (docs/fixes.md, fix 1).
 
 pub(super) mod answer;
 mod invariants;
