@@ -132,22 +132,13 @@ impl Run {
     fn own_session(&self, node: usize, index: usize) -> Option<SessionId> {
         let session = self.session(index)?;
         let copy = self.cluster.nodes[node].local.sessions.get(&session);
-        (!copy.is_some_and(|report| report.user == CLASH_USER)).then_some(session)
+        copy.is_none_or(|report| report.user != CLASH_USER).then_some(session)
     }
 
     fn apply(&mut self, op: &Op) {
         let now = self.cluster.now;
         match *op {
-            Op::Login { node } => {
-                self.next_session += 1;
-                let session = SessionId::new(self.next_session).unwrap();
-                let target = &mut self.cluster.nodes[node];
-                target.local.login(session, USER, now);
-                self.asked.insert((node, session));
-                target.sync.announce(now, session).unwrap();
-                // The client gets its id (and the model the session) once meta registered it,
-                // as a NebulaGraph login returns only after the session is in meta.
-            }
+            Op::Login { node } => self.login(node),
             Op::Touch { node, session } => {
                 let Some(session) = self.own_session(node, session) else { return };
                 self.cluster.nodes[node].local.touch(session, now);
@@ -224,18 +215,34 @@ impl Run {
                 }
             }
             Op::Advance { ms } => self.cluster.run(ms, TICK_MS),
-            Op::Clash { node, session } => {
-                let Some(session) = self.session(session) else { return };
-                if self.holds(node, session) || self.asked.contains(&(node, session)) {
-                    return;
-                }
-                let target = &mut self.cluster.nodes[node];
-                target.local.login(session, CLASH_USER, now);
-                target.sync.announce(now, session).unwrap();
-            }
+            Op::Clash { node, session } => self.clash(node, session),
         }
         self.cluster.run(TICK_MS, TICK_MS);
         self.note_registrations();
+    }
+
+    fn login(&mut self, node: usize) {
+        let now = self.cluster.now;
+        self.next_session += 1;
+        let session = SessionId::new(self.next_session).unwrap();
+        let target = &mut self.cluster.nodes[node];
+        target.local.login(session, USER, now);
+        self.asked.insert((node, session));
+        target.sync.announce(now, session).unwrap();
+        // The client gets its id (and the model the session) once meta registered it, as a
+        // NebulaGraph login returns only after the session is in meta.
+    }
+
+    /// A login on `node` that issues the id of registered session `index` (see [`Op::Clash`]).
+    fn clash(&mut self, node: usize, index: usize) {
+        let Some(session) = self.session(index) else { return };
+        if self.holds(node, session) || self.asked.contains(&(node, session)) {
+            return;
+        }
+        let now = self.cluster.now;
+        let target = &mut self.cluster.nodes[node];
+        target.local.login(session, CLASH_USER, now);
+        target.sync.announce(now, session).unwrap();
     }
 
     fn note_registrations(&mut self) {
