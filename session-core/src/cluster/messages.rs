@@ -50,7 +50,8 @@ pub enum GoneReason {
     Killed,
     /// Idle on every node for the idle timeout, with no running query anywhere.
     Expired,
-    /// Meta refused to register it (its `sessions_max`).
+    /// Meta refused to register it: its `sessions_max`, or the id is already another node's
+    /// session (a collision of ids from graph servers sealing with different keys).
     Refused,
     /// Meta does not know it (its tombstone was collected, or it never reached meta).
     Unknown,

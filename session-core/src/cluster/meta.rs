@@ -6,6 +6,13 @@
 //! created sessions, updated sessions, expiry votes, KILL QUERY, pick-ups, the reload and SHOW
 //! pages, then the change-log scan. So a session removed by a request is never recreated by the
 //! same request, and the answer reflects the state after the whole request.
+//!
+//! A create of an id meta already knows is a retry (its answer was lost) only from the node that
+//! created it: one of its holders reporting the same login, or a holder its tombstone records.
+//! From any other node it is a second session with the same id (graph servers sealing ids with
+//! different keys can issue one: id-gen's `SealKey`), refused as `GoneReason::Refused` with
+//! nothing changed, so the creating node fails that login and the first session keeps its
+//! record, holders, activity and space (docs/fixes.md, fix 1).
 
 pub(super) mod answer;
 mod invariants;
@@ -172,10 +179,17 @@ impl MetaStore {
         }
     }
 
+    /// Registers `node`'s new session, or answers a create of an id meta already knows (see
+    /// [`is_retry`]): a retry is an update (its first answer was lost, or the session was removed
+    /// meanwhile and the update answers why), anything else is a collision, refused with nothing
+    /// changed.
     fn create(&mut self, node: NodeId, report: &SessionReport, reply: &mut Reply) {
-        if self.state.sessions.contains_key(&report.session) {
-            // Already known: a retried create (its answer was lost), or removed meanwhile.
-            return self.update(node, report, reply);
+        if let Some(entry) = self.state.sessions.get(&report.session) {
+            if is_retry(&entry.state, node, report) {
+                return self.update(node, report, reply);
+            }
+            reply.gone.push(Gone { session: report.session, reason: GoneReason::Refused });
+            return;
         }
         if self.state.live_count >= self.config.sessions_max {
             reply.gone.push(Gone { session: report.session, reason: GoneReason::Refused });
@@ -370,6 +384,36 @@ impl MetaStore {
 
     fn timer_period_ms(&self) -> u64 {
         (self.config.idle_timeout_ms.min(self.config.holder_silence_ms) / 10).max(1)
+    }
+}
+
+/// Whether `node`'s create `report` of a session meta knows as `state` is a retry of the create
+/// that made the entry (its answer was lost) rather than a second session issued with the same
+/// id by another node (graph servers sealing ids with different keys: see id-gen's `SealKey`).
+///
+/// A retry comes from the creating node, which is the session's first holder and stays one until
+/// it releases it (a node releases only a session it no longer holds, and then announces it no
+/// more), and it reports the same login. So a create of a live session is a retry only from one
+/// of its holders (not only its `owner`, which a pick-up moves) and with the record's user,
+/// client address and creation time: a node that once picked the session up and then issued
+/// the same id itself is not taken for its creator. A create of a tombstone is a retry from one
+/// of the holders the tombstone records (it keeps no user, so the persisted form stays as it
+/// is); from another node it is refused rather than told the removal's reason, which belongs to
+/// another session. A tombstone of a removal that arrived before any create (`ended_live`
+/// false: a KILL SESSION by id that overtook the login) records no holder and names an id, not
+/// a session: any create of it is the one it was aimed at, and is told the reason as before.
+fn is_retry(state: &EntryState, node: NodeId, report: &SessionReport) -> bool {
+    match state {
+        EntryState::Live(live) => {
+            let record = &live.record;
+            live.holders.contains_key(&node)
+                && record.user == report.user
+                && record.client_ip == report.client_ip
+                && record.created_unix_ms == report.created_unix_ms
+        }
+        EntryState::Removed(tombstone) => {
+            !tombstone.ended_live || tombstone.holders.contains(&node)
+        }
     }
 }
 

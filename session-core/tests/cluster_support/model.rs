@@ -13,6 +13,10 @@ use graphsession_query_plan::{KillCause, QueryKey};
 
 pub(crate) const NODES: usize = 3;
 pub(crate) const SPACES: [&str; 3] = ["nba", "ldbc", "social"];
+/// Every model login's user.
+const USER: &str = "alice";
+/// The user of a login that issues an id the cluster already gave out ([`Op::Clash`]).
+const CLASH_USER: &str = "mallory";
 const TICK_MS: u64 = 10;
 
 #[derive(Debug, Clone)]
@@ -60,6 +64,17 @@ pub(crate) enum Op {
     Advance {
         ms: u64,
     },
+    /// A login on `node` issues the id of a registered session, for another user (graph servers
+    /// sealing ids with different keys may): meta must refuse it, so the model does not change.
+    /// Only on a node that never created, held or asked for that id: one that did would be a
+    /// second coincidence, which the node does not tell apart (its pick-up would install the
+    /// session over the registering copy). Ops naming that id on that node leave the refused
+    /// copy alone (a node's own registry may still drop it).
+    #[allow(dead_code, reason = "the fuzz target, which includes this model, issues no clash")]
+    Clash {
+        node: usize,
+        session: usize,
+    },
 }
 
 /// The reference: every session and query of the cluster in one place, changes visible at once.
@@ -96,6 +111,8 @@ struct Run {
     queries: Vec<QueryKey>,
     next_session: i64,
     next_plan: u64,
+    /// (node, session) pairs where the node created the session or asked for it.
+    asked: BTreeSet<(usize, SessionId)>,
 }
 
 impl Run {
@@ -111,24 +128,23 @@ impl Run {
         self.cluster.nodes[node].local.sessions.contains_key(&session)
     }
 
+    /// The session at `index`, unless `node`'s copy of it is a clash waiting for meta's refusal.
+    fn own_session(&self, node: usize, index: usize) -> Option<SessionId> {
+        let session = self.session(index)?;
+        let copy = self.cluster.nodes[node].local.sessions.get(&session);
+        copy.is_none_or(|report| report.user != CLASH_USER).then_some(session)
+    }
+
     fn apply(&mut self, op: &Op) {
         let now = self.cluster.now;
         match *op {
-            Op::Login { node } => {
-                self.next_session += 1;
-                let session = SessionId::new(self.next_session).unwrap();
-                let target = &mut self.cluster.nodes[node];
-                target.local.login(session, "alice", now);
-                target.sync.announce(now, session).unwrap();
-                // The client gets its id (and the model the session) once meta registered it,
-                // as a NebulaGraph login returns only after the session is in meta.
-            }
+            Op::Login { node } => self.login(node),
             Op::Touch { node, session } => {
-                let Some(session) = self.session(session) else { return };
+                let Some(session) = self.own_session(node, session) else { return };
                 self.cluster.nodes[node].local.touch(session, now);
             }
             Op::Use { node, session, space } => {
-                let Some(session) = self.session(session) else { return };
+                let Some(session) = self.own_session(node, session) else { return };
                 if !self.cluster.nodes[node].local.use_space(session, SPACES[space], now) {
                     return;
                 }
@@ -144,10 +160,11 @@ impl Run {
                 let Some(session) = self.session(session) else { return };
                 if !self.holds(node, session) {
                     self.cluster.nodes[node].sync.pick_up(now, session).unwrap();
+                    self.asked.insert((node, session));
                 }
             }
             Op::Begin { node, session } => {
-                let Some(session) = self.session(session) else { return };
+                let Some(session) = self.own_session(node, session) else { return };
                 self.next_plan += 1;
                 // Plan ids carry the node's slot, as id-gen issues them (fix 5,
                 // docs/fixes.md).
@@ -170,7 +187,7 @@ impl Run {
                 self.model.running.remove(&key);
             }
             Op::SignOut { node, session } => {
-                let Some(session) = self.session(session) else { return };
+                let Some(session) = self.own_session(node, session) else { return };
                 if self.cluster.nodes[node].local.end(session) {
                     let sync = &mut self.cluster.nodes[node].sync;
                     sync.remove(now, session, RemoveReason::SignedOut).unwrap();
@@ -178,7 +195,7 @@ impl Run {
                 }
             }
             Op::KillSession { node, session } => {
-                let Some(session) = self.session(session) else { return };
+                let Some(session) = self.own_session(node, session) else { return };
                 let target = &mut self.cluster.nodes[node];
                 target.local.end(session);
                 target.sync.remove(now, session, RemoveReason::Killed).unwrap();
@@ -198,15 +215,41 @@ impl Run {
                 }
             }
             Op::Advance { ms } => self.cluster.run(ms, TICK_MS),
+            Op::Clash { node, session } => self.clash(node, session),
         }
         self.cluster.run(TICK_MS, TICK_MS);
         self.note_registrations();
+    }
+
+    fn login(&mut self, node: usize) {
+        let now = self.cluster.now;
+        self.next_session += 1;
+        let session = SessionId::new(self.next_session).unwrap();
+        let target = &mut self.cluster.nodes[node];
+        target.local.login(session, USER, now);
+        self.asked.insert((node, session));
+        target.sync.announce(now, session).unwrap();
+        // The client gets its id (and the model the session) once meta registered it, as a
+        // NebulaGraph login returns only after the session is in meta.
+    }
+
+    /// A login on `node` that issues the id of registered session `index` (see [`Op::Clash`]).
+    fn clash(&mut self, node: usize, index: usize) {
+        let Some(session) = self.session(index) else { return };
+        if self.holds(node, session) || self.asked.contains(&(node, session)) {
+            return;
+        }
+        let now = self.cluster.now;
+        let target = &mut self.cluster.nodes[node];
+        target.local.login(session, CLASH_USER, now);
+        target.sync.announce(now, session).unwrap();
     }
 
     fn note_registrations(&mut self) {
         for node in 0..NODES {
             for event in self.cluster.events(node) {
                 if let NodeEvent::Registered { session } = event {
+                    assert!(!self.sessions.contains(&session), "{session} registered twice");
                     self.sessions.push(session);
                     self.model.live.insert(session, (0, String::new()));
                 }
@@ -237,6 +280,7 @@ impl Run {
         let expected: BTreeSet<SessionId> = self.model.live.keys().copied().collect();
         assert_eq!(live, expected, "live sessions");
         for (session, (_, space)) in &self.model.live {
+            assert_eq!(meta.session(*session).unwrap().user, USER, "user of {session}");
             if !self.model.space_uncertain.contains(session) {
                 assert_eq!(&meta.session(*session).unwrap().space, space, "space of {session}");
             }
@@ -245,8 +289,9 @@ impl Run {
             assert_eq!(node.sync.pending_removals().count(), 0);
             for (session, report) in &node.local.sessions {
                 assert!(live.contains(session), "node {:?} holds dead {session}", node.id);
-                let space = &meta.session(*session).unwrap().space;
-                assert_eq!(&report.space, space, "space on {:?}", node.id);
+                let record = meta.session(*session).unwrap();
+                assert_eq!(report.user, record.user, "a refused clash kept on {:?}", node.id);
+                assert_eq!(&report.space, &record.space, "space on {:?}", node.id);
             }
             for (key, cause) in &node.local.killed {
                 match cause {
@@ -282,6 +327,7 @@ pub(crate) fn run_case(ops: &[Op], seed: u64, faults: Faults) {
         queries: Vec::new(),
         next_session: 0,
         next_plan: 0,
+        asked: BTreeSet::new(),
     };
     for op in ops {
         run.apply(op);

@@ -1,10 +1,12 @@
 //! Cluster sync against a reference model of the whole cluster: one map of sessions with
 //! instant propagation. Proptest drives three nodes and the meta store with random logins,
-//! touches, USEs, pick-ups, queries, sign-outs, KILL SESSION, KILL QUERY and copies ended by a
-//! node's own registry on random nodes,
+//! touches, USEs, pick-ups, queries, sign-outs, KILL SESSION, KILL QUERY, copies ended by a
+//! node's own registry and logins issuing an id another node gave out (to be refused) on random
+//! nodes,
 //! over a network that loses, duplicates, delays and reorders messages; then the network heals.
 //! After healing: the same live sessions as the model, every node's sessions among them, every
-//! holder on the model's space, no session ever resurrected at meta (checked after every step),
+//! holder on the model's space and with meta's user (no refused clash kept), no id registered
+//! twice, no session ever resurrected at meta (checked after every step),
 //! every kill applied to a query that was named by a KILL QUERY or whose session the model
 //! removed, and every query the model killed stopped. Invariants are checked after every step.
 //!
@@ -37,7 +39,9 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (node.clone(), pick.clone())
             .prop_map(|(node, session)| Op::KillSession { node, session }),
         2 => (node.clone(), pick.clone()).prop_map(|(node, query)| Op::KillQuery { node, query }),
-        1 => (node, pick).prop_map(|(node, session)| Op::Forget { node, session }),
+        1 => (node.clone(), pick.clone())
+            .prop_map(|(node, session)| Op::Forget { node, session }),
+        1 => (node, pick).prop_map(|(node, session)| Op::Clash { node, session }),
         3 => (1..1_500_u64).prop_map(|ms| Op::Advance { ms }),
     ]
 }

@@ -21,6 +21,7 @@ mod client_properties;
 mod client_seed_operations;
 mod cluster_behaviour;
 mod cluster_expiry;
+mod cluster_id_clash;
 mod cluster_meta;
 mod cluster_meta_votes;
 mod cluster_model;
