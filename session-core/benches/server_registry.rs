@@ -12,18 +12,14 @@
 //! open-addressing table of 16-byte slots and one compare-and-swap, nothing else. At 1M sessions
 //! nearly every probe misses the caches, so find + touch cannot be much cheaper than it.
 //!
-//! Figures of 2026-12-06 (2-core shared machine, load average 10 to 14, so ratios of one run
-//! rather than times; details in docs/benchmarks-history.md): login + sign-out costs 2,914
-//! instructions against the baseline's 1,677 (1.74x; 3,556 and 2.12x before (user, ip) pairs were
-//! kept at zero, ended entries reused and the seal's rounds prepared, 5,817 and 3.47x earlier),
-//! of which the sealed id is 446 (without it 1.47x), and in wall time 2.0x to 2.2x the baseline
-//! of the same run (2.1x to 2.5x for the build before, alternated with it). Find + touch at 1M
-//! sessions, one thread: 167 instructions and 1.49 simulated L1 misses per touch, against the
-//! floor's 55 and 1.25 (`instruction_counts touch_1m` and `touch_1m_floor` with
-//! `--cache-sim=yes`); in wall time, under that load, 233 to 701 ns against the floor's 99 to
-//! 256 ns in the same runs (and 267 to 394 ns against 59 to 76 ns in fresh processes of the
-//! example): the 60 ns target is within the floor here and not met; the gap is outside what
-//! callgrind models (see docs/benchmarks-history.md).
+//! Figures of 2026-12-07 (2-core AMD EPYC, no other job but a noisy machine; details and
+//! commands in docs/benchmarks-history.md): login + sign-out costs 2,867 instructions and 25
+//! locked instructions against the baseline's 1,677 and 4 (1.71x; with unsealed ids 2,515, 1.50x,
+//! and still 25 locked), and in wall time 2.37x the baseline of the same run (unsealed 1.83x): the
+//! seal and the locked instructions are the gap. Find + touch at 1M sessions, one thread: 129.5
+//! instructions per touch against the floor's 54.6, and 89.5 ns against 54.2 ns in wall time; 22%
+//! fewer instructions than the day before changed no measured time, so the 60 ns target is not
+//! met and the gap is not the path's length.
 #![allow(clippy::unwrap_used, reason = "bench setup: a failed unwrap is a failed bench")]
 #![allow(missing_docs, reason = "criterion's macros generate undocumented items")]
 
