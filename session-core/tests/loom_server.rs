@@ -13,7 +13,7 @@
 
 use graphsession_base::sync::Arc;
 use graphsession_core::server::{
-    Config, InstalledSession, Login, PasswordCheck, ServerError, SessionManager,
+    Config, InstalledSession, Login, PasswordCheck, ServerError, SessionManager, TouchError,
 };
 use graphsession_id_gen::{
     PlanIdGenerator, PlanLease, SessionId, SessionIdConfig, SessionIdGenerator, SessionLease,
@@ -217,7 +217,7 @@ fn touch_on_a_thread(
     manager: &Arc<SessionManager>,
     id: i64,
     now: u64,
-) -> thread::JoinHandle<Result<(), ServerError>> {
+) -> thread::JoinHandle<Result<(), TouchError>> {
     let manager = manager.clone();
     thread::spawn(move || manager.touch(now, id))
 }
