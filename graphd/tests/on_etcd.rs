@@ -16,6 +16,10 @@
 //! Processes and etcd members are stopped by their pids.
 #![allow(clippy::unwrap_used, reason = "a test: a failed unwrap is a failed test")]
 #![allow(clippy::print_stdout, reason = "the test prints what it measured (README figures)")]
+#![expect(
+    clippy::disallowed_methods,
+    reason = "the seal key test reads a data directory's seal.key"
+)]
 
 mod etcd_support;
 mod support;

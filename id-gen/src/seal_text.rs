@@ -56,7 +56,7 @@ impl SealKey {
             let Some(low) = digit(low) else {
                 return Err(SealKeyError::NotHex { index: 2 * index + 1 });
             };
-            *byte = high << 4 | low;
+            *byte = (high << 4) + low;
         }
         Ok(SealKey::from_bytes(bytes))
     }
