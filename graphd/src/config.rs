@@ -14,7 +14,8 @@ pub struct Config {
     pub port: u16,
     /// `--nodes`: graph nodes in this process, sharing one embedded meta store.
     pub nodes: u16,
-    /// `--data_path`: where users, roles, spaces, sessions and the seal key are kept.
+    /// `--data_path`: where users, roles, spaces, sessions and the seal key are kept (on etcd the
+    /// seal key is the cluster's, kept in etcd).
     pub data_path: PathBuf,
     /// `--session_idle_timeout_secs`: 1 ..= 604800, default 28800.
     pub session_idle_timeout_secs: u64,

@@ -24,7 +24,8 @@ pub struct Flags {
     /// Graph nodes in this process, on consecutive ports, sharing one embedded meta store.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=512))]
     nodes: u16,
-    /// Directory for users, roles, spaces, sessions and the seal key.
+    /// Directory for users, roles, spaces, sessions and the seal key (with --meta etcd the
+    /// cluster's key, kept in etcd, is used instead).
     #[arg(long = "data_path", default_value = "data")]
     data_path: PathBuf,
     /// Idle sessions are reclaimed after this many seconds (1..=604800).

@@ -7,7 +7,7 @@
 use anyhow::{Context, Result};
 use graphsession_base::Violation;
 use graphsession_core::cluster::{Answer, MetaConfig, MetaStore, NodeId, Request};
-use graphsession_id_gen::SessionIdConfig;
+use graphsession_id_gen::{SealKey, SessionIdConfig};
 use graphsession_meta_etcd::{Delivery, EtcdConfig, IdLeaseConfig, MetaEtcd, etcd_meta_config};
 use tokio::sync::mpsc;
 
@@ -118,13 +118,15 @@ pub struct OnEtcd {
 
 /// Joins the cluster in etcd with `nodes` nodes: the meta configuration checked against the
 /// cluster's (the etcd variant of `meta`, whose requests fit one log entry), `nodes` slots
-/// claimed with their id leases.
+/// claimed with their id leases, the cluster's seal key agreed on (`seal_key_candidate` if this
+/// graphd is the first; [`MetaEtcd::seal_key`]).
 /// With `recording`, every log entry the replica applies is delivered too. The nodes'
 /// addresses (`addrs`, in node order) are shared with every graphd (SHOW SESSIONS' GraphAddr).
 pub async fn start_etcd(
     (endpoints, prefix, lease_ttl_ms): (&[String], &str, u64),
     (meta, recording): (MetaConfig, bool),
     addrs: &[String],
+    seal_key_candidate: SealKey,
     now_unix_ms: u64,
 ) -> Result<OnEtcd> {
     let nodes = u16::try_from(addrs.len()).context("too many nodes")?;
@@ -139,10 +141,15 @@ pub async fn start_etcd(
         session_lease_ms: SESSION_LEASE_MS,
         plan_lease_counters: PLAN_LEASE_COUNTERS,
     };
-    let (mut etcd, deliveries) =
-        MetaEtcd::start(config, etcd_meta_config(meta), (nodes, ids), now_unix_ms)
-            .await
-            .with_context(|| format!("cannot join the meta store in etcd at {endpoints:?}"))?;
+    let (mut etcd, deliveries) = MetaEtcd::start(
+        config,
+        etcd_meta_config(meta),
+        (nodes, ids),
+        seal_key_candidate,
+        now_unix_ms,
+    )
+    .await
+    .with_context(|| format!("cannot join the meta store in etcd at {endpoints:?}"))?;
     let granted = etcd
         .grants()
         .iter()

@@ -61,7 +61,14 @@ pub struct Parts {
 /// Reads and checks the data directory, binds the listeners and builds the nodes.
 pub async fn prepare(config: &Config) -> Result<(Parts, Vec<TcpListener>)> {
     let dir = DataDir::open(&config.data_path)?;
-    let seal_key = seal::load_or_create(&dir)?;
+    // Embedded: the data directory's key; on etcd: the cluster's, agreed on at the join below.
+    let local_seal_key = match config.meta {
+        MetaBackend::Embedded => Some(seal::load_or_create(&dir)?),
+        MetaBackend::Etcd { .. } => {
+            seal::note_unused(&dir);
+            None
+        }
+    };
     let passwords = Arc::new(Passwords::load_or_create(&dir)?);
     let roles = load_roles(&dir)?;
     let catalog = Catalog::load(&dir)?;
@@ -74,19 +81,21 @@ pub async fn prepare(config: &Config) -> Result<(Parts, Vec<TcpListener>)> {
         listeners.iter().map(TcpListener::local_addr).collect::<Result<_, _>>()?;
     let mut leases = Leases::load(&dir)?;
     let recorder = config.record_events.as_deref().map(Recorder::create).transpose()?;
-    let (meta, granted, deliveries) = match (embedded, &config.meta) {
-        (Some(store), _) => {
+    let (meta, granted, deliveries, seal_key) = match (embedded, &config.meta, local_seal_key) {
+        (Some(store), _, Some(seal_key)) => {
             let slots: Vec<u16> = (1..=config.nodes).collect();
-            (Meta::Embedded(store), leases.acquire(&dir, &slots, now_unix_ms())?, None)
+            let granted = leases.acquire(&dir, &slots, now_unix_ms())?;
+            (Meta::Embedded(store), granted, None, seal_key)
         }
-        (None, MetaBackend::Etcd { endpoints, prefix, lease_ttl_ms }) => {
+        (None, MetaBackend::Etcd { endpoints, prefix, lease_ttl_ms }, None) => {
             let etcd = (endpoints.as_slice(), prefix.as_str(), *lease_ttl_ms);
             let recording = (meta_config(config), recorder.is_some());
             let shown: Vec<String> = addrs.iter().map(ToString::to_string).collect();
-            let on = start_etcd(etcd, recording, &shown, now_unix_ms()).await?;
-            (Meta::Etcd(on.etcd), on.granted, Some(on.deliveries))
+            let on = start_etcd(etcd, recording, &shown, seal::draw()?, now_unix_ms()).await?;
+            let seal_key = on.etcd.seal_key();
+            (Meta::Etcd(on.etcd), on.granted, Some(on.deliveries), seal_key)
         }
-        (None, MetaBackend::Embedded) => bail!("the embedded meta store was not loaded"),
+        _ => bail!("the meta store and the seal key were not loaded for one backend"),
     };
     if let Some(recorder) = &recorder {
         recorder.started(now_unix_ms(), meta.config());

@@ -11,9 +11,15 @@
 //! (`graphsession_sim::recorded`: unique ids, one log that every replica applied alike and
 //! whose replay keeps meta's invariants after every entry, no session lost, duplicated or
 //! leaked, every kill within the bound on every node that held the session).
+//! Every graphd seals session ids with the cluster's one key in etcd (a local `seal.key` from
+//! the embedded mode is not used), and a malformed key there stops a graphd's start.
 //! Processes and etcd members are stopped by their pids.
 #![allow(clippy::unwrap_used, reason = "a test: a failed unwrap is a failed test")]
 #![allow(clippy::print_stdout, reason = "the test prints what it measured (README figures)")]
+#![expect(
+    clippy::disallowed_methods,
+    reason = "the seal key test reads a data directory's seal.key"
+)]
 
 mod etcd_support;
 mod support;
@@ -24,8 +30,9 @@ use std::time::Duration;
 use etcd_support::etcd::EtcdCluster;
 use etcd_support::record::{Record, unix_ms};
 use etcd_support::{GraphdProcess, LEASE_TTL_SECS, Proxy, SYNC_INTERVAL_SECS};
+use graphsession_id_gen::{Layout, SealKey, SessionIdCodec};
 use graphsession_sim::recorded::Recorded;
-use support::{Client, int, string, within};
+use support::{Client, Graphd, config, fresh_dir, int, string, within};
 use tokio::time::Instant;
 
 /// KILL SESSION takes effect within one sync interval plus five one-way delays (see
@@ -442,6 +449,69 @@ async fn a_graphd_of_two_nodes_on_etcd_shares_sessions_with_another_graphd() {
         let rows = admin.execute(admin_session, "SHOW SESSIONS").await.ok().rows().to_vec();
         let listed: BTreeSet<i64> = rows.iter().map(|row| int(&row[0])).collect();
         assert_eq!(listed, BTreeSet::from([session, admin_session]));
+    })
+    .await;
+}
+
+/// The key a data directory's `seal.key` holds (the envelope's JSON body after its header).
+fn local_seal_key(file: &std::path::Path) -> SealKey {
+    let text = std::fs::read_to_string(file).unwrap();
+    let body: serde_json::Value = serde_json::from_str(text.split_once('\n').unwrap().1).unwrap();
+    SealKey::from_hex(body["key_hex"].as_str().unwrap().as_bytes()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_graphd_seals_with_the_clusters_one_key_and_a_malformed_key_stops_the_start() {
+    within(120, async {
+        let etcd = EtcdCluster::start(1);
+        // A data directory from the embedded mode, with a key of its own (a migration).
+        let old = fresh_dir("seal-old");
+        Graphd::start(config(&old)).await.stop().await;
+        let old_file = std::fs::read(old.join("seal.key")).unwrap();
+        let old_key = local_seal_key(&old.join("seal.key"));
+        let first = GraphdProcess::start(&etcd.url(), "/seal/");
+        let data = format!("--data_path={}", old.display());
+        let migrated = GraphdProcess::start_with(&etcd.url(), "/seal/", &[&data]);
+        assert!(migrated.log().contains("seal.key is not used with meta in etcd"));
+        let mut admin = etcd_client::Client::connect(etcd.endpoints(), None).await.unwrap();
+        let stored = admin.get("/seal/seal-key", None).await.unwrap();
+        let cluster_key = SealKey::from_hex(stored.kvs()[0].value()).unwrap();
+        assert_ne!(cluster_key, old_key);
+        let codec = |key| SessionIdCodec::sealed(Layout::SESSION, key);
+        let mut issued = BTreeSet::new();
+        let mut slots = Vec::new();
+        let mut migrated_ids = Vec::new();
+        for graphd in [&first, &migrated] {
+            let mut client = Client::python(graphd.addr).await;
+            let mut opened = BTreeSet::new();
+            migrated_ids.clear();
+            for _ in 0..100 {
+                let session = client.login("root", "nebula").await;
+                assert!(issued.insert(session), "session id {session} issued twice");
+                opened.insert(codec(cluster_key).open(session).unwrap().slot);
+                migrated_ids.push(session);
+            }
+            // Every id opens with the cluster's key to the graphd's one slot.
+            assert_eq!(opened.len(), 1, "ids of one graphd open to slots {opened:?}");
+            slots.extend(opened);
+        }
+        assert_ne!(slots[0], slots[1], "two graphd opened to one slot");
+        // The old local key opens the migrated graphd's ids to random slots (about 1 in 1,024
+        // to its own: the check above can fail), and its file is left as it was; the first
+        // graphd wrote none.
+        let stale = migrated_ids
+            .iter()
+            .filter(|&&id| codec(old_key).open(id).is_ok_and(|d| d.slot == slots[1]));
+        assert!(stale.count() < 50, "the old local key opened the ids");
+        assert_eq!(std::fs::read(old.join("seal.key")).unwrap(), old_file);
+        assert!(!first.data_dir().join("seal.key").exists());
+        // A malformed key in etcd: graphd exits with the key named, before it serves.
+        admin.put("/seal-bad/seal-key", "not a seal key", None).await.unwrap();
+        let (status, log) = GraphdProcess::refused(&etcd.url(), "/seal-bad/");
+        assert!(!status.success(), "{log}");
+        assert!(log.contains("the seal key at /seal-bad/seal-key is malformed"), "{log}");
+        let slots_taken = etcd_client::GetOptions::new().with_prefix().with_count_only();
+        assert_eq!(admin.get("/seal-bad/slots/", Some(slots_taken)).await.unwrap().count(), 0);
     })
     .await;
 }

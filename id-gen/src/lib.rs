@@ -57,9 +57,11 @@
 //! layout and send ids as strings to such clients when you can.
 //!
 //! Sealing uses four Feistel rounds of SipHash-1-3 under the host's 128-bit [`SealKey`]. Every node of a
-//! cluster should use the same key so that [`SessionIdCodec::open`] works anywhere; rotating the key changes
-//! nothing for uniqueness (each key's ids are unique, and the underlying clock states never repeat), only for
-//! decoding old ids.
+//! cluster must use the same key: two keys are two permutations, which can map two different clock states
+//! (of two nodes, or of one node before and after a key change) to one id, and only the same key lets
+//! [`SessionIdCodec::open`] work anywhere. A host stores the key as text: [`SealKey::to_hex`], read back
+//! and checked by
+//! [`SealKey::from_hex`].
 //!
 //! # Performance
 //!
@@ -91,6 +93,7 @@ mod layout;
 pub mod lease;
 mod plan;
 mod seal;
+mod seal_text;
 mod session_generator;
 mod session_id;
 mod siphash;
@@ -102,6 +105,7 @@ pub use layout::{EPOCH_UNIX_MS, Layout};
 pub use lease::{PlanLease, SessionLease};
 pub use plan::{PLAN_COUNTER_BITS, PLAN_SLOT_BITS, PlanId, PlanIdGenerator};
 pub use seal::{FEISTEL_ROUNDS, SealKey};
+pub use seal_text::{SEAL_KEY_HEX_CHARS, SealKeyError};
 pub use session_generator::{SessionIdConfig, SessionIdGenerator};
 pub use session_id::{NotASessionId, SessionId};
 pub use source::SessionIdSource;

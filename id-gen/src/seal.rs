@@ -33,7 +33,7 @@ const _: () = assert!(FEISTEL_ROUNDS == 4, "Feistel::rounds holds one prepared f
 /// assert_eq!(format!("{key:?}"), "SealKey(<redacted>)");
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub struct SealKey(SipKey);
+pub struct SealKey(pub(crate) SipKey);
 
 impl SealKey {
     /// A key from 16 bytes.

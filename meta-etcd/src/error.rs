@@ -1,6 +1,7 @@
 //! The one error type of the etcd host.
 
 use graphsession_core::cluster::{ConfigError, PersistError};
+use graphsession_id_gen::SealKeyError;
 
 /// What can go wrong hosting the meta store on etcd.
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +50,18 @@ pub enum MetaEtcdError {
         key: String,
         /// Why.
         detail: String,
+    },
+    /// The cluster's seal key in etcd is malformed: no process may issue session ids until it is
+    /// fixed (every process must seal with the one key; see `seal.rs`).
+    #[error(
+        "the seal key at {key} is malformed ({source}); stop every graphd of the cluster, then \
+         delete the key (the next process writes a new one) or put back the old one"
+    )]
+    BadSealKey {
+        /// The key.
+        key: String,
+        /// What is wrong with its value.
+        source: SealKeyError,
     },
     /// The snapshot read from etcd does not restore.
     #[error("the snapshot does not restore: {0}")]

@@ -1,8 +1,8 @@
 //! [`MetaEtcd`]: one process's handle on the cluster's meta store in etcd. Started once per
-//! process: it checks the cluster's configuration, takes the process lease, claims the slots of
-//! its nodes, restores its replica and starts its tasks (keep-alive, log follower, leader
-//! campaign, position report, appends). The host submits each node request
-//! ([`MetaEtcd::submit`]) and receives the answers from the delivery channel.
+//! process: it checks the cluster's configuration, agrees on the cluster's seal key, takes the
+//! process lease, claims the slots of its nodes, restores its replica and starts its tasks
+//! (keep-alive, log follower, leader campaign, position report, appends). The host submits each
+//! node request ([`MetaEtcd::submit`]) and receives the answers from the delivery channel.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -10,6 +10,7 @@ use std::sync::atomic::AtomicBool;
 
 use etcd_client::{Client, Compare, CompareOp, ConnectOptions, Txn, TxnOp};
 use graphsession_core::cluster::{META_FORMAT_VERSION, MetaConfig, NodeId, Request};
+use graphsession_id_gen::SealKey;
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinHandle;
 
@@ -22,6 +23,7 @@ use crate::keys::Keys;
 use crate::leader::{self, Duties};
 use crate::lease::{self, Lost};
 use crate::replica::{self, Delivery, Local, Shared};
+use crate::seal;
 use crate::slots::{self, IdLeaseConfig, SlotGrant};
 
 /// The wait between two tries of a failed append, ms.
@@ -47,6 +49,7 @@ pub struct MetaEtcd {
     config: EtcdConfig,
     lease: i64,
     grants: Vec<SlotGrant>,
+    seal_key: SealKey,
     shared: Shared,
     lost: Arc<Lost>,
     leading: Arc<AtomicBool>,
@@ -68,13 +71,17 @@ impl std::fmt::Debug for MetaEtcd {
 }
 
 impl MetaEtcd {
-    /// Connects, checks the cluster's configuration (the first process writes it), takes the
-    /// process lease, claims `slots` slots at `now_unix_ms` and restores the replica. Answers
-    /// and the lease's loss arrive on the returned channel.
+    /// Connects, checks the cluster's configuration (the first process writes it), agrees on
+    /// the cluster's seal key (`seal_key_candidate` if this process is the first, else the one in
+    /// etcd: [`MetaEtcd::seal_key`]), takes the process lease, claims `slots` slots at
+    /// `now_unix_ms` and restores the replica. Answers and the lease's loss arrive on the
+    /// returned channel. A malformed key in etcd is [`MetaEtcdError::BadSealKey`], before any
+    /// lease or slot is taken.
     pub async fn start(
         config: EtcdConfig,
         meta: MetaConfig,
         (slots, ids): (u16, IdLeaseConfig),
+        seal_key_candidate: SealKey,
         now_unix_ms: u64,
     ) -> Result<(MetaEtcd, mpsc::Receiver<Delivery>), MetaEtcdError> {
         config.validate()?;
@@ -93,6 +100,7 @@ impl MetaEtcd {
             bounded(timeout_ms, Client::connect(&config.endpoints, Some(options))).await?;
         let keys = Keys::new(&config.prefix);
         check_cluster(&mut client, &keys, meta, timeout_ms).await?;
+        let seal_key = seal::agree(&mut client, &keys, seal_key_candidate, timeout_ms).await?;
         let lease = lease::grant(&mut client, config.lease_ttl_ms, timeout_ms).await?;
         let grants = slots::claim(
             &mut client,
@@ -114,6 +122,7 @@ impl MetaEtcd {
             config,
             lease,
             grants,
+            seal_key,
             shared,
             lost: Arc::new(Lost::default()),
             leading: Arc::new(AtomicBool::new(false)),
@@ -177,6 +186,11 @@ impl MetaEtcd {
     /// The slots this process holds, one per node, in claim order.
     pub fn grants(&self) -> &[SlotGrant] {
         &self.grants
+    }
+
+    /// The cluster's seal key: every process of the cluster seals its session ids with it.
+    pub fn seal_key(&self) -> SealKey {
+        self.seal_key
     }
 
     /// The process lease.

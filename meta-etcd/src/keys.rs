@@ -3,6 +3,7 @@
 //! | key | value | written by |
 //! |---|---|---|
 //! | `P config` | the meta configuration and formats every replica applies with | the first process, once |
+//! | `P seal-key` | the key every process seals session ids with (32 hex digits) | the first process, once |
 //! | `P slots/NNNNN` | the slot's owner, bound to its process lease | the owner, at claim |
 //! | `P floors/NNNNN` | the slot's id bounds and incarnation (durable) | the owner, at claim and release |
 //! | `P log/node/NNNNN` | the node's newest request (the log is this key's history) | the owner, fenced by its slot key |
@@ -35,6 +36,11 @@ impl Keys {
     /// The configuration record.
     pub fn config(&self) -> String {
         format!("{}config", self.prefix)
+    }
+
+    /// The cluster's seal key (`seal.rs`).
+    pub fn seal_key(&self) -> String {
+        format!("{}seal-key", self.prefix)
     }
 
     /// The prefix of every slot's owner key.

@@ -17,7 +17,9 @@
 //! ARCHITECTURE.md gives the reasons and the failure cases.
 //!
 //! Leases for ids: each node's id-generator slot is claimed in etcd with its durable floors
-//! (`slots.rs`), so session and plan ids stay unique across restarts and hand-overs.
+//! (`slots.rs`), so session and plan ids stay unique across restarts and hand-overs. The seal
+//! key that makes session ids unguessable is the cluster's one key, written once next to the
+//! configuration (`seal.rs`): processes sealing with different keys could issue one id.
 //!
 //! etcd's limits hold by design: a log entry is one request, whose largest encoding under the
 //! meta configuration's limits is bounded ([`entry_bytes_bound`]) and checked against
@@ -35,6 +37,7 @@ mod keys;
 mod leader;
 mod lease;
 mod replica;
+mod seal;
 mod slots;
 mod snapshot;
 

@@ -1,7 +1,8 @@
 //! The meta store on a real etcd started by the test: every replica applies the same log,
 //! a stale slot holder never appends, id floors carry over a hand-over, the leader snapshots
 //! and compacts and a new process restores from it, and the log survives etcd's restart and
-//! the death of an etcd leader; every process learns every node's address.
+//! the death of an etcd leader; every process learns every node's address; every process seals
+//! session ids with the cluster's one key, and a malformed key refuses the start.
 #![allow(clippy::unwrap_used, reason = "a test: a failed unwrap is a failed test")]
 
 #[path = "support/etcd.rs"]
@@ -14,7 +15,9 @@ use std::time::Duration;
 
 use etcd::EtcdCluster;
 use graphsession_core::cluster::{MetaConfig, NodeId};
-use graphsession_id_gen::SessionId;
+use graphsession_id_gen::{
+    Layout, SealKey, SessionId, SessionIdCodec, SessionIdConfig, SessionIdGenerator,
+};
 use graphsession_meta_etcd::{
     Delivery, EtcdConfig, IdLeaseConfig, MetaEtcd, SlotRecord, etcd_meta_config,
 };
@@ -23,6 +26,8 @@ use tokio::sync::mpsc;
 
 const IDS: IdLeaseConfig =
     IdLeaseConfig { session_lease_ms: 3_600_000, plan_lease_counters: 1 << 20 };
+/// The seal key the tests' processes offer (the first to start writes it).
+const SEAL: SealKey = SealKey::from_bytes(*b"store-tests-seal");
 
 fn config(cluster: &EtcdCluster, prefix: &str) -> EtcdConfig {
     EtcdConfig {
@@ -44,7 +49,7 @@ fn meta() -> MetaConfig {
 }
 
 async fn start(config: &EtcdConfig) -> (MetaEtcd, mpsc::Receiver<Delivery>) {
-    MetaEtcd::start(config.clone(), meta(), (1, IDS), now()).await.unwrap()
+    MetaEtcd::start(config.clone(), meta(), (1, IDS), SEAL, now()).await.unwrap()
 }
 
 /// Waits until `a` and `b` applied the same revision, then compares their states.
@@ -199,9 +204,9 @@ async fn a_process_of_several_nodes_claims_distinct_slots_and_a_bad_configuratio
     let cluster = EtcdCluster::start(1);
     let config = config(&cluster, "/slots/");
     let (a, _a_deliveries) =
-        MetaEtcd::start(config.clone(), meta(), (3, IDS), now()).await.unwrap();
+        MetaEtcd::start(config.clone(), meta(), (3, IDS), SEAL, now()).await.unwrap();
     let (b, _b_deliveries) =
-        MetaEtcd::start(config.clone(), meta(), (2, IDS), now()).await.unwrap();
+        MetaEtcd::start(config.clone(), meta(), (2, IDS), SEAL, now()).await.unwrap();
     let slots: Vec<u16> = a.grants().iter().chain(b.grants()).map(|grant| grant.slot()).collect();
     assert_eq!(slots, [1, 2, 3, 4, 5]);
     assert!(
@@ -209,10 +214,10 @@ async fn a_process_of_several_nodes_claims_distinct_slots_and_a_bad_configuratio
     );
     // Another meta configuration would make the replicas diverge: refused before anything runs.
     let other = MetaConfig { idle_timeout_ms: 1_000, ..meta() };
-    let refused = MetaEtcd::start(config.clone(), other, (1, IDS), now()).await;
+    let refused = MetaEtcd::start(config.clone(), other, (1, IDS), SEAL, now()).await;
     assert!(matches!(refused, Err(graphsession_meta_etcd::MetaEtcdError::ConfigMismatch { .. })));
     // So would requests too large for one entry.
-    let too_large = MetaEtcd::start(config, MetaConfig::default(), (1, IDS), now()).await;
+    let too_large = MetaEtcd::start(config, MetaConfig::default(), (1, IDS), SEAL, now()).await;
     assert!(matches!(too_large, Err(graphsession_meta_etcd::MetaEtcdError::Config { .. })));
 }
 
@@ -304,4 +309,65 @@ async fn every_process_learns_every_address_which_outlives_its_process_until_rep
             break;
         }
     }
+}
+
+/// `count` session ids issued by `etcd`'s first slot with the cluster's seal key.
+fn issue(etcd: &MetaEtcd, count: usize) -> Vec<i64> {
+    let lease = etcd.grants()[0].session;
+    let ids = SessionIdGenerator::new(lease, etcd.seal_key(), SessionIdConfig::default()).unwrap();
+    let at = now();
+    (0..count).map(|_| ids.next(at).unwrap().get()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_process_seals_with_the_first_key_and_a_malformed_key_refuses_the_start() {
+    let cluster = EtcdCluster::start(1);
+    let config = config(&cluster, "/seal/");
+    let (key_a, key_b) = (SealKey::from_bytes([0xa1; 16]), SealKey::from_bytes([0xb2; 16]));
+    let (a, _a_deliveries) =
+        MetaEtcd::start(config.clone(), meta(), (1, IDS), key_a, now()).await.unwrap();
+    let (b, _b_deliveries) =
+        MetaEtcd::start(config.clone(), meta(), (1, IDS), key_b, now()).await.unwrap();
+    assert_eq!((a.seal_key(), b.seal_key()), (key_a, key_a), "the second key won");
+    let mut admin = etcd_client::Client::connect(cluster.endpoints(), None).await.unwrap();
+    let stored = admin.get("/seal/seal-key", None).await.unwrap();
+    assert_eq!(stored.kvs()[0].value(), key_a.to_hex().as_bytes());
+    // Each process's ids open with the other's codec to the slot that issued them: one key.
+    let (slot_a, slot_b) = (a.grants()[0].slot(), b.grants()[0].slot());
+    let (ids_a, ids_b) = (issue(&a, 2_000), issue(&b, 2_000));
+    let all: std::collections::BTreeSet<i64> = ids_a.iter().chain(&ids_b).copied().collect();
+    assert_eq!(all.len(), 4_000, "a session id issued twice");
+    let opened = |key: SealKey, id: i64| SessionIdCodec::sealed(Layout::SESSION, key).open(id);
+    assert!(ids_a.iter().all(|&id| opened(b.seal_key(), id).unwrap().slot == slot_a));
+    assert!(ids_b.iter().all(|&id| opened(a.seal_key(), id).unwrap().slot == slot_b));
+    // Opened with b's own candidate (what b sealed with before), they give a random slot of
+    // 1,024 (about 2 of 2,000 by chance): the check above fails when the keys differ.
+    let own = ids_b.iter().filter(|&&id| opened(key_b, id).is_ok_and(|d| d.slot == slot_b));
+    assert!(own.count() < 50, "another key opened b's ids to b's slot");
+    // A malformed key refuses the start before a lease or a slot is taken.
+    let config = self::config(&cluster, "/bad-seal/");
+    let leases = admin.leases().await.unwrap().leases().len();
+    let too_short = "0".repeat(31);
+    let not_hex = format!("{}g", "0".repeat(31));
+    for bad in ["", too_short.as_str(), not_hex.as_str(), &key_a.to_hex().repeat(2)] {
+        admin.put("/bad-seal/seal-key", bad, None).await.unwrap();
+        let refused = MetaEtcd::start(config.clone(), meta(), (1, IDS), key_b, now()).await;
+        let Err(error) = refused else { panic!("a malformed key {bad:?} was taken") };
+        assert!(
+            matches!(error, graphsession_meta_etcd::MetaEtcdError::BadSealKey { .. }),
+            "{bad:?}: {error}"
+        );
+        assert!(error.to_string().contains("/bad-seal/seal-key"), "{error}");
+    }
+    let slots = etcd_client::GetOptions::new().with_prefix().with_count_only();
+    assert_eq!(admin.get("/bad-seal/slots/", Some(slots)).await.unwrap().count(), 0);
+    assert_eq!(
+        admin.leases().await.unwrap().leases().len(),
+        leases,
+        "a refused start kept a lease"
+    );
+    // Deleted (every process stopped), the next process writes its own.
+    admin.delete("/bad-seal/seal-key", None).await.unwrap();
+    let (c, _c_deliveries) = MetaEtcd::start(config, meta(), (1, IDS), key_b, now()).await.unwrap();
+    assert_eq!(c.seal_key(), key_b);
 }

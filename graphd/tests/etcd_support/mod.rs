@@ -49,33 +49,13 @@ impl GraphdProcess {
         GraphdProcess::start_with(url, prefix, &[])
     }
 
-    /// The same with more flags.
+    /// The same with more flags (a `--data_path=` among them replaces the fresh one).
     pub(crate) fn start_with(url: &str, prefix: &str, flags: &[&str]) -> GraphdProcess {
-        let port = etcd::free_port();
-        let dir = etcd::temp_dir("graphd");
-        let log = std::fs::File::create(dir.join("graphd.log")).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_graphd"))
-            .args(["--meta", url, "--meta_prefix", prefix])
-            .args(
-                (!flags.iter().any(|flag| flag.starts_with("--meta_lease_ttl_secs")))
-                    .then(|| format!("--meta_lease_ttl_secs={LEASE_TTL_SECS}")),
-            )
-            .arg(format!("--session_reclaim_interval_secs={SYNC_INTERVAL_SECS}"))
-            .arg(format!("--port={port}"))
-            .args(flags)
-            .arg("--data_path")
-            .arg(dir.join("data"))
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let pid = child.id();
-        let mut process = GraphdProcess { child: Some(child), addr, pid, dir };
+        let mut process = GraphdProcess::spawn(url, prefix, flags);
         let deadline = Instant::now() + Duration::from_secs(30);
         // The port is bound before graphd joins etcd: wait for the line it logs once it serves
         // (a graphd whose etcd went away while it joined exits instead).
-        while std::net::TcpStream::connect(addr).is_err()
+        while std::net::TcpStream::connect(process.addr).is_err()
             || !process.log().contains("node 1 listening on ")
         {
             if let Some(status) = process.exited() {
@@ -85,6 +65,51 @@ impl GraphdProcess {
             std::thread::sleep(Duration::from_millis(20));
         }
         process
+    }
+
+    /// Starts graphd expecting it to refuse to start: its exit status and its log, once it has
+    /// exited by itself (within 30 s).
+    pub(crate) fn refused(url: &str, prefix: &str) -> (ExitStatus, String) {
+        let mut process = GraphdProcess::spawn(url, prefix, &[]);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = process.exited() {
+                return (status, process.log());
+            }
+            assert!(Instant::now() < deadline, "graphd did not stop: {}", process.log());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The process, started on a free port; not waited for.
+    fn spawn(url: &str, prefix: &str, flags: &[&str]) -> GraphdProcess {
+        let port = etcd::free_port();
+        let dir = etcd::temp_dir("graphd");
+        let log = std::fs::File::create(dir.join("graphd.log")).unwrap();
+        let data = format!("--data_path={}", dir.join("data").display());
+        let given_data = flags.iter().any(|flag| flag.starts_with("--data_path="));
+        let child = Command::new(env!("CARGO_BIN_EXE_graphd"))
+            .args(["--meta", url, "--meta_prefix", prefix])
+            .args(
+                (!flags.iter().any(|flag| flag.starts_with("--meta_lease_ttl_secs")))
+                    .then(|| format!("--meta_lease_ttl_secs={LEASE_TTL_SECS}")),
+            )
+            .arg(format!("--session_reclaim_interval_secs={SYNC_INTERVAL_SECS}"))
+            .arg(format!("--port={port}"))
+            .args(flags)
+            .args((!given_data).then_some(data))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let pid = child.id();
+        GraphdProcess { child: Some(child), addr, pid, dir }
+    }
+
+    /// Its data directory (when the test gave none).
+    pub(crate) fn data_dir(&self) -> PathBuf {
+        self.dir.join("data")
     }
 
     /// Its log so far.
