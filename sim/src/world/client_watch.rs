@@ -349,3 +349,66 @@ impl ClientWatch {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn login_answered(code: i32, told: Option<SessionError>) -> Result<(), String> {
+        let mut watch = ClientWatch::new(&ClientConfig::default());
+        watch.opened(0);
+        let answer = Response::AuthenticateErr { code, message: "no".to_owned() };
+        watch.transport(5, &TransportEvent::Response(answer));
+        if let Some(error) = told {
+            watch.event(&Event::OpenFailed { error });
+        }
+        watch.check(|| 0)
+    }
+
+    #[test]
+    fn a_login_answer_is_final_unless_a_refusal() {
+        let bad = |code| SessionError::BadCredentials { code, message: "no".to_owned() };
+        let refused = |code| SessionError::AuthenticateRefused { code, message: "no".to_owned() };
+        let failed = |code| SessionError::AuthenticateFailed { code, message: "no".to_owned() };
+        assert!(login_answered(E_BAD_USERNAME_PASSWORD, Some(bad(-1001))).is_ok());
+        assert!(login_answered(-1009, Some(failed(-1009))).is_ok());
+        assert!(login_answered(E_SESSION_INVALID, None).is_ok());
+        assert!(login_answered(E_TOO_MANY_CONNECTIONS, Some(refused(-1010))).is_ok());
+        // Retried, or told the wrong kind of failure: the watch fires.
+        for (code, told) in [
+            (E_BAD_USERNAME_PASSWORD, None),
+            (E_BAD_USERNAME_PASSWORD, Some(failed(-1001))),
+            (-1009, None),
+            (-1009, Some(bad(-1009))),
+            (E_SESSION_INVALID, Some(failed(-1002))),
+            (E_TOO_MANY_CONNECTIONS, Some(bad(-1010))),
+        ] {
+            let verdict = login_answered(code, told.clone());
+            assert!(
+                verdict.as_ref().is_err_and(|message| message.starts_with("[login_answer]")),
+                "{code} told {told:?}: {verdict:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_closing_client_is_not_judged_on_a_login_answer() {
+        let mut watch = ClientWatch::new(&ClientConfig::default());
+        watch.closed(1);
+        let answer = Response::AuthenticateErr { code: E_BAD_USERNAME_PASSWORD, message: "no".into() };
+        watch.transport(5, &TransportEvent::Response(answer));
+        assert_eq!(watch.check(|| 0), Ok(()));
+    }
+
+    #[test]
+    fn a_timer_that_fires_and_stays_due_is_a_spin() {
+        let mut watch = ClientWatch::new(&ClientConfig::default());
+        watch.fired(100, Some(101));
+        watch.fired(101, None);
+        assert_eq!(watch.check(|| 0), Ok(()));
+        watch.fired(200, Some(200));
+        assert!(watch.check(|| 0).is_err_and(|message| message.starts_with("[timer_spin]")));
+        watch.fired(300, Some(250));
+        assert!(watch.check(|| 0).is_err_and(|message| message.starts_with("[timer_spin]")));
+    }
+}
