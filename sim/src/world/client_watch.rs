@@ -37,8 +37,8 @@
 //! The watch only reads what passes; it changes no choice and no trace.
 
 use graphsession_core::client::{
-    Action, ClientConfig, E_BAD_USERNAME_PASSWORD, E_SESSION_INVALID, E_TOO_MANY_CONNECTIONS, Event,
-    Request, Response, SessionError, TransportEvent,
+    Action, ClientConfig, E_BAD_USERNAME_PASSWORD, E_SESSION_INVALID, E_TOO_MANY_CONNECTIONS,
+    Event, Request, Response, SessionError, TransportEvent,
 };
 
 /// The client slot whose client runs with small bounds.
@@ -395,7 +395,8 @@ mod tests {
     fn a_closing_client_is_not_judged_on_a_login_answer() {
         let mut watch = ClientWatch::new(&ClientConfig::default());
         watch.closed(1);
-        let answer = Response::AuthenticateErr { code: E_BAD_USERNAME_PASSWORD, message: "no".into() };
+        let answer =
+            Response::AuthenticateErr { code: E_BAD_USERNAME_PASSWORD, message: "no".into() };
         watch.transport(5, &TransportEvent::Response(answer));
         assert_eq!(watch.check(|| 0), Ok(()));
     }
