@@ -333,8 +333,13 @@ impl SimClient {
         match self.machine_mut() {
             Machine::Single(machine) => machine.handle_timeout(now_ms),
             Machine::Pool(pooled) => pooled.pool.handle_timeout(now_ms),
-            Machine::Legacy(legacy) => legacy.handle_timeout(now_ms),
+            Machine::Legacy(legacy) => {
+                legacy.handle_timeout(now_ms);
+                return;
+            }
         }
+        let next_ms = self.poll_timeout();
+        self.watch.fired(now_ms, next_ms);
     }
 
     /// The next action, with the client's own socket id.

@@ -23,6 +23,13 @@
 //!   the machine did not give up with it, which cancels what was queued), one at least may have
 //!   run.
 //!
+//! - A login's answer: a login the server refused for now (-1002, or -1010 too many sessions)
+//!   is retried after a backoff, so what that input tells the application is at most that it
+//!   gave up on refusals (`OpenFailed` with `AuthenticateRefused`); any other login error is
+//!   final: the application is told `OpenFailed` at once, `BadCredentials` exactly for -1001.
+//! - Time passes: once a timer fired, the client is not due again at that same instant (a
+//!   deadline it keeps without acting on it would hold the whole world at one instant).
+//!
 //! Client slot [`SMALL_BOUNDS_SLOT`] runs with a small `failures_max`
 //! ([`SMALL_FAILURES_MAX`]) so that partitions and resets reach it: its behaviour, and a seed's
 //! trace, differ from the default's only where the bound is met.
@@ -30,7 +37,8 @@
 //! The watch only reads what passes; it changes no choice and no trace.
 
 use graphsession_core::client::{
-    Action, ClientConfig, E_SESSION_INVALID, Event, Request, Response, SessionError, TransportEvent,
+    Action, ClientConfig, E_BAD_USERNAME_PASSWORD, E_SESSION_INVALID, E_TOO_MANY_CONNECTIONS,
+    Event, Request, Response, SessionError, TransportEvent,
 };
 
 /// The client slot whose client runs with small bounds.
@@ -54,6 +62,17 @@ struct Answered {
     gave_up: bool,
 }
 
+/// How the application was told that a login failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LoginTold {
+    /// `OpenFailed` with `BadCredentials`.
+    BadCredentials,
+    /// `OpenFailed` with `AuthenticateRefused` or `RetriesExhausted` (it gave up on refusals).
+    Refused,
+    /// `OpenFailed` with another error.
+    Other,
+}
+
 /// The watch over one client process.
 #[derive(Debug)]
 pub(super) struct ClientWatch {
@@ -75,6 +94,10 @@ pub(super) struct ClientWatch {
     /// The latest input was a server's error answer (not -1002) to a statement: what the
     /// events it caused told.
     answered_error: Option<Answered>,
+    /// The latest input was the server's error answer to a login: its code, and what the
+    /// events it caused told (`OpenFailed`, and whether with `BadCredentials`, or with
+    /// `AuthenticateRefused`).
+    login_refused: Option<(i32, Option<LoginTold>)>,
     /// The time of the process's latest input.
     now_ms: u64,
     /// Attempts the process may have lost: sockets failed or closed, -1002 replies.
@@ -102,6 +125,7 @@ impl ClientWatch {
             budget_waits: 0,
             over_dial: None,
             answered_error: None,
+            login_refused: None,
             now_ms: 0,
             attempts_lost: 0,
             sent_unjudged: false,
@@ -122,6 +146,7 @@ impl ClientWatch {
         if let Some(violation) = self.over_dial.take() {
             self.note(violation);
         }
+        self.judge_login();
         let Some(told) = self.answered_error.take() else { return };
         if told.not_run && !told.may_have_run && !told.gave_up {
             self.note(
@@ -130,6 +155,37 @@ impl ClientWatch {
                  not run; expected the answered one to say it may have run"
                     .to_owned(),
             );
+        }
+    }
+
+    /// The events of an input that brought the server's error answer to a login.
+    fn judge_login(&mut self) {
+        let Some((code, told)) = self.login_refused.take() else { return };
+        let refused = code == E_SESSION_INVALID || code == E_TOO_MANY_CONNECTIONS;
+        let expected = match (refused, told) {
+            (true, None | Some(LoginTold::Refused)) => return,
+            (true, Some(_)) => "a retry after the refusal backoff (a refusal is not final)",
+            (false, Some(LoginTold::BadCredentials)) if code == E_BAD_USERNAME_PASSWORD => return,
+            (false, Some(LoginTold::Other)) if code != E_BAD_USERNAME_PASSWORD => return,
+            (false, _) if code == E_BAD_USERNAME_PASSWORD => {
+                "OpenFailed with BadCredentials at once (never retried)"
+            }
+            (false, _) => "OpenFailed with AuthenticateFailed at once (never retried)",
+        };
+        self.note(format!(
+            "[login_answer] the server answered a login with {code}, and the client told its \
+             application {told:?}; expected {expected}"
+        ));
+    }
+
+    /// A timer fired at `now_ms` and the client's earliest timer is then `next_ms`.
+    pub(super) fn fired(&mut self, now_ms: u64, next_ms: Option<u64>) {
+        if let Some(next_ms) = next_ms.filter(|&next_ms| next_ms <= now_ms) {
+            self.note(format!(
+                "[timer_spin] the client's timers fired at {now_ms} ms and it is still due at \
+                 {next_ms} ms: a deadline it keeps without acting on it; expected its next \
+                 timer after {now_ms} ms"
+            ));
         }
     }
 
@@ -159,6 +215,10 @@ impl ClientWatch {
             }
             TransportEvent::Response(Response::ExecuteErr { .. }) => {
                 self.answered_error = Some(Answered::default());
+            }
+            // A closing client only delivers its sign-outs: a login's answer is moot.
+            TransportEvent::Response(Response::AuthenticateErr { code, .. }) if !self.closing => {
+                self.login_refused = Some((*code, None));
             }
             TransportEvent::Connected | TransportEvent::Response(_) => {}
         }
@@ -251,6 +311,14 @@ impl ClientWatch {
             }
             _ => {}
         }
+        if let (Some((_, told)), Event::OpenFailed { error }) = (&mut self.login_refused, event) {
+            *told = Some(match error {
+                SessionError::BadCredentials { .. } => LoginTold::BadCredentials,
+                SessionError::AuthenticateRefused { .. }
+                | SessionError::RetriesExhausted { .. } => LoginTold::Refused,
+                _ => LoginTold::Other,
+            });
+        }
         if let Some(told) = &mut self.answered_error {
             match event {
                 Event::Failed { error, .. } if error.certainly_not_run() => told.not_run = true,
@@ -279,5 +347,69 @@ impl ClientWatch {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn login_answered(code: i32, told: Option<SessionError>) -> Result<(), String> {
+        let mut watch = ClientWatch::new(&ClientConfig::default());
+        watch.opened(0);
+        let answer = Response::AuthenticateErr { code, message: "no".to_owned() };
+        watch.transport(5, &TransportEvent::Response(answer));
+        if let Some(error) = told {
+            watch.event(&Event::OpenFailed { error });
+        }
+        watch.check(|| 0)
+    }
+
+    #[test]
+    fn a_login_answer_is_final_unless_a_refusal() {
+        let bad = |code| SessionError::BadCredentials { code, message: "no".to_owned() };
+        let refused = |code| SessionError::AuthenticateRefused { code, message: "no".to_owned() };
+        let failed = |code| SessionError::AuthenticateFailed { code, message: "no".to_owned() };
+        assert!(login_answered(E_BAD_USERNAME_PASSWORD, Some(bad(-1001))).is_ok());
+        assert!(login_answered(-1009, Some(failed(-1009))).is_ok());
+        assert!(login_answered(E_SESSION_INVALID, None).is_ok());
+        assert!(login_answered(E_TOO_MANY_CONNECTIONS, Some(refused(-1010))).is_ok());
+        // Retried, or told the wrong kind of failure: the watch fires.
+        for (code, told) in [
+            (E_BAD_USERNAME_PASSWORD, None),
+            (E_BAD_USERNAME_PASSWORD, Some(failed(-1001))),
+            (-1009, None),
+            (-1009, Some(bad(-1009))),
+            (E_SESSION_INVALID, Some(failed(-1002))),
+            (E_TOO_MANY_CONNECTIONS, Some(bad(-1010))),
+        ] {
+            let verdict = login_answered(code, told.clone());
+            assert!(
+                verdict.as_ref().is_err_and(|message| message.starts_with("[login_answer]")),
+                "{code} told {told:?}: {verdict:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_closing_client_is_not_judged_on_a_login_answer() {
+        let mut watch = ClientWatch::new(&ClientConfig::default());
+        watch.closed(1);
+        let answer =
+            Response::AuthenticateErr { code: E_BAD_USERNAME_PASSWORD, message: "no".into() };
+        watch.transport(5, &TransportEvent::Response(answer));
+        assert_eq!(watch.check(|| 0), Ok(()));
+    }
+
+    #[test]
+    fn a_timer_that_fires_and_stays_due_is_a_spin() {
+        let mut watch = ClientWatch::new(&ClientConfig::default());
+        watch.fired(100, Some(101));
+        watch.fired(101, None);
+        assert_eq!(watch.check(|| 0), Ok(()));
+        watch.fired(200, Some(200));
+        assert!(watch.check(|| 0).is_err_and(|message| message.starts_with("[timer_spin]")));
+        watch.fired(300, Some(250));
+        assert!(watch.check(|| 0).is_err_and(|message| message.starts_with("[timer_spin]")));
     }
 }
