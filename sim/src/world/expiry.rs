@@ -259,6 +259,6 @@ impl ClusterWorld {
                 }
             }
         }
-        Ok(())
+        self.check_spaces_converged()
     }
 }
