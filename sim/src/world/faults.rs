@@ -77,7 +77,12 @@ impl ClusterWorld {
                     probes::check_event_bound(node, &snapshot, &fresh.server, &self.table)?;
                     probes::check_install_refusals(node, &snapshot, &fresh.server, &self.table)?;
                     probes_kill::check_kill_counts(node, &snapshot, &fresh.server, &self.table)?;
-                    probes_kill::check_snapshot_gauges(node, &snapshot, &fresh.server, &self.table)?;
+                    probes_kill::check_snapshot_gauges(
+                        node,
+                        &snapshot,
+                        &fresh.server,
+                        &self.table,
+                    )?;
                     self.stats.counter_probes += 4;
                 }
                 if fresh.registry().session_count() > 0 {

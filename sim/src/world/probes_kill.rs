@@ -25,15 +25,21 @@ use crate::world::probes::copy;
 const PROBE_STATEMENT: &str = "GO FROM 1 OVER follow";
 
 /// One session logged in on `registry` with one query running in it.
-fn session_with_query(node: u16, registry: &SessionManager, now: u64, table: &RoleTable) -> Result<graphsession_id_gen::SessionId, String> {
+fn session_with_query(
+    node: u16,
+    registry: &SessionManager,
+    now: u64,
+    table: &RoleTable,
+) -> Result<graphsession_id_gen::SessionId, String> {
     let login = Login { user: USER, client_ip: CLIENT_IP, password: PasswordCheck::Verified };
     let session = registry.login(now, login, table).map_err(|error| {
         format!("[kill_count_probe] node {node}'s restored copy refused a login with room: {error}")
     })?;
     // The executor's handle goes with the start: only the registry's end is judged.
-    let _start = registry.begin_query(now, session.get(), PROBE_STATEMENT, table).map_err(|error| {
-        format!("[kill_count_probe] node {node}'s restored copy refused a query: {error}")
-    })?;
+    let _start =
+        registry.begin_query(now, session.get(), PROBE_STATEMENT, table).map_err(|error| {
+            format!("[kill_count_probe] node {node}'s restored copy refused a query: {error}")
+        })?;
     Ok(session)
 }
 
