@@ -9,7 +9,8 @@
 //!   idle deadline is no activity: its -1002 is right).
 //! - **Convergence.** Meta's record of a session never moves backwards (newest activity, time of
 //!   its space), and on the healed network it reaches each holder's activity within the sync
-//!   bound (`check_converged`, from the liveness phase).
+//!   bound (`check_converged`, from the liveness phase); so do the nodes' spaces
+//!   (`space_converge.rs`).
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -48,6 +49,9 @@ pub(super) struct TimeOracles {
     active_spare: Vec<SessionId>,
     /// Whether a link was cut or healed since the cut runs were last updated.
     pub(super) links_changed: bool,
+    /// Per (node, session) restored from the node's snapshot: the time of the space the
+    /// snapshot held (`space_converge.rs`).
+    pub(super) restored_spaces: BTreeMap<(usize, SessionId), u64>,
 }
 
 impl ClusterWorld {
@@ -60,6 +64,7 @@ impl ClusterWorld {
     /// Node `index` crashed: what it saw is gone with it.
     pub(super) fn forget_activity_of(&mut self, index: usize) {
         self.time_oracles.activity.retain(|&(_, node), _| node != index);
+        self.time_oracles.restored_spaces.retain(|&(node, _), _| node != index);
     }
 
     /// What an asynchronous cluster cannot avoid between a session's last activity and meta's
@@ -141,6 +146,9 @@ impl ClusterWorld {
             }
             active.clear();
             self.time_oracles.active_spare = active;
+        }
+        if self.healed && self.step % super::space_converge::SPACES_EVERY_STEPS == 0 {
+            self.check_spaces_converged()?;
         }
         // Expiries and records change only with meta's inputs.
         if !std::mem::take(&mut self.time_oracles.meta_changed) {
@@ -259,6 +267,6 @@ impl ClusterWorld {
                 }
             }
         }
-        Ok(())
+        self.check_spaces_converged()
     }
 }

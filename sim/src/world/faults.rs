@@ -10,7 +10,7 @@ use crate::world::client::Life;
 use crate::world::network::Message;
 use crate::world::node::SimNode;
 use crate::world::{Checked, ClusterWorld, Link, Mark};
-use crate::world::{probes, selftest};
+use crate::world::{probes, probes_kill, selftest};
 
 /// Meta crashes a run serializes meta's state at, to count its kill marks (`probes.rs`).
 const KILL_MARK_TRIES_MAX: u8 = 3;
@@ -76,7 +76,14 @@ impl ClusterWorld {
                     selftest::check_snapshot_refusals(node, &snapshot, &fresh.server, &self.table)?;
                     probes::check_event_bound(node, &snapshot, &fresh.server, &self.table)?;
                     probes::check_install_refusals(node, &snapshot, &fresh.server, &self.table)?;
-                    self.stats.counter_probes += 2;
+                    probes_kill::check_kill_counts(node, &snapshot, &fresh.server, &self.table)?;
+                    probes_kill::check_snapshot_gauges(
+                        node,
+                        &snapshot,
+                        &fresh.server,
+                        &self.table,
+                    )?;
+                    self.stats.counter_probes += 4;
                 }
                 if fresh.registry().session_count() > 0 {
                     self.marks.hit(Mark::RestoredFromSnapshot);
@@ -94,6 +101,7 @@ impl ClusterWorld {
         fresh.ended = std::mem::take(&mut self.nodes[index].ended);
         self.nodes[index] = fresh;
         self.forget_activity_of(index);
+        self.note_restored_spaces(index);
         self.stats.node_restarts += 1;
         let reset: Vec<ConnectionId> = self
             .sockets

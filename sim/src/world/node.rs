@@ -617,7 +617,9 @@ impl SimNode {
             std::mem::take(&mut self.running).into_iter().partition(returns);
         self.running = running;
         for query in done {
-            if let Err(killed) = query.handle.check() {
+            // The executor returns as graphd's does: `finish` on its handle, then the registry.
+            let returned = query.handle.finish();
+            if let Err(killed) = returned {
                 if killed.cause == KillCause::Timeout {
                     self.timed_out(&query);
                 } else {

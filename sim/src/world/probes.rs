@@ -28,7 +28,7 @@ const PROBE_SLOT_BASE: u16 = 1_000;
 
 /// Node `node`'s snapshot restored with `config` (room for two more sessions than it holds,
 /// no per-(user, ip) limit unless `full`: then exactly its sessions).
-fn copy(
+pub(super) fn copy(
     node: u16,
     snapshot: &Snapshot,
     config: &Config,
