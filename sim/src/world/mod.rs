@@ -41,6 +41,7 @@ mod pool_watch;
 mod probes;
 mod selftest;
 mod show;
+mod snapshot_bytes;
 mod stats;
 mod step;
 mod sync_probes;
