@@ -47,6 +47,16 @@ pub(crate) struct WaitingWatch {
     signed_out: BTreeSet<ConnectionId>,
 }
 
+/// Whether `reply` refuses its request because too many wait on meta (with a small
+/// `waiting_connections_max`, any request that would wait may be refused so).
+pub(super) fn is_busy(reply: &Reply) -> bool {
+    match reply {
+        Reply::ExecuteFailed { message, .. } => message == BUSY_EXECUTE,
+        Reply::AuthenticateFailed { message, .. } => message == BUSY_AUTHENTICATE,
+        _ => false,
+    }
+}
+
 impl WaitingWatch {
     /// A node with `waiting_connections_max` and nothing delivered yet.
     pub(crate) fn new(waiting_connections_max: u32) -> WaitingWatch {
@@ -163,12 +173,7 @@ impl SimNode {
         if matches!(reply, Reply::Authenticated { .. } | Reply::AuthenticateFailed { .. }) {
             self.waiting_watch.registering.retain(|_, waiting| *waiting != connection);
         }
-        let busy = match reply {
-            Reply::ExecuteFailed { message, .. } => message == BUSY_EXECUTE,
-            Reply::AuthenticateFailed { message, .. } => message == BUSY_AUTHENTICATE,
-            _ => false,
-        };
-        if busy {
+        if is_busy(reply) {
             self.waiting_watch.busy = Some(connection);
         }
     }
