@@ -187,6 +187,29 @@ pub struct ClusterConfig {
     pub waiting_connections_max: u32,
 }
 
+/// Each [`StepKind`]'s weight as (base, spread), by index: plenty of delivery and time, a steady
+/// workload, rarer faults.
+const STEP_SHAPE: [(u64, u64); 18] = [
+    (20, 10),
+    (10, 10),
+    (5, 10),
+    (1, 4),
+    (3, 10),
+    (1, 2),
+    (1, 2),
+    (1, 3),
+    (1, 2),
+    (1, 5),
+    (1, 1),
+    (1, 3),
+    (1, 2),
+    (1, 3),
+    (1, 2),
+    (1, 2),
+    (1, 2),
+    (1, 1),
+];
+
 /// The values clients give their session's `query_timeout_ms` (0 turns the node's off).
 pub const SESSION_QUERY_TIMEOUTS_MS: [u64; 4] = [0, 250, 1_000, 5_000];
 
@@ -208,31 +231,10 @@ impl ClusterConfig {
     pub fn derive(choose: &mut Chooser) -> ClusterConfig {
         let nodes = u16::try_from(choose.range(1, 3)).unwrap_or(1);
         let clients = u16::try_from(choose.range(1, 6)).unwrap_or(1);
-        // (base, spread) per kind: plenty of delivery and time, a steady workload, rarer faults.
-        let shape: [(u64, u64); 18] = [
-            (20, 10),
-            (10, 10),
-            (5, 10),
-            (1, 4),
-            (3, 10),
-            (1, 2),
-            (1, 2),
-            (1, 3),
-            (1, 2),
-            (1, 5),
-            (1, 1),
-            (1, 3),
-            (1, 2),
-            (1, 3),
-            (1, 2),
-            (1, 2),
-            (1, 2),
-            (1, 1),
-        ];
         let mut weights = [0_u32; 18];
         for (index, weight) in weights.iter_mut().enumerate() {
             let kind = StepKind::ALL[index];
-            let (base, spread) = shape[index];
+            let (base, spread) = STEP_SHAPE[index];
             // Each fault is off for about a third of the seeds.
             let off = kind.is_fault() && choose.chance(1, 3);
             let value = base + choose.below(spread);

@@ -361,7 +361,8 @@ impl SimNode {
                 node::Request::SignOut { session_id: session_id.get() }
             }
         };
-        let before = self.waiting_before(connection, matches!(request, node::Request::SignOut { .. }));
+        let before =
+            self.waiting_before(connection, matches!(request, node::Request::SignOut { .. }));
         self.graph.handle_request(now_ms, connection, request, table);
         let sends = self.drain(now_ms, table, choose);
         self.waiting_after(&before);

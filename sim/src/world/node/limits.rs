@@ -28,7 +28,8 @@ const QUERY_SESSIONS_FULL: &str = "Too many sessions on this node: at most ";
 /// The message of a request refused because too many wait on meta (an execute's; an
 /// authenticate's says the same in lower case after "Create session failed: ").
 const BUSY_EXECUTE: &str = "Too many requests wait for the meta service; try again";
-const BUSY_AUTHENTICATE: &str = "Create session failed: too many requests wait for the meta service";
+const BUSY_AUTHENTICATE: &str =
+    "Create session failed: too many requests wait for the meta service";
 
 /// What the simulator sees of the requests a node holds.
 #[derive(Debug)]
@@ -137,9 +138,7 @@ impl SimNode {
                 "[waiting_connections_max] node {} refused a request of {:?} as too many \
                  waiting on meta while at most {} could wait; expected it admitted below its \
                  waiting_connections_max {limit}",
-                self.id.0,
-                before.connection,
-                before.waiting_at_most
+                self.id.0, before.connection, before.waiting_at_most
             ));
         }
     }
