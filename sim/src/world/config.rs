@@ -174,7 +174,41 @@ pub struct ClusterConfig {
     pub failed_login_attempts: u32,
     /// Each node's `password_lock_time_secs` (0..=2; 0: no lockout).
     pub password_lock_secs: u32,
+    /// Shards of each node's registry: 4, or 1 for half of the seeds, so one shard's slot table
+    /// holds every session of its node and grows past its first blocks.
+    pub shard_count: u32,
+    /// Each node's `queries.sessions_max` (the query registry's own session bound, which the
+    /// registry's `sessions_max` overrides): NebulaGraph's 1,048,576, or 1 for half of the
+    /// seeds, where a node must still run queries of all its sessions at once.
+    pub query_sessions_max: u32,
+    /// Each node's `waiting_connections_max`: 65,536 (the default), or in the seeds with small
+    /// limits 1 or 2, so requests waiting on meta are refused ("too many requests wait for
+    /// the meta service") and the count is judged at the edge.
+    pub waiting_connections_max: u32,
 }
+
+/// Each [`StepKind`]'s weight as (base, spread), by index: plenty of delivery and time, a steady
+/// workload, rarer faults.
+const STEP_SHAPE: [(u64, u64); 18] = [
+    (20, 10),
+    (10, 10),
+    (5, 10),
+    (1, 4),
+    (3, 10),
+    (1, 2),
+    (1, 2),
+    (1, 3),
+    (1, 2),
+    (1, 5),
+    (1, 1),
+    (1, 3),
+    (1, 2),
+    (1, 3),
+    (1, 2),
+    (1, 2),
+    (1, 2),
+    (1, 1),
+];
 
 /// The values clients give their session's `query_timeout_ms` (0 turns the node's off).
 pub const SESSION_QUERY_TIMEOUTS_MS: [u64; 4] = [0, 250, 1_000, 5_000];
@@ -197,31 +231,10 @@ impl ClusterConfig {
     pub fn derive(choose: &mut Chooser) -> ClusterConfig {
         let nodes = u16::try_from(choose.range(1, 3)).unwrap_or(1);
         let clients = u16::try_from(choose.range(1, 6)).unwrap_or(1);
-        // (base, spread) per kind: plenty of delivery and time, a steady workload, rarer faults.
-        let shape: [(u64, u64); 18] = [
-            (20, 10),
-            (10, 10),
-            (5, 10),
-            (1, 4),
-            (3, 10),
-            (1, 2),
-            (1, 2),
-            (1, 3),
-            (1, 2),
-            (1, 5),
-            (1, 1),
-            (1, 3),
-            (1, 2),
-            (1, 3),
-            (1, 2),
-            (1, 2),
-            (1, 2),
-            (1, 1),
-        ];
         let mut weights = [0_u32; 18];
         for (index, weight) in weights.iter_mut().enumerate() {
             let kind = StepKind::ALL[index];
-            let (base, spread) = shape[index];
+            let (base, spread) = STEP_SHAPE[index];
             // Each fault is off for about a third of the seeds.
             let off = kind.is_fault() && choose.chance(1, 3);
             let value = base + choose.below(spread);
@@ -267,9 +280,30 @@ impl ClusterConfig {
             stranger_wrong_password: false,
             failed_login_attempts: 0,
             password_lock_secs: 0,
+            shard_count: 4,
+            query_sessions_max: 1 << 20,
+            waiting_connections_max: 65_536,
         }
         .with_query_timeouts(choose)
         .with_password_throttle(choose)
+        .with_node_shape()
+    }
+
+    /// The nodes' shard count, query-registry bound and waiting bound, derived from choices
+    /// already made (the step count's low bits, the small-limits draw) rather than drawn: no
+    /// seed's stream of choices moves. The step count is uniform over 1,000..=4,000 and drawn
+    /// independently of the rest, so each option is on for about half of the seeds.
+    fn with_node_shape(mut self) -> ClusterConfig {
+        if self.steps % 2 == 1 {
+            self.shard_count = 1;
+        }
+        if (self.steps / 2) % 2 == 1 {
+            self.query_sessions_max = 1;
+        }
+        if self.node_sessions_max != u64::MAX {
+            self.waiting_connections_max = 1 + (self.steps / 4) % 2;
+        }
+        self
     }
 
     /// Draws the wrong-password stranger and the nodes' password throttle, last and only for

@@ -74,6 +74,7 @@ impl ClusterWorld {
                 if !self.snapshot_refusals_checked {
                     self.snapshot_refusals_checked = true;
                     selftest::check_snapshot_refusals(node, &snapshot, &fresh.server, &self.table)?;
+                    super::snapshot_bytes::check_body_trailing(node, &snapshot)?;
                     probes::check_event_bound(node, &snapshot, &fresh.server, &self.table)?;
                     probes::check_install_refusals(node, &snapshot, &fresh.server, &self.table)?;
                     probes_kill::check_kill_counts(node, &snapshot, &fresh.server, &self.table)?;

@@ -42,6 +42,7 @@ mod probes;
 mod probes_kill;
 mod selftest;
 mod show;
+mod snapshot_bytes;
 mod space_converge;
 mod stats;
 mod step;

@@ -20,8 +20,11 @@ use graphsession_id_gen::{
     SessionIdSource, SessionLease,
 };
 use graphsession_permission::{Caller, Policy, RoleTable};
-use graphsession_query_plan::{KillCause, KillTarget, QueryHandle, QueryKey};
+use graphsession_query_plan::{
+    Config as QueryConfig, KillCause, KillTarget, QueryHandle, QueryKey,
+};
 
+mod limits;
 mod timeouts;
 
 use crate::chooser::Chooser;
@@ -172,6 +175,8 @@ pub struct SimNode {
     pub server: Config,
     /// The password oracle's view of this process's throttle.
     password: PasswordModel,
+    /// What the waiting-connections oracle sees of the requests the node holds.
+    waiting_watch: limits::WaitingWatch,
 }
 
 /// How a session ended, as far as the liveness oracle cares.
@@ -232,16 +237,21 @@ impl SimNode {
             server: Config {
                 idle_timeout_ms: config.idle_timeout_ms,
                 graph_addr: format!("graphd-{slot}:9669"),
-                shard_count: 4,
+                shard_count: config.shard_count,
                 policy: Policy { authorization_enabled: config.authorization_enabled },
                 sessions_per_user_ip_max: config.sessions_per_user_ip_max,
                 sessions_max: config.node_sessions_max,
                 query_timeout_ms: config.query_timeout_ms,
                 failed_login_attempts: config.failed_login_attempts,
                 password_lock_time_secs: config.password_lock_secs,
+                queries: QueryConfig {
+                    sessions_max: config.query_sessions_max,
+                    ..QueryConfig::default()
+                },
                 ..Config::default()
             },
             sync: sync_config(config),
+            waiting_connections_max: config.waiting_connections_max,
             ..GraphConfig::default()
         };
         let server = graph_config.server.clone();
@@ -283,6 +293,7 @@ impl SimNode {
             rounds_seen: 0,
             server,
             password,
+            waiting_watch: limits::WaitingWatch::new(config.waiting_connections_max),
         })
     }
 
@@ -350,8 +361,12 @@ impl SimNode {
                 node::Request::SignOut { session_id: session_id.get() }
             }
         };
+        let before =
+            self.waiting_before(connection, matches!(request, node::Request::SignOut { .. }));
         self.graph.handle_request(now_ms, connection, request, table);
-        self.drain(now_ms, table, choose)
+        let sends = self.drain(now_ms, table, choose);
+        self.waiting_after(&before);
+        sends
     }
 
     /// Socket `connection` closed, as the node sees it.
@@ -363,6 +378,7 @@ impl SimNode {
         choose: &mut Chooser,
     ) -> Vec<Send> {
         self.graph.handle_connection_closed(now_ms, connection, table);
+        self.waiting_closed(connection);
         self.drain(now_ms, table, choose)
     }
 
@@ -533,6 +549,8 @@ impl SimNode {
     fn judge_reply(&mut self, connection: ConnectionId, reply: &Reply) {
         self.judge_timeout_reply(connection, reply);
         self.judge_set_reply(connection, reply);
+        self.waiting_replied(connection, reply);
+        self.judge_query_sessions_reply(reply);
         if let Err(violation) = self.password.judge(self.id.0, connection, reply) {
             self.violations.push(violation);
         }
@@ -558,7 +576,8 @@ impl SimNode {
 
     fn record(&mut self, event: GraphEvent) {
         match event {
-            GraphEvent::SessionCreated { session, .. } => {
+            GraphEvent::SessionCreated { session, connection } => {
+                self.waiting_registering(session, connection);
                 self.counters.created += 1;
                 self.created.push(session);
                 // A login is checked against the per-(user, ip) limit and counted in one step:
@@ -583,6 +602,7 @@ impl SimNode {
                 at_unix_ms,
                 ..
             }) => {
+                self.waiting_ended(session);
                 let kind = match reason {
                     EndReason::SignedOut => {
                         self.counters.signed_out += 1;
