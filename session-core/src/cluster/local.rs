@@ -22,7 +22,8 @@ pub trait LocalSessions {
     fn sessions(&self) -> Vec<SessionReport>;
 
     /// Installs a session picked up or reloaded from meta: no queries, no limits checked (as in
-    /// NebulaGraph), idle timer from now. A session already held is left as it is.
+    /// NebulaGraph), idle timer from now. A session already held is left as it is (the machine
+    /// then offers the reloaded record to [`adopt_space`](Self::adopt_space)).
     fn install(&mut self, record: &SessionRecord);
 
     /// Adopts `record`'s space if this node holds the session and `(space_set_unix_ms, space)`

@@ -54,14 +54,8 @@ impl GraphNode {
         let Some(connection) = self.waiting.registrations.remove(&session) else { return };
         self.registry_changed = true;
         if self.registry.touch(now, session.get()).is_err() {
-            // Ended here meanwhile (a KILL SESSION by id, its user dropped): never claim it.
-            let reply = Reply::AuthenticateFailed {
-                code: E_SESSION_INVALID,
-                message: format!(
-                    "Create session failed: session {session} ended before it was ready"
-                ),
-            };
-            return self.reply(connection, reply);
+            // Ended here meanwhile, before its end's event took the registration: never claim it.
+            return self.reply(connection, ended_before_ready(session));
         }
         let reply = Reply::Authenticated {
             session_id: session.get(),
@@ -151,13 +145,17 @@ impl GraphNode {
         }
     }
 
-    /// The registry's events go to the host; a session that ended before its registration is
-    /// never answered.
+    /// The registry's events go to the host. A session that ended here before meta registered
+    /// it (a KILL SESSION by id, its user dropped) has its authenticate answered -1002 at once:
+    /// its connection is open (a closed one took its registration with it), and a client left
+    /// without an answer would wait out its own timeout for a session that is gone.
     pub(crate) fn apply_registry_events(&mut self) {
         while let Some(event) = self.registry.poll_event() {
             self.registry_changed = true;
-            if let RegistryEvent::Session { change: Change::Ended { .. }, session, .. } = &event {
-                self.waiting.registrations.remove(session);
+            if let RegistryEvent::Session { change: Change::Ended { .. }, session, .. } = &event
+                && let Some(connection) = self.waiting.registrations.remove(session)
+            {
+                self.reply(connection, ended_before_ready(*session));
             }
             self.outputs.push_back(Output::Event(Event::Registry(event)));
         }
@@ -168,5 +166,13 @@ impl GraphNode {
             return self.registry.config().graph_addr.clone();
         }
         self.settings.peer_addrs.get(&node).cloned().unwrap_or_else(|| format!("node-{}", node.0))
+    }
+}
+
+/// The answer to an authenticate whose session ended here before meta registered it.
+fn ended_before_ready(session: SessionId) -> Reply {
+    Reply::AuthenticateFailed {
+        code: E_SESSION_INVALID,
+        message: format!("Create session failed: session {session} ended before it was ready"),
     }
 }

@@ -194,6 +194,35 @@ fn the_start_up_reload_is_done_once_after_its_last_page_and_reports_nothing_back
 }
 
 #[test]
+fn a_session_restored_from_a_snapshot_older_than_its_use_takes_metas_space_at_the_reload() {
+    let mut meta = MetaStore::new(fast_meta_config()).unwrap();
+    let mut before = Node::new(1, fast_node_config(), 1);
+    before.login(sid(1), START);
+    let now = before.settle(&mut meta, START);
+    // The snapshot is taken before the USE, which meta then records.
+    let snapshot = before.local.clone();
+    let used_at = now + 1;
+    assert!(before.local.use_space(sid(1), "nba", used_at));
+    let now = before.settle(&mut meta, now + ROUND_MS);
+    assert_eq!(meta.session(sid(1)).unwrap().space, "nba");
+    // The process restarts from the snapshot: meta's record has not changed since, so only the
+    // reload can hand it over.
+    let mut node = Node { local: snapshot, ..Node::new(1, fast_node_config(), 2) };
+    assert_eq!(node.local.sessions[&sid(1)].space, "");
+    let now = node.settle(&mut meta, now + 1);
+    assert!(node.sync.is_reloaded());
+    let held = &node.local.sessions[&sid(1)];
+    assert_eq!((held.space.as_str(), held.space_set_unix_ms), ("nba", used_at));
+    // The reload's round also carried the snapshot's copy, so the next round may report the
+    // adopted one once; meta keeps its record, and then there is nothing more to tell.
+    let now = node.settle(&mut meta, now + ROUND_MS);
+    let record = meta.session(sid(1)).unwrap();
+    assert_eq!((record.space.as_str(), record.space_set_unix_ms), ("nba", used_at));
+    let request = node.round(&mut meta, now + ROUND_MS).expect("a round is due");
+    assert_eq!(ids(&request.updated), Vec::<i64>::new(), "meta's own space is no news to it");
+}
+
+#[test]
 fn a_login_meta_registers_is_acknowledged_in_the_answer_that_refuses_another() {
     let meta_config = MetaConfig { sessions_max: 1, ..fast_meta_config() };
     let mut meta = MetaStore::new(meta_config).unwrap();

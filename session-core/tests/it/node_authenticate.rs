@@ -6,6 +6,7 @@ use graphsession_core::client::{
     E_BAD_USERNAME_PASSWORD, E_SESSION_INVALID, E_TOO_MANY_CONNECTIONS,
 };
 use graphsession_core::cluster::MetaConfig;
+use graphsession_core::node::SessionStatement;
 use graphsession_core::node::{
     CLIENT_VERSIONS_DEFAULT, E_CLIENT_SERVER_INCOMPATIBLE, Reply, Request,
 };
@@ -110,6 +111,31 @@ fn authenticate_of_a_session_meta_refuses_is_answered_1002_and_ends_it_here() {
     assert_eq!(h.reply_count(conn), 1);
     assert_eq!(h.held(0), 1, "the refused session ended here");
     assert_eq!(h.meta.live_count(), 1);
+}
+
+#[test]
+fn authenticate_of_a_session_killed_before_meta_registered_it_is_answered_1002_once() {
+    let mut h = Harness::new(1);
+    let (admin, root) = h.open(0, "root");
+    let conn = h.connect(0);
+    h.authenticate(conn, "alice");
+    let alice = (h.nodes[0].registry().session_activity().into_iter())
+        .map(|(session, _)| session.get())
+        .find(|&session| session != root)
+        .unwrap();
+    assert_eq!(h.reply_count(conn), 0, "its registration is still on its way to meta");
+    let kill = SessionStatement::KillSessions { session_ids: vec![alice] };
+    let _counted = h.run_statement(admin, root, kill);
+    let reply = h.last_reply(conn).unwrap_or_else(|| panic!("the authenticate was never answered"));
+    assert_eq!(code(&reply), E_SESSION_INVALID);
+    assert_eq!(
+        message(&reply),
+        format!("Create session failed: session {alice} ended before it was ready")
+    );
+    h.settle();
+    assert_eq!(h.reply_count(conn), 1, "one answer, also after meta's: {:?}", h.replies(conn));
+    assert!(!h.holds(0, alice));
+    assert_eq!(h.meta.live_count(), 1, "only root's session is left at meta");
 }
 
 #[test]

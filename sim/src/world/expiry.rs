@@ -49,9 +49,6 @@ pub(super) struct TimeOracles {
     active_spare: Vec<SessionId>,
     /// Whether a link was cut or healed since the cut runs were last updated.
     pub(super) links_changed: bool,
-    /// Per (node, session) restored from the node's snapshot: the time of the space the
-    /// snapshot held (`space_converge.rs`).
-    pub(super) restored_spaces: BTreeMap<(usize, SessionId), u64>,
 }
 
 impl ClusterWorld {
@@ -64,7 +61,6 @@ impl ClusterWorld {
     /// Node `index` crashed: what it saw is gone with it.
     pub(super) fn forget_activity_of(&mut self, index: usize) {
         self.time_oracles.activity.retain(|&(_, node), _| node != index);
-        self.time_oracles.restored_spaces.retain(|&(node, _), _| node != index);
     }
 
     /// What an asynchronous cluster cannot avoid between a session's last activity and meta's

@@ -102,7 +102,6 @@ impl ClusterWorld {
         fresh.ended = std::mem::take(&mut self.nodes[index].ended);
         self.nodes[index] = fresh;
         self.forget_activity_of(index);
-        self.note_restored_spaces(index);
         self.stats.node_restarts += 1;
         let reset: Vec<ConnectionId> = self
             .sockets

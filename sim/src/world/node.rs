@@ -602,7 +602,6 @@ impl SimNode {
                 at_unix_ms,
                 ..
             }) => {
-                self.waiting_ended(session);
                 let kind = match reason {
                     EndReason::SignedOut => {
                         self.counters.signed_out += 1;

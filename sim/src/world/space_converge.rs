@@ -3,11 +3,10 @@
 //! set) equals meta's record of it once the newer of the two, and the heal, are older than the
 //! sync bound plus two clock skews. A node that kept an older space than meta's, or took an
 //! older one over its own, is reported. Sessions meta does not hold live are not judged.
-//!
-//! Not judged either (a known gap, reported to the integrator): a session a node restored from
-//! a snapshot older than its last USE, while the node still holds the snapshot's space. Meta
-//! keeps the newer space, but sends a record to a holder only when the session changes at
-//! meta, so the restored node stays in the older space until the next USE.
+//! A session a node restored from a snapshot older than its last USE is judged like any other:
+//! the node's start-up reload hands it meta's record (this oracle found that the reload used to
+//! leave a restored session's older space as it was, and meta sends a record only when the
+//! session changes there).
 
 use crate::world::{Checked, ClusterWorld};
 
@@ -23,14 +22,6 @@ pub(super) struct SpaceCopies<'a> {
 }
 
 impl ClusterWorld {
-    /// Node `index` restarted: the spaces of the sessions it restored from its snapshot.
-    pub(super) fn note_restored_spaces(&mut self, index: usize) {
-        let restored = &mut self.time_oracles.restored_spaces;
-        for view in self.nodes[index].registry().cluster_sessions() {
-            restored.insert((index, view.session), view.space_set_unix_ms);
-        }
-    }
-
     /// Every node's space of each session meta holds live agrees with meta's record (see the
     /// module docs).
     pub(super) fn check_spaces_converged(&self) -> Checked {
@@ -44,10 +35,6 @@ impl ClusterWorld {
             let healed_at_ms = node_now.saturating_sub(healed_for_ms);
             for view in node.registry().cluster_sessions() {
                 let Some(record) = self.meta.session(view.session) else { continue };
-                let restored = self.time_oracles.restored_spaces.get(&(index, view.session));
-                if restored.is_some_and(|&set_ms| view.space_set_unix_ms <= set_ms) {
-                    continue;
-                }
                 let copies = SpaceCopies {
                     node: (&view.space, view.space_set_unix_ms),
                     meta: (&record.space, record.space_set_unix_ms),

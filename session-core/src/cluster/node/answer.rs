@@ -68,17 +68,18 @@ impl NodeSync {
                 local.install(record);
                 self.installed(record);
                 self.push_event(NodeEvent::PickedUp { session: record.session });
-            } else if local.adopt_space(record) {
-                if let Some(acked) = self.acked.get_mut(&record.session) {
-                    acked.space.clone_from(&record.space);
-                    acked.space_set_unix_ms = record.space_set_unix_ms;
-                }
+            } else {
+                self.adopt_space(record, local);
             }
         }
         if let Some(page) = &reply.reload {
             for record in &page.records {
                 local.install(record);
                 self.installed(record);
+                // A session held here already (restored from a snapshot older than meta's
+                // record) takes meta's space if that is newer: meta hands a record out only
+                // when it changes, so nothing later would correct it.
+                self.adopt_space(record, local);
             }
             self.reload = match page.next_after {
                 Some(after) => Reload::Pending { after: Some(after) },
@@ -144,6 +145,17 @@ impl NodeSync {
     }
 
     /// Meta counts this node as a holder of `record`'s session from now on.
+    /// Adopts `record`'s space if it is newer than this node's copy, and remembers it as acked
+    /// (meta holds it already, so it is no change to report).
+    fn adopt_space(&mut self, record: &SessionRecord, local: &mut impl LocalSessions) {
+        if local.adopt_space(record)
+            && let Some(acked) = self.acked.get_mut(&record.session)
+        {
+            acked.space.clone_from(&record.space);
+            acked.space_set_unix_ms = record.space_set_unix_ms;
+        }
+    }
+
     fn installed(&mut self, record: &SessionRecord) {
         self.acked.insert(record.session, acked_of(record));
         if self.unannounced.remove(&record.session) {

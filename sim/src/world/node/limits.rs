@@ -158,14 +158,6 @@ impl SimNode {
         self.waiting_watch.registering.insert(session, connection);
     }
 
-    /// `session` ended: an authenticate still waiting for its registration is dropped
-    /// unanswered (what the node does today: the client's own timeout ends its wait).
-    pub(super) fn waiting_ended(&mut self, session: SessionId) {
-        if let Some(connection) = self.waiting_watch.registering.remove(&session) {
-            self.waiting_released(connection);
-        }
-    }
-
     /// A reply on `connection`: one of its requests is answered.
     pub(super) fn waiting_replied(&mut self, connection: ConnectionId, reply: &Reply) {
         self.waiting_released(connection);
