@@ -26,16 +26,7 @@ fn request(round: u64) -> Request {
 }
 
 fn report(id: i64) -> SessionReport {
-    SessionReport {
-        session: sid(id),
-        user: "root".into(),
-        client_ip: "127.0.0.1".into(),
-        space: String::new(),
-        space_set_unix_ms: 0,
-        created_unix_ms: T0,
-        last_activity_unix_ms: T0,
-        running_queries: 0,
-    }
+    SessionReport::logged_in(sid(id), "root", "127.0.0.1", T0)
 }
 
 /// Node 1 (process 10) creates sessions 1 and 2, node 2 (process 20) picks 2 up; node 1 kills 2

@@ -51,16 +51,7 @@ impl LocalSessions for Registry {
 
 /// A session as a node reports it.
 pub(crate) fn report(session: SessionId, user: &str, now: u64) -> SessionReport {
-    SessionReport {
-        session,
-        user: user.to_owned(),
-        client_ip: "127.0.0.1".to_owned(),
-        space: String::new(),
-        space_set_unix_ms: 0,
-        created_unix_ms: now,
-        last_activity_unix_ms: now,
-        running_queries: 0,
-    }
+    SessionReport::logged_in(session, user, "127.0.0.1", now)
 }
 
 /// One node of a process.

@@ -87,6 +87,39 @@ pub struct SessionReport {
     pub running_queries: u32,
 }
 
+impl SessionReport {
+    /// The first report of a session that logged in on this node at `now_unix_ms`: no space
+    /// yet, active since its creation, no query running.
+    ///
+    /// ```
+    /// use graphsession_core::cluster::SessionReport;
+    /// use graphsession_id_gen::SessionId;
+    ///
+    /// let session = SessionId::new(42).unwrap();
+    /// let report = SessionReport::logged_in(session, "alice", "10.0.0.1", 1_763_900_000_000);
+    /// assert_eq!((report.space.as_str(), report.space_set_unix_ms), ("", 0));
+    /// assert_eq!(report.last_activity_unix_ms, report.created_unix_ms);
+    /// ```
+    #[must_use]
+    pub fn logged_in(
+        session: SessionId,
+        user: &str,
+        client_ip: &str,
+        now_unix_ms: u64,
+    ) -> SessionReport {
+        SessionReport {
+            session,
+            user: user.to_owned(),
+            client_ip: client_ip.to_owned(),
+            space: String::new(),
+            space_set_unix_ms: 0,
+            created_unix_ms: now_unix_ms,
+            last_activity_unix_ms: now_unix_ms,
+            running_queries: 0,
+        }
+    }
+}
+
 /// One session as meta knows it: the newest copy across nodes.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SessionRecord {

@@ -63,16 +63,7 @@
 //!
 //! // A login on this node: the registry creates the session, sync announces it.
 //! let session = SessionId::new(42).unwrap();
-//! registry.install(&SessionRecord {
-//!     session,
-//!     user: "alice".into(),
-//!     client_ip: "10.0.0.1".into(),
-//!     space: String::new(),
-//!     space_set_unix_ms: 0,
-//!     created_unix_ms: now,
-//!     last_activity_unix_ms: now,
-//!     owner: NodeId(1),
-//! });
+//! registry.0.insert(session, SessionReport::logged_in(session, "alice", "10.0.0.1", now));
 //! node.announce(now, session)?;
 //!
 //! // The host loop: timer, send, answer (here the transport is a function call).

@@ -27,17 +27,7 @@ pub struct FakeLocal {
 
 impl FakeLocal {
     pub fn login(&mut self, session: SessionId, user: &str, now: u64) {
-        let report = SessionReport {
-            session,
-            user: user.to_owned(),
-            client_ip: "10.0.0.1".to_owned(),
-            space: String::new(),
-            space_set_unix_ms: 0,
-            created_unix_ms: now,
-            last_activity_unix_ms: now,
-            running_queries: 0,
-        };
-        self.sessions.insert(session, report);
+        self.sessions.insert(session, SessionReport::logged_in(session, user, "10.0.0.1", now));
     }
 
     pub fn touch(&mut self, session: SessionId, now: u64) -> bool {

@@ -15,14 +15,9 @@ const TICK_MS: u64 = 10;
 
 fn report(id: i64, user: &str, space: &str, now: u64) -> SessionReport {
     SessionReport {
-        session: sid(id),
-        user: user.into(),
-        client_ip: "10.0.0.1".into(),
         space: space.into(),
         space_set_unix_ms: now,
-        created_unix_ms: now,
-        last_activity_unix_ms: now,
-        running_queries: 0,
+        ..SessionReport::logged_in(sid(id), user, "10.0.0.1", now)
     }
 }
 

@@ -70,14 +70,11 @@ impl Meta {
 /// Session `id` as a node reports it: created at `START` in space "nba" (USE at `START`).
 fn report(id: i64, activity: u64, running: u32) -> SessionReport {
     SessionReport {
-        session: sid(id),
-        user: "alice".into(),
-        client_ip: "10.0.0.1".into(),
         space: "nba".into(),
         space_set_unix_ms: START,
-        created_unix_ms: START,
         last_activity_unix_ms: activity,
         running_queries: running,
+        ..SessionReport::logged_in(sid(id), "alice", "10.0.0.1", START)
     }
 }
 

@@ -33,16 +33,7 @@ pub(super) fn session(id: i64) -> Result<SessionId, String> {
 
 /// A report of `session` as a node would send it, active at `now`.
 pub(super) fn report(session: SessionId, user: &str, now: u64) -> SessionReport {
-    SessionReport {
-        session,
-        user: user.to_owned(),
-        client_ip: "10.0.0.1".to_owned(),
-        space: String::new(),
-        space_set_unix_ms: 0,
-        created_unix_ms: now,
-        last_activity_unix_ms: now,
-        running_queries: 0,
-    }
+    SessionReport::logged_in(session, user, "10.0.0.1", now)
 }
 
 /// One node's requests to the probe's store, numbered in turn.

@@ -203,14 +203,8 @@ mod tests {
 
     fn report(id: i64, last_activity_unix_ms: u64) -> SessionReport {
         SessionReport {
-            session: SessionId::new(id).unwrap(),
-            user: "user".to_owned(),
-            client_ip: "127.0.0.1".to_owned(),
-            space: String::new(),
-            space_set_unix_ms: 0,
-            created_unix_ms: 0,
             last_activity_unix_ms,
-            running_queries: 0,
+            ..SessionReport::logged_in(SessionId::new(id).unwrap(), "user", "127.0.0.1", 0)
         }
     }
 
