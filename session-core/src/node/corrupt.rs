@@ -65,6 +65,18 @@ pub enum NodeRestore {
     Registry(ManagerRestore),
 }
 
+impl NodeRestore {
+    /// The (user, client ip) pair whose count the corruption changed and the count it has now,
+    /// which a report of the broken invariant must state ([`ManagerRestore::miscounted_pair`]).
+    #[must_use]
+    pub fn miscounted_pair(&self) -> Option<(&str, &str, u32)> {
+        match self {
+            NodeRestore::Registry(restore) => restore.miscounted_pair(),
+            NodeRestore::WaitingConnectionsMax(_) | NodeRestore::WaitingRequestsMax(_) => None,
+        }
+    }
+}
+
 impl GraphNode {
     /// Applies `corruption`; `None` (and nothing changed) when it does not apply to the node's
     /// state. Call [`GraphNode::undo_corruption`] with the result before any other call.

@@ -8,11 +8,13 @@
 //! limits and counters, never a session.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use graphsession_base::sync::{lock, write};
 use graphsession_query_plan::{RegistryCorruption, RegistryRestore};
 
 use crate::server::config::Config;
+use crate::server::limits::UserIp;
 use crate::server::manager::SessionManager;
 use crate::server::session::Origin;
 
@@ -40,6 +42,10 @@ pub enum ManagerCorruption {
     HistoryAtLimit,
     /// An empty slot of a shard's slot table left unfrozen (the first shard with one).
     EmptySlotUnfrozen,
+    /// The (user, ip) pair of the session with the lowest id counted one session more than it
+    /// holds (needs a session). Its report must state the pair's wrong count:
+    /// [`ManagerRestore::miscounted_pair`].
+    UserIpCountOff,
     /// A corruption of the first shard's query registry it applies to.
     Queries(RegistryCorruption),
 }
@@ -59,6 +65,7 @@ impl ManagerCorruption {
             ManagerCorruption::HistoryOverLimit,
             ManagerCorruption::HistoryAtLimit,
             ManagerCorruption::EmptySlotUnfrozen,
+            ManagerCorruption::UserIpCountOff,
         ];
         let queries = RegistryCorruption::ALL.into_iter().map(ManagerCorruption::Queries);
         own.into_iter().chain(queries).collect()
@@ -78,6 +85,7 @@ impl ManagerCorruption {
             ManagerCorruption::LockoutsOverLimit => Some("lockout_table_within_limit"),
             ManagerCorruption::HistoryOverLimit => Some("history_and_variables_within_limits"),
             ManagerCorruption::EmptySlotUnfrozen => Some("shard_slot_table_sound"),
+            ManagerCorruption::UserIpCountOff => Some("user_ip_counts_match_sessions"),
             ManagerCorruption::Queries(inner) => {
                 inner.property().map(|_| "shard_query_registry_sound")
             }
@@ -106,6 +114,8 @@ pub enum ManagerRestore {
         /// Its word before the change.
         word: u64,
     },
+    /// One session counted for this pair more than it holds.
+    UserIpCount(UserIpHold),
     /// Shard `shard`'s query registry's fields before the change.
     Queries {
         /// The shard.
@@ -113,6 +123,30 @@ pub enum ManagerRestore {
         /// Its registry's restore.
         restore: RegistryRestore,
     },
+}
+
+impl ManagerRestore {
+    /// The (user, client ip) pair whose count the corruption changed, and the count it has now:
+    /// a report of the broken invariant must state them, so a person reading it knows which
+    /// pair is wrong and how.
+    #[must_use]
+    pub fn miscounted_pair(&self) -> Option<(&str, &str, u32)> {
+        match self {
+            ManagerRestore::UserIpCount(hold) => {
+                Some((hold.pair.user(), hold.pair.client_ip(), hold.counted))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// One count of a (user, ip) pair taken by [`ManagerCorruption::UserIpCountOff`] and given
+/// back by [`SessionManager::undo_corruption`].
+#[derive(Debug)]
+pub struct UserIpHold {
+    pair: Arc<UserIp>,
+    /// The pair's count with the corruption: its sessions, plus one.
+    counted: u32,
 }
 
 impl SessionManager {
@@ -163,6 +197,16 @@ impl SessionManager {
                     Some(ManagerRestore::Slot { shard, index, word })
                 })
             }
+            ManagerCorruption::UserIpCountOff => {
+                let (first, _) = self.session_activity().into_iter().next()?;
+                let pair = Arc::clone(&self.shard(first).read().get(first)?.entry.pair);
+                // Counted from the sessions, not from the counts the check compares them with.
+                let held = self.sessions_of_pair(&pair);
+                // No limit: an existing pair's count goes up by one, with no session for it.
+                let pair = self.user_ip.try_acquire(pair.user(), pair.client_ip(), None).ok()?;
+                let counted = held.checked_add(1)?;
+                Some(ManagerRestore::UserIpCount(UserIpHold { pair, counted }))
+            }
             ManagerCorruption::Queries(inner) => {
                 self.shards.iter().enumerate().find_map(|(shard, found)| {
                     let restore = lock(&found.queries).corrupt(inner)?;
@@ -185,6 +229,7 @@ impl SessionManager {
         match restore {
             ManagerRestore::Config(config) => self.config = *config,
             ManagerRestore::NodeCount => self.node_count.release(),
+            ManagerRestore::UserIpCount(hold) => self.user_ip.release(&hold.pair),
             ManagerRestore::Slot { shard, index, word } => {
                 if let Some(found) = self.shards.get(shard) {
                     write(&found.state).entries.restore_slot(&found.table, index, word);
@@ -211,6 +256,19 @@ impl SessionManager {
             }
         }
         counts.into_values().max()
+    }
+
+    /// The sessions of `pair`, whatever their origin.
+    fn sessions_of_pair(&self, pair: &UserIp) -> u32 {
+        let mut held = 0_u32;
+        for shard in self.shards.iter() {
+            for found in shard.read().iter() {
+                if *found.entry.pair == *pair {
+                    held = held.saturating_add(1);
+                }
+            }
+        }
+        held
     }
 
     /// The most history entries a session holds; `None` when none holds one.

@@ -53,6 +53,12 @@ fn each_corruption_is_reported_with_its_property_and_each_edge_passes() {
             let inner = inner.property().expect("a break");
             assert!(violation.detail.contains(inner), "{corruption:?}: {violation:?}");
         }
+        if let (Some((user, ip, counted)), Some(violation)) = (restore.miscounted_pair(), &found) {
+            // Alice's two sessions, counted as three, and the report says so.
+            assert_eq!((user, ip, counted), ("alice", IP, 3));
+            let stated = format!("({user:?}, {ip:?}): {counted}");
+            assert!(violation.detail.contains(&stated), "{corruption:?}: {violation:?}");
+        }
         manager.undo_corruption(restore);
         assert_eq!(manager.check_invariants(), Ok(()), "{corruption:?} restored");
     }
@@ -73,6 +79,7 @@ fn corruptions_that_need_a_state_do_not_apply_to_an_empty_registry() {
         ManagerCorruption::LoggedInAtPairLimit,
         ManagerCorruption::LockoutsOverLimit,
         ManagerCorruption::HistoryAtLimit,
+        ManagerCorruption::UserIpCountOff,
         ManagerCorruption::Queries(RegistryCorruption::SessionsOverLimit),
     ] {
         assert!(empty.corrupt(corruption).is_none(), "{corruption:?}");

@@ -168,7 +168,7 @@ pub use config::{
     NOW_UNIX_MS_MAX, QUERY_TIMEOUT_MS_MAX, QUERY_TIMEOUT_VARIABLE, SHARD_COUNT_MAX,
 };
 #[cfg(feature = "corruption")]
-pub use corrupt::{ManagerCorruption, ManagerRestore};
+pub use corrupt::{ManagerCorruption, ManagerRestore, UserIpHold};
 pub use error::{ConfigError, ServerError, SnapshotError, TouchError, error_code};
 pub use execute::QueryStart;
 pub use manager::{Login, SessionManager};

@@ -76,7 +76,11 @@ impl ClusterWorld {
                 let graph = node.graph_mut();
                 let Some(restore) = graph.corrupt(corruption) else { continue };
                 let found = graph.check_invariants();
+                // As the check's report writes a pair's count: `("user", "ip"): count`.
+                let named = (restore.miscounted_pair())
+                    .map(|(user, ip, counted)| format!("({user:?}, {ip:?}): {counted}"));
                 graph.undo_corruption(restore);
+                judge_names(format_args!("node {index}"), corruption, named, &found)?;
                 judge(format_args!("node {index}"), corruption, corruption.property(), found)?;
                 self.checker_tests.nodes.insert(corruption);
                 self.stats.checker_self_tests += 1;
@@ -109,6 +113,27 @@ impl ClusterWorld {
         self.checker_tests.node_all = node_corruptions;
         Ok(())
     }
+}
+
+/// The report of a corruption that changed one (user, ip) pair's count states that pair with
+/// its wrong count (`named`): a report that only says "counts differ" leaves its reader to
+/// search every pair.
+#[cfg(feature = "checkers")]
+fn judge_names(
+    machine: std::fmt::Arguments<'_>,
+    corruption: impl std::fmt::Debug,
+    named: Option<String>,
+    found: &Result<(), graphsession_core::Violation>,
+) -> Checked {
+    let (Some(named), Err(violation)) = (named, found) else { return Ok(()) };
+    if violation.detail.contains(named.as_str()) {
+        return Ok(());
+    }
+    Err(format!(
+        "[checker_self_test] {machine} with the corruption {corruption:?}: the report does not \
+         state {named}: {}",
+        violation.detail
+    ))
 }
 
 /// The check of a machine with `corruption` applied reported `expected` (`None`: passed).
