@@ -24,6 +24,19 @@ use crate::world::probes::copy;
 /// A statement the probes' copies run (held open until its session ends).
 const PROBE_STATEMENT: &str = "GO FROM 1 OVER follow";
 
+/// One session logged in on `registry`, which has room for it.
+fn log_in(
+    node: u16,
+    registry: &SessionManager,
+    now: u64,
+    table: &RoleTable,
+) -> Result<graphsession_id_gen::SessionId, String> {
+    let login = Login { user: USER, client_ip: CLIENT_IP, password: PasswordCheck::Verified };
+    registry.login(now, login, table).map_err(|error| {
+        format!("[kill_count_probe] node {node}'s restored copy refused a login with room: {error}")
+    })
+}
+
 /// One session logged in on `registry` with one query running in it.
 fn session_with_query(
     node: u16,
@@ -31,10 +44,7 @@ fn session_with_query(
     now: u64,
     table: &RoleTable,
 ) -> Result<graphsession_id_gen::SessionId, String> {
-    let login = Login { user: USER, client_ip: CLIENT_IP, password: PasswordCheck::Verified };
-    let session = registry.login(now, login, table).map_err(|error| {
-        format!("[kill_count_probe] node {node}'s restored copy refused a login with room: {error}")
-    })?;
+    let session = log_in(node, registry, now, table)?;
     // The executor's handle goes with the start: only the registry's end is judged.
     let _start =
         registry.begin_query(now, session.get(), PROBE_STATEMENT, table).map_err(|error| {
@@ -86,10 +96,7 @@ pub(super) fn check_snapshot_gauges(
 ) -> Checked {
     let registry = copy(node, snapshot, config, table, |_| {})?;
     let now = snapshot.body.newest_unix_ms;
-    let login = Login { user: USER, client_ip: CLIENT_IP, password: PasswordCheck::Verified };
-    registry.login(now, login, table).map_err(|error| {
-        format!("[kill_count_probe] node {node}'s restored copy refused a login with room: {error}")
-    })?;
+    log_in(node, &registry, now, table)?;
     let queued = registry.stats().events_queued;
     let written = registry.snapshot().body.stats;
     judge_gauges(node, queued, (written.active, written.events_queued, written.events_dropped))
