@@ -6,7 +6,8 @@
 //! per touch (wall time).
 //!
 //! Run: `cargo run --release -p graphsession-core --example touch_ladder -- 30 1000000 1000000`
-//! (rounds, touches per slice, sessions). `diagnostic_floor_plain_store` is the floor with a
+//! (rounds, touches per slice, sessions; a variant's name after them runs that one alone, e.g.
+//! under callgrind for its instructions per touch). `diagnostic_floor_plain_store` is the floor with a
 //! plain store for its compare-and-swap (not a valid touch, see `Floor::touch_store`): what the
 //! locked instruction costs. `diagnostic_floor_padded_<n>` is the floor after `n` rounds of
 //! three instructions of arithmetic that no load depends on (`Floor::touch_padded`): what
@@ -87,6 +88,7 @@ fn main() {
     let rounds: usize = args.next().map_or(30, |rounds| rounds.parse().unwrap());
     let count: usize = args.next().map_or(1_000_000, |count| count.parse().unwrap());
     let sessions: i64 = args.next().map_or(1_000_000, |sessions| sessions.parse().unwrap());
+    let only = args.next();
     let (registry, ids) = registry(sessions);
     let keys: Vec<u64> = ids.iter().map(|id| id.unsigned_abs()).collect();
     let floor = Floor::new(keys.len());
@@ -142,11 +144,17 @@ fn main() {
     for round in 0..rounds {
         for turn in 0..ladder.len() {
             let which = (round + turn) % ladder.len();
-            let (_, order, touch) = ladder[which];
+            let (name, order, touch) = ladder[which];
+            if only.as_ref().is_some_and(|only| only != name) {
+                continue;
+            }
             times[which].push(slice(order, &mut steps[which], count, &touch));
         }
     }
     for ((name, _, _), mut times) in ladder.iter().zip(times) {
+        if times.is_empty() {
+            continue;
+        }
         times.sort_by(f64::total_cmp);
         let median = times.get(times.len() / 2).copied().unwrap_or(f64::NAN);
         let fastest = times.first().copied().unwrap_or(f64::NAN);
