@@ -12,6 +12,18 @@
 //! open-addressing table of 16-byte slots and one compare-and-swap, nothing else. At 1M sessions
 //! nearly every probe misses the caches, so find + touch cannot be much cheaper than it.
 //!
+//! Between the floor and the registry, find + touch has a ladder of rungs (the `floors` module,
+//! `support/floors.rs`), each adding one of the registry's differences to the one before:
+//! `floor_sealed_ids` (the floor holding the registry's sealed ids, visited in the registry's
+//! order), `floor_shards_one_allocation` (64 shards picked as the registry picks them, one
+//! allocation), `floor_shards` (the same code, each shard its own allocation),
+//! `floor_blocks_one_allocation` (the registry's slot-table header reads and block arithmetic,
+//! the blocks carved out of one allocation per shard) and `floor_blocks` (the same, each block
+//! its own allocation as the shard grows, the registry's layout). Only the registry's clock, id
+//! check, tag, frozen bit and key re-read lie between `floor_blocks` and `registry`. Run the
+//! ladder alone with `cargo bench -p graphsession-core --bench server_registry --
+//! 'find_touch/1t/(registry|floor.*)/1000000$' --warm-up-time 1 --measurement-time 3`.
+//!
 //! Figures of 2026-12-07 (2-core AMD EPYC, no other job but a noisy machine; details and
 //! commands in docs/benchmarks-history.md): login + sign-out costs 2,867 instructions and 25
 //! locked instructions against the baseline's 1,677 and 4 (1.71x; with unsealed ids 2,515, 1.50x,
@@ -19,7 +31,10 @@
 //! seal and the locked instructions are the gap. Find + touch at 1M sessions, one thread: 129.5
 //! instructions per touch against the floor's 54.6, and 89.5 ns against 54.2 ns in wall time; 22%
 //! fewer instructions than the day before changed no measured time, so the 60 ns target is not
-//! met and the gap is not the path's length.
+//! met. The ladder of rungs (same day, 05:15-05:40 UTC, docs/benchmarks-history.md) puts the gap in
+//! the path after all: not the allocation layout, huge pages, the hash or the order of visits, but
+//! the shard and table header reads and the registry's checks, each instruction of which costs
+//! about half a nanosecond at 1M sessions (the out-of-order window holds fewer touches' misses).
 #![allow(clippy::unwrap_used, reason = "bench setup: a failed unwrap is a failed bench")]
 #![allow(missing_docs, reason = "criterion's macros generate undocumented items")]
 
@@ -36,6 +51,11 @@ use graphsession_id_gen::{
     PlanIdGenerator, PlanLease, SealKey, SessionIdConfig, SessionIdGenerator, SessionLease,
 };
 use graphsession_permission::{Caller, Policy, Role, RoleTable};
+
+#[path = "support/floors.rs"]
+mod floors;
+
+use floors::{Floor, FloorBlocks, FloorShards};
 
 const START_MS: u64 = 1_763_900_000_000;
 const IDLE_MS: u64 = 28_800_000;
@@ -223,59 +243,62 @@ fn run_threads(
     start.elapsed()
 }
 
-/// The floor of find + touch on this machine: an open-addressing table of `(key, activity)`
-/// slots, 16 bytes each as in the registry, in one flat array at most half full, and a touch
-/// that is one probe (nearly always one random cache line) plus one compare-and-swap when the
-/// activity moves. No shards, blocks, tags, frozen bits or clock: what any lock-free table must
-/// pay at least, so the registry's find + touch can be read against it.
-struct Floor {
-    slots: Box<[(AtomicU64, AtomicU64)]>,
-    mask: usize,
+type Group<'a> = criterion::BenchmarkGroup<'a, criterion::measurement::WallTime>;
+
+/// One rung of the ladder from the floor to the registry (see `floors`), visiting the
+/// registry's ids in the registry's order.
+fn rung(
+    group: &mut Group<'_>,
+    (name, size, threads): (&str, usize, usize),
+    order: &[i64],
+    touch: impl Fn(u64, u64) -> bool + Sync,
+) {
+    group.bench_function(BenchmarkId::new(name, size), |b| {
+        let touch = |id: i64, now| {
+            black_box(touch(id.unsigned_abs(), now));
+        };
+        b.iter_custom(|iters| run_threads(threads, iters, order, &touch));
+    });
 }
 
-impl Floor {
-    fn new(size: usize) -> Floor {
-        let capacity = (size * 2).next_power_of_two();
-        let slots = (0..capacity).map(|_| (AtomicU64::new(0), AtomicU64::new(0))).collect();
-        Floor { slots, mask: capacity - 1 }
-    }
+/// The rungs between the floor and the registry, holding the registry's ids.
+struct Ladder {
+    sealed: Floor,
+    shards_one: FloorShards,
+    shards: FloorShards,
+    blocks_one: FloorBlocks,
+    blocks: FloorBlocks,
+}
 
-    fn home(&self, key: u64) -> usize {
-        let product = u128::from(key) * 0x9E37_79B9_7F4A_7C15;
-        let folded = u64::try_from(product >> 64).unwrap()
-            ^ u64::try_from(product & u128::from(u64::MAX)).unwrap();
-        usize::try_from(folded).unwrap() & self.mask
-    }
-
-    fn insert(&self, key: u64, now: u64) {
-        let mut index = self.home(key);
-        while self.slots[index].0.load(Ordering::Relaxed) != 0 {
-            index = (index + 1) & self.mask;
+impl Ladder {
+    fn new(registry_ids: &[i64]) -> Ladder {
+        let keys: Vec<u64> = registry_ids.iter().map(|id| id.unsigned_abs()).collect();
+        let ladder = Ladder {
+            sealed: Floor::new(keys.len()),
+            shards_one: FloorShards::new(&keys, true),
+            shards: FloorShards::new(&keys, false),
+            blocks_one: FloorBlocks::new(&keys, true),
+            blocks: FloorBlocks::new(&keys, false),
+        };
+        for &key in &keys {
+            ladder.sealed.insert(key, START_MS);
+            ladder.shards_one.insert(key, START_MS);
+            ladder.shards.insert(key, START_MS);
+            ladder.blocks_one.insert(key, START_MS);
+            ladder.blocks.insert(key, START_MS);
         }
-        self.slots[index].1.store(now, Ordering::Relaxed);
-        self.slots[index].0.store(key, Ordering::Release);
+        ladder
     }
 
-    fn touch(&self, key: u64, now: u64) -> bool {
-        let mut index = self.home(key);
-        loop {
-            let (found, word) = &self.slots[index];
-            match found.load(Ordering::Acquire) {
-                0 => return false,
-                found if found == key => {
-                    let mut seen = word.load(Ordering::Acquire);
-                    while seen < now {
-                        match word.compare_exchange(seen, now, Ordering::AcqRel, Ordering::Acquire)
-                        {
-                            Ok(_) => break,
-                            Err(actual) => seen = actual,
-                        }
-                    }
-                    return true;
-                }
-                _ => index = (index + 1) & self.mask,
-            }
-        }
+    fn bench(&self, group: &mut Group<'_>, size: usize, threads: usize, order: &[i64]) {
+        let id = |name| (name, size, threads);
+        rung(group, id("floor_sealed_ids"), order, |key, now| self.sealed.touch(key, now));
+        let shards_one = |key, now| self.shards_one.touch(key, now);
+        rung(group, id("floor_shards_one_allocation"), order, shards_one);
+        rung(group, id("floor_shards"), order, |key, now| self.shards.touch(key, now));
+        let blocks_one = |key, now| self.blocks_one.touch(key, now);
+        rung(group, id("floor_blocks_one_allocation"), order, blocks_one);
+        rung(group, id("floor_blocks"), order, |key, now| self.blocks.touch(key, now));
     }
 }
 
@@ -297,6 +320,7 @@ fn find_touch(c: &mut Criterion) {
         for &id in &baseline_ids {
             floor.insert(id.unsigned_abs(), START_MS);
         }
+        let ladder = Ladder::new(&registry_ids);
         let registry_order = order(&registry_ids);
         let baseline_order = order(&baseline_ids);
         for threads in [1_usize, 2] {
@@ -326,6 +350,7 @@ fn find_touch(c: &mut Criterion) {
                 };
                 b.iter_custom(|iters| run_threads(threads, iters, &baseline_order, &touch));
             });
+            ladder.bench(&mut group, size, threads, &registry_order);
             group.finish();
         }
     }

@@ -85,6 +85,12 @@ const REGISTRY_MEMBERS: &[(&str, Role)] = &[
     ("baseline_mutex_hashmap", Role::Baseline),
     // The machine's floor for find + touch: one random slot probe and one compare-and-swap.
     ("floor_one_random_miss", Role::Baseline),
+    // The rungs from the floor to the registry (find + touch only; the bench's `floors` module).
+    ("floor_sealed_ids", Role::Baseline),
+    ("floor_shards_one_allocation", Role::Baseline),
+    ("floor_shards", Role::Baseline),
+    ("floor_blocks_one_allocation", Role::Baseline),
+    ("floor_blocks", Role::Baseline),
     ("moka", Role::Peer),
 ];
 
