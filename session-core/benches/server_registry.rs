@@ -54,6 +54,8 @@ use graphsession_permission::{Caller, Policy, Role, RoleTable};
 
 #[path = "support/floors.rs"]
 mod floors;
+#[path = "support/shuffle.rs"]
+mod shuffle;
 
 use floors::{Floor, FloorBlocks, FloorShards};
 
@@ -206,16 +208,7 @@ fn registry_login(registry: &SessionManager, table: &RoleTable, index: i64, now:
 
 /// A deterministic shuffled visiting order over `ids`.
 fn order(ids: &[i64]) -> Vec<i64> {
-    let mut order = ids.to_vec();
-    let mut state: u64 = 0x2545_F491_4F6C_DD1D;
-    for index in (1..order.len()).rev() {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        let other = usize::try_from(state % (index as u64 + 1)).unwrap();
-        order.swap(index, other);
-    }
-    order
+    shuffle::shuffled(ids.to_vec())
 }
 
 /// Runs `touch` over `order` on `threads` threads, `iters` times each; the wall time.

@@ -15,6 +15,10 @@
 #![expect(clippy::print_stdout, reason = "an example shows its output")]
 #![expect(clippy::unwrap_used, reason = "a measuring tool: a failed unwrap is a failed run")]
 
+#[path = "../benches/support/shuffle.rs"]
+mod shuffle;
+use shuffle::shuffled;
+
 use std::hint::black_box;
 
 use graphsession_core::server::{Config, Login, PasswordCheck, SessionManager};
@@ -53,19 +57,6 @@ fn registry(sessions: i64) -> (SessionManager, Vec<i64>) {
     });
     let ids = ids.collect();
     (registry, ids)
-}
-
-/// A deterministic shuffle, as in the criterion bench.
-fn shuffled(mut ids: Vec<i64>) -> Vec<i64> {
-    let mut state: u64 = 0x2545_F491_4F6C_DD1D;
-    for index in (1..ids.len()).rev() {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        let other = usize::try_from(state % (index as u64 + 1)).unwrap();
-        ids.swap(index, other);
-    }
-    ids
 }
 
 /// `count` touches from `order`, starting at `*step`; ns per touch.
