@@ -4,7 +4,8 @@
 //! one racing a query that ends, two installs of the same session from the cluster, an install
 //! racing a login for the node's last slot, and the lock-free find + touch racing a kill, an
 //! expiry round, a growth of the slot table that moves every session, a sign-out whose slot a
-//! new session takes, and another touch.
+//! new session takes, and another touch; and a sign-out and a login meeting on one shard while
+//! a full event queue of one is drained.
 //! Run with
 //! `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release -p graphsession-core
 //! --test loom_server`.
@@ -33,7 +34,9 @@ fn manager_with(config: Config) -> Arc<SessionManager> {
     let ids = SessionIdGenerator::unsealed(lease, SessionIdConfig::default()).unwrap();
     let plans =
         PlanIdGenerator::new(PlanLease { slot: 1, floor_counter: 0, bound_counter: 1 << 20 });
-    let config = Config { idle_timeout_ms: 1_000, shard_count: 1, events_max: 16, ..config };
+    // At most 16 events: a smaller queue only where a model asks for one.
+    let events_max = config.events_max.min(16);
+    let config = Config { idle_timeout_ms: 1_000, shard_count: 1, events_max, ..config };
     Arc::new(SessionManager::new(config, ids, plans.unwrap()).unwrap())
 }
 
@@ -319,6 +322,39 @@ fn two_touches_racing_keep_the_newer_activity() {
         manager.touch(NOW + 3, id).unwrap();
         toucher.join().unwrap().unwrap();
         assert_eq!(last_activity(&manager, id), NOW + 7);
+        manager.check_invariants().unwrap();
+    });
+}
+
+#[test]
+fn a_sign_out_and_a_login_racing_a_drained_full_queue_count_every_session_and_event_once() {
+    loom::model(|| {
+        // One shard, so the sign-out (ended and recycled under the shard's lock) and the login
+        // (counted under it) meet on one lock; a queue of one, so each push may find it full
+        // without taking its mutex while the main thread drains it.
+        let manager = manager_with(Config { events_max: 1, ..Config::default() });
+        let table = Arc::new(table());
+        let first = login(&manager, &table).unwrap();
+        let signing_out = {
+            let manager = manager.clone();
+            thread::spawn(move || assert!(manager.sign_out(NOW, first)))
+        };
+        let logging_in = {
+            let (manager, table) = (manager.clone(), table.clone());
+            thread::spawn(move || login(&manager, &table).unwrap())
+        };
+        let mut drained = u64::from(manager.poll_event().is_some());
+        signing_out.join().unwrap();
+        let second = logging_in.join().unwrap();
+        assert_ne!(first, second);
+        while manager.poll_event().is_some() {
+            drained += 1;
+        }
+        let stats = manager.stats();
+        assert_eq!((stats.opened, stats.signed_out, stats.active), (2, 1, 1));
+        // Two logins and a sign-out: three events, each delivered or counted dropped.
+        assert_eq!(drained + stats.events_dropped, 3);
+        assert_eq!(stats.events_queued, 0);
         manager.check_invariants().unwrap();
     });
 }

@@ -22,7 +22,7 @@ use crate::server::execute::check_space_name;
 use crate::server::limits::UserIp;
 use crate::server::manager::SessionManager;
 use crate::server::session::{NewSession, Origin, SessionEntry};
-use crate::server::table::Found;
+use crate::server::table::{Found, NotInserted};
 
 /// One session as cluster sync reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -153,12 +153,12 @@ impl SessionManager {
         let check_at_ms = last_activity_unix_ms.saturating_add(self.config.idle_timeout_ms);
         {
             let mut sessions = self.shard(install.session).write();
-            if sessions.contains(install.session) {
-                return Ok(false);
+            match sessions.insert(Arc::clone(&entry), last_activity_unix_ms, check_at_ms) {
+                Ok(()) => {}
+                Err(NotInserted::AlreadyHere(_)) => return Ok(false),
+                // A full table (hundreds of millions of sessions in one shard) is a full node.
+                Err(NotInserted::NoRoom(_)) => return Err(ServerError::TooManyConnections),
             }
-            // A full table (hundreds of millions of sessions in one shard) is a full node.
-            (sessions.insert(Arc::clone(&entry), last_activity_unix_ms, check_at_ms))
-                .map_err(|_| ServerError::TooManyConnections)?;
             // Under the shard lock, as in login: an expiry round that passed this shard keeps it.
             self.earliest_check_ms.fetch_min(check_at_ms, Ordering::AcqRel);
         }
@@ -221,13 +221,13 @@ impl SessionManager {
     /// session with a running query.
     pub fn end_from_cluster(&self, now_unix_ms: u64, id: SessionId, end: ClusterEnd) -> bool {
         let now = self.clock.observe(now_unix_ms);
-        let Some((entry, last_activity_ms)) = self.take_session(id) else { return false };
-        let reason = match end {
+        let reason = |last_activity_ms: u64| match end {
             ClusterEnd::Expired => {
                 EndReason::Expired { idle_ms: now.saturating_sub(last_activity_ms) }
             }
             ClusterEnd::EndedElsewhere => EndReason::EndedElsewhere,
         };
+        let Some((entry, reason)) = self.take_session(id, reason) else { return false };
         let _killed = self.release_ended(now, self.shard(id), &entry, reason);
         true
     }

@@ -10,7 +10,6 @@ use graphsession_query_plan::{SessionClosed, SessionEnd};
 use crate::server::audit::{Change, EndReason};
 use crate::server::error::ServerError;
 use crate::server::manager::SessionManager;
-use crate::server::metrics::Counters;
 use crate::server::session::SessionEntry;
 use crate::server::shard::Shard;
 
@@ -41,19 +40,48 @@ impl SessionManager {
 
     /// Ends session `id` for `reason`; returns how many queries the end killed, `None` if the
     /// session was not here.
+    ///
+    /// A session without running queries (nearly every sign-out) ends wholly under its shard's
+    /// write lock: the counts and the event queue are leaves of the lock order, and its entry
+    /// moves into the shard's kept ones instead of being cloned there and dropped here. Only a
+    /// session with queries to kill lets the shard go first, since the shard's query registry
+    /// is never taken while its sessions are locked.
     pub(crate) fn end_session(&self, now: u64, id: SessionId, reason: EndReason) -> Option<u32> {
-        let (entry, _) = self.take_session(id)?;
-        Some(self.release_ended(now, self.shard(id), &entry, reason))
+        let shard = self.shard(id);
+        let mut sessions = shard.write();
+        let (entry, _) = sessions.take(id)?;
+        sessions.count_end(&reason);
+        // Queries are raised only under the shard's lock, which this end holds since it marked
+        // the session ended: zero now is zero for good.
+        if entry.running() == 0 {
+            self.release_counts(&entry);
+            self.announce_end(now, &entry, reason, 0);
+            sessions.recycle_owned(entry);
+            return Some(0);
+        }
+        sessions.recycle(&entry);
+        drop(sessions);
+        Some(self.release_ended(now, shard, &entry, reason))
     }
 
-    /// Takes session `id` out of its shard's map and marks it ended; returns it with its last
-    /// activity (Unix ms). The caller must [`release_ended`](Self::release_ended) it.
-    pub(crate) fn take_session(&self, id: SessionId) -> Option<(Arc<SessionEntry>, u64)> {
-        self.shard(id).write().take(id)
+    /// Takes session `id` out of its shard's map, marks it ended and counts its end for the
+    /// reason `reason` gives from its last activity (Unix ms); returns it with that reason. The
+    /// caller must [`release_ended`](Self::release_ended) it.
+    pub(crate) fn take_session(
+        &self,
+        id: SessionId,
+        reason: impl FnOnce(u64) -> EndReason,
+    ) -> Option<(Arc<SessionEntry>, EndReason)> {
+        let mut sessions = self.shard(id).write();
+        let (entry, last_activity_ms) = sessions.take(id)?;
+        let reason = reason(last_activity_ms);
+        sessions.count_end(&reason);
+        sessions.recycle(&entry);
+        Some((entry, reason))
     }
 
-    /// The part of a session's end after it left its shard's map (and was marked ended): the
-    /// counts, its queries, the statistics, the event. Returns the queries killed.
+    /// The part of a session's end after it left its shard's map (marked ended and counted):
+    /// the counts it held, its queries, the event. Returns the queries killed.
     pub(crate) fn release_ended(
         &self,
         now: u64,
@@ -61,8 +89,7 @@ impl SessionManager {
         entry: &Arc<SessionEntry>,
         reason: EndReason,
     ) -> u32 {
-        self.user_ip.release(&entry.pair);
-        self.node_count.release();
+        self.release_counts(entry);
         let end = match reason {
             EndReason::Expired { .. } => SessionEnd::Expired,
             _ => SessionEnd::Killed,
@@ -76,16 +103,19 @@ impl SessionManager {
         } else {
             lock(&shard.queries).close_session(entry.id, end).unwrap_or_default()
         };
-        let counter = match reason {
-            EndReason::Expired { .. } => &self.counters.expired,
-            EndReason::Killed { .. } | EndReason::EndedElsewhere => &self.counters.killed,
-            EndReason::SignedOut => &self.counters.signed_out,
-            EndReason::UserDropped => &self.counters.user_dropped,
-        };
-        Counters::bump(counter);
-        // An event only: the session is gone, so its own history would never be read again.
-        let change = Change::Ended { reason, queries_killed: closed.queries_killed };
-        self.announce(now, entry, change);
+        self.announce_end(now, entry, reason, closed.queries_killed);
         closed.queries_killed
+    }
+
+    /// Gives back the node's and the (user, ip) pair's count an ended session held.
+    fn release_counts(&self, entry: &SessionEntry) {
+        self.user_ip.release(&entry.pair);
+        self.node_count.release();
+    }
+
+    /// The end as an event only: the session is gone, so its own history would never be read
+    /// again.
+    fn announce_end(&self, now: u64, entry: &SessionEntry, reason: EndReason, killed: u32) {
+        self.announce(now, entry, Change::Ended { reason, queries_killed: killed });
     }
 }

@@ -57,6 +57,9 @@ impl SessionManager {
                 format!("{} users in the lockout table", self.throttle.len()),
             );
         }
+        if let Err(detail) = self.events.check() {
+            return fail("event_queue_length_stored", detail);
+        }
         let cached = self.earliest_check_ms.load(graphsession_base::sync::Ordering::Acquire);
         if cached > earliest {
             return fail(
@@ -534,6 +537,21 @@ mod tests {
         manager.check_invariants().expect("at the bound");
         manager.config.throttled_users_max = 1;
         assert_eq!(violation(&manager), "2 users in the lockout table");
+    }
+
+    #[test]
+    fn an_event_queue_whose_stored_length_is_not_its_length_is_reported() {
+        let table = table();
+        let manager = manager(Config { events_max: 2, ..Config::default() });
+        login(&manager, &table, "alice");
+        manager.check_invariants().expect("one event, stored as one");
+        manager.events.corrupt_queued(0);
+        assert_eq!(violation(&manager), "1 events queued, stored as 0");
+        // Stored as full, the next push drops its event without looking: still reported.
+        manager.events.corrupt_queued(2);
+        login(&manager, &table, "bob");
+        assert_eq!(manager.stats().events_dropped, 1);
+        assert_eq!(violation(&manager), "1 events queued, stored as 2");
     }
 
     #[test]

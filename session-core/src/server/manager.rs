@@ -17,7 +17,7 @@ use crate::server::limits::{NodeCount, UserIp, UserIpCounts};
 use crate::server::metrics::{Counters, NodeStats};
 use crate::server::session::{NewSession, Origin, SessionEntry};
 use crate::server::shard::Shard;
-use crate::server::table::{FastTouch, NoRoom};
+use crate::server::table::{FastTouch, NotInserted};
 use crate::server::throttle::{PasswordCheck, Throttle};
 
 /// A login the host has authenticated (or tried to): who, from where, and what its password
@@ -197,12 +197,6 @@ impl SessionManager {
         let shard = self.shard(id);
         let check_at_ms = now.saturating_add(self.config.idle_timeout_ms);
         let mut sessions = shard.write();
-        // Ids are unique by construction; a host whose lease overlaps the ids of a restored
-        // snapshot would break that, and replacing a live session would corrupt its counts.
-        if sessions.contains(id) {
-            drop(sessions);
-            return Err(unreserve(&pair, QueryError::SessionAlreadyOpen { session: id }.into()));
-        }
         let new = NewSession {
             id,
             pair,
@@ -213,10 +207,20 @@ impl SessionManager {
         };
         // An ended session's allocation when the shard kept one (`shard.rs`).
         let entry = sessions.new_entry(new);
-        // A full table (hundreds of millions of sessions in one shard) is a full node.
-        if let Err(NoRoom(entry)) = sessions.insert(entry, now, check_at_ms) {
-            drop(sessions);
-            return Err(unreserve(&entry.pair, ServerError::TooManyConnections));
+        match sessions.insert(entry, now, check_at_ms) {
+            Ok(()) => {}
+            // A full table (hundreds of millions of sessions in one shard) is a full node.
+            Err(NotInserted::NoRoom(entry)) => {
+                drop(sessions);
+                return Err(unreserve(&entry.pair, ServerError::TooManyConnections));
+            }
+            // Ids are unique by construction; a host whose lease overlaps the ids of a restored
+            // snapshot would break that, and replacing a live session would corrupt its counts.
+            Err(NotInserted::AlreadyHere(entry)) => {
+                drop(sessions);
+                let error = QueryError::SessionAlreadyOpen { session: id }.into();
+                return Err(unreserve(&entry.pair, error));
+            }
         }
         // Under the shard lock, so an expiry round that already passed this shard keeps it
         // (its reset happened before this lock, so the load sees it). Read first: the
@@ -224,8 +228,8 @@ impl SessionManager {
         if self.earliest_check_ms.load(Ordering::Acquire) > check_at_ms {
             self.earliest_check_ms.fetch_min(check_at_ms, Ordering::AcqRel);
         }
+        sessions.count_opened();
         drop(sessions);
-        Counters::bump(&self.counters.opened);
         // An event, not a history entry: SHOW SESSION has the creation in its row already, and a
         // session that never changes allocates no history.
         self.announce_session(
@@ -355,12 +359,16 @@ impl SessionManager {
     /// The node's statistics.
     #[must_use]
     pub fn stats(&self) -> NodeStats {
-        NodeStats {
+        let mut stats = NodeStats {
             active: self.node_count.get(),
             events_queued: self.events.len(),
             events_dropped: self.events.dropped(),
             ..self.counters.stats()
+        };
+        for shard in &self.shards {
+            shard.counts.add_to(&mut stats);
         }
+        stats
     }
 
     /// Sessions on this node.

@@ -48,7 +48,8 @@ pub struct SessionStats {
     pub queries_killed: u64,
 }
 
-/// The node's counters as atomics.
+/// The node's counters as atomics. Sessions opened and ended are counted per shard under the
+/// shard's lock (`ShardCounts`); here they hold only what a restored snapshot counted before.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
     pub(crate) opened: AtomicU64,

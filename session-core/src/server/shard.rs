@@ -23,14 +23,19 @@
 //! a login reuses one in place once `Arc::get_mut` proves that no request still holds it, so a
 //! steady stream of logins and sign-outs neither allocates nor frees a session's entry.
 
-use graphsession_base::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard, read, write};
+use graphsession_base::sync::{
+    Arc, AtomicU64, Mutex, Ordering, RwLock, RwLockReadGuard, RwLockWriteGuard, read, write,
+};
 use graphsession_id_gen::SessionId;
 use graphsession_query_plan::QueryRegistry;
+
+use crate::server::audit::EndReason;
+use crate::server::metrics::NodeStats;
 
 use crate::server::hash::hash_id;
 use crate::server::idle_checks::{IdleChecks, STALE_CHECKS_SLACK};
 use crate::server::session::{NewSession, SessionEntry};
-use crate::server::table::{Entries, Found, Frozen, NoRoom, SlotTable};
+use crate::server::table::{Entries, Found, Frozen, NotInserted, SlotTable};
 
 /// Ended sessions a shard keeps, so that its next logins reuse their allocations instead of
 /// freeing one and allocating another. At most 64 shards of 4 entries of a few hundred bytes
@@ -49,6 +54,41 @@ pub(crate) struct ShardState {
     recycled: Vec<Arc<SessionEntry>>,
 }
 
+/// A shard's counts of sessions opened and ended since start (a restored snapshot's totals are
+/// the node's `Counters`). Written only under the shard's write lock, by a load and a store that
+/// the lock makes exact, so the login and sign-out paths pay no locked instruction for them;
+/// read without the lock by `SessionManager::stats`, which sums the shards.
+#[derive(Debug, Default)]
+pub(crate) struct ShardCounts {
+    pub(crate) opened: AtomicU64,
+    pub(crate) expired: AtomicU64,
+    pub(crate) killed: AtomicU64,
+    pub(crate) signed_out: AtomicU64,
+    pub(crate) user_dropped: AtomicU64,
+}
+
+impl ShardCounts {
+    /// Adds this shard's counts to `stats`.
+    pub(crate) fn add_to(&self, stats: &mut NodeStats) {
+        let get = |count: &AtomicU64| count.load(Ordering::Relaxed);
+        stats.opened = stats.opened.wrapping_add(get(&self.opened));
+        stats.expired = stats.expired.wrapping_add(get(&self.expired));
+        stats.killed = stats.killed.wrapping_add(get(&self.killed));
+        stats.signed_out = stats.signed_out.wrapping_add(get(&self.signed_out));
+        stats.user_dropped = stats.user_dropped.wrapping_add(get(&self.user_dropped));
+    }
+
+    /// The count a session ended for `reason` adds to.
+    fn ended(&self, reason: &EndReason) -> &AtomicU64 {
+        match reason {
+            EndReason::Expired { .. } => &self.expired,
+            EndReason::Killed { .. } | EndReason::EndedElsewhere => &self.killed,
+            EndReason::SignedOut => &self.signed_out,
+            EndReason::UserDropped => &self.user_dropped,
+        }
+    }
+}
+
 /// One shard, on its own cache lines so two shards' locks never share one.
 #[derive(Debug)]
 #[repr(align(128))]
@@ -56,6 +96,8 @@ pub(crate) struct Shard {
     /// The slots: read by find + touch without a lock, changed only under `state`'s write lock.
     pub(crate) table: SlotTable,
     pub(crate) state: RwLock<ShardState>,
+    /// Sessions opened and ended here: written under `state`'s write lock only.
+    pub(crate) counts: ShardCounts,
     /// The queries of this shard's sessions; taken after `state`, never while holding it.
     pub(crate) queries: Mutex<QueryRegistry>,
 }
@@ -65,6 +107,7 @@ impl Shard {
         Shard {
             table: SlotTable::new(),
             state: RwLock::new(ShardState::default()),
+            counts: ShardCounts::default(),
             queries: Mutex::new(queries),
         }
     }
@@ -76,7 +119,7 @@ impl Shard {
 
     /// The shard's sessions under its write lock.
     pub(crate) fn write(&self) -> ShardWrite<'_> {
-        ShardWrite { table: &self.table, state: write(&self.state) }
+        ShardWrite { table: &self.table, counts: &self.counts, state: write(&self.state) }
     }
 }
 
@@ -163,12 +206,20 @@ pub(crate) enum Due {
 /// A shard's sessions under its write lock: the only place slots change.
 pub(crate) struct ShardWrite<'a> {
     table: &'a SlotTable,
+    counts: &'a ShardCounts,
     state: RwLockWriteGuard<'a, ShardState>,
 }
 
 impl ShardWrite<'_> {
-    pub(crate) fn contains(&self, id: SessionId) -> bool {
-        self.state.entries.find(self.table, id, hash_id(id)).is_some()
+    /// Adds one to a count of this shard. The write lock this guard holds is the only way to
+    /// a count's writes, so a load and a store cannot lose an update.
+    fn count(&self, count: &AtomicU64) {
+        count.store(count.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
+    }
+
+    /// Counts a session opened here (the caller inserted it under this lock).
+    pub(crate) fn count_opened(&self) {
+        self.count(&self.counts.opened);
     }
 
     /// The entry of a new session: an ended session's allocation when one is kept and nobody
@@ -190,21 +241,29 @@ impl ShardWrite<'_> {
     }
 
     /// Keeps an ended session's entry for [`new_entry`](Self::new_entry), within the bound.
-    fn recycle(&mut self, entry: &Arc<SessionEntry>) {
+    pub(crate) fn recycle(&mut self, entry: &Arc<SessionEntry>) {
         if self.state.recycled.len() < RECYCLED_ENTRIES_PER_SHARD_MAX {
             self.state.recycled.push(Arc::clone(entry));
         }
     }
 
-    /// Adds a new session (whose id is not here) with last activity `last_ms` and its first
-    /// idle check at `check_at_ms`. Changes nothing, and hands the entry back, if the table is
-    /// at its largest.
+    /// [`recycle`](Self::recycle) of the caller's own reference: moved, not cloned and dropped
+    /// (each is a locked instruction); dropped here when the bound is reached.
+    pub(crate) fn recycle_owned(&mut self, entry: Arc<SessionEntry>) {
+        if self.state.recycled.len() < RECYCLED_ENTRIES_PER_SHARD_MAX {
+            self.state.recycled.push(entry);
+        }
+    }
+
+    /// Adds a new session with last activity `last_ms` and its first idle check at
+    /// `check_at_ms`. Changes nothing, and hands the entry back, if its id is here already or
+    /// the table is at its largest.
     pub(crate) fn insert(
         &mut self,
         entry: Arc<SessionEntry>,
         last_ms: u64,
         check_at_ms: u64,
-    ) -> Result<(), NoRoom> {
+    ) -> Result<(), NotInserted> {
         let id = entry.id;
         entry.set_check_at_ms(check_at_ms);
         self.state.entries.insert(self.table, hash_id(id), last_ms, entry)?;
@@ -213,7 +272,9 @@ impl ShardWrite<'_> {
     }
 
     /// Takes session `id` out (never findable again) and marks it ended; returns it with its
-    /// final last activity, Unix ms.
+    /// final last activity, Unix ms. The caller counts the end
+    /// ([`count_end`](Self::count_end)) and keeps the entry ([`recycle`](Self::recycle) or
+    /// [`recycle_owned`](Self::recycle_owned) offer it to the next login).
     pub(crate) fn take(&mut self, id: SessionId) -> Option<(Arc<SessionEntry>, u64)> {
         let index = self.state.entries.find(self.table, id, hash_id(id))?;
         let frozen = self.state.entries.freeze(self.table, index)?;
@@ -222,8 +283,12 @@ impl ShardWrite<'_> {
         let is_live = |at, id| check_live(&state.entries, table, at, id);
         state.deadlines.remove(entry.check_at_ms(), id, is_live);
         entry.end();
-        self.recycle(&entry);
         Some((entry, frozen.last_ms()))
+    }
+
+    /// Counts a session [`take`](Self::take) ended for `reason`.
+    pub(crate) fn count_end(&self, reason: &EndReason) {
+        self.count(self.counts.ended(reason));
     }
 
     /// The earliest idle check, `(check_at_ms, id)`.
@@ -254,10 +319,12 @@ impl ShardWrite<'_> {
         self.state.deadlines.insert(check_at_ms, entry.id);
     }
 
-    /// A popped session expires: out of the table (its check is popped already), ended.
+    /// A popped session expires: out of the table (its check is popped already), ended,
+    /// counted.
     pub(crate) fn expire(&mut self, frozen: Frozen) -> Option<Arc<SessionEntry>> {
         let entry = self.state.entries.remove(self.table, frozen)?;
         entry.end();
+        self.count(&self.counts.expired);
         self.recycle(&entry);
         Some(entry)
     }
@@ -297,13 +364,24 @@ mod tests {
         entry
     }
 
+    /// Ends session `id` as a sign-out whose caller keeps a reference does: taken, counted and
+    /// offered to the next login by a clone.
+    fn end(shard: &Shard, id: i64) -> Arc<SessionEntry> {
+        let mut sessions = shard.write();
+        let id = SessionId::new(id).expect("positive");
+        let (ended, _) = sessions.take(id).expect("here");
+        sessions.count_end(&EndReason::SignedOut);
+        sessions.recycle(&ended);
+        ended
+    }
+
     #[test]
     fn an_ended_entry_nobody_holds_serves_the_next_session() {
         let shard = Shard::new(QueryRegistry::new(graphsession_query_plan::Config::default()));
         let first = add(&shard, 1);
         let address = Arc::as_ptr(&first);
         drop(first);
-        let (ended, _) = shard.write().take(SessionId::new(1).expect("positive")).expect("here");
+        let ended = end(&shard, 1);
         assert!(!ended.is_live());
         shard.read().check_recycled().expect("kept and ended");
         // Still held by the ending caller: not reused.
@@ -312,13 +390,37 @@ mod tests {
         assert!(shard.read().check_recycled().is_ok());
         // Let go, kept again, reused for the next session, live with its own id.
         drop((ended, second));
-        let (ended, _) = shard.write().take(SessionId::new(2).expect("positive")).expect("here");
+        let ended = end(&shard, 2);
         let second_address = Arc::as_ptr(&ended);
         drop(ended);
         let third = add(&shard, 3);
         assert_eq!(Arc::as_ptr(&third), second_address, "the kept allocation is reused");
         assert!(third.is_live() && third.id.get() == 3 && third.check_at_ms() == 2_000);
         shard.read().check_recycled().expect("nothing kept is live");
+        assert_eq!(shard.counts.signed_out.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn an_owned_end_moves_the_entry_into_the_kept_ones_within_the_bound() {
+        let shard = Shard::new(QueryRegistry::new(graphsession_query_plan::Config::default()));
+        let count = i64::try_from(RECYCLED_ENTRIES_PER_SHARD_MAX).expect("small") + 2;
+        drop((1..=count).map(|id| add(&shard, id)).collect::<Vec<_>>());
+        for id in 1..=count {
+            let mut sessions = shard.write();
+            let id = SessionId::new(id).expect("positive");
+            let (ended, _) = sessions.take(id).expect("here");
+            sessions.count_end(&EndReason::Killed { by: "root".into() });
+            sessions.recycle_owned(ended);
+        }
+        assert_eq!(shard.read().state.recycled.len(), RECYCLED_ENTRIES_PER_SHARD_MAX);
+        shard.read().check_recycled().expect("within the bound, all ended");
+        assert_eq!(
+            shard.counts.killed.load(Ordering::Relaxed),
+            u64::try_from(count).expect("small")
+        );
+        // Nobody else holds the kept entries: the next login reuses the newest in place.
+        let newest = Arc::as_ptr(shard.read().state.recycled.last().expect("kept"));
+        assert_eq!(Arc::as_ptr(&add(&shard, 50)), newest);
     }
 
     #[test]
@@ -328,9 +430,13 @@ mod tests {
         let entries: Vec<_> = (1..=count).map(|id| add(&shard, id)).collect();
         drop(entries);
         for id in 1..=count {
-            shard.write().take(SessionId::new(id).expect("positive")).expect("here");
+            end(&shard, id);
         }
         assert_eq!(shard.read().state.recycled.len(), RECYCLED_ENTRIES_PER_SHARD_MAX);
+        assert_eq!(
+            shard.counts.signed_out.load(Ordering::Relaxed),
+            u64::try_from(count).expect("small")
+        );
         shard.read().check_recycled().expect("within the bound");
         // A kept entry that is live again (which never happens) is reported.
         let live = add(&shard, 99);

@@ -273,10 +273,16 @@ impl Frozen {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct TableFull;
 
-/// A session the table had no room for, handed back so that its caller can undo what it
+/// A session the table did not take, handed back so that its caller can undo what it
 /// reserved for it (its counts) without having kept a second pointer to it.
 #[derive(Debug)]
-pub(crate) struct NoRoom(pub(crate) Arc<SessionEntry>);
+pub(crate) enum NotInserted {
+    /// The table is at its largest.
+    NoRoom(Arc<SessionEntry>),
+    /// A session with the same id is here already (ids are unique by construction; a lease
+    /// that overlaps a restored snapshot's ids would break that).
+    AlreadyHere(Arc<SessionEntry>),
+}
 
 /// Which session sits in which slot, and how many: guarded by the shard's lock.
 #[derive(Debug, Default)]
@@ -332,43 +338,56 @@ impl Entries {
         (0..self.by_slot.len()).filter_map(move |index| self.at(table, index))
     }
 
-    /// Inserts session `entry` (whose id hashes to `hash`, and is not here) with last activity
-    /// `last_ms`; hands it back, unchanged, if the table is at its largest. Only under the
-    /// shard's write lock.
+    /// Inserts session `entry` (whose id hashes to `hash`) with last activity `last_ms`; hands
+    /// it back, unchanged, if its id is here already or the table is at its largest. The probe
+    /// for the empty slot passes every slot the id could be in, so refusing a duplicate costs
+    /// no probe of its own. Only under the shard's write lock.
     pub(crate) fn insert(
         &mut self,
         table: &SlotTable,
         hash: u64,
         last_ms: u64,
         entry: Arc<SessionEntry>,
-    ) -> Result<(), NoRoom> {
+    ) -> Result<(), NotInserted> {
         if (self.len + 1) * 4 > self.by_slot.len() * 3 && self.grow(table).is_err() {
-            return Err(NoRoom(entry));
+            return Err(NotInserted::NoRoom(entry));
         }
-        self.place(table, hash, last_ms, entry);
+        self.place(table, hash, last_ms, entry).map_err(NotInserted::AlreadyHere)?;
         self.len += 1;
         Ok(())
     }
 
     /// Puts a session into the first empty slot of its probe sequence (there is one: the table
-    /// is at most three quarters full).
-    fn place(&mut self, table: &SlotTable, hash: u64, last_ms: u64, entry: Arc<SessionEntry>) {
+    /// is at most three quarters full), unless its id sits on the way: then hands it back.
+    fn place(
+        &mut self,
+        table: &SlotTable,
+        hash: u64,
+        last_ms: u64,
+        entry: Arc<SessionEntry>,
+    ) -> Result<(), Arc<SessionEntry>> {
         let capacity = self.by_slot.len();
+        let key = key_of(entry.id);
         let mut index = home(hash, capacity);
         for _ in 0..capacity {
             let Some(slot) = table.slot(index) else { break };
-            if slot.key.load(Ordering::Relaxed) == EMPTY {
+            let found = slot.key.load(Ordering::Relaxed);
+            if found == EMPTY {
                 let old = slot.word.load(Ordering::Relaxed);
                 // The word first, then the key, both released: a reader that sees the key sees
                 // this tenure's word, and one that sees this word no longer sees an old key.
                 slot.word.store(pack(last_ms, tag_of(old) + 1), Ordering::Release);
-                slot.key.store(key_of(entry.id), Ordering::Release);
+                slot.key.store(key, Ordering::Release);
                 self.by_slot[index] = Some(entry);
-                return;
+                return Ok(());
+            }
+            if found == key {
+                return Err(entry);
             }
             index = next(index, capacity);
         }
         debug_assert!(false, "no empty slot in a table at most three quarters full");
+        Ok(())
     }
 
     /// Adds one block and rehashes every session in place. Lock-free readers meanwhile find
@@ -394,7 +413,8 @@ impl Entries {
         table.capacity.store(capacity, Ordering::Release);
         for (last_ms, entry) in live {
             let hash = crate::server::hash::mix(key_of(entry.id));
-            self.place(table, hash, last_ms, entry);
+            // Distinct ids, each placed once: nothing is handed back.
+            let _placed = self.place(table, hash, last_ms, entry);
         }
         Ok(())
     }
@@ -590,7 +610,7 @@ mod tests {
         let crowded_table = SlotTable::new();
         crowded.grow(&crowded_table).expect("first block");
         for key in 1..=7 {
-            crowded.place(&crowded_table, mix(key), 0, entry(key));
+            crowded.place(&crowded_table, mix(key), 0, entry(key)).expect("a new key");
         }
         crowded.len = 7;
         assert_eq!(crowded.check(&crowded_table), Err("7 sessions in 8 slots".to_owned()));

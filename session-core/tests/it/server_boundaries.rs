@@ -398,3 +398,51 @@ fn a_body_with_bytes_after_the_snapshot_is_refused_even_with_a_matching_checksum
     let refused = SessionManager::restore(&forged, parts).map(|_| ()).unwrap_err();
     assert_eq!(refused, SnapshotError::TrailingBytes { bytes: 1 });
 }
+
+/// An id source that issues one id again and again: what a lease overlapping a restored
+/// snapshot's ids would amount to.
+#[derive(Debug)]
+struct RepeatingIds(SessionId);
+
+impl graphsession_id_gen::SessionIdSource for RepeatingIds {
+    fn next_session_id(
+        &self,
+        _now_unix_ms: u64,
+    ) -> Result<SessionId, graphsession_id_gen::IdError> {
+        Ok(self.0)
+    }
+}
+
+#[test]
+fn a_login_given_an_id_already_open_is_refused_and_changes_nothing_but_the_refusal() {
+    let table = table();
+    let (_, plans) = crate::server_support::generators(3);
+    let manager = SessionManager::new(Config::default(), RepeatingIds(sid(42)), plans).unwrap();
+    let alice = Login { user: "alice", client_ip: IP, password: PasswordCheck::Verified };
+    assert_eq!(manager.login(NOW, alice, &table), Ok(sid(42)));
+    while manager.poll_event().is_some() {}
+    let again = Login { user: "bob", client_ip: "10.0.0.2", password: PasswordCheck::Verified };
+    assert_eq!(
+        manager.login(NOW + 1, again, &table),
+        Err(ServerError::Query(QueryError::SessionAlreadyOpen { session: sid(42) }))
+    );
+    // The open session is alice's as it was; bob's counts were given back.
+    assert_eq!(manager.session_count(), 1);
+    assert_eq!(manager.user_ip_session_count("alice", IP), 1);
+    assert_eq!(manager.user_ip_session_count("bob", "10.0.0.2"), 0);
+    let stats = manager.stats();
+    assert_eq!((stats.opened, stats.refused_other), (1, 1));
+    assert!(matches!(
+        manager.poll_event(),
+        Some(Event::LoginRefused { refusal: Refusal::Other, .. })
+    ));
+    assert_eq!(manager.poll_event(), None);
+    manager.check_invariants().unwrap();
+    // An install of the same id is no install, and leaves the counts as they were.
+    assert_eq!(manager.install_session(NOW + 2, remote(42, IP), &table), Ok(false));
+    assert_eq!((manager.session_count(), manager.user_ip_session_count("alice", IP)), (1, 1));
+    manager.check_invariants().unwrap();
+    assert!(manager.sign_out(NOW + 3, 42));
+    assert_eq!(manager.session_count(), 0);
+    manager.check_invariants().unwrap();
+}
