@@ -60,10 +60,12 @@ pub(crate) struct ShardState {
 /// read without the lock by `SessionManager::stats`, which sums the shards.
 #[derive(Debug, Default)]
 pub(crate) struct ShardCounts {
+    // The two a login and a sign-out write first: they share the cache line the lock's state
+    // ends on (see `Shard`).
     pub(crate) opened: AtomicU64,
+    pub(crate) signed_out: AtomicU64,
     pub(crate) expired: AtomicU64,
     pub(crate) killed: AtomicU64,
-    pub(crate) signed_out: AtomicU64,
     pub(crate) user_dropped: AtomicU64,
 }
 
@@ -89,17 +91,20 @@ impl ShardCounts {
     }
 }
 
-/// One shard, on its own cache lines so two shards' locks never share one.
+/// One shard, on its own cache lines so two shards' locks never share one. In declared order
+/// (`repr(C)`): the lock with what it guards, then the counts written under it, on the lines a
+/// login or a sign-out touches anyway; the query registry; the slot table's header last, on
+/// lines of its own that lock-free find + touch reads while writers take the lock.
 #[derive(Debug)]
-#[repr(align(128))]
+#[repr(C, align(128))]
 pub(crate) struct Shard {
-    /// The slots: read by find + touch without a lock, changed only under `state`'s write lock.
-    pub(crate) table: SlotTable,
     pub(crate) state: RwLock<ShardState>,
     /// Sessions opened and ended here: written under `state`'s write lock only.
     pub(crate) counts: ShardCounts,
     /// The queries of this shard's sessions; taken after `state`, never while holding it.
     pub(crate) queries: Mutex<QueryRegistry>,
+    /// The slots: read by find + touch without a lock, changed only under `state`'s write lock.
+    pub(crate) table: SlotTable,
 }
 
 impl Shard {
