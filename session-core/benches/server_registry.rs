@@ -24,17 +24,17 @@
 //! ladder alone with `cargo bench -p graphsession-core --bench server_registry --
 //! 'find_touch/1t/(registry|floor.*)/1000000$' --warm-up-time 1 --measurement-time 3`.
 //!
-//! Figures of 2026-12-07 (2-core AMD EPYC, no other job but a noisy machine; details and
-//! commands in docs/benchmarks-history.md): login + sign-out costs 2,867 instructions and 25
-//! locked instructions against the baseline's 1,677 and 4 (1.71x; with unsealed ids 2,515, 1.50x,
-//! and still 25 locked), and in wall time 2.37x the baseline of the same run (unsealed 1.83x): the
-//! seal and the locked instructions are the gap. Find + touch at 1M sessions, one thread: 129.5
-//! instructions per touch against the floor's 54.6, and 89.5 ns against 54.2 ns in wall time; 22%
-//! fewer instructions than the day before changed no measured time, so the 60 ns target is not
-//! met. The ladder of rungs (same day, 05:15-05:40 UTC, docs/benchmarks-history.md) puts the gap in
-//! the path after all: not the allocation layout, huge pages, the hash or the order of visits, but
-//! the shard and table header reads and the registry's checks, each instruction of which costs
-//! about half a nanosecond at 1M sessions (the out-of-order window holds fewer touches' misses).
+//! Figures of 2026-12-07 (2-core AMD EPYC; details and commands in docs/benchmarks-history.md):
+//! login + sign-out costs 2,751 instructions and 17 locked instructions against the baseline's
+//! 1,677 and 4 (1.64x; with unsealed ids 2,387, 1.42x), and in wall time about 2.0x the baseline
+//! of the same run (unsealed 1.7x). With every line hot (one shard, one client ip) it is still
+//! 1.8x (unsealed 1.55x): the seal is about 0.3x of the baseline, the cold state of 64 shards and
+//! 1,750 clients about 0.2x, and the rest is the checks the baseline does not make. Find + touch at
+//! 1M sessions, one thread: 129.5 instructions per touch against the floor's 54.6; the ladder of
+//! rungs (05:15-05:40 UTC, docs/benchmarks-history.md) puts the gap in the path: not the allocation
+//! layout, huge pages, the hash or the order of visits, but the shard and table header reads and the
+//! registry's checks, each instruction of which costs about half a nanosecond at 1M sessions (the
+//! out-of-order window holds fewer touches' misses).
 #![allow(clippy::unwrap_used, reason = "bench setup: a failed unwrap is a failed bench")]
 #![allow(missing_docs, reason = "criterion's macros generate undocumented items")]
 
