@@ -26,8 +26,8 @@
 //!
 //! Figures of 2026-12-07 (2-core AMD EPYC; details and commands in docs/benchmarks-history.md):
 //! login + sign-out costs 2,751 instructions and 17 locked instructions against the baseline's
-//! 1,677 and 4 (1.64x; with unsealed ids 2,387, 1.42x), and in wall time about 2.0x the baseline
-//! of the same run (unsealed 1.7x). With every line hot (one shard, one client ip) it is still
+//! 1,677 and 4 (1.64x; with unsealed ids 2,387, 1.42x), and in wall time 1.78x the baseline of
+//! the same run in `cargo xtask bench` (unsealed 1.53x; the example's loop: about 2.0x and 1.7x). With every line hot (one shard, one client ip) it is still
 //! 1.8x (unsealed 1.55x): the seal is about 0.3x of the baseline, the cold state of 64 shards and
 //! 1,750 clients about 0.2x, and the rest is the checks the baseline does not make. Find + touch at
 //! 1M sessions, one thread: 129.5 instructions per touch against the floor's 54.6; the ladder of
