@@ -48,15 +48,48 @@ pub struct SessionStats {
     pub queries_killed: u64,
 }
 
-/// The node's counters as atomics. Sessions opened and ended are counted per shard under the
-/// shard's lock (`ShardCounts`); here they hold only what a restored snapshot counted before.
+/// Counts of sessions opened and ended. Each shard keeps its own, written only under the shard's
+/// write lock by a load and a store that the lock makes exact (see `Shard`), so the login and
+/// sign-out paths pay no locked instruction for them and no thread writes another's cache line;
+/// the node's [`Counters`] keep what a restored snapshot counted before. `stats` adds them all.
 #[derive(Debug, Default)]
-pub(crate) struct Counters {
+pub(crate) struct SessionCounts {
+    // The two a login and a sign-out write first, next to each other.
     pub(crate) opened: AtomicU64,
+    pub(crate) signed_out: AtomicU64,
     pub(crate) expired: AtomicU64,
     pub(crate) killed: AtomicU64,
-    pub(crate) signed_out: AtomicU64,
     pub(crate) user_dropped: AtomicU64,
+}
+
+impl SessionCounts {
+    /// The counts `stats` reports.
+    fn restore(stats: &NodeStats) -> SessionCounts {
+        SessionCounts {
+            opened: AtomicU64::new(stats.opened),
+            signed_out: AtomicU64::new(stats.signed_out),
+            expired: AtomicU64::new(stats.expired),
+            killed: AtomicU64::new(stats.killed),
+            user_dropped: AtomicU64::new(stats.user_dropped),
+        }
+    }
+
+    /// Adds these counts to `stats`.
+    pub(crate) fn add_to(&self, stats: &mut NodeStats) {
+        let get = |count: &AtomicU64| count.load(Ordering::Relaxed);
+        stats.opened = stats.opened.wrapping_add(get(&self.opened));
+        stats.signed_out = stats.signed_out.wrapping_add(get(&self.signed_out));
+        stats.expired = stats.expired.wrapping_add(get(&self.expired));
+        stats.killed = stats.killed.wrapping_add(get(&self.killed));
+        stats.user_dropped = stats.user_dropped.wrapping_add(get(&self.user_dropped));
+    }
+}
+
+/// The node's counters as atomics: logins refused and queries started, and the session counts of
+/// a restored snapshot (new ones are counted per shard).
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) restored_sessions: SessionCounts,
     pub(crate) refused_by_limit: AtomicU64,
     pub(crate) refused_by_node_max: AtomicU64,
     pub(crate) refused_by_password: AtomicU64,
@@ -69,32 +102,24 @@ impl Counters {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// The node's statistics but its gauges and the shards' session counts.
     pub(crate) fn stats(&self) -> NodeStats {
         let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
-        NodeStats {
-            active: 0,
-            opened: get(&self.opened),
-            expired: get(&self.expired),
-            killed: get(&self.killed),
-            signed_out: get(&self.signed_out),
-            user_dropped: get(&self.user_dropped),
+        let mut stats = NodeStats {
             refused_by_limit: get(&self.refused_by_limit),
             refused_by_node_max: get(&self.refused_by_node_max),
             refused_by_password: get(&self.refused_by_password),
             refused_other: get(&self.refused_other),
             queries_started: get(&self.queries_started),
-            events_queued: 0,
-            events_dropped: 0,
-        }
+            ..NodeStats::default()
+        };
+        self.restored_sessions.add_to(&mut stats);
+        stats
     }
 
     pub(crate) fn restore(stats: &NodeStats) -> Counters {
         Counters {
-            opened: AtomicU64::new(stats.opened),
-            expired: AtomicU64::new(stats.expired),
-            killed: AtomicU64::new(stats.killed),
-            signed_out: AtomicU64::new(stats.signed_out),
-            user_dropped: AtomicU64::new(stats.user_dropped),
+            restored_sessions: SessionCounts::restore(stats),
             refused_by_limit: AtomicU64::new(stats.refused_by_limit),
             refused_by_node_max: AtomicU64::new(stats.refused_by_node_max),
             refused_by_password: AtomicU64::new(stats.refused_by_password),

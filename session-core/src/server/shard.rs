@@ -30,7 +30,7 @@ use graphsession_id_gen::SessionId;
 use graphsession_query_plan::QueryRegistry;
 
 use crate::server::audit::EndReason;
-use crate::server::metrics::NodeStats;
+use crate::server::metrics::SessionCounts;
 
 use crate::server::hash::hash_id;
 use crate::server::idle_checks::{IdleChecks, STALE_CHECKS_SLACK};
@@ -54,40 +54,13 @@ pub(crate) struct ShardState {
     recycled: Vec<Arc<SessionEntry>>,
 }
 
-/// A shard's counts of sessions opened and ended since start (a restored snapshot's totals are
-/// the node's `Counters`). Written only under the shard's write lock, by a load and a store that
-/// the lock makes exact, so the login and sign-out paths pay no locked instruction for them;
-/// read without the lock by `SessionManager::stats`, which sums the shards.
-#[derive(Debug, Default)]
-pub(crate) struct ShardCounts {
-    // The two a login and a sign-out write first: they share the cache line the lock's state
-    // ends on (see `Shard`).
-    pub(crate) opened: AtomicU64,
-    pub(crate) signed_out: AtomicU64,
-    pub(crate) expired: AtomicU64,
-    pub(crate) killed: AtomicU64,
-    pub(crate) user_dropped: AtomicU64,
-}
-
-impl ShardCounts {
-    /// Adds this shard's counts to `stats`.
-    pub(crate) fn add_to(&self, stats: &mut NodeStats) {
-        let get = |count: &AtomicU64| count.load(Ordering::Relaxed);
-        stats.opened = stats.opened.wrapping_add(get(&self.opened));
-        stats.expired = stats.expired.wrapping_add(get(&self.expired));
-        stats.killed = stats.killed.wrapping_add(get(&self.killed));
-        stats.signed_out = stats.signed_out.wrapping_add(get(&self.signed_out));
-        stats.user_dropped = stats.user_dropped.wrapping_add(get(&self.user_dropped));
-    }
-
-    /// The count a session ended for `reason` adds to.
-    fn ended(&self, reason: &EndReason) -> &AtomicU64 {
-        match reason {
-            EndReason::Expired { .. } => &self.expired,
-            EndReason::Killed { .. } | EndReason::EndedElsewhere => &self.killed,
-            EndReason::SignedOut => &self.signed_out,
-            EndReason::UserDropped => &self.user_dropped,
-        }
+/// The count a session ended for `reason` adds to.
+fn ended<'a>(counts: &'a SessionCounts, reason: &EndReason) -> &'a AtomicU64 {
+    match reason {
+        EndReason::Expired { .. } => &counts.expired,
+        EndReason::Killed { .. } | EndReason::EndedElsewhere => &counts.killed,
+        EndReason::SignedOut => &counts.signed_out,
+        EndReason::UserDropped => &counts.user_dropped,
     }
 }
 
@@ -100,7 +73,7 @@ impl ShardCounts {
 pub(crate) struct Shard {
     pub(crate) state: RwLock<ShardState>,
     /// Sessions opened and ended here: written under `state`'s write lock only.
-    pub(crate) counts: ShardCounts,
+    pub(crate) counts: SessionCounts,
     /// The queries of this shard's sessions; taken after `state`, never while holding it.
     pub(crate) queries: Mutex<QueryRegistry>,
     /// The slots: read by find + touch without a lock, changed only under `state`'s write lock.
@@ -112,7 +85,7 @@ impl Shard {
         Shard {
             table: SlotTable::new(),
             state: RwLock::new(ShardState::default()),
-            counts: ShardCounts::default(),
+            counts: SessionCounts::default(),
             queries: Mutex::new(queries),
         }
     }
@@ -211,7 +184,7 @@ pub(crate) enum Due {
 /// A shard's sessions under its write lock: the only place slots change.
 pub(crate) struct ShardWrite<'a> {
     table: &'a SlotTable,
-    counts: &'a ShardCounts,
+    counts: &'a SessionCounts,
     state: RwLockWriteGuard<'a, ShardState>,
 }
 
@@ -293,7 +266,7 @@ impl ShardWrite<'_> {
 
     /// Counts a session [`take`](Self::take) ended for `reason`.
     pub(crate) fn count_end(&self, reason: &EndReason) {
-        self.count(self.counts.ended(reason));
+        self.count(ended(self.counts, reason));
     }
 
     /// The earliest idle check, `(check_at_ms, id)`.
