@@ -156,3 +156,21 @@ fn statements_that_would_wait_on_meta_past_waiting_connections_max_are_refused_1
     assert_eq!(h.nodes[0].registry().session_stats(root).unwrap().queries_active, 0);
     assert!(matches!(h.last_reply(waiting), Some(Reply::Authenticated { .. })));
 }
+
+#[test]
+fn a_sign_out_admitted_past_waiting_connections_max_with_nothing_allowed_behind_it_is_sound() {
+    let mut h = Harness::with(Setup {
+        tune: |config| {
+            config.waiting_connections_max = 1;
+            config.waiting_requests_per_connection_max = 0;
+        },
+        ..Setup::nodes(1)
+    });
+    let (conn, alice) = h.open(0, "alice");
+    let waiting = h.connect(0);
+    h.authenticate(waiting, "bob");
+    h.sign_out(conn, alice);
+    assert_eq!(h.nodes[0].check_invariants(), Ok(()), "a sign-out is admitted past the limit");
+    h.settle();
+    assert!(matches!(h.last_reply(waiting), Some(Reply::Authenticated { .. })));
+}
