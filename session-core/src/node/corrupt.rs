@@ -20,6 +20,12 @@ pub enum NodeCorruption {
     /// `waiting_requests_per_connection_max` met exactly by the most executes waiting for one
     /// pick-up: sound.
     PickUpWaitersAtLimit,
+    /// `waiting_requests_per_connection_max` one below the longest queue behind a sign-out
+    /// (needs one queued; every pick-up's queue and the waiting connections stay within it).
+    SignOutQueueOverLimit,
+    /// `waiting_requests_per_connection_max` met exactly by the longest queue behind a
+    /// sign-out: sound.
+    SignOutQueueAtLimit,
     /// A corruption of the node's session registry.
     Registry(ManagerCorruption),
 }
@@ -33,6 +39,8 @@ impl NodeCorruption {
             NodeCorruption::WaitingConnectionsAtLimit,
             NodeCorruption::PickUpWaitersOverLimit,
             NodeCorruption::PickUpWaitersAtLimit,
+            NodeCorruption::SignOutQueueOverLimit,
+            NodeCorruption::SignOutQueueAtLimit,
         ];
         let registry = ManagerCorruption::all().into_iter().map(NodeCorruption::Registry);
         own.into_iter().chain(registry).collect()
@@ -45,9 +53,10 @@ impl NodeCorruption {
         match self {
             NodeCorruption::WaitingConnectionsOverLimit => Some("waiting_connections_within_limit"),
             NodeCorruption::PickUpWaitersOverLimit => Some("pick_up_waiters_within_limit"),
-            NodeCorruption::WaitingConnectionsAtLimit | NodeCorruption::PickUpWaitersAtLimit => {
-                None
-            }
+            NodeCorruption::SignOutQueueOverLimit => Some("requests_behind_sign_out_within_limit"),
+            NodeCorruption::WaitingConnectionsAtLimit
+            | NodeCorruption::PickUpWaitersAtLimit
+            | NodeCorruption::SignOutQueueAtLimit => None,
             NodeCorruption::Registry(inner) => inner.property(),
         }
     }
@@ -82,7 +91,7 @@ impl GraphNode {
     /// state. Call [`GraphNode::undo_corruption`] with the result before any other call.
     pub fn corrupt(&mut self, corruption: NodeCorruption) -> Option<NodeRestore> {
         let per_connection_max = self.settings.waiting_requests_per_connection_max as usize;
-        let slack = self.waiting.sign_outs.len().checked_mul(per_connection_max)?;
+        let slack = self.waiting.sign_outs.len().checked_mul(per_connection_max.max(1))?;
         let beyond_slack = self.waiting.connection_count().checked_sub(slack);
         let was = self.settings.waiting_connections_max;
         let limit = match corruption {
@@ -90,6 +99,9 @@ impl GraphNode {
             NodeCorruption::WaitingConnectionsAtLimit => beyond_slack.filter(|&n| n > 0)?,
             NodeCorruption::PickUpWaitersOverLimit | NodeCorruption::PickUpWaitersAtLimit => {
                 return self.corrupt_pick_up_limit(corruption);
+            }
+            NodeCorruption::SignOutQueueOverLimit | NodeCorruption::SignOutQueueAtLimit => {
+                return self.corrupt_sign_out_limit(corruption);
             }
             NodeCorruption::Registry(inner) => {
                 return self.registry.corrupt(inner).map(NodeRestore::Registry);
@@ -121,9 +133,29 @@ impl GraphNode {
         };
         let sign_outs_fit =
             self.waiting.sign_outs.values().all(|(_, queued)| queued.len() <= limit);
-        let slack = self.waiting.sign_outs.len().checked_mul(limit)?;
+        let slack = self.waiting.sign_outs.len().checked_mul(limit.max(1))?;
         let waiting_max = (self.settings.waiting_connections_max as usize).checked_add(slack)?;
         if !sign_outs_fit || self.waiting.connection_count() > waiting_max {
+            return None;
+        }
+        let was = self.settings.waiting_requests_per_connection_max;
+        self.settings.waiting_requests_per_connection_max = u32::try_from(limit).ok()?;
+        Some(NodeRestore::WaitingRequestsMax(was))
+    }
+
+    /// The per-connection limit set just below (or at) the longest queue behind a sign-out,
+    /// where that breaks no other bound: every pick-up's queue and the waiting connections
+    /// (whose slack the same limit sets) stay within it.
+    fn corrupt_sign_out_limit(&mut self, corruption: NodeCorruption) -> Option<NodeRestore> {
+        let longest = (self.waiting.sign_outs.values()).map(|(_, queued)| queued.len()).max()?;
+        let limit = match corruption {
+            NodeCorruption::SignOutQueueOverLimit => longest.checked_sub(1)?,
+            _ => Some(longest).filter(|&queued| queued > 0)?,
+        };
+        let pick_ups_fit = self.waiting.pick_ups.values().all(|waiting| waiting.len() <= limit);
+        let slack = self.waiting.sign_outs.len().checked_mul(limit.max(1))?;
+        let waiting_max = (self.settings.waiting_connections_max as usize).checked_add(slack)?;
+        if !pick_ups_fit || self.waiting.connection_count() > waiting_max {
             return None;
         }
         let was = self.settings.waiting_requests_per_connection_max;

@@ -47,8 +47,10 @@ impl GraphNode {
         }
         let waiting = self.waiting.connection_count();
         // Each waiting kind is bounded on insert; a request queued behind a sign-out does not
-        // count, so the total may pass the limit by at most the sign-outs' queued requests.
-        let slack = self.waiting.sign_outs.len() * per_connection_max;
+        // count, so the total may pass the limit by at most the sign-outs' queued requests. A
+        // sign-out is admitted past the limit: each held one counts at least once, even where
+        // nothing may queue behind it (`waiting_requests_per_connection_max` 0).
+        let slack = self.waiting.sign_outs.len() * per_connection_max.max(1);
         let waiting_max = self.settings.waiting_connections_max as usize + slack;
         if waiting > waiting_max {
             return Err(Violation::new(

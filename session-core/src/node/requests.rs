@@ -28,7 +28,7 @@ impl GraphNode {
             if waiting.len() < self.settings.waiting_requests_per_connection_max as usize {
                 waiting.push(request);
             } else {
-                self.refuse_queued(connection, &request);
+                self.refuse_queued(now, connection, &request);
             }
             return;
         }
@@ -186,26 +186,38 @@ impl GraphNode {
     /// Sign-out: ended here if held here, removed at meta in any case (it may be held
     /// elsewhere). The connection's next requests wait for meta's acknowledgement.
     fn sign_out(&mut self, now: u64, connection: ConnectionId, session_id: i64) {
-        let Some(session) = SessionId::new(session_id) else { return };
+        // Meta's removal queue full: the session stays at meta until its idle expiry, and the
+        // connection is not held (nothing would release it).
+        let Some(session) = self.end_signed_out(now, session_id) else { return };
+        self.waiting.sign_outs.insert(connection, (session, Vec::new()));
+    }
+
+    /// Ends `session_id` here and asks meta to remove it, holding no connection; the session
+    /// if its removal is on its way to meta.
+    fn end_signed_out(&mut self, now: u64, session_id: i64) -> Option<SessionId> {
+        let session = SessionId::new(session_id)?;
         self.registry_changed = true;
         let _was_here = self.registry.sign_out(now, session_id);
         self.fail_pick_ups(session);
-        if self.sync.remove(now, session, RemoveReason::SignedOut).is_err() {
-            // Meta's removal queue is full: the session stays at meta until its idle expiry,
-            // and the connection is not held (nothing would release it).
-            return;
-        }
-        self.waiting.sign_outs.insert(connection, (session, Vec::new()));
+        self.sync.remove(now, session, RemoveReason::SignedOut).ok()?;
+        Some(session)
     }
 
     /// The connection closed: whatever waited on it is dropped; a session created for it whose
     /// id nobody was told yet is signed out, since no client can ever name it.
     pub(crate) fn connection_closed(&mut self, now: u64, connection: ConnectionId) {
-        self.waiting.sign_outs.remove(&connection);
+        let queued = self.waiting.sign_outs.remove(&connection).map(|(_, queued)| queued);
         for waiting in self.waiting.pick_ups.values_mut() {
             waiting.retain(|(waiting_on, _)| *waiting_on != connection);
         }
         self.waiting.pick_ups.retain(|_, waiting| !waiting.is_empty());
+        // A sign-out queued behind another was read: its client may hold the proof already (a
+        // request past the queue is answered at once), so it still ends its session.
+        for request in queued.unwrap_or_default() {
+            if let Request::SignOut { session_id } = request {
+                let _removing = self.end_signed_out(now, session_id);
+            }
+        }
         // A statement waiting on meta runs as a query of its session: it ends here, or the
         // session would count a running query forever (and never idle).
         let statements = [
@@ -246,8 +258,10 @@ impl GraphNode {
 
     /// A request past the queue of a connection held behind its sign-out: refused with a reply
     /// of the request's own kind (a client reads an authenticate's answer as one); a sign-out
-    /// gets none, as always.
-    fn refuse_queued(&mut self, connection: ConnectionId, request: &Request) {
+    /// gets none, as always, and is not lost: its session ends here and at meta without
+    /// holding the connection again (the reply to a later request may already have told its
+    /// client that the server read it).
+    fn refuse_queued(&mut self, now: u64, connection: ConnectionId, request: &Request) {
         let reply = match request {
             Request::VerifyClientVersion { .. } => {
                 Reply::ClientVersion { code: E_EXECUTION_ERROR, message: BUSY.to_owned() }
@@ -258,7 +272,10 @@ impl GraphNode {
                 message: BUSY.to_owned(),
                 space_name: self.registry.session_space(*session_id).unwrap_or_default(),
             },
-            Request::SignOut { .. } => return,
+            Request::SignOut { session_id } => {
+                let _removing = self.end_signed_out(now, *session_id);
+                return;
+            }
         };
         self.reply(connection, reply);
     }

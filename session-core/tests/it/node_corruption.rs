@@ -1,7 +1,7 @@
 //! Feature `corruption` on a live node: each of the node's own corruptions is reported with its
 //! property where it applies, the bound met exactly passes, and an undo leaves the node sound.
 
-use graphsession_core::node::NodeCorruption;
+use graphsession_core::node::{NodeCorruption, Request};
 
 use crate::node_support::{Harness, Setup};
 
@@ -41,6 +41,21 @@ fn executes_waiting_for_a_pick_up_past_the_limit_are_reported_and_at_it_pass() {
     let node = &mut h.nodes[1];
     for corruption in [NodeCorruption::PickUpWaitersOverLimit, NodeCorruption::PickUpWaitersAtLimit]
     {
+        judged_and_undone(node, corruption);
+    }
+    h.settle();
+}
+
+#[test]
+fn requests_queued_behind_a_sign_out_past_the_limit_are_reported_and_at_it_pass() {
+    let mut h = Harness::with(Setup::nodes(1));
+    let (conn, alice) = h.open(0, "alice");
+    assert!(h.nodes[0].corrupt(NodeCorruption::SignOutQueueAtLimit).is_none(), "none queued");
+    h.sign_out(conn, alice);
+    assert!(h.nodes[0].corrupt(NodeCorruption::SignOutQueueAtLimit).is_none(), "none queued");
+    h.request(conn, Request::VerifyClientVersion { version: "3.8.0".into() });
+    let node = &mut h.nodes[0];
+    for corruption in [NodeCorruption::SignOutQueueOverLimit, NodeCorruption::SignOutQueueAtLimit] {
         judged_and_undone(node, corruption);
     }
     h.settle();

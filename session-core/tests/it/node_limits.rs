@@ -156,3 +156,55 @@ fn statements_that_would_wait_on_meta_past_waiting_connections_max_are_refused_1
     assert_eq!(h.nodes[0].registry().session_stats(root).unwrap().queries_active, 0);
     assert!(matches!(h.last_reply(waiting), Some(Reply::Authenticated { .. })));
 }
+
+#[test]
+fn a_sign_out_admitted_past_waiting_connections_max_with_nothing_allowed_behind_it_is_sound() {
+    let mut h = Harness::with(Setup {
+        tune: |config| {
+            config.waiting_connections_max = 1;
+            config.waiting_requests_per_connection_max = 0;
+        },
+        ..Setup::nodes(1)
+    });
+    let (conn, alice) = h.open(0, "alice");
+    let waiting = h.connect(0);
+    h.authenticate(waiting, "bob");
+    h.sign_out(conn, alice);
+    assert_eq!(h.nodes[0].check_invariants(), Ok(()), "a sign-out is admitted past the limit");
+    h.settle();
+    assert!(matches!(h.last_reply(waiting), Some(Reply::Authenticated { .. })));
+}
+
+#[test]
+fn a_sign_out_past_the_queue_behind_a_sign_out_still_ends_its_session_here_and_at_meta() {
+    let mut h = one_queued_request();
+    let (conn, first) = h.open(0, "alice");
+    let (_, second) = h.open(0, "bob");
+    let (_, third) = h.open(0, "alice");
+    h.sign_out(conn, first);
+    h.sign_out(conn, second);
+    let replies = h.reply_count(conn);
+    h.sign_out(conn, third);
+    assert_eq!(h.reply_count(conn), replies, "a sign-out is never answered");
+    h.settle();
+    h.next_sync();
+    assert!(!h.holds(0, third), "the third sign-out ended its session here");
+    assert_eq!(h.meta.live_count(), 0, "and at meta");
+}
+
+#[test]
+fn sign_outs_queued_behind_a_sign_out_still_end_their_sessions_when_the_connection_closes() {
+    let mut h = one_queued_request();
+    let (conn, first) = h.open(0, "alice");
+    let (_, second) = h.open(0, "bob");
+    h.sign_out(conn, first);
+    h.sign_out(conn, second);
+    // The ping past the queue is refused at once: its client takes that reply as proof that
+    // both sign-outs were read, and may close the connection before meta acknowledged the first.
+    h.query(conn, 0, "YIELD 1");
+    h.close(conn);
+    h.settle();
+    h.next_sync();
+    assert!(!h.holds(0, second), "the queued sign-out ended its session here");
+    assert_eq!(h.meta.live_count(), 0, "and at meta");
+}

@@ -185,6 +185,11 @@ pub struct ClusterConfig {
     /// limits 1 or 2, so requests waiting on meta are refused ("too many requests wait for
     /// the meta service") and the count is judged at the edge.
     pub waiting_connections_max: u32,
+    /// Each node's `waiting_requests_per_connection_max`: 16 (the default), or 1 or 2 in half
+    /// of the seeds, so a client's batch of sign-outs and the ping that proves them pass the
+    /// queue behind its first sign-out and the node refuses the rest ("too many requests wait
+    /// for the meta service"), judged at the edge.
+    pub waiting_requests_per_connection_max: u32,
 }
 
 /// Each [`StepKind`]'s weight as (base, spread), by index: plenty of delivery and time, a steady
@@ -283,13 +288,14 @@ impl ClusterConfig {
             shard_count: 4,
             query_sessions_max: 1 << 20,
             waiting_connections_max: 65_536,
+            waiting_requests_per_connection_max: 16,
         }
         .with_query_timeouts(choose)
         .with_password_throttle(choose)
         .with_node_shape()
     }
 
-    /// The nodes' shard count, query-registry bound and waiting bound, derived from choices
+    /// The nodes' shard count, query-registry bound and waiting bounds, derived from choices
     /// already made (the step count's low bits, the small-limits draw) rather than drawn: no
     /// seed's stream of choices moves. The step count is uniform over 1,000..=4,000 and drawn
     /// independently of the rest, so each option is on for about half of the seeds.
@@ -302,6 +308,9 @@ impl ClusterConfig {
         }
         if self.node_sessions_max != u64::MAX {
             self.waiting_connections_max = 1 + (self.steps / 4) % 2;
+        }
+        if (self.steps / 8) % 2 == 1 {
+            self.waiting_requests_per_connection_max = 1 + (self.steps / 16) % 2;
         }
         self
     }

@@ -24,6 +24,7 @@ use graphsession_query_plan::{
     Config as QueryConfig, KillCause, KillTarget, QueryHandle, QueryKey,
 };
 
+mod behind;
 mod limits;
 mod timeouts;
 
@@ -252,6 +253,7 @@ impl SimNode {
             },
             sync: sync_config(config),
             waiting_connections_max: config.waiting_connections_max,
+            waiting_requests_per_connection_max: config.waiting_requests_per_connection_max,
             ..GraphConfig::default()
         };
         let server = graph_config.server.clone();
@@ -293,7 +295,7 @@ impl SimNode {
             rounds_seen: 0,
             server,
             password,
-            waiting_watch: limits::WaitingWatch::new(config.waiting_connections_max),
+            waiting_watch: limits::WaitingWatch::new(config),
         })
     }
 
@@ -361,11 +363,14 @@ impl SimNode {
                 node::Request::SignOut { session_id: session_id.get() }
             }
         };
-        let before =
-            self.waiting_before(connection, matches!(request, node::Request::SignOut { .. }));
+        let sign_out = matches!(request, node::Request::SignOut { .. });
+        let execute = matches!(request, node::Request::Execute { .. });
+        let before = self.waiting_before(connection, sign_out, execute);
+        let behind = self.behind_before(connection, &request);
         self.graph.handle_request(now_ms, connection, request, table);
         let sends = self.drain(now_ms, table, choose);
         self.waiting_after(&before);
+        self.behind_after(behind);
         sends
     }
 
@@ -540,6 +545,7 @@ impl SimNode {
             sends.extend(self.drain(now_ms, table, choose));
         }
         self.judge_running_deadlines();
+        self.behind_released();
         sends
     }
 

@@ -10,6 +10,8 @@
 //!   such request, plus every connection that signed out, whose wait the simulator cannot see
 //!   end) for the second; sign-outs are admitted past the limit, and requests queued behind one
 //!   are not checked.
+//! - `waiting_requests_per_connection_max` and each reply answering one request: see
+//!   `behind.rs`, which builds on the delivered, unanswered requests counted here.
 //! - The query registry's own `sessions_max` is overridden by the registry's: a session the
 //!   node holds is never refused a query for the number of sessions running queries.
 
@@ -20,6 +22,7 @@ use graphsession_core::node::Reply;
 use graphsession_id_gen::SessionId;
 
 use super::SimNode;
+use crate::world::config::ClusterConfig;
 
 /// The message of a refusal for the count of sessions running queries (the query registry's
 /// `SessionsFull`), up to its count.
@@ -27,8 +30,8 @@ const QUERY_SESSIONS_FULL: &str = "Too many sessions on this node: at most ";
 
 /// The message of a request refused because too many wait on meta (an execute's; an
 /// authenticate's says the same in lower case after "Create session failed: ").
-const BUSY_EXECUTE: &str = "Too many requests wait for the meta service; try again";
-const BUSY_AUTHENTICATE: &str =
+pub(super) const BUSY_EXECUTE: &str = "Too many requests wait for the meta service; try again";
+pub(super) const BUSY_AUTHENTICATE: &str =
     "Create session failed: too many requests wait for the meta service";
 
 /// What the simulator sees of the requests a node holds.
@@ -39,7 +42,18 @@ pub(crate) struct WaitingWatch {
     /// The connection the last reply refused as too many waiting, if any.
     busy: Option<ConnectionId>,
     /// Delivered requests (not sign-outs) not yet answered, by connection.
-    outstanding: BTreeMap<ConnectionId, u32>,
+    pub(super) outstanding: BTreeMap<ConnectionId, u32>,
+    /// Closed connections' requests still owed a reply the host drops (a query the executor
+    /// still runs answers when it returns), by connection: a reply past them answers nothing.
+    closed_owed: BTreeMap<ConnectionId, u32>,
+    /// The node's `waiting_requests_per_connection_max`.
+    pub(super) per_connection_limit: usize,
+    /// Connections held behind a sign-out, with what is queued behind it (`behind.rs`).
+    pub(super) behind: BTreeMap<ConnectionId, super::behind::Held>,
+    /// The connection of the request being handled, whose replies are collected.
+    pub(super) focus: Option<ConnectionId>,
+    /// Replies written on `focus` while its request is handled.
+    pub(super) focus_replies: Vec<Reply>,
     /// Sessions whose authenticate waits for meta's registration, and its connection: a
     /// session that ends meanwhile drops the wait without an answer.
     registering: BTreeMap<SessionId, ConnectionId>,
@@ -59,12 +73,20 @@ pub(super) fn is_busy(reply: &Reply) -> bool {
 }
 
 impl WaitingWatch {
-    /// A node with `waiting_connections_max` and nothing delivered yet.
-    pub(crate) fn new(waiting_connections_max: u32) -> WaitingWatch {
+    /// A node of `config` (its `waiting_connections_max` and
+    /// `waiting_requests_per_connection_max`) with nothing delivered yet.
+    pub(crate) fn new(config: &ClusterConfig) -> WaitingWatch {
+        let waiting_requests_per_connection_max = config.waiting_requests_per_connection_max;
         WaitingWatch {
-            limit: usize::try_from(waiting_connections_max).unwrap_or(usize::MAX),
+            limit: usize::try_from(config.waiting_connections_max).unwrap_or(usize::MAX),
             busy: None,
             outstanding: BTreeMap::new(),
+            closed_owed: BTreeMap::new(),
+            per_connection_limit: usize::try_from(waiting_requests_per_connection_max)
+                .unwrap_or(usize::MAX),
+            behind: BTreeMap::new(),
+            focus: None,
+            focus_replies: Vec::new(),
             registering: BTreeMap::new(),
             signed_out: BTreeSet::new(),
         }
@@ -76,6 +98,8 @@ pub(crate) struct Before {
     connection: ConnectionId,
     /// Whether the request is a sign-out (never refused, never answered).
     sign_out: bool,
+    /// Whether the request is an execute (which a pick-up's own queue may refuse).
+    execute: bool,
     /// Whether the connection may be held behind its sign-out.
     behind_sign_out: bool,
     /// Requests of `connection` waiting on meta before it.
@@ -95,7 +119,12 @@ impl SimNode {
     }
 
     /// Notes a request on `connection` before the node handles it.
-    pub(super) fn waiting_before(&mut self, connection: ConnectionId, sign_out: bool) -> Before {
+    pub(super) fn waiting_before(
+        &mut self,
+        connection: ConnectionId,
+        sign_out: bool,
+        execute: bool,
+    ) -> Before {
         let waiting: Vec<u32> = (self.waiting_watch.outstanding.keys())
             .map(|connection| self.waiting_on(*connection))
             .collect();
@@ -104,6 +133,7 @@ impl SimNode {
         let before = Before {
             connection,
             sign_out,
+            execute,
             behind_sign_out: self.waiting_watch.signed_out.contains(&connection),
             waiting_here: self.waiting_on(connection),
             waiting_at_least,
@@ -133,7 +163,12 @@ impl SimNode {
                 self.id.0, before.connection, before.waiting_at_least
             ));
         }
-        if busy == Some(before.connection) && before.waiting_at_most < limit {
+        // An execute of a session held elsewhere is also refused past its pick-up's queue
+        // (`waiting_requests_per_connection_max` executes of one session): only when that
+        // many could wait is the refusal not the waiting connections' to judge.
+        let pick_up_full =
+            before.execute && before.waiting_at_most >= self.waiting_watch.per_connection_limit;
+        if busy == Some(before.connection) && before.waiting_at_most < limit && !pick_up_full {
             self.violations.push(format!(
                 "[waiting_connections_max] node {} refused a request of {:?} as too many \
                  waiting on meta while at most {} could wait; expected it admitted below its \
@@ -143,14 +178,24 @@ impl SimNode {
         }
     }
 
-    /// One request of `connection` is no longer held.
-    fn waiting_released(&mut self, connection: ConnectionId) {
-        if let Some(count) = self.waiting_watch.outstanding.get_mut(&connection) {
-            *count = count.saturating_sub(1);
-            if *count == 0 {
-                self.waiting_watch.outstanding.remove(&connection);
+    /// One request of `connection` is answered by `reply`: one must have been owed.
+    fn waiting_released(&mut self, connection: ConnectionId, reply: &Reply) {
+        let watch = &mut self.waiting_watch;
+        for owed in [&mut watch.outstanding, &mut watch.closed_owed] {
+            if let Some(count) = owed.get_mut(&connection) {
+                *count = count.saturating_sub(1);
+                if *count == 0 {
+                    owed.remove(&connection);
+                }
+                return;
             }
         }
+        self.violations.push(format!(
+            "[reply_unasked] node {} wrote {reply:?} on {connection:?}, every request delivered \
+             on it already answered (sign-outs are never answered); expected exactly one reply \
+             per request",
+            self.id.0
+        ));
     }
 
     /// A login created `session` and its authenticate on `connection` waits for meta.
@@ -160,7 +205,10 @@ impl SimNode {
 
     /// A reply on `connection`: one of its requests is answered.
     pub(super) fn waiting_replied(&mut self, connection: ConnectionId, reply: &Reply) {
-        self.waiting_released(connection);
+        self.waiting_released(connection, reply);
+        if self.waiting_watch.focus == Some(connection) {
+            self.waiting_watch.focus_replies.push(reply.clone());
+        }
         if matches!(reply, Reply::Authenticated { .. } | Reply::AuthenticateFailed { .. }) {
             self.waiting_watch.registering.retain(|_, waiting| *waiting != connection);
         }
@@ -171,7 +219,10 @@ impl SimNode {
 
     /// `connection` closed: nothing of it waits any more.
     pub(super) fn waiting_closed(&mut self, connection: ConnectionId) {
-        self.waiting_watch.outstanding.remove(&connection);
+        if let Some(owed) = self.waiting_watch.outstanding.remove(&connection) {
+            self.waiting_watch.closed_owed.insert(connection, owed);
+        }
+        self.waiting_watch.behind.remove(&connection);
         self.waiting_watch.signed_out.remove(&connection);
         self.waiting_watch.registering.retain(|_, waiting| *waiting != connection);
     }
