@@ -206,12 +206,20 @@ pub(crate) fn build_node(
     };
     let on_etcd = matches!(config.meta, MetaBackend::Etcd { .. });
     let batch_max = NodeConfig::default().sync_batch_sessions_max;
-    let etcd_items_max = etcd_meta_config(MetaConfig::default()).request_items_max;
+    let etcd_meta = etcd_meta_config(MetaConfig::default());
+    let etcd_items_max = etcd_meta.request_items_max;
+    let (queries_max, statement_bytes_max) = {
+        let default = NodeConfig::default();
+        (default.reported_queries_max, default.reported_statement_bytes_max)
+    };
     let sync = NodeConfig {
         sync_interval_ms: sync_interval_ms(config),
         idle_timeout_ms: idle_timeout_ms(config),
         // Every request must fit one log entry in etcd (`etcd_meta_config`'s item limit).
         sync_batch_sessions_max: if on_etcd { batch_max.min(etcd_items_max) } else { batch_max },
+        // The same for the queries a node reports for SHOW QUERIES on the others.
+        reported_queries_max: queries_max.min(etcd_items_max),
+        reported_statement_bytes_max: statement_bytes_max.min(etcd_meta.text_bytes_max),
         // On etcd an append lost to a member's death is resent after this.
         request_timeout_ms: if on_etcd {
             ETCD_REQUEST_TIMEOUT_MS

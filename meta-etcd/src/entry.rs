@@ -59,8 +59,10 @@ pub fn entry_bytes_bound(meta: &MetaConfig) -> usize {
     let removal = 80 + number;
     let id = number + 1;
     let kill = 120 + 2 * number + text;
+    // A reported query: its key, start time, status and statement.
+    let query = 120 + 3 * number + text;
     let fixed = 600 + 4 * number;
-    fixed + items * (2 * report + vote + removal + id + kill + id)
+    fixed + items * (2 * report + vote + removal + id + kill + id + query)
 }
 
 /// Refuses a meta configuration whose requests may not fit one log entry.
@@ -87,11 +89,11 @@ mod tests {
     //! fits a 1 MiB entry.
 
     use graphsession_core::cluster::{
-        IdleVote, MetaConfig, NodeId, QueryKill, Removal, RemoveReason, Request, RequestId,
-        SessionReport,
+        IdleVote, MetaConfig, NodeId, QueryKill, QueryReport, Removal, RemoveReason, Request,
+        RequestId, SessionReport,
     };
     use graphsession_id_gen::{PlanId, SessionId};
-    use graphsession_query_plan::QueryKey;
+    use graphsession_query_plan::{QueryKey, QueryStatus};
 
     use super::{LogEntry, check_limits, entry_bytes_bound, etcd_meta_config};
 
@@ -110,11 +112,14 @@ mod tests {
             running_queries: u32::MAX,
         };
         let vote = IdleVote { session, last_activity_unix_ms: u64::MAX, voted_unix_ms: u64::MAX };
-        let kill = QueryKill {
-            key: QueryKey { session, plan: PlanId::from_u64(u64::MAX) },
-            caller_user: text,
-            caller_is_god: false,
+        let key = QueryKey { session, plan: PlanId::from_u64(u64::MAX) };
+        let query = QueryReport {
+            key,
+            start_time_unix_us: u64::MAX,
+            status: QueryStatus::Killing,
+            statement: text.clone(),
         };
+        let kill = QueryKill { key, caller_user: text, caller_is_god: false };
         Request {
             id: RequestId { incarnation: u64::MAX, round: u64::MAX },
             changes_seen_seq: u64::MAX,
@@ -127,6 +132,8 @@ mod tests {
             query_kills: vec![kill; items],
             pick_ups: vec![session; items],
             show_sessions: true,
+            queries: Some(vec![query; items]),
+            show_queries: true,
         }
     }
 

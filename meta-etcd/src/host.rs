@@ -31,8 +31,9 @@ const APPEND_RETRY_MS: u64 = 50;
 /// The longest one try of an append may take, ms (a commit on loopback takes a few).
 const APPEND_TRY_MS: u64 = 1_000;
 
-/// The format of the log entries and snapshots this build writes.
-pub const LOG_FORMAT_VERSION: u32 = 1;
+/// The format of the log entries and snapshots this build writes (2: a request carries the
+/// node's queries).
+pub const LOG_FORMAT_VERSION: u32 = 2;
 
 /// The record at `config`: what every replica must apply the log with.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -80,12 +80,25 @@ impl QueryRegistry {
     /// docs/fixes.md), in (session, plan) order. A cluster-wide listing merges the rows of every node.
     #[must_use]
     pub fn show_queries(&self, now_unix_us: u64, caller: &Caller, policy: Policy) -> Vec<QueryRow> {
+        self.rows(now_unix_us, |user| may_see_queries_of(caller, policy, user))
+    }
+
+    /// Every running query, whoever owns it, in (session, plan) order: what a node reports to
+    /// its cluster's meta store for SHOW QUERIES on other nodes (each of which applies fix 7
+    /// for its own caller).
+    #[must_use]
+    pub fn running_queries(&self, now_unix_us: u64) -> Vec<QueryRow> {
+        self.rows(now_unix_us, |_| true)
+    }
+
+    /// The rows of the sessions whose user `shown` accepts, in (session, plan) order.
+    fn rows(&self, now_unix_us: u64, shown: impl Fn(&str) -> bool) -> Vec<QueryRow> {
         let now_unix_us = self.clock.peek(now_unix_us);
         let mut sessions: Vec<(&SessionId, &SessionEntry)> = self.sessions.iter().collect();
         sessions.sort_unstable_by_key(|&(&session, _)| session);
         let mut rows = Vec::new();
         for (&session, session_entry) in sessions {
-            if !may_see_queries_of(caller, policy, &session_entry.user) {
+            if !shown(&session_entry.user) {
                 continue;
             }
             rows.extend(self.rows_of(session, session_entry, now_unix_us));

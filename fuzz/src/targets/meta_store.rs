@@ -1,18 +1,18 @@
 //! The meta store against hostile nodes: every request a node can send, built field by field from
 //! the fuzzer's bytes (stale and future ids, reload pages, created and updated reports with
 //! colliding ids and odd times, idle votes, removals, releases, KILL QUERY by anyone, pick-ups,
-//! SHOW pages), interleaved with timeouts, clock steps both ways and a persist-and-restore of the
+//! SHOW pages, the node's queries and the cluster's), interleaved with timeouts, clock steps both ways and a persist-and-restore of the
 //! whole store. Meta must never panic; after every step its invariants hold, the answer names the
 //! request, survives a JSON round trip and stays within `answer_items_max`, a refused request
 //! changes nothing but the clock, and a restored store is the same store.
 
 use arbitrary::{Result, Unstructured};
 use graphsession_core::cluster::{
-    Answer, IdleVote, MetaConfig, MetaSnapshot, MetaStore, NodeId, QueryKill, ReloadFrom, Removal,
-    RemoveReason, Request, RequestId, SessionReport,
+    Answer, IdleVote, MetaConfig, MetaSnapshot, MetaStore, NodeId, QueryKill, QueryReport,
+    ReloadFrom, Removal, RemoveReason, Request, RequestId, SessionReport,
 };
 use graphsession_id_gen::{PlanId, SessionId};
-use graphsession_query_plan::QueryKey;
+use graphsession_query_plan::{QueryKey, QueryStatus};
 
 use super::{index, list, weighted, within};
 
@@ -21,6 +21,7 @@ const OPS_MAX: usize = 32;
 const ITEMS_MAX: usize = 5;
 const USERS: [&str; 4] = ["root", "alice", "bob", "a-user-name-longer-than-the-limit"];
 const SPACES: [&str; 3] = ["", "nba", "ldbc"];
+const STATEMENTS: [&str; 3] = ["", "YIELD 1", "GO FROM 1 OVER e YIELD dst(edge)"];
 
 /// Small limits, so that every limit is reached.
 pub(crate) const CONFIG: MetaConfig = MetaConfig {
@@ -119,6 +120,18 @@ fn request(u: &mut Unstructured<'_>, rounds: &mut u64) -> Result<Request> {
         }),
         pick_ups: list(u, ITEMS_MAX, session),
         show_sessions: u.arbitrary()?,
+        queries: if u.arbitrary()? { Some(list(u, ITEMS_MAX, query)) } else { None },
+        show_queries: u.arbitrary()?,
+    })
+}
+
+/// A query a node reports: any key (repeated ones too), a statement within or past the limit.
+fn query(u: &mut Unstructured<'_>) -> Result<QueryReport> {
+    Ok(QueryReport {
+        key: key(u)?,
+        start_time_unix_us: time(u)?.saturating_mul(1_000),
+        status: if u.arbitrary()? { QueryStatus::Running } else { QueryStatus::Killing },
+        statement: STATEMENTS[index(u, STATEMENTS.len())?].to_owned(),
     })
 }
 
@@ -179,7 +192,8 @@ pub fn run(data: &[u8]) {
     }
 }
 
-/// The answer survives JSON, and no list is longer than `answer_items_max`.
+/// The answer survives JSON, no list is longer than `answer_items_max`, and the queries
+/// listed are within what the nodes may report.
 fn check_answer(answer: &Answer, context: &str) {
     let json = serde_json::to_vec(answer);
     let json = json.unwrap_or_else(|error| panic!("{context}: an answer as JSON: {error}"));
@@ -191,6 +205,9 @@ fn check_answer(answer: &Answer, context: &str) {
         let long =
             [reply.gone.len(), reply.records.len(), reply.not_found.len(), reply.kills.len()];
         assert!(long.iter().all(|&len| len <= max), "{context}: an answer list above {max}");
+        let listed = reply.queries.as_ref().map_or(0, Vec::len);
+        let listed_max = (CONFIG.nodes_max * CONFIG.request_items_max) as usize;
+        assert!(listed <= listed_max, "{context}: {listed} queries listed, above {listed_max}");
     }
 }
 

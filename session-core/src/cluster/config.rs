@@ -115,6 +115,22 @@ pub struct NodeConfig {
     /// Events kept for [`NodeSync::poll_event`](crate::cluster::NodeSync::poll_event); older
     /// ones are dropped (and counted) when the host does not drain them.
     pub events_max: u32,
+    /// Queries of this node reported to meta for SHOW QUERIES; with more running, the longest
+    /// running ones. At most the meta store's `request_items_max`.
+    #[serde(default = "reported_queries_max_default")]
+    pub reported_queries_max: u32,
+    /// A reported query's statement is cut to this many bytes (at a character boundary). At
+    /// most the meta store's `text_bytes_max`.
+    #[serde(default = "reported_statement_bytes_max_default")]
+    pub reported_statement_bytes_max: u32,
+}
+
+fn reported_queries_max_default() -> u32 {
+    NodeConfig::default().reported_queries_max
+}
+
+fn reported_statement_bytes_max_default() -> u32 {
+    NodeConfig::default().reported_statement_bytes_max
 }
 
 impl Default for NodeConfig {
@@ -131,6 +147,8 @@ impl Default for NodeConfig {
             pending_pick_ups_max: 1_024,
             unannounced_max: 1_024,
             events_max: 4_096,
+            reported_queries_max: 64,
+            reported_statement_bytes_max: 256,
         }
     }
 }
@@ -148,6 +166,7 @@ impl NodeConfig {
             ("pending_pick_ups_max", u64::from(self.pending_pick_ups_max)),
             ("unannounced_max", u64::from(self.unannounced_max)),
             ("events_max", u64::from(self.events_max)),
+            ("reported_statement_bytes_max", u64::from(self.reported_statement_bytes_max)),
         ];
         check_positive(&positive)?;
         if self.retry_backoff_max_ms < self.retry_backoff_ms {

@@ -5,7 +5,7 @@
 use graphsession_id_gen::SessionId;
 use graphsession_query_plan::QueryKey;
 
-use crate::cluster::messages::{GoneReason, SessionRecord, SessionReport};
+use crate::cluster::messages::{GoneReason, QueryReport, SessionRecord, SessionReport};
 
 /// The node's session registry, as cluster sync sees it.
 ///
@@ -20,6 +20,15 @@ use crate::cluster::messages::{GoneReason, SessionRecord, SessionReport};
 pub trait LocalSessions {
     /// Every session this node holds now, with its current state.
     fn sessions(&self) -> Vec<SessionReport>;
+
+    /// The queries running on this node now, for SHOW QUERIES on other nodes: at most
+    /// `queries_max` (the longest running ones when more run), each statement cut to
+    /// `statement_bytes_max` bytes at a character boundary, in (session, plan) order.
+    /// A registry without queries keeps the default: none.
+    fn queries(&self, queries_max: usize, statement_bytes_max: usize) -> Vec<QueryReport> {
+        let _ = (queries_max, statement_bytes_max);
+        Vec::new()
+    }
 
     /// Installs a session picked up or reloaded from meta: no queries, no limits checked (as in
     /// NebulaGraph), idle timer from now. A session already held is left as it is (the machine

@@ -9,7 +9,7 @@
 //! request is complete: whatever an unanswered request asked is asked again by the next one.
 
 use graphsession_id_gen::SessionId;
-use graphsession_query_plan::QueryKey;
+use graphsession_query_plan::{QueryKey, QueryStatus};
 
 /// A graph node's id, chosen by the host (the id-gen slot is a good choice).
 #[derive(
@@ -120,6 +120,33 @@ impl SessionReport {
     }
 }
 
+/// One query running on a node, as the node reports it for SHOW QUERIES (NebulaGraph's graph
+/// service reports each session's queries to meta with the session; SHOW QUERIES lists them from
+/// there).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct QueryReport {
+    /// The query: its (session, plan) pair.
+    pub key: QueryKey,
+    /// When it started, Unix microseconds.
+    pub start_time_unix_us: u64,
+    /// RUNNING, or KILLING once a kill won.
+    pub status: QueryStatus,
+    /// Its statement, cut to the node's `reported_statement_bytes_max` at a character boundary.
+    pub statement: String,
+}
+
+/// One row of a cluster-wide SHOW QUERIES from meta: a query some live node last reported, of a
+/// live session.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ListedQuery {
+    /// The node running it (the Host column is its address).
+    pub node: NodeId,
+    /// The session's user.
+    pub user: String,
+    /// The query as its node reported it; KILLING also when meta holds a kill mark for it.
+    pub query: QueryReport,
+}
+
 /// One session as meta knows it: the newest copy across nodes.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SessionRecord {
@@ -207,6 +234,14 @@ pub struct Request {
     pub pick_ups: Vec<SessionId>,
     /// Whether the node wants a SHOW SESSIONS page.
     pub show_sessions: bool,
+    /// Every query running on this node (at most the node's `reported_queries_max`), when the
+    /// list differs from the one meta acknowledged last; `None` when it does not. Replaces the
+    /// node's list at meta.
+    #[serde(default)]
+    pub queries: Option<Vec<QueryReport>>,
+    /// Whether the node wants the cluster's queries (SHOW QUERIES).
+    #[serde(default)]
+    pub show_queries: bool,
 }
 
 impl Request {
@@ -234,6 +269,8 @@ impl Request {
             query_kills: Vec::new(),
             pick_ups: Vec::new(),
             show_sessions: false,
+            queries: None,
+            show_queries: false,
         }
     }
 }
@@ -322,6 +359,10 @@ pub struct Reply {
     pub reload: Option<Page>,
     /// The SHOW SESSIONS page asked for.
     pub sessions: Option<Page>,
+    /// The cluster's queries asked for (SHOW QUERIES): every query the live nodes last reported
+    /// of a live session, by node, then (session, plan).
+    #[serde(default)]
+    pub queries: Option<Vec<ListedQuery>>,
 }
 
 /// Why meta refused a request. Nothing was applied.

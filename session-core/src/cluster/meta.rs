@@ -3,8 +3,8 @@
 //! docs/cluster-protocol.md for the contract) and runs one `MetaStore` on the leader.
 //!
 //! A request is applied in a fixed order: the reset of a restarted node, removals, releases,
-//! created sessions, updated sessions, expiry votes, KILL QUERY, pick-ups, the reload and SHOW
-//! pages, then the change-log scan. So a session removed by a request is never recreated by the
+//! created sessions, updated sessions, expiry votes, KILL QUERY, pick-ups, the node's queries, the
+//! reload and SHOW pages, then the change-log scan. So a session removed by a request is never recreated by the
 //! same request, and the answer reflects the state after the whole request.
 //!
 //! A create of an id meta already knows is a retry (its answer was lost) only from the node that
@@ -26,8 +26,8 @@ use graphsession_id_gen::SessionId;
 use crate::cluster::config::MetaConfig;
 use crate::cluster::error::ConfigError;
 use crate::cluster::messages::{
-    Answer, Gone, GoneReason, IdleVote, NodeId, QueryKill, QueryKillResult, Refusal, Removal,
-    RemovalOutcome, Reply, Request, SessionRecord, SessionReport,
+    Answer, Gone, GoneReason, IdleVote, NodeId, QueryKill, QueryKillResult, QueryReport, Refusal,
+    Removal, RemovalOutcome, Reply, Request, SessionRecord, SessionReport,
 };
 use crate::cluster::meta::state::{EntryState, Holder, Live, MetaState, NodeEntry};
 
@@ -106,6 +106,9 @@ impl MetaStore {
         for &session in &request.pick_ups {
             self.pick_up(node, session, &mut reply);
         }
+        if let Some(queries) = &request.queries {
+            self.report_queries(node, queries);
+        }
         self.finish_reply(node, &request, &mut reply);
         self.state.collect_garbage(
             self.config.tombstone_retention_ms,
@@ -123,6 +126,7 @@ impl MetaStore {
             request.released.len(),
             request.query_kills.len(),
             request.pick_ups.len(),
+            request.queries.as_ref().map_or(0, Vec::len),
         ];
         let items_max = self.config.request_items_max;
         if let Some(&count) = lengths.iter().find(|&&len| len > items_max as usize) {
@@ -131,7 +135,8 @@ impl MetaStore {
         let reports = request.created.iter().chain(&request.updated);
         let texts = reports
             .flat_map(|report| [&report.user, &report.client_ip, &report.space])
-            .chain(request.query_kills.iter().map(|kill| &kill.caller_user));
+            .chain(request.query_kills.iter().map(|kill| &kill.caller_user))
+            .chain(request.queries.iter().flatten().map(|query| &query.statement));
         let bytes_max = self.config.text_bytes_max;
         if let Some(text) = texts.into_iter().find(|text| text.len() > bytes_max as usize) {
             return Err(Refusal::TextTooLong { bytes: text.len() as u64, bytes_max });
@@ -152,6 +157,19 @@ impl MetaStore {
                 self.state.nodes.insert(node, entry);
                 Ok(())
             }
+        }
+    }
+
+    /// `node`'s queries now: its list at meta is replaced, kept in (session, plan) order with
+    /// each query once (a node's list is a set), and dropped when empty.
+    fn report_queries(&mut self, node: NodeId, queries: &[QueryReport]) {
+        let mut queries = queries.to_vec();
+        queries.sort_by_key(|query| query.key);
+        queries.dedup_by_key(|query| query.key);
+        if queries.is_empty() {
+            self.state.node_queries.remove(&node);
+        } else {
+            self.state.node_queries.insert(node, queries);
         }
     }
 
@@ -431,5 +449,6 @@ fn empty_reply(request: &Request) -> Reply {
         query_kills: Vec::with_capacity(request.query_kills.len()),
         reload: None,
         sessions: None,
+        queries: None,
     }
 }

@@ -96,9 +96,9 @@ pub use config::{MetaConfig, NodeConfig};
 pub use error::{ConfigError, NodeError, PersistError, error_code};
 pub use local::LocalSessions;
 pub use messages::{
-    Answer, Gone, GoneReason, IdleVote, NodeId, Page, QueryKill, QueryKillResult, Refusal,
-    ReloadFrom, Removal, RemovalOutcome, RemoveReason, Reply, Request, RequestId, SessionRecord,
-    SessionReport,
+    Answer, Gone, GoneReason, IdleVote, ListedQuery, NodeId, Page, QueryKill, QueryKillResult,
+    QueryReport, Refusal, ReloadFrom, Removal, RemovalOutcome, RemoveReason, Reply, Request,
+    RequestId, SessionRecord, SessionReport,
 };
 pub use meta::MetaStore;
 pub use meta::answer::HolderView;

@@ -14,8 +14,8 @@ use graphsession_query_plan::QueryKey;
 use crate::cluster::config::NodeConfig;
 use crate::cluster::error::{ConfigError, NodeError};
 use crate::cluster::messages::{
-    GoneReason, Page, QueryKill, QueryKillResult, Refusal, RemoveReason, Request, RequestId,
-    SessionReport,
+    GoneReason, ListedQuery, Page, QueryKill, QueryKillResult, QueryReport, Refusal, RemoveReason,
+    Request, RequestId, SessionReport,
 };
 
 /// Something the host should know about, drained with [`NodeSync::poll_event`].
@@ -65,6 +65,8 @@ pub enum NodeEvent {
     },
     /// A SHOW SESSIONS page from meta.
     Sessions(Page),
+    /// The cluster's queries from meta (SHOW QUERIES): what every live node reported last.
+    Queries(Vec<ListedQuery>),
     /// The start-up reload finished.
     Reloaded,
     /// Meta refused a request (it is sent again after a backoff).
@@ -108,6 +110,8 @@ pub(crate) struct Sent {
     pub(crate) id: RequestId,
     pub(crate) reports: Vec<(SessionId, Acked)>,
     pub(crate) released: Vec<SessionId>,
+    /// The node's queries, if the request carried them.
+    pub(crate) queries: Option<Vec<QueryReport>>,
 }
 
 /// Where the round trip with meta is. Each variant says what it waits for.
@@ -139,7 +143,8 @@ pub(crate) enum Reload {
 ///    after a sign-out or KILL SESSION (of a session here or anywhere),
 ///    [`kill_query`](Self::kill_query) for KILL QUERY of a query not running here,
 ///    [`pick_up`](Self::pick_up) when a request names a session not held here,
-///    [`show_sessions`](Self::show_sessions) for SHOW SESSIONS.
+///    [`show_sessions`](Self::show_sessions) for SHOW SESSIONS,
+///    [`show_queries`](Self::show_queries) for SHOW QUERIES.
 ///    Activity and USE need no call: each round reads them from [`LocalSessions`].
 /// 3. Timers: call [`handle_timeout`](Self::handle_timeout) when
 ///    [`poll_timeout`](Self::poll_timeout)'s time has come (and after every call of step 2,
@@ -172,6 +177,11 @@ pub struct NodeSync {
     pub(crate) query_kills: BTreeMap<QueryKey, QueryKill>,
     pub(crate) pick_ups: BTreeSet<SessionId>,
     pub(crate) show_wanted: bool,
+    /// SHOW QUERIES waits for the cluster's queries.
+    pub(crate) queries_wanted: bool,
+    /// The node's queries as meta acknowledged them last; `None` before the first
+    /// acknowledgement and after a resync (they are sent again).
+    pub(crate) acked_queries: Option<Vec<QueryReport>>,
     /// Meta has more changes, or more sessions changed than one batch holds.
     pub(crate) backlog: bool,
     /// The last session reported, so a long dirty list is reported in turn, none starved.
@@ -208,6 +218,8 @@ impl NodeSync {
             query_kills: BTreeMap::new(),
             pick_ups: BTreeSet::new(),
             show_wanted: false,
+            queries_wanted: false,
+            acked_queries: None,
             backlog: false,
             rotation: None,
             consecutive_failures: 0,
@@ -290,6 +302,12 @@ impl NodeSync {
         self.show_wanted = true;
     }
 
+    /// SHOW QUERIES: ask meta for every node's queries ([`NodeEvent::Queries`] follows).
+    pub fn show_queries(&mut self, now_unix_ms: u64) {
+        self.observe(now_unix_ms);
+        self.queries_wanted = true;
+    }
+
     /// Whether work waits that should not wait for the round timer.
     pub(crate) fn urgent(&self) -> bool {
         !self.unannounced.is_empty()
@@ -297,6 +315,7 @@ impl NodeSync {
             || !self.query_kills.is_empty()
             || !self.pick_ups.is_empty()
             || self.show_wanted
+            || self.queries_wanted
             || self.backlog
             || self.reload != Reload::Done
     }
@@ -392,6 +411,12 @@ impl NodeSync {
                 config.pending_pick_ups_max,
             ),
             ("events_within_limit", "events", self.events.len(), config.events_max),
+            (
+                "acknowledged_queries_within_limit",
+                "acknowledged queries",
+                self.acked_queries.as_ref().map_or(0, Vec::len),
+                config.reported_queries_max,
+            ),
         ];
         for (property, what, count, max) in limits {
             if count > max as usize {

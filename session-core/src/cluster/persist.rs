@@ -14,12 +14,18 @@ use graphsession_query_plan::QueryKey;
 
 use crate::cluster::config::MetaConfig;
 use crate::cluster::error::PersistError;
-use crate::cluster::messages::{GoneReason, NodeId};
+use graphsession_query_plan::QueryStatus;
+
+use crate::cluster::messages::{GoneReason, NodeId, QueryReport};
 use crate::cluster::meta::MetaStore;
 use crate::cluster::meta::state::{ChangeKey, Entry, EntryState, KillMark, MetaState, NodeEntry};
 
-/// The format version this build writes and reads.
-pub const META_FORMAT_VERSION: u32 = 1;
+/// The format version this build writes. It reads it and version 1, which had no queries
+/// (restored with none: each node reports its list again when it changes).
+pub const META_FORMAT_VERSION: u32 = 2;
+
+/// The oldest format version this build reads.
+const META_FORMAT_VERSION_OLDEST: u32 = 1;
 
 /// The meta store's state, as the host persists it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -32,6 +38,9 @@ pub struct MetaSnapshot {
     nodes: Vec<(NodeId, NodeEntry)>,
     sessions: Vec<(SessionId, Entry)>,
     kills: Vec<(QueryKey, KillMark)>,
+    /// Each node's last reported queries (format 2 on; absent in format 1).
+    #[serde(default)]
+    node_queries: Vec<(NodeId, Vec<QueryReport>)>,
     digest: u64,
 }
 
@@ -47,6 +56,9 @@ impl MetaSnapshot {
             nodes: state.nodes.iter().map(|(node, entry)| (*node, *entry)).collect(),
             sessions,
             kills: state.kills.iter().map(|(key, mark)| (*key, *mark)).collect(),
+            node_queries: (state.node_queries.iter())
+                .map(|(node, queries)| (*node, queries.clone()))
+                .collect(),
             digest: 0,
         };
         snapshot.digest = snapshot.compute_digest();
@@ -85,6 +97,23 @@ impl MetaSnapshot {
             digest.u64(key.plan.get());
             digest.u64(mark.seq);
             digest.u64(mark.recorded_unix_ms);
+        }
+        if self.format_version >= 2 {
+            digest.length(self.node_queries.len());
+            for (node, queries) in &self.node_queries {
+                digest.u64(u64::from(node.0));
+                digest.length(queries.len());
+                for query in queries {
+                    digest.u64(query.key.session.get().unsigned_abs());
+                    digest.u64(query.key.plan.get());
+                    digest.u64(query.start_time_unix_us);
+                    digest.u64(match query.status {
+                        QueryStatus::Running => 1,
+                        QueryStatus::Killing => 2,
+                    });
+                    digest.str(&query.statement);
+                }
+            }
         }
         digest.into_inner().finish()
     }
@@ -160,7 +189,7 @@ impl MetaStore {
     /// rebuilt, and every invariant checked before anything is returned.
     pub fn restore(config: MetaConfig, snapshot: MetaSnapshot) -> Result<MetaStore, PersistError> {
         config.validate()?;
-        if snapshot.format_version != META_FORMAT_VERSION {
+        if !(META_FORMAT_VERSION_OLDEST..=META_FORMAT_VERSION).contains(&snapshot.format_version) {
             return Err(PersistError::UnsupportedVersion {
                 found: snapshot.format_version,
                 supported: META_FORMAT_VERSION,
@@ -189,6 +218,7 @@ fn rebuild(snapshot: MetaSnapshot) -> Result<MetaState, Violation> {
 /// otherwise, for [`rebuild_one_by_one`] to decide (and name the duplicate).
 fn sorted_changes(snapshot: &MetaSnapshot) -> Option<Vec<(u64, ChangeKey)>> {
     let increasing = snapshot.nodes.is_sorted_by(|a, b| a.0 < b.0)
+        && snapshot.node_queries.is_sorted_by(|a, b| a.0 < b.0)
         && snapshot.sessions.is_sorted_by(|a, b| a.0 < b.0)
         && snapshot.kills.is_sorted_by(|a, b| a.0 < b.0);
     if !increasing {
@@ -227,6 +257,7 @@ fn build_sorted(snapshot: MetaSnapshot, changes: Vec<(u64, ChangeKey)>) -> MetaS
         nodes: snapshot.nodes.into_iter().collect(),
         sessions: snapshot.sessions.into_iter().collect(),
         kills: snapshot.kills.into_iter().collect(),
+        node_queries: snapshot.node_queries.into_iter().collect(),
         live_count,
     }
 }
@@ -272,6 +303,11 @@ fn rebuild_one_by_one(snapshot: MetaSnapshot) -> Result<MetaState, Violation> {
             return Err(duplicate("kill mark"));
         }
     }
+    for (node, queries) in snapshot.node_queries {
+        if state.node_queries.insert(node, queries).is_some() {
+            return Err(duplicate("node's queries"));
+        }
+    }
     // Its invariants are checked by `restore`, with the limits, before the store is returned.
     Ok(state)
 }
@@ -287,10 +323,12 @@ mod tests {
     use graphsession_id_gen::{PlanId, SessionId};
     use graphsession_query_plan::QueryKey;
 
+    use graphsession_query_plan::QueryStatus;
+
     use super::{build_sorted, rebuild_one_by_one, sorted_changes};
     use crate::cluster::config::MetaConfig;
     use crate::cluster::error::PersistError;
-    use crate::cluster::messages::{GoneReason, NodeId, RequestId, SessionRecord};
+    use crate::cluster::messages::{GoneReason, NodeId, QueryReport, RequestId, SessionRecord};
     use crate::cluster::meta::MetaStore;
     use crate::cluster::meta::state::{Holder, Live, MetaState, NodeEntry};
 
@@ -395,9 +433,37 @@ mod tests {
     }
 
     #[test]
-    fn the_digest_is_the_one_every_build_of_this_format_computed() {
+    fn the_digest_of_format_1_is_the_one_every_build_of_that_format_computed() {
         // Computed by the digest's own FNV code before it moved to graphsession-base: a
-        // snapshot a host persisted must still restore after an upgrade.
-        assert_eq!(store().snapshot().digest, 0xa70b_3904_0358_102e);
+        // snapshot a host persisted in format 1 must still restore after an upgrade.
+        let mut snapshot = store().snapshot();
+        snapshot.format_version = 1;
+        assert_eq!(snapshot.compute_digest(), 0xa70b_3904_0358_102e);
+        snapshot.digest = snapshot.compute_digest();
+        let restored = MetaStore::restore(MetaConfig::default(), snapshot).unwrap();
+        assert_eq!(restored.state, store().state);
+    }
+
+    #[test]
+    fn format_2_keeps_the_nodes_queries_under_its_digest() {
+        let mut store = store();
+        let query = QueryReport {
+            key: QueryKey { session: SessionId::new(14).unwrap(), plan: PlanId::from_u64(7) },
+            start_time_unix_us: 45_000,
+            status: QueryStatus::Running,
+            statement: "YIELD 1".to_owned(),
+        };
+        store.state.node_queries.insert(NodeId(1), vec![query]);
+        let snapshot = store.snapshot();
+        assert_eq!(snapshot.format_version(), 2);
+        let restored = MetaStore::restore(MetaConfig::default(), snapshot.clone()).unwrap();
+        assert_eq!(restored.state, store.state);
+        // The queries are under the digest: a changed statement is refused.
+        let mut changed = snapshot;
+        changed.node_queries[0].1[0].statement = "YIELD 2".to_owned();
+        assert!(matches!(
+            MetaStore::restore(MetaConfig::default(), changed),
+            Err(PersistError::DigestMismatch { .. })
+        ));
     }
 }

@@ -24,13 +24,16 @@
 //!   [`NodeEvent::PickedUp`](crate::cluster::NodeEvent::PickedUp).
 //! - **KILL QUERY of a query not running here:**
 //!   [`NodeSync::kill_query`](crate::cluster::NodeSync::kill_query).
+//! - **SHOW QUERIES:** [`NodeSync::show_queries`](crate::cluster::NodeSync::show_queries); the
+//!   rows of other nodes come in [`NodeEvent::Queries`](crate::cluster::NodeEvent::Queries)
+//!   (each node reports its running queries through [`LocalSessions::queries`]).
 
 use graphsession_id_gen::SessionId;
 use graphsession_permission::RoleTable;
 use graphsession_query_plan::QueryKey;
 
 use crate::cluster::local::LocalSessions;
-use crate::cluster::messages::{GoneReason, SessionRecord, SessionReport};
+use crate::cluster::messages::{GoneReason, QueryReport, SessionRecord, SessionReport};
 use crate::server::{ClusterEnd, ClusterSessionView, InstalledSession, SessionManager};
 
 /// The user a kill mark from meta is recorded under: meta's kill marks carry only the query's
@@ -88,6 +91,27 @@ impl LocalSessions for ServerRegistry<'_> {
         self.sessions.cluster_sessions().into_iter().map(report).collect()
     }
 
+    fn queries(&self, queries_max: usize, statement_bytes_max: usize) -> Vec<QueryReport> {
+        if self.sessions.session_count() == 0 {
+            return Vec::new();
+        }
+        let mut rows = self.sessions.running_queries(self.now_unix_ms);
+        if rows.len() > queries_max {
+            // The longest running: what SHOW QUERIES is for (finding the slow ones to kill).
+            rows.sort_by_key(|row| (row.start_time_unix_us, row.session_id, row.execution_plan_id));
+            rows.truncate(queries_max);
+            rows.sort_by_key(|row| (row.session_id, row.execution_plan_id));
+        }
+        (rows.into_iter())
+            .map(|row| QueryReport {
+                key: QueryKey { session: row.session_id, plan: row.execution_plan_id },
+                start_time_unix_us: row.start_time_unix_us,
+                status: row.status,
+                statement: cut(row.query, statement_bytes_max),
+            })
+            .collect()
+    }
+
     fn install(&mut self, record: &SessionRecord) {
         self.changed = true;
         let install = InstalledSession {
@@ -126,6 +150,15 @@ impl LocalSessions for ServerRegistry<'_> {
         self.changed = true;
         self.sessions.kill_from_cluster(key, CLUSTER_KILL_USER)
     }
+}
+
+/// `text` cut to at most `bytes_max` bytes, at a character boundary.
+fn cut(mut text: String, bytes_max: usize) -> String {
+    if text.len() > bytes_max {
+        let end = (0..=bytes_max).rev().find(|&end| text.is_char_boundary(end)).unwrap_or(0);
+        text.truncate(end);
+    }
+    text
 }
 
 fn report(view: ClusterSessionView) -> SessionReport {

@@ -5,7 +5,10 @@ use graphsession_id_gen::SessionId;
 use graphsession_permission::RoleTable;
 
 use crate::client::{ConnectionId, E_SESSION_INVALID};
-use crate::cluster::{NodeEvent, QueryKillResult};
+use graphsession_permission::may_see_queries_of;
+use graphsession_query_plan::QueryRow;
+
+use crate::cluster::{ListedQuery, NodeEvent, QueryKillResult};
 use crate::node::GraphNode;
 use crate::node::output::{Event, Output};
 use crate::node::reply::{DataSet, Reply};
@@ -43,6 +46,7 @@ impl GraphNode {
                     self.kill_answered(key, result, now)
                 }
                 NodeEvent::Sessions(page) => self.sessions_page(&page, now),
+                NodeEvent::Queries(listed) => self.queries_listed(&listed, now),
                 NodeEvent::Reloaded | NodeEvent::Refused(_) => {}
             }
         }
@@ -142,6 +146,39 @@ impl GraphNode {
             .collect();
         for (connection, statement) in waiting {
             self.finish_statement(now, connection, statement, Some(DataSet::sessions(&rows)));
+        }
+    }
+
+    /// The cluster's queries arrived: each waiting SHOW QUERIES lists this node's running
+    /// queries (fresh, from the registry) and the other live nodes' as they last reported them,
+    /// each filtered for its caller (fix 7), by session and plan.
+    fn queries_listed(&mut self, listed: &[ListedQuery], now: u64) {
+        let waiting = std::mem::take(&mut self.waiting.show_queries);
+        if waiting.is_empty() {
+            return;
+        }
+        let policy = self.registry.config().policy;
+        let now_unix_us = now.saturating_mul(1_000);
+        for (connection, wait) in waiting {
+            let mut rows = self.registry.show_queries(now, &wait.caller);
+            let remote = (listed.iter())
+                .filter(|listed| listed.node != self.settings.node_id)
+                .filter(|listed| may_see_queries_of(&wait.caller, policy, &listed.user))
+                .map(|listed| QueryRow {
+                    session_id: listed.query.key.session,
+                    execution_plan_id: listed.query.key.plan,
+                    user: listed.user.clone(),
+                    host: self.graph_addr_of(listed.node),
+                    start_time_unix_us: listed.query.start_time_unix_us,
+                    duration_us: now_unix_us.saturating_sub(listed.query.start_time_unix_us),
+                    status: listed.query.status,
+                    query: listed.query.statement.clone(),
+                });
+            rows.extend(remote);
+            rows.sort_by_key(|row| (row.session_id, row.execution_plan_id));
+            rows.dedup_by_key(|row| (row.session_id, row.execution_plan_id));
+            let rows = DataSet::queries(&rows);
+            self.finish_statement(now, connection, wait.statement, Some(rows));
         }
     }
 

@@ -83,6 +83,8 @@ pub(crate) struct Waiting {
     pub(crate) sign_outs: BTreeMap<ConnectionId, (SessionId, Vec<Request>)>,
     /// SHOW SESSIONS statements waiting for meta's page.
     pub(crate) show_sessions: BTreeMap<ConnectionId, Statement>,
+    /// SHOW QUERIES statements waiting for the cluster's queries from meta.
+    pub(crate) show_queries: BTreeMap<ConnectionId, ShowQueriesWait>,
     /// KILL SESSION statements waiting for meta's removals of sessions held elsewhere.
     pub(crate) kill_sessions: BTreeMap<ConnectionId, KillSessionsWait>,
     /// KILL QUERY statements forwarded to meta.
@@ -99,6 +101,14 @@ pub(crate) struct Statement {
     pub(crate) deadline_ms: Option<u64>,
 }
 
+/// A SHOW QUERIES waiting for meta, with its caller: the rows it may see (fix 7, see
+/// docs/fixes.md) are chosen when they arrive.
+#[derive(Debug)]
+pub(crate) struct ShowQueriesWait {
+    pub(crate) statement: Statement,
+    pub(crate) caller: graphsession_permission::Caller,
+}
+
 /// A KILL SESSION waiting for meta.
 #[derive(Debug)]
 pub(crate) struct KillSessionsWait {
@@ -113,6 +123,7 @@ impl Waiting {
             + self.pick_ups.values().map(Vec::len).sum::<usize>()
             + self.sign_outs.len()
             + self.show_sessions.len()
+            + self.show_queries.len()
             + self.kill_sessions.len()
             + self.kill_queries.len()
     }

@@ -222,6 +222,7 @@ impl GraphNode {
         // session would count a running query forever (and never idle).
         let statements = [
             self.waiting.show_sessions.remove(&connection),
+            self.waiting.show_queries.remove(&connection).map(|wait| wait.statement),
             self.waiting.kill_sessions.remove(&connection).map(|wait| wait.statement),
             self.waiting.kill_queries.remove(&connection),
         ];

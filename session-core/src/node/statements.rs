@@ -13,7 +13,7 @@ use graphsession_query_plan::{KillTarget, QueryKey, QueryOutcome};
 use crate::client::ConnectionId;
 use crate::node::GraphNode;
 use crate::node::machine::{
-    BUSY, KillQueryOutcome, KillSessionsWait, Statement, error_reply, killed_reply,
+    BUSY, KillQueryOutcome, KillSessionsWait, ShowQueriesWait, Statement, error_reply, killed_reply,
 };
 use crate::node::output::{Output, Secret};
 use crate::node::reply::{DataSet, Reply};
@@ -102,12 +102,21 @@ impl GraphNode {
             SessionStatement::KillSessions { session_ids } => {
                 self.kill_sessions_statement(now, connection, caller, pending, &session_ids)
             }
-            SessionStatement::ShowQueries { local } => {
+            SessionStatement::ShowQueries { local: true } => {
                 let mut rows = self.registry.show_queries(now, caller);
-                if local {
-                    rows.retain(|row| row.session_id == session);
-                }
+                rows.retain(|row| row.session_id == session);
                 Done::Finished(Some(DataSet::queries(&rows)))
+            }
+            // Every node's queries: this node's from its registry, the others' as they last
+            // reported them to meta (NebulaGraph lists them all from meta).
+            SessionStatement::ShowQueries { local: false } => {
+                if self.waiting_full() {
+                    return busy();
+                }
+                self.sync.show_queries(now);
+                let wait = ShowQueriesWait { statement: pending, caller: caller.clone() };
+                self.waiting.show_queries.insert(connection, wait);
+                Done::Waiting
             }
             SessionStatement::KillQuery { target } => {
                 self.kill_query_statement(now, connection, caller, pending, target)
@@ -281,6 +290,14 @@ impl GraphNode {
             .collect();
         for connection in connections {
             let wait = self.waiting.kill_sessions.remove(&connection);
+            timed_out.extend(wait.map(|wait| (connection, wait.statement)));
+        }
+        let connections: Vec<ConnectionId> = (self.waiting.show_queries.iter())
+            .filter(|(_, wait)| due(&wait.statement))
+            .map(|(connection, _)| *connection)
+            .collect();
+        for connection in connections {
+            let wait = self.waiting.show_queries.remove(&connection);
             timed_out.extend(wait.map(|wait| (connection, wait.statement)));
         }
         for (connection, statement) in timed_out {

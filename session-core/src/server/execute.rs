@@ -247,6 +247,18 @@ impl SessionManager {
         rows
     }
 
+    /// Every query running on this node, whoever owns it, by session and plan: what the node
+    /// reports to its cluster for SHOW QUERIES elsewhere (the showing node applies fix 7).
+    #[must_use]
+    pub fn running_queries(&self, now_unix_ms: u64) -> Vec<QueryRow> {
+        let now_unix_us = self.clock.newest_ms().max(now_unix_ms).saturating_mul(1_000);
+        let mut rows: Vec<QueryRow> = (self.shards.iter())
+            .flat_map(|shard| lock(&shard.queries).running_queries(now_unix_us))
+            .collect();
+        rows.sort_by_key(|row| (row.session_id, row.execution_plan_id));
+        rows
+    }
+
     /// USE `space` in session `session_id`: the caller (refreshed, fix 4 of docs/fixes.md) needs a
     /// role in it or GOD. Whether the space exists is the host's catalog's business. Records when
     /// the space was set (`now`, or just after the newest space time seen if that is later), which

@@ -357,6 +357,8 @@ mod arbitrary_requests {
                     .collect(),
                 pick_ups,
                 show_sessions: show,
+                queries: None,
+                show_queries: false,
             }
         })
     }

@@ -72,6 +72,7 @@ fn reply() -> impl Strategy<Value = Reply> {
                 reload: reload
                     .map(|next| Page { records: vec![record(7)], next_after: next.map(sid) }),
                 sessions: show.then(|| Page { records: Vec::new(), next_after: None }),
+                queries: show.then(Vec::new),
             }
         })
 }

@@ -94,6 +94,7 @@ fn late_answer(gone: &[SessionId]) -> Answer {
         query_kills: Vec::new(),
         reload: None,
         sessions: None,
+        queries: None,
     })
 }
 
@@ -421,12 +422,18 @@ fn a_snapshot_keeps_the_format_version_it_was_written_with() {
     let snapshot = store_with_a_tombstone().snapshot();
     assert_eq!(snapshot.format_version(), META_FORMAT_VERSION);
     let from = format!("\"format_version\":{META_FORMAT_VERSION}");
-    let later = edited(&snapshot, |json| json.replace(&from, "\"format_version\":2"));
-    assert_eq!(later.format_version(), 2);
-    assert_eq!(
-        MetaStore::restore(fast_meta_config(), later).err(),
-        Some(PersistError::UnsupportedVersion { found: 2, supported: META_FORMAT_VERSION })
-    );
+    for unknown in [0, META_FORMAT_VERSION + 1] {
+        let to = format!("\"format_version\":{unknown}");
+        let other = edited(&snapshot, |json| json.replace(&from, &to));
+        assert_eq!(other.format_version(), unknown);
+        assert_eq!(
+            MetaStore::restore(fast_meta_config(), other).err(),
+            Some(PersistError::UnsupportedVersion {
+                found: unknown,
+                supported: META_FORMAT_VERSION
+            })
+        );
+    }
 }
 
 #[test]

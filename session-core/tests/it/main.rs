@@ -38,6 +38,7 @@ mod node_limits;
 mod node_pick_up;
 mod node_properties;
 mod node_query_timeouts;
+mod node_show_queries;
 mod node_sign_out;
 mod node_statements_queries;
 mod node_statements_sessions;

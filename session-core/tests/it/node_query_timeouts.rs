@@ -94,13 +94,13 @@ fn show_queries_shows_a_timed_out_query_killing_until_its_executor_returns() {
     h.query(conn, alice, "GO FROM 1 OVER follow");
     let key = h.run_of("GO FROM 1 OVER follow");
     h.advance(1_500);
-    let reply = h.run_statement(admin, root, SessionStatement::ShowQueries { local: false });
+    let reply = h.show_queries(admin, root);
     let rows = &data(&reply).rows;
     let row = rows.iter().find(|row| row[0] == Value::Int(alice)).expect("alice's query");
     assert_eq!(row[1], Value::Int(i64::try_from(key.plan.get()).unwrap()));
     assert_eq!(row[6], Value::Str("KILLING".into()));
     h.fail(key, E_EXECUTION_ERROR, KILLED);
-    let reply = h.run_statement(admin, root, SessionStatement::ShowQueries { local: false });
+    let reply = h.show_queries(admin, root);
     assert!(data(&reply).rows.iter().all(|row| row[0] != Value::Int(alice)), "{reply:?}");
 }
 

@@ -23,7 +23,7 @@ fn show_queries_lists_the_statement_itself_and_other_running_queries_local_only_
     let (admin, root) = h.open(0, "root");
     let (conn, alice) = h.open(0, "alice");
     h.query(conn, alice, "GO FROM 1 OVER follow");
-    let reply = h.run_statement(admin, root, SessionStatement::ShowQueries { local: false });
+    let reply = h.show_queries(admin, root);
     let data = data(&reply);
     assert_eq!(data.column_names, QueryRow::COLUMNS);
     let sessions: Vec<&Value> = data.rows.iter().map(|row| &row[0]).collect();

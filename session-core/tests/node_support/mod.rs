@@ -200,6 +200,16 @@ impl Harness {
         self.last_reply(conn).unwrap()
     }
 
+    /// SHOW QUERIES (every node's): asks meta, settles, and returns the one reply.
+    pub fn show_queries(&mut self, conn: Conn, session_id: i64) -> Reply {
+        let before = self.reply_count(conn);
+        self.statement(conn, session_id, SessionStatement::ShowQueries { local: false });
+        assert_eq!(self.reply_count(conn), before, "SHOW QUERIES waits for meta");
+        self.settle();
+        assert_eq!(self.reply_count(conn), before + 1, "SHOW QUERIES answered once");
+        self.last_reply(conn).unwrap()
+    }
+
     pub fn sign_out(&mut self, conn: Conn, session_id: i64) {
         self.request(conn, NodeRequest::SignOut { session_id });
     }

@@ -1,9 +1,12 @@
 //! The read side of the meta store: the change-log scan that tells a node what changed for it,
-//! the start-up reload and SHOW SESSIONS pages, and direct reads for the host.
+//! the start-up reload and SHOW SESSIONS pages, the SHOW QUERIES listing, and direct reads for
+//! the host.
 
 use graphsession_id_gen::SessionId;
 
-use crate::cluster::messages::{Gone, NodeId, Page, Reply, Request, SessionRecord};
+use graphsession_query_plan::QueryStatus;
+
+use crate::cluster::messages::{Gone, ListedQuery, NodeId, Page, Reply, Request, SessionRecord};
 use crate::cluster::meta::MetaStore;
 use crate::cluster::meta::state::{ChangeKey, EntryState};
 
@@ -16,6 +19,9 @@ impl MetaStore {
         }
         if request.show_sessions {
             reply.sessions = Some(self.page(None, |_| true));
+        }
+        if request.show_queries {
+            reply.queries = Some(self.listed_queries());
         }
         if reload_start || request.changes_seen_seq > self.state.seq {
             // A fresh start reads everything from the pages; the log from here on. A cursor
@@ -40,6 +46,7 @@ impl MetaStore {
 
     /// A node restarted: its queries died with it, and its old votes are void.
     pub(crate) fn reset_holder(&mut self, node: NodeId) {
+        self.state.node_queries.remove(&node);
         for entry in self.state.sessions.values_mut() {
             let EntryState::Live(live) = &mut entry.state else { continue };
             if let Some(holder) = live.holders.get_mut(&node) {
@@ -115,6 +122,34 @@ impl MetaStore {
                 None => false,
             },
         }
+    }
+
+    /// SHOW QUERIES read directly from the store: every query a node reported last, of a live
+    /// session, from nodes not presumed dead (silent for `holder_silence_ms`: their queries
+    /// died with them, or will be reported again when they speak), by node, then (session,
+    /// plan). A query meta holds a kill mark for is KILLING. At most `nodes_max` times
+    /// `request_items_max` rows. The host (or the node) applies fix 7 for its caller.
+    #[must_use]
+    pub fn listed_queries(&self) -> Vec<ListedQuery> {
+        let now = self.state.clock.newest();
+        let mut listed = Vec::new();
+        for (node, queries) in &self.state.node_queries {
+            let alive = self.state.nodes.get(node).is_some_and(|entry| {
+                now.saturating_sub(entry.last_seen_unix_ms) < self.config.holder_silence_ms
+            });
+            if !alive {
+                continue;
+            }
+            for query in queries {
+                let Some(record) = self.session(query.key.session) else { continue };
+                let mut query = query.clone();
+                if self.state.kills.contains_key(&query.key) {
+                    query.status = QueryStatus::Killing;
+                }
+                listed.push(ListedQuery { node: *node, user: record.user.clone(), query });
+            }
+        }
+        listed
     }
 
     /// SHOW SESSIONS read directly from the store: up to `page_rows_max` live sessions after

@@ -13,6 +13,7 @@
 
 use graphsession_base::Violation;
 
+use crate::cluster::config::MetaConfig;
 use crate::cluster::meta::MetaStore;
 use crate::cluster::meta::state::{ChangeKey, EntryState, MetaState};
 
@@ -54,8 +55,43 @@ impl MetaStore {
                 return Err(violation(property, detail));
             }
         }
-        Ok(())
+        check_node_queries(state, config)
     }
+}
+
+/// Each node's reported queries: a node the store knows, a non-empty list in strictly
+/// increasing (session, plan) order, within the request limits it was admitted under.
+fn check_node_queries(state: &MetaState, config: &MetaConfig) -> Result<(), Violation> {
+    for (node, queries) in &state.node_queries {
+        if !state.nodes.contains_key(node) {
+            let detail = format!("queries of node {} which the store does not know", node.0);
+            return Err(violation("node_queries_of_known_nodes", detail));
+        }
+        if queries.is_empty() || !queries.is_sorted_by(|a, b| a.key < b.key) {
+            let detail = format!("node {}'s queries are empty, unsorted or repeated", node.0);
+            return Err(violation("node_queries_sorted_and_distinct", detail));
+        }
+        let items_max = config.request_items_max;
+        if queries.len() > items_max as usize {
+            let detail = format!(
+                "node {} reported {} queries, more than the limit {items_max}",
+                node.0,
+                queries.len()
+            );
+            return Err(violation("node_queries_within_limit", detail));
+        }
+        let bytes_max = config.text_bytes_max;
+        if let Some(query) = queries.iter().find(|query| query.statement.len() > bytes_max as usize)
+        {
+            let detail = format!(
+                "a statement of {} bytes from node {}, longer than the limit {bytes_max}",
+                query.statement.len(),
+                node.0
+            );
+            return Err(violation("node_queries_within_limit", detail));
+        }
+    }
+    Ok(())
 }
 
 fn violation(property: &'static str, detail: String) -> Violation {
@@ -570,5 +606,48 @@ mod tests {
                 .check_invariants()
                 .is_err()
         );
+    }
+
+    #[test]
+    fn the_store_refuses_any_broken_list_of_a_nodes_queries() {
+        use crate::cluster::messages::QueryReport;
+        use graphsession_query_plan::QueryStatus;
+
+        let state = sound(4);
+        let node = *state.nodes.keys().next().unwrap();
+        let query = |session: i64, plan: u64, statement: &str| QueryReport {
+            key: kill(session, plan),
+            start_time_unix_us: 1,
+            status: QueryStatus::Running,
+            statement: statement.to_owned(),
+        };
+        let config =
+            MetaConfig { request_items_max: 2, text_bytes_max: 8, ..MetaConfig::default() };
+        let with = |node: NodeId, queries: Vec<QueryReport>| {
+            let mut state = state.clone();
+            state.node_queries.insert(node, queries);
+            MetaStore { config, state, timer_due_unix_ms: 0 }.check_invariants()
+        };
+        assert_eq!(with(node, vec![query(1, 1, "YIELD 1"), query(1, 2, "YIELD 2")]), Ok(()));
+        let broken = [
+            ("node_queries_of_known_nodes", with(NodeId(999), vec![query(1, 1, "YIELD 1")])),
+            ("node_queries_sorted_and_distinct", with(node, Vec::new())),
+            (
+                "node_queries_sorted_and_distinct",
+                with(node, vec![query(1, 2, ""), query(1, 1, "")]),
+            ),
+            (
+                "node_queries_sorted_and_distinct",
+                with(node, vec![query(1, 1, ""), query(1, 1, "")]),
+            ),
+            (
+                "node_queries_within_limit",
+                with(node, vec![query(1, 1, ""), query(1, 2, ""), query(1, 3, "")]),
+            ),
+            ("node_queries_within_limit", with(node, vec![query(1, 1, "YIELD 1000")])),
+        ];
+        for (property, result) in broken {
+            assert_eq!(result.map_err(|error| error.property), Err(property));
+        }
     }
 }

@@ -11,7 +11,7 @@ use graphsession_base::MonotonicClock;
 use graphsession_id_gen::{PlanId, SessionId};
 use graphsession_query_plan::QueryKey;
 
-use crate::cluster::messages::{GoneReason, NodeId, RequestId, SessionRecord};
+use crate::cluster::messages::{GoneReason, NodeId, QueryReport, RequestId, SessionRecord};
 
 /// What the store knows of one node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -98,6 +98,9 @@ pub(crate) struct MetaState {
     pub(crate) gc_floor_seq: u64,
     pub(crate) orphan_cursor: Option<SessionId>,
     pub(crate) nodes: BTreeMap<NodeId, NodeEntry>,
+    /// The queries each node reported last (SHOW QUERIES), by (session, plan); only nodes in
+    /// `nodes`, none with an empty list.
+    pub(crate) node_queries: BTreeMap<NodeId, Vec<QueryReport>>,
     pub(crate) sessions: BTreeMap<SessionId, Entry>,
     pub(crate) kills: BTreeMap<QueryKey, KillMark>,
     pub(crate) changes: BTreeMap<u64, ChangeKey>,

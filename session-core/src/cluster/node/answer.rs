@@ -55,10 +55,14 @@ impl NodeSync {
         }
     }
 
-    fn apply(&mut self, reply: Reply, sent: Sent, local: &mut impl LocalSessions) {
+    fn apply(&mut self, reply: Reply, mut sent: Sent, local: &mut impl LocalSessions) {
+        if let Some(queries) = sent.queries.take() {
+            self.acked_queries = Some(queries);
+        }
         if reply.resync {
             // Meta may have dropped a "gone" we never saw: report every session again.
             self.acked.clear();
+            self.acked_queries = None;
         }
         for &session in &sent.released {
             self.releases.remove(&session);
@@ -95,6 +99,10 @@ impl NodeSync {
         if let Some(page) = reply.sessions {
             self.show_wanted = false;
             self.push_event(NodeEvent::Sessions(page));
+        }
+        if let Some(queries) = reply.queries {
+            self.queries_wanted = false;
+            self.push_event(NodeEvent::Queries(queries));
         }
         self.cursor = reply.changes_seen_seq;
         self.backlog |= reply.more_changes;

@@ -81,6 +81,12 @@ impl NodeSync {
         let idle = self.idle_votes(now, &held, batch_max);
         let released: Vec<SessionId> = self.releases.iter().copied().take(batch_max).collect();
         let (created, updated) = take_reports(held, created, updated);
+        // The node's queries, when they differ from what meta holds (its list replaces it).
+        let queries = local.queries(
+            self.config.reported_queries_max as usize,
+            self.config.reported_statement_bytes_max as usize,
+        );
+        let queries = (self.acked_queries.as_ref() != Some(&queries)).then_some(queries);
         let reports = created.iter().chain(&updated);
         let reports = reports.map(|report| (report.session, Acked::of(report))).collect();
         let request = Request {
@@ -101,9 +107,11 @@ impl NodeSync {
             released: released.clone(),
             pick_ups: self.pick_ups.iter().copied().take(batch_max).collect(),
             show_sessions: self.show_wanted,
+            queries: queries.clone(),
+            show_queries: self.queries_wanted,
         };
         self.flight = Flight::Awaiting {
-            sent: Sent { id, reports, released },
+            sent: Sent { id, reports, released, queries },
             timeout_unix_ms: now.saturating_add(self.config.request_timeout_ms),
             next_round_unix_ms: now.saturating_add(self.config.sync_interval_ms),
         };
