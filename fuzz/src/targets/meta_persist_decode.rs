@@ -13,11 +13,11 @@ use arbitrary::{Result, Unstructured};
 use graphsession_base::Fnv1a;
 use graphsession_base::codec::Writer;
 use graphsession_core::cluster::{
-    IdleVote, MetaSnapshot, MetaStore, NodeId, QueryKill, Removal, RemoveReason, Request,
-    RequestId, SessionReport,
+    IdleVote, META_FORMAT_VERSION, MetaSnapshot, MetaStore, NodeId, QueryKill, QueryReport,
+    Removal, RemoveReason, Request, RequestId, SessionReport,
 };
 use graphsession_id_gen::{PlanId, SessionId};
-use graphsession_query_plan::QueryKey;
+use graphsession_query_plan::{QueryKey, QueryStatus};
 use serde_json::Value;
 
 use super::meta_store::{CONFIG, persist_and_restore};
@@ -73,6 +73,12 @@ fn real_store() -> &'static (MetaStore, Vec<u8>) {
         let key = QueryKey { session: sid(3), plan: PlanId::from_u64(7) };
         third.query_kills =
             vec![QueryKill { key, caller_user: "root".to_owned(), caller_is_god: true }];
+        third.queries = Some(vec![QueryReport {
+            key,
+            start_time_unix_us: START * 1_000,
+            status: QueryStatus::Running,
+            statement: "YIELD 1".to_owned(),
+        }]);
         let _ = store.handle_request(START + 20, NodeId(1), third);
         let json = serde_json::to_vec(&store.snapshot());
         let json = json.unwrap_or_else(|error| panic!("a meta snapshot as JSON: {error}"));
@@ -124,6 +130,7 @@ fn restore(snapshot: MetaSnapshot, u: &mut Unstructured<'_>) {
     }
     // The lists are sets: restore accepts any order, a snapshot lists by key.
     assert_eq!(content(&store.snapshot()), content(&snapshot), "restore is not exact");
+    assert_eq!(store.snapshot().format_version(), META_FORMAT_VERSION, "written in this format");
     let store_again = persist_and_restore(&store, "a restored store");
     assert_eq!(store_again.snapshot(), store.snapshot(), "a second restore is not exact");
     // It keeps working: a node reports, picks up and removes; time passes.
@@ -155,7 +162,9 @@ fn content(snapshot: &MetaSnapshot) -> Value {
     let mut value = value.unwrap_or_else(|error| panic!("a meta snapshot as JSON: {error}"));
     if let Some(fields) = value.as_object_mut() {
         fields.remove("digest");
-        for list in ["nodes", "sessions", "kills"] {
+        // A format 1 snapshot restores and is written again in the current format.
+        fields.remove("format_version");
+        for list in ["nodes", "sessions", "kills", "node_queries"] {
             if let Some(Value::Array(items)) = fields.get_mut(list) {
                 items.sort_by_key(Value::to_string);
             }
@@ -268,6 +277,26 @@ fn digest(value: &Value) -> Option<u64> {
         fnv.u64(pair.get(1)?.get("seq")?.as_u64()?);
         fnv.u64(pair.get(1)?.get("recorded_unix_ms")?.as_u64()?);
     }
+    if value.get("format_version")?.as_u64()? >= 2 {
+        let node_queries = value.get("node_queries")?.as_array()?;
+        fnv.length(node_queries.len());
+        for pair in node_queries {
+            fnv.u64(pair.get(0)?.as_u64()?);
+            let queries = pair.get(1)?.as_array()?;
+            fnv.length(queries.len());
+            for query in queries {
+                fnv.u64(id(query.get("key")?.get("session")?)?);
+                fnv.u64(query.get("key")?.get("plan")?.as_u64()?);
+                fnv.u64(query.get("start_time_unix_us")?.as_u64()?);
+                fnv.u64(match query.get("status")?.as_str()? {
+                    "RUNNING" => 1,
+                    "KILLING" => 2,
+                    _ => return None,
+                });
+                fnv.str(query.get("statement")?.as_str()?);
+            }
+        }
+    }
     Some(fnv.into_inner().finish())
 }
 
@@ -336,4 +365,18 @@ type Fnv = Writer<Fnv1a>;
 pub fn seeds() -> Vec<Vec<u8>> {
     let json = &real_store().1;
     vec![[&[0][..], json].concat(), vec![1, 30, 1, 0x31], vec![2, 5, 0, 3, 2], vec![2]]
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    use super::{digest, real_store};
+
+    #[test]
+    fn the_json_digest_is_the_stores_own_on_the_fixture_with_its_queries() {
+        let value: Value = serde_json::from_slice(&real_store().1).unwrap();
+        assert!(!value["node_queries"].as_array().unwrap().is_empty(), "the fixture has queries");
+        assert_eq!(digest(&value), value["digest"].as_u64());
+    }
 }

@@ -3,7 +3,7 @@
 //! (NebulaGraph lists them all from meta), with each node's address, fix 7 applied for the
 //! caller, KILLING for a query meta holds a kill mark for, and nothing of a node presumed dead.
 
-use graphsession_core::cluster::{MetaConfig, NodeConfig};
+use graphsession_core::cluster::{Answer, MetaConfig, NodeConfig, ReloadFrom, Request, RequestId};
 use graphsession_core::node::{DataSet, SessionStatement, Value};
 use graphsession_permission::Policy;
 use graphsession_query_plan::KillTarget;
@@ -128,4 +128,22 @@ fn a_node_reports_its_longest_running_queries_with_statements_cut_at_a_character
     let reply = h.show_queries(admin, root);
     let texts: Vec<&str> = rows_of(data(&reply), alice).into_iter().map(text).collect();
     assert_eq!(texts, ["YIELD \"", "YIELD 22"], "the two oldest, the first cut before the 'é'");
+}
+
+#[test]
+fn a_restarted_node_lists_none_of_its_old_processs_queries() {
+    let mut h = Harness::new(2);
+    let (conn, alice) = h.open(1, "alice");
+    h.query(conn, alice, "YIELD 1");
+    h.next_sync();
+    let listed = h.meta.listed_queries();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    let node = listed[0].node;
+    // A new process of that node starts its reload; its queries died with the old one, even
+    // before it says which run now.
+    let mut request = Request::empty(RequestId { incarnation: u64::MAX, round: 1 });
+    request.reload = Some(ReloadFrom { after: None });
+    let answer = h.meta.handle_request(h.now, node, request);
+    assert!(matches!(answer, Answer::Reply(_)), "{answer:?}");
+    assert_eq!(h.meta.listed_queries(), Vec::new());
 }
