@@ -60,11 +60,13 @@
 //! - **USE does not know spaces.** The registry accepts USE of any name; graphd hands a USE (and
 //!   a GRANT or REVOKE) naming an unknown space to its executor instead, which answers
 //!   `SpaceNotFound` after the permission check.
-//! - **SHOW QUERIES is node-local.** The node lists its own registry's queries for SHOW QUERIES as
-//!   for SHOW LOCAL QUERIES (NebulaGraph reads every node's from meta). A session statement's
-//!   row shows the statement written back in nGQL (`SHOW QUERIES`, `KILL QUERY (session=5,
-//!   plan=12)`, passwords as `<redacted>`), not the exact text the client sent:
-//!   `SessionStatement` carries no text.
+//! - **SHOW QUERIES lists the node's own queries fresh.** As in NebulaGraph, every node reports
+//!   its running queries to meta with its sync round and SHOW QUERIES lists every node's; the
+//!   node's own come from its registry at once rather than from its last report, and a report
+//!   holds the 64 longest running queries of a node with statements cut to 256 bytes
+//!   (NebulaGraph reports all, whole). A session statement's row shows the statement written
+//!   back in nGQL (`SHOW QUERIES`, `KILL QUERY (session=5, plan=12)`, passwords as
+//!   `<redacted>`), not the exact text the client sent: `SessionStatement` carries no text.
 
 pub mod actor;
 pub mod catalog;

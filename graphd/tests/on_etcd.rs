@@ -192,9 +192,10 @@ impl World {
         let mut runner = Client::python(self.graphds[holder].addr).await;
         let running =
             tokio::spawn(async move { runner.execute(session, "YIELD graphd_sleep(20000)").await });
-        // SHOW QUERIES is node-local: the holder lists the plan.
-        let viewer = self.login(holder, 1).await[0];
-        let mut client = Client::python(self.graphds[holder].addr).await;
+        // SHOW QUERIES lists every node's queries: the killer's graphd lists the holder's
+        // plan as the holder reported it through etcd.
+        let viewer = self.login(killer, 1).await[0];
+        let mut client = Client::python(self.graphds[killer].addr).await;
         let mut plan = None;
         for _ in 0..200 {
             let rows = client.execute(viewer, "SHOW QUERIES").await.ok().rows().to_vec();

@@ -104,8 +104,9 @@ async fn kill_query_from_another_node_goes_through_meta() {
             tokio::spawn(async move { runner.execute(session, "YIELD graphd_sleep(20000)").await });
         let mut admin = Client::python(graphd.addrs[1]).await;
         let admin_session = admin.login("root", "nebula").await;
-        // SHOW QUERIES is node-local; the runner's node lists it.
-        let mut viewer = Client::python(graphd.addrs[0]).await;
+        // SHOW QUERIES lists every node's queries: the admin's node lists the runner's, as
+        // node 0 reported it to meta.
+        let mut viewer = Client::python(graphd.addrs[1]).await;
         let viewer_session = viewer.login("root", "nebula").await;
         let plan = plan_of(&mut viewer, viewer_session, session, "YIELD graphd_sleep(20000)").await;
         admin

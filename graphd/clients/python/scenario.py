@@ -27,7 +27,7 @@ match, so a scenario cannot fail for another reason unnoticed. Steps:
   done by the client (graphd has no pipes): SHOW QUERIES, rows whose Query contains `contains`
   and that have run longer than `longer_than_us` (upstream's 1 s),
   KILL QUERY for each (with `session`/`plan` overriding the row's, as upstream does with
-  constants; `show_as` reads another session's SHOW QUERIES, graphd's being node-local);
+  constants; `show_as` reads another session's SHOW QUERIES, on another node if it is there);
   `expect` checks the last KILL's reply (and, for `Rows`, the filtered rows).
 """
 

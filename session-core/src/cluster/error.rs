@@ -14,9 +14,11 @@ use graphsession_query_plan::QueryKey;
 /// - `E_EXECUTION_ERROR`: a limit of this module was reached.
 /// - `E_BAD_PERMISSION`: KILL QUERY of another user's query by a caller that is not GOD.
 /// - `E_SESSION_NOT_FOUND`: meta has no live session with that id.
+/// - `E_QUERY_NOT_FOUND`: KILL QUERY of a plan no holder of the session reported.
 pub mod error_code {
     pub use graphsession_base::codes::{
-        E_BAD_PERMISSION, E_EXECUTION_ERROR, E_SESSION_INVALID, E_SESSION_NOT_FOUND,
+        E_BAD_PERMISSION, E_EXECUTION_ERROR, E_QUERY_NOT_FOUND, E_SESSION_INVALID,
+        E_SESSION_NOT_FOUND,
     };
 }
 

@@ -294,6 +294,9 @@ pub enum QueryKillResult {
     SessionNotFound,
     /// The caller is neither the session's user nor GOD (-1008).
     PermissionDenied,
+    /// No holder of the session runs that plan, as their last reports tell (-2073,
+    /// "ExecutionPlanId[p] does not exist in Session[s].").
+    QueryNotFound,
     /// `kill_marks_max` marks are kept (-1005).
     KillMarksFull,
 }
@@ -307,6 +310,7 @@ impl QueryKillResult {
             QueryKillResult::Recorded => 0,
             QueryKillResult::SessionNotFound => error_code::E_SESSION_NOT_FOUND,
             QueryKillResult::PermissionDenied => error_code::E_BAD_PERMISSION,
+            QueryKillResult::QueryNotFound => error_code::E_QUERY_NOT_FOUND,
             QueryKillResult::KillMarksFull => error_code::E_EXECUTION_ERROR,
         }
     }

@@ -3,8 +3,8 @@
 //! docs/cluster-protocol.md for the contract) and runs one `MetaStore` on the leader.
 //!
 //! A request is applied in a fixed order: the reset of a restarted node, removals, releases,
-//! created sessions, updated sessions, expiry votes, KILL QUERY, pick-ups, the node's queries, the
-//! reload and SHOW pages, then the change-log scan. So a session removed by a request is never recreated by the
+//! created sessions, updated sessions, expiry votes, the node's queries, KILL QUERY (checked
+//! against every holder's queries), pick-ups, the reload and SHOW pages, then the change-log scan. So a session removed by a request is never recreated by the
 //! same request, and the answer reflects the state after the whole request.
 //!
 //! A create of an id meta already knows is a retry (its answer was lost) only from the node that
@@ -100,14 +100,14 @@ impl MetaStore {
         for &vote in &request.idle {
             self.vote_idle(node, vote, &mut reply);
         }
+        if let Some(queries) = &request.queries {
+            self.report_queries(node, queries);
+        }
         for kill in &request.query_kills {
             reply.query_kills.push((kill.key, self.record_kill(kill)));
         }
         for &session in &request.pick_ups {
             self.pick_up(node, session, &mut reply);
-        }
-        if let Some(queries) = &request.queries {
-            self.report_queries(node, queries);
         }
         self.finish_reply(node, &request, &mut reply);
         self.state.collect_garbage(
@@ -315,7 +315,9 @@ impl MetaStore {
     }
 
     fn record_kill(&mut self, kill: &QueryKill) -> QueryKillResult {
-        let Some(live) = self.state.live_mut(kill.key.session) else {
+        let Some(EntryState::Live(live)) =
+            self.state.sessions.get(&kill.key.session).map(|entry| &entry.state)
+        else {
             return QueryKillResult::SessionNotFound;
         };
         if !kill.caller_is_god && kill.caller_user != live.record.user {
@@ -323,6 +325,9 @@ impl MetaStore {
         }
         if self.state.kills.contains_key(&kill.key) {
             return QueryKillResult::Recorded;
+        }
+        if !may_run(&self.state.node_queries, &live.holders, kill.key) {
+            return QueryKillResult::QueryNotFound;
         }
         if self.state.kills.len() >= self.config.kill_marks_max as usize {
             return QueryKillResult::KillMarksFull;
@@ -433,6 +438,29 @@ fn is_retry(state: &EntryState, node: NodeId, report: &SessionReport) -> bool {
             !tombstone.ended_live || tombstone.holders.contains(&node)
         }
     }
+}
+
+/// Whether query `key` may run on a holder of its session, as far as the holders' last reports
+/// tell: false only when every holder reported all of its queries of the session (as many as its
+/// running count) and none is `key`. A count the list does not match (a report cut to the node's
+/// `reported_queries_max`, or a session report and a query list of different rounds) cannot
+/// tell, so the kill is recorded. As stale as NebulaGraph's check, which also reads meta: a
+/// query started since its node's last round is not known yet.
+fn may_run(
+    node_queries: &BTreeMap<NodeId, Vec<QueryReport>>,
+    holders: &BTreeMap<NodeId, Holder>,
+    key: graphsession_query_plan::QueryKey,
+) -> bool {
+    holders.iter().filter(|(_, holder)| holder.running_queries > 0).any(|(node, holder)| {
+        let reported = node_queries.get(node).map_or(&[][..], Vec::as_slice);
+        let of_session = reported.iter().filter(|query| query.key.session == key.session);
+        let (mut count, mut named) = (0_u32, false);
+        for query in of_session {
+            count = count.saturating_add(1);
+            named |= query.key == key;
+        }
+        named || count != holder.running_queries
+    })
 }
 
 fn empty_reply(request: &Request) -> Reply {

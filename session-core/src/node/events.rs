@@ -122,6 +122,10 @@ impl GraphNode {
                         QueryKillResult::SessionNotFound => {
                             format!("SessionId[{}] does not exist", key.session)
                         }
+                        QueryKillResult::QueryNotFound => format!(
+                            "ExecutionPlanId[{}] does not exist in Session[{}].",
+                            key.plan, key.session
+                        ),
                         QueryKillResult::PermissionDenied => {
                             "PermissionError: Only GOD role could kill others' queries.".to_owned()
                         }

@@ -7,12 +7,15 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+/// The nodes' sync period.
+pub const SYNC_INTERVAL_MS: u64 = 1_000;
+
 use graphsession_core::cluster::{
     Answer, GoneReason, LocalSessions, MetaConfig, MetaStore, NodeConfig, NodeEvent, NodeId,
-    NodeSync, Request, SessionRecord, SessionReport,
+    NodeSync, QueryReport, Request, SessionRecord, SessionReport,
 };
 use graphsession_id_gen::{PlanId, SessionId};
-use graphsession_query_plan::{KillCause, QueryKey};
+use graphsession_query_plan::{KillCause, QueryKey, QueryStatus};
 
 pub const START: u64 = 1_763_900_000_000;
 
@@ -23,6 +26,8 @@ pub struct FakeLocal {
     pub queries: BTreeSet<QueryKey>,
     pub killed: Vec<(QueryKey, KillCause)>,
     pub dropped: Vec<(SessionId, GoneReason)>,
+    /// Reports at most this many queries (as a node whose `reported_queries_max` cuts them).
+    pub queries_reported_max: Option<usize>,
 }
 
 impl FakeLocal {
@@ -89,6 +94,18 @@ impl FakeLocal {
 impl LocalSessions for FakeLocal {
     fn sessions(&self) -> Vec<SessionReport> {
         self.sessions.values().cloned().collect()
+    }
+
+    fn queries(&self, queries_max: usize, _statement_bytes_max: usize) -> Vec<QueryReport> {
+        let queries_max = self.queries_reported_max.unwrap_or(queries_max).min(queries_max);
+        (self.queries.iter().take(queries_max))
+            .map(|&key| QueryReport {
+                key,
+                start_time_unix_us: 0,
+                status: QueryStatus::Running,
+                statement: String::new(),
+            })
+            .collect()
     }
 
     fn install(&mut self, record: &SessionRecord) {
@@ -371,7 +388,7 @@ pub fn key(session: i64, plan: u64) -> QueryKey {
 /// Fast settings for tests: 1 s sync interval, 10 s idle timeout.
 pub fn fast_node_config() -> NodeConfig {
     NodeConfig {
-        sync_interval_ms: 1_000,
+        sync_interval_ms: SYNC_INTERVAL_MS,
         idle_timeout_ms: 10_000,
         request_timeout_ms: 400,
         retry_backoff_ms: 100,

@@ -7,7 +7,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::cluster_support::{Cluster, Faults, fast_meta_config, fast_node_config};
-use graphsession_core::cluster::{MetaConfig, NodeConfig, NodeEvent, QueryKill, RemoveReason};
+use graphsession_core::cluster::{
+    MetaConfig, NodeConfig, NodeEvent, QueryKill, QueryKillResult, RemoveReason,
+};
 use graphsession_id_gen::{PlanId, SessionId};
 use graphsession_query_plan::{KillCause, QueryKey};
 
@@ -248,10 +250,21 @@ impl Run {
     fn note_registrations(&mut self) {
         for node in 0..NODES {
             for event in self.cluster.events(node) {
-                if let NodeEvent::Registered { session } = event {
-                    assert!(!self.sessions.contains(&session), "{session} registered twice");
-                    self.sessions.push(session);
-                    self.model.live.insert(session, (0, String::new()));
+                match event {
+                    NodeEvent::Registered { session } => {
+                        assert!(!self.sessions.contains(&session), "{session} registered twice");
+                        self.sessions.push(session);
+                        self.model.live.insert(session, (0, String::new()));
+                    }
+                    // A KILL QUERY forwarded to meta kills only once meta recorded it: meta
+                    // refuses a plan its holders' last reports do not show (NebulaGraph's
+                    // check, as stale as theirs), and then the query runs on.
+                    NodeEvent::QueryKillAnswered { key, result: QueryKillResult::Recorded } => {
+                        if self.model.running.remove(&key) {
+                            self.model.killed.insert(key);
+                        }
+                    }
+                    _ => {}
                 }
             }
         }
@@ -261,12 +274,12 @@ impl Run {
         let Some(key) = self.query(query) else { return };
         let now = self.cluster.now;
         self.model.named.insert(key);
-        if self.model.running.remove(&key) {
-            self.model.killed.insert(key);
-        }
         let target = &mut self.cluster.nodes[node];
         if target.local.queries.contains(&key) {
             use graphsession_core::cluster::LocalSessions;
+            if self.model.running.remove(&key) {
+                self.model.killed.insert(key);
+            }
             target.local.kill_query(key);
         } else {
             let kill = QueryKill { key, caller_user: "root".to_owned(), caller_is_god: true };

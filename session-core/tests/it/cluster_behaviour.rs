@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used, reason = "test helpers: a failed unwrap is a failed test")]
 
 use crate::cluster_support::{
-    Cluster, Faults, Message, START, fast_meta_config, fast_node_config, key, sid,
+    Cluster, Faults, Message, START, SYNC_INTERVAL_MS, fast_meta_config, fast_node_config, key, sid,
 };
 use graphsession_core::cluster::show_sessions_rows;
 use graphsession_core::cluster::{
@@ -163,7 +163,9 @@ fn kill_query_reaches_the_owning_node_within_one_interval_plus_two_delays() {
         login(&mut cluster, 0, 1);
         let now = cluster.now;
         assert!(cluster.node(0).local.begin(key(1, 77), now));
-        cluster.run(offset, TICK_MS);
+        // Node 0's next round tells meta the query runs (a kill of a plan no holder reported
+        // is refused); then the kill comes at `offset` into a later interval.
+        cluster.run(SYNC_INTERVAL_MS + 2 * DELAY_MS + offset, TICK_MS);
         let now = cluster.now;
         let kill = QueryKill { key: key(1, 77), caller_user: "alice".into(), caller_is_god: false };
         cluster.node(1).sync.kill_query(now, kill).unwrap();
@@ -211,6 +213,9 @@ fn fix_5_a_kill_mark_hits_only_the_query_it_names() {
     // Plan ids carry their node's slot: never equal across nodes or restarts.
     assert!(cluster.node(0).local.begin(key(1, (1 << 54) | 1), now));
     assert!(cluster.node(1).local.begin(key(1, (2 << 54) | 1), now));
+    // Both nodes report their queries (a kill of a plan no holder reported is refused).
+    cluster.run(SYNC_INTERVAL_MS + 100, TICK_MS);
+    let now = cluster.now;
     let kill =
         QueryKill { key: key(1, (1 << 54) | 1), caller_user: "root".into(), caller_is_god: true };
     cluster.node(1).sync.kill_query(now, kill).unwrap();
@@ -223,6 +228,36 @@ fn fix_5_a_kill_mark_hits_only_the_query_it_names() {
     cluster.run(5_000, TICK_MS);
     assert_eq!(cluster.node(0).local.killed.len(), 1);
     assert!(cluster.node(0).local.queries.contains(&key(1, (1 << 54) | 2)));
+}
+
+#[test]
+fn kill_query_of_a_plan_no_holder_reported_is_refused_at_meta_unless_a_report_is_cut() {
+    let mut cluster = cluster_with_session(2, 1);
+    let now = cluster.now;
+    assert!(cluster.node(0).local.begin(key(1, 5), now));
+    cluster.run(SYNC_INTERVAL_MS + 100, TICK_MS);
+    let now = cluster.now;
+    // Plan 6 runs nowhere: every holder reported all of its queries of the session.
+    let kill = QueryKill { key: key(1, 6), caller_user: "alice".into(), caller_is_god: false };
+    cluster.node(1).sync.kill_query(now, kill).unwrap();
+    cluster.run(200, TICK_MS);
+    let not_found = QueryKillResult::QueryNotFound;
+    let answered = NodeEvent::QueryKillAnswered { key: key(1, 6), result: not_found };
+    assert!(cluster.events(1).contains(&answered));
+    assert_eq!((not_found.code(), cluster.meta.kill_mark_count()), (-2073, 0));
+    // Node 0 runs more queries than it reports: meta cannot tell, so the mark is recorded.
+    cluster.node(0).local.queries_reported_max = Some(1);
+    let now = cluster.now;
+    assert!(cluster.node(0).local.begin(key(1, 7), now));
+    cluster.run(SYNC_INTERVAL_MS + 100, TICK_MS);
+    let now = cluster.now;
+    let kill = QueryKill { key: key(1, 7), caller_user: "alice".into(), caller_is_god: false };
+    cluster.node(1).sync.kill_query(now, kill).unwrap();
+    cluster.run(SYNC_INTERVAL_MS + 200, TICK_MS);
+    let recorded = QueryKillResult::Recorded;
+    let answered = NodeEvent::QueryKillAnswered { key: key(1, 7), result: recorded };
+    assert!(cluster.events(1).contains(&answered));
+    assert!(cluster.node(0).local.killed.contains(&(key(1, 7), KillCause::User)));
 }
 
 #[test]
@@ -490,6 +525,9 @@ fn a_kill_in_an_answer_that_arrives_after_the_request_timeout_still_applies() {
     let mut cluster = cluster_with_session(2, 1);
     let now = cluster.now;
     assert!(cluster.node(0).local.begin(key(1, 77), now));
+    // Node 0 reports the query (meta refuses a kill of a plan no holder reported).
+    cluster.run(SYNC_INTERVAL_MS, 1);
+    let now = cluster.now;
     let kill = QueryKill { key: key(1, 77), caller_user: "alice".into(), caller_is_god: false };
     cluster.node(1).sync.kill_query(now, kill).unwrap();
     // Every answer to node 0 is held back: all of them will arrive late.

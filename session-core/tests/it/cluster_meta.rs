@@ -7,9 +7,10 @@
 use crate::cluster_support::{Cluster, START, fast_meta_config, fast_node_config, key, sid};
 use graphsession_core::cluster::{
     Answer, GoneReason, META_FORMAT_VERSION, MetaConfig, MetaSnapshot, MetaStore, NodeConfig,
-    NodeId, PersistError, QueryKill, QueryKillResult, Refusal, RemoveReason, Request, RequestId,
-    SessionReport,
+    NodeId, PersistError, QueryKill, QueryKillResult, QueryReport, Refusal, RemoveReason, Request,
+    RequestId, SessionReport,
 };
+use graphsession_query_plan::QueryStatus;
 
 const TICK_MS: u64 = 10;
 
@@ -49,6 +50,14 @@ fn busy_store() -> MetaStore {
         session: sid(2),
         reason: RemoveReason::Killed,
     });
+    // Session 1 runs plan 5 on node 1, which reports it before its KILL QUERY.
+    second.updated = vec![SessionReport { running_queries: 1, ..report(1, START + 1) }];
+    second.queries = Some(vec![QueryReport {
+        key: key(1, 5),
+        start_time_unix_us: START * 1_000,
+        status: QueryStatus::Running,
+        statement: "YIELD 1".to_owned(),
+    }]);
     second.query_kills.push(QueryKill {
         key: key(1, 5),
         caller_user: "alice".into(),
@@ -151,6 +160,9 @@ fn every_limit_refuses_with_a_typed_answer() {
     let kill =
         |plan| QueryKill { key: key(1, plan), caller_user: "root".into(), caller_is_god: true };
     kills.query_kills = vec![kill(1), kill(2)];
+    // Both plans run on node 1, which says so in the same request.
+    kills.updated = vec![SessionReport { running_queries: 2, ..report(1, START) }];
+    kills.queries = Some(vec![query(1, 1, "YIELD 1"), query(1, 2, "YIELD 2")]);
     let answer = reply(meta.handle_request(START, NodeId(1), kills));
     let results: Vec<QueryKillResult> =
         answer.query_kills.iter().map(|(_, result)| *result).collect();
@@ -161,7 +173,28 @@ fn every_limit_refuses_with_a_typed_answer() {
     let refused = meta.handle_request(START, NodeId(1), long);
     let expected = Refusal::TextTooLong { bytes: 5_000, bytes_max: 1_024 };
     assert!(matches!(refused, Answer::Refused { refusal, .. } if refusal == expected));
+    // A node's queries are one more list, and their statements more text.
+    let mut many = request(5);
+    many.queries = Some((1..=3).map(|plan| query(1, plan, "YIELD 1")).collect());
+    let refused = meta.handle_request(START, NodeId(1), many);
+    let expected = Refusal::TooManyItems { count: 3, items_max: 2 };
+    assert!(matches!(refused, Answer::Refused { refusal, .. } if refusal == expected));
+    let mut long = request(6);
+    long.queries = Some(vec![query(1, 1, &"Y".repeat(1_025))]);
+    let refused = meta.handle_request(START, NodeId(1), long);
+    let expected = Refusal::TextTooLong { bytes: 1_025, bytes_max: 1_024 };
+    assert!(matches!(refused, Answer::Refused { refusal, .. } if refusal == expected));
     meta.check_invariants().unwrap();
+}
+
+/// Plan `plan` of session `session` running `statement`, as a node reports it.
+fn query(session: i64, plan: u64, statement: &str) -> QueryReport {
+    QueryReport {
+        key: key(session, plan),
+        start_time_unix_us: START * 1_000,
+        status: QueryStatus::Running,
+        statement: statement.to_owned(),
+    }
 }
 
 #[test]

@@ -9,9 +9,10 @@ use std::collections::BTreeMap;
 
 use crate::cluster_support::{START, fast_meta_config, sid};
 use graphsession_core::cluster::{
-    Answer, GoneReason, IdleVote, MetaConfig, MetaStore, NodeId, QueryKill, Refusal, Removal,
-    RemoveReason, Reply, Request, SessionReport,
+    Answer, GoneReason, IdleVote, MetaConfig, MetaStore, NodeId, QueryKill, QueryReport, Refusal,
+    Removal, RemoveReason, Reply, Request, SessionReport,
 };
+use graphsession_query_plan::QueryStatus;
 
 /// `fast_meta_config`'s idle timeout.
 const IDLE_MS: u64 = 10_000;
@@ -277,7 +278,17 @@ fn tombstones_and_kill_marks_are_collected_exactly_at_their_retention() {
         caller_user: "alice".into(),
         caller_is_god: false,
     };
-    meta.send(START + 100, ONE, |r| r.query_kills.push(kill));
+    meta.send(START + 100, ONE, |r| {
+        // Session 2 runs plan 7 here, as this request reports.
+        r.updated.push(report(2, START + 100, 1));
+        r.queries = Some(vec![QueryReport {
+            key: kill.key,
+            start_time_unix_us: START * 1_000,
+            status: QueryStatus::Running,
+            statement: "YIELD 1".to_owned(),
+        }]);
+        r.query_kills.push(kill);
+    });
     kill_session(&mut meta, START + 100, 1);
     assert_eq!(meta.store.kill_mark_count(), 1);
     meta.store.handle_timeout(START + 100 + 3_000 - 1);

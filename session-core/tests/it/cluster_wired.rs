@@ -344,7 +344,8 @@ fn kill_query_from_node_b_reaches_the_executor_on_node_a_within_the_bound() {
         let query = query.unwrap();
         let other = world.nodes[A].sessions.begin_query(world.now, id.get(), "GO", &world.table);
         let other = other.unwrap();
-        world.run(offset, 1);
+        // A's next round tells meta both run (meta refuses a kill of a plan no node reported).
+        world.run(INTERVAL_MS + 2 * DELAY_MS + offset, 1);
         // KILL QUERY (session=id, plan=p) on B: the session is not here (-2069), so B asks meta.
         let killed_at = world.now;
         let alice = Caller::resolve(&world.table, "alice", None);

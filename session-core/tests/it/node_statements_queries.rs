@@ -69,6 +69,8 @@ fn kill_query_of_a_query_on_another_node_is_answered_after_meta_and_reaches_it_a
     let (on_b, alice) = h.open(1, "alice");
     h.query(on_b, alice, "GO FROM 1 OVER follow");
     let key = h.run_of("GO FROM 1 OVER follow");
+    // Node B's round tells meta the query runs (meta refuses a kill of a plan no node reported).
+    h.next_sync();
     let replies = h.reply_count(admin);
     h.statement(admin, root, kill(key));
     assert_eq!(h.to_meta.len(), 1, "forwarded to meta");

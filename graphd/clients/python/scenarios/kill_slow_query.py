@@ -4,7 +4,7 @@ KillSlowQueryViaDiffrentService.feature. `graphd_sleep(ms)` stands for upstream'
 upstream runs as a parallel scenario, is a Background step joined at the end. Scenarios whose
 statements use pipes also come in a "client-side pipe" form (KillMatching) that runs the same
 filter and kills from the client (they were written before graphd's parser knew pipes, and still
-show the kill idiom working where SHOW QUERIES is node-local)."""
+show the kill idiom working with the listing read on another node: `show_as`)."""
 
 from scenario import (OK, Background, Error, Fails, Join, KillMatching, Login, Re, Rows, Run, Scenario,
                       Wait)
@@ -20,9 +20,6 @@ QUERY_COLUMNS = ["SessionID", "ExecutionPlanID", "User", "Host", "StartTime", "D
                  "Status", "Query"]
 PICKED = Rows(["sid", "eid", "dur"], [[Re(r"[-+]?\d+"), Re(r"\d+"), Re(r"\d+")]], "in order")
 
-NODE_LOCAL = Fails("documented (graphd/src/lib.rs): graphd's SHOW QUERIES is node-local; "
-                   "NebulaGraph's lists every node's queries from meta, so a query on graph 0 is "
-                   "not seen via graph 1", r"rows \[\] != ")
 SHOW_ALL = Fails("SHOW ALL QUERIES is NebulaGraph 2.x grammar (3.x and graphd: SHOW [LOCAL] QUERIES, "
                  "which lists every query)",
                  "syntax error near `ALL'")
@@ -131,7 +128,7 @@ SCENARIOS = [
             "| ORDER BY $-.dur\n"
             "| KILL QUERY(session=$-.sid, plan=$-.eid)", as_="graph1"),
         Join("slow", KILLED),
-    ], fails=NODE_LOCAL, background=NBA),
+    ], background=NBA),
     # The same two features with the pipes done by the client.
     Scenario("Show queries and kill all slow queries (client-side pipe)", SAME, [
         Login("slow"),
@@ -153,7 +150,7 @@ SCENARIOS = [
         KillMatching("graphd_sleep(100000)", PICKED, as_="graph1"),
         KillMatching("graphd_sleep(100000)", OK, as_="graph1"),
         Join("slow", KILLED),
-    ], fails=NODE_LOCAL, background=NBA),
+    ], background=NBA),
     Scenario("Kill go sentence via graph 1, listed on graph 0 (client-side pipe)", DIFFERENT, [
         Login("slow"),
         Background("slow", SLOW, as_="slow"),

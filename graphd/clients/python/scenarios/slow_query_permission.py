@@ -4,7 +4,7 @@ as in kill_slow_query.py, the pipes are also done by the client in a second form
 
 from scenario import (OK, As, Background, Error, Fails, Join, KillMatching, Login, Re, Rows,
                       Run, Scenario, Wait)
-from scenarios.kill_slow_query import KILLED, NBA, NODE_LOCAL
+from scenarios.kill_slow_query import KILLED, NBA
 
 SAME = "tests/tck/slowquery/PermissionViaSameService.feature"
 DIFFERENT = "tests/tck/slowquery/PermissionViaDifferentService.feature"
@@ -53,21 +53,15 @@ def upstream(feature, tag, runner, victim_node, n, killers):
     for user, password, expect in killers:
         steps.append(As(user, password, piped(n), expect))
     steps.append(Join("slow", KILLED))
-    # A user who is not GOD sees only its own user's queries (fix 7); graphd's SHOW QUERIES is
-    # node-local, so killers on node 0 see a query on node 1 only through the client-side form.
+    # A user who is not GOD sees only its own user's queries (fix 7).
     lister = killers[0][0]
-    if lister not in ("root", runner):
-        fails = FIX_7
-    elif victim_node != 0:
-        fails = NODE_LOCAL
-    else:
-        fails = None
+    fails = FIX_7 if lister not in ("root", runner) else None
     return Scenario(tag, feature, steps, fails=fails, background=NBA)
 
 
 def client_side(feature, tag, runner, victim_node, n, killers):
     """The same with the pipe done by the client: each killer lists the queries on the slow
-    query's node (graphd's SHOW QUERIES is node-local) and kills from node 0."""
+    query's node and kills from node 0."""
     steps = list(SETUP_USER) + [runner_login(runner, victim_node)]
     steps += [Run("USE nba", as_="runner"), Background("slow", slow(n), as_="runner"), Wait(10)]
     steps.append(Login("lister", node=victim_node))
