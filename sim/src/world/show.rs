@@ -10,6 +10,8 @@
 //!   workload user.
 //! - **Meta's SHOW SESSIONS**, read page by page, lists every live session once, by id, and as
 //!   many as meta counts.
+//! - **Meta's SHOW QUERIES** (every node's, as they last reported them) lists only plans the
+//!   node it names handed its executor, each once, as the workload user.
 //! - **Each node's counters** (`SessionManager::stats`) move as the events it emitted say: as
 //!   many sessions opened, signed out and expired as its events reported since the last look
 //!   (within one incarnation, while its event queue dropped none), and as many active as it
@@ -105,7 +107,35 @@ impl ClusterWorld {
             self.check_queries(index)?;
             self.check_node_stats(index)?;
         }
-        self.check_meta_sessions()
+        self.check_meta_sessions()?;
+        self.check_meta_queries()
+    }
+
+    /// Meta's SHOW QUERIES: every query it lists ran on the node it names (a plan that node
+    /// slot handed its executor, in any incarnation), of the workload user, once.
+    fn check_meta_queries(&self) -> Checked {
+        let listed = self.meta.listed_queries();
+        for (at, listing) in listed.iter().enumerate() {
+            let key = listing.query.key;
+            let node = self.nodes.iter().find(|node| node.id == listing.node);
+            if !node.is_some_and(|node| node.plans_seen.contains(&key.plan.get())) {
+                return Err(format!(
+                    "[show_queries] meta lists {key:?} on node {:?}, whose executor never \
+                     started it",
+                    listing.node
+                ));
+            }
+            if listing.user != USER {
+                return Err(format!(
+                    "[show_queries] meta lists {key:?} of user {:?}; expected {USER:?}",
+                    listing.user
+                ));
+            }
+            if listed[..at].iter().any(|earlier| earlier.query.key == key) {
+                return Err(format!("[show_queries] meta lists {key:?} twice"));
+            }
+        }
+        Ok(())
     }
 
     fn check_node_stats(&mut self, index: usize) -> Checked {
