@@ -11,7 +11,7 @@
 //! - **Meta's SHOW SESSIONS**, read page by page, lists every live session once, by id, and as
 //!   many as meta counts.
 //! - **Meta's SHOW QUERIES** (every node's, as they last reported them) lists only plans the
-//!   node it names handed its executor, each once, as the workload user.
+//!   node it names handed its executor, of live sessions, each once, as the workload user.
 //! - **Each node's counters** (`SessionManager::stats`) move as the events it emitted say: as
 //!   many sessions opened, signed out and expired as its events reported since the last look
 //!   (within one incarnation, while its event queue dropped none), and as many active as it
@@ -112,7 +112,8 @@ impl ClusterWorld {
     }
 
     /// Meta's SHOW QUERIES: every query it lists ran on the node it names (a plan that node
-    /// slot handed its executor, in any incarnation), of the workload user, once.
+    /// slot handed its executor, in any incarnation), of a live session of the workload user,
+    /// once.
     fn check_meta_queries(&self) -> Checked {
         let listed = self.meta.listed_queries();
         for (at, listing) in listed.iter().enumerate() {
@@ -123,6 +124,11 @@ impl ClusterWorld {
                     "[show_queries] meta lists {key:?} on node {:?}, whose executor never \
                      started it",
                     listing.node
+                ));
+            }
+            if self.meta.session(key.session).is_none() {
+                return Err(format!(
+                    "[show_queries] meta lists {key:?}, whose session it does not hold live"
                 ));
             }
             if listing.user != USER {
