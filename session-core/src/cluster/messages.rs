@@ -295,7 +295,7 @@ pub enum QueryKillResult {
     /// The caller is neither the session's user nor GOD (-1008).
     PermissionDenied,
     /// No holder of the session runs that plan, as their last reports tell (-2073,
-    /// "ExecutionPlanId[p] does not exist in Session[s].").
+    /// `"ExecutionPlanId[p] does not exist in Session[s]."`).
     QueryNotFound,
     /// `kill_marks_max` marks are kept (-1005).
     KillMarksFull,
@@ -401,6 +401,11 @@ pub enum Refusal {
 
 /// Meta's answer to one request.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one answer per round, moved once to its node: boxing the reply would cost an \
+              allocation per round to save bytes on the rare refusal"
+)]
 pub enum Answer {
     /// The request was applied.
     Reply(Reply),

@@ -259,10 +259,10 @@ impl Run {
                     // A KILL QUERY forwarded to meta kills only once meta recorded it: meta
                     // refuses a plan its holders' last reports do not show (NebulaGraph's
                     // check, as stale as theirs), and then the query runs on.
-                    NodeEvent::QueryKillAnswered { key, result: QueryKillResult::Recorded } => {
-                        if self.model.running.remove(&key) {
-                            self.model.killed.insert(key);
-                        }
+                    NodeEvent::QueryKillAnswered { key, result: QueryKillResult::Recorded }
+                        if self.model.running.remove(&key) =>
+                    {
+                        self.model.killed.insert(key);
                     }
                     _ => {}
                 }
