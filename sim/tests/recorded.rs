@@ -6,11 +6,11 @@
 #![allow(clippy::unwrap_used, reason = "a test: a failed unwrap is a failed test")]
 
 use graphsession_core::cluster::{
-    MetaConfig, MetaStore, NodeId, QueryKill, Removal, RemoveReason, Request, RequestId,
-    SessionReport,
+    MetaConfig, MetaStore, NodeId, QueryKill, QueryReport, Removal, RemoveReason, Request,
+    RequestId, SessionReport,
 };
 use graphsession_id_gen::{PlanId, SessionId};
-use graphsession_query_plan::QueryKey;
+use graphsession_query_plan::{QueryKey, QueryStatus};
 use graphsession_sim::property::property_of;
 use graphsession_sim::recorded::{Entry, Recorded, judge};
 
@@ -37,8 +37,18 @@ fn run() -> Vec<Recorded> {
     created.created = vec![report(1), report(2)];
     let mut killed = request(2);
     killed.removals.push(Removal { session: sid(2), reason: RemoveReason::Killed });
+    let running = QueryKey { session: sid(1), plan: PlanId::from_u64(9) };
+    // Session 1 runs plan 9 on node 1, which reports it with the kill (meta refuses a kill of a
+    // plan no holder reported).
+    killed.updated = vec![SessionReport { running_queries: 1, ..report(1) }];
+    killed.queries = Some(vec![QueryReport {
+        key: running,
+        start_time_unix_us: T0 * 1_000,
+        status: QueryStatus::Running,
+        statement: "YIELD 1".into(),
+    }]);
     killed.query_kills.push(QueryKill {
-        key: QueryKey { session: sid(1), plan: PlanId::from_u64(9) },
+        key: running,
         caller_user: "root".into(),
         caller_is_god: true,
     });
