@@ -459,7 +459,9 @@ mod tests {
     use super::{Acked, Flight, NodeSync};
     use crate::cluster::config::NodeConfig;
     use crate::cluster::local::LocalSessions;
-    use crate::cluster::messages::{GoneReason, RequestId, SessionRecord, SessionReport};
+    use crate::cluster::messages::{
+        GoneReason, QueryReport, RequestId, SessionRecord, SessionReport,
+    };
     use crate::cluster::node::NodeEvent;
 
     /// A node holding no session.
@@ -496,11 +498,25 @@ mod tests {
         })
     }
 
+    fn query(plan: u64) -> QueryReport {
+        QueryReport {
+            key: QueryKey { session: id(1), plan: graphsession_id_gen::PlanId::from_u64(plan) },
+            start_time_unix_us: 0,
+            status: graphsession_query_plan::QueryStatus::Running,
+            statement: String::new(),
+        }
+    }
+
     type Break = fn(&mut NodeSync);
 
     #[test]
     fn every_way_to_break_the_machine_is_refused() {
-        let config = NodeConfig { events_max: 1, unannounced_max: 1, ..NodeConfig::default() };
+        let config = NodeConfig {
+            events_max: 1,
+            unannounced_max: 1,
+            reported_queries_max: 1,
+            ..NodeConfig::default()
+        };
         let mut sound = NodeSync::new(config, 1, 0).unwrap();
         sound.handle_timeout(0, &Empty);
         assert!(matches!(sound.flight, Flight::Awaiting { .. }), "a request is in flight");
@@ -508,8 +524,9 @@ mod tests {
         sound.unannounced.insert(id(2));
         sound.releases.insert(id(3));
         sound.push_event(NodeEvent::Reloaded);
+        sound.acked_queries = Some(vec![query(1)]);
         assert_eq!(sound.check_invariants(), Ok(()));
-        let breaks: [(&str, Break); 5] = [
+        let breaks: [(&str, Break); 6] = [
             ("events_within_limit", |n| n.events.push_back(NodeEvent::Reloaded)),
             ("unannounced_within_limit", |n| {
                 n.unannounced.insert(id(4));
@@ -519,6 +536,9 @@ mod tests {
             }),
             ("acknowledged_sessions_not_released", |n| {
                 n.acked.insert(id(3), acked(id(3)));
+            }),
+            ("acknowledged_queries_within_limit", |n| {
+                n.acked_queries = Some(vec![query(1), query(2)]);
             }),
             ("request_in_flight_is_newest", |n| {
                 n.round += 1;
