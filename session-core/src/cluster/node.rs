@@ -180,7 +180,8 @@ pub struct NodeSync {
     /// SHOW QUERIES waits for the cluster's queries.
     pub(crate) queries_wanted: bool,
     /// The node's queries as meta acknowledged them last; `None` before the first
-    /// acknowledgement and after a resync (they are sent again).
+    /// acknowledgement of this process (meta drops the list of a node's previous process when
+    /// its reload starts).
     pub(crate) acked_queries: Option<Vec<QueryReport>>,
     /// Meta has more changes, or more sessions changed than one batch holds.
     pub(crate) backlog: bool,

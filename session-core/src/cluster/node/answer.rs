@@ -60,9 +60,9 @@ impl NodeSync {
             self.acked_queries = Some(queries);
         }
         if reply.resync {
-            // Meta may have dropped a "gone" we never saw: report every session again.
+            // Meta may have dropped a "gone" we never saw: report every session again. (Its
+            // list of this node's queries is never collected: it stays acknowledged.)
             self.acked.clear();
-            self.acked_queries = None;
         }
         for &session in &sent.released {
             self.releases.remove(&session);
