@@ -427,3 +427,30 @@ mod arbitrary_requests {
         }
     }
 }
+
+#[test]
+fn a_nodes_queries_are_kept_as_a_set_by_session_and_plan_whatever_order_it_sends() {
+    let mut meta = MetaStore::new(fast_meta_config()).unwrap();
+    let mut create = request(1);
+    create.created = vec![report(1, START), report(2, START)];
+    reply(meta.handle_request(START, NodeId(1), create));
+    let mut queries = request(2);
+    queries.queries = Some(vec![
+        query(2, 1, "YIELD 3"),
+        query(1, 9, "YIELD 2"),
+        query(1, 4, "YIELD 1"),
+        query(2, 1, "YIELD 3"),
+    ]);
+    reply(meta.handle_request(START + 1, NodeId(1), queries));
+    meta.check_invariants().unwrap();
+    let listed: Vec<(i64, u64)> = (meta.listed_queries().iter())
+        .map(|listed| (listed.query.key.session.get(), listed.query.key.plan.get()))
+        .collect();
+    assert_eq!(listed, [(1, 4), (1, 9), (2, 1)]);
+    // An empty list clears the node's.
+    let mut none = request(3);
+    none.queries = Some(Vec::new());
+    reply(meta.handle_request(START + 2, NodeId(1), none));
+    assert!(meta.listed_queries().is_empty());
+    meta.check_invariants().unwrap();
+}
