@@ -15,7 +15,7 @@ use graphsession_base::Violation;
 
 use crate::cluster::config::MetaConfig;
 use crate::cluster::meta::MetaStore;
-use crate::cluster::meta::state::{ChangeKey, EntryState, MetaState};
+use crate::cluster::meta::state::{ChangeKey, EntryState, MetaState, SEQ_MAX};
 
 /// The most sessions [`holds`] tables on the stack; a store with more goes to [`explain`].
 const SESSIONS_ON_STACK_MAX: usize = 64;
@@ -54,6 +54,10 @@ impl MetaStore {
                 let detail = format!("{count} {what}, more than the limit {max}");
                 return Err(violation(property, detail));
             }
+        }
+        if state.seq >= SEQ_MAX {
+            let detail = format!("change-log position {}, at or past {SEQ_MAX}", state.seq);
+            return Err(violation("change_log_position_within_bound", detail));
         }
         check_node_queries(state, config)
     }
@@ -599,6 +603,11 @@ mod tests {
             assert_eq!(error.property, property);
             assert!(error.detail.contains(what), "{what}: {error:?}");
         }
+        let mut far = state.clone();
+        far.seq = super::SEQ_MAX;
+        let store = MetaStore { config: at_limits, state: far, timer_due_unix_ms: 0 };
+        let error = store.check_invariants().unwrap_err();
+        assert_eq!(error.property, "change_log_position_within_bound");
         let mut broken = state;
         broken.live_count += 1;
         assert!(

@@ -13,6 +13,11 @@ use graphsession_query_plan::QueryKey;
 
 use crate::cluster::messages::{GoneReason, NodeId, QueryReport, RequestId, SessionRecord};
 
+/// The change-log positions a store may reach: below 2^62, which a store that moves its log a
+/// billion times a second reaches in 146 years. A restored snapshot at or past it is refused
+/// (`change_log_position_within_bound`), so `seq += 1` never overflows.
+pub(crate) const SEQ_MAX: u64 = 1 << 62;
+
 /// What the store knows of one node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct NodeEntry {
