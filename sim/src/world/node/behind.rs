@@ -13,6 +13,9 @@
 //!   remove it again, harmlessly, and it stays pending), while one acknowledged earlier in
 //!   the answer holds the connection until the next acknowledgement. Otherwise a hold ends
 //!   when its removal is no longer pending at the node's sync.
+//! - A sign-out past the queue is not lost (its client may take the refusal of a later request
+//!   as proof that the node read it): its session is no longer held here, and its removal is
+//!   pending at the node's sync unless the sync's removal queue is full.
 //! - Each reply answers one request: `limits.rs` counts each connection's delivered,
 //!   unanswered requests (sign-outs are never answered), and a reply with none owed is a
 //!   reply that answers no request (a second reply to one request).
@@ -137,6 +140,9 @@ impl SimNode {
             (Some(refusal), [reply]) => is_refusal(reply, refusal),
             _ => false,
         };
+        if let Kind::SignOut(id) = before.kind {
+            self.judge_sign_out_past_queue(connection, id, queued);
+        }
         if !refused {
             self.violations.push(format!(
                 "[requests_per_connection] node {} wrote {replies:?} for a {:?} on \
@@ -148,6 +154,28 @@ impl SimNode {
                     Some((code, message)) => format!("exactly one refusal ({code}: {message})"),
                     None => "no reply (a sign-out is never answered)".to_owned(),
                 }
+            ));
+        }
+    }
+
+    /// A sign-out of wire id `id` past the queue of `queued` requests on `connection`: its
+    /// session ended here and its removal is on its way to meta (or the sync's removal queue
+    /// is full, as the node's own sign-out allows).
+    fn judge_sign_out_past_queue(&mut self, connection: ConnectionId, id: i64, queued: usize) {
+        let Some(session) = SessionId::new(id) else { return };
+        let held_here = self.graph.registry().session_stats(id).is_some();
+        let pending = self.graph.sync().pending_removals().count();
+        let removing = self.graph.sync().pending_removals().any(|pending| pending == session);
+        let full = pending >= self.waiting_watch.removals_max;
+        if held_here || !(removing || full) {
+            self.violations.push(format!(
+                "[requests_per_connection] node {} took a sign-out of {session} on \
+                 {connection:?} past its queue of {queued} (waiting_requests_per_connection_max \
+                 {}) and left it {}; expected its session ended here and its removal pending at \
+                 the node's sync (its client may hold the proof already)",
+                self.id.0,
+                self.waiting_watch.per_connection_limit,
+                if held_here { "held here" } else { "with no removal pending" }
             ));
         }
     }
