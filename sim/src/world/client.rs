@@ -22,6 +22,11 @@ pub const USER: &str = "alice";
 pub const CLOSE_FLUSH_TIMEOUT_MS: u64 = 5_000;
 /// A user the role table does not know.
 pub const STRANGER_USER: &str = "mallory";
+/// The sign-out retry backoff of the seeds that do not run production's (see
+/// [`ClusterConfig::production_sign_out_backoff`]): the clients' reconnect backoff.
+const SIGN_OUT_BACKOFF_INITIAL_MS: u64 = 50;
+/// Its largest delay.
+const SIGN_OUT_BACKOFF_MAX_MS: u64 = 1_000;
 
 /// Bit 63 marks a pool member's socket on the simulated network (pool members number their
 /// sockets `member << 32 | n` in every process, so the world adds the process).
@@ -107,6 +112,13 @@ fn client_config(slot: u16, config: &ClusterConfig) -> ClientConfig {
     };
     let password = if user == WRONG_PASSWORD_USER { "wrong" } else { PASSWORD };
     let idle = config.idle_timeout_ms;
+    let production = ClientConfig::default();
+    let (sign_out_backoff_initial_ms, sign_out_backoff_max_ms) =
+        if config.production_sign_out_backoff {
+            (production.sign_out_retry_backoff_initial_ms, production.sign_out_retry_backoff_max_ms)
+        } else {
+            (SIGN_OUT_BACKOFF_INITIAL_MS, SIGN_OUT_BACKOFF_MAX_MS)
+        };
     let mut client = ClientConfig {
         user: user.to_owned(),
         password: password.to_owned(),
@@ -126,8 +138,8 @@ fn client_config(slot: u16, config: &ClusterConfig) -> ClientConfig {
         authenticate_refused_backoff_ms: 1_000,
         server_idle_timeout_ms: idle,
         expiry_margin_ms: 3 * config.sync_interval_ms + 1_000,
-        sign_out_retry_backoff_initial_ms: 50,
-        sign_out_retry_backoff_max_ms: 1_000,
+        sign_out_retry_backoff_initial_ms: sign_out_backoff_initial_ms,
+        sign_out_retry_backoff_max_ms: sign_out_backoff_max_ms,
         close_flush_timeout_ms: CLOSE_FLUSH_TIMEOUT_MS,
         sessions_per_user_ip_node_max: 20,
         reconnect_policy: if config.reconnect_replace {
@@ -135,10 +147,10 @@ fn client_config(slot: u16, config: &ClusterConfig) -> ClientConfig {
         } else {
             ReconnectPolicy::Resume
         },
-        ..ClientConfig::default()
+        ..production
     };
     if slot == crate::world::client_watch::SMALL_BOUNDS_SLOT {
-        crate::world::client_watch::small_bounds(&mut client);
+        crate::world::client_watch::small_bounds(&mut client, config);
     }
     client
 }

@@ -14,9 +14,11 @@
 //!   failures since its last ready session are within `failures_max`, and when it gives up
 //!   (`OpenFailed`) it has failed exactly one time more than that.
 //! - The sign-out outbox: a sign-out that does not fit (`SignOutOverflow`) reports the bound of
-//!   the outbox it did not fit in, the client's `sign_out_outbox_max`. (Not reached: a machine
-//!   holds one session at a time and confirms each sign-out before it logs in anew, so even an
-//!   outbox of 1 never overflowed in 20,000 seeds.)
+//!   the outbox it did not fit in, the client's `sign_out_outbox_max`. (Rare: a machine holds
+//!   one session at a time and sends its due sign-outs first on every idle socket, so a second
+//!   sign-out waits only behind one whose proof failed and whose retry is not due yet, as with
+//!   production's sign-out backoff; client slot 1's outbox holds 1 in the seeds that run that
+//!   backoff with a per-connection limit of 2, and overflowed in 4 of seeds 0-2,999.)
 //! - A server's answer: when the server answered a statement with an error other than -1002, the
 //!   failure the application is told may have run, so it is never "certainly not run" (a caller
 //!   would re-run a statement that ran): of the failures that input told (if it told any, and
@@ -31,8 +33,9 @@
 //!   deadline it keeps without acting on it would hold the whole world at one instant).
 //!
 //! Client slot [`SMALL_BOUNDS_SLOT`] runs with a small `failures_max`
-//! ([`SMALL_FAILURES_MAX`]) so that partitions and resets reach it: its behaviour, and a seed's
-//! trace, differ from the default's only where the bound is met.
+//! ([`SMALL_FAILURES_MAX`]) so that partitions and resets reach it, and in some seeds an
+//! outbox of 1: its behaviour, and a seed's trace, differ from the default's only where a
+//! bound is met.
 //!
 //! The watch only reads what passes; it changes no choice and no trace.
 
@@ -41,14 +44,18 @@ use graphsession_core::client::{
     Event, Request, Response, SessionError, TransportEvent,
 };
 
+use crate::world::config::ClusterConfig;
+
 /// The client slot whose client runs with small bounds.
 pub(super) const SMALL_BOUNDS_SLOT: u16 = 1;
 /// Its `failures_max`: an outage of about 1.5 s (backoff 50, 100, 200, 400, 800 ms) gives up.
 pub(super) const SMALL_FAILURES_MAX: u32 = 5;
 
-/// The small bounds of slot [`SMALL_BOUNDS_SLOT`], on `config`.
-pub(super) fn small_bounds(config: &mut ClientConfig) {
+/// The small bounds of slot [`SMALL_BOUNDS_SLOT`], on `config`: its `failures_max`, and its
+/// `sign_out_outbox_max` as the seed's configuration says.
+pub(super) fn small_bounds(config: &mut ClientConfig, cluster: &ClusterConfig) {
     config.failures_max = SMALL_FAILURES_MAX;
+    config.sign_out_outbox_max = cluster.small_bounds_outbox_max;
 }
 
 /// What the events caused by a server's error answer told the application.

@@ -1,6 +1,8 @@
 //! The cluster world's configuration: everything a seed decides before the first step (swarm testing:
 //! each seed runs a different cluster size, client count, latency and mix of faults).
 
+use graphsession_core::client::ClientConfig;
+
 use crate::chooser::Chooser;
 
 /// Kinds of step, also the index into [`ClusterConfig::weights`] and the step counters.
@@ -190,6 +192,18 @@ pub struct ClusterConfig {
     /// queue behind its first sign-out and the node refuses the rest ("too many requests wait
     /// for the meta service"), judged at the edge.
     pub waiting_requests_per_connection_max: u32,
+    /// Whether clients retry an unproven sign-out on production's schedule
+    /// (`ClientConfig::default()`: 200 ms, doubling to 60 s) rather than on a copy of their
+    /// reconnect backoff (50 ms to 1 s). On exactly in the seeds whose nodes run a small
+    /// `waiting_requests_per_connection_max`: a sign-out whose proof failed then waits longer
+    /// than the reconnect, the client logs in anew meanwhile, and when that session is lost too
+    /// both sign-outs go out in one batch, which the node's queue refuses past its limit.
+    pub production_sign_out_backoff: bool,
+    /// Client slot 1's `sign_out_outbox_max` (its other small bound is `failures_max`):
+    /// production's 64, or 1 in the seeds with production's sign-out backoff and a
+    /// `waiting_requests_per_connection_max` of 2 (where two sign-outs in one batch stay within
+    /// the node's queue), so that a second sign-out waiting for its proof does not fit.
+    pub small_bounds_outbox_max: u32,
 }
 
 /// Each [`StepKind`]'s weight as (base, spread), by index: plenty of delivery and time, a steady
@@ -289,13 +303,16 @@ impl ClusterConfig {
             query_sessions_max: 1 << 20,
             waiting_connections_max: 65_536,
             waiting_requests_per_connection_max: 16,
+            production_sign_out_backoff: false,
+            small_bounds_outbox_max: ClientConfig::default().sign_out_outbox_max,
         }
         .with_query_timeouts(choose)
         .with_password_throttle(choose)
         .with_node_shape()
     }
 
-    /// The nodes' shard count, query-registry bound and waiting bounds, derived from choices
+    /// The nodes' shard count, query-registry bound and waiting bounds (and with small waiting
+    /// bounds the clients' sign-out retry backoff), derived from choices
     /// already made (the step count's low bits, the small-limits draw) rather than drawn: no
     /// seed's stream of choices moves. The step count is uniform over 1,000..=4,000 and drawn
     /// independently of the rest, so each option is on for about half of the seeds.
@@ -311,6 +328,10 @@ impl ClusterConfig {
         }
         if (self.steps / 8) % 2 == 1 {
             self.waiting_requests_per_connection_max = 1 + (self.steps / 16) % 2;
+            self.production_sign_out_backoff = true;
+            if self.waiting_requests_per_connection_max == 2 {
+                self.small_bounds_outbox_max = 1;
+            }
         }
         self
     }

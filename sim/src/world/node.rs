@@ -178,6 +178,9 @@ pub struct SimNode {
     password: PasswordModel,
     /// What the waiting-connections oracle sees of the requests the node holds.
     waiting_watch: limits::WaitingWatch,
+    /// The removals the answer being handled acknowledged, in the order the node handles
+    /// them (`behind.rs`).
+    acknowledged: Vec<SessionId>,
 }
 
 /// How a session ended, as far as the liveness oracle cares.
@@ -296,6 +299,7 @@ impl SimNode {
             server,
             password,
             waiting_watch: limits::WaitingWatch::new(config),
+            acknowledged: Vec::new(),
         })
     }
 
@@ -430,7 +434,13 @@ impl SimNode {
         choose: &mut Chooser,
     ) -> (Vec<Send>, u64) {
         let refused_before = self.graph.installs_refused();
+        let answered = self.removals_answered(&answer);
+        let ignored_before = self.graph.sync().counters().0;
         self.graph.handle_answer(now_ms, answer, table);
+        // Only the answer the sync awaits acknowledges removals (a late one is ignored).
+        if self.graph.sync().counters().0 == ignored_before {
+            self.acknowledged = answered;
+        }
         let refused = self.graph.installs_refused() - refused_before;
         (self.drain(now_ms, table, choose), refused)
     }
@@ -545,7 +555,8 @@ impl SimNode {
             sends.extend(self.drain(now_ms, table, choose));
         }
         self.judge_running_deadlines();
-        self.behind_released();
+        let acknowledged = std::mem::take(&mut self.acknowledged);
+        self.behind_released(acknowledged);
         sends
     }
 

@@ -5,14 +5,25 @@
 //!   later request on it is queued while fewer than the limit are, and gets no reply then; at
 //!   the limit it is refused at once with exactly the refusal of its kind ("too many requests
 //!   wait for the meta service": an execute's -1005, an authenticate's -1002), and a sign-out
-//!   gets no reply. The hold ends when meta acknowledged the removal (it is no longer pending at
-//!   the node's sync): the queued requests go on in order, and a sign-out among them holds the
-//!   connection again with the rest queued behind it.
+//!   gets no reply. The hold ends when meta acknowledged the removal: the queued requests go on
+//!   in order, and a sign-out among them holds the connection again with the rest queued behind
+//!   it. An answer acknowledges its removals in the order it lists them, and the node handles
+//!   each acknowledgement in turn, so a queued sign-out of a session that the same answer
+//!   acknowledges further on is held and released within the answer (the node asks meta to
+//!   remove it again, harmlessly, and it stays pending), while one acknowledged earlier in
+//!   the answer holds the connection until the next acknowledgement. Otherwise a hold ends
+//!   when its removal is no longer pending at the node's sync.
+//! - A sign-out past the queue is not lost (its client may take the refusal of a later request
+//!   as proof that the node read it): its session is no longer held here, and its removal is
+//!   pending at the node's sync unless the sync's removal queue is full.
 //! - Each reply answers one request: `limits.rs` counts each connection's delivered,
 //!   unanswered requests (sign-outs are never answered), and a reply with none owed is a
 //!   reply that answers no request (a second reply to one request).
 
+use std::collections::VecDeque;
+
 use graphsession_core::client::{ConnectionId, E_EXECUTION_ERROR, E_SESSION_INVALID};
+use graphsession_core::cluster::Answer;
 use graphsession_core::node::{self, Reply};
 use graphsession_id_gen::SessionId;
 
@@ -129,6 +140,9 @@ impl SimNode {
             (Some(refusal), [reply]) => is_refusal(reply, refusal),
             _ => false,
         };
+        if let Kind::SignOut(id) = before.kind {
+            self.judge_sign_out_past_queue(connection, id, queued);
+        }
         if !refused {
             self.violations.push(format!(
                 "[requests_per_connection] node {} wrote {replies:?} for a {:?} on \
@@ -144,6 +158,28 @@ impl SimNode {
         }
     }
 
+    /// A sign-out of wire id `id` past the queue of `queued` requests on `connection`: its
+    /// session ended here and its removal is on its way to meta (or the sync's removal queue
+    /// is full, as the node's own sign-out allows).
+    fn judge_sign_out_past_queue(&mut self, connection: ConnectionId, id: i64, queued: usize) {
+        let Some(session) = SessionId::new(id) else { return };
+        let held_here = self.graph.registry().session_stats(id).is_some();
+        let pending = self.graph.sync().pending_removals().count();
+        let removing = self.graph.sync().pending_removals().any(|pending| pending == session);
+        let full = pending >= self.waiting_watch.removals_max;
+        if held_here || !(removing || full) {
+            self.violations.push(format!(
+                "[requests_per_connection] node {} took a sign-out of {session} on \
+                 {connection:?} past its queue of {queued} (waiting_requests_per_connection_max \
+                 {}) and left it {}; expected its session ended here and its removal pending at \
+                 the node's sync (its client may hold the proof already)",
+                self.id.0,
+                self.waiting_watch.per_connection_limit,
+                if held_here { "held here" } else { "with no removal pending" }
+            ));
+        }
+    }
+
     /// A sign-out of wire id `id` on `connection` that is not held: the node holds the
     /// connection if it took the sign-out (its removal is now pending at meta).
     fn hold_if_pending(&mut self, connection: ConnectionId, id: i64) {
@@ -153,34 +189,70 @@ impl SimNode {
         }
     }
 
-    /// After an input: connections whose sign-out meta acknowledged (no longer pending) are
-    /// released, their queued requests handled in order; a sign-out among them holds the
-    /// connection again, the rest queued behind it.
-    pub(super) fn behind_released(&mut self) {
+    /// The removals `answer` acknowledges if the node's sync awaits it, in the order the node
+    /// handles them: its removal outcomes whose session is pending at the sync, each once.
+    pub(super) fn removals_answered(&self, answer: &Answer) -> Vec<SessionId> {
+        let Answer::Reply(reply) = answer else { return Vec::new() };
+        if self.waiting_watch.behind.is_empty() {
+            return Vec::new();
+        }
+        let pending: Vec<SessionId> = self.graph.sync().pending_removals().collect();
+        let mut answered: Vec<SessionId> = Vec::new();
+        for outcome in &reply.removals {
+            if pending.contains(&outcome.session) && !answered.contains(&outcome.session) {
+                answered.push(outcome.session);
+            }
+        }
+        answered
+    }
+
+    /// After an input: connections whose sign-out meta acknowledged are released, their queued
+    /// requests handled in order; a sign-out among them holds the connection again, the rest
+    /// queued behind it. `acknowledged` are the removals the input's answer acknowledged, in
+    /// the order the node handles them (empty for any other input); then any hold whose removal
+    /// is no longer pending ends.
+    pub(super) fn behind_released(&mut self, acknowledged: Vec<SessionId>) {
         if self.waiting_watch.behind.is_empty() {
             return;
         }
         let pending: Vec<SessionId> = self.graph.sync().pending_removals().collect();
+        let mut acknowledged: VecDeque<SessionId> = acknowledged.into();
+        while let Some(session) = acknowledged.pop_front() {
+            let released: Vec<ConnectionId> = (self.waiting_watch.behind.iter())
+                .filter(|(_, held)| held.session == session)
+                .map(|(connection, _)| *connection)
+                .collect();
+            for connection in released {
+                self.release(connection, &pending);
+            }
+        }
         let released: Vec<ConnectionId> = (self.waiting_watch.behind.iter())
             .filter(|(_, held)| !pending.contains(&held.session))
             .map(|(connection, _)| *connection)
             .collect();
         for connection in released {
-            let Some(held) = self.waiting_watch.behind.remove(&connection) else { continue };
-            let mut again: Option<Held> = None;
-            for kind in held.queued {
-                if let Some(again) = again.as_mut() {
-                    again.queued.push(kind);
-                } else if let Kind::SignOut(id) = kind
-                    && let Some(session) = SessionId::new(id)
-                    && pending.contains(&session)
-                {
-                    again = Some(Held { session, queued: Vec::new() });
-                }
+            self.release(connection, &pending);
+        }
+    }
+
+    /// `connection`'s hold ends: its queued requests go on in order, and the first sign-out
+    /// among them whose removal the node took (`pending` after the input) holds it again with
+    /// the rest queued behind it.
+    fn release(&mut self, connection: ConnectionId, pending: &[SessionId]) {
+        let Some(held) = self.waiting_watch.behind.remove(&connection) else { return };
+        let mut again: Option<Held> = None;
+        for kind in held.queued {
+            if let Some(again) = again.as_mut() {
+                again.queued.push(kind);
+            } else if let Kind::SignOut(id) = kind
+                && let Some(session) = SessionId::new(id)
+                && pending.contains(&session)
+            {
+                again = Some(Held { session, queued: Vec::new() });
             }
-            if let Some(again) = again {
-                self.waiting_watch.behind.insert(connection, again);
-            }
+        }
+        if let Some(again) = again {
+            self.waiting_watch.behind.insert(connection, again);
         }
     }
 }

@@ -50,6 +50,8 @@ pub(crate) struct WaitingWatch {
     pub(super) per_connection_limit: usize,
     /// Connections held behind a sign-out, with what is queued behind it (`behind.rs`).
     pub(super) behind: BTreeMap<ConnectionId, super::behind::Held>,
+    /// The node's sync's `pending_removals_max` (a sign-out past it is not sent to meta).
+    pub(super) removals_max: usize,
     /// The connection of the request being handled, whose replies are collected.
     pub(super) focus: Option<ConnectionId>,
     /// Replies written on `focus` while its request is handled.
@@ -85,6 +87,8 @@ impl WaitingWatch {
             per_connection_limit: usize::try_from(waiting_requests_per_connection_max)
                 .unwrap_or(usize::MAX),
             behind: BTreeMap::new(),
+            removals_max: usize::try_from(super::sync_config(config).pending_removals_max)
+                .unwrap_or(usize::MAX),
             focus: None,
             focus_replies: Vec::new(),
             registering: BTreeMap::new(),
