@@ -4,8 +4,9 @@
 //!
 //! - Admission: a request whose longest text is exactly `text_bytes_max` bytes, or whose
 //!   longest list holds exactly `request_items_max` items, is applied; one byte or one item
-//!   more is refused with its reason and changes nothing; a request id not above the node's
-//!   last is refused as stale; a node past `nodes_max` is refused.
+//!   more is refused with its reason and changes nothing (a node's list of queries included:
+//!   exactly at both bounds it is listed, past them it leaves the listing as it was); a request
+//!   id not above the node's last is refused as stale; a node past `nodes_max` is refused.
 //! - Tombstones: after more removals than `tombstones_max`, exactly `tombstones_max`
 //!   tombstones remain (the newest).
 //! - Expiry: a session whose only holder voted idle, with no query running, a whole idle
@@ -13,10 +14,11 @@
 //!   `holder_silence_ms` ends at meta's timer once it is idle for the idle timeout.
 
 use graphsession_core::cluster::{
-    Answer, GoneReason, IdleVote, MetaConfig, MetaStore, NodeId, Refusal, Removal, RemoveReason,
-    Request, RequestId, SessionReport,
+    Answer, GoneReason, IdleVote, MetaConfig, MetaStore, NodeId, QueryReport, Refusal, Removal,
+    RemoveReason, Request, RequestId, SessionReport,
 };
-use graphsession_id_gen::SessionId;
+use graphsession_id_gen::{PlanId, SessionId};
+use graphsession_query_plan::{QueryKey, QueryStatus};
 
 use crate::world::Checked;
 
@@ -93,6 +95,48 @@ fn admitted_expected(what: &str, answer: &Answer) -> Checked {
     })
 }
 
+/// A node's queries: exactly `request_items_max` of them, each statement exactly
+/// `text_bytes_max` bytes, are applied and listed; a statement one byte longer is refused and
+/// leaves the listing as it was.
+fn check_query_admission(
+    meta: &mut MetaStore,
+    node: &mut Sender,
+    session: SessionId,
+    now: u64,
+) -> Checked {
+    let query = |plan: u64, bytes: usize| QueryReport {
+        key: QueryKey { session, plan: PlanId::from_u64(plan) },
+        start_time_unix_us: now.saturating_mul(1_000),
+        status: QueryStatus::Running,
+        statement: "q".repeat(bytes),
+    };
+    let bound = TEXT_BYTES_MAX as usize;
+    let mut request = node.next();
+    request.queries = Some((1..=u64::from(ITEMS_MAX)).map(|plan| query(plan, bound)).collect());
+    let answer = meta.handle_request(now, node.node, request);
+    admitted_expected("exactly request_items_max queries of text_bytes_max bytes", &answer)?;
+    let listed = meta.listed_queries();
+    if listed.len() != ITEMS_MAX as usize {
+        return Err(format!(
+            "[meta_admission] meta lists {} queries after a node reported {ITEMS_MAX}: {listed:?}",
+            listed.len()
+        ));
+    }
+    let mut request = node.next();
+    request.queries = Some(vec![query(1, bound + 1)]);
+    let answer = meta.handle_request(now, node.node, request);
+    refusal_expected("a statement one byte past text_bytes_max", &answer, |refusal| {
+        matches!(refusal, Refusal::TextTooLong { .. })
+    })?;
+    if meta.listed_queries() != listed {
+        return Err(format!(
+            "[meta_admission] a refused list of queries changed meta's: {:?}; expected {listed:?}",
+            meta.listed_queries()
+        ));
+    }
+    Ok(())
+}
+
 fn check_admission(meta: &mut MetaStore, node: &mut Sender, now: u64) -> Checked {
     let bound = TEXT_BYTES_MAX as usize;
     let first = session(1)?;
@@ -119,6 +163,7 @@ fn check_admission(meta: &mut MetaStore, node: &mut Sender, now: u64) -> Checked
             meta.session(first).map(|record| record.space.clone())
         ));
     }
+    check_query_admission(meta, node, first, now + 1)?;
     let unknown = [session(900)?, session(901)?, session(902)?];
     let mut request = node.next();
     request.pick_ups.extend(&unknown[..ITEMS_MAX as usize]);
