@@ -185,3 +185,19 @@ fn check_positive(fields: &[(&'static str, u64)]) -> Result<(), ConfigError> {
         None => Ok(()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::NodeConfig;
+
+    #[test]
+    fn a_node_config_written_before_the_query_reports_reads_with_their_defaults() {
+        let mut json = serde_json::to_value(NodeConfig::default()).unwrap();
+        let fields = json.as_object_mut().unwrap();
+        assert!(fields.remove("reported_queries_max").is_some());
+        assert!(fields.remove("reported_statement_bytes_max").is_some());
+        let read: NodeConfig = serde_json::from_value(json).unwrap();
+        assert_eq!(read, NodeConfig::default());
+        assert_eq!((read.reported_queries_max, read.reported_statement_bytes_max), (64, 256));
+    }
+}
