@@ -451,7 +451,9 @@ fn may_run(
     holders: &BTreeMap<NodeId, Holder>,
     key: graphsession_query_plan::QueryKey,
 ) -> bool {
-    holders.iter().filter(|(_, holder)| holder.running_queries > 0).any(|(node, holder)| {
+    // A holder whose session report counts none and whose list names none cannot run it; one
+    // whose list names queries its older session report does not count yet cannot tell.
+    holders.iter().any(|(node, holder)| {
         let reported = node_queries.get(node).map_or(&[][..], Vec::as_slice);
         let of_session = reported.iter().filter(|query| query.key.session == key.session);
         let (mut count, mut named) = (0_u32, false);
