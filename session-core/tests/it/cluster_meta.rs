@@ -454,3 +454,20 @@ fn a_nodes_queries_are_kept_as_a_set_by_session_and_plan_whatever_order_it_sends
     assert!(meta.listed_queries().is_empty());
     meta.check_invariants().unwrap();
 }
+
+#[test]
+fn a_kill_of_a_plan_a_holders_list_names_is_recorded_before_its_session_report_counts_it() {
+    let mut meta = MetaStore::new(fast_meta_config()).unwrap();
+    let mut create = request(1);
+    create.created = vec![report(1, START)];
+    reply(meta.handle_request(START, NodeId(1), create));
+    // Node 1's list names plan 4 of session 1; its session report (batched) still counts none.
+    let mut round = request(2);
+    round.queries = Some(vec![query(1, 4, "YIELD 1")]);
+    let kill =
+        |plan| QueryKill { key: key(1, plan), caller_user: "alice".into(), caller_is_god: false };
+    round.query_kills = vec![kill(4), kill(5)];
+    let answer = reply(meta.handle_request(START + 1, NodeId(1), round));
+    let results: Vec<QueryKillResult> = answer.query_kills.iter().map(|(_, r)| *r).collect();
+    assert_eq!(results, [QueryKillResult::Recorded, QueryKillResult::QueryNotFound]);
+}
