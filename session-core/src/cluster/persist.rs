@@ -392,11 +392,16 @@ mod tests {
         shared_position.sessions[1].1.seq = seq;
         assert!(sorted_changes(&shared_position).is_none());
         assert!(rebuild_one_by_one(shared_position).is_err());
-        let mut twice = snapshot;
+        let mut twice = snapshot.clone();
         let first = twice.nodes[0];
         twice.nodes.insert(0, first);
         assert!(sorted_changes(&twice).is_none());
         assert!(rebuild_one_by_one(twice).is_err());
+        // A node's queries listed twice: not sorted, and refused entry by entry.
+        let mut queries_twice = snapshot;
+        queries_twice.node_queries = vec![(NodeId(1), Vec::new()), (NodeId(1), Vec::new())];
+        assert!(sorted_changes(&queries_twice).is_none());
+        assert!(rebuild_one_by_one(queries_twice).is_err());
     }
 
     #[test]

@@ -158,6 +158,22 @@ fn statements_that_would_wait_on_meta_past_waiting_connections_max_are_refused_1
 }
 
 #[test]
+fn a_show_queries_waiting_on_meta_holds_one_of_waiting_connections_max() {
+    let mut h = one_waiting_connection();
+    let (admin, root) = h.open(0, "root");
+    let (other, bob) = h.open(0, "bob");
+    let replies = h.reply_count(admin);
+    h.statement(admin, root, SessionStatement::ShowQueries { local: false });
+    assert_eq!(h.reply_count(admin), replies, "waits for meta's listing");
+    let reply = h.run_statement(other, bob, SessionStatement::ShowQueries { local: false });
+    assert_eq!((code(&reply), message(&reply)), (E_EXECUTION_ERROR, BUSY));
+    h.settle();
+    assert_eq!(h.reply_count(admin), replies + 1, "answered once meta listed");
+    let reply = h.show_queries(other, bob);
+    assert_eq!(code(&reply), 0, "the slot is free again: {reply:?}");
+}
+
+#[test]
 fn a_sign_out_admitted_past_waiting_connections_max_with_nothing_allowed_behind_it_is_sound() {
     let mut h = Harness::with(Setup {
         tune: |config| {

@@ -86,6 +86,23 @@ fn kill_query_of_a_query_on_another_node_is_answered_after_meta_and_reaches_it_a
 }
 
 #[test]
+fn kill_query_of_a_plan_no_other_node_reported_is_refused_after_meta_with_nebulagraphs_text() {
+    let mut h = Harness::new(2);
+    let (admin, root) = h.open(0, "root");
+    let (on_b, alice) = h.open(1, "alice");
+    h.query(on_b, alice, "GO FROM 1 OVER follow");
+    let key = h.run_of("GO FROM 1 OVER follow");
+    h.next_sync();
+    let other = QueryKey { session: key.session, plan: PlanId::from_u64(key.plan.get() + 1) };
+    h.statement(admin, root, kill(other));
+    h.settle();
+    let reply = h.last_reply(admin).unwrap();
+    let expected = format!("ExecutionPlanId[{}] does not exist in Session[{alice}].", other.plan);
+    assert_eq!((code(&reply), message(&reply)), (-2073, expected.as_str()));
+    assert!(h.handle_of(key).query.handle.check().is_ok(), "the running query is untouched");
+}
+
+#[test]
 fn kill_query_of_a_plan_that_does_not_run_is_refused_with_nebulagraphs_text() {
     let mut h = Harness::new(1);
     let (admin, root) = h.open(0, "root");
