@@ -478,3 +478,21 @@ fn a_kill_of_a_plan_a_holders_list_names_is_recorded_before_its_session_report_c
     let answer = reply(meta.handle_request(START + 2, NodeId(1), counted));
     assert_eq!(answer.query_kills, [(key(1, 6), QueryKillResult::QueryNotFound)]);
 }
+
+#[test]
+fn a_nodes_queries_are_listed_until_it_has_been_silent_for_holder_silence_ms() {
+    // A silence shorter than the idle timeout: the session outlives its node's silence.
+    let config =
+        MetaConfig { holder_silence_ms: 1_000, idle_timeout_ms: 60_000, ..fast_meta_config() };
+    let mut meta = MetaStore::new(config).unwrap();
+    let mut create = request(1);
+    create.created = vec![report(1, START)];
+    create.queries = Some(vec![query(1, 4, "YIELD 1")]);
+    reply(meta.handle_request(START, NodeId(1), create));
+    let silent_at = START + config.holder_silence_ms;
+    meta.handle_timeout(silent_at - 1);
+    assert_eq!(meta.listed_queries().len(), 1, "one ms before the silence");
+    meta.handle_timeout(silent_at);
+    assert!(meta.session(sid(1)).is_some(), "the session lives on");
+    assert!(meta.listed_queries().is_empty(), "presumed dead at the silence");
+}

@@ -131,13 +131,9 @@ impl MetaStore {
     /// `request_items_max` rows. The host (or the node) applies fix 7 for its caller.
     #[must_use]
     pub fn listed_queries(&self) -> Vec<ListedQuery> {
-        let now = self.state.clock.newest();
         let mut listed = Vec::new();
         for (node, queries) in &self.state.node_queries {
-            let alive = self.state.nodes.get(node).is_some_and(|entry| {
-                now.saturating_sub(entry.last_seen_unix_ms) < self.config.holder_silence_ms
-            });
-            if !alive {
+            if self.state.is_silent(*node, self.config.holder_silence_ms) {
                 continue;
             }
             for query in queries {
