@@ -637,7 +637,8 @@ mod tests {
             state.node_queries.insert(node, queries);
             MetaStore { config, state, timer_due_unix_ms: 0 }.check_invariants()
         };
-        assert_eq!(with(node, vec![query(1, 1, "YIELD 1"), query(1, 2, "YIELD 2")]), Ok(()));
+        // Exactly at both bounds: two queries, statements of exactly eight bytes.
+        assert_eq!(with(node, vec![query(1, 1, "YIELD 11"), query(1, 2, "YIELD 22")]), Ok(()));
         let broken = [
             ("node_queries_of_known_nodes", with(NodeId(999), vec![query(1, 1, "YIELD 1")])),
             ("node_queries_sorted_and_distinct", with(node, Vec::new())),
