@@ -2,7 +2,7 @@
 //! SHOW QUERIES lists them and they keep the session from idling), with NebulaGraph's columns,
 //! codes and permission checks.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use graphsession_id_gen::SessionId;
 use graphsession_permission::{
@@ -276,30 +276,19 @@ impl GraphNode {
     /// meta (a removal, a kill mark) may still happen.
     pub(crate) fn answer_timed_out_statements(&mut self, now: u64) {
         let due = |statement: &Statement| statement.deadline_ms.is_some_and(|at| at <= now);
-        let mut timed_out: Vec<(ConnectionId, Statement)> = Vec::new();
-        for waiting in [&mut self.waiting.show_sessions, &mut self.waiting.kill_queries] {
-            let connections: Vec<ConnectionId> =
-                waiting.iter().filter(|(_, s)| due(s)).map(|(c, _)| *c).collect();
-            for connection in connections {
-                timed_out.extend(waiting.remove(&connection).map(|s| (connection, s)));
-            }
-        }
-        let connections: Vec<ConnectionId> = (self.waiting.kill_sessions.iter())
-            .filter(|(_, wait)| due(&wait.statement))
-            .map(|(connection, _)| *connection)
-            .collect();
-        for connection in connections {
-            let wait = self.waiting.kill_sessions.remove(&connection);
-            timed_out.extend(wait.map(|wait| (connection, wait.statement)));
-        }
-        let connections: Vec<ConnectionId> = (self.waiting.show_queries.iter())
-            .filter(|(_, wait)| due(&wait.statement))
-            .map(|(connection, _)| *connection)
-            .collect();
-        for connection in connections {
-            let wait = self.waiting.show_queries.remove(&connection);
-            timed_out.extend(wait.map(|wait| (connection, wait.statement)));
-        }
+        let waiting = &mut self.waiting;
+        let mut timed_out = take_due(&mut waiting.show_sessions, |s| due(s), |s| s);
+        timed_out.extend(take_due(&mut waiting.kill_queries, |s| due(s), |s| s));
+        timed_out.extend(take_due(
+            &mut waiting.kill_sessions,
+            |w| due(&w.statement),
+            |w| w.statement,
+        ));
+        timed_out.extend(take_due(
+            &mut waiting.show_queries,
+            |w| due(&w.statement),
+            |w| w.statement,
+        ));
         for (connection, statement) in timed_out {
             self.finish_statement(now, connection, statement, None);
         }
@@ -336,4 +325,18 @@ fn busy() -> Done {
 
 fn permission_failed(error: &PermissionError) -> Done {
     Done::Failed(error.code(), error.to_string())
+}
+
+/// Takes out of `waiting` the entries `due` picks, each as its statement (`statement_of`), by
+/// connection.
+fn take_due<W>(
+    waiting: &mut BTreeMap<ConnectionId, W>,
+    due: impl Fn(&W) -> bool,
+    statement_of: impl Fn(W) -> Statement,
+) -> Vec<(ConnectionId, Statement)> {
+    let connections: Vec<ConnectionId> =
+        waiting.iter().filter(|(_, wait)| due(wait)).map(|(connection, _)| *connection).collect();
+    (connections.into_iter())
+        .filter_map(|connection| waiting.remove(&connection).map(|w| (connection, statement_of(w))))
+        .collect()
 }
