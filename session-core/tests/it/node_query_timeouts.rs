@@ -196,11 +196,20 @@ fn a_node_timeout_above_a_week_is_refused_at_start() {
 
 #[test]
 fn a_statement_waiting_on_meta_is_answered_timed_out_at_its_deadline_and_only_once() {
+    for statement in [
+        SessionStatement::ShowSessions { local: false },
+        SessionStatement::ShowQueries { local: false },
+    ] {
+        waiting_statement_times_out_once(statement);
+    }
+}
+
+fn waiting_statement_times_out_once(statement: SessionStatement) {
     let mut h = harness(1_500);
     let (admin, root) = h.open(0, "root");
     let replies = h.reply_count(admin);
-    h.statement(admin, root, SessionStatement::ShowSessions { local: false });
-    assert_eq!(h.reply_count(admin), replies, "SHOW SESSIONS waits for meta's page");
+    h.statement(admin, root, statement);
+    assert_eq!(h.reply_count(admin), replies, "the statement waits for meta");
     h.to_meta.clear();
     h.advance(1_499);
     assert_eq!(h.reply_count(admin), replies);
