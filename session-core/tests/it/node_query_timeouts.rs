@@ -215,9 +215,10 @@ fn waiting_statement_times_out_once(statement: SessionStatement) {
     assert_eq!(h.reply_count(admin), replies);
     h.advance(1);
     assert_eq!(h.reply_count(admin), replies + 1);
-    assert!(timed_out(&h.last_reply(admin).unwrap()));
-    assert_eq!(h.nodes[0].registry().session_stats(root).unwrap().queries_active, 0);
-    // Meta's page, when it comes, answers nobody: the connection got its one reply.
+    assert!(timed_out(&h.last_reply(admin).expect("the timed-out reply")));
+    let stats = h.nodes[0].registry().session_stats(root).expect("root's session");
+    assert_eq!(stats.queries_active, 0);
+    // Meta's answer, when it comes, answers nobody: the connection got its one reply.
     h.next_sync();
     h.next_sync();
     assert_eq!(h.reply_count(admin), replies + 1);
