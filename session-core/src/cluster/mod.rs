@@ -8,10 +8,13 @@
 //! reordered messages cost time, never correctness. Meta decides idle expiry from every holder's
 //! votes (fix 3 across nodes, NebulaGraph issue 5094), the space is a last-writer-wins register
 //! (issue 5585), and kill marks name a (session, plan) pair (fix 5); docs/fixes.md explains each.
+//! Each node also reports its running queries when they change, which SHOW QUERIES lists from
+//! meta and a KILL QUERY from another node is checked against, as in NebulaGraph.
 //! [`ServerRegistry`] plugs a node's [`SessionManager`](crate::server::SessionManager) in as its
 //! [`LocalSessions`].
 //!
-//! The full protocol, the staleness bound for kills and SHOW SESSIONS, the limits, and the
+//! The full protocol, the staleness bound for kills, SHOW SESSIONS and SHOW QUERIES, the limits,
+//! and the
 //! contract the host's replicated store must meet are in docs/cluster-protocol.md.
 //!
 //! # Example: a host loop
