@@ -14,8 +14,7 @@
 //! [`LocalSessions`].
 //!
 //! The full protocol, the staleness bound for kills, SHOW SESSIONS and SHOW QUERIES, the limits,
-//! and the
-//! contract the host's replicated store must meet are in docs/cluster-protocol.md.
+//! and the contract the host's replicated store must meet are in docs/cluster-protocol.md.
 //!
 //! # Example: a host loop
 //!
