@@ -8,7 +8,7 @@ use graphsession_core::node::{DataSet, SessionStatement, Value};
 use graphsession_permission::Policy;
 use graphsession_query_plan::KillTarget;
 
-use crate::node_support::{Harness, Setup, data, graph_addr};
+use crate::node_support::{Harness, REMOTE_QUERY, Setup, data, graph_addr, remote_query};
 
 /// The rows of session `session`.
 fn rows_of(data: &DataSet, session: i64) -> Vec<&[Value]> {
@@ -24,12 +24,7 @@ fn text(row: &[Value]) -> &str {
 
 #[test]
 fn a_query_on_another_node_is_listed_with_that_nodes_address_after_its_next_sync() {
-    let mut h = Harness::new(2);
-    let (admin, root) = h.open(0, "root");
-    let (conn, alice) = h.open(1, "alice");
-    h.query(conn, alice, "GO FROM 1 OVER follow");
-    let key = h.run_of("GO FROM 1 OVER follow");
-    h.next_sync();
+    let (mut h, (admin, root), (_, alice), key) = remote_query();
     let reply = h.show_queries(admin, root);
     let rows = rows_of(data(&reply), alice);
     assert_eq!(rows.len(), 1, "{reply:?}");
@@ -38,7 +33,7 @@ fn a_query_on_another_node_is_listed_with_that_nodes_address_after_its_next_sync
     assert_eq!(row[2], Value::Str("alice".into()));
     assert_eq!(row[3], Value::Str(graph_addr(1)));
     assert_eq!(row[6], Value::Str("RUNNING".into()));
-    assert_eq!(text(row), "GO FROM 1 OVER follow");
+    assert_eq!(text(row), REMOTE_QUERY);
     // The statement itself (root's, on node 0) is listed fresh from the registry.
     assert_eq!(rows_of(data(&reply), root).len(), 1);
 
@@ -71,12 +66,7 @@ fn a_user_who_is_not_god_sees_only_its_own_users_queries_on_every_node() {
 
 #[test]
 fn a_query_killed_from_another_node_is_listed_killing() {
-    let mut h = Harness::new(2);
-    let (admin, root) = h.open(0, "root");
-    let (conn, alice) = h.open(1, "alice");
-    h.query(conn, alice, "GO FROM 1 OVER follow");
-    let key = h.run_of("GO FROM 1 OVER follow");
-    h.next_sync();
+    let (mut h, (admin, root), (_, alice), key) = remote_query();
     let target = KillTarget::Session { session: key.session, plan: key.plan };
     h.statement(admin, root, SessionStatement::KillQuery { target });
     // Meta records the mark; node 1 has not applied it yet: meta lists it KILLING already.

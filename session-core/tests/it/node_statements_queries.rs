@@ -7,7 +7,7 @@ use graphsession_core::node::{Reply, SessionStatement, Value};
 use graphsession_id_gen::{PlanId, SessionId};
 use graphsession_query_plan::{KillTarget, QueryKey, QueryRow};
 
-use crate::node_support::{Harness, code, data, message, space};
+use crate::node_support::{Harness, code, data, message, remote_query, space};
 
 const KILLED: &str = "Execution had been killed";
 
@@ -64,13 +64,8 @@ fn kill_query_of_a_query_running_here_stops_its_executor_and_its_reply_is_1005_k
 
 #[test]
 fn kill_query_of_a_query_on_another_node_is_answered_after_meta_and_reaches_it_at_sync() {
-    let mut h = Harness::new(2);
-    let (admin, root) = h.open(0, "root");
-    let (on_b, alice) = h.open(1, "alice");
-    h.query(on_b, alice, "GO FROM 1 OVER follow");
-    let key = h.run_of("GO FROM 1 OVER follow");
     // Node B's round tells meta the query runs (meta refuses a kill of a plan no node reported).
-    h.next_sync();
+    let (mut h, (admin, root), (on_b, _), key) = remote_query();
     let replies = h.reply_count(admin);
     h.statement(admin, root, kill(key));
     assert_eq!(h.to_meta.len(), 1, "forwarded to meta");
@@ -87,12 +82,7 @@ fn kill_query_of_a_query_on_another_node_is_answered_after_meta_and_reaches_it_a
 
 #[test]
 fn kill_query_of_a_plan_no_other_node_reported_is_refused_after_meta_with_nebulagraphs_text() {
-    let mut h = Harness::new(2);
-    let (admin, root) = h.open(0, "root");
-    let (on_b, alice) = h.open(1, "alice");
-    h.query(on_b, alice, "GO FROM 1 OVER follow");
-    let key = h.run_of("GO FROM 1 OVER follow");
-    h.next_sync();
+    let (mut h, (admin, root), (_, alice), key) = remote_query();
     let other = QueryKey { session: key.session, plan: PlanId::from_u64(key.plan.get() + 1) };
     h.statement(admin, root, kill(other));
     h.settle();

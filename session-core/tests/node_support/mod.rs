@@ -431,6 +431,22 @@ fn start_node(setup: &Setup, index: usize) -> GraphNode {
     GraphNode::new(config, parts(slot), START).unwrap()
 }
 
+/// The statement of [`remote_query`]'s query.
+pub const REMOTE_QUERY: &str = "GO FROM 1 OVER follow";
+
+/// Two nodes: root's session on node 0, and alice's [`REMOTE_QUERY`] running on node 1 and
+/// reported to meta by node 1's next round. Returns the harness, root's connection and session,
+/// alice's, and the query.
+pub fn remote_query() -> (Harness, (Conn, i64), (Conn, i64), QueryKey) {
+    let mut h = Harness::new(2);
+    let root = h.open(0, "root");
+    let alice = h.open(1, "alice");
+    h.query(alice.0, alice.1, REMOTE_QUERY);
+    let key = h.run_of(REMOTE_QUERY);
+    h.next_sync();
+    (h, root, alice, key)
+}
+
 /// Sealed session ids and plan ids on `slot`.
 pub fn parts(slot: u16) -> Parts {
     let lease = SessionLease { slot, floor_unix_ms: 0, bound_unix_ms: 3_000_000_000_000 };
