@@ -156,4 +156,51 @@ mod tests {
         check_limits(&etcd_meta_config(MetaConfig::default()), 1 << 20).unwrap();
         assert!(check_limits(&MetaConfig::default(), 1 << 20).is_err());
     }
+
+    /// An entry as log format 1 wrote it (before a request carried the node's queries).
+    const FORMAT_ONE_ENTRY: &str = concat!(
+        r#"{"Request":{"now_unix_ms":1765000000123,"node":2,"request":{"id":{"incarnation":3,"#,
+        r#""round":41},"changes_seen_seq":17,"reload":null,"created":[{"session":7000001,"#,
+        r#""user":"root","client_ip":"10.0.0.9","space":"","space_set_unix_ms":0,"#,
+        r#""created_unix_ms":1765000000000,"last_activity_unix_ms":1765000000000,"#,
+        r#""running_queries":0}],"updated":[],"idle":[],"removals":[{"session":7000002,"#,
+        r#""reason":"SignedOut"}],"released":[],"query_kills":[{"key":{"session":7000001,"#,
+        r#""plan":9},"caller_user":"root","caller_is_god":true}],"pick_ups":[],"#,
+        r#""show_sessions":false}}}"#
+    );
+
+    #[test]
+    fn a_format_one_entry_applies_as_a_request_without_queries() {
+        // What lets this build upgrade a cluster an older build wrote (`record.rs`).
+        let session = SessionId::new(7_000_001).unwrap();
+        let mut request = Request::empty(RequestId { incarnation: 3, round: 41 });
+        request.changes_seen_seq = 17;
+        request.created.push(SessionReport::logged_in(
+            session,
+            "root",
+            "10.0.0.9",
+            1_765_000_000_000,
+        ));
+        let removed = SessionId::new(7_000_002).unwrap();
+        request.removals.push(Removal { session: removed, reason: RemoveReason::SignedOut });
+        let key = QueryKey { session, plan: PlanId::from_u64(9) };
+        request.query_kills.push(QueryKill {
+            key,
+            caller_user: "root".into(),
+            caller_is_god: true,
+        });
+        let expected = LogEntry::Request {
+            now_unix_ms: 1_765_000_000_123,
+            node: NodeId(2),
+            request: Box::new(request),
+        };
+        assert_eq!(
+            LogEntry::decode("log/node/00002", FORMAT_ONE_ENTRY.as_bytes()).unwrap(),
+            expected
+        );
+        // Format 2 writes the same fields, then the two it added.
+        let written = String::from_utf8(expected.encode()).unwrap();
+        let added = r#","queries":null,"show_queries":false}}}"#;
+        assert_eq!(written, format!("{}{added}", FORMAT_ONE_ENTRY.trim_end_matches("}}}")));
+    }
 }

@@ -43,6 +43,34 @@ pub enum MetaEtcdError {
         /// What differs.
         detail: String,
     },
+    /// The cluster in etcd was written by an older build, whose formats this one reads and would
+    /// upgrade, but processes still hold slots: a process of the older build cannot read what
+    /// this one writes, so every one of them must stop first.
+    #[error(
+        "the cluster at {prefix} runs {found}, older than this build's {ours}, and {slots_held} \
+         slots are held: stop every graphd of the older build (a killed one's slots are freed \
+         when its lease expires), then start this one; the first to start upgrades the cluster"
+    )]
+    OlderProcessesRunning {
+        /// The key prefix.
+        prefix: String,
+        /// The formats in etcd.
+        found: String,
+        /// This build's formats.
+        ours: String,
+        /// Slots held by live processes.
+        slots_held: i64,
+    },
+    /// The cluster's record in etcd changed while this process started (a newer build upgraded
+    /// it): this build may not be able to read what the cluster writes now.
+    #[error(
+        "the cluster's record at {prefix} changed while this process started (another build \
+         upgraded it); start this process again to check it"
+    )]
+    ConfigChanged {
+        /// The key prefix.
+        prefix: String,
+    },
     /// A value read from etcd does not decode.
     #[error("corrupt value at {key}: {detail}")]
     Corrupt {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use etcd_client::{Client, Compare, CompareOp, ConnectOptions, Txn, TxnOp};
-use graphsession_core::cluster::{META_FORMAT_VERSION, MetaConfig, NodeId, Request};
+use graphsession_core::cluster::{MetaConfig, NodeId, Request};
 use graphsession_id_gen::SealKey;
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinHandle;
@@ -22,6 +22,7 @@ use crate::error::MetaEtcdError;
 use crate::keys::Keys;
 use crate::leader::{self, Duties};
 use crate::lease::{self, Lost};
+use crate::record;
 use crate::replica::{self, Delivery, Local, Shared};
 use crate::seal;
 use crate::slots::{self, IdLeaseConfig, SlotGrant};
@@ -30,18 +31,6 @@ use crate::slots::{self, IdLeaseConfig, SlotGrant};
 const APPEND_RETRY_MS: u64 = 50;
 /// The longest one try of an append may take, ms (a commit on loopback takes a few).
 const APPEND_TRY_MS: u64 = 1_000;
-
-/// The format of the log entries and snapshots this build writes (2: a request carries the
-/// node's queries).
-pub const LOG_FORMAT_VERSION: u32 = 2;
-
-/// The record at `config`: what every replica must apply the log with.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-struct ClusterRecord {
-    log_format_version: u32,
-    meta_format_version: u32,
-    meta: MetaConfig,
-}
 
 /// One process's handle on the meta store in etcd.
 pub struct MetaEtcd {
@@ -100,7 +89,7 @@ impl MetaEtcd {
         let mut client =
             bounded(timeout_ms, Client::connect(&config.endpoints, Some(options))).await?;
         let keys = Keys::new(&config.prefix);
-        check_cluster(&mut client, &keys, meta, timeout_ms).await?;
+        let config_revision = record::check(&mut client, &keys, meta, timeout_ms).await?;
         let seal_key = seal::agree(&mut client, &keys, seal_key_candidate, timeout_ms).await?;
         let lease = lease::grant(&mut client, config.lease_ttl_ms, timeout_ms).await?;
         let grants = slots::claim(
@@ -108,7 +97,7 @@ impl MetaEtcd {
             &keys,
             lease,
             (slots, config.slot_max),
-            ids,
+            (ids, config_revision),
             (now_unix_ms, timeout_ms),
         )
         .await?;
@@ -322,37 +311,4 @@ async fn append(
         }
         tokio::time::sleep(std::time::Duration::from_millis(APPEND_RETRY_MS)).await;
     }
-}
-
-/// Writes the cluster's record if it is new, or checks it is the one this process runs with.
-async fn check_cluster(
-    client: &mut Client,
-    keys: &Keys,
-    meta: MetaConfig,
-    timeout_ms: u64,
-) -> Result<(), MetaEtcdError> {
-    let record = ClusterRecord {
-        log_format_version: LOG_FORMAT_VERSION,
-        meta_format_version: META_FORMAT_VERSION,
-        meta,
-    };
-    let bytes = serde_json::to_vec(&record).unwrap_or_default();
-    let key = keys.config();
-    let txn = Txn::new()
-        .when([Compare::create_revision(key.clone(), CompareOp::Equal, 0)])
-        .and_then([TxnOp::put(key.clone(), bytes, None)])
-        .or_else([TxnOp::get(key.clone(), None)]);
-    let response = bounded(timeout_ms, client.txn(txn)).await?;
-    if response.succeeded() {
-        return Ok(());
-    }
-    let stored = bounded(timeout_ms, client.get(key.clone(), None)).await?;
-    let Some(kv) = stored.kvs().first() else { return Ok(()) };
-    let found: ClusterRecord = serde_json::from_slice(kv.value())
-        .map_err(|error| MetaEtcdError::Corrupt { key: key.clone(), detail: error.to_string() })?;
-    if found != record {
-        let detail = format!("stored {found:?}, this process {record:?}");
-        return Err(MetaEtcdError::ConfigMismatch { prefix: keys.prefix().to_owned(), detail });
-    }
-    Ok(())
 }

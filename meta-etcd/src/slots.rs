@@ -16,6 +16,7 @@ use graphsession_id_gen::{PlanLease, SessionLease};
 use crate::call::bounded;
 use crate::error::MetaEtcdError;
 use crate::keys::Keys;
+use crate::record;
 
 /// How much id space a claim leases.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,13 +58,14 @@ impl SlotGrant {
     }
 }
 
-/// Claims `count` free slots among `1..=slot_max` for the process holding `lease`.
+/// Claims `count` free slots among `1..=slot_max` for the process holding `lease`, each claim
+/// fenced by the revision of the cluster's record the process checked.
 pub(crate) async fn claim(
     client: &mut Client,
     keys: &Keys,
     lease: i64,
     (count, slot_max): (u16, u16),
-    ids: IdLeaseConfig,
+    ids: (IdLeaseConfig, i64),
     (now_unix_ms, timeout_ms): (u64, u64),
 ) -> Result<Vec<SlotGrant>, MetaEtcdError> {
     let mut grants = Vec::new();
@@ -87,7 +89,7 @@ async fn try_claim(
     keys: &Keys,
     lease: i64,
     slot: u16,
-    ids: IdLeaseConfig,
+    (ids, config_revision): (IdLeaseConfig, i64),
     (now_unix_ms, timeout_ms): (u64, u64),
 ) -> Result<Option<SlotGrant>, MetaEtcdError> {
     let (slot_key, floor_key) = (keys.slot(slot), keys.floor(slot));
@@ -118,6 +120,8 @@ async fn try_claim(
         .when([
             Compare::create_revision(slot_key.clone(), CompareOp::Equal, 0),
             Compare::mod_revision(floor_key.clone(), CompareOp::Equal, floor_revision),
+            // The cluster's record as checked: a newer build may have upgraded it since.
+            Compare::mod_revision(keys.config(), CompareOp::Equal, config_revision),
         ])
         .and_then([
             TxnOp::put(slot_key, lease.to_string(), Some(PutOptions::new().with_lease(lease))),
@@ -125,6 +129,9 @@ async fn try_claim(
         ]);
     let response = bounded(timeout_ms, client.txn(txn)).await?;
     if !response.succeeded() {
+        if !record::unchanged(client, keys, config_revision, timeout_ms).await? {
+            return Err(MetaEtcdError::ConfigChanged { prefix: keys.prefix().to_owned() });
+        }
         return Ok(None);
     }
     let claim_revision = response.header().map_or(0, |header| header.revision());

@@ -2,7 +2,8 @@
 //! a stale slot holder never appends, id floors carry over a hand-over, the leader snapshots
 //! and compacts and a new process restores from it, and the log survives etcd's restart and
 //! the death of an etcd leader; every process learns every node's address; every process seals
-//! session ids with the cluster's one key, and a malformed key refuses the start.
+//! session ids with the cluster's one key, and a malformed key refuses the start; a cluster an
+//! older build wrote is upgraded once its processes stopped, and a newer build's is refused.
 #![allow(clippy::unwrap_used, reason = "a test: a failed unwrap is a failed test")]
 
 #[path = "support/etcd.rs"]
@@ -14,12 +15,15 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use etcd::EtcdCluster;
-use graphsession_core::cluster::{MetaConfig, NodeId};
+use graphsession_core::cluster::{
+    META_FORMAT_VERSION, META_FORMAT_VERSION_OLDEST, MetaConfig, NodeId, Request, RequestId,
+};
 use graphsession_id_gen::{
     Layout, SealKey, SessionId, SessionIdCodec, SessionIdConfig, SessionIdGenerator,
 };
 use graphsession_meta_etcd::{
-    Delivery, EtcdConfig, IdLeaseConfig, MetaEtcd, SlotRecord, etcd_meta_config,
+    Delivery, EtcdConfig, IdLeaseConfig, LOG_FORMAT_VERSION, LOG_FORMAT_VERSION_OLDEST, LogEntry,
+    MetaEtcd, MetaEtcdError, SlotRecord, etcd_meta_config,
 };
 use node::{TestNode, now};
 use tokio::sync::mpsc;
@@ -370,4 +374,81 @@ async fn every_process_seals_with_the_first_key_and_a_malformed_key_refuses_the_
     admin.delete("/bad-seal/seal-key", None).await.unwrap();
     let (c, _c_deliveries) = MetaEtcd::start(config, meta(), (1, IDS), key_b, now()).await.unwrap();
     assert_eq!(c.seal_key(), key_b);
+}
+
+/// A login of `session` by `node` as log format 1 wrote its entry: no query list.
+fn format_one_login(node: NodeId, id: RequestId, session: SessionId) -> String {
+    let mut request = Request::empty(id);
+    request.created.push(node::report(session, "root", now()));
+    let entry = LogEntry::Request { now_unix_ms: now(), node, request: Box::new(request) };
+    let written = String::from_utf8(entry.encode()).unwrap();
+    let added = ",\"queries\":null,\"show_queries\":false";
+    assert!(written.contains(added), "format 2 no longer writes {added}: {written}");
+    written.replace(added, "")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_older_build_s_cluster_is_upgraded_once_its_processes_stop_and_a_newer_one_refused() {
+    let cluster = EtcdCluster::start(1);
+    // No snapshot: the upgraded process replays the whole log, the older format's entry too.
+    let config = EtcdConfig { snapshot_interval_ms: 3_600_000, ..config(&cluster, "/upgrade/") };
+    let mut admin = etcd_client::Client::connect(cluster.endpoints(), None).await.unwrap();
+    // A process of the older build: its record says format 1 and its log holds a format-1 entry.
+    let (mut a, a_deliveries) = start(&config).await;
+    let mut node_a = TestNode::new(&a, a_deliveries);
+    node_a.login(session(5));
+    node_a.pump(&a, Duration::from_millis(800)).await;
+    assert_eq!(node_a.registered(), 1);
+    let older = serde_json::json!({
+        "log_format_version": LOG_FORMAT_VERSION_OLDEST,
+        "meta_format_version": META_FORMAT_VERSION_OLDEST,
+        "meta": meta(),
+    });
+    admin.put("/upgrade/config", older.to_string(), None).await.unwrap();
+    let grant = a.grants()[0];
+    let id = RequestId { incarnation: grant.incarnation, round: 1 << 40 };
+    let entry = format_one_login(node_a.id, id, session(6));
+    admin.put(format!("/upgrade/log/node/{:05}", grant.slot()), entry, None).await.unwrap();
+    let kept = |etcd: &MetaEtcd| {
+        etcd.with_store(|store| [5, 6].map(|value| store.session(session(value)).is_some()))
+    };
+    for _ in 0..100 {
+        if kept(&a) == [true, true] {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(kept(&a), [true, true], "format 1 not applied");
+    // While it runs, this build refuses to start: it would write what the older one cannot read.
+    let refused = MetaEtcd::start(config.clone(), meta(), (1, IDS), SEAL, now()).await;
+    let Err(error) = refused else { panic!("started beside a process of the older build") };
+    assert!(matches!(error, MetaEtcdError::OlderProcessesRunning { slots_held: 1, .. }), "{error}");
+    assert!(error.to_string().contains("/upgrade/"), "{error}");
+    let stored = admin.get("/upgrade/config", None).await.unwrap();
+    assert_eq!(stored.kvs()[0].value(), older.to_string().as_bytes(), "upgraded while it ran");
+    // Once it stopped, the first process of this build upgrades the record and replays the log.
+    a.shutdown(now()).await.unwrap();
+    drop((a, node_a));
+    let (b, _b_deliveries) = start(&config).await;
+    let stored = admin.get("/upgrade/config", None).await.unwrap();
+    let record: serde_json::Value = serde_json::from_slice(stored.kvs()[0].value()).unwrap();
+    assert_eq!(record["log_format_version"], LOG_FORMAT_VERSION);
+    assert_eq!(record["meta_format_version"], META_FORMAT_VERSION);
+    assert_eq!(record["meta"], older["meta"]);
+    for _ in 0..100 {
+        if kept(&b) == [true, true] {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(kept(&b), [true, true], "the older build's sessions were not replayed");
+    // Later processes of this build find the record current.
+    let (c, _c_deliveries) = start(&config).await;
+    same_state(&b, &c).await;
+    // A newer build's record is refused: this build may not read what that one writes.
+    let mut newer = record.clone();
+    newer["log_format_version"] = (LOG_FORMAT_VERSION + 1).into();
+    admin.put("/upgrade/config", newer.to_string(), None).await.unwrap();
+    let refused = MetaEtcd::start(config, meta(), (1, IDS), SEAL, now()).await;
+    assert!(matches!(refused, Err(MetaEtcdError::ConfigMismatch { .. })), "{refused:?}");
 }

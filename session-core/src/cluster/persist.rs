@@ -24,8 +24,9 @@ use crate::cluster::meta::state::{ChangeKey, Entry, EntryState, KillMark, MetaSt
 /// (restored with none: each node reports its list again when it changes).
 pub const META_FORMAT_VERSION: u32 = 2;
 
-/// The oldest format version this build reads.
-const META_FORMAT_VERSION_OLDEST: u32 = 1;
+/// The oldest format version this build reads (a host that keeps the format in a record of its
+/// own, as the etcd host does, may upgrade a record of this version or newer).
+pub const META_FORMAT_VERSION_OLDEST: u32 = 1;
 
 /// The meta store's state, as the host persists it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
