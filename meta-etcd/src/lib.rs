@@ -42,6 +42,11 @@ mod seal;
 mod slots;
 mod snapshot;
 
+/// Real etcd for the crate's own tests (the integration tests' support).
+#[cfg(test)]
+#[path = "../tests/support/etcd.rs"]
+mod test_etcd;
+
 pub use config::{ETCD_REQUEST_BYTES_MAX, EtcdConfig};
 pub use entry::{LogEntry, check_limits, entry_bytes_bound, etcd_meta_config};
 pub use error::MetaEtcdError;

@@ -191,3 +191,47 @@ pub(crate) fn decode_record(key: &str, bytes: &[u8]) -> Result<SlotRecord, MetaE
     serde_json::from_slice(bytes)
         .map_err(|error| MetaEtcdError::Corrupt { key: key.to_owned(), detail: error.to_string() })
 }
+
+#[cfg(test)]
+mod tests {
+    //! A claim is fenced by the cluster's record as the process checked it.
+
+    use etcd_client::{Client, GetOptions};
+    use graphsession_core::cluster::MetaConfig;
+
+    use super::{IdLeaseConfig, claim};
+    use crate::error::MetaEtcdError;
+    use crate::keys::Keys;
+    use crate::test_etcd::EtcdCluster;
+    use crate::{etcd_meta_config, record};
+
+    const IDS: IdLeaseConfig = IdLeaseConfig { session_lease_ms: 60_000, plan_lease_counters: 64 };
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_claim_after_the_record_changed_is_refused_and_takes_no_slot() {
+        let cluster = EtcdCluster::start(1);
+        let mut client = Client::connect(cluster.endpoints(), None).await.unwrap();
+        let keys = Keys::new("/fence/");
+        let meta = etcd_meta_config(MetaConfig::default());
+        let checked = record::check(&mut client, &keys, meta, 3_000).await.unwrap();
+        let lease = client.lease_grant(30, None).await.unwrap().id();
+        // Between this process's check and its claim, a newer build's first process upgraded
+        // the record (its own check passed: no slot was held yet).
+        let stored = client.get(keys.config(), None).await.unwrap();
+        let newer = String::from_utf8(stored.kvs()[0].value().to_vec())
+            .unwrap()
+            .replace("\"log_format_version\":", "\"log_format_version\":9");
+        client.put(keys.config(), newer, None).await.unwrap();
+        let refused = claim(&mut client, &keys, lease, (1, 4), (IDS, checked), (1, 3_000)).await;
+        assert!(matches!(refused, Err(MetaEtcdError::ConfigChanged { .. })), "{refused:?}");
+        let slots = GetOptions::new().with_prefix().with_count_only();
+        assert_eq!(client.get(keys.slots(), Some(slots.clone())).await.unwrap().count(), 0);
+        // With the record's revision as it stands, the claim goes through.
+        let stored = client.get(keys.config(), None).await.unwrap();
+        let current = stored.kvs()[0].mod_revision();
+        let grants =
+            claim(&mut client, &keys, lease, (2, 4), (IDS, current), (1, 3_000)).await.unwrap();
+        assert_eq!(grants.iter().map(|grant| grant.slot()).collect::<Vec<_>>(), [1, 2]);
+        assert_eq!(client.get(keys.slots(), Some(slots)).await.unwrap().count(), 2);
+    }
+}
