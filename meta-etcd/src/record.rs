@@ -118,7 +118,7 @@ pub(crate) async fn check(
         match found.standing(&ours) {
             Standing::Current => return Ok(kv.mod_revision()),
             Standing::Foreign => {
-                let detail = format!("stored {found:?}, this process {ours:?}");
+                let detail = differences(&found, &ours);
                 return Err(MetaEtcdError::ConfigMismatch {
                     prefix: keys.prefix().to_owned(),
                     detail,
@@ -150,6 +150,34 @@ pub(crate) async fn check(
         // The record changed under the upgrade (another process upgraded it): check again.
     }
     Err(MetaEtcdError::ConfigChanged { prefix: keys.prefix().to_owned() })
+}
+
+/// The fields where `found` (in etcd) and `ours` differ, by name, for the refusal's message:
+/// `idle_timeout_ms: the cluster 28800000, this process 600000; ...`.
+fn differences(found: &ClusterRecord, ours: &ClusterRecord) -> String {
+    let fields = |record: &ClusterRecord| {
+        let mut fields = vec![
+            ("log_format_version".to_owned(), record.log_format_version.to_string()),
+            ("meta_format_version".to_owned(), record.meta_format_version.to_string()),
+        ];
+        // A struct of plain numbers: it serializes to an object.
+        if let Ok(serde_json::Value::Object(meta)) = serde_json::to_value(record.meta) {
+            fields.extend(meta.into_iter().map(|(name, value)| (name, value.to_string())));
+        }
+        fields
+    };
+    let (theirs, mine) = (fields(found), fields(ours));
+    let differing: Vec<String> = theirs
+        .iter()
+        .zip(&mine)
+        .filter(|(their, my)| their != my)
+        .map(|((name, their), (_, my))| format!("{name}: the cluster {their}, this process {my}"))
+        .collect();
+    if differing.is_empty() {
+        return format!("stored {found:?}, this process {ours:?}");
+    }
+    let hint = "start it with the cluster's settings, or with these on another prefix";
+    format!("{}; {hint}", differing.join("; "))
 }
 
 /// Whether the record at `config` still has revision `revision` (a failed slot claim asks).
@@ -199,6 +227,23 @@ mod tests {
         for found in refused {
             assert_eq!(found.standing(&ours), Standing::Foreign, "{found:?}");
         }
+    }
+
+    #[test]
+    fn a_refusal_names_each_field_that_differs() {
+        let meta = MetaConfig::default();
+        let found = ClusterRecord {
+            log_format_version: LOG_FORMAT_VERSION + 1,
+            ..ClusterRecord::ours(MetaConfig { idle_timeout_ms: 1_000, ..meta })
+        };
+        let text = super::differences(&found, &ClusterRecord::ours(meta));
+        let expected = format!(
+            "log_format_version: the cluster {}, this process {LOG_FORMAT_VERSION}; \
+             idle_timeout_ms: the cluster 1000, this process {}; start it with",
+            LOG_FORMAT_VERSION + 1,
+            meta.idle_timeout_ms
+        );
+        assert!(text.starts_with(&expected), "{text}");
     }
 
     #[test]
