@@ -34,38 +34,54 @@ pub enum MetaEtcdError {
     /// The meta store's configuration is refused.
     #[error("meta configuration: {0}")]
     MetaConfig(#[from] ConfigError),
-    /// The cluster in etcd was created with another meta configuration or format: every
-    /// replica must apply the log with the same one.
-    #[error("the cluster at {prefix} runs another configuration: {detail}")]
+    /// The cluster in etcd runs formats this build does not read (a newer build's): every
+    /// replica must read the log.
+    #[error(
+        "the cluster at {prefix} runs formats this build does not read ({detail}): start the \
+         build the cluster runs, or this one on another prefix"
+    )]
     ConfigMismatch {
         /// The key prefix.
         prefix: String,
         /// What differs.
         detail: String,
     },
-    /// The cluster in etcd was written by an older build, whose formats this one reads and would
-    /// upgrade, but processes still hold slots: a process of the older build cannot read what
-    /// this one writes, so every one of them must stop first.
+    /// This process would replace the cluster's record (newer formats, or another meta
+    /// configuration), which needs every process of the cluster stopped, and processes still
+    /// hold slots.
     #[error(
-        "the cluster at {prefix} runs {found}, older than this build's {ours}, and {slots_held} \
-         slots are held: stop every graphd of the older build (a killed one's slots are freed \
-         when its lease expires), then start this one; the first to start upgrades the cluster"
+        "the cluster at {prefix} runs other settings ({detail}) and {slots_held} slots are held: \
+         start this process with the cluster's settings, or stop every graphd of the cluster (a \
+         killed one's slots are freed when its lease expires) and start them all with the new \
+         ones; the first to start changes the cluster"
     )]
-    OlderProcessesRunning {
+    ClusterRunning {
         /// The key prefix.
         prefix: String,
-        /// The formats in etcd.
-        found: String,
-        /// This build's formats.
-        ours: String,
+        /// The fields that differ.
+        detail: String,
         /// Slots held by live processes.
         slots_held: i64,
     },
-    /// The cluster's record in etcd changed while this process started (a newer build upgraded
-    /// it): this build may not be able to read what the cluster writes now.
+    /// The cluster's state does not fit this process's meta configuration (a limit lowered
+    /// below what the cluster holds): the record is kept.
     #[error(
-        "the cluster's record at {prefix} changed while this process started (another build \
-         upgraded it); start this process again to check it"
+        "the state of the cluster at {prefix} does not fit this process's settings ({detail}): \
+         {source}"
+    )]
+    StateDoesNotFit {
+        /// The key prefix.
+        prefix: String,
+        /// The fields that differ.
+        detail: String,
+        /// What does not fit.
+        source: PersistError,
+    },
+    /// The cluster's record in etcd changed while this process started (another process
+    /// replaced it): this process may not be able to run with what the cluster runs now.
+    #[error(
+        "the cluster's record at {prefix} changed while this process started (another process \
+         replaced it); start this process again to check it"
     )]
     ConfigChanged {
         /// The key prefix.

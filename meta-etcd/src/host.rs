@@ -89,7 +89,8 @@ impl MetaEtcd {
         let mut client =
             bounded(timeout_ms, Client::connect(&config.endpoints, Some(options))).await?;
         let keys = Keys::new(&config.prefix);
-        let config_revision = record::check(&mut client, &keys, meta, timeout_ms).await?;
+        let limits = (config.chunk_bytes_max, timeout_ms);
+        let config_revision = record::check(&mut client, &keys, meta, limits).await?;
         let seal_key = seal::agree(&mut client, &keys, seal_key_candidate, timeout_ms).await?;
         let lease = lease::grant(&mut client, config.lease_ttl_ms, timeout_ms).await?;
         let grants = slots::claim(

@@ -102,7 +102,7 @@ async fn lead(
     leader_revision: i64,
 ) -> Result<(), MetaEtcdError> {
     let key = duties.keys.leader();
-    let fence = Fence { key: &key, leader_revision };
+    let fence = Fence::Leader { key: &key, leader_revision };
     let mut tick_pending_at: Option<i64> = None;
     let mut next_snapshot_unix_ms = 0_u64;
     let mut snapshot_revision = 0_i64;
@@ -131,7 +131,11 @@ async fn lead(
                 (replica.store.snapshot(), replica.applied_revision)
             };
             let limits = (duties.chunk_bytes_max, duties.timeout_ms, duties.counters.as_ref());
-            if !snapshot::write(client, &duties.keys, fence, (&state, revision), limits).await? {
+            let fenced = (fence, None);
+            if snapshot::write(client, &duties.keys, fenced, (&state, revision), limits)
+                .await?
+                .is_none()
+            {
                 return Ok(());
             }
             snapshot_revision = revision;
@@ -150,7 +154,7 @@ async fn tick(
 ) -> Result<Option<i64>, MetaEtcdError> {
     let entry = LogEntry::Tick { now_unix_ms: now }.encode();
     duties.counters.count(entry.len());
-    let txn = Txn::new().when([fence.compare()]).and_then([TxnOp::put(
+    let txn = Txn::new().when(fence.compares()).and_then([TxnOp::put(
         duties.keys.log_tick(),
         entry,
         None,

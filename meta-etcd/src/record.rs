@@ -1,27 +1,38 @@
 //! The cluster's record at `config`: the meta configuration and the two format versions every
 //! replica applies the log with. The first process writes it; every later one checks it.
 //!
-//! A record written by an older build whose formats this build still reads (log entries of
+//! A whole-cluster restart may replace it: a record in formats this build reads (log entries of
 //! [`LOG_FORMAT_VERSION_OLDEST`] or newer, meta snapshots of [`META_FORMAT_VERSION_OLDEST`] or
-//! newer) is upgraded to this build's formats, in one transaction that holds only while no slot
-//! is held. Every process holds its slots for as long as it runs (they are bound to its lease),
-//! so no slot means no process of the older build runs: none can meet an entry or a snapshot of
-//! the newer format it cannot read, and an older process started later refuses the newer record.
-//! While any slot is held, the start is refused ([`MetaEtcdError::OlderProcessesRunning`]): a
-//! whole-cluster upgrade stops every process of the older build first. A record of another meta
-//! configuration, or of formats this build does not read (a newer build's), is refused as before
-//! ([`MetaEtcdError::ConfigMismatch`]).
+//! newer, none newer than it writes) is replaced by the first process that starts with other
+//! formats (an upgrade) or another meta configuration, but only while no slot is held. Every
+//! process holds its slots for as long as it runs (they are bound to its lease), so then no
+//! process runs: none meets an entry or a snapshot it cannot read, and none applies the log with
+//! another configuration than the rest. While any slot is held the start is refused
+//! ([`MetaEtcdError::ClusterRunning`]). A record of formats this build does not read (a newer
+//! build's) is refused ([`MetaEtcdError::ConfigMismatch`]).
 //!
-//! The record's revision fences each slot claim (`slots.rs`), so a process that checked the record
-//! cannot claim a slot after a newer build upgraded it in between: it stops with
+//! A new meta configuration applies from the revision of the change on, never to the log before
+//! it: the process applies the log up to the newest entry with the old configuration, checks
+//! that the state fits the new one ([`MetaEtcdError::StateDoesNotFit`] otherwise, the record
+//! kept), and writes that state as the newest snapshot in the same transaction as the new
+//! record. Every process restores from the newest snapshot, so none replays an entry from
+//! before the change with the new configuration (a lowered `request_items_max` would refuse a
+//! request the cluster had accepted).
+//!
+//! The record's revision fences each slot claim (`slots.rs`), so a process that checked the
+//! record cannot claim a slot after another replaced it in between: it stops with
 //! [`MetaEtcdError::ConfigChanged`].
 
 use etcd_client::{Client, Compare, CompareOp, GetOptions, Txn, TxnOp};
-use graphsession_core::cluster::{META_FORMAT_VERSION, META_FORMAT_VERSION_OLDEST, MetaConfig};
+use graphsession_core::cluster::{
+    META_FORMAT_VERSION, META_FORMAT_VERSION_OLDEST, MetaConfig, MetaStore,
+};
 
-use crate::call::bounded;
+use crate::call::{Counters, bounded};
 use crate::error::MetaEtcdError;
 use crate::keys::Keys;
+use crate::replica;
+use crate::snapshot::{self, Fence};
 
 /// The format of the log entries and snapshots this build writes (2: a request carries the
 /// node's queries).
@@ -31,8 +42,8 @@ pub const LOG_FORMAT_VERSION: u32 = 2;
 /// carrying none).
 pub const LOG_FORMAT_VERSION_OLDEST: u32 = 1;
 
-/// Tries of the check when the record changes between its read and the upgrade's transaction
-/// (another upgraded process won the race: the next try finds the record current).
+/// Tries of the check when the record changes between its read and the replacing transaction
+/// (another process won the race: the next try finds the record current).
 const CHECK_TRIES_MAX: u32 = 3;
 
 /// The record at `config`: what every replica must apply the log with.
@@ -43,14 +54,15 @@ pub(crate) struct ClusterRecord {
     pub(crate) meta: MetaConfig,
 }
 
-/// How a stored record stands to this build's.
+/// How a stored record stands to this process's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Standing {
     /// The same record.
     Current,
-    /// The same meta configuration, in formats this build reads and older than it writes.
-    Older,
-    /// Another configuration, or formats this build does not read.
+    /// Formats this build reads, none newer than it writes (the meta configuration may
+    /// differ): a whole-cluster restart may replace it.
+    Replaceable,
+    /// Formats this build does not read (a newer build's, or unknown).
     Foreign,
 }
 
@@ -73,31 +85,23 @@ impl ClusterRecord {
             .contains(&self.log_format_version);
         let meta_read = (META_FORMAT_VERSION_OLDEST..=ours.meta_format_version)
             .contains(&self.meta_format_version);
-        if self.meta == ours.meta && log_read && meta_read {
-            Standing::Older
-        } else {
-            Standing::Foreign
-        }
+        if log_read && meta_read { Standing::Replaceable } else { Standing::Foreign }
     }
 
     fn encode(&self) -> Vec<u8> {
         // Plain numbers: serializing to memory cannot fail.
         serde_json::to_vec(self).unwrap_or_default()
     }
-
-    fn formats(&self) -> String {
-        format!("log format {}, meta format {}", self.log_format_version, self.meta_format_version)
-    }
 }
 
-/// Writes the cluster's record if it is new, upgrades an older build's, or checks it is the one
-/// this process runs with. Returns the record's revision in etcd (its `mod_revision`), which
-/// fences the slot claims.
+/// Writes the cluster's record if it is new, replaces it while no process runs, or checks it
+/// is the one this process runs with. Returns the record's revision in etcd (its
+/// `mod_revision`), which fences the slot claims.
 pub(crate) async fn check(
     client: &mut Client,
     keys: &Keys,
     meta: MetaConfig,
-    timeout_ms: u64,
+    (chunk_bytes_max, timeout_ms): (usize, u64),
 ) -> Result<i64, MetaEtcdError> {
     let ours = ClusterRecord::ours(meta);
     let key = keys.config();
@@ -118,38 +122,65 @@ pub(crate) async fn check(
         match found.standing(&ours) {
             Standing::Current => return Ok(kv.mod_revision()),
             Standing::Foreign => {
-                let detail = differences(&found, &ours);
                 return Err(MetaEtcdError::ConfigMismatch {
                     prefix: keys.prefix().to_owned(),
-                    detail,
+                    detail: differences(&found, &ours),
                 });
             }
-            Standing::Older => {}
-        }
-        // Upgraded only if the record is still the one read and no slot is held.
-        let upgrade = Txn::new()
-            .when([
-                Compare::mod_revision(key.clone(), CompareOp::Equal, kv.mod_revision()),
-                Compare::create_revision(keys.slots(), CompareOp::Equal, 0).with_prefix(),
-            ])
-            .and_then([TxnOp::put(key.clone(), ours.encode(), None)]);
-        let upgraded = bounded(timeout_ms, client.txn(upgrade)).await?;
-        if upgraded.succeeded() {
-            return Ok(upgraded.header().map_or(0, |header| header.revision()));
+            Standing::Replaceable => {}
         }
         let count = GetOptions::new().with_prefix().with_count_only();
         let held = bounded(timeout_ms, client.get(keys.slots(), Some(count))).await?.count();
         if held > 0 {
-            return Err(MetaEtcdError::OlderProcessesRunning {
+            return Err(MetaEtcdError::ClusterRunning {
                 prefix: keys.prefix().to_owned(),
-                found: found.formats(),
-                ours: ours.formats(),
+                detail: differences(&found, &ours),
                 slots_held: held,
             });
         }
-        // The record changed under the upgrade (another process upgraded it): check again.
+        let record_revision = kv.mod_revision();
+        let replaced = if found.meta == ours.meta {
+            // Formats alone: the log means the same under either, nothing to cut at the change.
+            let replace = Txn::new()
+                .when(Fence::Stopped { keys, record_revision }.compares())
+                .and_then([TxnOp::put(key.clone(), ours.encode(), None)]);
+            let response = bounded(timeout_ms, client.txn(replace)).await?;
+            response.succeeded().then(|| response.header().map_or(0, |header| header.revision()))
+        } else {
+            rebase(client, keys, (&found, &ours, record_revision), (chunk_bytes_max, timeout_ms))
+                .await?
+        };
+        if let Some(revision) = replaced {
+            return Ok(revision);
+        }
+        // A process started or the record changed since it was read: check again.
     }
     Err(MetaEtcdError::ConfigChanged { prefix: keys.prefix().to_owned() })
+}
+
+/// Replaces the record `found` (at `record_revision`) by `ours`, whose meta configuration
+/// differs, with the cluster's state under `found` written as the newest snapshot in the same
+/// transaction. `None` when the fence failed (a process started, or the record changed).
+async fn rebase(
+    client: &mut Client,
+    keys: &Keys,
+    (found, ours, record_revision): (&ClusterRecord, &ClusterRecord, i64),
+    (chunk_bytes_max, timeout_ms): (usize, u64),
+) -> Result<Option<i64>, MetaEtcdError> {
+    let mut replica = replica::restore(client, keys, found.meta, timeout_ms).await?;
+    let revision = replica::catch_up(client, keys, &mut replica, timeout_ms).await?;
+    let snapshot = replica.store.snapshot();
+    if let Err(source) = MetaStore::restore(ours.meta, snapshot.clone()) {
+        return Err(MetaEtcdError::StateDoesNotFit {
+            prefix: keys.prefix().to_owned(),
+            detail: differences(found, ours),
+            source,
+        });
+    }
+    let record = TxnOp::put(keys.config(), ours.encode(), None);
+    let fenced = (Fence::Stopped { keys, record_revision }, Some(record));
+    let limits = (chunk_bytes_max, timeout_ms, &Counters::default());
+    snapshot::write(client, keys, fenced, (&snapshot, revision), limits).await
 }
 
 /// The fields where `found` (in etcd) and `ours` differ, by name, for the refusal's message:
@@ -176,8 +207,7 @@ fn differences(found: &ClusterRecord, ours: &ClusterRecord) -> String {
     if differing.is_empty() {
         return format!("stored {found:?}, this process {ours:?}");
     }
-    let hint = "start it with the cluster's settings, or with these on another prefix";
-    format!("{}; {hint}", differing.join("; "))
+    differing.join("; ")
 }
 
 /// Whether the record at `config` still has revision `revision` (a failed slot claim asks).
@@ -204,25 +234,28 @@ mod tests {
     }
 
     #[test]
-    fn an_older_build_s_record_is_upgraded_and_anything_else_differing_is_refused() {
+    fn a_record_in_formats_this_build_reads_is_replaceable_and_a_newer_one_is_not() {
         let meta = MetaConfig::default();
         let ours = ClusterRecord::ours(meta);
         assert_eq!(ours.standing(&ours), Standing::Current);
         let oldest = record(LOG_FORMAT_VERSION_OLDEST, META_FORMAT_VERSION_OLDEST, meta);
-        assert_eq!(oldest.standing(&ours), Standing::Older);
+        assert_eq!(oldest.standing(&ours), Standing::Replaceable);
         let older_log = record(LOG_FORMAT_VERSION - 1, META_FORMAT_VERSION, meta);
         let older_meta = record(LOG_FORMAT_VERSION, META_FORMAT_VERSION - 1, meta);
         assert_eq!((older_log.standing(&ours), older_meta.standing(&ours)), {
-            (Standing::Older, Standing::Older)
+            (Standing::Replaceable, Standing::Replaceable)
         });
         // A newer build's record, one this build cannot read, or another configuration.
+        // Another meta configuration: a whole-cluster restart may change it.
         let other = MetaConfig { idle_timeout_ms: meta.idle_timeout_ms + 1, ..meta };
+        let configured = record(LOG_FORMAT_VERSION_OLDEST, META_FORMAT_VERSION_OLDEST, other);
+        assert_eq!(configured.standing(&ours), Standing::Replaceable);
+        // A newer build's record, or one in formats this build cannot read.
         let refused = [
             record(LOG_FORMAT_VERSION + 1, META_FORMAT_VERSION, meta),
             record(LOG_FORMAT_VERSION, META_FORMAT_VERSION + 1, meta),
             record(LOG_FORMAT_VERSION_OLDEST - 1, META_FORMAT_VERSION, meta),
-            record(LOG_FORMAT_VERSION, META_FORMAT_VERSION_OLDEST - 1, meta),
-            record(LOG_FORMAT_VERSION_OLDEST, META_FORMAT_VERSION_OLDEST, other),
+            record(LOG_FORMAT_VERSION, META_FORMAT_VERSION_OLDEST - 1, other),
         ];
         for found in refused {
             assert_eq!(found.standing(&ours), Standing::Foreign, "{found:?}");
@@ -239,11 +272,11 @@ mod tests {
         let text = super::differences(&found, &ClusterRecord::ours(meta));
         let expected = format!(
             "log_format_version: the cluster {}, this process {LOG_FORMAT_VERSION}; \
-             idle_timeout_ms: the cluster 1000, this process {}; start it with",
+             idle_timeout_ms: the cluster 1000, this process {}",
             LOG_FORMAT_VERSION + 1,
             meta.idle_timeout_ms
         );
-        assert!(text.starts_with(&expected), "{text}");
+        assert_eq!(text, expected);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use etcd_client::{Client, EventType, WatchOptions};
+use etcd_client::{Client, EventType, GetOptions, KeyValue, WatchOptions};
 use graphsession_core::cluster::{Answer, MetaConfig, MetaStore, NodeId, Request};
 use tokio::sync::mpsc;
 
@@ -139,6 +139,59 @@ pub(crate) async fn restore(
         None => (MetaStore::new(meta)?, 0),
     };
     Ok(Replica { store, applied_revision, entries_applied: 0, recorded: None })
+}
+
+/// Applies the log from `replica`'s position up to its newest entry, as written when the call
+/// starts (the largest revision among the log keys' values): a one-shot catch-up for a process
+/// that reads the state while no other runs (`record.rs`). Returns the revision etcd was at
+/// when the call started, at or above the newest entry: the replica's state is the log's up to
+/// it. A log compacted above the position is refused: compaction never passes the newest
+/// snapshot, which `replica` was restored from.
+pub(crate) async fn catch_up(
+    client: &mut Client,
+    keys: &Keys,
+    replica: &mut Replica,
+    timeout_ms: u64,
+) -> Result<i64, MetaEtcdError> {
+    let latest = bounded(
+        timeout_ms,
+        client.get(keys.log(), Some(GetOptions::new().with_prefix().with_keys_only())),
+    )
+    .await?;
+    let at = latest.header().map_or(0, |header| header.revision());
+    let newest = latest.kvs().iter().map(KeyValue::mod_revision).max().unwrap_or(0);
+    if newest <= replica.applied_revision {
+        return Ok(at.max(replica.applied_revision));
+    }
+    let start = replica.applied_revision + 1;
+    let options = WatchOptions::new().with_prefix().with_start_revision(start);
+    let mut watcher = client.watch_client().max_decoding_message_size(WATCH_MESSAGE_BYTES_MAX);
+    let mut stream = bounded(timeout_ms, watcher.watch(keys.log(), Some(options))).await?;
+    while replica.applied_revision < newest {
+        let Some(response) = bounded(timeout_ms, stream.message()).await? else {
+            return Err(MetaEtcdError::Corrupt {
+                key: keys.log(),
+                detail: "the log's watch ended before its newest entry".to_owned(),
+            });
+        };
+        if response.canceled() {
+            return Err(MetaEtcdError::Corrupt {
+                key: keys.log(),
+                detail: format!(
+                    "the log is compacted at {} above the snapshot's revision {}",
+                    response.compact_revision(),
+                    replica.applied_revision
+                ),
+            });
+        }
+        for event in response.events() {
+            let Some(kv) = event.kv().filter(|_| event.event_type() == EventType::Put) else {
+                continue;
+            };
+            let _answer = replica.apply(keys, kv.key(), kv.value(), kv.mod_revision());
+        }
+    }
+    Ok(at.max(replica.applied_revision))
 }
 
 /// Whose answers go to the host: this process's slots, each from the revision it was claimed

@@ -4,7 +4,9 @@
 //! the size and an FNV-1a digest, written last. A reader sees either the previous manifest or
 //! the new one, and the chunks a manifest names are complete before it is written.
 //!
-//! Every write is fenced by the leader key: a deposed leader's chunk or manifest never lands.
+//! Every write is fenced by the leader key, so a deposed leader's chunk or manifest never lands;
+//! or, for a reconfiguration while no process runs, by the cluster's record, the slots and the
+//! leader key all as read (`record.rs`).
 
 use etcd_client::{Client, Compare, CompareOp, DeleteOptions, GetOptions, Txn, TxnOp};
 use graphsession_base::fnv1a64;
@@ -31,42 +33,63 @@ fn digest(bytes: &[u8]) -> u64 {
     fnv1a64(bytes)
 }
 
-/// The leader's fence: its leader key, created at `leader_revision`.
+/// What every snapshot write compares: it lands only while its writer may write.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Fence<'a> {
-    /// The leader key.
-    pub key: &'a str,
-    /// Its create revision when this process won the election.
-    pub leader_revision: i64,
+pub(crate) enum Fence<'a> {
+    /// The leader's: its leader key, created at `leader_revision`.
+    Leader {
+        /// The leader key.
+        key: &'a str,
+        /// Its create revision when this process won the election.
+        leader_revision: i64,
+    },
+    /// A reconfiguration's, while no process runs (`record.rs`): the cluster's record still at
+    /// `record_revision`, no slot held (so nothing is appended to the log) and no leader.
+    Stopped {
+        /// The cluster's keys.
+        keys: &'a Keys,
+        /// The record's revision when it was read.
+        record_revision: i64,
+    },
 }
 
 impl Fence<'_> {
-    /// The compare every leader write carries.
-    pub(crate) fn compare(&self) -> Compare {
-        Compare::create_revision(self.key, CompareOp::Equal, self.leader_revision)
+    /// The compares every write under this fence carries.
+    pub(crate) fn compares(&self) -> Vec<Compare> {
+        match *self {
+            Fence::Leader { key, leader_revision } => {
+                vec![Compare::create_revision(key, CompareOp::Equal, leader_revision)]
+            }
+            Fence::Stopped { keys, record_revision } => vec![
+                Compare::mod_revision(keys.config(), CompareOp::Equal, record_revision),
+                Compare::create_revision(keys.slots(), CompareOp::Equal, 0).with_prefix(),
+                Compare::create_revision(keys.leader(), CompareOp::Equal, 0),
+            ],
+        }
     }
 }
 
-/// Writes `snapshot` as the state at `revision`; `Ok(false)` if this process is no longer the
-/// leader (nothing of it counts: no manifest names it).
+/// Writes `snapshot` as the state at `revision`, with `also` in the manifest's transaction;
+/// the manifest's revision, or `Ok(None)` if the fence no longer holds (nothing of it counts:
+/// no manifest names it).
 pub(crate) async fn write(
     client: &mut Client,
     keys: &Keys,
-    fence: Fence<'_>,
+    (fence, also): (Fence<'_>, Option<TxnOp>),
     (snapshot, revision): (&MetaSnapshot, i64),
     (chunk_bytes_max, timeout_ms, counters): (usize, u64, &Counters),
-) -> Result<bool, MetaEtcdError> {
+) -> Result<Option<i64>, MetaEtcdError> {
     let bytes = serde_json::to_vec(snapshot).unwrap_or_default();
     let mut chunks = 0_u32;
     for chunk in bytes.chunks(chunk_bytes_max) {
-        let txn = Txn::new().when([fence.compare()]).and_then([TxnOp::put(
+        let txn = Txn::new().when(fence.compares()).and_then([TxnOp::put(
             keys.chunk(revision, chunks),
             chunk,
             None,
         )]);
         counters.count(chunk.len());
         if !bounded(timeout_ms, client.txn(txn)).await?.succeeded() {
-            return Ok(false);
+            return Ok(None);
         }
         chunks += 1;
     }
@@ -79,12 +102,15 @@ pub(crate) async fn write(
     let manifest_bytes = serde_json::to_vec(&manifest).unwrap_or_default();
     // The older snapshots' chunks go in the same transaction as the new manifest.
     let older = DeleteOptions::new().with_range(keys.chunks(revision));
-    let txn = Txn::new().when([fence.compare()]).and_then([
+    let mut ops = vec![
         TxnOp::put(keys.manifest(), manifest_bytes.clone(), None),
         TxnOp::delete(keys.chunks_start(), Some(older)),
-    ]);
+    ];
+    ops.extend(also);
+    let txn = Txn::new().when(fence.compares()).and_then(ops);
     counters.count(manifest_bytes.len());
-    Ok(bounded(timeout_ms, client.txn(txn)).await?.succeeded())
+    let response = bounded(timeout_ms, client.txn(txn)).await?;
+    Ok(response.succeeded().then(|| response.header().map_or(0, |header| header.revision())))
 }
 
 /// The newest snapshot as one consistent read: the manifest, then its chunks at the manifest's

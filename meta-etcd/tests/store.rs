@@ -3,7 +3,8 @@
 //! and compacts and a new process restores from it, and the log survives etcd's restart and
 //! the death of an etcd leader; every process learns every node's address; every process seals
 //! session ids with the cluster's one key, and a malformed key refuses the start; a cluster an
-//! older build wrote is upgraded once its processes stopped, and a newer build's is refused.
+//! older build wrote is upgraded once its processes stopped, and a newer build's is refused; a
+//! whole-cluster restart changes the meta configuration from the change's revision on.
 #![allow(clippy::unwrap_used, reason = "a test: a failed unwrap is a failed test")]
 
 #[path = "support/etcd.rs"]
@@ -422,8 +423,9 @@ async fn an_older_build_s_cluster_is_upgraded_once_its_processes_stop_and_a_newe
     // While it runs, this build refuses to start: it would write what the older one cannot read.
     let refused = MetaEtcd::start(config.clone(), meta(), (1, IDS), SEAL, now()).await;
     let Err(error) = refused else { panic!("started beside a process of the older build") };
-    assert!(matches!(error, MetaEtcdError::OlderProcessesRunning { slots_held: 1, .. }), "{error}");
-    assert!(error.to_string().contains("/upgrade/"), "{error}");
+    assert!(matches!(error, MetaEtcdError::ClusterRunning { slots_held: 1, .. }), "{error}");
+    let text = error.to_string();
+    assert!(text.contains("/upgrade/") && text.contains("log_format_version: the cluster 1"));
     let stored = admin.get("/upgrade/config", None).await.unwrap();
     assert_eq!(stored.kvs()[0].value(), older.to_string().as_bytes(), "upgraded while it ran");
     // Once it stopped, the first process of this build upgrades the record and replays the log.
@@ -451,4 +453,71 @@ async fn an_older_build_s_cluster_is_upgraded_once_its_processes_stop_and_a_newe
     admin.put("/upgrade/config", newer.to_string(), None).await.unwrap();
     let refused = MetaEtcd::start(config, meta(), (1, IDS), SEAL, now()).await;
     assert!(matches!(refused, Err(MetaEtcdError::ConfigMismatch { .. })), "{refused:?}");
+}
+
+/// Waits until `etcd`'s replica holds every session of `values`; whether it does.
+async fn holds_all(etcd: &MetaEtcd, values: &[i64]) -> bool {
+    let all =
+        || values.iter().all(|&value| etcd.with_store(|s| s.session(session(value)).is_some()));
+    for _ in 0..150 {
+        if all() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    all()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_whole_cluster_restart_changes_the_meta_configuration_from_its_revision_on() {
+    let cluster = EtcdCluster::start(1);
+    // No snapshot by a leader: the state before the change lives in the log alone.
+    let config =
+        EtcdConfig { snapshot_interval_ms: 3_600_000, ..config(&cluster, "/reconfigure/") };
+    let mut admin = etcd_client::Client::connect(cluster.endpoints(), None).await.unwrap();
+    let (mut a, a_deliveries) = start(&config).await;
+    let mut node_a = TestNode::new(&a, a_deliveries);
+    // Forty logins in one round: one request of 40 items, above the limit lowered below.
+    let values: Vec<i64> = (1..=40).collect();
+    for &value in &values {
+        node_a.login(session(value));
+    }
+    node_a.pump(&a, Duration::from_millis(1_000)).await;
+    assert_eq!(node_a.registered(), 40);
+    let lowered = MetaConfig { request_items_max: 32, ..meta() };
+    // While a process runs, another configuration is refused, naming what differs.
+    let refused = MetaEtcd::start(config.clone(), lowered, (1, IDS), SEAL, now()).await;
+    let Err(error) = refused else { panic!("reconfigured a running cluster") };
+    assert!(matches!(error, MetaEtcdError::ClusterRunning { slots_held: 1, .. }), "{error}");
+    assert!(error.to_string().contains("request_items_max: the cluster 64, this process 32"));
+    a.shutdown(now()).await.unwrap();
+    drop((a, node_a));
+    // A limit the state does not fit (40 sessions, at most 10) is refused, the record kept.
+    let too_few = MetaConfig { sessions_max: 10, ..meta() };
+    let refused = MetaEtcd::start(config.clone(), too_few, (1, IDS), SEAL, now()).await;
+    assert!(matches!(refused, Err(MetaEtcdError::StateDoesNotFit { .. })), "{refused:?}");
+    let stored = admin.get("/reconfigure/config", None).await.unwrap();
+    let record: serde_json::Value = serde_json::from_slice(stored.kvs()[0].value()).unwrap();
+    assert_eq!(record["meta"]["sessions_max"], meta().sessions_max);
+    // Once every process stopped, the first one with the new configuration changes it. The
+    // request of 40 items stays applied: it is before the change, which the new configuration
+    // would have refused.
+    let (b, b_deliveries) =
+        MetaEtcd::start(config.clone(), lowered, (1, IDS), SEAL, now()).await.unwrap();
+    let stored = admin.get("/reconfigure/config", None).await.unwrap();
+    let record: serde_json::Value = serde_json::from_slice(stored.kvs()[0].value()).unwrap();
+    assert_eq!(record["meta"]["request_items_max"], 32);
+    assert!(holds_all(&b, &values).await, "a request applied before the change was lost");
+    // The new configuration applies after it, and a later process restores the same state.
+    let mut node_b = TestNode::new(&b, b_deliveries);
+    node_b.login(session(100));
+    node_b.pump(&b, Duration::from_millis(800)).await;
+    assert_eq!(node_b.registered(), 1);
+    let (c, _c_deliveries) =
+        MetaEtcd::start(config.clone(), lowered, (1, IDS), SEAL, now()).await.unwrap();
+    assert!(holds_all(&c, &[1, 40, 100]).await);
+    same_state(&b, &c).await;
+    // The old configuration is now the one refused while these run.
+    let refused = MetaEtcd::start(config, meta(), (1, IDS), SEAL, now()).await;
+    assert!(matches!(refused, Err(MetaEtcdError::ClusterRunning { slots_held: 2, .. })));
 }
