@@ -213,7 +213,7 @@ mod tests {
         let mut client = Client::connect(cluster.endpoints(), None).await.unwrap();
         let keys = Keys::new("/fence/");
         let meta = etcd_meta_config(MetaConfig::default());
-        let checked = record::check(&mut client, &keys, meta, 3_000).await.unwrap();
+        let checked = record::check(&mut client, &keys, meta, (1 << 16, 3_000)).await.unwrap();
         let lease = client.lease_grant(30, None).await.unwrap().id();
         // Between this process's check and its claim, a newer build's first process upgraded
         // the record (its own check passed: no slot was held yet).
