@@ -391,7 +391,8 @@ fn format_one_login(node: NodeId, id: RequestId, session: SessionId) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_older_build_s_cluster_is_upgraded_once_its_processes_stop_and_a_newer_one_refused() {
     let cluster = EtcdCluster::start(1);
-    // No snapshot: the upgraded process replays the whole log, the older format's entry too.
+    // One snapshot, before the older format's entry (the leader writes its first at once and
+    // the next an hour later): the upgraded process replays that entry from the log.
     let config = EtcdConfig { snapshot_interval_ms: 3_600_000, ..config(&cluster, "/upgrade/") };
     let mut admin = etcd_client::Client::connect(cluster.endpoints(), None).await.unwrap();
     // A process of the older build: its record says format 1 and its log holds a format-1 entry.
@@ -400,6 +401,7 @@ async fn an_older_build_s_cluster_is_upgraded_once_its_processes_stop_and_a_newe
     node_a.login(session(5));
     node_a.pump(&a, Duration::from_millis(800)).await;
     assert_eq!(node_a.registered(), 1);
+    snapshot_written(&mut admin, "/upgrade/").await;
     let older = serde_json::json!({
         "log_format_version": LOG_FORMAT_VERSION_OLDEST,
         "meta_format_version": META_FORMAT_VERSION_OLDEST,
@@ -455,6 +457,17 @@ async fn an_older_build_s_cluster_is_upgraded_once_its_processes_stop_and_a_newe
     assert!(matches!(refused, Err(MetaEtcdError::ConfigMismatch { .. })), "{refused:?}");
 }
 
+/// Waits until the cluster under `prefix` has a snapshot.
+async fn snapshot_written(admin: &mut etcd_client::Client, prefix: &str) {
+    for _ in 0..150 {
+        if admin.get(format!("{prefix}snapshot/manifest"), None).await.unwrap().count() > 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("no snapshot under {prefix}");
+}
+
 /// Waits until `etcd`'s replica holds every session of `values`; whether it does.
 async fn holds_all(etcd: &MetaEtcd, values: &[i64]) -> bool {
     let all =
@@ -471,19 +484,23 @@ async fn holds_all(etcd: &MetaEtcd, values: &[i64]) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_whole_cluster_restart_changes_the_meta_configuration_from_its_revision_on() {
     let cluster = EtcdCluster::start(1);
-    // No snapshot by a leader: the state before the change lives in the log alone.
+    // One snapshot, written before the request the change is about (the leader writes its
+    // first at once and the next an hour later): that request lives in the log alone.
     let config =
         EtcdConfig { snapshot_interval_ms: 3_600_000, ..config(&cluster, "/reconfigure/") };
     let mut admin = etcd_client::Client::connect(cluster.endpoints(), None).await.unwrap();
     let (mut a, a_deliveries) = start(&config).await;
     let mut node_a = TestNode::new(&a, a_deliveries);
+    node_a.login(session(1_000));
+    node_a.pump(&a, Duration::from_millis(500)).await;
+    snapshot_written(&mut admin, "/reconfigure/").await;
     // Forty logins in one round: one request of 40 items, above the limit lowered below.
     let values: Vec<i64> = (1..=40).collect();
     for &value in &values {
         node_a.login(session(value));
     }
     node_a.pump(&a, Duration::from_millis(1_000)).await;
-    assert_eq!(node_a.registered(), 40);
+    assert_eq!(node_a.registered(), 41);
     let lowered = MetaConfig { request_items_max: 32, ..meta() };
     // While a process runs, another configuration is refused, naming what differs.
     let refused = MetaEtcd::start(config.clone(), lowered, (1, IDS), SEAL, now()).await;
@@ -492,7 +509,7 @@ async fn a_whole_cluster_restart_changes_the_meta_configuration_from_its_revisio
     assert!(error.to_string().contains("request_items_max: the cluster 64, this process 32"));
     a.shutdown(now()).await.unwrap();
     drop((a, node_a));
-    // A limit the state does not fit (40 sessions, at most 10) is refused, the record kept.
+    // A limit the state does not fit (41 sessions, at most 10) is refused, the record kept.
     let too_few = MetaConfig { sessions_max: 10, ..meta() };
     let refused = MetaEtcd::start(config.clone(), too_few, (1, IDS), SEAL, now()).await;
     assert!(matches!(refused, Err(MetaEtcdError::StateDoesNotFit { .. })), "{refused:?}");
