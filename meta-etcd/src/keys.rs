@@ -2,7 +2,7 @@
 //!
 //! | key | value | written by |
 //! |---|---|---|
-//! | `P config` | the meta configuration and formats every replica applies with | the first process; upgraded by a newer build's first process (`record.rs`) |
+//! | `P config` | the meta configuration and formats every replica applies with | the first process; replaced by the first of a restarted cluster with newer formats or settings (`record.rs`) |
 //! | `P seal-key` | the key every process seals session ids with (32 hex digits) | the first process, once |
 //! | `P slots/NNNNN` | the slot's owner, bound to its process lease | the owner, at claim |
 //! | `P floors/NNNNN` | the slot's id bounds and incarnation (durable) | the owner, at claim and release |

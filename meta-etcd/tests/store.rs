@@ -217,13 +217,14 @@ async fn a_process_of_several_nodes_claims_distinct_slots_and_a_bad_configuratio
     assert!(
         a.grants().iter().all(|grant| grant.incarnation == 1 && grant.session.floor_unix_ms == 0)
     );
-    // Another meta configuration would make the replicas diverge: refused before anything runs.
+    // Another meta configuration beside running processes would make the replicas diverge:
+    // refused before anything runs.
     let other = MetaConfig { idle_timeout_ms: 1_000, ..meta() };
     let refused = MetaEtcd::start(config.clone(), other, (1, IDS), SEAL, now()).await;
-    assert!(matches!(refused, Err(graphsession_meta_etcd::MetaEtcdError::ConfigMismatch { .. })));
+    assert!(matches!(refused, Err(MetaEtcdError::ClusterRunning { slots_held: 5, .. })));
     // So would requests too large for one entry.
     let too_large = MetaEtcd::start(config, MetaConfig::default(), (1, IDS), SEAL, now()).await;
-    assert!(matches!(too_large, Err(graphsession_meta_etcd::MetaEtcdError::Config { .. })));
+    assert!(matches!(too_large, Err(MetaEtcdError::Config { .. })));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -358,10 +359,7 @@ async fn every_process_seals_with_the_first_key_and_a_malformed_key_refuses_the_
         admin.put("/bad-seal/seal-key", bad, None).await.unwrap();
         let refused = MetaEtcd::start(config.clone(), meta(), (1, IDS), key_b, now()).await;
         let Err(error) = refused else { panic!("a malformed key {bad:?} was taken") };
-        assert!(
-            matches!(error, graphsession_meta_etcd::MetaEtcdError::BadSealKey { .. }),
-            "{bad:?}: {error}"
-        );
+        assert!(matches!(error, MetaEtcdError::BadSealKey { .. }), "{bad:?}: {error}");
         assert!(error.to_string().contains("/bad-seal/seal-key"), "{error}");
     }
     let slots = etcd_client::GetOptions::new().with_prefix().with_count_only();
