@@ -142,7 +142,7 @@ pub(crate) async fn check(
         let replaced = if found.meta == ours.meta {
             // Formats alone: the log means the same under either, nothing to cut at the change.
             let replace = Txn::new()
-                .when(Fence::Stopped { keys, record_revision }.compares())
+                .when(Fence::Stopped { keys, record_revision, log_revision: None }.compares())
                 .and_then([TxnOp::put(key.clone(), ours.encode(), None)]);
             let response = bounded(timeout_ms, client.txn(replace)).await?;
             response.succeeded().then(|| response.header().map_or(0, |header| header.revision()))
@@ -178,7 +178,8 @@ async fn rebase(
         });
     }
     let record = TxnOp::put(keys.config(), ours.encode(), None);
-    let fenced = (Fence::Stopped { keys, record_revision }, Some(record));
+    let fence = Fence::Stopped { keys, record_revision, log_revision: Some(revision) };
+    let fenced = (fence, Some(record));
     let limits = (chunk_bytes_max, timeout_ms, &Counters::default());
     snapshot::write(client, keys, fenced, (&snapshot, revision), limits).await
 }

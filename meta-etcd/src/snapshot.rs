@@ -44,12 +44,16 @@ pub(crate) enum Fence<'a> {
         leader_revision: i64,
     },
     /// A reconfiguration's, while no process runs (`record.rs`): the cluster's record still at
-    /// `record_revision`, no slot held (so nothing is appended to the log) and no leader.
+    /// `record_revision`, no slot held (so nothing is appended to the log), no leader, and,
+    /// with `log_revision`, no log entry after it (none appended by a process that came and
+    /// went in between).
     Stopped {
         /// The cluster's keys.
         keys: &'a Keys,
         /// The record's revision when it was read.
         record_revision: i64,
+        /// The revision the log was read up to, if it was.
+        log_revision: Option<i64>,
     },
 }
 
@@ -60,11 +64,21 @@ impl Fence<'_> {
             Fence::Leader { key, leader_revision } => {
                 vec![Compare::create_revision(key, CompareOp::Equal, leader_revision)]
             }
-            Fence::Stopped { keys, record_revision } => vec![
-                Compare::mod_revision(keys.config(), CompareOp::Equal, record_revision),
-                Compare::create_revision(keys.slots(), CompareOp::Equal, 0).with_prefix(),
-                Compare::create_revision(keys.leader(), CompareOp::Equal, 0),
-            ],
+            Fence::Stopped { keys, record_revision, log_revision } => {
+                let mut compares = vec![
+                    Compare::mod_revision(keys.config(), CompareOp::Equal, record_revision),
+                    Compare::create_revision(keys.slots(), CompareOp::Equal, 0).with_prefix(),
+                    Compare::create_revision(keys.leader(), CompareOp::Equal, 0),
+                ];
+                if let Some(read_up_to) = log_revision {
+                    // Every log key as read: none written since.
+                    let after = read_up_to.saturating_add(1);
+                    compares.push(
+                        Compare::mod_revision(keys.log(), CompareOp::Less, after).with_prefix(),
+                    );
+                }
+                compares
+            }
         }
     }
 }
@@ -146,4 +160,52 @@ pub(crate) async fn read(
     let snapshot: MetaSnapshot =
         serde_json::from_slice(&bytes).map_err(|error| corrupt(error.to_string()))?;
     Ok(Some((MetaStore::restore(meta, snapshot)?, manifest.revision)))
+}
+
+#[cfg(test)]
+mod tests {
+    //! The reconfiguration's fence on a real etcd: each of its conditions alone stops a write.
+
+    use etcd_client::{Client, PutOptions, Txn, TxnOp};
+
+    use super::Fence;
+    use crate::keys::Keys;
+    use crate::test_etcd::EtcdCluster;
+
+    /// Whether a write fenced by `fence` lands.
+    async fn lands(client: &mut Client, fence: Fence<'_>) -> bool {
+        let txn = Txn::new().when(fence.compares()).and_then([TxnOp::put("/probe", "x", None)]);
+        client.txn(txn).await.unwrap().succeeded()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_stopped_cluster_s_fence_fails_on_a_record_slot_leader_or_log_write() {
+        let cluster = EtcdCluster::start(1);
+        let mut client = Client::connect(cluster.endpoints(), None).await.unwrap();
+        let keys = Keys::new("/fenced/");
+        let record = client.put(keys.config(), "{}", None).await.unwrap();
+        let record_revision = record.header().unwrap().revision();
+        let entry = client.put(keys.log_node(1), "entry", None).await.unwrap();
+        let log_read = entry.header().unwrap().revision();
+        let fence = |log_revision| Fence::Stopped { keys: &keys, record_revision, log_revision };
+        assert!(lands(&mut client, fence(Some(log_read))).await);
+        // A log entry after the one read (a process came, appended and went).
+        let later = client.put(keys.log_tick(), "tick", None).await.unwrap();
+        assert!(!lands(&mut client, fence(Some(log_read))).await);
+        assert!(lands(&mut client, fence(None)).await, "without the log read, entries count not");
+        let log_read = later.header().unwrap().revision();
+        assert!(lands(&mut client, fence(Some(log_read))).await);
+        // A slot held, a leader, or the record changed.
+        let lease = client.lease_grant(30, None).await.unwrap().id();
+        let leased = Some(PutOptions::new().with_lease(lease));
+        client.put(keys.slot(3), "held", leased.clone()).await.unwrap();
+        assert!(!lands(&mut client, fence(Some(log_read))).await);
+        client.delete(keys.slot(3), None).await.unwrap();
+        client.put(keys.leader(), "leads", leased).await.unwrap();
+        assert!(!lands(&mut client, fence(Some(log_read))).await);
+        client.lease_revoke(lease).await.unwrap();
+        assert!(lands(&mut client, fence(Some(log_read))).await, "the leader's key outlived it");
+        client.put(keys.config(), "{ }", None).await.unwrap();
+        assert!(!lands(&mut client, fence(Some(log_read))).await);
+    }
 }
