@@ -12,7 +12,8 @@
 //! whose replay keeps meta's invariants after every entry, no session lost, duplicated or
 //! leaked, every kill within the bound on every node that held the session).
 //! Every graphd seals session ids with the cluster's one key in etcd (a local `seal.key` from
-//! the embedded mode is not used), and a malformed key there stops a graphd's start.
+//! the embedded mode is not used), and a malformed key there stops a graphd's start; another
+//! idle timeout is refused beside a running graphd and taken once every graphd stopped.
 //! Processes and etcd members are stopped by their pids.
 #![allow(clippy::unwrap_used, reason = "a test: a failed unwrap is a failed test")]
 #![allow(clippy::print_stdout, reason = "the test prints what it measured (README figures)")]
@@ -513,6 +514,41 @@ async fn every_graphd_seals_with_the_clusters_one_key_and_a_malformed_key_stops_
         assert!(log.contains("the seal key at /seal-bad/seal-key is malformed"), "{log}");
         let slots_taken = etcd_client::GetOptions::new().with_prefix().with_count_only();
         assert_eq!(admin.get("/seal-bad/slots/", Some(slots_taken)).await.unwrap().count(), 0);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_idle_timeout_is_refused_beside_a_running_graphd_and_taken_once_all_stopped() {
+    within(120, async {
+        let etcd = EtcdCluster::start(1);
+        let mut first = GraphdProcess::start(&etcd.url(), "/settings/");
+        let mut client = Client::python(first.addr).await;
+        let session = client.login("root", "nebula").await;
+        // Beside a running graphd, other settings would make the replicas diverge: refused,
+        // naming the setting.
+        let shorter = "--session_idle_timeout_secs=600";
+        let (status, log) = GraphdProcess::refused_with(&etcd.url(), "/settings/", &[shorter]);
+        assert!(!status.success(), "{log}");
+        assert!(
+            log.contains("idle_timeout_ms: the cluster 28800000, this process 600000"),
+            "{log}"
+        );
+        drop(client);
+        let status = first.terminate().unwrap();
+        assert!(status.success(), "a clean stop: {status}\n{}", first.log());
+        // Every graphd stopped: the first with the new setting changes the cluster, and the
+        // session lives on.
+        let second = GraphdProcess::start_with(&etcd.url(), "/settings/", &[shorter]);
+        let mut admin = etcd_client::Client::connect(etcd.endpoints(), None).await.unwrap();
+        let stored = admin.get("/settings/config", None).await.unwrap();
+        let record: serde_json::Value = serde_json::from_slice(stored.kvs()[0].value()).unwrap();
+        assert_eq!(record["meta"]["idle_timeout_ms"], 600_000);
+        let mut client = Client::python(second.addr).await;
+        let own = client.login("root", "nebula").await;
+        let rows = client.execute(own, "SHOW SESSIONS").await.ok().rows().to_vec();
+        let listed: BTreeSet<i64> = rows.iter().map(|row| int(&row[0])).collect();
+        assert!(listed.contains(&session), "{session} not in {listed:?}");
     })
     .await;
 }

@@ -70,7 +70,12 @@ impl GraphdProcess {
     /// Starts graphd expecting it to refuse to start: its exit status and its log, once it has
     /// exited by itself (within 30 s).
     pub(crate) fn refused(url: &str, prefix: &str) -> (ExitStatus, String) {
-        let mut process = GraphdProcess::spawn(url, prefix, &[]);
+        GraphdProcess::refused_with(url, prefix, &[])
+    }
+
+    /// The same with more flags.
+    pub(crate) fn refused_with(url: &str, prefix: &str, flags: &[&str]) -> (ExitStatus, String) {
+        let mut process = GraphdProcess::spawn(url, prefix, flags);
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Some(status) = process.exited() {
@@ -125,6 +130,17 @@ impl GraphdProcess {
     /// Whether it runs (not killed, not exited).
     pub(crate) fn running(&mut self) -> bool {
         self.child.is_some() && self.exited().is_none()
+    }
+
+    /// A clean stop: SIGTERM by the pid this test started, then its exit status.
+    pub(crate) fn terminate(&mut self) -> Option<ExitStatus> {
+        let mut child = self.child.take()?;
+        let pid = child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status().is_ok_and(|s| s.success());
+        if !sent {
+            let _ = child.kill();
+        }
+        child.wait().ok()
     }
 
     /// `kill -9`, by the pid this test started.
