@@ -28,6 +28,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("client_machine", targets::client_machine::run),
     ("client_pool", targets::client_pool::run),
     ("cluster", targets::cluster::run),
+    ("graph_node", targets::graph_node::run),
     ("meta_store", targets::meta_store::run),
     ("snapshot_decode", targets::snapshot_decode::run),
     ("meta_persist_decode", targets::meta_persist_decode::run),

@@ -113,6 +113,7 @@ corpus_tests!(
     client_machine,
     client_pool,
     cluster,
+    graph_node,
     meta_store,
     snapshot_decode,
     meta_persist_decode,

@@ -13,9 +13,15 @@ mod client_support;
 #[path = "../../../session-core/tests/cluster_support/mod.rs"]
 mod cluster_support;
 
+/// The graph node tests' support: meta, one to three `GraphNode`s, a transport held until told,
+/// the executor stub and every invariant checked at each output (the `graph_node` target).
+#[path = "../../../session-core/tests/node_support/mod.rs"]
+mod node_support;
+
 pub mod client_machine;
 pub mod client_pool;
 pub mod cluster;
+pub mod graph_node;
 pub mod id_gen;
 pub mod messages_decode;
 pub mod meta_persist_decode;
