@@ -4,7 +4,8 @@
 //! the death of an etcd leader; every process learns every node's address; every process seals
 //! session ids with the cluster's one key, and a malformed key refuses the start; a cluster an
 //! older build wrote is upgraded once its processes stopped, and a newer build's is refused; a
-//! whole-cluster restart changes the meta configuration from the change's revision on.
+//! whole-cluster restart changes the meta configuration from the change's revision on; the
+//! leader's ticks run meta's timer.
 #![allow(clippy::unwrap_used, reason = "a test: a failed unwrap is a failed test")]
 
 #[path = "support/etcd.rs"]
@@ -535,4 +536,33 @@ async fn a_whole_cluster_restart_changes_the_meta_configuration_from_its_revisio
     // The old configuration is now the one refused while these run.
     let refused = MetaEtcd::start(config, meta(), (1, IDS), SEAL, now()).await;
     assert!(matches!(refused, Err(MetaEtcdError::ClusterRunning { slots_held: 2, .. })));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_leader_s_ticks_run_meta_s_timer_so_a_dead_process_s_idle_session_expires() {
+    let cluster = EtcdCluster::start(1);
+    let config = config(&cluster, "/ticks/");
+    let quick = MetaConfig { idle_timeout_ms: 1_000, holder_silence_ms: 1_000, ..meta() };
+    let (a, a_deliveries) =
+        MetaEtcd::start(config.clone(), quick, (1, IDS), SEAL, now()).await.unwrap();
+    let (b, _b_deliveries) =
+        MetaEtcd::start(config.clone(), quick, (1, IDS), SEAL, now()).await.unwrap();
+    let mut node_a = TestNode::new(&a, a_deliveries);
+    node_a.login(session(9));
+    node_a.pump(&a, Duration::from_millis(800)).await;
+    assert_eq!(node_a.registered(), 1);
+    // a's process dies: its lease (so its slot and any leadership) gone, its node silent. Only
+    // meta's timer, run by the leader's ticks in the log, can end the session now.
+    let mut admin = etcd_client::Client::connect(cluster.endpoints(), None).await.unwrap();
+    admin.lease_revoke(a.lease()).await.unwrap();
+    drop((a, node_a));
+    let gone = || b.with_store(|store| store.gone_reason(session(9)));
+    for _ in 0..250 {
+        if gone().is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(gone(), Some(graphsession_core::cluster::GoneReason::Expired));
+    assert!(b.is_leader(), "the survivor leads");
 }
