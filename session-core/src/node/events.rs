@@ -82,19 +82,20 @@ impl GraphNode {
                 self.request(now, connection, request, table);
             }
         }
-        let done: Vec<ConnectionId> = (self.waiting.kill_sessions.iter_mut())
-            .filter_map(|(connection, wait)| {
-                if wait.remaining.remove(&session) && removed {
-                    wait.killed = wait.killed.saturating_add(1);
-                }
-                wait.remaining.is_empty().then_some(*connection)
-            })
-            .collect();
-        for connection in done {
-            let Some(wait) = self.waiting.kill_sessions.remove(&connection) else { continue };
+        let done: Vec<(ConnectionId, graphsession_query_plan::QueryKey)> =
+            (self.waiting.kill_sessions.iter_mut())
+                .filter_map(|(key, wait)| {
+                    if wait.remaining.remove(&session) && removed {
+                        wait.killed = wait.killed.saturating_add(1);
+                    }
+                    wait.remaining.is_empty().then_some(*key)
+                })
+                .collect();
+        for key in done {
+            let Some(wait) = self.waiting.kill_sessions.remove(&key) else { continue };
             self.finish_statement(
                 now,
-                connection,
+                key.0,
                 wait.statement,
                 Some(DataSet::killed_sessions(wait.killed)),
             );
@@ -107,12 +108,14 @@ impl GraphNode {
         result: QueryKillResult,
         now: u64,
     ) {
-        let waiting: Vec<ConnectionId> = (self.waiting.kill_queries.iter())
-            .filter(|(_, statement)| statement.target == Some(key))
-            .map(|(connection, _)| *connection)
-            .collect();
-        for connection in waiting {
-            let Some(statement) = self.waiting.kill_queries.remove(&connection) else { continue };
+        let waiting: Vec<(ConnectionId, graphsession_query_plan::QueryKey)> =
+            (self.waiting.kill_queries.iter())
+                .filter(|(_, statement)| statement.target == Some(key))
+                .map(|(waiting, _)| *waiting)
+                .collect();
+        for waiting in waiting {
+            let Some(statement) = self.waiting.kill_queries.remove(&waiting) else { continue };
+            let connection = waiting.0;
             match result {
                 QueryKillResult::Recorded => {
                     self.finish_statement(now, connection, statement, None)
@@ -148,7 +151,7 @@ impl GraphNode {
                 crate::cluster::session_row(record, addr)
             })
             .collect();
-        for (connection, statement) in waiting {
+        for ((connection, _), statement) in waiting {
             self.finish_statement(now, connection, statement, Some(DataSet::sessions(&rows)));
         }
     }
@@ -163,7 +166,7 @@ impl GraphNode {
         }
         let policy = self.registry.config().policy;
         let now_unix_us = now.saturating_mul(1_000);
-        for (connection, wait) in waiting {
+        for ((connection, _), wait) in waiting {
             let mut rows = self.registry.show_queries(now, &wait.caller);
             let remote = (listed.iter())
                 .filter(|listed| listed.node != self.settings.node_id)

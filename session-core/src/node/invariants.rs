@@ -1,8 +1,12 @@
 //! [`GraphNode::check_invariants`]: the node's own bookkeeping agrees with its registry and its
 //! limits, besides the registry's and the sync's own checks.
 
-use crate::node::GraphNode;
+use std::collections::BTreeSet;
+
 use graphsession_base::Violation;
+use graphsession_query_plan::QueryKey;
+
+use crate::node::GraphNode;
 
 /// The machine named in this module's violations.
 const MACHINE: &str = "GraphNode";
@@ -58,6 +62,25 @@ impl GraphNode {
                 "waiting_connections_within_limit",
                 format!("{waiting} connections wait on meta; expected at most {waiting_max}"),
             ));
+        }
+        // Every query the registry runs is the executor's (handed out, not yet returned) or a
+        // session statement's waiting on meta: one neither holds would never end, and its
+        // session, counting a running query, would never idle out.
+        let owned: BTreeSet<QueryKey> =
+            self.running.keys().copied().chain(self.waiting.statement_queries()).collect();
+        for row in self.registry.running_queries(self.now_unix_ms) {
+            let key = QueryKey { session: row.session_id, plan: row.execution_plan_id };
+            if !owned.contains(&key) {
+                return Err(Violation::new(
+                    MACHINE,
+                    "every_query_owned",
+                    format!(
+                        "query {key:?} ({:?}) runs in the registry, but neither the executor \
+                         nor a statement waiting on meta holds it",
+                        row.query
+                    ),
+                ));
+            }
         }
         // Every input ends with the timeout round, which kills every query due by `now` and
         // recomputes the earliest deadline left: none is due now.

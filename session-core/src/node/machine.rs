@@ -82,14 +82,19 @@ pub(crate) struct Waiting {
     /// again).
     pub(crate) sign_outs: BTreeMap<ConnectionId, (SessionId, Vec<Request>)>,
     /// SHOW SESSIONS statements waiting for meta's page.
-    pub(crate) show_sessions: BTreeMap<ConnectionId, Statement>,
+    pub(crate) show_sessions: Waits<Statement>,
     /// SHOW QUERIES statements waiting for the cluster's queries from meta.
-    pub(crate) show_queries: BTreeMap<ConnectionId, ShowQueriesWait>,
+    pub(crate) show_queries: Waits<ShowQueriesWait>,
     /// KILL SESSION statements waiting for meta's removals of sessions held elsewhere.
-    pub(crate) kill_sessions: BTreeMap<ConnectionId, KillSessionsWait>,
+    pub(crate) kill_sessions: Waits<KillSessionsWait>,
     /// KILL QUERY statements forwarded to meta.
-    pub(crate) kill_queries: BTreeMap<ConnectionId, Statement>,
+    pub(crate) kill_queries: Waits<Statement>,
 }
+
+/// Session statements waiting on meta, by connection and the statement's own query: a
+/// connection may have several waiting at once (a host that reads the next request before it
+/// wrote the last reply), and each is answered; none replaces another.
+pub(crate) type Waits<W> = BTreeMap<(ConnectionId, QueryKey), W>;
 
 /// A session statement that runs as a query while it waits on meta.
 #[derive(Debug, Clone, Copy)]
@@ -118,6 +123,26 @@ pub(crate) struct KillSessionsWait {
 }
 
 impl Waiting {
+    /// Takes out every statement waiting on meta that `picked` picks (by its connection and
+    /// itself), with its connection, in (connection, query) order per kind.
+    pub(crate) fn take_statements(
+        &mut self,
+        picked: impl Fn(ConnectionId, &Statement) -> bool,
+    ) -> Vec<(ConnectionId, Statement)> {
+        let mut taken = take(&mut self.show_sessions, |s| s, &picked);
+        taken.extend(take(&mut self.show_queries, |w| &w.statement, &picked));
+        taken.extend(take(&mut self.kill_sessions, |w| &w.statement, &picked));
+        taken.extend(take(&mut self.kill_queries, |s| s, &picked));
+        taken
+    }
+
+    /// The queries of every statement waiting on meta.
+    pub(crate) fn statement_queries(&self) -> impl Iterator<Item = QueryKey> + '_ {
+        let keys = self.show_sessions.keys().chain(self.kill_queries.keys());
+        let keys = keys.chain(self.show_queries.keys()).chain(self.kill_sessions.keys());
+        keys.map(|(_, query)| *query)
+    }
+
     pub(crate) fn connection_count(&self) -> usize {
         self.registrations.len()
             + self.pick_ups.values().map(Vec::len).sum::<usize>()
@@ -586,4 +611,19 @@ pub(crate) fn killed_reply(kill: &Kill, space_name: String) -> Reply {
 
 pub(crate) fn error_reply(error: &ServerError, space_name: String) -> Reply {
     Reply::ExecuteFailed { code: error.code(), message: error.to_string(), space_name }
+}
+
+/// Takes out of `waits` the entries whose statement (`statement_of`) `picked` picks.
+fn take<W>(
+    waits: &mut Waits<W>,
+    statement_of: impl Fn(&W) -> &Statement,
+    picked: &impl Fn(ConnectionId, &Statement) -> bool,
+) -> Vec<(ConnectionId, Statement)> {
+    let keys: Vec<(ConnectionId, QueryKey)> = (waits.iter())
+        .filter(|((connection, _), wait)| picked(*connection, statement_of(wait)))
+        .map(|(key, _)| *key)
+        .collect();
+    (keys.into_iter())
+        .filter_map(|key| waits.remove(&key).map(|wait| (key.0, *statement_of(&wait))))
+        .collect()
 }

@@ -220,13 +220,8 @@ impl GraphNode {
         }
         // A statement waiting on meta runs as a query of its session: it ends here, or the
         // session would count a running query forever (and never idle).
-        let statements = [
-            self.waiting.show_sessions.remove(&connection),
-            self.waiting.show_queries.remove(&connection).map(|wait| wait.statement),
-            self.waiting.kill_sessions.remove(&connection).map(|wait| wait.statement),
-            self.waiting.kill_queries.remove(&connection),
-        ];
-        for statement in statements.into_iter().flatten() {
+        let statements = self.waiting.take_statements(|waiting_on, _| waiting_on == connection);
+        for (_, statement) in statements {
             let key = statement.query;
             self.registry_changed = true;
             let _outcome =

@@ -2,7 +2,7 @@
 //! SHOW QUERIES lists them and they keep the session from idling), with NebulaGraph's columns,
 //! codes and permission checks.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use graphsession_id_gen::SessionId;
 use graphsession_permission::{
@@ -90,7 +90,7 @@ impl GraphNode {
                     return busy();
                 }
                 self.sync.show_sessions(now);
-                self.waiting.show_sessions.insert(connection, pending);
+                self.waiting.show_sessions.insert((connection, pending.query), pending);
                 Done::Waiting
             }
             SessionStatement::ShowSession { session_id } => {
@@ -115,7 +115,7 @@ impl GraphNode {
                 }
                 self.sync.show_queries(now);
                 let wait = ShowQueriesWait { statement: pending, caller: caller.clone() };
-                self.waiting.show_queries.insert(connection, wait);
+                self.waiting.show_queries.insert((connection, pending.query), wait);
                 Done::Waiting
             }
             SessionStatement::KillQuery { target } => {
@@ -218,7 +218,7 @@ impl GraphNode {
             return Done::Finished(Some(DataSet::killed_sessions(killed)));
         }
         let wait = KillSessionsWait { statement: pending, remaining: elsewhere, killed };
-        self.waiting.kill_sessions.insert(connection, wait);
+        self.waiting.kill_sessions.insert((connection, pending.query), wait);
         Done::Waiting
     }
 
@@ -242,7 +242,7 @@ impl GraphNode {
                 if let KillTarget::Session { session, plan } = target {
                     let statement =
                         Statement { target: Some(QueryKey { session, plan }), ..pending };
-                    self.waiting.kill_queries.insert(connection, statement);
+                    self.waiting.kill_queries.insert((connection, pending.query), statement);
                 }
                 Done::Waiting
             }
@@ -276,19 +276,7 @@ impl GraphNode {
     /// meta (a removal, a kill mark) may still happen.
     pub(crate) fn answer_timed_out_statements(&mut self, now: u64) {
         let due = |statement: &Statement| statement.deadline_ms.is_some_and(|at| at <= now);
-        let waiting = &mut self.waiting;
-        let mut timed_out = take_due(&mut waiting.show_sessions, |s| due(s), |s| s);
-        timed_out.extend(take_due(&mut waiting.kill_queries, |s| due(s), |s| s));
-        timed_out.extend(take_due(
-            &mut waiting.kill_sessions,
-            |w| due(&w.statement),
-            |w| w.statement,
-        ));
-        timed_out.extend(take_due(
-            &mut waiting.show_queries,
-            |w| due(&w.statement),
-            |w| w.statement,
-        ));
+        let timed_out = self.waiting.take_statements(|_, statement| due(statement));
         for (connection, statement) in timed_out {
             self.finish_statement(now, connection, statement, None);
         }
@@ -325,18 +313,4 @@ fn busy() -> Done {
 
 fn permission_failed(error: &PermissionError) -> Done {
     Done::Failed(error.code(), error.to_string())
-}
-
-/// Takes out of `waiting` the entries `due` picks, each as its statement (`statement_of`), by
-/// connection.
-fn take_due<W>(
-    waiting: &mut BTreeMap<ConnectionId, W>,
-    due: impl Fn(&W) -> bool,
-    statement_of: impl Fn(W) -> Statement,
-) -> Vec<(ConnectionId, Statement)> {
-    let connections: Vec<ConnectionId> =
-        waiting.iter().filter(|(_, wait)| due(wait)).map(|(connection, _)| *connection).collect();
-    (connections.into_iter())
-        .filter_map(|connection| waiting.remove(&connection).map(|w| (connection, statement_of(w))))
-        .collect()
 }
