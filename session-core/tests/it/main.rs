@@ -36,6 +36,7 @@ mod node_connection_closed;
 mod node_corruption;
 mod node_limits;
 mod node_pick_up;
+mod node_pipelined;
 mod node_properties;
 mod node_query_timeouts;
 mod node_show_queries;
