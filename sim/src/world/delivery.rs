@@ -86,12 +86,14 @@ impl ClusterWorld {
                 self.trace(connection.0);
                 self.deliver_to_client(connection, event)?;
             }
-            Message::ToMeta { node, request } => {
+            Message::ToMeta { node, request, running } => {
                 self.trace(3);
                 let now = self.now_ms;
                 self.dirty.meta = true;
+                let sent = self.kill_refusals.sent(&request, running);
                 let answer =
                     self.meta.handle_request(now, self.nodes[usize::from(node)].id, request);
+                self.judge_kill_refusals(usize::from(node), sent, &answer)?;
                 let delay = self.delay();
                 let produced_step = self.step;
                 self.network.send(now, delay, Message::FromMeta { node, answer, produced_step });
@@ -180,9 +182,10 @@ impl ClusterWorld {
         for send in sends.drain(..) {
             match send {
                 Send::Reply(connection, response) => self.reply(connection, response),
-                Send::ToMeta(request) => {
+                Send::ToMeta { request, running } => {
                     let delay = self.delay();
-                    self.network.send(self.now_ms, delay, Message::ToMeta { node, request });
+                    let message = Message::ToMeta { node, request, running };
+                    self.network.send(self.now_ms, delay, message);
                 }
             }
         }

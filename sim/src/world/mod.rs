@@ -30,6 +30,7 @@ pub mod config;
 mod delivery;
 mod expiry;
 mod faults;
+mod kill_refusals;
 pub mod legacy;
 mod liveness;
 pub mod marks;
@@ -208,6 +209,8 @@ pub struct ClusterWorld {
     meta_refusals_checked: bool,
     /// The corruptions the checkers' self-test judged this run.
     checker_tests: checkers::CheckerTests,
+    /// The query-kill refusal oracle's memory: the query report meta holds for each node.
+    kill_refusals: kill_refusals::KillRefusals,
 }
 
 /// Machines touched since the last invariant check: bit `i` of `nodes` is node `i`'s sync, of
@@ -315,6 +318,10 @@ impl ClusterWorld {
             .map(|slot| SimClient::new(slot, u32::from(slot) + 1, &config, options.client))
             .collect::<Result<Vec<_>, _>>()?;
         let clients_count = clients.len();
+        let kill_refusals = kill_refusals::KillRefusals::new(
+            nodes.len(),
+            node::sync_config(&config).reported_queries_max,
+        );
         let skew_ms = draw_skews(&mut choose, &config);
         Ok(ClusterWorld {
             seed,
@@ -365,6 +372,7 @@ impl ClusterWorld {
             snapshot_refusals_checked: false,
             meta_refusals_checked: false,
             checker_tests: checkers::CheckerTests::default(),
+            kill_refusals,
         })
     }
 
