@@ -102,6 +102,7 @@ impl ClusterWorld {
                 continue;
             }
             self.stats.kill_queries_not_found += 1;
+            self.marks.hit(crate::world::Mark::KillQueryNotFound);
             self.judge_refusal(index, key)?;
         }
         Ok(())
