@@ -231,7 +231,7 @@ fn summarize(
     );
     println!(
         "admin: long_queries={} killed={} timed_out={} kill_session issued={} applied={} \
-         kill_query issued={} applied={} not_found={} (of running {}) grants={} uses={}",
+         kill_query issued={} applied={} grants={} uses={}",
         total.long_queries,
         total.long_queries_killed,
         total.long_queries_timed_out,
@@ -239,8 +239,6 @@ fn summarize(
         total.kill_sessions_applied,
         total.kill_queries_issued,
         total.kill_queries_applied,
-        total.kill_queries_not_found,
-        total.kill_refusals_of_running,
         total.grants,
         total.uses,
     );

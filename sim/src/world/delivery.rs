@@ -88,15 +88,7 @@ impl ClusterWorld {
             }
             Message::ToMeta { node, request, running } => {
                 self.trace(3);
-                let now = self.now_ms;
-                self.dirty.meta = true;
-                let sent = self.kill_refusals.sent(&request, running);
-                let answer =
-                    self.meta.handle_request(now, self.nodes[usize::from(node)].id, request);
-                self.judge_kill_refusals(usize::from(node), sent, &answer)?;
-                let delay = self.delay();
-                let produced_step = self.step;
-                self.network.send(now, delay, Message::FromMeta { node, answer, produced_step });
+                self.deliver_to_meta(node, request, running)?;
             }
             Message::FromMeta { node, mut answer, produced_step } => {
                 self.trace(4);
@@ -128,6 +120,25 @@ impl ClusterWorld {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// Node `node`'s `request` at meta (`running`: what its executor ran as it built the
+    /// request's query report, if it carries one); the answer goes back on the network.
+    fn deliver_to_meta(
+        &mut self,
+        node: u16,
+        request: graphsession_core::cluster::Request,
+        running: Option<Vec<graphsession_query_plan::QueryKey>>,
+    ) -> Checked {
+        let now = self.now_ms;
+        self.dirty.meta = true;
+        let sent = self.kill_refusals.sent(&request, running);
+        let answer = self.meta.handle_request(now, self.nodes[usize::from(node)].id, request);
+        self.judge_kill_refusals(usize::from(node), sent, &answer)?;
+        let delay = self.delay();
+        let produced_step = self.step;
+        self.network.send(now, delay, Message::FromMeta { node, answer, produced_step });
         Ok(())
     }
 
@@ -184,7 +195,7 @@ impl ClusterWorld {
                 Send::Reply(connection, response) => self.reply(connection, response),
                 Send::ToMeta { request, running } => {
                     let delay = self.delay();
-                    let message = Message::ToMeta { node, request, running };
+                    let message = Message::ToMeta { node, request: *request, running };
                     self.network.send(self.now_ms, delay, message);
                 }
             }

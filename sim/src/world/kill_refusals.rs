@@ -23,7 +23,7 @@
 use graphsession_core::cluster::{Answer, QueryKillResult, Request, RequestId};
 use graphsession_query_plan::QueryKey;
 
-use crate::world::{Checked, ClusterWorld};
+use crate::world::{Checked, ClusterConfig, ClusterWorld};
 
 /// The report meta holds for one node, as the world saw the node build it.
 #[derive(Debug, Clone)]
@@ -52,11 +52,11 @@ pub(super) struct KillRefusals {
 }
 
 impl KillRefusals {
-    /// No report held for any of `nodes` nodes, whose syncs send at most
-    /// `reported_queries_max` queries.
-    pub(super) fn new(nodes: usize, reported_queries_max: u32) -> KillRefusals {
+    /// No report held for any node of a world of `config`.
+    pub(super) fn new(config: &ClusterConfig) -> KillRefusals {
+        let reported_queries_max = super::node::sync_config(config).reported_queries_max;
         KillRefusals {
-            held: vec![None; nodes],
+            held: vec![None; usize::from(config.nodes)],
             reported_queries_max: usize::try_from(reported_queries_max).unwrap_or(usize::MAX),
         }
     }
@@ -101,7 +101,6 @@ impl ClusterWorld {
             if result != QueryKillResult::QueryNotFound {
                 continue;
             }
-            self.stats.kill_queries_not_found += 1;
             self.marks.hit(crate::world::Mark::KillQueryNotFound);
             self.judge_refusal(index, key)?;
         }
@@ -112,14 +111,12 @@ impl ClusterWorld {
     /// meta holds for it.
     fn judge_refusal(&mut self, from: usize, key: QueryKey) -> Checked {
         let holders = self.meta.holders(key.session);
-        let mut running_on_holder = false;
         for (index, node) in self.nodes.iter().enumerate() {
-            let runs = (node.running.iter())
-                .any(|query| query.key == key && query.handle.check().is_ok());
+            let runs =
+                (node.running.iter()).any(|query| query.key == key && query.handle.check().is_ok());
             if !runs || !holders.iter().any(|holder| holder.node == node.id) {
                 continue;
             }
-            running_on_holder = true;
             let Some(Some(report)) = self.kill_refusals.held.get(index) else { continue };
             if !report.cut && report.running.binary_search(&key).is_ok() {
                 return Err(format!(
@@ -131,9 +128,6 @@ impl ClusterWorld {
                     report.running.len()
                 ));
             }
-        }
-        if running_on_holder {
-            self.stats.kill_refusals_of_running += 1;
         }
         Ok(())
     }

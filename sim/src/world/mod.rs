@@ -318,16 +318,13 @@ impl ClusterWorld {
             .map(|slot| SimClient::new(slot, u32::from(slot) + 1, &config, options.client))
             .collect::<Result<Vec<_>, _>>()?;
         let clients_count = clients.len();
-        let kill_refusals = kill_refusals::KillRefusals::new(
-            nodes.len(),
-            node::sync_config(&config).reported_queries_max,
-        );
         let skew_ms = draw_skews(&mut choose, &config);
         Ok(ClusterWorld {
             seed,
             choose,
             next_process: u32::from(config.clients) + 1,
             step_weights: WeightTable::new(&config.weights),
+            kill_refusals: kill_refusals::KillRefusals::new(&config),
             config,
             options,
             twist,
@@ -372,7 +369,6 @@ impl ClusterWorld {
             snapshot_refusals_checked: false,
             meta_refusals_checked: false,
             checker_tests: checkers::CheckerTests::default(),
-            kill_refusals,
         })
     }
 

@@ -84,8 +84,8 @@ pub enum Send {
     Reply(ConnectionId, Response),
     /// A request to meta.
     ToMeta {
-        /// The request.
-        request: SyncRequest,
+        /// The request (boxed: the other variant is a sixth of its size).
+        request: Box<SyncRequest>,
         /// When it carries the node's query report: the long queries the executor ran (not
         /// stopped at a kill) as the node built it, by key (the query-kill refusal oracle's
         /// ground truth, `kill_refusals.rs`); `None` when it carries none.
@@ -520,7 +520,7 @@ impl SimNode {
                     // The node built the request as it emitted it: every query handed to the
                     // executor before (and only those) is among what its report read.
                     let running = request.queries.is_some().then(|| self.running_keys());
-                    sends.push(Send::ToMeta { request, running });
+                    sends.push(Send::ToMeta { request: Box::new(request), running });
                 }
                 Output::Run { connection, query, .. } => {
                     self.counters.queries += 1;

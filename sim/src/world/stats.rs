@@ -55,11 +55,6 @@ pub struct ClusterStats {
     pub kill_queries_issued: u64,
     /// KILL QUERY that stopped a query (locally, or relayed by meta to its node).
     pub kill_queries_applied: u64,
-    /// KILL QUERY meta refused as not found (-2073: no holder reported the plan).
-    pub kill_queries_not_found: u64,
-    /// Of those, the ones whose plan ran on a holder of its session when meta refused (started
-    /// after the report meta held: the refusal oracle judged them right).
-    pub kill_refusals_of_running: u64,
     /// GRANT and REVOKE by the admin.
     pub grants: u64,
     /// USE by sessions (accepted or refused).
@@ -91,7 +86,7 @@ impl ClusterStats {
         for (total, count) in self.steps_by_kind.iter_mut().zip(other.steps_by_kind) {
             *total += count;
         }
-        let pairs: [(&mut u64, u64); 37] = [
+        let pairs: [(&mut u64, u64); 35] = [
             (&mut self.checker_self_tests, other.checker_self_tests),
             (&mut self.counter_probes, other.counter_probes),
             (&mut self.events, other.events),
@@ -125,8 +120,6 @@ impl ClusterStats {
             (&mut self.kill_sessions_applied, other.kill_sessions_applied),
             (&mut self.kill_queries_issued, other.kill_queries_issued),
             (&mut self.kill_queries_applied, other.kill_queries_applied),
-            (&mut self.kill_queries_not_found, other.kill_queries_not_found),
-            (&mut self.kill_refusals_of_running, other.kill_refusals_of_running),
             (&mut self.grants, other.grants),
             (&mut self.uses, other.uses),
         ];
