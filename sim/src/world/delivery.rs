@@ -6,6 +6,7 @@ use graphsession_core::client::{
     Action, ConnectionId, E_EXECUTION_ERROR, E_SESSION_INVALID, Event, LossReason, Request,
     RequestError, Response, TransportEvent,
 };
+use graphsession_core::cluster::{Answer, QueryKillResult};
 use graphsession_core::server::QUERY_TIMED_OUT;
 use graphsession_id_gen::SessionId;
 
@@ -94,10 +95,10 @@ impl ClusterWorld {
                 self.trace(4);
                 let complete = matches!(
                     &answer,
-                    graphsession_core::cluster::Answer::Reply(reply) if !reply.more_changes
+                    Answer::Reply(reply) if !reply.more_changes
                 );
                 if self.twist.drop_kill_marks && node == 0 {
-                    if let graphsession_core::cluster::Answer::Reply(reply) = &mut answer {
+                    if let Answer::Reply(reply) = &mut answer {
                         reply.gone.clear();
                         reply.kills.clear();
                     }
@@ -134,7 +135,14 @@ impl ClusterWorld {
         let now = self.now_ms;
         self.dirty.meta = true;
         let sent = self.kill_refusals.sent(&request, running);
-        let answer = self.meta.handle_request(now, self.nodes[usize::from(node)].id, request);
+        let mut answer = self.meta.handle_request(now, self.nodes[usize::from(node)].id, request);
+        if let (true, Answer::Reply(reply)) = (self.twist.refuse_query_kills, &mut answer) {
+            for (_, result) in &mut reply.query_kills {
+                if *result == QueryKillResult::Recorded {
+                    *result = QueryKillResult::QueryNotFound;
+                }
+            }
+        }
         self.judge_kill_refusals(usize::from(node), sent, &answer)?;
         let delay = self.delay();
         let produced_step = self.step;

@@ -94,6 +94,11 @@ pub struct Twist {
     /// kill). The kill oracle must catch the queries left running.
     #[doc(hidden)]
     pub drop_kill_marks: bool,
+    /// Test only: meta's answers tell every KILL QUERY it recorded as not found (-2073), as a
+    /// meta that ignored the holders' reports would. The refusal oracle must catch a refusal of
+    /// a query a holder reported.
+    #[doc(hidden)]
+    pub refuse_query_kills: bool,
 }
 
 /// How a run is set up besides its choices.
