@@ -16,9 +16,14 @@
 //! at `reported_queries_max` (it may leave `K` out). `K` ran throughout: plan ids are never
 //! reused, and a restarted node's executor starts empty.
 //!
+//! A silent holder (past `holder_silence_ms`) is judged like any other: meta's check reads every
+//! holder's list, and a silent node's list stays at meta until its next report or reload. A meta
+//! crash changes nothing here: the new leader restores the old one's state, lists included.
+//!
 //! Not judged: a plan started after the held report was built (meta's view is legitimately
-//! that stale, by up to a sync interval), a node meta does not list as a holder (meta asks only
-//! holders), and a cut report.
+//! that stale, by up to a sync interval; a report lost or never re-sent is not caught here), a
+//! node meta does not list as a holder after the request (meta asks only holders), and a cut
+//! report.
 
 use graphsession_core::cluster::{Answer, QueryKillResult, Request, RequestId};
 use graphsession_query_plan::QueryKey;
