@@ -34,7 +34,7 @@ fn legacy() -> Options {
 }
 
 fn deaf_to_kills() -> Options {
-    Options { twist: Twist { drop_kill_marks: true }, ..Options::default() }
+    Options { twist: Twist { drop_kill_marks: true, ..Twist::default() }, ..Options::default() }
 }
 
 fn classes() -> Vec<Class> {

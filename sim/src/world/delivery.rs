@@ -6,6 +6,7 @@ use graphsession_core::client::{
     Action, ConnectionId, E_EXECUTION_ERROR, E_SESSION_INVALID, Event, LossReason, Request,
     RequestError, Response, TransportEvent,
 };
+use graphsession_core::cluster::{Answer, QueryKillResult};
 use graphsession_core::server::QUERY_TIMED_OUT;
 use graphsession_id_gen::SessionId;
 
@@ -86,24 +87,18 @@ impl ClusterWorld {
                 self.trace(connection.0);
                 self.deliver_to_client(connection, event)?;
             }
-            Message::ToMeta { node, request } => {
+            Message::ToMeta { node, request, running } => {
                 self.trace(3);
-                let now = self.now_ms;
-                self.dirty.meta = true;
-                let answer =
-                    self.meta.handle_request(now, self.nodes[usize::from(node)].id, request);
-                let delay = self.delay();
-                let produced_step = self.step;
-                self.network.send(now, delay, Message::FromMeta { node, answer, produced_step });
+                self.deliver_to_meta(node, request, running)?;
             }
             Message::FromMeta { node, mut answer, produced_step } => {
                 self.trace(4);
                 let complete = matches!(
                     &answer,
-                    graphsession_core::cluster::Answer::Reply(reply) if !reply.more_changes
+                    Answer::Reply(reply) if !reply.more_changes
                 );
                 if self.twist.drop_kill_marks && node == 0 {
-                    if let graphsession_core::cluster::Answer::Reply(reply) = &mut answer {
+                    if let Answer::Reply(reply) = &mut answer {
                         reply.gone.clear();
                         reply.kills.clear();
                     }
@@ -126,6 +121,32 @@ impl ClusterWorld {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// Node `node`'s `request` at meta (`running`: what its executor ran as it built the
+    /// request's query report, if it carries one); the answer goes back on the network.
+    fn deliver_to_meta(
+        &mut self,
+        node: u16,
+        request: graphsession_core::cluster::Request,
+        running: Option<Vec<graphsession_query_plan::QueryKey>>,
+    ) -> Checked {
+        let now = self.now_ms;
+        self.dirty.meta = true;
+        let sent = self.kill_refusals.sent(&request, running);
+        let mut answer = self.meta.handle_request(now, self.nodes[usize::from(node)].id, request);
+        if let (true, Answer::Reply(reply)) = (self.twist.refuse_query_kills, &mut answer) {
+            for (_, result) in &mut reply.query_kills {
+                if *result == QueryKillResult::Recorded {
+                    *result = QueryKillResult::QueryNotFound;
+                }
+            }
+        }
+        self.judge_kill_refusals(usize::from(node), sent, &answer)?;
+        let delay = self.delay();
+        let produced_step = self.step;
+        self.network.send(now, delay, Message::FromMeta { node, answer, produced_step });
         Ok(())
     }
 
@@ -180,9 +201,10 @@ impl ClusterWorld {
         for send in sends.drain(..) {
             match send {
                 Send::Reply(connection, response) => self.reply(connection, response),
-                Send::ToMeta(request) => {
+                Send::ToMeta { request, running } => {
                     let delay = self.delay();
-                    self.network.send(self.now_ms, delay, Message::ToMeta { node, request });
+                    let message = Message::ToMeta { node, request: *request, running };
+                    self.network.send(self.now_ms, delay, message);
                 }
             }
         }

@@ -36,11 +36,14 @@ pub enum Mark {
     MetaFailover,
     /// A long query's executor stopped at its deadline (query timeout).
     QueryTimedOut,
+    /// Meta refused a KILL QUERY from another node as not found (-2073: no holder's report
+    /// names the plan), which the refusal oracle judges (`kill_refusals.rs`).
+    KillQueryNotFound,
 }
 
 impl Mark {
     /// Every mark, in index order.
-    pub const ALL: [Mark; 15] = [
+    pub const ALL: [Mark; 16] = [
         Mark::ZombieDetected,
         Mark::SessionLostOnExecute,
         Mark::SignOutAfterReconnect,
@@ -56,6 +59,7 @@ impl Mark {
         Mark::ClockSteppedBack,
         Mark::MetaFailover,
         Mark::QueryTimedOut,
+        Mark::KillQueryNotFound,
     ];
 
     /// Lower-case name for summaries.
@@ -76,6 +80,7 @@ impl Mark {
             Mark::ClockSteppedBack => "clock_stepped_back",
             Mark::MetaFailover => "meta_failover",
             Mark::QueryTimedOut => "query_timed_out",
+            Mark::KillQueryNotFound => "kill_query_not_found",
         }
     }
 }
@@ -83,7 +88,7 @@ impl Mark {
 /// How often each mark was hit.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Marks {
-    counts: [u64; 15],
+    counts: [u64; 16],
 }
 
 impl Marks {

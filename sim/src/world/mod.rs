@@ -30,6 +30,7 @@ pub mod config;
 mod delivery;
 mod expiry;
 mod faults;
+mod kill_refusals;
 pub mod legacy;
 mod liveness;
 pub mod marks;
@@ -93,6 +94,11 @@ pub struct Twist {
     /// kill). The kill oracle must catch the queries left running.
     #[doc(hidden)]
     pub drop_kill_marks: bool,
+    /// Test only: meta's answers tell every KILL QUERY it recorded as not found (-2073), as a
+    /// meta that ignored the holders' reports would. The refusal oracle must catch a refusal of
+    /// a query a holder reported.
+    #[doc(hidden)]
+    pub refuse_query_kills: bool,
 }
 
 /// How a run is set up besides its choices.
@@ -208,6 +214,8 @@ pub struct ClusterWorld {
     meta_refusals_checked: bool,
     /// The corruptions the checkers' self-test judged this run.
     checker_tests: checkers::CheckerTests,
+    /// The query-kill refusal oracle's memory: the query report meta holds for each node.
+    kill_refusals: kill_refusals::KillRefusals,
 }
 
 /// Machines touched since the last invariant check: bit `i` of `nodes` is node `i`'s sync, of
@@ -321,6 +329,7 @@ impl ClusterWorld {
             choose,
             next_process: u32::from(config.clients) + 1,
             step_weights: WeightTable::new(&config.weights),
+            kill_refusals: kill_refusals::KillRefusals::new(&config),
             config,
             options,
             twist,

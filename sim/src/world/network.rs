@@ -44,6 +44,9 @@ pub enum Message {
         node: u16,
         /// The request.
         request: SyncRequest,
+        /// When the request carries the node's query report, the long queries its executor ran
+        /// as the node built it (see [`Send::ToMeta`](crate::world::node::Send::ToMeta)).
+        running: Option<Vec<graphsession_query_plan::QueryKey>>,
     },
     /// Meta's answer to a node.
     FromMeta {

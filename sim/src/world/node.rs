@@ -83,7 +83,14 @@ pub enum Send {
     /// A reply on a client's socket.
     Reply(ConnectionId, Response),
     /// A request to meta.
-    ToMeta(SyncRequest),
+    ToMeta {
+        /// The request (boxed: the other variant is a sixth of its size).
+        request: Box<SyncRequest>,
+        /// When it carries the node's query report: the long queries the executor ran (not
+        /// stopped at a kill) as the node built it, by key (the query-kill refusal oracle's
+        /// ground truth, `kill_refusals.rs`); `None` when it carries none.
+        running: Option<Vec<QueryKey>>,
+    },
 }
 
 /// What [`SimNode::kill_query`] did.
@@ -509,7 +516,12 @@ impl SimNode {
                         sends.push(Send::Reply(connection, response));
                     }
                 }
-                Output::ToMeta(request) => sends.push(Send::ToMeta(request)),
+                Output::ToMeta(request) => {
+                    // The node built the request as it emitted it: every query handed to the
+                    // executor before (and only those) is among what its report read.
+                    let running = request.queries.is_some().then(|| self.running_keys());
+                    sends.push(Send::ToMeta { request: Box::new(request), running });
+                }
                 Output::Run { connection, query, .. } => {
                     self.counters.queries += 1;
                     let key = QueryKey { session: query.session, plan: query.plan };
@@ -668,6 +680,16 @@ impl SimNode {
             self.graph.finish_query(now_ms, query.key, None, table);
         }
         true
+    }
+
+    /// The long queries the executor runs now and that no kill stopped yet, by key.
+    pub fn running_keys(&self) -> Vec<QueryKey> {
+        let mut keys: Vec<QueryKey> = (self.running.iter())
+            .filter(|query| query.handle.check().is_ok())
+            .map(|query| query.key)
+            .collect();
+        keys.sort_unstable();
+        keys
     }
 
     /// When the next long query returns if not killed.
