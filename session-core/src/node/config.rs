@@ -29,7 +29,8 @@ pub struct Config {
     /// Requests a connection may have waiting behind its sign-out or a pick-up.
     pub waiting_requests_per_connection_max: u32,
     /// Connections waiting on meta at once (registrations, pick-ups, sign-outs, SHOW SESSIONS,
-    /// kills); past it a request is refused with -1005 instead of queued.
+    /// kills; a connection with several statements waiting counts each); past it a request is
+    /// refused with -1005 instead of queued.
     pub waiting_connections_max: u32,
 }
 
