@@ -4,10 +4,10 @@
 
 use graphsession_core::node::SessionStatement;
 
-use crate::node_support::Harness;
+use crate::node_support::remote_query;
 
-/// The four session statements that wait on meta, each as a node sends it for `other`'s
-/// session (held by node 1).
+/// The four session statements that wait on meta, each about `other`'s session (held by node 1)
+/// or its query `plan`.
 fn waiting_statements(other: i64, plan: u64) -> Vec<SessionStatement> {
     use graphsession_id_gen::{PlanId, SessionId};
     use graphsession_query_plan::KillTarget;
@@ -24,12 +24,8 @@ fn waiting_statements(other: i64, plan: u64) -> Vec<SessionStatement> {
 #[test]
 fn two_statements_of_one_kind_waiting_on_one_connection_are_both_answered() {
     for kind in 0..4 {
-        let mut h = Harness::new(2);
-        let (admin, root) = h.open(0, "root");
-        let (alice, session) = h.open(1, "alice");
-        h.query(alice, session, "GO FROM 1 OVER follow");
-        let plan = h.run_of("GO FROM 1 OVER follow").plan.get();
-        h.next_sync();
+        let (mut h, (admin, root), (_, session), key) = remote_query();
+        let plan = key.plan.get();
         for statement in [0, 1].map(|_| waiting_statements(session, plan).swap_remove(kind)) {
             h.statement(admin, root, statement);
         }
@@ -44,12 +40,8 @@ fn two_statements_of_one_kind_waiting_on_one_connection_are_both_answered() {
 
 #[test]
 fn a_close_ends_every_statement_its_connection_had_waiting_on_meta() {
-    let mut h = Harness::new(2);
-    let (admin, root) = h.open(0, "root");
-    let (alice, session) = h.open(1, "alice");
-    h.query(alice, session, "GO FROM 1 OVER follow");
-    let plan = h.run_of("GO FROM 1 OVER follow").plan.get();
-    h.next_sync();
+    let (mut h, (admin, root), (_, session), key) = remote_query();
+    let plan = key.plan.get();
     for statement in
         waiting_statements(session, plan).into_iter().chain(waiting_statements(session, plan))
     {
