@@ -11,7 +11,7 @@ use crate::node_support::remote_query;
 fn waiting_statements(other: i64, plan: u64) -> Vec<SessionStatement> {
     use graphsession_id_gen::{PlanId, SessionId};
     use graphsession_query_plan::KillTarget;
-    let session = SessionId::new(other).unwrap();
+    let session = SessionId::new(other).expect("a session id the node issued");
     let target = KillTarget::Session { session, plan: PlanId::from_u64(plan) };
     vec![
         SessionStatement::ShowSessions { local: false },
