@@ -26,6 +26,9 @@ pub enum NodeCorruption {
     /// `waiting_requests_per_connection_max` met exactly by the longest queue behind a
     /// sign-out: sound.
     SignOutQueueAtLimit,
+    /// The node forgets one query it handed to the executor: the query still runs in the
+    /// registry, held by nothing (needs one handed out).
+    QueryUnowned,
     /// A corruption of the node's session registry.
     Registry(ManagerCorruption),
 }
@@ -41,6 +44,7 @@ impl NodeCorruption {
             NodeCorruption::PickUpWaitersAtLimit,
             NodeCorruption::SignOutQueueOverLimit,
             NodeCorruption::SignOutQueueAtLimit,
+            NodeCorruption::QueryUnowned,
         ];
         let registry = ManagerCorruption::all().into_iter().map(NodeCorruption::Registry);
         own.into_iter().chain(registry).collect()
@@ -54,6 +58,7 @@ impl NodeCorruption {
             NodeCorruption::WaitingConnectionsOverLimit => Some("waiting_connections_within_limit"),
             NodeCorruption::PickUpWaitersOverLimit => Some("pick_up_waiters_within_limit"),
             NodeCorruption::SignOutQueueOverLimit => Some("requests_behind_sign_out_within_limit"),
+            NodeCorruption::QueryUnowned => Some("every_query_owned"),
             NodeCorruption::WaitingConnectionsAtLimit
             | NodeCorruption::PickUpWaitersAtLimit
             | NodeCorruption::SignOutQueueAtLimit => None,
@@ -70,6 +75,8 @@ pub enum NodeRestore {
     WaitingConnectionsMax(u32),
     /// `waiting_requests_per_connection_max` before the change.
     WaitingRequestsMax(u32),
+    /// The query forgotten and its connection.
+    QueryOwner(graphsession_query_plan::QueryKey, crate::client::ConnectionId),
     /// The registry's restore.
     Registry(ManagerRestore),
 }
@@ -81,7 +88,9 @@ impl NodeRestore {
     pub fn miscounted_pair(&self) -> Option<(&str, &str, u32)> {
         match self {
             NodeRestore::Registry(restore) => restore.miscounted_pair(),
-            NodeRestore::WaitingConnectionsMax(_) | NodeRestore::WaitingRequestsMax(_) => None,
+            NodeRestore::WaitingConnectionsMax(_)
+            | NodeRestore::WaitingRequestsMax(_)
+            | NodeRestore::QueryOwner(..) => None,
         }
     }
 }
@@ -103,6 +112,11 @@ impl GraphNode {
             NodeCorruption::SignOutQueueOverLimit | NodeCorruption::SignOutQueueAtLimit => {
                 return self.corrupt_sign_out_limit(corruption);
             }
+            NodeCorruption::QueryUnowned => {
+                let (&key, &connection) = self.running.iter().next()?;
+                self.running.remove(&key);
+                return Some(NodeRestore::QueryOwner(key, connection));
+            }
             NodeCorruption::Registry(inner) => {
                 return self.registry.corrupt(inner).map(NodeRestore::Registry);
             }
@@ -117,6 +131,9 @@ impl GraphNode {
             NodeRestore::WaitingConnectionsMax(was) => self.settings.waiting_connections_max = was,
             NodeRestore::WaitingRequestsMax(was) => {
                 self.settings.waiting_requests_per_connection_max = was;
+            }
+            NodeRestore::QueryOwner(key, connection) => {
+                self.running.insert(key, connection);
             }
             NodeRestore::Registry(inner) => self.registry.undo_corruption(inner),
         }

@@ -74,3 +74,15 @@ fn every_registry_corruption_reaches_the_registry_through_the_node() {
     node.undo_corruption(restore);
     assert_eq!(node.check_invariants(), Ok(()));
 }
+
+#[test]
+fn a_query_the_node_forgot_handing_out_is_reported_as_unowned() {
+    let mut h = Harness::new(1);
+    let (conn, alice) = h.open(0, "alice");
+    assert!(h.nodes[0].corrupt(NodeCorruption::QueryUnowned).is_none(), "none handed out");
+    h.query(conn, alice, "GO FROM 1 OVER follow");
+    judged_and_undone(&mut h.nodes[0], NodeCorruption::QueryUnowned);
+    let key = h.run_of("GO FROM 1 OVER follow");
+    h.finish(key, None);
+    assert_eq!(h.reply_count(conn), 2, "the query, undone, is answered");
+}
