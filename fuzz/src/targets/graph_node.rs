@@ -11,7 +11,8 @@
 //! it sent requests that are answered (a sign-out never is), and a node's timer is never due
 //! again at once after it ran. Once every message is delivered and every wait is past its
 //! deadline, each request of a connection still open has had its one reply: nothing waits
-//! forever.
+//! forever. Once every client is gone and the idle timeout has passed, no session is left on
+//! any node or at meta: no zombie.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -397,4 +398,25 @@ pub fn run(data: &[u8]) {
             h.replies(*conn)
         );
     }
+    // No zombie: every client gone, every session ends by idle expiry, on every node and at
+    // meta (nothing may keep one alive: no query runs, no statement waits).
+    for conn in &clients.conns {
+        if clients.closed.insert(*conn) {
+            h.close(*conn);
+        }
+    }
+    let idle_ms = h.meta.config().idle_timeout_ms.max(h.meta.config().holder_silence_ms);
+    for _ in 0..SETTLE_ROUNDS {
+        h.finish_all();
+        h.settle();
+        h.advance(idle_ms + REQUEST_TIMEOUT_MS);
+    }
+    h.settle();
+    let held: Vec<u64> = (0..h.nodes.len()).map(|index| h.held(index)).collect();
+    let live = h.meta.live_count();
+    assert!(
+        held.iter().all(|&held| held == 0) && live == 0,
+        "sessions outlive their idle timeout with every client gone: nodes hold {held:?}, \
+         meta {live}, after {ops:?}"
+    );
 }
