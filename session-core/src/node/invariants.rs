@@ -64,8 +64,8 @@ impl GraphNode {
             ));
         }
         // Every query the registry runs is the executor's (handed out, not yet returned) or a
-        // session statement's waiting on meta: one neither holds is never answered or ended,
-        // and is listed as running until its session ends.
+        // session statement's waiting on meta: one neither holds would never end, and its
+        // session, counting a running query, would never idle out.
         let owned: BTreeSet<QueryKey> =
             self.running.keys().copied().chain(self.waiting.statement_queries()).collect();
         for row in self.registry.running_queries(self.now_unix_ms) {

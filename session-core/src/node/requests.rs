@@ -219,7 +219,7 @@ impl GraphNode {
             }
         }
         // A statement waiting on meta runs as a query of its session: it ends here, or the
-        // session would count a running query forever (its node's idle timer would never evict it).
+        // session would count a running query forever (and never idle).
         let statements = self.waiting.take_statements(|waiting_on, _| waiting_on == connection);
         for (_, statement) in statements {
             let key = statement.query;
