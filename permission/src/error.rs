@@ -11,6 +11,7 @@ use std::borrow::Cow;
 
 use crate::limits::{ROLES_MAX, SPACE_NAME_BYTES_MAX, SPACES_MAX, USER_NAME_BYTES_MAX, USERS_MAX};
 use crate::role::{ROOT_USER, Role};
+use graphsession_base::Violation;
 
 /// NebulaGraph's `ErrorCode` values this crate returns (from the workspace's one list,
 /// `graphsession_base::codes`):
@@ -223,4 +224,15 @@ fn god_user_words(user: &str) -> Cow<'static, str> {
     } else {
         Cow::Owned(format!("GOD user '{user}'"))
     }
+}
+
+/// Why [`RoleTable::adopt`](crate::RoleTable::adopt) refused a table and left its own as it was.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AdoptError {
+    /// The table offered breaks an invariant (a corrupted or foreign copy).
+    #[error("the role table offered is not valid: {0}")]
+    Invalid(Violation),
+    /// The table's own version counter is at `u64::MAX`.
+    #[error("The role table's version counter is exhausted.")]
+    VersionExhausted,
 }

@@ -123,7 +123,7 @@ pub use check::{
     check_show_sessions, check_write_data, check_write_role, check_write_schema, check_write_space,
     check_write_user,
 };
-pub use error::{PermissionError, error_code};
+pub use error::{AdoptError, PermissionError, error_code};
 /// What [`RoleTable::check_invariants`] returns (the workspace's one violation type).
 pub use graphsession_base::Violation;
 pub use limits::{ROLES_MAX, SPACE_NAME_BYTES_MAX, SPACES_MAX, USER_NAME_BYTES_MAX, USERS_MAX};

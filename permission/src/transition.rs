@@ -30,7 +30,7 @@ use crate::caller::Caller;
 use crate::check::{
     check_role_change_target, check_write_role, check_write_space, check_write_user,
 };
-use crate::error::PermissionError;
+use crate::error::{AdoptError, PermissionError};
 use crate::limits::{ROLES_MAX, SPACES_MAX, USERS_MAX};
 use crate::names::check_user_name;
 use crate::policy::Policy;
@@ -199,6 +199,34 @@ impl RoleTable {
             self.space_role_counts.remove(space);
         }
         self.version = next;
+        Ok(())
+    }
+
+    /// Takes `contents`' users and roles as this table's, under a new version of this table's own
+    /// counter (its version plus one), whatever `contents`' version is.
+    ///
+    /// For a host that keeps the table somewhere shared and learns of other processes' changes
+    /// (graphd on etcd): each process counts its own versions, so a version never names two
+    /// contents in one process even when a change it applied locally is taken back, and every
+    /// [`Caller`] resolved before re-resolves at its next request. `contents` must satisfy
+    /// [`RoleTable::check_invariants`]; on any error the table is left as it was.
+    ///
+    /// ```
+    /// use graphsession_permission::{Caller, Policy, RoleTable};
+    ///
+    /// let mut here = RoleTable::new();
+    /// let root = Caller::resolve(&here, "root", None);
+    /// let mut there = RoleTable::new();
+    /// there.create_user(&root, Policy { authorization_enabled: true }, "alice")?;
+    /// here.adopt(there)?;
+    /// assert!(here.contains_user("alice"));
+    /// assert_eq!(here.version(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn adopt(&mut self, contents: RoleTable) -> Result<(), AdoptError> {
+        contents.check_invariants().map_err(AdoptError::Invalid)?;
+        let version = self.next_version().map_err(|_| AdoptError::VersionExhausted)?;
+        *self = RoleTable { version, ..contents };
         Ok(())
     }
 

@@ -320,3 +320,40 @@ fn a_resolved_caller_holds_the_users_rights_at_the_tables_version() {
     let detached = Caller::from_rights("carol", Rights::from_roles([("s1", Role::Dba)]), None);
     assert_eq!(detached.version(), None);
 }
+
+/// A table adopted from elsewhere takes the other's contents under its own next version, so a
+/// caller resolved before re-resolves even when the other table's version equals its own.
+#[test]
+fn adopt_takes_contents_under_own_next_version() {
+    let mut here = RoleTable::new();
+    let root = Caller::resolve(&here, "root", None);
+    here.create_user(&root, ON, "alice").unwrap();
+    here.grant(&root, ON, Role::Dba, "nba", "alice").unwrap();
+    let alice = Caller::resolve(&here, "alice", Some("nba"));
+    assert_eq!(alice.current_role(), Some(Role::Dba));
+    // Another process's table at the same version 2, with other contents.
+    let mut there = RoleTable::new();
+    there.create_user(&root, ON, "alice").unwrap();
+    there.grant(&root, ON, Role::Guest, "nba", "alice").unwrap();
+    assert_eq!(there.version(), here.version());
+    here.adopt(there).unwrap();
+    assert_eq!(here.version(), 3);
+    assert_eq!(here.role_of("alice", "nba"), Some(Role::Guest));
+    let mut alice = alice;
+    assert!(alice.refresh(&here));
+    assert_eq!(alice.current_role(), Some(Role::Guest));
+    here.check_invariants().unwrap();
+}
+
+/// A table whose version counter is exhausted refuses to adopt and keeps its contents.
+#[test]
+fn adopt_refuses_when_the_version_is_exhausted() {
+    let mut here: RoleTable = serde_json::from_str(
+        r#"{"version":18446744073709551615,"god_users":["root"],"users":{"root":{}}}"#,
+    )
+    .expect("a valid table at the last version");
+    let before = here.clone();
+    let error = here.adopt(table()).unwrap_err();
+    assert_eq!(error, graphsession_permission::AdoptError::VersionExhausted);
+    assert_eq!(here, before);
+}
