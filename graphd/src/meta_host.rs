@@ -185,6 +185,8 @@ pub fn forward(
                     }
                     continue;
                 }
+                // Not followed yet (graphd does not call `follow_catalog`).
+                Delivery::Catalog { .. } => continue,
             };
             if actor.send(message).is_err() {
                 return;

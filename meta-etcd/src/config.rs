@@ -27,6 +27,9 @@ pub struct EtcdConfig {
     pub deliveries_max: usize,
     /// The highest id-generator slot a process may claim (the session-id layout has 10 bits).
     pub slot_max: u16,
+    /// The largest catalog value (`catalog.rs`: users, roles, spaces, password hashes), in
+    /// bytes (one value per transaction).
+    pub catalog_bytes_max: usize,
     /// How long one etcd call may take before it fails (and is retried by its caller).
     pub call_timeout_ms: u64,
     /// Deliver every log entry the replica applies as a [`Delivery::Applied`](crate::Delivery)
@@ -46,6 +49,7 @@ impl Default for EtcdConfig {
             appends_in_flight_max: 256,
             deliveries_max: 4_096,
             slot_max: 1_023,
+            catalog_bytes_max: 1 << 20,
             call_timeout_ms: 5_000,
             deliver_applied: false,
         }
@@ -94,6 +98,9 @@ impl EtcdConfig {
         }
         if self.entry_bytes_max == 0 || self.entry_bytes_max > ETCD_REQUEST_BYTES_MAX {
             return Err(bad("entry_bytes_max", "between 1 and etcd's request limit"));
+        }
+        if self.catalog_bytes_max == 0 || self.catalog_bytes_max > ETCD_REQUEST_BYTES_MAX {
+            return Err(bad("catalog_bytes_max", "between 1 and etcd's request limit"));
         }
         let positive = [
             ("snapshot_interval_ms", self.snapshot_interval_ms),

@@ -136,4 +136,28 @@ pub enum MetaEtcdError {
         /// The lease id.
         lease: i64,
     },
+    /// Another process held the catalog lock for the whole wait.
+    #[error(
+        "another graphd held the catalog lock for all of {wait_ms} ms; try again (a graphd that \
+         died frees it when its lease expires)"
+    )]
+    CatalogBusy {
+        /// How long this process waited.
+        wait_ms: u64,
+    },
+    /// A catalog value is larger than `catalog_bytes_max`; nothing was written.
+    #[error("a catalog of {bytes} bytes is above catalog_bytes_max {bytes_max}")]
+    CatalogTooLarge {
+        /// Its size.
+        bytes: usize,
+        /// The limit.
+        bytes_max: usize,
+    },
+    /// The catalog write was refused: the catalog changed since this turn read it, or this
+    /// process no longer holds the catalog lock (its lease expired); nothing was written.
+    #[error(
+        "the catalog changed since this graphd read it, or this graphd no longer holds the \
+         catalog lock; nothing was written: take a new turn and apply the change again"
+    )]
+    CatalogFenced,
 }

@@ -16,6 +16,7 @@ use tokio::task::JoinHandle;
 
 use crate::addrs;
 use crate::call::{Counters, bounded};
+use crate::catalog::{self, CatalogRegister};
 use crate::config::EtcdConfig;
 use crate::entry::{LogEntry, check_limits};
 use crate::error::MetaEtcdError;
@@ -46,7 +47,7 @@ pub struct MetaEtcd {
     counters: Arc<Counters>,
     appends: Arc<Semaphore>,
     tasks: Vec<JoinHandle<()>>,
-    /// The host's end of the deliveries (for the address follower).
+    /// The host's end of the deliveries (for the address and catalog followers).
     deliveries: mpsc::Sender<Delivery>,
 }
 
@@ -254,6 +255,32 @@ impl MetaEtcd {
         );
         self.tasks.push(tokio::spawn(follow));
         Ok(())
+    }
+
+    /// This process's handle on the cluster's catalog register (users, roles, spaces, password
+    /// hashes: `catalog.rs`), its turns bound to the process lease.
+    pub fn catalog(&self) -> CatalogRegister {
+        CatalogRegister::new(
+            self.client.clone(),
+            self.keys.clone(),
+            self.lease,
+            (self.config.catalog_bytes_max, self.config.call_timeout_ms),
+            (Arc::clone(&self.counters), Arc::clone(&self.lost)),
+        )
+    }
+
+    /// Follows the catalog register from after `after_revision` (the revision this process
+    /// last read or seeded): every newer value arrives as a [`Delivery::Catalog`], in revision
+    /// order, until shutdown.
+    pub fn follow_catalog(&mut self, after_revision: i64) {
+        let follow = catalog::follow(
+            self.client.clone(),
+            self.keys.clone(),
+            self.deliveries.clone(),
+            after_revision,
+            (self.config.call_timeout_ms, Arc::clone(&self.counters)),
+        );
+        self.tasks.push(tokio::spawn(follow));
     }
 
     /// A clean stop: the slots' session bounds lowered to `issued_below_unix_ms`, the tasks

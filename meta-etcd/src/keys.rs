@@ -13,6 +13,8 @@
 //! | `P snapshot/RRRRRRRRRRRRRRRRRRRR/CCCCCC` | the snapshot's chunks | the leader, fenced |
 //! | `P replicas/LEASE` | a replica's applied revision, bound to its lease | each process |
 //! | `P addrs/NNNNN` | the slot's node's `host:port` (SHOW SESSIONS' GraphAddr), durable | the owner, after claim |
+//! | `P catalog/value` | the catalog (users, roles, spaces, password hashes; opaque bytes graphd encodes), durable | the first process (seed), then the holder of the catalog lock, fenced (`catalog.rs`) |
+//! | `P catalog/lock` | the catalog lock's holder (its lease id, decimal), bound to its lease | a process taking its turn |
 //!
 //! Numbers are zero-padded so that keys sort as their numbers do.
 
@@ -129,6 +131,16 @@ impl Keys {
         format!("{}addrs/{slot:05}", self.prefix)
     }
 
+    /// The catalog register's value (`catalog.rs`).
+    pub fn catalog(&self) -> String {
+        format!("{}catalog/value", self.prefix)
+    }
+
+    /// The catalog lock: its holder's lease id, bound to that lease.
+    pub fn catalog_lock(&self) -> String {
+        format!("{}catalog/lock", self.prefix)
+    }
+
     /// The slot of an address key.
     pub fn slot_of_addr_key(&self, key: &[u8]) -> Option<u16> {
         let key = std::str::from_utf8(key).ok()?;
@@ -153,6 +165,10 @@ mod tests {
         assert_eq!(keys.slot_of_addr_key(keys.addr(5).as_bytes()), Some(5));
         assert!(keys.addr(5).starts_with(&keys.addrs()));
         assert_eq!(keys.slot_of_addr_key(keys.slot(5).as_bytes()), None);
+        assert!(
+            !keys.catalog_lock().starts_with(&keys.catalog()),
+            "a watch of the value sees the lock"
+        );
         assert!(
             keys.log_node(3).starts_with(&keys.log()) && keys.log_tick().starts_with(&keys.log())
         );

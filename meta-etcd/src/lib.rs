@@ -21,6 +21,11 @@
 //! key that makes session ids unguessable is the cluster's one key, written once next to the
 //! configuration (`seal.rs`): processes sealing with different keys could issue one id.
 //!
+//! The catalog register (`catalog.rs`): one opaque value (graphd's users, roles, spaces and
+//! password hashes) that processes change one at a time under a lock bound to the process
+//! lease, each write fenced by the lock and the revision it read, and that every process
+//! follows ([`Delivery::Catalog`]).
+//!
 //! etcd's limits hold by design: a log entry is one request, whose largest encoding under the
 //! meta configuration's limits is bounded ([`entry_bytes_bound`]) and checked against
 //! `entry_bytes_max` at start; a snapshot is split into chunks of at most `chunk_bytes_max`;
@@ -28,6 +33,7 @@
 
 mod addrs;
 mod call;
+mod catalog;
 mod clock;
 mod config;
 mod entry;
@@ -47,6 +53,7 @@ mod snapshot;
 #[path = "../tests/support/etcd.rs"]
 mod test_etcd;
 
+pub use catalog::{CatalogRegister, CatalogTurn};
 pub use config::{ETCD_REQUEST_BYTES_MAX, EtcdConfig};
 pub use entry::{LogEntry, check_limits, entry_bytes_bound, etcd_meta_config};
 pub use error::MetaEtcdError;

@@ -40,6 +40,17 @@ pub enum Delivery {
     ///
     /// [`MetaEtcd::share_addrs`]: crate::MetaEtcd::share_addrs
     Peers(BTreeMap<u16, String>),
+    /// The catalog register changed (after [`MetaEtcd::follow_catalog`]): every newer value,
+    /// in revision order, this process's own writes included. A value another write replaced
+    /// before it was read again after etcd's compaction is skipped: the newest is delivered.
+    ///
+    /// [`MetaEtcd::follow_catalog`]: crate::MetaEtcd::follow_catalog
+    Catalog {
+        /// The catalog key's mod revision.
+        revision: i64,
+        /// The value (graphd's encoding).
+        value: Vec<u8>,
+    },
 }
 
 /// One log entry as a replica applied it.
@@ -210,7 +221,7 @@ const REWATCH_MS: u64 = 200;
 /// watcher catching up up to 1,000 revisions per response, each an entry of up to
 /// `entry_bytes_max`; a smaller limit (tonic's default is 4 MiB) would refuse such a response
 /// again after every reopening, and the replica would never catch up.
-const WATCH_MESSAGE_BYTES_MAX: usize = 0x7FFF_FFFF;
+pub(crate) const WATCH_MESSAGE_BYTES_MAX: usize = 0x7FFF_FFFF;
 
 /// Follows the log forever (the host aborts the task at shutdown).
 pub(crate) async fn follow(

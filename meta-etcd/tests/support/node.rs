@@ -112,7 +112,11 @@ impl TestNode {
                     self.sync.handle_answer(now(), *answer, &mut self.registry)
                 }
                 Ok(Some(Delivery::LeaseLost)) => self.lease_lost = true,
-                Ok(Some(Delivery::Applied(_) | Delivery::Peers(_)) | None) | Err(_) => {}
+                Ok(
+                    Some(Delivery::Applied(_) | Delivery::Peers(_) | Delivery::Catalog { .. })
+                    | None,
+                )
+                | Err(_) => {}
             }
             while let Some(event) = self.sync.poll_event() {
                 self.events.push(event);
