@@ -89,6 +89,20 @@ impl Catalog {
         Ok(Ok(()))
     }
 
+    /// The spaces, as a set (the shared catalog's copy on etcd).
+    pub fn space_set(&self) -> &BTreeSet<String> {
+        &self.spaces
+    }
+
+    /// Takes `spaces` as the catalog (another graphd's change, learned from etcd) and persists.
+    pub fn replace(&mut self, spaces: BTreeSet<String>) -> Result<()> {
+        if spaces != self.spaces {
+            self.spaces = spaces;
+            self.persist()?;
+        }
+        Ok(())
+    }
+
     fn persist(&self) -> Result<()> {
         let file = SpacesFile { spaces: self.spaces.clone() };
         self.dir.write_json(SPACES_FILE, KIND, &file)

@@ -82,6 +82,7 @@ pub mod parser;
 pub mod passwords;
 pub mod record;
 pub mod server;
+pub mod shared_catalog;
 pub mod startup;
 pub mod store;
 

@@ -179,14 +179,15 @@ pub fn forward(
                 Delivery::Answer { node, answer } => Message::MetaAnswer { node, answer },
                 Delivery::LeaseLost => Message::MetaLost,
                 Delivery::Peers(addrs) => Message::Peers(addrs),
+                Delivery::Catalog { revision, value } => {
+                    Message::CatalogChanged { revision, value }
+                }
                 Delivery::Applied(applied) => {
                     if let Some(recorder) = &recorder {
                         recorder.applied(*applied);
                     }
                     continue;
                 }
-                // Not followed yet (graphd does not call `follow_catalog`).
-                Delivery::Catalog { .. } => continue,
             };
             if actor.send(message).is_err() {
                 return;

@@ -91,6 +91,22 @@ impl Passwords {
         Ok(())
     }
 
+    /// Every user's hash (the shared catalog's copy on etcd).
+    pub fn all(&self) -> BTreeMap<String, String> {
+        self.lock().clone()
+    }
+
+    /// Takes `hashes` as the store (another graphd's change, learned from etcd; checked as PHC
+    /// strings by the shared catalog) and persists.
+    pub fn replace(&self, hashes: BTreeMap<String, String>) -> Result<()> {
+        let mut stored = self.lock();
+        if *stored != hashes {
+            *stored = hashes;
+            self.persist(&stored)?;
+        }
+        Ok(())
+    }
+
     fn persist(&self, hashes: &BTreeMap<String, String>) -> Result<()> {
         let file = UsersFile { hashes: hashes.clone() };
         self.dir.write_json(USERS_FILE, KIND, &file).context("the users file was not written")

@@ -11,7 +11,7 @@ use graphsession_core::cluster::{MetaConfig, MetaSnapshot, MetaStore, NodeConfig
 use graphsession_core::node::{Config as NodeSettings, GraphNode, Parts as NodeParts};
 use graphsession_core::server::Config as ServerConfig;
 use graphsession_id_gen::{PlanIdGenerator, SealKey, SessionIdConfig, SessionIdGenerator};
-use graphsession_meta_etcd::{Delivery, etcd_meta_config};
+use graphsession_meta_etcd::{CatalogRegister, Delivery, etcd_meta_config};
 use graphsession_permission::{Policy, RoleTable};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
@@ -21,9 +21,11 @@ use crate::actor::persist::{META_FILE, META_KIND, ROLES_FILE, ROLES_KIND, node_f
 use crate::catalog::Catalog;
 use crate::clock::now_unix_ms;
 use crate::config::{Config, MetaBackend};
+use crate::logging::log;
 use crate::meta_host::{Meta, start_etcd};
 use crate::passwords::Passwords;
 use crate::record::Recorder;
+use crate::shared_catalog::SharedCatalog;
 use crate::store::DataDir;
 use crate::store::leases::{Granted, Leases};
 use crate::store::seal;
@@ -56,6 +58,8 @@ pub struct Parts {
     pub verbose: bool,
     /// `--record_events`.
     pub recorder: Option<Recorder>,
+    /// On etcd: the cluster's catalog register and the revision the copy above was taken at.
+    pub shared_catalog: Option<(CatalogRegister, i64)>,
 }
 
 /// Reads and checks the data directory, binds the listeners and builds the nodes.
@@ -70,8 +74,8 @@ pub async fn prepare(config: &Config) -> Result<(Parts, Vec<TcpListener>)> {
         }
     };
     let passwords = Arc::new(Passwords::load_or_create(&dir)?);
-    let roles = load_roles(&dir)?;
-    let catalog = Catalog::load(&dir)?;
+    let mut roles = load_roles(&dir)?;
+    let mut catalog = Catalog::load(&dir)?;
     let embedded = match config.meta {
         MetaBackend::Embedded => Some(load_meta(&dir, meta_config(config))?),
         MetaBackend::Etcd { .. } => None,
@@ -81,6 +85,7 @@ pub async fn prepare(config: &Config) -> Result<(Parts, Vec<TcpListener>)> {
         listeners.iter().map(TcpListener::local_addr).collect::<Result<_, _>>()?;
     let mut leases = Leases::load(&dir)?;
     let recorder = config.record_events.as_deref().map(Recorder::create).transpose()?;
+    let mut shared_catalog = None;
     let (meta, granted, deliveries, seal_key) = match (embedded, &config.meta, local_seal_key) {
         (Some(store), _, Some(seal_key)) => {
             let slots: Vec<u16> = (1..=config.nodes).collect();
@@ -91,7 +96,11 @@ pub async fn prepare(config: &Config) -> Result<(Parts, Vec<TcpListener>)> {
             let etcd = (endpoints.as_slice(), prefix.as_str(), *lease_ttl_ms);
             let recording = (meta_config(config), recorder.is_some());
             let shown: Vec<String> = addrs.iter().map(ToString::to_string).collect();
-            let on = start_etcd(etcd, recording, &shown, seal::draw()?, now_unix_ms()).await?;
+            let mut on = start_etcd(etcd, recording, &shown, seal::draw()?, now_unix_ms()).await?;
+            let local = (&mut roles, &mut catalog, passwords.as_ref());
+            let revision = join_catalog(&on.etcd.catalog(), local).await?;
+            on.etcd.follow_catalog(revision);
+            shared_catalog = Some((on.etcd.catalog(), revision));
             let seal_key = on.etcd.seal_key();
             (Meta::Etcd(on.etcd), on.granted, Some(on.deliveries), seal_key)
         }
@@ -120,8 +129,29 @@ pub async fn prepare(config: &Config) -> Result<(Parts, Vec<TcpListener>)> {
         snapshot_interval_ms: config.snapshot_interval_secs.saturating_mul(1_000),
         verbose: config.verbose,
         recorder,
+        shared_catalog,
     };
     Ok((parts, listeners))
+}
+
+/// Joins the cluster's shared catalog: the first graphd of a cluster seeds it with its own
+/// users, roles, spaces and hashes; every later one takes the cluster's in place of its data
+/// directory's (which it keeps as a copy). Returns the register's revision.
+async fn join_catalog(
+    register: &CatalogRegister,
+    (roles, catalog, passwords): (&mut RoleTable, &mut Catalog, &Passwords),
+) -> Result<i64> {
+    let local = SharedCatalog::new(roles.clone(), catalog.space_set().clone(), passwords.all());
+    let (revision, value) =
+        register.seed(&local.encode()).await.context("cannot join the shared catalog in etcd")?;
+    let shared = SharedCatalog::decode(&value)?;
+    if !shared.same_contents(&local) {
+        log!("users, roles and spaces: the cluster's, from etcd (revision {revision})");
+        roles.adopt(shared.roles)?;
+        catalog.replace(shared.spaces)?;
+        passwords.replace(shared.hashes)?;
+    }
+    Ok(revision)
 }
 
 fn load_roles(dir: &DataDir) -> Result<RoleTable> {

@@ -9,7 +9,7 @@ use graphsession_query_plan::QueryKey;
 use tokio::sync::oneshot;
 
 use crate::actor::pipe::{self, Applied, PipeRun};
-use crate::actor::{Actor, Incoming, NodeIndex, Waiting};
+use crate::actor::{Actor, Incoming, NodeIndex, Waiting, changes_catalog};
 use crate::executor::{self, Outcome};
 use crate::logging::log;
 use crate::parser::{Parsed, Piece, parse_script};
@@ -49,7 +49,9 @@ impl Actor {
                     Ok(pieces) => VecDeque::from(pieces),
                     Err(_) => VecDeque::new(),
                 };
-                let (statement, pipe) = match rest.pop_front() {
+                let first = rest.pop_front();
+                let changes = first.as_ref().is_some_and(|piece| changes_catalog(&piece.parsed));
+                let (statement, pipe) = match first {
                     Some(first) => self.statement_for(first),
                     None => (Statement::Query { text }, None),
                 };
@@ -57,7 +59,7 @@ impl Actor {
                     let waiting = Waiting { reply, session_id, rest, parameters, pipe };
                     self.waiting.insert((node, connection), waiting);
                 }
-                Request::Execute { session_id, statement }
+                return self.feed(now, (node, connection), (session_id, statement), changes);
             }
         };
         self.nodes[node].node.handle_request(now, connection, request, &mut self.roles);
@@ -126,6 +128,7 @@ impl Actor {
                 let parameters = self.waiting.get(&(index, connection)).map(|w| &w.parameters);
                 let parameters = parameters.cloned().unwrap_or_default();
                 match executor::run(self, index, query, &statement, &parameters) {
+                    Outcome::Later => self.turn_executing(index, connection, key),
                     Outcome::Done(Ok(data)) => {
                         self.nodes[index].node.finish_query(now, key, data, &mut self.roles);
                     }
@@ -133,7 +136,6 @@ impl Actor {
                         let node = &mut self.nodes[index].node;
                         node.fail_query(now, key, code, &message, &mut self.roles);
                     }
-                    Outcome::Later => {}
                 }
             }
             Output::SetPassword { user, password } => {
@@ -159,6 +161,20 @@ impl Actor {
     /// to the connection. A reply nobody waits for (the connection closed) is dropped, never
     /// redirected.
     fn replied(&mut self, now: u64, index: NodeIndex, connection: ConnectionId, reply: Reply) {
+        if let Some(reply) = self.hold_turn_reply(index, connection, reply) {
+            self.deliver(now, index, connection, reply);
+        }
+    }
+
+    /// A reply goes on: through a pipe's stages, to the script's next statement, or to the
+    /// connection (on etcd, a catalog change's reply comes here once the change is written).
+    pub(crate) fn deliver(
+        &mut self,
+        now: u64,
+        index: NodeIndex,
+        connection: ConnectionId,
+        reply: Reply,
+    ) {
         let Some(reply) = self.piped(now, index, connection, reply) else { return };
         let key = (index, connection);
         let next = match (self.waiting.get_mut(&key), &reply) {
@@ -166,11 +182,12 @@ impl Actor {
             _ => None,
         };
         if let Some(piece) = next {
+            let changes = changes_catalog(&piece.parsed);
             let (statement, pipe) = self.statement_for(piece);
             if let Some(waiting) = self.waiting.get_mut(&key) {
                 waiting.pipe = pipe;
-                let request = Request::Execute { session_id: waiting.session_id, statement };
-                self.nodes[index].node.handle_request(now, connection, request, &mut self.roles);
+                let session_id = waiting.session_id;
+                self.feed(now, key, (session_id, statement), changes);
             }
             return;
         }

@@ -13,6 +13,9 @@ mod crash;
 mod drain;
 pub mod persist;
 mod pipe;
+mod turn;
+
+pub use turn::{PARKED_MAX, TURN_WAIT_MS, changes_catalog};
 
 pub use crash::{Census, Restart};
 
@@ -97,6 +100,18 @@ pub enum Message {
         /// Gets the counts.
         done: oneshot::Sender<Census>,
     },
+    /// The catalog worker took the cluster's catalog lock and read the catalog (etcd only;
+    /// `turn.rs`), or could not.
+    CatalogTurn(Result<graphsession_meta_etcd::CatalogTurn, String>),
+    /// The catalog worker wrote a turn's change at this revision, or could not.
+    CatalogWritten(Result<i64, String>),
+    /// The shared catalog in etcd changed: its revision and value.
+    CatalogChanged {
+        /// The register's revision.
+        revision: i64,
+        /// The value (`shared_catalog.rs`).
+        value: Vec<u8>,
+    },
     /// Write everything and stop; `done` gets the outcome of the last write.
     Shutdown {
         /// Told when the actor has stopped.
@@ -162,6 +177,8 @@ pub struct Actor {
     /// Told when the meta store in etcd is lost.
     pub(crate) fenced: tokio::sync::watch::Sender<bool>,
     waiting: BTreeMap<(NodeIndex, ConnectionId), Waiting>,
+    /// On etcd: the shared catalog's turns (`turn.rs`).
+    shared: Option<turn::Shared>,
     roles_version_written: u64,
     meta_seq_written: u64,
     next_snapshot_unix_ms: u64,
@@ -178,6 +195,9 @@ impl Actor {
         fenced: tokio::sync::watch::Sender<bool>,
     ) -> Actor {
         let roles_version_written = parts.roles.version();
+        let shared = parts
+            .shared_catalog
+            .map(|(register, revision)| turn::Shared::start(register, revision, inbox.clone()));
         Actor {
             nodes: parts.nodes,
             meta: parts.meta,
@@ -194,6 +214,7 @@ impl Actor {
             inbox,
             fenced,
             waiting: BTreeMap::new(),
+            shared,
             roles_version_written,
             meta_seq_written: u64::MAX,
             next_snapshot_unix_ms: 0,
@@ -248,6 +269,7 @@ impl Actor {
                 }
             }
             Message::QueryDone { node, key, result } => {
+                self.turn_executed(node, key);
                 if let Some(host) = self.nodes.get_mut(node) {
                     match result {
                         Ok(data) => host.node.finish_query(now, key, data, &mut self.roles),
@@ -280,9 +302,13 @@ impl Actor {
             Message::Census { done } => {
                 let _told = done.send(self.census());
             }
+            Message::CatalogTurn(taken) => self.turn_taken(now, taken),
+            Message::CatalogWritten(written) => self.turn_written(now, written),
+            Message::CatalogChanged { revision, value } => self.catalog_changed(revision, value),
             Message::Shutdown { .. } => {}
         }
         self.drain(now);
+        self.advance_turn(now);
         self.after_step(now);
     }
 
@@ -301,6 +327,7 @@ impl Actor {
             }
         }
         self.drain(now);
+        self.advance_turn(now);
         self.after_step(now);
         if now >= self.next_snapshot_unix_ms {
             self.next_snapshot_unix_ms = now.saturating_add(self.snapshot_interval_ms);

@@ -47,6 +47,9 @@ async fn floor(mut messages: mpsc::UnboundedReceiver<Message>) {
             | Message::MetaAnswer { .. }
             | Message::MetaLost
             | Message::Peers(_)
+            | Message::CatalogTurn(_)
+            | Message::CatalogWritten(_)
+            | Message::CatalogChanged { .. }
             | Message::Census { .. } => {}
             Message::Crash { done, .. } => {
                 let _told = done.send(Err(anyhow!("the floor has no node to crash")));

@@ -1,0 +1,202 @@
+//! Users, roles, spaces and passwords shared by graphd processes on one etcd (the shared
+//! catalog, `graphd/src/actor/turn.rs`): what one graphd creates, grants, revokes, alters or
+//! drops holds on every other, a REVOKE reaches another graphd's open session, changes made at
+//! once on two graphd processes are all kept, and a graphd with a fresh data directory takes
+//! the cluster's. Processes and etcd are stopped by their pids.
+#![allow(clippy::unwrap_used, reason = "a test: a failed unwrap is a failed test")]
+#![allow(clippy::print_stdout, reason = "the test prints what it measured")]
+
+mod etcd_support;
+mod support;
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use etcd_support::GraphdProcess;
+use etcd_support::etcd::EtcdCluster;
+use support::{Client, string, within};
+use tokio::time::Instant;
+
+const AUTHORIZE: &str = "--enable_authorize=true";
+/// How long another graphd may take to see a change: one etcd watch delivery, with room.
+const SEEN_WITHIN: Duration = Duration::from_secs(5);
+
+/// Polls `check` until it holds, at most [`SEEN_WITHIN`]; the time it took.
+async fn eventually<F, Fut>(what: &str, mut check: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = Instant::now();
+    loop {
+        if check().await {
+            return started.elapsed();
+        }
+        assert!(started.elapsed() < SEEN_WITHIN, "not within {SEEN_WITHIN:?}: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Runs `statement` on `session` until it succeeds (`succeeds`) or fails, at most
+/// [`SEEN_WITHIN`]; the time it took.
+async fn until(client: &mut Client, session: i64, statement: &str, succeeds: bool) -> Duration {
+    let started = Instant::now();
+    loop {
+        if (client.execute(session, statement).await.code() == 0) == succeeds {
+            return started.elapsed();
+        }
+        assert!(started.elapsed() < SEEN_WITHIN, "{statement} not within {SEEN_WITHIN:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Whether `user` logs in on `addr` with `password`.
+async fn logs_in(addr: SocketAddr, user: &str, password: &str) -> bool {
+    let mut client = Client::python(addr).await;
+    client.authenticate(user, password).await.error_code.0 == 0
+}
+
+/// A root session on `addr`.
+async fn root(addr: SocketAddr) -> (Client, i64) {
+    let mut client = Client::python(addr).await;
+    let session = client.login("root", "nebula").await;
+    (client, session)
+}
+
+/// Runs `statement`, which must succeed.
+async fn ok(client: &mut Client, session: i64, statement: &str) {
+    let response = client.execute(session, statement).await;
+    assert_eq!(response.code(), 0, "{statement}: {}", response.message());
+}
+
+/// The first column of every row of `statement`.
+async fn names(client: &mut Client, session: i64, statement: &str) -> BTreeSet<String> {
+    let response = client.execute(session, statement).await;
+    assert_eq!(response.code(), 0, "{statement}: {}", response.message());
+    response.rows().iter().map(|row| string(&row[0])).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_one_graphd_changes_holds_on_another_and_a_revoke_reaches_its_open_session() {
+    within(120, async {
+        let etcd = EtcdCluster::start(1);
+        let first = GraphdProcess::start_with(&etcd.url(), "/catalog/", &[AUTHORIZE]);
+        let second = GraphdProcess::start_with(&etcd.url(), "/catalog/", &[AUTHORIZE]);
+        let (mut admin, admin_session) = root(first.addr).await;
+        ok(&mut admin, admin_session, "CREATE SPACE nba").await;
+        ok(&mut admin, admin_session, "CREATE USER alice WITH PASSWORD 'pw'").await;
+        // The user logs in on the other graphd, which lists the space.
+        let took = eventually("alice logs in on the second graphd", || {
+            logs_in(second.addr, "alice", "pw")
+        })
+        .await;
+        println!("CREATE USER on one graphd, login on another after {took:?}");
+        let (mut other_admin, other_session) = root(second.addr).await;
+        let spaces = names(&mut other_admin, other_session, "SHOW SPACES").await;
+        assert_eq!(spaces, BTreeSet::from(["nba".to_owned()]));
+
+        // alice's session on the second graphd has no role in nba yet.
+        let mut alice = Client::python(second.addr).await;
+        let alice_session = alice.login("alice", "pw").await;
+        let refused = alice.execute(alice_session, "USE nba").await;
+        assert_ne!(refused.code(), 0, "USE without a role");
+        ok(&mut admin, admin_session, "GRANT ROLE USER ON nba TO alice").await;
+        let took = until(&mut alice, alice_session, "USE nba", true).await;
+        println!("GRANT on one graphd, used by an open session on another after {took:?}");
+
+        // The REVOKE on the first graphd reaches the same open session on the second.
+        ok(&mut admin, admin_session, "REVOKE ROLE USER ON nba FROM alice").await;
+        let took = until(&mut alice, alice_session, "USE nba", false).await;
+        println!("REVOKE on one graphd, refused to an open session on another after {took:?}");
+
+        // A password changed on the second graphd holds on the first; the old one no longer.
+        ok(&mut other_admin, other_session, "ALTER USER alice WITH PASSWORD 'pw2'").await;
+        eventually("the new password on the first graphd", || logs_in(first.addr, "alice", "pw2"))
+            .await;
+        assert!(!logs_in(first.addr, "alice", "pw").await, "the old password still works");
+
+        // A user dropped on the second graphd cannot log in on the first.
+        ok(&mut other_admin, other_session, "DROP USER alice").await;
+        let addr = first.addr;
+        eventually("the dropped user refused on the first graphd", || async move {
+            !logs_in(addr, "alice", "pw2").await
+        })
+        .await;
+        ok(&mut other_admin, other_session, "DROP SPACE nba").await;
+        let addr = first.addr;
+        eventually("the dropped space gone on the first graphd", || async move {
+            let (mut client, own) = root(addr).await;
+            names(&mut client, own, "SHOW SPACES").await.is_empty()
+        })
+        .await;
+
+        // A graphd with a fresh data directory takes the cluster's users, not its own root
+        // alone: bob, created before it started, logs in there.
+        ok(&mut admin, admin_session, "CREATE USER bob WITH PASSWORD 'bob-pw'").await;
+        let third = GraphdProcess::start_with(&etcd.url(), "/catalog/", &[AUTHORIZE]);
+        assert!(logs_in(third.addr, "bob", "bob-pw").await, "{}", third.log());
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_made_at_once_on_two_graphd_are_all_kept() {
+    within(120, async {
+        let etcd = EtcdCluster::start(1);
+        let graphds = [
+            GraphdProcess::start_with(&etcd.url(), "/catalog-race/", &[AUTHORIZE]),
+            GraphdProcess::start_with(&etcd.url(), "/catalog-race/", &[AUTHORIZE]),
+        ];
+        let (mut admin, session) = root(graphds[0].addr).await;
+        ok(&mut admin, session, "CREATE SPACE race").await;
+        let addr = graphds[1].addr;
+        eventually("the space on the second graphd", || async move {
+            let (mut client, own) = root(addr).await;
+            names(&mut client, own, "SHOW SPACES").await.contains("race")
+        })
+        .await;
+        // Each graphd creates users and grants them a role, on four connections at once.
+        let mut tasks = Vec::new();
+        for (index, graphd) in graphds.iter().enumerate() {
+            for connection in 0..2 {
+                let addr = graphd.addr;
+                tasks.push(tokio::spawn(async move {
+                    let (mut client, own) = root(addr).await;
+                    for user in 0..5 {
+                        let name = format!("u{index}c{connection}n{user}");
+                        ok(&mut client, own, &format!("CREATE USER {name} WITH PASSWORD 'p'"))
+                            .await;
+                        ok(&mut client, own, &format!("GRANT ROLE GUEST ON race TO {name}")).await;
+                    }
+                }));
+            }
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+        let mut expected: BTreeSet<String> = BTreeSet::from(["root".to_owned()]);
+        for index in 0..2 {
+            for connection in 0..2 {
+                for user in 0..5 {
+                    expected.insert(format!("u{index}c{connection}n{user}"));
+                }
+            }
+        }
+        let granted: BTreeSet<String> = expected.iter().filter(|u| *u != "root").cloned().collect();
+        for graphd in &graphds {
+            let addr = graphd.addr;
+            eventually("every user and role on every graphd", || {
+                let (expected, granted) = (expected.clone(), granted.clone());
+                async move {
+                    let (mut client, own) = root(addr).await;
+                    let users = names(&mut client, own, "SHOW USERS").await;
+                    let roles = names(&mut client, own, "SHOW ROLES IN race").await;
+                    users == expected && roles == granted
+                }
+            })
+            .await;
+        }
+    })
+    .await;
+}
