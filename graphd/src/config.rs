@@ -66,6 +66,9 @@ pub enum MetaBackend {
         prefix: String,
         /// `--meta_lease_ttl_secs`, in ms: a graphd silent this long loses its slots.
         lease_ttl_ms: u64,
+        /// `--meta_catalog_bytes_max`: the largest the shared catalog (users, roles, spaces,
+        /// password hashes) may grow in etcd; a change past it is refused and undone.
+        catalog_bytes_max: usize,
     },
 }
 

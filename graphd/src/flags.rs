@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Parser};
 
-use graphsession_meta_etcd::EtcdConfig;
+use graphsession_meta_etcd::{ETCD_REQUEST_BYTES_MAX, EtcdConfig};
 
 use crate::config::{Config, MetaBackend};
 
@@ -100,6 +100,11 @@ pub struct Flags {
     #[arg(long = "meta_lease_ttl_secs", default_value_t = 10,
           value_parser = clap::value_parser!(u64).range(2..=3_600))]
     meta_lease_ttl_secs: u64,
+    /// With `--meta etcd://...`: the largest the shared catalog (users, roles, spaces and
+    /// password hashes, one etcd value) may grow, bytes; a change past it is refused and undone.
+    #[arg(long = "meta_catalog_bytes_max", default_value_t = 1_048_576,
+          value_parser = clap::value_parser!(u64).range(4_096..=ETCD_REQUEST_BYTES_MAX as u64))]
+    meta_catalog_bytes_max: u64,
     /// Write this process's part of a run's record to this file, one JSON object a line: its
     /// nodes' ids and sessions and, with `--meta etcd://...`, every log entry its replica
     /// applied (tests judge it with the simulator's oracles).
@@ -153,6 +158,8 @@ impl Flags {
                     endpoints: endpoints.clone(),
                     prefix: self.meta_prefix.clone(),
                     lease_ttl_ms: self.meta_lease_ttl_secs.saturating_mul(1_000),
+                    catalog_bytes_max: usize::try_from(self.meta_catalog_bytes_max)
+                        .unwrap_or(usize::MAX),
                 },
             },
             record_events: self.record_events.clone(),

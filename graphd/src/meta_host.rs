@@ -123,7 +123,7 @@ pub struct OnEtcd {
 /// With `recording`, every log entry the replica applies is delivered too. The nodes'
 /// addresses (`addrs`, in node order) are shared with every graphd (SHOW SESSIONS' GraphAddr).
 pub async fn start_etcd(
-    (endpoints, prefix, lease_ttl_ms): (&[String], &str, u64),
+    (endpoints, prefix, (lease_ttl_ms, catalog_bytes_max)): (&[String], &str, (u64, usize)),
     (meta, recording): (MetaConfig, bool),
     addrs: &[String],
     seal_key_candidate: SealKey,
@@ -134,6 +134,7 @@ pub async fn start_etcd(
         endpoints: endpoints.to_vec(),
         prefix: prefix.to_owned(),
         lease_ttl_ms,
+        catalog_bytes_max,
         deliver_applied: recording,
         ..EtcdConfig::default()
     };

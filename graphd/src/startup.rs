@@ -92,8 +92,8 @@ pub async fn prepare(config: &Config) -> Result<(Parts, Vec<TcpListener>)> {
             let granted = leases.acquire(&dir, &slots, now_unix_ms())?;
             (Meta::Embedded(store), granted, None, seal_key)
         }
-        (None, MetaBackend::Etcd { endpoints, prefix, lease_ttl_ms }, None) => {
-            let etcd = (endpoints.as_slice(), prefix.as_str(), *lease_ttl_ms);
+        (None, MetaBackend::Etcd { endpoints, prefix, lease_ttl_ms, catalog_bytes_max }, None) => {
+            let etcd = (endpoints.as_slice(), prefix.as_str(), (*lease_ttl_ms, *catalog_bytes_max));
             let recording = (meta_config(config), recorder.is_some());
             let shown: Vec<String> = addrs.iter().map(ToString::to_string).collect();
             let mut on = start_etcd(etcd, recording, &shown, seal::draw()?, now_unix_ms()).await?;

@@ -200,3 +200,79 @@ async fn changes_made_at_once_on_two_graphd_are_all_kept() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_etcd_does_not_take_is_undone_and_refused_on_every_graphd() {
+    within(120, async {
+        let etcd = EtcdCluster::start(1);
+        let small = "--meta_catalog_bytes_max=4096";
+        let first = GraphdProcess::start_with(&etcd.url(), "/catalog-full/", &[AUTHORIZE, small]);
+        let second = GraphdProcess::start_with(&etcd.url(), "/catalog-full/", &[AUTHORIZE, small]);
+        let (mut admin, session) = root(first.addr).await;
+        // Users until the catalog would pass 4,096 bytes: that CREATE USER fails, naming why.
+        let mut created = Vec::new();
+        let refused = loop {
+            let name = format!("user{}", created.len());
+            let response =
+                admin.execute(session, &format!("CREATE USER {name} WITH PASSWORD 'p'")).await;
+            if response.code() != 0 {
+                assert!(
+                    response.message().contains("not stored in etcd"),
+                    "{}",
+                    response.message()
+                );
+                assert!(
+                    response.message().contains("catalog_bytes_max 4096"),
+                    "{}",
+                    response.message()
+                );
+                break name;
+            }
+            created.push(name);
+            assert!(created.len() < 100, "4,096 bytes held 100 users");
+        };
+        assert!(created.len() > 5, "only {} users fit", created.len());
+        // Undone here too: the refused user is nowhere, the others everywhere.
+        let mut expected: BTreeSet<String> = created.iter().cloned().collect();
+        expected.insert("root".to_owned());
+        for graphd in [&first, &second] {
+            let addr = graphd.addr;
+            let expected = expected.clone();
+            eventually("the created users, and only them", || {
+                let expected = expected.clone();
+                async move {
+                    let (mut client, own) = root(addr).await;
+                    names(&mut client, own, "SHOW USERS").await == expected
+                }
+            })
+            .await;
+            assert!(!logs_in(addr, &refused, "p").await, "the refused user logs in");
+        }
+        // Room made by a DROP USER on the other graphd: the same statement succeeds.
+        let (mut other, other_session) = root(second.addr).await;
+        ok(&mut other, other_session, "DROP USER user0").await;
+        ok(&mut admin, session, &format!("CREATE USER {refused} WITH PASSWORD 'p'")).await;
+        let addr = second.addr;
+        eventually("the user made after the drop", || logs_in(addr, &refused, "p")).await;
+
+        // The catalog lock held elsewhere for longer than a turn waits: the change fails after
+        // the wait, and nothing changed; once the lock is free the change goes through.
+        let mut raw = etcd_client::Client::connect(etcd.endpoints(), None).await.unwrap();
+        let lease = raw.lease_grant(60, None).await.unwrap().id();
+        let hold = etcd_client::PutOptions::new().with_lease(lease);
+        raw.put("/catalog-full/catalog/lock", lease.to_string(), Some(hold)).await.unwrap();
+        let started = Instant::now();
+        let response = admin.execute(session, "DROP USER user1").await;
+        assert_ne!(response.code(), 0, "a change without the lock");
+        assert!(response.message().contains("held the catalog lock"), "{}", response.message());
+        assert!(
+            started.elapsed() >= Duration::from_secs(4),
+            "gave up after {:?}",
+            started.elapsed()
+        );
+        assert!(names(&mut other, other_session, "SHOW USERS").await.contains("user1"));
+        raw.lease_revoke(lease).await.unwrap();
+        ok(&mut admin, session, "DROP USER user1").await;
+    })
+    .await;
+}
