@@ -15,9 +15,11 @@ use std::time::Duration;
 
 use etcd_support::GraphdProcess;
 use etcd_support::etcd::EtcdCluster;
-use support::{Client, string, within};
+use support::{Client, Graphd, config, fresh_dir, string, within};
 use tokio::time::Instant;
 
+/// NebulaGraph's `E_SESSION_INVALID`.
+const E_SESSION_INVALID: i32 = -1002;
 const AUTHORIZE: &str = "--enable_authorize=true";
 /// How long another graphd may take to see a change: one etcd watch delivery, with room.
 const SEEN_WITHIN: Duration = Duration::from_secs(5);
@@ -116,8 +118,20 @@ async fn what_one_graphd_changes_holds_on_another_and_a_revoke_reaches_its_open_
             .await;
         assert!(!logs_in(first.addr, "alice", "pw").await, "the old password still works");
 
-        // A user dropped on the second graphd cannot log in on the first.
+        // A user dropped on the second graphd cannot log in on the first, and its open session
+        // there ends at its next request.
+        let mut alice_first = Client::python(first.addr).await;
+        let alice_first_session = alice_first.login("alice", "pw2").await;
+        let before = alice_first.execute(alice_first_session, "SHOW SESSION 1").await.code();
+        assert_ne!(before, E_SESSION_INVALID);
         ok(&mut other_admin, other_session, "DROP USER alice").await;
+        let started = Instant::now();
+        while alice_first.execute(alice_first_session, "SHOW SESSION 1").await.code()
+            != E_SESSION_INVALID
+        {
+            assert!(started.elapsed() < SEEN_WITHIN, "the dropped user's session lives on");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         let addr = first.addr;
         eventually("the dropped user refused on the first graphd", || async move {
             !logs_in(addr, "alice", "pw2").await
@@ -273,6 +287,30 @@ async fn a_change_etcd_does_not_take_is_undone_and_refused_on_every_graphd() {
         assert!(names(&mut other, other_session, "SHOW USERS").await.contains("user1"));
         raw.lease_revoke(lease).await.unwrap();
         ok(&mut admin, session, "DROP USER user1").await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_graphd_on_etcd_brings_its_data_directorys_users_to_the_cluster() {
+    within(120, async {
+        // A data directory of the embedded mode, with a user of its own.
+        let old = fresh_dir("catalog-migrate");
+        let embedded = Graphd::start(config(&old)).await;
+        let (mut admin, session) = root(embedded.addr()).await;
+        ok(&mut admin, session, "CREATE USER carol WITH PASSWORD 'carol-pw'").await;
+        ok(&mut admin, session, "CREATE SPACE carols").await;
+        drop(admin);
+        embedded.stop().await;
+        let etcd = EtcdCluster::start(1);
+        let data = format!("--data_path={}", old.display());
+        let _first = GraphdProcess::start_with(&etcd.url(), "/catalog-migrate/", &[&data]);
+        // A second graphd with a fresh data directory takes them from etcd.
+        let second = GraphdProcess::start(&etcd.url(), "/catalog-migrate/");
+        assert!(logs_in(second.addr, "carol", "carol-pw").await, "{}", second.log());
+        let (mut client, own) = root(second.addr).await;
+        assert!(names(&mut client, own, "SHOW SPACES").await.contains("carols"));
+        assert!(second.log().contains("the cluster's, from etcd"), "{}", second.log());
     })
     .await;
 }
