@@ -179,6 +179,8 @@ pub struct Actor {
     waiting: BTreeMap<(NodeIndex, ConnectionId), Waiting>,
     /// On etcd: the shared catalog's turns (`turn.rs`).
     shared: Option<turn::Shared>,
+    /// Messages that wait for a catalog write ([`Actor::handle_or_defer`]).
+    deferred: VecDeque<Message>,
     roles_version_written: u64,
     meta_seq_written: u64,
     next_snapshot_unix_ms: u64,
@@ -215,6 +217,7 @@ impl Actor {
             fenced,
             waiting: BTreeMap::new(),
             shared,
+            deferred: VecDeque::new(),
             roles_version_written,
             meta_seq_written: u64::MAX,
             next_snapshot_unix_ms: 0,
@@ -231,7 +234,11 @@ impl Actor {
     pub async fn run(mut self, mut inbox: mpsc::UnboundedReceiver<Message>) {
         loop {
             let now = now_unix_ms();
-            let sleep_ms = self.next_wake_unix_ms().saturating_sub(now).min(SLEEP_MS_MAX);
+            let sleep_ms = if self.turn_writing() {
+                SLEEP_MS_MAX
+            } else {
+                self.next_wake_unix_ms().saturating_sub(now).min(SLEEP_MS_MAX)
+            };
             let sleep = tokio::time::sleep(std::time::Duration::from_millis(sleep_ms));
             tokio::select! {
                 message = inbox.recv() => match message {
@@ -241,7 +248,7 @@ impl Actor {
                         let _told = done.send(written.and(stopped));
                         return;
                     }
-                    Some(message) => self.handle(now_unix_ms(), message),
+                    Some(message) => self.handle_or_defer(message),
                     None => {
                         if let Err(error) = self.shutdown() {
                             log!("the last snapshot failed: {error:#}");
@@ -252,8 +259,37 @@ impl Actor {
                         return;
                     }
                 },
-                () = sleep => self.on_timer(now_unix_ms()),
+                () = sleep => {
+                    if !self.turn_writing() {
+                        self.on_timer(now_unix_ms());
+                    }
+                }
             }
+        }
+    }
+
+    /// Handles `message`, unless a catalog change is being written (etcd, `turn.rs`): then
+    /// every message that could run a statement or a node's timer waits, in order, until the
+    /// write is done, so no session of this graphd uses a change etcd may still refuse. The
+    /// wait is one etcd commit (at most a call timeout and a turn's wait when etcd is out of
+    /// reach); what waits is bounded as the inbox is, by the connections (one request each)
+    /// and the executor's tasks.
+    fn handle_or_defer(&mut self, message: Message) {
+        let passes = matches!(
+            message,
+            Message::CatalogWritten(_)
+                | Message::CatalogChanged { .. }
+                | Message::MetaLost
+                | Message::Census { .. }
+        );
+        if self.turn_writing() && !passes {
+            self.deferred.push_back(message);
+            return;
+        }
+        self.handle(now_unix_ms(), message);
+        while !self.turn_writing() {
+            let Some(message) = self.deferred.pop_front() else { break };
+            self.handle(now_unix_ms(), message);
         }
     }
 

@@ -341,6 +341,12 @@ impl Actor {
         shared.turn = Turn::Writing(running);
     }
 
+    /// Whether a turn's change is being written: until it is, nothing else runs (see
+    /// [`Actor::run`](crate::actor::Actor::run)), so no session uses a change etcd may refuse.
+    pub(crate) fn turn_writing(&self) -> bool {
+        matches!(self.shared, Some(Shared { turn: Turn::Writing(_), .. }))
+    }
+
     /// The worker wrote the turn's change (or could not).
     pub(crate) fn turn_written(&mut self, now: u64, written: Result<i64, String>) {
         let Some(shared) = self.shared.as_mut() else { return };
