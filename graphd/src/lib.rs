@@ -1,7 +1,9 @@
 //! graphd: a tokio host of `graphsession_core::node::GraphNode` that NebulaGraph's official
 //! clients (nebula3-python, the Node.js client) can talk to. It runs one or more graph nodes on
 //! consecutive ports around one embedded meta store, with NebulaGraph's flags, and keeps users,
-//! roles, spaces and sessions across restarts in `--data_path`.
+//! roles, spaces and sessions across restarts in `--data_path`. With `--meta etcd://...` the
+//! graphd processes of a cluster share sessions through etcd's log and users, roles, spaces and
+//! passwords through its catalog register (`actor/turn.rs`, [`shared_catalog`]).
 //!
 //! ```text
 //!   socket ── connection task ──(Message)──▶ actor ──▶ GraphNode (per node)
