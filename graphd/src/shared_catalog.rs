@@ -154,6 +154,33 @@ mod tests {
         assert!(SharedCatalog::decode(b"{").is_err());
     }
 
+    proptest::proptest! {
+        /// Whatever etcd holds (another build's bytes, a damaged or forged value), decoding
+        /// never panics and gives only a catalog that passes every check.
+        #[test]
+        fn decode_takes_only_checked_catalogs(
+            edits in proptest::collection::vec((proptest::num::usize::ANY, proptest::num::u8::ANY), 0..8),
+            cut in proptest::option::of(proptest::num::usize::ANY),
+            raw in proptest::collection::vec(proptest::num::u8::ANY, 0..64),
+        ) {
+            static ENCODED: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+            let mut bytes = ENCODED.get_or_init(|| catalog().encode()).clone();
+            for (at, byte) in edits {
+                let at = at % bytes.len();
+                bytes[at] = byte;
+            }
+            if let Some(cut) = cut {
+                bytes.truncate(cut % (bytes.len() + 1));
+            }
+            for value in [bytes, raw] {
+                if let Ok(decoded) = SharedCatalog::decode(&value) {
+                    proptest::prop_assert!(decoded.check().is_ok());
+                    proptest::prop_assert!(decoded.roles.check_invariants().is_ok());
+                }
+            }
+        }
+    }
+
     #[test]
     fn same_contents_ignores_the_version_only() {
         let first = catalog();
