@@ -205,15 +205,17 @@ impl Actor {
             return self.deliver(now, node, connection, failed_reply(message));
         }
         shared.parked.push_back(Parked { node, connection, session_id, statement });
-        self.kick();
+        self.kick(now);
     }
 
     /// Starts a turn if none is under way and a statement waits.
-    fn kick(&mut self) {
+    fn kick(&mut self, now: u64) {
         let Some(shared) = self.shared.as_mut() else { return };
         if matches!(shared.turn, Turn::Idle) && !shared.parked.is_empty() {
             shared.turn = Turn::Taking;
-            send(&shared.commands, Command::Take);
+            if !send(&shared.commands, Command::Take) {
+                self.turn_taken(now, Err("the catalog worker took no command".to_owned()));
+            }
         }
     }
 
@@ -228,22 +230,23 @@ impl Actor {
             Err(error) => {
                 shared.turn = Turn::Idle;
                 self.fail_parked(now, format!("the catalog in etcd is out of reach: {error}"));
-                return self.kick();
+                return self.kick(now);
             }
         };
         if let Some(value) =
             read.value.as_deref().filter(|_| read.revision > shared.adopted_revision)
         {
             if let Err(error) = self.adopt_catalog(read.revision, value) {
-                let shared = self.shared.as_mut().expect("checked above");
-                send(&shared.commands, Command::End);
-                shared.turn = Turn::Idle;
+                if let Some(shared) = self.shared.as_mut() {
+                    send(&shared.commands, Command::End);
+                    shared.turn = Turn::Idle;
+                }
                 self.fail_parked(now, format!("the catalog in etcd cannot be used: {error:#}"));
-                return self.kick();
+                return self.kick(now);
             }
         }
         let before = self.shared_catalog();
-        let shared = self.shared.as_mut().expect("checked above");
+        let Some(shared) = self.shared.as_mut() else { return };
         let parked = loop {
             match shared.parked.pop_front() {
                 Some(parked) if self.waiting.contains_key(&(parked.node, parked.connection)) => {
@@ -329,7 +332,7 @@ impl Actor {
             return;
         }
         let after = self.shared_catalog();
-        let shared = self.shared.as_mut().expect("checked above");
+        let Some(shared) = self.shared.as_mut() else { return };
         let Turn::Running(running) = std::mem::replace(&mut shared.turn, Turn::Idle) else {
             return;
         };
@@ -337,8 +340,11 @@ impl Actor {
             return self.end_turn(now, *running, None);
         }
         let value = after.encode();
-        send(&shared.commands, Command::Write { turn: running.read.clone(), value });
+        let sent = send(&shared.commands, Command::Write { turn: running.read.clone(), value });
         shared.turn = Turn::Writing(running);
+        if !sent {
+            self.turn_written(now, Err("the catalog worker took no command".to_owned()));
+        }
     }
 
     /// Whether a turn's change is being written: until it is, nothing else runs (see
@@ -387,7 +393,7 @@ impl Actor {
             self.deliver(now, node, connection, reply);
             self.drain(now);
         }
-        self.kick();
+        self.kick(now);
     }
 
     /// Another graphd's change (or this one's own write) arrived from etcd.
@@ -436,9 +442,15 @@ impl Actor {
     }
 }
 
-fn send(commands: &mpsc::Sender<Command>, command: Command) {
-    if let Err(error) = commands.try_send(command) {
-        log!("the catalog worker took no command: {error}");
+/// Hands `command` to the worker; false (logged) when it cannot take it, so no turn waits
+/// for an answer that will not come.
+fn send(commands: &mpsc::Sender<Command>, command: Command) -> bool {
+    match commands.try_send(command) {
+        Ok(()) => true,
+        Err(error) => {
+            log!("the catalog worker took no command: {error}");
+            false
+        }
     }
 }
 
