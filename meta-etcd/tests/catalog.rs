@@ -205,6 +205,10 @@ async fn every_process_follows_every_value_in_order_and_reads_again_after_compac
     assert_eq!(catalogs(&mut b_deliveries, (3, 5_000)).await, written);
     // Nothing is delivered twice.
     assert_eq!(catalogs(&mut b_deliveries, (1, 1_000)).await, []);
+    // A follower from just before the first write, started after the writes, gets all three.
+    let (mut d, mut d_deliveries) = start(&config).await;
+    d.follow_catalog(written[0].0 - 1);
+    assert_eq!(catalogs(&mut d_deliveries, (3, 5_000)).await, written);
     // The history before the newest value compacted: a follower from the seed reads it again.
     let mut admin = admin(&cluster).await;
     let newest = written[2].0;
