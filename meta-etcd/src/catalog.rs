@@ -84,8 +84,9 @@ impl CatalogRegister {
     }
 
     /// Waits (trying every 20 ms) until this process holds the catalog lock, at most `wait_ms`
-    /// ([`MetaEtcdError::CatalogBusy`] after that), then reads the catalog. A failed etcd call
-    /// is tried again within the wait; if the wait ends on one (or the read fails), the lock is
+    /// ([`MetaEtcdError::CatalogBusy`] after that), then reads the catalog. A try under way
+    /// when the wait ends finishes first (each call is bounded by `call_timeout_ms`). A holder
+    /// taking its turn again gets it at once. A failed etcd call is tried again within the wait; if the wait ends on one (or the read fails), the lock is
     /// let go in case the failed try took it, and the call's error returned. The lost process
     /// lease is [`MetaEtcdError::LeaseLost`].
     pub async fn take_turn(&self, wait_ms: u64) -> Result<CatalogTurn, MetaEtcdError> {
