@@ -1,8 +1,10 @@
 //! Users, roles, spaces and passwords shared by graphd processes on one etcd (the shared
 //! catalog, `graphd/src/actor/turn.rs`): what one graphd creates, grants, revokes, alters or
 //! drops holds on every other, a REVOKE reaches another graphd's open session, changes made at
-//! once on two graphd processes are all kept, and a graphd with a fresh data directory takes
-//! the cluster's. Processes and etcd are stopped by their pids.
+//! once on two graphd processes are all kept, a change etcd does not take (too large, or the
+//! lock held elsewhere for a whole wait) is undone and refused everywhere, a dead holder's lock
+//! is freed when its lease expires, and a graphd with a fresh data directory takes the
+//! cluster's. Processes and etcd are stopped by their pids.
 #![allow(clippy::unwrap_used, reason = "a test: a failed unwrap is a failed test")]
 #![allow(clippy::print_stdout, reason = "the test prints what it measured")]
 
@@ -287,6 +289,17 @@ async fn a_change_etcd_does_not_take_is_undone_and_refused_on_every_graphd() {
         assert!(names(&mut other, other_session, "SHOW USERS").await.contains("user1"));
         raw.lease_revoke(lease).await.unwrap();
         ok(&mut admin, session, "DROP USER user1").await;
+
+        // A holder that died (its lease no longer kept alive) frees the lock when its lease
+        // expires: a change waiting for it goes through within the turn's wait.
+        let dead = raw.lease_grant(2, None).await.unwrap().id();
+        let hold = etcd_client::PutOptions::new().with_lease(dead);
+        raw.put("/catalog-full/catalog/lock", dead.to_string(), Some(hold)).await.unwrap();
+        let started = Instant::now();
+        ok(&mut admin, session, "DROP USER user2").await;
+        let waited = started.elapsed();
+        assert!(waited >= Duration::from_millis(500), "did not wait for the lock: {waited:?}");
+        println!("a change waited {waited:?} for a dead holder's lock (lease 2 s)");
     })
     .await;
 }
