@@ -8,6 +8,8 @@
 //!   follows between its connections and meta ([`node::GraphNode`]).
 //! - [`cluster`]: sessions shared by many graph nodes through a meta store: the meta-side store and the
 //!   node-side sync machine, exchanging plain serde values over the host's transport.
+//! - [`catalog`]: users, roles, spaces and passwords shared by many processes through a fenced
+//!   register, changed one turn at a time ([`catalog::CatalogTurns`]).
 //!
 //! # Feature `corruption`
 //!
@@ -19,6 +21,7 @@
 //! it to show that every checker reports what it should on the states its runs reach: a checker
 //! made weaker is otherwise invisible to it.
 
+pub mod catalog;
 pub mod client;
 pub mod cluster;
 pub mod node;
