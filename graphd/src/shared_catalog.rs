@@ -34,12 +34,20 @@ pub struct SharedCatalog {
 }
 
 impl SharedCatalog {
-    /// The catalog of these parts, in this build's format.
+    /// The catalog of these parts, in this build's format. The role table's version is set to
+    /// 1 (each process counts its own), so equal contents encode to equal bytes: the turn
+    /// protocol (`graphsession_core::catalog`) compares copies by their bytes.
     pub fn new(
         roles: RoleTable,
         spaces: BTreeSet<String>,
         hashes: BTreeMap<String, String>,
     ) -> SharedCatalog {
+        let mut normalized = RoleTable::new();
+        let roles = match normalized.adopt(roles.clone()) {
+            Ok(()) => normalized,
+            // Only a table breaking its invariants is refused; keep it for the checks to name.
+            Err(_) => roles,
+        };
         SharedCatalog { format_version: SHARED_CATALOG_FORMAT_VERSION, roles, spaces, hashes }
     }
 
@@ -129,6 +137,19 @@ mod tests {
         let decoded = SharedCatalog::decode(&catalog.encode()).unwrap();
         assert_eq!(decoded, catalog);
         assert!(decoded.same_contents(&catalog));
+    }
+
+    #[test]
+    fn equal_contents_encode_to_equal_bytes_whatever_the_versions() {
+        let first = catalog();
+        let mut roles = first.roles.clone();
+        roles.adopt(first.roles.clone()).unwrap();
+        roles.adopt(first.roles.clone()).unwrap();
+        let second = SharedCatalog::new(roles, first.spaces.clone(), first.hashes.clone());
+        assert_eq!(first.encode(), second.encode());
+        let mut other = second.clone();
+        other.spaces.insert("other".to_owned());
+        assert_ne!(first.encode(), other.encode());
     }
 
     #[test]

@@ -233,7 +233,7 @@ async fn a_change_etcd_does_not_take_is_undone_and_refused_on_every_graphd() {
                 admin.execute(session, &format!("CREATE USER {name} WITH PASSWORD 'p'")).await;
             if response.code() != 0 {
                 assert!(
-                    response.message().contains("not stored in etcd"),
+                    response.message().contains("the change was not stored"),
                     "{}",
                     response.message()
                 );

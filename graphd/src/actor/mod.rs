@@ -300,6 +300,7 @@ impl Actor {
             }
             Message::Closed { node, connection } => {
                 self.waiting.remove(&(node, connection));
+                self.turn_closed(node, connection);
                 if let Some(host) = self.nodes.get_mut(node) {
                     host.node.handle_connection_closed(now, connection, &mut self.roles);
                 }
@@ -340,10 +341,11 @@ impl Actor {
             }
             Message::CatalogTurn(taken) => self.turn_taken(now, taken),
             Message::CatalogWritten(written) => self.turn_written(now, written),
-            Message::CatalogChanged { revision, value } => self.catalog_changed(revision, value),
+            Message::CatalogChanged { revision, value } => {
+                self.catalog_changed(now, revision, value);
+            }
             Message::Shutdown { .. } => {}
         }
-        self.drain(now);
         self.advance_turn(now);
         self.after_step(now);
     }
@@ -362,7 +364,6 @@ impl Actor {
                 host.node.handle_timeout(now, &mut self.roles);
             }
         }
-        self.drain(now);
         self.advance_turn(now);
         self.after_step(now);
         if now >= self.next_snapshot_unix_ms {

@@ -57,6 +57,9 @@ impl Actor {
         if let Err(violation) = self.roles.check_invariants() {
             panic!("roles: {violation:?}");
         }
+        if let Err(violation) = self.check_turns() {
+            panic!("catalog turns: {violation:?}");
+        }
     }
 
     /// Writes the meta store and every node's registry, when anything changed.

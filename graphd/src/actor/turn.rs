@@ -1,28 +1,23 @@
 //! On etcd, users, roles, spaces and password hashes are one shared catalog (`shared_catalog.rs`)
-//! in the cluster's catalog register, and a statement that may change them runs in a **turn**:
+//! in the cluster's catalog register, and a statement that may change them runs in a **turn**.
+//! The protocol is the library's (`graphsession_core::catalog::CatalogTurns`, which the
+//! simulator drives too): a statement is parked (at most [`PARKED_MAX`]), runs on its node once
+//! this process holds the cluster's catalog lock and has the newest copy, and its reply is held
+//! until the changed copy is written, fenced by the lock and the revision read; a failed write
+//! puts the copy back and fails the statement, and while a write is under way nothing else runs
+//! ([`Actor::turn_writing`]). Every other graphd follows the register and adopts each new value
+//! (`RoleTable::adopt`), so its sessions see a GRANT or REVOKE at their next request after the
+//! value arrives, usually within milliseconds; NebulaGraph's graphd reloads from meta every
+//! heartbeat (10 s).
 //!
-//! 1. It is parked (at most [`PARKED_MAX`]) instead of fed to its node.
-//! 2. The worker task takes the register's lock (one process at a time in the cluster) and reads
-//!    the catalog; the actor adopts it if another graphd changed it since.
-//! 3. The statement goes to its node as any statement does: the node (and the executor) apply
-//!    their own rules to this process's copy, which is now the newest.
-//! 4. Its reply is held. If the copy changed, the whole catalog is written, fenced by the lock
-//!    and by the revision read in 2; the reply goes out once the write is committed. A write that
-//!    fails puts the copy back as it was (under a new role-table version) and the statement
-//!    fails instead, so no client is told of a change etcd does not hold.
-//! 5. The lock is released and the next parked statement takes its turn.
-//!
-//! So every change is made on the newest catalog and written in one order: two graphd processes
-//! granting at once both keep their grant (a last-writer-wins copy would drop one). Every other
-//! graphd follows the register and adopts each new value (`RoleTable::adopt`), so its sessions
-//! see a GRANT or REVOKE at their next request after the value arrives, usually within
-//! milliseconds; NebulaGraph's graphd reloads from meta every heartbeat (10 s).
-//!
-//! graphd decides nothing here: which statements may change the catalog is the grammar's
-//! (`changes_catalog`), every rule stays the node's, the permission crate's or the executor's.
+//! Here is only the I/O: the worker task that takes the lock, writes and releases
+//! (`CatalogRegister`), the check that a value read or delivered is one this build can use
+//! (else the turn fails and nothing is written over it), and carrying out the machine's
+//! actions on the node, the connections and the copy. Which statements may change the catalog
+//! is the grammar's ([`changes_catalog`]); every rule stays the node's, the permission crate's
+//! or the executor's.
 
-use std::collections::VecDeque;
-
+use graphsession_core::catalog::{CatalogTurns, RegisterRead, TurnAction, TurnCommand};
 use graphsession_core::client::{ConnectionId, E_EXECUTION_ERROR};
 use graphsession_core::node::{Reply, Request, SessionStatement, Statement};
 use graphsession_meta_etcd::{CatalogRegister, CatalogTurn, MetaEtcdError};
@@ -72,49 +67,18 @@ pub(crate) enum Command {
     End,
 }
 
-/// A statement waiting for its turn.
-#[derive(Debug)]
-struct Parked {
-    node: NodeIndex,
-    connection: ConnectionId,
-    session_id: i64,
-    statement: Statement,
-}
+/// The machine of this process's turns: statements keyed by their node and connection,
+/// carried with their session, answered with the node's reply.
+type Turns = CatalogTurns<(NodeIndex, ConnectionId), (i64, Statement), Reply>;
 
-/// Where this process's turn is.
-#[derive(Debug)]
-enum Turn {
-    /// No turn: the next parked statement starts one.
-    Idle,
-    /// The worker is taking the lock.
-    Taking,
-    /// The statement runs on its node; its reply is held once it comes.
-    Running(Box<Running>),
-    /// The change is being written; the reply waits for the write.
-    Writing(Box<Running>),
-}
-
-/// A statement in its turn.
-#[derive(Debug)]
-struct Running {
-    key: (NodeIndex, ConnectionId),
-    read: CatalogTurn,
-    before: SharedCatalog,
-    reply: Option<Reply>,
-    /// The executor's task still running for it (CHANGE PASSWORD hashes off the loop).
-    executing: Option<QueryKey>,
-}
-
-/// The actor's side of the shared catalog (etcd only).
+/// The actor's side of the shared catalog (etcd only): the rule is `CatalogTurns`', this is
+/// its I/O.
 #[derive(Debug)]
 pub(crate) struct Shared {
     commands: mpsc::Sender<Command>,
-    parked: VecDeque<Parked>,
-    turn: Turn,
-    /// The register's revision this process's copy was last taken from or written at.
-    adopted_revision: i64,
-    /// A value delivered during a turn, adopted when it ends.
-    deferred: Option<(i64, Vec<u8>)>,
+    turns: Turns,
+    /// The executor's task of the statement in its turn (CHANGE PASSWORD hashes off the loop).
+    executing: Option<(QueryKey, (NodeIndex, ConnectionId))>,
 }
 
 impl Shared {
@@ -127,13 +91,7 @@ impl Shared {
     ) -> Shared {
         let (commands, received) = mpsc::channel(COMMANDS_MAX);
         tokio::spawn(work(register, received, actor));
-        Shared {
-            commands,
-            parked: VecDeque::new(),
-            turn: Turn::Idle,
-            adopted_revision,
-            deferred: None,
-        }
+        Shared { commands, turns: CatalogTurns::new(PARKED_MAX, adopted_revision), executing: None }
     }
 }
 
@@ -145,10 +103,7 @@ async fn work(
 ) {
     while let Some(command) = commands.recv().await {
         let message = match command {
-            Command::Take => {
-                let taken = register.take_turn(TURN_WAIT_MS).await;
-                Message::CatalogTurn(taken.map_err(|error| error.to_string()))
-            }
+            Command::Take => Message::CatalogTurn(take(&register).await),
             Command::Write { turn, value } => {
                 Message::CatalogWritten(write(&register, &turn, value).await)
             }
@@ -163,6 +118,21 @@ async fn work(
             return;
         }
     }
+}
+
+/// Takes the lock and reads the catalog; a value this build cannot use fails the turn, so no
+/// change is ever written over a catalog it does not understand (a newer build's).
+async fn take(register: &CatalogRegister) -> Result<CatalogTurn, String> {
+    let read = register.take_turn(TURN_WAIT_MS).await.map_err(|error| error.to_string())?;
+    if let Some(value) = &read.value {
+        if let Err(error) = SharedCatalog::decode(value) {
+            if let Err(released) = register.end_turn().await {
+                log!("releasing the catalog lock failed: {released} (it goes with the lease)");
+            }
+            return Err(format!("the catalog in etcd cannot be used: {error:#}"));
+        }
+    }
+    Ok(read)
 }
 
 /// Writes `value`; a call whose reply was lost is resolved by reading the register again (the
@@ -192,94 +162,105 @@ impl Actor {
     pub(crate) fn feed(
         &mut self,
         now: u64,
-        (node, connection): (NodeIndex, ConnectionId),
+        key: (NodeIndex, ConnectionId),
         (session_id, statement): (i64, Statement),
         changes: bool,
     ) {
         let Some(shared) = self.shared.as_mut().filter(|_| changes) else {
             let request = Request::Execute { session_id, statement };
+            let (node, connection) = key;
             return self.nodes[node].node.handle_request(now, connection, request, &mut self.roles);
         };
-        if shared.parked.len() >= PARKED_MAX {
-            let message = format!("{PARKED_MAX} catalog changes wait already; retry later");
-            return self.deliver(now, node, connection, failed_reply(message));
+        if let Err(full) = shared.turns.handle_statement(key, (session_id, statement)) {
+            return self.deliver(now, key.0, key.1, failed_reply(full.to_string()));
         }
-        shared.parked.push_back(Parked { node, connection, session_id, statement });
-        self.kick(now);
+        self.pump(now);
     }
 
-    /// Starts a turn if none is under way and a statement waits.
-    fn kick(&mut self, now: u64) {
-        let Some(shared) = self.shared.as_mut() else { return };
-        if matches!(shared.turn, Turn::Idle) && !shared.parked.is_empty() {
-            shared.turn = Turn::Taking;
-            if !send(&shared.commands, Command::Take) {
-                self.turn_taken(now, Err("the catalog worker took no command".to_owned()));
+    /// Carries out what the turns ask, until they ask nothing; whether anything was done.
+    fn pump(&mut self, now: u64) -> bool {
+        let mut acted = false;
+        loop {
+            let Some(shared) = self.shared.as_mut() else { return acted };
+            if let Some(command) = shared.turns.poll_command() {
+                acted = true;
+                self.command(command);
+                continue;
+            }
+            let Some(action) = shared.turns.poll_action() else { return acted };
+            acted = true;
+            match action {
+                TurnAction::Adopt { revision, value } => {
+                    if let Err(error) = self.take_value(&value) {
+                        log!("the catalog at revision {revision} was not taken: {error:#}");
+                    }
+                }
+                TurnAction::Restore { value } => {
+                    log!("a catalog change was not stored in etcd and is undone");
+                    if let Err(error) = self.take_value(&value) {
+                        log!("undoing it failed: {error:#}");
+                    }
+                }
+                TurnAction::Run { key: (node, connection), statement: (session_id, statement) } => {
+                    if let Some(host) = self.nodes.get_mut(node) {
+                        let request = Request::Execute { session_id, statement };
+                        host.node.handle_request(now, connection, request, &mut self.roles);
+                    }
+                }
+                TurnAction::Reply { key: (node, connection), reply } => {
+                    self.deliver(now, node, connection, reply);
+                }
+                TurnAction::Fail { key: (node, connection), message } => {
+                    log!("a catalog change failed: {message}");
+                    self.deliver(now, node, connection, failed_reply(message));
+                }
             }
         }
     }
 
-    /// The worker took the lock (or could not).
-    pub(crate) fn turn_taken(&mut self, now: u64, taken: Result<CatalogTurn, String>) {
+    /// Hands `command` to the worker; one it cannot take is answered as a failure at once, so
+    /// no turn waits for an answer that will not come.
+    fn command(&mut self, command: TurnCommand) {
         let Some(shared) = self.shared.as_mut() else { return };
-        if !matches!(shared.turn, Turn::Taking) {
+        let (sent, lost) = match command {
+            TurnCommand::Take => (send(&shared.commands, Command::Take), Some(true)),
+            TurnCommand::Write { read_revision, value } => {
+                let turn = CatalogTurn { revision: read_revision, value: None };
+                (send(&shared.commands, Command::Write { turn, value }), Some(false))
+            }
+            TurnCommand::End => (send(&shared.commands, Command::End), None),
+        };
+        if sent {
             return;
         }
-        let read = match taken {
-            Ok(read) => read,
-            Err(error) => {
-                shared.turn = Turn::Idle;
-                self.fail_parked(now, format!("the catalog in etcd is out of reach: {error}"));
-                return self.kick(now);
-            }
-        };
-        if let Some(value) =
-            read.value.as_deref().filter(|_| read.revision > shared.adopted_revision)
-        {
-            if let Err(error) = self.adopt_catalog(read.revision, value) {
+        let gone = "the catalog worker took no command".to_owned();
+        match lost {
+            Some(true) => {
+                let current = self.shared_catalog().encode();
                 if let Some(shared) = self.shared.as_mut() {
-                    send(&shared.commands, Command::End);
-                    shared.turn = Turn::Idle;
+                    shared.turns.handle_taken(Err(gone), &current);
                 }
-                self.fail_parked(now, format!("the catalog in etcd cannot be used: {error:#}"));
-                return self.kick(now);
             }
+            Some(false) => {
+                if let Some(shared) = self.shared.as_mut() {
+                    shared.turns.handle_written(Err(gone));
+                }
+            }
+            None => {}
         }
-        let before = self.shared_catalog();
-        let Some(shared) = self.shared.as_mut() else { return };
-        let parked = loop {
-            match shared.parked.pop_front() {
-                Some(parked) if self.waiting.contains_key(&(parked.node, parked.connection)) => {
-                    break Some(parked);
-                }
-                Some(_) => {}
-                None => break None,
-            }
-        };
-        let Some(parked) = parked else {
-            send(&shared.commands, Command::End);
-            shared.turn = Turn::Idle;
-            return;
-        };
-        let key = (parked.node, parked.connection);
-        let running = Running { key, read, before, reply: None, executing: None };
-        shared.turn = Turn::Running(Box::new(running));
-        let request =
-            Request::Execute { session_id: parked.session_id, statement: parked.statement };
-        let node = &mut self.nodes[parked.node].node;
-        node.handle_request(now, parked.connection, request, &mut self.roles);
     }
 
-    /// Fails the first parked statement whose connection still waits (a turn that could not
-    /// start), so a statement is never left without a reply.
-    fn fail_parked(&mut self, now: u64, message: String) {
-        let Some(shared) = self.shared.as_mut() else { return };
-        while let Some(parked) = shared.parked.pop_front() {
-            if self.waiting.contains_key(&(parked.node, parked.connection)) {
-                log!("{message}");
-                return self.deliver(now, parked.node, parked.connection, failed_reply(message));
-            }
+    /// The worker took the lock and read the catalog (or could not).
+    pub(crate) fn turn_taken(&mut self, now: u64, taken: Result<CatalogTurn, String>) {
+        if self.shared.is_none() {
+            return;
         }
+        let current = self.shared_catalog().encode();
+        let read = taken.map(|read| RegisterRead { revision: read.revision, value: read.value });
+        if let Some(shared) = self.shared.as_mut() {
+            shared.turns.handle_taken(read, &current);
+        }
+        self.pump(now);
     }
 
     /// A reply on `(node, connection)`: held when it is the reply of the statement in its turn.
@@ -289,143 +270,97 @@ impl Actor {
         connection: ConnectionId,
         reply: Reply,
     ) -> Option<Reply> {
-        let Some(Shared { turn: Turn::Running(running), .. }) = self.shared.as_mut() else {
-            return Some(reply);
-        };
-        if running.key != (node, connection) || running.reply.is_some() {
-            return Some(reply);
+        match self.shared.as_mut() {
+            Some(shared) => shared.turns.handle_reply((node, connection), reply),
+            None => Some(reply),
         }
-        running.reply = Some(reply);
-        None
     }
 
-    /// The executor took the turn's statement off the loop (`Outcome::Later`).
+    /// The executor took a statement off the loop (`Outcome::Later`).
     pub(crate) fn turn_executing(
         &mut self,
         node: NodeIndex,
         connection: ConnectionId,
         key: QueryKey,
     ) {
-        if let Some(Shared { turn: Turn::Running(running), .. }) = self.shared.as_mut() {
-            if running.key == (node, connection) {
-                running.executing = Some(key);
-            }
+        if let Some(shared) = self.shared.as_mut() {
+            shared.turns.handle_executing((node, connection));
+            shared.executing = Some((key, (node, connection)));
         }
     }
 
     /// An executor task returned.
     pub(crate) fn turn_executed(&mut self, node: NodeIndex, key: QueryKey) {
-        if let Some(Shared { turn: Turn::Running(running), .. }) = self.shared.as_mut() {
-            if running.key.0 == node && running.executing == Some(key) {
-                running.executing = None;
+        if let Some(shared) = self.shared.as_mut() {
+            if let Some((running, turn_key)) = shared.executing {
+                if running == key && turn_key.0 == node {
+                    shared.executing = None;
+                    shared.turns.handle_executed(turn_key);
+                }
             }
         }
     }
 
-    /// After every step: a turn whose statement is done writes its change, or ends.
+    /// `connection` of `node` closed.
+    pub(crate) fn turn_closed(&mut self, node: NodeIndex, connection: ConnectionId) {
+        if let Some(shared) = self.shared.as_mut() {
+            shared.turns.handle_closed((node, connection));
+        }
+    }
+
+    /// After every step: a turn whose statement is done writes its change, or ends; what
+    /// that gives (a reply sent on, the next statement of a script) runs until it settles.
     pub(crate) fn advance_turn(&mut self, now: u64) {
-        let Some(Shared { turn: Turn::Running(running), .. }) = self.shared.as_ref() else {
-            return;
-        };
-        let closed = !self.waiting.contains_key(&running.key);
-        if running.reply.is_none() && (!closed || running.executing.is_some()) {
-            return;
-        }
-        let after = self.shared_catalog();
-        let Some(shared) = self.shared.as_mut() else { return };
-        let Turn::Running(running) = std::mem::replace(&mut shared.turn, Turn::Idle) else {
-            return;
-        };
-        if after.same_contents(&running.before) {
-            return self.end_turn(now, *running, None);
-        }
-        let value = after.encode();
-        let sent = send(&shared.commands, Command::Write { turn: running.read.clone(), value });
-        shared.turn = Turn::Writing(running);
-        if !sent {
-            self.turn_written(now, Err("the catalog worker took no command".to_owned()));
+        loop {
+            self.drain(now);
+            let Some(shared) = self.shared.as_ref() else { return };
+            if shared.turns.in_turn() && !shared.turns.is_writing() {
+                let current = self.shared_catalog().encode();
+                if let Some(shared) = self.shared.as_mut() {
+                    shared.turns.handle_step_done(&current);
+                }
+            }
+            if !self.pump(now) {
+                return;
+            }
         }
     }
 
     /// Whether a turn's change is being written: until it is, nothing else runs (see
     /// [`Actor::run`](crate::actor::Actor::run)), so no session uses a change etcd may refuse.
     pub(crate) fn turn_writing(&self) -> bool {
-        matches!(self.shared, Some(Shared { turn: Turn::Writing(_), .. }))
+        self.shared.as_ref().is_some_and(|shared| shared.turns.is_writing())
     }
 
     /// The worker wrote the turn's change (or could not).
     pub(crate) fn turn_written(&mut self, now: u64, written: Result<i64, String>) {
-        let Some(shared) = self.shared.as_mut() else { return };
-        let Turn::Writing(running) = std::mem::replace(&mut shared.turn, Turn::Idle) else {
-            return;
-        };
-        match written {
-            Ok(revision) => {
-                shared.adopted_revision = revision;
-                self.end_turn(now, *running, None);
-            }
-            Err(error) => {
-                log!("a catalog change was not stored in etcd and is undone: {error}");
-                if let Err(undo) = self.restore_catalog(running.before.clone()) {
-                    log!("undoing it failed: {undo:#}");
-                }
-                let message = format!("the change was not stored in etcd: {error}");
-                self.end_turn(now, *running, Some(message));
-            }
+        if let Some(shared) = self.shared.as_mut() {
+            shared.turns.handle_written(written);
         }
-    }
-
-    /// Releases the lock, sends the held reply (or `failure` instead), adopts a value delivered
-    /// meanwhile and starts the next turn.
-    fn end_turn(&mut self, now: u64, running: Running, failure: Option<String>) {
-        let Some(shared) = self.shared.as_mut() else { return };
-        send(&shared.commands, Command::End);
-        shared.turn = Turn::Idle;
-        if let Some((revision, value)) = shared.deferred.take() {
-            self.catalog_changed(revision, value);
-        }
-        if let Some(reply) = running.reply {
-            let reply = match failure {
-                Some(message) => failed_reply(message),
-                None => reply,
-            };
-            let (node, connection) = running.key;
-            self.deliver(now, node, connection, reply);
-            self.drain(now);
-        }
-        self.kick(now);
+        self.pump(now);
     }
 
     /// Another graphd's change (or this one's own write) arrived from etcd.
-    pub(crate) fn catalog_changed(&mut self, revision: i64, value: Vec<u8>) {
-        let Some(shared) = self.shared.as_mut() else { return };
-        if revision <= shared.adopted_revision {
+    pub(crate) fn catalog_changed(&mut self, now: u64, revision: i64, value: Vec<u8>) {
+        if self.shared.is_none() {
             return;
         }
-        if matches!(shared.turn, Turn::Running(_) | Turn::Writing(_)) {
-            shared.deferred = Some((revision, value));
+        if let Err(error) = SharedCatalog::decode(&value) {
+            log!("the catalog in etcd at revision {revision} is not taken: {error:#}");
             return;
         }
-        if let Err(error) = self.adopt_catalog(revision, &value) {
-            log!("the catalog in etcd at revision {revision} was not taken: {error:#}");
-        }
-    }
-
-    /// Takes the catalog `value` read at `revision` as this process's copy.
-    fn adopt_catalog(&mut self, revision: i64, value: &[u8]) -> anyhow::Result<()> {
-        let catalog = SharedCatalog::decode(value)?;
-        if !catalog.same_contents(&self.shared_catalog()) {
-            self.restore_catalog(catalog)?;
-        }
+        let current = self.shared_catalog().encode();
         if let Some(shared) = self.shared.as_mut() {
-            shared.adopted_revision = revision;
+            shared.turns.handle_delivered(revision, value, &current);
         }
-        Ok(())
+        self.pump(now);
     }
 
-    /// Makes `catalog` this process's copy: roles under a new version (every session
-    /// re-resolves at its next request), spaces and hashes persisted.
-    fn restore_catalog(&mut self, catalog: SharedCatalog) -> anyhow::Result<()> {
+    /// Takes the encoded catalog `value` (checked when it arrived) as this process's copy:
+    /// roles under a new version (every session re-resolves at its next request), spaces and
+    /// hashes persisted.
+    fn take_value(&mut self, value: &[u8]) -> anyhow::Result<()> {
+        let catalog = SharedCatalog::decode(value)?;
         self.roles.adopt(catalog.roles)?;
         self.catalog.replace(catalog.spaces)?;
         self.passwords.replace(catalog.hashes)?;
@@ -440,10 +375,14 @@ impl Actor {
             self.passwords.all(),
         )
     }
+
+    /// Checks the turns' invariants (debug builds, after every step).
+    pub(crate) fn check_turns(&self) -> Result<(), graphsession_core::Violation> {
+        self.shared.as_ref().map_or(Ok(()), |shared| shared.turns.check_invariants())
+    }
 }
 
-/// Hands `command` to the worker; false (logged) when it cannot take it, so no turn waits
-/// for an answer that will not come.
+/// Hands `command` to the worker; false (logged) when it cannot take it.
 fn send(commands: &mpsc::Sender<Command>, command: Command) -> bool {
     match commands.try_send(command) {
         Ok(()) => true,

@@ -274,8 +274,7 @@ impl<K: Copy + PartialEq, T, R> CatalogTurns<K, T, R> {
         if !matches!(self.turn, Turn::Writing { .. }) {
             return;
         }
-        let Turn::Writing { running, value } = std::mem::replace(&mut self.turn, Turn::Idle)
-        else {
+        let Turn::Writing { running, value } = std::mem::replace(&mut self.turn, Turn::Idle) else {
             return;
         };
         match written {
