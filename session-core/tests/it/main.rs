@@ -13,6 +13,7 @@ mod node_support;
 #[path = "../server_support/mod.rs"]
 mod server_support;
 
+mod catalog_turns;
 mod client_boundaries;
 mod client_config;
 mod client_failure_modes;
