@@ -36,4 +36,5 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("wire_decode", targets::wire_decode::run),
     ("wire_reply_decode", targets::wire_reply_decode::run),
     ("sim_world", targets::sim_world::run),
+    ("catalog_turns", targets::catalog_turns::run),
 ];

@@ -121,4 +121,5 @@ corpus_tests!(
     wire_decode,
     wire_reply_decode,
     sim_world,
+    catalog_turns,
 );

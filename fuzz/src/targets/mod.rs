@@ -18,6 +18,7 @@ mod cluster_support;
 #[path = "../../../session-core/tests/node_support/mod.rs"]
 mod node_support;
 
+pub mod catalog_turns;
 pub mod client_machine;
 pub mod client_pool;
 pub mod cluster;

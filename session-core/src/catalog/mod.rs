@@ -26,6 +26,12 @@
 //! Values other processes wrote arrive at any time ([`CatalogTurns::handle_delivered`]) and are
 //! adopted, except during a turn (the turn's own read is the newest then).
 //!
+//! The host carries out every action and command the machine gives before its next input: in
+//! particular a [`TurnAction::Run`] still queued when the statement's connection closes would
+//! otherwise run after its turn ended, and its change would never be written. A statement is
+//! done once it answered (or its connection closed) and no task of it runs
+//! ([`CatalogTurns::handle_executing`]): only then is the copy final and written.
+//!
 //! The copy is opaque here: the host encodes it canonically (equal contents, equal bytes), so
 //! "changed" and "newer than the copy" are byte comparisons. The machine reads no clock: the
 //! lock's wait and the calls' timeouts are the host's, and every input is answered at once.

@@ -253,7 +253,9 @@ impl<K: Copy + PartialEq, T, R> CatalogTurns<K, T, R> {
     /// change written, or its turn ends.
     pub fn handle_step_done(&mut self, current: &[u8]) {
         let Turn::Running(running) = &self.turn else { return };
-        let done = running.reply.is_some() || (running.closed && !running.executing);
+        // Done once it answered (or its connection closed) and no task of it still runs: the
+        // copy is final only then.
+        let done = !running.executing && (running.reply.is_some() || running.closed);
         if !done {
             return;
         }

@@ -309,3 +309,24 @@ proptest! {
         }
     }
 }
+
+/// A reply that comes while a task of the statement still runs (found by the `catalog_turns`
+/// fuzz target): the copy is not final, so nothing is written until the task returns.
+#[test]
+fn a_change_is_written_only_once_its_task_returned() {
+    let mut turns: Turns = CatalogTurns::new(4, 1);
+    turns.handle_statement(7, 3).unwrap();
+    assert_eq!(turns.poll_command(), Some(TurnCommand::Take));
+    turns.handle_taken(Ok(RegisterRead { revision: 1, value: Some(Vec::new()) }), &[]);
+    assert_eq!(turns.poll_action(), Some(TurnAction::Run { key: 7, statement: 3 }));
+    turns.handle_executing(7);
+    assert_eq!(turns.handle_reply(7, true), None);
+    turns.handle_step_done(&[3]);
+    assert_eq!(turns.poll_command(), None, "written while its task still runs");
+    turns.check_invariants().unwrap();
+    turns.handle_executed(7);
+    turns.handle_step_done(&[3, 4]);
+    let write = TurnCommand::Write { read_revision: 1, value: vec![3, 4] };
+    assert_eq!(turns.poll_command(), Some(write));
+    turns.check_invariants().unwrap();
+}
