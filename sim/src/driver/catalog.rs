@@ -31,45 +31,7 @@ pub(crate) fn run(seeds: Seeds, verbose: bool, single: bool) -> Verdict {
             println!("seed {} trace-hash: {:016x}", outcome.seed, outcome.trace_hash);
         }
     }
-    let mut total = CatalogStats::default();
-    for outcome in &ran.outcomes {
-        total.add(&outcome.stats);
-    }
-    let steps: Vec<String> = StepKind::ALL
-        .iter()
-        .map(|kind| format!("{}={}", kind.name(), total.steps_by_kind[*kind as usize]))
-        .collect();
-    println!(
-        "summary: seeds={} statements={} turns={} uses={} liveness_steps={}",
-        ran.outcomes.len(),
-        total.statements,
-        total.turns,
-        total.uses,
-        total.liveness_steps
-    );
-    println!(
-        "answers: replied={} failed={} refused={} closed={}",
-        total.replied, total.failed, total.refused, total.closed
-    );
-    println!("safety steps: {}", steps.join(" "));
-    let missed: Vec<&str> =
-        Mark::ALL.iter().filter(|mark| total.mark(**mark) == 0).map(|mark| mark.name()).collect();
-    let hit: Vec<String> =
-        Mark::ALL.iter().map(|mark| format!("{}={}", mark.name(), total.mark(*mark))).collect();
-    println!(
-        "marks: {}/{} hit: {}",
-        Mark::ALL.len() - missed.len(),
-        Mark::ALL.len(),
-        hit.join(" ")
-    );
-    let elapsed_s = ran.elapsed_s.max(1e-9);
-    println!(
-        "elapsed: {:.2} s, {:.1} seeds/s, {:.0} turns/s on {} threads",
-        ran.elapsed_s,
-        ran.outcomes.len() as f64 / elapsed_s,
-        total.turns as f64 / elapsed_s,
-        seeds.threads
-    );
+    let missed = summarize(&ran.outcomes, ran.elapsed_s, seeds.threads);
     let failure =
         ran.outcomes.iter().find_map(|outcome| Some((outcome.seed, outcome.violation.as_ref()?)));
     if let Some((seed, violation)) = failure {
@@ -89,7 +51,52 @@ pub(crate) fn run(seeds: Seeds, verbose: bool, single: bool) -> Verdict {
     println!(
         "verdict: PASS ({} seeds, {} turns, no lost update, no uncommitted use)",
         ran.outcomes.len(),
-        total.turns
+        ran.outcomes.iter().map(|outcome| outcome.stats.turns).sum::<u64>()
     );
     Verdict::Pass
+}
+
+/// Prints the summary lines; returns the marks never hit.
+#[expect(clippy::print_stdout, reason = "the driver's report is its output")]
+fn summarize(outcomes: &[CatalogRunOutcome], elapsed_s: f64, threads: usize) -> Vec<&'static str> {
+    let mut total = CatalogStats::default();
+    for outcome in outcomes {
+        total.add(&outcome.stats);
+    }
+    let steps: Vec<String> = StepKind::ALL
+        .iter()
+        .map(|kind| format!("{}={}", kind.name(), total.steps_by_kind[*kind as usize]))
+        .collect();
+    println!(
+        "summary: seeds={} statements={} turns={} uses={} liveness_steps={}",
+        outcomes.len(),
+        total.statements,
+        total.turns,
+        total.uses,
+        total.liveness_steps
+    );
+    println!(
+        "answers: replied={} failed={} refused={} closed={}",
+        total.replied, total.failed, total.refused, total.closed
+    );
+    println!("safety steps: {}", steps.join(" "));
+    let missed: Vec<&'static str> =
+        Mark::ALL.iter().filter(|mark| total.mark(**mark) == 0).map(|mark| mark.name()).collect();
+    let hit: Vec<String> =
+        Mark::ALL.iter().map(|mark| format!("{}={}", mark.name(), total.mark(*mark))).collect();
+    println!(
+        "marks: {}/{} hit: {}",
+        Mark::ALL.len() - missed.len(),
+        Mark::ALL.len(),
+        hit.join(" ")
+    );
+    let elapsed_s = elapsed_s.max(1e-9);
+    println!(
+        "elapsed: {:.2} s, {:.1} seeds/s, {:.0} turns/s on {} threads",
+        elapsed_s,
+        outcomes.len() as f64 / elapsed_s,
+        total.turns as f64 / elapsed_s,
+        threads
+    );
+    missed
 }
