@@ -105,8 +105,8 @@ impl Mark {
     }
 }
 
-/// Kinds of step, also the index into [`CatalogConfig::weights`] and
-/// [`CatalogStats::steps_by_kind`].
+/// Kinds of step, also the index into [`CatalogConfig::weights`](super::CatalogConfig::weights) and
+/// [`CatalogStats::steps_by_kind`](super::CatalogStats::steps_by_kind).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StepKind {
     /// A client submits a statement on a connection of a process.

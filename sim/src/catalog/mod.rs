@@ -68,8 +68,7 @@ pub struct CatalogStats {
     pub liveness_steps: u64,
     /// Statements submitted.
     pub statements: u64,
-    /// Statements answered with the node's reply / with a failure / refused as too many /
-    /// whose connection closed first.
+    /// Statements answered with the node's reply (success or refusal).
     pub replied: u64,
     /// Statements answered with a failure.
     pub failed: u64,
