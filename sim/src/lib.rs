@@ -2,10 +2,10 @@
 //!
 //! Three worlds, all on the same [`prng::Prng`]:
 //!
-//! - [`ids::IdWorld`] (`--world ids`, the default): graph nodes issuing session and plan ids through
+//! - [`ids::IdWorld`] (`--world ids`): graph nodes issuing session and plan ids through
 //!   restarts, lease hand-overs, split-brain take-overs, clock steps and bursts, with every id checked for
 //!   global uniqueness.
-//! - [`world::ClusterWorld`] (`--world cluster`, issue 8, first version): real client machines, graph-node
+//! - [`world::ClusterWorld`] (`--world cluster`, the default; issue 8, first version): real client machines, graph-node
 //!   registries with their cluster sync, and one meta store, under socket resets, client kills, lost
 //!   node-meta messages and failover, with a safety phase and a liveness phase.
 //! - [`catalog::CatalogWorld`] (`--world catalog`): graph processes sharing users and roles through one
