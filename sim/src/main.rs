@@ -24,6 +24,9 @@ enum World {
     Cluster,
     /// Session and plan id uniqueness under restarts, hand-overs, take-overs and clock steps.
     Ids,
+    /// Processes sharing users and roles through one fenced register (session-core's
+    /// CatalogTurns) under crashes, lost writes, failed takes and late watch deliveries.
+    Catalog,
 }
 
 /// Which id generator the nodes run (the library's [`Generator`], named for the command line).
@@ -57,7 +60,8 @@ enum Client {
 /// Deterministic simulation, one seed per run. The cluster world (the default): clients, graph
 /// nodes and a meta store under faults, with invariants and oracles after every step, a safety
 /// and a liveness phase, coverage marks, shrinking and replay files. The id world: session and
-/// plan ids under restarts, hand-overs, take-overs and clock steps.
+/// plan ids under restarts, hand-overs, take-overs and clock steps. The catalog world: processes
+/// sharing users and roles through a fenced register, each following CatalogTurns.
 ///
 /// Without --seeds, --seed, --duration or --replay it runs seeds for a minute on every core,
 /// with a progress bar.
@@ -179,6 +183,7 @@ fn run(args: &Args) -> Verdict {
     let verbose = single || args.verbose;
     match args.world {
         World::Ids => driver::ids::run(seeds, args.generator.into(), verbose, single),
+        World::Catalog => driver::catalog::run(seeds, verbose, single),
         World::Cluster => {
             if single {
                 driver::cluster::print_config(seeds.start);

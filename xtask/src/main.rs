@@ -264,7 +264,8 @@ fn ci(root: &Path) -> Result<()> {
 
 /// The simulator's smoke: the cluster world passes 2,000 seeds with every coverage mark hit, a
 /// sample runs twice with the same trace, the legacy client is caught breaking what it is known
-/// to break, the id world passes and catches the naive generator issuing a duplicate id.
+/// to break, the id world passes and catches the naive generator issuing a duplicate id, and the
+/// catalog world passes with every coverage mark hit.
 fn sim_smoke(root: &Path) -> Result<()> {
     run(sim_command(root, &["--world", "cluster", "--seeds", "2000"]))?;
     run(sim_command(
@@ -296,6 +297,8 @@ fn sim_smoke(root: &Path) -> Result<()> {
         "duplicate_id",
         "the naive generator issues an id twice",
     )?;
+    // The catalog world is small: 10,000 seeds take about 2 s on 2 cores and hit every mark.
+    run(sim_command(root, &["--world", "catalog", "--seeds", "10000"]))?;
     must_fail(
         sim_command(root, &["--world", "cluster", "--generator", "naive", "--seeds", "100"]),
         "duplicate_id",
