@@ -270,13 +270,26 @@ async fn a_change_etcd_does_not_take_is_undone_and_refused_on_every_graphd() {
         ok(&mut admin, session, &format!("CREATE USER {refused} WITH PASSWORD 'p'")).await;
         let addr = second.addr;
         eventually("the user made after the drop", || logs_in(addr, &refused, "p")).await;
+    })
+    .await;
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_waits_for_the_catalog_lock_and_a_dead_holders_lock_is_freed_by_its_lease() {
+    within(120, async {
+        let etcd = EtcdCluster::start(1);
+        let graphd = GraphdProcess::start_with(&etcd.url(), "/catalog-lock/", &[AUTHORIZE]);
+        let (mut admin, session) = root(graphd.addr).await;
+        for user in ["user1", "user2"] {
+            ok(&mut admin, session, &format!("CREATE USER {user} WITH PASSWORD 'p'")).await;
+        }
+        let (mut other, other_session) = root(graphd.addr).await;
         // The catalog lock held elsewhere for longer than a turn waits: the change fails after
         // the wait, and nothing changed; once the lock is free the change goes through.
         let mut raw = etcd_client::Client::connect(etcd.endpoints(), None).await.unwrap();
         let lease = raw.lease_grant(60, None).await.unwrap().id();
         let hold = etcd_client::PutOptions::new().with_lease(lease);
-        raw.put("/catalog-full/catalog/lock", lease.to_string(), Some(hold)).await.unwrap();
+        raw.put("/catalog-lock/catalog/lock", lease.to_string(), Some(hold)).await.unwrap();
         let started = Instant::now();
         let response = admin.execute(session, "DROP USER user1").await;
         assert_ne!(response.code(), 0, "a change without the lock");
@@ -294,7 +307,7 @@ async fn a_change_etcd_does_not_take_is_undone_and_refused_on_every_graphd() {
         // expires: a change waiting for it goes through within the turn's wait.
         let dead = raw.lease_grant(2, None).await.unwrap().id();
         let hold = etcd_client::PutOptions::new().with_lease(dead);
-        raw.put("/catalog-full/catalog/lock", dead.to_string(), Some(hold)).await.unwrap();
+        raw.put("/catalog-lock/catalog/lock", dead.to_string(), Some(hold)).await.unwrap();
         let started = Instant::now();
         ok(&mut admin, session, "DROP USER user2").await;
         let waited = started.elapsed();
