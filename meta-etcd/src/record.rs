@@ -34,9 +34,11 @@ use crate::keys::Keys;
 use crate::replica;
 use crate::snapshot::{self, Fence};
 
-/// The format of the log entries and snapshots this build writes (2: a request carries the
-/// node's queries).
-pub const LOG_FORMAT_VERSION: u32 = 2;
+/// The format of the log entries, snapshots and keys this build writes (2: a request carries
+/// the node's queries; 3: every process follows the catalog register, `catalog.rs`, so a
+/// process of an older build, which would change users and roles on its own copy, is refused
+/// beside it, and the cluster moves to the register by a whole-cluster restart).
+pub const LOG_FORMAT_VERSION: u32 = 3;
 
 /// The oldest log format this build applies (1: a request without the node's queries, read as
 /// carrying none).

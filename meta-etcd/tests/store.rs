@@ -383,7 +383,7 @@ fn format_one_login(node: NodeId, id: RequestId, session: SessionId) -> String {
     let entry = LogEntry::Request { now_unix_ms: now(), node, request: Box::new(request) };
     let written = String::from_utf8(entry.encode()).unwrap();
     let added = ",\"queries\":null,\"show_queries\":false";
-    assert!(written.contains(added), "format 2 no longer writes {added}: {written}");
+    assert!(written.contains(added), "this build no longer writes {added}: {written}");
     written.replace(added, "")
 }
 
