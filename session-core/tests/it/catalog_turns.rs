@@ -28,13 +28,39 @@ fn decode(bytes: &[u8]) -> BTreeSet<u8> {
 
 #[derive(Debug, Clone)]
 enum Op {
-    Submit { process: usize, connection: u32, value: u8 },
-    ServeTake { process: usize },
-    FailTake { process: usize },
-    ServeWrite { process: usize },
-    FailWrite { process: usize },
-    Deliver { process: usize },
-    Close { process: usize, connection: u32 },
+    Submit {
+        process: usize,
+        connection: u32,
+        value: u8,
+    },
+    ServeTake {
+        process: usize,
+    },
+    FailTake {
+        process: usize,
+    },
+    ServeWrite {
+        process: usize,
+    },
+    FailWrite {
+        process: usize,
+    },
+    Deliver {
+        process: usize,
+    },
+    Close {
+        process: usize,
+        connection: u32,
+    },
+    /// A reply of a statement that is no catalog change, on a connection of its own.
+    Unrelated {
+        process: usize,
+        connection: u32,
+    },
+    /// The task of a statement that runs off the host's loop (values 8 and up) returns.
+    Finish {
+        process: usize,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -47,7 +73,9 @@ fn op() -> impl Strategy<Value = Op> {
         4 => process.clone().prop_map(|process| Op::ServeWrite { process }),
         1 => process.clone().prop_map(|process| Op::FailWrite { process }),
         5 => process.clone().prop_map(|process| Op::Deliver { process }),
-        1 => (process, 0..4_u32).prop_map(|(process, connection)| Op::Close { process, connection }),
+        1 => (process.clone(), 0..4_u32).prop_map(|(process, connection)| Op::Close { process, connection }),
+        2 => (process.clone(), 0..4_u32).prop_map(|(process, connection)| Op::Unrelated { process, connection }),
+        2 => process.prop_map(|process| Op::Finish { process }),
     ]
 }
 
@@ -62,6 +90,8 @@ struct Process {
     ran: Option<(BTreeSet<u8>, u32, u8)>,
     /// Statements of open connections not answered yet, by connection.
     unanswered: BTreeMap<u32, Vec<u8>>,
+    /// A statement running as a task, its change not applied yet.
+    task: Option<(u32, u8)>,
 }
 
 struct World {
@@ -87,6 +117,7 @@ impl World {
                 deliveries: VecDeque::new(),
                 ran: None,
                 unanswered: BTreeMap::new(),
+                task: None,
             })
             .collect();
         World {
@@ -119,6 +150,21 @@ impl World {
                     self.served += 1;
                     let current = encode(&p.copy);
                     p.turns.handle_delivered(revision, value, &current);
+                }
+            }
+            Op::Unrelated { process, connection } => {
+                let p = &mut self.processes[process % count];
+                // Connections 100 and up never send a catalog change: their replies pass.
+                prop_assert_eq!(p.turns.handle_reply(100 + connection, true), Some(true));
+            }
+            Op::Finish { process } => {
+                let p = &mut self.processes[process % count];
+                if let Some((key, statement)) = p.task.take() {
+                    let changed = p.copy.insert(statement);
+                    p.turns.handle_executed(key);
+                    if let Some(reply) = p.turns.handle_reply(key, changed) {
+                        return Err(TestCaseError::fail(format!("task reply {reply} not held")));
+                    }
                 }
             }
             Op::Close { process, connection } => {
@@ -207,6 +253,11 @@ impl World {
                     TurnAction::Adopt { value, .. } | TurnAction::Restore { value } => {
                         p.copy = decode(&value);
                     }
+                    TurnAction::Run { key, statement } if statement >= 8 => {
+                        p.ran = Some((p.copy.clone(), key, statement));
+                        p.turns.handle_executing(key);
+                        p.task = Some((key, statement));
+                    }
                     TurnAction::Run { key, statement } => {
                         p.ran = Some((p.copy.clone(), key, statement));
                         let changed = p.copy.insert(statement);
@@ -248,6 +299,20 @@ impl World {
         }
     }
 
+    /// Whether anything waits that `settle` can serve: a write, a take the lock allows, a
+    /// delivery or a task.
+    fn servable(&self) -> bool {
+        self.processes.iter().enumerate().any(|(index, p)| {
+            let take_allowed = self.lock.is_none_or(|holder| holder == index);
+            let asked = match p.asked.front() {
+                Some(TurnCommand::Take) => take_allowed,
+                Some(_) => true,
+                None => false,
+            };
+            asked || !p.deliveries.is_empty() || p.task.is_some()
+        })
+    }
+
     /// Serves and delivers everything, in a fixed order, until nothing is left.
     fn settle(&mut self) -> Result<(), TestCaseError> {
         for _ in 0..10_000 {
@@ -256,8 +321,12 @@ impl World {
                 self.apply(&Op::ServeTake { process: index })?;
                 self.apply(&Op::ServeWrite { process: index })?;
                 self.apply(&Op::Deliver { process: index })?;
+                if self.processes[index].task.is_some() {
+                    self.served += 1;
+                    self.apply(&Op::Finish { process: index })?;
+                }
             }
-            if self.served == served {
+            if self.served == served && !self.servable() {
                 return Ok(());
             }
         }
