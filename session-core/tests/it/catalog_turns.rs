@@ -138,6 +138,7 @@ impl World {
                 let p = &mut self.processes[process % count];
                 if p.turns.handle_statement(connection, value).is_ok() {
                     p.unanswered.entry(connection).or_default().push(value);
+                    prop_assert!(p.turns.in_turn(), "a parked statement and no turn");
                 }
             }
             Op::ServeTake { process } => self.serve_take(process, true),
@@ -235,6 +236,9 @@ impl World {
         let World { processes, lock, committed, .. } = self;
         let p = &mut processes[index];
         loop {
+            // The step's end first (what it gives is carried out below), as graphd does.
+            let current = encode(&p.copy);
+            p.turns.handle_step_done(&current);
             let mut acted = false;
             while let Some(command) = p.turns.poll_command() {
                 acted = true;
@@ -288,8 +292,10 @@ impl World {
                     }
                 }
             }
-            let current = encode(&p.copy);
-            p.turns.handle_step_done(&current);
+            // Writing exactly while a write waits for the register.
+            let write_asked =
+                p.asked.iter().any(|asked| matches!(asked, TurnCommand::Write { .. }));
+            prop_assert_eq!(p.turns.is_writing(), write_asked);
             if let Err(violation) = p.turns.check_invariants() {
                 return Err(TestCaseError::fail(format!("{violation:?}")));
             }
