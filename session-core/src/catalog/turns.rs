@@ -425,3 +425,78 @@ impl<K: Copy + PartialEq, T, R> CatalogTurns<K, T, R> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type Turns = CatalogTurns<u8, u8, u8>;
+
+    fn running(before: &[u8]) -> Running<u8, u8> {
+        Running {
+            key: 1,
+            read_revision: 5,
+            before: before.to_vec(),
+            reply: None,
+            executing: false,
+            closed: false,
+        }
+    }
+
+    fn property(turns: &Turns) -> Option<String> {
+        turns.check_invariants().err().map(|violation| format!("{violation:?}"))
+    }
+
+    /// Each invariant, broken alone, is reported by name; a state at each bound exactly is not.
+    #[test]
+    fn every_broken_invariant_is_reported() {
+        let mut turns: Turns = CatalogTurns::new(2, 5);
+        turns.turn = Turn::Taking;
+        turns.parked.extend([(1, 1), (2, 2)]);
+        turns.commands.extend([TurnCommand::End, TurnCommand::Take, TurnCommand::End]);
+        assert_eq!(property(&turns), None, "both bounds met exactly");
+        turns.parked.push_back((3, 3));
+        assert!(property(&turns).unwrap().contains("parked_within_limit"));
+        turns.parked.pop_back();
+        turns.commands.push_back(TurnCommand::Take);
+        assert!(property(&turns).unwrap().contains("commands_within_limit"));
+        turns.commands.clear();
+
+        turns.turn = Turn::Idle;
+        assert!(property(&turns).unwrap().contains("parked_statements_have_a_turn_coming"));
+        turns.parked.clear();
+        assert_eq!(property(&turns), None);
+
+        turns.turn = Turn::Writing { running: running(b"a"), value: b"a".to_vec() };
+        assert!(property(&turns).unwrap().contains("writes_only_changes"));
+        let mut busy = running(b"a");
+        busy.executing = true;
+        turns.turn = Turn::Writing { running: busy, value: b"b".to_vec() };
+        assert!(property(&turns).unwrap().contains("writes_a_finished_change"));
+        turns.turn = Turn::Writing { running: running(b"a"), value: b"b".to_vec() };
+        assert_eq!(property(&turns), None);
+
+        turns.deferred = Some((6, b"c".to_vec()));
+        assert_eq!(property(&turns), None, "a newer value deferred during a turn");
+        turns.deferred = Some((5, b"c".to_vec()));
+        assert!(property(&turns).unwrap().contains("deferred_is_newer"));
+        turns.deferred = Some((6, b"c".to_vec()));
+        turns.turn = Turn::Taking;
+        assert!(property(&turns).unwrap().contains("deferred_only_during_a_turn"));
+        turns.turn = Turn::Running(running(b"a"));
+        assert_eq!(property(&turns), None);
+    }
+
+    #[test]
+    fn the_counts_say_what_waits_and_what_was_adopted() {
+        let mut turns: Turns = CatalogTurns::new(4, 5);
+        assert_eq!((turns.parked_count(), turns.adopted_revision()), (0, 5));
+        turns.handle_statement(1, 1).unwrap();
+        turns.handle_statement(2, 2).unwrap();
+        assert_eq!(turns.parked_count(), 2);
+        turns.handle_delivered(9, b"x".to_vec(), b"");
+        assert_eq!(turns.adopted_revision(), 9, "adopted while taking");
+        turns.handle_taken(Ok(RegisterRead { revision: 12, value: Some(b"x".to_vec()) }), b"x");
+        assert_eq!((turns.parked_count(), turns.adopted_revision()), (1, 12));
+    }
+}

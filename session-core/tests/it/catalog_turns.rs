@@ -1,7 +1,8 @@
 //! `CatalogTurns` against a reference model: processes sharing a set through a fenced register
 //! (one lock, writes fenced by the lock and the revision read, every value delivered to every
 //! process in order after any delay), under any interleaving of statements, takes, failed takes,
-//! writes, failed writes, deliveries and closed connections. After every step: every machine's
+//! writes, failed writes, deliveries, closed connections, statements running as tasks and a
+//! lock holder's lease expiring behind its back. After every step: every machine's
 //! invariants hold, and every write was made on the register's newest value (no lost update).
 //! At the end, with everything served and delivered: every statement whose connection stayed
 //! open was answered once, the register holds exactly the changes acknowledged as made, applied
@@ -61,6 +62,9 @@ enum Op {
     Finish {
         process: usize,
     },
+    /// The lock holder's lease expires (it does not know): another may take the lock and
+    /// write while its turn runs, and its own write is fenced.
+    Expire,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -76,6 +80,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (process.clone(), 0..4_u32).prop_map(|(process, connection)| Op::Close { process, connection }),
         2 => (process.clone(), 0..4_u32).prop_map(|(process, connection)| Op::Unrelated { process, connection }),
         2 => process.prop_map(|process| Op::Finish { process }),
+        1 => Just(Op::Expire),
     ]
 }
 
@@ -158,6 +163,7 @@ impl World {
                 // Connections 100 and up never send a catalog change: their replies pass.
                 prop_assert_eq!(p.turns.handle_reply(100 + connection, true), Some(true));
             }
+            Op::Expire => self.lock = None,
             Op::Finish { process } => {
                 let p = &mut self.processes[process % count];
                 if let Some((key, statement)) = p.task.take() {
