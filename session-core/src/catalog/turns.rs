@@ -487,6 +487,39 @@ mod tests {
         assert_eq!(property(&turns), None);
     }
 
+    /// Values delivered during a turn whose write is then fenced (its holder's lease expired and
+    /// another process wrote twice): the copy is restored, then the newest value is adopted.
+    #[test]
+    fn the_newest_value_deferred_during_a_fenced_turn_is_adopted_at_its_end() {
+        let mut turns: Turns = CatalogTurns::new(4, 5);
+        turns.handle_statement(1, 1).unwrap();
+        assert_eq!(turns.poll_command(), Some(TurnCommand::Take));
+        turns.handle_taken(Ok(RegisterRead { revision: 5, value: Some(b"a".to_vec()) }), b"a");
+        assert_eq!(turns.poll_action(), Some(TurnAction::Run { key: 1, statement: 1 }));
+        assert_eq!(turns.handle_reply(1, 1), None);
+        turns.handle_step_done(b"ab");
+        assert!(turns.is_writing());
+        turns.handle_delivered(7, b"ac".to_vec(), b"ab");
+        turns.handle_delivered(8, b"acd".to_vec(), b"ab");
+        turns.handle_delivered(6, b"old".to_vec(), b"ab");
+        turns.handle_written(Err("fenced".to_owned()));
+        assert_eq!(turns.poll_action(), Some(TurnAction::Restore { value: b"a".to_vec() }));
+        assert_eq!(
+            turns.poll_action(),
+            Some(TurnAction::Fail {
+                key: 1,
+                message: "the change was not stored: fenced".to_owned()
+            })
+        );
+        assert_eq!(
+            turns.poll_action(),
+            Some(TurnAction::Adopt { revision: 8, value: b"acd".to_vec() })
+        );
+        assert_eq!(turns.poll_action(), None);
+        assert_eq!(turns.adopted_revision(), 8);
+        turns.check_invariants().unwrap();
+    }
+
     #[test]
     fn the_counts_say_what_waits_and_what_was_adopted() {
         let mut turns: Turns = CatalogTurns::new(4, 5);
