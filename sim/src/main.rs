@@ -103,7 +103,7 @@ struct Args {
     #[arg(long)]
     replay: Option<String>,
     /// Cluster world: where a failing seed's shrunk replay file is written.
-    #[arg(long, default_value = "target/sim-failures")]
+    #[arg(long, default_value = DEFAULT_FAILURE_DIR)]
     failure_dir: String,
     /// The id generator the simulated nodes run (the id world's, and the cluster world's
     /// nodes' as the world supports it).
@@ -115,6 +115,9 @@ struct Args {
     #[arg(long, value_delimiter = ',')]
     expect_property: Vec<String>,
 }
+
+/// Where a failing cluster seed's replay file goes unless `--failure-dir` says otherwise.
+const DEFAULT_FAILURE_DIR: &str = "target/sim-failures";
 
 /// The run's length when neither --seeds, --seed nor --duration is given: a person running the
 /// main job gets a minute's work, not a second's.
@@ -142,8 +145,42 @@ fn cores() -> usize {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    let refused = refused_options(&args);
+    if !refused.is_empty() {
+        #[expect(clippy::print_stderr, reason = "the driver's refusal is its output")]
+        {
+            let world = clap::ValueEnum::to_possible_value(&args.world)
+                .map_or_else(String::new, |value| value.get_name().to_owned());
+            eprintln!(
+                "sim: --world {world} does not honour {}; see --help for the worlds each applies to",
+                refused.join(", ")
+            );
+        }
+        return ExitCode::from(2);
+    }
     let verdict = run(&args);
     exit_status(&verdict, &args.expect_property)
+}
+
+/// The options given that the chosen world would not honour: refused, never ignored (the trace,
+/// determinism check, replay, failure directory and client are the cluster world's; the
+/// generator is the id and cluster worlds').
+fn refused_options(args: &Args) -> Vec<&'static str> {
+    let mut refused = Vec::new();
+    if args.world != World::Cluster {
+        let cluster_only = [
+            (args.client != Client::Ours, "--client"),
+            (args.trace.is_some(), "--trace"),
+            (args.check_determinism, "--check-determinism"),
+            (args.replay.is_some(), "--replay"),
+            (args.failure_dir != DEFAULT_FAILURE_DIR, "--failure-dir"),
+        ];
+        refused.extend(cluster_only.into_iter().filter(|(given, _)| *given).map(|(_, name)| name));
+    }
+    if args.world == World::Catalog && args.generator != GeneratorArg::Ours {
+        refused.push("--generator");
+    }
+    refused
 }
 
 /// Which seeds the arguments ask for.
@@ -225,4 +262,34 @@ fn exit_status(verdict: &Verdict, expected: &[String]) -> ExitCode {
         if as_expected { "as expected" } else { "NOT AS EXPECTED" }
     );
     if as_expected { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::{Args, refused_options};
+
+    fn refused(line: &[&str]) -> Vec<&'static str> {
+        let args = Args::try_parse_from(std::iter::once("sim").chain(line.iter().copied()));
+        refused_options(&args.expect("the line parses"))
+    }
+
+    #[test]
+    fn a_world_refuses_the_options_it_would_not_honour() {
+        assert!(refused(&["--trace", "t.jsonl", "--check-determinism"]).is_empty());
+        assert!(refused(&["--world", "ids", "--generator", "naive"]).is_empty());
+        assert_eq!(
+            refused(&["--world", "ids", "--trace", "t.jsonl", "--replay", "r.json"]),
+            ["--trace", "--replay"]
+        );
+        assert_eq!(
+            refused(&["--world", "catalog", "--generator", "naive", "--client", "legacy"]),
+            ["--client", "--generator"]
+        );
+        assert_eq!(
+            refused(&["--world", "catalog", "--failure-dir", "x", "--check-determinism"]),
+            ["--check-determinism", "--failure-dir"]
+        );
+    }
 }
