@@ -3,8 +3,9 @@
 //! drops holds on every other, a REVOKE reaches another graphd's open session, changes made at
 //! once on two graphd processes are all kept, a change etcd does not take (too large, or the
 //! lock held elsewhere for a whole wait) is undone and refused everywhere, a dead holder's lock
-//! is freed when its lease expires, and a graphd with a fresh data directory takes the
-//! cluster's. Processes and etcd are stopped by their pids.
+//! is freed when its lease expires, a script of changes takes a turn per statement, and a
+//! graphd with a fresh data directory takes the cluster's. Processes and etcd are stopped by
+//! their pids.
 #![allow(clippy::unwrap_used, reason = "a test: a failed unwrap is a failed test")]
 #![allow(clippy::print_stdout, reason = "the test prints what it measured")]
 
@@ -330,13 +331,22 @@ async fn the_first_graphd_on_etcd_brings_its_data_directorys_users_to_the_cluste
         embedded.stop().await;
         let etcd = EtcdCluster::start(1);
         let data = format!("--data_path={}", old.display());
-        let _first = GraphdProcess::start_with(&etcd.url(), "/catalog-migrate/", &[&data]);
+        let first = GraphdProcess::start_with(&etcd.url(), "/catalog-migrate/", &[&data]);
         // A second graphd with a fresh data directory takes them from etcd.
         let second = GraphdProcess::start(&etcd.url(), "/catalog-migrate/");
         assert!(logs_in(second.addr, "carol", "carol-pw").await, "{}", second.log());
         let (mut client, own) = root(second.addr).await;
         assert!(names(&mut client, own, "SHOW SPACES").await.contains("carols"));
         assert!(second.log().contains("the cluster's, from etcd"), "{}", second.log());
+        // A script of two changes: each takes its own turn, both hold on the other graphd.
+        let script = "CREATE USER dan WITH PASSWORD 'd'; GRANT ROLE GUEST ON carols TO dan";
+        ok(&mut client, own, script).await;
+        let addr = first.addr;
+        eventually("the script's user and role on the first graphd", || async move {
+            let (mut client, own) = root(addr).await;
+            names(&mut client, own, "SHOW ROLES IN carols").await.contains("dan")
+        })
+        .await;
     })
     .await;
 }
