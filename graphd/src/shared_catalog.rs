@@ -34,27 +34,28 @@ pub struct SharedCatalog {
 }
 
 impl SharedCatalog {
-    /// The catalog of these parts, in this build's format. The role table's version is set to
-    /// 1 (each process counts its own), so equal contents encode to equal bytes: the turn
-    /// protocol (`graphsession_core::catalog`) compares copies by their bytes.
+    /// The catalog of these parts, in this build's format.
     pub fn new(
         roles: RoleTable,
         spaces: BTreeSet<String>,
         hashes: BTreeMap<String, String>,
     ) -> SharedCatalog {
-        let mut normalized = RoleTable::new();
-        let roles = match normalized.adopt(roles.clone()) {
-            Ok(()) => normalized,
-            // Only a table breaking its invariants is refused; keep it for the checks to name.
-            Err(_) => roles,
-        };
         SharedCatalog { format_version: SHARED_CATALOG_FORMAT_VERSION, roles, spaces, hashes }
     }
 
-    /// The value written to etcd.
+    /// The value written to etcd, canonical: the role table's version is written as 1 (each
+    /// process counts its own), so equal contents encode to equal bytes, as the turn protocol
+    /// (`graphsession_core::catalog`) compares copies by their bytes.
     pub fn encode(&self) -> Vec<u8> {
+        let mut normalized = RoleTable::new();
+        let roles = match normalized.adopt(self.roles.clone()) {
+            Ok(()) => normalized,
+            // Only a table breaking its invariants is refused; keep it for the checks to name.
+            Err(_) => self.roles.clone(),
+        };
+        let canonical = SharedCatalog { roles, ..self.clone() };
         // A catalog is maps of strings and a role table that serializes as such: never fails.
-        serde_json::to_vec(self).unwrap_or_default()
+        serde_json::to_vec(&canonical).unwrap_or_default()
     }
 
     /// A value read from etcd, checked.
@@ -99,15 +100,7 @@ impl SharedCatalog {
 
     /// Whether `other` holds the same users, roles, spaces and hashes (versions aside).
     pub fn same_contents(&self, other: &SharedCatalog) -> bool {
-        let roles = |catalog: &SharedCatalog| {
-            let users: Vec<(String, Option<graphsession_permission::Rights>)> = catalog
-                .roles
-                .users()
-                .map(|user| (user.to_owned(), catalog.roles.rights_of(user).cloned()))
-                .collect();
-            users
-        };
-        self.spaces == other.spaces && self.hashes == other.hashes && roles(self) == roles(other)
+        self.encode() == other.encode()
     }
 }
 
