@@ -13,8 +13,16 @@ pub struct EtcdConfig {
     /// The process lease's time to live: its slots, its leadership and its replica position
     /// vanish this long after its last keep-alive reached etcd.
     pub lease_ttl_ms: u64,
-    /// How often the leader writes a snapshot of the state (when the log moved) and compacts.
+    /// The shortest time between two snapshots of the state the leader writes (each followed
+    /// by a compaction).
     pub snapshot_interval_ms: u64,
+    /// The longest time between two snapshots while the log moves.
+    pub snapshot_interval_max_ms: u64,
+    /// Between the two intervals, a snapshot is written once the log applied since the last
+    /// one reaches this percentage of that snapshot's bytes, so snapshots cost at most
+    /// `100 / snapshot_log_percent` bytes per byte of log; 0 writes one at every
+    /// `snapshot_interval_ms` while the log moves.
+    pub snapshot_log_percent: u32,
     /// The largest snapshot chunk, in bytes (one chunk per transaction; etcd refuses requests
     /// above 1.5 MiB by default).
     pub chunk_bytes_max: usize,
@@ -44,6 +52,8 @@ impl Default for EtcdConfig {
             prefix: "/graphsession/".to_owned(),
             lease_ttl_ms: 10_000,
             snapshot_interval_ms: 10_000,
+            snapshot_interval_max_ms: 600_000,
+            snapshot_log_percent: 100,
             chunk_bytes_max: 1 << 20,
             entry_bytes_max: 1 << 20,
             appends_in_flight_max: 256,
@@ -101,6 +111,9 @@ impl EtcdConfig {
         }
         if self.catalog_bytes_max == 0 || self.catalog_bytes_max > ETCD_REQUEST_BYTES_MAX {
             return Err(bad("catalog_bytes_max", "between 1 and etcd's request limit"));
+        }
+        if self.snapshot_interval_max_ms < self.snapshot_interval_ms {
+            return Err(bad("snapshot_interval_max_ms", "at least snapshot_interval_ms"));
         }
         let positive = [
             ("snapshot_interval_ms", self.snapshot_interval_ms),

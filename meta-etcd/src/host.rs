@@ -27,6 +27,7 @@ use crate::record;
 use crate::replica::{self, Delivery, Local, Shared};
 use crate::seal;
 use crate::slots::{self, IdLeaseConfig, SlotGrant};
+use crate::snapshot_pace::SnapshotPace;
 
 /// The wait between two tries of a failed append, ms.
 const APPEND_RETRY_MS: u64 = 50;
@@ -158,7 +159,11 @@ impl MetaEtcd {
             keys: self.keys.clone(),
             lease: self.lease,
             shared: Arc::clone(&self.shared),
-            snapshot_interval_ms: self.config.snapshot_interval_ms,
+            snapshot_pace: SnapshotPace {
+                interval_ms: self.config.snapshot_interval_ms,
+                interval_max_ms: self.config.snapshot_interval_max_ms,
+                log_percent: self.config.snapshot_log_percent,
+            },
             chunk_bytes_max: self.config.chunk_bytes_max,
             timeout_ms,
             lease_ttl_ms: self.config.lease_ttl_ms,

@@ -26,6 +26,7 @@ use crate::keys::Keys;
 use crate::lease::Lost;
 use crate::replica::{Shared, lock};
 use crate::snapshot::{self, Fence};
+use crate::snapshot_pace::{LastSnapshot, ReplicaPosition, SnapshotPace};
 
 /// What the leader task needs.
 #[derive(Debug, Clone)]
@@ -36,8 +37,8 @@ pub(crate) struct Duties {
     pub lease: i64,
     /// The replica.
     pub shared: Shared,
-    /// `snapshot_interval_ms`.
-    pub snapshot_interval_ms: u64,
+    /// `snapshot_interval_ms`, `snapshot_interval_max_ms` and `snapshot_log_percent`.
+    pub snapshot_pace: SnapshotPace,
     /// `chunk_bytes_max`.
     pub chunk_bytes_max: usize,
     /// `call_timeout_ms`.
@@ -104,14 +105,17 @@ async fn lead(
     let key = duties.keys.leader();
     let fence = Fence::Leader { key: &key, leader_revision };
     let mut tick_pending_at: Option<i64> = None;
-    let mut next_snapshot_unix_ms = 0_u64;
-    let mut snapshot_revision = 0_i64;
+    let mut last_snapshot: Option<LastSnapshot> = None;
     while !duties.lost.is_lost() {
         tokio::time::sleep(Duration::from_millis(DUTY_PERIOD_MS)).await;
         let now = now_unix_ms();
-        let (due, applied) = {
+        let (due, applied, position) = {
             let replica = lock(&duties.shared);
-            (replica.store.poll_timeout(), replica.applied_revision)
+            let position = ReplicaPosition {
+                applied_revision: replica.applied_revision,
+                log_bytes_applied: replica.log_bytes_applied,
+            };
+            (replica.store.poll_timeout(), replica.applied_revision, position)
         };
         // One tick at a time: the next only once the last is applied here.
         if tick_pending_at.is_some_and(|at| applied >= at) {
@@ -124,22 +128,23 @@ async fn lead(
                 Err(_) => {}
             }
         }
-        if now >= next_snapshot_unix_ms && applied > snapshot_revision {
-            next_snapshot_unix_ms = now.saturating_add(duties.snapshot_interval_ms);
-            let (state, revision) = {
+        if duties.snapshot_pace.is_due(now, position, last_snapshot.as_ref()) {
+            let (state, revision, log_bytes_applied) = {
                 let replica = lock(&duties.shared);
-                (replica.store.snapshot(), replica.applied_revision)
+                (replica.store.snapshot(), replica.applied_revision, replica.log_bytes_applied)
             };
             let limits = (duties.chunk_bytes_max, duties.timeout_ms, duties.counters.as_ref());
             let fenced = (fence, None);
-            if snapshot::write(client, &duties.keys, fenced, (&state, revision), limits)
-                .await?
-                .is_none()
-            {
-                return Ok(());
-            }
-            snapshot_revision = revision;
-            compact(client, duties, snapshot_revision).await?;
+            let written =
+                snapshot::write(client, &duties.keys, fenced, (&state, revision), limits).await?;
+            let Some(written) = written else { return Ok(()) };
+            last_snapshot = Some(LastSnapshot {
+                at_unix_ms: now,
+                revision,
+                bytes: written.bytes,
+                log_bytes_applied,
+            });
+            compact(client, duties, revision).await?;
         }
     }
     Ok(())

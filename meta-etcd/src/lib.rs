@@ -47,6 +47,7 @@ mod replica;
 mod seal;
 mod slots;
 mod snapshot;
+mod snapshot_pace;
 
 /// Real etcd for the crate's own tests (the integration tests' support).
 #[cfg(test)]

@@ -183,7 +183,8 @@ async fn rebase(
     let fence = Fence::Stopped { keys, record_revision, log_revision: Some(revision) };
     let fenced = (fence, Some(record));
     let limits = (chunk_bytes_max, timeout_ms, &Counters::default());
-    snapshot::write(client, keys, fenced, (&snapshot, revision), limits).await
+    let written = snapshot::write(client, keys, fenced, (&snapshot, revision), limits).await?;
+    Ok(written.map(|written| written.manifest_revision))
 }
 
 /// The fields where `found` (in etcd) and `ours` differ, by name, for the refusal's message:

@@ -75,6 +75,9 @@ pub(crate) struct Replica {
     pub applied_revision: i64,
     /// Entries applied by this process (for the figures).
     pub entries_applied: u64,
+    /// Bytes of the log entries applied by this process (the leader paces its snapshots by
+    /// them, `snapshot_pace.rs`); kept when a newer snapshot replaces the state.
+    pub log_bytes_applied: u64,
     /// Entries applied and not yet delivered, when the host asked for them.
     pub recorded: Option<Vec<Applied>>,
 }
@@ -105,6 +108,8 @@ impl Replica {
         }
         self.applied_revision = revision;
         self.entries_applied += 1;
+        let entry_bytes = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
+        self.log_bytes_applied = self.log_bytes_applied.saturating_add(entry_bytes);
         let key_text = String::from_utf8_lossy(key);
         let entry = LogEntry::decode(&key_text, bytes).ok()?;
         let (answer, request, now_unix_ms) = match entry {
@@ -149,7 +154,13 @@ pub(crate) async fn restore(
         Some(restored) => restored,
         None => (MetaStore::new(meta)?, 0),
     };
-    Ok(Replica { store, applied_revision, entries_applied: 0, recorded: None })
+    Ok(Replica {
+        store,
+        applied_revision,
+        entries_applied: 0,
+        log_bytes_applied: 0,
+        recorded: None,
+    })
 }
 
 /// Applies the log from `replica`'s position up to its newest entry, as written when the call
@@ -322,7 +333,13 @@ mod tests {
 
     fn replica() -> Replica {
         let store = MetaStore::new(MetaConfig::default()).unwrap();
-        Replica { store, applied_revision: 0, entries_applied: 0, recorded: None }
+        Replica {
+            store,
+            applied_revision: 0,
+            entries_applied: 0,
+            log_bytes_applied: 0,
+            recorded: None,
+        }
     }
 
     #[test]

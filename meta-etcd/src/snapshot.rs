@@ -83,16 +83,24 @@ impl Fence<'_> {
     }
 }
 
+/// A snapshot written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Written {
+    /// The etcd revision of its manifest's transaction.
+    pub manifest_revision: i64,
+    /// Its size, in bytes (the manifest's `bytes`).
+    pub bytes: u64,
+}
+
 /// Writes `snapshot` as the state at `revision`, with `also` in the manifest's transaction;
-/// the manifest's revision, or `Ok(None)` if the fence no longer holds (nothing of it counts:
-/// no manifest names it).
+/// `Ok(None)` if the fence no longer holds (nothing of it counts: no manifest names it).
 pub(crate) async fn write(
     client: &mut Client,
     keys: &Keys,
     (fence, also): (Fence<'_>, Option<TxnOp>),
     (snapshot, revision): (&MetaSnapshot, i64),
     (chunk_bytes_max, timeout_ms, counters): (usize, u64, &Counters),
-) -> Result<Option<i64>, MetaEtcdError> {
+) -> Result<Option<Written>, MetaEtcdError> {
     let bytes = serde_json::to_vec(snapshot).unwrap_or_default();
     let mut chunks = 0_u32;
     for chunk in bytes.chunks(chunk_bytes_max) {
@@ -124,7 +132,8 @@ pub(crate) async fn write(
     let txn = Txn::new().when(fence.compares()).and_then(ops);
     counters.count(manifest_bytes.len());
     let response = bounded(timeout_ms, client.txn(txn)).await?;
-    Ok(response.succeeded().then(|| response.header().map_or(0, |header| header.revision())))
+    let manifest_revision = response.header().map_or(0, |header| header.revision());
+    Ok(response.succeeded().then_some(Written { manifest_revision, bytes: manifest.bytes }))
 }
 
 /// The newest snapshot as one consistent read: the manifest, then its chunks at the manifest's
