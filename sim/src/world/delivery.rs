@@ -3,8 +3,8 @@
 //! for carried out on the simulated network.
 
 use graphsession_core::client::{
-    Action, ConnectionId, E_EXECUTION_ERROR, E_SESSION_INVALID, Event, LossReason, Request,
-    RequestError, Response, TransportEvent,
+    Action, ConnectionId, E_EXECUTION_ERROR, E_SESSION_INVALID, E_TOO_MANY_CONNECTIONS, Event,
+    LossReason, Request, RequestError, Response, TransportEvent,
 };
 use graphsession_core::cluster::{Answer, QueryKillResult};
 use graphsession_core::server::QUERY_TIMED_OUT;
@@ -174,8 +174,11 @@ impl ClusterWorld {
                     self.accounting.touched.push(session);
                 }
             }
-            TransportEvent::Response(Response::AuthenticateErr { .. }) => {
+            TransportEvent::Response(Response::AuthenticateErr { code, .. }) => {
                 self.marks.hit(Mark::AuthenticateRefused);
+                if *code == E_SESSION_INVALID || *code == E_TOO_MANY_CONNECTIONS {
+                    self.authenticates_busy[slot] += 1;
+                }
             }
             _ => {}
         }

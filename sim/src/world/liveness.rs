@@ -70,6 +70,7 @@ impl ClusterWorld {
         self.converge()?;
         let start_ms = self.now_ms;
         let authenticates_at_heal = self.authenticates_sent.clone();
+        let busy_at_heal = self.authenticates_busy.clone();
         for slot in 0..self.clients.len() {
             if self.clients[slot].is_open() {
                 self.clients[slot].open(self.now_ms);
@@ -87,13 +88,18 @@ impl ClusterWorld {
             let slot_id = u16::try_from(slot).unwrap_or(0);
             if self.is_stranger(slot) {
                 // Refused (-1001) for good: one authenticate for the application's open, none
-                // after it. A client that loops on a refusal floods the server.
+                // after it. A client that loops on a refusal floods the server. A node busy or
+                // full (-1002, -1010) has not judged the user yet: each such refusal allows the
+                // retry it calls for.
                 let sent = self.authenticates_sent[slot] - authenticates_at_heal[slot];
-                if sent > STRANGER_AUTHENTICATES_MAX {
+                let busy = self.authenticates_busy[slot] - busy_at_heal[slot];
+                let allowed = STRANGER_AUTHENTICATES_MAX + busy;
+                if sent > allowed {
                     return Err(format!(
                         "[auth_loop] liveness: client {slot}, a user the server does not know, \
-                         sent {sent} authenticates in {recover_ms} ms after healing; expected at \
-                         most {STRANGER_AUTHENTICATES_MAX} (give up cleanly)"
+                         sent {sent} authenticates in {recover_ms} ms after healing, {busy} of \
+                         them refused as busy or full; expected at most {allowed} (give up \
+                         cleanly)"
                     ));
                 }
                 continue;

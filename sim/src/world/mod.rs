@@ -204,6 +204,9 @@ pub struct ClusterWorld {
     running_after_gone: bool,
     /// Authenticates each client slot sent (a stranger must not loop on its refusals).
     authenticates_sent: Vec<u64>,
+    /// Refusals each client slot received that a client retries by design (-1002 and -1010:
+    /// a node busy or full, not a verdict on the user), each allowing one more authenticate.
+    authenticates_busy: Vec<u64>,
     /// The time oracles' memory (premature expiry, convergence).
     time_oracles: TimeOracles,
     /// The listing oracles' memory.
@@ -369,6 +372,7 @@ impl ClusterWorld {
             last_step: LastStep::default(),
             running_after_gone: false,
             authenticates_sent: vec![0; clients_count],
+            authenticates_busy: vec![0; clients_count],
             time_oracles: TimeOracles::default(),
             listings: show::Listings::default(),
             snapshot_refusals_checked: false,
