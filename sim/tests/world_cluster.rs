@@ -192,6 +192,15 @@ fn fixed_failures_stay_fixed() {
     }
 }
 
+/// An oracle's false alarm, shrunk and committed: a stranger's authenticates refused as busy
+/// (-1002 "too many requests wait for the meta service") before its -1001 are the retries the
+/// refusals call for, not a loop.
+#[test]
+fn a_stranger_retrying_busy_refusals_is_no_auth_loop() {
+    let outcome = replay("stranger-retries-busy-refusals.json", ClientKind::Ours);
+    assert!(outcome.violation.is_none(), "{:?}", outcome.violation);
+}
+
 /// Committed replay files are in the canonical layout (the simulator writes them so).
 #[test]
 fn replay_files_are_canonical() {
