@@ -148,4 +148,13 @@ mod tests {
     fn the_defaults_are_valid() {
         EtcdConfig::default().validate().unwrap();
     }
+
+    #[test]
+    fn the_longest_snapshot_interval_is_at_least_the_shortest() {
+        let equal = EtcdConfig { snapshot_interval_max_ms: 10_000, ..EtcdConfig::default() };
+        equal.validate().unwrap();
+        let shorter = EtcdConfig { snapshot_interval_max_ms: 9_999, ..equal };
+        let error = shorter.validate().unwrap_err().to_string();
+        assert!(error.contains("snapshot_interval_max_ms"), "{error}");
+    }
 }

@@ -106,6 +106,10 @@ async fn lead(
     let fence = Fence::Leader { key: &key, leader_revision };
     let mut tick_pending_at: Option<i64> = None;
     let mut last_snapshot: Option<LastSnapshot> = None;
+    // Compaction follows the replicas' reported positions between snapshots too: one that
+    // lagged when the last snapshot was written must not hold the log back until the next.
+    let mut next_compaction_unix_ms = 0_u64;
+    let mut compacted_floor = 0_i64;
     while !duties.lost.is_lost() {
         tokio::time::sleep(Duration::from_millis(DUTY_PERIOD_MS)).await;
         let now = now_unix_ms();
@@ -144,7 +148,13 @@ async fn lead(
                 bytes: written.bytes,
                 log_bytes_applied,
             });
-            compact(client, duties, revision).await?;
+            next_compaction_unix_ms = now;
+        }
+        if let Some(last) = last_snapshot
+            && now >= next_compaction_unix_ms
+        {
+            next_compaction_unix_ms = now.saturating_add(duties.snapshot_pace.interval_ms);
+            compacted_floor = compact(client, duties, last.revision, compacted_floor).await?;
         }
     }
     Ok(())
@@ -168,12 +178,14 @@ async fn tick(
     Ok(response.succeeded().then(|| response.header().map_or(0, |header| header.revision())))
 }
 
-/// Compacts below the lowest revision still needed.
+/// Compacts below the lowest revision still needed, if that is above `compacted_floor` (the
+/// floor of this leader's last compaction); the floor compacted to now.
 async fn compact(
     client: &mut Client,
     duties: &Duties,
     snapshot_revision: i64,
-) -> Result<(), MetaEtcdError> {
+    compacted_floor: i64,
+) -> Result<i64, MetaEtcdError> {
     let options = GetOptions::new().with_prefix();
     let replicas =
         bounded(duties.timeout_ms, client.get(duties.keys.replicas(), Some(options))).await?;
@@ -183,14 +195,18 @@ async fn compact(
         .filter_map(|kv| std::str::from_utf8(kv.value()).ok()?.parse::<i64>().ok())
         .min();
     let floor = lowest_replica.map_or(snapshot_revision, |lowest| lowest.min(snapshot_revision));
-    if floor <= 1 {
-        return Ok(());
+    if floor <= 1 || floor <= compacted_floor {
+        return Ok(compacted_floor);
     }
     duties.counters.count(8);
-    // Compacting at or below an earlier compaction is refused by etcd: nothing to do then.
-    let _compacted =
-        bounded(duties.timeout_ms, client.compact(floor, Some(CompactionOptions::new()))).await;
-    Ok(())
+    // A failed call is tried again at the next round. etcd refuses a compaction at or below an
+    // earlier one (another leader's): nothing to do then, and the next round asks again, one
+    // call per interval, until the floor passes it.
+    let compaction = client.compact(floor, Some(CompactionOptions::new()));
+    match bounded(duties.timeout_ms, compaction).await {
+        Ok(_) => Ok(floor),
+        Err(_) => Ok(compacted_floor),
+    }
 }
 
 /// Reports this replica's applied revision every `period_ms` while it moves (bound to the

@@ -31,6 +31,7 @@ fn config(cluster: &EtcdCluster, prefix: &str) -> EtcdConfig {
         lease_ttl_ms: 2_000,
         // No snapshot, so no compaction by the leader: the tests compact by hand.
         snapshot_interval_ms: 3_600_000,
+        snapshot_interval_max_ms: 3_600_000,
         call_timeout_ms: 3_000,
         ..EtcdConfig::default()
     }

@@ -392,7 +392,11 @@ async fn an_older_build_s_cluster_is_upgraded_once_its_processes_stop_and_a_newe
     let cluster = EtcdCluster::start(1);
     // One snapshot, before the older format's entry (the leader writes its first at once and
     // the next an hour later): the upgraded process replays that entry from the log.
-    let config = EtcdConfig { snapshot_interval_ms: 3_600_000, ..config(&cluster, "/upgrade/") };
+    let config = EtcdConfig {
+        snapshot_interval_ms: 3_600_000,
+        snapshot_interval_max_ms: 3_600_000,
+        ..config(&cluster, "/upgrade/")
+    };
     let mut admin = etcd_client::Client::connect(cluster.endpoints(), None).await.unwrap();
     // A process of the older build: its record says format 1 and its log holds a format-1 entry.
     let (mut a, a_deliveries) = start(&config).await;
@@ -485,8 +489,11 @@ async fn a_whole_cluster_restart_changes_the_meta_configuration_from_its_revisio
     let cluster = EtcdCluster::start(1);
     // One snapshot, written before the request the change is about (the leader writes its
     // first at once and the next an hour later): that request lives in the log alone.
-    let config =
-        EtcdConfig { snapshot_interval_ms: 3_600_000, ..config(&cluster, "/reconfigure/") };
+    let config = EtcdConfig {
+        snapshot_interval_ms: 3_600_000,
+        snapshot_interval_max_ms: 3_600_000,
+        ..config(&cluster, "/reconfigure/")
+    };
     let mut admin = etcd_client::Client::connect(cluster.endpoints(), None).await.unwrap();
     let (mut a, a_deliveries) = start(&config).await;
     let mut node_a = TestNode::new(&a, a_deliveries);
