@@ -105,7 +105,7 @@ async fn lead(
     let key = duties.keys.leader();
     let fence = Fence::Leader { key: &key, leader_revision };
     let mut tick_pending_at: Option<i64> = None;
-    let mut last_snapshot: Option<LastSnapshot> = None;
+    let mut last_snapshot = adopt_newest_snapshot(client, duties).await?;
     // Compaction follows the replicas' reported positions between snapshots too: one that
     // lagged when the last snapshot was written must not hold the log back until the next.
     let mut next_compaction_unix_ms = 0_u64;
@@ -158,6 +158,26 @@ async fn lead(
         }
     }
     Ok(())
+}
+
+/// The newest snapshot, whoever wrote it, as this leader's last, taken now: a new leader paces
+/// its first from it instead of writing the whole state again at every change of leader (a
+/// rolling restart changes it once per process). The log applied between that snapshot and now
+/// is not counted, so the next may wait for up to about twice its share of log.
+async fn adopt_newest_snapshot(
+    client: &mut Client,
+    duties: &Duties,
+) -> Result<Option<LastSnapshot>, MetaEtcdError> {
+    let Some(manifest) = snapshot::manifest(client, &duties.keys, duties.timeout_ms).await? else {
+        return Ok(None);
+    };
+    let log_bytes_applied = lock(&duties.shared).log_bytes_applied;
+    Ok(Some(LastSnapshot {
+        at_unix_ms: now_unix_ms(),
+        revision: manifest.revision,
+        bytes: manifest.bytes,
+        log_bytes_applied,
+    }))
 }
 
 /// Appends a timer tick; its revision, or `None` when deposed.

@@ -136,6 +136,20 @@ pub(crate) async fn write(
     Ok(response.succeeded().then_some(Written { manifest_revision, bytes: manifest.bytes }))
 }
 
+/// The newest manifest, without its chunks; `None` when no snapshot was written yet.
+pub(crate) async fn manifest(
+    client: &mut Client,
+    keys: &Keys,
+    timeout_ms: u64,
+) -> Result<Option<Manifest>, MetaEtcdError> {
+    let key = keys.manifest();
+    let response = bounded(timeout_ms, client.get(key.clone(), None)).await?;
+    let Some(kv) = response.kvs().first() else { return Ok(None) };
+    let manifest = serde_json::from_slice(kv.value())
+        .map_err(|error| MetaEtcdError::Corrupt { key, detail: error.to_string() })?;
+    Ok(Some(manifest))
+}
+
 /// The newest snapshot as one consistent read: the manifest, then its chunks at the manifest's
 /// read revision (a linearizable read: it reflects every committed write). `None` when no
 /// snapshot was written yet.

@@ -46,8 +46,9 @@ pub(crate) struct ReplicaPosition {
 }
 
 impl SnapshotPace {
-    /// Whether a snapshot is due at `now_unix_ms`. A leader's first is due at once (it does not
-    /// know what an earlier leader wrote); none is due while nothing new was applied.
+    /// Whether a snapshot is due at `now_unix_ms`. The first of a cluster (`last` is `None`: no
+    /// manifest in etcd when this leader took over) is due at once; none is due while nothing
+    /// new was applied.
     pub(crate) fn is_due(
         &self,
         now_unix_ms: u64,
@@ -87,7 +88,7 @@ mod tests {
     }
 
     #[test]
-    fn a_leaders_first_snapshot_is_due_at_once() {
+    fn a_clusters_first_snapshot_is_due_at_once() {
         assert!(PACE.is_due(0, at(0, 0), None));
     }
 

@@ -149,3 +149,36 @@ async fn the_longest_interval_writes_one_for_a_small_log() {
     }
     panic!("no snapshot within twice the longest interval");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_leader_paces_from_the_snapshot_it_found() {
+    let cluster = EtcdCluster::start(1);
+    let prefix = "/pace-takeover/";
+    let config = config(&cluster, prefix, 600_000);
+    let (a, a_deliveries) = start(&config).await;
+    let (b, b_deliveries) = start(&config).await;
+    let mut admin = etcd_client::Client::connect(cluster.endpoints(), None).await.unwrap();
+    let (mut node_a, mut node_b) =
+        (TestNode::new(&a, a_deliveries), TestNode::new(&b, b_deliveries));
+    let (mut leader, node, follower, other) = if a.is_leader() {
+        (a, &mut node_a, b, &mut node_b)
+    } else {
+        (b, &mut node_b, a, &mut node_a)
+    };
+    log_in(node, &leader, (1, 301)).await;
+    let held = settled(node, &leader, &mut admin, prefix).await;
+    leader.shutdown(now()).await.unwrap();
+    for _ in 0..100 {
+        if follower.is_leader() {
+            break;
+        }
+        other.pump(&follower, Duration::from_millis(50)).await;
+    }
+    assert!(follower.is_leader(), "the follower did not take the leadership over");
+    // Quiet: the new leader's node's idle rounds move the log; the snapshot it found stands.
+    let applied_before = follower.applied().0;
+    other.pump(&follower, Duration::from_millis(15 * INTERVAL_MS)).await;
+    assert!(follower.applied().0 > applied_before, "the idle rounds did not move the log");
+    let found = manifest(&mut admin, prefix).await.unwrap();
+    assert_eq!(found, held, "the new leader wrote the whole state again at once");
+}
