@@ -1,7 +1,8 @@
 //! The leader's snapshot pace on a real etcd: while the log applied since the last snapshot is
 //! small next to it (a node's idle sync rounds), no snapshot is written, however many intervals
-//! pass; once the log reaches `snapshot_log_percent` of the last snapshot's bytes, one is; and
-//! after `snapshot_interval_max_ms` one is written whatever the log.
+//! pass; once the log reaches `snapshot_log_percent` of the last snapshot's bytes, one is;
+//! after `snapshot_interval_max_ms` one is written whatever the log; and a new leader paces
+//! from the snapshot it found instead of writing the whole state again at once.
 #![allow(clippy::unwrap_used, reason = "a test: a failed unwrap is a failed test")]
 
 #[path = "support/etcd.rs"]
