@@ -282,9 +282,9 @@ impl ClusterWorld {
         Ok(())
     }
 
-    /// Kill oracle, exact: once node `index` applied a complete answer (no more changes) that
-    /// meta produced at step `produced_step`, no query runs there whose session meta had ended
-    /// (as the oracle saw) at an earlier step.
+    /// Kill oracle, exact: once node `index` applied a complete answer (no more changes) to a
+    /// request of its current process that meta produced at step `produced_step`, no query runs
+    /// there whose session meta had ended (as the oracle saw) at an earlier step.
     pub(super) fn check_answer_applied_kills(&self, index: usize, produced_step: u64) -> Checked {
         for query in &self.nodes[index].running {
             let Some(&(seen_ms, seen_step)) = self.gone_seen.get(&query.key.session) else {

@@ -105,6 +105,11 @@ impl ClusterWorld {
                 }
                 let index = usize::from(node);
                 let now = self.node_now(index);
+                // An answer to a request of an earlier process of this node (sent before a
+                // restart): meta told that process what it ended, and a session the new process
+                // restored from an older snapshot is not in it. The new process learns of it from
+                // the answer to its own first report, which this oracle judges.
+                let to_this_process = answer.id().incarnation >= self.nodes[index].incarnation;
                 let (sends, refused) =
                     self.nodes[index].handle_answer(now, &mut self.table, answer, &mut self.choose);
                 // A full node refuses installs (-1010): legitimate only in seeds that limit a
@@ -116,7 +121,7 @@ impl ClusterWorld {
                     ));
                 }
                 self.apply_sends(index, sends)?;
-                if complete {
+                if complete && to_this_process {
                     self.check_answer_applied_kills(index, produced_step)?;
                 }
             }
