@@ -367,10 +367,12 @@ impl Actor {
         self.advance_turn(now);
         self.after_step(now);
         if now >= self.next_snapshot_unix_ms {
-            self.next_snapshot_unix_ms = now.saturating_add(self.snapshot_interval_ms);
             if let Err(error) = self.write_sessions() {
                 log!("writing the session snapshots failed: {error:#}");
             }
+            let took_ms = now_unix_ms().saturating_sub(now);
+            self.next_snapshot_unix_ms =
+                persist::next_session_write_unix_ms(now, self.snapshot_interval_ms, took_ms);
         }
     }
 
