@@ -186,6 +186,7 @@ fn fixed_failures_stay_fixed() {
         "evicted-while-registering.json",
         "activity-lost-in-node-crash.json",
         "close-drain-outlives-flush.json",
+        "duplicate-stale-refusal-collides-incarnations.json",
     ] {
         let outcome = replay(name, ClientKind::Ours);
         assert!(outcome.violation.is_none(), "{name}: {:?}", outcome.violation);

@@ -451,3 +451,35 @@ fn a_tombstone_whose_reason_was_altered_fails_the_digest() {
         );
     }
 }
+
+/// Meta refuses a duplicated copy of a request as stale, naming the request itself: found by the
+/// simulator (seed 7300109274), where that refusal arrived before the request's own answer, the
+/// node moved its incarnation up to the one its next process then started with, and that process
+/// took an answer meant for this one as its own: the restored session it had reported was
+/// counted as acknowledged, and meta, which had killed it, never told the node. The refusal is
+/// ignored; the request's own answer is applied when it comes.
+#[test]
+fn a_duplicates_stale_refusal_leaves_the_request_awaiting_its_own_answer() {
+    let mut meta = MetaStore::new(fast_meta_config()).unwrap();
+    let mut node = Node::new(1, fast_node_config(), 5);
+    let now = node.settle(&mut meta, START);
+    node.login(sid(7), now);
+    node.sync.handle_timeout(now + ROUND_MS, &node.local);
+    let request = node.sync.poll_request().unwrap();
+    let answer = meta.handle_request(now + ROUND_MS, node.id, request.clone());
+    let duplicate = meta.handle_request(now + ROUND_MS, node.id, request.clone());
+    let refusal = Answer::Refused {
+        id: request.id,
+        refusal: graphsession_core::cluster::Refusal::Stale { last: request.id },
+    };
+    assert_eq!(duplicate, refusal, "meta refuses the copy, naming the request itself");
+    node.sync.handle_answer(now + ROUND_MS, duplicate, &mut node.local);
+    node.sync.check_invariants().unwrap();
+    assert_eq!(node.sync.next_request_id().incarnation, 5, "the incarnation moved up");
+    node.sync.handle_answer(now + ROUND_MS, answer, &mut node.local);
+    let registered = node
+        .events()
+        .into_iter()
+        .any(|event| matches!(event, NodeEvent::Registered { session } if session == sid(7)));
+    assert!(registered, "the request's own answer was not applied as the awaited one");
+}

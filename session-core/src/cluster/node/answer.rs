@@ -21,6 +21,17 @@ impl NodeSync {
         local: &mut impl LocalSessions,
     ) {
         let now = self.observe(now_unix_ms);
+        if let Answer::Refused { id, refusal: Refusal::Stale { last } } = &answer
+            && last == id
+        {
+            // A copy of this very request (the network duplicated it) was refused because meta
+            // had handled the request itself: the request's own answer is on its way, or lost,
+            // which the request timeout covers. Moving the incarnation up here would give the
+            // next process of this node, whose incarnation the host picks, ids this one used, and
+            // that process would take this one's answers for its own.
+            self.answers_ignored += 1;
+            return;
+        }
         let next_round_unix_ms = match &self.flight {
             Flight::Awaiting { sent, next_round_unix_ms, .. } if answer.id() == sent.id => {
                 *next_round_unix_ms
