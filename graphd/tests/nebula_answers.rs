@@ -1,0 +1,69 @@
+//! NebulaGraph 3.x's exact answers where an audit against its sources (vesoft-inc/nebula, 3.1 to
+//! master of 2025) found graphd answering otherwise: each case names the source file that decides
+//! NebulaGraph's answer.
+#![allow(clippy::unwrap_used, reason = "a test: a failed unwrap is a failed test")]
+
+mod support;
+
+use support::{Client, Graphd, config, fresh_dir, within};
+
+/// A graphd with authorization on, a space `nba`, `alice` (USER in nba, password `a1`) and `bob`
+/// (no role), and root's session.
+async fn authorized(name: &str) -> (Graphd, Client, i64) {
+    let test_dir = fresh_dir(name);
+    let mut config = config(&test_dir);
+    config.enable_authorize = true;
+    let graphd = Graphd::start(config).await.owning(test_dir);
+    let mut root = Client::python(graphd.addr()).await;
+    let session = root.login("root", "nebula").await;
+    for statement in [
+        "CREATE SPACE nba",
+        "CREATE USER alice WITH PASSWORD 'a1'",
+        "CREATE USER bob WITH PASSWORD 'b1'",
+        "GRANT ROLE USER ON nba TO alice",
+    ] {
+        root.execute(session, statement).await.ok();
+    }
+    (graphd, root, session)
+}
+
+/// USE, GRANT and REVOKE of a space that does not exist: NebulaGraph looks the space up before
+/// any permission check (`UseValidator::validateImpl`; `GrantRoleExecutor` and
+/// `RevokeRoleExecutor` call `getSpaceIdByNameFromCache` before `canWriteRole`), so whoever asks
+/// hears -1005 `SpaceNotFound`, after the validator's own semantic checks only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_space_is_found_missing_before_the_permission_check() {
+    within(60, async {
+        let (graphd, _root, _session) = authorized("missing-space").await;
+        let mut alice = Client::python(graphd.addr()).await;
+        let session = alice.login("alice", "a1").await;
+        let missing = "SpaceNotFound: SpaceName `nowhere`";
+        for statement in [
+            "USE nowhere",
+            "GRANT ROLE GUEST ON nowhere TO bob",
+            "REVOKE ROLE GUEST ON nowhere FROM bob",
+            "GRANT ROLE GUEST ON nowhere TO alice",
+            "GRANT ROLE GOD ON nowhere TO bob",
+            "REVOKE ROLE GOD ON nowhere FROM bob",
+        ] {
+            let reply = alice.execute(session, statement).await;
+            assert_eq!((reply.code(), reply.message()), (-1005, missing), "{statement}");
+        }
+        // The validator's semantic check still comes first.
+        let god = alice.execute(session, "GRANT ROLE GUEST ON nowhere TO root").await;
+        assert_eq!(
+            (god.code(), god.message()),
+            (-1009, "SemanticError: User 'root' is GOD, cannot be granted.")
+        );
+        // A space that exists: the permission check answers.
+        let mut bob = Client::python(graphd.addr()).await;
+        let bob_session = bob.login("bob", "b1").await;
+        let refused = bob.execute(bob_session, "USE nba").await;
+        assert_eq!(
+            (refused.code(), refused.message()),
+            (-1008, "PermissionError: No permission to read space.")
+        );
+        graphd.stop().await;
+    })
+    .await;
+}
