@@ -67,3 +67,46 @@ async fn a_missing_space_is_found_missing_before_the_permission_check() {
     })
     .await;
 }
+
+/// Names and passwords out of NebulaGraph's bounds (16 bytes, 24 bytes) are semantic errors of
+/// the validator, before any permission check (`CreateUserValidator`, `UpdateUserValidator` and
+/// `ChangePasswordValidator` in `src/graph/validator/ACLValidator.cpp`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passwords_and_names_out_of_bounds_are_semantic_errors() {
+    within(60, async {
+        let (graphd, mut root, session) = authorized("password-bounds").await;
+        let long_password = "p".repeat(25);
+        let long_name = "n".repeat(17);
+        let password = "SemanticError: Password exceed maximum length 24 characters.";
+        let name = "SemanticError: Username exceed maximum length 16 characters.";
+        let cases = [
+            (format!("CREATE USER carol WITH PASSWORD '{long_password}'"), password),
+            (format!("ALTER USER alice WITH PASSWORD '{long_password}'"), password),
+            (format!("CHANGE PASSWORD {long_name} FROM 'a' TO 'b'"), name),
+            (
+                format!("CHANGE PASSWORD alice FROM '{long_password}' TO 'b'"),
+                "SemanticError: Old password exceed maximum length 24 characters.",
+            ),
+            (
+                format!("CHANGE PASSWORD alice FROM 'a1' TO '{long_password}'"),
+                "SemanticError: New password exceed maximum length 24 characters.",
+            ),
+            // The name is checked before the password.
+            (format!("CREATE USER {long_name} WITH PASSWORD '{long_password}'"), name),
+        ];
+        let mut alice = Client::python(graphd.addr()).await;
+        let alice_session = alice.login("alice", "a1").await;
+        for (statement, message) in &cases {
+            for (client, session) in [(&mut root, session), (&mut alice, alice_session)] {
+                let reply = client.execute(session, statement).await;
+                assert_eq!((reply.code(), reply.message()), (-1009, *message), "{statement}");
+            }
+        }
+        // At the bound: accepted.
+        let at_bound = format!("CREATE USER carol WITH PASSWORD '{}'", "p".repeat(24));
+        root.execute(session, &at_bound).await.ok();
+        Client::python(graphd.addr()).await.login("carol", &"p".repeat(24)).await;
+        graphd.stop().await;
+    })
+    .await;
+}

@@ -37,7 +37,9 @@
 //! that KILL QUERY, SHOW QUERIES and a query that outlives the idle timeout can be tried against
 //! graphd. `SET SESSION name = value` is graphd's too (NebulaGraph 3.x has no session
 //! variables): it sets a variable of the current session; `SET SESSION query_timeout_ms = ms`
-//! is the session's query timeout (0: none), overriding `--query_timeout_ms`. A script (several statements split on `;`) runs statement by statement and answers
+//! is the session's query timeout (0: none), overriding `--query_timeout_ms`. CREATE USER,
+//! ALTER USER and CHANGE PASSWORD refuse a user name over 16 bytes or a password over 24 with
+//! NebulaGraph's semantic errors (-1009, before any permission check, as its validators do). A script (several statements split on `;`) runs statement by statement and answers
 //! with the last one's result, or the first error; a syntax error anywhere runs nothing.
 
 mod cursor;
