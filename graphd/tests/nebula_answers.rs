@@ -110,3 +110,30 @@ async fn passwords_and_names_out_of_bounds_are_semantic_errors() {
     })
     .await;
 }
+
+/// KILL QUERY names its session and plan in either order, and session 0 is the current session
+/// (`query_unique_identifier` in `src/parser/parser.yy`; `KillQueryExecutor.cpp`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_query_takes_nebulagraphs_forms() {
+    within(30, async {
+        let graphd = Graphd::fresh("kill-forms").await;
+        let mut client = Client::python(graphd.addr()).await;
+        let session = client.login("root", "nebula").await;
+        for (statement, message) in [
+            (
+                "KILL QUERY (plan=987654321, session=987654321)",
+                "SessionId[987654321] does not exist",
+            ),
+            ("KILL QUERY (session=-5, plan=1)", "SessionId[-5] does not exist"),
+            (
+                "KILL QUERY (session=0, plan=987654321)",
+                "ExecutionPlanId[987654321] does not exist in current Session.",
+            ),
+        ] {
+            let refused = client.execute(session, statement).await;
+            assert_eq!((refused.code(), refused.message()), (-1005, message), "{statement}");
+        }
+        graphd.stop().await;
+    })
+    .await;
+}

@@ -3,6 +3,7 @@
 
 use std::str::FromStr;
 
+use graphsession_core::client::E_EXECUTION_ERROR;
 use graphsession_core::node::{Secret, SessionStatement, Value};
 use graphsession_id_gen::{PlanId, SessionId};
 use graphsession_permission::{Role, check_user_name};
@@ -131,10 +132,16 @@ fn kill(cursor: &mut Cursor<'_>) -> Result<Parsed, Stop> {
         Operand::Literal(_) | Operand::Input(_) => return Err(plan_at),
     };
     let target = match session {
-        None => KillTarget::CurrentSession { plan },
-        Some((Operand::Literal(Value::Int(session)), at)) => {
-            KillTarget::Session { session: SessionId::new(session).ok_or(at)?, plan }
-        }
+        // NebulaGraph's `KillQueryExecutor` takes session 0 for the current session.
+        None | Some((Operand::Literal(Value::Int(0)), _)) => KillTarget::CurrentSession { plan },
+        Some((Operand::Literal(Value::Int(session)), _)) => match SessionId::new(session) {
+            Some(session) => KillTarget::Session { session, plan },
+            // No session has a negative id: NebulaGraph's answer for a session it cannot find.
+            None => {
+                let message = format!("SessionId[{session}] does not exist");
+                return Ok(Parsed::Exec(Exec::Fail { code: E_EXECUTION_ERROR, message }));
+            }
+        },
         Some((_, at)) => return Err(at),
     };
     Ok(Parsed::Session(SessionStatement::KillQuery { target }))

@@ -11,6 +11,7 @@
 //!             | KILL (SESSION | SESSIONS) literal
 //!             | SHOW [LOCAL] QUERIES
 //!             | KILL QUERY '(' [SESSION '=' int ','] PLAN '=' int ')'
+//!             | KILL QUERY '(' PLAN '=' int ',' SESSION '=' int ')'   (session 0: the current one)
 //!             | USE name
 //!             | CREATE USER [IF NOT EXISTS] name [WITH PASSWORD string]
 //!             | DROP USER [IF EXISTS] name
