@@ -137,3 +137,24 @@ async fn kill_query_takes_nebulagraphs_forms() {
     })
     .await;
 }
+
+/// REVOKE of the GOD role: NebulaGraph's `RevokeRoleExecutor` refuses it in its own words before
+/// `canWriteRole`; GRANT of GOD gets `canWriteRole`'s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoke_of_god_is_permission_denied() {
+    within(60, async {
+        let (graphd, mut root, session) = authorized("revoke-god").await;
+        let revoke = root.execute(session, "REVOKE ROLE GOD ON nba FROM alice").await;
+        assert_eq!(
+            (revoke.code(), revoke.message()),
+            (-1008, "PermissionError: Permission denied")
+        );
+        let grant = root.execute(session, "GRANT ROLE GOD ON nba TO alice").await;
+        assert_eq!(
+            (grant.code(), grant.message()),
+            (-1008, "PermissionError: No permission to grant/revoke god user.")
+        );
+        graphd.stop().await;
+    })
+    .await;
+}

@@ -413,9 +413,8 @@ impl<'a> Statement<'a> {
             | S::RecoverJob => Action::WriteData,
             S::CreateUser | S::AlterUser | S::DropUser => Action::WriteUser,
             S::DescribeUser { user } => Action::ReadUser { user },
-            S::Grant { role, space, user } | S::Revoke { role, space, user } => {
-                Action::WriteRole { role, space, user }
-            }
+            S::Grant { role, space, user } => Action::WriteRole { role, space, user },
+            S::Revoke { role, space, user } => Action::RevokeRole { role, space, user },
             S::ShowRoles { space } => Action::ShowRoles { space },
             // One case in NebulaGraph's PermissionCheck.cpp, one rule and one message.
             S::ShowUsers
