@@ -158,3 +158,33 @@ async fn revoke_of_god_is_permission_denied() {
     })
     .await;
 }
+
+/// SHOW ROLES IN with authorization off: anyone may run it, and NebulaGraph's `ListRolesExecutor`
+/// still shows GOD and ADMIN every row, another role its own, no role none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn show_roles_filters_rows_with_authorization_off_too() {
+    within(60, async {
+        let graphd = Graphd::fresh("roles-off").await;
+        let mut root = Client::python(graphd.addr()).await;
+        let session = root.login("root", "nebula").await;
+        let script = "CREATE SPACE nba; CREATE USER alice; CREATE USER bob; CREATE USER carol; \
+                      GRANT ROLE USER ON nba TO alice; GRANT ROLE ADMIN ON nba TO carol";
+        root.execute(session, script).await.ok();
+        for (user, expected) in [
+            ("root", vec!["alice", "carol"]),
+            ("carol", vec!["alice", "carol"]),
+            ("alice", vec!["alice"]),
+            ("bob", vec![]),
+        ] {
+            let mut client = Client::python(graphd.addr()).await;
+            let own = client.login(user, "").await;
+            let reply = client.execute(own, "SHOW ROLES IN nba").await;
+            let mut rows: Vec<String> =
+                reply.ok().rows().iter().map(|row| support::string(&row[0])).collect();
+            rows.sort();
+            assert_eq!(rows, expected, "{user}");
+        }
+        graphd.stop().await;
+    })
+    .await;
+}
