@@ -105,6 +105,8 @@ fn read_schema_or_data_needs_god_or_any_role_in_the_current_space() {
         Statement::DescribeEdge,
         Statement::DescribeTagIndex,
         Statement::DescribeEdgeIndex,
+        Statement::Set,
+        Statement::Assignment,
     ] {
         assert_rule(
             statement,
@@ -154,6 +156,7 @@ fn write_space_is_god_only() {
         Statement::BalanceData,
         Statement::BalanceZone,
         Statement::ShowZones,
+        Statement::DescribeZone,
     ] {
         assert_rule(
             statement,
@@ -210,6 +213,8 @@ fn write_data_and_jobs_need_god_admin_dba_or_user() {
         Statement::BalanceLeader,
         Statement::StopJob,
         Statement::RecoverJob,
+        Statement::SubmitDownload,
+        Statement::SubmitIngest,
     ] {
         assert_rule(
             statement,
