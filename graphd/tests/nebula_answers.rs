@@ -188,3 +188,28 @@ async fn show_roles_filters_rows_with_authorization_off_too() {
     })
     .await;
 }
+
+/// SHOW HOSTS of a given kind answers with the git-info columns for every kind (NebulaGraph's
+/// `ShowHostsExecutor` uses the leader and partition columns only for plain SHOW HOSTS); graphd
+/// has no storage, agent or listener hosts, so those are empty.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn show_hosts_of_a_kind_has_the_git_info_columns() {
+    within(30, async {
+        let graphd = Graphd::fresh("hosts-kinds").await;
+        let mut client = Client::python(graphd.addr()).await;
+        let session = client.login("root", "nebula").await;
+        let columns = ["Host", "Port", "Status", "Role", "Git Info Sha", "Version"];
+        for statement in ["SHOW HOSTS STORAGE", "SHOW HOSTS AGENT", "SHOW HOSTS STORAGE LISTENER"] {
+            let reply = client.execute(session, statement).await;
+            assert_eq!(reply.ok().columns(), columns, "{statement}");
+            assert!(reply.rows().is_empty(), "{statement}");
+        }
+        for statement in ["SHOW HOSTS GRAPH", "SHOW HOSTS META"] {
+            let reply = client.execute(session, statement).await;
+            assert_eq!(reply.ok().columns(), columns, "{statement}");
+            assert_eq!(reply.rows().len(), 1, "{statement}");
+        }
+        graphd.stop().await;
+    })
+    .await;
+}

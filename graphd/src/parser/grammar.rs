@@ -99,7 +99,9 @@ fn show(cursor: &mut Cursor<'_>) -> Result<Parsed, Stop> {
         let role = if cursor.keyword("META") {
             HostRole::Meta
         } else if cursor.keyword("STORAGE") {
-            HostRole::Storage
+            if cursor.keyword("LISTENER") { HostRole::StorageListener } else { HostRole::Storage }
+        } else if cursor.keyword("AGENT") {
+            HostRole::Agent
         } else {
             let _graph = cursor.keyword("GRAPH");
             HostRole::Graph

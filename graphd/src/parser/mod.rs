@@ -22,7 +22,7 @@
 //!             | SHOW USERS | SHOW ROLES IN name
 //!             | CREATE SPACE [IF NOT EXISTS] name ['(' option (',' option)* ')'] [COMMENT ['='] string]
 //!             | DROP SPACE [IF EXISTS] name
-//!             | SHOW SPACES | SHOW HOSTS [GRAPH | META | STORAGE]
+//!             | SHOW SPACES | SHOW HOSTS [GRAPH | META | STORAGE [LISTENER] | AGENT]
 //!             | SET SESSION name '=' (int | string)
 //!             | (YIELD | RETURN) column (',' column)*
 //!             | (DESC | DESCRIBE) USER name
@@ -87,7 +87,7 @@ pub enum Exec {
     ShowSpaces,
     /// `SHOW HOSTS [role]`.
     ShowHosts {
-        /// `GRAPH`, `META`, `STORAGE`, or none (graph).
+        /// `GRAPH`, `META`, `STORAGE`, `AGENT`, `STORAGE LISTENER`, or none (graph).
         role: HostRole,
     },
     /// `SHOW USERS`.
@@ -144,6 +144,10 @@ pub enum HostRole {
     Meta,
     /// Storage hosts: none.
     Storage,
+    /// Agent hosts: none.
+    Agent,
+    /// Storage listener hosts: none.
+    StorageListener,
 }
 
 /// One column of YIELD or RETURN.
