@@ -61,7 +61,7 @@
 //!   timed out"; docs/fixes.md, "Query timeouts").
 //! - **USE does not know spaces.** The registry accepts USE of any name; graphd hands a USE (and
 //!   a GRANT or REVOKE) naming an unknown space to its executor instead, which answers
-//!   `SpaceNotFound` after the permission check.
+//!   `SpaceNotFound` before the permission check, as NebulaGraph does.
 //! - **SHOW QUERIES lists the node's own queries fresh.** As in NebulaGraph, every node reports
 //!   its running queries to meta with its sync round and SHOW QUERIES lists every node's; the
 //!   node's own come from its registry at once rather than from its last report, and a report

@@ -56,10 +56,16 @@ fn kill_query_names_the_current_session_or_another() {
             target: KillTarget::Session { session, plan }
         })
     );
+    // NebulaGraph's grammar takes the plan first too, and its executor takes session 0 for the
+    // current session (`query_unique_identifier` in parser.yy, `KillQueryExecutor.cpp`).
+    assert_eq!(one("KILL QUERY (plan=7, session=42)"), other);
+    assert_eq!(one("KILL QUERY (session=0, plan=7)"), current);
+    assert_eq!(one("KILL QUERY (plan=7, session=0)"), current);
     assert_eq!(
-        syntax("KILL QUERY (session=0, plan=7)"),
-        "SyntaxError: syntax error near `0, plan='"
+        one("KILL QUERY (session=-3, plan=7)"),
+        Parsed::Exec(Exec::Fail { code: -1005, message: "SessionId[-3] does not exist".into() })
     );
+    assert_eq!(syntax("KILL QUERY (plan=7, plan=8)"), "SyntaxError: syntax error near `plan'");
 }
 
 #[test]

@@ -2,8 +2,8 @@
 //!
 //! Each `check_*` function is one rule; [`Action`] names them all so that [`check`] can dispatch, and the
 //! property tests can iterate over every kind. With authorization off every check passes except:
-//! granting or revoking GOD ([`check_write_role`]) and killing another user's query ([`check_kill_query`]),
-//! as in NebulaGraph.
+//! granting or revoking GOD ([`check_write_role`], [`check_revoke_role`]) and killing another user's
+//! query ([`check_kill_query`]), as in NebulaGraph.
 //!
 //! The checks read only the caller's inline fields (the GOD flag, the role in the current space, the user
 //! name) except when a statement names a space other than the current one; they never allocate on success,
@@ -39,15 +39,24 @@ pub enum Action<'a> {
         /// The user to describe.
         user: &'a str,
     },
-    /// GRANT or REVOKE `role` ON `space` TO/FROM `user` (NebulaGraph's checks; fix 8 of docs/fixes.md needs
-    /// the table and is applied by [`RoleTable::grant`](crate::RoleTable::grant) and
-    /// [`RoleTable::revoke`](crate::RoleTable::revoke)).
+    /// GRANT `role` ON `space` TO `user` (NebulaGraph's checks; fix 8 of docs/fixes.md needs
+    /// the table and is applied by [`RoleTable::grant`](crate::RoleTable::grant)).
     WriteRole {
-        /// The role granted or revoked.
+        /// The role granted.
         role: Role,
-        /// The space it is granted or revoked in.
+        /// The space it is granted in.
         space: &'a str,
-        /// The user it is granted to or revoked from.
+        /// The user it is granted to.
+        user: &'a str,
+    },
+    /// REVOKE `role` ON `space` FROM `user`: [`check_revoke_role`] (fix 8 is applied by
+    /// [`RoleTable::revoke`](crate::RoleTable::revoke)).
+    RevokeRole {
+        /// The role revoked.
+        role: Role,
+        /// The space it is revoked in.
+        space: &'a str,
+        /// The user it is revoked from.
         user: &'a str,
     },
     /// NebulaGraph's GOD-only listings, one case with one message in its `PermissionCheck.cpp`: SHOW
@@ -85,6 +94,9 @@ pub fn check(caller: &Caller, policy: Policy, action: Action<'_>) -> Result<(), 
         Action::ReadUser { user } => check_read_user(caller, policy, user),
         Action::WriteRole { role, space, user } => {
             check_write_role(caller, policy, role, space, user)
+        }
+        Action::RevokeRole { role, space, user } => {
+            check_revoke_role(caller, policy, role, space, user)
         }
         Action::ShowSessions => check_show_sessions(caller, policy),
         Action::KillSession => check_kill_session(caller, policy),
@@ -194,6 +206,22 @@ pub fn check_write_role(
             Err(PermissionError::GrantRevokeRole { caller_role, user: user.to_owned() })
         }
     }
+}
+
+/// REVOKE `role` ON `space` FROM `user`: NebulaGraph's `RevokeRoleExecutor` refuses the GOD role first,
+/// with authorization on or off, in its own words ("Permission denied"), then runs
+/// [`check_write_role`].
+pub fn check_revoke_role(
+    caller: &Caller,
+    policy: Policy,
+    role: Role,
+    space: &str,
+    user: &str,
+) -> Result<(), PermissionError> {
+    if role == Role::God {
+        return Err(PermissionError::RevokeGod);
+    }
+    check_write_role(caller, policy, role, space, user)
 }
 
 /// Deliberate fix 8 (see docs/fixes.md, "Fix 8"): a GRANT or REVOKE may only change `user` if its current

@@ -61,9 +61,14 @@ pub enum PermissionError {
         /// The user that was to be described.
         user: String,
     },
-    /// GRANT or REVOKE of the GOD role; refused even with authorization off.
+    /// GRANT of the GOD role; refused even with authorization off.
     #[error("PermissionError: No permission to grant/revoke god user.")]
     GrantRevokeGod,
+    /// REVOKE of the GOD role; refused even with authorization off. NebulaGraph's
+    /// `RevokeRoleExecutor` refuses it with these words before its `canWriteRole` could say "No
+    /// permission to grant/revoke god user.".
+    #[error("PermissionError: Permission denied")]
+    RevokeGod,
     /// GRANT or REVOKE whose target is the caller itself.
     #[error("PermissionError: No permission to grant/revoke yourself.")]
     GrantRevokeYourself,
@@ -192,6 +197,7 @@ impl PermissionError {
             | Self::WriteUser
             | Self::ReadUser { .. }
             | Self::GrantRevokeGod
+            | Self::RevokeGod
             | Self::GrantRevokeYourself
             | Self::WriteRole
             | Self::GrantRevokeRole { .. }

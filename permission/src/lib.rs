@@ -119,9 +119,9 @@ mod visibility;
 pub use caller::Caller;
 pub use check::{
     Action, check, check_kill_query, check_kill_session, check_read_current_space,
-    check_read_space, check_read_user, check_role_change_target, check_show_roles,
-    check_show_sessions, check_write_data, check_write_role, check_write_schema, check_write_space,
-    check_write_user,
+    check_read_space, check_read_user, check_revoke_role, check_role_change_target,
+    check_show_roles, check_show_sessions, check_write_data, check_write_role, check_write_schema,
+    check_write_space, check_write_user,
 };
 pub use error::{AdoptError, PermissionError, error_code};
 /// What [`RoleTable::check_invariants`] returns (the workspace's one violation type).

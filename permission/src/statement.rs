@@ -1,5 +1,6 @@
-//! Every NebulaGraph statement kind the reference names, and every SHOW statement of NebulaGraph 3.x's
-//! grammar, mapped to the one check it needs, so an engine's validator calls [`check_statement`] once per
+//! Every sentence kind NebulaGraph 3.x's `PermissionCheck.cpp` checks (all but `kSequential`, a script,
+//! whose statements are checked one by one), and every SHOW statement of its grammar, mapped to the one
+//! check it needs, so an engine's validator calls [`check_statement`] once per
 //! statement (after [`validate_statement`](crate::validate_statement)). docs/show-statements.md tables
 //! the SHOW kinds with their checks, messages and NebulaGraph sources.
 //!
@@ -68,6 +69,11 @@ pub enum Statement<'a> {
     DescribeTagIndex,
     /// `DESCRIBE EDGE INDEX`.
     DescribeEdgeIndex,
+    /// `UNION`, `INTERSECT` or `MINUS` of two queries (NebulaGraph's `kSet`; each side is checked
+    /// on its own as well).
+    Set,
+    /// `$var = query` (NebulaGraph's `kAssignment`; the query is checked on its own as well).
+    Assignment,
     // SHOW of the current space's schema, data and jobs. NebulaGraph checks nothing for these at
     // permission time (USE checked the space); with role changes reaching open sessions (fix 4,
     // docs/fixes.md) we check the role in the current space as for DESCRIBE TAG. Each needs a
@@ -149,6 +155,8 @@ pub enum Statement<'a> {
     BalanceZone,
     /// `SHOW ZONES`: parsed as NebulaGraph's `kListZones`, checked as a write of the space (GOD only).
     ShowZones,
+    /// `DESCRIBE ZONE zone`: NebulaGraph's `kDescribeZone`, checked as a write of the space (GOD only).
+    DescribeZone,
     // ---- write schema in the current space: GOD, ADMIN, DBA.
     /// `CREATE TAG`.
     CreateTag,
@@ -215,6 +223,10 @@ pub enum Statement<'a> {
     StopJob,
     /// `RECOVER JOB`.
     RecoverJob,
+    /// `SUBMIT JOB DOWNLOAD HDFS url` (also `DOWNLOAD HDFS url`).
+    SubmitDownload,
+    /// `SUBMIT JOB INGEST` (also `INGEST`).
+    SubmitIngest,
     // ---- users: GOD only, except DESCRIBE USER of oneself.
     /// `CREATE USER`.
     CreateUser,
@@ -341,6 +353,8 @@ impl<'a> Statement<'a> {
             | S::DescribeEdge
             | S::DescribeTagIndex
             | S::DescribeEdgeIndex
+            | S::Set
+            | S::Assignment
             | S::ShowTags
             | S::ShowEdges
             | S::ShowTagIndexes
@@ -378,7 +392,8 @@ impl<'a> Statement<'a> {
             | S::SignOutTextService
             | S::BalanceData
             | S::BalanceZone
-            | S::ShowZones => Action::WriteSpace,
+            | S::ShowZones
+            | S::DescribeZone => Action::WriteSpace,
             S::CreateTag
             | S::AlterTag
             | S::DropTag
@@ -410,12 +425,13 @@ impl<'a> Statement<'a> {
             | S::RebuildFulltextIndex
             | S::BalanceLeader
             | S::StopJob
-            | S::RecoverJob => Action::WriteData,
+            | S::RecoverJob
+            | S::SubmitDownload
+            | S::SubmitIngest => Action::WriteData,
             S::CreateUser | S::AlterUser | S::DropUser => Action::WriteUser,
             S::DescribeUser { user } => Action::ReadUser { user },
-            S::Grant { role, space, user } | S::Revoke { role, space, user } => {
-                Action::WriteRole { role, space, user }
-            }
+            S::Grant { role, space, user } => Action::WriteRole { role, space, user },
+            S::Revoke { role, space, user } => Action::RevokeRole { role, space, user },
             S::ShowRoles { space } => Action::ShowRoles { space },
             // One case in NebulaGraph's PermissionCheck.cpp, one rule and one message.
             S::ShowUsers

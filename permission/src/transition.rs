@@ -14,7 +14,7 @@
 //!    within bounds (-1009), and for GRANT a target that is not GOD (-1009 "User 'u' is GOD, cannot be
 //!    granted.");
 //! 2. NebulaGraph's permission checks: [`check_write_user`] for CREATE and DROP USER, [`check_write_role`]
-//!    for GRANT and REVOKE (-1008);
+//!    for GRANT, [`check_revoke_role`] for REVOKE (-1008);
 //! 3. DROP USER only: the target is not GOD (-1009 "Can't drop root user."), where NebulaGraph's
 //!    `DropUserValidator::checkPermission` puts it, after the permission check;
 //! 4. the named user exists (-18), or for CREATE USER does not (-2002);
@@ -28,7 +28,8 @@ use std::sync::Arc;
 
 use crate::caller::Caller;
 use crate::check::{
-    check_role_change_target, check_write_role, check_write_space, check_write_user,
+    check_revoke_role, check_role_change_target, check_write_role, check_write_space,
+    check_write_user,
 };
 use crate::error::{AdoptError, PermissionError};
 use crate::limits::{ROLES_MAX, SPACES_MAX, USERS_MAX};
@@ -150,7 +151,7 @@ impl RoleTable {
     ) -> Result<(), PermissionError> {
         validate_statement(self, &Statement::Revoke { role, space, user })?;
         let caller = self.fresh(caller);
-        check_write_role(&caller, policy, role, space, user)?;
+        check_revoke_role(&caller, policy, role, space, user)?;
         let Some(rights) = self.users.get(user) else {
             return Err(PermissionError::UserNotFound { user: user.to_owned() });
         };

@@ -48,6 +48,7 @@ fn every_action() -> Vec<Action<'static>> {
         for user in USERS {
             for role in Role::ALL {
                 actions.push(Action::WriteRole { role, space, user });
+                actions.push(Action::RevokeRole { role, space, user });
             }
         }
     }

@@ -66,7 +66,7 @@ impl Actor {
     }
 
     /// The node's statement for one piece of a script: a session statement goes to the node as
-    /// such, unless it names a space that does not exist (the executor answers that, after the
+    /// such, unless it names a space that does not exist (the executor answers that, before the
     /// permission check, as NebulaGraph does); everything else runs on the executor. A pipe's
     /// source goes the same way, and its stages wait for the source's rows (`pipe.rs`).
     fn statement_for(&self, piece: Piece) -> (Statement, Option<PipeRun>) {

@@ -1,7 +1,8 @@
 //! graphd's executor: the statements `GraphNode` hands out (`Output::Run`), run by the actor
 //! with the query's caller. Every statement takes the permission crate's two steps first,
-//! [`validate_statement`] then [`check_statement`] on the caller, as NebulaGraph's validator does;
-//! then the engine's own semantic checks (the space exists), then the work. What waits (the
+//! [`validate_statement`], then the engine's semantic check that a named space exists (USE,
+//! GRANT, REVOKE, SHOW ROLES IN: NebulaGraph's `SpaceNotFound` comes before its permission
+//! check), then [`check_statement`] on the caller, as NebulaGraph's validator does; then the work. What waits (the
 //! sleep function, a password hash) runs on a task that checks the query's kill flag and reports
 //! back with [`Message::QueryDone`](crate::actor::Message::QueryDone).
 
@@ -55,7 +56,10 @@ pub fn run(
         if let Err(error) = validate_statement(&actor.roles, &permission) {
             return refused(&error);
         }
-        if let Parsed::Exec(Exec::ShowRoles { space }) = &parsed
+        // NebulaGraph looks the named space up before its permission check (`UseValidator` and
+        // `ShowRolesInSpaceValidator` in `validateImpl`; `GrantRoleExecutor` and
+        // `RevokeRoleExecutor` before `canWriteRole`): whoever asks hears `SpaceNotFound`.
+        if let Some(space) = named_space(&parsed)
             && !actor.catalog.contains(space)
         {
             return failed(E_EXECUTION_ERROR, space_not_found(space));
@@ -97,6 +101,19 @@ fn permission_of(parsed: &Parsed) -> Option<Permission<'_>> {
             Exec::Fail { .. } => return None,
         },
     })
+}
+
+/// The space a statement names, which must exist before its permission is checked.
+fn named_space(parsed: &Parsed) -> Option<&str> {
+    match parsed {
+        Parsed::Session(
+            SessionStatement::Use { space }
+            | SessionStatement::Grant { space, .. }
+            | SessionStatement::Revoke { space, .. },
+        )
+        | Parsed::Exec(Exec::ShowRoles { space }) => Some(space),
+        Parsed::Session(_) | Parsed::Exec(_) | Parsed::Pipe(_) => None,
+    }
 }
 
 /// NebulaGraph's answer for a space that does not exist.

@@ -25,8 +25,9 @@ pub(super) fn spaces(actor: &Actor, caller: &Caller) -> Outcome {
 }
 
 /// SHOW HOSTS: graphd has no storage service, so plain SHOW HOSTS lists its graph nodes
-/// (NebulaGraph's SHOW HOSTS GRAPH columns); META lists the embedded meta store; STORAGE is
-/// empty, with NebulaGraph's storage columns.
+/// (NebulaGraph's SHOW HOSTS GRAPH columns); META lists the embedded meta store; STORAGE, AGENT
+/// and STORAGE LISTENER are empty. Every kind has NebulaGraph's git-info columns, as its
+/// `ShowHostsExecutor` gives every kind but plain SHOW HOSTS.
 pub(super) fn hosts(actor: &Actor, role: HostRole) -> Outcome {
     let version = env!("CARGO_PKG_VERSION");
     let mut data =
@@ -44,17 +45,7 @@ pub(super) fn hosts(actor: &Actor, role: HostRole) -> Outcome {
             let row = [text(&actor.local_ip), Value::Int(0), text("ONLINE"), text("META")];
             data.rows.push(row.into_iter().chain([text(""), text(version)]).collect());
         }
-        HostRole::Storage => {
-            data = DataSet::with_columns(&[
-                "Host",
-                "Port",
-                "Status",
-                "Leader count",
-                "Leader distribution",
-                "Partition distribution",
-                "Version",
-            ]);
-        }
+        HostRole::Storage | HostRole::Agent | HostRole::StorageListener => {}
     }
     Outcome::Done(Ok(Some(data)))
 }

@@ -3,9 +3,10 @@
 
 use std::str::FromStr;
 
+use graphsession_core::client::E_EXECUTION_ERROR;
 use graphsession_core::node::{Secret, SessionStatement, Value};
 use graphsession_id_gen::{PlanId, SessionId};
-use graphsession_permission::Role;
+use graphsession_permission::{Role, check_user_name};
 use graphsession_query_plan::KillTarget;
 
 use crate::parser::cursor::{Cursor, Stop};
@@ -17,6 +18,9 @@ use crate::parser::{Column, E_SEMANTIC_ERROR, Exec, Expression, HostRole, Parsed
 const COLUMNS_MAX: usize = 1_024;
 /// The longest `graphd_sleep`: one hour.
 pub(super) const SLEEP_MS_MAX: u64 = 3_600_000;
+/// NebulaGraph's bound on a password in CREATE USER, ALTER USER and CHANGE PASSWORD, bytes
+/// (`kPasswordMaxLength` in its `src/graph/validator/ACLValidator.cpp`).
+pub(super) const PASSWORD_BYTES_MAX: usize = 24;
 
 /// One statement.
 pub(super) fn statement(tokens: &[Token]) -> Result<Parsed, Stop> {
@@ -95,7 +99,9 @@ fn show(cursor: &mut Cursor<'_>) -> Result<Parsed, Stop> {
         let role = if cursor.keyword("META") {
             HostRole::Meta
         } else if cursor.keyword("STORAGE") {
-            HostRole::Storage
+            if cursor.keyword("LISTENER") { HostRole::StorageListener } else { HostRole::Storage }
+        } else if cursor.keyword("AGENT") {
+            HostRole::Agent
         } else {
             let _graph = cursor.keyword("GRAPH");
             HostRole::Graph
@@ -128,10 +134,16 @@ fn kill(cursor: &mut Cursor<'_>) -> Result<Parsed, Stop> {
         Operand::Literal(_) | Operand::Input(_) => return Err(plan_at),
     };
     let target = match session {
-        None => KillTarget::CurrentSession { plan },
-        Some((Operand::Literal(Value::Int(session)), at)) => {
-            KillTarget::Session { session: SessionId::new(session).ok_or(at)?, plan }
-        }
+        // NebulaGraph's `KillQueryExecutor` takes session 0 for the current session.
+        None | Some((Operand::Literal(Value::Int(0)), _)) => KillTarget::CurrentSession { plan },
+        Some((Operand::Literal(Value::Int(session)), _)) => match SessionId::new(session) {
+            Some(session) => KillTarget::Session { session, plan },
+            // No session has a negative id: NebulaGraph's answer for a session it cannot find.
+            None => {
+                let message = format!("SessionId[{session}] does not exist");
+                return Ok(Parsed::Exec(Exec::Fail { code: E_EXECUTION_ERROR, message }));
+            }
+        },
         Some((_, at)) => return Err(at),
     };
     Ok(Parsed::Session(SessionStatement::KillQuery { target }))
@@ -179,6 +191,9 @@ fn create(cursor: &mut Cursor<'_>) -> Result<Parsed, Stop> {
         } else {
             String::new()
         };
+        if let Some(refused) = out_of_bounds(&user, &[("Password", &password)]) {
+            return Ok(refused);
+        }
         return Ok(Parsed::Session(SessionStatement::CreateUser { user, if_not_exists, password }));
     }
     cursor.expect_keyword("SPACE")?;
@@ -235,7 +250,24 @@ fn alter(cursor: &mut Cursor<'_>) -> Result<Parsed, Stop> {
     cursor.expect_keyword("WITH")?;
     cursor.expect_keyword("PASSWORD")?;
     let password = cursor.string()?;
+    if let Some(refused) = out_of_bounds(&user, &[("Password", &password)]) {
+        return Ok(refused);
+    }
     Ok(Parsed::Session(SessionStatement::AlterUser { user, password }))
+}
+
+/// NebulaGraph's semantic checks of a user statement, in its validators' order
+/// (`CreateUserValidator`, `UpdateUserValidator`, `ChangePasswordValidator`): the user name
+/// within 16 bytes, then each password, named as NebulaGraph names it, within
+/// [`PASSWORD_BYTES_MAX`]. They come before the permission check: -1009 whoever asks.
+fn out_of_bounds(user: &str, passwords: &[(&str, &str)]) -> Option<Parsed> {
+    if let Err(error) = check_user_name(user) {
+        return Some(Parsed::Exec(Exec::Fail { code: error.code(), message: error.to_string() }));
+    }
+    let (word, _) = passwords.iter().find(|(_, password)| password.len() > PASSWORD_BYTES_MAX)?;
+    let message =
+        format!("SemanticError: {word} exceed maximum length {PASSWORD_BYTES_MAX} characters.");
+    Some(Parsed::Exec(Exec::Fail { code: E_SEMANTIC_ERROR, message }))
 }
 
 fn change_password(cursor: &mut Cursor<'_>) -> Result<Parsed, Stop> {
@@ -245,6 +277,11 @@ fn change_password(cursor: &mut Cursor<'_>) -> Result<Parsed, Stop> {
     let old = Secret(cursor.string()?);
     cursor.expect_keyword("TO")?;
     let new = Secret(cursor.string()?);
+    if let Some(refused) =
+        out_of_bounds(&user, &[("Old password", &old.0), ("New password", &new.0)])
+    {
+        return Ok(refused);
+    }
     Ok(Parsed::Exec(Exec::ChangePassword { user, old, new }))
 }
 

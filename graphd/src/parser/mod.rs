@@ -11,6 +11,7 @@
 //!             | KILL (SESSION | SESSIONS) literal
 //!             | SHOW [LOCAL] QUERIES
 //!             | KILL QUERY '(' [SESSION '=' int ','] PLAN '=' int ')'
+//!             | KILL QUERY '(' PLAN '=' int ',' SESSION '=' int ')'   (session 0: the current one)
 //!             | USE name
 //!             | CREATE USER [IF NOT EXISTS] name [WITH PASSWORD string]
 //!             | DROP USER [IF EXISTS] name
@@ -21,7 +22,7 @@
 //!             | SHOW USERS | SHOW ROLES IN name
 //!             | CREATE SPACE [IF NOT EXISTS] name ['(' option (',' option)* ')'] [COMMENT ['='] string]
 //!             | DROP SPACE [IF EXISTS] name
-//!             | SHOW SPACES | SHOW HOSTS [GRAPH | META | STORAGE]
+//!             | SHOW SPACES | SHOW HOSTS [GRAPH | META | STORAGE [LISTENER] | AGENT]
 //!             | SET SESSION name '=' (int | string)
 //!             | (YIELD | RETURN) column (',' column)*
 //!             | (DESC | DESCRIBE) USER name
@@ -37,7 +38,9 @@
 //! that KILL QUERY, SHOW QUERIES and a query that outlives the idle timeout can be tried against
 //! graphd. `SET SESSION name = value` is graphd's too (NebulaGraph 3.x has no session
 //! variables): it sets a variable of the current session; `SET SESSION query_timeout_ms = ms`
-//! is the session's query timeout (0: none), overriding `--query_timeout_ms`. A script (several statements split on `;`) runs statement by statement and answers
+//! is the session's query timeout (0: none), overriding `--query_timeout_ms`. CREATE USER,
+//! ALTER USER and CHANGE PASSWORD refuse a user name over 16 bytes or a password over 24 with
+//! NebulaGraph's semantic errors (-1009, before any permission check, as its validators do). A script (several statements split on `;`) runs statement by statement and answers
 //! with the last one's result, or the first error; a syntax error anywhere runs nothing.
 
 mod cursor;
@@ -84,7 +87,7 @@ pub enum Exec {
     ShowSpaces,
     /// `SHOW HOSTS [role]`.
     ShowHosts {
-        /// `GRAPH`, `META`, `STORAGE`, or none (graph).
+        /// `GRAPH`, `META`, `STORAGE`, `AGENT`, `STORAGE LISTENER`, or none (graph).
         role: HostRole,
     },
     /// `SHOW USERS`.
@@ -141,6 +144,10 @@ pub enum HostRole {
     Meta,
     /// Storage hosts: none.
     Storage,
+    /// Agent hosts: none.
+    Agent,
+    /// Storage listener hosts: none.
+    StorageListener,
 }
 
 /// One column of YIELD or RETURN.

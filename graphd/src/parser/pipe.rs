@@ -246,10 +246,11 @@ pub(super) fn stage(tokens: &[Token]) -> Result<Stage, Stop> {
 /// be one).
 pub(super) type KillOperands = (Option<(Operand, Stop)>, (Operand, Stop));
 
-/// `'(' [SESSION '=' operand ','] PLAN '=' operand ')'`, after KILL QUERY.
+/// `'(' [SESSION '=' operand ','] PLAN '=' operand ')'` or `'(' PLAN '=' operand ',' SESSION
+/// '=' operand ')'`, after KILL QUERY: NebulaGraph's `query_unique_identifier` takes both orders.
 pub(super) fn kill_operands(cursor: &mut Cursor<'_>) -> Result<KillOperands, Stop> {
     cursor.expect_punct('(')?;
-    let session = if cursor.keyword("SESSION") {
+    let session_first = if cursor.keyword("SESSION") {
         cursor.expect_punct('=')?;
         let session = kill_operand(cursor)?;
         cursor.expect_punct(',')?;
@@ -260,6 +261,15 @@ pub(super) fn kill_operands(cursor: &mut Cursor<'_>) -> Result<KillOperands, Sto
     cursor.expect_keyword("PLAN")?;
     cursor.expect_punct('=')?;
     let plan = kill_operand(cursor)?;
+    let session = match session_first {
+        Some(session) => Some(session),
+        None if cursor.punct(',') => {
+            cursor.expect_keyword("SESSION")?;
+            cursor.expect_punct('=')?;
+            Some(kill_operand(cursor)?)
+        }
+        None => None,
+    };
     cursor.expect_punct(')')?;
     Ok((session, plan))
 }

@@ -62,6 +62,8 @@ impl Model {
                 rule(self.god(by) || by == user, E::ReadUser { user: user.to_owned() })
             }
             Action::WriteRole { role, space, user } => self.write_role(on, by, role, space, user),
+            Action::RevokeRole { role: Role::God, .. } => Err(E::RevokeGod),
+            Action::RevokeRole { role, space, user } => self.write_role(on, by, role, space, user),
             Action::ShowSessions => rule(self.god(by), E::ShowSessions),
             Action::KillSession => rule(self.god(by), E::KillSession),
             Action::KillQuery { owner_user } => {
@@ -142,7 +144,11 @@ impl Model {
         self.done()
     }
 
+    /// REVOKE of GOD first, in NebulaGraph's `RevokeRoleExecutor`'s words.
     fn revoke(&mut self, on: bool, by: &str, role: Role, space: &str, user: &str) -> Outcome {
+        if role == Role::God {
+            return Err(PermissionError::RevokeGod);
+        }
         self.write_role(on, by, role, space, user)?;
         if !self.users.contains(user) {
             return Err(PermissionError::UserNotFound { user: user.to_owned() });
@@ -198,6 +204,7 @@ pub(crate) fn actions() -> Vec<Action<'static>> {
         actions.extend([Action::ReadSpace { space }, Action::ShowRoles { space }]);
         for user in USERS {
             actions.push(Action::WriteRole { role: Role::Dba, space, user });
+            actions.push(Action::RevokeRole { role: Role::Dba, space, user });
         }
     }
     for user in USERS {
