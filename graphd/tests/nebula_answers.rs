@@ -213,3 +213,35 @@ async fn show_hosts_of_a_kind_has_the_git_info_columns() {
     })
     .await;
 }
+
+/// A pipe is a statement of its own to NebulaGraph's `PermissionCheck` (`kPipe`: read schema or
+/// data, a role in the current space), checked after its source's own check: SHOW QUERIES is
+/// anyone's, but piped, a user with no space chosen is refused, and the kills of a
+/// `SHOW QUERIES | KILL QUERY` never run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pipe_needs_a_role_in_the_current_space() {
+    within(60, async {
+        let (graphd, mut root, root_session) = authorized("pipe-check").await;
+        let refused = "PermissionError: No permission to read schema/data.";
+        let mut alice = Client::python(graphd.addr()).await;
+        let session = alice.login("alice", "a1").await;
+        let plain = alice.execute(session, "SHOW QUERIES").await;
+        assert_eq!(plain.code(), 0, "{}", plain.message());
+        for statement in [
+            "SHOW QUERIES | YIELD $-.SessionID",
+            "SHOW QUERIES | KILL QUERY (session=$-.SessionID, plan=$-.ExecutionPlanID)",
+        ] {
+            let reply = alice.execute(session, statement).await;
+            assert_eq!((reply.code(), reply.message()), (-1008, refused), "{statement}");
+        }
+        // With a role in the current space, and for GOD, the pipe runs.
+        let used = alice.execute(session, "USE nba").await;
+        assert_eq!(used.code(), 0, "{}", used.message());
+        let piped = alice.execute(session, "SHOW QUERIES | YIELD $-.SessionID").await;
+        assert_eq!(piped.code(), 0, "{}", piped.message());
+        let god = root.execute(root_session, "SHOW QUERIES | YIELD $-.SessionID").await;
+        assert_eq!(god.code(), 0, "{}", god.message());
+        graphd.stop().await;
+    })
+    .await;
+}

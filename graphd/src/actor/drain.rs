@@ -5,6 +5,7 @@ use std::collections::VecDeque;
 
 use graphsession_core::client::ConnectionId;
 use graphsession_core::node::{DataSet, Output, Reply, Request, SessionStatement, Statement};
+use graphsession_permission::{PermissionError, Statement as PermissionStatement, check_statement};
 use graphsession_query_plan::QueryKey;
 use tokio::sync::oneshot;
 
@@ -196,6 +197,16 @@ impl Actor {
         }
     }
 
+    /// The pipe's own check for session `session_id` on node `index` (NebulaGraph's `kPipe`);
+    /// a session gone meanwhile is left to the stages, which reach the node and hear it there.
+    fn pipe_permitted(&self, index: NodeIndex, session_id: i64) -> Result<(), PermissionError> {
+        let registry = self.nodes[index].node.registry();
+        match registry.session_caller(session_id, &self.roles) {
+            Some(caller) => check_statement(&caller, self.policy, &PermissionStatement::Pipe),
+            None => Ok(()),
+        }
+    }
+
     /// A reply to a pipe's source or to one of its kills: the stages run on the source's rows,
     /// the kills go to the node one at a time. `None` while the pipe waits for a kill's reply;
     /// else the reply the statement ends with (any failure ends the pipe with it).
@@ -209,8 +220,17 @@ impl Actor {
         let waiting = self.waiting.get_mut(&(index, connection))?;
         let Some(run) = waiting.pipe.take() else { return Some(reply) };
         let Reply::Executed { space_name, data, plan_id } = reply else { return Some(reply) };
+        let session_id = waiting.session_id;
         let mut rest = match run {
             PipeRun::AwaitingSource { stages } => {
+                // NebulaGraph checks the pipe itself (`kPipe`: read schema or data) after its
+                // source's own check and before anything of it runs. The source here (SHOW
+                // QUERIES or SESSIONS) only reads, so checking once its rows are back is the same
+                // to the client, and no stage or kill runs before it.
+                if let Err(error) = self.pipe_permitted(index, session_id) {
+                    let (code, message) = (error.code(), error.to_string());
+                    return Some(Reply::ExecuteFailed { code, message, space_name });
+                }
                 let data = data.unwrap_or_else(|| DataSet::with_columns(&[]));
                 match pipe::apply(&stages, data) {
                     Ok(Applied::Rows(rows)) => {
@@ -227,9 +247,10 @@ impl Actor {
         let Some(target) = rest.pop_front() else {
             return Some(Reply::Executed { space_name, data: None, plan_id });
         };
+        let waiting = self.waiting.get_mut(&(index, connection))?;
         waiting.pipe = Some(PipeRun::AwaitingKill { rest });
         let statement = Statement::Session(SessionStatement::KillQuery { target });
-        let request = Request::Execute { session_id: waiting.session_id, statement };
+        let request = Request::Execute { session_id, statement };
         self.nodes[index].node.handle_request(now, connection, request, &mut self.roles);
         None
     }

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use graphsession_base::sync::{Ordering, lock};
 use graphsession_id_gen::SessionId;
-use graphsession_permission::{Caller, check_show_sessions};
+use graphsession_permission::{Caller, RoleTable, check_show_sessions};
 
 use crate::server::audit::HistoryEntry;
 use crate::server::error::ServerError;
@@ -135,6 +135,33 @@ impl SessionManager {
         let id = SessionId::new(session_id)?;
         let sessions = self.shard(id).read();
         Some(sessions.get(id)?.entry.space().unwrap_or_default())
+    }
+
+    /// The caller session `session_id` runs its statements as: its user's rights in its current
+    /// space, read from `table`; `None` if it is not here. Does not mark activity. For a host that
+    /// checks a statement the registry does not run, such as the pipe around a SHOW QUERIES
+    /// (NebulaGraph's `kPipe`, checked after the pipe's source).
+    ///
+    /// ```
+    /// # use graphsession_core::server::{Config, Login, PasswordCheck, SessionManager};
+    /// # use graphsession_id_gen::{PlanIdGenerator, PlanLease, SealKey, SessionIdConfig, SessionIdGenerator, SessionLease};
+    /// # use graphsession_permission::RoleTable;
+    /// # let lease = SessionLease { slot: 1, floor_unix_ms: 0, bound_unix_ms: 3_000_000_000_000 };
+    /// # let ids = SessionIdGenerator::new(lease, SealKey::from_bytes([1; 16]), SessionIdConfig::default()).unwrap();
+    /// # let plans = PlanIdGenerator::new(PlanLease { slot: 1, floor_counter: 0, bound_counter: 1 << 20 }).unwrap();
+    /// # let registry = SessionManager::new(Config::default(), ids, plans).unwrap();
+    /// let table = RoleTable::new();
+    /// let login = Login { user: "root", client_ip: "10.0.0.1", password: PasswordCheck::Verified };
+    /// let session = registry.login(1_763_900_000_000, login, &table).unwrap();
+    /// let caller = registry.session_caller(session.get(), &table).unwrap();
+    /// assert!(caller.is_god() && caller.current_space().is_none());
+    /// assert!(registry.session_caller(session.get() + 1, &table).is_none());
+    /// ```
+    #[must_use]
+    pub fn session_caller(&self, session_id: i64, table: &RoleTable) -> Option<Caller> {
+        let id = SessionId::new(session_id)?;
+        let sessions = self.shard(id).read();
+        Some(sessions.get(id)?.entry.current_caller(table, &self.callers))
     }
 
     fn row(&self, found: Found<'_>) -> SessionRow {
