@@ -1,6 +1,6 @@
 //! `--nodes 3`: three graph nodes on consecutive ports sharing one embedded meta store. A
 //! session created on one node is used through another, SHOW SESSIONS on any node lists every
-//! session, and KILL SESSION on one node ends a session in use on another within the sync bound.
+//! session, SHOW SESSION on any node shows one held by another, and KILL SESSION on one node ends a session in use on another within the sync bound.
 #![allow(clippy::unwrap_used, reason = "a test: a failed unwrap is a failed test")]
 
 mod support;
@@ -50,6 +50,32 @@ async fn a_session_created_on_one_node_is_used_through_another() {
         let addrs: Vec<String> = graphd.addrs.iter().map(ToString::to_string).collect();
         assert!(addrs.contains(&string(&row[5])), "GraphAddr {:?}", string(&row[5]));
         assert!(rows.iter().any(|row| int(&row[0]) == admin), "the admin's own session");
+        graphd.stop().await;
+    })
+    .await;
+}
+
+/// SHOW SESSION reads meta, as NebulaGraph's does: a session held by another node is shown
+/// with that node's address, and an id no node holds is refused in NebulaGraph's words.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn show_session_on_one_node_shows_a_session_held_by_another() {
+    within(30, async {
+        let graphd = three_nodes("cluster-show-one").await;
+        let mut user = Client::python(graphd.addrs[1]).await;
+        let session = user.login("root", "nebula").await;
+        user.execute(session, "YIELD 1").await.ok();
+        let mut admin = Client::node_js(graphd.addrs[0]).await;
+        let admin_session = admin.login("root", "nebula").await;
+        let shown = admin.execute(admin_session, &format!("SHOW SESSION {session}")).await;
+        let rows = shown.ok().rows().to_vec();
+        assert_eq!(rows.len(), 1);
+        assert_eq!((int(&rows[0][0]), string(&rows[0][1])), (session, "root".to_owned()));
+        assert_eq!(string(&rows[0][5]), graphd.addrs[1].to_string(), "its holder's address");
+        let missing = admin.execute(admin_session, "SHOW SESSION 4242").await;
+        assert_eq!(
+            (missing.code(), missing.message()),
+            (-1005, "Get session `4242' failed: Session not existed!.")
+        );
         graphd.stop().await;
     })
     .await;

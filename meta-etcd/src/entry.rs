@@ -61,8 +61,9 @@ pub fn entry_bytes_bound(meta: &MetaConfig) -> usize {
     let kill = 120 + 2 * number + text;
     // A reported query: its key, start time, status and statement.
     let query = 120 + 3 * number + text;
-    let fixed = 600 + 4 * number;
-    fixed + items * (2 * report + vote + removal + id + kill + id + query)
+    let fixed = 640 + 4 * number;
+    // Released sessions, pick-ups and SHOW SESSION's ids are ids.
+    fixed + items * (2 * report + vote + removal + id + kill + id + query + id)
 }
 
 /// Refuses a meta configuration whose requests may not fit one log entry.
@@ -134,6 +135,7 @@ mod tests {
             show_sessions: true,
             queries: Some(vec![query; items]),
             show_queries: true,
+            show_session_ids: vec![session; items],
         }
     }
 

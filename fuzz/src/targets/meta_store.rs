@@ -122,6 +122,7 @@ fn request(u: &mut Unstructured<'_>, rounds: &mut u64) -> Result<Request> {
         show_sessions: u.arbitrary()?,
         queries: if u.arbitrary()? { Some(list(u, ITEMS_MAX, query)) } else { None },
         show_queries: u.arbitrary()?,
+        show_session_ids: list(u, ITEMS_MAX, session),
     })
 }
 

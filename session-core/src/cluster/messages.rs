@@ -242,6 +242,11 @@ pub struct Request {
     /// Whether the node wants the cluster's queries (SHOW QUERIES).
     #[serde(default)]
     pub show_queries: bool,
+    /// Sessions not held here that a SHOW SESSION names: meta answers the live records among
+    /// them in [`Reply::shown`] (NebulaGraph's SHOW SESSION reads meta). Not written when
+    /// empty, so a request without it encodes as before it existed (meta-etcd's log entries).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub show_session_ids: Vec<SessionId>,
 }
 
 impl Request {
@@ -271,6 +276,7 @@ impl Request {
             show_sessions: false,
             queries: None,
             show_queries: false,
+            show_session_ids: Vec::new(),
         }
     }
 }
@@ -367,6 +373,10 @@ pub struct Reply {
     /// of a live session, by node, then (session, plan).
     #[serde(default)]
     pub queries: Option<Vec<ListedQuery>>,
+    /// The live records among the request's `show_session_ids`, by id (an id missing here is
+    /// not a live session). Not written when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shown: Vec<SessionRecord>,
 }
 
 /// Why meta refused a request. Nothing was applied.

@@ -109,6 +109,11 @@ impl MetaStore {
         for &session in &request.pick_ups {
             self.pick_up(node, session, &mut reply);
         }
+        let mut shown: Vec<SessionRecord> =
+            (request.show_session_ids.iter()).filter_map(|&id| self.session(id).cloned()).collect();
+        shown.sort_by_key(|record| record.session);
+        shown.dedup_by_key(|record| record.session);
+        reply.shown = shown;
         self.finish_reply(node, &request, &mut reply);
         self.state.collect_garbage(
             self.config.tombstone_retention_ms,
@@ -127,6 +132,7 @@ impl MetaStore {
             request.query_kills.len(),
             request.pick_ups.len(),
             request.queries.as_ref().map_or(0, Vec::len),
+            request.show_session_ids.len(),
         ];
         let items_max = self.config.request_items_max;
         if let Some(&count) = lengths.iter().find(|&&len| len > items_max as usize) {
@@ -480,5 +486,6 @@ fn empty_reply(request: &Request) -> Reply {
         reload: None,
         sessions: None,
         queries: None,
+        shown: Vec::new(),
     }
 }

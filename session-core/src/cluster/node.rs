@@ -15,7 +15,7 @@ use crate::cluster::config::NodeConfig;
 use crate::cluster::error::{ConfigError, NodeError};
 use crate::cluster::messages::{
     GoneReason, ListedQuery, Page, QueryKill, QueryKillResult, QueryReport, Refusal, RemoveReason,
-    Request, RequestId, SessionReport,
+    Request, RequestId, SessionRecord, SessionReport,
 };
 
 /// Something the host should know about, drained with [`NodeSync::poll_event`].
@@ -67,6 +67,13 @@ pub enum NodeEvent {
     Sessions(Page),
     /// The cluster's queries from meta (SHOW QUERIES): what every live node reported last.
     Queries(Vec<ListedQuery>),
+    /// Meta's answer to SHOW SESSION of sessions not held here.
+    Shown {
+        /// The sessions asked for.
+        asked: Vec<SessionId>,
+        /// The live records among them, by id (an asked session missing here is not live).
+        records: Vec<SessionRecord>,
+    },
     /// The start-up reload finished.
     Reloaded,
     /// Meta refused a request (it is sent again after a backoff).
@@ -112,6 +119,8 @@ pub(crate) struct Sent {
     pub(crate) released: Vec<SessionId>,
     /// The node's queries, if the request carried them.
     pub(crate) queries: Option<Vec<QueryReport>>,
+    /// The sessions a SHOW SESSION asked meta for.
+    pub(crate) shown: Vec<SessionId>,
 }
 
 /// Where the round trip with meta is. Each variant says what it waits for.
@@ -177,6 +186,8 @@ pub struct NodeSync {
     pub(crate) query_kills: BTreeMap<QueryKey, QueryKill>,
     pub(crate) pick_ups: BTreeSet<SessionId>,
     pub(crate) show_wanted: bool,
+    /// Sessions a SHOW SESSION asks meta for (`show_session`), until an answer brings them.
+    pub(crate) shown_wanted: BTreeSet<SessionId>,
     /// SHOW QUERIES waits for the cluster's queries.
     pub(crate) queries_wanted: bool,
     /// The node's queries as meta acknowledged them last; `None` before the first
@@ -219,6 +230,7 @@ impl NodeSync {
             query_kills: BTreeMap::new(),
             pick_ups: BTreeSet::new(),
             show_wanted: false,
+            shown_wanted: BTreeSet::new(),
             queries_wanted: false,
             acked_queries: None,
             backlog: false,
@@ -303,6 +315,13 @@ impl NodeSync {
         self.show_wanted = true;
     }
 
+    /// SHOW SESSION of `session`, not held here: ask meta for its record ([`NodeEvent::Shown`]
+    /// follows, with the other sessions asked in the same round).
+    pub fn show_session(&mut self, now_unix_ms: u64, session: SessionId) {
+        self.observe(now_unix_ms);
+        self.shown_wanted.insert(session);
+    }
+
     /// SHOW QUERIES: ask meta for every node's queries ([`NodeEvent::Queries`] follows).
     pub fn show_queries(&mut self, now_unix_ms: u64) {
         self.observe(now_unix_ms);
@@ -316,6 +335,7 @@ impl NodeSync {
             || !self.query_kills.is_empty()
             || !self.pick_ups.is_empty()
             || self.show_wanted
+            || !self.shown_wanted.is_empty()
             || self.queries_wanted
             || self.backlog
             || self.reload != Reload::Done

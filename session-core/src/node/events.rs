@@ -6,13 +6,13 @@ use graphsession_permission::RoleTable;
 
 use crate::client::{ConnectionId, E_SESSION_INVALID};
 use graphsession_permission::may_see_queries_of;
-use graphsession_query_plan::QueryRow;
+use graphsession_query_plan::{QueryKey, QueryRow};
 
 use crate::cluster::{ListedQuery, NodeEvent, QueryKillResult};
 use crate::node::GraphNode;
 use crate::node::output::{Event, Output};
 use crate::node::reply::{DataSet, Reply};
-use crate::server::{Change, Event as RegistryEvent};
+use crate::server::{Change, Event as RegistryEvent, ServerError};
 
 impl GraphNode {
     pub(crate) fn apply_sync_events(&mut self, now: u64, table: &mut RoleTable) {
@@ -47,6 +47,7 @@ impl GraphNode {
                 }
                 NodeEvent::Sessions(page) => self.sessions_page(&page, now),
                 NodeEvent::Queries(listed) => self.queries_listed(&listed, now),
+                NodeEvent::Shown { asked, records } => self.sessions_shown(&asked, &records, now),
                 NodeEvent::Reloaded | NodeEvent::Refused(_) => {}
             }
         }
@@ -153,6 +154,36 @@ impl GraphNode {
             .collect();
         for ((connection, _), statement) in waiting {
             self.finish_statement(now, connection, statement, Some(DataSet::sessions(&rows)));
+        }
+    }
+
+    /// Meta's records of sessions SHOW SESSION asked for (not held here) arrived: each waiting
+    /// SHOW SESSION of an asked session shows its record, or answers as for a session nowhere.
+    fn sessions_shown(
+        &mut self,
+        asked: &[SessionId],
+        records: &[crate::cluster::SessionRecord],
+        now: u64,
+    ) {
+        let answered: Vec<(ConnectionId, QueryKey)> = (self.waiting.show_session.iter())
+            .filter(|(_, wait)| asked.contains(&wait.session))
+            .map(|(key, _)| *key)
+            .collect();
+        for key in answered {
+            let Some(wait) = self.waiting.show_session.remove(&key) else { continue };
+            let found = records.iter().find(|record| record.session == wait.session);
+            match found {
+                Some(record) => {
+                    let row = crate::cluster::session_row(record, self.graph_addr_of(record.owner));
+                    let rows = Some(DataSet::sessions(&[row]));
+                    self.finish_statement(now, key.0, wait.statement, rows);
+                }
+                None => {
+                    let error = ServerError::ShowSessionNotFound { session: wait.session.get() };
+                    let message = error.to_string();
+                    self.fail_statement(now, key.0, wait.statement, error.code(), &message);
+                }
+            }
         }
     }
 

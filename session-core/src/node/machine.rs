@@ -83,6 +83,8 @@ pub(crate) struct Waiting {
     pub(crate) sign_outs: BTreeMap<ConnectionId, (SessionId, Vec<Request>)>,
     /// SHOW SESSIONS statements waiting for meta's page.
     pub(crate) show_sessions: Waits<Statement>,
+    /// SHOW SESSION statements of sessions not held here, waiting for meta's record.
+    pub(crate) show_session: Waits<ShowSessionWait>,
     /// SHOW QUERIES statements waiting for the cluster's queries from meta.
     pub(crate) show_queries: Waits<ShowQueriesWait>,
     /// KILL SESSION statements waiting for meta's removals of sessions held elsewhere.
@@ -114,6 +116,13 @@ pub(crate) struct ShowQueriesWait {
     pub(crate) caller: graphsession_permission::Caller,
 }
 
+/// A SHOW SESSION of a session not held here, waiting for meta's record of it.
+#[derive(Debug)]
+pub(crate) struct ShowSessionWait {
+    pub(crate) statement: Statement,
+    pub(crate) session: SessionId,
+}
+
 /// A KILL SESSION waiting for meta.
 #[derive(Debug)]
 pub(crate) struct KillSessionsWait {
@@ -130,6 +139,7 @@ impl Waiting {
         picked: impl Fn(ConnectionId, &Statement) -> bool,
     ) -> Vec<(ConnectionId, Statement)> {
         let mut taken = take(&mut self.show_sessions, |s| s, &picked);
+        taken.extend(take(&mut self.show_session, |w| &w.statement, &picked));
         taken.extend(take(&mut self.show_queries, |w| &w.statement, &picked));
         taken.extend(take(&mut self.kill_sessions, |w| &w.statement, &picked));
         taken.extend(take(&mut self.kill_queries, |s| s, &picked));
@@ -140,6 +150,7 @@ impl Waiting {
     pub(crate) fn statement_queries(&self) -> impl Iterator<Item = QueryKey> + '_ {
         let keys = self.show_sessions.keys().chain(self.kill_queries.keys());
         let keys = keys.chain(self.show_queries.keys()).chain(self.kill_sessions.keys());
+        let keys = keys.chain(self.show_session.keys());
         keys.map(|(_, query)| *query)
     }
 
@@ -148,6 +159,7 @@ impl Waiting {
             + self.pick_ups.values().map(Vec::len).sum::<usize>()
             + self.sign_outs.len()
             + self.show_sessions.len()
+            + self.show_session.len()
             + self.show_queries.len()
             + self.kill_sessions.len()
             + self.kill_queries.len()

@@ -13,11 +13,13 @@ use graphsession_query_plan::{KillTarget, QueryKey, QueryOutcome};
 use crate::client::ConnectionId;
 use crate::node::GraphNode;
 use crate::node::machine::{
-    BUSY, KillQueryOutcome, KillSessionsWait, ShowQueriesWait, Statement, error_reply, killed_reply,
+    BUSY, KillQueryOutcome, KillSessionsWait, ShowQueriesWait, ShowSessionWait, Statement,
+    error_reply, killed_reply,
 };
 use crate::node::output::{Output, Secret};
 use crate::node::reply::{DataSet, Reply};
 use crate::node::request::SessionStatement;
+use crate::server::ServerError;
 
 /// What a statement did right away.
 enum Done {
@@ -94,10 +96,7 @@ impl GraphNode {
                 Done::Waiting
             }
             SessionStatement::ShowSession { session_id } => {
-                match self.registry.show_session(caller, session_id) {
-                    Ok(detail) => Done::Finished(Some(DataSet::sessions(&[detail.row]))),
-                    Err(error) => Done::Failed(error.code(), error.to_string()),
-                }
+                self.show_session_statement(now, connection, caller, pending, session_id)
             }
             SessionStatement::KillSessions { session_ids } => {
                 self.kill_sessions_statement(now, connection, caller, pending, &session_ids)
@@ -248,6 +247,34 @@ impl GraphNode {
             }
             Err(error) => Done::Failed(error.code(), error.to_string()),
         }
+    }
+
+    /// SHOW SESSION: a session held here is shown from the registry; one held elsewhere from
+    /// meta's record, as NebulaGraph reads meta (the statement waits for it).
+    fn show_session_statement(
+        &mut self,
+        now: u64,
+        connection: ConnectionId,
+        caller: &Caller,
+        pending: Statement,
+        session_id: i64,
+    ) -> Done {
+        let error = match self.registry.show_session(caller, session_id) {
+            Ok(detail) => return Done::Finished(Some(DataSet::sessions(&[detail.row]))),
+            Err(error) => error,
+        };
+        let (ServerError::ShowSessionNotFound { .. }, Some(session)) =
+            (&error, SessionId::new(session_id))
+        else {
+            return Done::Failed(error.code(), error.to_string());
+        };
+        if self.waiting_full() {
+            return busy();
+        }
+        self.sync.show_session(now, session);
+        let wait = ShowSessionWait { statement: pending, session };
+        self.waiting.show_session.insert((connection, pending.query), wait);
+        Done::Waiting
     }
 
     /// The statement's query ends and its reply goes out. A statement that ended its own

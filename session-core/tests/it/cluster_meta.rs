@@ -388,6 +388,7 @@ mod arbitrary_requests {
                         caller_is_god: god,
                     })
                     .collect(),
+                show_session_ids: pick_ups.clone(),
                 pick_ups,
                 show_sessions: show,
                 queries: None,

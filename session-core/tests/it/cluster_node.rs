@@ -73,6 +73,7 @@ fn reply() -> impl Strategy<Value = Reply> {
                     .map(|next| Page { records: vec![record(7)], next_after: next.map(sid) }),
                 sessions: show.then(|| Page { records: Vec::new(), next_after: None }),
                 queries: show.then(Vec::new),
+                shown: records.iter().map(|&id| record(id)).collect(),
             }
         })
 }

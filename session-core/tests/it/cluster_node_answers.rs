@@ -95,6 +95,7 @@ fn late_answer(gone: &[SessionId]) -> Answer {
         reload: None,
         sessions: None,
         queries: None,
+        shown: Vec::new(),
     })
 }
 

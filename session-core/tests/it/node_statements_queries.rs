@@ -132,7 +132,10 @@ fn use_sets_the_space_every_later_reply_names() {
     let key = h.run_of("GO FROM 1 OVER follow");
     h.finish(key, None);
     assert_eq!(space(&h.last_reply(conn).unwrap()), Some("nba"));
-    let reply = h.run_statement(conn, alice, SessionStatement::ShowSession { session_id: 5 });
+    // A session not held here is looked up at meta, and its refusal names the space too.
+    h.statement(conn, alice, SessionStatement::ShowSession { session_id: 5 });
+    h.settle();
+    let reply = h.last_reply(conn).unwrap();
     assert_eq!((code(&reply), space(&reply)), (E_EXECUTION_ERROR, Some("nba")));
     let reply = h.run_statement(conn, alice, SessionStatement::ShowQueries { local: true });
     assert_eq!(space(&reply), Some("nba"));

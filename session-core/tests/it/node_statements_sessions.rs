@@ -82,14 +82,46 @@ fn show_sessions_shows_a_peer_by_the_address_it_was_given_last_and_node_n_withou
 }
 
 #[test]
-fn show_session_of_a_missing_id_is_refused_1005() {
+fn show_session_of_a_missing_id_is_refused_1005_once_meta_does_not_know_it_either() {
     let mut h = Harness::new(1);
     let (admin, root) = h.open(0, "root");
-    let reply = h.run_statement(admin, root, SessionStatement::ShowSession { session_id: 77 });
+    let before = h.reply_count(admin);
+    h.statement(admin, root, SessionStatement::ShowSession { session_id: 77 });
+    assert_eq!(h.reply_count(admin), before, "a session not held here is looked up at meta");
+    h.settle();
+    let reply = h.last_reply(admin).unwrap();
     assert_eq!(code(&reply), E_EXECUTION_ERROR);
     assert_eq!(message(&reply), "Get session `77' failed: Session not existed!.");
+    for missing in [0, -5] {
+        let show = SessionStatement::ShowSession { session_id: missing };
+        let reply = h.run_statement(admin, root, show);
+        assert_eq!(
+            message(&reply),
+            format!("Get session `{missing}' failed: Session not existed!.")
+        );
+    }
     let reply = h.run_statement(admin, root, SessionStatement::ShowSession { session_id: root });
     assert_eq!(data(&reply).rows.len(), 1);
+}
+
+/// NebulaGraph's SHOW SESSION reads meta: a session held by another node is shown with its row
+/// there (its host the other node's), and only GOD may ask, before anything is looked up.
+#[test]
+fn show_session_of_a_session_held_on_another_node_shows_meta_s_record() {
+    let mut h = Harness::new(2);
+    let (admin, root) = h.open(0, "root");
+    let (_on_b, bob) = h.open(1, "bob");
+    h.settle();
+    assert!(!h.holds(0, bob));
+    let before = h.reply_count(admin);
+    h.statement(admin, root, SessionStatement::ShowSession { session_id: bob });
+    assert_eq!(h.reply_count(admin), before, "waits for meta");
+    h.settle();
+    let reply = h.last_reply(admin).unwrap();
+    let row = row_of(data(&reply), bob);
+    assert_eq!(row[1], Value::Str("bob".into()));
+    assert_eq!(row[5], Value::Str(graph_addr(1)));
+    assert!(!h.holds(0, bob), "showing a session does not pick it up");
 }
 
 #[test]

@@ -67,6 +67,7 @@ impl NodeSync {
     }
 
     fn apply(&mut self, reply: Reply, mut sent: Sent, local: &mut impl LocalSessions) {
+        let shown = std::mem::take(&mut sent.shown);
         if let Some(queries) = sent.queries.take() {
             self.acked_queries = Some(queries);
         }
@@ -114,6 +115,12 @@ impl NodeSync {
         if let Some(queries) = reply.queries {
             self.queries_wanted = false;
             self.push_event(NodeEvent::Queries(queries));
+        }
+        if !shown.is_empty() {
+            for session in &shown {
+                self.shown_wanted.remove(session);
+            }
+            self.push_event(NodeEvent::Shown { asked: shown, records: reply.shown });
         }
         self.cursor = reply.changes_seen_seq;
         self.backlog |= reply.more_changes;

@@ -80,6 +80,7 @@ impl NodeSync {
         let updated = self.changed_in_turn(&held, batch_max - created.len());
         let idle = self.idle_votes(now, &held, batch_max);
         let released: Vec<SessionId> = self.releases.iter().copied().take(batch_max).collect();
+        let shown: Vec<SessionId> = self.shown_wanted.iter().copied().take(batch_max).collect();
         let (created, updated) = take_reports(held, created, updated);
         // The node's queries, when they differ from what meta holds (its list replaces it).
         let queries = local.queries(
@@ -109,9 +110,10 @@ impl NodeSync {
             show_sessions: self.show_wanted,
             queries: queries.clone(),
             show_queries: self.queries_wanted,
+            show_session_ids: shown.clone(),
         };
         self.flight = Flight::Awaiting {
-            sent: Sent { id, reports, released, queries },
+            sent: Sent { id, reports, released, queries, shown },
             timeout_unix_ms: now.saturating_add(self.config.request_timeout_ms),
             next_round_unix_ms: now.saturating_add(self.config.sync_interval_ms),
         };
