@@ -149,6 +149,9 @@ impl ClusterWorld {
             }
         }
         self.judge_kill_refusals(usize::from(node), sent, &answer)?;
+        if matches!(answer, Answer::Reply(_)) {
+            self.note_meta_heard(usize::from(node));
+        }
         let delay = self.delay();
         let produced_step = self.step;
         self.network.send(now, delay, Message::FromMeta { node, answer, produced_step });

@@ -4,7 +4,9 @@
 //!   within the idle timeout, less the slack an asynchronous cluster cannot avoid (a sync round,
 //!   the messages, two clock skews), nor while it runs a query that started before that slack;
 //!   unless a holder was cut from meta for the holder-silence time (meta must then presume it
-//!   dead). Activity is a use that succeeded on a live session, as the simulator saw it: a query
+//!   dead) after the activity; and activity seen by a node meta has heard nothing from for the
+//!   holder-silence time (meta presumes it dead, and what it sees cannot reach meta) does not
+//!   count. Activity is a use that succeeded on a live session, as the simulator saw it: a query
 //!   begun, a login answered, a long query's end (a request that finds its session past its
 //!   idle deadline is no activity: its -1002 is right).
 //! - **Convergence.** Meta's record of a session never moves backwards (newest activity, time of
@@ -49,6 +51,8 @@ pub(super) struct TimeOracles {
     active_spare: Vec<SessionId>,
     /// Whether a link was cut or healed since the cut runs were last updated.
     pub(super) links_changed: bool,
+    /// Per node: when meta last handled one of its requests (true time, meta's clock), if ever.
+    meta_heard_ms: Vec<Option<u64>>,
 }
 
 impl ClusterWorld {
@@ -56,6 +60,15 @@ impl ClusterWorld {
     fn note_activity(&mut self, session: SessionId, index: usize) {
         self.time_oracles.activity.insert((session, index), self.now_ms);
         self.time_oracles.activity_added = true;
+    }
+
+    /// Meta handled a request of node `index` now: the node's silence at meta starts again.
+    pub(super) fn note_meta_heard(&mut self, index: usize) {
+        let heard = &mut self.time_oracles.meta_heard_ms;
+        if heard.len() <= index {
+            heard.resize(index + 1, None);
+        }
+        heard[index] = Some(self.now_ms);
     }
 
     /// Node `index` crashed: what it saw is gone with it.
@@ -113,6 +126,15 @@ impl ClusterWorld {
         }
     }
 
+    /// Whether meta presumes node `index` dead now: it has handled no request of the node for
+    /// the holder-silence time (as the simulator delivered them), so activity the node saw
+    /// since cannot have reached meta and keeps nothing alive there.
+    fn presumed_dead_now(&self, index: usize) -> bool {
+        let silence_ms = self.meta_config.holder_silence_ms;
+        let heard = self.time_oracles.meta_heard_ms.get(index).copied().flatten();
+        heard.is_some_and(|at| self.now_ms.saturating_sub(at) >= silence_ms)
+    }
+
     /// Whether some node's link to meta was cut, without a break, for the holder-silence time
     /// at some point after `from_ms`.
     fn holder_presumed_dead_since(&self, from_ms: u64) -> bool {
@@ -163,16 +185,20 @@ impl ClusterWorld {
     /// The newest activity any live node saw, per session that meta has ended since the last
     /// look: an expiry among them is judged.
     fn judge_ended(&mut self) -> Checked {
-        let mut ended: BTreeMap<SessionId, (u64, GoneReason)> = BTreeMap::new();
-        for (&(session, _), &at) in &self.time_oracles.activity {
+        // Per ended session: the newest activity a node meta can hear saw (`None` when only
+        // nodes meta presumes dead saw any: what they saw cannot reach meta), and why it ended.
+        let mut ended: BTreeMap<SessionId, (Option<u64>, GoneReason)> = BTreeMap::new();
+        for (&(session, index), &at) in &self.time_oracles.activity {
             if let Some(reason) = self.meta.gone_reason(session) {
-                let entry = ended.entry(session).or_insert((at, reason));
-                entry.0 = entry.0.max(at);
+                let entry = ended.entry(session).or_insert((None, reason));
+                if !self.presumed_dead_now(index) {
+                    entry.0 = Some(entry.0.map_or(at, |newest| newest.max(at)));
+                }
             }
         }
         self.time_oracles.activity.retain(|(session, _), _| !ended.contains_key(session));
         for (session, (active_at_ms, reason)) in ended {
-            if reason == GoneReason::Expired {
+            if let (Some(active_at_ms), GoneReason::Expired) = (active_at_ms, reason) {
                 self.judge_expiry(session, active_at_ms)?;
             }
         }
