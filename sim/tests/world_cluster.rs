@@ -200,10 +200,9 @@ fn fixed_failures_stay_fixed() {
 /// activity on a node cut from meta for 59 s).
 #[test]
 fn oracles_false_alarms_stay_silent() {
-    for name in [
-        "stranger-retries-busy-refusals.json",
-        "activity-on-a-node-meta-presumes-dead.json",
-    ] {
+    for name in
+        ["stranger-retries-busy-refusals.json", "activity-on-a-node-meta-presumes-dead.json"]
+    {
         let outcome = replay(name, ClientKind::Ours);
         assert!(outcome.violation.is_none(), "{name}: {:?}", outcome.violation);
     }
