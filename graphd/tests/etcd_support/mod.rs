@@ -33,6 +33,28 @@ pub(crate) const SYNC_INTERVAL_SECS: u64 = 1;
 /// machine.
 pub(crate) const LEASE_TTL_SECS: u64 = 3;
 
+/// Consecutive ports free for a graphd when it is spawned: one per graph node, `--nodes` up to
+/// this many.
+const NODE_PORTS_MAX: u16 = 4;
+
+/// Starts of a graphd whose port was taken meanwhile, at most.
+const PORT_TRIES: u32 = 3;
+
+/// A port from which `count` consecutive ports are free now (graphd's `--nodes N` listens on N
+/// consecutive ports).
+fn free_ports(count: u16) -> u16 {
+    loop {
+        let port = etcd::free_port();
+        let free = |offset: u16| {
+            port.checked_add(offset)
+                .is_some_and(|port| std::net::TcpListener::bind(("127.0.0.1", port)).is_ok())
+        };
+        if (1..count).all(free) {
+            return port;
+        }
+    }
+}
+
 /// A graphd process on etcd.
 pub(crate) struct GraphdProcess {
     child: Option<Child>,
@@ -50,8 +72,12 @@ impl GraphdProcess {
     }
 
     /// The same with more flags (a `--data_path=` among them replaces the fresh one).
+    /// A graphd whose port another process took between the test's choice and graphd's bind
+    /// (an outgoing connection's ephemeral port, say) is started again on other ports, up to
+    /// `PORT_TRIES` times.
     pub(crate) fn start_with(url: &str, prefix: &str, flags: &[&str]) -> GraphdProcess {
         let mut process = GraphdProcess::spawn(url, prefix, flags);
+        let mut tries = 1;
         let deadline = Instant::now() + Duration::from_secs(30);
         // The port is bound before graphd joins etcd: wait for the line it logs once it serves
         // (a graphd whose etcd went away while it joined exits instead).
@@ -59,6 +85,11 @@ impl GraphdProcess {
             || !process.log().contains("node 1 listening on ")
         {
             if let Some(status) = process.exited() {
+                if process.log().contains("Address already in use") && tries < PORT_TRIES {
+                    tries += 1;
+                    process = GraphdProcess::spawn(url, prefix, flags);
+                    continue;
+                }
                 panic!("graphd exited at start ({status}): {}", process.log());
             }
             assert!(Instant::now() < deadline, "graphd did not listen: {}", process.log());
@@ -88,7 +119,7 @@ impl GraphdProcess {
 
     /// The process, started on a free port; not waited for.
     fn spawn(url: &str, prefix: &str, flags: &[&str]) -> GraphdProcess {
-        let port = etcd::free_port();
+        let port = free_ports(NODE_PORTS_MAX);
         let dir = etcd::temp_dir("graphd");
         let log = std::fs::File::create(dir.join("graphd.log")).unwrap();
         let data = format!("--data_path={}", dir.join("data").display());
