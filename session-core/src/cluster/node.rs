@@ -180,6 +180,9 @@ pub struct NodeSync {
     pub(crate) acked: BTreeMap<SessionId, Acked>,
     /// Created here, not acknowledged by meta yet.
     pub(crate) unannounced: BTreeSet<SessionId>,
+    /// Restored from a snapshot of an earlier process, not confirmed live by meta yet
+    /// ([`await_confirmation`](Self::await_confirmation)).
+    pub(crate) unconfirmed: BTreeSet<SessionId>,
     pub(crate) removals: BTreeMap<SessionId, RemoveReason>,
     /// Held per meta, dropped by the registry on its own: meta must stop counting this node.
     pub(crate) releases: BTreeSet<SessionId>,
@@ -225,6 +228,7 @@ impl NodeSync {
             cursor: 0,
             acked: BTreeMap::new(),
             unannounced: BTreeSet::new(),
+            unconfirmed: BTreeSet::new(),
             removals: BTreeMap::new(),
             releases: BTreeSet::new(),
             query_kills: BTreeMap::new(),
@@ -264,6 +268,43 @@ impl NodeSync {
         Ok(())
     }
 
+    /// `sessions` were restored from a snapshot of this node's previous process: each stays
+    /// unconfirmed until an answer shows meta holds it live (a reload page lists it, or meta
+    /// acknowledges this node's report of it), or says it is gone. A host must not serve a
+    /// request of an unconfirmed session (`GraphNode` holds it): the snapshot may predate a
+    /// KILL SESSION or an expiry, and meta is the authority on which sessions live. NebulaGraph
+    /// restores nothing locally, so it never serves one.
+    ///
+    /// ```
+    /// use graphsession_core::cluster::{NodeConfig, NodeSync};
+    /// use graphsession_id_gen::SessionId;
+    /// let mut sync = NodeSync::new(NodeConfig::default(), 1, 0).unwrap();
+    /// let restored = SessionId::new(7).unwrap();
+    /// sync.await_confirmation([restored]);
+    /// assert!(!sync.is_confirmed(restored));
+    /// ```
+    pub fn await_confirmation(&mut self, sessions: impl IntoIterator<Item = SessionId>) {
+        let sessions = sessions.into_iter();
+        let sessions = sessions.filter(|session| {
+            !self.acked.contains_key(session) && !self.unannounced.contains(session)
+        });
+        self.unconfirmed.extend(sessions.collect::<Vec<_>>());
+    }
+
+    /// Whether `session` is no longer waiting for meta's confirmation (see
+    /// [`await_confirmation`](Self::await_confirmation)); true of every session this process
+    /// did not restore.
+    #[must_use]
+    pub fn is_confirmed(&self, session: SessionId) -> bool {
+        !self.unconfirmed.contains(&session)
+    }
+
+    /// Sessions restored from a snapshot and not confirmed by meta yet.
+    #[must_use]
+    pub fn unconfirmed_count(&self) -> usize {
+        self.unconfirmed.len()
+    }
+
     /// A session was signed out or killed (KILL SESSION) here, or KILL SESSION names a session
     /// held elsewhere. Sent at once and retried until meta acknowledges it
     /// ([`NodeEvent::Removed`]); NebulaGraph never retries a failed removal.
@@ -280,6 +321,7 @@ impl NodeSync {
         }
         self.removals.insert(session, reason);
         self.unannounced.remove(&session);
+        self.unconfirmed.remove(&session);
         self.pick_ups.remove(&session);
         Ok(())
     }
@@ -450,6 +492,16 @@ impl NodeSync {
                 format!("session {id} is acknowledged and unannounced"),
             );
         }
+        if let Some(id) = self
+            .unconfirmed
+            .iter()
+            .find(|id| self.acked.contains_key(id) || self.unannounced.contains(id))
+        {
+            return fail(
+                "unconfirmed_sessions_neither_acknowledged_nor_unannounced",
+                format!("session {id} is unconfirmed and acknowledged or unannounced"),
+            );
+        }
         if let Some(id) = self.releases.iter().find(|id| self.acked.contains_key(id)) {
             return fail(
                 "acknowledged_sessions_not_released",
@@ -547,7 +599,9 @@ mod tests {
         sound.push_event(NodeEvent::Reloaded);
         sound.acked_queries = Some(vec![query(1)]);
         assert_eq!(sound.check_invariants(), Ok(()));
-        let breaks: [(&str, Break); 6] = [
+        sound.unconfirmed.insert(id(5));
+        assert_eq!(sound.check_invariants(), Ok(()));
+        let breaks: [(&str, Break); 8] = [
             ("events_within_limit", |n| n.events.push_back(NodeEvent::Reloaded)),
             ("unannounced_within_limit", |n| {
                 n.unannounced.insert(id(4));
@@ -557,6 +611,12 @@ mod tests {
             }),
             ("acknowledged_sessions_not_released", |n| {
                 n.acked.insert(id(3), acked(id(3)));
+            }),
+            ("unconfirmed_sessions_neither_acknowledged_nor_unannounced", |n| {
+                n.unconfirmed.insert(id(1));
+            }),
+            ("unconfirmed_sessions_neither_acknowledged_nor_unannounced", |n| {
+                n.unconfirmed.insert(id(2));
             }),
             ("acknowledged_queries_within_limit", |n| {
                 n.acked_queries = Some(vec![query(1), query(2)]);

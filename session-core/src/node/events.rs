@@ -28,6 +28,7 @@ impl GraphNode {
                 }
                 NodeEvent::PickUpFailed { session } => self.fail_pick_ups(session),
                 NodeEvent::Gone { session, .. } => {
+                    self.fail_confirmations(session);
                     if let Some(connection) = self.waiting.registrations.remove(&session) {
                         let reply = Reply::AuthenticateFailed {
                             code: E_SESSION_INVALID,

@@ -49,6 +49,31 @@ impl GraphNode {
                 ));
             }
         }
+        for (session, waiting) in &self.waiting.confirmations {
+            if waiting.is_empty() || waiting.len() > per_connection_max {
+                return Err(Violation::new(
+                    MACHINE,
+                    "confirmation_waiters_within_limit",
+                    format!(
+                        "{} executes wait for meta's confirmation of {session}; expected 1 to \
+                         {per_connection_max}",
+                        waiting.len()
+                    ),
+                ));
+            }
+            // Every input ends by running those whose session was settled.
+            if !self.awaits_confirmation(*session) {
+                return Err(Violation::new(
+                    MACHINE,
+                    "confirmation_waiters_only_on_unconfirmed_sessions",
+                    format!(
+                        "{} executes still wait for {session}, which meta confirmed or which is \
+                         no longer held here",
+                        waiting.len()
+                    ),
+                ));
+            }
+        }
         let waiting = self.waiting.connection_count();
         // Each waiting kind is bounded on insert; a request queued behind a sign-out does not
         // count, so the total may pass the limit by at most the sign-outs' queued requests. A

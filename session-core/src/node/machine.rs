@@ -76,6 +76,9 @@ pub(crate) struct Waiting {
     pub(crate) registrations: BTreeMap<SessionId, ConnectionId>,
     /// Executes of sessions not held here, waiting for their pick-up.
     pub(crate) pick_ups: BTreeMap<SessionId, Vec<(ConnectionId, crate::node::Statement)>>,
+    /// Executes of sessions restored from a snapshot, waiting for meta to confirm them live
+    /// ([`NodeSync::await_confirmation`]); they run, or fail as the registry says, once it has.
+    pub(crate) confirmations: BTreeMap<SessionId, Vec<(ConnectionId, crate::node::Statement)>>,
     /// Connections whose client signed a session out: later requests wait until meta
     /// acknowledged the removal, so the reply that proves the sign-out was read also proves it
     /// is durable (a node crash before that resets the connection, and the client signs out
@@ -157,6 +160,7 @@ impl Waiting {
     pub(crate) fn connection_count(&self) -> usize {
         self.registrations.len()
             + self.pick_ups.values().map(Vec::len).sum::<usize>()
+            + self.confirmations.values().map(Vec::len).sum::<usize>()
             + self.sign_outs.len()
             + self.show_sessions.len()
             + self.show_session.len()
@@ -200,7 +204,11 @@ impl GraphNode {
     }
 
     /// A node process started at `now_unix_ms` with its registry restored from `snapshot` (the
-    /// bytes of [`Snapshot::to_bytes`]); the sync starts fresh and reconciles with meta.
+    /// bytes of [`Snapshot::to_bytes`]); the sync starts fresh and reconciles with meta. A
+    /// request of a restored session waits until meta confirms the session live (or it is
+    /// answered "Session not existed" once meta says it is gone): the snapshot may predate a
+    /// KILL SESSION, and a killed session must not serve again
+    /// ([`NodeSync::await_confirmation`]).
     pub fn restore(
         config: Config,
         parts: Parts,
@@ -215,7 +223,10 @@ impl GraphNode {
             table,
         };
         let registry = SessionManager::restore(snapshot, restore)?;
-        GraphNode::assemble(config, registry, now_unix_ms)
+        let mut node = GraphNode::assemble(config, registry, now_unix_ms)?;
+        let restored = node.registry.cluster_sessions().into_iter().map(|view| view.session);
+        node.sync.await_confirmation(restored.collect::<Vec<_>>());
+        Ok(node)
     }
 
     fn assemble(
@@ -515,6 +526,41 @@ impl GraphNode {
                 break;
             }
         }
+        self.run_confirmed(now, table);
+    }
+
+    /// Runs the executes that waited for meta's confirmation of a restored session that is now
+    /// confirmed, or no longer held here (evicted by the idle timer before meta answered: then
+    /// they ask meta for it as any execute of a session not held here does). Those of a session
+    /// meta said is gone, or signed out here, were answered then (`fail_confirmations`).
+    fn run_confirmed(&mut self, now: u64, table: &mut RoleTable) {
+        if self.waiting.confirmations.is_empty() {
+            return;
+        }
+        let settled: Vec<SessionId> = (self.waiting.confirmations.keys())
+            .filter(|&&session| !self.awaits_confirmation(session))
+            .copied()
+            .collect();
+        for session in settled {
+            for (connection, statement) in
+                self.waiting.confirmations.remove(&session).unwrap_or_default()
+            {
+                self.execute_or_pick_up(now, connection, session.get(), statement, table);
+            }
+        }
+    }
+
+    /// Answers the executes waiting for meta's confirmation of `session`, which meta said is
+    /// gone or which was signed out here: "Session not existed", as for a failed pick-up.
+    pub(crate) fn fail_confirmations(&mut self, session: SessionId) {
+        for (connection, _) in self.waiting.confirmations.remove(&session).unwrap_or_default() {
+            self.reply(connection, session_not_existed(session));
+        }
+    }
+
+    /// Whether `session` is held here, restored from a snapshot, and not confirmed by meta yet.
+    pub(crate) fn awaits_confirmation(&self, session: SessionId) -> bool {
+        !self.sync.is_confirmed(session) && self.registry.session_stats(session.get()).is_some()
     }
 
     /// The current space of `session` here, "" when none or not held.

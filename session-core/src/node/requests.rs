@@ -105,7 +105,7 @@ impl GraphNode {
 
     /// An execute of a session not held here asks meta for it and is answered once it is
     /// picked up (or meta says it does not exist).
-    fn execute_or_pick_up(
+    pub(crate) fn execute_or_pick_up(
         &mut self,
         now: u64,
         connection: ConnectionId,
@@ -117,6 +117,9 @@ impl GraphNode {
             return self.execute(now, connection, session_id, statement, table);
         };
         if self.registry.session_stats(session_id).is_some() {
+            if self.awaits_confirmation(session) {
+                return self.wait_for_confirmation(connection, session, statement);
+            }
             return self.execute(now, connection, session_id, statement, table);
         }
         if self.waiting_full() {
@@ -136,6 +139,23 @@ impl GraphNode {
         }
         self.waiting.pick_ups.entry(session).or_default().push((connection, statement));
         self.outputs.push_back(Output::Event(Event::PickUpAsked { session }));
+    }
+
+    /// An execute of a session restored from a snapshot waits until meta confirms the session
+    /// live (`run_confirmed`), within the same limits as a pick-up's.
+    fn wait_for_confirmation(
+        &mut self,
+        connection: ConnectionId,
+        session: SessionId,
+        statement: Statement,
+    ) {
+        let waiting_here = self.waiting.confirmations.get(&session).map_or(0, Vec::len);
+        if self.waiting_full()
+            || waiting_here >= self.settings.waiting_requests_per_connection_max as usize
+        {
+            return self.refuse_busy(connection);
+        }
+        self.waiting.confirmations.entry(session).or_default().push((connection, statement));
     }
 
     /// An execute of a session held here (or of an id no session can have: the registry
@@ -199,6 +219,7 @@ impl GraphNode {
         self.registry_changed = true;
         let _was_here = self.registry.sign_out(now, session_id);
         self.fail_pick_ups(session);
+        self.fail_confirmations(session);
         self.sync.remove(now, session, RemoveReason::SignedOut).ok()?;
         Some(session)
     }
@@ -207,10 +228,13 @@ impl GraphNode {
     /// id nobody was told yet is signed out, since no client can ever name it.
     pub(crate) fn connection_closed(&mut self, now: u64, connection: ConnectionId) {
         let queued = self.waiting.sign_outs.remove(&connection).map(|(_, queued)| queued);
-        for waiting in self.waiting.pick_ups.values_mut() {
+        for waiting in
+            self.waiting.pick_ups.values_mut().chain(self.waiting.confirmations.values_mut())
+        {
             waiting.retain(|(waiting_on, _)| *waiting_on != connection);
         }
         self.waiting.pick_ups.retain(|_, waiting| !waiting.is_empty());
+        self.waiting.confirmations.retain(|_, waiting| !waiting.is_empty());
         // A sign-out queued behind another was read: its client may hold the proof already (a
         // request past the queue is answered at once), so it still ends its session.
         for request in queued.unwrap_or_default() {

@@ -40,6 +40,7 @@ mod node_pick_up;
 mod node_pipelined;
 mod node_properties;
 mod node_query_timeouts;
+mod node_restore;
 mod node_show_queries;
 mod node_sign_out;
 mod node_statements_queries;

@@ -66,6 +66,7 @@ pub enum PasswordChange {
 
 /// How to build a [`Harness`]: the number of nodes, meta's configuration, and a change to every
 /// node's configuration (its id, address, peers and sync timers are set by the harness first).
+#[derive(Clone)]
 pub struct Setup {
     pub nodes: usize,
     pub meta: MetaConfig,
@@ -98,6 +99,9 @@ pub struct Harness {
     pub passwords: Vec<PasswordChange>,
     pub events: Vec<(usize, Event)>,
     next_connection: u64,
+    setup: Setup,
+    /// Processes started per node, the first included: the next one's incarnation.
+    starts: Vec<u64>,
 }
 
 impl Harness {
@@ -112,7 +116,7 @@ impl Harness {
         for user in ["alice", "bob"] {
             roles.create_user(&root, Policy::OPEN, user).unwrap();
         }
-        let nodes = (0..setup.nodes).map(|index| start_node(&setup, index)).collect();
+        let nodes = (0..setup.nodes).map(|index| start_node(&setup, index, None)).collect();
         let mut harness = Harness {
             now: START,
             meta: MetaStore::new(setup.meta).unwrap(),
@@ -126,13 +130,30 @@ impl Harness {
             passwords: Vec::new(),
             events: Vec::new(),
             next_connection: 1,
+            starts: vec![1; setup.nodes],
+            setup,
         };
-        for index in 0..setup.nodes {
+        for index in 0..harness.nodes.len() {
             harness.nodes[index].handle_timeout(START, &mut harness.roles);
             harness.drain(index);
         }
         harness.settle();
         harness
+    }
+
+    /// Node `index`'s process crashes and a new one starts with its registry restored from
+    /// `snapshot` (taken from an earlier process with `GraphNode::snapshot`); what was on its
+    /// way to or from the old process is lost. Nothing is delivered: its first round waits in
+    /// `to_meta` once its timer has run.
+    pub fn restart_restored(&mut self, index: usize, snapshot: &[u8]) {
+        self.starts[index] += 1;
+        self.to_meta.retain(|(from, _)| *from != index);
+        self.to_nodes.retain(|(to, _)| *to != index);
+        self.running.retain(|run| run.node != index);
+        let restored = (snapshot, &self.roles, self.starts[index], self.now);
+        self.nodes[index] = start_node(&self.setup, index, Some(restored));
+        self.nodes[index].handle_timeout(self.now, &mut self.roles);
+        self.drain(index);
     }
 
     // ---- clients
@@ -407,7 +428,13 @@ impl Harness {
     }
 }
 
-fn start_node(setup: &Setup, index: usize) -> GraphNode {
+/// Node `index`'s first process, or a later one (`restored`: the snapshot its registry is
+/// restored from, the role table, the process's incarnation and its start time).
+fn start_node(
+    setup: &Setup,
+    index: usize,
+    restored: Option<(&[u8], &RoleTable, u64, u64)>,
+) -> GraphNode {
     let slot = u16::try_from(index + 1).unwrap();
     let mut config = Config {
         node_id: NodeId(slot),
@@ -428,7 +455,13 @@ fn start_node(setup: &Setup, index: usize) -> GraphNode {
         ..NodeConfig::default()
     };
     (setup.tune)(&mut config);
-    GraphNode::new(config, parts(slot), START).unwrap()
+    match restored {
+        None => GraphNode::new(config, parts(slot), START).unwrap(),
+        Some((snapshot, roles, incarnation, now)) => {
+            config.incarnation = incarnation;
+            GraphNode::restore(config, parts(slot), snapshot, roles, now).unwrap()
+        }
+    }
 }
 
 /// The statement of [`remote_query`]'s query.

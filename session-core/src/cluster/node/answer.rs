@@ -153,6 +153,7 @@ impl NodeSync {
         for gone in &reply.gone {
             local.drop_session(gone.session, gone.reason);
             self.acked.remove(&gone.session);
+            self.unconfirmed.remove(&gone.session);
             self.unannounced.remove(&gone.session);
             if self.pick_ups.remove(&gone.session) {
                 self.push_event(NodeEvent::PickUpFailed { session: gone.session });
@@ -184,6 +185,7 @@ impl NodeSync {
 
     fn installed(&mut self, record: &SessionRecord) {
         self.acked.insert(record.session, acked_of(record));
+        self.unconfirmed.remove(&record.session);
         if self.unannounced.remove(&record.session) {
             self.push_event(NodeEvent::Registered { session: record.session });
         }
@@ -197,6 +199,7 @@ impl NodeSync {
                 continue;
             }
             self.acked.insert(session, acked);
+            self.unconfirmed.remove(&session);
             if self.unannounced.remove(&session) {
                 self.push_event(NodeEvent::Registered { session });
             }

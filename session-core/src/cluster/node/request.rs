@@ -69,6 +69,8 @@ impl NodeSync {
             }
             kept
         });
+        // Dropped here before meta confirmed it: nothing is left to serve.
+        self.unconfirmed.retain(|session| holds(session));
         // Held again (picked up anew): nothing to release.
         self.releases.retain(|session| !holds(session));
         let batch_max = self.config.sync_batch_sessions_max as usize;
