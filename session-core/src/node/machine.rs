@@ -381,7 +381,9 @@ impl GraphNode {
     }
 
     /// USE `space` in session `session_id` (a command for admin tools; clients send
-    /// [`SessionStatement::Use`](crate::node::SessionStatement::Use)).
+    /// [`SessionStatement::Use`](crate::node::SessionStatement::Use)). A session restored from
+    /// a snapshot that meta has not confirmed yet is not found here (-1002): meta may have
+    /// ended it since the snapshot ([`GraphNode::restore`]).
     pub fn use_space(
         &mut self,
         now_unix_ms: u64,
@@ -391,7 +393,12 @@ impl GraphNode {
     ) -> Result<(), ServerError> {
         let now = self.observe(now_unix_ms);
         self.registry_changed = true;
-        let result = self.registry.use_space(now, session_id, space, table);
+        let unconfirmed = SessionId::new(session_id).is_some_and(|id| self.awaits_confirmation(id));
+        let result = if unconfirmed {
+            Err(ServerError::SessionNotFound { session: session_id })
+        } else {
+            self.registry.use_space(now, session_id, space, table)
+        };
         self.service(now, table);
         result
     }

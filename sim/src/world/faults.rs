@@ -62,7 +62,7 @@ impl ClusterWorld {
         let mut fresh = match snapshot {
             Some(snapshot) if restore => {
                 let bytes = snapshot.to_bytes();
-                let fresh = SimNode::restore(
+                let mut fresh = SimNode::restore(
                     node,
                     &self.config,
                     now,
@@ -71,6 +71,7 @@ impl ClusterWorld {
                     self.options.generator,
                 )?;
                 selftest::check_restored(node, &snapshot, &bytes, fresh.registry())?;
+                fresh.note_ended_at_start(&self.meta);
                 if !self.snapshot_refusals_checked {
                     self.snapshot_refusals_checked = true;
                     selftest::check_snapshot_refusals(node, &snapshot, &fresh.server, &self.table)?;

@@ -26,6 +26,7 @@ use graphsession_query_plan::{
 
 mod behind;
 mod limits;
+mod restored;
 mod timeouts;
 
 use crate::chooser::Chooser;
@@ -188,6 +189,8 @@ pub struct SimNode {
     /// The removals the answer being handled acknowledged, in the order the node handles
     /// them (`behind.rs`).
     acknowledged: Vec<SessionId>,
+    /// Restored sessions meta had ended when this process started (`restored.rs`).
+    ended_at_start: BTreeMap<SessionId, restored::EndedAtStart>,
 }
 
 /// How a session ended, as far as the liveness oracle cares.
@@ -307,6 +310,7 @@ impl SimNode {
             password,
             waiting_watch: limits::WaitingWatch::new(config),
             acknowledged: Vec::new(),
+            ended_at_start: BTreeMap::new(),
         })
     }
 
@@ -567,6 +571,7 @@ impl SimNode {
             sends.extend(self.drain(now_ms, table, choose));
         }
         self.judge_running_deadlines();
+        self.judge_restored_zombies();
         let acknowledged = std::mem::take(&mut self.acknowledged);
         self.behind_released(acknowledged);
         sends
