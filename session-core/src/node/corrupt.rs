@@ -20,6 +20,13 @@ pub enum NodeCorruption {
     /// `waiting_requests_per_connection_max` met exactly by the most executes waiting for one
     /// pick-up: sound.
     PickUpWaitersAtLimit,
+    /// `waiting_requests_per_connection_max` one below the most executes waiting for meta's
+    /// confirmation of one restored session (needs one waiting; no other queue may be longer
+    /// than the new limit).
+    ConfirmationWaitersOverLimit,
+    /// `waiting_requests_per_connection_max` met exactly by the most executes waiting for one
+    /// confirmation: sound.
+    ConfirmationWaitersAtLimit,
     /// `waiting_requests_per_connection_max` one below the longest queue behind a sign-out
     /// (needs one queued; every pick-up's queue and the waiting connections stay within it).
     SignOutQueueOverLimit,
@@ -42,6 +49,8 @@ impl NodeCorruption {
             NodeCorruption::WaitingConnectionsAtLimit,
             NodeCorruption::PickUpWaitersOverLimit,
             NodeCorruption::PickUpWaitersAtLimit,
+            NodeCorruption::ConfirmationWaitersOverLimit,
+            NodeCorruption::ConfirmationWaitersAtLimit,
             NodeCorruption::SignOutQueueOverLimit,
             NodeCorruption::SignOutQueueAtLimit,
             NodeCorruption::QueryUnowned,
@@ -57,10 +66,14 @@ impl NodeCorruption {
         match self {
             NodeCorruption::WaitingConnectionsOverLimit => Some("waiting_connections_within_limit"),
             NodeCorruption::PickUpWaitersOverLimit => Some("pick_up_waiters_within_limit"),
+            NodeCorruption::ConfirmationWaitersOverLimit => {
+                Some("confirmation_waiters_within_limit")
+            }
             NodeCorruption::SignOutQueueOverLimit => Some("requests_behind_sign_out_within_limit"),
             NodeCorruption::QueryUnowned => Some("every_query_owned"),
             NodeCorruption::WaitingConnectionsAtLimit
             | NodeCorruption::PickUpWaitersAtLimit
+            | NodeCorruption::ConfirmationWaitersAtLimit
             | NodeCorruption::SignOutQueueAtLimit => None,
             NodeCorruption::Registry(inner) => inner.property(),
         }
@@ -107,10 +120,14 @@ impl GraphNode {
             NodeCorruption::WaitingConnectionsOverLimit => beyond_slack?.checked_sub(1)?,
             NodeCorruption::WaitingConnectionsAtLimit => beyond_slack.filter(|&n| n > 0)?,
             NodeCorruption::PickUpWaitersOverLimit | NodeCorruption::PickUpWaitersAtLimit => {
-                return self.corrupt_pick_up_limit(corruption);
+                return self.corrupt_queue_limit(Queue::PickUps, corruption);
+            }
+            NodeCorruption::ConfirmationWaitersOverLimit
+            | NodeCorruption::ConfirmationWaitersAtLimit => {
+                return self.corrupt_queue_limit(Queue::Confirmations, corruption);
             }
             NodeCorruption::SignOutQueueOverLimit | NodeCorruption::SignOutQueueAtLimit => {
-                return self.corrupt_sign_out_limit(corruption);
+                return self.corrupt_queue_limit(Queue::SignOuts, corruption);
             }
             NodeCorruption::QueryUnowned => {
                 let (&key, &connection) = self.running.iter().next()?;
@@ -139,20 +156,31 @@ impl GraphNode {
         }
     }
 
-    /// The per-connection limit set just below (or at) the longest pick-up queue, where that
-    /// breaks no other bound first: the sign-outs' queues and the waiting connections (whose
-    /// slack the same limit sets) stay within it.
-    fn corrupt_pick_up_limit(&mut self, corruption: NodeCorruption) -> Option<NodeRestore> {
-        let longest = self.waiting.pick_ups.values().map(Vec::len).max()?;
-        let limit = match corruption {
-            NodeCorruption::PickUpWaitersOverLimit => longest.checked_sub(1)?,
-            _ => longest,
-        };
-        let sign_outs_fit =
-            self.waiting.sign_outs.values().all(|(_, queued)| queued.len() <= limit);
+    /// The per-connection limit set just below (or at) the longest queue of kind `queue`
+    /// (for the queue behind a sign-out, one that holds a request), where that breaks no other
+    /// bound first: the other kinds' queues and the waiting connections (whose slack the same
+    /// limit sets) stay within it.
+    fn corrupt_queue_limit(
+        &mut self,
+        queue: Queue,
+        corruption: NodeCorruption,
+    ) -> Option<NodeRestore> {
+        let longest = self.queue_lengths(queue).max()?;
+        let over = matches!(
+            corruption,
+            NodeCorruption::PickUpWaitersOverLimit
+                | NodeCorruption::ConfirmationWaitersOverLimit
+                | NodeCorruption::SignOutQueueOverLimit
+        );
+        let limit =
+            if over { longest.checked_sub(1)? } else { Some(longest).filter(|&n| n > 0)? };
+        let others_fit = [Queue::PickUps, Queue::Confirmations, Queue::SignOuts]
+            .into_iter()
+            .filter(|&other| other != queue)
+            .all(|other| self.queue_lengths(other).all(|len| len <= limit));
         let slack = self.waiting.sign_outs.len().checked_mul(limit.max(1))?;
         let waiting_max = (self.settings.waiting_connections_max as usize).checked_add(slack)?;
-        if !sign_outs_fit || self.waiting.connection_count() > waiting_max {
+        if !others_fit || self.waiting.connection_count() > waiting_max {
             return None;
         }
         let was = self.settings.waiting_requests_per_connection_max;
@@ -160,23 +188,26 @@ impl GraphNode {
         Some(NodeRestore::WaitingRequestsMax(was))
     }
 
-    /// The per-connection limit set just below (or at) the longest queue behind a sign-out,
-    /// where that breaks no other bound: every pick-up's queue and the waiting connections
-    /// (whose slack the same limit sets) stay within it.
-    fn corrupt_sign_out_limit(&mut self, corruption: NodeCorruption) -> Option<NodeRestore> {
-        let longest = (self.waiting.sign_outs.values()).map(|(_, queued)| queued.len()).max()?;
-        let limit = match corruption {
-            NodeCorruption::SignOutQueueOverLimit => longest.checked_sub(1)?,
-            _ => Some(longest).filter(|&queued| queued > 0)?,
-        };
-        let pick_ups_fit = self.waiting.pick_ups.values().all(|waiting| waiting.len() <= limit);
-        let slack = self.waiting.sign_outs.len().checked_mul(limit.max(1))?;
-        let waiting_max = (self.settings.waiting_connections_max as usize).checked_add(slack)?;
-        if !pick_ups_fit || self.waiting.connection_count() > waiting_max {
-            return None;
+    fn queue_lengths(&self, queue: Queue) -> Box<dyn Iterator<Item = usize> + '_> {
+        match queue {
+            Queue::PickUps => Box::new(self.waiting.pick_ups.values().map(Vec::len)),
+            Queue::Confirmations => Box::new(self.waiting.confirmations.values().map(Vec::len)),
+            Queue::SignOuts => Box::new(self.waiting.sign_outs.values().map(|(_, q)| q.len())),
         }
-        let was = self.settings.waiting_requests_per_connection_max;
-        self.settings.waiting_requests_per_connection_max = u32::try_from(limit).ok()?;
-        Some(NodeRestore::WaitingRequestsMax(was))
     }
+
+    /// Test only: the node trusts the snapshot it was restored from and serves its sessions
+    /// before meta confirmed them, as it did before [`GraphNode::restore`] waited for meta. A
+    /// simulator's restored-zombie oracle must catch it; it breaks no invariant.
+    pub fn trust_restored_sessions(&mut self) {
+        self.sync.unconfirmed.clear();
+    }
+}
+
+/// The per-connection queues that `waiting_requests_per_connection_max` bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Queue {
+    PickUps,
+    Confirmations,
+    SignOuts,
 }

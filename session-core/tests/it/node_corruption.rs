@@ -47,6 +47,26 @@ fn executes_waiting_for_a_pick_up_past_the_limit_are_reported_and_at_it_pass() {
 }
 
 #[test]
+fn executes_waiting_for_a_confirmation_past_the_limit_are_reported_and_at_it_pass() {
+    let mut h = Harness::with(Setup::nodes(1));
+    let (_, alice) = h.open(0, "alice");
+    let snapshot = h.nodes[0].snapshot().to_bytes();
+    h.restart_restored(0, &snapshot);
+    let none = h.nodes[0].corrupt(NodeCorruption::ConfirmationWaitersAtLimit);
+    assert!(none.is_none(), "none waits");
+    let first = h.connect(0);
+    h.query(first, alice, "YIELD 1");
+    let node = &mut h.nodes[0];
+    for corruption in
+        [NodeCorruption::ConfirmationWaitersOverLimit, NodeCorruption::ConfirmationWaitersAtLimit]
+    {
+        judged_and_undone(node, corruption);
+    }
+    h.settle();
+    assert_eq!(h.run_of("YIELD 1").session.get(), alice);
+}
+
+#[test]
 fn requests_queued_behind_a_sign_out_past_the_limit_are_reported_and_at_it_pass() {
     let mut h = Harness::with(Setup::nodes(1));
     let (conn, alice) = h.open(0, "alice");

@@ -71,6 +71,10 @@ impl ClusterWorld {
                     self.options.generator,
                 )?;
                 selftest::check_restored(node, &snapshot, &bytes, fresh.registry())?;
+                #[cfg(feature = "checkers")]
+                if self.twist.trust_snapshots {
+                    fresh.graph_mut().trust_restored_sessions();
+                }
                 fresh.note_ended_at_start(&self.meta);
                 if !self.snapshot_refusals_checked {
                     self.snapshot_refusals_checked = true;

@@ -99,6 +99,11 @@ pub struct Twist {
     /// a query a holder reported.
     #[doc(hidden)]
     pub refuse_query_kills: bool,
+    /// Test only (feature `checkers`): a node restored from a snapshot serves its sessions
+    /// before meta confirmed them (`GraphNode::trust_restored_sessions`). The restored-zombie
+    /// oracle must catch a session meta had ended being served.
+    #[doc(hidden)]
+    pub trust_snapshots: bool,
 }
 
 /// How a run is set up besides its choices.
