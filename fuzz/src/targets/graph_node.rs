@@ -4,7 +4,8 @@
 //! arguments from the fuzzer (ids issued, forged and extreme; names empty, unknown and too long;
 //! session variables of any value), sign out, and close at any moment; requests to meta and its
 //! answers delivered in any order, dropped or duplicated; queries finished or failed by the
-//! executor at any moment; time that jumps past idle, query, wait and request timeouts.
+//! executor at any moment; time that jumps past idle, query, wait and request timeouts; a node's
+//! registry saved at any moment, and the node restarted from it later (its connections reset).
 //!
 //! The node must never panic. After every step every machine's invariants hold (the node
 //! support's harness checks them at each output drained), no connection gets more replies than
@@ -13,7 +14,7 @@
 //! deadline, each request of a connection still open has had its one reply: nothing waits
 //! forever. With small limits, once every client is gone and twice the idle timeout has passed
 //! in steps that keep every node in touch with meta, no session is left on any node or at meta:
-//! no zombie.
+//! no zombie. A restarted node never serves a session meta had ended before it restarted.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -78,21 +79,65 @@ enum Stmt {
 
 #[derive(Debug, Clone)]
 enum Op {
-    Connect { node: usize },
-    Verify { conn: usize, version: &'static str },
-    Authenticate { conn: usize, user: &'static str, ip: &'static str, check: PasswordCheck },
-    Execute { conn: usize, session: SessionPick, statement: Stmt },
-    SignOut { conn: usize, session: SessionPick },
-    Close { conn: usize },
-    ToMeta { at: usize },
-    ToNode { at: usize },
-    DropToMeta { at: usize },
-    DropToNode { at: usize },
-    DuplicateToNode { at: usize },
-    Advance { ms: u64 },
-    Finish { at: usize },
-    Fail { at: usize },
+    Connect {
+        node: usize,
+    },
+    Verify {
+        conn: usize,
+        version: &'static str,
+    },
+    Authenticate {
+        conn: usize,
+        user: &'static str,
+        ip: &'static str,
+        check: PasswordCheck,
+    },
+    Execute {
+        conn: usize,
+        session: SessionPick,
+        statement: Stmt,
+    },
+    SignOut {
+        conn: usize,
+        session: SessionPick,
+    },
+    Close {
+        conn: usize,
+    },
+    ToMeta {
+        at: usize,
+    },
+    ToNode {
+        at: usize,
+    },
+    DropToMeta {
+        at: usize,
+    },
+    DropToNode {
+        at: usize,
+    },
+    DuplicateToNode {
+        at: usize,
+    },
+    Advance {
+        ms: u64,
+    },
+    Finish {
+        at: usize,
+    },
+    Fail {
+        at: usize,
+    },
     Settle,
+    /// Node `node`'s registry is saved (a host's periodic snapshot), replacing its last one.
+    Save {
+        node: usize,
+    },
+    /// Node `node` crashes and a new process starts from its last saved registry, if any: its
+    /// connections reset.
+    Restart {
+        node: usize,
+    },
 }
 
 fn pick<T: Copy>(u: &mut Unstructured<'_>, choices: &[T]) -> Result<T> {
@@ -142,7 +187,7 @@ fn statement(u: &mut Unstructured<'_>) -> Result<Stmt> {
 fn op(u: &mut Unstructured<'_>) -> Result<Op> {
     let conn = |u: &mut Unstructured<'_>| within(u, 0_usize..=CONNECTIONS_MAX - 1);
     let at = |u: &mut Unstructured<'_>| within(u, 0_usize..=3);
-    Ok(match weighted(u, &[3, 1, 4, 10, 2, 1, 5, 5, 1, 1, 1, 3, 2, 1, 1])? {
+    Ok(match weighted(u, &[3, 1, 4, 10, 2, 1, 5, 5, 1, 1, 1, 3, 2, 1, 1, 1, 1])? {
         0 => Op::Connect { node: within(u, 0_usize..=2)? },
         1 => Op::Verify { conn: conn(u)?, version: pick(u, &VERSIONS)? },
         2 => {
@@ -174,7 +219,9 @@ fn op(u: &mut Unstructured<'_>) -> Result<Op> {
         },
         12 => Op::Finish { at: at(u)? },
         13 => Op::Fail { at: at(u)? },
-        _ => Op::Settle,
+        14 => Op::Settle,
+        15 => Op::Save { node: within(u, 0_usize..=2)? },
+        _ => Op::Restart { node: within(u, 0_usize..=2)? },
     })
 }
 
@@ -212,6 +259,12 @@ struct Clients {
     closed: BTreeSet<Conn>,
     /// Requests each connection sent that are answered (all but sign-outs).
     asked: BTreeMap<Conn, usize>,
+    /// Each node's last saved registry.
+    saved: BTreeMap<usize, Vec<u8>>,
+    /// Sessions a restarted node restored that meta had ended when the process started, by
+    /// node, with what the snapshot held of them (last activity, queries run): the node must
+    /// not serve them (`restored_zombie`).
+    ended_at_start: BTreeMap<(usize, i64), (u64, u64)>,
 }
 
 impl Clients {
@@ -358,6 +411,45 @@ fn apply(h: &mut Harness, clients: &mut Clients, op: &Op) {
             }
         }
         Op::Settle => h.settle(),
+        Op::Save { node } => {
+            let node = node % h.nodes.len();
+            clients.saved.insert(node, h.nodes[node].snapshot().to_bytes());
+        }
+        Op::Restart { node } => restart(h, clients, node % h.nodes.len()),
+    }
+}
+
+/// Node `node` restarts from its saved registry (skipped when none was saved): its
+/// connections reset, and the restored sessions meta had ended are remembered.
+fn restart(h: &mut Harness, clients: &mut Clients, node: usize) {
+    let Some(snapshot) = clients.saved.get(&node).cloned() else { return };
+    for conn in clients.conns.iter().filter(|conn| conn.node == node) {
+        if clients.closed.insert(*conn) {
+            h.close(*conn);
+        }
+    }
+    h.restart_restored(node, &snapshot);
+    clients.ended_at_start.retain(|(at, _), _| *at != node);
+    let registry = h.nodes[node].registry();
+    for view in registry.cluster_sessions() {
+        let Some(stats) = registry.session_stats(view.session.get()) else { continue };
+        if h.meta.gone_reason(view.session).is_some() {
+            let mark = (stats.last_activity_unix_ms, stats.queries_run);
+            clients.ended_at_start.insert((node, view.session.get()), mark);
+        }
+    }
+}
+
+/// No restarted node served a session meta had ended before the process started: while it
+/// still holds one, its activity and query count are what the snapshot held.
+fn no_restored_zombie(h: &Harness, clients: &Clients, after: &Op) {
+    for (&(node, session), &(activity_ms, queries_run)) in &clients.ended_at_start {
+        let Some(stats) = h.nodes[node].registry().session_stats(session) else { continue };
+        assert!(
+            stats.last_activity_unix_ms == activity_ms && stats.queries_run == queries_run,
+            "node {node} served session {session}, which meta had ended before the node \
+             restarted from its snapshot, after {after:?}: {stats:?}"
+        );
     }
 }
 
@@ -379,11 +471,17 @@ pub fn run(data: &[u8]) {
     let Ok(setup) = setup(&mut u) else { return };
     let ops = list(&mut u, OPS_MAX, op);
     let mut h = Harness::with(setup);
-    let mut clients =
-        Clients { conns: Vec::new(), closed: BTreeSet::new(), asked: BTreeMap::new() };
+    let mut clients = Clients {
+        conns: Vec::new(),
+        closed: BTreeSet::new(),
+        asked: BTreeMap::new(),
+        saved: BTreeMap::new(),
+        ended_at_start: BTreeMap::new(),
+    };
     for op in &ops {
         apply(&mut h, &mut clients, op);
         never_unasked(&h, &clients, op);
+        no_restored_zombie(&h, &clients, op);
     }
     // Nothing waits forever: every message delivered, every query returned, every timer past.
     for _ in 0..SETTLE_ROUNDS {

@@ -147,6 +147,9 @@ impl Harness {
     /// `to_meta` once its timer has run.
     pub fn restart_restored(&mut self, index: usize, snapshot: &[u8]) {
         self.starts[index] += 1;
+        // The new process leases ids above the old one's (as a host's lease store gives it):
+        // sessions from the next millisecond, plans from a counter range of its own.
+        self.now += 1;
         self.to_meta.retain(|(from, _)| *from != index);
         self.to_nodes.retain(|(to, _)| *to != index);
         self.running.retain(|run| run.node != index);
@@ -459,7 +462,8 @@ fn start_node(
         None => GraphNode::new(config, parts(slot), START).unwrap(),
         Some((snapshot, roles, incarnation, now)) => {
             config.incarnation = incarnation;
-            GraphNode::restore(config, parts(slot), snapshot, roles, now).unwrap()
+            let parts = process_parts(slot, incarnation, now);
+            GraphNode::restore(config, parts, snapshot, roles, now).unwrap()
         }
     }
 }
@@ -486,6 +490,17 @@ pub fn parts(slot: u16) -> Parts {
     let key = SealKey::from_bytes([7; 16]);
     let session_ids = SessionIdGenerator::new(lease, key, SessionIdConfig::default()).unwrap();
     let plans = PlanLease { slot, floor_counter: 0, bound_counter: 1 << 40 };
+    Parts { session_ids: Box::new(session_ids), plan_ids: PlanIdGenerator::new(plans).unwrap() }
+}
+
+/// The parts of process `incarnation` (2, 3, ...) of `slot` started at `now`: session ids
+/// from `now` on, plan counters in a range of their own.
+fn process_parts(slot: u16, incarnation: u64, now: u64) -> Parts {
+    let lease = SessionLease { slot, floor_unix_ms: now, bound_unix_ms: 3_000_000_000_000 };
+    let key = SealKey::from_bytes([7; 16]);
+    let session_ids = SessionIdGenerator::new(lease, key, SessionIdConfig::default()).unwrap();
+    let floor_counter = incarnation << 32;
+    let plans = PlanLease { slot, floor_counter, bound_counter: floor_counter + (1 << 32) };
     Parts { session_ids: Box::new(session_ids), plan_ids: PlanIdGenerator::new(plans).unwrap() }
 }
 
