@@ -133,7 +133,8 @@ enum Op {
     Save {
         node: usize,
     },
-    /// Node `node` crashes and a new process starts from its last saved registry, if any: its
+    /// Node `node` crashes and a new process starts from its last saved registry, or from its
+    /// registry as it is when none was saved (a snapshot taken just before the crash): its
     /// connections reset.
     Restart {
         node: usize,
@@ -187,7 +188,7 @@ fn statement(u: &mut Unstructured<'_>) -> Result<Stmt> {
 fn op(u: &mut Unstructured<'_>) -> Result<Op> {
     let conn = |u: &mut Unstructured<'_>| within(u, 0_usize..=CONNECTIONS_MAX - 1);
     let at = |u: &mut Unstructured<'_>| within(u, 0_usize..=3);
-    Ok(match weighted(u, &[3, 1, 4, 10, 2, 1, 5, 5, 1, 1, 1, 3, 2, 1, 1, 1, 1])? {
+    Ok(match weighted(u, &[3, 1, 4, 10, 2, 1, 5, 5, 1, 1, 1, 3, 2, 1, 1, 1, 2])? {
         0 => Op::Connect { node: within(u, 0_usize..=2)? },
         1 => Op::Verify { conn: conn(u)?, version: pick(u, &VERSIONS)? },
         2 => {
@@ -419,10 +420,13 @@ fn apply(h: &mut Harness, clients: &mut Clients, op: &Op) {
     }
 }
 
-/// Node `node` restarts from its saved registry (skipped when none was saved): its
-/// connections reset, and the restored sessions meta had ended are remembered.
+/// Node `node` restarts from its saved registry (or its registry now): its connections reset,
+/// and the restored sessions meta had ended are remembered.
 fn restart(h: &mut Harness, clients: &mut Clients, node: usize) {
-    let Some(snapshot) = clients.saved.get(&node).cloned() else { return };
+    let snapshot = match clients.saved.get(&node) {
+        Some(saved) => saved.clone(),
+        None => h.nodes[node].snapshot().to_bytes(),
+    };
     for conn in clients.conns.iter().filter(|conn| conn.node == node) {
         if clients.closed.insert(*conn) {
             h.close(*conn);
