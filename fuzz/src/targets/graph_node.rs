@@ -474,6 +474,11 @@ pub fn run(data: &[u8]) {
     let mut u = Unstructured::new(data);
     let Ok(setup) = setup(&mut u) else { return };
     let ops = list(&mut u, OPS_MAX, op);
+    run_ops(setup, &ops);
+}
+
+/// The run of `ops` on the nodes `setup` describes.
+fn run_ops(setup: Setup, ops: &[Op]) {
     let mut h = Harness::with(setup);
     let mut clients = Clients {
         conns: Vec::new(),
@@ -482,7 +487,7 @@ pub fn run(data: &[u8]) {
         saved: BTreeMap::new(),
         ended_at_start: BTreeMap::new(),
     };
-    for op in &ops {
+    for op in ops {
         apply(&mut h, &mut clients, op);
         never_unasked(&h, &clients, op);
         no_restored_zombie(&h, &clients, op);
@@ -533,4 +538,35 @@ pub fn run(data: &[u8]) {
         "sessions outlive their idle timeout with every client gone: nodes hold {held:?}, \
          meta {live}, after {ops:?}"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Alice logs in on node 0 and signs out through node 1; meta has her removal before node 0
+    /// hears of it, and node 0 restarts from its registry, which still holds her session. Her
+    /// execute on node 0 waits for meta's answer and is answered "Session not existed".
+    #[test]
+    fn a_restart_holding_a_session_signed_out_elsewhere_never_serves_it() {
+        let alice = SessionPick::Issued(0);
+        let ops = [
+            Op::Connect { node: 0 },
+            Op::Authenticate {
+                conn: 0,
+                user: "alice",
+                ip: "10.0.0.1",
+                check: PasswordCheck::Verified,
+            },
+            Op::Settle,
+            Op::Connect { node: 1 },
+            Op::SignOut { conn: 1, session: alice },
+            Op::ToMeta { at: 0 },
+            Op::Restart { node: 0 },
+            Op::Connect { node: 0 },
+            Op::Execute { conn: 2, session: alice, statement: Stmt::Query("YIELD 1") },
+            Op::Settle,
+        ];
+        run_ops(Setup::nodes(2), &ops);
+    }
 }
