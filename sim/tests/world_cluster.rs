@@ -213,6 +213,7 @@ fn fixed_failures_stay_fixed() {
         "activity-lost-in-node-crash.json",
         "close-drain-outlives-flush.json",
         "duplicate-stale-refusal-collides-incarnations.json",
+        "kill-while-waiting-for-confirmation.json",
     ] {
         let outcome = replay(name, ClientKind::Ours);
         assert!(outcome.violation.is_none(), "{name}: {:?}", outcome.violation);

@@ -558,7 +558,8 @@ impl GraphNode {
     }
 
     /// Answers the executes waiting for meta's confirmation of `session`, which meta said is
-    /// gone or which was signed out here: "Session not existed", as for a failed pick-up.
+    /// gone or which was signed out or killed here: "Session not existed", as for a failed
+    /// pick-up.
     pub(crate) fn fail_confirmations(&mut self, session: SessionId) {
         for (connection, _) in self.waiting.confirmations.remove(&session).unwrap_or_default() {
             self.reply(connection, session_not_existed(session));
@@ -602,6 +603,7 @@ impl GraphNode {
             // A full removal queue refuses only new ids; this one is retried by the admin.
             let _full = self.sync.remove(now, session, RemoveReason::Killed);
             self.fail_pick_ups(session);
+            self.fail_confirmations(session);
         }
         Ok(killed)
     }

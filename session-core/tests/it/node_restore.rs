@@ -6,6 +6,7 @@
 
 use graphsession_core::client::E_SESSION_INVALID;
 use graphsession_core::node::{Reply, SessionStatement};
+use graphsession_permission::Caller;
 
 use crate::node_support::{Harness, code, message};
 
@@ -108,5 +109,29 @@ fn a_connection_closed_while_waiting_for_confirmation_leaves_nothing_waiting() {
     h.settle();
     assert!(h.running.is_empty(), "nobody is left to answer");
     assert_eq!(h.reply_count(conn), 0);
+    h.check();
+}
+
+#[test]
+fn a_kill_of_an_unconfirmed_session_answers_its_waiting_executes_at_once() {
+    let mut h = Harness::new(1);
+    let (_conn, alice) = h.open(0, "alice");
+    let snapshot = h.nodes[0].snapshot().to_bytes();
+    h.restart_restored(0, &snapshot);
+    let waiting = h.connect(0);
+    h.query(waiting, alice, "YIELD 1");
+    // An admin tool's KILL SESSION, before meta has said a word about alice.
+    let root = Caller::resolve(&h.roles, "root", None);
+    let now = h.now;
+    let killed = h.nodes[0].kill_sessions(now, &root, &[alice], &mut h.roles).unwrap();
+    assert_eq!(killed, 1);
+    h.drain(0);
+    let reply = h.last_reply(waiting).unwrap();
+    assert_eq!(code(&reply), E_SESSION_INVALID, "{reply:?}");
+    assert!(message(&reply).contains("Session not existed"), "{reply:?}");
+    h.check();
+    h.settle();
+    assert!(h.running.is_empty(), "alice's statement never ran");
+    assert!(h.meta.session(graphsession_id_gen::SessionId::new(alice).unwrap()).is_none());
     h.check();
 }

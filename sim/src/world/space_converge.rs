@@ -1,7 +1,11 @@
 //! Convergence of spaces, on the healed network (every [`SPACES_EVERY_STEPS`] steps of the
 //! liveness phase, and beside `check_converged`): each node's copy of a live session's space (the space and when it was
-//! set) equals meta's record of it once the newer of the two, and the heal, are older than the
-//! sync bound plus two clock skews. A node that kept an older space than meta's, or took an
+//! set) equals meta's record of it once the newer of the two, and the heal (plus a resend after a
+//! request timeout and the longest backoff), are older than the sync bound plus two clock
+//! skews. (Without the resend, the oracle judged a USE whose report was lost in a partition and
+//! resent after a backoff that began just before the heal: meta learned it after the heal plus
+//! a backoff, so the other holder could not have it by the bound. Found on 2026-12-07 at seed
+//! 7,400,666,535.) A node that kept an older space than meta's, or took an
 //! older one over its own, is reported. Sessions meta does not hold live are not judged.
 //! A session a node restored from a snapshot older than its last USE is judged like any other:
 //! the node's start-up reload hands it meta's record (this oracle found that the reload used to
@@ -30,9 +34,14 @@ impl ClusterWorld {
             + 2 * self.config.clock_skew_max_ms
             + 100;
         let healed_for_ms = self.now_ms.saturating_sub(self.heal_ms);
+        // A node cut from meta until the heal may have a request lost in the cut: it resends
+        // after the request timeout and a backoff of up to `retry_backoff_max_ms`, so a USE it
+        // ran reaches meta that much after the heal (and the other nodes a round later).
+        let sync = super::node::sync_config(&self.config);
+        let resend_ms = sync.request_timeout_ms + sync.retry_backoff_max_ms;
         for (index, node) in self.nodes.iter().enumerate() {
             let node_now = self.node_now(index);
-            let healed_at_ms = node_now.saturating_sub(healed_for_ms);
+            let healed_at_ms = node_now.saturating_sub(healed_for_ms).saturating_add(resend_ms);
             for view in node.registry().cluster_sessions() {
                 let Some(record) = self.meta.session(view.session) else { continue };
                 let copies = SpaceCopies {

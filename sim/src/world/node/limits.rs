@@ -143,6 +143,9 @@ impl SimNode {
             waiting_at_least,
             waiting_at_most: requests + self.waiting_watch.signed_out.len(),
         };
+        // Only a refusal written while this request is handled is its own: one written
+        // before, outside any request (a waiting execute refused when its wait ended), is not.
+        self.waiting_watch.busy = None;
         if sign_out {
             self.waiting_watch.signed_out.insert(connection);
         } else {
