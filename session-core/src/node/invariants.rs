@@ -49,31 +49,7 @@ impl GraphNode {
                 ));
             }
         }
-        for (session, waiting) in &self.waiting.confirmations {
-            if waiting.is_empty() || waiting.len() > per_connection_max {
-                return Err(Violation::new(
-                    MACHINE,
-                    "confirmation_waiters_within_limit",
-                    format!(
-                        "{} executes wait for meta's confirmation of {session}; expected 1 to \
-                         {per_connection_max}",
-                        waiting.len()
-                    ),
-                ));
-            }
-            // Every input ends by running those whose session was settled.
-            if !self.awaits_confirmation(*session) {
-                return Err(Violation::new(
-                    MACHINE,
-                    "confirmation_waiters_only_on_unconfirmed_sessions",
-                    format!(
-                        "{} executes still wait for {session}, which meta confirmed or which is \
-                         no longer held here",
-                        waiting.len()
-                    ),
-                ));
-            }
-        }
+        self.check_confirmation_waiters(per_connection_max)?;
         let waiting = self.waiting.connection_count();
         // Each waiting kind is bounded on insert; a request queued behind a sign-out does not
         // count, so the total may pass the limit by at most the sign-outs' queued requests. A
@@ -121,6 +97,37 @@ impl GraphNode {
                     self.now_unix_ms
                 ),
             ));
+        }
+        Ok(())
+    }
+
+    /// The executes waiting for meta's confirmation of a restored session: within the
+    /// per-connection limit, and only on a session still unconfirmed here (every input ends by
+    /// running those whose session was settled).
+    fn check_confirmation_waiters(&self, per_connection_max: usize) -> Result<(), Violation> {
+        for (session, waiting) in &self.waiting.confirmations {
+            if waiting.is_empty() || waiting.len() > per_connection_max {
+                return Err(Violation::new(
+                    MACHINE,
+                    "confirmation_waiters_within_limit",
+                    format!(
+                        "{} executes wait for meta's confirmation of {session}; expected 1 to \
+                         {per_connection_max}",
+                        waiting.len()
+                    ),
+                ));
+            }
+            if !self.awaits_confirmation(*session) {
+                return Err(Violation::new(
+                    MACHINE,
+                    "confirmation_waiters_only_on_unconfirmed_sessions",
+                    format!(
+                        "{} executes still wait for {session}, which meta confirmed or which is \
+                         no longer held here",
+                        waiting.len()
+                    ),
+                ));
+            }
         }
         Ok(())
     }

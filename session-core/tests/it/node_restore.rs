@@ -21,7 +21,9 @@ fn killed_after_snapshot() -> (Harness, i64, Vec<u8>) {
     let _reply = h.run_statement(admin, root, kill);
     h.settle();
     assert!(!h.holds(0, alice));
-    assert!(h.meta.session(graphsession_id_gen::SessionId::new(alice).unwrap()).is_none());
+    assert!(
+        h.meta.session(graphsession_id_gen::SessionId::new(alice).expect("an issued id")).is_none()
+    );
     (h, alice, snapshot)
 }
 

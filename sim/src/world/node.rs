@@ -248,22 +248,7 @@ impl SimNode {
         let graph_config = GraphConfig {
             node_id: NodeId(slot),
             incarnation,
-            server: Config {
-                idle_timeout_ms: config.idle_timeout_ms,
-                graph_addr: format!("graphd-{slot}:9669"),
-                shard_count: config.shard_count,
-                policy: Policy { authorization_enabled: config.authorization_enabled },
-                sessions_per_user_ip_max: config.sessions_per_user_ip_max,
-                sessions_max: config.node_sessions_max,
-                query_timeout_ms: config.query_timeout_ms,
-                failed_login_attempts: config.failed_login_attempts,
-                password_lock_time_secs: config.password_lock_secs,
-                queries: QueryConfig {
-                    sessions_max: config.query_sessions_max,
-                    ..QueryConfig::default()
-                },
-                ..Config::default()
-            },
+            server: server_config(config, slot),
             sync: sync_config(config),
             waiting_connections_max: config.waiting_connections_max,
             waiting_requests_per_connection_max: config.waiting_requests_per_connection_max,
@@ -720,6 +705,23 @@ impl SimNode {
 }
 
 /// The sync configuration of the world's nodes.
+/// The registry's configuration of node slot `slot` in a world of `config`.
+fn server_config(config: &ClusterConfig, slot: u16) -> Config {
+    Config {
+        idle_timeout_ms: config.idle_timeout_ms,
+        graph_addr: format!("graphd-{slot}:9669"),
+        shard_count: config.shard_count,
+        policy: Policy { authorization_enabled: config.authorization_enabled },
+        sessions_per_user_ip_max: config.sessions_per_user_ip_max,
+        sessions_max: config.node_sessions_max,
+        query_timeout_ms: config.query_timeout_ms,
+        failed_login_attempts: config.failed_login_attempts,
+        password_lock_time_secs: config.password_lock_secs,
+        queries: QueryConfig { sessions_max: config.query_sessions_max, ..QueryConfig::default() },
+        ..Config::default()
+    }
+}
+
 pub(super) fn sync_config(config: &ClusterConfig) -> NodeConfig {
     NodeConfig {
         sync_interval_ms: config.sync_interval_ms,
