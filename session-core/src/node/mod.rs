@@ -30,7 +30,9 @@
 //! What the node does so the host need not (each a rule NebulaGraph's graph service gets wrong or
 //! leaves to chance): an authenticate is answered only after meta registered the session, and
 //! that answer counts as activity; an execute of a session held elsewhere waits for its pick-up
-//! from meta; a connection that signed a session out is held until meta confirmed the removal,
+//! from meta, and one of a session restored from a snapshot ([`GraphNode::restore`]) waits until
+//! meta confirmed the session live, so a session killed after the snapshot never serves again;
+//! a connection that signed a session out is held until meta confirmed the removal,
 //! so the reply to its next request proves the sign-out is durable; a connection that closes
 //! before its session's id was sent signs that session out; session statements run as queries
 //! of their session; the registry's idle timer only evicts the node's own copy of an idle session
