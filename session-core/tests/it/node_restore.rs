@@ -27,6 +27,16 @@ fn killed_after_snapshot() -> (Harness, i64, Vec<u8>) {
     (h, alice, snapshot)
 }
 
+/// Node 0 held alice's session when its registry was saved, and restarted from it; meta has
+/// not answered the new process yet.
+fn restored_alice() -> (Harness, i64) {
+    let mut h = Harness::new(1);
+    let (_conn, alice) = h.open(0, "alice");
+    let snapshot = h.nodes[0].snapshot().to_bytes();
+    h.restart_restored(0, &snapshot);
+    (h, alice)
+}
+
 #[test]
 fn a_session_killed_after_the_snapshot_is_never_served_by_the_restored_process() {
     let (mut h, alice, snapshot) = killed_after_snapshot();
@@ -47,10 +57,7 @@ fn a_session_killed_after_the_snapshot_is_never_served_by_the_restored_process()
 
 #[test]
 fn a_restored_session_meta_still_holds_runs_once_meta_has_answered() {
-    let mut h = Harness::new(1);
-    let (_conn, alice) = h.open(0, "alice");
-    let snapshot = h.nodes[0].snapshot().to_bytes();
-    h.restart_restored(0, &snapshot);
+    let (mut h, alice) = restored_alice();
     let conn = h.connect(0);
     h.query(conn, alice, "YIELD 1");
     assert!(h.running.is_empty());
@@ -67,10 +74,7 @@ fn a_restored_session_meta_still_holds_runs_once_meta_has_answered() {
 
 #[test]
 fn once_confirmed_a_restored_session_is_served_without_waiting() {
-    let mut h = Harness::new(1);
-    let (_conn, alice) = h.open(0, "alice");
-    let snapshot = h.nodes[0].snapshot().to_bytes();
-    h.restart_restored(0, &snapshot);
+    let (mut h, alice) = restored_alice();
     h.settle();
     let conn = h.connect(0);
     h.query(conn, alice, "YIELD 1");
@@ -80,10 +84,7 @@ fn once_confirmed_a_restored_session_is_served_without_waiting() {
 
 #[test]
 fn a_sign_out_of_an_unconfirmed_session_answers_its_waiting_executes() {
-    let mut h = Harness::new(1);
-    let (_conn, alice) = h.open(0, "alice");
-    let snapshot = h.nodes[0].snapshot().to_bytes();
-    h.restart_restored(0, &snapshot);
+    let (mut h, alice) = restored_alice();
     let waiting = h.connect(0);
     h.query(waiting, alice, "YIELD 1");
     let signing_out = h.connect(0);
@@ -100,10 +101,7 @@ fn a_sign_out_of_an_unconfirmed_session_answers_its_waiting_executes() {
 
 #[test]
 fn a_connection_closed_while_waiting_for_confirmation_leaves_nothing_waiting() {
-    let mut h = Harness::new(1);
-    let (_conn, alice) = h.open(0, "alice");
-    let snapshot = h.nodes[0].snapshot().to_bytes();
-    h.restart_restored(0, &snapshot);
+    let (mut h, alice) = restored_alice();
     let conn = h.connect(0);
     h.query(conn, alice, "YIELD 1");
     h.close(conn);
@@ -116,10 +114,7 @@ fn a_connection_closed_while_waiting_for_confirmation_leaves_nothing_waiting() {
 
 #[test]
 fn a_kill_of_an_unconfirmed_session_answers_its_waiting_executes_at_once() {
-    let mut h = Harness::new(1);
-    let (_conn, alice) = h.open(0, "alice");
-    let snapshot = h.nodes[0].snapshot().to_bytes();
-    h.restart_restored(0, &snapshot);
+    let (mut h, alice) = restored_alice();
     let waiting = h.connect(0);
     h.query(waiting, alice, "YIELD 1");
     // An admin tool's KILL SESSION, before meta has said a word about alice.
