@@ -129,10 +129,18 @@ async fn kill_query_takes_nebulagraphs_forms() {
                 "KILL QUERY (session=0, plan=987654321)",
                 "ExecutionPlanId[987654321] does not exist in current Session.",
             ),
+            // A negative plan id is NebulaGraph's `unary_integer` too: no query has one.
+            ("KILL QUERY (plan=-5)", "ExecutionPlanId[-5] does not exist in current Session."),
+            ("KILL QUERY (session=-5, plan=-7)", "SessionId[-5] does not exist"),
         ] {
             let refused = client.execute(session, statement).await;
             assert_eq!((refused.code(), refused.message()), (-1005, message), "{statement}");
         }
+        // The session's own id names the current session (`sessionId == session->id()`).
+        let own = format!("KILL QUERY (session={session}, plan=-9)");
+        let refused = client.execute(session, &own).await;
+        let expected = "ExecutionPlanId[-9] does not exist in current Session.";
+        assert_eq!((refused.code(), refused.message()), (-1005, expected), "{own}");
         graphd.stop().await;
     })
     .await;

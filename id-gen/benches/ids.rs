@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use graphsession_id_gen::{
-    Layout, PlanIdGenerator, PlanLease, SealKey, SessionIdConfig, SessionIdGenerator, SessionLease,
+    Layout, PLAN_COUNTER_BITS, PlanIdGenerator, PlanLease, SealKey, SessionIdConfig,
+    SessionIdGenerator, SessionLease,
 };
 
 const START_UNIX_MS: u64 = 1_760_000_000_000;
@@ -51,8 +52,12 @@ fn js_safe() -> SessionIdGenerator {
 }
 
 fn plans() -> PlanIdGenerator {
-    PlanIdGenerator::new(PlanLease { slot: 1, floor_counter: 0, bound_counter: 1 << 54 })
-        .expect("valid lease")
+    PlanIdGenerator::new(PlanLease {
+        slot: 1,
+        floor_counter: 0,
+        bound_counter: 1 << PLAN_COUNTER_BITS,
+    })
+    .expect("valid lease")
 }
 
 /// A synthetic clock: `ids_per_ms_log2` ids per millisecond, continuing across calls of one benchmark.

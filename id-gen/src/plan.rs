@@ -1,6 +1,7 @@
 //! Plan ids: the name of one query on one node, unique across nodes and restarts.
 //!
-//! A plan id is `slot << 54 | counter`. The counter comes from a [`PlanLease`] under the same
+//! A plan id is `slot << 53 | counter`: 63 bits, so every plan id is a positive `i64`, as
+//! NebulaGraph's `ExecutionPlanID` is on the wire (SHOW QUERIES, KILL QUERY). The counter comes from a [`PlanLease`] under the same
 //! [lease protocol](crate::lease) as session ids, so a restarted node never reuses a plan id and two nodes
 //! never share one: a kill mark that names a plan id can only ever hit the query it was meant for.
 //! NebulaGraph's plan ids restart at 0 on every node and every restart.
@@ -10,8 +11,11 @@ use graphsession_base::sync::{AtomicU64, Ordering};
 
 /// Bits of slot at the top of a plan id.
 pub const PLAN_SLOT_BITS: u32 = 10;
-/// Bits of counter below the slot: 2^54 plan ids per slot, 570 years at a million queries per second.
-pub const PLAN_COUNTER_BITS: u32 = 54;
+/// Bits of counter below the slot: 2^53 plan ids per slot, 285 years at a million queries per second.
+/// (54 until 2026-12-07: a plan id of a slot of 512 or more then passed `i64::MAX`, and SHOW
+/// QUERIES could not show it.)
+pub const PLAN_COUNTER_BITS: u32 = 53;
+const _: () = assert!(PLAN_SLOT_BITS + PLAN_COUNTER_BITS == 63, "a plan id is a positive i64");
 const PLAN_COUNTER_MAX: u64 = (1 << PLAN_COUNTER_BITS) - 1;
 
 /// The id of one execution plan (one query).
@@ -57,9 +61,13 @@ impl PlanId {
     }
 }
 
+/// The wire value as NebulaGraph's signed `ExecutionPlanID`: the same digits for every plan id
+/// a generator issues (all below 2^63), and a negative one named in a KILL QUERY (which
+/// [`PlanId::from_u64`] takes in two's complement, and no query ever has) prints as it was
+/// typed.
 impl std::fmt::Display for PlanId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
+        self.0.cast_signed().fmt(f)
     }
 }
 

@@ -153,7 +153,11 @@ fn invalid_configurations_are_typed_errors() {
     assert!(matches!(PlanIdGenerator::new(bad_plan), Err(IdError::InvalidConfig { .. })));
     let empty_plan = PlanLease { slot: 0, floor_counter: 5, bound_counter: 5 };
     assert!(matches!(PlanIdGenerator::new(empty_plan), Err(IdError::InvalidConfig { .. })));
-    let huge_plan = PlanLease { slot: 0, floor_counter: 0, bound_counter: (1 << 54) + 1 };
+    let huge_plan = PlanLease {
+        slot: 0,
+        floor_counter: 0,
+        bound_counter: (1 << graphsession_id_gen::PLAN_COUNTER_BITS) + 1,
+    };
     assert!(matches!(PlanIdGenerator::new(huge_plan), Err(IdError::InvalidConfig { .. })));
 }
 

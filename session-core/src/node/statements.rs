@@ -229,6 +229,14 @@ impl GraphNode {
         pending: Statement,
         target: KillTarget,
     ) -> Done {
+        // The caller's own session named by its id is the current session, as session 0 is
+        // (NebulaGraph's `KillQueryExecutor`: `sessionId == session->id() || sessionId == 0`).
+        let target = match target {
+            KillTarget::Session { session, plan } if session == pending.query.session => {
+                KillTarget::CurrentSession { plan }
+            }
+            target => target,
+        };
         let forwarded = matches!(target, KillTarget::Session { session, .. }
             if self.registry.session_stats(session.get()).is_none());
         if forwarded && self.waiting_full() {

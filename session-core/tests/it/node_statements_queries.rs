@@ -106,6 +106,11 @@ fn kill_query_of_a_plan_that_does_not_run_is_refused_with_nebulagraphs_text() {
     let reply = h.run_statement(admin, root, kill(QueryKey { session, plan }));
     let expected = format!("ExecutionPlanId[123456] does not exist in Session[{alice}].");
     assert_eq!((code(&reply), message(&reply)), (-2073, expected.as_str()));
+    // The caller's own session named by its id is the current session, as NebulaGraph has it.
+    let own = QueryKey { session: SessionId::new(root).unwrap(), plan };
+    let reply = h.run_statement(admin, root, kill(own));
+    let expected = "ExecutionPlanId[123456] does not exist in current Session.";
+    assert_eq!((code(&reply), message(&reply)), (-2073, expected));
 }
 
 #[test]
