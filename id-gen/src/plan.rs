@@ -67,7 +67,7 @@ impl PlanId {
 /// typed.
 impl std::fmt::Display for PlanId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.cast_signed().fmt(f)
+        i64::from_ne_bytes(self.0.to_ne_bytes()).fmt(f)
     }
 }
 

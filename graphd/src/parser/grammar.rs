@@ -131,7 +131,9 @@ fn kill(cursor: &mut Cursor<'_>) -> Result<Parsed, Stop> {
         // NebulaGraph's grammar takes a negative plan id too (`unary_integer`). No query has
         // one (plan ids are positive `i64`s), so it is answered as a plan that does not exist,
         // after the session's own checks, with the id as typed (`PlanId`'s display is signed).
-        Operand::Literal(Value::Int(plan)) => PlanId::from_u64(plan.cast_unsigned()),
+        Operand::Literal(Value::Int(plan)) => {
+            PlanId::from_u64(u64::from_ne_bytes(plan.to_ne_bytes()))
+        }
         Operand::Literal(_) | Operand::Input(_) => return Err(plan_at),
     };
     let target = match session {
