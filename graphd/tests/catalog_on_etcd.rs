@@ -16,8 +16,8 @@ use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use etcd_support::GraphdProcess;
 use etcd_support::etcd::EtcdCluster;
+use etcd_support::{GraphdProcess, Proxy};
 use support::{Client, Graphd, config, fresh_dir, string, within};
 use tokio::time::Instant;
 
@@ -347,6 +347,60 @@ async fn the_first_graphd_on_etcd_brings_its_data_directorys_users_to_the_cluste
             names(&mut client, own, "SHOW ROLES IN carols").await.contains("dan")
         })
         .await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_a_change_is_written_nothing_else_runs_and_a_write_etcd_refuses_is_seen_by_none() {
+    within(120, async {
+        let etcd = EtcdCluster::start(1);
+        let target = etcd.endpoints()[0].trim_start_matches("http://").parse().unwrap();
+        let proxy = Proxy::start(target).await;
+        let url = format!("etcd://{}", proxy.addr());
+        let graphd = GraphdProcess::start_with(&url, "/catalog-held/", &[AUTHORIZE]);
+        let addr = graphd.addr;
+        let (mut admin, session) = root(addr).await;
+        let (mut other, other_session) = root(addr).await;
+        // The new user's password hash is in the catalog value the turn writes, and nowhere
+        // else graphd sends to etcd: the proxy holds that write back.
+        let (held, release) = proxy.hold_sent(br#""held_user":"$argon2"#);
+        let create = tokio::spawn(async move {
+            let response = admin.execute(session, "CREATE USER held_user WITH PASSWORD 'p'").await;
+            (response.code(), response.message().to_owned(), admin)
+        });
+        tokio::time::timeout(SEEN_WITHIN, held).await.unwrap().unwrap();
+        // Another writer's put of the catalog meanwhile (the same value, a newer revision):
+        // etcd refuses the held write, fenced by the revision the turn read.
+        let mut raw = etcd_client::Client::connect(etcd.endpoints(), None).await.unwrap();
+        let key = "/catalog-held/catalog/value";
+        let stored = raw.get(key, None).await.unwrap().kvs()[0].value().to_vec();
+        assert!(!String::from_utf8_lossy(&stored).contains("held_user"), "written before the hold");
+        raw.put(key, stored, None).await.unwrap();
+        // A statement and a login of the new user, sent while the write is held, wait for it.
+        let show = tokio::spawn(async move {
+            let users = names(&mut other, other_session, "SHOW USERS").await;
+            (users, Instant::now())
+        });
+        let login =
+            tokio::spawn(async move { (logs_in(addr, "held_user", "p").await, Instant::now()) });
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(!show.is_finished(), "SHOW USERS answered while a change was being written");
+        assert!(!login.is_finished(), "a login answered while a change was being written");
+        let released_at = Instant::now();
+        release.send(()).unwrap();
+        let (code, message, mut admin) = create.await.unwrap();
+        assert_ne!(code, 0, "a change etcd refused succeeded");
+        assert!(message.contains("not stored"), "{message}");
+        let (users, shown_at) = show.await.unwrap();
+        assert!(shown_at >= released_at);
+        assert!(!users.contains("held_user"), "SHOW USERS saw a change etcd refused: {users:?}");
+        let (logged_in, logged_in_at) = login.await.unwrap();
+        assert!(logged_in_at >= released_at);
+        assert!(!logged_in, "a user etcd refused logged in");
+        // Nothing is left of it: the same statement again is written, and then seen.
+        ok(&mut admin, session, "CREATE USER held_user WITH PASSWORD 'p'").await;
+        assert!(logs_in(addr, "held_user", "p").await);
     })
     .await;
 }

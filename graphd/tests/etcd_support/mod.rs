@@ -22,8 +22,9 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, oneshot};
 use tokio::task::JoinSet;
 
 /// The sync interval every test graphd runs with, seconds.
@@ -194,18 +195,36 @@ impl Drop for GraphdProcess {
 }
 
 /// A TCP proxy on a free loopback port to `target`, which can be stopped (every connection
-/// dropped, nothing accepted) and started again on the same port.
+/// dropped, nothing accepted) and started again on the same port, and can hold back the first
+/// bytes a client sends that contain a marker until the test lets them go
+/// ([`Proxy::hold_sent`]).
 pub(crate) struct Proxy {
     port: u16,
     target: SocketAddr,
     tasks: Arc<Mutex<JoinSet<()>>>,
+    hold: Arc<std::sync::Mutex<Option<Hold>>>,
+}
+
+/// The longest a [`Proxy::hold_sent`] holds bytes back if the test never lets them go.
+const HOLD_MS_MAX: u64 = 30_000;
+
+/// A hold armed on a proxy: the marker, who is told when bytes containing it are held, and
+/// the word that lets them go.
+struct Hold {
+    marker: Vec<u8>,
+    held: oneshot::Sender<()>,
+    release: oneshot::Receiver<()>,
 }
 
 impl Proxy {
     /// A running proxy to `target`.
     pub(crate) async fn start(target: SocketAddr) -> Proxy {
-        let proxy =
-            Proxy { port: etcd::free_port(), target, tasks: Arc::new(Mutex::new(JoinSet::new())) };
+        let proxy = Proxy {
+            port: etcd::free_port(),
+            target,
+            tasks: Arc::new(Mutex::new(JoinSet::new())),
+            hold: Arc::new(std::sync::Mutex::new(None)),
+        };
         proxy.resume().await;
         proxy
     }
@@ -219,21 +238,79 @@ impl Proxy {
     pub(crate) async fn resume(&self) {
         let listener = TcpListener::bind(self.addr()).await.unwrap();
         let (target, tasks) = (self.target, Arc::clone(&self.tasks));
+        let hold = Arc::clone(&self.hold);
         self.tasks.lock().await.spawn(async move {
-            while let Ok((mut inbound, _)) = listener.accept().await {
+            while let Ok((inbound, _)) = listener.accept().await {
+                let hold = Arc::clone(&hold);
                 tasks.lock().await.spawn(async move {
-                    if let Ok(mut outbound) = TcpStream::connect(target).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    if let Ok(outbound) = TcpStream::connect(target).await {
+                        let (from_client, to_client) = inbound.into_split();
+                        let (from_server, to_server) = outbound.into_split();
+                        tokio::select! {
+                            () = forward(from_client, to_server, Some(hold)) => {}
+                            () = forward(from_server, to_client, None) => {}
+                        }
                     }
                 });
             }
         });
     }
 
+    /// Arms a hold: the first bytes a client sends through this proxy that contain `marker`
+    /// (and everything after them on that connection) wait until the returned sender is used
+    /// or dropped; the returned receiver is told when they are held.
+    pub(crate) fn hold_sent(&self, marker: &[u8]) -> (oneshot::Receiver<()>, oneshot::Sender<()>) {
+        let (held, held_told) = oneshot::channel();
+        let (release, released) = oneshot::channel();
+        let armed = Hold { marker: marker.to_vec(), held, release: released };
+        *self.hold.lock().unwrap() = Some(armed);
+        (held_told, release)
+    }
+
     /// Drops every connection and stops accepting.
     pub(crate) async fn stop(&self) {
         self.tasks.lock().await.abort_all();
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Copies `from` to `to` until either ends; with `hold`, bytes matching an armed hold's marker
+/// wait for its release first (a marker split across two reads is found too).
+async fn forward(
+    mut from: OwnedReadHalf,
+    mut to: OwnedWriteHalf,
+    hold: Option<Arc<std::sync::Mutex<Option<Hold>>>>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buffer = vec![0_u8; 16 * 1024];
+    // The end of the bytes sent so far, long enough to find a marker that straddles two reads.
+    let mut tail: Vec<u8> = Vec::new();
+    loop {
+        let Ok(read) = from.read(&mut buffer).await else { return };
+        if read == 0 {
+            return;
+        }
+        let chunk = &buffer[..read];
+        if let Some(hold) = &hold {
+            tail.extend_from_slice(chunk);
+            let caught = {
+                let mut armed = hold.lock().unwrap();
+                let found = armed.as_ref().is_some_and(|armed| {
+                    tail.windows(armed.marker.len()).any(|window| window == armed.marker)
+                });
+                if found { armed.take() } else { None }
+            };
+            if let Some(caught) = caught {
+                let _ = caught.held.send(());
+                let wait = Duration::from_millis(HOLD_MS_MAX);
+                let _ = tokio::time::timeout(wait, caught.release).await;
+            }
+            let keep = tail.len().min(1024);
+            tail.drain(..tail.len() - keep);
+        }
+        if to.write_all(chunk).await.is_err() {
+            return;
+        }
     }
 }
 
