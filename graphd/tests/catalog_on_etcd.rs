@@ -3,9 +3,10 @@
 //! drops holds on every other, a REVOKE reaches another graphd's open session, changes made at
 //! once on two graphd processes are all kept, a change etcd does not take (too large, or the
 //! lock held elsewhere for a whole wait) is undone and refused everywhere, a dead holder's lock
-//! is freed when its lease expires, a script of changes takes a turn per statement, and a
-//! graphd with a fresh data directory takes the cluster's. Processes and etcd are stopped by
-//! their pids.
+//! is freed when its lease expires, a script of changes takes a turn per statement, a graphd
+//! with a fresh data directory takes the cluster's, and while a change is being written (held
+//! back by a proxy in front of etcd) no other request of that graphd runs, so a write etcd
+//! refuses is seen by no statement and no login. Processes and etcd are stopped by their pids.
 #![allow(clippy::unwrap_used, reason = "a test: a failed unwrap is a failed test")]
 #![allow(clippy::print_stdout, reason = "the test prints what it measured")]
 
