@@ -1,6 +1,6 @@
 //! What survives a restart on the same `--data_path`: users, passwords, roles, spaces and open
 //! sessions (with their space), after a clean stop (in-process, and SIGTERM to the binary) and
-//! after `kill -9` (from the periodic snapshot). A corrupt file, or a seal key others may read,
+//! after `kill -9` (from the periodic snapshot, also when the writes before it failed). A corrupt file, or a seal key others may read,
 //! stops graphd from starting, with a message naming the file.
 #![allow(clippy::unwrap_used, reason = "a test: a failed unwrap is a failed test")]
 #![expect(
@@ -142,6 +142,34 @@ async fn the_binary_keeps_everything_over_sigterm_and_kill_9() {
         let (mut child, addr) = spawn_binary(&dir);
         let mut client = Client::python(addr).await;
         client.execute(second, "YIELD 1").await.ok();
+        child.kill().unwrap();
+        let _ = child.wait();
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_session_write_is_made_good_by_the_next_one() {
+    within(60, async {
+        let dir = fresh_dir("write-failed");
+        let (mut child, addr) = spawn_binary(&dir);
+        // The node's snapshot cannot be written while a directory stands where its temporary
+        // file goes (refused even to root); graphd serves on.
+        let blocker = dir.join("node-1.snapshot.tmp");
+        std::fs::create_dir_all(blocker.join("blocker")).unwrap();
+        let mut client = Client::python(addr).await;
+        let session = client.login("root", "nebula").await;
+        client.execute(session, "YIELD 1").await.ok();
+        // Two periodic writes fail, the second with nothing changed since the first.
+        tokio::time::sleep(Duration::from_millis(2_500)).await;
+        // Out of the way: the next periodic write has the session all the same.
+        std::fs::remove_dir_all(&blocker).unwrap();
+        tokio::time::sleep(Duration::from_millis(2_500)).await;
+        child.kill().unwrap();
+        let _ = child.wait();
+        let (mut child, addr) = spawn_binary(&dir);
+        let mut client = Client::python(addr).await;
+        client.execute(session, "YIELD 1").await.ok();
         child.kill().unwrap();
         let _ = child.wait();
     })

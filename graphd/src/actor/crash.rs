@@ -46,6 +46,8 @@ impl Actor {
             self.meta.embedded().is_some(),
             "an in-process crash needs the embedded meta"
         );
+        // The last periodic snapshot is the one on disk once the write under way is done.
+        self.finish_session_write();
         let granted = self.leases.acquire(&self.dir, &[slot], now_unix_ms())?;
         let grant = *granted.first().context("no lease granted")?;
         let seal_key = seal::load_or_create(&self.dir)?;

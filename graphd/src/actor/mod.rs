@@ -112,6 +112,8 @@ pub enum Message {
         /// The value (`shared_catalog.rs`).
         value: Vec<u8>,
     },
+    /// The periodic session write's thread is done (`persist.rs`).
+    SessionsWritten,
     /// Write everything and stop; `done` gets the outcome of the last write.
     Shutdown {
         /// Told when the actor has stopped.
@@ -184,6 +186,10 @@ pub struct Actor {
     roles_version_written: u64,
     meta_seq_written: u64,
     next_snapshot_unix_ms: u64,
+    /// The periodic session write under way, on its own thread (`persist.rs`).
+    session_write: Option<persist::SessionWrite>,
+    /// A session write failed (or never started): the next writes everything.
+    sessions_unwritten: bool,
 }
 
 /// The longest the actor sleeps without looking at its timers again.
@@ -221,6 +227,8 @@ impl Actor {
             roles_version_written,
             meta_seq_written: u64::MAX,
             next_snapshot_unix_ms: 0,
+            session_write: None,
+            sessions_unwritten: false,
         }
     }
 
@@ -281,6 +289,7 @@ impl Actor {
                 | Message::CatalogChanged { .. }
                 | Message::MetaLost
                 | Message::Census { .. }
+                | Message::SessionsWritten
         );
         if self.turn_writing() && !passes {
             self.deferred.push_back(message);
@@ -344,6 +353,7 @@ impl Actor {
             Message::CatalogChanged { revision, value } => {
                 self.catalog_changed(now, revision, value);
             }
+            Message::SessionsWritten => self.reap_session_write(),
             Message::Shutdown { .. } => {}
         }
         self.advance_turn(now);
@@ -366,14 +376,7 @@ impl Actor {
         }
         self.advance_turn(now);
         self.after_step(now);
-        if now >= self.next_snapshot_unix_ms {
-            if let Err(error) = self.write_sessions() {
-                log!("writing the session snapshots failed: {error:#}");
-            }
-            let took_ms = now_unix_ms().saturating_sub(now);
-            self.next_snapshot_unix_ms =
-                persist::next_session_write_unix_ms(now, self.snapshot_interval_ms, took_ms);
-        }
+        self.start_session_write(now);
     }
 
     /// The earliest time something is due.

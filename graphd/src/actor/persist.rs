@@ -9,10 +9,13 @@
 //! state the cluster needs (docs/cluster-protocol.md): a restored node also reloads from meta.
 
 use anyhow::Result;
+use graphsession_core::cluster::{MetaSnapshot, MetaStore};
+use graphsession_core::server::Snapshot;
 
 use crate::actor::Actor;
-use crate::clock::newest_unix_ms;
+use crate::clock::{newest_unix_ms, now_unix_ms};
 use crate::logging::log;
+use crate::store::DataDir;
 
 /// The role table's file.
 pub const ROLES_FILE: &str = "roles";
@@ -30,6 +33,10 @@ pub const META_KIND: &str = "meta";
 /// `--snapshot_interval_secs`: a crash then loses more session changes, but the node still
 /// serves.
 pub const SESSION_WRITES_DUTY_PERCENT_MAX: u64 = 5;
+
+/// A periodic session write that takes this long or longer (capture and write) is logged, ms;
+/// with `--verbose`, every one is.
+pub const SESSION_WRITE_LOGGED_MS: u64 = 100;
 
 /// When the next periodic session write is due, after one at `now_unix_ms` that took
 /// `took_ms`: `interval_ms` later, or later still if the writes would otherwise take more than
@@ -79,22 +86,96 @@ impl Actor {
         }
     }
 
-    /// Writes the meta store and every node's registry, when anything changed.
-    pub(crate) fn write_sessions(&mut self) -> Result<()> {
+    /// The periodic session write, when it is due (from the timer): the state is captured on
+    /// the actor and written on a thread of its own, which says so with
+    /// [`Message::SessionsWritten`](crate::actor::Message::SessionsWritten). While one write is
+    /// under way no other starts; the next is due once the actor's share of this one (the
+    /// capture) has been spaced out ([`next_session_write_unix_ms`]).
+    pub(crate) fn start_session_write(&mut self, now: u64) {
+        self.reap_session_write();
+        if now < self.next_snapshot_unix_ms || self.session_write.is_some() {
+            return;
+        }
+        let captured = self.capture_sessions();
+        let took_ms = now_unix_ms().saturating_sub(now);
+        self.next_snapshot_unix_ms =
+            next_session_write_unix_ms(now, self.snapshot_interval_ms, took_ms);
+        let Some(captured) = captured else { return };
+        let (dir, inbox, meta_seq) = (self.dir.clone(), self.inbox.clone(), captured.meta_seq);
+        let verbose = self.verbose;
+        let spawned = std::thread::Builder::new().name("session-writes".to_owned()).spawn(move || {
+            let started_ms = now_unix_ms();
+            let written = captured.write(&dir);
+            let write_ms = now_unix_ms().saturating_sub(started_ms);
+            if verbose || took_ms.saturating_add(write_ms) >= SESSION_WRITE_LOGGED_MS {
+                log!("sessions captured in {took_ms} ms on the actor, written in {write_ms} ms");
+            }
+            // An actor gone (graphd stopping) joins the thread itself.
+            let _told = inbox.send(crate::actor::Message::SessionsWritten);
+            written
+        });
+        match spawned {
+            Ok(thread) => self.session_write = Some(SessionWrite { thread, meta_seq }),
+            Err(error) => {
+                log!("starting the session write failed: {error}");
+                self.sessions_unwritten = true;
+            }
+        }
+    }
+
+    /// Takes the outcome of the session write under way if its thread has finished (told by
+    /// [`Message::SessionsWritten`](crate::actor::Message::SessionsWritten), which may come
+    /// just before the thread returns: then the next timer takes it).
+    pub(crate) fn reap_session_write(&mut self) {
+        if self.session_write.as_ref().is_some_and(|write| write.thread.is_finished()) {
+            self.finish_session_write();
+        }
+    }
+
+    /// Waits for the session write under way, if any, and takes its outcome: what it wrote is
+    /// written, and a failed write makes the next one write everything.
+    pub(crate) fn finish_session_write(&mut self) {
+        let Some(write) = self.session_write.take() else { return };
+        let outcome = write.thread.join().unwrap_or_else(|_| {
+            Err(anyhow::anyhow!("the session-writes thread panicked"))
+        });
+        match outcome {
+            Ok(()) => self.meta_seq_written = write.meta_seq,
+            Err(error) => {
+                log!("writing the session snapshots failed: {error:#}");
+                self.sessions_unwritten = true;
+            }
+        }
+    }
+
+    /// The meta store and every node's registry, when anything changed since the last write
+    /// (or that write failed).
+    fn capture_sessions(&mut self) -> Option<CapturedSessions> {
         // Every node's flag is taken (and so cleared), not only up to the first that is set.
         let changed: Vec<bool> =
             self.nodes.iter_mut().map(|host| host.node.take_registry_changed()).collect();
         let registries_changed = changed.contains(&true);
         let meta_seq = self.meta.embedded().map_or(0, |meta| meta.changes_seq());
-        if !registries_changed && meta_seq == self.meta_seq_written {
-            return Ok(());
+        let unwritten = std::mem::take(&mut self.sessions_unwritten);
+        if !registries_changed && !unwritten && meta_seq == self.meta_seq_written {
+            return None;
         }
-        if let Some(meta) = self.meta.embedded() {
-            self.dir.write_json(META_FILE, META_KIND, &meta.snapshot())?;
-        }
-        for host in &self.nodes {
-            let slot = host.grant.session.slot;
-            self.dir.write_atomic(&node_file(slot), &host.node.snapshot().to_bytes())?;
+        let meta = self.meta.embedded().map(MetaStore::snapshot);
+        let nodes = (self.nodes.iter())
+            .map(|host| (host.grant.session.slot, host.node.snapshot()))
+            .collect();
+        Some(CapturedSessions { meta, nodes, meta_seq })
+    }
+
+    /// Writes the sessions now, on the actor, after the write under way (so nothing older
+    /// lands after it): at a clean stop, and before a crash's restart reads them.
+    pub(crate) fn write_sessions_now(&mut self) -> Result<()> {
+        self.finish_session_write();
+        let Some(captured) = self.capture_sessions() else { return Ok(()) };
+        let meta_seq = captured.meta_seq;
+        if let Err(error) = captured.write(&self.dir) {
+            self.sessions_unwritten = true;
+            return Err(error);
         }
         self.meta_seq_written = meta_seq;
         Ok(())
@@ -104,14 +185,43 @@ impl Actor {
     pub(crate) fn shutdown(&mut self) -> Result<()> {
         self.after_step(0);
         // Force the write: a registry unchanged since the last one is written again, cheaply.
-        self.meta_seq_written = u64::MAX;
-        self.write_sessions()?;
+        self.sessions_unwritten = true;
+        self.write_sessions_now()?;
         // On etcd the slots are released there (`Meta::stop`).
         if self.meta.embedded().is_some() {
             let granted: Vec<_> = self.nodes.iter().map(|host| host.grant).collect();
             self.leases.release(&self.dir, &granted, newest_unix_ms())?;
         }
         log!("stopped; sessions, users and roles written to {}", self.dir.root().display());
+        Ok(())
+    }
+}
+
+/// A periodic session write on its own thread.
+#[derive(Debug)]
+pub(crate) struct SessionWrite {
+    thread: std::thread::JoinHandle<Result<()>>,
+    /// Meta's change count it captured.
+    meta_seq: u64,
+}
+
+/// The sessions as one instant of the actor had them: the meta store (embedded only) and each
+/// node's registry by slot, so the files written from them agree.
+struct CapturedSessions {
+    meta: Option<MetaSnapshot>,
+    nodes: Vec<(u16, Snapshot)>,
+    meta_seq: u64,
+}
+
+impl CapturedSessions {
+    /// Encodes and writes every file (each atomically), meta's first.
+    fn write(self, dir: &DataDir) -> Result<()> {
+        if let Some(meta) = &self.meta {
+            dir.write_json(META_FILE, META_KIND, meta)?;
+        }
+        for (slot, snapshot) in &self.nodes {
+            dir.write_atomic(&node_file(*slot), &snapshot.to_bytes())?;
+        }
         Ok(())
     }
 }

@@ -57,6 +57,14 @@ struct Args {
     /// ends; with --crash the run waits for it).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     session_idle_timeout_secs: Option<u64>,
+    /// Sessions logged in before the run, idle during it and signed out after it (graphd
+    /// only): a large state for graphd's periodic session writes, measured by the load's
+    /// latencies (its max above all).
+    #[arg(long, default_value_t = 0)]
+    held_sessions: usize,
+    /// graphd's --snapshot_interval_secs.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    snapshot_interval_secs: Option<u64>,
     /// Worker threads of the server's runtime.
     #[arg(long, default_value_t = 2)]
     server_threads: usize,
@@ -134,6 +142,10 @@ fn one_run(
         flavour: args.flavour,
         ..Options::new(server.addrs().to_vec(), args.connections, args.duration)
     };
+    let held = match (kind, args.held_sessions) {
+        (Kind::Graphd, count) if count > 0 => Some(hold(&server, args, client_rt, count)?),
+        _ => None,
+    };
     let load = client_rt.spawn(load::run(options, title(args, kind)));
     if args.crash && kind == Kind::Graphd {
         pause(client_rt, args.duration / 3);
@@ -145,6 +157,12 @@ fn one_run(
     println!("{}", report.table());
     let tally = &report.tally;
     *ok &= tally.errors == 0 && tally.sessions_lost == 0;
+    if let Some(held) = held {
+        let started = Instant::now();
+        let count = held.len();
+        client_rt.block_on(held.sign_out()).context("signing the held sessions out")?;
+        println!("held sessions: {count} signed out in {:.1} s", started.elapsed().as_secs_f64());
+    }
     if kind == Kind::Graphd {
         let settle = Duration::from_secs(match args.crash {
             true => idle_timeout_secs(args) + 4 * SYNC_INTERVAL_SECS + 2,
@@ -191,6 +209,17 @@ async fn none_left(server: &Server, flavour: Flavour, settle: Duration) -> Resul
     Ok(empty(&census) && listed == 1 && empty(&after))
 }
 
+/// Logs in `count` sessions to hold through the run, and says how long it took.
+fn hold(server: &Server, args: &Args, client_rt: &Runtime, count: usize) -> Result<load::Held> {
+    let started = Instant::now();
+    let addrs = server.addrs().to_vec();
+    let held = client_rt
+        .block_on(load::Held::log_in(&addrs, args.flavour, "root", "nebula", count))
+        .context("logging in the held sessions")?;
+    println!("held sessions: {count} logged in in {:.1} s", started.elapsed().as_secs_f64());
+    Ok(held)
+}
+
 /// Sleeps `duration` on `runtime`.
 fn pause(runtime: &Runtime, duration: Duration) {
     runtime.block_on(async move { tokio::time::sleep(duration).await });
@@ -231,6 +260,9 @@ fn config(args: &Args, dir: &std::path::Path) -> Config {
         session_reclaim_interval_secs: SYNC_INTERVAL_SECS,
         // One user from one address holds every session of the load.
         max_sessions_per_ip_per_user: 0,
+        snapshot_interval_secs: args
+            .snapshot_interval_secs
+            .unwrap_or(Config::default().snapshot_interval_secs),
         ..Config::default()
     }
 }

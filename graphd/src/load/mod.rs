@@ -18,6 +18,7 @@
 //! it holds, and gives up a call that gets no reply within `reply_wait`.
 
 pub mod client;
+pub mod held;
 pub mod report;
 mod worker;
 
@@ -32,6 +33,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 pub use client::{CallError, Connection, Flavour};
+pub use held::Held;
 pub use report::{Report, Row, Rpc, Tally, median_ratio_table, ratio_table};
 
 /// What to run.

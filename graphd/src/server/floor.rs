@@ -50,7 +50,8 @@ async fn floor(mut messages: mpsc::UnboundedReceiver<Message>) {
             | Message::CatalogTurn(_)
             | Message::CatalogWritten(_)
             | Message::CatalogChanged { .. }
-            | Message::Census { .. } => {}
+            | Message::Census { .. }
+            | Message::SessionsWritten => {}
             Message::Crash { done, .. } => {
                 let _told = done.send(Err(anyhow!("the floor has no node to crash")));
             }
