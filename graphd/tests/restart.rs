@@ -98,8 +98,32 @@ async fn the_seal_key_is_the_owners_alone() {
     .await;
 }
 
+/// A graphd binary this test started: killed by its pid when dropped, so a failed test leaves
+/// no process behind.
+struct Binary(Child);
+
+impl std::ops::Deref for Binary {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Binary {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// The binary, on a free port, with the first node's address read from its log.
-fn spawn_binary(dir: &Path) -> (Child, SocketAddr) {
+fn spawn_binary(dir: &Path) -> (Binary, SocketAddr) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_graphd"))
         .args(["--port", "0", "--enable_authorize", "--snapshot_interval_secs", "1"])
         .arg("--data_path")
@@ -107,15 +131,19 @@ fn spawn_binary(dir: &Path) -> (Child, SocketAddr) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines.next().expect("graphd exited").unwrap();
-        if let Some(addr) = line.strip_prefix("graphd: node 1 listening on ") {
-            break addr.parse().unwrap();
+    let lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let child = Binary(child);
+    // Its log read on a thread of its own, to the end (so it never blocks on a full pipe); the
+    // address waited for at most 30 s.
+    let (found, address) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            if let Some(addr) = line.strip_prefix("graphd: node 1 listening on ") {
+                let _ = found.send(addr.parse::<SocketAddr>().unwrap());
+            }
         }
-    };
-    // Keep draining its log so it never blocks on a full pipe.
-    std::thread::spawn(move || lines.for_each(drop));
+    });
+    let addr = address.recv_timeout(Duration::from_secs(30)).expect("graphd did not listen");
     (child, addr)
 }
 
@@ -153,10 +181,14 @@ async fn a_failed_session_write_is_made_good_by_the_next_one() {
     within(60, async {
         let dir = fresh_dir("write-failed");
         let (mut child, addr) = spawn_binary(&dir);
-        // The node's snapshot cannot be written while a directory stands where its temporary
+        // The sessions cannot be written while a directory stands where meta's temporary
         // file goes (refused even to root); graphd serves on.
-        let blocker = dir.join("node-1.snapshot.tmp");
-        std::fs::create_dir_all(blocker.join("blocker")).unwrap();
+        let blocker = dir.join("meta.tmp");
+        // Between two writes: while one is under way its temporary file stands there.
+        while std::fs::create_dir(&blocker).is_err() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        std::fs::create_dir(blocker.join("blocker")).unwrap();
         let mut client = Client::python(addr).await;
         let session = client.login("root", "nebula").await;
         client.execute(session, "YIELD 1").await.ok();
