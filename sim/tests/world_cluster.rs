@@ -219,6 +219,7 @@ fn fixed_failures_stay_fixed() {
         "close-drain-outlives-flush.json",
         "duplicate-stale-refusal-collides-incarnations.json",
         "kill-while-waiting-for-confirmation.json",
+        "pick-up-after-reload-keeps-older-space.json",
     ] {
         let outcome = replay(name, ClientKind::Ours);
         assert!(outcome.violation.is_none(), "{name}: {:?}", outcome.violation);

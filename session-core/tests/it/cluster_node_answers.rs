@@ -225,6 +225,39 @@ fn a_session_restored_from_a_snapshot_older_than_its_use_takes_metas_space_at_th
 }
 
 #[test]
+fn a_pick_up_of_a_session_the_reload_installed_meanwhile_takes_metas_newer_space() {
+    let mut meta = MetaStore::new(fast_meta_config()).unwrap();
+    let mut owner = Node::new(1, fast_node_config(), 1);
+    owner.login(sid(1), START);
+    let now = owner.settle(&mut meta, START);
+    let mut other = Node::new(2, fast_node_config(), 1);
+    other.sync.pick_up(now, sid(1)).unwrap();
+    let now = other.settle(&mut meta, now);
+    // Node 2's process restarts; meta still counts it a holder, so its reload lists the
+    // session. A request for it arrives while the reload is in flight: a pick-up.
+    let mut other = Node::new(2, fast_node_config(), 2);
+    other.sync.handle_timeout(now, &other.local);
+    let reload = other.sync.poll_request().expect("the reload");
+    other.sync.pick_up(now, sid(1)).unwrap();
+    let answer = meta.handle_request(now, other.id, reload);
+    other.sync.handle_answer(now, answer, &mut other.local);
+    assert_eq!(other.local.sessions[&sid(1)].space, "", "installed by the reload");
+    // A USE on the owner reaches meta before the pick-up's answer, which carries it.
+    let used_at = now + 1;
+    assert!(owner.local.use_space(sid(1), "nba", used_at));
+    let now = owner.settle(&mut meta, used_at + ROUND_MS);
+    assert_eq!(meta.session(sid(1)).unwrap().space, "nba");
+    let now = other.settle(&mut meta, now + 1);
+    assert!(other.events().contains(&NodeEvent::PickedUp { session: sid(1) }));
+    let held = &other.local.sessions[&sid(1)];
+    assert_eq!((held.space.as_str(), held.space_set_unix_ms), ("nba", used_at));
+    // Nothing more comes from meta (its record does not change again): the node holds it.
+    let now = other.settle(&mut meta, now + ROUND_MS);
+    assert_eq!(other.local.sessions[&sid(1)].space, "nba");
+    assert_eq!(ids(&other.round(&mut meta, now + ROUND_MS).unwrap().updated), Vec::<i64>::new());
+}
+
+#[test]
 fn a_login_meta_registers_is_acknowledged_in_the_answer_that_refuses_another() {
     let meta_config = MetaConfig { sessions_max: 1, ..fast_meta_config() };
     let mut meta = MetaStore::new(meta_config).unwrap();

@@ -83,6 +83,10 @@ impl NodeSync {
             if self.pick_ups.remove(&record.session) {
                 local.install(record);
                 self.installed(record);
+                // Held here already when the reload installed it while the pick-up was on its
+                // way: the install left that older copy as it was, and this record is the last
+                // meta hands out until its record changes again, so its space is taken here.
+                self.adopt_space(record, local);
                 self.push_event(NodeEvent::PickedUp { session: record.session });
             } else {
                 self.adopt_space(record, local);
