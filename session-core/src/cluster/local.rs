@@ -21,6 +21,21 @@ pub trait LocalSessions {
     /// Every session this node holds now, with its current state.
     fn sessions(&self) -> Vec<SessionReport>;
 
+    /// Session `session` with its current state, if this node holds it. An urgent round (a
+    /// login to announce) looks up each session it reports with this. The default reads
+    /// [`sessions`](Self::sessions), which costs O(n) per call; a registry that finds one session
+    /// directly overrides it (the server registry does), so an urgent round costs nothing per
+    /// session held.
+    fn session(&self, session: SessionId) -> Option<SessionReport> {
+        // Of two reports of one session, the later counts (as a map collected from them).
+        self.sessions().into_iter().rev().find(|report| report.session == session)
+    }
+
+    /// Whether this node holds `session`. The default asks [`session`](Self::session).
+    fn holds(&self, session: SessionId) -> bool {
+        self.session(session).is_some()
+    }
+
     /// The queries running on this node now, for SHOW QUERIES on other nodes: at most
     /// `queries_max` (the longest running ones when more run), each statement cut to
     /// `statement_bytes_max` bytes at a character boundary, in (session, plan) order.

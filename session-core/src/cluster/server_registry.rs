@@ -91,6 +91,14 @@ impl LocalSessions for ServerRegistry<'_> {
         self.sessions.cluster_sessions().into_iter().map(report).collect()
     }
 
+    fn session(&self, session: SessionId) -> Option<SessionReport> {
+        self.sessions.cluster_session(session).map(report)
+    }
+
+    fn holds(&self, session: SessionId) -> bool {
+        self.sessions.holds_session(session)
+    }
+
     fn queries(&self, queries_max: usize, statement_bytes_max: usize) -> Vec<QueryReport> {
         if self.sessions.session_count() == 0 {
             return Vec::new();

@@ -89,6 +89,19 @@ impl SessionManager {
         views
     }
 
+    /// Session `session` as cluster sync reports it, if held here: one read lock of its shard
+    /// and its mutex ([`cluster_sessions`](Self::cluster_sessions) for all of them).
+    #[must_use]
+    pub fn cluster_session(&self, session: SessionId) -> Option<ClusterSessionView> {
+        self.shard(session).read().get(session).map(view)
+    }
+
+    /// Whether session `session` is held here: one read lock of its shard.
+    #[must_use]
+    pub fn holds_session(&self, session: SessionId) -> bool {
+        self.shard(session).read().contains(session)
+    }
+
     /// Installs a session picked up or reloaded from the cluster, with its id, user, ip, space
     /// and times; roles come from `table`. Returns `Ok(false)` (and changes nothing) if the
     /// session is here already.

@@ -28,6 +28,8 @@ pub struct FakeLocal {
     pub dropped: Vec<(SessionId, GoneReason)>,
     /// Reports at most this many queries (as a node whose `reported_queries_max` cuts them).
     pub queries_reported_max: Option<usize>,
+    /// How many times every session was read (`sessions`): once per full round.
+    pub full_reads: std::cell::Cell<u32>,
 }
 
 impl FakeLocal {
@@ -93,7 +95,16 @@ impl FakeLocal {
 
 impl LocalSessions for FakeLocal {
     fn sessions(&self) -> Vec<SessionReport> {
+        self.full_reads.set(self.full_reads.get() + 1);
         self.sessions.values().cloned().collect()
+    }
+
+    fn session(&self, session: SessionId) -> Option<SessionReport> {
+        self.sessions.get(&session).cloned()
+    }
+
+    fn holds(&self, session: SessionId) -> bool {
+        self.sessions.contains_key(&session)
     }
 
     fn queries(&self, queries_max: usize, _statement_bytes_max: usize) -> Vec<QueryReport> {

@@ -1,5 +1,6 @@
 //! How a node applies meta's answers and builds its rounds, and how meta's persisted state is
-//! checked: a late answer's "gone" reaches exactly the sessions the node still tracks or holds; a
+//! checked: an urgent round reads only what it announces, and steady logins never put the
+//! periodic (full) round off; a late answer's "gone" reaches exactly the sessions the node still tracks or holds; a
 //! session installed from meta (pick-up, start-up reload) is not reported back unchanged; an
 //! answer that drops one session still acknowledges the others; the reload says it is done once,
 //! after its last page; a batch gives created sessions their share first and reports changed ones
@@ -255,6 +256,62 @@ fn a_pick_up_of_a_session_the_reload_installed_meanwhile_takes_metas_newer_space
     let now = other.settle(&mut meta, now + ROUND_MS);
     assert_eq!(other.local.sessions[&sid(1)].space, "nba");
     assert_eq!(ids(&other.round(&mut meta, now + ROUND_MS).unwrap().updated), Vec::<i64>::new());
+}
+
+#[test]
+fn an_urgent_round_reads_only_the_sessions_it_announces_and_the_periodic_one_reads_all() {
+    let mut meta = MetaStore::new(fast_meta_config()).unwrap();
+    let mut node = Node::new(1, fast_node_config(), 1);
+    for id in 1..=100 {
+        node.login(sid(id), START);
+    }
+    let now = node.settle(&mut meta, START);
+    assert_eq!(meta.live_count(), 100);
+    // One session changes, and a login comes before the periodic round is due: the urgent
+    // round announces the login alone, without reading the 100 sessions held.
+    assert!(node.local.use_space(sid(7), "nba", now + 1));
+    node.login(sid(101), now + 2);
+    let reads = node.local.full_reads.get();
+    let urgent = node.round(&mut meta, now + 2).expect("the login is urgent");
+    assert_eq!(node.local.full_reads.get(), reads, "an urgent round read every session");
+    assert_eq!((ids(&urgent.created), ids(&urgent.updated)), (vec![101], vec![]));
+    assert!(urgent.idle.is_empty() && urgent.reload.is_none());
+    // The periodic round, due a sync interval after the last full one, reads them all once
+    // and reports the USE.
+    assert!(node.round(&mut meta, START + ROUND_MS - 1).is_none(), "not due yet");
+    let periodic = node.round(&mut meta, START + ROUND_MS).expect("the periodic round");
+    assert_eq!(node.local.full_reads.get(), reads + 1);
+    assert_eq!(ids(&periodic.updated), vec![7]);
+    assert_eq!(meta.session(sid(7)).unwrap().space, "nba");
+}
+
+#[test]
+fn steady_logins_never_put_the_periodic_round_off() {
+    let mut meta = MetaStore::new(fast_meta_config()).unwrap();
+    let mut node = Node::new(1, fast_node_config(), 1);
+    node.login(sid(1), START);
+    let mut now = node.settle(&mut meta, START);
+    let first_full = START;
+    assert!(node.local.touch(sid(1), now + 1));
+    // A login every 100 ms, each sending an urgent round, for three sync intervals: the
+    // periodic rounds still come every interval and report the activity.
+    let mut periodic_at = Vec::new();
+    for id in 2..32 {
+        now += 100;
+        node.login(sid(id), now);
+        let reads = node.local.full_reads.get();
+        node.round(&mut meta, now).expect("the login is urgent");
+        if node.local.full_reads.get() > reads {
+            periodic_at.push(now);
+        }
+        node.settle(&mut meta, now);
+    }
+    // Due at START + 1,000, 2,001 and 3,001: each is the first login's round at or after its
+    // due time (the logins come at START + 1 + 100k), which then sets the next one.
+    let interval = ROUND_MS;
+    assert_eq!(periodic_at, [1, 2, 3].map(|rounds| first_full + 1 + rounds * interval));
+    let record = meta.session(sid(1)).unwrap();
+    assert_eq!(record.last_activity_unix_ms, START + 2, "reported by the first periodic round");
 }
 
 #[test]

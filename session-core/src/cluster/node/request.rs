@@ -20,14 +20,14 @@ impl NodeSync {
                 }
                 self.back_off(now, next_round_unix_ms);
             }
-            Flight::BackingOff { resend_unix_ms, .. } => {
+            Flight::BackingOff { resend_unix_ms, next_round_unix_ms } => {
                 if now >= resend_unix_ms {
-                    self.send(now, local);
+                    self.send(now, local, next_round_unix_ms);
                 }
             }
             Flight::Idle { next_round_unix_ms } => {
                 if self.urgent() || now >= next_round_unix_ms {
-                    self.send(now, local);
+                    self.send(now, local, next_round_unix_ms);
                 }
             }
         }
@@ -46,44 +46,25 @@ impl NodeSync {
         self.flight = Flight::BackingOff { resend_unix_ms, next_round_unix_ms };
     }
 
-    fn send(&mut self, now: u64, local: &impl LocalSessions) {
+    /// Sends the next round. It is a **full round** when the periodic one is due (at
+    /// `due_unix_ms`, every `sync_interval_ms`) or changed sessions are left over from the last:
+    /// it reads every session held, reports the changed ones and the idle votes, and lets go of
+    /// those no longer held. Any other round is **urgent** (a login to announce, a removal, a
+    /// pick-up, a kill, SHOW SESSIONS, the start-up reload): it carries only those, looking up
+    /// each announced session on its own, so its cost does not grow with the sessions held, and
+    /// it leaves the periodic round where it was.
+    fn send(&mut self, now: u64, local: &impl LocalSessions, due_unix_ms: u64) {
+        let full = now >= due_unix_ms || self.backlog;
         self.round += 1;
         let id = RequestId { incarnation: self.incarnation, round: self.round };
-        let held = by_id(local.sessions());
-        let holds = |session: &SessionId| find(&held, *session).is_some();
-        // A session dropped locally is neither announced nor reported any more. Meta may hold it
-        // all the same (a create applied whose answer was lost): release it, which is a no-op
-        // at meta if the create never arrived.
-        let (removals, releases) = (&self.removals, &mut self.releases);
-        self.unannounced.retain(|session| {
-            let kept = holds(session);
-            if !kept && !removals.contains_key(session) {
-                releases.insert(*session);
-            }
-            kept
-        });
-        self.acked.retain(|session, _| {
-            let kept = holds(session);
-            if !kept && !removals.contains_key(session) {
-                releases.insert(*session);
-            }
-            kept
-        });
-        // Dropped here before meta confirmed it: nothing is left to serve.
-        self.unconfirmed.retain(|session| holds(session));
-        // Held again (picked up anew): nothing to release.
-        self.releases.retain(|session| !holds(session));
         let batch_max = self.config.sync_batch_sessions_max as usize;
-        // Every unannounced session is held (retained above), so each finds its report.
-        let created: Vec<usize> = (self.unannounced.iter())
-            .filter_map(|&session| find(&held, session))
-            .take(batch_max)
-            .collect();
-        let updated = self.changed_in_turn(&held, batch_max - created.len());
-        let idle = self.idle_votes(now, &held, batch_max);
+        let (created, updated, idle) = if full {
+            self.full_reports(now, local, batch_max)
+        } else {
+            (self.announced_reports(local, batch_max), Vec::new(), Vec::new())
+        };
         let released: Vec<SessionId> = self.releases.iter().copied().take(batch_max).collect();
         let shown: Vec<SessionId> = self.shown_wanted.iter().copied().take(batch_max).collect();
-        let (created, updated) = take_reports(held, created, updated);
         // The node's queries, when they differ from what meta holds (its list replaces it).
         let queries = local.queries(
             self.config.reported_queries_max as usize,
@@ -114,12 +95,87 @@ impl NodeSync {
             show_queries: self.queries_wanted,
             show_session_ids: shown.clone(),
         };
+        let next_round_unix_ms = match full {
+            true => now.saturating_add(self.config.sync_interval_ms),
+            false => due_unix_ms,
+        };
         self.flight = Flight::Awaiting {
             sent: Sent { id, reports, released, queries, shown },
             timeout_unix_ms: now.saturating_add(self.config.request_timeout_ms),
-            next_round_unix_ms: now.saturating_add(self.config.sync_interval_ms),
+            next_round_unix_ms,
         };
         self.outbox = Some(request);
+    }
+
+    /// A full round's reports: every session held is read (O(n)); the created ones first, then
+    /// the changed ones in turn, and the idle votes. Sessions no longer held are let go of.
+    fn full_reports(
+        &mut self,
+        now: u64,
+        local: &impl LocalSessions,
+        batch_max: usize,
+    ) -> (Vec<SessionReport>, Vec<SessionReport>, Vec<IdleVote>) {
+        let held = by_id(local.sessions());
+        let holds = |session: &SessionId| find(&held, *session).is_some();
+        // A session dropped locally is neither announced nor reported any more. Meta may hold it
+        // all the same (a create applied whose answer was lost): release it, which is a no-op
+        // at meta if the create never arrived.
+        let (removals, releases) = (&self.removals, &mut self.releases);
+        self.unannounced.retain(|session| {
+            let kept = holds(session);
+            if !kept && !removals.contains_key(session) {
+                releases.insert(*session);
+            }
+            kept
+        });
+        self.acked.retain(|session, _| {
+            let kept = holds(session);
+            if !kept && !removals.contains_key(session) {
+                releases.insert(*session);
+            }
+            kept
+        });
+        // Dropped here before meta confirmed it: nothing is left to serve.
+        self.unconfirmed.retain(|session| holds(session));
+        // Held again (picked up anew): nothing to release.
+        self.releases.retain(|session| !holds(session));
+        // Every unannounced session is held (retained above), so each finds its report.
+        let created: Vec<usize> = (self.unannounced.iter())
+            .filter_map(|&session| find(&held, session))
+            .take(batch_max)
+            .collect();
+        let updated = self.changed_in_turn(&held, batch_max - created.len());
+        let idle = self.idle_votes(now, &held, batch_max);
+        let (created, updated) = take_reports(held, created, updated);
+        (created, updated, idle)
+    }
+
+    /// An urgent round's reports: the sessions to announce, each looked up on its own
+    /// (O(log n) apiece). One no longer held is let go of as a full round would; the releases
+    /// sent are checked the same way, so none names a session held again.
+    fn announced_reports(
+        &mut self,
+        local: &impl LocalSessions,
+        batch_max: usize,
+    ) -> Vec<SessionReport> {
+        let mut created = Vec::new();
+        let (removals, releases) = (&self.removals, &mut self.releases);
+        self.unannounced.retain(|&session| match local.session(session) {
+            Some(report) => {
+                if created.len() < batch_max {
+                    created.push(report);
+                }
+                true
+            }
+            None => {
+                if !removals.contains_key(&session) {
+                    releases.insert(session);
+                }
+                false
+            }
+        });
+        self.releases.retain(|&session| !local.holds(session));
+        created
     }
 
     /// The positions in `held` of sessions whose state differs from what meta acknowledged,
