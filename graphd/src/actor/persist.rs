@@ -103,17 +103,20 @@ impl Actor {
         let Some(captured) = captured else { return };
         let (dir, inbox, meta_seq) = (self.dir.clone(), self.inbox.clone(), captured.meta_seq);
         let verbose = self.verbose;
-        let spawned = std::thread::Builder::new().name("session-writes".to_owned()).spawn(move || {
-            let started_ms = now_unix_ms();
-            let written = captured.write(&dir);
-            let write_ms = now_unix_ms().saturating_sub(started_ms);
-            if verbose || took_ms.saturating_add(write_ms) >= SESSION_WRITE_LOGGED_MS {
-                log!("sessions captured in {took_ms} ms on the actor, written in {write_ms} ms");
-            }
-            // An actor gone (graphd stopping) joins the thread itself.
-            let _told = inbox.send(crate::actor::Message::SessionsWritten);
-            written
-        });
+        let spawned =
+            std::thread::Builder::new().name("session-writes".to_owned()).spawn(move || {
+                let started_ms = now_unix_ms();
+                let written = captured.write(&dir);
+                let write_ms = now_unix_ms().saturating_sub(started_ms);
+                if verbose || took_ms.saturating_add(write_ms) >= SESSION_WRITE_LOGGED_MS {
+                    log!(
+                        "sessions captured in {took_ms} ms on the actor, written in {write_ms} ms"
+                    );
+                }
+                // An actor gone (graphd stopping) joins the thread itself.
+                let _told = inbox.send(crate::actor::Message::SessionsWritten);
+                written
+            });
         match spawned {
             Ok(thread) => self.session_write = Some(SessionWrite { thread, meta_seq }),
             Err(error) => {
@@ -136,9 +139,10 @@ impl Actor {
     /// written, and a failed write makes the next one write everything.
     pub(crate) fn finish_session_write(&mut self) {
         let Some(write) = self.session_write.take() else { return };
-        let outcome = write.thread.join().unwrap_or_else(|_| {
-            Err(anyhow::anyhow!("the session-writes thread panicked"))
-        });
+        let outcome = write
+            .thread
+            .join()
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("the session-writes thread panicked")));
         match outcome {
             Ok(()) => self.meta_seq_written = write.meta_seq,
             Err(error) => {

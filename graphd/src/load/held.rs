@@ -33,7 +33,8 @@ impl Held {
         let mut tasks = JoinSet::new();
         for index in 0..HOLDER_CONNECTIONS.min(count.max(1)) {
             let addr = targets[index % targets.len()];
-            let share = count / HOLDER_CONNECTIONS + usize::from(index < count % HOLDER_CONNECTIONS);
+            let share =
+                count / HOLDER_CONNECTIONS + usize::from(index < count % HOLDER_CONNECTIONS);
             let (user, password) = (user.to_owned(), password.to_owned());
             tasks.spawn(async move {
                 let mut connection = Connection::connect(addr, flavour, wait).await?;
