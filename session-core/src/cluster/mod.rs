@@ -3,7 +3,8 @@
 //! exchanging plain serde values ([`Request`], [`Answer`]) over the host's transport.
 //!
 //! A node sends one [`Request`] at a time, on its sync timer or at once when something is urgent,
-//! carrying only what changed; meta applies it and answers with what its change log holds for that
+//! carrying only what changed (the timer's round reads every session held; an urgent round only
+//! what it carries, through [`LocalSessions::session`]); meta applies it and answers with what its change log holds for that
 //! node. Everything is idempotent and retried until acknowledged, so lost, duplicated and
 //! reordered messages cost time, never correctness. Meta decides idle expiry from every holder's
 //! votes (fix 3 across nodes, NebulaGraph issue 5094), the space is a last-writer-wins register
@@ -34,6 +35,10 @@
 //! impl LocalSessions for Registry {
 //!     fn sessions(&self) -> Vec<SessionReport> {
 //!         self.0.values().cloned().collect()
+//!     }
+//!     // Optional: the default reads every session to find one.
+//!     fn session(&self, session: SessionId) -> Option<SessionReport> {
+//!         self.0.get(&session).cloned()
 //!     }
 //!     fn install(&mut self, record: &SessionRecord) {
 //!         self.0.entry(record.session).or_insert_with(|| SessionReport {
