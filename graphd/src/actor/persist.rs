@@ -106,6 +106,7 @@ impl Actor {
         let Some(captured) = captured else { return };
         let (dir, inbox, meta_seq) = (self.dir.clone(), self.inbox.clone(), captured.meta_seq);
         let verbose = self.verbose;
+        #[expect(clippy::disallowed_methods, reason = "graphd's edge: the session writes' thread")]
         let spawned =
             std::thread::Builder::new().name("session-writes".to_owned()).spawn(move || {
                 let started_ms = now_unix_ms();

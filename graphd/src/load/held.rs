@@ -20,7 +20,7 @@ pub struct Held {
 }
 
 impl Held {
-    /// Logs in `count` sessions as `user` over [`HOLDER_CONNECTIONS`] connections to `targets`
+    /// Logs in `count` sessions as `user` over eight connections to `targets`
     /// (connection `i` on node `i % targets.len()`).
     pub async fn log_in(
         targets: &[SocketAddr],
