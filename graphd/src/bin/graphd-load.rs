@@ -59,8 +59,9 @@ struct Args {
     session_idle_timeout_secs: Option<u64>,
     /// Sessions logged in before the run, idle during it and signed out after it (graphd
     /// only): a large state for graphd's periodic session writes, measured by the load's
-    /// latencies (its max above all).
-    #[arg(long, default_value_t = 0)]
+    /// latencies (its max above all). The floor holds no state, so not with --floor or
+    /// --compare.
+    #[arg(long, default_value_t = 0, conflicts_with_all = ["floor", "compare"])]
     held_sessions: usize,
     /// graphd's --snapshot_interval_secs.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
