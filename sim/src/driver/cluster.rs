@@ -194,10 +194,11 @@ fn summarize(
         .map(|kind| format!("{}={}", kind.name(), total.steps_by_kind[*kind as usize]))
         .collect();
     println!(
-        "summary: seeds={} steps={} (liveness {}) events={}",
+        "summary: seeds={} steps={} (liveness {}, recovery retried as busy {}) events={}",
         outcomes.len(),
         total.steps(),
         total.liveness_steps,
+        total.recovery_busy_retries,
         total.events
     );
     println!(

@@ -15,7 +15,7 @@ use crate::world::checks::check_request_names_given_id;
 use crate::world::client::Life;
 use crate::world::marks::Mark;
 use crate::world::network::Message;
-use crate::world::node::Send;
+use crate::world::node::{BUSY_EXECUTE, Send};
 use crate::world::{Checked, ClusterWorld, Link, Socket, trace};
 
 impl ClusterWorld {
@@ -343,6 +343,10 @@ impl ClusterWorld {
                 } if self.healed && message == QUERY_TIMED_OUT => {
                     self.recovered.insert(slot_id);
                 }
+                Event::Failed {
+                    error: RequestError::Server { code: E_EXECUTION_ERROR, message },
+                    ..
+                } if message == BUSY_EXECUTE => self.recovery_refused_busy(slot_id),
                 _ => {}
             }
             match &event {

@@ -18,6 +18,10 @@ use crate::world::{Checked, ClusterWorld, LIVENESS_STEPS_MAX};
 /// application's one open, and one in flight from before.
 const STRANGER_AUTHENTICATES_MAX: u64 = 2;
 
+/// How long the recovery step's application waits before it runs a statement again that a node
+/// refused as busy (too many requests wait on meta).
+const RECOVERY_BUSY_BACKOFF_MS: u64 = 100;
+
 impl ClusterWorld {
     /// Heals everything: every open client must get a session and a result within a bound; then
     /// closes every running client, lets time pass, and checks that nothing leaked.
@@ -83,7 +87,11 @@ impl ClusterWorld {
             + 4 * self.config.sync_interval_ms
             + 2 * (2_000 + 4 * self.config.sync_interval_ms)
             + 2_000;
-        self.run_healed(start_ms + recover_ms, ClusterWorld::all_recovered)?;
+        self.recovering = true;
+        let healed = self.run_healed(start_ms + recover_ms, ClusterWorld::all_recovered);
+        self.recovering = false;
+        self.recovery_retry_at_ms.clear();
+        healed?;
         for (slot, client) in self.clients.iter().enumerate() {
             let slot_id = u16::try_from(slot).unwrap_or(0);
             if self.is_stranger(slot) {
@@ -200,6 +208,41 @@ impl ClusterWorld {
         Ok(())
     }
 
+    /// A node refused client `slot`'s statement because too many requests wait on meta, which
+    /// asks the caller to try again: in the recovery step the application runs it again after
+    /// [`RECOVERY_BUSY_BACKOFF_MS`] (at once would spin: a refusal takes no simulated time on an
+    /// idle network). Outside the recovery step the workload moves on to its next statement.
+    pub(super) fn recovery_refused_busy(&mut self, slot: u16) {
+        if self.recovering && !self.recovered.contains(&slot) {
+            self.recovery_retry_at_ms.insert(slot, self.now_ms + RECOVERY_BUSY_BACKOFF_MS);
+        }
+    }
+
+    /// The first recovery statement due to run again, if any.
+    pub(super) fn next_recovery_retry_ms(&self) -> Option<u64> {
+        self.recovery_retry_at_ms.values().copied().min()
+    }
+
+    /// Runs again each recovery statement whose backoff is over.
+    fn retry_recovery_statements(&mut self) -> Checked {
+        let due: Vec<u16> = (self.recovery_retry_at_ms.iter())
+            .filter(|&(_, &at_ms)| at_ms <= self.now_ms)
+            .map(|(&slot, _)| slot)
+            .collect();
+        for slot_id in due {
+            self.recovery_retry_at_ms.remove(&slot_id);
+            let slot = usize::from(slot_id);
+            let client = &mut self.clients[slot];
+            if client.life != Life::Running || !client.is_open() {
+                continue;
+            }
+            self.stats.recovery_busy_retries += 1;
+            client.execute(self.now_ms, "RETURN 1".to_owned(), Idempotency::Idempotent);
+            self.pump_client(slot)?;
+        }
+        Ok(())
+    }
+
     fn all_recovered(&self) -> bool {
         self.clients.iter().enumerate().all(|(slot, client)| {
             !client.is_open()
@@ -236,6 +279,7 @@ impl ClusterWorld {
                 self.deliver(message)?;
             }
             self.fire_timers()?;
+            self.retry_recovery_statements()?;
             self.check_all()?;
             self.check_oracles()?;
         }

@@ -34,6 +34,8 @@ use crate::ids::Generator;
 use crate::world::config::ClusterConfig;
 use crate::world::password::{PasswordModel, password_check};
 
+pub(crate) use limits::BUSY_EXECUTE;
+
 const SEAL_KEY: SealKey = SealKey::from_bytes(*b"sim-cluster-keys");
 
 /// The first process's session-id lease starts at 0 and ends here; each restart leases the next

@@ -78,6 +78,8 @@ pub struct ClusterStats {
     pub checker_self_tests: u64,
     /// Counter probes judged (`probes.rs`).
     pub counter_probes: u64,
+    /// Recovery statements run again after a node refused them as busy (`liveness.rs`).
+    pub recovery_busy_retries: u64,
 }
 
 impl ClusterStats {
@@ -86,7 +88,8 @@ impl ClusterStats {
         for (total, count) in self.steps_by_kind.iter_mut().zip(other.steps_by_kind) {
             *total += count;
         }
-        let pairs: [(&mut u64, u64); 35] = [
+        let pairs: [(&mut u64, u64); 36] = [
+            (&mut self.recovery_busy_retries, other.recovery_busy_retries),
             (&mut self.checker_self_tests, other.checker_self_tests),
             (&mut self.counter_probes, other.counter_probes),
             (&mut self.events, other.events),

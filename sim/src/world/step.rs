@@ -238,7 +238,10 @@ impl ClusterWorld {
             let query = node.next_finish_ms();
             [sync, query].into_iter().flatten().min().map(|at| to_true(index, at))
         });
-        clients.chain(nodes).chain(self.meta.poll_timeout()).chain(self.network.next_at_ms()).min()
+        (clients.chain(nodes).chain(self.meta.poll_timeout()))
+            .chain(self.network.next_at_ms())
+            .chain(self.next_recovery_retry_ms())
+            .min()
     }
 }
 

@@ -30,7 +30,7 @@ const QUERY_SESSIONS_FULL: &str = "Too many sessions on this node: at most ";
 
 /// The message of a request refused because too many wait on meta (an execute's; an
 /// authenticate's says the same in lower case after "Create session failed: ").
-pub(super) const BUSY_EXECUTE: &str = "Too many requests wait for the meta service; try again";
+pub(crate) const BUSY_EXECUTE: &str = "Too many requests wait for the meta service; try again";
 pub(super) const BUSY_AUTHENTICATE: &str =
     "Create session failed: too many requests wait for the meta service";
 
