@@ -226,6 +226,19 @@ fn fixed_failures_stay_fixed() {
     }
 }
 
+/// The liveness phase's recovery statement, refused -1005 "Too many requests wait for the meta
+/// service; try again" by a node with a connection already waiting on meta, runs again after
+/// its backoff (`liveness.rs`): before, nothing ran it again and the oracle failed a healthy
+/// client (seed 7,412,190,380 on commit fa35f4c). Seed 173,930 is the first of the first
+/// 200,000 whose recovery meets such a refusal (measured with the summary's "recovery retried
+/// as busy" count); a change that moves it needs a new seed found the same way.
+#[test]
+fn a_recovery_statement_refused_as_busy_runs_again() {
+    let outcome = ClusterWorld::new(173_930).unwrap().run();
+    assert!(outcome.violation.is_none(), "{:?}", outcome.violation);
+    assert_eq!(outcome.stats.recovery_busy_retries, 1, "the refusal is met and retried once");
+}
+
 /// Oracles' false alarms, shrunk and committed: a stranger's authenticates refused as busy
 /// (-1002 "too many requests wait for the meta service") before its -1001 are the retries the
 /// refusals call for, not a loop; and activity seen by a node meta has heard nothing from for
