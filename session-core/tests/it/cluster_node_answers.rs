@@ -8,6 +8,9 @@
 //! its registry dropped it is removed, not released; the server registry counts the installs it
 //! refuses and says whether sync changed it; meta names the sessions its change log moved since a
 //! position; a snapshot keeps its format version, and its digest covers a tombstone's reason.
+//! An urgent round announces at most a batch; a session dropped here (before or after meta
+//! acknowledged it) is released by the next round that sees it, urgent or full, and one signed
+//! out is removed instead; each unanswered request doubles the wait before the next.
 #![allow(clippy::unwrap_used, reason = "test helpers: a failed unwrap is a failed test")]
 
 use graphsession_core::cluster::{
@@ -573,4 +576,94 @@ fn a_duplicates_stale_refusal_leaves_the_request_awaiting_its_own_answer() {
         .into_iter()
         .any(|event| matches!(event, NodeEvent::Registered { session } if session == sid(7)));
     assert!(registered, "the request's own answer was not applied as the awaited one");
+}
+
+#[test]
+fn an_urgent_round_announces_at_most_a_batch_and_the_rest_follows() {
+    let config = NodeConfig { sync_batch_sessions_max: 2, ..fast_node_config() };
+    let mut meta = MetaStore::new(fast_meta_config()).unwrap();
+    let mut node = Node::new(1, config, 1);
+    let now = node.settle(&mut meta, START) + 1;
+    for id in 1..=3 {
+        node.login(sid(id), now);
+    }
+    let request = node.round(&mut meta, now).expect("the logins are urgent");
+    assert_eq!(ids(&request.created), [1, 2], "the batch holds two sessions");
+    let request = node.round(&mut meta, now + 1).expect("the rest follows at once");
+    assert_eq!(ids(&request.created), [3]);
+    assert_eq!(meta.live_count(), 3);
+}
+
+/// A session the registry dropped before meta heard of it (evicted, refused) is released at
+/// meta by the next round, urgent or full: meta may hold it (a create applied whose answer was
+/// lost). One signed out is removed instead, never also released.
+#[test]
+fn a_session_dropped_before_its_announcement_is_released_and_one_signed_out_is_removed() {
+    for full in [false, true] {
+        let mut meta = MetaStore::new(fast_meta_config()).unwrap();
+        let mut node = Node::new(1, fast_node_config(), 1);
+        let settled = node.settle(&mut meta, START);
+        // At the periodic round's due time the round is full; just after the settle, urgent.
+        let now = if full { START + ROUND_MS } else { settled + 1 };
+        node.login(sid(1), now);
+        node.login(sid(2), now);
+        assert!(node.local.end(sid(1)), "dropped here, not signed out");
+        assert!(node.local.end(sid(2)));
+        node.sync.remove(now, sid(2), RemoveReason::SignedOut).unwrap();
+        let reads = node.local.full_reads.get();
+        let request = node.round(&mut meta, now).expect("a round is due");
+        assert_eq!(node.local.full_reads.get() > reads, full, "full round: {full}");
+        assert_eq!(request.created, [], "full round: {full}");
+        assert_eq!(request.released, [sid(1)], "full round: {full}");
+        assert_eq!(request.removals.len(), 1, "full round: {full}");
+    }
+}
+
+/// A session meta acknowledged and the registry then dropped is released at the periodic
+/// round; one signed out meanwhile is removed, not released.
+#[test]
+fn the_periodic_round_releases_an_acknowledged_session_dropped_here_and_removes_one_signed_out() {
+    let mut meta = MetaStore::new(fast_meta_config()).unwrap();
+    let mut node = Node::new(1, fast_node_config(), 1);
+    node.login(sid(1), START);
+    node.login(sid(2), START);
+    node.settle(&mut meta, START);
+    let now = START + ROUND_MS;
+    assert!(node.local.end(sid(1)), "dropped here, not signed out");
+    assert!(node.local.end(sid(2)));
+    node.sync.remove(now, sid(2), RemoveReason::SignedOut).unwrap();
+    let reads = node.local.full_reads.get();
+    let request = node.round(&mut meta, now).expect("the periodic round");
+    assert_eq!(node.local.full_reads.get(), reads + 1, "a full round");
+    assert_eq!(request.released, [sid(1)]);
+    assert_eq!(request.removals.len(), 1);
+    // Released, not ended: meta keeps session 1 for its idle timeout with no holder.
+    assert_eq!(meta.live_count(), 1);
+    assert!(meta.holders(sid(1)).is_empty());
+    assert!(meta.session(sid(2)).is_none(), "removed");
+}
+
+/// A request meta never answers is sent again after `retry_backoff_ms`, and each further
+/// failure doubles the wait, up to `retry_backoff_max_ms`.
+#[test]
+fn each_unanswered_request_doubles_the_wait_before_the_next() {
+    let config = fast_node_config();
+    let mut meta = MetaStore::new(fast_meta_config()).unwrap();
+    let mut node = Node::new(1, config.clone(), 1);
+    let mut now = node.settle(&mut meta, START) + 1;
+    node.login(sid(1), now);
+    let mut waits_ms = Vec::new();
+    for _ in 0..5 {
+        node.sync.handle_timeout(now, &node.local);
+        assert!(node.sync.poll_request().is_some(), "sent at {now}");
+        let timeout = node.sync.poll_timeout().unwrap();
+        assert_eq!(timeout, now + config.request_timeout_ms);
+        node.sync.handle_timeout(timeout, &node.local);
+        assert!(node.sync.poll_request().is_none(), "backing off");
+        let resend = node.sync.poll_timeout().unwrap();
+        waits_ms.push(resend - timeout);
+        node.sync.check_invariants().unwrap();
+        now = resend;
+    }
+    assert_eq!(waits_ms, [100, 200, 400, 800, 800]);
 }
