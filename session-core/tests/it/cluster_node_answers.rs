@@ -567,8 +567,10 @@ fn a_duplicates_stale_refusal_leaves_the_request_awaiting_its_own_answer() {
         refusal: graphsession_core::cluster::Refusal::Stale { last: request.id },
     };
     assert_eq!(duplicate, refusal, "meta refuses the copy, naming the request itself");
+    let (ignored_before, _) = node.sync.counters();
     node.sync.handle_answer(now + ROUND_MS, duplicate, &mut node.local);
     node.sync.check_invariants().unwrap();
+    assert_eq!(node.sync.counters().0, ignored_before + 1, "counted as an ignored answer");
     assert_eq!(node.sync.next_request_id().incarnation, 5, "the incarnation moved up");
     node.sync.handle_answer(now + ROUND_MS, answer, &mut node.local);
     let registered = node
