@@ -651,7 +651,7 @@ fn the_periodic_round_releases_an_acknowledged_session_dropped_here_and_removes_
 fn each_unanswered_request_doubles_the_wait_before_the_next() {
     let config = fast_node_config();
     let mut meta = MetaStore::new(fast_meta_config()).unwrap();
-    let mut node = Node::new(1, config.clone(), 1);
+    let mut node = Node::new(1, config, 1);
     let mut now = node.settle(&mut meta, START) + 1;
     node.login(sid(1), now);
     let mut waits_ms = Vec::new();

@@ -6,6 +6,8 @@
 //! left: no sign-out pending, no id in a closed client's ledger, no session at meta or on any
 //! node, and every session a client held at its close ended by sign-out.
 
+use std::collections::BTreeMap;
+
 use graphsession_core::client::Idempotency;
 use graphsession_core::cluster::GoneReason;
 use graphsession_id_gen::SessionId;
@@ -17,6 +19,15 @@ use crate::world::{Checked, ClusterWorld, LIVENESS_STEPS_MAX};
 /// Authenticates a client of an unknown user may send after the network healed: its
 /// application's one open, and one in flight from before.
 const STRANGER_AUTHENTICATES_MAX: u64 = 2;
+
+/// The recovery step's statements refused as busy (-1005), waiting to run again.
+#[derive(Debug, Default)]
+pub(super) struct RecoveryRetries {
+    /// Whether the recovery step runs (outside it the workload moves on after a refusal).
+    running: bool,
+    /// When each client's refused statement runs again, by client slot.
+    due_ms: BTreeMap<u16, u64>,
+}
 
 /// How long the recovery step's application waits before it runs a statement again that a node
 /// refused as busy (too many requests wait on meta).
@@ -87,10 +98,9 @@ impl ClusterWorld {
             + 4 * self.config.sync_interval_ms
             + 2 * (2_000 + 4 * self.config.sync_interval_ms)
             + 2_000;
-        self.recovering = true;
+        self.recovery_retries.running = true;
         let healed = self.run_healed(start_ms + recover_ms, ClusterWorld::all_recovered);
-        self.recovering = false;
-        self.recovery_retry_at_ms.clear();
+        self.recovery_retries = RecoveryRetries::default();
         healed?;
         for (slot, client) in self.clients.iter().enumerate() {
             let slot_id = u16::try_from(slot).unwrap_or(0);
@@ -213,24 +223,25 @@ impl ClusterWorld {
     /// [`RECOVERY_BUSY_BACKOFF_MS`] (at once would spin: a refusal takes no simulated time on an
     /// idle network). Outside the recovery step the workload moves on to its next statement.
     pub(super) fn recovery_refused_busy(&mut self, slot: u16) {
-        if self.recovering && !self.recovered.contains(&slot) {
-            self.recovery_retry_at_ms.insert(slot, self.now_ms + RECOVERY_BUSY_BACKOFF_MS);
+        if self.recovery_retries.running && !self.recovered.contains(&slot) {
+            let due_ms = self.now_ms + RECOVERY_BUSY_BACKOFF_MS;
+            self.recovery_retries.due_ms.insert(slot, due_ms);
         }
     }
 
     /// The first recovery statement due to run again, if any.
     pub(super) fn next_recovery_retry_ms(&self) -> Option<u64> {
-        self.recovery_retry_at_ms.values().copied().min()
+        self.recovery_retries.due_ms.values().copied().min()
     }
 
     /// Runs again each recovery statement whose backoff is over.
     fn retry_recovery_statements(&mut self) -> Checked {
-        let due: Vec<u16> = (self.recovery_retry_at_ms.iter())
+        let due: Vec<u16> = (self.recovery_retries.due_ms.iter())
             .filter(|&(_, &at_ms)| at_ms <= self.now_ms)
             .map(|(&slot, _)| slot)
             .collect();
         for slot_id in due {
-            self.recovery_retry_at_ms.remove(&slot_id);
+            self.recovery_retries.due_ms.remove(&slot_id);
             let slot = usize::from(slot_id);
             let client = &mut self.clients[slot];
             if client.life != Life::Running || !client.is_open() {

@@ -182,11 +182,8 @@ pub struct ClusterWorld {
     healed: bool,
     /// Clients that got a ready session or a result since the network healed.
     recovered: BTreeSet<u16>,
-    /// Whether the liveness phase's recovery step runs (its statements are retried when a node
-    /// refuses them as busy).
-    recovering: bool,
-    /// When each client's recovery statement, refused as busy, runs again.
-    recovery_retry_at_ms: BTreeMap<u16, u64>,
+    /// The recovery step's statements refused as busy, waiting to run again.
+    recovery_retries: liveness::RecoveryRetries,
     /// The admin: root, GOD.
     root: Caller,
     /// Sessions the admin killed (they end by kill, not sign-out).
@@ -370,8 +367,7 @@ impl ClusterWorld {
             liveness_start_ms: 0,
             healed: false,
             recovered: BTreeSet::new(),
-            recovering: false,
-            recovery_retry_at_ms: BTreeMap::new(),
+            recovery_retries: liveness::RecoveryRetries::default(),
             root,
             admin_killed: BTreeSet::new(),
             kills_asked: BTreeSet::new(),
