@@ -147,6 +147,19 @@ const SECTIONS: &[Section] = &[
         members: REGISTRY_MEMBERS,
     },
     Section {
+        title: "Snapshot capture: the meta store and a registry, by sessions held",
+        command: "cargo bench -p graphsession-core --bench snapshot_capture",
+        groups: &["meta_snapshot", "registry_snapshot"],
+        unit: "per session held",
+        reference: None,
+        members: &[
+            // What the thread that owns the state pays (graphd's actor).
+            ("capture", Role::Ours),
+            // Capture and snapshot at once: records built, sorted and checksummed.
+            ("snapshot", Role::Ours),
+        ],
+    },
+    Section {
         title: "Client round trip through graphd on loopback (YIELD 1)",
         command: "cargo bench -p graphsession-client --bench client",
         groups: &["client_execute"],

@@ -110,6 +110,6 @@ pub use messages::{
 pub use meta::MetaStore;
 pub use meta::answer::HolderView;
 pub use node::{NodeEvent, NodeSync};
-pub use persist::{META_FORMAT_VERSION, META_FORMAT_VERSION_OLDEST, MetaSnapshot};
+pub use persist::{META_FORMAT_VERSION, META_FORMAT_VERSION_OLDEST, MetaCapture, MetaSnapshot};
 pub use server_registry::{CLUSTER_KILL_USER, ServerRegistry};
 pub use show::{session_row, show_sessions_rows};

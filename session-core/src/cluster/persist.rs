@@ -48,7 +48,12 @@ pub struct MetaSnapshot {
 impl MetaSnapshot {
     /// The snapshot of `state` whose sessions, by id, are `sessions`.
     fn of(state: &MetaState, sessions: Vec<(SessionId, Entry)>) -> MetaSnapshot {
-        let mut snapshot = MetaSnapshot {
+        MetaSnapshot::undigested(state, sessions).digested()
+    }
+
+    /// [`of`](Self::of) without its digest (0), for [`MetaCapture`] to compute later.
+    fn undigested(state: &MetaState, sessions: Vec<(SessionId, Entry)>) -> MetaSnapshot {
+        MetaSnapshot {
             format_version: META_FORMAT_VERSION,
             now_unix_ms: state.clock.newest(),
             seq: state.seq,
@@ -61,9 +66,13 @@ impl MetaSnapshot {
                 .map(|(node, queries)| (*node, queries.clone()))
                 .collect(),
             digest: 0,
-        };
-        snapshot.digest = snapshot.compute_digest();
-        snapshot
+        }
+    }
+
+    /// With its digest computed.
+    fn digested(mut self) -> MetaSnapshot {
+        self.digest = self.compute_digest();
+        self
     }
 
     /// The format version it was written with.
@@ -169,12 +178,56 @@ fn gone_code(reason: GoneReason) -> u64 {
 /// replicated store's own integrity and access control cover that).
 type Digest = Writer<Fnv1a>;
 
+/// The meta store as one instant had it, to make a [`MetaSnapshot`] of later, on any thread:
+/// from [`MetaStore::capture`]. The store's entries are shared with it, not copied (a change to
+/// the store while the capture is held copies the entry it changes), so capturing costs about a
+/// reference count per session; the digest, the costly part, is computed by
+/// [`into_snapshot`](Self::into_snapshot).
+///
+/// ```
+/// use graphsession_core::cluster::{MetaConfig, MetaStore};
+///
+/// let meta = MetaStore::new(MetaConfig::default())?;
+/// let captured = meta.capture();
+/// let snapshot = std::thread::spawn(move || captured.into_snapshot()).join().unwrap();
+/// assert_eq!(snapshot, meta.snapshot());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct MetaCapture {
+    /// Everything but the digest (0 until [`into_snapshot`](Self::into_snapshot)).
+    undigested: MetaSnapshot,
+}
+
+impl MetaCapture {
+    /// Sessions and tombstones captured.
+    #[must_use]
+    pub fn sessions(&self) -> usize {
+        self.undigested.sessions.len()
+    }
+
+    /// The [`MetaSnapshot`] of the captured instant, its digest computed: the value
+    /// [`MetaStore::snapshot`] would have returned then.
+    #[must_use]
+    pub fn into_snapshot(self) -> MetaSnapshot {
+        self.undigested.digested()
+    }
+}
+
 impl MetaStore {
-    /// The persistent form of the whole state.
+    /// The persistent form of the whole state: [`capture`](Self::capture) and
+    /// [`MetaCapture::into_snapshot`] at once.
     #[must_use]
     pub fn snapshot(&self) -> MetaSnapshot {
+        self.capture().into_snapshot()
+    }
+
+    /// The state at this instant, sharing its entries, for a host that must not stop long (a
+    /// leader that serves while it persists) to make the snapshot elsewhere.
+    #[must_use]
+    pub fn capture(&self) -> MetaCapture {
         let sessions = self.state.sessions.iter().map(|(id, entry)| (*id, entry.clone()));
-        MetaSnapshot::of(&self.state, sessions.collect())
+        MetaCapture { undigested: MetaSnapshot::undigested(&self.state, sessions.collect()) }
     }
 
     /// The persistent form of the whole state, taking the store apart instead of copying it:

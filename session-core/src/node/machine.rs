@@ -15,7 +15,7 @@ use crate::node::error::{CommandError, NodeStartError};
 use crate::node::output::Output;
 use crate::node::reply::{DataSet, Reply};
 use crate::node::request::Request;
-use crate::server::{RestoreParts, ServerError, SessionManager, Snapshot};
+use crate::server::{Capture, RestoreParts, ServerError, SessionManager, Snapshot};
 
 /// One graph node, sans-I/O: its session registry ([`SessionManager`]), its cluster sync
 /// ([`NodeSync`]) and every rule a host must follow between them and its connections.
@@ -456,6 +456,12 @@ impl GraphNode {
     /// A snapshot of the registry, to persist.
     pub fn snapshot(&self) -> Snapshot {
         self.registry.snapshot()
+    }
+
+    /// The registry at this instant, to make a snapshot of later and elsewhere
+    /// ([`Capture::into_snapshot`]): what a host that must not stop long captures.
+    pub fn capture(&self) -> Capture {
+        self.registry.capture()
     }
 
     /// Authenticates waiting for meta's registration.

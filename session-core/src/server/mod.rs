@@ -136,6 +136,7 @@
 
 mod audit;
 mod callers;
+mod capture;
 mod clock;
 mod cluster_hooks;
 mod config;
@@ -162,6 +163,7 @@ mod throttle;
 mod timeouts;
 
 pub use audit::{Change, EndReason, Event, HistoryEntry, Refusal};
+pub use capture::Capture;
 pub use cluster_hooks::{ClusterEnd, ClusterSessionView, InstalledSession};
 pub use config::{
     CLIENT_IP_BYTES_MAX, Config, GRAPH_ADDR_BYTES_MAX, IDLE_TIMEOUT_MS_MAX, IDLE_TIMEOUT_MS_MIN,

@@ -48,7 +48,9 @@ pub(crate) struct SessionInner {
     /// (or USE), then kept current (fix 4, see docs/fixes.md).
     pub(crate) caller: Option<Arc<Caller>>,
     /// Allocated at the first change: most sessions never set a variable or change anything.
-    extras: Option<Box<Extras>>,
+    /// Shared, copy on write: a registry capture (`capture.rs`) keeps the extras as they were
+    /// without copying them, and the session's next change copies them only while it does.
+    extras: Option<Arc<Extras>>,
     /// When the current space was set (USE here, or adopted from the cluster), Unix ms; 0
     /// before any. With the space it orders USEs across nodes (last writer wins; NebulaGraph
     /// issue 5585, see docs/fixes.md).
@@ -56,7 +58,7 @@ pub(crate) struct SessionInner {
 }
 
 /// What a session accumulates as it is used.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Extras {
     pub(crate) variables: BTreeMap<Box<str>, Box<str>>,
     pub(crate) history: History,
@@ -76,7 +78,12 @@ impl SessionInner {
     }
 
     pub(crate) fn extras_mut(&mut self) -> &mut Extras {
-        self.extras.get_or_insert_with(Box::default)
+        Arc::make_mut(self.extras.get_or_insert_with(Arc::default))
+    }
+
+    /// The extras, shared with the session (a capture's copy of them).
+    pub(crate) fn extras_shared(&self) -> Option<Arc<Extras>> {
+        self.extras.clone()
     }
 }
 

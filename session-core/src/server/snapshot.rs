@@ -28,11 +28,10 @@ use crate::server::audit::{Change, History, HistoryEntry};
 use crate::server::config::{CLIENT_IP_BYTES_MAX, Config, NOW_UNIX_MS_MAX};
 use crate::server::error::SnapshotError;
 use crate::server::manager::SessionManager;
-use crate::server::metrics::{Counters, NodeStats};
+use crate::server::metrics::Counters;
 use crate::server::session::{NewSession, Origin, SessionEntry};
 use crate::server::snapshot_body::{LockoutRecord, SessionRecord, SnapshotBody};
 use crate::server::snapshot_codec::{decode_body, encode_body};
-use crate::server::table::Found;
 use crate::server::throttle::Attempts;
 
 /// The snapshot format this build writes and reads.
@@ -126,33 +125,12 @@ pub struct RestoreParts<'a> {
 
 impl SessionManager {
     /// The registry as a [`Snapshot`]; taken shard by shard (consistent per
-    /// session; across the node when no call is in flight).
+    /// session; across the node when no call is in flight). The same as
+    /// [`capture`](Self::capture) followed by [`Capture::into_snapshot`](crate::server::Capture::into_snapshot),
+    /// which a host that must not stop long uses to build the snapshot elsewhere.
     #[must_use]
     pub fn snapshot(&self) -> Snapshot {
-        let mut sessions = Vec::new();
-        for shard in &self.shards {
-            sessions.extend(shard.read().iter().map(record));
-        }
-        sessions.sort_by_key(|record| record.id);
-        let lockouts = (self.throttle.entries().into_iter())
-            .map(|(user, attempts)| match attempts {
-                Attempts::Counting { remaining } => LockoutRecord {
-                    user,
-                    remaining_attempts: remaining,
-                    locked_until_unix_ms: None,
-                },
-                Attempts::Locked { until_ms } => LockoutRecord {
-                    user,
-                    remaining_attempts: 0,
-                    locked_until_unix_ms: Some(until_ms),
-                },
-            })
-            .collect();
-        let stats = NodeStats { active: 0, events_queued: 0, events_dropped: 0, ..self.stats() };
-        let body =
-            SnapshotBody { newest_unix_ms: self.clock.newest_ms(), stats, sessions, lockouts };
-        let checksum = fnv1a64(&encode_body(&body));
-        Snapshot { format_version: SNAPSHOT_FORMAT_VERSION, checksum, body }
+        self.capture().into_snapshot()
     }
 
     /// Restores a registry from [`Snapshot::to_bytes`] output.
@@ -329,28 +307,6 @@ fn validate_session(
         return fail("more history than session_history_max");
     }
     Ok(())
-}
-
-fn record(found: Found<'_>) -> SessionRecord {
-    let entry = found.entry;
-    let inner = lock(&entry.inner);
-    SessionRecord {
-        id: entry.id,
-        user: entry.user().to_owned(),
-        client_ip: entry.client_ip().to_owned(),
-        space: inner.caller.as_ref().and_then(|caller| caller.current_space().map(str::to_owned)),
-        space_set_unix_ms: inner.space_set_unix_ms,
-        origin: entry.origin,
-        created_unix_ms: entry.created_unix_ms,
-        last_activity_unix_ms: found.activity.last_ms(),
-        queries_run: entry.queries_run.load(Ordering::Relaxed),
-        queries_killed: inner.extras().queries_killed,
-        variables: (inner.extras().variables.iter())
-            .map(|(name, value)| (name.to_string(), value.to_string()))
-            .collect(),
-        history: inner.extras().history.entries.iter().cloned().collect(),
-        history_dropped: inner.extras().history.dropped,
-    }
 }
 
 #[cfg(test)]

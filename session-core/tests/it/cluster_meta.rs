@@ -98,6 +98,42 @@ fn a_store_taken_apart_persists_the_same_snapshot_as_one_copied() {
 }
 
 #[test]
+fn a_capture_keeps_its_instant_while_the_store_changes_and_the_store_its_changes() {
+    let mut meta = busy_store();
+    let before = meta.snapshot();
+    let captured = meta.capture();
+    assert_eq!(captured.sessions(), 3, "two live sessions and a tombstone");
+
+    // A new activity and a vote, then a new process of node 1 (its holders reset), a removal
+    // and a create: every way an entry changes, after the capture.
+    let mut third = request(3);
+    third.updated = vec![SessionReport { running_queries: 2, ..report(1, START + 10) }];
+    reply(meta.handle_request(START + 10, NodeId(1), third));
+    let mut restarted = Request::empty(RequestId { incarnation: 2, round: 0 });
+    restarted.reload = Some(graphsession_core::cluster::ReloadFrom { after: None });
+    reply(meta.handle_request(START + 20, NodeId(1), restarted));
+    let mut fourth = Request::empty(RequestId { incarnation: 2, round: 1 });
+    fourth.removals.push(graphsession_core::cluster::Removal {
+        session: sid(3),
+        reason: RemoveReason::SignedOut,
+    });
+    fourth.created = vec![report(4, START + 30)];
+    reply(meta.handle_request(START + 30, NodeId(1), fourth));
+
+    assert_eq!(captured.clone().into_snapshot(), before, "the capture is the instant it was taken");
+    let after = meta.snapshot();
+    assert_ne!(after, before);
+    assert_eq!(meta.session(sid(1)).unwrap().last_activity_unix_ms, START + 10);
+    assert!(meta.session(sid(3)).is_none() && meta.session(sid(4)).is_some());
+    // Both restore, each to its own instant.
+    let restored_before = MetaStore::restore(fast_meta_config(), captured.into_snapshot()).unwrap();
+    assert_eq!(restored_before.session(sid(1)).unwrap().last_activity_unix_ms, START + 1);
+    assert!(restored_before.session(sid(3)).is_some() && restored_before.session(sid(4)).is_none());
+    assert_eq!(MetaStore::restore(fast_meta_config(), after.clone()).unwrap().snapshot(), after);
+    meta.check_invariants().unwrap();
+}
+
+#[test]
 fn a_corrupt_or_truncated_or_foreign_snapshot_is_refused_with_nothing_applied() {
     let meta = busy_store();
     let json = serde_json::to_string(&meta.snapshot()).unwrap();

@@ -661,3 +661,51 @@ fn a_shard_holds_more_sessions_with_queries_than_the_query_registrys_own_session
     assert!(running.handle.check().is_ok() && also.handle.check().is_ok());
     manager.check_invariants().unwrap();
 }
+
+#[test]
+fn a_capture_keeps_its_instant_while_the_registry_changes_and_the_registry_its_changes() {
+    let mut table = table();
+    let root = Caller::resolve(&table, "root", None);
+    table.grant(&root, Policy::ENFORCED, Role::User, "lakers", "alice").unwrap();
+    let throttled = Config { failed_login_attempts: 3, password_lock_time_secs: 60, ..enforced() };
+    let manager = manager(throttled);
+    let alice = login(&manager, &table, "alice", NOW);
+    let bob = login(&manager, &table, "bob", NOW);
+    manager.use_space(NOW, alice, "nba", &table).unwrap();
+    manager.set_variable(NOW, alice, "k", "v").unwrap();
+    let wrong = Login { user: "bob", client_ip: IP, password: PasswordCheck::Rejected };
+    let _ = manager.login(NOW, wrong, &table);
+    let before = manager.snapshot();
+    let captured = manager.capture();
+    assert_eq!(captured.sessions(), 2);
+
+    // Every part of a session a capture shares or copies changes after it.
+    let later = NOW + 5_000;
+    manager.use_space(later, alice, "lakers", &table).unwrap();
+    manager.set_variable(later, alice, "k", "w").unwrap();
+    let query = manager.begin_query(later, alice, "GO", &table).unwrap();
+    let own = KillTarget::CurrentSession { plan: query.plan };
+    manager.kill_query(&query.caller, query.session, own).unwrap();
+    let _ = manager.finish_query(later, query.session, query.plan).unwrap();
+    assert!(manager.sign_out(later, bob));
+    let carol_table = {
+        let mut grown = table.clone();
+        grown.create_user(&root, Policy::ENFORCED, "carol").unwrap();
+        grown
+    };
+    let _carol = login(&manager, &carol_table, "carol", later);
+    let _ = manager.login(later, Login { user: "alice", ..wrong }, &table);
+
+    assert_eq!(before.body.lockouts.len(), 1);
+    assert_eq!(captured.into_snapshot(), before, "the capture is the instant it was taken");
+    let after = manager.snapshot();
+    let alice_after = after.body.sessions.iter().find(|record| record.id.get() == alice).unwrap();
+    assert_eq!(alice_after.space.as_deref(), Some("lakers"));
+    assert_eq!(alice_after.variables.get("k").map(String::as_str), Some("w"));
+    assert_eq!((alice_after.queries_run, alice_after.queries_killed), (1, 1));
+    assert_eq!(after.body.sessions.len(), 2, "bob signed out and carol logged in");
+    assert_eq!(after.body.lockouts.len(), 2);
+    let alice_before = before.body.sessions.iter().find(|record| record.id.get() == alice).unwrap();
+    assert_eq!(alice_before.variables.get("k").map(String::as_str), Some("v"));
+    manager.check_invariants().unwrap();
+}

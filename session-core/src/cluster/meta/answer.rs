@@ -2,13 +2,15 @@
 //! the start-up reload and SHOW SESSIONS pages, the SHOW QUERIES listing, and direct reads for
 //! the host.
 
+use std::sync::Arc;
+
 use graphsession_id_gen::SessionId;
 
 use graphsession_query_plan::QueryStatus;
 
 use crate::cluster::messages::{Gone, ListedQuery, NodeId, Page, Reply, Request, SessionRecord};
 use crate::cluster::meta::MetaStore;
-use crate::cluster::meta::state::{ChangeKey, EntryState};
+use crate::cluster::meta::state::{ChangeKey, EntryState, Holder};
 
 impl MetaStore {
     /// Adds the pages and the change-log scan to `reply`, then removes duplicates.
@@ -49,7 +51,13 @@ impl MetaStore {
         self.state.node_queries.remove(&node);
         for entry in self.state.sessions.values_mut() {
             let EntryState::Live(live) = &mut entry.state else { continue };
-            if let Some(holder) = live.holders.get_mut(&node) {
+            let stale =
+                |holder: &Holder| holder.running_queries != 0 || holder.idle_vote_unix_ms.is_some();
+            // Only an entry that changes is copied out of a capture that shares it.
+            if !live.holders.get(&node).is_some_and(stale) {
+                continue;
+            }
+            if let Some(holder) = Arc::make_mut(live).holders.get_mut(&node) {
                 holder.running_queries = 0;
                 holder.idle_vote_unix_ms = None;
             }

@@ -432,7 +432,7 @@ mod tests {
 
     fn first_tombstone(state: &mut MetaState) -> (SessionId, &mut Tombstone) {
         let removed = state.sessions.iter_mut().find_map(|(id, entry)| match &mut entry.state {
-            EntryState::Removed(tombstone) => Some((*id, tombstone)),
+            EntryState::Removed(tombstone) => Some((*id, std::sync::Arc::make_mut(tombstone))),
             EntryState::Live(_) => None,
         });
         removed.unwrap()
@@ -491,7 +491,7 @@ mod tests {
             ("a record of another", |s| {
                 let (one, other) = (first_live(s), id(999));
                 if let EntryState::Live(live) = &mut s.sessions.get_mut(&one).unwrap().state {
-                    live.record.session = other;
+                    std::sync::Arc::make_mut(live).record.session = other;
                 }
             }),
             ("a tombstone's time moved", |s| first_tombstone(s).1.removed_unix_ms += 1),
@@ -526,8 +526,7 @@ mod tests {
             }),
             ("a mark of a tombstone", |s| {
                 let session = s.kills.keys().next().unwrap().session;
-                let (_, tombstone) = first_tombstone(s);
-                let tombstone = tombstone.clone();
+                let tombstone = std::sync::Arc::new(first_tombstone(s).1.clone());
                 s.sessions.get_mut(&session).unwrap().state = EntryState::Removed(tombstone);
             }),
             ("a mark out of its order", |s| {

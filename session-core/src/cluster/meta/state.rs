@@ -6,6 +6,7 @@
 //! answer carries only what changed since (bounded), and a lost answer is simply re-read.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use graphsession_base::MonotonicClock;
 use graphsession_id_gen::{PlanId, SessionId};
@@ -60,15 +61,17 @@ pub(crate) struct Tombstone {
 
 /// A session's state in the store.
 ///
-/// A live session's record is boxed: most entries of a store are tombstones, a fraction of its
-/// size, so the tree of sessions stays small to walk and to shift. (Serde writes a box as what
-/// it holds: the persisted form is the same.)
+/// Both kinds sit behind a shared pointer, copied on write (`Arc::make_mut`): a capture for a
+/// snapshot ([`MetaStore::capture`](crate::cluster::MetaStore::capture)) shares every entry
+/// instead of copying its strings and sets, and a change while the capture is held copies only
+/// the entry it changes. The tree of sessions stays small to walk and to shift. (Serde writes a
+/// pointer as what it holds: the persisted form is the same.)
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) enum EntryState {
     /// Usable; waits for removal or expiry.
-    Live(Box<Live>),
+    Live(Arc<Live>),
     /// Removed; waits for its retention to pass.
-    Removed(Tombstone),
+    Removed(Arc<Tombstone>),
 }
 
 /// A session and its change-log position.
@@ -129,7 +132,7 @@ impl MetaState {
         let id = live.record.session;
         self.seq += 1;
         self.changes.insert(self.seq, ChangeKey::Session(id));
-        self.sessions.insert(id, Entry { seq: self.seq, state: EntryState::Live(Box::new(live)) });
+        self.sessions.insert(id, Entry { seq: self.seq, state: EntryState::Live(Arc::new(live)) });
         self.live_count = self.live_count.saturating_add(1);
     }
 
@@ -149,7 +152,7 @@ impl MetaState {
         let removed_unix_ms = now;
         let tombstone =
             Tombstone { reason, removed_unix_ms, removed_by, holders, ended_live: true };
-        entry.state = EntryState::Removed(tombstone);
+        entry.state = EntryState::Removed(Arc::new(tombstone));
         self.live_count = self.live_count.saturating_sub(1);
         self.tombstone_order.insert((now, id));
         self.drop_kills_of(id);
@@ -181,7 +184,7 @@ impl MetaState {
         };
         self.seq += 1;
         self.changes.insert(self.seq, ChangeKey::Session(id));
-        let state = EntryState::Removed(tombstone);
+        let state = EntryState::Removed(Arc::new(tombstone));
         self.sessions.insert(id, Entry { seq: self.seq, state });
         self.tombstone_order.insert((now, id));
         self.bound_tombstones(tombstones_max);
@@ -257,10 +260,10 @@ impl MetaState {
         }
     }
 
-    /// The live session `id`, if any.
+    /// The live session `id`, if any, to change (copied first if a capture shares it).
     pub(crate) fn live_mut(&mut self, id: SessionId) -> Option<&mut Live> {
         match self.sessions.get_mut(&id) {
-            Some(Entry { state: EntryState::Live(live), .. }) => Some(live),
+            Some(Entry { state: EntryState::Live(live), .. }) => Some(Arc::make_mut(live)),
             _ => None,
         }
     }
