@@ -93,6 +93,12 @@ impl Caller {
         self.current_space.as_deref()
     }
 
+    /// The current space as the caller holds it, shared: a listing of many sessions (cluster
+    /// sync's full round) takes it without copying the name.
+    pub fn current_space_shared(&self) -> Option<&Arc<str>> {
+        self.current_space.as_ref()
+    }
+
     /// The caller's role in the current space: `Some(God)` for GOD, `None` for no role or no space.
     pub fn current_role(&self) -> Option<Role> {
         self.current_role

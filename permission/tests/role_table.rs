@@ -179,6 +179,9 @@ fn fix_4_every_change_bumps_the_version_and_reaches_open_sessions() {
     assert_eq!(dave.current_role(), Some(Role::Guest));
     assert!(dave.refresh(&table));
     assert_eq!(dave.current_space(), Some("s1"));
+    assert_eq!(dave.current_space_shared().map(|space| &**space), Some("s1"));
+    let nowhere = Caller::resolve(&table, "dave", None);
+    assert_eq!((nowhere.current_space(), nowhere.current_space_shared()), (None, None));
     assert_eq!(check_statement(&dave, ON, &Statement::Go), Err(PermissionError::ReadSchemaOrData));
 
     // DROP USER reaches the session too, and tells the host the user is gone.

@@ -147,9 +147,9 @@ const SECTIONS: &[Section] = &[
         members: REGISTRY_MEMBERS,
     },
     Section {
-        title: "Snapshot capture: the meta store and a registry, by sessions held",
-        command: "cargo bench -p graphsession-core --bench snapshot_capture",
-        groups: &["meta_snapshot", "registry_snapshot"],
+        title: "Per session held: snapshot capture (meta store, registry) and a full sync round's read",
+        command: "cargo bench -p graphsession-core --bench held_sessions",
+        groups: &["meta_snapshot", "registry_snapshot", "full_round_read"],
         unit: "per session held",
         reference: None,
         members: &[
@@ -157,6 +157,10 @@ const SECTIONS: &[Section] = &[
             ("capture", Role::Ours),
             // Capture and snapshot at once: records built, sorted and checksummed.
             ("snapshot", Role::Ours),
+            // What a full sync round reads of every session held.
+            ("session_states", Role::Ours),
+            // The whole reports a full round read before (three strings per session).
+            ("sessions", Role::Baseline),
         ],
     },
     Section {

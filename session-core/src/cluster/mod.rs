@@ -101,7 +101,7 @@ mod show;
 
 pub use config::{MetaConfig, NodeConfig};
 pub use error::{ConfigError, NodeError, PersistError, error_code};
-pub use local::LocalSessions;
+pub use local::{LocalSessions, SessionState};
 pub use messages::{
     Answer, Gone, GoneReason, IdleVote, ListedQuery, NodeId, Page, QueryKill, QueryKillResult,
     QueryReport, Refusal, ReloadFrom, Removal, RemovalOutcome, RemoveReason, Reply, Request,

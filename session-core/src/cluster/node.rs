@@ -13,6 +13,7 @@ use graphsession_query_plan::QueryKey;
 
 use crate::cluster::config::NodeConfig;
 use crate::cluster::error::{ConfigError, NodeError};
+use crate::cluster::local::SessionState;
 use crate::cluster::messages::{
     GoneReason, ListedQuery, Page, QueryKill, QueryKillResult, QueryReport, Refusal, RemoveReason,
     Request, RequestId, SessionRecord, SessionReport,
@@ -103,11 +104,11 @@ impl Acked {
     }
 
     /// Whether `now` says something meta has not acknowledged.
-    pub(crate) fn differs(&self, now: &SessionReport) -> bool {
+    pub(crate) fn differs(&self, now: &SessionState) -> bool {
         now.last_activity_unix_ms > self.last_activity_unix_ms
             || now.running_queries != self.running_queries
             || now.space_set_unix_ms != self.space_set_unix_ms
-            || now.space != self.space
+            || now.space_name() != self.space
     }
 }
 

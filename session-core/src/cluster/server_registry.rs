@@ -32,7 +32,7 @@ use graphsession_id_gen::SessionId;
 use graphsession_permission::RoleTable;
 use graphsession_query_plan::QueryKey;
 
-use crate::cluster::local::LocalSessions;
+use crate::cluster::local::{LocalSessions, SessionState};
 use crate::cluster::messages::{GoneReason, QueryReport, SessionRecord, SessionReport};
 use crate::server::{ClusterEnd, ClusterSessionView, InstalledSession, SessionManager};
 
@@ -89,6 +89,21 @@ impl LocalSessions for ServerRegistry<'_> {
             return Vec::new();
         }
         self.sessions.cluster_sessions().into_iter().map(report).collect()
+    }
+
+    fn session_states(&self) -> Vec<SessionState> {
+        if self.sessions.session_count() == 0 {
+            return Vec::new();
+        }
+        (self.sessions.cluster_session_states().into_iter())
+            .map(|state| SessionState {
+                session: state.session,
+                last_activity_unix_ms: state.last_activity_unix_ms,
+                running_queries: state.running_queries,
+                space_set_unix_ms: state.space_set_unix_ms,
+                space: state.space,
+            })
+            .collect()
     }
 
     fn session(&self, session: SessionId) -> Option<SessionReport> {

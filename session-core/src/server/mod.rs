@@ -164,7 +164,7 @@ mod timeouts;
 
 pub use audit::{Change, EndReason, Event, HistoryEntry, Refusal};
 pub use capture::Capture;
-pub use cluster_hooks::{ClusterEnd, ClusterSessionView, InstalledSession};
+pub use cluster_hooks::{ClusterEnd, ClusterSessionState, ClusterSessionView, InstalledSession};
 pub use config::{
     CLIENT_IP_BYTES_MAX, Config, GRAPH_ADDR_BYTES_MAX, IDLE_TIMEOUT_MS_MAX, IDLE_TIMEOUT_MS_MIN,
     NOW_UNIX_MS_MAX, QUERY_TIMEOUT_MS_MAX, QUERY_TIMEOUT_VARIABLE, SHARD_COUNT_MAX,

@@ -10,13 +10,15 @@
 //! position; a snapshot keeps its format version, and its digest covers a tombstone's reason.
 //! An urgent round announces at most a batch; a session dropped here (before or after meta
 //! acknowledged it) is released by the next round that sees it, urgent or full, and one signed
-//! out is removed instead; each unanswered request doubles the wait before the next.
+//! out is removed instead; each unanswered request doubles the wait before the next. The server
+//! registry's light listing is its reports without the names, and a session that ends between a
+//! full round's scan and its whole read is left out, then let go of.
 #![allow(clippy::unwrap_used, reason = "test helpers: a failed unwrap is a failed test")]
 
 use graphsession_core::cluster::{
     Answer, Gone, GoneReason, LocalSessions, META_FORMAT_VERSION, MetaConfig, MetaSnapshot,
     MetaStore, NodeConfig, NodeEvent, NodeId, NodeSync, PersistError, RemoveReason, Reply, Request,
-    RequestId, ServerRegistry, SessionRecord, SessionReport,
+    RequestId, ServerRegistry, SessionRecord, SessionReport, SessionState,
 };
 use graphsession_core::server::Config;
 use graphsession_id_gen::SessionId;
@@ -668,4 +670,99 @@ fn each_unanswered_request_doubles_the_wait_before_the_next() {
         now = resend;
     }
     assert_eq!(waits_ms, [100, 200, 400, 800, 800]);
+}
+
+#[test]
+fn the_server_registrys_session_states_are_its_reports_without_the_names() {
+    let sessions = manager(Config::default());
+    let table = RoleTable::new();
+    let now = START + 50;
+    let registry = ServerRegistry::new(now, &sessions, &table);
+    assert_eq!(registry.session_states(), [], "an empty registry lists nothing");
+    let mut registry = ServerRegistry::new(now, &sessions, &table);
+    // Installed with a space, installed without one, and one logged in here running a query.
+    registry.install(&SessionRecord {
+        space: "nba".to_owned(),
+        space_set_unix_ms: START,
+        ..record(3, "root")
+    });
+    registry.install(&record(9, "root"));
+    let login = graphsession_core::server::Login {
+        user: "root",
+        client_ip: "10.0.0.2",
+        password: graphsession_core::server::PasswordCheck::Verified,
+    };
+    let here = sessions.login(now, login, &table).unwrap();
+    let _query = sessions.begin_query(now, here.get(), "GO", &table).unwrap();
+    let registry = ServerRegistry::new(now, &sessions, &table);
+    let reports = registry.sessions();
+    assert_eq!(reports.len(), 3);
+    assert!(reports.iter().any(|report| report.running_queries == 1 && report.space.is_empty()));
+    assert!(reports.iter().any(|report| report.space == "nba"));
+    let states: Vec<SessionState> = reports.iter().map(SessionState::of).collect();
+    assert_eq!(registry.session_states(), states);
+}
+
+/// A registry one of whose sessions ends between a full round's two reads: listed in the scan,
+/// gone when the round reads it whole, and gone from every later listing.
+struct EndsMidRound {
+    local: FakeLocal,
+    ending: SessionId,
+    scanned: std::cell::Cell<bool>,
+}
+
+impl LocalSessions for EndsMidRound {
+    fn sessions(&self) -> Vec<SessionReport> {
+        let ended = self.scanned.get();
+        let held = self.local.sessions.values();
+        held.filter(|report| !ended || report.session != self.ending).cloned().collect()
+    }
+    fn session_states(&self) -> Vec<SessionState> {
+        let states = self.sessions().iter().map(SessionState::of).collect();
+        self.scanned.set(true);
+        states
+    }
+    fn session(&self, session: SessionId) -> Option<SessionReport> {
+        self.sessions().into_iter().find(|report| report.session == session)
+    }
+    fn install(&mut self, record: &SessionRecord) {
+        self.local.install(record);
+    }
+    fn adopt_space(&mut self, record: &SessionRecord) -> bool {
+        self.local.adopt_space(record)
+    }
+    fn drop_session(&mut self, session: SessionId, reason: GoneReason) {
+        self.local.drop_session(session, reason);
+    }
+    fn kill_query(&mut self, key: QueryKey) -> bool {
+        self.local.kill_query(key)
+    }
+}
+
+#[test]
+fn a_session_ended_between_a_full_rounds_scan_and_its_report_is_left_out_then_let_go_of() {
+    let mut meta = MetaStore::new(fast_meta_config()).unwrap();
+    let mut sync = NodeSync::new(fast_node_config(), 1, START).unwrap();
+    let ending = sid(2);
+    let mut local =
+        EndsMidRound { local: FakeLocal::default(), ending, scanned: std::cell::Cell::new(false) };
+    for id in 1..=3 {
+        local.local.login(sid(id), "alice", START);
+        sync.announce(START, sid(id)).unwrap();
+    }
+    // The first round is the periodic one: it scans, and reads each session it reports whole.
+    let now = START + ROUND_MS;
+    sync.handle_timeout(now, &local);
+    let first = sync.poll_request().unwrap();
+    assert_eq!(ids(&first.created), [1, 3], "the one gone by its read is not reported");
+    assert_eq!(first.released, []);
+    sync.handle_answer(now, meta.handle_request(now, NodeId(1), first), &mut local);
+    sync.check_invariants().unwrap();
+    // The next full round no longer finds it: released (meta never had it: a no-op there).
+    let later = now + ROUND_MS;
+    sync.handle_timeout(later, &local);
+    let second = sync.poll_request().unwrap();
+    assert_eq!(ids(&second.created), Vec::<i64>::new());
+    assert_eq!(second.released, [ending]);
+    sync.check_invariants().unwrap();
 }

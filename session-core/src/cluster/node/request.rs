@@ -4,7 +4,7 @@
 
 use graphsession_id_gen::SessionId;
 
-use crate::cluster::local::LocalSessions;
+use crate::cluster::local::{LocalSessions, SessionState};
 use crate::cluster::messages::{IdleVote, ReloadFrom, Removal, Request, RequestId, SessionReport};
 use crate::cluster::node::{Acked, Flight, NodeSync, Reload, Sent};
 
@@ -107,15 +107,17 @@ impl NodeSync {
         self.outbox = Some(request);
     }
 
-    /// A full round's reports: every session held is read (O(n)); the created ones first, then
-    /// the changed ones in turn, and the idle votes. Sessions no longer held are let go of.
+    /// A full round's reports: every session held is read (O(n), in the light form of
+    /// [`LocalSessions::session_states`]); the created ones first, then the changed ones in
+    /// turn, and the idle votes; only the sessions reported are read whole. Sessions no longer
+    /// held are let go of.
     fn full_reports(
         &mut self,
         now: u64,
         local: &impl LocalSessions,
         batch_max: usize,
     ) -> (Vec<SessionReport>, Vec<SessionReport>, Vec<IdleVote>) {
-        let held = by_id(local.sessions());
+        let held = by_id(local.session_states());
         let holds = |session: &SessionId| find(&held, *session).is_some();
         // A session dropped locally is neither announced nor reported any more. Meta may hold it
         // all the same (a create applied whose answer was lost): release it, which is a no-op
@@ -139,15 +141,14 @@ impl NodeSync {
         self.unconfirmed.retain(|session| holds(session));
         // Held again (picked up anew): nothing to release.
         self.releases.retain(|session| !holds(session));
-        // Every unannounced session is held (retained above), so each finds its report.
+        // Every unannounced session is held (retained above), so each finds its state.
         let created: Vec<usize> = (self.unannounced.iter())
             .filter_map(|&session| find(&held, session))
             .take(batch_max)
             .collect();
         let updated = self.changed_in_turn(&held, batch_max - created.len());
         let idle = self.idle_votes(now, &held, batch_max);
-        let (created, updated) = take_reports(held, created, updated);
-        (created, updated, idle)
+        (reports_at(local, &held, created), reports_at(local, &held, updated), idle)
     }
 
     /// An urgent round's reports: the sessions to announce, each looked up on its own
@@ -181,12 +182,12 @@ impl NodeSync {
     /// The positions in `held` of sessions whose state differs from what meta acknowledged,
     /// starting after the last one reported so that none starves, at most `room` of them; sets
     /// `backlog` when more remain than fit.
-    fn changed_in_turn(&mut self, held: &[SessionReport], room: usize) -> Vec<usize> {
+    fn changed_in_turn(&mut self, held: &[SessionState], room: usize) -> Vec<usize> {
         if held.is_empty() {
             self.backlog = false;
             return Vec::new();
         }
-        let changed = |report: &SessionReport| {
+        let changed = |report: &SessionState| {
             !self.unannounced.contains(&report.session)
                 && self.acked.get(&report.session).is_none_or(|acked| acked.differs(report))
         };
@@ -206,7 +207,7 @@ impl NodeSync {
     /// Sessions idle here for the idle timeout with no running query: this node's expiry
     /// votes. Meta decides (a node never ends a session on its own timer; NebulaGraph issue
     /// 5094, see docs/fixes.md).
-    fn idle_votes(&self, now: u64, held: &[SessionReport], batch_max: usize) -> Vec<IdleVote> {
+    fn idle_votes(&self, now: u64, held: &[SessionState], batch_max: usize) -> Vec<IdleVote> {
         let idle_timeout_ms = self.config.idle_timeout_ms;
         held.iter()
             .filter(|report| !self.unannounced.contains(&report.session))
@@ -222,40 +223,38 @@ impl NodeSync {
     }
 }
 
-/// The node's sessions by id, one report each, as a map collected from `reports` would hold
-/// them (of two reports of one session, the later). The registry reports them by id already
+/// The node's sessions by id, one state each, as a map collected from `states` would hold
+/// them (of two states of one session, the later). The registry lists them by id already
 /// (the server does), which costs one look here.
-fn by_id(mut reports: Vec<SessionReport>) -> Vec<SessionReport> {
-    if !reports.is_sorted_by(|a, b| a.session < b.session) {
-        // Reversed, a stable sort puts the later of two reports of a session first, and
+fn by_id(mut states: Vec<SessionState>) -> Vec<SessionState> {
+    if !states.is_sorted_by(|a, b| a.session < b.session) {
+        // Reversed, a stable sort puts the later of two states of a session first, and
         // `dedup` keeps the first of each run.
-        reports.reverse();
-        reports.sort_by_key(|report| report.session);
-        reports.dedup_by_key(|report| report.session);
+        states.reverse();
+        states.sort_by_key(|state| state.session);
+        states.dedup_by_key(|state| state.session);
     }
-    reports
+    states
 }
 
-/// The reports of `held` at the positions `created` and `updated` (none in both), moved out
-/// for the request: the flight keeps only what their acknowledgement records.
-fn take_reports(
-    held: Vec<SessionReport>,
-    created: Vec<usize>,
-    updated: Vec<usize>,
-) -> (Vec<SessionReport>, Vec<SessionReport>) {
-    if created.is_empty() && updated.is_empty() {
-        return (Vec::new(), Vec::new());
-    }
-    let mut held: Vec<Option<SessionReport>> = held.into_iter().map(Some).collect();
-    let mut take = |index: usize| held.get_mut(index).and_then(Option::take);
-    let created = created.into_iter().filter_map(&mut take).collect();
-    let updated = updated.into_iter().filter_map(&mut take).collect();
-    (created, updated)
+/// The whole reports of the sessions at `positions` in `held`, read one by one for the request
+/// (the registry finds each directly). A session the registry no longer holds between the two
+/// reads (a host whose registry another thread changes) is left out: the next full round lets
+/// go of it.
+fn reports_at(
+    local: &impl LocalSessions,
+    held: &[SessionState],
+    positions: Vec<usize>,
+) -> Vec<SessionReport> {
+    (positions.into_iter())
+        .filter_map(|index| held.get(index))
+        .filter_map(|state| local.session(state.session))
+        .collect()
 }
 
-/// The position of `session`'s report in `held` (by id).
-fn find(held: &[SessionReport], session: SessionId) -> Option<usize> {
-    held.binary_search_by_key(&session, |report| report.session).ok()
+/// The position of `session`'s state in `held` (by id).
+fn find(held: &[SessionState], session: SessionId) -> Option<usize> {
+    held.binary_search_by_key(&session, |state| state.session).ok()
 }
 
 #[cfg(test)]
@@ -267,29 +266,30 @@ mod tests {
     use graphsession_id_gen::SessionId;
 
     use super::by_id;
+    use crate::cluster::local::SessionState;
     use crate::cluster::messages::SessionReport;
 
-    fn report(id: i64, last_activity_unix_ms: u64) -> SessionReport {
-        SessionReport {
+    fn state(id: i64, last_activity_unix_ms: u64) -> SessionState {
+        SessionState::of(&SessionReport {
             last_activity_unix_ms,
             ..SessionReport::logged_in(SessionId::new(id).unwrap(), "user", "127.0.0.1", 0)
-        }
+        })
     }
 
     #[test]
-    fn reports_by_id_are_what_a_map_collected_from_them_holds() {
+    fn states_by_id_are_what_a_map_collected_from_them_holds() {
         let cases = [
             vec![],
-            vec![report(1, 0), report(2, 0), report(5, 0)],
-            vec![report(5, 0), report(1, 0), report(2, 0)],
-            vec![report(2, 1), report(1, 0), report(2, 2), report(3, 0), report(2, 3)],
-            vec![report(4, 1), report(4, 2)],
+            vec![state(1, 0), state(2, 0), state(5, 0)],
+            vec![state(5, 0), state(1, 0), state(2, 0)],
+            vec![state(2, 1), state(1, 0), state(2, 2), state(3, 0), state(2, 3)],
+            vec![state(4, 1), state(4, 2)],
         ];
-        for reports in cases {
-            let map: BTreeMap<SessionId, SessionReport> =
-                reports.iter().map(|report| (report.session, report.clone())).collect();
-            let expected: Vec<SessionReport> = map.into_values().collect();
-            assert_eq!(by_id(reports), expected);
+        for states in cases {
+            let map: BTreeMap<SessionId, SessionState> =
+                states.iter().map(|state| (state.session, state.clone())).collect();
+            let expected: Vec<SessionState> = map.into_values().collect();
+            assert_eq!(by_id(states), expected);
         }
     }
 }

@@ -1,13 +1,16 @@
-//! What a host pays, on the thread that owns the state, to capture it for a periodic write: the
-//! meta store's [`MetaStore::snapshot`] and a registry's [`SessionManager::snapshot`], at 10k,
-//! 100k and 200k live sessions. graphd captures both on its actor (every node's registry and the
-//! embedded meta store at one instant, so the files agree) and encodes and writes them on a thread
-//! of its own, so every request waits while a capture runs.
+//! What a host pays per session held, at 10k, 100k and 200k live sessions, for the two jobs that
+//! read every session: capturing the state for a periodic write (the meta store's
+//! [`MetaStore::capture`] and a registry's [`SessionManager::capture`]) and a full sync round's
+//! read of the node's sessions ([`LocalSessions::session_states`]). graphd does both on its
+//! actor, so every request waits while they run.
 //!
-//! Run: `cargo bench -p graphsession-core --bench snapshot_capture -- --warm-up-time 1
+//! Run: `cargo bench -p graphsession-core --bench held_sessions -- --warm-up-time 1
 //! --measurement-time 3`. Each session logged in as a client of 250 ips, in the nba space (a live
 //! meta record holds a user, an ip and a space, as in production). `capture` is what the owner's
 //! thread pays; `snapshot` is capture and snapshot at once (records built, sorted, checksummed).
+//!
+//! `full_round_read` has `session_states` (what a full round reads) beside `sessions` (the whole
+//! reports it read before, three strings per session).
 //!
 //! Figures of 2026-12-08 (2-core AMD EPYC; docs/benchmarks-history.md): at 200,000 sessions meta's
 //! capture 12.3 ms and a registry's 21.1 ms, against 104 ms and 284 ms for the snapshots that
@@ -17,7 +20,8 @@
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use graphsession_core::cluster::{
-    Answer, MetaConfig, MetaStore, NodeId, Request, RequestId, SessionReport,
+    Answer, LocalSessions, MetaConfig, MetaStore, NodeId, Request, RequestId, ServerRegistry,
+    SessionReport,
 };
 use graphsession_core::server::{Config, Login, PasswordCheck, SessionManager};
 use graphsession_id_gen::{
@@ -118,5 +122,23 @@ fn registry_snapshot(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, meta_snapshot, registry_snapshot);
+fn full_round_read(c: &mut Criterion) {
+    let table = table();
+    let mut group = c.benchmark_group("full_round_read");
+    group.sample_size(10);
+    for size in SIZES {
+        let registry = registry_with(size, &table);
+        let local = ServerRegistry::new(START_MS, &registry, &table);
+        group.throughput(Throughput::Elements(u64::try_from(size).unwrap()));
+        group.bench_with_input(BenchmarkId::new("session_states", size), &local, |b, local| {
+            b.iter_with_large_drop(|| local.session_states());
+        });
+        group.bench_with_input(BenchmarkId::new("sessions", size), &local, |b, local| {
+            b.iter_with_large_drop(|| local.sessions());
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, meta_snapshot, registry_snapshot, full_round_read);
 criterion_main!(benches);
