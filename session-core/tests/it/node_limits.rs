@@ -5,7 +5,7 @@
 
 use graphsession_core::client::{E_EXECUTION_ERROR, E_SESSION_INVALID};
 use graphsession_core::node::{Event, Reply, Request, SessionStatement};
-use graphsession_query_plan::KillTarget;
+use graphsession_query_plan::{KillTarget, QueryKey};
 
 use crate::node_support::{Harness, Setup, code, message};
 
@@ -223,4 +223,53 @@ fn sign_outs_queued_behind_a_sign_out_still_end_their_sessions_when_the_connecti
     h.next_sync();
     assert!(!h.holds(0, second), "the queued sign-out ended its session here");
     assert_eq!(h.meta.live_count(), 0, "and at meta");
+}
+
+/// A statement built from alice's session and her query's key.
+type StatementOf = fn(i64, QueryKey) -> SessionStatement;
+
+/// Each kind of wait on meta holds one of `waiting_connections_max`: while it waits, a login
+/// on another connection (which would wait too) is refused, and once meta answered it is not.
+#[test]
+fn every_kind_of_statement_waiting_on_meta_holds_one_of_waiting_connections_max() {
+    let cases: [(&str, StatementOf); 4] = [
+        ("SHOW SESSIONS", |_, _| SessionStatement::ShowSessions { local: false }),
+        ("SHOW SESSION", |alice, _| SessionStatement::ShowSession { session_id: alice }),
+        ("KILL SESSION", |alice, _| SessionStatement::KillSessions { session_ids: vec![alice] }),
+        ("KILL QUERY", |_, key| SessionStatement::KillQuery {
+            target: KillTarget::Session { session: key.session, plan: key.plan },
+        }),
+    ];
+    for (name, statement) in cases {
+        let mut h = one_waiting_connection();
+        let (admin, root) = h.open(0, "root");
+        let (on_b, alice) = h.open(1, "alice");
+        h.query(on_b, alice, "GO FROM 1 OVER follow");
+        let key = h.run_of("GO FROM 1 OVER follow");
+        let replies = h.reply_count(admin);
+        h.statement(admin, root, statement(alice, key));
+        assert_eq!(h.reply_count(admin), replies, "{name} waits for meta");
+        let late = h.connect(0);
+        h.authenticate(late, "bob");
+        assert_eq!(code(&h.last_reply(late).unwrap()), E_SESSION_INVALID, "{name} holds the slot");
+        h.settle();
+        assert_eq!(h.reply_count(admin), replies + 1, "{name} is answered once meta answered");
+        h.authenticate(late, "bob");
+        h.settle();
+        assert!(matches!(h.last_reply(late), Some(Reply::Authenticated { .. })), "{name}");
+    }
+}
+
+#[test]
+fn a_sign_out_waiting_on_meta_holds_one_of_waiting_connections_max() {
+    let mut h = one_waiting_connection();
+    let (conn, alice) = h.open(0, "alice");
+    h.sign_out(conn, alice);
+    let late = h.connect(0);
+    h.authenticate(late, "bob");
+    assert_eq!(code(&h.last_reply(late).unwrap()), E_SESSION_INVALID);
+    h.settle();
+    h.authenticate(late, "bob");
+    h.settle();
+    assert!(matches!(h.last_reply(late), Some(Reply::Authenticated { .. })));
 }

@@ -93,6 +93,19 @@ fn kill_query_of_a_plan_no_other_node_reported_is_refused_after_meta_with_nebula
 }
 
 #[test]
+fn kill_query_of_another_users_query_on_another_node_is_refused_after_meta_with_1008() {
+    let (mut h, _, _, key) = remote_query();
+    let (conn, bob) = h.open(0, "bob");
+    h.statement(conn, bob, kill(key));
+    h.settle();
+    let reply = h.last_reply(conn).unwrap();
+    let expected = "PermissionError: Only GOD role could kill others' queries.";
+    assert_eq!((code(&reply), message(&reply)), (-1008, expected));
+    h.next_sync();
+    assert!(h.handle_of(key).query.handle.check().is_ok(), "the query runs on");
+}
+
+#[test]
 fn kill_query_of_a_plan_that_does_not_run_is_refused_with_nebulagraphs_text() {
     let mut h = Harness::new(1);
     let (admin, root) = h.open(0, "root");
