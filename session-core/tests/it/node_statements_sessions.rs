@@ -1,6 +1,8 @@
 //! GraphNode's session statements about sessions: SHOW LOCAL SESSIONS from the registry with
 //! NebulaGraph's columns and value types, SHOW SESSIONS from meta with every node's address,
 //! SHOW SESSION of a missing id, and KILL SESSION of sessions held here and elsewhere, GOD only.
+//! The host's USE, and the registry-changed flag (what makes a host write the snapshot again)
+//! after an answer that ends a session or kills a query here.
 
 use graphsession_core::client::{E_EXECUTION_ERROR, E_SESSION_INVALID};
 use graphsession_core::cluster::NodeId;
@@ -193,4 +195,55 @@ fn kill_session_of_its_own_session_is_answered_as_a_success() {
     assert!(matches!(reply, Reply::Executed { .. }));
     assert_eq!(data(&reply).rows, [[Value::Int(1)]]);
     assert!(!h.holds(0, root));
+}
+
+#[test]
+fn the_hosts_use_space_moves_a_held_session_and_refuses_one_not_held_with_1002() {
+    let mut h = Harness::new(1);
+    let (_, alice) = h.open(0, "alice");
+    let _ = h.nodes[0].take_registry_changed();
+    let now = h.now;
+    h.nodes[0].use_space(now, alice, "nba", &mut h.roles).unwrap();
+    assert!(h.nodes[0].take_registry_changed(), "a USE changes what the snapshot holds");
+    let session = graphsession_id_gen::SessionId::new(alice).unwrap();
+    let view = h.nodes[0].registry().cluster_session(session).unwrap();
+    assert_eq!((view.space.as_str(), view.space_set_unix_ms), ("nba", now));
+    let missing = h.nodes[0].use_space(now, alice + 1, "nba", &mut h.roles).unwrap_err();
+    assert_eq!(missing.code(), E_SESSION_INVALID);
+}
+
+#[test]
+fn an_answer_that_ends_a_session_here_marks_the_registry_changed() {
+    let mut h = Harness::new(2);
+    let (admin, root) = h.open(0, "root");
+    let (_, alice) = h.open(1, "alice");
+    h.statement(admin, root, SessionStatement::KillSessions { session_ids: vec![alice] });
+    h.settle();
+    let reply = h.last_reply(admin).unwrap();
+    assert_eq!(code(&reply), 0, "{reply:?}");
+    assert!(h.holds(1, alice), "node 1 learns it at its next round");
+    let _ = h.nodes[1].take_registry_changed();
+    h.next_sync();
+    assert!(!h.holds(1, alice));
+    assert!(h.nodes[1].take_registry_changed(), "the snapshot must be written again");
+}
+
+#[test]
+fn an_answer_that_kills_a_query_here_marks_the_registry_changed() {
+    let (mut h, (admin, root), _, key) = crate::node_support::remote_query();
+    h.statement(
+        admin,
+        root,
+        SessionStatement::KillQuery {
+            target: graphsession_query_plan::KillTarget::Session {
+                session: key.session,
+                plan: key.plan,
+            },
+        },
+    );
+    h.settle();
+    let _ = h.nodes[1].take_registry_changed();
+    h.next_sync();
+    assert!(h.handle_of(key).query.handle.check().is_err(), "the kill reached node 1");
+    assert!(h.nodes[1].take_registry_changed());
 }
