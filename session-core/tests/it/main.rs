@@ -31,6 +31,7 @@ mod cluster_node_answers;
 mod cluster_node_boundaries;
 mod cluster_wired;
 mod fuzz_regressions;
+mod node_accessors;
 mod node_authenticate;
 mod node_connection_closed;
 #[cfg(feature = "corruption")]
