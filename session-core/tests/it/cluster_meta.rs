@@ -1,7 +1,8 @@
 //! The meta store on its own: its persistent form round-trips through serde and a corrupt,
 //! truncated or foreign snapshot is a typed error with nothing applied; every limit refuses with
 //! a typed answer; a node that missed collected tombstones is told to resync and drops what meta
-//! no longer knows; configurations are validated.
+//! no longer knows; configurations are validated. A capture keeps its instant while the store
+//! changes, and a node's restart ends the queries meta counted for it.
 #![allow(clippy::unwrap_used, reason = "test helpers: a failed unwrap is a failed test")]
 
 use crate::cluster_support::{Cluster, START, fast_meta_config, fast_node_config, key, sid};
@@ -532,4 +533,40 @@ fn a_nodes_queries_are_listed_until_it_has_been_silent_for_holder_silence_ms() {
     meta.handle_timeout(silent_at);
     assert!(meta.session(sid(1)).is_some(), "the session lives on");
     assert!(meta.listed_queries().is_empty(), "presumed dead at the silence");
+}
+
+/// Session 1 created on node 1, which then reports a query running in it (its session report
+/// counts one, no list names it); with `restart`, node 1's next process then starts its reload.
+fn store_with_a_query_on_node_1(restart: bool) -> MetaStore {
+    let mut meta = MetaStore::new(fast_meta_config()).unwrap();
+    let mut first = request(1);
+    first.created = vec![report(1, START)];
+    reply(meta.handle_request(START, NodeId(1), first));
+    let mut second = request(2);
+    second.updated = vec![SessionReport { running_queries: 1, ..report(1, START + 1) }];
+    reply(meta.handle_request(START + 1, NodeId(1), second));
+    if restart {
+        let mut reload = Request::empty(RequestId { incarnation: 2, round: 0 });
+        reload.reload = Some(graphsession_core::cluster::ReloadFrom { after: None });
+        reply(meta.handle_request(START + 2, NodeId(1), reload));
+    }
+    meta
+}
+
+#[test]
+fn a_node_restart_ends_its_queries_at_meta_so_a_kill_of_one_finds_nothing() {
+    for (restart, expected) in
+        [(false, QueryKillResult::Recorded), (true, QueryKillResult::QueryNotFound)]
+    {
+        let mut meta = store_with_a_query_on_node_1(restart);
+        let mut kill = Request::empty(RequestId { incarnation: 1, round: 1 });
+        kill.query_kills.push(QueryKill {
+            key: key(1, 5),
+            caller_user: "alice".into(),
+            caller_is_god: false,
+        });
+        let answer = reply(meta.handle_request(START + 3, NodeId(2), kill));
+        assert_eq!(answer.query_kills, [(key(1, 5), expected)], "restart: {restart}");
+        meta.check_invariants().unwrap();
+    }
 }

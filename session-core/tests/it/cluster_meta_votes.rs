@@ -2,7 +2,8 @@
 //! node's idle vote and which keeps it, a vote beside a running query, the activity a holder
 //! that picked a session up starts from, a report repeating the space already recorded, the
 //! orphan timer's cursor and count, when the timer asks to run, a text exactly at its limit, and
-//! tombstones and kill marks kept up to their bound and their retention, not one past.
+//! tombstones and kill marks kept up to their bound and their retention, not one past; a node
+//! restart voids its idle vote.
 #![allow(clippy::unwrap_used, reason = "test helpers: a failed unwrap is a failed test")]
 
 use std::collections::BTreeMap;
@@ -300,4 +301,28 @@ fn tombstones_and_kill_marks_are_collected_exactly_at_their_retention() {
     meta.store.handle_timeout(START + 100 + 5_000);
     assert_eq!(meta.store.gone_reason(sid(1)), None);
     meta.store.check_invariants().unwrap();
+}
+
+#[test]
+fn a_node_restart_voids_its_idle_vote_so_the_other_holders_vote_alone_expires_nothing() {
+    for restart in [false, true] {
+        let mut meta = held_by_two();
+        let voted = START + IDLE_MS;
+        meta.vote(voted, ONE, 1, START);
+        if restart {
+            let mut reload =
+                graphsession_core::cluster::Request::empty(graphsession_core::cluster::RequestId {
+                    incarnation: 2,
+                    round: 0,
+                });
+            reload.reload = Some(graphsession_core::cluster::ReloadFrom { after: None });
+            let answer = meta.store.handle_request(voted + 1, ONE, reload);
+            assert!(matches!(answer, Answer::Reply(_)), "{answer:?}");
+        }
+        let reply = meta.vote(voted + 2, TWO, 1, START);
+        // Without the restart both holders voted: it expires. With it, node one's vote died with
+        // its process and its new process has not voted.
+        assert_eq!(meta.is_live(1), restart, "restart: {restart}");
+        assert_eq!(reply.gone.is_empty(), restart);
+    }
 }
