@@ -130,8 +130,12 @@ impl NodeSync {
             }
             kept
         });
+        // The acknowledged sessions are visited in id order, as `held` is sorted: one walk of
+        // both lists instead of a search per session (a full round at 200,000 sessions held).
+        let mut walk = held.iter().peekable();
         self.acked.retain(|session, _| {
-            let kept = holds(session);
+            while walk.next_if(|state| state.session < *session).is_some() {}
+            let kept = walk.peek().is_some_and(|state| state.session == *session);
             if !kept && !removals.contains_key(session) {
                 releases.insert(*session);
             }
@@ -187,14 +191,11 @@ impl NodeSync {
             self.backlog = false;
             return Vec::new();
         }
-        let changed = |report: &SessionState| {
-            !self.unannounced.contains(&report.session)
-                && self.acked.get(&report.session).is_none_or(|acked| acked.differs(report))
-        };
+        let changed = self.changed_flags(held);
         // `held` is by id: those after the rotation point come first, then the rest.
         let split = self.rotation.map_or(0, |last| held.partition_point(|r| r.session <= last));
         let in_turn = (split..held.len()).chain(0..split);
-        let mut dirty = in_turn.filter(|&index| held.get(index).is_some_and(changed));
+        let mut dirty = in_turn.filter(|&index| changed.get(index).copied().unwrap_or(false));
         let batch: Vec<usize> = dirty.by_ref().take(room).collect();
         let backlog = dirty.next().is_some();
         self.backlog = backlog;
@@ -202,6 +203,21 @@ impl NodeSync {
             self.rotation = batch.last().and_then(|&index| held.get(index)).map(|r| r.session);
         }
         batch
+    }
+
+    /// Whether each session of `held` (by id) is announced and differs from what meta
+    /// acknowledged, or was never acknowledged: one walk of `held` beside the acknowledged
+    /// sessions, which are in id order too.
+    fn changed_flags(&self, held: &[SessionState]) -> Vec<bool> {
+        let mut acked = self.acked.iter().peekable();
+        (held.iter())
+            .map(|state| {
+                while acked.next_if(|(session, _)| **session < state.session).is_some() {}
+                let seen = acked.peek().filter(|(session, _)| **session == state.session);
+                !self.unannounced.contains(&state.session)
+                    && seen.is_none_or(|(_, acked)| acked.differs(state))
+            })
+            .collect()
     }
 
     /// Sessions idle here for the idle timeout with no running query: this node's expiry
