@@ -2,13 +2,16 @@
 //! which sessions live. A request of a restored session waits until meta confirms the session
 //! (its reload lists it, or it acknowledges the node's report of it); one meta ended after the
 //! snapshot (a KILL SESSION, a sign-out elsewhere) is answered "Session not existed" and never
-//! runs, though the restored registry held it.
+//! runs, though the restored registry held it. Requests waiting for that confirmation are
+//! bounded as a pick-up's are.
 
-use graphsession_core::client::E_SESSION_INVALID;
+use graphsession_core::client::{E_EXECUTION_ERROR, E_SESSION_INVALID};
 use graphsession_core::node::{Reply, SessionStatement};
 use graphsession_permission::Caller;
 
-use crate::node_support::{Harness, code, message};
+use crate::node_support::{Harness, Setup, code, message};
+
+const BUSY: &str = "Too many requests wait for the meta service; try again";
 
 /// Node 0 holds alice's session and root's; a snapshot of node 0's registry is taken; then
 /// root kills alice's session, and meta records the kill.
@@ -130,5 +133,43 @@ fn a_kill_of_an_unconfirmed_session_answers_its_waiting_executes_at_once() {
     h.settle();
     assert!(h.running.is_empty(), "alice's statement never ran");
     assert!(h.meta.session(graphsession_id_gen::SessionId::new(alice).unwrap()).is_none());
+    h.check();
+}
+
+/// `restored_alice` on a node whose limits `tune` sets.
+fn restored_alice_with(tune: fn(&mut graphsession_core::node::Config)) -> (Harness, i64) {
+    let mut h = Harness::with(Setup { tune, ..Setup::nodes(1) });
+    let (_conn, alice) = h.open(0, "alice");
+    let snapshot = h.nodes[0].snapshot().to_bytes();
+    h.restart_restored(0, &snapshot);
+    (h, alice)
+}
+
+#[test]
+fn executes_waiting_for_confirmation_are_bounded_per_session_and_by_waiting_connections() {
+    // One request may wait per session: the second execute is refused as busy at once.
+    let (mut h, alice) = restored_alice_with(|c| c.waiting_requests_per_connection_max = 1);
+    let (first, second) = (h.connect(0), h.connect(0));
+    h.query(first, alice, "YIELD 1");
+    h.query(second, alice, "YIELD 2");
+    assert_eq!(h.reply_count(first), 0, "the first waits for meta");
+    assert_eq!(
+        (code(&h.last_reply(second).unwrap()), message(&h.last_reply(second).unwrap())),
+        (E_EXECUTION_ERROR, BUSY)
+    );
+    h.settle();
+    assert_eq!(h.run_of("YIELD 1").session.get(), alice);
+    h.check();
+
+    // One connection may wait on meta: an authenticate waiting takes it.
+    let (mut h, alice) = restored_alice_with(|c| c.waiting_connections_max = 1);
+    let waiting = h.connect(0);
+    h.authenticate(waiting, "bob");
+    let conn = h.connect(0);
+    h.query(conn, alice, "YIELD 1");
+    assert_eq!(code(&h.last_reply(conn).unwrap()), E_EXECUTION_ERROR);
+    assert_eq!(h.nodes[0].sync().unconfirmed_count(), 1, "nothing waits for it");
+    h.settle();
+    assert!(h.running.is_empty(), "the refused execute never runs");
     h.check();
 }
