@@ -421,4 +421,20 @@ mod tests {
         shard.write().state.recycled[0] = live;
         assert!(shard.read().check_recycled().is_err());
     }
+
+    #[test]
+    fn a_kept_entry_that_is_live_or_still_in_the_table_is_reported_each_on_its_own() {
+        // Live, not in the table.
+        let shard = Shard::new(QueryRegistry::new(graphsession_query_plan::Config::default()));
+        let loose = shard.write().new_entry(new_session(7));
+        assert!(loose.is_live() && shard.read().get(loose.id).is_none());
+        shard.write().state.recycled.push(loose);
+        assert!(shard.read().check_recycled().is_err());
+        // Ended, still in the table.
+        let shard = Shard::new(QueryRegistry::new(graphsession_query_plan::Config::default()));
+        let held = add(&shard, 8);
+        held.end();
+        shard.write().state.recycled.push(held);
+        assert!(shard.read().check_recycled().is_err());
+    }
 }
