@@ -423,6 +423,23 @@ mod tests {
     }
 
     #[test]
+    fn stale_idle_checks_are_admitted_up_to_their_bound_and_reported_one_past_it() {
+        let shard = Shard::new(QueryRegistry::new(graphsession_query_plan::Config::default()));
+        let _live = add(&shard, 1);
+        let bound = 2 * shard.read().deadlines().len() + STALE_CHECKS_SLACK;
+        let mut stale = 100_i64;
+        while shard.read().deadlines().stored() < bound {
+            // Later than the live check, so the earliest stays live.
+            let id = SessionId::new(stale).expect("positive");
+            shard.write().state.deadlines.push_stale(10_000, id);
+            stale += 1;
+        }
+        shard.read().check_idle_checks().expect("at the bound");
+        shard.write().state.deadlines.push_stale(10_000, SessionId::new(stale).expect("positive"));
+        assert!(shard.read().check_idle_checks().is_err(), "one past the bound");
+    }
+
+    #[test]
     fn a_kept_entry_that_is_live_or_still_in_the_table_is_reported_each_on_its_own() {
         // Live, not in the table.
         let shard = Shard::new(QueryRegistry::new(graphsession_query_plan::Config::default()));
