@@ -33,11 +33,7 @@ fn killed_after_snapshot() -> (Harness, i64, Vec<u8>) {
 /// Node 0 held alice's session when its registry was saved, and restarted from it; meta has
 /// not answered the new process yet.
 fn restored_alice() -> (Harness, i64) {
-    let mut h = Harness::new(1);
-    let (_conn, alice) = h.open(0, "alice");
-    let snapshot = h.nodes[0].snapshot().to_bytes();
-    h.restart_restored(0, &snapshot);
-    (h, alice)
+    restored_alice_with(|_| {})
 }
 
 #[test]
